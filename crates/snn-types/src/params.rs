@@ -1,0 +1,199 @@
+//! Neuron model parameters, with units in every field name.
+//!
+//! Defaults follow NEST's models of the same name where one exists, so that a spec that names only
+//! what it changes behaves as a NEST user expects.
+
+use serde::{Deserialize, Serialize};
+
+/// Current-based LIF with exponentially decaying synaptic currents (NEST `iaf_psc_exp`):
+///
+/// ```text
+/// dV/dt    = -(V - E_L)/tau_m + (I_ex + I_in + I_e)/C_m
+/// dI_ex/dt = -I_ex/tau_syn_ex      dI_in/dt = -I_in/tau_syn_in
+/// ```
+///
+/// A spike arriving on the excitatory (inhibitory) receptor adds its weight in pA to `I_ex`
+/// (`I_in`). When `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for
+/// `t_ref_ms`. Integrated exactly over each step (see `snn-core`). With `c_m_pf == tau_m_ms` the
+/// membrane resistance is 1 GOhm, so a weight of `w` pA is a jump of `w` mV in `R*I`: the
+/// voltage-unit formulation used by Brian2's CUBA example.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifExpParams {
+    /// Membrane time constant (ms).
+    pub tau_m_ms: f64,
+    /// Membrane capacitance (pF).
+    pub c_m_pf: f64,
+    /// Resting (leak reversal) potential (mV).
+    pub e_l_mv: f64,
+    /// Spike threshold (mV).
+    pub v_th_mv: f64,
+    /// Reset potential (mV).
+    pub v_reset_mv: f64,
+    /// Absolute refractory period (ms).
+    pub t_ref_ms: f64,
+    /// Excitatory synaptic current time constant (ms).
+    pub tau_syn_ex_ms: f64,
+    /// Inhibitory synaptic current time constant (ms).
+    pub tau_syn_in_ms: f64,
+    /// Constant external input current (pA).
+    pub i_e_pa: f64,
+}
+
+impl Default for LifExpParams {
+    fn default() -> Self {
+        Self {
+            tau_m_ms: 10.0,
+            c_m_pf: 250.0,
+            e_l_mv: -70.0,
+            v_th_mv: -55.0,
+            v_reset_mv: -70.0,
+            t_ref_ms: 2.0,
+            tau_syn_ex_ms: 2.0,
+            tau_syn_in_ms: 2.0,
+            i_e_pa: 0.0,
+        }
+    }
+}
+
+/// LIF with delta synapses (NEST `iaf_psc_delta`): `dV/dt = -(V - E_L)/tau_m + I_e/C_m`, and an
+/// arriving spike makes `V` jump by its weight in mV. Spikes arriving while refractory are lost.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifDeltaParams {
+    /// Membrane time constant (ms).
+    pub tau_m_ms: f64,
+    /// Membrane capacitance (pF).
+    pub c_m_pf: f64,
+    /// Resting potential (mV).
+    pub e_l_mv: f64,
+    /// Spike threshold (mV).
+    pub v_th_mv: f64,
+    /// Reset potential (mV).
+    pub v_reset_mv: f64,
+    /// Absolute refractory period (ms).
+    pub t_ref_ms: f64,
+    /// Constant external input current (pA).
+    pub i_e_pa: f64,
+}
+
+impl Default for LifDeltaParams {
+    fn default() -> Self {
+        Self {
+            tau_m_ms: 10.0,
+            c_m_pf: 250.0,
+            e_l_mv: -70.0,
+            v_th_mv: -55.0,
+            v_reset_mv: -70.0,
+            t_ref_ms: 2.0,
+            i_e_pa: 0.0,
+        }
+    }
+}
+
+/// How a discrete LIF resets after a spike.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ResetMode {
+    /// `v -= threshold` (keeps the overshoot; the default of snnTorch and Norse).
+    #[default]
+    Subtract,
+    /// `v = 0`.
+    Zero,
+}
+
+/// The discrete, dimensionless LIF used by surrogate-gradient training frameworks.
+///
+/// Each step, in this order: `v = beta * v + I + bias` where `I` is the sum of the weights of the
+/// spikes arriving this step; the neuron spikes when `v > threshold` (strictly); on a spike
+/// `v -= threshold` ([`ResetMode::Subtract`]) or `v = 0` ([`ResetMode::Zero`]). `snn-learn`'s
+/// trainer implements exactly this order.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifBetaParams {
+    /// Membrane decay factor per step, in `[0, 1]`.
+    pub beta: f64,
+    /// Firing threshold (dimensionless).
+    pub threshold: f64,
+    /// Reset rule.
+    pub reset: ResetMode,
+    /// Constant input added every step (dimensionless).
+    pub bias: f64,
+}
+
+impl Default for LifBetaParams {
+    fn default() -> Self {
+        Self { beta: 0.9, threshold: 1.0, reset: ResetMode::Subtract, bias: 0.0 }
+    }
+}
+
+/// Loihi's integer CUBA LIF (Davies et al. 2018), bit-exact:
+///
+/// ```text
+/// u[t] = wrap24( rtz(u[t-1] * (4096 - du - 1), 12) + (a_in << 6) )
+/// v[t] = clip( rtz(v[t-1] * (4096 - dv), 12) + u[t] + (bias_mant << bias_exp), -(2^23-1), 2^23-1 )
+/// spike when v[t] > vth_mant << 6; then v = 0 (u is not reset)
+/// ```
+///
+/// `rtz(x, 12)` divides by 4096 rounding toward zero; `a_in` is the sum of the integer weights
+/// arriving this step. Weights into such a population must be integers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LoihiLifParams {
+    /// Current decay, `0..=4095` (12-bit).
+    pub du: u16,
+    /// Voltage decay, `0..=4096` (12-bit; 4096 means full decay each step).
+    pub dv: u16,
+    /// Threshold mantissa; the threshold is `vth_mant << 6`.
+    pub vth_mant: i32,
+    /// Bias mantissa (signed 13-bit on the chip).
+    pub bias_mant: i32,
+    /// Bias exponent, `0..=7`.
+    pub bias_exp: u8,
+}
+
+impl Default for LoihiLifParams {
+    fn default() -> Self {
+        Self { du: 0, dv: 0, vth_mant: 100, bias_mant: 0, bias_exp: 0 }
+    }
+}
+
+/// The neuron model of a population, with its parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+pub enum NeuronModel {
+    /// Current-based LIF with exponential synapses, exact integration.
+    LifExp(LifExpParams),
+    /// LIF with delta synapses, exact integration.
+    LifDelta(LifDeltaParams),
+    /// Discrete "beta" LIF of training frameworks.
+    LifBeta(LifBetaParams),
+    /// Loihi's integer LIF.
+    LoihiLif(LoihiLifParams),
+    /// A population without dynamics that emits the spikes given to it (by a `spike_array` or
+    /// `poisson` stimulus in the spec, or at run time): the input layer of a network.
+    Input,
+}
+
+impl NeuronModel {
+    /// Short name used in specs and reports (`lif_exp`, `lif_delta`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            NeuronModel::LifExp(_) => "lif_exp",
+            NeuronModel::LifDelta(_) => "lif_delta",
+            NeuronModel::LifBeta(_) => "lif_beta",
+            NeuronModel::LoihiLif(_) => "loihi_lif",
+            NeuronModel::Input => "input",
+        }
+    }
+
+    /// The resting value of the membrane variable in the model's unit (mV, dimensionless or
+    /// integer), used when a population gives no `v_init`.
+    pub fn resting_v(&self) -> f64 {
+        match self {
+            NeuronModel::LifExp(p) => p.e_l_mv,
+            NeuronModel::LifDelta(p) => p.e_l_mv,
+            NeuronModel::LifBeta(_) | NeuronModel::LoihiLif(_) | NeuronModel::Input => 0.0,
+        }
+    }
+}

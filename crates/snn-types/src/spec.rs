@@ -1,0 +1,447 @@
+//! The serialisable network description shared by every crate.
+//!
+//! A [`NetworkSpec`] loads from TOML or JSON; [`NetworkSpec::validate`] then checks everything the
+//! parser cannot (names resolve, parameters are in range, shapes agree) and reports every problem
+//! with its path, e.g. `projections[2].delay_ms: 0.05 ms is shorter than dt = 0.1 ms`.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::SpecError;
+use crate::params::NeuronModel;
+
+/// A whole network: populations, projections between them, stimuli, what to record, and the seed
+/// from which every random stream (connectivity, weights, initial state, stimuli) is derived.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NetworkSpec {
+    /// Optional human-readable name.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Integration time step (ms).
+    pub dt_ms: f64,
+    /// Default simulated duration (ms) when the caller does not give one.
+    #[serde(default)]
+    pub duration_ms: Option<f64>,
+    /// Master seed of every random stream.
+    #[serde(default)]
+    pub seed: u64,
+    /// Neuron populations; their neurons are numbered globally in this order.
+    pub populations: Vec<PopulationSpec>,
+    /// Synaptic projections between populations.
+    #[serde(default)]
+    pub projections: Vec<ProjectionSpec>,
+    /// External inputs.
+    #[serde(default)]
+    pub stimuli: Vec<StimulusSpec>,
+    /// What to record.
+    #[serde(default)]
+    pub recording: RecordingSpec,
+}
+
+/// A population of identical neurons.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PopulationSpec {
+    /// Unique name, referenced by projections, stimuli and recording.
+    pub name: String,
+    /// Number of neurons.
+    pub size: u32,
+    /// Neuron model and its parameters.
+    pub neuron: NeuronModel,
+    /// Initial membrane value in the model's unit (mV for `lif_exp`/`lif_delta`); defaults to the
+    /// resting value. May be a distribution, drawn per neuron from the population's own stream.
+    #[serde(default)]
+    pub v_init: Option<ValueSpec>,
+}
+
+/// A number given either as a constant or as a distribution to draw from.
+///
+/// In TOML: `weight = 1.62`, `weight = { dist = "uniform", low = 0.0, high = 1.0 }` or
+/// `weight = { dist = "normal", mean = 1.0, std = 0.1 }`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ValueSpec {
+    /// A fixed value.
+    Constant(f64),
+    /// A random value drawn per neuron or per synapse.
+    Random(Distribution),
+}
+
+impl From<f64> for ValueSpec {
+    fn from(v: f64) -> Self {
+        ValueSpec::Constant(v)
+    }
+}
+
+/// A probability distribution of a scalar.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "dist", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Distribution {
+    /// Uniform on `[low, high)`.
+    Uniform {
+        /// Lower bound (inclusive).
+        low: f64,
+        /// Upper bound (exclusive).
+        high: f64,
+    },
+    /// Normal with the given mean and standard deviation.
+    Normal {
+        /// Mean.
+        mean: f64,
+        /// Standard deviation (>= 0).
+        std: f64,
+    },
+}
+
+impl ValueSpec {
+    /// The smallest and largest value the spec can produce (normal: mean +- 8 std, a bound that a
+    /// 64-bit generator reaches with negligible probability).
+    pub fn range(&self) -> (f64, f64) {
+        match *self {
+            ValueSpec::Constant(v) => (v, v),
+            ValueSpec::Random(Distribution::Uniform { low, high }) => (low, high),
+            ValueSpec::Random(Distribution::Normal { mean, std }) => {
+                (mean - 8.0 * std, mean + 8.0 * std)
+            }
+        }
+    }
+
+    /// The constant value, if this is a constant.
+    pub fn as_constant(&self) -> Option<f64> {
+        match *self {
+            ValueSpec::Constant(v) => Some(v),
+            ValueSpec::Random(_) => None,
+        }
+    }
+}
+
+/// Which synaptic input a projection drives. Only `lif_exp` distinguishes them (separate time
+/// constants); other models sum both. The weight's sign is used as given on either receptor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Receptor {
+    /// Excitatory receptor (`I_ex`).
+    #[default]
+    Excitatory,
+    /// Inhibitory receptor (`I_in`).
+    Inhibitory,
+}
+
+/// How a projection's synapses are chosen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "rule", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Connectivity {
+    /// Every source to every target.
+    AllToAll,
+    /// Source `i` to target `i` (equal sizes).
+    OneToOne,
+    /// Each (source, target) pair independently with probability `p`.
+    FixedProbability {
+        /// Connection probability in `[0, 1]`.
+        p: f64,
+    },
+    /// Each target receives exactly `k` synapses from distinct sources (drawn uniformly).
+    FixedIndegree {
+        /// In-degree.
+        k: u32,
+    },
+    /// Each source makes exactly `k` synapses onto distinct targets (drawn uniformly).
+    FixedOutdegree {
+        /// Out-degree.
+        k: u32,
+    },
+    /// An explicit synapse list as parallel arrays of local indices.
+    Explicit {
+        /// Source index of each synapse (local to the source population).
+        sources: Vec<u32>,
+        /// Target index of each synapse (local to the target population).
+        targets: Vec<u32>,
+        /// Per-synapse weights; overrides the projection's `weight` when present.
+        #[serde(default)]
+        weights: Option<Vec<f64>>,
+        /// Per-synapse delays (ms); overrides the projection's `delay_ms` when present.
+        #[serde(default)]
+        delays_ms: Option<Vec<f64>>,
+    },
+    /// A dense weight matrix, `weights[source][target]`; exact zeros make no synapse. Overrides
+    /// the projection's `weight`.
+    Dense {
+        /// Row-major matrix, one row per source neuron.
+        weights: Vec<Vec<f64>>,
+    },
+}
+
+impl Connectivity {
+    /// Short name of the rule (`all_to_all`, `fixed_probability`, ...).
+    pub fn name(&self) -> &'static str {
+        match self {
+            Connectivity::AllToAll => "all_to_all",
+            Connectivity::OneToOne => "one_to_one",
+            Connectivity::FixedProbability { .. } => "fixed_probability",
+            Connectivity::FixedIndegree { .. } => "fixed_indegree",
+            Connectivity::FixedOutdegree { .. } => "fixed_outdegree",
+            Connectivity::Explicit { .. } => "explicit",
+            Connectivity::Dense { .. } => "dense",
+        }
+    }
+}
+
+fn default_weight() -> ValueSpec {
+    ValueSpec::Constant(1.0)
+}
+
+/// Synapses from one population to another.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectionSpec {
+    /// Optional name for reports.
+    #[serde(default)]
+    pub name: Option<String>,
+    /// Source population name.
+    pub source: String,
+    /// Target population name.
+    pub target: String,
+    /// Connectivity rule.
+    pub connectivity: Connectivity,
+    /// Synaptic weight (pA for `lif_exp`, mV for `lif_delta`, dimensionless for `lif_beta`,
+    /// integer for `loihi_lif`). Default 1.
+    #[serde(default = "default_weight")]
+    pub weight: ValueSpec,
+    /// Transmission delay (ms), at least `dt_ms`; rounded to whole steps. Default: one step.
+    #[serde(default)]
+    pub delay_ms: Option<ValueSpec>,
+    /// Receptor driven by this projection.
+    #[serde(default)]
+    pub receptor: Receptor,
+    /// Allow a neuron to connect to itself when source and target are the same population.
+    #[serde(default)]
+    pub allow_autapses: bool,
+}
+
+/// An external input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
+pub enum StimulusSpec {
+    /// Independent Poisson spike trains, one per target neuron. On an `input` population the
+    /// neurons themselves fire; on any other population each event adds `weight` to the receptor.
+    Poisson {
+        /// Target population.
+        target: String,
+        /// Rate per neuron (Hz).
+        rate_hz: f64,
+        /// Weight of each event (ignored for `input` targets).
+        #[serde(default = "default_weight_f64")]
+        weight: f64,
+        /// Receptor driven.
+        #[serde(default)]
+        receptor: Receptor,
+        /// Start time (ms, inclusive).
+        #[serde(default)]
+        start_ms: f64,
+        /// Stop time (ms, exclusive); default: never.
+        #[serde(default)]
+        stop_ms: Option<f64>,
+    },
+    /// A constant current switched on at `start_ms` and off at `stop_ms`.
+    Current {
+        /// Target population.
+        target: String,
+        /// Amplitude in the model's current unit: pA for `lif_exp`/`lif_delta`, input units per
+        /// step for `lif_beta`, integer `a_in` units for `loihi_lif`.
+        amplitude: f64,
+        /// Start time (ms, inclusive).
+        #[serde(default)]
+        start_ms: f64,
+        /// Stop time (ms, exclusive); default: never.
+        #[serde(default)]
+        stop_ms: Option<f64>,
+        /// Local neuron indices to drive; default: all.
+        #[serde(default)]
+        neurons: Option<Vec<u32>>,
+    },
+    /// A piecewise-constant current: `amplitudes[i]` from `times_ms[i]` until the next time.
+    StepCurrent {
+        /// Target population.
+        target: String,
+        /// Switching times (ms), strictly increasing.
+        times_ms: Vec<f64>,
+        /// Amplitude after each switching time (same unit as `current`).
+        amplitudes: Vec<f64>,
+        /// Local neuron indices to drive; default: all.
+        #[serde(default)]
+        neurons: Option<Vec<u32>>,
+    },
+    /// Given spike times per neuron. On an `input` population the neurons fire at those times; on
+    /// any other population each spike adds `weight` to the receptor.
+    SpikeArray {
+        /// Target population.
+        target: String,
+        /// Weight of each spike (ignored for `input` targets).
+        #[serde(default = "default_weight_f64")]
+        weight: f64,
+        /// Receptor driven.
+        #[serde(default)]
+        receptor: Receptor,
+        /// Spike times of each listed neuron.
+        spikes: Vec<SpikeTrainSpec>,
+    },
+}
+
+fn default_weight_f64() -> f64 {
+    1.0
+}
+
+impl StimulusSpec {
+    /// The target population's name.
+    pub fn target(&self) -> &str {
+        match self {
+            StimulusSpec::Poisson { target, .. }
+            | StimulusSpec::Current { target, .. }
+            | StimulusSpec::StepCurrent { target, .. }
+            | StimulusSpec::SpikeArray { target, .. } => target,
+        }
+    }
+}
+
+/// Spike times of one neuron.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SpikeTrainSpec {
+    /// Local neuron index.
+    pub neuron: u32,
+    /// Spike times (ms).
+    pub times_ms: Vec<f64>,
+}
+
+/// What the engine records.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RecordingSpec {
+    /// Populations whose spikes are recorded; `None` (the default) records all.
+    #[serde(default)]
+    pub spikes: Option<Vec<String>>,
+    /// Populations whose per-step spike counts (population rate) are recorded.
+    #[serde(default)]
+    pub rates: Vec<String>,
+    /// State traces of chosen neurons.
+    #[serde(default)]
+    pub state: Vec<TraceSpec>,
+}
+
+/// Which state variable a trace samples.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StateVar {
+    /// Membrane potential (model unit).
+    V,
+    /// Excitatory synaptic current (`lif_exp` only; pA).
+    ISynEx,
+    /// Inhibitory synaptic current (`lif_exp` only; pA).
+    ISynIn,
+    /// Loihi's integer current `u` (`loihi_lif` only).
+    U,
+}
+
+/// A state trace request.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TraceSpec {
+    /// Population name.
+    pub population: String,
+    /// Local neuron indices.
+    pub neurons: Vec<u32>,
+    /// Variable to sample (after each step's update).
+    #[serde(default = "default_var")]
+    pub variable: StateVar,
+}
+
+fn default_var() -> StateVar {
+    StateVar::V
+}
+
+/// Serialisation formats a spec can be read from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SpecFormat {
+    /// TOML.
+    Toml,
+    /// JSON.
+    Json,
+}
+
+impl NetworkSpec {
+    /// Parses a spec from TOML text (not yet validated).
+    pub fn from_toml_str(text: &str) -> Result<Self, SpecError> {
+        toml::from_str(text).map_err(|e| SpecError::Parse {
+            origin: "<toml>".into(),
+            message: e.to_string().trim_end().to_string(),
+        })
+    }
+
+    /// Parses a spec from JSON text (not yet validated).
+    pub fn from_json_str(text: &str) -> Result<Self, SpecError> {
+        serde_json::from_str(text)
+            .map_err(|e| SpecError::Parse { origin: "<json>".into(), message: e.to_string() })
+    }
+
+    /// Reads, parses (format from the extension: `.json`, else TOML) and validates a spec file.
+    /// Every error names the file.
+    pub fn load(path: &Path) -> Result<Self, SpecError> {
+        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        let format = match path.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => SpecFormat::Json,
+            _ => SpecFormat::Toml,
+        };
+        let origin = path.display().to_string();
+        let parsed = match format {
+            SpecFormat::Toml => Self::from_toml_str(&text),
+            SpecFormat::Json => Self::from_json_str(&text),
+        };
+        let spec = parsed.map_err(|e| e.with_origin(&origin))?;
+        spec.validate().map_err(|e| e.with_origin(&origin))?;
+        Ok(spec)
+    }
+
+    /// Serialises to pretty TOML.
+    pub fn to_toml_string(&self) -> Result<String, SpecError> {
+        toml::to_string_pretty(self)
+            .map_err(|e| SpecError::Parse { origin: "<toml>".into(), message: e.to_string() })
+    }
+
+    /// Serialises to pretty JSON.
+    pub fn to_json_string(&self) -> String {
+        serde_json::to_string_pretty(self).expect("NetworkSpec is always representable as JSON")
+    }
+
+    /// Total number of neurons over all populations.
+    pub fn n_neurons(&self) -> u64 {
+        self.populations.iter().map(|p| p.size as u64).sum()
+    }
+
+    /// Index of the population called `name`.
+    pub fn population_index(&self, name: &str) -> Option<usize> {
+        self.populations.iter().position(|p| p.name == name)
+    }
+
+    /// Global index of the first neuron of every population, plus the total at the end.
+    pub fn population_offsets(&self) -> Vec<u64> {
+        let mut v = Vec::with_capacity(self.populations.len() + 1);
+        let mut acc = 0u64;
+        v.push(0);
+        for p in &self.populations {
+            acc += p.size as u64;
+            v.push(acc);
+        }
+        v
+    }
+
+    /// Checks the spec; returns every problem found, each with its path. Never panics.
+    pub fn validate(&self) -> Result<(), SpecError> {
+        let issues = crate::validate::check(self);
+        if issues.is_empty() { Ok(()) } else { Err(SpecError::Invalid { origin: None, issues }) }
+    }
+}

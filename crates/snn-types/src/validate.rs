@@ -1,0 +1,392 @@
+//! Semantic checks of a [`NetworkSpec`]: everything a parser cannot see.
+
+use std::collections::HashMap;
+
+use crate::error::SpecIssue;
+use crate::params::NeuronModel;
+use crate::spec::{Connectivity, Distribution, NetworkSpec, StimulusSpec, ValueSpec};
+
+/// Largest delay accepted, in steps (ring buffers hold `max_delay + 1` slots per neuron).
+pub const MAX_DELAY_STEPS: u64 = 65_535;
+
+struct Checker {
+    issues: Vec<SpecIssue>,
+}
+
+impl Checker {
+    fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
+        self.issues.push(SpecIssue { path: path.into(), message: message.into() });
+    }
+
+    fn finite(&mut self, path: &str, v: f64) -> bool {
+        if v.is_finite() {
+            true
+        } else {
+            self.err(path, format!("must be a finite number, got {v}"));
+            false
+        }
+    }
+
+    fn positive(&mut self, path: &str, v: f64) {
+        if self.finite(path, v) && v <= 0.0 {
+            self.err(path, format!("must be > 0, got {v}"));
+        }
+    }
+
+    fn non_negative(&mut self, path: &str, v: f64) {
+        if self.finite(path, v) && v < 0.0 {
+            self.err(path, format!("must be >= 0, got {v}"));
+        }
+    }
+
+    fn value(&mut self, path: &str, v: &ValueSpec) {
+        match *v {
+            ValueSpec::Constant(x) => {
+                self.finite(path, x);
+            }
+            ValueSpec::Random(Distribution::Uniform { low, high }) => {
+                let ok = self.finite(&format!("{path}.low"), low)
+                    & self.finite(&format!("{path}.high"), high);
+                if ok && low > high {
+                    self.err(path, format!("uniform low ({low}) is greater than high ({high})"));
+                }
+            }
+            ValueSpec::Random(Distribution::Normal { mean, std }) => {
+                self.finite(&format!("{path}.mean"), mean);
+                self.non_negative(&format!("{path}.std"), std);
+            }
+        }
+    }
+
+    fn delay(&mut self, path: &str, ms: f64, dt: f64) {
+        if !self.finite(path, ms) {
+            return;
+        }
+        if dt > 0.0 && dt.is_finite() {
+            // Half a step of slack: a delay of exactly dt written as 0.1 must pass.
+            if ms < dt * (1.0 - 1e-9) {
+                self.err(path, format!("{ms} ms is shorter than dt = {dt} ms"));
+            } else if (ms / dt).round() > MAX_DELAY_STEPS as f64 {
+                self.err(path, format!("{ms} ms exceeds the maximum of {MAX_DELAY_STEPS} steps"));
+            }
+        }
+    }
+
+    fn indices(&mut self, path: &str, idx: &[u32], size: Option<u32>) {
+        if let Some(n) = size {
+            if let Some((i, &bad)) = idx.iter().enumerate().find(|&(_, &x)| x >= n) {
+                self.err(
+                    format!("{path}[{i}]"),
+                    format!("neuron index {bad} is out of range (population has {n})"),
+                );
+            }
+        }
+    }
+}
+
+fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
+    match m {
+        NeuronModel::LifExp(p) => {
+            c.positive(&format!("{path}.tau_m_ms"), p.tau_m_ms);
+            c.positive(&format!("{path}.c_m_pf"), p.c_m_pf);
+            c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
+            c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
+            c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
+            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
+            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
+                & c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv)
+                && p.v_reset_mv >= p.v_th_mv
+            {
+                c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
+            }
+        }
+        NeuronModel::LifDelta(p) => {
+            c.positive(&format!("{path}.tau_m_ms"), p.tau_m_ms);
+            c.positive(&format!("{path}.c_m_pf"), p.c_m_pf);
+            c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
+            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
+            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
+                & c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv)
+                && p.v_reset_mv >= p.v_th_mv
+            {
+                c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
+            }
+        }
+        NeuronModel::LifBeta(p) => {
+            if c.finite(&format!("{path}.beta"), p.beta) && !(0.0..=1.0).contains(&p.beta) {
+                c.err(format!("{path}.beta"), format!("must be in [0, 1], got {}", p.beta));
+            }
+            c.positive(&format!("{path}.threshold"), p.threshold);
+            c.finite(&format!("{path}.bias"), p.bias);
+        }
+        NeuronModel::LoihiLif(p) => {
+            if p.du > 4095 {
+                c.err(format!("{path}.du"), format!("must be in 0..=4095, got {}", p.du));
+            }
+            if p.dv > 4096 {
+                c.err(format!("{path}.dv"), format!("must be in 0..=4096, got {}", p.dv));
+            }
+            if !(0..=(1 << 17) - 1).contains(&p.vth_mant) {
+                c.err(format!("{path}.vth_mant"), format!("must be in 0..=131071, got {}", p.vth_mant));
+            }
+            if !(-4096..=4095).contains(&p.bias_mant) {
+                c.err(format!("{path}.bias_mant"), format!("must be in -4096..=4095, got {}", p.bias_mant));
+            }
+            if p.bias_exp > 7 {
+                c.err(format!("{path}.bias_exp"), format!("must be in 0..=7, got {}", p.bias_exp));
+            }
+        }
+        NeuronModel::Input => {}
+    }
+}
+
+/// Runs every check and returns the problems found (empty when the spec is valid).
+pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
+    let mut c = Checker { issues: Vec::new() };
+    let dt = spec.dt_ms;
+    c.positive("dt_ms", dt);
+    if let Some(d) = spec.duration_ms {
+        c.non_negative("duration_ms", d);
+    }
+    if spec.populations.is_empty() {
+        c.err("populations", "a network needs at least one population");
+    }
+    let mut by_name: HashMap<&str, usize> = HashMap::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        let path = format!("populations[{i}]");
+        if p.name.trim().is_empty() {
+            c.err(format!("{path}.name"), "must not be empty");
+        } else if let Some(prev) = by_name.insert(p.name.as_str(), i) {
+            c.err(format!("{path}.name"), format!("duplicate name '{}' (also populations[{prev}])", p.name));
+        }
+        if p.size == 0 {
+            c.err(format!("{path}.size"), "must be at least 1");
+        }
+        check_model(&mut c, &format!("{path}.neuron"), &p.neuron);
+        if let Some(v) = &p.v_init {
+            c.value(&format!("{path}.v_init"), v);
+        }
+    }
+    let total: u64 = spec.n_neurons();
+    if total > u32::MAX as u64 {
+        c.err("populations", format!("{total} neurons exceed the limit of {}", u32::MAX));
+    }
+    let size_of = |name: &str| by_name.get(name).map(|&i| spec.populations[i].size);
+    let model_of = |name: &str| by_name.get(name).map(|&i| &spec.populations[i].neuron);
+
+    for (i, pr) in spec.projections.iter().enumerate() {
+        let path = format!("projections[{i}]");
+        let ns = size_of(&pr.source);
+        let nt = size_of(&pr.target);
+        if ns.is_none() {
+            c.err(format!("{path}.source"), format!("unknown population '{}'", pr.source));
+        }
+        match model_of(&pr.target) {
+            None => c.err(format!("{path}.target"), format!("unknown population '{}'", pr.target)),
+            Some(NeuronModel::Input) => c.err(
+                format!("{path}.target"),
+                format!("'{}' is an input population and cannot receive synapses", pr.target),
+            ),
+            Some(_) => {}
+        }
+        c.value(&format!("{path}.weight"), &pr.weight);
+        if let Some(d) = &pr.delay_ms {
+            let dpath = format!("{path}.delay_ms");
+            c.value(&dpath, d);
+            // Random delays are clamped to at least one step when drawn; the distribution's
+            // lower bound (uniform) or mean (normal) must itself respect dt.
+            match *d {
+                ValueSpec::Constant(x) => c.delay(&dpath, x, dt),
+                ValueSpec::Random(Distribution::Uniform { low, high }) => {
+                    c.delay(&format!("{dpath}.low"), low, dt);
+                    c.delay(&format!("{dpath}.high"), high, dt);
+                }
+                ValueSpec::Random(Distribution::Normal { mean, .. }) => {
+                    c.delay(&format!("{dpath}.mean"), mean, dt)
+                }
+            }
+        }
+        let same = pr.source == pr.target;
+        let cpath = format!("{path}.connectivity");
+        match &pr.connectivity {
+            Connectivity::AllToAll => {}
+            Connectivity::OneToOne => {
+                if let (Some(a), Some(b)) = (ns, nt) {
+                    if a != b {
+                        c.err(&cpath, format!("one_to_one needs equal sizes, got {a} -> {b}"));
+                    }
+                }
+            }
+            Connectivity::FixedProbability { p } => {
+                if c.finite(&format!("{cpath}.p"), *p) && !(0.0..=1.0).contains(p) {
+                    c.err(format!("{cpath}.p"), format!("must be in [0, 1], got {p}"));
+                }
+            }
+            Connectivity::FixedIndegree { k } => {
+                if let Some(n) = ns {
+                    let avail = if same && !pr.allow_autapses { n.saturating_sub(1) } else { n };
+                    if *k > avail {
+                        c.err(format!("{cpath}.k"), format!("in-degree {k} exceeds the {avail} available distinct sources"));
+                    }
+                }
+            }
+            Connectivity::FixedOutdegree { k } => {
+                if let Some(n) = nt {
+                    let avail = if same && !pr.allow_autapses { n.saturating_sub(1) } else { n };
+                    if *k > avail {
+                        c.err(format!("{cpath}.k"), format!("out-degree {k} exceeds the {avail} available distinct targets"));
+                    }
+                }
+            }
+            Connectivity::Explicit { sources, targets, weights, delays_ms } => {
+                let n = sources.len();
+                if targets.len() != n {
+                    c.err(format!("{cpath}.targets"), format!("has {} entries but sources has {n}", targets.len()));
+                }
+                c.indices(&format!("{cpath}.sources"), sources, ns);
+                c.indices(&format!("{cpath}.targets"), targets, nt);
+                if let Some(w) = weights {
+                    if w.len() != n {
+                        c.err(format!("{cpath}.weights"), format!("has {} entries but sources has {n}", w.len()));
+                    }
+                    if let Some((j, x)) = w.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+                        c.err(format!("{cpath}.weights[{j}]"), format!("must be a finite number, got {x}"));
+                    }
+                }
+                if let Some(d) = delays_ms {
+                    if d.len() != n {
+                        c.err(format!("{cpath}.delays_ms"), format!("has {} entries but sources has {n}", d.len()));
+                    }
+                    for (j, &x) in d.iter().enumerate() {
+                        let before = c.issues.len();
+                        c.delay(&format!("{cpath}.delays_ms[{j}]"), x, dt);
+                        if c.issues.len() > before {
+                            break;
+                        }
+                    }
+                }
+            }
+            Connectivity::Dense { weights } => {
+                if let (Some(a), Some(b)) = (ns, nt) {
+                    if weights.len() != a as usize {
+                        c.err(format!("{cpath}.weights"), format!("has {} rows but the source has {a} neurons", weights.len()));
+                    }
+                    if let Some((r, row)) = weights.iter().enumerate().find(|(_, r)| r.len() != b as usize) {
+                        c.err(format!("{cpath}.weights[{r}]"), format!("has {} columns but the target has {b} neurons", row.len()));
+                    }
+                }
+                'outer: for (r, row) in weights.iter().enumerate() {
+                    for (j, x) in row.iter().enumerate() {
+                        if !x.is_finite() {
+                            c.err(format!("{cpath}.weights[{r}][{j}]"), format!("must be a finite number, got {x}"));
+                            break 'outer;
+                        }
+                    }
+                }
+            }
+        }
+        if let Some(NeuronModel::LoihiLif(_)) = model_of(&pr.target) {
+            let integral = |x: f64| x.fract() == 0.0 && x.abs() < (1 << 24) as f64;
+            let ok = match (&pr.connectivity, &pr.weight) {
+                (Connectivity::Dense { weights }, _) => weights.iter().flatten().all(|&x| integral(x)),
+                (Connectivity::Explicit { weights: Some(w), .. }, _) => w.iter().all(|&x| integral(x)),
+                (_, ValueSpec::Constant(x)) => integral(*x),
+                (_, ValueSpec::Random(_)) => false,
+            };
+            if !ok {
+                c.err(format!("{path}.weight"), "weights into a loihi_lif population must be integers (|w| < 2^24) and not random");
+            }
+        }
+    }
+
+    for (i, s) in spec.stimuli.iter().enumerate() {
+        let path = format!("stimuli[{i}]");
+        let n = size_of(s.target());
+        if n.is_none() {
+            c.err(format!("{path}.target"), format!("unknown population '{}'", s.target()));
+        }
+        let is_input = matches!(model_of(s.target()), Some(NeuronModel::Input));
+        match s {
+            StimulusSpec::Poisson { rate_hz, weight, start_ms, stop_ms, .. } => {
+                c.non_negative(&format!("{path}.rate_hz"), *rate_hz);
+                c.finite(&format!("{path}.weight"), *weight);
+                c.non_negative(&format!("{path}.start_ms"), *start_ms);
+                if let Some(t) = stop_ms {
+                    c.non_negative(&format!("{path}.stop_ms"), *t);
+                }
+                if rate_hz.is_finite() && dt.is_finite() && rate_hz * dt * 1e-3 > 1.0 && is_input {
+                    c.err(format!("{path}.rate_hz"), "an input neuron can fire at most once per step: rate_hz * dt must be <= 1000");
+                }
+            }
+            StimulusSpec::Current { amplitude, start_ms, stop_ms, neurons, .. } => {
+                if is_input {
+                    c.err(format!("{path}.target"), "a current cannot drive an input population");
+                }
+                c.finite(&format!("{path}.amplitude"), *amplitude);
+                c.non_negative(&format!("{path}.start_ms"), *start_ms);
+                if let Some(t) = stop_ms {
+                    c.non_negative(&format!("{path}.stop_ms"), *t);
+                }
+                if let Some(ix) = neurons {
+                    c.indices(&format!("{path}.neurons"), ix, n);
+                }
+            }
+            StimulusSpec::StepCurrent { times_ms, amplitudes, neurons, .. } => {
+                if is_input {
+                    c.err(format!("{path}.target"), "a current cannot drive an input population");
+                }
+                if times_ms.len() != amplitudes.len() {
+                    c.err(format!("{path}.amplitudes"), format!("has {} entries but times_ms has {}", amplitudes.len(), times_ms.len()));
+                }
+                for (j, t) in times_ms.iter().enumerate() {
+                    c.non_negative(&format!("{path}.times_ms[{j}]"), *t);
+                    if j > 0 && *t <= times_ms[j - 1] {
+                        c.err(format!("{path}.times_ms[{j}]"), "times must be strictly increasing");
+                    }
+                }
+                for (j, a) in amplitudes.iter().enumerate() {
+                    c.finite(&format!("{path}.amplitudes[{j}]"), *a);
+                }
+                if let Some(ix) = neurons {
+                    c.indices(&format!("{path}.neurons"), ix, n);
+                }
+            }
+            StimulusSpec::SpikeArray { weight, spikes, .. } => {
+                c.finite(&format!("{path}.weight"), *weight);
+                for (j, tr) in spikes.iter().enumerate() {
+                    if let Some(n) = n {
+                        if tr.neuron >= n {
+                            c.err(format!("{path}.spikes[{j}].neuron"), format!("neuron index {} is out of range (population has {n})", tr.neuron));
+                        }
+                    }
+                    for (k, t) in tr.times_ms.iter().enumerate() {
+                        c.non_negative(&format!("{path}.spikes[{j}].times_ms[{k}]"), *t);
+                    }
+                }
+            }
+        }
+    }
+
+    if let Some(pops) = &spec.recording.spikes {
+        for (i, name) in pops.iter().enumerate() {
+            if size_of(name).is_none() {
+                c.err(format!("recording.spikes[{i}]"), format!("unknown population '{name}'"));
+            }
+        }
+    }
+    for (i, name) in spec.recording.rates.iter().enumerate() {
+        if size_of(name).is_none() {
+            c.err(format!("recording.rates[{i}]"), format!("unknown population '{name}'"));
+        }
+    }
+    for (i, t) in spec.recording.state.iter().enumerate() {
+        let path = format!("recording.state[{i}]");
+        match size_of(&t.population) {
+            None => c.err(format!("{path}.population"), format!("unknown population '{}'", t.population)),
+            Some(n) => c.indices(&format!("{path}.neurons"), &t.neurons, Some(n)),
+        }
+    }
+    c.issues
+}
