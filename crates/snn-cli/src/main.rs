@@ -1,1 +1,221 @@
-fn main() {}
+//! `snn`: the command line of the snn toolkit. Thin by design: parse, call the libraries, print.
+
+use std::io::{BufWriter, IsTerminal};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snn_core::{CsvSpikeWriter, Network, NullSink, SpikeSink, models};
+use snn_types::{NetworkSpec, ms_to_steps};
+
+#[derive(Parser)]
+#[command(name = "snn", version, about = "Spiking neural networks: simulate, encode, train, deploy.")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Simulate a network spec (TOML or JSON), or the built-in CUBA benchmark when no file is given.
+    #[command(after_help = "\
+Examples:
+  snn simulate                                  # CUBA, 4000 neurons, 1 s of biological time
+  snn simulate --neurons 40000 --threads 2      # the same network scaled up
+  snn simulate examples/cuba.toml --raster spikes.csv
+  snn simulate my_net.json --duration-ms 500 --json")]
+    Simulate(SimulateArgs),
+    /// Check a network spec and print a summary of it (or every problem found, with its path).
+    #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
+    Validate {
+        /// Spec file (.toml or .json).
+        spec: PathBuf,
+    },
+}
+
+#[derive(clap::Args)]
+struct SimulateArgs {
+    /// Network spec (.toml or .json); default: the built-in CUBA benchmark.
+    spec: Option<PathBuf>,
+    /// Size of the built-in CUBA network (80% excitatory); only without a spec file.
+    #[arg(long, value_name = "N")]
+    neurons: Option<u32>,
+    /// Simulated time in ms (default: the spec's duration_ms, else 1000).
+    #[arg(long, value_name = "T")]
+    duration_ms: Option<f64>,
+    /// Worker threads; spikes are identical for any count.
+    #[arg(long, default_value_t = 1, value_name = "K")]
+    threads: usize,
+    /// Seed of every random stream (default: the spec's seed; 1 for the built-in network).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Write the recorded spikes as CSV (`step,neuron`, sorted) to this file.
+    #[arg(long, value_name = "FILE")]
+    raster: Option<PathBuf>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            return ExitCode::from(code);
+        }
+    };
+    let result = match cli.command {
+        Command::Simulate(a) => simulate(a),
+        Command::Validate { spec } => validate(&spec),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn validate(path: &Path) -> Result<()> {
+    let spec = NetworkSpec::load(path)?;
+    let net = Network::build(&spec)?;
+    println!(
+        "{}: valid; {} populations, {} neurons, {} projections, {} synapses, dt = {} ms",
+        path.display(),
+        spec.populations.len(),
+        net.n_neurons(),
+        spec.projections.len(),
+        net.n_synapses(),
+        spec.dt_ms
+    );
+    Ok(())
+}
+
+/// Peak resident memory of this process in bytes (Linux; `None` elsewhere).
+fn peak_rss_bytes() -> Option<u64> {
+    let s = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+fn simulate(a: SimulateArgs) -> Result<()> {
+    if a.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let mut spec = match (&a.spec, a.neurons) {
+        (Some(_), Some(_)) => bail!("--neurons applies only to the built-in CUBA network, not to a spec file"),
+        (Some(p), None) => NetworkSpec::load(p)?,
+        (None, n) => {
+            let n = n.unwrap_or(4000);
+            if n < 2 {
+                bail!("--neurons must be at least 2");
+            }
+            models::cuba(n, 1)
+        }
+    };
+    if let Some(s) = a.seed {
+        spec.seed = s;
+    }
+    let duration_ms = a.duration_ms.or(spec.duration_ms).unwrap_or(1000.0);
+    let n_steps = ms_to_steps(duration_ms, spec.dt_ms)
+        .with_context(|| format!("--duration-ms {duration_ms} is not a valid duration"))?;
+
+    let t0 = Instant::now();
+    let mut net = Network::build_with_threads(&spec, a.threads)?;
+    let build_s = t0.elapsed().as_secs_f64();
+
+    let bar = if std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(Some(n_steps), ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("simulating {bar:40} {pos}/{len} steps ({eta} left)")
+                .expect("static template"),
+        );
+        b
+    } else {
+        ProgressBar::hidden()
+    };
+    // The raster streams to a temporary file that replaces the target only on success.
+    let tmp_path = a.raster.as_ref().map(|p| {
+        let mut t = p.clone().into_os_string();
+        t.push(".tmp");
+        PathBuf::from(t)
+    });
+    let mut csv = match &tmp_path {
+        Some(t) => Some(CsvSpikeWriter::new(BufWriter::new(
+            std::fs::File::create(t).with_context(|| format!("cannot create {}", t.display()))?,
+        ))),
+        None => None,
+    };
+    let t1 = Instant::now();
+    let stats = {
+        let sink: &mut dyn SpikeSink = match &mut csv {
+            Some(c) => c,
+            None => &mut NullSink,
+        };
+        net.run_with_progress(n_steps, sink, &mut |done| bar.set_position(done))
+    };
+    let run_s = t1.elapsed().as_secs_f64();
+    bar.finish_and_clear();
+    if let (Some(c), Some(tmp), Some(dst)) = (csv, &tmp_path, &a.raster) {
+        let written = c.finish().and_then(|(w, _)| w.into_inner().map_err(|e| e.into_error()));
+        match written.and_then(|f| f.sync_all()) {
+            Ok(()) => std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?,
+            Err(e) => {
+                let _ = std::fs::remove_file(tmp);
+                return Err(e).with_context(|| format!("cannot write {}", dst.display()));
+            }
+        }
+    }
+
+    let neurons = net.n_neurons();
+    let synapses = net.n_synapses();
+    let sim_ms = n_steps as f64 * spec.dt_ms;
+    let mean_rate_hz = if neurons > 0 && sim_ms > 0.0 { stats.spikes as f64 / neurons as f64 / (sim_ms / 1000.0) } else { 0.0 };
+    let eps = if run_s > 0.0 { stats.syn_events as f64 / run_s } else { 0.0 };
+    let syn_bytes = net.synapse_memory_bytes();
+    if a.json {
+        let j = serde_json::json!({
+            "network": spec.name.clone().unwrap_or_default(),
+            "neurons": neurons,
+            "synapses": synapses,
+            "sim_ms": sim_ms,
+            "build_s": build_s,
+            "run_s": run_s,
+            "spikes": stats.spikes,
+            "mean_rate_hz": mean_rate_hz,
+            "syn_events": stats.syn_events,
+            "syn_events_per_s": eps,
+            "threads": net.threads(),
+            "seed": spec.seed,
+            "synapse_bytes": syn_bytes,
+            "peak_rss_bytes": peak_rss_bytes(),
+            "raster": a.raster.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{j}");
+    } else {
+        println!("network          {}", spec.name.as_deref().unwrap_or("(unnamed)"));
+        println!("neurons          {neurons}");
+        println!("synapses         {synapses} ({:.2} bytes/synapse in CSR)", syn_bytes as f64 / synapses.max(1) as f64);
+        println!("simulated        {sim_ms} ms ({n_steps} steps of {} ms)", spec.dt_ms);
+        println!("threads          {}", net.threads());
+        println!("seed             {}", spec.seed);
+        println!("build            {build_s:.3} s");
+        println!("run              {run_s:.3} s ({:.1} ms per simulated second)", run_s * 1000.0 / (sim_ms / 1000.0).max(1e-12));
+        println!("spikes           {} (mean rate {mean_rate_hz:.2} Hz)", stats.spikes);
+        println!("synaptic events  {} ({:.3e} per second)", stats.syn_events, eps);
+        if let Some(b) = peak_rss_bytes() {
+            println!("peak memory      {:.1} MiB", b as f64 / (1024.0 * 1024.0));
+        }
+        if let Some(p) = &a.raster {
+            println!("raster           {}", p.display());
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,20 @@
+//! Errors of the engine.
+
+use snn_types::SpecError;
+
+/// Why a network could not be built or driven.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BuildError {
+    /// The spec failed validation (every problem is listed).
+    #[error(transparent)]
+    Spec(#[from] SpecError),
+    /// A name did not resolve (only possible for specs that skipped validation).
+    #[error("unknown population referenced by {0}")]
+    Unknown(String),
+    /// A structure exceeds the engine's index limits.
+    #[error("network too large: {0}")]
+    TooLarge(String),
+    /// A run-time request was inconsistent with the network.
+    #[error("invalid request: {0}")]
+    Request(String),
+}

@@ -1,0 +1,327 @@
+//! Neuron models: coefficients and the per-population update kernels.
+//!
+//! State is structure-of-arrays (`f32` for the float models, `i32` for Loihi's integer model);
+//! each kernel updates a whole contiguous range of one population per call, reads and clears that
+//! range's slot of the input ring buffers, and writes one spike flag per neuron. The loops are
+//! branch-free selects so that the compiler vectorises them; spikes are gathered afterwards from
+//! the flags.
+
+use snn_types::{LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode};
+
+/// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
+/// scheme NEST uses). With membrane potential `V` relative to `E_L`:
+///
+/// ```text
+/// V(t+h)    = P22 V + P21ex I_ex + P21in I_in + P20 (I_e + I_ext)
+/// I_ex(t+h) = P11ex I_ex  (+ arriving weights)      I_in likewise with P11in
+/// P22 = exp(-h/tau_m)            P11x = exp(-h/tau_x)          P20 = tau_m/C (1 - P22)
+/// P21x = tau_m tau_x / (C (tau_x - tau_m)) (P11x - P22)   (-> h/C P22 when tau_x = tau_m)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifExpPropagators {
+    /// Membrane decay `exp(-h/tau_m)`.
+    pub p22: f64,
+    /// Excitatory current decay.
+    pub p11_ex: f64,
+    /// Inhibitory current decay.
+    pub p11_in: f64,
+    /// Excitatory current to voltage (mV/pA).
+    pub p21_ex: f64,
+    /// Inhibitory current to voltage (mV/pA).
+    pub p21_in: f64,
+    /// Constant current to voltage (mV/pA).
+    pub p20: f64,
+}
+
+fn p21(h: f64, tau_m: f64, tau_s: f64, c_m: f64) -> f64 {
+    let p22 = (-h / tau_m).exp();
+    let p11 = (-h / tau_s).exp();
+    // Relative closeness of the two time constants: use the analytic limit when the general
+    // formula would cancel catastrophically.
+    if ((tau_s - tau_m) / tau_m).abs() < 1e-9 {
+        h / c_m * p22
+    } else {
+        tau_m * tau_s / (c_m * (tau_s - tau_m)) * (p11 - p22)
+    }
+}
+
+impl LifExpPropagators {
+    /// Propagators of `p` over a step of `h_ms`.
+    pub fn new(p: &LifExpParams, h_ms: f64) -> Self {
+        let p22 = (-h_ms / p.tau_m_ms).exp();
+        Self {
+            p22,
+            p11_ex: (-h_ms / p.tau_syn_ex_ms).exp(),
+            p11_in: (-h_ms / p.tau_syn_in_ms).exp(),
+            p21_ex: p21(h_ms, p.tau_m_ms, p.tau_syn_ex_ms, p.c_m_pf),
+            p21_in: p21(h_ms, p.tau_m_ms, p.tau_syn_in_ms, p.c_m_pf),
+            p20: p.tau_m_ms / p.c_m_pf * (1.0 - p22),
+        }
+    }
+}
+
+/// Number of whole steps in a refractory period (rounded to the nearest step, as NEST does).
+pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u32 {
+    (t_ref_ms / dt_ms).round().clamp(0.0, u32::MAX as f64) as u32
+}
+
+/// Coefficients of the `lif_exp` kernel, as `f32`.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LifExpCoef {
+    p22: f32,
+    p11_ex: f32,
+    p11_in: f32,
+    p21_ex: f32,
+    p21_in: f32,
+    p20: f32,
+    i_e: f32,
+    /// Threshold relative to E_L.
+    th: f32,
+    /// Reset relative to E_L.
+    reset: f32,
+    ref_steps: u32,
+    pub(crate) e_l: f32,
+}
+
+impl LifExpCoef {
+    pub(crate) fn new(p: &LifExpParams, dt_ms: f64) -> Self {
+        let k = LifExpPropagators::new(p, dt_ms);
+        Self {
+            p22: k.p22 as f32,
+            p11_ex: k.p11_ex as f32,
+            p11_in: k.p11_in as f32,
+            p21_ex: k.p21_ex as f32,
+            p21_in: k.p21_in as f32,
+            p20: k.p20 as f32,
+            i_e: p.i_e_pa as f32,
+            th: (p.v_th_mv - p.e_l_mv) as f32,
+            reset: (p.v_reset_mv - p.e_l_mv) as f32,
+            ref_steps: refractory_steps(p.t_ref_ms, dt_ms),
+            e_l: p.e_l_mv as f32,
+        }
+    }
+}
+
+/// One step of `lif_exp` over a range (NEST `iaf_psc_exp` order): integrate V unless refractory
+/// (else count the refractory period down), decay the currents and add this step's arrivals,
+/// then spike and reset if `V >= V_th`.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn update_lif_exp(
+    k: &LifExpCoef,
+    v: &mut [f32],
+    i_ex: &mut [f32],
+    i_in: &mut [f32],
+    refr: &mut [u32],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (i_ex, i_in, refr, in_ex, in_in, i_ext, flags) = (
+        &mut i_ex[..n],
+        &mut i_in[..n],
+        &mut refr[..n],
+        &mut in_ex[..n],
+        &mut in_in[..n],
+        &i_ext[..n],
+        &mut flags[..n],
+    );
+    for i in 0..n {
+        let r = refr[i];
+        let vi = v[i];
+        let ie = i_ex[i];
+        let ii = i_in[i];
+        let integrated = k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i]);
+        let v1 = if r == 0 { integrated } else { vi };
+        i_ex[i] = k.p11_ex * ie + in_ex[i];
+        i_in[i] = k.p11_in * ii + in_in[i];
+        in_ex[i] = 0.0;
+        in_in[i] = 0.0;
+        let spike = v1 >= k.th;
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike { k.ref_steps } else { r.saturating_sub(1) };
+        flags[i] = spike as u8;
+    }
+}
+
+/// Coefficients of the `lif_delta` kernel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LifDeltaCoef {
+    p22: f32,
+    p20: f32,
+    i_e: f32,
+    th: f32,
+    reset: f32,
+    ref_steps: u32,
+    pub(crate) e_l: f32,
+}
+
+impl LifDeltaCoef {
+    pub(crate) fn new(p: &LifDeltaParams, dt_ms: f64) -> Self {
+        let p22 = (-dt_ms / p.tau_m_ms).exp();
+        Self {
+            p22: p22 as f32,
+            p20: (p.tau_m_ms / p.c_m_pf * (1.0 - p22)) as f32,
+            i_e: p.i_e_pa as f32,
+            th: (p.v_th_mv - p.e_l_mv) as f32,
+            reset: (p.v_reset_mv - p.e_l_mv) as f32,
+            ref_steps: refractory_steps(p.t_ref_ms, dt_ms),
+            e_l: p.e_l_mv as f32,
+        }
+    }
+}
+
+/// One step of `lif_delta` (NEST `iaf_psc_delta` order): unless refractory,
+/// `V = P22 V + P20 (I_e + I_ext) + sum of arriving weights` (arrivals during the refractory
+/// period are dropped); spike and reset if `V >= V_th`.
+pub(crate) fn update_lif_delta(
+    k: &LifDeltaCoef,
+    v: &mut [f32],
+    refr: &mut [u32],
+    input: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (refr, input, i_ext, flags) = (&mut refr[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
+    for i in 0..n {
+        let r = refr[i];
+        let vi = v[i];
+        let integrated = k.p22 * vi + k.p20 * (k.i_e + i_ext[i]) + input[i];
+        input[i] = 0.0;
+        let v1 = if r == 0 { integrated } else { vi };
+        let spike = v1 >= k.th;
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike { k.ref_steps } else { r.saturating_sub(1) };
+        flags[i] = spike as u8;
+    }
+}
+
+/// Coefficients of the discrete `lif_beta` kernel.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct LifBetaCoef {
+    beta: f32,
+    th: f32,
+    bias: f32,
+    subtract: bool,
+}
+
+impl LifBetaCoef {
+    pub(crate) fn new(p: &LifBetaParams) -> Self {
+        Self {
+            beta: p.beta as f32,
+            th: p.threshold as f32,
+            bias: p.bias as f32,
+            subtract: p.reset == ResetMode::Subtract,
+        }
+    }
+}
+
+/// One step of the discrete LIF: `v = beta v + (I + bias)`, spike if `v > threshold`, then reset
+/// by subtraction or to zero. `I` is this step's arrivals plus any external current. The sum
+/// `I + bias` is formed first, so a trainer computing `beta * v + (x + b)` matches bit for bit.
+pub(crate) fn update_lif_beta(
+    k: &LifBetaCoef,
+    v: &mut [f32],
+    input: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (input, i_ext, flags) = (&mut input[..n], &i_ext[..n], &mut flags[..n]);
+    for i in 0..n {
+        let x = input[i] + i_ext[i] + k.bias;
+        input[i] = 0.0;
+        let v1 = k.beta * v[i] + x;
+        let spike = v1 > k.th;
+        let reset = if k.subtract { v1 - k.th } else { 0.0 };
+        v[i] = if spike { reset } else { v1 };
+        flags[i] = spike as u8;
+    }
+}
+
+/// Loihi's signed 24-bit range limit for `v`.
+pub const LOIHI_V_MAX: i32 = (1 << 23) - 1;
+
+/// Division by `2^12` rounding toward zero.
+#[inline(always)]
+fn rtz12(x: i64) -> i64 {
+    if x >= 0 { x >> 12 } else { -((-x) >> 12) }
+}
+
+/// Wraps to a signed 24-bit integer.
+#[inline(always)]
+fn wrap24(x: i64) -> i32 {
+    ((x as i32) << 8) >> 8
+}
+
+/// One step of Loihi's integer LIF for a single neuron: returns the new `(u, v, spike)`.
+///
+/// This is the contract shared with the chip model (see [`LoihiLifParams`] for the equations).
+pub fn loihi_step(p: &LoihiLifParams, u: i32, v: i32, a_in: i32) -> (i32, i32, bool) {
+    let u1 = wrap24(rtz12(u as i64 * (4096 - p.du as i64 - 1)) + ((a_in as i64) << 6));
+    let bias = (p.bias_mant as i64) << p.bias_exp;
+    let v1 = (rtz12(v as i64 * (4096 - p.dv as i64)) + u1 as i64 + bias)
+        .clamp(-(LOIHI_V_MAX as i64), LOIHI_V_MAX as i64) as i32;
+    if v1 as i64 > (p.vth_mant as i64) << 6 { (u1, 0, true) } else { (u1, v1, false) }
+}
+
+/// One step of `loihi_lif` over a range. Arrivals are summed as `f32` (exact for integer
+/// weights while `|a_in| < 2^24`, which validation guarantees per synapse) and converted.
+pub(crate) fn update_loihi(
+    p: &LoihiLifParams,
+    u: &mut [i32],
+    v: &mut [i32],
+    input: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (u, input, i_ext, flags) = (&mut u[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
+    for i in 0..n {
+        let a_in = (input[i] + i_ext[i]) as i32;
+        input[i] = 0.0;
+        let (u1, v1, s) = loihi_step(p, u[i], v[i], a_in);
+        u[i] = u1;
+        v[i] = v1;
+        flags[i] = s as u8;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rtz_rounds_toward_zero_and_wraps() {
+        assert_eq!(rtz12(4095), 0);
+        assert_eq!(rtz12(-4095), 0);
+        assert_eq!(rtz12(-4097), -1);
+        assert_eq!(wrap24(1 << 23), -(1 << 23));
+        assert_eq!(wrap24(-(1 << 23) - 1), (1 << 23) - 1);
+    }
+
+    #[test]
+    fn loihi_matches_hand_computation() {
+        let p = LoihiLifParams { du: 410, dv: 205, vth_mant: 10, bias_mant: 0, bias_exp: 0 };
+        // a_in = 3: u = 0*... + 3*64 = 192; v = 0 + 192 = 192 < 640
+        let (u, v, s) = loihi_step(&p, 0, 0, 3);
+        assert_eq!((u, v, s), (192, 192, false));
+        // u = rtz(192*(4096-411), 12) = rtz(707520,12) = 172; v = rtz(192*3891,12)=182 + 172 = 354
+        let (u, v, s) = loihi_step(&p, u, v, 0);
+        assert_eq!((u, v, s), (172, 354, false));
+        let (_, v, s) = loihi_step(&p, 172, 354, 10); // u = 154 + 640 = 794... spike
+        assert!(s);
+        assert_eq!(v, 0);
+    }
+
+    #[test]
+    fn p21_limit_is_continuous() {
+        let mut p = LifExpParams { tau_syn_ex_ms: 10.0, tau_m_ms: 10.0, ..Default::default() };
+        let a = LifExpPropagators::new(&p, 0.1).p21_ex;
+        p.tau_syn_ex_ms = 10.0 + 1e-6;
+        let b = LifExpPropagators::new(&p, 0.1).p21_ex;
+        assert!(((a - b) / a).abs() < 1e-6, "{a} vs {b}");
+    }
+}

@@ -1,0 +1,172 @@
+//! Projections stored as CSR by source neuron, with per-row targets sorted.
+//!
+//! Memory per synapse is 4 bytes (`u32` target) when the weight and delay are the same for every
+//! synapse of the projection, plus 4 bytes for per-synapse `f32` weights and 2 bytes for
+//! per-synapse `u16` delays when they vary.
+
+use snn_types::Receptor;
+
+/// Synaptic weights of a projection.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Weights {
+    /// One weight shared by every synapse (no per-synapse storage).
+    Uniform(f32),
+    /// One weight per synapse, in CSR order.
+    PerSynapse(Vec<f32>),
+}
+
+/// Transmission delays of a projection, in whole steps (>= 1).
+#[derive(Debug, Clone, PartialEq)]
+pub enum Delays {
+    /// One delay for every synapse.
+    Uniform(u16),
+    /// One delay per synapse, in CSR order.
+    PerSynapse(Vec<u16>),
+}
+
+/// A built projection: CSR by source, targets local to the target population.
+#[derive(Debug, Clone)]
+pub struct Projection {
+    /// Name for reports (the spec's name, or `source->target`).
+    pub name: String,
+    /// Index of the source population.
+    pub source_pop: usize,
+    /// Index of the target population.
+    pub target_pop: usize,
+    /// Receptor driven.
+    pub receptor: Receptor,
+    /// `row_ptr[s]..row_ptr[s+1]` are the synapses of source neuron `s` (length `n_source + 1`).
+    pub(crate) row_ptr: Vec<usize>,
+    /// Local target index of each synapse; sorted within each row.
+    pub(crate) targets: Vec<u32>,
+    pub(crate) weights: Weights,
+    pub(crate) delays: Delays,
+    pub(crate) n_target: u32,
+}
+
+impl Projection {
+    /// Number of synapses.
+    pub fn n_synapses(&self) -> usize {
+        self.targets.len()
+    }
+
+    /// Number of source neurons (rows).
+    pub fn n_source(&self) -> usize {
+        self.row_ptr.len() - 1
+    }
+
+    /// Number of target neurons (columns).
+    pub fn n_target(&self) -> usize {
+        self.n_target as usize
+    }
+
+    /// Row pointers (`n_source + 1` entries).
+    pub fn row_ptr(&self) -> &[usize] {
+        &self.row_ptr
+    }
+
+    /// Local target index of every synapse, row by row.
+    pub fn targets(&self) -> &[u32] {
+        &self.targets
+    }
+
+    /// The weights.
+    pub fn weights(&self) -> &Weights {
+        &self.weights
+    }
+
+    /// The delays in steps.
+    pub fn delays(&self) -> &Delays {
+        &self.delays
+    }
+
+    /// Weight of synapse `i` (CSR order).
+    pub fn weight(&self, i: usize) -> f32 {
+        match &self.weights {
+            Weights::Uniform(w) => *w,
+            Weights::PerSynapse(v) => v[i],
+        }
+    }
+
+    /// Delay of synapse `i` in steps.
+    pub fn delay_steps(&self, i: usize) -> u16 {
+        match &self.delays {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(v) => v[i],
+        }
+    }
+
+    /// Longest delay in steps.
+    pub fn max_delay_steps(&self) -> u16 {
+        match &self.delays {
+            Delays::Uniform(d) => *d,
+            Delays::PerSynapse(v) => v.iter().copied().max().unwrap_or(1),
+        }
+    }
+
+    /// Turns uniform weights into per-synapse storage (needed before weights can change).
+    pub fn materialise_weights(&mut self) {
+        if let Weights::Uniform(w) = self.weights {
+            self.weights = Weights::PerSynapse(vec![w; self.targets.len()]);
+        }
+    }
+
+    /// Mutable per-synapse weights (materialised first if uniform).
+    pub fn weights_mut(&mut self) -> &mut [f32] {
+        self.materialise_weights();
+        match &mut self.weights {
+            Weights::PerSynapse(v) => v,
+            Weights::Uniform(_) => unreachable!("materialised above"),
+        }
+    }
+
+    /// Bytes used by the synapse arrays (targets, weights, delays, row pointers).
+    pub fn memory_bytes(&self) -> usize {
+        let w = match &self.weights {
+            Weights::Uniform(_) => 0,
+            Weights::PerSynapse(v) => v.len() * 4,
+        };
+        let d = match &self.delays {
+            Delays::Uniform(_) => 0,
+            Delays::PerSynapse(v) => v.len() * 2,
+        };
+        self.targets.len() * 4 + w + d + self.row_ptr.len() * std::mem::size_of::<usize>()
+    }
+
+    /// The weight matrix as a `sprs` CSR matrix (`n_source x n_target`), for analysis and export.
+    /// Duplicate (source, target) pairs, if any, are summed.
+    pub fn to_sprs(&self) -> sprs::CsMat<f32> {
+        let mut tri = sprs::TriMat::new((self.n_source(), self.n_target()));
+        for s in 0..self.n_source() {
+            for i in self.row_ptr[s]..self.row_ptr[s + 1] {
+                tri.add_triplet(s, self.targets[i] as usize, self.weight(i));
+            }
+        }
+        tri.to_csr()
+    }
+
+    /// Incoming synapses of every target (a CSC index into the CSR arrays): returns
+    /// `(col_ptr, sources, synapse_indices)`, sources ascending within each column.
+    pub fn transpose_index(&self) -> (Vec<usize>, Vec<u32>, Vec<u32>) {
+        let nt = self.n_target();
+        let mut col_ptr = vec![0usize; nt + 1];
+        for &t in &self.targets {
+            col_ptr[t as usize + 1] += 1;
+        }
+        for i in 0..nt {
+            col_ptr[i + 1] += col_ptr[i];
+        }
+        let mut fill = col_ptr.clone();
+        let mut sources = vec![0u32; self.targets.len()];
+        let mut syn = vec![0u32; self.targets.len()];
+        for s in 0..self.n_source() {
+            for i in self.row_ptr[s]..self.row_ptr[s + 1] {
+                let t = self.targets[i] as usize;
+                sources[fill[t]] = s as u32;
+                syn[fill[t]] = i as u32;
+                fill[t] += 1;
+            }
+        }
+        (col_ptr, sources, syn)
+    }
+}
