@@ -11,6 +11,8 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, NullSink, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
+mod encode;
+
 #[derive(Parser)]
 #[command(name = "snn", version, about = "Spiking neural networks: simulate, encode, train, deploy.")]
 struct Cli {
@@ -28,6 +30,8 @@ Examples:
   snn simulate examples/cuba.toml --raster spikes.csv
   snn simulate my_net.json --duration-ms 500 --json")]
     Simulate(SimulateArgs),
+    /// Encode data (a digits image, a CSV row) into spike trains and write the raster.
+    Encode(encode::EncodeArgs),
     /// Check a network spec and print a summary of it (or every problem found, with its path).
     #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
     Validate {
@@ -72,6 +76,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Validate { spec } => validate(&spec),
+        Command::Encode(a) => encode::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
