@@ -14,7 +14,11 @@ use snn_types::{NetworkSpec, ms_to_steps};
 mod encode;
 
 #[derive(Parser)]
-#[command(name = "snn", version, about = "Spiking neural networks: simulate, encode, train, deploy.")]
+#[command(
+    name = "snn",
+    version,
+    about = "Spiking neural networks: simulate, encode, train, deploy."
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -115,7 +119,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         bail!("--threads must be at least 1");
     }
     let mut spec = match (&a.spec, a.neurons) {
-        (Some(_), Some(_)) => bail!("--neurons applies only to the built-in CUBA network, not to a spec file"),
+        (Some(_), Some(_)) => {
+            bail!("--neurons applies only to the built-in CUBA network, not to a spec file")
+        }
         (Some(p), None) => NetworkSpec::load(p)?,
         (None, n) => {
             let n = n.unwrap_or(4000);
@@ -169,9 +175,12 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
     if let (Some(c), Some(tmp), Some(dst)) = (csv, &tmp_path, &a.raster) {
-        let written = c.finish().and_then(|(w, _)| w.into_inner().map_err(|e| e.into_error()));
+        let written = c
+            .finish()
+            .and_then(|(w, _)| w.into_inner().map_err(|e| e.into_error()));
         match written.and_then(|f| f.sync_all()) {
-            Ok(()) => std::fs::rename(tmp, dst).with_context(|| format!("cannot write {}", dst.display()))?,
+            Ok(()) => std::fs::rename(tmp, dst)
+                .with_context(|| format!("cannot write {}", dst.display()))?,
             Err(e) => {
                 let _ = std::fs::remove_file(tmp);
                 return Err(e).with_context(|| format!("cannot write {}", dst.display()));
@@ -182,8 +191,16 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let neurons = net.n_neurons();
     let synapses = net.n_synapses();
     let sim_ms = n_steps as f64 * spec.dt_ms;
-    let mean_rate_hz = if neurons > 0 && sim_ms > 0.0 { stats.spikes as f64 / neurons as f64 / (sim_ms / 1000.0) } else { 0.0 };
-    let eps = if run_s > 0.0 { stats.syn_events as f64 / run_s } else { 0.0 };
+    let mean_rate_hz = if neurons > 0 && sim_ms > 0.0 {
+        stats.spikes as f64 / neurons as f64 / (sim_ms / 1000.0)
+    } else {
+        0.0
+    };
+    let eps = if run_s > 0.0 {
+        stats.syn_events as f64 / run_s
+    } else {
+        0.0
+    };
     let syn_bytes = net.synapse_memory_bytes();
     if a.json {
         let j = serde_json::json!({
@@ -205,16 +222,34 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         });
         println!("{j}");
     } else {
-        println!("network          {}", spec.name.as_deref().unwrap_or("(unnamed)"));
+        println!(
+            "network          {}",
+            spec.name.as_deref().unwrap_or("(unnamed)")
+        );
         println!("neurons          {neurons}");
-        println!("synapses         {synapses} ({:.2} bytes/synapse in CSR)", syn_bytes as f64 / synapses.max(1) as f64);
-        println!("simulated        {sim_ms} ms ({n_steps} steps of {} ms)", spec.dt_ms);
+        println!(
+            "synapses         {synapses} ({:.2} bytes/synapse in CSR)",
+            syn_bytes as f64 / synapses.max(1) as f64
+        );
+        println!(
+            "simulated        {sim_ms} ms ({n_steps} steps of {} ms)",
+            spec.dt_ms
+        );
         println!("threads          {}", net.threads());
         println!("seed             {}", spec.seed);
         println!("build            {build_s:.3} s");
-        println!("run              {run_s:.3} s ({:.1} ms per simulated second)", run_s * 1000.0 / (sim_ms / 1000.0).max(1e-12));
-        println!("spikes           {} (mean rate {mean_rate_hz:.2} Hz)", stats.spikes);
-        println!("synaptic events  {} ({:.3e} per second)", stats.syn_events, eps);
+        println!(
+            "run              {run_s:.3} s ({:.1} ms per simulated second)",
+            run_s * 1000.0 / (sim_ms / 1000.0).max(1e-12)
+        );
+        println!(
+            "spikes           {} (mean rate {mean_rate_hz:.2} Hz)",
+            stats.spikes
+        );
+        println!(
+            "synaptic events  {} ({:.3e} per second)",
+            stats.syn_events, eps
+        );
         if let Some(b) = peak_rss_bytes() {
             println!("peak memory      {:.1} MiB", b as f64 / (1024.0 * 1024.0));
         }

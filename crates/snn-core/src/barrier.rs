@@ -25,7 +25,13 @@ pub struct StepBarrier {
 impl StepBarrier {
     /// A barrier for `n` threads.
     pub fn new(n: usize) -> Self {
-        Self { n, arrived: AtomicUsize::new(0), generation: AtomicUsize::new(0), lock: Mutex::new(()), cv: Condvar::new() }
+        Self {
+            n,
+            arrived: AtomicUsize::new(0),
+            generation: AtomicUsize::new(0),
+            lock: Mutex::new(()),
+            cv: Condvar::new(),
+        }
     }
 
     /// Blocks until all `n` threads have called `wait` for this generation.

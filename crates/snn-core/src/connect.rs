@@ -26,7 +26,9 @@ pub(crate) fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
         }
         ValueSpec::Random(Distribution::Normal { mean, std }) => {
             if std > 0.0 {
-                Normal::new(mean, std).map(|n| n.sample(rng)).unwrap_or(mean)
+                Normal::new(mean, std)
+                    .map(|n| n.sample(rng))
+                    .unwrap_or(mean)
             } else {
                 mean
             }
@@ -51,7 +53,12 @@ fn from_rows(rows: Vec<Vec<u32>>) -> Structure {
         targets.extend_from_slice(&r);
         row_ptr.push(targets.len());
     }
-    Structure { row_ptr, targets, weights: None, delays_ms: None }
+    Structure {
+        row_ptr,
+        targets,
+        weights: None,
+        delays_ms: None,
+    }
 }
 
 /// Builds a structure from unsorted `(source, target)` pairs, carrying per-pair payloads.
@@ -110,9 +117,11 @@ fn structure(
                 .map(|s| (0..nt).filter(|&t| !(no_self && t == s)).collect())
                 .collect(),
         ),
-        Connectivity::OneToOne => {
-            from_rows((0..ns).map(|s| if no_self { vec![] } else { vec![s] }).collect())
-        }
+        Connectivity::OneToOne => from_rows(
+            (0..ns)
+                .map(|s| if no_self { vec![] } else { vec![s] })
+                .collect(),
+        ),
         Connectivity::FixedProbability { p } => {
             let p = *p;
             // Filled in place (no per-row vectors): peak memory stays at the final CSR size.
@@ -143,7 +152,12 @@ fn structure(
                 row_ptr.push(targets.len());
             }
             targets.shrink_to_fit();
-            Structure { row_ptr, targets, weights: None, delays_ms: None }
+            Structure {
+                row_ptr,
+                targets,
+                weights: None,
+                delays_ms: None,
+            }
         }
         Connectivity::FixedIndegree { k } => {
             let mut srcs = Vec::with_capacity(nt as usize * *k as usize);
@@ -157,9 +171,16 @@ fn structure(
             from_pairs(ns as usize, &srcs, &tgts, None, None)
         }
         Connectivity::FixedOutdegree { k } => from_rows(
-            (0..ns).map(|s| distinct_sorted(rng, nt, *k, no_self.then_some(s))).collect(),
+            (0..ns)
+                .map(|s| distinct_sorted(rng, nt, *k, no_self.then_some(s)))
+                .collect(),
         ),
-        Connectivity::Explicit { sources, targets, weights, delays_ms } => {
+        Connectivity::Explicit {
+            sources,
+            targets,
+            weights,
+            delays_ms,
+        } => {
             let (mut s2, mut t2) = (Vec::new(), Vec::new());
             let mut w2 = weights.as_ref().map(|_| Vec::new());
             let mut d2 = delays_ms.as_ref().map(|_| Vec::new());
@@ -191,7 +212,12 @@ fn structure(
                 }
                 row_ptr.push(targets.len());
             }
-            Structure { row_ptr, targets, weights: Some(w), delays_ms: None }
+            Structure {
+                row_ptr,
+                targets,
+                weights: Some(w),
+                delays_ms: None,
+            }
         }
     }
 }
@@ -203,12 +229,12 @@ fn to_steps(ms: f64, dt: f64) -> u16 {
 /// Builds projection `index` of a validated spec.
 pub(crate) fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
     let pr = &spec.projections[index];
-    let si = spec
-        .population_index(&pr.source)
-        .ok_or_else(|| BuildError::Unknown(format!("projections[{index}].source '{}'", pr.source)))?;
-    let ti = spec
-        .population_index(&pr.target)
-        .ok_or_else(|| BuildError::Unknown(format!("projections[{index}].target '{}'", pr.target)))?;
+    let si = spec.population_index(&pr.source).ok_or_else(|| {
+        BuildError::Unknown(format!("projections[{index}].source '{}'", pr.source))
+    })?;
+    let ti = spec.population_index(&pr.target).ok_or_else(|| {
+        BuildError::Unknown(format!("projections[{index}].target '{}'", pr.target))
+    })?;
     let ns = spec.populations[si].size;
     let nt = spec.populations[ti].size;
     let mut rng = stream(spec.seed, StreamKind::Connectivity, index as u64);
@@ -232,11 +258,16 @@ pub(crate) fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Proje
         (Some(d), _) => Delays::PerSynapse(d.iter().map(|&x| to_steps(x, dt)).collect()),
         (None, None) => Delays::Uniform(1),
         (None, Some(ValueSpec::Constant(d))) => Delays::Uniform(to_steps(*d, dt)),
-        (None, Some(v)) => {
-            Delays::PerSynapse((0..n_syn).map(|_| to_steps(draw(v, &mut wrng), dt)).collect())
-        }
+        (None, Some(v)) => Delays::PerSynapse(
+            (0..n_syn)
+                .map(|_| to_steps(draw(v, &mut wrng), dt))
+                .collect(),
+        ),
     };
-    let name = pr.name.clone().unwrap_or_else(|| format!("{}->{}", pr.source, pr.target));
+    let name = pr
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}->{}", pr.source, pr.target));
     Ok(Projection {
         name,
         source_pop: si,

@@ -52,10 +52,27 @@ pub struct PopulationInfo {
 
 #[derive(Debug, Clone)]
 enum SegState {
-    LifExp { k: LifExpCoef, v: Vec<f32>, i_ex: Vec<f32>, i_in: Vec<f32>, refr: Vec<u32> },
-    LifDelta { k: LifDeltaCoef, v: Vec<f32>, refr: Vec<u32> },
-    LifBeta { k: LifBetaCoef, v: Vec<f32> },
-    Loihi { p: snn_types::LoihiLifParams, u: Vec<i32>, v: Vec<i32> },
+    LifExp {
+        k: LifExpCoef,
+        v: Vec<f64>,
+        i_ex: Vec<f64>,
+        i_in: Vec<f64>,
+        refr: Vec<f64>,
+    },
+    LifDelta {
+        k: LifDeltaCoef,
+        v: Vec<f64>,
+        refr: Vec<f64>,
+    },
+    LifBeta {
+        k: LifBetaCoef,
+        v: Vec<f32>,
+    },
+    Loihi {
+        p: snn_types::LoihiLifParams,
+        u: Vec<i32>,
+        v: Vec<i32>,
+    },
     Input,
 }
 
@@ -209,20 +226,33 @@ impl std::fmt::Debug for Network {
     }
 }
 
-fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f32>) -> SegState {
+fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
     let n = v0.len();
     match model {
         NeuronModel::LifExp(p) => {
             let k = LifExpCoef::new(p, dt);
             let v = v0.iter().map(|&x| x - k.e_l).collect();
-            SegState::LifExp { k, v, i_ex: vec![0.0; n], i_in: vec![0.0; n], refr: vec![0; n] }
+            SegState::LifExp {
+                k,
+                v,
+                i_ex: vec![0.0; n],
+                i_in: vec![0.0; n],
+                refr: vec![0.0; n],
+            }
         }
         NeuronModel::LifDelta(p) => {
             let k = LifDeltaCoef::new(p, dt);
             let v = v0.iter().map(|&x| x - k.e_l).collect();
-            SegState::LifDelta { k, v, refr: vec![0; n] }
+            SegState::LifDelta {
+                k,
+                v,
+                refr: vec![0.0; n],
+            }
         }
-        NeuronModel::LifBeta(p) => SegState::LifBeta { k: LifBetaCoef::new(p), v: v0 },
+        NeuronModel::LifBeta(p) => SegState::LifBeta {
+            k: LifBetaCoef::new(p),
+            v: v0.iter().map(|&x| x as f32).collect(),
+        },
         NeuronModel::LoihiLif(p) => SegState::Loihi {
             p: *p,
             u: vec![0; n],
@@ -256,11 +286,18 @@ impl Network {
         for (j, p) in projections.iter().enumerate() {
             by_source[p.source_pop].push(j);
         }
-        let max_delay = projections.iter().map(|p| p.max_delay_steps()).max().unwrap_or(1).max(1);
+        let max_delay = projections
+            .iter()
+            .map(|p| p.max_delay_steps())
+            .max()
+            .unwrap_or(1)
+            .max(1);
         let mut switch_steps = Vec::new();
         for s in &spec.stimuli {
             match s {
-                StimulusSpec::Current { start_ms, stop_ms, .. } => {
+                StimulusSpec::Current {
+                    start_ms, stop_ms, ..
+                } => {
                     switch_steps.push(ms_to_steps(*start_ms, dt).unwrap_or(0));
                     if let Some(t) = stop_ms {
                         switch_steps.push(ms_to_steps(*t, dt).unwrap_or(Step::MAX));
@@ -338,10 +375,10 @@ impl Network {
         for (i, p) in self.pops.iter().enumerate() {
             let rest = p.model.resting_v();
             match &self.v_init[i] {
-                None => v0.extend(std::iter::repeat_n(rest as f32, p.size as usize)),
+                None => v0.extend(std::iter::repeat_n(rest, p.size as usize)),
                 Some(v) => {
                     let mut rng = stream(self.seed, StreamKind::InitialState, i as u64);
-                    v0.extend((0..p.size).map(|_| draw(v, &mut rng) as f32));
+                    v0.extend((0..p.size).map(|_| draw(v, &mut rng)));
                 }
             }
         }
@@ -387,9 +424,19 @@ impl Network {
             for part in &mut self.parts {
                 if g >= part.lo && ((g - part.lo) as usize) < part.len {
                     let off = (g - part.lo) as usize;
-                    let seg = part.segs.iter().position(|s| off >= s.off && off < s.off + s.len).unwrap_or(0);
+                    let seg = part
+                        .segs
+                        .iter()
+                        .position(|s| off >= s.off && off < s.off + s.len)
+                        .unwrap_or(0);
                     let idx = off - part.segs[seg].off;
-                    part.probes.push(Probe { trace: ti, seg, idx, var, values: Vec::new() });
+                    part.probes.push(Probe {
+                        trace: ti,
+                        seg,
+                        idx,
+                        var,
+                        values: Vec::new(),
+                    });
                 }
             }
         }
@@ -403,7 +450,9 @@ impl Network {
     fn compile_stimuli(&mut self, spec: &NetworkSpec) {
         let dt = self.dt_ms;
         for (si, s) in spec.stimuli.iter().enumerate() {
-            let Some(pi) = spec.population_index(s.target()) else { continue };
+            let Some(pi) = spec.population_index(s.target()) else {
+                continue;
+            };
             let pop = self.pops[pi].clone();
             let is_input = matches!(pop.model, NeuronModel::Input);
             for part in &mut self.parts {
@@ -417,7 +466,14 @@ impl Network {
                     (g >= lo && g < hi).then(|| g - part.lo)
                 };
                 match s {
-                    StimulusSpec::Poisson { rate_hz, weight, receptor, start_ms, stop_ms, .. } => {
+                    StimulusSpec::Poisson {
+                        rate_hz,
+                        weight,
+                        receptor,
+                        start_ms,
+                        stop_ms,
+                        ..
+                    } => {
                         let lambda = rate_hz * dt * 1e-3;
                         part.poisson.push(PoissonPart {
                             key: counter_key(self.seed, StreamKind::Stimulus, si as u64),
@@ -427,25 +483,39 @@ impl Network {
                             inhibitory: *receptor == Receptor::Inhibitory,
                             fire: is_input,
                             start: ms_to_steps(*start_ms, dt).unwrap_or(0),
-                            stop: stop_ms.and_then(|t| ms_to_steps(t, dt)).unwrap_or(Step::MAX),
+                            stop: stop_ms
+                                .and_then(|t| ms_to_steps(t, dt))
+                                .unwrap_or(Step::MAX),
                             off_lo: (lo - part.lo) as usize,
                             off_hi: (hi - part.lo) as usize,
                             global0: lo,
                         });
                     }
-                    StimulusSpec::Current { amplitude, start_ms, stop_ms, neurons, .. } => {
+                    StimulusSpec::Current {
+                        amplitude,
+                        start_ms,
+                        stop_ms,
+                        neurons,
+                        ..
+                    } => {
                         let offs = match neurons {
                             None => (lo - part.lo..hi - part.lo).collect(),
                             Some(ix) => ix.iter().filter_map(|&l| in_part(l)).collect(),
                         };
-                        let mut schedule = vec![(ms_to_steps(*start_ms, dt).unwrap_or(0), *amplitude as f32)];
+                        let mut schedule =
+                            vec![(ms_to_steps(*start_ms, dt).unwrap_or(0), *amplitude as f32)];
                         if let Some(t) = stop_ms {
                             schedule.push((ms_to_steps(*t, dt).unwrap_or(Step::MAX), 0.0));
                         }
                         schedule.sort_by_key(|&(s, _)| s);
                         part.currents.push(CurrentPart { offs, schedule });
                     }
-                    StimulusSpec::StepCurrent { times_ms, amplitudes, neurons, .. } => {
+                    StimulusSpec::StepCurrent {
+                        times_ms,
+                        amplitudes,
+                        neurons,
+                        ..
+                    } => {
                         let offs = match neurons {
                             None => (lo - part.lo..hi - part.lo).collect(),
                             Some(ix) => ix.iter().filter_map(|&l| in_part(l)).collect(),
@@ -457,7 +527,12 @@ impl Network {
                             .collect();
                         part.currents.push(CurrentPart { offs, schedule });
                     }
-                    StimulusSpec::SpikeArray { weight, receptor, spikes, .. } => {
+                    StimulusSpec::SpikeArray {
+                        weight,
+                        receptor,
+                        spikes,
+                        ..
+                    } => {
                         let kind = if is_input {
                             EventKind::Fire
                         } else {
@@ -558,20 +633,32 @@ impl Network {
 
     /// Attaches a plasticity rule to projection `j` (replacing any previous one); the projection's
     /// weights become per-synapse.
-    pub fn set_plasticity(&mut self, j: usize, rule: Box<dyn Plasticity>) -> Result<(), BuildError> {
+    pub fn set_plasticity(
+        &mut self,
+        j: usize,
+        rule: Box<dyn Plasticity>,
+    ) -> Result<(), BuildError> {
         let pr = self
             .projections
             .get_mut(j)
             .ok_or_else(|| BuildError::Request(format!("no projection {j}")))?;
         pr.materialise_weights();
         let (col_ptr, col_src, col_syn) = pr.transpose_index();
-        self.plastic[j] = Some(PlasticEntry { rule, col_ptr, col_src, col_syn });
+        self.plastic[j] = Some(PlasticEntry {
+            rule,
+            col_ptr,
+            col_src,
+            col_syn,
+        });
         Ok(())
     }
 
     /// Detaches and returns projection `j`'s plasticity rule.
     pub fn take_plasticity(&mut self, j: usize) -> Option<Box<dyn Plasticity>> {
-        self.plastic.get_mut(j).and_then(|e| e.take()).map(|e| e.rule)
+        self.plastic
+            .get_mut(j)
+            .and_then(|e| e.take())
+            .map(|e| e.rule)
     }
 
     /// Makes neurons of input population `pop` fire: `raster` step 0 is simulated step
@@ -584,7 +671,10 @@ impl Network {
             .ok_or_else(|| BuildError::Request(format!("no population {pop}")))?
             .clone();
         if !matches!(info.model, NeuronModel::Input) {
-            return Err(BuildError::Request(format!("population '{}' is not an input population", info.name)));
+            return Err(BuildError::Request(format!(
+                "population '{}' is not an input population",
+                info.name
+            )));
         }
         let base = self.step;
         for s in raster.iter() {
@@ -600,7 +690,11 @@ impl Network {
             for s in raster.iter() {
                 let g = info.start + s.neuron;
                 if g >= part.lo && ((g - part.lo) as usize) < part.len {
-                    part.events.push(Event { step: base + s.step, off: g - part.lo, kind: EventKind::Fire });
+                    part.events.push(Event {
+                        step: base + s.step,
+                        off: g - part.lo,
+                        kind: EventKind::Fire,
+                    });
                     added = true;
                 }
             }
@@ -619,10 +713,10 @@ impl Network {
         let mut v0 = Vec::with_capacity(n);
         for (i, p) in self.pops.iter().enumerate() {
             match &self.v_init[i] {
-                None => v0.extend(std::iter::repeat_n(p.model.resting_v() as f32, p.size as usize)),
+                None => v0.extend(std::iter::repeat_n(p.model.resting_v(), p.size as usize)),
                 Some(v) => {
                     let mut rng = stream(self.seed, StreamKind::InitialState, i as u64);
-                    v0.extend((0..p.size).map(|_| draw(v, &mut rng) as f32));
+                    v0.extend((0..p.size).map(|_| draw(v, &mut rng)));
                 }
             }
         }
@@ -653,8 +747,12 @@ impl Network {
         for part in &self.parts {
             for seg in part.segs.iter().filter(|s| s.pop == pop) {
                 match &seg.state {
-                    SegState::LifExp { k, v, .. } => out.extend(v.iter().map(|x| x + k.e_l)),
-                    SegState::LifDelta { k, v, .. } => out.extend(v.iter().map(|x| x + k.e_l)),
+                    SegState::LifExp { k, v, .. } => {
+                        out.extend(v.iter().map(|x| (x + k.e_l) as f32))
+                    }
+                    SegState::LifDelta { k, v, .. } => {
+                        out.extend(v.iter().map(|x| (x + k.e_l) as f32))
+                    }
                     SegState::LifBeta { v, .. } => out.extend_from_slice(v),
                     SegState::Loihi { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Input => out.extend(std::iter::repeat_n(0.0, seg.len)),
@@ -669,7 +767,12 @@ impl Network {
         let mut traces: Vec<Trace> = self
             .trace_meta
             .iter()
-            .map(|&(population, neuron, variable)| Trace { population, neuron, variable, values: Vec::new() })
+            .map(|&(population, neuron, variable)| Trace {
+                population,
+                neuron,
+                variable,
+                values: Vec::new(),
+            })
             .collect();
         for part in &mut self.parts {
             for p in &mut part.probes {
@@ -705,7 +808,12 @@ impl Network {
         }
     }
 
-    fn run_single(&mut self, n_steps: u64, sink: &mut dyn SpikeSink, progress: &mut dyn FnMut(u64)) -> RunStats {
+    fn run_single(
+        &mut self,
+        n_steps: u64,
+        sink: &mut dyn SpikeSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> RunStats {
         let mut stats = RunStats::default();
         let every = (n_steps / 100).max(1);
         let mut spikes = std::mem::take(&mut self.all_spikes);
@@ -719,7 +827,18 @@ impl Network {
             self.after_update(t, &spikes, sink, &mut stats);
             {
                 let part = &mut self.parts[0];
-                deliver(part, 0, 1, &self.pops, &self.projections, &self.by_source, &self.splits, &spikes, t, self.slots);
+                deliver(
+                    part,
+                    0,
+                    1,
+                    &self.pops,
+                    &self.projections,
+                    &self.by_source,
+                    &self.splits,
+                    &spikes,
+                    t,
+                    self.slots,
+                );
             }
             self.step += 1;
             stats.steps += 1;
@@ -732,7 +851,13 @@ impl Network {
     }
 
     /// Recording, statistics and plasticity for one step's gathered spikes (coordinator only).
-    fn after_update(&mut self, t: Step, spikes: &[u32], sink: &mut dyn SpikeSink, stats: &mut RunStats) {
+    fn after_update(
+        &mut self,
+        t: Step,
+        spikes: &[u32],
+        sink: &mut dyn SpikeSink,
+        stats: &mut RunStats,
+    ) {
         stats.spikes += spikes.len() as u64;
         stats.syn_events += out_events(&self.pops, &self.projections, &self.by_source, spikes);
         for (r, &p) in self.rates.iter_mut().zip(&self.rate_pops) {
@@ -752,17 +877,29 @@ impl Network {
             sink.on_step(t, &self.scratch);
         }
         if self.plastic.iter().any(Option::is_some) {
-            apply_plasticity(&self.pops, &mut self.projections, &mut self.plastic, spikes, t);
+            apply_plasticity(
+                &self.pops,
+                &mut self.projections,
+                &mut self.plastic,
+                spikes,
+                t,
+            );
         }
     }
 
-    fn run_parallel(&mut self, n_steps: u64, sink: &mut dyn SpikeSink, progress: &mut dyn FnMut(u64)) -> RunStats {
+    fn run_parallel(
+        &mut self,
+        n_steps: u64,
+        sink: &mut dyn SpikeSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> RunStats {
         let k = self.parts.len();
         let barrier = StepBarrier::new(k);
         let has_plasticity = self.plastic.iter().any(Option::is_some);
         // Double-buffered spike lists, one per partition: step t writes buffer t % 2.
-        let shared: Vec<[RwLock<Vec<u32>>; 2]> =
-            (0..k).map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())]).collect();
+        let shared: Vec<[RwLock<Vec<u32>>; 2]> = (0..k)
+            .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
+            .collect();
         let projections = RwLock::new(std::mem::take(&mut self.projections));
         let mut parts = std::mem::take(&mut self.parts);
         let start = self.step;
@@ -781,7 +918,9 @@ impl Network {
                     let slot = (t % slots as u64) as usize;
                     part.update(t, slot, switch_steps, slots);
                     {
-                        let mut buf = shared[pi][(t % 2) as usize].write().unwrap_or_else(|e| e.into_inner());
+                        let mut buf = shared[pi][(t % 2) as usize]
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner());
                         buf.clear();
                         buf.extend_from_slice(&part.spikes);
                     }
@@ -791,7 +930,9 @@ impl Network {
                     }
                     let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                     for b in &shared {
-                        let l = b[(t % 2) as usize].read().unwrap_or_else(|e| e.into_inner());
+                        let l = b[(t % 2) as usize]
+                            .read()
+                            .unwrap_or_else(|e| e.into_inner());
                         deliver(part, pi, k, pops, &prj, by_source, splits, &l, t, slots);
                     }
                 }
@@ -808,14 +949,20 @@ impl Network {
                     let slot = (t % slots as u64) as usize;
                     first.update(t, slot, switch_steps, slots);
                     {
-                        let mut buf = shared[0][(t % 2) as usize].write().unwrap_or_else(|e| e.into_inner());
+                        let mut buf = shared[0][(t % 2) as usize]
+                            .write()
+                            .unwrap_or_else(|e| e.into_inner());
                         buf.clear();
                         buf.extend_from_slice(&first.spikes);
                     }
                     barrier.wait();
                     all.clear();
                     for b in &shared {
-                        all.extend_from_slice(&b[(t % 2) as usize].read().unwrap_or_else(|e| e.into_inner()));
+                        all.extend_from_slice(
+                            &b[(t % 2) as usize]
+                                .read()
+                                .unwrap_or_else(|e| e.into_inner()),
+                        );
                     }
                     stats.spikes += all.len() as u64;
                     {
@@ -846,7 +993,9 @@ impl Network {
                     {
                         let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                         for b in &shared {
-                            let l = b[(t % 2) as usize].read().unwrap_or_else(|e| e.into_inner());
+                            let l = b[(t % 2) as usize]
+                                .read()
+                                .unwrap_or_else(|e| e.into_inner());
                             deliver(first, 0, k, pops, &prj, by_source, splits, &l, t, slots);
                         }
                     }
@@ -874,7 +1023,12 @@ fn count_in(sorted: &[u32], lo: u32, hi: u32) -> u32 {
     (sorted.partition_point(|&g| g < hi) - sorted.partition_point(|&g| g < lo)) as u32
 }
 
-fn out_events(pops: &[PopulationInfo], prj: &[Projection], by_source: &[Vec<usize>], spikes: &[u32]) -> u64 {
+fn out_events(
+    pops: &[PopulationInfo],
+    prj: &[Projection],
+    by_source: &[Vec<usize>],
+    spikes: &[u32],
+) -> u64 {
     let mut n = 0u64;
     let mut rest = spikes;
     for (pi, p) in pops.iter().enumerate() {
@@ -903,11 +1057,19 @@ fn apply_plasticity(
         let Some(e) = entry else { continue };
         let pr = &mut prj[j];
         let (sp, tp) = (&pops[pr.source_pop], &pops[pr.target_pop]);
-        let (s_lo, s_hi) = (spikes.partition_point(|&g| g < sp.start), spikes.partition_point(|&g| g < sp.start + sp.size));
-        let (t_lo, t_hi) = (spikes.partition_point(|&g| g < tp.start), spikes.partition_point(|&g| g < tp.start + tp.size));
+        let (s_lo, s_hi) = (
+            spikes.partition_point(|&g| g < sp.start),
+            spikes.partition_point(|&g| g < sp.start + sp.size),
+        );
+        let (t_lo, t_hi) = (
+            spikes.partition_point(|&g| g < tp.start),
+            spikes.partition_point(|&g| g < tp.start + tp.size),
+        );
         let row_ptr = &pr.row_ptr;
         let targets = &pr.targets;
-        let Weights::PerSynapse(w) = &mut pr.weights else { continue };
+        let Weights::PerSynapse(w) = &mut pr.weights else {
+            continue;
+        };
         for &g in &spikes[s_lo..s_hi] {
             let r = (g - sp.start) as usize;
             let (a, b) = (row_ptr[r], row_ptr[r + 1]);
@@ -916,7 +1078,8 @@ fn apply_plasticity(
         for &g in &spikes[t_lo..t_hi] {
             let c = (g - tp.start) as usize;
             let (a, b) = (e.col_ptr[c], e.col_ptr[c + 1]);
-            e.rule.on_post(t, g - tp.start, &e.col_src[a..b], &e.col_syn[a..b], w);
+            e.rule
+                .on_post(t, g - tp.start, &e.col_src[a..b], &e.col_syn[a..b], w);
         }
     }
 }
@@ -958,8 +1121,13 @@ fn deliver(
             // Partition offset of target local index l is l - shift (wrapping arithmetic keeps
             // it exact for every target inside the partition).
             let shift = part.lo.wrapping_sub(tp.start);
-            let lif_exp_in = matches!(tp.model, NeuronModel::LifExp(_)) && pr.receptor == Receptor::Inhibitory;
-            let ring = if lif_exp_in { &mut part.ring_in } else { &mut part.ring_ex };
+            let lif_exp_in =
+                matches!(tp.model, NeuronModel::LifExp(_)) && pr.receptor == Receptor::Inhibitory;
+            let ring = if lif_exp_in {
+                &mut part.ring_in
+            } else {
+                &mut part.ring_ex
+            };
             let split = &splits[j];
             for &g in mine {
                 let r = (g - sp.start) as usize;
@@ -1036,7 +1204,11 @@ impl Partition {
             match e.kind {
                 EventKind::Fire => self.flags[e.off as usize] = 1,
                 EventKind::Input { weight, inhibitory } => {
-                    let r = if inhibitory && self.is_lif_exp(e.off as usize) { &mut self.ring_in } else { &mut self.ring_ex };
+                    let r = if inhibitory && self.is_lif_exp(e.off as usize) {
+                        &mut self.ring_in
+                    } else {
+                        &mut self.ring_ex
+                    };
                     r[base + e.off as usize] += weight;
                 }
             }
@@ -1057,21 +1229,42 @@ impl Partition {
                 } else {
                     let n = poisson_count(u, p.lambda, p.exp_neg_lambda);
                     if n > 0 {
-                        let r = if inhib { &mut self.ring_in } else { &mut self.ring_ex };
+                        let r = if inhib {
+                            &mut self.ring_in
+                        } else {
+                            &mut self.ring_ex
+                        };
                         r[base + off] += p.weight * n as f32;
                     }
                 }
             }
         }
-        let (ring_ex, ring_in) = (&mut self.ring_ex[base..base + len], &mut self.ring_in[base..base + len]);
+        let (ring_ex, ring_in) = (
+            &mut self.ring_ex[base..base + len],
+            &mut self.ring_in[base..base + len],
+        );
         for seg in &mut self.segs {
             let r = seg.off..seg.off + seg.len;
             let flags = &mut self.flags[r.clone()];
             let i_ext = &self.i_ext[r.clone()];
             match &mut seg.state {
-                SegState::LifExp { k, v, i_ex, i_in, refr } => {
-                    update_lif_exp(k, v, i_ex, i_in, refr, &mut ring_ex[r.clone()], &mut ring_in[r], i_ext, flags)
-                }
+                SegState::LifExp {
+                    k,
+                    v,
+                    i_ex,
+                    i_in,
+                    refr,
+                } => update_lif_exp(
+                    k,
+                    v,
+                    i_ex,
+                    i_in,
+                    refr,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
                 SegState::LifDelta { k, v, refr } => {
                     update_lif_delta(k, v, refr, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
@@ -1114,10 +1307,10 @@ impl Partition {
             let seg = &self.segs[p.seg];
             let i = p.idx;
             let x = match (&seg.state, p.var) {
-                (SegState::LifExp { k, v, .. }, StateVar::V) => v[i] + k.e_l,
-                (SegState::LifExp { i_ex, .. }, StateVar::ISynEx) => i_ex[i],
-                (SegState::LifExp { i_in, .. }, StateVar::ISynIn) => i_in[i],
-                (SegState::LifDelta { k, v, .. }, StateVar::V) => v[i] + k.e_l,
+                (SegState::LifExp { k, v, .. }, StateVar::V) => (v[i] + k.e_l) as f32,
+                (SegState::LifExp { i_ex, .. }, StateVar::ISynEx) => i_ex[i] as f32,
+                (SegState::LifExp { i_in, .. }, StateVar::ISynIn) => i_in[i] as f32,
+                (SegState::LifDelta { k, v, .. }, StateVar::V) => (v[i] + k.e_l) as f32,
                 (SegState::LifBeta { v, .. }, StateVar::V) => v[i],
                 (SegState::Loihi { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Loihi { u, .. }, StateVar::U) => u[i] as f32,

@@ -33,8 +33,16 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         tau_syn_in_ms: 10.0,
         i_e_pa: 0.0,
     });
-    let v_init = Some(ValueSpec::Random(Distribution::Uniform { low: -60.0, high: -50.0 }));
-    let pop = |name: &str, size| PopulationSpec { name: name.into(), size, neuron: neuron.clone(), v_init };
+    let v_init = Some(ValueSpec::Random(Distribution::Uniform {
+        low: -60.0,
+        high: -50.0,
+    }));
+    let pop = |name: &str, size| PopulationSpec {
+        name: name.into(),
+        size,
+        neuron: neuron.clone(),
+        v_init,
+    };
     let prj = |s: &str, t: &str, w: f64, receptor| ProjectionSpec {
         name: None,
         source: s.into(),

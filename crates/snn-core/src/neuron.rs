@@ -65,39 +65,42 @@ pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u32 {
     (t_ref_ms / dt_ms).round().clamp(0.0, u32::MAX as f64) as u32
 }
 
-/// Coefficients of the `lif_exp` kernel, as `f32`.
+/// Coefficients of the `lif_exp` kernel. State and coefficients are `f64` (as in NEST): in `f32`
+/// the fixed point `P20 I / (1 - P22)` is off by ~1e-4 relative at small steps, which shifts
+/// spike times by several steps near rheobase.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LifExpCoef {
-    p22: f32,
-    p11_ex: f32,
-    p11_in: f32,
-    p21_ex: f32,
-    p21_in: f32,
-    p20: f32,
-    i_e: f32,
+    p22: f64,
+    p11_ex: f64,
+    p11_in: f64,
+    p21_ex: f64,
+    p21_in: f64,
+    p20: f64,
+    i_e: f64,
     /// Threshold relative to E_L.
-    th: f32,
+    th: f64,
     /// Reset relative to E_L.
-    reset: f32,
-    ref_steps: u32,
-    pub(crate) e_l: f32,
+    reset: f64,
+    /// Refractory steps as `f64` so the kernel runs in 64-bit lanes only (vectorises).
+    ref_steps: f64,
+    pub(crate) e_l: f64,
 }
 
 impl LifExpCoef {
     pub(crate) fn new(p: &LifExpParams, dt_ms: f64) -> Self {
         let k = LifExpPropagators::new(p, dt_ms);
         Self {
-            p22: k.p22 as f32,
-            p11_ex: k.p11_ex as f32,
-            p11_in: k.p11_in as f32,
-            p21_ex: k.p21_ex as f32,
-            p21_in: k.p21_in as f32,
-            p20: k.p20 as f32,
-            i_e: p.i_e_pa as f32,
-            th: (p.v_th_mv - p.e_l_mv) as f32,
-            reset: (p.v_reset_mv - p.e_l_mv) as f32,
-            ref_steps: refractory_steps(p.t_ref_ms, dt_ms),
-            e_l: p.e_l_mv as f32,
+            p22: k.p22,
+            p11_ex: k.p11_ex,
+            p11_in: k.p11_in,
+            p21_ex: k.p21_ex,
+            p21_in: k.p21_in,
+            p20: k.p20,
+            i_e: p.i_e_pa,
+            th: (p.v_th_mv - p.e_l_mv),
+            reset: (p.v_reset_mv - p.e_l_mv),
+            ref_steps: refractory_steps(p.t_ref_ms, dt_ms) as f64,
+            e_l: p.e_l_mv,
         }
     }
 }
@@ -106,12 +109,13 @@ impl LifExpCoef {
 /// (else count the refractory period down), decay the currents and add this step's arrivals,
 /// then spike and reset if `V >= V_th`.
 #[allow(clippy::too_many_arguments)]
-pub(crate) fn update_lif_exp(
+#[inline(always)]
+fn update_lif_exp_body(
     k: &LifExpCoef,
-    v: &mut [f32],
-    i_ex: &mut [f32],
-    i_in: &mut [f32],
-    refr: &mut [u32],
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
     i_ext: &[f32],
@@ -132,15 +136,20 @@ pub(crate) fn update_lif_exp(
         let vi = v[i];
         let ie = i_ex[i];
         let ii = i_in[i];
-        let integrated = k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i]);
-        let v1 = if r == 0 { integrated } else { vi };
-        i_ex[i] = k.p11_ex * ie + in_ex[i];
-        i_in[i] = k.p11_in * ii + in_in[i];
+        let integrated =
+            k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i] as f64);
+        let v1 = if r <= 0.0 { integrated } else { vi };
+        i_ex[i] = k.p11_ex * ie + in_ex[i] as f64;
+        i_in[i] = k.p11_in * ii + in_in[i] as f64;
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
         let spike = v1 >= k.th;
         v[i] = if spike { k.reset } else { v1 };
-        refr[i] = if spike { k.ref_steps } else { r.saturating_sub(1) };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
         flags[i] = spike as u8;
     }
 }
@@ -148,26 +157,27 @@ pub(crate) fn update_lif_exp(
 /// Coefficients of the `lif_delta` kernel.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct LifDeltaCoef {
-    p22: f32,
-    p20: f32,
-    i_e: f32,
-    th: f32,
-    reset: f32,
-    ref_steps: u32,
-    pub(crate) e_l: f32,
+    p22: f64,
+    p20: f64,
+    i_e: f64,
+    th: f64,
+    reset: f64,
+    /// Refractory steps as `f64` so the kernel runs in 64-bit lanes only (vectorises).
+    ref_steps: f64,
+    pub(crate) e_l: f64,
 }
 
 impl LifDeltaCoef {
     pub(crate) fn new(p: &LifDeltaParams, dt_ms: f64) -> Self {
         let p22 = (-dt_ms / p.tau_m_ms).exp();
         Self {
-            p22: p22 as f32,
-            p20: (p.tau_m_ms / p.c_m_pf * (1.0 - p22)) as f32,
-            i_e: p.i_e_pa as f32,
-            th: (p.v_th_mv - p.e_l_mv) as f32,
-            reset: (p.v_reset_mv - p.e_l_mv) as f32,
-            ref_steps: refractory_steps(p.t_ref_ms, dt_ms),
-            e_l: p.e_l_mv as f32,
+            p22,
+            p20: (p.tau_m_ms / p.c_m_pf * (1.0 - p22)),
+            i_e: p.i_e_pa,
+            th: (p.v_th_mv - p.e_l_mv),
+            reset: (p.v_reset_mv - p.e_l_mv),
+            ref_steps: refractory_steps(p.t_ref_ms, dt_ms) as f64,
+            e_l: p.e_l_mv,
         }
     }
 }
@@ -175,25 +185,35 @@ impl LifDeltaCoef {
 /// One step of `lif_delta` (NEST `iaf_psc_delta` order): unless refractory,
 /// `V = P22 V + P20 (I_e + I_ext) + sum of arriving weights` (arrivals during the refractory
 /// period are dropped); spike and reset if `V >= V_th`.
-pub(crate) fn update_lif_delta(
+#[inline(always)]
+fn update_lif_delta_body(
     k: &LifDeltaCoef,
-    v: &mut [f32],
-    refr: &mut [u32],
+    v: &mut [f64],
+    refr: &mut [f64],
     input: &mut [f32],
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
     let n = v.len();
-    let (refr, input, i_ext, flags) = (&mut refr[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
+    let (refr, input, i_ext, flags) = (
+        &mut refr[..n],
+        &mut input[..n],
+        &i_ext[..n],
+        &mut flags[..n],
+    );
     for i in 0..n {
         let r = refr[i];
         let vi = v[i];
-        let integrated = k.p22 * vi + k.p20 * (k.i_e + i_ext[i]) + input[i];
+        let integrated = k.p22 * vi + k.p20 * (k.i_e + i_ext[i] as f64) + input[i] as f64;
         input[i] = 0.0;
-        let v1 = if r == 0 { integrated } else { vi };
+        let v1 = if r <= 0.0 { integrated } else { vi };
         let spike = v1 >= k.th;
         v[i] = if spike { k.reset } else { v1 };
-        refr[i] = if spike { k.ref_steps } else { r.saturating_sub(1) };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
         flags[i] = spike as u8;
     }
 }
@@ -221,7 +241,8 @@ impl LifBetaCoef {
 /// One step of the discrete LIF: `v = beta v + (I + bias)`, spike if `v > threshold`, then reset
 /// by subtraction or to zero. `I` is this step's arrivals plus any external current. The sum
 /// `I + bias` is formed first, so a trainer computing `beta * v + (x + b)` matches bit for bit.
-pub(crate) fn update_lif_beta(
+#[inline(always)]
+fn update_lif_beta_body(
     k: &LifBetaCoef,
     v: &mut [f32],
     input: &mut [f32],
@@ -240,6 +261,42 @@ pub(crate) fn update_lif_beta(
         flags[i] = spike as u8;
     }
 }
+
+/// Runs a kernel body compiled for AVX2 when the CPU has it (detected once and cached by std),
+/// else the baseline build. No FMA is enabled, so both paths give bit-identical results.
+macro_rules! dispatch {
+    ($name:ident, $body:ident, $avx:ident, ($($arg:ident : $ty:ty),*)) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx2")]
+        #[allow(clippy::too_many_arguments)]
+        fn $avx($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+
+        #[allow(clippy::too_many_arguments)]
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            if std::is_x86_feature_detected!("avx2") {
+                // SAFETY: the CPU supports AVX2, the only feature the function enables.
+                unsafe { $avx($($arg),*) };
+                return;
+            }
+            $body($($arg),*)
+        }
+    };
+}
+
+dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, (
+    k: &LifExpCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], refr: &mut [f64],
+    in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
+));
+dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, (
+    k: &LifDeltaCoef, v: &mut [f64], refr: &mut [f64], input: &mut [f32], i_ext: &[f32],
+    flags: &mut [u8]
+));
+dispatch!(update_lif_beta, update_lif_beta_body, update_lif_beta_avx2, (
+    k: &LifBetaCoef, v: &mut [f32], input: &mut [f32], i_ext: &[f32], flags: &mut [u8]
+));
 
 /// Loihi's signed 24-bit range limit for `v`.
 pub const LOIHI_V_MAX: i32 = (1 << 23) - 1;
@@ -264,7 +321,11 @@ pub fn loihi_step(p: &LoihiLifParams, u: i32, v: i32, a_in: i32) -> (i32, i32, b
     let bias = (p.bias_mant as i64) << p.bias_exp;
     let v1 = (rtz12(v as i64 * (4096 - p.dv as i64)) + u1 as i64 + bias)
         .clamp(-(LOIHI_V_MAX as i64), LOIHI_V_MAX as i64) as i32;
-    if v1 as i64 > (p.vth_mant as i64) << 6 { (u1, 0, true) } else { (u1, v1, false) }
+    if v1 as i64 > (p.vth_mant as i64) << 6 {
+        (u1, 0, true)
+    } else {
+        (u1, v1, false)
+    }
 }
 
 /// One step of `loihi_lif` over a range. Arrivals are summed as `f32` (exact for integer
@@ -304,7 +365,13 @@ mod tests {
 
     #[test]
     fn loihi_matches_hand_computation() {
-        let p = LoihiLifParams { du: 410, dv: 205, vth_mant: 10, bias_mant: 0, bias_exp: 0 };
+        let p = LoihiLifParams {
+            du: 410,
+            dv: 205,
+            vth_mant: 10,
+            bias_mant: 0,
+            bias_exp: 0,
+        };
         // a_in = 3: u = 0*... + 3*64 = 192; v = 0 + 192 = 192 < 640
         let (u, v, s) = loihi_step(&p, 0, 0, 3);
         assert_eq!((u, v, s), (192, 192, false));
@@ -318,7 +385,11 @@ mod tests {
 
     #[test]
     fn p21_limit_is_continuous() {
-        let mut p = LifExpParams { tau_syn_ex_ms: 10.0, tau_m_ms: 10.0, ..Default::default() };
+        let mut p = LifExpParams {
+            tau_syn_ex_ms: 10.0,
+            tau_m_ms: 10.0,
+            ..Default::default()
+        };
         let a = LifExpPropagators::new(&p, 0.1).p21_ex;
         p.tau_syn_ex_ms = 10.0 + 1e-6;
         let b = LifExpPropagators::new(&p, 0.1).p21_ex;

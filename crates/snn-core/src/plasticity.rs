@@ -20,5 +20,12 @@ pub trait Plasticity: Send {
     /// A target neuron `post` (local index) fired at `step`. `sources[i]` is the local source of
     /// its `i`-th incoming synapse and `synapses[i]` that synapse's index into `weights` (the
     /// projection's whole weight array).
-    fn on_post(&mut self, step: Step, post: u32, sources: &[u32], synapses: &[u32], weights: &mut [f32]);
+    fn on_post(
+        &mut self,
+        step: Step,
+        post: u32,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &mut [f32],
+    );
 }

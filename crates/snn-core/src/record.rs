@@ -56,7 +56,11 @@ impl<W: Write> CsvSpikeWriter<W> {
     /// Writes the header `step,neuron` and returns the sink.
     pub fn new(mut out: W) -> Self {
         let error = writeln!(out, "step,neuron").err();
-        Self { out, error, lines: 0 }
+        Self {
+            out,
+            error,
+            lines: 0,
+        }
     }
 
     /// Flushes and returns the writer, or the first error met.

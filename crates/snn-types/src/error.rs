@@ -53,7 +53,13 @@ fn format_invalid(origin: Option<&str>, issues: &[SpecIssue]) -> String {
     };
     let n = issues.len();
     let mut s = format!("{head} ({n} problem{}): ", if n == 1 { "" } else { "s" });
-    s.push_str(&issues.iter().map(|i| i.to_string()).collect::<Vec<_>>().join("; "));
+    s.push_str(
+        &issues
+            .iter()
+            .map(|i| i.to_string())
+            .collect::<Vec<_>>()
+            .join("; "),
+    );
     s
 }
 
@@ -61,10 +67,14 @@ impl SpecError {
     /// Attaches the file name to a parse or validation error.
     pub fn with_origin(self, origin: &str) -> Self {
         match self {
-            SpecError::Parse { message, .. } => SpecError::Parse { origin: origin.into(), message },
-            SpecError::Invalid { issues, .. } => {
-                SpecError::Invalid { origin: Some(origin.into()), issues }
-            }
+            SpecError::Parse { message, .. } => SpecError::Parse {
+                origin: origin.into(),
+                message,
+            },
+            SpecError::Invalid { issues, .. } => SpecError::Invalid {
+                origin: Some(origin.into()),
+                issues,
+            },
             e => e,
         }
     }

@@ -52,7 +52,9 @@ mod time;
 mod validate;
 
 pub use error::{SpecError, SpecIssue};
-pub use params::{LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode};
+pub use params::{
+    LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
+};
 pub use spec::{
     Connectivity, Distribution, NetworkSpec, PopulationSpec, ProjectionSpec, Receptor,
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,

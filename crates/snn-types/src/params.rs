@@ -123,7 +123,12 @@ pub struct LifBetaParams {
 
 impl Default for LifBetaParams {
     fn default() -> Self {
-        Self { beta: 0.9, threshold: 1.0, reset: ResetMode::Subtract, bias: 0.0 }
+        Self {
+            beta: 0.9,
+            threshold: 1.0,
+            reset: ResetMode::Subtract,
+            bias: 0.0,
+        }
     }
 }
 
@@ -154,7 +159,13 @@ pub struct LoihiLifParams {
 
 impl Default for LoihiLifParams {
     fn default() -> Self {
-        Self { du: 0, dv: 0, vth_mant: 100, bias_mant: 0, bias_exp: 0 }
+        Self {
+            du: 0,
+            dv: 0,
+            vth_mant: 100,
+            bias_mant: 0,
+            bias_exp: 0,
+        }
     }
 }
 

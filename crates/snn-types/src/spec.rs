@@ -381,8 +381,10 @@ impl NetworkSpec {
 
     /// Parses a spec from JSON text (not yet validated).
     pub fn from_json_str(text: &str) -> Result<Self, SpecError> {
-        serde_json::from_str(text)
-            .map_err(|e| SpecError::Parse { origin: "<json>".into(), message: e.to_string() })
+        serde_json::from_str(text).map_err(|e| SpecError::Parse {
+            origin: "<json>".into(),
+            message: e.to_string(),
+        })
     }
 
     /// Reads, parses (format from the extension: `.json`, else TOML) and validates a spec file.
@@ -408,8 +410,10 @@ impl NetworkSpec {
 
     /// Serialises to pretty TOML.
     pub fn to_toml_string(&self) -> Result<String, SpecError> {
-        toml::to_string_pretty(self)
-            .map_err(|e| SpecError::Parse { origin: "<toml>".into(), message: e.to_string() })
+        toml::to_string_pretty(self).map_err(|e| SpecError::Parse {
+            origin: "<toml>".into(),
+            message: e.to_string(),
+        })
     }
 
     /// Serialises to pretty JSON.
@@ -442,6 +446,13 @@ impl NetworkSpec {
     /// Checks the spec; returns every problem found, each with its path. Never panics.
     pub fn validate(&self) -> Result<(), SpecError> {
         let issues = crate::validate::check(self);
-        if issues.is_empty() { Ok(()) } else { Err(SpecError::Invalid { origin: None, issues }) }
+        if issues.is_empty() {
+            Ok(())
+        } else {
+            Err(SpecError::Invalid {
+                origin: None,
+                issues,
+            })
+        }
     }
 }

@@ -49,7 +49,11 @@ impl Default for SpikeRaster {
 impl SpikeRaster {
     /// An empty raster whose first pushed step is `start_step`.
     pub fn new(start_step: Step) -> Self {
-        Self { start_step, offsets: vec![0], neurons: Vec::new() }
+        Self {
+            start_step,
+            offsets: vec![0],
+            neurons: Vec::new(),
+        }
     }
 
     /// Builds a raster covering `n_steps` steps from `start_step` out of unsorted spikes.
@@ -119,7 +123,9 @@ impl SpikeRaster {
     pub fn iter(&self) -> impl Iterator<Item = Spike> + '_ {
         self.offsets.windows(2).enumerate().flat_map(move |(s, w)| {
             let step = self.start_step + s as Step;
-            self.neurons[w[0]..w[1]].iter().map(move |&neuron| Spike { step, neuron })
+            self.neurons[w[0]..w[1]]
+                .iter()
+                .map(move |&neuron| Spike { step, neuron })
         })
     }
 
@@ -165,7 +171,11 @@ mod tests {
 
     #[test]
     fn out_of_range_dropped_and_counts() {
-        let spikes = [Spike { step: 5, neuron: 1 }, Spike { step: 1, neuron: 1 }, Spike { step: 2, neuron: 0 }];
+        let spikes = [
+            Spike { step: 5, neuron: 1 },
+            Spike { step: 1, neuron: 1 },
+            Spike { step: 2, neuron: 0 },
+        ];
         let r = SpikeRaster::from_spikes(1, 3, &spikes);
         assert_eq!(r.len(), 2);
         assert_eq!(r.counts(2), vec![1, 1]);

@@ -15,7 +15,10 @@ struct Checker {
 
 impl Checker {
     fn err(&mut self, path: impl Into<String>, message: impl Into<String>) {
-        self.issues.push(SpecIssue { path: path.into(), message: message.into() });
+        self.issues.push(SpecIssue {
+            path: path.into(),
+            message: message.into(),
+        });
     }
 
     fn finite(&mut self, path: &str, v: f64) -> bool {
@@ -48,7 +51,10 @@ impl Checker {
                 let ok = self.finite(&format!("{path}.low"), low)
                     & self.finite(&format!("{path}.high"), high);
                 if ok && low > high {
-                    self.err(path, format!("uniform low ({low}) is greater than high ({high})"));
+                    self.err(
+                        path,
+                        format!("uniform low ({low}) is greater than high ({high})"),
+                    );
                 }
             }
             ValueSpec::Random(Distribution::Normal { mean, std }) => {
@@ -67,7 +73,10 @@ impl Checker {
             if ms < dt * (1.0 - 1e-9) {
                 self.err(path, format!("{ms} ms is shorter than dt = {dt} ms"));
             } else if (ms / dt).round() > MAX_DELAY_STEPS as f64 {
-                self.err(path, format!("{ms} ms exceeds the maximum of {MAX_DELAY_STEPS} steps"));
+                self.err(
+                    path,
+                    format!("{ms} ms exceeds the maximum of {MAX_DELAY_STEPS} steps"),
+                );
             }
         }
     }
@@ -116,26 +125,44 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
         }
         NeuronModel::LifBeta(p) => {
             if c.finite(&format!("{path}.beta"), p.beta) && !(0.0..=1.0).contains(&p.beta) {
-                c.err(format!("{path}.beta"), format!("must be in [0, 1], got {}", p.beta));
+                c.err(
+                    format!("{path}.beta"),
+                    format!("must be in [0, 1], got {}", p.beta),
+                );
             }
             c.positive(&format!("{path}.threshold"), p.threshold);
             c.finite(&format!("{path}.bias"), p.bias);
         }
         NeuronModel::LoihiLif(p) => {
             if p.du > 4095 {
-                c.err(format!("{path}.du"), format!("must be in 0..=4095, got {}", p.du));
+                c.err(
+                    format!("{path}.du"),
+                    format!("must be in 0..=4095, got {}", p.du),
+                );
             }
             if p.dv > 4096 {
-                c.err(format!("{path}.dv"), format!("must be in 0..=4096, got {}", p.dv));
+                c.err(
+                    format!("{path}.dv"),
+                    format!("must be in 0..=4096, got {}", p.dv),
+                );
             }
             if !(0..=(1 << 17) - 1).contains(&p.vth_mant) {
-                c.err(format!("{path}.vth_mant"), format!("must be in 0..=131071, got {}", p.vth_mant));
+                c.err(
+                    format!("{path}.vth_mant"),
+                    format!("must be in 0..=131071, got {}", p.vth_mant),
+                );
             }
             if !(-4096..=4095).contains(&p.bias_mant) {
-                c.err(format!("{path}.bias_mant"), format!("must be in -4096..=4095, got {}", p.bias_mant));
+                c.err(
+                    format!("{path}.bias_mant"),
+                    format!("must be in -4096..=4095, got {}", p.bias_mant),
+                );
             }
             if p.bias_exp > 7 {
-                c.err(format!("{path}.bias_exp"), format!("must be in 0..=7, got {}", p.bias_exp));
+                c.err(
+                    format!("{path}.bias_exp"),
+                    format!("must be in 0..=7, got {}", p.bias_exp),
+                );
             }
         }
         NeuronModel::Input => {}
@@ -159,7 +186,10 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         if p.name.trim().is_empty() {
             c.err(format!("{path}.name"), "must not be empty");
         } else if let Some(prev) = by_name.insert(p.name.as_str(), i) {
-            c.err(format!("{path}.name"), format!("duplicate name '{}' (also populations[{prev}])", p.name));
+            c.err(
+                format!("{path}.name"),
+                format!("duplicate name '{}' (also populations[{prev}])", p.name),
+            );
         }
         if p.size == 0 {
             c.err(format!("{path}.size"), "must be at least 1");
@@ -171,7 +201,10 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
     }
     let total: u64 = spec.n_neurons();
     if total > u32::MAX as u64 {
-        c.err("populations", format!("{total} neurons exceed the limit of {}", u32::MAX));
+        c.err(
+            "populations",
+            format!("{total} neurons exceed the limit of {}", u32::MAX),
+        );
     }
     let size_of = |name: &str| by_name.get(name).map(|&i| spec.populations[i].size);
     let model_of = |name: &str| by_name.get(name).map(|&i| &spec.populations[i].neuron);
@@ -181,13 +214,22 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         let ns = size_of(&pr.source);
         let nt = size_of(&pr.target);
         if ns.is_none() {
-            c.err(format!("{path}.source"), format!("unknown population '{}'", pr.source));
+            c.err(
+                format!("{path}.source"),
+                format!("unknown population '{}'", pr.source),
+            );
         }
         match model_of(&pr.target) {
-            None => c.err(format!("{path}.target"), format!("unknown population '{}'", pr.target)),
+            None => c.err(
+                format!("{path}.target"),
+                format!("unknown population '{}'", pr.target),
+            ),
             Some(NeuronModel::Input) => c.err(
                 format!("{path}.target"),
-                format!("'{}' is an input population and cannot receive synapses", pr.target),
+                format!(
+                    "'{}' is an input population and cannot receive synapses",
+                    pr.target
+                ),
             ),
             Some(_) => {}
         }
@@ -215,7 +257,10 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             Connectivity::OneToOne => {
                 if let (Some(a), Some(b)) = (ns, nt) {
                     if a != b {
-                        c.err(&cpath, format!("one_to_one needs equal sizes, got {a} -> {b}"));
+                        c.err(
+                            &cpath,
+                            format!("one_to_one needs equal sizes, got {a} -> {b}"),
+                        );
                     }
                 }
             }
@@ -226,38 +271,71 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             }
             Connectivity::FixedIndegree { k } => {
                 if let Some(n) = ns {
-                    let avail = if same && !pr.allow_autapses { n.saturating_sub(1) } else { n };
+                    let avail = if same && !pr.allow_autapses {
+                        n.saturating_sub(1)
+                    } else {
+                        n
+                    };
                     if *k > avail {
-                        c.err(format!("{cpath}.k"), format!("in-degree {k} exceeds the {avail} available distinct sources"));
+                        c.err(
+                            format!("{cpath}.k"),
+                            format!("in-degree {k} exceeds the {avail} available distinct sources"),
+                        );
                     }
                 }
             }
             Connectivity::FixedOutdegree { k } => {
                 if let Some(n) = nt {
-                    let avail = if same && !pr.allow_autapses { n.saturating_sub(1) } else { n };
+                    let avail = if same && !pr.allow_autapses {
+                        n.saturating_sub(1)
+                    } else {
+                        n
+                    };
                     if *k > avail {
-                        c.err(format!("{cpath}.k"), format!("out-degree {k} exceeds the {avail} available distinct targets"));
+                        c.err(
+                            format!("{cpath}.k"),
+                            format!(
+                                "out-degree {k} exceeds the {avail} available distinct targets"
+                            ),
+                        );
                     }
                 }
             }
-            Connectivity::Explicit { sources, targets, weights, delays_ms } => {
+            Connectivity::Explicit {
+                sources,
+                targets,
+                weights,
+                delays_ms,
+            } => {
                 let n = sources.len();
                 if targets.len() != n {
-                    c.err(format!("{cpath}.targets"), format!("has {} entries but sources has {n}", targets.len()));
+                    c.err(
+                        format!("{cpath}.targets"),
+                        format!("has {} entries but sources has {n}", targets.len()),
+                    );
                 }
                 c.indices(&format!("{cpath}.sources"), sources, ns);
                 c.indices(&format!("{cpath}.targets"), targets, nt);
                 if let Some(w) = weights {
                     if w.len() != n {
-                        c.err(format!("{cpath}.weights"), format!("has {} entries but sources has {n}", w.len()));
+                        c.err(
+                            format!("{cpath}.weights"),
+                            format!("has {} entries but sources has {n}", w.len()),
+                        );
                     }
                     if let Some((j, x)) = w.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                        c.err(format!("{cpath}.weights[{j}]"), format!("must be a finite number, got {x}"));
+                        c.err(
+                            format!("{cpath}.weights[{j}]"),
+                            format!("must be a finite number, got {x}"),
+                        );
                     }
                 }
                 if let Some(d) = delays_ms {
                     if d.len() != n {
-                        c.err(format!("{cpath}.delays_ms"), format!("has {} entries but sources has {n}", d.len()));
+                        c.err(
+                            format!("{cpath}.delays_ms"),
+                            format!("has {} entries but sources has {n}", d.len()),
+                        );
                     }
                     for (j, &x) in d.iter().enumerate() {
                         let before = c.issues.len();
@@ -271,16 +349,29 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             Connectivity::Dense { weights } => {
                 if let (Some(a), Some(b)) = (ns, nt) {
                     if weights.len() != a as usize {
-                        c.err(format!("{cpath}.weights"), format!("has {} rows but the source has {a} neurons", weights.len()));
+                        c.err(
+                            format!("{cpath}.weights"),
+                            format!("has {} rows but the source has {a} neurons", weights.len()),
+                        );
                     }
-                    if let Some((r, row)) = weights.iter().enumerate().find(|(_, r)| r.len() != b as usize) {
-                        c.err(format!("{cpath}.weights[{r}]"), format!("has {} columns but the target has {b} neurons", row.len()));
+                    if let Some((r, row)) = weights
+                        .iter()
+                        .enumerate()
+                        .find(|(_, r)| r.len() != b as usize)
+                    {
+                        c.err(
+                            format!("{cpath}.weights[{r}]"),
+                            format!("has {} columns but the target has {b} neurons", row.len()),
+                        );
                     }
                 }
                 'outer: for (r, row) in weights.iter().enumerate() {
                     for (j, x) in row.iter().enumerate() {
                         if !x.is_finite() {
-                            c.err(format!("{cpath}.weights[{r}][{j}]"), format!("must be a finite number, got {x}"));
+                            c.err(
+                                format!("{cpath}.weights[{r}][{j}]"),
+                                format!("must be a finite number, got {x}"),
+                            );
                             break 'outer;
                         }
                     }
@@ -290,8 +381,15 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         if let Some(NeuronModel::LoihiLif(_)) = model_of(&pr.target) {
             let integral = |x: f64| x.fract() == 0.0 && x.abs() < (1 << 24) as f64;
             let ok = match (&pr.connectivity, &pr.weight) {
-                (Connectivity::Dense { weights }, _) => weights.iter().flatten().all(|&x| integral(x)),
-                (Connectivity::Explicit { weights: Some(w), .. }, _) => w.iter().all(|&x| integral(x)),
+                (Connectivity::Dense { weights }, _) => {
+                    weights.iter().flatten().all(|&x| integral(x))
+                }
+                (
+                    Connectivity::Explicit {
+                        weights: Some(w), ..
+                    },
+                    _,
+                ) => w.iter().all(|&x| integral(x)),
                 (_, ValueSpec::Constant(x)) => integral(*x),
                 (_, ValueSpec::Random(_)) => false,
             };
@@ -305,11 +403,20 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         let path = format!("stimuli[{i}]");
         let n = size_of(s.target());
         if n.is_none() {
-            c.err(format!("{path}.target"), format!("unknown population '{}'", s.target()));
+            c.err(
+                format!("{path}.target"),
+                format!("unknown population '{}'", s.target()),
+            );
         }
         let is_input = matches!(model_of(s.target()), Some(NeuronModel::Input));
         match s {
-            StimulusSpec::Poisson { rate_hz, weight, start_ms, stop_ms, .. } => {
+            StimulusSpec::Poisson {
+                rate_hz,
+                weight,
+                start_ms,
+                stop_ms,
+                ..
+            } => {
                 c.non_negative(&format!("{path}.rate_hz"), *rate_hz);
                 c.finite(&format!("{path}.weight"), *weight);
                 c.non_negative(&format!("{path}.start_ms"), *start_ms);
@@ -320,9 +427,18 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     c.err(format!("{path}.rate_hz"), "an input neuron can fire at most once per step: rate_hz * dt must be <= 1000");
                 }
             }
-            StimulusSpec::Current { amplitude, start_ms, stop_ms, neurons, .. } => {
+            StimulusSpec::Current {
+                amplitude,
+                start_ms,
+                stop_ms,
+                neurons,
+                ..
+            } => {
                 if is_input {
-                    c.err(format!("{path}.target"), "a current cannot drive an input population");
+                    c.err(
+                        format!("{path}.target"),
+                        "a current cannot drive an input population",
+                    );
                 }
                 c.finite(&format!("{path}.amplitude"), *amplitude);
                 c.non_negative(&format!("{path}.start_ms"), *start_ms);
@@ -333,17 +449,35 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     c.indices(&format!("{path}.neurons"), ix, n);
                 }
             }
-            StimulusSpec::StepCurrent { times_ms, amplitudes, neurons, .. } => {
+            StimulusSpec::StepCurrent {
+                times_ms,
+                amplitudes,
+                neurons,
+                ..
+            } => {
                 if is_input {
-                    c.err(format!("{path}.target"), "a current cannot drive an input population");
+                    c.err(
+                        format!("{path}.target"),
+                        "a current cannot drive an input population",
+                    );
                 }
                 if times_ms.len() != amplitudes.len() {
-                    c.err(format!("{path}.amplitudes"), format!("has {} entries but times_ms has {}", amplitudes.len(), times_ms.len()));
+                    c.err(
+                        format!("{path}.amplitudes"),
+                        format!(
+                            "has {} entries but times_ms has {}",
+                            amplitudes.len(),
+                            times_ms.len()
+                        ),
+                    );
                 }
                 for (j, t) in times_ms.iter().enumerate() {
                     c.non_negative(&format!("{path}.times_ms[{j}]"), *t);
                     if j > 0 && *t <= times_ms[j - 1] {
-                        c.err(format!("{path}.times_ms[{j}]"), "times must be strictly increasing");
+                        c.err(
+                            format!("{path}.times_ms[{j}]"),
+                            "times must be strictly increasing",
+                        );
                     }
                 }
                 for (j, a) in amplitudes.iter().enumerate() {
@@ -358,7 +492,13 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 for (j, tr) in spikes.iter().enumerate() {
                     if let Some(n) = n {
                         if tr.neuron >= n {
-                            c.err(format!("{path}.spikes[{j}].neuron"), format!("neuron index {} is out of range (population has {n})", tr.neuron));
+                            c.err(
+                                format!("{path}.spikes[{j}].neuron"),
+                                format!(
+                                    "neuron index {} is out of range (population has {n})",
+                                    tr.neuron
+                                ),
+                            );
                         }
                     }
                     for (k, t) in tr.times_ms.iter().enumerate() {
@@ -372,19 +512,28 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
     if let Some(pops) = &spec.recording.spikes {
         for (i, name) in pops.iter().enumerate() {
             if size_of(name).is_none() {
-                c.err(format!("recording.spikes[{i}]"), format!("unknown population '{name}'"));
+                c.err(
+                    format!("recording.spikes[{i}]"),
+                    format!("unknown population '{name}'"),
+                );
             }
         }
     }
     for (i, name) in spec.recording.rates.iter().enumerate() {
         if size_of(name).is_none() {
-            c.err(format!("recording.rates[{i}]"), format!("unknown population '{name}'"));
+            c.err(
+                format!("recording.rates[{i}]"),
+                format!("unknown population '{name}'"),
+            );
         }
     }
     for (i, t) in spec.recording.state.iter().enumerate() {
         let path = format!("recording.state[{i}]");
         match size_of(&t.population) {
-            None => c.err(format!("{path}.population"), format!("unknown population '{}'", t.population)),
+            None => c.err(
+                format!("{path}.population"),
+                format!("unknown population '{}'", t.population),
+            ),
             Some(n) => c.indices(&format!("{path}.neurons"), &t.neurons, Some(n)),
         }
     }
