@@ -302,8 +302,10 @@ const GOLDEN: (u64, u64, u64) = (3207, 517, 12140206216640248947);
 
 /// A toy rule: every pre spike adds 1 to the weights of its row, every post spike adds 100 to
 /// its incoming weights, and all calls are logged.
+type CallLog = std::sync::Arc<std::sync::Mutex<Vec<(u64, &'static str, u32, usize)>>>;
+
 struct Counter {
-    log: std::sync::Arc<std::sync::Mutex<Vec<(u64, &'static str, u32, usize)>>>,
+    log: CallLog,
 }
 
 impl Plasticity for Counter {
