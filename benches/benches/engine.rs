@@ -1,1 +1,48 @@
-fn main() {}
+//! Criterion benchmarks of the engine's hot paths: building and running the CUBA network.
+//!
+//! `cargo bench -p snn-benches --bench engine` (add `-- --quick` for a fast pass). The run
+//! benchmark reports throughput in synaptic events per second of wall time.
+
+use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
+use snn_core::{Network, NullSink, models};
+
+fn cuba_build(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cuba_build");
+    g.sample_size(10);
+    for n in [4000u32] {
+        let spec = models::cuba(n, 1);
+        g.bench_with_input(BenchmarkId::from_parameter(n), &spec, |b, spec| {
+            b.iter(|| Network::build(spec).expect("valid spec"))
+        });
+    }
+    g.finish();
+}
+
+fn cuba_run(c: &mut Criterion) {
+    let mut g = c.benchmark_group("cuba_run_100ms");
+    g.sample_size(10);
+    for threads in [1usize, 2] {
+        let spec = models::cuba(4000, 1);
+        // Measure the synaptic events of one 100 ms window (after a 100 ms warm-up) for the
+        // throughput figure.
+        let mut probe = Network::build_with_threads(&spec, threads).expect("valid spec");
+        probe.run(1000, &mut NullSink);
+        let events = probe.run(1000, &mut NullSink).syn_events;
+        g.throughput(Throughput::Elements(events));
+        g.bench_function(BenchmarkId::new("threads", threads), |b| {
+            b.iter_batched_ref(
+                || {
+                    let mut net = Network::build_with_threads(&spec, threads).expect("valid spec");
+                    net.run(1000, &mut NullSink);
+                    net
+                },
+                |net| net.run(1000, &mut NullSink),
+                criterion::BatchSize::LargeInput,
+            )
+        });
+    }
+    g.finish();
+}
+
+criterion_group!(benches, cuba_build, cuba_run);
+criterion_main!(benches);
