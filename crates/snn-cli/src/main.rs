@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, NullSink, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
+mod chip;
 mod encode;
 
 #[derive(Parser)]
@@ -36,6 +37,8 @@ Examples:
     Simulate(SimulateArgs),
     /// Encode data (a digits image, a CSV row) into spike trains and write the raster.
     Encode(encode::EncodeArgs),
+    /// Compile a network onto a neuromorphic chip model, run it, and report time and energy.
+    Chip(chip::ChipArgs),
     /// Check a network spec and print a summary of it (or every problem found, with its path).
     #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
     Validate {
@@ -81,6 +84,7 @@ fn main() -> ExitCode {
         Command::Simulate(a) => simulate(a),
         Command::Validate { spec } => validate(&spec),
         Command::Encode(a) => encode::run(a),
+        Command::Chip(a) => chip::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
