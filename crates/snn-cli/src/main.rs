@@ -13,6 +13,7 @@ use snn_types::{NetworkSpec, ms_to_steps};
 
 mod chip;
 mod encode;
+mod stdp;
 
 #[derive(Parser)]
 #[command(
@@ -39,6 +40,8 @@ Examples:
     Encode(encode::EncodeArgs),
     /// Compile a network onto a neuromorphic chip model, run it, and report time and energy.
     Chip(chip::ChipArgs),
+    /// Unsupervised STDP learning (Diehl & Cook 2015) on digits or MNIST.
+    Stdp(stdp::StdpArgs),
     /// Check a network spec and print a summary of it (or every problem found, with its path).
     #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
     Validate {
@@ -85,6 +88,7 @@ fn main() -> ExitCode {
         Command::Validate { spec } => validate(&spec),
         Command::Encode(a) => encode::run(a),
         Command::Chip(a) => chip::run(a),
+        Command::Stdp(a) => stdp::run(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -1,8 +1,15 @@
-//! # snn-learn (skeleton)
+//! # snn-learn
 //!
-//! **Status: not implemented yet.** This crate will hold surrogate-gradient training (BPTT through
-//! dense and recurrent LIF layers, losses, optimisers, datasets, checkpoints, export to a
-//! `NetworkSpec`) and STDP rules that plug into `snn-core`'s `Plasticity` hook. Tracked by the
-//! "Surrogate-gradient training" and "STDP and unsupervised learning" issues; until then it
-//! exports nothing.
+//! Learning for the `snn` toolkit.
+//!
+//! * [`data`]: an IDX reader (plain and gzip), the bundled 8x8 digits set, MNIST and
+//!   Fashion-MNIST from a data directory, the N-MNIST subset.
+//!
+//! ```
+//! let (train, test) = snn_learn::data::digits();
+//! assert_eq!((train.len(), test.len()), (1437, 360));
+//! ```
 #![warn(missing_docs)]
+
+pub mod data;
+pub mod stdp;
