@@ -150,6 +150,8 @@ struct Partition {
     ring_ex: Vec<f32>,
     ring_in: Vec<f32>,
     i_ext: Vec<f32>,
+    /// Per-neuron currents set at run time ([`Network::set_input_current`]).
+    i_runtime: Vec<f32>,
     flags: Vec<u8>,
     spikes: Vec<u32>,
     events: Vec<Event>,
@@ -407,6 +409,7 @@ impl Network {
                 ring_ex: vec![0.0; self.slots * len],
                 ring_in: vec![0.0; self.slots * len],
                 i_ext: vec![0.0; len],
+                i_runtime: vec![0.0; len],
                 flags: vec![0; len],
                 spikes: Vec::with_capacity(len),
                 events: Vec::new(),
@@ -706,6 +709,42 @@ impl Network {
         Ok(())
     }
 
+    /// Sets a constant external current for every neuron of population `pop` (in the model's
+    /// current unit), replacing any previous run-time current; it adds to the current stimuli of
+    /// the spec and lasts until changed or [`reset`](Self::reset). Used to drive the first layer
+    /// of a trained network with an analog input (`W x` computed outside the engine).
+    pub fn set_input_current(&mut self, pop: usize, current: &[f32]) -> Result<(), BuildError> {
+        let info = self
+            .pops
+            .get(pop)
+            .ok_or_else(|| BuildError::Request(format!("no population {pop}")))?
+            .clone();
+        if current.len() != info.size as usize {
+            return Err(BuildError::Request(format!(
+                "{} currents given for population '{}' of {} neurons",
+                current.len(),
+                info.name,
+                info.size
+            )));
+        }
+        if matches!(info.model, NeuronModel::Input) {
+            return Err(BuildError::Request(format!("population '{}' is an input population", info.name)));
+        }
+        let t = self.step;
+        for part in &mut self.parts {
+            let lo = info.start.max(part.lo);
+            let hi = (info.start + info.size).min(part.lo + part.len as u32);
+            if lo >= hi {
+                continue;
+            }
+            for g in lo..hi {
+                part.i_runtime[(g - part.lo) as usize] = current[(g - info.start) as usize];
+            }
+            part.refresh_currents(t);
+        }
+        Ok(())
+    }
+
     /// Restores the initial state (same initial values, empty buffers, step 0, recordings and
     /// injected inputs cleared). Connectivity and weights are kept.
     pub fn reset(&mut self) {
@@ -733,6 +772,7 @@ impl Network {
             for p in &mut part.probes {
                 p.values.clear();
             }
+            part.i_runtime.fill(0.0);
             part.refresh_currents(0);
         }
         for r in &mut self.rates {
@@ -1167,11 +1207,10 @@ fn deliver(
 }
 
 impl Partition {
+    /// Recomputes the external current of every neuron: the run-time current, then each current
+    /// stimulus active at step `t`, added in spec order.
     fn refresh_currents(&mut self, t: Step) {
-        if self.currents.is_empty() {
-            return;
-        }
-        self.i_ext.fill(0.0);
+        self.i_ext.copy_from_slice(&self.i_runtime);
         for c in &self.currents {
             let a = c.amplitude(t);
             if a != 0.0 {
