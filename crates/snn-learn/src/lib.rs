@@ -11,5 +11,12 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod checkpoint;
 pub mod data;
+pub mod export;
+pub mod linalg;
+pub mod model;
+pub mod optim;
 pub mod stdp;
+pub mod surrogate;
+pub mod train;

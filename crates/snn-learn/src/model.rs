@@ -1,0 +1,840 @@
+//! Layered spiking models and their hand-written forward and backward passes (BPTT).
+//!
+//! A model is a stack of layers; layer `l` maps the spikes (or, for the first layer, the input) of
+//! layer `l - 1` through a dense weight matrix `W_l` (`n_in x n_out`, no bias) into a LIF
+//! population. Each step, in this order (the same discrete LIF as `snn-core`'s `lif_beta`):
+//!
+//! ```text
+//! I_t   = sum over active inputs i of W[i, :]  (+ sum over own spikes k at t-1 of V[k, :] if recurrent)
+//!         (+ X W for an analog first layer)
+//! syn_t = alpha syn_{t-1} + I_t                 (synaptic layers only; else syn_t = I_t)
+//! u_t   = beta v_{t-1} + syn_t                  (membrane before the spike)
+//! s_t   = H(u_t - threshold)                    (spike, strictly above threshold)
+//! v_t   = u_t - threshold s_t   (reset by subtraction)   or   u_t (1 - s_t)   (reset to zero)
+//! ```
+//!
+//! The output layer is either spiking (classified by spike count) or a non-spiking leaky
+//! integrator (`v_t = u_t`, classified by the mean membrane over time).
+//!
+//! **Backward.** The spike's derivative is replaced by a [`Surrogate`]; the reset path is detached
+//! (treated as a constant, as snnTorch does), which keeps gradients stable. Layers are processed
+//! top-down, each with a full sweep backwards in time, so every weight gradient is one matrix
+//! product over all steps at once.
+//!
+//! **What BPTT stores per step**: for every layer, the membrane `u_t` and the spikes `s_t`
+//! (`2 * 4` bytes per neuron per sample per step). A 784-1000-10 network at 25 steps stores
+//! 0.2 MB per sample. Long sequences can bound memory with truncated BPTT (see
+//! [`TrainConfig::tbptt_window`](crate::train::TrainConfig::tbptt_window)).
+//!
+//! **Exactness against the engine.** Spike inputs are summed by gathering the weight rows of the
+//! active inputs in ascending order, starting from zero, exactly as `snn-core` accumulates
+//! arriving spikes, so an exported model simulated by the engine reproduces the forward pass bit
+//! for bit.
+
+use rand::RngExt;
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use serde::{Deserialize, Serialize};
+use snn_types::ResetMode;
+
+use crate::linalg::{Mat, gemm};
+use crate::surrogate::Surrogate;
+
+/// A hidden layer's shape and options.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LayerConfig {
+    /// Number of neurons.
+    pub size: usize,
+    /// Add recurrent weights `V` (`size x size`) from the layer's own spikes one step earlier.
+    #[serde(default)]
+    pub recurrent: bool,
+    /// Synaptic current decay for a two-state (synaptic) LIF; `None` for the plain LIF.
+    #[serde(default)]
+    pub alpha: Option<f32>,
+}
+
+impl LayerConfig {
+    /// A plain feed-forward LIF layer.
+    pub fn lif(size: usize) -> Self {
+        Self { size, recurrent: false, alpha: None }
+    }
+}
+
+/// How the output layer is read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Readout {
+    /// Spiking output neurons; the class is the one with most spikes.
+    SpikeCount,
+    /// Non-spiking leaky integrators; the class is the one with the highest mean membrane.
+    Membrane,
+}
+
+/// The training loss.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Loss {
+    /// Cross-entropy of the softmax of the readout (spike counts or mean membrane).
+    CrossEntropy,
+    /// Mean squared error between output firing rates and target rates (spike-count readout).
+    MseCount {
+        /// Target firing probability per step of the correct class.
+        correct_rate: f32,
+        /// Target firing probability per step of the other classes.
+        incorrect_rate: f32,
+    },
+}
+
+/// A firing-rate regulariser on hidden layers: `lambda * mean((count / T - target_rate)^2)`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct RateReg {
+    /// Strength.
+    pub lambda: f32,
+    /// Target spike probability per step.
+    pub target_rate: f32,
+}
+
+/// Everything that defines a model's architecture and neuron dynamics.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ModelConfig {
+    /// Input features.
+    pub n_inputs: usize,
+    /// Hidden layers.
+    pub hidden: Vec<LayerConfig>,
+    /// Output classes.
+    pub n_outputs: usize,
+    /// Time steps per sample.
+    pub steps: usize,
+    /// Initial membrane decay of every layer, in `[0, 1]`.
+    pub beta: f32,
+    /// Initial firing threshold of every layer.
+    pub threshold: f32,
+    /// Reset rule.
+    pub reset: ResetMode,
+    /// Learn each layer's beta.
+    pub learn_beta: bool,
+    /// Learn each layer's threshold.
+    pub learn_threshold: bool,
+    /// Surrogate derivative.
+    pub surrogate: Surrogate,
+    /// Output readout.
+    pub readout: Readout,
+    /// Loss.
+    pub loss: Loss,
+    /// Optional firing-rate regulariser on hidden layers.
+    pub rate_reg: Option<RateReg>,
+}
+
+impl ModelConfig {
+    /// A feed-forward `n_inputs - hidden... - n_outputs` LIF classifier with snnTorch-like
+    /// defaults: beta 0.95, threshold 1, reset by subtraction, fast-sigmoid (k = 25), spike-count
+    /// cross-entropy.
+    pub fn feed_forward(n_inputs: usize, hidden: &[usize], n_outputs: usize, steps: usize) -> Self {
+        Self {
+            n_inputs,
+            hidden: hidden.iter().map(|&n| LayerConfig::lif(n)).collect(),
+            n_outputs,
+            steps,
+            beta: 0.95,
+            threshold: 1.0,
+            reset: ResetMode::Subtract,
+            learn_beta: false,
+            learn_threshold: false,
+            surrogate: Surrogate::default(),
+            readout: Readout::SpikeCount,
+            loss: Loss::CrossEntropy,
+            rate_reg: None,
+        }
+    }
+
+    /// Checks the configuration; the message names the offending field.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.n_inputs == 0 || self.n_outputs == 0 {
+            return Err("n_inputs and n_outputs must be at least 1".into());
+        }
+        if self.steps == 0 {
+            return Err("steps must be at least 1".into());
+        }
+        if let Some((i, _)) = self.hidden.iter().enumerate().find(|(_, l)| l.size == 0) {
+            return Err(format!("hidden[{i}].size must be at least 1"));
+        }
+        if let Some((i, a)) = self.hidden.iter().enumerate().find_map(|(i, l)| l.alpha.map(|a| (i, a))).filter(|(_, a)| !(0.0..=1.0).contains(a)) {
+            return Err(format!("hidden[{i}].alpha must be in [0, 1], got {a}"));
+        }
+        if !(0.0..=1.0).contains(&self.beta) {
+            return Err(format!("beta must be in [0, 1], got {}", self.beta));
+        }
+        if !(self.threshold.is_finite() && self.threshold > 0.0) {
+            return Err(format!("threshold must be > 0, got {}", self.threshold));
+        }
+        if matches!(self.loss, Loss::MseCount { .. }) && self.readout == Readout::Membrane {
+            return Err("the spike-count MSE loss needs the spike-count readout".into());
+        }
+        Ok(())
+    }
+}
+
+/// One layer's parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Layer {
+    /// Inputs.
+    pub n_in: usize,
+    /// Neurons.
+    pub n_out: usize,
+    /// Feed-forward weights, row-major `n_in x n_out`.
+    pub w: Vec<f32>,
+    /// Recurrent weights, row-major `n_out x n_out` (`V[k, j]`: from neuron k to neuron j).
+    pub rec: Option<Vec<f32>>,
+    /// Membrane decay (one value; a vector of one so that optimisers treat it like any tensor).
+    pub beta: Vec<f32>,
+    /// Threshold (one value).
+    pub threshold: Vec<f32>,
+    /// Synaptic decay for two-state layers.
+    pub alpha: Option<f32>,
+    /// False for the leaky-integrator readout.
+    pub spiking: bool,
+}
+
+/// A model: configuration plus parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Model {
+    /// The configuration.
+    pub config: ModelConfig,
+    /// Layers, input side first; the last is the output layer.
+    pub layers: Vec<Layer>,
+}
+
+/// The input of a batch.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Input {
+    /// Analog features presented unchanged at every step (direct / current coding), row-major
+    /// `batch x n_inputs`. The first layer's input current `X W` is computed once for all steps.
+    Static(Vec<f32>),
+    /// Analog features per step, `steps x batch x n_inputs`.
+    Sequence(Vec<f32>),
+    /// Binary spikes: for each `(t, b)` (index `t * batch + b`), the sorted active inputs
+    /// `idx[offsets[i]..offsets[i + 1]]`.
+    Spikes {
+        /// `steps * batch + 1` offsets.
+        offsets: Vec<u32>,
+        /// Active input indices.
+        idx: Vec<u32>,
+    },
+}
+
+impl Input {
+    /// The rows of samples `lo..hi` of a batch of `batch` samples, as an input of its own.
+    pub fn shard(&self, batch: usize, steps: usize, n_in: usize, lo: usize, hi: usize) -> Input {
+        match self {
+            Input::Static(x) => Input::Static(x[lo * n_in..hi * n_in].to_vec()),
+            Input::Sequence(x) => {
+                let mut v = Vec::with_capacity(steps * (hi - lo) * n_in);
+                for t in 0..steps {
+                    v.extend_from_slice(&x[(t * batch + lo) * n_in..(t * batch + hi) * n_in]);
+                }
+                Input::Sequence(v)
+            }
+            Input::Spikes { offsets, idx } => {
+                let mut o = vec![0u32];
+                let mut v = Vec::new();
+                for t in 0..steps {
+                    for b in lo..hi {
+                        let k = t * batch + b;
+                        v.extend_from_slice(&idx[offsets[k] as usize..offsets[k + 1] as usize]);
+                        o.push(v.len() as u32);
+                    }
+                }
+                Input::Spikes { offsets: o, idx: v }
+            }
+        }
+    }
+}
+
+/// Gradients with the same structure as the parameters.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grads {
+    /// Per layer: `w`, `rec` (empty if none), `beta` (1), `threshold` (1).
+    pub layers: Vec<[Vec<f32>; 4]>,
+}
+
+impl Grads {
+    /// Zero gradients for `model`.
+    pub fn zeros(model: &Model) -> Self {
+        Grads {
+            layers: model
+                .layers
+                .iter()
+                .map(|l| [vec![0.0; l.w.len()], vec![0.0; l.rec.as_ref().map_or(0, Vec::len)], vec![0.0], vec![0.0]])
+                .collect(),
+        }
+    }
+
+    /// `self += other`, element by element (the fixed-order reduction of shard gradients).
+    pub fn add(&mut self, other: &Grads) {
+        for (a, b) in self.layers.iter_mut().zip(&other.layers) {
+            for (x, y) in a.iter_mut().zip(b) {
+                for (p, q) in x.iter_mut().zip(y) {
+                    *p += *q;
+                }
+            }
+        }
+    }
+
+    /// Sets every gradient to zero.
+    pub fn clear(&mut self) {
+        for l in &mut self.layers {
+            for x in l.iter_mut() {
+                x.fill(0.0);
+            }
+        }
+    }
+}
+
+/// Per-shard forward results kept for the backward pass (reused between batches).
+#[derive(Debug, Default, Clone)]
+pub struct Tape {
+    /// Per layer: membranes `u` (`steps x batch x n`).
+    u: Vec<Vec<f32>>,
+    /// Per layer: spikes (`steps x batch x n`, 0 or 1).
+    s: Vec<Vec<f32>>,
+    /// First-layer analog input current (`batch x n` for static, `steps x batch x n` for a
+    /// sequence).
+    pre: Vec<f32>,
+    /// Readout values (`batch x n_outputs`).
+    logits: Vec<f32>,
+    batch: usize,
+    /// Scratch for `dL/dI` of the layer being processed.
+    delta: Vec<f32>,
+    /// Per layer: the spiking neurons of each `(t, b)`, as `(start, len)` ranges into a list.
+    act: Vec<(Vec<(u32, u32)>, Vec<u32>)>,
+}
+
+/// What one shard's forward (and backward) pass produced.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct ShardStats {
+    /// Sum of the per-sample losses (not divided by the batch size).
+    pub loss_sum: f64,
+    /// Correct predictions.
+    pub correct: usize,
+    /// Hidden-layer spikes (for activity reports).
+    pub hidden_spikes: u64,
+}
+
+impl Model {
+    /// A model with weights drawn like PyTorch's `nn.Linear`: uniform in
+    /// `[-1/sqrt(n_in), 1/sqrt(n_in)]`, from a seeded stream.
+    pub fn new(config: ModelConfig, seed: u64) -> Result<Self, String> {
+        config.validate()?;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_0F_1A7E55);
+        let mut sizes = vec![config.n_inputs];
+        sizes.extend(config.hidden.iter().map(|l| l.size));
+        sizes.push(config.n_outputs);
+        let mut layers = Vec::new();
+        for l in 0..sizes.len() - 1 {
+            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+            let bound = 1.0 / (n_in as f32).sqrt();
+            let w = (0..n_in * n_out).map(|_| rng.random_range(-bound..bound)).collect();
+            let hid = config.hidden.get(l);
+            let rec = hid.filter(|h| h.recurrent).map(|_| {
+                let b = 1.0 / (n_out as f32).sqrt();
+                (0..n_out * n_out).map(|_| rng.random_range(-b..b)).collect()
+            });
+            let is_out = l == sizes.len() - 2;
+            layers.push(Layer {
+                n_in,
+                n_out,
+                w,
+                rec,
+                beta: vec![config.beta],
+                threshold: vec![config.threshold],
+                alpha: hid.and_then(|h| h.alpha),
+                spiking: !(is_out && config.readout == Readout::Membrane),
+            });
+        }
+        Ok(Model { config, layers })
+    }
+
+    /// Number of trainable values.
+    pub fn n_params(&self) -> usize {
+        self.layers.iter().map(|l| l.w.len() + l.rec.as_ref().map_or(0, Vec::len) + 2).sum()
+    }
+
+    /// Mutable parameter tensors in the order of [`Grads::layers`], with whether each is trained.
+    pub fn params_mut(&mut self) -> Vec<(&mut [f32], bool)> {
+        let (lb, lt) = (self.config.learn_beta, self.config.learn_threshold);
+        let mut v: Vec<(&mut [f32], bool)> = Vec::new();
+        for l in &mut self.layers {
+            v.push((&mut l.w, true));
+            match &mut l.rec {
+                Some(r) => v.push((r.as_mut_slice(), true)),
+                None => v.push((&mut [], false)),
+            }
+            v.push((&mut l.beta, lb));
+            v.push((&mut l.threshold, lt && l.spiking));
+        }
+        v
+    }
+
+    /// Keeps learned neuron parameters in their valid ranges (beta in `[0, 1]`, threshold
+    /// positive) after an optimiser step.
+    pub fn clamp_params(&mut self) {
+        for l in &mut self.layers {
+            l.beta[0] = l.beta[0].clamp(0.0, 1.0);
+            l.threshold[0] = l.threshold[0].max(1e-3);
+        }
+    }
+
+    /// Runs the forward pass of `batch` samples, keeping on `tape` what backward needs, and
+    /// returns per-sample predictions. The readout values are on the tape
+    /// ([`Tape::logits`]).
+    pub fn forward(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
+        let t_steps = self.config.steps;
+        let nl = self.layers.len();
+        tape.batch = batch;
+        tape.u.resize(nl, Vec::new());
+        tape.s.resize(nl, Vec::new());
+        // Analog first-layer currents, once for all steps.
+        let l0 = &self.layers[0];
+        match input {
+            Input::Static(x) => {
+                tape.pre.resize(batch * l0.n_out, 0.0);
+                gemm(Mat::new(x, batch, l0.n_in), Mat::new(&l0.w, l0.n_in, l0.n_out), &mut tape.pre, false);
+            }
+            Input::Sequence(x) => {
+                tape.pre.resize(t_steps * batch * l0.n_out, 0.0);
+                gemm(Mat::new(x, t_steps * batch, l0.n_in), Mat::new(&l0.w, l0.n_in, l0.n_out), &mut tape.pre, false);
+            }
+            Input::Spikes { .. } => tape.pre.clear(),
+        }
+        tape.act.resize(nl, (Vec::new(), Vec::new()));
+        for l in 0..nl {
+            let layer = &self.layers[l];
+            let n = layer.n_out;
+            let mut u = std::mem::take(&mut tape.u[l]);
+            let mut s = std::mem::take(&mut tape.s[l]);
+            u.resize(t_steps * batch * n, 0.0);
+            s.resize(t_steps * batch * n, 0.0);
+            let (beta, thr) = (layer.beta[0], layer.threshold[0]);
+            let subtract = self.config.reset == ResetMode::Subtract;
+            let mut v = vec![0.0f32; n];
+            let mut syn = vec![0.0f32; n];
+            let mut cur = vec![0.0f32; n];
+            // Active lists of this layer: per (t, b) a (start, len) range into `act_idx`.
+            let (mut act_rng, mut act_idx) = std::mem::take(&mut tape.act[l]);
+            act_rng.clear();
+            act_rng.resize(t_steps * batch, (0, 0));
+            act_idx.clear();
+            for b in 0..batch {
+                v.fill(0.0);
+                syn.fill(0.0);
+                for t in 0..t_steps {
+                    let row = (t * batch + b) * n;
+                    cur.fill(0.0);
+                    // Feed-forward spikes, ascending, from zero (as the engine's ring buffer).
+                    if l == 0 {
+                        if let Input::Spikes { offsets, idx } = input {
+                            let k = t * batch + b;
+                            for &i in &idx[offsets[k] as usize..offsets[k + 1] as usize] {
+                                add_row(&mut cur, &layer.w[i as usize * n..(i as usize + 1) * n]);
+                            }
+                        }
+                    } else {
+                        let (rng, idx) = &tape.act[l - 1];
+                        let (a0, len) = rng[t * batch + b];
+                        for &i in &idx[a0 as usize..(a0 + len) as usize] {
+                            add_row(&mut cur, &layer.w[i as usize * n..(i as usize + 1) * n]);
+                        }
+                    }
+                    if let (Some(rec), true) = (&layer.rec, t > 0) {
+                        let (a0, len) = act_rng[(t - 1) * batch + b];
+                        for &k in &act_idx[a0 as usize..(a0 + len) as usize] {
+                            add_row(&mut cur, &rec[k as usize * n..(k as usize + 1) * n]);
+                        }
+                    }
+                    if l == 0 {
+                        match input {
+                            Input::Static(_) => add_row(&mut cur, &tape.pre[b * n..(b + 1) * n]),
+                            Input::Sequence(_) => add_row(&mut cur, &tape.pre[row..row + n]),
+                            Input::Spikes { .. } => {}
+                        }
+                    }
+                    if let Some(a) = layer.alpha {
+                        for j in 0..n {
+                            syn[j] = a * syn[j] + cur[j];
+                        }
+                        cur.copy_from_slice(&syn);
+                    }
+                    let (ur, sr) = (&mut u[row..row + n], &mut s[row..row + n]);
+                    if layer.spiking {
+                        for j in 0..n {
+                            let uj = beta * v[j] + cur[j];
+                            let spike = uj > thr;
+                            ur[j] = uj;
+                            sr[j] = if spike { 1.0 } else { 0.0 };
+                            let reset = if subtract { uj - thr } else { 0.0 };
+                            v[j] = if spike { reset } else { uj };
+                        }
+                        // Branch-free compaction of the spiking neurons, ascending.
+                        let start = act_idx.len();
+                        act_idx.resize(start + n, 0);
+                        let mut c = 0;
+                        for (j, &x) in sr.iter().enumerate() {
+                            act_idx[start + c] = j as u32;
+                            c += (x != 0.0) as usize;
+                        }
+                        act_idx.truncate(start + c);
+                        act_rng[t * batch + b] = (start as u32, c as u32);
+                    } else {
+                        for j in 0..n {
+                            let uj = beta * v[j] + cur[j];
+                            ur[j] = uj;
+                            sr[j] = 0.0;
+                            v[j] = uj;
+                        }
+                    }
+                }
+            }
+            tape.u[l] = u;
+            tape.s[l] = s;
+            tape.act[l] = (act_rng, act_idx);
+        }
+        // Readout.
+        let out = &self.layers[nl - 1];
+        let no = out.n_out;
+        tape.logits.clear();
+        tape.logits.resize(batch * no, 0.0);
+        let src = if out.spiking { &tape.s[nl - 1] } else { &tape.u[nl - 1] };
+        for t in 0..t_steps {
+            for b in 0..batch {
+                let r = &src[(t * batch + b) * no..(t * batch + b + 1) * no];
+                for (acc, x) in tape.logits[b * no..(b + 1) * no].iter_mut().zip(r) {
+                    *acc += *x;
+                }
+            }
+        }
+        if !out.spiking {
+            for x in &mut tape.logits {
+                *x /= t_steps as f32;
+            }
+        }
+        (0..batch).map(|b| argmax(&tape.logits[b * no..(b + 1) * no])).collect()
+    }
+
+    /// Loss and readout gradient of a forward pass: returns per-sample `(loss, correct)` stats and
+    /// fills `g_out` (`steps x batch x n_outputs`) with `dL/ds` (spiking output) or `dL/du`
+    /// (membrane readout), scaled by `1 / total_batch` so that shard gradients add up to the
+    /// batch mean.
+    fn loss_grad(&self, tape: &Tape, labels: &[u8], total_batch: usize, g_out: &mut Vec<f32>) -> ShardStats {
+        let (t_steps, batch) = (self.config.steps, tape.batch);
+        let out = self.layers.last().expect("a model has an output layer");
+        let no = out.n_out;
+        let mut d = vec![0.0f32; batch * no];
+        let mut st = ShardStats::default();
+        let inv_b = 1.0 / total_batch as f32;
+        for b in 0..batch {
+            let z = &tape.logits[b * no..(b + 1) * no];
+            let y = labels[b] as usize;
+            if argmax(z) == y {
+                st.correct += 1;
+            }
+            match self.config.loss {
+                Loss::CrossEntropy => {
+                    let m = z.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+                    let e: Vec<f64> = z.iter().map(|&x| ((x - m) as f64).exp()).collect();
+                    let sum: f64 = e.iter().sum();
+                    st.loss_sum += sum.ln() - (z[y] - m) as f64;
+                    for k in 0..no {
+                        let p = (e[k] / sum) as f32;
+                        d[b * no + k] = (p - if k == y { 1.0 } else { 0.0 }) * inv_b;
+                    }
+                }
+                Loss::MseCount { correct_rate, incorrect_rate } => {
+                    for k in 0..no {
+                        let target = if k == y { correct_rate } else { incorrect_rate };
+                        let r = z[k] / t_steps as f32 - target;
+                        st.loss_sum += (r * r) as f64;
+                        d[b * no + k] = 2.0 * r / t_steps as f32 * inv_b;
+                    }
+                }
+            }
+        }
+        // dL/d(readout) -> per step.
+        let per_step = if out.spiking { 1.0 } else { 1.0 / t_steps as f32 };
+        g_out.clear();
+        g_out.resize(t_steps * batch * no, 0.0);
+        for t in 0..t_steps {
+            for (i, &x) in d.iter().enumerate() {
+                g_out[t * batch * no + i] = x * per_step;
+            }
+        }
+        st
+    }
+
+    /// Forward, loss and backward for one shard of `labels.len()` samples of a batch of
+    /// `total_batch`; adds the gradients into `grads` (which the caller zeroes) and returns the
+    /// shard's statistics. With `tbptt` set, gradients flow back at most that many steps.
+    pub fn forward_backward(
+        &self,
+        input: &Input,
+        labels: &[u8],
+        total_batch: usize,
+        tape: &mut Tape,
+        grads: &mut Grads,
+        tbptt: Option<usize>,
+    ) -> ShardStats {
+        let batch = labels.len();
+        self.forward(input, batch, tape);
+        let mut g = Vec::new();
+        let mut st = self.loss_grad(tape, labels, total_batch, &mut g);
+        let t_steps = self.config.steps;
+        let nl = self.layers.len();
+        let subtract = self.config.reset == ResetMode::Subtract;
+        let sur = self.config.surrogate;
+        let window = tbptt.unwrap_or(usize::MAX).max(1);
+        for l in (0..nl).rev() {
+            let layer = &self.layers[l];
+            let n = layer.n_out;
+            let (u, s) = (&tape.u[l], &tape.s[l]);
+            // Firing-rate regulariser on hidden layers.
+            if l + 1 < nl {
+                if let Some(reg) = self.config.rate_reg {
+                    let scale = reg.lambda * 2.0 / (t_steps as f32 * total_batch as f32 * n as f32);
+                    for b in 0..batch {
+                        for j in 0..n {
+                            let c: f32 = (0..t_steps).map(|t| s[(t * batch + b) * n + j]).sum();
+                            st.loss_sum += (reg.lambda * (c / t_steps as f32 - reg.target_rate).powi(2) / n as f32) as f64;
+                            let gj = scale * (c / t_steps as f32 - reg.target_rate);
+                            for t in 0..t_steps {
+                                g[(t * batch + b) * n + j] += gj;
+                            }
+                        }
+                    }
+                }
+                st.hidden_spikes += s.iter().filter(|&&x| x != 0.0).count() as u64;
+            }
+            let (beta, thr) = (layer.beta[0], layer.threshold[0]);
+            let m = batch * n;
+            let mut delta = std::mem::take(&mut tape.delta);
+            delta.clear();
+            delta.resize(t_steps * m, 0.0);
+            let mut gv = vec![0.0f32; m];
+            let mut gsyn = vec![0.0f32; m];
+            let mut grec = vec![0.0f32; m];
+            let (mut dbeta, mut dthr) = (0.0f64, 0.0f64);
+            let need = self.config.learn_beta || self.config.learn_threshold;
+            for t in (0..t_steps).rev() {
+                // Truncated BPTT: restart the temporal gradient at window boundaries.
+                if (t + 1) % window == 0 && t + 1 < t_steps {
+                    gv.fill(0.0);
+                    gsyn.fill(0.0);
+                    grec.fill(0.0);
+                }
+                let base = t * m;
+                let prev = (t > 0).then(|| (&u[base - m..base], &s[base - m..base]));
+                let k = StepBack {
+                    spiking: layer.spiking,
+                    subtract,
+                    thr,
+                    beta,
+                    alpha: layer.alpha,
+                    need,
+                };
+                let (db, dt) = match sur {
+                    Surrogate::FastSigmoid(kk) => k.run(
+                        |x| {
+                            let d = 1.0 + kk * x.abs();
+                            1.0 / (d * d)
+                        },
+                        &g[base..base + m],
+                        &u[base..base + m],
+                        &s[base..base + m],
+                        prev,
+                        &mut gv,
+                        &grec,
+                        &mut gsyn,
+                        &mut delta[base..base + m],
+                    ),
+                    other => k.run(
+                        |x| other.grad(x),
+                        &g[base..base + m],
+                        &u[base..base + m],
+                        &s[base..base + m],
+                        prev,
+                        &mut gv,
+                        &grec,
+                        &mut gsyn,
+                        &mut delta[base..base + m],
+                    ),
+                };
+                dbeta += db;
+                dthr += dt;
+                // Recurrent contribution to dL/ds at t - 1: delta_t V^T.
+                if let (Some(rec), true) = (&layer.rec, t > 0) {
+                    gemm(Mat::new(&delta[base..base + m], batch, n), Mat::new(rec, n, n).t(), &mut grec, false);
+                }
+            }
+            let gl = &mut grads.layers[l];
+            gl[2][0] += dbeta as f32;
+            gl[3][0] += dthr as f32;
+            // Recurrent weights: sum_t s_{t-1}^T delta_t.
+            if layer.rec.is_some() && t_steps > 1 {
+                let m = (t_steps - 1) * batch;
+                gemm(Mat::new(&s[..m * n], m, n).t(), Mat::new(&delta[batch * n..], m, n), &mut gl[1], true);
+            }
+            // Feed-forward weights and the gradient into the layer below.
+            if l > 0 {
+                let np = layer.n_in;
+                let sp = &tape.s[l - 1];
+                gemm(Mat::new(sp, t_steps * batch, np).t(), Mat::new(&delta, t_steps * batch, n), &mut gl[0], true);
+                g.clear();
+                g.resize(t_steps * batch * np, 0.0);
+                gemm(Mat::new(&delta, t_steps * batch, n), Mat::new(&layer.w, np, n).t(), &mut g, false);
+            } else {
+                match input {
+                    Input::Static(x) => {
+                        // The input is the same every step: dW = X^T (sum_t delta_t).
+                        let mut dsum = vec![0.0f32; batch * n];
+                        for t in 0..t_steps {
+                            for (a, d) in dsum.iter_mut().zip(&delta[t * batch * n..(t + 1) * batch * n]) {
+                                *a += *d;
+                            }
+                        }
+                        gemm(Mat::new(x, batch, layer.n_in).t(), Mat::new(&dsum, batch, n), &mut gl[0], true);
+                    }
+                    Input::Sequence(x) => {
+                        gemm(Mat::new(x, t_steps * batch, layer.n_in).t(), Mat::new(&delta, t_steps * batch, n), &mut gl[0], true);
+                    }
+                    Input::Spikes { offsets, idx } => {
+                        for k in 0..t_steps * batch {
+                            let d = &delta[k * n..(k + 1) * n];
+                            for &i in &idx[offsets[k] as usize..offsets[k + 1] as usize] {
+                                add_row(&mut gl[0][i as usize * n..(i as usize + 1) * n], d);
+                            }
+                        }
+                    }
+                }
+            }
+            tape.delta = delta;
+        }
+        st
+    }
+}
+
+/// The per-step backward kernel of one layer (see the module docs for the equations).
+struct StepBack {
+    spiking: bool,
+    subtract: bool,
+    thr: f32,
+    beta: f32,
+    alpha: Option<f32>,
+    /// Accumulate the beta and threshold gradients.
+    need: bool,
+}
+
+impl StepBack {
+    /// Processes one step for all samples and neurons: from `dL/ds` (`g`), the carried `dL/dv`
+    /// (`gv`, updated in place) and the recurrent gradient (`grec`), computes `delta = dL/dI`.
+    /// Returns this step's contributions to `dL/dbeta` and `dL/dthreshold`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn run<F: Fn(f32) -> f32>(
+        &self,
+        sg: F,
+        g: &[f32],
+        u: &[f32],
+        s: &[f32],
+        prev: Option<(&[f32], &[f32])>,
+        gv: &mut [f32],
+        grec: &[f32],
+        gsyn: &mut [f32],
+        delta: &mut [f32],
+    ) -> (f64, f64) {
+        let m = g.len();
+        let (gv, grec, gsyn, u, s) = (&mut gv[..m], &grec[..m], &mut gsyn[..m], &u[..m], &s[..m]);
+        let delta = &mut delta[..m];
+        // dL/du: through the surrogate, plus the carried membrane gradient.
+        for i in 0..m {
+            let gin = gv[i];
+            let du = if self.spiking {
+                let gs = g[i] + grec[i];
+                let carried = if self.subtract { gin } else { gin * (1.0 - s[i]) };
+                gs * sg(u[i] - self.thr) + carried
+            } else {
+                g[i] + gin
+            };
+            delta[i] = du;
+        }
+        let (mut dbeta, mut dthr) = (0.0f64, 0.0f64);
+        if self.need {
+            let (mut db, mut dt) = (0.0f32, 0.0f32);
+            if let Some((up, sp)) = prev {
+                for i in 0..m {
+                    let vprev = if !self.spiking {
+                        up[i]
+                    } else if self.subtract {
+                        up[i] - self.thr * sp[i]
+                    } else {
+                        up[i] * (1.0 - sp[i])
+                    };
+                    db += delta[i] * vprev;
+                }
+            }
+            if self.spiking {
+                for i in 0..m {
+                    let gs = g[i] + grec[i];
+                    dt -= gs * sg(u[i] - self.thr);
+                    if self.subtract {
+                        dt -= gv[i] * s[i];
+                    }
+                }
+            }
+            dbeta = db as f64;
+            dthr = dt as f64;
+        }
+        // Carry dL/dv to the previous step, and apply the synaptic filter.
+        for i in 0..m {
+            gv[i] = self.beta * delta[i];
+        }
+        if let Some(a) = self.alpha {
+            for i in 0..m {
+                gsyn[i] = delta[i] + a * gsyn[i];
+                delta[i] = gsyn[i];
+            }
+        }
+        (dbeta, dthr)
+    }
+}
+
+impl Tape {
+    /// Readout values of the last forward pass (`batch x n_outputs`): spike counts, or mean
+    /// membranes for a membrane readout.
+    pub fn logits(&self) -> &[f32] {
+        &self.logits
+    }
+
+    /// Spikes of layer `l` from the last forward pass (`steps x batch x n`, 0 or 1).
+    pub fn spikes(&self, l: usize) -> &[f32] {
+        &self.s[l]
+    }
+
+    /// Membranes of layer `l` from the last forward pass (`steps x batch x n`).
+    pub fn membranes(&self, l: usize) -> &[f32] {
+        &self.u[l]
+    }
+}
+
+#[inline]
+fn add_row(acc: &mut [f32], row: &[f32]) {
+    for (a, r) in acc.iter_mut().zip(row) {
+        *a += *r;
+    }
+}
+
+/// Index of the largest value; ties go to the lowest index.
+pub fn argmax(z: &[f32]) -> usize {
+    let mut best = 0;
+    for (i, &x) in z.iter().enumerate() {
+        if x > z[best] {
+            best = i;
+        }
+    }
+    best
+}

@@ -1,0 +1,468 @@
+//! The training loop: input coding, mini-batches, parallel shards, evaluation, early stopping.
+//!
+//! **Determinism.** A batch is cut into shards of [`SHARD`] samples, a fixed size that does not
+//! depend on the thread count. Threads compute shard gradients independently and the shard
+//! gradients are summed in shard order, so the trained weights are bit-identical for any number
+//! of threads. The sample order of epoch `e` is a permutation drawn from `(seed, e)` and the
+//! random input coding of sample `i` in epoch `e` from `(seed, e, i)`: resuming from a checkpoint
+//! continues exactly as an uninterrupted run.
+
+use std::time::Instant;
+
+use rand::SeedableRng;
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::seq::SliceRandom;
+use serde::{Deserialize, Serialize};
+
+use crate::data::{Dataset, EventSample, NMNIST_SIZE, bin_events};
+use crate::model::{Grads, Input, Model, ShardStats, Tape};
+use crate::optim::{Optimizer, OptimizerKind, Schedule, clip_grad_norm};
+
+/// Samples per shard: the unit of parallel work and of the fixed-order gradient reduction.
+pub const SHARD: usize = 32;
+
+/// How samples become network input.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub enum Encoding {
+    /// The analog features as an input current at every step (direct coding).
+    Direct,
+    /// Bernoulli rate coding: input `i` spikes at each step with probability
+    /// `clamp(x_i * p_max, 0, 1)`.
+    Rate {
+        /// Spike probability per step at full intensity.
+        p_max: f32,
+    },
+    /// Latency coding: one spike per input at step `round((1 - x_i) * (steps - 1))`; inputs at
+    /// or below `threshold` never spike.
+    Ttfs {
+        /// Intensity at or below which an input stays silent.
+        threshold: f32,
+    },
+    /// Event recordings binned into one frame per step over `duration_us`.
+    Events {
+        /// Recording window (µs) split into `steps` bins.
+        duration_us: u32,
+    },
+}
+
+/// A labelled set of samples that can be turned into a batch input.
+pub trait Source: Sync {
+    /// Number of samples.
+    fn len(&self) -> usize;
+    /// True when empty.
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// Label of sample `i`.
+    fn label(&self, i: usize) -> u8;
+    /// Input features per step.
+    fn n_inputs(&self) -> usize;
+    /// The input of samples `idx` for `steps` steps; `seed` keys any randomness per sample
+    /// (combined with the sample index so batches do not matter).
+    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError>;
+}
+
+/// Why training could not run.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum TrainError {
+    /// The configuration is inconsistent.
+    #[error("invalid training configuration: {0}")]
+    Config(String),
+    /// The input coding does not fit the data.
+    #[error("encoding {encoding} cannot be used with {data}")]
+    Encoding {
+        /// Encoding name.
+        encoding: String,
+        /// Data kind.
+        data: String,
+    },
+}
+
+fn spikes_from(per_sample: impl Fn(usize, &mut Vec<u32>, usize), idx: &[usize], steps: usize) -> Input {
+    // per_sample(sample position, out, t) appends the sorted active inputs at step t.
+    let b = idx.len();
+    let mut offsets = Vec::with_capacity(steps * b + 1);
+    offsets.push(0u32);
+    let mut all = Vec::new();
+    for t in 0..steps {
+        for k in 0..b {
+            per_sample(k, &mut all, t);
+            offsets.push(all.len() as u32);
+        }
+    }
+    Input::Spikes { offsets, idx: all }
+}
+
+/// A per-sample, per-step random stream for rate coding.
+fn sample_rng(seed: u64, sample: usize) -> Xoshiro256PlusPlus {
+    Xoshiro256PlusPlus::seed_from_u64(seed ^ (sample as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
+impl Source for Dataset {
+    fn len(&self) -> usize {
+        Dataset::len(self)
+    }
+    fn label(&self, i: usize) -> u8 {
+        self.labels[i]
+    }
+    fn n_inputs(&self) -> usize {
+        self.n_features
+    }
+    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError> {
+        let nf = self.n_features;
+        match enc {
+            Encoding::Direct => {
+                let mut x = Vec::with_capacity(idx.len() * nf);
+                for &i in idx {
+                    x.extend_from_slice(self.sample(i));
+                }
+                Ok(Input::Static(x))
+            }
+            Encoding::Rate { p_max } => {
+                // Draw all steps of a sample from its own stream, then lay them out by step.
+                let draws: Vec<Vec<Vec<u32>>> = idx
+                    .iter()
+                    .map(|&i| {
+                        use rand::RngExt;
+                        let mut rng = sample_rng(seed, i);
+                        let x = self.sample(i);
+                        (0..steps)
+                            .map(|_| {
+                                (0..nf as u32)
+                                    .filter(|&f| rng.random::<f32>() < (x[f as usize] * p_max).clamp(0.0, 1.0))
+                                    .collect()
+                            })
+                            .collect()
+                    })
+                    .collect();
+                Ok(spikes_from(|k, out, t| out.extend_from_slice(&draws[k][t]), idx, steps))
+            }
+            Encoding::Ttfs { threshold } => {
+                let when: Vec<Vec<Option<usize>>> = idx
+                    .iter()
+                    .map(|&i| {
+                        self.sample(i)
+                            .iter()
+                            .map(|&x| (x > threshold).then(|| ((1.0 - x.clamp(0.0, 1.0)) * (steps - 1) as f32).round() as usize))
+                            .collect()
+                    })
+                    .collect();
+                Ok(spikes_from(
+                    |k, out, t| out.extend(when[k].iter().enumerate().filter(|(_, w)| **w == Some(t)).map(|(f, _)| f as u32)),
+                    idx,
+                    steps,
+                ))
+            }
+            Encoding::Events { .. } => Err(TrainError::Encoding { encoding: "events".into(), data: "an image dataset".into() }),
+        }
+    }
+}
+
+/// Event recordings (N-MNIST) as a training source: `2 x 34 x 34` inputs per step.
+#[derive(Debug, Clone, Copy)]
+pub struct EventSource<'a>(pub &'a [EventSample]);
+
+impl Source for EventSource<'_> {
+    fn len(&self) -> usize {
+        self.0.len()
+    }
+    fn label(&self, i: usize) -> u8 {
+        self.0[i].label
+    }
+    fn n_inputs(&self) -> usize {
+        2 * NMNIST_SIZE * NMNIST_SIZE
+    }
+    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, _seed: u64) -> Result<Input, TrainError> {
+        let Encoding::Events { duration_us } = enc else {
+            return Err(TrainError::Encoding { encoding: format!("{enc:?}"), data: "event recordings (use events)".into() });
+        };
+        let per = self.n_inputs();
+        let frames: Vec<Vec<f32>> = idx.iter().map(|&i| bin_events(&self.0[i].events, steps, duration_us)).collect();
+        Ok(spikes_from(
+            |k, out, t| {
+                let f = &frames[k][t * per..(t + 1) * per];
+                out.extend(f.iter().enumerate().filter(|(_, x)| **x != 0.0).map(|(j, _)| j as u32));
+            },
+            idx,
+            steps,
+        ))
+    }
+}
+
+/// Training hyper-parameters.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainConfig {
+    /// Epochs to run (in total, including resumed ones).
+    pub epochs: usize,
+    /// Samples per mini-batch.
+    pub batch_size: usize,
+    /// Base learning rate.
+    pub lr: f32,
+    /// Optimiser.
+    pub optimizer: OptimizerKind,
+    /// Learning-rate schedule.
+    pub schedule: Schedule,
+    /// Clip the global gradient norm to this value.
+    pub clip_norm: Option<f32>,
+    /// Input coding.
+    pub encoding: Encoding,
+    /// Seed of shuffling and random input coding.
+    pub seed: u64,
+    /// Stop after this many epochs without a better test accuracy, keeping the best model.
+    pub early_stop_patience: Option<usize>,
+    /// Truncated BPTT window (steps); `None` for full BPTT.
+    pub tbptt_window: Option<usize>,
+}
+
+impl TrainConfig {
+    /// The recipe of the targets: Adam 5e-4, batch 128, direct coding, constant rate.
+    pub fn recipe(epochs: usize, seed: u64) -> Self {
+        Self {
+            epochs,
+            batch_size: 128,
+            lr: 5e-4,
+            optimizer: OptimizerKind::adam(),
+            schedule: Schedule::Constant,
+            clip_norm: None,
+            encoding: Encoding::Direct,
+            seed,
+            early_stop_patience: None,
+            tbptt_window: None,
+        }
+    }
+}
+
+/// What one epoch did.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EpochMetrics {
+    /// 1-based epoch number.
+    pub epoch: usize,
+    /// Mean training loss.
+    pub train_loss: f64,
+    /// Training accuracy (during the epoch, with the weights of each batch).
+    pub train_acc: f64,
+    /// Test accuracy after the epoch.
+    pub test_acc: f64,
+    /// Learning rate used.
+    pub lr: f32,
+    /// Wall time of the training part of the epoch (s).
+    pub train_s: f64,
+    /// Mean hidden spike probability per neuron and step.
+    pub hidden_rate: f64,
+}
+
+/// The best model seen so far, for early stopping.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Best {
+    /// Its test accuracy.
+    pub test_acc: f64,
+    /// Its epoch (1-based).
+    pub epoch: usize,
+    /// The model.
+    pub model: Model,
+}
+
+/// A model being trained, with everything needed to continue exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Trainer {
+    /// The model.
+    pub model: Model,
+    /// Optimiser state.
+    pub optimizer: Optimizer,
+    /// Hyper-parameters.
+    pub config: TrainConfig,
+    /// Epochs completed.
+    pub epoch: usize,
+    /// Metrics of every completed epoch.
+    pub history: Vec<EpochMetrics>,
+    /// Best model so far (when early stopping is on).
+    pub best: Option<Best>,
+    /// True once early stopping has ended training.
+    pub stopped_early: bool,
+}
+
+/// Progress of an epoch, for progress bars: `(batches done, batches, running loss, running
+/// accuracy)`.
+pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, f64, f64);
+
+impl Trainer {
+    /// A trainer for `model` with fresh optimiser state.
+    pub fn new(model: Model, config: TrainConfig) -> Result<Self, TrainError> {
+        if config.batch_size == 0 {
+            return Err(TrainError::Config("batch_size must be at least 1".into()));
+        }
+        if !(config.lr.is_finite() && config.lr > 0.0) {
+            return Err(TrainError::Config(format!("learning rate must be > 0, got {}", config.lr)));
+        }
+        if config.tbptt_window == Some(0) {
+            return Err(TrainError::Config("tbptt_window must be at least 1".into()));
+        }
+        let mut m = model;
+        let sizes: Vec<usize> = m.params_mut().iter().map(|(p, _)| p.len()).collect();
+        let optimizer = Optimizer::new(config.optimizer, &sizes);
+        Ok(Self { model: m, optimizer, config, epoch: 0, history: Vec::new(), best: None, stopped_early: false })
+    }
+
+    /// True when every configured epoch has run (or early stopping ended training).
+    pub fn finished(&self) -> bool {
+        self.stopped_early || self.epoch >= self.config.epochs
+    }
+
+    /// Trains one epoch on `train` with `threads` threads, evaluates on `test`, records the
+    /// metrics and applies early stopping. Returns the epoch's metrics.
+    pub fn run_epoch(&mut self, train: &dyn Source, test: &dyn Source, threads: usize, progress: Progress<'_>) -> Result<EpochMetrics, TrainError> {
+        if train.n_inputs() != self.model.config.n_inputs {
+            return Err(TrainError::Config(format!(
+                "the data has {} inputs per step but the model expects {}",
+                train.n_inputs(),
+                self.model.config.n_inputs
+            )));
+        }
+        let e = self.epoch;
+        let lr = self.config.schedule.lr(self.config.lr, e);
+        let epoch_seed = self.config.seed ^ ((e as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
+        let mut order: Vec<usize> = (0..train.len()).collect();
+        order.shuffle(&mut Xoshiro256PlusPlus::seed_from_u64(epoch_seed));
+        let t0 = Instant::now();
+        let bs = self.config.batch_size;
+        let n_batches = order.len().div_ceil(bs);
+        let (mut loss_sum, mut correct, mut seen, mut hidden_spikes) = (0.0f64, 0usize, 0usize, 0u64);
+        let steps = self.model.config.steps;
+        let mut total = Grads::zeros(&self.model);
+        let mut shard_grads: Vec<Grads> = Vec::new();
+        let mut tapes: Vec<Tape> = Vec::new();
+        for (bi, batch) in order.chunks(bs).enumerate() {
+            let shards: Vec<&[usize]> = batch.chunks(SHARD).collect();
+            while shard_grads.len() < shards.len() {
+                shard_grads.push(Grads::zeros(&self.model));
+            }
+            let k = threads.clamp(1, shards.len());
+            while tapes.len() < k {
+                tapes.push(Tape::default());
+            }
+            let inputs: Vec<Input> = shards
+                .iter()
+                .map(|s| train.input(s, steps, self.config.encoding, epoch_seed))
+                .collect::<Result<_, _>>()?;
+            let labels: Vec<Vec<u8>> = shards.iter().map(|s| s.iter().map(|&i| train.label(i)).collect()).collect();
+            let model = &self.model;
+            let tbptt = self.config.tbptt_window;
+            let total_batch = batch.len();
+            let mut stats = vec![ShardStats::default(); shards.len()];
+            {
+                // Shard i goes to thread i % k; each thread owns its tape and its shards' gradients.
+                let mut work: Vec<Vec<(usize, &mut Grads, &mut ShardStats)>> = (0..k).map(|_| Vec::new()).collect();
+                for (i, (g, st)) in shard_grads.iter_mut().zip(stats.iter_mut()).enumerate().take(shards.len()) {
+                    work[i % k].push((i, g, st));
+                }
+                let run = |items: Vec<(usize, &mut Grads, &mut ShardStats)>, tape: &mut Tape| {
+                    for (i, g, st) in items {
+                        g.clear();
+                        *st = model.forward_backward(&inputs[i], &labels[i], total_batch, tape, g, tbptt);
+                    }
+                };
+                if k == 1 {
+                    run(work.pop().expect("one worker"), &mut tapes[0]);
+                } else {
+                    std::thread::scope(|scope| {
+                        for (items, tape) in work.into_iter().zip(tapes.iter_mut()) {
+                            let run = &run;
+                            scope.spawn(move || run(items, tape));
+                        }
+                    });
+                }
+            }
+            total.clear();
+            for g in &shard_grads[..shards.len()] {
+                total.add(g);
+            }
+            for st in &stats {
+                loss_sum += st.loss_sum;
+                correct += st.correct;
+                hidden_spikes += st.hidden_spikes;
+            }
+            seen += batch.len();
+            if let Some(max) = self.config.clip_norm {
+                let mut gs: Vec<&mut [f32]> = total.layers.iter_mut().flat_map(|l| l.iter_mut().map(|v| v.as_mut_slice())).collect();
+                clip_grad_norm(&mut gs, max);
+            }
+            let grads: Vec<&[f32]> = total.layers.iter().flat_map(|l| l.iter().map(|v| v.as_slice())).collect();
+            self.optimizer.step(self.model.params_mut(), &grads, lr);
+            self.model.clamp_params();
+            progress(bi + 1, n_batches, loss_sum / seen as f64, correct as f64 / seen as f64);
+        }
+        let train_s = t0.elapsed().as_secs_f64();
+        let test_acc = self.evaluate(test, threads)?.0;
+        let hidden: usize = self.model.config.hidden.iter().map(|h| h.size).sum();
+        let m = EpochMetrics {
+            epoch: e + 1,
+            train_loss: loss_sum / seen.max(1) as f64,
+            train_acc: correct as f64 / seen.max(1) as f64,
+            test_acc,
+            lr,
+            train_s,
+            hidden_rate: hidden_spikes as f64 / (seen.max(1) * steps * hidden.max(1)) as f64,
+        };
+        self.epoch += 1;
+        self.history.push(m.clone());
+        if let Some(patience) = self.config.early_stop_patience {
+            let better = self.best.as_ref().is_none_or(|b| test_acc > b.test_acc);
+            if better {
+                self.best = Some(Best { test_acc, epoch: e + 1, model: self.model.clone() });
+            } else if let Some(b) = &self.best {
+                if e + 1 - b.epoch >= patience {
+                    self.model = b.model.clone();
+                    self.stopped_early = true;
+                }
+            }
+        }
+        Ok(m)
+    }
+
+    /// Accuracy and per-sample predictions of the current model on `data`.
+    pub fn evaluate(&self, data: &dyn Source, threads: usize) -> Result<(f64, Vec<usize>), TrainError> {
+        evaluate(&self.model, data, self.config.encoding, self.config.seed, threads)
+    }
+}
+
+/// Accuracy and predictions of `model` on `data` (random codings keyed by `seed`).
+pub fn evaluate(model: &Model, data: &dyn Source, enc: Encoding, seed: u64, threads: usize) -> Result<(f64, Vec<usize>), TrainError> {
+    let n = data.len();
+    if n == 0 {
+        return Ok((0.0, Vec::new()));
+    }
+    let idx: Vec<usize> = (0..n).collect();
+    let shards: Vec<&[usize]> = idx.chunks(SHARD).collect();
+    let k = threads.clamp(1, shards.len());
+    let eval_seed = seed ^ 0xE7A1_0000_0000_0001;
+    let steps = model.config.steps;
+    let mut preds: Vec<Vec<usize>> = vec![Vec::new(); shards.len()];
+    let mut errors: Vec<Option<TrainError>> = vec![None; k];
+    std::thread::scope(|scope| {
+        let mut slots: Vec<Vec<(usize, &mut Vec<usize>)>> = (0..k).map(|_| Vec::new()).collect();
+        for (i, p) in preds.iter_mut().enumerate() {
+            slots[i % k].push((i, p));
+        }
+        for (items, err) in slots.into_iter().zip(errors.iter_mut()) {
+            let shards = &shards;
+            scope.spawn(move || {
+                let mut tape = Tape::default();
+                for (i, out) in items {
+                    match data.input(shards[i], steps, enc, eval_seed) {
+                        Ok(input) => *out = model.forward(&input, shards[i].len(), &mut tape),
+                        Err(e) => {
+                            *err = Some(e);
+                            return;
+                        }
+                    }
+                }
+            });
+        }
+    });
+    if let Some(e) = errors.into_iter().flatten().next() {
+        return Err(e);
+    }
+    let preds: Vec<usize> = preds.into_iter().flatten().collect();
+    let correct = preds.iter().enumerate().filter(|&(i, &p)| p == data.label(i) as usize).count();
+    Ok((correct as f64 / n as f64, preds))
+}
