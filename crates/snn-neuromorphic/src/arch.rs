@@ -1,0 +1,500 @@
+//! Architecture descriptions as data: [`ArchSpec`], its TOML form, validation and the presets.
+//!
+//! Every figure a chip publishes is a number here; every figure it does not publish is an
+//! `Option` left `None`. The model never invents one: where it needs a value that is `None` it
+//! uses a documented neutral assumption (usually "not modelled", i.e. zero cost or no limit) and
+//! [`ArchSpec::assumptions`] lists each one so that reports can say which were used.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::ArchError;
+
+/// Loihi 1 as published (Davies et al., IEEE Micro 38(1), 2018), built in.
+pub const LOIHI_TOML: &str = include_str!("../presets/loihi.toml");
+/// A TrueNorth-like chip (Merolla et al., Science 345, 2014; Akopyan et al., IEEE TCAD 2015),
+/// built in.
+pub const TRUENORTH_TOML: &str = include_str!("../presets/truenorth.toml");
+
+/// A whole chip: mesh, per-core limits, network-on-chip, unit costs and static power.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ArchSpec {
+    /// Short name (`loihi`, `truenorth`, ...).
+    pub name: String,
+    /// One line on what the spec models and where its numbers come from.
+    #[serde(default)]
+    pub description: String,
+    /// The mesh of tiles.
+    pub mesh: MeshSpec,
+    /// Per-core resources and limits.
+    pub core: CoreSpec,
+    /// The network-on-chip.
+    pub noc: NocSpec,
+    /// Energy per operation (pJ).
+    pub energy_pj: OpCosts,
+    /// Latency per operation (ns).
+    pub latency_ns: OpCosts,
+    /// Barrier synchronisation and timestep.
+    pub timestep: TimestepSpec,
+    /// Static (leakage) power.
+    #[serde(default)]
+    pub power: PowerSpec,
+    /// Modelling choices that are not hardware figures.
+    #[serde(default)]
+    pub model: ModelOptions,
+}
+
+/// The mesh: `tiles_x * tiles_y` tiles, each with a router and `cores_per_tile` cores.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MeshSpec {
+    /// Tiles along X (east-west).
+    pub tiles_x: u32,
+    /// Tiles along Y (north-south).
+    pub tiles_y: u32,
+    /// Cores sharing each tile's router.
+    pub cores_per_tile: u32,
+    /// Tile `[x, y]` where off-chip input spikes (input populations) enter the mesh. `None`:
+    /// unstated; the model assumes `[0, 0]`.
+    #[serde(default)]
+    pub host_tile: Option<[u32; 2]>,
+}
+
+/// Per-core resources and limits.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CoreSpec {
+    /// Neuron compartments per core.
+    pub compartments: u32,
+    /// Synaptic memory per core (bits).
+    pub synaptic_memory_bits: u64,
+    /// Input-axon table entries per core (distinct source neurons that may target the core).
+    pub input_axons: u32,
+    /// Fan-out (output axon) table entries per core: one per (neuron on the core, destination
+    /// core) pair.
+    pub fanout_entries: u32,
+    /// Weight magnitude bits (8: mixed sign range `[-256, 255]`, excitatory `[0, 255]`,
+    /// inhibitory `[-255, 0]`).
+    pub weight_bits: u32,
+    /// Largest per-projection weight exponent (`weight = mantissa << weight_exp`).
+    #[serde(default)]
+    pub max_weight_exp: u32,
+    /// Bits of the per-synapse delay field (delays `1..=2^bits - 1` steps). `None`: unstated; no
+    /// delay limit is checked.
+    #[serde(default)]
+    pub delay_bits: Option<u32>,
+    /// Synaptic-memory bits one synapse occupies. `None`: unstated; the model assumes weight bits
+    /// + 1 sign bit + the delay bits the network needs + the bits of a compartment index.
+    #[serde(default)]
+    pub synapse_bits: Option<u32>,
+    /// Most destination cores one neuron may send to. `None`: limited only by the fan-out table.
+    #[serde(default)]
+    pub max_fanout_cores_per_neuron: Option<u32>,
+    /// Distinct weight values one neuron may receive (TrueNorth's axon types). `None`: no limit.
+    #[serde(default)]
+    pub axon_types: Option<u32>,
+}
+
+/// A cost that differs by mesh direction.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DirCost {
+    /// Along X (east-west).
+    pub east_west: f64,
+    /// Along Y (north-south).
+    pub north_south: f64,
+}
+
+/// The network-on-chip: a 2-D mesh with dimension-order (X then Y) routing.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NocSpec {
+    /// Latency of one tile-to-tile hop (ns). `None`: unstated; hops take no time.
+    #[serde(default)]
+    pub hop_latency_ns: Option<DirCost>,
+    /// Energy of one tile-to-tile hop (pJ). `None`: unstated; hops cost nothing.
+    #[serde(default)]
+    pub hop_energy_pj: Option<DirCost>,
+    /// Link width (bits per flit). `None`: unstated; a spike packet is assumed to be one flit.
+    #[serde(default)]
+    pub link_width_bits: Option<u32>,
+    /// Spike packet size (bits). `None`: unstated; one flit.
+    #[serde(default)]
+    pub packet_bits: Option<u32>,
+    /// Time a link needs per flit (ns), i.e. the inverse of its throughput. `None`: unstated; a
+    /// link is assumed to carry one flit per hop latency (no pipelining along a link).
+    #[serde(default)]
+    pub flit_ns: Option<f64>,
+    /// Input buffer depth of a router port (packets). `None`: unstated; the model assumes 4.
+    #[serde(default)]
+    pub router_buffer_depth: Option<u32>,
+}
+
+/// Per-operation unit costs, used twice: energies (pJ) and latencies (ns). `None` means
+/// unstated: the operation is assumed free (its cost is folded into another figure).
+#[derive(Debug, Clone, Copy, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OpCosts {
+    /// One synaptic operation (a synapse read and its dendritic accumulation).
+    #[serde(default)]
+    pub synaptic_op: Option<f64>,
+    /// Update of a neuron that received input or spiked this step.
+    #[serde(default)]
+    pub neuron_update_active: Option<f64>,
+    /// Update of a neuron with state but no input this step (decay only).
+    #[serde(default)]
+    pub neuron_update_inactive: Option<f64>,
+    /// A neuron's spike leaving its soma (the axon/fan-out table look-up).
+    #[serde(default)]
+    pub spike_out: Option<f64>,
+    /// A packet leaving a core into its tile's router (a spike sent within the tile).
+    #[serde(default)]
+    pub packet_out: Option<f64>,
+    /// A packet entering a core (input-axon look-up).
+    #[serde(default)]
+    pub packet_in: Option<f64>,
+}
+
+/// A point of the barrier-latency curve.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BarrierPoint {
+    /// Tiles in use.
+    pub tiles: u32,
+    /// Barrier latency (ns).
+    pub latency_ns: f64,
+}
+
+/// How timesteps end.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimestepSpec {
+    /// Barrier latency against tiles in use, sorted by tiles; interpolated linearly between
+    /// points and held constant outside them. Empty: unstated; barriers take no time.
+    #[serde(default)]
+    pub barrier: Vec<BarrierPoint>,
+    /// Energy of one barrier (pJ). `None`: unstated; free.
+    #[serde(default)]
+    pub barrier_energy_pj: Option<f64>,
+    /// Fixed length of a timestep (ns), for chips with a global tick (TrueNorth: 1 ms). A step
+    /// lasts the larger of this and its computed time. `None`: steps end at the barrier.
+    #[serde(default)]
+    pub tick_ns: Option<f64>,
+}
+
+/// Static power.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PowerSpec {
+    /// Static (leakage) power of the whole chip (mW). `None`: unstated; static energy is not
+    /// modelled (0).
+    #[serde(default)]
+    pub static_mw: Option<f64>,
+}
+
+/// Modelling choices (not hardware figures).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelOptions {
+    /// Skip neurons whose state is zero, that have no bias and no input this step: they cost no
+    /// time and no energy (event-driven accounting). `false` charges every placed neuron an
+    /// update every step.
+    #[serde(default = "yes")]
+    pub skip_idle_neurons: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+impl Default for ModelOptions {
+    fn default() -> Self {
+        Self {
+            skip_idle_neurons: true,
+        }
+    }
+}
+
+/// Default router buffer depth when unstated.
+pub const ASSUMED_BUFFER_DEPTH: u32 = 4;
+
+impl OpCosts {
+    fn names(&self) -> [(&'static str, Option<f64>); 6] {
+        [
+            ("synaptic_op", self.synaptic_op),
+            ("neuron_update_active", self.neuron_update_active),
+            ("neuron_update_inactive", self.neuron_update_inactive),
+            ("spike_out", self.spike_out),
+            ("packet_out", self.packet_out),
+            ("packet_in", self.packet_in),
+        ]
+    }
+}
+
+impl ArchSpec {
+    /// A built-in preset by name (`loihi`, `truenorth`).
+    pub fn preset(name: &str) -> Result<Self, ArchError> {
+        let text = match name {
+            "loihi" => LOIHI_TOML,
+            "truenorth" => TRUENORTH_TOML,
+            other => {
+                return Err(ArchError::UnknownPreset {
+                    name: other.to_string(),
+                });
+            }
+        };
+        Self::from_toml_str(text, &format!("<preset {name}>"))
+    }
+
+    /// Names of the built-in presets.
+    pub fn preset_names() -> &'static [&'static str] {
+        &["loihi", "truenorth"]
+    }
+
+    /// A preset name or a TOML file path.
+    pub fn resolve(name_or_path: &str) -> Result<Self, ArchError> {
+        if Self::preset_names().contains(&name_or_path) {
+            Self::preset(name_or_path)
+        } else {
+            Self::load(Path::new(name_or_path))
+        }
+    }
+
+    /// Reads, parses and validates an architecture file; errors name the file and the field.
+    pub fn load(path: &Path) -> Result<Self, ArchError> {
+        let text = std::fs::read_to_string(path).map_err(|e| ArchError::Io {
+            path: path.display().to_string(),
+            message: e.to_string(),
+        })?;
+        Self::from_toml_str(&text, &path.display().to_string())
+    }
+
+    /// Parses and validates TOML text; `origin` names it in errors.
+    pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ArchError> {
+        let spec: ArchSpec = toml::from_str(text).map_err(|e| ArchError::Parse {
+            origin: origin.to_string(),
+            message: e.to_string().trim_end().replace('\n', " "),
+        })?;
+        spec.validate().map_err(|issues| ArchError::Invalid {
+            origin: origin.to_string(),
+            issues,
+        })?;
+        Ok(spec)
+    }
+
+    /// Serialises to TOML.
+    pub fn to_toml_string(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+
+    /// Checks ranges; returns every problem as `field: message`.
+    pub fn validate(&self) -> Result<(), Vec<String>> {
+        let mut e = Vec::new();
+        let mut pos_int = |name: &str, v: u64| {
+            if v == 0 {
+                e.push(format!("{name}: must be at least 1"));
+            }
+        };
+        pos_int("mesh.tiles_x", self.mesh.tiles_x as u64);
+        pos_int("mesh.tiles_y", self.mesh.tiles_y as u64);
+        pos_int("mesh.cores_per_tile", self.mesh.cores_per_tile as u64);
+        pos_int("core.compartments", self.core.compartments as u64);
+        pos_int("core.synaptic_memory_bits", self.core.synaptic_memory_bits);
+        pos_int("core.input_axons", self.core.input_axons as u64);
+        pos_int("core.fanout_entries", self.core.fanout_entries as u64);
+        if !(1..=15).contains(&self.core.weight_bits) {
+            e.push(format!(
+                "core.weight_bits: must be in 1..=15, got {}",
+                self.core.weight_bits
+            ));
+        }
+        if self.core.max_weight_exp > 16 {
+            e.push(format!(
+                "core.max_weight_exp: must be at most 16, got {}",
+                self.core.max_weight_exp
+            ));
+        }
+        if let Some(b) = self.core.delay_bits
+            && !(1..=16).contains(&b)
+        {
+            e.push(format!("core.delay_bits: must be in 1..=16, got {b}"));
+        }
+        if self.core.synapse_bits == Some(0) {
+            e.push("core.synapse_bits: must be at least 1".into());
+        }
+        if self.core.max_fanout_cores_per_neuron == Some(0) {
+            e.push("core.max_fanout_cores_per_neuron: must be at least 1".into());
+        }
+        if self.core.axon_types == Some(0) {
+            e.push("core.axon_types: must be at least 1".into());
+        }
+        let tiles = self.mesh.tiles_x as u64 * self.mesh.tiles_y as u64;
+        if tiles * self.mesh.cores_per_tile as u64 > u32::MAX as u64 / 2 {
+            e.push("mesh: too many cores".into());
+        }
+        if let Some([x, y]) = self.mesh.host_tile
+            && (x >= self.mesh.tiles_x || y >= self.mesh.tiles_y)
+        {
+            e.push(format!(
+                "mesh.host_tile: [{x}, {y}] is outside the {}x{} mesh",
+                self.mesh.tiles_x, self.mesh.tiles_y
+            ));
+        }
+        let mut nonneg = |name: String, v: f64| {
+            if !v.is_finite() || v < 0.0 {
+                e.push(format!("{name}: must be finite and >= 0, got {v}"));
+            }
+        };
+        for (what, c) in [
+            ("energy_pj", &self.energy_pj),
+            ("latency_ns", &self.latency_ns),
+        ] {
+            for (n, v) in c.names() {
+                if let Some(v) = v {
+                    nonneg(format!("{what}.{n}"), v);
+                }
+            }
+        }
+        if let Some(d) = self.noc.hop_latency_ns {
+            nonneg("noc.hop_latency_ns.east_west".into(), d.east_west);
+            nonneg("noc.hop_latency_ns.north_south".into(), d.north_south);
+        }
+        if let Some(d) = self.noc.hop_energy_pj {
+            nonneg("noc.hop_energy_pj.east_west".into(), d.east_west);
+            nonneg("noc.hop_energy_pj.north_south".into(), d.north_south);
+        }
+        if let Some(f) = self.noc.flit_ns {
+            nonneg("noc.flit_ns".into(), f);
+        }
+        for (i, b) in self.timestep.barrier.iter().enumerate() {
+            nonneg(format!("timestep.barrier[{i}].latency_ns"), b.latency_ns);
+        }
+        if let Some(x) = self.timestep.barrier_energy_pj {
+            nonneg("timestep.barrier_energy_pj".into(), x);
+        }
+        if let Some(x) = self.timestep.tick_ns {
+            nonneg("timestep.tick_ns".into(), x);
+        }
+        if let Some(x) = self.power.static_mw {
+            nonneg("power.static_mw".into(), x);
+        }
+        if self.noc.link_width_bits == Some(0) {
+            e.push("noc.link_width_bits: must be at least 1".into());
+        }
+        if self.noc.packet_bits == Some(0) {
+            e.push("noc.packet_bits: must be at least 1".into());
+        }
+        if self.noc.router_buffer_depth == Some(0) {
+            e.push("noc.router_buffer_depth: must be at least 1".into());
+        }
+        if !self
+            .timestep
+            .barrier
+            .windows(2)
+            .all(|w| w[0].tiles < w[1].tiles)
+        {
+            e.push("timestep.barrier: points must be sorted by strictly increasing tiles".into());
+        }
+        if e.is_empty() { Ok(()) } else { Err(e) }
+    }
+
+    /// Number of tiles.
+    pub fn n_tiles(&self) -> u32 {
+        self.mesh.tiles_x * self.mesh.tiles_y
+    }
+
+    /// Number of cores.
+    pub fn n_cores(&self) -> u32 {
+        self.n_tiles() * self.mesh.cores_per_tile
+    }
+
+    /// Router buffer depth used (stated or assumed).
+    pub fn buffer_depth(&self) -> u32 {
+        self.noc.router_buffer_depth.unwrap_or(ASSUMED_BUFFER_DEPTH)
+    }
+
+    /// Flits per spike packet (1 when either figure is unstated).
+    pub fn flits_per_packet(&self) -> u32 {
+        match (self.noc.packet_bits, self.noc.link_width_bits) {
+            (Some(p), Some(w)) => p.div_ceil(w),
+            _ => 1,
+        }
+    }
+
+    /// Barrier latency (ns) when `tiles` tiles are in use.
+    pub fn barrier_ns(&self, tiles: u32) -> f64 {
+        let pts = &self.timestep.barrier;
+        match pts.len() {
+            0 => 0.0,
+            _ if tiles <= pts[0].tiles => pts[0].latency_ns,
+            _ if tiles >= pts[pts.len() - 1].tiles => pts[pts.len() - 1].latency_ns,
+            _ => {
+                let i = pts.partition_point(|p| p.tiles <= tiles);
+                let (a, b) = (pts[i - 1], pts[i]);
+                let f = (tiles - a.tiles) as f64 / (b.tiles - a.tiles) as f64;
+                a.latency_ns + f * (b.latency_ns - a.latency_ns)
+            }
+        }
+    }
+
+    /// Every figure the spec leaves unstated, with the assumption the model uses instead.
+    pub fn assumptions(&self) -> Vec<String> {
+        let mut a = Vec::new();
+        if self.mesh.host_tile.is_none() {
+            a.push("mesh.host_tile unstated: input spikes enter the mesh at tile [0, 0]".into());
+        }
+        if self.core.delay_bits.is_none() {
+            a.push("core.delay_bits unstated: synaptic delays are not limited".into());
+        }
+        if self.core.synapse_bits.is_none() {
+            a.push("core.synapse_bits unstated: a synapse is assumed to occupy weight bits + 1 sign bit + the delay bits the network needs + a compartment index".into());
+        }
+        if self.noc.hop_latency_ns.is_none() {
+            a.push("noc.hop_latency_ns unstated: hops take no time".into());
+        }
+        if self.noc.hop_energy_pj.is_none() {
+            a.push("noc.hop_energy_pj unstated: hops cost no energy".into());
+        }
+        if self.noc.packet_bits.is_none() || self.noc.link_width_bits.is_none() {
+            a.push("noc.packet_bits/link_width_bits unstated: a spike packet is one flit".into());
+        }
+        if self.noc.flit_ns.is_none() {
+            a.push("noc.flit_ns unstated: a link carries one flit per hop latency (no pipelining along a link)".into());
+        }
+        if self.noc.router_buffer_depth.is_none() {
+            a.push(format!(
+                "noc.router_buffer_depth unstated: {ASSUMED_BUFFER_DEPTH} packets per input port"
+            ));
+        }
+        for (what, unit, c) in [
+            ("energy_pj", "no energy", &self.energy_pj),
+            ("latency_ns", "no time", &self.latency_ns),
+        ] {
+            for (n, v) in c.names() {
+                if v.is_none() {
+                    a.push(format!("{what}.{n} unstated: costs {unit}"));
+                }
+            }
+        }
+        if self.timestep.barrier.is_empty() {
+            a.push("timestep.barrier unstated: barriers take no time".into());
+        } else if self.timestep.barrier.len() > 1 {
+            a.push(
+                "timestep.barrier: latency interpolated linearly in tiles between published points"
+                    .into(),
+            );
+        }
+        if self.timestep.barrier_energy_pj.is_none() {
+            a.push("timestep.barrier_energy_pj unstated: barriers cost no energy".into());
+        }
+        if self.power.static_mw.is_none() {
+            a.push("power.static_mw unstated: static energy is not modelled (0)".into());
+        }
+        if self.model.skip_idle_neurons {
+            a.push("model.skip_idle_neurons: neurons with zero state, no bias and no input are not updated and cost nothing".into());
+        }
+        a
+    }
+}

@@ -1,0 +1,110 @@
+//! Typed errors: architecture files, mapping (compile) and running.
+
+/// Why an architecture description could not be used.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ArchError {
+    /// The file could not be read.
+    #[error("cannot read {path}: {message}")]
+    Io {
+        /// The file.
+        path: String,
+        /// The OS error.
+        message: String,
+    },
+    /// Not valid TOML for an `ArchSpec` (the message names the field, line and column).
+    #[error("{origin}: invalid architecture: {message}")]
+    Parse {
+        /// File name or `<preset NAME>`.
+        origin: String,
+        /// Parser message.
+        message: String,
+    },
+    /// Parsed, but values are out of range; every problem is listed as `field: message`.
+    #[error("{origin}: invalid architecture ({} problem{}): {}", issues.len(), if issues.len() == 1 { "" } else { "s" }, issues.join("; "))]
+    Invalid {
+        /// File name.
+        origin: String,
+        /// Every problem, `field: message`.
+        issues: Vec<String>,
+    },
+    /// No preset of that name.
+    #[error(
+        "unknown architecture preset '{name}' (presets: loihi, truenorth; or give a .toml file)"
+    )]
+    UnknownPreset {
+        /// The name asked for.
+        name: String,
+    },
+}
+
+/// One architecture limit a network violates.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Violation {
+    /// What is at fault: `population 'exc'`, `projections[2] (exc->inh)`, `core 17`.
+    pub at: String,
+    /// The limit, as its `ArchSpec` field (`core.input_axons`).
+    pub limit: String,
+    /// What the network needs.
+    pub needed: u64,
+    /// What the architecture allows.
+    pub allowed: u64,
+    /// Extra context.
+    pub note: String,
+}
+
+impl std::fmt::Display for Violation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{}: {} needs {} but the limit is {}",
+            self.at, self.limit, self.needed, self.allowed
+        )?;
+        if !self.note.is_empty() {
+            write!(f, " ({})", self.note)?;
+        }
+        Ok(())
+    }
+}
+
+/// Why a network could not be compiled onto an architecture.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum MapError {
+    /// The network spec is invalid.
+    #[error(transparent)]
+    Spec(#[from] snn_types::SpecError),
+    /// The spec uses features the chip model cannot run; every one is listed with its path.
+    #[error("not supported on the chip ({} problem{}): {}", issues.len(), if issues.len() == 1 { "" } else { "s" }, issues.join("; "))]
+    Unsupported {
+        /// `path: reason` for each.
+        issues: Vec<String>,
+    },
+    /// The network does not fit; every violated limit is listed with what is at fault.
+    #[error("the network does not fit on '{arch}' ({} violation{}): {}", violations.len(), if violations.len() == 1 { "" } else { "s" }, violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "))]
+    DoesNotFit {
+        /// The architecture's name.
+        arch: String,
+        /// Every violated limit.
+        violations: Vec<Violation>,
+    },
+}
+
+/// Why a run request was refused (inputs that do not match the program).
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum RunError {
+    /// An input spike names a neuron that is not in an input population.
+    #[error("input spike {index}: neuron {neuron} is not in an input population")]
+    NotInput {
+        /// Position of the spike in the given list.
+        index: usize,
+        /// Global neuron index.
+        neuron: u32,
+    },
+    /// A spike file could not be read or parsed.
+    #[error("{path}: {message}")]
+    SpikeFile {
+        /// File.
+        path: String,
+        /// What is wrong, with the line number.
+        message: String,
+    },
+}

@@ -1,0 +1,321 @@
+//! Quantisation of a network to the chip's integer LIF and 8-bit weights.
+//!
+//! **Weights.** A projection's integer weight is `mantissa << weight_exp`. The mantissa has
+//! `weight_bits` magnitude bits (8 on Loihi) in one of three sign modes chosen from the signs of
+//! the projection's weights: excitatory `[0, 255]`, inhibitory `[-255, 0]`, mixed `[-256, 255]`.
+//! With `num_weight_bits < weight_bits` the mantissa is truncated toward zero to a multiple of
+//! `2^(weight_bits - num_weight_bits)`. `weight_exp` is the smallest exponent that makes the
+//! largest weight fit.
+//!
+//! **Float models** (`lif_beta`, `lif_delta`, `lif_exp`) become `loihi_lif`: every population
+//! gets a scale `s` (integer `v` units per model unit / 64) chosen so that its largest incoming
+//! weight maps to the largest mantissa (255), unless the threshold `vth_mant = round(th * s)`
+//! would overflow 17 bits, in which case `s` is lowered. Then
+//!
+//! * `lif_beta`: `du = 4095` (no current memory: delta synapses), `dv = round(4096 (1 - beta))`,
+//!   `W = round(w s)`, `vth_mant = round(threshold s)`, `bias = bias * 64 s`;
+//! * `lif_delta`: `p22 = exp(-dt/tau_m)`, `dv = round(4096 (1 - p22))`, `du = 4095`,
+//!   `W = round(w s)` (a jump of `w` mV), threshold `v_th - E_L`, bias `P20 I_e` per step;
+//! * `lif_exp`: `p11 = exp(-dt/tau_syn)`, `du = 4095 - round(4096 p11)`, `dv` as above,
+//!   `W = round(w P21 s)` (the per-step voltage increment of a current jump `w`), threshold and
+//!   bias as `lif_delta`.
+//!
+//! Biases become `bias_mant << bias_exp` with a 13-bit signed mantissa. What the chip cannot
+//! express (reset by subtraction, refractory periods, a reset potential other than rest, `>=`
+//! thresholds, `lif_exp`'s one-step lag between current and voltage, distinct inhibitory time
+//! constants) is listed in the population's `notes`; the numeric errors (weights, thresholds,
+//! decays, biases) are measured and reported.
+
+use serde::Serialize;
+use snn_types::{LoihiLifParams, NeuronModel, ResetMode};
+
+/// Sign mode of a projection's weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SignMode {
+    /// All weights >= 0: mantissa in `[0, 2^b - 1]`.
+    Excitatory,
+    /// All weights <= 0: mantissa in `[-(2^b - 1), 0]`.
+    Inhibitory,
+    /// Both signs: mantissa in `[-2^b, 2^b - 1]`.
+    Mixed,
+}
+
+/// How one projection's weights were quantised.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectionQuant {
+    /// Index in the spec.
+    pub index: usize,
+    /// Name (`source->target` when the spec gives none).
+    pub name: String,
+    /// Sign mode.
+    pub sign_mode: SignMode,
+    /// Exponent applied to every mantissa.
+    pub weight_exp: u32,
+    /// Integer weight units per unit of the spec's weight.
+    pub weight_scale: f64,
+    /// Largest absolute error of a synapse, in the spec's weight unit.
+    pub max_abs_error: f64,
+    /// Root-mean-square error over synapses relative to the largest weight magnitude.
+    pub rms_rel_error: f64,
+    /// Synapses whose weight had to be clipped to the mantissa range.
+    pub clipped: u64,
+    /// True when every weight is represented exactly.
+    pub exact: bool,
+}
+
+/// How one population was mapped to the chip's neuron.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PopulationQuant {
+    /// Name.
+    pub name: String,
+    /// The spec's model (`lif_exp`, `loihi_lif`, ...).
+    pub source_model: String,
+    /// The chip's parameters (`None` for input populations).
+    pub params: Option<LoihiLifParams>,
+    /// Integer `v` units per model unit of `v` (64 `s`; 1 for `loihi_lif`).
+    pub v_scale: f64,
+    /// Relative error of the threshold.
+    pub threshold_rel_error: f64,
+    /// Absolute error of the per-step membrane decay factor.
+    pub v_decay_error: f64,
+    /// Absolute error of the per-step current decay factor (`lif_exp` only).
+    pub u_decay_error: f64,
+    /// Relative error of the bias (0 when there is none).
+    pub bias_rel_error: f64,
+    /// Behaviours the chip cannot reproduce, in words.
+    pub notes: Vec<String>,
+}
+
+/// Weight format limits.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct WeightFormat {
+    pub bits: u32,
+    pub num_bits: u32,
+    pub max_exp: u32,
+}
+
+impl WeightFormat {
+    fn range(&self, mode: SignMode) -> (i64, i64) {
+        let m = (1i64 << self.bits) - 1;
+        match mode {
+            SignMode::Excitatory => (0, m),
+            SignMode::Inhibitory => (-m, 0),
+            SignMode::Mixed => (-m - 1, m),
+        }
+    }
+
+    fn step(&self) -> i64 {
+        1i64 << self.bits.saturating_sub(self.num_bits)
+    }
+
+    /// Picks sign mode and exponent for values (already in integer-weight units).
+    pub(crate) fn choose(&self, lo: f64, hi: f64) -> (SignMode, u32) {
+        let mode = if lo >= 0.0 {
+            SignMode::Excitatory
+        } else if hi <= 0.0 {
+            SignMode::Inhibitory
+        } else {
+            SignMode::Mixed
+        };
+        let (a, b) = self.range(mode);
+        let mut e = 0;
+        while e < self.max_exp {
+            let s = (1u64 << e) as f64;
+            if (lo / s).round() >= a as f64 && (hi / s).round() <= b as f64 {
+                break;
+            }
+            e += 1;
+        }
+        (mode, e)
+    }
+
+    /// The mantissa of `x` (integer-weight units) and whether it was clipped.
+    #[inline]
+    pub(crate) fn mantissa(&self, x: f64, mode: SignMode, e: u32) -> (i16, bool) {
+        let (a, b) = self.range(mode);
+        let r = (x / (1u64 << e) as f64).round();
+        let r = if r.is_finite() { r as i64 } else { 0 };
+        let clipped = r < a || r > b;
+        let c = r.clamp(a, b);
+        let st = self.step();
+        let t = if st > 1 { c / st * st } else { c };
+        (t as i16, clipped)
+    }
+}
+
+/// Splits an integer bias into a 13-bit signed mantissa and a 3-bit exponent.
+pub(crate) fn bias_parts(b: f64) -> (i32, u8) {
+    for e in 0..=7u8 {
+        let m = (b / (1u32 << e) as f64).round();
+        if m.abs() <= 4095.0 {
+            return (m as i32, e);
+        }
+    }
+    let m = (b / 128.0).round().clamp(-4095.0, 4095.0);
+    (m as i32, 7)
+}
+
+/// What a float population needs from its incoming weights to map.
+pub(crate) struct FloatMap {
+    pub params: LoihiLifParams,
+    /// Integer weight units per spec weight unit, per receptor (excitatory, inhibitory).
+    pub w_scale: (f64, f64),
+    pub quant: PopulationQuant,
+    /// Offset subtracted from v before scaling (E_L).
+    pub v_offset: f64,
+}
+
+const VTH_MAX: f64 = ((1 << 17) - 1) as f64;
+
+/// Maps a float model. `max_w` is the largest `|w| * k` over incoming synapses per receptor
+/// (`k` = P21 for `lif_exp`, 1 otherwise) — the caller passes `(max_ex, max_in)` of raw `|w|`.
+pub(crate) fn map_float(
+    name: &str,
+    model: &NeuronModel,
+    dt_ms: f64,
+    max_w: (f64, f64),
+    w_max_mant: f64,
+) -> Option<FloatMap> {
+    let mut notes = Vec::new();
+    // (dv, du, threshold, bias per step, per-receptor voltage increments per unit weight, E_L)
+    let (p22, p11, th, bias, k_ex, k_in, e_l) = match model {
+        NeuronModel::LifBeta(p) => {
+            if p.reset == ResetMode::Subtract {
+                notes.push(
+                    "reset by subtraction is not available on the chip: v resets to 0".into(),
+                );
+            }
+            (p.beta, 0.0, p.threshold, p.bias, 1.0, 1.0, 0.0)
+        }
+        NeuronModel::LifDelta(p) => {
+            let p22 = (-dt_ms / p.tau_m_ms).exp();
+            let p20 = p.tau_m_ms / p.c_m_pf * (1.0 - p22);
+            if p.t_ref_ms >= 0.5 * dt_ms {
+                notes.push(format!(
+                    "refractory period {} ms is not modelled on the chip",
+                    p.t_ref_ms
+                ));
+            }
+            if p.v_reset_mv != p.e_l_mv {
+                notes.push("v resets to E_L on the chip, not to V_reset".into());
+            }
+            notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
+            (
+                p22,
+                0.0,
+                p.v_th_mv - p.e_l_mv,
+                p20 * p.i_e_pa,
+                1.0,
+                1.0,
+                p.e_l_mv,
+            )
+        }
+        NeuronModel::LifExp(p) => {
+            let k = |tau_s: f64| {
+                let p22 = (-dt_ms / p.tau_m_ms).exp();
+                let p11 = (-dt_ms / tau_s).exp();
+                if ((tau_s - p.tau_m_ms) / p.tau_m_ms).abs() < 1e-9 {
+                    dt_ms / p.c_m_pf * p22
+                } else {
+                    p.tau_m_ms * tau_s / (p.c_m_pf * (tau_s - p.tau_m_ms)) * (p11 - p22)
+                }
+            };
+            let p22 = (-dt_ms / p.tau_m_ms).exp();
+            let p11 = (-dt_ms / p.tau_syn_ex_ms).exp();
+            let p20 = p.tau_m_ms / p.c_m_pf * (1.0 - p22);
+            if p.tau_syn_in_ms != p.tau_syn_ex_ms {
+                notes.push(
+                    "the chip has one current decay: inhibitory inputs decay with tau_syn_ex"
+                        .into(),
+                );
+            }
+            if p.t_ref_ms >= 0.5 * dt_ms {
+                notes.push(format!(
+                    "refractory period {} ms is not modelled on the chip",
+                    p.t_ref_ms
+                ));
+            }
+            if p.v_reset_mv != p.e_l_mv {
+                notes.push("v resets to E_L on the chip, not to V_reset".into());
+            }
+            notes.push(
+                "the chip adds the current to v in the step it arrives, the model one step later"
+                    .into(),
+            );
+            notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
+            (
+                p22,
+                p11,
+                p.v_th_mv - p.e_l_mv,
+                p20 * p.i_e_pa,
+                k(p.tau_syn_ex_ms),
+                k(p.tau_syn_in_ms),
+                p.e_l_mv,
+            )
+        }
+        _ => return None,
+    };
+    let is_exp = matches!(model, NeuronModel::LifExp(_));
+    let largest = (max_w.0 * k_ex).max(max_w.1 * k_in);
+    let mut s = if largest > 0.0 {
+        w_max_mant / largest
+    } else if th > 0.0 {
+        4096.0 / th
+    } else {
+        1.0
+    };
+    if th > 0.0 && th * s > VTH_MAX {
+        s = VTH_MAX / th;
+        notes.push(
+            "threshold limits the scale: the largest weight uses less than the full mantissa"
+                .into(),
+        );
+    }
+    let dv = (4096.0 * (1.0 - p22)).round().clamp(0.0, 4096.0) as u16;
+    let du = if is_exp {
+        (4095.0 - (4096.0 * p11).round()).clamp(0.0, 4095.0) as u16
+    } else {
+        4095
+    };
+    let vth_mant = (th * s).round().clamp(0.0, VTH_MAX) as i32;
+    let bias_int = bias * 64.0 * s;
+    let (bias_mant, bias_exp) = bias_parts(bias_int);
+    let bias_back = ((bias_mant as i64) << bias_exp) as f64 / (64.0 * s);
+    let params = LoihiLifParams {
+        du,
+        dv,
+        vth_mant,
+        bias_mant,
+        bias_exp,
+    };
+    let quant = PopulationQuant {
+        name: name.to_string(),
+        source_model: model.name().to_string(),
+        params: Some(params),
+        v_scale: 64.0 * s,
+        threshold_rel_error: if th != 0.0 {
+            ((vth_mant as f64 / s - th) / th).abs()
+        } else {
+            0.0
+        },
+        v_decay_error: ((4096 - dv as i64) as f64 / 4096.0 - p22).abs(),
+        u_decay_error: if is_exp {
+            ((4096 - du as i64 - 1) as f64 / 4096.0 - p11).abs()
+        } else {
+            0.0
+        },
+        bias_rel_error: if bias != 0.0 {
+            ((bias_back - bias) / bias).abs()
+        } else {
+            0.0
+        },
+        notes,
+    };
+    Some(FloatMap {
+        params,
+        w_scale: (s * k_ex, s * k_in),
+        quant,
+        v_offset: e_l,
+    })
+}
