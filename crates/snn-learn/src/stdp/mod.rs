@@ -1,1 +1,114 @@
-//! STDP rules and unsupervised learning (being written: see the STDP issue). Exports nothing yet.
+//! Spike-timing-dependent plasticity (STDP) and unsupervised learning.
+//!
+//! * [`PairStdp`]: pair-based STDP with exponential pre/post traces, additive (hard bounds),
+//!   multiplicative (soft bounds) or power-law weight dependence, all-to-all or nearest-spike
+//!   pairing (Bi & Poo 1998; Song, Miller & Abbott 2000; van Rossum et al. 2000; Gütig et al.
+//!   2003; Morrison, Diesmann & Gerstner 2008).
+//! * [`TripletStdp`]: the triplet rule of Pfister & Gerstner (2006) with the published parameter
+//!   sets ([`TripletParams::visual_cortex_minimal`] and friends).
+//! * [`RewardStdp`]: reward-modulated (three-factor) STDP: pair STDP charges a per-synapse
+//!   eligibility trace, a global reward turns it into weight change (Izhikevich 2007;
+//!   Frémaux & Gerstner 2016).
+//! * Homeostasis: [`AdaptiveThreshold`], [`normalise_incoming`] / [`IncomingNormaliser`]
+//!   (fixed sum of incoming weights) and a learning-rate schedule [`LrSchedule`].
+//! * [`diehl_cook`]: the unsupervised MNIST classifier of Diehl & Cook (2015) as a dedicated
+//!   event-driven simulation that uses the same [`TripletStdp`] rule type, with checkpoints and
+//!   receptive-field plots ([`plot`]).
+//!
+//! Every rule implements [`snn_core::Plasticity`], so it plugs into the engine's event-driven
+//! hook: traces are stored per neuron as (value, step of last update) and decayed lazily when a
+//! spike reads or bumps them, so a rule costs work only when spikes happen. Weights live in the
+//! engine's own CSR arrays. The engine calls rules on one thread in a fixed order, so learning is
+//! deterministic for any thread count.
+//!
+//! ```
+//! use snn_core::Plasticity;
+//! use snn_learn::stdp::{PairParams, PairStdp};
+//!
+//! // One synapse 0 -> 0, dt = 0.1 ms. A pre spike at step 0 and a post spike 10 ms later
+//! // potentiate by A+ exp(-10 / tau+).
+//! let p = PairParams::default();
+//! let mut rule = PairStdp::new(p.clone(), 0.1, 1, 1).unwrap();
+//! let mut w = [0.5f32];
+//! rule.on_pre(0, 0, &[0], &mut w);
+//! rule.on_post(100, 0, &[0], &[0], &mut w);
+//! let expected = 0.5 + p.a_plus * (-10.0f64 / p.tau_plus_ms).exp();
+//! assert!((w[0] as f64 - expected).abs() < 1e-7);
+//! ```
+
+pub mod diehl_cook;
+mod homeostasis;
+mod pair;
+pub mod plot;
+mod reward;
+mod trace;
+mod triplet;
+
+pub use homeostasis::{AdaptiveThreshold, IncomingNormaliser, LrSchedule, normalise_incoming};
+pub use pair::{Bounds, PairParams, PairStdp, Pairing, WeightDependence};
+pub use reward::{RewardParams, RewardStdp, Shared};
+pub use trace::{DecayTable, Traces};
+pub use triplet::{TripletParams, TripletStdp};
+
+/// Errors of the STDP module: invalid parameters, files, data.
+#[derive(Debug, thiserror::Error)]
+pub enum StdpError {
+    /// A parameter is out of its valid range.
+    #[error("invalid parameter {name}: {reason}")]
+    Param {
+        /// The parameter's name (as in the struct, e.g. `tau_plus_ms`).
+        name: &'static str,
+        /// What is wrong with it.
+        reason: String,
+    },
+    /// Data does not fit the model (sizes, labels).
+    #[error("data: {0}")]
+    Data(String),
+    /// A weights/checkpoint file could not be read or is corrupt.
+    #[error("{path}: {reason}")]
+    File {
+        /// The file.
+        path: std::path::PathBuf,
+        /// What went wrong.
+        reason: String,
+    },
+    /// An I/O error on a file.
+    #[error("{path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The error.
+        source: std::io::Error,
+    },
+}
+
+/// A rule whose overall learning rate can be scaled at run time (for an [`LrSchedule`]) and
+/// whose traces can be cleared.
+pub trait StdpRule: snn_core::Plasticity {
+    /// Multiplies every amplitude by `scale` from now on (1 = the configured rates).
+    fn set_rate_scale(&mut self, scale: f64);
+    /// Forgets all spike history (traces to zero).
+    fn reset_traces(&mut self);
+}
+
+pub(crate) fn check_pos(name: &'static str, v: f64) -> Result<(), StdpError> {
+    if v.is_finite() && v > 0.0 {
+        Ok(())
+    } else {
+        Err(StdpError::Param {
+            name,
+            reason: format!("must be finite and > 0, got {v}"),
+        })
+    }
+}
+
+pub(crate) fn check_nonneg(name: &'static str, v: f64) -> Result<(), StdpError> {
+    if v.is_finite() && v >= 0.0 {
+        Ok(())
+    } else {
+        Err(StdpError::Param {
+            name,
+            reason: format!("must be finite and >= 0, got {v}"),
+        })
+    }
+}

@@ -1,0 +1,1 @@
+//! The Diehl & Cook (2015) unsupervised classifier (being written).

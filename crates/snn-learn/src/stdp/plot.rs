@@ -1,0 +1,1 @@
+//! Receptive-field plots (being written).

@@ -1,0 +1,117 @@
+//! Lazily decayed exponential spike traces.
+
+use snn_types::Step;
+
+use super::{StdpError, check_pos};
+
+/// Decay factors `exp(-k dt / tau)` for whole numbers of steps `k`, tabulated for the first
+/// steps (until the factor underflows below 1e-30, at most 65,536 entries) and computed beyond.
+/// Every entry is computed directly as `exp(-(k as f64) * dt / tau)`, so a lookup is exactly the
+/// value a direct evaluation would give.
+#[derive(Clone, Debug)]
+pub struct DecayTable {
+    steps_per_tau_inv: f64,
+    lut: Vec<f64>,
+}
+
+impl DecayTable {
+    /// A table for time constant `tau_ms` at step `dt_ms`.
+    pub fn new(tau_ms: f64, dt_ms: f64) -> Result<Self, StdpError> {
+        check_pos("tau_ms", tau_ms)?;
+        check_pos("dt_ms", dt_ms)?;
+        let a = dt_ms / tau_ms;
+        // exp(-x) < 1e-30 for x > 69.08.
+        let n = ((69.1 / a).ceil() as usize).clamp(2, 1 << 16);
+        let lut = (0..n).map(|k| (-(k as f64) * a).exp()).collect();
+        Ok(Self {
+            steps_per_tau_inv: a,
+            lut,
+        })
+    }
+
+    /// `exp(-k dt / tau)`.
+    #[inline]
+    pub fn factor(&self, k: u64) -> f64 {
+        match self.lut.get(k as usize) {
+            Some(&f) => f,
+            None => (-(k as f64) * self.steps_per_tau_inv).exp(),
+        }
+    }
+
+    /// Number of steps after which the factor is below `eps` (a horizon for pruning).
+    pub fn horizon(&self, eps: f64) -> u64 {
+        (-(eps.max(1e-300)).ln() / self.steps_per_tau_inv).ceil() as u64
+    }
+}
+
+/// A vector of exponential traces `x_i(t)` (`dx/dt = -x/tau`, bumped on spikes), stored as the
+/// value at the last spike and that spike's step, and decayed only when read or bumped.
+#[derive(Clone, Debug)]
+pub struct Traces {
+    value: Vec<f64>,
+    last: Vec<Step>,
+}
+
+impl Traces {
+    /// `n` traces at zero.
+    pub fn new(n: usize) -> Self {
+        Self {
+            value: vec![0.0; n],
+            last: vec![0; n],
+        }
+    }
+
+    /// Number of traces.
+    pub fn len(&self) -> usize {
+        self.value.len()
+    }
+
+    /// True when there are no traces.
+    pub fn is_empty(&self) -> bool {
+        self.value.is_empty()
+    }
+
+    /// Grows to at least `n` traces (new ones at zero).
+    pub fn ensure(&mut self, n: usize) {
+        if n > self.value.len() {
+            self.value.resize(n, 0.0);
+            self.last.resize(n, 0);
+        }
+    }
+
+    /// `x_i(t)`: the trace decayed to step `t` (steps before the last update read as that
+    /// update's value).
+    #[inline]
+    pub fn at(&self, i: usize, t: Step, d: &DecayTable) -> f64 {
+        let v = self.value[i];
+        if v == 0.0 {
+            return 0.0;
+        }
+        v * d.factor(t.saturating_sub(self.last[i]))
+    }
+
+    /// A spike at `t`: `x_i <- x_i(t) + 1` (all-to-all) or `x_i <- 1` (nearest spike).
+    #[inline]
+    pub fn bump(&mut self, i: usize, t: Step, d: &DecayTable, nearest: bool) {
+        self.value[i] = if nearest { 1.0 } else { self.at(i, t, d) + 1.0 };
+        self.last[i] = t;
+    }
+
+    /// Adds `delta` at step `t`: `x_i <- x_i(t) + delta`.
+    #[inline]
+    pub fn add(&mut self, i: usize, t: Step, d: &DecayTable, delta: f64) {
+        self.value[i] = self.at(i, t, d) + delta;
+        self.last[i] = t;
+    }
+
+    /// Step of the last bump of trace `i`.
+    pub fn last_step(&self, i: usize) -> Step {
+        self.last[i]
+    }
+
+    /// All traces to zero.
+    pub fn clear(&mut self) {
+        self.value.iter_mut().for_each(|v| *v = 0.0);
+        self.last.iter_mut().for_each(|v| *v = 0);
+    }
+}

@@ -1,0 +1,324 @@
+//! Triplet STDP (Pfister & Gerstner 2006).
+
+use serde::{Deserialize, Serialize};
+use snn_core::Plasticity;
+use snn_types::Step;
+
+use super::pair::{Bounds, Pairing};
+use super::trace::{DecayTable, Traces};
+use super::{StdpError, StdpRule, check_nonneg, check_pos};
+
+/// Parameters of [`TripletStdp`] (Pfister & Gerstner 2006, J. Neurosci. 26(38):9673, eqs. 3-4).
+///
+/// Presynaptic traces `r1` (`tau_plus_ms`) and `r2` (`tau_x_ms`), postsynaptic traces `o1`
+/// (`tau_minus_ms`) and `o2` (`tau_y_ms`), each `dr/dt = -r/tau` and bumped on a spike of its
+/// neuron (`+1` all-to-all, reset to 1 nearest-spike):
+///
+/// ```text
+/// pre spike of j at t:   w_ij <- w_ij - o1_i(t) [A2- + A3- r2_j(t-e)];  then bump r1_j, r2_j
+/// post spike of i at t:  w_ij <- w_ij + r1_j(t) [A2+ + A3+ o2_i(t-e)];  then bump o1_i, o2_i
+/// ```
+///
+/// `t-e` means the value just before this spike's own bump. Weights are clipped to `bounds`
+/// (additive with hard bounds). The presets are the published parameter sets of Table 4 of the
+/// paper, fitted to visual cortex (Sjöström et al. 2001) and hippocampal (Wang et al. 2005)
+/// data; "minimal" sets have `A3- = 0` (and for visual cortex `A2+ = 0`), where `tau_x` is
+/// irrelevant. Amplitudes are relative weight changes for a weight of 1: scale them (and the
+/// bounds) to your weight units.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TripletParams {
+    /// Pair potentiation amplitude `A2+`.
+    pub a2_plus: f64,
+    /// Triplet potentiation amplitude `A3+`.
+    pub a3_plus: f64,
+    /// Pair depression amplitude `A2-`.
+    pub a2_minus: f64,
+    /// Triplet depression amplitude `A3-`.
+    pub a3_minus: f64,
+    /// Time constant of `r1`, ms.
+    pub tau_plus_ms: f64,
+    /// Time constant of `r2`, ms.
+    pub tau_x_ms: f64,
+    /// Time constant of `o1`, ms.
+    pub tau_minus_ms: f64,
+    /// Time constant of `o2`, ms.
+    pub tau_y_ms: f64,
+    /// Weight bounds (hard).
+    pub bounds: Bounds,
+    /// Spike interaction: all-to-all or nearest-spike (applies to all four traces).
+    pub pairing: Pairing,
+}
+
+impl TripletParams {
+    #[allow(clippy::too_many_arguments)]
+    fn table4(
+        pairing: Pairing,
+        tau_x_ms: f64,
+        tau_y_ms: f64,
+        a2_plus: f64,
+        a3_plus: f64,
+        a2_minus: f64,
+        a3_minus: f64,
+    ) -> Self {
+        Self {
+            a2_plus,
+            a3_plus,
+            a2_minus,
+            a3_minus,
+            tau_plus_ms: 16.8,
+            tau_x_ms,
+            tau_minus_ms: 33.7,
+            tau_y_ms,
+            bounds: Bounds {
+                w_min: 0.0,
+                w_max: 1.0,
+            },
+            pairing,
+        }
+    }
+
+    /// Visual cortex, all-to-all, minimal model: `tau_y = 125 ms`, `A2+ = 0`, `A3+ = 6.5e-3`,
+    /// `A2- = 7.1e-3`, `A3- = 0` (`tau+ = 16.8`, `tau- = 33.7 ms` for every set).
+    pub fn visual_cortex_minimal() -> Self {
+        Self::table4(Pairing::AllToAll, 101.0, 125.0, 0.0, 6.5e-3, 7.1e-3, 0.0)
+    }
+
+    /// Visual cortex, nearest-spike, minimal model: `tau_y = 40 ms`, `A2+ = 0`, `A3+ = 5.2e-2`,
+    /// `A2- = 8e-3`, `A3- = 0`.
+    pub fn visual_cortex_nearest_minimal() -> Self {
+        Self::table4(Pairing::Nearest, 714.0, 40.0, 0.0, 5.2e-2, 8e-3, 0.0)
+    }
+
+    /// Visual cortex, all-to-all, full model: `tau_x = 101`, `tau_y = 125 ms`, `A2+ = 5e-10`,
+    /// `A3+ = 6.2e-3`, `A2- = 7e-3`, `A3- = 2.3e-4`.
+    pub fn visual_cortex_full() -> Self {
+        Self::table4(Pairing::AllToAll, 101.0, 125.0, 5e-10, 6.2e-3, 7e-3, 2.3e-4)
+    }
+
+    /// Visual cortex, nearest-spike, full model: `tau_x = 714`, `tau_y = 40 ms`,
+    /// `A2+ = 8.8e-11`, `A3+ = 5.3e-2`, `A2- = 6.6e-3`, `A3- = 3.1e-3`.
+    pub fn visual_cortex_nearest_full() -> Self {
+        Self::table4(
+            Pairing::Nearest,
+            714.0,
+            40.0,
+            8.8e-11,
+            5.3e-2,
+            6.6e-3,
+            3.1e-3,
+        )
+    }
+
+    /// Hippocampal culture, all-to-all, minimal model: `tau_y = 40 ms`, `A2+ = 5.3e-3`,
+    /// `A3+ = 8e-3`, `A2- = 3.5e-3`, `A3- = 0`.
+    pub fn hippocampal_minimal() -> Self {
+        Self::table4(Pairing::AllToAll, 946.0, 40.0, 5.3e-3, 8e-3, 3.5e-3, 0.0)
+    }
+
+    /// Hippocampal culture, nearest-spike, minimal model: `tau_y = 48 ms`, `A2+ = 4.6e-3`,
+    /// `A3+ = 9.1e-3`, `A2- = 3e-3`, `A3- = 0`.
+    pub fn hippocampal_nearest_minimal() -> Self {
+        Self::table4(Pairing::Nearest, 575.0, 48.0, 4.6e-3, 9.1e-3, 3e-3, 0.0)
+    }
+
+    /// The rule of Diehl & Cook's published code (their "triplet" STDP with nearest-spike
+    /// traces): `tau_plus = 20` (pre), `tau_minus = 20` (post1), `tau_y = 40 ms` (post2),
+    /// `A2+ = 0`, `A3+ = nu_post = 0.01`, `A2- = nu_pre = 1e-4`, `A3- = 0`, bounds `[0, 1]`.
+    pub fn diehl_cook() -> Self {
+        Self {
+            a2_plus: 0.0,
+            a3_plus: 0.01,
+            a2_minus: 1e-4,
+            a3_minus: 0.0,
+            tau_plus_ms: 20.0,
+            tau_x_ms: 20.0,
+            tau_minus_ms: 20.0,
+            tau_y_ms: 40.0,
+            bounds: Bounds {
+                w_min: 0.0,
+                w_max: 1.0,
+            },
+            pairing: Pairing::Nearest,
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), StdpError> {
+        check_nonneg("a2_plus", self.a2_plus)?;
+        check_nonneg("a3_plus", self.a3_plus)?;
+        check_nonneg("a2_minus", self.a2_minus)?;
+        check_nonneg("a3_minus", self.a3_minus)?;
+        check_pos("tau_plus_ms", self.tau_plus_ms)?;
+        check_pos("tau_x_ms", self.tau_x_ms)?;
+        check_pos("tau_minus_ms", self.tau_minus_ms)?;
+        check_pos("tau_y_ms", self.tau_y_ms)?;
+        self.bounds.check()
+    }
+}
+
+/// Triplet STDP as a [`Plasticity`] rule (see [`TripletParams`] for the equations).
+pub struct TripletStdp {
+    p: TripletParams,
+    scale: f64,
+    r1: Traces,
+    r2: Traces,
+    o1: Traces,
+    o2: Traces,
+    pub(crate) d_r1: DecayTable,
+    d_r2: DecayTable,
+    pub(crate) d_o1: DecayTable,
+    d_o2: DecayTable,
+}
+
+impl TripletStdp {
+    /// A rule for a projection with `n_pre` sources and `n_post` targets at step `dt_ms`.
+    pub fn new(
+        p: TripletParams,
+        dt_ms: f64,
+        n_pre: usize,
+        n_post: usize,
+    ) -> Result<Self, StdpError> {
+        p.validate()?;
+        Ok(Self {
+            d_r1: DecayTable::new(p.tau_plus_ms, dt_ms)?,
+            d_r2: DecayTable::new(p.tau_x_ms, dt_ms)?,
+            d_o1: DecayTable::new(p.tau_minus_ms, dt_ms)?,
+            d_o2: DecayTable::new(p.tau_y_ms, dt_ms)?,
+            p,
+            scale: 1.0,
+            r1: Traces::new(n_pre),
+            r2: Traces::new(n_pre),
+            o1: Traces::new(n_post),
+            o2: Traces::new(n_post),
+        })
+    }
+
+    /// The parameters.
+    pub fn params(&self) -> &TripletParams {
+        &self.p
+    }
+
+    fn nearest(&self) -> bool {
+        self.p.pairing == Pairing::Nearest
+    }
+
+    /// `o1_i(t)`, the fast postsynaptic trace.
+    #[inline]
+    pub(crate) fn o1(&self, i: usize, t: Step) -> f64 {
+        self.o1.at(i, t, &self.d_o1)
+    }
+
+    /// `r1_j(t)`, the fast presynaptic trace.
+    #[inline]
+    pub(crate) fn r1(&self, j: usize, t: Step) -> f64 {
+        self.r1.at(j, t, &self.d_r1)
+    }
+
+    /// `r2_j(t)` before bumping.
+    #[inline]
+    pub(crate) fn r2(&self, j: usize, t: Step) -> f64 {
+        self.r2.at(j, t, &self.d_r2)
+    }
+
+    /// `o2_i(t)` before bumping.
+    #[inline]
+    pub(crate) fn o2(&self, i: usize, t: Step) -> f64 {
+        self.o2.at(i, t, &self.d_o2)
+    }
+
+    /// Depression factor of a pre spike whose own slow trace was `r2`: `A2- + A3- r2`, scaled.
+    #[inline]
+    pub(crate) fn pre_factor(&self, r2: f64) -> f64 {
+        self.scale * (self.p.a2_minus + self.p.a3_minus * r2)
+    }
+
+    /// Potentiation factor of a post spike whose own slow trace was `o2`: `A2+ + A3+ o2`, scaled.
+    #[inline]
+    pub(crate) fn post_factor(&self, o2: f64) -> f64 {
+        self.scale * (self.p.a2_plus + self.p.a3_plus * o2)
+    }
+
+    /// Clip to the bounds.
+    #[inline]
+    pub(crate) fn clip(&self, w: f64) -> f32 {
+        self.p.bounds.clip(w)
+    }
+
+    /// Records a pre spike of `j` at `t` in the traces (after its weight updates).
+    #[inline]
+    pub(crate) fn bump_pre(&mut self, j: usize, t: Step) {
+        let n = self.nearest();
+        self.r1.bump(j, t, &self.d_r1, n);
+        self.r2.bump(j, t, &self.d_r2, n);
+    }
+
+    /// Records a post spike of `i` at `t` in the traces (after its weight updates).
+    #[inline]
+    pub(crate) fn bump_post(&mut self, i: usize, t: Step) {
+        let n = self.nearest();
+        self.o1.bump(i, t, &self.d_o1, n);
+        self.o2.bump(i, t, &self.d_o2, n);
+    }
+}
+
+impl Plasticity for TripletStdp {
+    fn on_pre(&mut self, step: Step, pre: u32, targets: &[u32], weights: &mut [f32]) {
+        if let Some(&m) = targets.iter().max() {
+            self.o1.ensure(m as usize + 1);
+            self.o2.ensure(m as usize + 1);
+        }
+        self.r1.ensure(pre as usize + 1);
+        self.r2.ensure(pre as usize + 1);
+        let f = self.pre_factor(self.r2(pre as usize, step));
+        if f != 0.0 {
+            for (&i, w) in targets.iter().zip(weights.iter_mut()) {
+                let o1 = self.o1(i as usize, step);
+                if o1 != 0.0 {
+                    *w = self.clip(*w as f64 - f * o1);
+                }
+            }
+        }
+        self.bump_pre(pre as usize, step);
+    }
+
+    fn on_post(
+        &mut self,
+        step: Step,
+        post: u32,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &mut [f32],
+    ) {
+        if let Some(&m) = sources.iter().max() {
+            self.r1.ensure(m as usize + 1);
+            self.r2.ensure(m as usize + 1);
+        }
+        self.o1.ensure(post as usize + 1);
+        self.o2.ensure(post as usize + 1);
+        let f = self.post_factor(self.o2(post as usize, step));
+        if f != 0.0 {
+            for (&j, &s) in sources.iter().zip(synapses) {
+                let Some(w) = weights.get_mut(s as usize) else {
+                    continue;
+                };
+                let r1 = self.r1(j as usize, step);
+                if r1 != 0.0 {
+                    *w = self.clip(*w as f64 + f * r1);
+                }
+            }
+        }
+        self.bump_post(post as usize, step);
+    }
+}
+
+impl StdpRule for TripletStdp {
+    fn set_rate_scale(&mut self, scale: f64) {
+        self.scale = scale;
+    }
+    fn reset_traces(&mut self) {
+        self.r1.clear();
+        self.r2.clear();
+        self.o1.clear();
+        self.o2.clear();
+    }
+}
