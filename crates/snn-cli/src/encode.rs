@@ -1,12 +1,450 @@
-//! `snn encode` (being written: see the spike-encoding issue).
+//! `snn encode`: turn a digits image or a CSV row into spikes, write the raster (CSV) and a raster
+//! plot (SVG/PNG), and report how well the scheme's decoder recovers the input.
+//!
+//! Examples:
+//!   snn encode                                        # digit 0, Poisson rate code, 100 steps
+//!   snn encode --scheme ttfs --digit-index 7 --out r.csv --plot r.svg
+//!   snn encode --scheme population --neurons-per-feature 10 --json
+//!   snn encode --scheme delta --csv signal.csv --row 3 --min -1 --max 1 --threshold 0.05
 
-use anyhow::{Result, bail};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use snn_encode::plot::{PlotOptions, raster_png, raster_svg};
+use snn_encode::{
+    DeltaEncoder, Encoder, Normalize, PopulationEncoder, RateEncoder, SpikeRaster, TtfsEncoder,
+};
+
+/// The bundled 8x8 digits (64 pixels 0..16, then the label, per line).
+const DIGITS_CSV: &str = include_str!("../../../data/digits/digits.csv");
+
+/// Encoding scheme of `snn encode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum Scheme {
+    /// Rate code: Poisson (Bernoulli per step, p = x * max_rate_hz * dt_ms / 1000), or evenly
+    /// spaced spikes with --deterministic.
+    Rate,
+    /// Time to first spike: one spike per feature at most, brighter = earlier.
+    Ttfs,
+    /// Send-on-delta: the row is a signal over time (one value per step); neuron 0 = ON, 1 = OFF.
+    Delta,
+    /// Gaussian receptive fields: --neurons-per-feature neurons per feature, latency coded.
+    Population,
+}
+
+/// Latency mapping of `--scheme ttfs`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+pub enum TtfsMap {
+    /// t = round((1 - x) (steps - 1)).
+    Linear,
+    /// t = round((steps - 1) ln x / ln x_min), x_min = --threshold (default 0.01).
+    Log,
+}
 
 /// Arguments of `snn encode`.
-#[derive(clap::Args)]
-pub struct EncodeArgs {}
+///
+/// Input: the bundled digits image `--digit-index N` (default: image 0), or row `--row N` of a
+/// CSV file `--csv FILE`. Features are normalised to [0, 1] with `--min`/`--max` (defaults
+/// 0..16, the digits' pixel range).
+#[derive(clap::Args, Debug)]
+pub struct EncodeArgs {
+    /// Encoding scheme.
+    #[arg(long, value_enum, default_value_t = Scheme::Rate)]
+    scheme: Scheme,
+    /// Image of the bundled 8x8 digits set to encode (0..=1796; default 0 when no --csv).
+    #[arg(long, value_name = "N", conflicts_with = "csv")]
+    digit_index: Option<usize>,
+    /// CSV file of comma-separated numbers, one sample per line (blank lines and lines starting
+    /// with '#' are skipped).
+    #[arg(long, value_name = "FILE")]
+    csv: Option<PathBuf>,
+    /// Row of --csv to encode (0-based, counting data rows only).
+    #[arg(long, value_name = "N", default_value_t = 0, requires = "csv")]
+    row: usize,
+    /// The last column of the CSV is a label, not a feature.
+    #[arg(long, requires = "csv")]
+    label_column: bool,
+    /// Raw value mapped to intensity 0.
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 0.0,
+        allow_negative_numbers = true
+    )]
+    min: f32,
+    /// Raw value mapped to intensity 1.
+    #[arg(
+        long,
+        value_name = "X",
+        default_value_t = 16.0,
+        allow_negative_numbers = true
+    )]
+    max: f32,
+    /// Time steps to encode over (default 100; delta uses one step per input value instead).
+    #[arg(long, value_name = "T")]
+    steps: Option<usize>,
+    /// Step length in ms (rate code).
+    #[arg(long, value_name = "MS", default_value_t = 1.0)]
+    dt_ms: f64,
+    /// Firing rate at full intensity in Hz (rate code).
+    #[arg(long, value_name = "HZ", default_value_t = 200.0)]
+    max_rate_hz: f64,
+    /// Rate code with evenly spaced spikes instead of Poisson draws.
+    #[arg(long)]
+    deterministic: bool,
+    /// Latency mapping of the ttfs scheme.
+    #[arg(long, value_enum, value_name = "MAP")]
+    ttfs_mapping: Option<TtfsMap>,
+    /// ttfs: intensity below which a feature does not fire (linear default 0, log default 0.01);
+    /// delta: change of the normalised signal per event (default 0.05); population: activation
+    /// below which a field does not fire (default 0.1).
+    #[arg(long, value_name = "X")]
+    threshold: Option<f64>,
+    /// Receptive fields per feature (population code).
+    #[arg(long, value_name = "N", default_value_t = 8)]
+    neurons_per_feature: usize,
+    /// Receptive field width factor: sigma = spacing / beta (population code).
+    #[arg(long, value_name = "B", default_value_t = 1.5)]
+    beta: f64,
+    /// Seed of the random streams (Poisson rate code).
+    #[arg(long, value_name = "S", default_value_t = 1)]
+    seed: u64,
+    /// Write the raster as CSV (`step,neuron` per line after a header, sorted).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Draw a raster plot; the format follows the extension: .svg or .png.
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
+    /// Print the summary as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Where the features came from.
+struct Input {
+    description: String,
+    label: Option<String>,
+    values: Vec<f32>,
+}
+
+fn parse_row(line: &str, what: &str) -> Result<Vec<f32>> {
+    line.split(',')
+        .enumerate()
+        .map(|(i, cell)| {
+            let cell = cell.trim();
+            cell.parse::<f32>()
+                .ok()
+                .filter(|v| v.is_finite())
+                .with_context(|| {
+                    format!("{what}, column {}: '{cell}' is not a finite number", i + 1)
+                })
+        })
+        .collect()
+}
+
+fn load_input(a: &EncodeArgs) -> Result<Input> {
+    if let Some(path) = &a.csv {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("cannot read --csv {}", path.display()))?;
+        let rows: Vec<(usize, &str)> = text
+            .lines()
+            .enumerate()
+            .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
+            .collect();
+        let Some(&(line_no, line)) = rows.get(a.row) else {
+            bail!(
+                "--row {}: {} has {} data row(s)",
+                a.row,
+                path.display(),
+                rows.len()
+            );
+        };
+        let what = format!("{} line {}", path.display(), line_no + 1);
+        let mut values = parse_row(line, &what)?;
+        let label = if a.label_column {
+            let l = values
+                .pop()
+                .with_context(|| format!("{what}: no label column"))?;
+            Some(format!("{l}"))
+        } else {
+            None
+        };
+        if values.is_empty() {
+            bail!("{what}: no features");
+        }
+        return Ok(Input {
+            description: format!("{} row {}", path.display(), a.row),
+            label,
+            values,
+        });
+    }
+    let index = a.digit_index.unwrap_or(0);
+    let n = DIGITS_CSV.lines().count();
+    let line = DIGITS_CSV.lines().nth(index).with_context(|| {
+        format!(
+            "--digit-index {index}: the bundled digits set has {n} images (0..={})",
+            n - 1
+        )
+    })?;
+    let mut values = parse_row(line, "bundled digits")?;
+    let label = values.pop().map(|l| format!("{l}"));
+    Ok(Input {
+        description: format!("digit #{index}"),
+        label,
+        values,
+    })
+}
+
+enum PlotFormat {
+    Svg,
+    Png,
+}
+
+fn plot_format(path: &Path) -> Result<PlotFormat> {
+    let ext = path
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    match ext.as_deref() {
+        Some("svg") => Ok(PlotFormat::Svg),
+        Some("png") => Ok(PlotFormat::Png),
+        _ => bail!(
+            "--plot {}: unsupported format; supported: .svg, .png",
+            path.display()
+        ),
+    }
+}
+
+/// Writes `bytes` to `path` atomically: `path.tmp` first, renamed over `path` on success.
+fn write_atomic(path: &Path, flag: &str, bytes: &[u8]) -> Result<()> {
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = PathBuf::from(tmp);
+    let res = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if let Err(e) = res {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e).with_context(|| format!("{flag} {}: cannot write", path.display()));
+    }
+    Ok(())
+}
+
+fn raster_csv(r: &SpikeRaster) -> String {
+    let mut s = String::with_capacity(16 + r.len() * 8);
+    s.push_str("step,neuron\n");
+    for sp in r.iter() {
+        s.push_str(&format!("{},{}\n", sp.step, sp.neuron));
+    }
+    s
+}
+
+/// The result of one encoding, for the summary.
+struct Encoded {
+    scheme: String,
+    raster: SpikeRaster,
+    neurons: usize,
+    /// Decoded values (normalised units) and the stated bound (None: statistical only).
+    decoded: Vec<f32>,
+    bound: Option<f64>,
+}
+
+fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
+    let n = x.len();
+    let steps = match (a.scheme, a.steps) {
+        (Scheme::Delta, Some(_)) => {
+            bail!("--steps does not apply to --scheme delta (one step per input value)")
+        }
+        (_, s) => s.unwrap_or(100),
+    };
+    if a.deterministic && a.scheme != Scheme::Rate {
+        bail!("--deterministic applies only to --scheme rate");
+    }
+    if a.ttfs_mapping.is_some() && a.scheme != Scheme::Ttfs {
+        bail!("--ttfs-mapping applies only to --scheme ttfs");
+    }
+    if a.threshold.is_some() && a.scheme == Scheme::Rate {
+        bail!("--threshold does not apply to --scheme rate");
+    }
+    let mut u = vec![0.0; n];
+    norm.normalize_into(x, &mut u).context("input")?;
+    Ok(match a.scheme {
+        Scheme::Rate => {
+            let enc = if a.deterministic {
+                RateEncoder::regular(a.max_rate_hz, a.dt_ms, steps)
+            } else {
+                RateEncoder::poisson(a.max_rate_hz, a.dt_ms, steps)
+            }
+            .context("--scheme rate")?;
+            let raster = enc.encode(x, norm, a.seed)?;
+            Encoded {
+                scheme: format!(
+                    "rate ({}, max {} Hz, dt {} ms)",
+                    if a.deterministic {
+                        "regular"
+                    } else {
+                        "poisson"
+                    },
+                    a.max_rate_hz,
+                    a.dt_ms
+                ),
+                decoded: enc.decode(&raster, n),
+                neurons: n,
+                raster,
+                bound: a.deterministic.then(|| enc.max_abs_error() as f64),
+            }
+        }
+        Scheme::Ttfs => {
+            let map = a.ttfs_mapping.unwrap_or(TtfsMap::Linear);
+            let enc = match map {
+                TtfsMap::Linear => TtfsEncoder::linear(steps, a.threshold.unwrap_or(0.0) as f32),
+                TtfsMap::Log => TtfsEncoder::log(steps, a.threshold.unwrap_or(0.01) as f32),
+            }
+            .context("--scheme ttfs")?;
+            let raster = enc.encode(x, norm, a.seed)?;
+            Encoded {
+                scheme: format!(
+                    "ttfs ({}, threshold {})",
+                    if map == TtfsMap::Linear {
+                        "linear"
+                    } else {
+                        "log"
+                    },
+                    enc.threshold()
+                ),
+                decoded: enc.decode(&raster, n),
+                neurons: n,
+                raster,
+                bound: Some(enc.max_abs_error() as f64),
+            }
+        }
+        Scheme::Population => {
+            let enc = PopulationEncoder::new(
+                a.neurons_per_feature,
+                a.beta,
+                steps,
+                a.threshold.unwrap_or(0.1),
+            )
+            .context("--scheme population")?;
+            let raster = enc.encode(x, norm, a.seed)?;
+            let bound = enc.max_abs_error() as f64;
+            Encoded {
+                scheme: format!(
+                    "population ({} fields per feature, beta {})",
+                    a.neurons_per_feature, a.beta
+                ),
+                decoded: enc.decode(&raster, n),
+                neurons: n * a.neurons_per_feature,
+                raster,
+                bound: bound.is_finite().then_some(bound),
+            }
+        }
+        Scheme::Delta => {
+            let theta = a.threshold.unwrap_or(0.05);
+            let enc = DeltaEncoder::send_on_delta(theta).context("--scheme delta")?;
+            let raster = enc.encode(&u, 1)?;
+            Encoded {
+                scheme: format!("delta (send-on-delta, threshold {theta})"),
+                decoded: enc.decode(&raster, &u[..1]),
+                neurons: 2,
+                raster,
+                bound: Some(theta),
+            }
+        }
+    })
+}
 
 /// Runs `snn encode`.
-pub fn run(_a: EncodeArgs) -> Result<()> {
-    bail!("snn encode is not available yet")
+pub fn run(a: EncodeArgs) -> Result<()> {
+    let plot = a.plot.as_deref().map(plot_format).transpose()?;
+    let norm = Normalize::new(a.min, a.max).context("--min/--max")?;
+    let input = load_input(&a)?;
+    let x = &input.values;
+    let e = encode(&a, x, norm)?;
+
+    if let Some(path) = &a.out {
+        write_atomic(path, "--out", raster_csv(&e.raster).as_bytes())?;
+    }
+    if let (Some(path), Some(fmt)) = (&a.plot, plot) {
+        let opts = PlotOptions {
+            title: format!("snn encode: {}, {}", input.description, e.scheme),
+            ..PlotOptions::default()
+        };
+        let bytes = match fmt {
+            PlotFormat::Svg => raster_svg(&e.raster, e.neurons, &opts).into_bytes(),
+            PlotFormat::Png => raster_png(&e.raster, e.neurons, &opts),
+        };
+        write_atomic(path, "--plot", &bytes)?;
+    }
+
+    let u: Vec<f32> = x.iter().map(|&v| norm.apply(v)).collect();
+    let max_err = u
+        .iter()
+        .zip(&e.decoded)
+        .map(|(a, b)| (a - b).abs() as f64)
+        .fold(0.0, f64::max);
+    let steps = e.raster.n_steps();
+    let spikes = e.raster.len();
+    let active = e
+        .raster
+        .counts(e.neurons)
+        .iter()
+        .filter(|&&c| c > 0)
+        .count();
+    let per_feature = spikes as f64 / x.len() as f64;
+    if a.json {
+        let j = serde_json::json!({
+            "scheme": e.scheme,
+            "input": input.description,
+            "label": input.label,
+            "features": x.len(),
+            "min": a.min,
+            "max": a.max,
+            "steps": steps,
+            "neurons": e.neurons,
+            "spikes": spikes,
+            "active_neurons": active,
+            "spikes_per_feature": per_feature,
+            "seed": a.seed,
+            "decode_max_abs_error": max_err,
+            "error_bound": e.bound,
+            "out": a.out.as_ref().map(|p| p.display().to_string()),
+            "plot": a.plot.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{j}");
+    } else {
+        println!("scheme           {}", e.scheme);
+        match &input.label {
+            Some(l) => println!("input            {} (label {l})", input.description),
+            None => println!("input            {}", input.description),
+        }
+        println!(
+            "features         {} (normalised from {}..{})",
+            x.len(),
+            a.min,
+            a.max
+        );
+        println!("steps            {steps}");
+        println!("neurons          {} ({active} fired)", e.neurons);
+        println!("spikes           {spikes} ({per_feature:.2} per feature)");
+        match e.bound {
+            Some(b) => {
+                println!("decoded          max |x - x̂| = {max_err:.4} (stated bound {b:.4})")
+            }
+            None => {
+                println!("decoded          max |x - x̂| = {max_err:.4} (Poisson: statistical error)")
+            }
+        }
+        if let Some(p) = &a.out {
+            println!("raster           {}", p.display());
+        }
+        if let Some(p) = &a.plot {
+            println!("plot             {}", p.display());
+        }
+    }
+    Ok(())
 }
