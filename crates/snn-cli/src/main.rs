@@ -14,6 +14,7 @@ use snn_types::{NetworkSpec, ms_to_steps};
 mod chip;
 mod encode;
 mod stdp;
+mod train;
 
 #[derive(Parser)]
 #[command(
@@ -42,6 +43,17 @@ Examples:
     Chip(chip::ChipArgs),
     /// Unsupervised STDP learning (Diehl & Cook 2015) on digits or MNIST.
     Stdp(stdp::StdpArgs),
+    /// Train a spiking classifier with surrogate gradients (BPTT).
+    #[command(after_help = "\
+Examples:
+  snn train                                          # digits (bundled), 64-1000-10, 30 epochs
+  snn train --dataset mnist --epochs 1 --threads 2   # MNIST from $SNN_DATA or ../shared/data
+  snn train --encoding rate --readout count --out model.ckpt --export net.toml
+  snn train --resume model.ckpt --epochs 40 --out model.ckpt")]
+    Train(train::TrainArgs),
+    /// Evaluate a checkpoint on its dataset's test split (optionally also in the engine).
+    #[command(after_help = "Example:\n  snn eval model.ckpt --engine")]
+    Eval(train::EvalArgs),
     /// Check a network spec and print a summary of it (or every problem found, with its path).
     #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
     Validate {
@@ -89,6 +101,8 @@ fn main() -> ExitCode {
         Command::Encode(a) => encode::run(a),
         Command::Chip(a) => chip::run(a),
         Command::Stdp(a) => stdp::run(a),
+        Command::Train(a) => train::train(a),
+        Command::Eval(a) => train::eval(a),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -115,7 +129,7 @@ fn validate(path: &Path) -> Result<()> {
 }
 
 /// Peak resident memory of this process in bytes (Linux; `None` elsewhere).
-fn peak_rss_bytes() -> Option<u64> {
+pub(crate) fn peak_rss_bytes() -> Option<u64> {
     let s = std::fs::read_to_string("/proc/self/status").ok()?;
     let line = s.lines().find(|l| l.starts_with("VmHWM:"))?;
     let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;

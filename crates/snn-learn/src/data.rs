@@ -27,6 +27,9 @@ pub enum DataError {
         /// What was expected and found.
         message: String,
     },
+    /// The dataset name is not one we know.
+    #[error("unknown dataset '{0}': expected digits, mnist, fashion-mnist or nmnist")]
+    UnknownDataset(String),
     /// No data directory was given and none was found.
     #[error("no data directory: pass --data DIR or set SNN_DATA (looked for {looked})")]
     NoDataDir {
@@ -221,6 +224,44 @@ pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataErro
         load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
         load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
     ))
+}
+
+/// A dataset loaded by name.
+#[derive(Debug, Clone)]
+pub enum Loaded {
+    /// Images with labels (digits, MNIST, Fashion-MNIST).
+    Images {
+        /// Training split.
+        train: Dataset,
+        /// Test split.
+        test: Dataset,
+    },
+    /// Event recordings (the N-MNIST subset).
+    Events {
+        /// Training recordings.
+        train: Vec<EventSample>,
+        /// Test recordings.
+        test: Vec<EventSample>,
+    },
+}
+
+/// Loads `digits` (bundled), `mnist`, `fashion-mnist` or `nmnist` (from [`data_dir`]).
+pub fn load(name: &str, dir: Option<&Path>) -> Result<Loaded, DataError> {
+    match name {
+        "digits" => {
+            let (train, test) = digits();
+            Ok(Loaded::Images { train, test })
+        }
+        "mnist" | "fashion-mnist" => {
+            let (train, test) = mnist_like(&data_dir(dir)?, name)?;
+            Ok(Loaded::Images { train, test })
+        }
+        "nmnist" => {
+            let (train, test) = nmnist_small(&data_dir(dir)?)?;
+            Ok(Loaded::Events { train, test })
+        }
+        other => Err(DataError::UnknownDataset(other.to_string())),
+    }
 }
 
 /// One address event of a recording.

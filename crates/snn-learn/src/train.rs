@@ -78,6 +78,21 @@ pub enum TrainError {
     },
 }
 
+impl<T: Source + ?Sized> Source for &T {
+    fn len(&self) -> usize {
+        (**self).len()
+    }
+    fn label(&self, i: usize) -> u8 {
+        (**self).label(i)
+    }
+    fn n_inputs(&self) -> usize {
+        (**self).n_inputs()
+    }
+    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError> {
+        (**self).input(idx, steps, enc, seed)
+    }
+}
+
 fn spikes_from(per_sample: impl Fn(usize, &mut Vec<u32>, usize), idx: &[usize], steps: usize) -> Input {
     // per_sample(sample position, out, t) appends the sorted active inputs at step t.
     let b = idx.len();
@@ -279,6 +294,8 @@ pub struct Trainer {
     pub best: Option<Best>,
     /// True once early stopping has ended training.
     pub stopped_early: bool,
+    /// What the model is trained on (e.g. `digits`), for checks on resume and evaluation.
+    pub dataset: String,
 }
 
 /// Progress of an epoch, for progress bars: `(batches done, batches, running loss, running
@@ -300,7 +317,16 @@ impl Trainer {
         let mut m = model;
         let sizes: Vec<usize> = m.params_mut().iter().map(|(p, _)| p.len()).collect();
         let optimizer = Optimizer::new(config.optimizer, &sizes);
-        Ok(Self { model: m, optimizer, config, epoch: 0, history: Vec::new(), best: None, stopped_early: false })
+        Ok(Self {
+            model: m,
+            optimizer,
+            config,
+            epoch: 0,
+            history: Vec::new(),
+            best: None,
+            stopped_early: false,
+            dataset: String::new(),
+        })
     }
 
     /// True when every configured epoch has run (or early stopping ended training).

@@ -1,0 +1,377 @@
+//! `snn train` and `snn eval`: surrogate-gradient training on the built-in and shared datasets.
+
+use std::io::{IsTerminal, Write};
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snn_learn::checkpoint;
+use snn_learn::data::{self, Loaded};
+use snn_learn::export::{EngineClassifier, to_network_spec};
+use snn_learn::model::{LayerConfig, Model, ModelConfig, Readout};
+use snn_learn::optim::{OptimizerKind, Schedule};
+use snn_learn::surrogate::Surrogate;
+use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
+
+use crate::peak_rss_bytes;
+
+/// Arguments of `snn train`.
+#[derive(clap::Args)]
+pub struct TrainArgs {
+    /// Dataset: digits (bundled), mnist, fashion-mnist or nmnist (from --data / $SNN_DATA).
+    #[arg(long, default_value = "digits")]
+    dataset: String,
+    /// Directory holding mnist/, fashion-mnist/, nmnist-small/ (default: $SNN_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Hidden layer sizes, comma-separated (e.g. 1000 or 500,300).
+    #[arg(long, default_value = "1000", value_delimiter = ',')]
+    hidden: Vec<usize>,
+    /// Make every hidden layer recurrent.
+    #[arg(long)]
+    recurrent: bool,
+    /// Time steps per sample.
+    #[arg(long, default_value_t = 25)]
+    steps: usize,
+    /// Epochs (in total, including those of a resumed checkpoint).
+    #[arg(long, default_value_t = 30)]
+    epochs: usize,
+    /// Input coding: direct, rate, ttfs, or events (nmnist).
+    #[arg(long, default_value = "direct")]
+    encoding: String,
+    /// Surrogate derivative: fast-sigmoid:K, arctan:A, sigmoid:K, triangle:W or ste.
+    #[arg(long, default_value = "fast-sigmoid:25")]
+    surrogate: String,
+    /// Output readout: membrane (leaky integrator, mean membrane) or count (spike count).
+    #[arg(long, default_value = "membrane")]
+    readout: String,
+    /// Membrane decay per step.
+    #[arg(long, default_value_t = 0.95)]
+    beta: f32,
+    /// Learning rate (Adam).
+    #[arg(long, default_value_t = 5e-4)]
+    lr: f32,
+    /// Decoupled weight decay (AdamW).
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f32,
+    /// Mini-batch size.
+    #[arg(long, default_value_t = 128)]
+    batch_size: usize,
+    /// Cosine learning-rate schedule over the epochs (default: constant).
+    #[arg(long)]
+    cosine: bool,
+    /// Stop after N epochs without a better test accuracy (keeps the best model).
+    #[arg(long, value_name = "N")]
+    early_stop: Option<usize>,
+    /// Use only the first N training samples.
+    #[arg(long, value_name = "N")]
+    limit: Option<usize>,
+    /// Worker threads (results are identical for any count).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seed of weights, shuffling and random input coding.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Write a checkpoint here after every epoch (atomically).
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Continue from this checkpoint (model, optimiser, epoch and RNG state).
+    #[arg(long, value_name = "FILE")]
+    resume: Option<PathBuf>,
+    /// Write the trained network as a NetworkSpec (.toml or .json) for `snn simulate` / `snn chip`.
+    #[arg(long, value_name = "FILE")]
+    export: Option<PathBuf>,
+    /// Append one JSON line of metrics per epoch to this file.
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
+    /// Print one final JSON object on stdout instead of the table.
+    #[arg(long)]
+    json: bool,
+}
+
+/// Arguments of `snn eval`.
+#[derive(clap::Args)]
+pub struct EvalArgs {
+    /// Checkpoint written by `snn train --out`.
+    checkpoint: PathBuf,
+    /// Directory holding the datasets (default: $SNN_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Also simulate the exported network in the engine and count agreeing predictions.
+    #[arg(long)]
+    engine: bool,
+    /// Worker threads.
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Print one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+/// A loaded dataset as training sources.
+enum Sets {
+    Images(data::Dataset, data::Dataset),
+    Events(Vec<data::EventSample>, Vec<data::EventSample>),
+}
+
+impl Sets {
+    fn load(name: &str, dir: Option<&Path>, limit: Option<usize>) -> Result<Self> {
+        Ok(match data::load(name, dir)? {
+            Loaded::Images { train, test } => Sets::Images(
+                match limit {
+                    Some(n) => train.take(n),
+                    None => train,
+                },
+                test,
+            ),
+            Loaded::Events { mut train, test } => {
+                if let Some(n) = limit {
+                    train.truncate(n);
+                }
+                Sets::Events(train, test)
+            }
+        })
+    }
+    fn n_inputs(&self) -> usize {
+        match self {
+            Sets::Images(t, _) => t.n_features,
+            Sets::Events(..) => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
+        }
+    }
+    fn sources(&self) -> (Box<dyn Source + '_>, Box<dyn Source + '_>) {
+        match self {
+            Sets::Images(a, b) => (Box::new(a), Box::new(b)),
+            Sets::Events(a, b) => (Box::new(EventSource(a)), Box::new(EventSource(b))),
+        }
+    }
+}
+
+fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
+    Ok(match s {
+        "direct" => Encoding::Direct,
+        "rate" => Encoding::Rate { p_max: 1.0 },
+        "ttfs" => Encoding::Ttfs { threshold: 0.05 },
+        "events" => Encoding::Events { duration_us: 300_000 },
+        other => bail!("--encoding {other}: expected direct, rate, ttfs or events"),
+    })
+    .and_then(|e| match (e, dataset) {
+        (Encoding::Events { .. }, "nmnist") | (Encoding::Direct | Encoding::Rate { .. } | Encoding::Ttfs { .. }, "digits" | "mnist" | "fashion-mnist") => Ok(e),
+        (Encoding::Events { .. }, d) => bail!("--encoding events needs --dataset nmnist, not {d}"),
+        (_, "nmnist") => bail!("--dataset nmnist needs --encoding events"),
+        _ => Ok(e),
+    })
+}
+
+fn bar(n: u64, enabled: bool) -> ProgressBar {
+    if enabled && std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
+        b.set_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} batches {msg} ({eta})").expect("static template"));
+        b
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+fn write_spec(path: &Path, model: &Model) -> Result<()> {
+    let spec = to_network_spec(model)?;
+    let text = if path.extension().is_some_and(|e| e == "json") { spec.to_json_string() } else { spec.to_toml_string()? };
+    checkpoint::write_atomic(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// Runs `snn train`.
+pub fn train(a: TrainArgs) -> Result<()> {
+    if a.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    let mut trainer = match &a.resume {
+        Some(p) => {
+            let t = checkpoint::load(p)?;
+            if t.dataset != a.dataset {
+                bail!("{}: the checkpoint was trained on '{}', not --dataset {}", p.display(), t.dataset, a.dataset);
+            }
+            let mut t = t;
+            t.config.epochs = a.epochs;
+            t
+        }
+        None => {
+            let encoding = parse_encoding(&a.encoding, &a.dataset)?;
+            let surrogate: Surrogate = a.surrogate.parse().map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
+            let readout = match a.readout.as_str() {
+                "membrane" => Readout::Membrane,
+                "count" => Readout::SpikeCount,
+                other => bail!("--readout {other}: expected membrane or count"),
+            };
+            if a.hidden.contains(&0) {
+                bail!("--hidden: every layer needs at least one neuron");
+            }
+            let n_inputs = match a.dataset.as_str() {
+                "digits" => 64,
+                "mnist" | "fashion-mnist" => 784,
+                "nmnist" => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
+                other => bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist"),
+            };
+            let mut mc = ModelConfig::feed_forward(n_inputs, &a.hidden, 10, a.steps);
+            mc.hidden = a.hidden.iter().map(|&n| LayerConfig { size: n, recurrent: a.recurrent, alpha: None }).collect();
+            mc.surrogate = surrogate;
+            mc.readout = readout;
+            mc.beta = a.beta;
+            let model = Model::new(mc, a.seed).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+            let mut tc = TrainConfig::recipe(a.epochs, a.seed);
+            tc.lr = a.lr;
+            tc.batch_size = a.batch_size;
+            tc.encoding = encoding;
+            tc.optimizer = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: a.weight_decay };
+            if a.cosine {
+                tc.schedule = Schedule::Cosine { total_epochs: a.epochs, min_lr: 0.0 };
+            }
+            tc.early_stop_patience = a.early_stop;
+            let mut t = Trainer::new(model, tc)?;
+            t.dataset = a.dataset.clone();
+            t
+        }
+    };
+    let sets = Sets::load(&a.dataset, a.data.as_deref(), a.limit)?;
+    if sets.n_inputs() != trainer.model.config.n_inputs {
+        bail!("the dataset has {} inputs but the model expects {}", sets.n_inputs(), trainer.model.config.n_inputs);
+    }
+    let (train_src, test_src) = sets.sources();
+    let mut metrics_file = match &a.metrics {
+        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open {}", p.display()))?),
+        None => None,
+    };
+    let human = !a.json;
+    if human {
+        println!(
+            "training {} on {} ({} train / {} test), {} steps, {} threads",
+            describe(&trainer.model),
+            a.dataset,
+            train_src.len(),
+            test_src.len(),
+            trainer.model.config.steps,
+            a.threads
+        );
+        println!("{:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}", "epoch", "loss", "train", "test", "lr", "time_s", "rate");
+    }
+    let start = Instant::now();
+    while !trainer.finished() {
+        let n_batches = train_src.len().div_ceil(trainer.config.batch_size) as u64;
+        let pb = bar(n_batches, true);
+        pb.set_prefix(format!("epoch {}", trainer.epoch + 1));
+        let m = trainer.run_epoch(train_src.as_ref(), test_src.as_ref(), a.threads, &mut |done, _, loss, acc| {
+            pb.set_position(done as u64);
+            pb.set_message(format!("loss {loss:.4} acc {acc:.4}"));
+        })?;
+        pb.finish_and_clear();
+        let line = format!(
+            "{:>5} {:>10.4} {:>9.4} {:>9.4} {:>9.2e} {:>8.2} {:>8.3}",
+            m.epoch, m.train_loss, m.train_acc, m.test_acc, m.lr, m.train_s, m.hidden_rate
+        );
+        if human {
+            println!("{line}");
+        } else {
+            eprintln!("{line}");
+        }
+        if let Some(f) = &mut metrics_file {
+            writeln!(f, "{}", serde_json::to_string(&m)?).context("cannot append to the metrics file")?;
+        }
+        if let Some(p) = &a.out {
+            checkpoint::save(&trainer, p)?;
+        }
+    }
+    if trainer.stopped_early && human {
+        println!("early stop: keeping the model of epoch {}", trainer.best.as_ref().map_or(0, |b| b.epoch));
+    }
+    let test_acc = trainer.evaluate(test_src.as_ref(), a.threads)?.0;
+    if let Some(p) = &a.out {
+        checkpoint::save(&trainer, p)?;
+    }
+    if let Some(p) = &a.export {
+        write_spec(p, &trainer.model)?;
+    }
+    let per_epoch: Vec<f64> = trainer.history.iter().map(|m| m.train_s).collect();
+    let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
+    let rss_mb = peak_rss_bytes().map(|b| b as f64 / 1048576.0);
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "dataset": a.dataset,
+                "epochs": trainer.epoch,
+                "test_acc": test_acc,
+                "train_s_per_epoch": mean_epoch_s,
+                "peak_rss_mb": rss_mb,
+                "threads": a.threads,
+                "seed": trainer.config.seed,
+                "model": describe(&trainer.model),
+                "wall_s": start.elapsed().as_secs_f64(),
+                "checkpoint": a.out.as_ref().map(|p| p.display().to_string()),
+                "export": a.export.as_ref().map(|p| p.display().to_string()),
+            })
+        );
+    } else {
+        println!("test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)", test_acc, trainer.epoch, rss_mb.unwrap_or(0.0));
+        if let Some(p) = &a.out {
+            println!("checkpoint  {}", p.display());
+        }
+        if let Some(p) = &a.export {
+            println!("network     {}", p.display());
+        }
+    }
+    Ok(())
+}
+
+fn describe(m: &Model) -> String {
+    let mut s = m.config.n_inputs.to_string();
+    for l in &m.layers {
+        s.push_str(&format!("-{}", l.n_out));
+    }
+    let readout = if m.config.readout == Readout::Membrane { "membrane readout" } else { "spike-count readout" };
+    format!("{s} LIF ({readout}, {})", m.config.surrogate)
+}
+
+/// Runs `snn eval`.
+pub fn eval(a: EvalArgs) -> Result<()> {
+    let t = checkpoint::load(&a.checkpoint)?;
+    let sets = Sets::load(&t.dataset, a.data.as_deref(), None)?;
+    let (_, test) = sets.sources();
+    let start = Instant::now();
+    let (acc, preds) = t.evaluate(test.as_ref(), a.threads.max(1))?;
+    let eval_s = start.elapsed().as_secs_f64();
+    let mut engine = serde_json::Value::Null;
+    if a.engine {
+        let mut clf = EngineClassifier::new(&t.model)?;
+        let idx: Vec<usize> = (0..test.len()).collect();
+        let (mut agree, mut correct, mut events) = (0usize, 0usize, 0u64);
+        let t0 = Instant::now();
+        for shard in idx.chunks(SHARD) {
+            let input = test.input(shard, t.model.config.steps, t.config.encoding, t.config.seed ^ 0xE7A1_0000_0000_0001)?;
+            let (p, e) = clf.predict(&input, shard.len())?;
+            events += e;
+            for (k, &i) in shard.iter().enumerate() {
+                agree += (p[k] == preds[i]) as usize;
+                correct += (p[k] == test.label(i) as usize) as usize;
+            }
+        }
+        engine = serde_json::json!({
+            "test_acc": correct as f64 / test.len().max(1) as f64,
+            "agreement": agree as f64 / test.len().max(1) as f64,
+            "syn_events": events,
+            "run_s": t0.elapsed().as_secs_f64(),
+        });
+    }
+    if a.json {
+        println!(
+            "{}",
+            serde_json::json!({"dataset": t.dataset, "epochs": t.epoch, "test_acc": acc, "eval_s": eval_s, "threads": a.threads, "seed": t.config.seed, "engine": engine})
+        );
+    } else {
+        println!("{}: {} trained {} epochs on {}", a.checkpoint.display(), describe(&t.model), t.epoch, t.dataset);
+        println!("test accuracy (trainer)  {acc:.4}");
+        if !engine.is_null() {
+            println!("test accuracy (engine)   {:.4}", engine["test_acc"].as_f64().unwrap_or(0.0));
+            println!("agreement                {:.4} ({} synaptic events)", engine["agreement"].as_f64().unwrap_or(0.0), engine["syn_events"]);
+        }
+    }
+    Ok(())
+}
