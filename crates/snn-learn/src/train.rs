@@ -14,6 +14,8 @@ use rand::rngs::Xoshiro256PlusPlus;
 use rand::seq::SliceRandom;
 use serde::{Deserialize, Serialize};
 
+use snn_encode::{Encoder, Normalize, RateEncoder, TtfsEncoder};
+
 use crate::data::{Dataset, EventSample, NMNIST_SIZE, bin_events};
 use crate::model::{Grads, Input, Model, ShardStats, Tape};
 use crate::optim::{Optimizer, OptimizerKind, Schedule, clip_grad_norm};
@@ -26,14 +28,14 @@ pub const SHARD: usize = 32;
 pub enum Encoding {
     /// The analog features as an input current at every step (direct coding).
     Direct,
-    /// Bernoulli rate coding: input `i` spikes at each step with probability
-    /// `clamp(x_i * p_max, 0, 1)`.
+    /// Bernoulli rate coding (`snn_encode::RateEncoder`, Poisson mode): input `i` spikes at each
+    /// step with probability `clamp(x_i * p_max, 0, 1)`.
     Rate {
         /// Spike probability per step at full intensity.
         p_max: f32,
     },
-    /// Latency coding: one spike per input at step `round((1 - x_i) * (steps - 1))`; inputs at
-    /// or below `threshold` never spike.
+    /// Latency coding (`snn_encode::TtfsEncoder`, linear mapping): at most one spike per input,
+    /// brighter inputs earlier; inputs at or below `threshold` never spike.
     Ttfs {
         /// Intensity at or below which an input stays silent.
         threshold: f32,
@@ -108,9 +110,17 @@ fn spikes_from(per_sample: impl Fn(usize, &mut Vec<u32>, usize), idx: &[usize], 
     Input::Spikes { offsets, idx: all }
 }
 
-/// A per-sample, per-step random stream for rate coding.
-fn sample_rng(seed: u64, sample: usize) -> Xoshiro256PlusPlus {
-    Xoshiro256PlusPlus::seed_from_u64(seed ^ (sample as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15))
+impl Dataset {
+    /// Encodes samples `idx` with a `snn-encode` encoder; sample `i` always uses stream
+    /// `(seed, i)`, whatever batch it is in.
+    fn encoded<E: Encoder>(&self, enc: &E, idx: &[usize], steps: usize, seed: u64) -> Result<Input, TrainError> {
+        let rasters = idx
+            .iter()
+            .map(|&i| enc.encode_sample(self.sample(i), Normalize::UNIT, seed, i as u64))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| TrainError::Config(e.to_string()))?;
+        Ok(spikes_from(|k, out, t| out.extend_from_slice(rasters[k].at(t as u64)), idx, steps))
+    }
 }
 
 impl Source for Dataset {
@@ -134,39 +144,12 @@ impl Source for Dataset {
                 Ok(Input::Static(x))
             }
             Encoding::Rate { p_max } => {
-                // Draw all steps of a sample from its own stream, then lay them out by step.
-                let draws: Vec<Vec<Vec<u32>>> = idx
-                    .iter()
-                    .map(|&i| {
-                        use rand::RngExt;
-                        let mut rng = sample_rng(seed, i);
-                        let x = self.sample(i);
-                        (0..steps)
-                            .map(|_| {
-                                (0..nf as u32)
-                                    .filter(|&f| rng.random::<f32>() < (x[f as usize] * p_max).clamp(0.0, 1.0))
-                                    .collect()
-                            })
-                            .collect()
-                    })
-                    .collect();
-                Ok(spikes_from(|k, out, t| out.extend_from_slice(&draws[k][t]), idx, steps))
+                let enc = RateEncoder::poisson(p_max as f64 * 1000.0, 1.0, steps).map_err(|e| TrainError::Config(e.to_string()))?;
+                self.encoded(&enc, idx, steps, seed)
             }
             Encoding::Ttfs { threshold } => {
-                let when: Vec<Vec<Option<usize>>> = idx
-                    .iter()
-                    .map(|&i| {
-                        self.sample(i)
-                            .iter()
-                            .map(|&x| (x > threshold).then(|| ((1.0 - x.clamp(0.0, 1.0)) * (steps - 1) as f32).round() as usize))
-                            .collect()
-                    })
-                    .collect();
-                Ok(spikes_from(
-                    |k, out, t| out.extend(when[k].iter().enumerate().filter(|(_, w)| **w == Some(t)).map(|(f, _)| f as u32)),
-                    idx,
-                    steps,
-                ))
+                let enc = TtfsEncoder::linear(steps, threshold).map_err(|e| TrainError::Config(e.to_string()))?;
+                self.encoded(&enc, idx, steps, seed)
             }
             Encoding::Events { .. } => Err(TrainError::Encoding { encoding: "events".into(), data: "an image dataset".into() }),
         }
