@@ -46,13 +46,13 @@ pub struct ChipArgs {
 
 /// Runs `snn chip`.
 pub fn run(a: ChipArgs) -> Result<()> {
-    let arch = ArchSpec::resolve(&a.arch)?;
-    let spec = NetworkSpec::load(&a.network)?;
     let noc = match a.noc.as_str() {
         "cycle" => NocMode::Cycle,
         "analytic" => NocMode::Analytic,
         o => bail!("--noc: expected `cycle` or `analytic`, got '{o}'"),
     };
+    let arch = ArchSpec::resolve(&a.arch)?;
+    let spec = NetworkSpec::load(&a.network)?;
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
         max_neurons_per_core: None,

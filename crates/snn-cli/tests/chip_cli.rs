@@ -1,0 +1,279 @@
+//! `snn chip` end to end.
+
+use std::path::PathBuf;
+
+use assert_cmd::Command;
+
+fn tmp(name: &str, text: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("snn-chip-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join(name);
+    std::fs::write(&p, text).unwrap();
+    p
+}
+
+const NET: &str = r#"
+name = "ff"
+dt_ms = 1.0
+seed = 3
+[[populations]]
+name = "in"
+size = 50
+neuron = { model = "input" }
+[[populations]]
+name = "h"
+size = 300
+neuron = { model = "lif_beta", beta = 0.9, threshold = 1.0 }
+[[projections]]
+source = "in"
+target = "h"
+connectivity = { rule = "fixed_probability", p = 0.3 }
+weight = { dist = "uniform", low = 0.0, high = 0.4 }
+[[stimuli]]
+kind = "poisson"
+target = "in"
+rate_hz = 100.0
+"#;
+
+fn snn() -> Command {
+    Command::cargo_bin("snn").unwrap()
+}
+
+fn one_error_line(out: &std::process::Output) -> String {
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr).to_string();
+    let lines: Vec<&str> = err.lines().collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(lines[0].starts_with("error: "), "{err}");
+    assert!(!err.contains("panicked"));
+    err
+}
+
+#[test]
+fn runs_and_prints_summary() {
+    // TrueNorth needs at most 4 distinct weights per neuron: a uniform weight.
+    let net = tmp(
+        "net.toml",
+        &NET.replace("{ dist = \"uniform\", low = 0.0, high = 0.4 }", "0.3"),
+    );
+    for arch in ["loihi", "truenorth"] {
+        let out = snn()
+            .args(["chip", "--arch", arch])
+            .arg(&net)
+            .args(["--steps", "20"])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{arch}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let s = String::from_utf8_lossy(&out.stdout);
+        assert!(
+            s.contains("energy:") && s.contains("synaptic ops") && s.contains("assumptions"),
+            "{s}"
+        );
+    }
+}
+
+#[test]
+fn json_parses_and_has_the_accounting() {
+    let net = tmp("net2.toml", NET);
+    let trace = std::env::temp_dir().join(format!("snn-chip-trace-{}.csv", std::process::id()));
+    let out = snn()
+        .args([
+            "chip", "--arch", "loihi", "--json", "--steps", "15", "--noc", "analytic", "--trace",
+        ])
+        .arg(&trace)
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["steps"], 15);
+    assert_eq!(v["noc"], "analytic");
+    let c = &v["counts"];
+    let u = &v["unit_energy_pj"];
+    let syn = c["synaptic_ops"].as_f64().unwrap() * u["synaptic_op"].as_f64().unwrap();
+    assert!((syn - v["energy"]["synaptic_pj"].as_f64().unwrap()).abs() < 1e-6 * syn.max(1.0));
+    assert!(v["output_spikes"].is_array());
+    let t = std::fs::read_to_string(&trace).unwrap();
+    assert_eq!(t.lines().count(), 16);
+}
+
+#[test]
+fn fit_reports_placement() {
+    let net = tmp("net3.toml", NET);
+    let out = snn()
+        .args(["chip", "--fit"])
+        .arg(&net)
+        .args(["--arch", "loihi"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("fits") && s.contains("input axons") && s.contains("lif_beta -> loihi_lif"),
+        "{s}"
+    );
+    let out = snn()
+        .args(["chip", "--fit", "--json"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fits"], true);
+}
+
+#[test]
+fn input_csv_drives_the_network() {
+    let net = tmp(
+        "net4.toml",
+        r#"
+        dt_ms = 1.0
+        [[populations]]
+        name = "in"
+        size = 2
+        neuron = { model = "input" }
+        [[populations]]
+        name = "o"
+        size = 1
+        neuron = { model = "loihi_lif", du = 4095, vth_mant = 100 }
+        [[projections]]
+        source = "in"
+        target = "o"
+        connectivity = { rule = "all_to_all" }
+        weight = 120
+        "#,
+    );
+    let csv = tmp("in.csv", "step,neuron\n0,0\n3,1\n");
+    let out = snn()
+        .args(["chip", "--json", "--steps", "6", "--input"])
+        .arg(&csv)
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let sp: Vec<(u64, u64)> = v["output_spikes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_u64().unwrap(), p[1].as_u64().unwrap()))
+        .collect();
+    assert_eq!(sp, vec![(0, 0), (1, 2), (3, 1), (4, 2)]);
+    // A spike on a non-input neuron is refused.
+    let bad = tmp("bad.csv", "2,2\n");
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--input"])
+            .arg(&bad)
+            .arg(&net)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("bad.csv") && err.contains("neuron 2"), "{err}");
+    let bad = tmp("bad2.csv", "x,1\n");
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--input"])
+            .arg(&bad)
+            .arg(&net)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("bad2.csv") && err.contains("line 1"), "{err}");
+}
+
+#[test]
+fn bad_arch_file_names_file_and_field() {
+    let net = tmp("net5.toml", NET);
+    let arch = tmp(
+        "arch.toml",
+        &snn_arch_text().replace("compartments = 1024", "compartments = -3"),
+    );
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--arch"])
+            .arg(&arch)
+            .arg(&net)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("arch.toml") && err.contains("compartments"),
+        "{err}"
+    );
+    let arch = tmp(
+        "arch2.toml",
+        &snn_arch_text().replace("tiles_y = 4", "tiles_y = 0"),
+    );
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--arch"])
+            .arg(&arch)
+            .arg(&net)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("arch2.toml") && err.contains("mesh.tiles_y"),
+        "{err}"
+    );
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--arch", "nope"])
+            .arg(&net)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("nope"), "{err}");
+}
+
+fn snn_arch_text() -> String {
+    std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../snn-neuromorphic/presets/loihi.toml"
+    ))
+    .unwrap()
+}
+
+#[test]
+fn bad_network_is_one_error_line() {
+    let net = tmp("bad_net.toml", &NET.replace("p = 0.3", "p = 3.0"));
+    let err = one_error_line(&snn().args(["chip"]).arg(&net).output().unwrap());
+    assert!(
+        err.contains("bad_net.toml") && err.contains("projections[0]"),
+        "{err}"
+    );
+    // Too big for the chip: every violated limit, the network file named.
+    let big = tmp("big.toml", &NET.replace("size = 300", "size = 200000"));
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--fit", "--arch", "loihi"])
+            .arg(&big)
+            .output()
+            .unwrap(),
+    );
+    assert!(
+        err.contains("big.toml") && err.contains("does not fit") && err.contains("mesh (cores)"),
+        "{err}"
+    );
+    let good = tmp("good.toml", NET);
+    let err = one_error_line(
+        &snn()
+            .args(["chip", "--noc", "fast"])
+            .arg(&good)
+            .output()
+            .unwrap(),
+    );
+    assert!(err.contains("--noc"), "{err}");
+}
