@@ -472,15 +472,21 @@ impl Model {
                             let reset = if subtract { uj - thr } else { 0.0 };
                             v[j] = if spike { reset } else { uj };
                         }
-                        // Branch-free compaction of the spiking neurons, ascending.
+                        // Compaction of the spiking neurons, ascending: a bit mask per 32
+                        // neurons, then one iteration per set bit.
                         let start = act_idx.len();
-                        act_idx.resize(start + n, 0);
-                        let mut c = 0;
-                        for (j, &x) in sr.iter().enumerate() {
-                            act_idx[start + c] = j as u32;
-                            c += (x != 0.0) as usize;
+                        act_idx.reserve(n);
+                        for (ci, chunk) in sr.chunks(32).enumerate() {
+                            let mut mask = 0u32;
+                            for (i, &x) in chunk.iter().enumerate() {
+                                mask |= ((x != 0.0) as u32) << i;
+                            }
+                            while mask != 0 {
+                                act_idx.push((ci * 32) as u32 + mask.trailing_zeros());
+                                mask &= mask - 1;
+                            }
                         }
-                        act_idx.truncate(start + c);
+                        let c = act_idx.len() - start;
                         act_rng[t * batch + b] = (start as u32, c as u32);
                     } else {
                         for j in 0..n {

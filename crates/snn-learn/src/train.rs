@@ -21,7 +21,7 @@ use crate::model::{Grads, Input, Model, ShardStats, Tape};
 use crate::optim::{Optimizer, OptimizerKind, Schedule, clip_grad_norm};
 
 /// Samples per shard: the unit of parallel work and of the fixed-order gradient reduction.
-pub const SHARD: usize = 32;
+pub const SHARD: usize = 64;
 
 /// How samples become network input.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
