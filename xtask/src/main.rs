@@ -165,6 +165,29 @@ fn bench(o: &Opts) -> Result<()> {
         scenarios.push(json!({ "name": name, "command": format!("snn simulate {}", args.join(" ")), "result": v }));
     }
 
+    // Training: one epoch of the digits recipe, and of MNIST when the data is present.
+    let data_dir = std::env::var_os("SNN_DATA").map(PathBuf::from).or_else(|| {
+        let p = root.join("../shared/data");
+        p.is_dir().then_some(p)
+    });
+    let mut train_cases: Vec<(&str, Vec<String>)> = vec![("train_digits", vec!["--dataset".into(), "digits".into()])];
+    if let Some(d) = &data_dir {
+        if d.join("mnist").is_dir() {
+            train_cases.push(("train_mnist", vec!["--dataset".into(), "mnist".into(), "--data".into(), d.display().to_string()]));
+        }
+    }
+    for (name, extra) in train_cases {
+        let mut args: Vec<String> = vec!["train".into(), "--epochs".into(), "1".into(), "--threads".into(), "1".into(), "--json".into()];
+        args.extend(extra);
+        eprintln!("scenario {name}: snn {}", args.join(" "));
+        let out = run(Command::new(&bin).args(&args))?;
+        let v: Value = serde_json::from_str(out.trim()).context("snn train --json printed something that is not JSON")?;
+        figs.push(Figure { name: format!("{name}.s_per_epoch"), value: v["train_s_per_epoch"].as_f64().unwrap_or(f64::NAN), unit: "s (1 thread)", higher_is_better: false });
+        figs.push(Figure { name: format!("{name}.test_acc_1_epoch"), value: v["test_acc"].as_f64().unwrap_or(f64::NAN), unit: "fraction", higher_is_better: true });
+        figs.push(Figure { name: format!("{name}.peak_rss_mb"), value: v["peak_rss_mb"].as_f64().unwrap_or(f64::NAN), unit: "MiB", higher_is_better: false });
+        scenarios.push(json!({ "name": name, "command": format!("snn {}", args.join(" ")), "result": v }));
+    }
+
     if o.criterion {
         eprintln!("criterion micro-benchmarks ({})...", if o.full { "full" } else { "--quick" });
         let mut cmd = Command::new(env!("CARGO"));
