@@ -1,1 +1,1311 @@
-//! The Diehl & Cook (2015) unsupervised classifier (being written).
+//! The unsupervised digit classifier of Diehl & Cook (2015), "Unsupervised learning of digit
+//! recognition using spike-timing-dependent plasticity", Front. Comput. Neurosci. 9:99.
+//!
+//! Network: `n_inputs` Poisson inputs (rate proportional to pixel intensity, 63.75 Hz at full
+//! intensity) project all-to-all with plastic weights onto `N` excitatory conductance-based LIF
+//! neurons with adaptive thresholds; each excitatory neuron drives one inhibitory partner
+//! (`w_ei`), which inhibits every other excitatory neuron (`w_ie`): a soft winner-take-all.
+//! Each image is shown for 350 ms followed by 150 ms of rest; if the excitatory layer fires
+//! fewer than 5 spikes the image is shown again with the input rates raised by 31.875 Hz (at
+//! full intensity). Before each presentation, each neuron's incoming weights are scaled to sum
+//! to 78 (for 784 inputs). Learning uses [`TripletStdp`] with
+//! [`TripletParams::diehl_cook`], the rule of the authors' published code.
+//!
+//! ```text
+//! excitatory:  tau_m dv/dt = (v_rest - v) + g_e (E_exc - v) + g_i (E_inh - v)
+//!              dg_e/dt = -g_e / tau_ge,  dg_i/dt = -g_i / tau_gi
+//!              spike when v > v_thresh + theta;  v <- v_reset, refractory, theta += theta_plus
+//! inhibitory:  the same without theta (own constants)
+//! ```
+//!
+//! After training, learning and thresholds are frozen, each neuron is labelled with the class
+//! for which its mean response over the training set is highest (never the test set), and an
+//! image is classified by the class whose neurons have the highest mean spike count.
+//!
+//! This is a dedicated event-driven simulation (the engine has no conductance synapses or
+//! adaptive thresholds): neuron state is updated every step with forward Euler at 0.5 ms like the
+//! reference implementation, input spikes are drawn as geometric inter-spike gaps (one random
+//! number per spike), synaptic input and depression cost work per input spike, potentiation per
+//! output spike, and only neurons whose weights changed are renormalised. See `docs/stdp.md`
+//! for every difference from the paper.
+//!
+//! ```
+//! use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+//!
+//! let (train, test) = snn_learn::data::digits();
+//! let cfg = DiehlCookConfig { n_neurons: 20, ..DiehlCookConfig::digits() };
+//! let mut model = DiehlCook::new(cfg, train.n_features, train.shape, train.n_classes).unwrap();
+//! model.train_epoch(&train.take(100), &|_, _| {}).unwrap();
+//! model.label(&train.take(100), &|_, _| {}).unwrap();
+//! let acc = model.accuracy(&test.take(50), &|_, _| {}).unwrap();
+//! assert!((0.0..=1.0).contains(&acc));
+//! ```
+
+use std::io::Write;
+use std::path::Path;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use rand::rngs::Xoshiro256PlusPlus;
+use rand::{RngExt, SeedableRng};
+use serde::{Deserialize, Serialize};
+use snn_types::Step;
+
+use super::homeostasis::{AdaptiveThreshold, LrSchedule};
+use super::triplet::{TripletParams, TripletStdp};
+use super::{StdpError, StdpRule, check_nonneg, check_pos};
+use crate::data::Dataset;
+
+/// Progress callback: `(done, total)` samples of the current pass. Called from worker threads
+/// during the frozen passes.
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// Constants of one LIF population (conductance-based).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct CondLif {
+    /// Resting potential, mV.
+    pub v_rest_mv: f64,
+    /// Reset potential, mV.
+    pub v_reset_mv: f64,
+    /// Threshold (before adaptation), mV.
+    pub v_thresh_mv: f64,
+    /// Membrane time constant, ms.
+    pub tau_m_ms: f64,
+    /// Refractory period, ms.
+    pub t_ref_ms: f64,
+    /// Excitatory reversal potential, mV.
+    pub e_exc_mv: f64,
+    /// Inhibitory reversal potential, mV.
+    pub e_inh_mv: f64,
+}
+
+impl CondLif {
+    fn validate(&self) -> Result<(), StdpError> {
+        check_pos("tau_m_ms", self.tau_m_ms)?;
+        check_nonneg("t_ref_ms", self.t_ref_ms)?;
+        for (n, v) in [
+            ("v_rest_mv", self.v_rest_mv),
+            ("v_reset_mv", self.v_reset_mv),
+            ("v_thresh_mv", self.v_thresh_mv),
+            ("e_exc_mv", self.e_exc_mv),
+            ("e_inh_mv", self.e_inh_mv),
+        ] {
+            if !v.is_finite() {
+                return Err(StdpError::Param {
+                    name: n,
+                    reason: "must be finite".into(),
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Configuration of the classifier. [`Default`] is the paper's setup for MNIST with 400
+/// excitatory neurons.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiehlCookConfig {
+    /// Excitatory (and inhibitory) neurons.
+    pub n_neurons: usize,
+    /// Time step, ms (0.5).
+    pub dt_ms: f64,
+    /// Presentation time per image, ms (350).
+    pub present_ms: f64,
+    /// Rest after each presentation, ms (150).
+    pub rest_ms: f64,
+    /// Input rate at full intensity, Hz (63.75).
+    pub max_rate_hz: f64,
+    /// Added to the full-intensity rate at each repeat of a silent presentation, Hz (31.875).
+    pub rate_boost_hz: f64,
+    /// A presentation with fewer excitatory spikes than this is repeated with higher rates (5).
+    pub min_spikes: u32,
+    /// At most this many repeats per image (the paper has no limit; 10).
+    pub max_boosts: u32,
+    /// Excitatory neurons: `v_rest = -65`, `v_reset = -65`, `v_thresh = -52 mV`,
+    /// `tau_m = 100 ms`, refractory 5 ms, `E_exc = 0`, `E_inh = -100 mV`.
+    pub exc: CondLif,
+    /// Inhibitory neurons: `v_rest = -60`, `v_reset = -45`, `v_thresh = -40 mV`,
+    /// `tau_m = 10 ms`, refractory 2 ms, `E_exc = 0`, `E_inh = -85 mV`.
+    pub inh: CondLif,
+    /// Excitatory conductance time constant, ms (1).
+    pub tau_ge_ms: f64,
+    /// Inhibitory conductance time constant, ms (2).
+    pub tau_gi_ms: f64,
+    /// Threshold increment per spike, mV (0.05).
+    pub theta_plus_mv: f64,
+    /// Threshold decay time constant, ms (1e7).
+    pub tau_theta_ms: f64,
+    /// Excitatory to inhibitory (one-to-one) weight (10.4).
+    pub w_ei: f64,
+    /// Inhibitory to excitatory (all but the partner) weight (17).
+    pub w_ie: f64,
+    /// Initial input weights are uniform in `[0.01, 1.01] * w_init_scale` (0.3).
+    pub w_init_scale: f64,
+    /// Sum of each neuron's incoming weights after normalisation; `None`: `78 * n_inputs / 784`.
+    pub norm_sum: Option<f64>,
+    /// The learning rule (by default [`TripletParams::diehl_cook`]).
+    pub stdp: TripletParams,
+    /// Learning-rate schedule over the training samples of all epochs.
+    pub lr_schedule: LrSchedule,
+    /// Seed of every random stream.
+    pub seed: u64,
+    /// Worker threads of the frozen (labelling and test) passes; results do not depend on it.
+    pub threads: usize,
+}
+
+impl Default for DiehlCookConfig {
+    fn default() -> Self {
+        Self {
+            n_neurons: 400,
+            dt_ms: 0.5,
+            present_ms: 350.0,
+            rest_ms: 150.0,
+            max_rate_hz: 63.75,
+            rate_boost_hz: 31.875,
+            min_spikes: 5,
+            max_boosts: 10,
+            exc: CondLif {
+                v_rest_mv: -65.0,
+                v_reset_mv: -65.0,
+                v_thresh_mv: -52.0,
+                tau_m_ms: 100.0,
+                t_ref_ms: 5.0,
+                e_exc_mv: 0.0,
+                e_inh_mv: -100.0,
+            },
+            inh: CondLif {
+                v_rest_mv: -60.0,
+                v_reset_mv: -45.0,
+                v_thresh_mv: -40.0,
+                tau_m_ms: 10.0,
+                t_ref_ms: 2.0,
+                e_exc_mv: 0.0,
+                e_inh_mv: -85.0,
+            },
+            tau_ge_ms: 1.0,
+            tau_gi_ms: 2.0,
+            theta_plus_mv: 0.05,
+            tau_theta_ms: 1e7,
+            w_ei: 10.4,
+            w_ie: 17.0,
+            w_init_scale: 0.3,
+            norm_sum: None,
+            stdp: TripletParams::diehl_cook(),
+            lr_schedule: LrSchedule::Constant,
+            seed: 1,
+            threads: 2,
+        }
+    }
+}
+
+impl DiehlCookConfig {
+    /// The setup adapted to the bundled 8x8 digits (64 inputs, values 0..16 scaled to [0, 1]):
+    /// 100 neurons, incoming weights normalised to sum 30 (78 * 64 / 784 = 6.4 leaves the layer
+    /// nearly silent with so few inputs), a larger threshold increment (0.2 mV) so that
+    /// homeostasis acts within the 1,437 training images, and everything else as the paper.
+    pub fn digits() -> Self {
+        Self {
+            n_neurons: 100,
+            norm_sum: Some(30.0),
+            theta_plus_mv: 0.2,
+            ..Self::default()
+        }
+    }
+
+    /// Checks every field.
+    pub fn validate(&self) -> Result<(), StdpError> {
+        if self.n_neurons == 0 || self.n_neurons > 100_000 {
+            return Err(StdpError::Param {
+                name: "n_neurons",
+                reason: format!("must be in 1..=100000, got {}", self.n_neurons),
+            });
+        }
+        check_pos("dt_ms", self.dt_ms)?;
+        check_pos("present_ms", self.present_ms)?;
+        check_nonneg("rest_ms", self.rest_ms)?;
+        if self.present_ms / self.dt_ms > 1e7 || self.rest_ms / self.dt_ms > 1e7 {
+            return Err(StdpError::Param {
+                name: "present_ms",
+                reason: "more than 1e7 steps per image".into(),
+            });
+        }
+        check_nonneg("max_rate_hz", self.max_rate_hz)?;
+        check_nonneg("rate_boost_hz", self.rate_boost_hz)?;
+        self.exc.validate()?;
+        self.inh.validate()?;
+        check_pos("tau_ge_ms", self.tau_ge_ms)?;
+        check_pos("tau_gi_ms", self.tau_gi_ms)?;
+        check_nonneg("theta_plus_mv", self.theta_plus_mv)?;
+        check_pos("tau_theta_ms", self.tau_theta_ms)?;
+        check_nonneg("w_ei", self.w_ei)?;
+        check_nonneg("w_ie", self.w_ie)?;
+        check_nonneg("w_init_scale", self.w_init_scale)?;
+        if let Some(s) = self.norm_sum {
+            check_pos("norm_sum", s)?;
+        }
+        self.stdp.validate()?;
+        self.lr_schedule.validate()?;
+        if self.threads == 0 {
+            return Err(StdpError::Param {
+                name: "threads",
+                reason: "must be >= 1".into(),
+            });
+        }
+        Ok(())
+    }
+
+    fn steps(&self, ms: f64) -> u64 {
+        (ms / self.dt_ms).round() as u64
+    }
+}
+
+/// Counts of a training epoch.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct TrainStats {
+    /// Images trained on.
+    pub images: usize,
+    /// Presentations, repeats included.
+    pub presentations: usize,
+    /// Input spikes generated.
+    pub input_spikes: u64,
+    /// Excitatory spikes.
+    pub exc_spikes: u64,
+    /// Synaptic events (input spikes times `n_neurons`).
+    pub syn_events: u64,
+    /// Plasticity updates (weights touched by depression and potentiation).
+    pub plasticity_updates: u64,
+}
+
+/// A Diehl & Cook network: configuration and learned state.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct DiehlCook {
+    cfg: DiehlCookConfig,
+    n_inputs: usize,
+    shape: (usize, usize),
+    n_classes: usize,
+    /// Input weights, row-major by input: `weights[i * n_neurons + j]`.
+    weights: Vec<f32>,
+    /// Threshold adaptation `theta_j`, mV.
+    theta_mv: Vec<f64>,
+    /// Class of each neuron (`None`: never responded), empty before [`label`](Self::label).
+    assignments: Vec<Option<u8>>,
+    /// Training images seen (over all epochs).
+    samples_seen: u64,
+    /// Training epochs run.
+    epochs: u32,
+}
+
+fn mix(seed: u64, a: u64, b: u64) -> u64 {
+    // splitmix64 of a fixed combination: independent streams per (seed, a, b).
+    let mut z = seed
+        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        .wrapping_add(a.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+        .wrapping_add(b.wrapping_mul(0x94D0_49BB_1331_11EB))
+        .wrapping_add(0x2545_F491_4F6C_DD1D);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
+}
+
+const PHASE_INIT: u64 = 1;
+const PHASE_TRAIN: u64 = 2;
+const PHASE_FROZEN: u64 = 3;
+
+impl DiehlCook {
+    /// A fresh network for `n_inputs` inputs (an image of `shape` rows x cols when drawn) and
+    /// `n_classes` classes, with random initial weights from the config's seed.
+    pub fn new(
+        cfg: DiehlCookConfig,
+        n_inputs: usize,
+        shape: (usize, usize),
+        n_classes: usize,
+    ) -> Result<Self, StdpError> {
+        cfg.validate()?;
+        if n_inputs == 0 || n_inputs > 1 << 20 {
+            return Err(StdpError::Param {
+                name: "n_inputs",
+                reason: format!("must be in 1..=1048576, got {n_inputs}"),
+            });
+        }
+        if n_classes == 0 || n_classes > 255 {
+            return Err(StdpError::Param {
+                name: "n_classes",
+                reason: format!("must be in 1..=255, got {n_classes}"),
+            });
+        }
+        let n = cfg.n_neurons;
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(cfg.seed, PHASE_INIT, 0));
+        let weights = (0..n_inputs * n)
+            .map(|_| ((rng.random::<f64>() + 0.01) * cfg.w_init_scale) as f32)
+            .collect();
+        Ok(Self {
+            n_inputs,
+            shape,
+            n_classes,
+            weights,
+            theta_mv: vec![0.0; n],
+            assignments: Vec::new(),
+            samples_seen: 0,
+            epochs: 0,
+            cfg,
+        })
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &DiehlCookConfig {
+        &self.cfg
+    }
+
+    /// Sets the worker threads of the frozen passes (results do not depend on it).
+    pub fn set_threads(&mut self, threads: usize) -> Result<(), StdpError> {
+        if threads == 0 {
+            return Err(StdpError::Param {
+                name: "threads",
+                reason: "must be >= 1".into(),
+            });
+        }
+        self.cfg.threads = threads;
+        Ok(())
+    }
+
+    /// Number of excitatory neurons.
+    pub fn n_neurons(&self) -> usize {
+        self.cfg.n_neurons
+    }
+
+    /// Number of inputs.
+    pub fn n_inputs(&self) -> usize {
+        self.n_inputs
+    }
+
+    /// Image shape (rows, cols) of the inputs.
+    pub fn shape(&self) -> (usize, usize) {
+        self.shape
+    }
+
+    /// Training epochs run so far.
+    pub fn epochs(&self) -> u32 {
+        self.epochs
+    }
+
+    /// Input weights, row-major by input: `weights()[i * n_neurons + j]` is input `i` to
+    /// neuron `j`.
+    pub fn weights(&self) -> &[f32] {
+        &self.weights
+    }
+
+    /// Threshold adaptation of each neuron, mV.
+    pub fn theta_mv(&self) -> &[f64] {
+        &self.theta_mv
+    }
+
+    /// Class of each neuron after [`label`](Self::label) (`None`: never responded); empty before.
+    pub fn assignments(&self) -> &[Option<u8>] {
+        &self.assignments
+    }
+
+    /// The incoming weights of neuron `j` (its receptive field), one per input.
+    pub fn receptive_field(&self, j: usize) -> Vec<f32> {
+        let n = self.cfg.n_neurons;
+        (0..self.n_inputs)
+            .map(|i| self.weights[i * n + j])
+            .collect()
+    }
+
+    fn norm_sum(&self) -> f64 {
+        self.cfg
+            .norm_sum
+            .unwrap_or(78.0 * self.n_inputs as f64 / 784.0)
+    }
+
+    fn check_data(&self, data: &Dataset) -> Result<(), StdpError> {
+        if data.n_features != self.n_inputs {
+            return Err(StdpError::Data(format!(
+                "{} features per sample for a network with {} inputs",
+                data.n_features, self.n_inputs
+            )));
+        }
+        if data.features.len() != data.len() * data.n_features {
+            return Err(StdpError::Data("feature array size mismatch".into()));
+        }
+        if let Some(&l) = data.labels.iter().find(|&&l| l as usize >= self.n_classes) {
+            return Err(StdpError::Data(format!(
+                "label {l} out of range for {} classes",
+                self.n_classes
+            )));
+        }
+        Ok(())
+    }
+
+    /// One unsupervised pass over `data` in order (labels unused), learning weights and
+    /// thresholds. Sequential (online learning), deterministic from the seed.
+    pub fn train_epoch(
+        &mut self,
+        data: &Dataset,
+        progress: Progress<'_>,
+    ) -> Result<TrainStats, StdpError> {
+        self.check_data(data)?;
+        let total = data.len() as u64 * (self.epochs as u64 + 1);
+        let cfg = self.cfg.clone();
+        let n = cfg.n_neurons;
+        let mut rule = TripletStdp::new(cfg.stdp.clone(), cfg.dt_ms, self.n_inputs, n)?;
+        let mut theta = AdaptiveThreshold::new(n, cfg.theta_plus_mv, cfg.tau_theta_ms, cfg.dt_ms)?;
+        for (j, &v) in self.theta_mv.iter().enumerate() {
+            theta.set(j, 0, v);
+        }
+        let mut sim = Sim::new(&cfg);
+        let thr0: Vec<f32> = (0..n)
+            .map(|j| (cfg.exc.v_thresh_mv + theta.theta_mv(j, 0)) as f32)
+            .collect();
+        sim.reset(&thr0);
+        let mut learn = Learner {
+            rule: &mut rule,
+            theta: &mut theta,
+            last_post: vec![0; n],
+            recent: Vec::new(),
+            dirty: vec![true; n],
+            dirty_list: (0..n as u32).collect(),
+            horizon: 0,
+            o1: Vec::new(),
+            updates: 0,
+        };
+        learn.horizon = learn.rule.d_o1.horizon(1e-12);
+        let norm = self.norm_sum();
+        let mut stats = TrainStats::default();
+        let mut t: Step = 1;
+        let present = cfg.steps(cfg.present_ms);
+        let rest = cfg.steps(cfg.rest_ms);
+        for k in 0..data.len() {
+            let x = data.sample(k);
+            let scale = cfg.lr_schedule.factor(self.samples_seen, total);
+            learn.rule.set_rate_scale(scale);
+            let mut boost = 0u32;
+            loop {
+                learn.normalise(&mut self.weights, n, norm);
+                let rate_full = cfg.max_rate_hz + boost as f64 * cfg.rate_boost_hz;
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
+                    cfg.seed,
+                    PHASE_TRAIN,
+                    (self.samples_seen << 8) | boost.min(255) as u64,
+                ));
+                sim.schedule_inputs(x, rate_full, present, &mut rng);
+                let spikes = sim.present(&mut self.weights, t, present, Some(&mut learn));
+                stats.presentations += 1;
+                stats.input_spikes += sim.input_events.len() as u64;
+                stats.exc_spikes += spikes as u64;
+                t += present;
+                sim.rest(&mut self.weights, t, rest, Some(&mut learn));
+                t += rest;
+                if spikes >= cfg.min_spikes || boost >= cfg.max_boosts {
+                    break;
+                }
+                boost += 1;
+            }
+            self.samples_seen += 1;
+            stats.images += 1;
+            progress(k + 1, data.len());
+        }
+        // The last normalisation, so saved weights are those used at the next presentation.
+        learn.normalise(&mut self.weights, n, norm);
+        stats.syn_events = stats.input_spikes * n as u64;
+        stats.plasticity_updates = learn.updates;
+        for (j, v) in self.theta_mv.iter_mut().enumerate() {
+            *v = theta.theta_mv(j, t);
+        }
+        self.epochs += 1;
+        self.assignments.clear();
+        Ok(stats)
+    }
+
+    /// Spike counts of every neuron for every sample of `data` with learning and thresholds
+    /// frozen (`counts[k * n_neurons + j]`). Each sample starts from the resting state with its
+    /// own random stream, so the result does not depend on `threads`.
+    pub fn responses(&self, data: &Dataset, progress: Progress<'_>) -> Result<Vec<u32>, StdpError> {
+        self.check_data(data)?;
+        let n = self.cfg.n_neurons;
+        let len = data.len();
+        let mut out = vec![0u32; len * n];
+        let threads = self.cfg.threads.clamp(1, len.max(1));
+        let chunk = len.div_ceil(threads).max(1);
+        let done = AtomicUsize::new(0);
+        let present = self.cfg.steps(self.cfg.present_ms);
+        std::thread::scope(|s| {
+            for (c, out) in out.chunks_mut(chunk * n).enumerate() {
+                let done = &done;
+                s.spawn(move || {
+                    let mut sim = Sim::new(&self.cfg);
+                    let thr: Vec<f32> = self
+                        .theta_mv
+                        .iter()
+                        .map(|&th| (self.cfg.exc.v_thresh_mv + th) as f32)
+                        .collect();
+                    let weights = &self.weights[..];
+                    for (r, counts) in out.chunks_mut(n).enumerate() {
+                        let k = c * chunk + r;
+                        let x = data.sample(k);
+                        let mut boost = 0u32;
+                        loop {
+                            let rate = self.cfg.max_rate_hz + boost as f64 * self.cfg.rate_boost_hz;
+                            let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
+                                self.cfg.seed,
+                                PHASE_FROZEN,
+                                ((k as u64) << 8) | boost.min(255) as u64,
+                            ));
+                            sim.reset(&thr);
+                            sim.schedule_inputs(x, rate, present, &mut rng);
+                            let spikes = sim.present_frozen(weights, present);
+                            if spikes >= self.cfg.min_spikes || boost >= self.cfg.max_boosts {
+                                break;
+                            }
+                            boost += 1;
+                        }
+                        counts.copy_from_slice(&sim.counts);
+                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                        progress(d, len);
+                    }
+                });
+            }
+        });
+        Ok(out)
+    }
+
+    /// Labels each neuron with the class of its highest mean response over `data` (the
+    /// training set), from a frozen pass. Returns that pass's counts.
+    pub fn label(&mut self, data: &Dataset, progress: Progress<'_>) -> Result<Vec<u32>, StdpError> {
+        let counts = self.responses(data, progress)?;
+        self.label_from_counts(&data.labels, &counts)?;
+        Ok(counts)
+    }
+
+    /// Labels the neurons from spike counts (`counts[k * n_neurons + j]`) of samples with
+    /// `labels`: neuron `j` gets the class `c` maximising its mean count over samples of class
+    /// `c`; a neuron that never fired stays unassigned.
+    pub fn label_from_counts(&mut self, labels: &[u8], counts: &[u32]) -> Result<(), StdpError> {
+        let n = self.cfg.n_neurons;
+        if counts.len() != labels.len() * n {
+            return Err(StdpError::Data("counts do not match labels".into()));
+        }
+        let nc = self.n_classes;
+        let mut sum = vec![0f64; nc * n];
+        let mut per_class = vec![0usize; nc];
+        for (k, &l) in labels.iter().enumerate() {
+            let l = l as usize;
+            if l >= nc {
+                return Err(StdpError::Data(format!("label {l} out of range")));
+            }
+            per_class[l] += 1;
+            for (s, &c) in sum[l * n..(l + 1) * n]
+                .iter_mut()
+                .zip(&counts[k * n..(k + 1) * n])
+            {
+                *s += c as f64;
+            }
+        }
+        self.assignments = (0..n)
+            .map(|j| {
+                let mut best: Option<(u8, f64)> = None;
+                for c in 0..nc {
+                    if per_class[c] == 0 {
+                        continue;
+                    }
+                    let m = sum[c * n + j] / per_class[c] as f64;
+                    if m > best.map_or(0.0, |b| b.1) {
+                        best = Some((c as u8, m));
+                    }
+                }
+                best.map(|b| b.0)
+            })
+            .collect();
+        Ok(())
+    }
+
+    /// Classes predicted from spike counts: the class whose assigned neurons have the highest
+    /// mean count (ties and silent samples: the lowest class).
+    pub fn predict_from_counts(&self, counts: &[u32]) -> Result<Vec<u8>, StdpError> {
+        let n = self.cfg.n_neurons;
+        if self.assignments.len() != n {
+            return Err(StdpError::Data(
+                "the network is not labelled yet (train and label it first)".into(),
+            ));
+        }
+        if counts.len() % n != 0 {
+            return Err(StdpError::Data(
+                "counts are not a whole number of samples".into(),
+            ));
+        }
+        let nc = self.n_classes;
+        let mut n_assigned = vec![0usize; nc];
+        for c in self.assignments.iter().flatten() {
+            n_assigned[*c as usize] += 1;
+        }
+        Ok(counts
+            .chunks_exact(n)
+            .map(|row| {
+                let mut s = vec![0f64; nc];
+                for (a, &c) in self.assignments.iter().zip(row) {
+                    if let Some(a) = a {
+                        s[*a as usize] += c as f64;
+                    }
+                }
+                let mut best = (0u8, -1.0);
+                for c in 0..nc {
+                    if n_assigned[c] > 0 {
+                        let m = s[c] / n_assigned[c] as f64;
+                        if m > best.1 {
+                            best = (c as u8, m);
+                        }
+                    }
+                }
+                best.0
+            })
+            .collect())
+    }
+
+    /// Predicted class of every sample of `data` (frozen pass).
+    pub fn predict(&self, data: &Dataset, progress: Progress<'_>) -> Result<Vec<u8>, StdpError> {
+        let counts = self.responses(data, progress)?;
+        self.predict_from_counts(&counts)
+    }
+
+    /// Fraction of `data` classified correctly.
+    pub fn accuracy(&self, data: &Dataset, progress: Progress<'_>) -> Result<f64, StdpError> {
+        let p = self.predict(data, progress)?;
+        let ok = p.iter().zip(&data.labels).filter(|(a, b)| a == b).count();
+        Ok(if data.is_empty() {
+            0.0
+        } else {
+            ok as f64 / data.len() as f64
+        })
+    }
+
+    /// Writes the network to `path` atomically (a temporary file in the same directory, then a
+    /// rename): magic `SNNSTDPW`, format version (u32 LE), payload length (u64 LE), FNV-1a 64
+    /// checksum of the payload (u64 LE), then the postcard-encoded payload.
+    pub fn save(&self, path: &Path) -> Result<(), StdpError> {
+        let payload = postcard::to_stdvec(self).map_err(|e| StdpError::File {
+            path: path.into(),
+            reason: format!("encoding: {e}"),
+        })?;
+        let mut bytes = Vec::with_capacity(payload.len() + 28);
+        bytes.extend_from_slice(MAGIC);
+        bytes.extend_from_slice(&VERSION.to_le_bytes());
+        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(&fnv1a(&payload).to_le_bytes());
+        bytes.extend_from_slice(&payload);
+        write_atomic(path, &bytes)
+    }
+
+    /// Reads a network written by [`save`](Self::save), checking magic, version, length,
+    /// checksum and the consistency of every size.
+    pub fn load(path: &Path) -> Result<Self, StdpError> {
+        let bad = |reason: String| StdpError::File {
+            path: path.into(),
+            reason,
+        };
+        let bytes = std::fs::read(path).map_err(|source| StdpError::Io {
+            path: path.into(),
+            source,
+        })?;
+        if bytes.len() < 28 || &bytes[..8] != MAGIC {
+            return Err(bad("not an snn STDP weights file (bad magic)".into()));
+        }
+        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
+        if version != VERSION {
+            return Err(bad(format!(
+                "format version {version}, this build reads {VERSION}"
+            )));
+        }
+        let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
+        let sum = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
+        let payload = &bytes[28..];
+        if payload.len() as u64 != len {
+            return Err(bad(format!(
+                "truncated or padded: {} payload bytes, header says {len}",
+                payload.len()
+            )));
+        }
+        if fnv1a(payload) != sum {
+            return Err(bad("checksum mismatch (corrupt file)".into()));
+        }
+        let m: DiehlCook =
+            postcard::from_bytes(payload).map_err(|e| bad(format!("decoding: {e}")))?;
+        m.cfg.validate().map_err(|e| bad(e.to_string()))?;
+        let n = m.cfg.n_neurons;
+        if m.weights.len() != m.n_inputs * n
+            || m.theta_mv.len() != n
+            || !(m.assignments.is_empty() || m.assignments.len() == n)
+            || m.n_classes == 0
+            || m.n_classes > 255
+            || m.assignments
+                .iter()
+                .flatten()
+                .any(|&c| c as usize >= m.n_classes)
+        {
+            return Err(bad("inconsistent sizes".into()));
+        }
+        Ok(m)
+    }
+}
+
+const MAGIC: &[u8; 8] = b"SNNSTDPW";
+const VERSION: u32 = 1;
+
+fn fnv1a(b: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &x in b {
+        h = (h ^ x as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    h
+}
+
+/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so an
+/// existing file is never left half-written.
+pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StdpError> {
+    let io = |source| StdpError::Io {
+        path: path.into(),
+        source,
+    };
+    let name = path.file_name().ok_or_else(|| StdpError::File {
+        path: path.into(),
+        reason: "not a file name".into(),
+    })?;
+    let mut tmp_name = std::ffi::OsString::from(".");
+    tmp_name.push(name);
+    tmp_name.push(format!(".tmp{}", std::process::id()));
+    let tmp = path.with_file_name(tmp_name);
+    let res = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if res.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    res.map_err(io)
+}
+
+/// Learning state of a training pass.
+struct Learner<'a> {
+    rule: &'a mut TripletStdp,
+    theta: &'a mut AdaptiveThreshold,
+    last_post: Vec<Step>,
+    /// Neurons that spiked within `horizon` steps (their `o1` trace is not yet negligible).
+    recent: Vec<u32>,
+    dirty: Vec<bool>,
+    dirty_list: Vec<u32>,
+    horizon: u64,
+    o1: Vec<(u32, f64)>,
+    updates: u64,
+}
+
+impl Learner<'_> {
+    fn mark(&mut self, j: u32) {
+        if !self.dirty[j as usize] {
+            self.dirty[j as usize] = true;
+            self.dirty_list.push(j);
+        }
+    }
+
+    /// Scales the incoming weights of every neuron changed since the last call to sum to `norm`.
+    fn normalise(&mut self, w: &mut [f32], n: usize, norm: f64) {
+        let n_in = w.len() / n;
+        for &j in &self.dirty_list {
+            let j = j as usize;
+            let mut s = 0f64;
+            for i in 0..n_in {
+                s += w[i * n + j] as f64;
+            }
+            if s > 0.0 {
+                let f = (norm / s) as f32;
+                for i in 0..n_in {
+                    w[i * n + j] *= f;
+                }
+            }
+            self.dirty[j] = false;
+        }
+        self.dirty_list.clear();
+    }
+
+    /// Refreshes `o1` for the recently active neurons at step `t`, dropping the stale ones.
+    fn refresh_o1(&mut self, t: Step) {
+        let h = self.horizon;
+        let last = &self.last_post;
+        self.recent.retain(|&j| t - last[j as usize] <= h);
+        self.o1.clear();
+        for &j in &self.recent {
+            self.o1.push((j, self.rule.o1(j as usize, t)));
+        }
+    }
+}
+
+/// One forward-Euler step of a conductance-based LIF population: `c = [dt/tau_m, v_rest,
+/// E_exc, E_inh, g_e decay, g_i decay]`. Written over equal-length slices so that it vectorises.
+#[inline(always)]
+fn update_pop_body(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], refr: &mut [i32], c: [f32; 6]) {
+    let n = v.len();
+    let (ge, gi, refr) = (&mut ge[..n], &mut gi[..n], &mut refr[..n]);
+    let [a, vr, ee, ei, dge, dgi] = c;
+    for j in 0..n {
+        let r = refr[j];
+        let x = v[j];
+        let (e, i) = (ge[j], gi[j]);
+        let dv = a * ((vr - x) + e * (ee - x) + i * (ei - x));
+        v[j] = if r > 0 { x } else { x + dv };
+        refr[j] = (r - 1).max(0);
+        ge[j] = e * dge;
+        gi[j] = i * dgi;
+    }
+}
+
+/// `acc += row`, elementwise.
+#[inline(always)]
+fn add_row_body(acc: &mut [f32], row: &[f32]) {
+    for (a, &w) in acc.iter_mut().zip(row) {
+        *a += w;
+    }
+}
+
+/// Number of `j` with `v[j] > thr[j]` (a branch-free pass that vectorises).
+#[inline(always)]
+fn count_above_body(v: &[f32], thr: &[f32]) -> u32 {
+    v.iter()
+        .zip(thr)
+        .fold(0u32, |c, (&x, &t)| c + (x > t) as u32)
+}
+
+#[cfg(target_arch = "x86_64")]
+mod avx2 {
+    // The same loops compiled for AVX2 (no FMA: results are bit-identical to the SSE2 build).
+    #[target_feature(enable = "avx2")]
+    pub(super) fn update_pop(
+        v: &mut [f32],
+        ge: &mut [f32],
+        gi: &mut [f32],
+        refr: &mut [i32],
+        c: [f32; 6],
+    ) {
+        super::update_pop_body(v, ge, gi, refr, c)
+    }
+    #[target_feature(enable = "avx2")]
+    pub(super) fn add_row(acc: &mut [f32], row: &[f32]) {
+        super::add_row_body(acc, row)
+    }
+    #[target_feature(enable = "avx2")]
+    pub(super) fn count_above(v: &[f32], thr: &[f32]) -> u32 {
+        super::count_above_body(v, thr)
+    }
+}
+
+fn has_avx2() -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        std::arch::is_x86_feature_detected!("avx2")
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        false
+    }
+}
+
+#[inline]
+fn update_pop(
+    avx: bool,
+    v: &mut [f32],
+    ge: &mut [f32],
+    gi: &mut [f32],
+    refr: &mut [i32],
+    c: [f32; 6],
+) {
+    #[cfg(target_arch = "x86_64")]
+    if avx {
+        // SAFETY: `avx` is true only when the CPU supports AVX2 (checked at run time).
+        return unsafe { avx2::update_pop(v, ge, gi, refr, c) };
+    }
+    let _ = avx;
+    update_pop_body(v, ge, gi, refr, c)
+}
+
+#[inline]
+fn add_row(avx: bool, acc: &mut [f32], row: &[f32]) {
+    #[cfg(target_arch = "x86_64")]
+    if avx {
+        // SAFETY: as above.
+        return unsafe { avx2::add_row(acc, row) };
+    }
+    let _ = avx;
+    add_row_body(acc, row)
+}
+
+#[inline]
+fn count_above(avx: bool, v: &[f32], thr: &[f32]) -> u32 {
+    #[cfg(target_arch = "x86_64")]
+    if avx {
+        // SAFETY: as above.
+        return unsafe { avx2::count_above(v, thr) };
+    }
+    let _ = avx;
+    count_above_body(v, thr)
+}
+
+/// Simulation state of one network (one per thread).
+struct Sim {
+    n: usize,
+    avx: bool,
+    dt_ms: f64,
+    // excitatory
+    ve: Vec<f32>,
+    ge_e: Vec<f32>,
+    gi_e: Vec<f32>,
+    refr_e: Vec<i32>,
+    thr: Vec<f32>,
+    ithr: Vec<f32>,
+    // inhibitory
+    vi: Vec<f32>,
+    ge_i: Vec<f32>,
+    gi_i: Vec<f32>,
+    refr_i: Vec<i32>,
+    counts: Vec<u32>,
+    /// Input spikes of the current presentation, `(step, input)` sorted.
+    input_events: Vec<(u32, u32)>,
+    exc_fired: Vec<u32>,
+    inh_fired: Vec<u32>,
+    k: Consts,
+}
+
+#[derive(Clone, Copy)]
+struct Consts {
+    dt_tau_e: f32,
+    dt_tau_i: f32,
+    ge_decay: f32,
+    gi_decay: f32,
+    ref_e: i32,
+    ref_i: i32,
+    e: [f32; 5], // v_rest, v_reset, e_exc, e_inh, v_thresh
+    i: [f32; 5],
+    w_ei: f32,
+    w_ie: f32,
+    theta_plus: f32,
+}
+
+impl Sim {
+    fn new(cfg: &DiehlCookConfig) -> Self {
+        let n = cfg.n_neurons;
+        let arr = |p: &CondLif| {
+            [
+                p.v_rest_mv as f32,
+                p.v_reset_mv as f32,
+                p.e_exc_mv as f32,
+                p.e_inh_mv as f32,
+                p.v_thresh_mv as f32,
+            ]
+        };
+        let k = Consts {
+            dt_tau_e: (cfg.dt_ms / cfg.exc.tau_m_ms) as f32,
+            dt_tau_i: (cfg.dt_ms / cfg.inh.tau_m_ms) as f32,
+            // Forward Euler on dg/dt = -g/tau.
+            ge_decay: (1.0 - cfg.dt_ms / cfg.tau_ge_ms).max(0.0) as f32,
+            gi_decay: (1.0 - cfg.dt_ms / cfg.tau_gi_ms).max(0.0) as f32,
+            ref_e: (cfg.exc.t_ref_ms / cfg.dt_ms).round() as i32,
+            ref_i: (cfg.inh.t_ref_ms / cfg.dt_ms).round() as i32,
+            e: arr(&cfg.exc),
+            i: arr(&cfg.inh),
+            w_ei: cfg.w_ei as f32,
+            w_ie: cfg.w_ie as f32,
+            theta_plus: cfg.theta_plus_mv as f32,
+        };
+        Self {
+            n,
+            avx: has_avx2(),
+            dt_ms: cfg.dt_ms,
+            ve: vec![k.e[0]; n],
+            ge_e: vec![0.0; n],
+            gi_e: vec![0.0; n],
+            refr_e: vec![0; n],
+            thr: vec![k.e[4]; n],
+            ithr: vec![k.i[4]; n],
+            vi: vec![k.i[0]; n],
+            ge_i: vec![0.0; n],
+            gi_i: vec![0.0; n],
+            refr_i: vec![0; n],
+            counts: vec![0; n],
+            input_events: Vec::new(),
+            exc_fired: Vec::new(),
+            inh_fired: Vec::new(),
+            k,
+        }
+    }
+
+    /// Resting state with thresholds `thr`.
+    fn reset(&mut self, thr: &[f32]) {
+        self.ve.fill(self.k.e[0]);
+        self.vi.fill(self.k.i[0]);
+        for g in [
+            &mut self.ge_e,
+            &mut self.gi_e,
+            &mut self.ge_i,
+            &mut self.gi_i,
+        ] {
+            g.fill(0.0);
+        }
+        self.refr_e.fill(0);
+        self.refr_i.fill(0);
+        self.thr.copy_from_slice(thr);
+    }
+
+    /// Draws the input spikes of one presentation: input `i` fires in each step with
+    /// probability `x_i * rate_full_hz * dt` (a Bernoulli process, like a discrete-time Poisson
+    /// generator), sampled as geometric gaps.
+    fn schedule_inputs(
+        &mut self,
+        x: &[f32],
+        rate_full_hz: f64,
+        steps: u64,
+        rng: &mut Xoshiro256PlusPlus,
+    ) {
+        self.input_events.clear();
+        let steps = steps.min(u32::MAX as u64) as u32;
+        for (i, &xi) in x.iter().enumerate() {
+            let xi = if xi.is_finite() {
+                xi.clamp(0.0, 1.0)
+            } else {
+                0.0
+            } as f64;
+            let p = (xi * rate_full_hz * self.dt_ms_inv_1000()).min(1.0);
+            if p <= 0.0 {
+                continue;
+            }
+            if p >= 1.0 {
+                self.input_events.extend((0..steps).map(|s| (s, i as u32)));
+                continue;
+            }
+            let ln_q = (1.0 - p).ln();
+            let mut s: u64 = 0;
+            loop {
+                let u = 1.0 - rng.random::<f64>(); // (0, 1]
+                s += (u.ln() / ln_q).floor() as u64;
+                if s >= steps as u64 {
+                    break;
+                }
+                self.input_events.push((s as u32, i as u32));
+                s += 1;
+            }
+        }
+        self.input_events.sort_unstable();
+    }
+
+    fn dt_ms_inv_1000(&self) -> f64 {
+        self.dt_ms / 1000.0
+    }
+
+    /// Updates both populations by one step (forward Euler) and collects the spikes.
+    #[inline]
+    fn step_neurons(&mut self) {
+        let k = self.k;
+        let [vr, vreset, ee, ei, _] = k.e;
+        update_pop(
+            self.avx,
+            &mut self.ve,
+            &mut self.ge_e,
+            &mut self.gi_e,
+            &mut self.refr_e,
+            [k.dt_tau_e, vr, ee, ei, k.ge_decay, k.gi_decay],
+        );
+        let [ivr, ivreset, iee, iei, ithr] = k.i;
+        update_pop(
+            self.avx,
+            &mut self.vi,
+            &mut self.ge_i,
+            &mut self.gi_i,
+            &mut self.refr_i,
+            [k.dt_tau_i, ivr, iee, iei, k.ge_decay, k.gi_decay],
+        );
+        self.exc_fired.clear();
+        if count_above(self.avx, &self.ve, &self.thr) > 0 {
+            for j in 0..self.n {
+                if self.refr_e[j] == 0 && self.ve[j] > self.thr[j] {
+                    self.exc_fired.push(j as u32);
+                    self.ve[j] = vreset;
+                    self.refr_e[j] = k.ref_e;
+                }
+            }
+        }
+        self.inh_fired.clear();
+        if count_above(self.avx, &self.vi, &self.ithr) > 0 {
+            for j in 0..self.n {
+                if self.refr_i[j] == 0 && self.vi[j] > ithr {
+                    self.inh_fired.push(j as u32);
+                    self.vi[j] = ivreset;
+                    self.refr_i[j] = k.ref_i;
+                }
+            }
+        }
+    }
+
+    /// Delivers this step's excitatory and inhibitory spikes.
+    #[inline]
+    fn deliver_recurrent(&mut self) {
+        for &j in &self.exc_fired {
+            self.ge_i[j as usize] += self.k.w_ei;
+            self.counts[j as usize] += 1;
+        }
+        if !self.inh_fired.is_empty() {
+            let w = self.k.w_ie * self.inh_fired.len() as f32;
+            for g in self.gi_e.iter_mut() {
+                *g += w;
+            }
+            for &j in &self.inh_fired {
+                self.gi_e[j as usize] -= self.k.w_ie; // not onto its own partner
+            }
+        }
+    }
+
+    /// A presentation with learning. Returns the number of excitatory spikes.
+    fn present(
+        &mut self,
+        w: &mut [f32],
+        t0: Step,
+        steps: u64,
+        mut learn: Option<&mut Learner<'_>>,
+    ) -> u32 {
+        self.counts.fill(0);
+        let n = self.n;
+        let events = std::mem::take(&mut self.input_events);
+        let mut e = 0usize;
+        for s in 0..steps {
+            let t = t0 + s;
+            self.step_neurons();
+            // Pre pathway: input spikes of this step.
+            let start = e;
+            while e < events.len() && events[e].0 as u64 == s {
+                e += 1;
+            }
+            if let Some(l) = learn.as_deref_mut()
+                && start < e
+            {
+                l.refresh_o1(t);
+                for &(_, i) in &events[start..e] {
+                    let i = i as usize;
+                    let row = &mut w[i * n..(i + 1) * n];
+                    let f = l.rule.pre_factor(l.rule.r2(i, t));
+                    if f != 0.0 {
+                        for &(j, o1) in &l.o1 {
+                            let wj = &mut row[j as usize];
+                            *wj = l.rule.clip(*wj as f64 - f * o1);
+                        }
+                        l.updates += l.o1.len() as u64;
+                    }
+                    l.rule.bump_pre(i, t);
+                }
+                for k in 0..l.o1.len() {
+                    let j = l.o1[k].0;
+                    l.mark(j);
+                }
+            }
+            for &(_, i) in &events[start..e] {
+                let i = i as usize;
+                let row = &w[i * n..(i + 1) * n];
+                add_row(self.avx, &mut self.ge_e, row);
+            }
+            self.deliver_recurrent();
+            // Post pathway: potentiation, traces, thresholds.
+            if let Some(l) = learn.as_deref_mut() {
+                for &j in &self.exc_fired {
+                    self.thr[j as usize] += self.k.theta_plus;
+                    l.post_spike(w, n, j, t);
+                }
+            }
+        }
+        self.input_events = events;
+        self.counts.iter().sum()
+    }
+
+    /// A presentation with frozen weights and thresholds.
+    fn present_frozen(&mut self, w: &[f32], steps: u64) -> u32 {
+        self.counts.fill(0);
+        let n = self.n;
+        let mut e = 0usize;
+        for s in 0..steps {
+            self.step_neurons();
+            while e < self.input_events.len() && self.input_events[e].0 as u64 == s {
+                let i = self.input_events[e].1 as usize;
+                let row = &w[i * n..(i + 1) * n];
+                add_row(self.avx, &mut self.ge_e, row);
+                e += 1;
+            }
+            self.deliver_recurrent();
+        }
+        self.counts.iter().sum()
+    }
+
+    /// The rest after a training presentation: 20 ms simulated step by step (the conductances
+    /// die out, stray spikes still learn), then the remainder in closed form: with zero
+    /// conductance the Euler recursion is geometric, `v <- v_rest + (v - v_rest)(1 - dt/tau)^k`.
+    fn rest(&mut self, w: &mut [f32], t0: Step, steps: u64, mut learn: Option<&mut Learner<'_>>) {
+        let explicit = steps.min((20.0 / self.dt_ms).round() as u64);
+        let n = self.n;
+        for s in 0..explicit {
+            let t = t0 + s;
+            self.step_neurons();
+            self.deliver_recurrent();
+            if let Some(l) = learn.as_deref_mut() {
+                for &j in &self.exc_fired {
+                    self.thr[j as usize] += self.k.theta_plus;
+                    l.post_spike(w, n, j, t);
+                }
+            }
+        }
+        let rem = (steps - explicit) as i32;
+        if rem > 0 {
+            let k = self.k;
+            let close = |v: &mut [f32], refr: &mut [i32], a: f32, vr: f32| {
+                for (v, r) in v.iter_mut().zip(refr.iter_mut()) {
+                    let free = (rem - *r).max(0);
+                    *v = vr + (*v - vr) * (1.0 - a).powi(free);
+                    *r = (*r - rem).max(0);
+                }
+            };
+            close(&mut self.ve, &mut self.refr_e, k.dt_tau_e, k.e[0]);
+            close(&mut self.vi, &mut self.refr_i, k.dt_tau_i, k.i[0]);
+            let (fe, fi) = (k.ge_decay.powi(rem), k.gi_decay.powi(rem));
+            for g in [&mut self.ge_e, &mut self.ge_i] {
+                g.iter_mut().for_each(|x| *x *= fe);
+            }
+            for g in [&mut self.gi_e, &mut self.gi_i] {
+                g.iter_mut().for_each(|x| *x *= fi);
+            }
+        }
+        if let Some(l) = learn {
+            // Thresholds: decay over the whole presentation + rest, then resynchronise.
+            let t_end = t0 + steps;
+            for j in 0..n {
+                self.thr[j] = (self.k.e[4] as f64 + l.theta.theta_mv(j, t_end)) as f32;
+            }
+        }
+    }
+}
+
+impl Learner<'_> {
+    /// A post spike of `j` at `t`: potentiation of its incoming weights, traces, threshold.
+    fn post_spike(&mut self, w: &mut [f32], n: usize, j: u32, t: Step) {
+        let ju = j as usize;
+        let f = self.rule.post_factor(self.rule.o2(ju, t));
+        if f != 0.0 {
+            let n_in = w.len() / n;
+            for i in 0..n_in {
+                let r1 = self.rule.r1(i, t);
+                if r1 != 0.0 {
+                    let wi = &mut w[i * n + ju];
+                    *wi = self.rule.clip(*wi as f64 + f * r1);
+                    self.updates += 1;
+                }
+            }
+        }
+        self.rule.bump_post(ju, t);
+        self.theta.on_spike(ju, t);
+        if !self.recent.contains(&j) {
+            self.recent.push(j);
+        }
+        self.last_post[ju] = t;
+        self.mark(j);
+    }
+}

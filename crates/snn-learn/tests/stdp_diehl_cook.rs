@@ -1,0 +1,136 @@
+//! The Diehl & Cook (2015) classifier: learning on the bundled digits (runs in CI), checkpoints,
+//! determinism, bad input, and MNIST (skipped without data).
+
+use std::time::Instant;
+
+use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+
+fn quiet(_: usize, _: usize) {}
+
+#[test]
+fn learns_the_bundled_digits_well_above_chance() {
+    let (train, test) = snn_learn::data::digits();
+    let t = Instant::now();
+    let mut m = DiehlCook::new(DiehlCookConfig::digits(), 64, (8, 8), 10).unwrap();
+    let stats = m.train_epoch(&train, &quiet).unwrap();
+    m.label(&train, &quiet).unwrap();
+    let acc = m.accuracy(&test, &quiet).unwrap();
+    eprintln!(
+        "digits: 100 neurons, 1 epoch: test accuracy {:.3} in {:.2} s ({stats:?})",
+        acc,
+        t.elapsed().as_secs_f64()
+    );
+    // Chance is 0.10.
+    assert!(acc > 0.45, "test accuracy {acc}");
+}
+
+fn small() -> (DiehlCook, snn_learn::data::Dataset) {
+    let (train, _) = snn_learn::data::digits();
+    let train = train.take(60);
+    let cfg = DiehlCookConfig {
+        n_neurons: 12,
+        ..DiehlCookConfig::digits()
+    };
+    let mut m = DiehlCook::new(cfg, 64, (8, 8), 10).unwrap();
+    m.train_epoch(&train, &quiet).unwrap();
+    m.label(&train, &quiet).unwrap();
+    (m, train)
+}
+
+#[test]
+fn training_is_deterministic_and_frozen_passes_do_not_depend_on_threads() {
+    let (a, data) = small();
+    let (b, _) = small();
+    assert_eq!(a, b);
+    let one = {
+        let p = tempdir().join("m.ckpt");
+        a.save(&p).unwrap();
+        DiehlCook::load(&p).unwrap()
+    };
+    assert_eq!(one, a);
+    let r2 = a.responses(&data, &quiet).unwrap();
+    let mut other = a.clone();
+    // Same model, other thread counts: identical counts.
+    for t in [1usize, 3] {
+        other.set_threads(t).unwrap();
+        assert_eq!(other.responses(&data, &quiet).unwrap(), r2, "{t} threads");
+    }
+    // Normalisation: every neuron's incoming weights sum to norm_sum after training.
+    let n = a.n_neurons();
+    for j in 0..n {
+        let s: f64 = (0..64).map(|i| a.weights()[i * n + j] as f64).sum();
+        assert!((s - 30.0).abs() < 1e-3, "neuron {j}: {s}");
+    }
+    assert!(a.weights().iter().all(|&w| (0.0..=1.0).contains(&w)));
+}
+
+fn tempdir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "snn-stdp-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn checkpoints_reject_corruption_and_plots_are_written() {
+    let (m, _) = small();
+    let dir = tempdir();
+    let p = dir.join("w.ckpt");
+    m.save(&p).unwrap();
+    let good = std::fs::read(&p).unwrap();
+    assert_eq!(&good[..8], b"SNNSTDPW");
+    // Flip a payload byte, truncate, wrong magic: clear errors, no panic.
+    let mut bad = good.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 0xff;
+    std::fs::write(&p, &bad).unwrap();
+    let e = DiehlCook::load(&p).unwrap_err().to_string();
+    assert!(e.contains("checksum"), "{e}");
+    std::fs::write(&p, &good[..good.len() / 2]).unwrap();
+    assert!(
+        DiehlCook::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("truncated")
+    );
+    std::fs::write(&p, b"hello").unwrap();
+    assert!(
+        DiehlCook::load(&p)
+            .unwrap_err()
+            .to_string()
+            .contains("magic")
+    );
+    assert!(DiehlCook::load(&dir.join("missing")).is_err());
+    // Plots.
+    let svg = dir.join("w.svg");
+    snn_learn::stdp::plot::save_receptive_fields(&m, &svg).unwrap();
+    let s = std::fs::read_to_string(&svg).unwrap();
+    assert!(s.starts_with("<svg") && s.contains("data:image/png;base64,"));
+    let png = dir.join("w.png");
+    snn_learn::stdp::plot::save_receptive_fields(&m, &png).unwrap();
+    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
+    assert!(snn_learn::stdp::plot::save_receptive_fields(&m, &dir.join("w.txt")).is_err());
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn bad_input_is_an_error_not_a_panic() {
+    let (train, _) = snn_learn::data::digits();
+    let bad = DiehlCookConfig {
+        dt_ms: 0.0,
+        ..DiehlCookConfig::digits()
+    };
+    assert!(DiehlCook::new(bad, 64, (8, 8), 10).is_err());
+    let zero = DiehlCookConfig {
+        n_neurons: 0,
+        ..DiehlCookConfig::digits()
+    };
+    assert!(DiehlCook::new(zero, 64, (8, 8), 10).is_err());
+    let mut m = DiehlCook::new(DiehlCookConfig::digits(), 784, (28, 28), 10).unwrap();
+    assert!(m.train_epoch(&train.take(3), &quiet).is_err()); // 64 features for 784 inputs
+    let m = DiehlCook::new(DiehlCookConfig::digits(), 64, (8, 8), 10).unwrap();
+    assert!(m.predict(&train.take(3), &quiet).is_err()); // not labelled
+}
