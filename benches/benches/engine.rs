@@ -9,12 +9,11 @@ use snn_core::{Network, NullSink, models};
 fn cuba_build(c: &mut Criterion) {
     let mut g = c.benchmark_group("cuba_build");
     g.sample_size(10);
-    for n in [4000u32] {
-        let spec = models::cuba(n, 1);
-        g.bench_with_input(BenchmarkId::from_parameter(n), &spec, |b, spec| {
-            b.iter(|| Network::build(spec).expect("valid spec"))
-        });
-    }
+    let n = 4000u32;
+    let spec = models::cuba(n, 1);
+    g.bench_with_input(BenchmarkId::from_parameter(n), &spec, |b, spec| {
+        b.iter(|| Network::build(spec).expect("valid spec"))
+    });
     g.finish();
 }
 

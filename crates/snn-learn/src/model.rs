@@ -288,6 +288,9 @@ impl Grads {
     }
 }
 
+/// Per `(t, b)` a `(start, len)` range into a list of spiking neuron indices.
+type ActiveLists = (Vec<(u32, u32)>, Vec<u32>);
+
 /// Per-shard forward results kept for the backward pass (reused between batches).
 #[derive(Debug, Default, Clone)]
 pub struct Tape {
@@ -304,7 +307,7 @@ pub struct Tape {
     /// Scratch for `dL/dI` of the layer being processed.
     delta: Vec<f32>,
     /// Per layer: the spiking neurons of each `(t, b)`, as `(start, len)` ranges into a list.
-    act: Vec<(Vec<(u32, u32)>, Vec<u32>)>,
+    act: Vec<ActiveLists>,
 }
 
 /// What one shard's forward (and backward) pass produced.
@@ -323,7 +326,7 @@ impl Model {
     /// `[-1/sqrt(n_in), 1/sqrt(n_in)]`, from a seeded stream.
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self, String> {
         config.validate()?;
-        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_0F_1A7E55);
+        let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_0F1A_7E55);
         let mut sizes = vec![config.n_inputs];
         sizes.extend(config.hidden.iter().map(|l| l.size));
         sizes.push(config.n_outputs);
