@@ -13,9 +13,12 @@ fn linear_lif(c: &mut Criterion) {
     let (batch, steps) = (16usize, 500usize);
     for n in [256usize, 1024] {
         // One layer: n inputs -> n LIF neurons (the output layer), fed a dense random input.
-        let model = Model::new(ModelConfig::feed_forward(n, &[], n, steps), 1).expect("valid config");
+        let model =
+            Model::new(ModelConfig::feed_forward(n, &[], n, steps), 1).expect("valid config");
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(7);
-        let x: Vec<f32> = (0..steps * batch * n).map(|_| rng.random_range(0.0f32..0.3)).collect();
+        let x: Vec<f32> = (0..steps * batch * n)
+            .map(|_| rng.random_range(0.0f32..0.3))
+            .collect();
         let input = Input::Sequence(x);
         let labels: Vec<u8> = (0..batch).map(|i| (i % 10) as u8).collect();
         let mut tape = Tape::default();

@@ -152,11 +152,17 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
         "direct" => Encoding::Direct,
         "rate" => Encoding::Rate { p_max: 1.0 },
         "ttfs" => Encoding::Ttfs { threshold: 0.05 },
-        "events" => Encoding::Events { duration_us: 300_000 },
+        "events" => Encoding::Events {
+            duration_us: 300_000,
+        },
         other => bail!("--encoding {other}: expected direct, rate, ttfs or events"),
     })
     .and_then(|e| match (e, dataset) {
-        (Encoding::Events { .. }, "nmnist") | (Encoding::Direct | Encoding::Rate { .. } | Encoding::Ttfs { .. }, "digits" | "mnist" | "fashion-mnist") => Ok(e),
+        (Encoding::Events { .. }, "nmnist")
+        | (
+            Encoding::Direct | Encoding::Rate { .. } | Encoding::Ttfs { .. },
+            "digits" | "mnist" | "fashion-mnist",
+        ) => Ok(e),
         (Encoding::Events { .. }, d) => bail!("--encoding events needs --dataset nmnist, not {d}"),
         (_, "nmnist") => bail!("--dataset nmnist needs --encoding events"),
         _ => Ok(e),
@@ -166,7 +172,10 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
 fn bar(n: u64, enabled: bool) -> ProgressBar {
     if enabled && std::io::stderr().is_terminal() {
         let b = ProgressBar::with_draw_target(Some(n), ProgressDrawTarget::stderr());
-        b.set_style(ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} batches {msg} ({eta})").expect("static template"));
+        b.set_style(
+            ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} batches {msg} ({eta})")
+                .expect("static template"),
+        );
         b
     } else {
         ProgressBar::hidden()
@@ -175,8 +184,13 @@ fn bar(n: u64, enabled: bool) -> ProgressBar {
 
 fn write_spec(path: &Path, model: &Model) -> Result<()> {
     let spec = to_network_spec(model)?;
-    let text = if path.extension().is_some_and(|e| e == "json") { spec.to_json_string() } else { spec.to_toml_string()? };
-    checkpoint::write_atomic(path, text.as_bytes()).with_context(|| format!("cannot write {}", path.display()))
+    let text = if path.extension().is_some_and(|e| e == "json") {
+        spec.to_json_string()
+    } else {
+        spec.to_toml_string()?
+    };
+    checkpoint::write_atomic(path, text.as_bytes())
+        .with_context(|| format!("cannot write {}", path.display()))
 }
 
 /// Runs `snn train`.
@@ -188,7 +202,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
         Some(p) => {
             let t = checkpoint::load(p)?;
             if t.dataset != a.dataset {
-                bail!("{}: the checkpoint was trained on '{}', not --dataset {}", p.display(), t.dataset, a.dataset);
+                bail!(
+                    "{}: the checkpoint was trained on '{}', not --dataset {}",
+                    p.display(),
+                    t.dataset,
+                    a.dataset
+                );
             }
             let mut t = t;
             t.config.epochs = a.epochs;
@@ -196,7 +215,10 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
         None => {
             let encoding = parse_encoding(&a.encoding, &a.dataset)?;
-            let surrogate: Surrogate = a.surrogate.parse().map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
+            let surrogate: Surrogate = a
+                .surrogate
+                .parse()
+                .map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
             let readout = match a.readout.as_str() {
                 "membrane" => Readout::Membrane,
                 "count" => Readout::SpikeCount,
@@ -209,21 +231,40 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 "digits" => 64,
                 "mnist" | "fashion-mnist" => 784,
                 "nmnist" => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
-                other => bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist"),
+                other => {
+                    bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist")
+                }
             };
             let mut mc = ModelConfig::feed_forward(n_inputs, &a.hidden, 10, a.steps);
-            mc.hidden = a.hidden.iter().map(|&n| LayerConfig { size: n, recurrent: a.recurrent, alpha: None }).collect();
+            mc.hidden = a
+                .hidden
+                .iter()
+                .map(|&n| LayerConfig {
+                    size: n,
+                    recurrent: a.recurrent,
+                    alpha: None,
+                })
+                .collect();
             mc.surrogate = surrogate;
             mc.readout = readout;
             mc.beta = a.beta;
-            let model = Model::new(mc, a.seed).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+            let model =
+                Model::new(mc, a.seed).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
             let mut tc = TrainConfig::recipe(a.epochs, a.seed);
             tc.lr = a.lr;
             tc.batch_size = a.batch_size;
             tc.encoding = encoding;
-            tc.optimizer = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: a.weight_decay };
+            tc.optimizer = OptimizerKind::Adam {
+                beta1: 0.9,
+                beta2: 0.999,
+                eps: 1e-8,
+                weight_decay: a.weight_decay,
+            };
             if a.cosine {
-                tc.schedule = Schedule::Cosine { total_epochs: a.epochs, min_lr: 0.0 };
+                tc.schedule = Schedule::Cosine {
+                    total_epochs: a.epochs,
+                    min_lr: 0.0,
+                };
             }
             tc.early_stop_patience = a.early_stop;
             let mut t = Trainer::new(model, tc)?;
@@ -233,11 +274,21 @@ pub fn train(a: TrainArgs) -> Result<()> {
     };
     let sets = Sets::load(&a.dataset, a.data.as_deref(), a.limit)?;
     if sets.n_inputs() != trainer.model.config.n_inputs {
-        bail!("the dataset has {} inputs but the model expects {}", sets.n_inputs(), trainer.model.config.n_inputs);
+        bail!(
+            "the dataset has {} inputs but the model expects {}",
+            sets.n_inputs(),
+            trainer.model.config.n_inputs
+        );
     }
     let (train_src, test_src) = sets.sources();
     let mut metrics_file = match &a.metrics {
-        Some(p) => Some(std::fs::OpenOptions::new().create(true).append(true).open(p).with_context(|| format!("cannot open {}", p.display()))?),
+        Some(p) => Some(
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .with_context(|| format!("cannot open {}", p.display()))?,
+        ),
         None => None,
     };
     let human = !a.json;
@@ -251,17 +302,25 @@ pub fn train(a: TrainArgs) -> Result<()> {
             trainer.model.config.steps,
             a.threads
         );
-        println!("{:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}", "epoch", "loss", "train", "test", "lr", "time_s", "rate");
+        println!(
+            "{:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}",
+            "epoch", "loss", "train", "test", "lr", "time_s", "rate"
+        );
     }
     let start = Instant::now();
     while !trainer.finished() {
         let n_batches = train_src.len().div_ceil(trainer.config.batch_size) as u64;
         let pb = bar(n_batches, true);
         pb.set_prefix(format!("epoch {}", trainer.epoch + 1));
-        let m = trainer.run_epoch(train_src.as_ref(), test_src.as_ref(), a.threads, &mut |done, _, loss, acc| {
-            pb.set_position(done as u64);
-            pb.set_message(format!("loss {loss:.4} acc {acc:.4}"));
-        })?;
+        let m = trainer.run_epoch(
+            train_src.as_ref(),
+            test_src.as_ref(),
+            a.threads,
+            &mut |done, _, loss, acc| {
+                pb.set_position(done as u64);
+                pb.set_message(format!("loss {loss:.4} acc {acc:.4}"));
+            },
+        )?;
         pb.finish_and_clear();
         let line = format!(
             "{:>5} {:>10.4} {:>9.4} {:>9.4} {:>9.2e} {:>8.2} {:>8.3}",
@@ -273,14 +332,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
             eprintln!("{line}");
         }
         if let Some(f) = &mut metrics_file {
-            writeln!(f, "{}", serde_json::to_string(&m)?).context("cannot append to the metrics file")?;
+            writeln!(f, "{}", serde_json::to_string(&m)?)
+                .context("cannot append to the metrics file")?;
         }
         if let Some(p) = &a.out {
             checkpoint::save(&trainer, p)?;
         }
     }
     if trainer.stopped_early && human {
-        println!("early stop: keeping the model of epoch {}", trainer.best.as_ref().map_or(0, |b| b.epoch));
+        println!(
+            "early stop: keeping the model of epoch {}",
+            trainer.best.as_ref().map_or(0, |b| b.epoch)
+        );
     }
     let test_acc = trainer.evaluate(test_src.as_ref(), a.threads)?.0;
     if let Some(p) = &a.out {
@@ -310,7 +373,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
             })
         );
     } else {
-        println!("test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)", test_acc, trainer.epoch, rss_mb.unwrap_or(0.0));
+        println!(
+            "test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)",
+            test_acc,
+            trainer.epoch,
+            rss_mb.unwrap_or(0.0)
+        );
         if let Some(p) = &a.out {
             println!("checkpoint  {}", p.display());
         }
@@ -326,7 +394,11 @@ fn describe(m: &Model) -> String {
     for l in &m.layers {
         s.push_str(&format!("-{}", l.n_out));
     }
-    let readout = if m.config.readout == Readout::Membrane { "membrane readout" } else { "spike-count readout" };
+    let readout = if m.config.readout == Readout::Membrane {
+        "membrane readout"
+    } else {
+        "spike-count readout"
+    };
     format!("{s} LIF ({readout}, {})", m.config.surrogate)
 }
 
@@ -345,7 +417,12 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         let (mut agree, mut correct, mut events) = (0usize, 0usize, 0u64);
         let t0 = Instant::now();
         for shard in idx.chunks(SHARD) {
-            let input = test.input(shard, t.model.config.steps, t.config.encoding, t.config.seed ^ 0xE7A1_0000_0000_0001)?;
+            let input = test.input(
+                shard,
+                t.model.config.steps,
+                t.config.encoding,
+                t.config.seed ^ 0xE7A1_0000_0000_0001,
+            )?;
             let (p, e) = clf.predict(&input, shard.len())?;
             events += e;
             for (k, &i) in shard.iter().enumerate() {
@@ -366,11 +443,24 @@ pub fn eval(a: EvalArgs) -> Result<()> {
             serde_json::json!({"dataset": t.dataset, "epochs": t.epoch, "test_acc": acc, "eval_s": eval_s, "threads": a.threads, "seed": t.config.seed, "engine": engine})
         );
     } else {
-        println!("{}: {} trained {} epochs on {}", a.checkpoint.display(), describe(&t.model), t.epoch, t.dataset);
+        println!(
+            "{}: {} trained {} epochs on {}",
+            a.checkpoint.display(),
+            describe(&t.model),
+            t.epoch,
+            t.dataset
+        );
         println!("test accuracy (trainer)  {acc:.4}");
         if !engine.is_null() {
-            println!("test accuracy (engine)   {:.4}", engine["test_acc"].as_f64().unwrap_or(0.0));
-            println!("agreement                {:.4} ({} synaptic events)", engine["agreement"].as_f64().unwrap_or(0.0), engine["syn_events"]);
+            println!(
+                "test accuracy (engine)   {:.4}",
+                engine["test_acc"].as_f64().unwrap_or(0.0)
+            );
+            println!(
+                "agreement                {:.4} ({} synaptic events)",
+                engine["agreement"].as_f64().unwrap_or(0.0),
+                engine["syn_events"]
+            );
         }
     }
     Ok(())

@@ -13,12 +13,37 @@ fn repo(rel: &str) -> String {
 #[test]
 fn builtin_cuba_json_summary() {
     let out = snn()
-        .args(["simulate", "--neurons", "800", "--duration-ms", "100", "--json", "--seed", "4"])
+        .args([
+            "simulate",
+            "--neurons",
+            "800",
+            "--duration-ms",
+            "100",
+            "--json",
+            "--seed",
+            "4",
+        ])
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    for key in ["neurons", "synapses", "sim_ms", "build_s", "run_s", "spikes", "mean_rate_hz", "syn_events", "syn_events_per_s", "threads", "seed"] {
+    for key in [
+        "neurons",
+        "synapses",
+        "sim_ms",
+        "build_s",
+        "run_s",
+        "spikes",
+        "mean_rate_hz",
+        "syn_events",
+        "syn_events_per_s",
+        "threads",
+        "seed",
+    ] {
         assert!(j.get(key).is_some(), "missing {key} in {j}");
     }
     assert_eq!(j["neurons"], 800);
@@ -38,12 +63,24 @@ fn raster_file_is_sorted_and_thread_count_independent() {
     for threads in ["1", "2"] {
         let f = dir.join(format!("r{threads}.csv"));
         snn()
-            .args(["simulate", "--neurons", "500", "--duration-ms", "50", "--threads", threads, "--raster"])
+            .args([
+                "simulate",
+                "--neurons",
+                "500",
+                "--duration-ms",
+                "50",
+                "--threads",
+                threads,
+                "--raster",
+            ])
             .arg(&f)
             .assert()
             .success();
         files.push(std::fs::read_to_string(&f).unwrap());
-        assert!(!dir.join(format!("r{threads}.csv.tmp")).exists(), "temporary file left behind");
+        assert!(
+            !dir.join(format!("r{threads}.csv.tmp")).exists(),
+            "temporary file left behind"
+        );
     }
     assert_eq!(files[0], files[1]);
     let mut lines = files[0].lines();
@@ -55,14 +92,29 @@ fn raster_file_is_sorted_and_thread_count_independent() {
         })
         .collect();
     assert!(!rows.is_empty());
-    assert!(rows.windows(2).all(|w| w[0] < w[1]), "sorted by step then neuron");
+    assert!(
+        rows.windows(2).all(|w| w[0] < w[1]),
+        "sorted by step then neuron"
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn spec_file_runs_and_validates() {
-    snn().args(["validate", &repo("examples/cuba.toml")]).assert().success();
-    let out = snn().args(["simulate", &repo("examples/cuba.toml"), "--duration-ms", "20", "--json"]).output().unwrap();
+    snn()
+        .args(["validate", &repo("examples/cuba.toml")])
+        .assert()
+        .success();
+    let out = snn()
+        .args([
+            "simulate",
+            &repo("examples/cuba.toml"),
+            "--duration-ms",
+            "20",
+            "--json",
+        ])
+        .output()
+        .unwrap();
     assert!(out.status.success());
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["neurons"], 4000);
@@ -72,8 +124,14 @@ fn assert_clean_failure(args: &[&str], code: i32, expect: &str) {
     let out = snn().args(args).output().unwrap();
     assert_eq!(out.status.code(), Some(code), "{args:?}");
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(expect), "{args:?}: expected '{expect}' in stderr: {err}");
-    assert!(!err.contains("panicked") && !err.contains("backtrace"), "{err}");
+    assert!(
+        err.contains(expect),
+        "{args:?}: expected '{expect}' in stderr: {err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -82,12 +140,36 @@ fn bad_inputs_fail_cleanly() {
     std::fs::create_dir_all(&dir).unwrap();
     let good = std::fs::read_to_string(repo("examples/cuba.toml")).unwrap();
     let cases = [
-        ("unknown.toml", good.replacen("target = \"inh\"", "target = \"inhib\"", 1), "projections[1].target: unknown population 'inhib'"),
-        ("negtau.toml", good.replacen("tau_m_ms = 20.0", "tau_m_ms = -20.0", 1), "populations[0].neuron.tau_m_ms: must be > 0"),
-        ("delay.toml", good.replacen("delay_ms = 0.1", "delay_ms = 0.01", 1), "projections[0].delay_ms"),
-        ("nan.toml", good.replacen("weight = 1.62", "weight = nan", 1), "projections[0].weight: must be a finite number"),
-        ("truncated.toml", good[..good.len() / 3].to_string(), "truncated.toml"),
-        ("bad.json", "{\"dt_ms\": 0.1, \"populations\": [".to_string(), "bad.json"),
+        (
+            "unknown.toml",
+            good.replacen("target = \"inh\"", "target = \"inhib\"", 1),
+            "projections[1].target: unknown population 'inhib'",
+        ),
+        (
+            "negtau.toml",
+            good.replacen("tau_m_ms = 20.0", "tau_m_ms = -20.0", 1),
+            "populations[0].neuron.tau_m_ms: must be > 0",
+        ),
+        (
+            "delay.toml",
+            good.replacen("delay_ms = 0.1", "delay_ms = 0.01", 1),
+            "projections[0].delay_ms",
+        ),
+        (
+            "nan.toml",
+            good.replacen("weight = 1.62", "weight = nan", 1),
+            "projections[0].weight: must be a finite number",
+        ),
+        (
+            "truncated.toml",
+            good[..good.len() / 3].to_string(),
+            "truncated.toml",
+        ),
+        (
+            "bad.json",
+            "{\"dt_ms\": 0.1, \"populations\": [".to_string(),
+            "bad.json",
+        ),
     ];
     for (name, text, expect) in cases {
         let f = dir.join(name);
@@ -95,14 +177,36 @@ fn bad_inputs_fail_cleanly() {
         assert_clean_failure(&["simulate", f.to_str().unwrap()], 1, expect);
         assert_clean_failure(&["validate", f.to_str().unwrap()], 1, expect);
     }
-    assert_clean_failure(&["simulate", "/no/such/file.toml"], 1, "cannot read /no/such/file.toml");
-    assert_clean_failure(&["simulate", "--threads", "0"], 1, "--threads must be at least 1");
+    assert_clean_failure(
+        &["simulate", "/no/such/file.toml"],
+        1,
+        "cannot read /no/such/file.toml",
+    );
+    assert_clean_failure(
+        &["simulate", "--threads", "0"],
+        1,
+        "--threads must be at least 1",
+    );
     assert_clean_failure(&["simulate", "--duration-ms=-5"], 1, "--duration-ms -5");
     assert_clean_failure(&["simulate", "--duration-ms", "-5"], 2, "-5");
-    assert_clean_failure(&["simulate", "--neurons", "many"], 2, "invalid value 'many'");
+    assert_clean_failure(
+        &["simulate", "--neurons", "many"],
+        2,
+        "invalid value 'many'",
+    );
     assert_clean_failure(&["simulate", "--bogus"], 2, "--bogus");
     // A raster path in a missing directory fails before simulating, and leaves nothing behind.
-    assert_clean_failure(&["simulate", "--neurons", "100", "--raster", "/no/such/dir/r.csv"], 1, "/no/such/dir/r.csv");
+    assert_clean_failure(
+        &[
+            "simulate",
+            "--neurons",
+            "100",
+            "--raster",
+            "/no/such/dir/r.csv",
+        ],
+        1,
+        "/no/such/dir/r.csv",
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -728,7 +728,10 @@ impl Network {
             )));
         }
         if matches!(info.model, NeuronModel::Input) {
-            return Err(BuildError::Request(format!("population '{}' is an input population", info.name)));
+            return Err(BuildError::Request(format!(
+                "population '{}' is an input population",
+                info.name
+            )));
         }
         let t = self.step;
         for part in &mut self.parts {

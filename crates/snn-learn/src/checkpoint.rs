@@ -62,28 +62,39 @@ pub fn to_bytes(t: &Trainer) -> Vec<u8> {
 
 /// Decodes checkpoint bytes; `origin` names the source in errors.
 pub fn from_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError> {
-    let bad = |m: String| CheckpointError::Invalid { path: origin.to_string(), message: m };
+    let bad = |m: String| CheckpointError::Invalid {
+        path: origin.to_string(),
+        message: m,
+    };
     if b.len() < HEADER {
-        return Err(bad(format!("truncated: {} bytes, a checkpoint header alone is {HEADER}", b.len())));
+        return Err(bad(format!(
+            "truncated: {} bytes, a checkpoint header alone is {HEADER}",
+            b.len()
+        )));
     }
     if &b[..8] != MAGIC {
         return Err(bad("not an snn checkpoint (bad magic bytes)".into()));
     }
     let version = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
     if version != VERSION {
-        return Err(bad(format!("checkpoint format version {version} is not supported (this build reads version {VERSION})")));
+        return Err(bad(format!(
+            "checkpoint format version {version} is not supported (this build reads version {VERSION})"
+        )));
     }
     let len = u64::from_le_bytes(b[12..20].try_into().expect("8 bytes"));
     let crc = u32::from_le_bytes(b[20..24].try_into().expect("4 bytes"));
     let have = (b.len() - HEADER) as u64;
     if have != len {
-        return Err(bad(format!("truncated or padded: header says {len} payload bytes, file has {have}")));
+        return Err(bad(format!(
+            "truncated or padded: header says {len} payload bytes, file has {have}"
+        )));
     }
     let payload = &b[HEADER..];
     if crc32(payload) != crc {
         return Err(bad("checksum mismatch: the file is corrupt".into()));
     }
-    let t: Trainer = postcard::from_bytes(payload).map_err(|e| bad(format!("cannot decode payload: {e}")))?;
+    let t: Trainer =
+        postcard::from_bytes(payload).map_err(|e| bad(format!("cannot decode payload: {e}")))?;
     Ok(t)
 }
 
@@ -107,11 +118,17 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
 
 /// Saves a trainer to `path` atomically.
 pub fn save(t: &Trainer, path: &Path) -> Result<(), CheckpointError> {
-    write_atomic(path, &to_bytes(t)).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })
+    write_atomic(path, &to_bytes(t)).map_err(|source| CheckpointError::Io {
+        path: path.display().to_string(),
+        source,
+    })
 }
 
 /// Loads a trainer from `path`.
 pub fn load(path: &Path) -> Result<Trainer, CheckpointError> {
-    let b = std::fs::read(path).map_err(|source| CheckpointError::Io { path: path.display().to_string(), source })?;
+    let b = std::fs::read(path).map_err(|source| CheckpointError::Io {
+        path: path.display().to_string(),
+        source,
+    })?;
     from_bytes(&b, &path.display().to_string())
 }

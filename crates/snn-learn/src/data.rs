@@ -39,7 +39,10 @@ pub enum DataError {
 }
 
 fn fmt_err(path: &Path, message: impl Into<String>) -> DataError {
-    DataError::Format { path: path.display().to_string(), message: message.into() }
+    DataError::Format {
+        path: path.display().to_string(),
+        message: message.into(),
+    }
 }
 
 /// A labelled dataset of dense feature vectors, normalised to `[0, 1]`.
@@ -97,24 +100,46 @@ pub struct Idx {
 /// names the source in errors.
 pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<Idx, DataError> {
     if bytes.len() < 4 {
-        return Err(fmt_err(origin, format!("too short for an IDX header ({} bytes)", bytes.len())));
+        return Err(fmt_err(
+            origin,
+            format!("too short for an IDX header ({} bytes)", bytes.len()),
+        ));
     }
     if bytes[0] != 0 || bytes[1] != 0 {
-        return Err(fmt_err(origin, "not an IDX file (magic must start with two zero bytes)"));
+        return Err(fmt_err(
+            origin,
+            "not an IDX file (magic must start with two zero bytes)",
+        ));
     }
     if bytes[2] != 0x08 {
-        return Err(fmt_err(origin, format!("unsupported IDX element type 0x{:02x} (only 0x08 = u8)", bytes[2])));
+        return Err(fmt_err(
+            origin,
+            format!(
+                "unsupported IDX element type 0x{:02x} (only 0x08 = u8)",
+                bytes[2]
+            ),
+        ));
     }
     let nd = bytes[3] as usize;
     if nd == 0 || nd > 4 {
-        return Err(fmt_err(origin, format!("unsupported number of IDX dimensions {nd}")));
+        return Err(fmt_err(
+            origin,
+            format!("unsupported number of IDX dimensions {nd}"),
+        ));
     }
     let head = 4 + 4 * nd;
     if bytes.len() < head {
         return Err(fmt_err(origin, "truncated IDX header"));
     }
     let dims: Vec<usize> = (0..nd)
-        .map(|i| u32::from_be_bytes([bytes[4 + 4 * i], bytes[5 + 4 * i], bytes[6 + 4 * i], bytes[7 + 4 * i]]) as usize)
+        .map(|i| {
+            u32::from_be_bytes([
+                bytes[4 + 4 * i],
+                bytes[5 + 4 * i],
+                bytes[6 + 4 * i],
+                bytes[7 + 4 * i],
+            ]) as usize
+        })
         .collect();
     let expect = dims.iter().try_fold(1usize, |a, &d| a.checked_mul(d));
     let Some(expect) = expect else {
@@ -122,14 +147,25 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<Idx, DataError> {
     };
     let have = bytes.len() - head;
     if have != expect {
-        return Err(fmt_err(origin, format!("IDX dimensions {dims:?} need {expect} data bytes, file has {have} (truncated or corrupt)")));
+        return Err(fmt_err(
+            origin,
+            format!(
+                "IDX dimensions {dims:?} need {expect} data bytes, file has {have} (truncated or corrupt)"
+            ),
+        ));
     }
-    Ok(Idx { dims, data: bytes[head..].to_vec() })
+    Ok(Idx {
+        dims,
+        data: bytes[head..].to_vec(),
+    })
 }
 
 /// Reads a whole file, gunzipping it when its name ends in `.gz`.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io = |source| DataError::Io { path: path.display().to_string(), source };
+    let io = |source| DataError::Io {
+        path: path.display().to_string(),
+        source,
+    };
     let raw = std::fs::read(path).map_err(io)?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
@@ -149,17 +185,43 @@ pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
 
 /// Builds a dataset from IDX images (`n x rows x cols`) and labels (`n`), dividing pixels by
 /// `max_value`.
-pub fn dataset_from_idx(images: &Idx, labels: &Idx, max_value: f32, origin: &Path) -> Result<Dataset, DataError> {
+pub fn dataset_from_idx(
+    images: &Idx,
+    labels: &Idx,
+    max_value: f32,
+    origin: &Path,
+) -> Result<Dataset, DataError> {
     if images.dims.len() != 3 {
-        return Err(fmt_err(origin, format!("images must have 3 dimensions (n, rows, cols), got {:?}", images.dims)));
+        return Err(fmt_err(
+            origin,
+            format!(
+                "images must have 3 dimensions (n, rows, cols), got {:?}",
+                images.dims
+            ),
+        ));
     }
     if labels.dims.len() != 1 || labels.dims[0] != images.dims[0] {
-        return Err(fmt_err(origin, format!("labels {:?} do not match {} images", labels.dims, images.dims[0])));
+        return Err(fmt_err(
+            origin,
+            format!(
+                "labels {:?} do not match {} images",
+                labels.dims, images.dims[0]
+            ),
+        ));
     }
-    let n_classes = labels.data.iter().copied().max().map_or(0, |m| m as usize + 1);
+    let n_classes = labels
+        .data
+        .iter()
+        .copied()
+        .max()
+        .map_or(0, |m| m as usize + 1);
     let (rows, cols) = (images.dims[1], images.dims[2]);
     Ok(Dataset {
-        features: images.data.iter().map(|&p| (p as f32 / max_value).min(1.0)).collect(),
+        features: images
+            .data
+            .iter()
+            .map(|&p| (p as f32 / max_value).min(1.0))
+            .collect(),
         labels: labels.data.clone(),
         n_features: rows * cols,
         n_classes: n_classes.max(10),
@@ -167,8 +229,10 @@ pub fn dataset_from_idx(images: &Idx, labels: &Idx, max_value: f32, origin: &Pat
     })
 }
 
-static DIGITS_TRAIN_X: &[u8] = include_bytes!("../../../data/digits/digits-train-images-idx3-ubyte");
-static DIGITS_TRAIN_Y: &[u8] = include_bytes!("../../../data/digits/digits-train-labels-idx1-ubyte");
+static DIGITS_TRAIN_X: &[u8] =
+    include_bytes!("../../../data/digits/digits-train-images-idx3-ubyte");
+static DIGITS_TRAIN_Y: &[u8] =
+    include_bytes!("../../../data/digits/digits-train-labels-idx1-ubyte");
 static DIGITS_TEST_X: &[u8] = include_bytes!("../../../data/digits/digits-test-images-idx3-ubyte");
 static DIGITS_TEST_Y: &[u8] = include_bytes!("../../../data/digits/digits-test-labels-idx1-ubyte");
 
@@ -181,7 +245,10 @@ pub fn digits() -> (Dataset, Dataset) {
         let yi = parse_idx(y, p).expect("bundled digits labels are valid IDX");
         dataset_from_idx(&xi, &yi, 16.0, p).expect("bundled digits are consistent")
     };
-    (load(DIGITS_TRAIN_X, DIGITS_TRAIN_Y), load(DIGITS_TEST_X, DIGITS_TEST_Y))
+    (
+        load(DIGITS_TRAIN_X, DIGITS_TRAIN_Y),
+        load(DIGITS_TEST_X, DIGITS_TEST_Y),
+    )
 }
 
 /// The data directory: `explicit`, else `$SNN_DATA`, else `../shared/data` if it exists.
@@ -196,7 +263,9 @@ pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     if shared.is_dir() {
         return Ok(shared);
     }
-    Err(DataError::NoDataDir { looked: "$SNN_DATA, ../shared/data".into() })
+    Err(DataError::NoDataDir {
+        looked: "$SNN_DATA, ../shared/data".into(),
+    })
 }
 
 /// Loads an MNIST-format dataset from `dir/<name>/` (the four standard `*-ubyte.gz` or plain
@@ -212,7 +281,10 @@ pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataErro
         }
         Err(DataError::Io {
             path: base.join(format!("{stem}.gz")).display().to_string(),
-            source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found (expected the standard IDX file, plain or .gz)"),
+            source: std::io::Error::new(
+                std::io::ErrorKind::NotFound,
+                "file not found (expected the standard IDX file, plain or .gz)",
+            ),
         })
     };
     let load = |x: &str, y: &str| -> Result<Dataset, DataError> {
@@ -296,12 +368,16 @@ pub fn nmnist_small(dir: &Path) -> Result<(Vec<EventSample>, Vec<EventSample>), 
     let b = read_maybe_gz(&path)?;
     let err = |m: String| fmt_err(&path, m);
     if b.len() < 12 || &b[..4] != b"NMNS" {
-        return Err(err("not an N-MNIST container (magic \"NMNS\" missing)".into()));
+        return Err(err(
+            "not an N-MNIST container (magic \"NMNS\" missing)".into()
+        ));
     }
     let u32le = |o: usize| u32::from_le_bytes([b[o], b[o + 1], b[o + 2], b[o + 3]]);
     let version = u32le(4);
     if version != 1 {
-        return Err(err(format!("unsupported container version {version} (expected 1)")));
+        return Err(err(format!(
+            "unsupported container version {version} (expected 1)"
+        )));
     }
     let n = u32le(8) as usize;
     let (mut train, mut test) = (Vec::new(), Vec::new());
@@ -315,24 +391,42 @@ pub fn nmnist_small(dir: &Path) -> Result<(Vec<EventSample>, Vec<EventSample>), 
         let ne = u32le(o + 6) as usize;
         o += 10;
         if label > 9 || split > 1 {
-            return Err(err(format!("sample {i}: label {label} / split {split} out of range")));
+            return Err(err(format!(
+                "sample {i}: label {label} / split {split} out of range"
+            )));
         }
-        let need = ne.checked_mul(5).ok_or_else(|| err(format!("sample {i}: event count overflow")))?;
+        let need = ne
+            .checked_mul(5)
+            .ok_or_else(|| err(format!("sample {i}: event count overflow")))?;
         if o + need > b.len() {
-            return Err(err(format!("truncated in sample {i}: {ne} events need {need} bytes, {} left", b.len() - o)));
+            return Err(err(format!(
+                "truncated in sample {i}: {ne} events need {need} bytes, {} left",
+                b.len() - o
+            )));
         }
         let mut events = Vec::with_capacity(ne);
         for e in b[o..o + need].chunks_exact(5) {
             let (x, y) = (e[0], e[1]);
             if x as usize >= NMNIST_SIZE || y as usize >= NMNIST_SIZE {
-                return Err(err(format!("sample {i}: event at ({x}, {y}) outside the 34x34 sensor")));
+                return Err(err(format!(
+                    "sample {i}: event at ({x}, {y}) outside the 34x34 sensor"
+                )));
             }
             let t_us = (((e[2] & 0x7f) as u32) << 16) | ((e[3] as u32) << 8) | e[4] as u32;
-            events.push(Event { t_us, x, y, on: e[2] >> 7 == 1 });
+            events.push(Event {
+                t_us,
+                x,
+                y,
+                on: e[2] >> 7 == 1,
+            });
         }
         o += need;
         let s = EventSample { label, events };
-        if split == 0 { train.push(s) } else { test.push(s) }
+        if split == 0 {
+            train.push(s)
+        } else {
+            test.push(s)
+        }
     }
     Ok((train, test))
 }
@@ -351,7 +445,10 @@ pub fn bin_events(events: &[Event], n_bins: usize, duration_us: u32) -> Vec<f32>
             continue;
         }
         let bin = (e.t_us as u64 * n_bins as u64 / duration_us as u64) as usize;
-        let idx = bin * per + (e.on as usize) * NMNIST_SIZE * NMNIST_SIZE + e.y as usize * NMNIST_SIZE + e.x as usize;
+        let idx = bin * per
+            + (e.on as usize) * NMNIST_SIZE * NMNIST_SIZE
+            + e.y as usize * NMNIST_SIZE
+            + e.x as usize;
         out[idx] = 1.0;
     }
     out
@@ -379,12 +476,33 @@ mod tests {
     #[test]
     fn idx_errors_name_the_problem() {
         let p = Path::new("x.idx");
-        let e = parse_idx(&[0, 0, 8, 1, 0, 0, 0, 5, 1, 2], p).unwrap_err().to_string();
-        assert!(e.contains("x.idx") && e.contains("need 5 data bytes, file has 2"), "{e}");
-        assert!(parse_idx(&[1, 0, 8, 1], p).unwrap_err().to_string().contains("not an IDX file"));
-        assert!(parse_idx(&[0, 0, 0x0d, 1], p).unwrap_err().to_string().contains("element type"));
+        let e = parse_idx(&[0, 0, 8, 1, 0, 0, 0, 5, 1, 2], p)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("x.idx") && e.contains("need 5 data bytes, file has 2"),
+            "{e}"
+        );
+        assert!(
+            parse_idx(&[1, 0, 8, 1], p)
+                .unwrap_err()
+                .to_string()
+                .contains("not an IDX file")
+        );
+        assert!(
+            parse_idx(&[0, 0, 0x0d, 1], p)
+                .unwrap_err()
+                .to_string()
+                .contains("element type")
+        );
         let ok = parse_idx(&[0, 0, 8, 2, 0, 0, 0, 1, 0, 0, 0, 2, 7, 9], p).unwrap();
-        assert_eq!(ok, Idx { dims: vec![1, 2], data: vec![7, 9] });
+        assert_eq!(
+            ok,
+            Idx {
+                dims: vec![1, 2],
+                data: vec![7, 9]
+            }
+        );
     }
 
     proptest! {
@@ -399,9 +517,16 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("snn-data-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("mnist")).unwrap();
         let e = mnist_like(&dir, "mnist").unwrap_err().to_string();
-        assert!(e.contains("train-images-idx3-ubyte.gz") && e.contains("not found"), "{e}");
+        assert!(
+            e.contains("train-images-idx3-ubyte.gz") && e.contains("not found"),
+            "{e}"
+        );
         std::fs::write(dir.join("mnist/train-images-idx3-ubyte.gz"), b"not gzip").unwrap();
-        std::fs::write(dir.join("mnist/train-labels-idx1-ubyte"), [0, 0, 8, 1, 0, 0, 0, 1, 3]).unwrap();
+        std::fs::write(
+            dir.join("mnist/train-labels-idx1-ubyte"),
+            [0, 0, 8, 1, 0, 0, 0, 1, 3],
+        )
+        .unwrap();
         let e = mnist_like(&dir, "mnist").unwrap_err().to_string();
         assert!(e.contains("not a valid gzip file"), "{e}");
         std::fs::remove_dir_all(&dir).ok();
@@ -410,15 +535,34 @@ mod tests {
     #[test]
     fn binning_places_events_in_their_cells() {
         let ev = [
-            Event { t_us: 0, x: 1, y: 2, on: true },
-            Event { t_us: 999, x: 33, y: 33, on: false },
-            Event { t_us: 1000, x: 0, y: 0, on: true },
+            Event {
+                t_us: 0,
+                x: 1,
+                y: 2,
+                on: true,
+            },
+            Event {
+                t_us: 999,
+                x: 33,
+                y: 33,
+                on: false,
+            },
+            Event {
+                t_us: 1000,
+                x: 0,
+                y: 0,
+                on: true,
+            },
         ];
         let f = bin_events(&ev, 2, 1000);
         assert_eq!(f.len(), 2 * 2312);
         assert_eq!(f[1156 + 2 * 34 + 1], 1.0);
         assert_eq!(f[2312 + 33 * 34 + 33], 1.0);
-        assert_eq!(f.iter().sum::<f32>(), 2.0, "the event at the end is dropped");
+        assert_eq!(
+            f.iter().sum::<f32>(),
+            2.0,
+            "the event at the end is dropped"
+        );
     }
 
     /// Runs only where the shared datasets are present (CI has them).
@@ -434,7 +578,11 @@ mod tests {
         if dir.join("nmnist-small").is_dir() {
             let (train, test) = nmnist_small(&dir).unwrap();
             assert_eq!((train.len(), test.len()), (1000, 100));
-            assert!(train.iter().all(|s| s.events.windows(2).all(|w| w[0].t_us <= w[1].t_us)));
+            assert!(
+                train
+                    .iter()
+                    .all(|s| s.events.windows(2).all(|w| w[0].t_us <= w[1].t_us))
+            );
         }
     }
 }

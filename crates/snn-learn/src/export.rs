@@ -45,7 +45,11 @@ pub enum ExportError {
 
 /// Name of population `l` (0-based layer index) of an exported model with `n_layers` layers.
 pub fn layer_name(l: usize, n_layers: usize) -> String {
-    if l + 1 == n_layers { "output".into() } else { format!("hidden{l}") }
+    if l + 1 == n_layers {
+        "output".into()
+    } else {
+        format!("hidden{l}")
+    }
 }
 
 /// The model as a network spec (see the module docs for the layout).
@@ -59,14 +63,27 @@ pub fn to_network_spec(model: &Model) -> Result<NetworkSpec, ExportError> {
     }];
     let mut projections = Vec::new();
     let dense = |w: &[f32], n_in: usize, n_out: usize| Connectivity::Dense {
-        weights: (0..n_in).map(|i| w[i * n_out..(i + 1) * n_out].iter().map(|&x| x as f64).collect()).collect(),
+        weights: (0..n_in)
+            .map(|i| {
+                w[i * n_out..(i + 1) * n_out]
+                    .iter()
+                    .map(|&x| x as f64)
+                    .collect()
+            })
+            .collect(),
     };
     for (l, layer) in model.layers.iter().enumerate() {
         if layer.alpha.is_some() {
-            return Err(ExportError::Unsupported(format!("layer {l} is a synaptic (two-state) LIF, which the engine does not model")));
+            return Err(ExportError::Unsupported(format!(
+                "layer {l} is a synaptic (two-state) LIF, which the engine does not model"
+            )));
         }
         let name = layer_name(l, nl);
-        let threshold = if layer.spiking { layer.threshold[0] as f64 } else { f32::MAX as f64 };
+        let threshold = if layer.spiking {
+            layer.threshold[0] as f64
+        } else {
+            f32::MAX as f64
+        };
         populations.push(PopulationSpec {
             name: name.clone(),
             size: layer.n_out as u32,
@@ -78,7 +95,11 @@ pub fn to_network_spec(model: &Model) -> Result<NetworkSpec, ExportError> {
             }),
             v_init: None,
         });
-        let source = if l == 0 { "input".to_string() } else { layer_name(l - 1, nl) };
+        let source = if l == 0 {
+            "input".to_string()
+        } else {
+            layer_name(l - 1, nl)
+        };
         let prj = |source: String, connectivity, autapses| ProjectionSpec {
             name: None,
             source,
@@ -91,7 +112,11 @@ pub fn to_network_spec(model: &Model) -> Result<NetworkSpec, ExportError> {
         };
         projections.push(prj(source, dense(&layer.w, layer.n_in, layer.n_out), false));
         if let Some(rec) = &layer.rec {
-            projections.push(prj(name.clone(), dense(rec, layer.n_out, layer.n_out), true));
+            projections.push(prj(
+                name.clone(),
+                dense(rec, layer.n_out, layer.n_out),
+                true,
+            ));
         }
     }
     let out_name = layer_name(nl - 1, nl);
@@ -102,7 +127,11 @@ pub fn to_network_spec(model: &Model) -> Result<NetworkSpec, ExportError> {
         state: if out.spiking {
             Vec::new()
         } else {
-            vec![TraceSpec { population: out_name, neurons: (0..out.n_out as u32).collect(), variable: StateVar::V }]
+            vec![TraceSpec {
+                population: out_name,
+                neurons: (0..out.n_out as u32).collect(),
+                variable: StateVar::V,
+            }]
         },
     };
     let spec = NetworkSpec {
@@ -115,7 +144,8 @@ pub fn to_network_spec(model: &Model) -> Result<NetworkSpec, ExportError> {
         stimuli: Vec::new(),
         recording,
     };
-    spec.validate().map_err(|e| ExportError::Unsupported(e.to_string()))?;
+    spec.validate()
+        .map_err(|e| ExportError::Unsupported(e.to_string()))?;
     Ok(spec)
 }
 
@@ -179,35 +209,59 @@ impl EngineClassifier {
 
     /// Predicted classes of the `batch` samples of `input` (the same input type the trainer
     /// used), plus the synaptic events the engine processed.
-    pub fn predict(&mut self, input: &Input, batch: usize) -> Result<(Vec<usize>, u64), ExportError> {
+    pub fn predict(
+        &mut self,
+        input: &Input,
+        batch: usize,
+    ) -> Result<(Vec<usize>, u64), ExportError> {
         let t_steps = self.steps;
         // Analog input: the trainer's own product, for the whole batch at once.
         let pre = match input {
             Input::Static(x) => {
                 if x.len() != batch * self.n_in {
-                    return Err(ExportError::Input(format!("{} values for {batch} samples of {} features", x.len(), self.n_in)));
+                    return Err(ExportError::Input(format!(
+                        "{} values for {batch} samples of {} features",
+                        x.len(),
+                        self.n_in
+                    )));
                 }
                 let mut pre = vec![0.0f32; batch * self.n_h0];
-                gemm(Mat::new(x, batch, self.n_in), Mat::new(&self.model_w0, self.n_in, self.n_h0), &mut pre, false);
+                gemm(
+                    Mat::new(x, batch, self.n_in),
+                    Mat::new(&self.model_w0, self.n_in, self.n_h0),
+                    &mut pre,
+                    false,
+                );
                 Some(pre)
             }
             Input::Sequence(_) => {
-                return Err(ExportError::Unsupported("time-varying analog input cannot be injected into the engine".into()));
+                return Err(ExportError::Unsupported(
+                    "time-varying analog input cannot be injected into the engine".into(),
+                ));
             }
             Input::Spikes { offsets, .. } => {
                 if offsets.len() != t_steps * batch + 1 {
-                    return Err(ExportError::Input(format!("{} spike offsets for {batch} samples of {t_steps} steps", offsets.len())));
+                    return Err(ExportError::Input(format!(
+                        "{} spike offsets for {batch} samples of {t_steps} steps",
+                        offsets.len()
+                    )));
                 }
                 None
             }
         };
-        let shift = if pre.is_some() { self.n_layers - 1 } else { self.n_layers };
+        let shift = if pre.is_some() {
+            self.n_layers - 1
+        } else {
+            self.n_layers
+        };
         let mut preds = Vec::with_capacity(batch);
         let mut events = 0u64;
         for b in 0..batch {
             self.net.reset();
             match (&pre, input) {
-                (Some(p), _) => self.net.set_input_current(1, &p[b * self.n_h0..(b + 1) * self.n_h0])?,
+                (Some(p), _) => self
+                    .net
+                    .set_input_current(1, &p[b * self.n_h0..(b + 1) * self.n_h0])?,
                 (None, Input::Spikes { offsets, idx }) => {
                     let mut r = SpikeRaster::new(0);
                     for t in 0..t_steps {
@@ -218,7 +272,11 @@ impl EngineClassifier {
                 }
                 _ => unreachable!("checked above"),
             }
-            let mut sink = WindowCounter { first: self.out_first, counts: vec![0.0; self.n_out], from: shift as Step };
+            let mut sink = WindowCounter {
+                first: self.out_first,
+                counts: vec![0.0; self.n_out],
+                from: shift as Step,
+            };
             let stats = self.net.run((t_steps + shift) as u64, &mut sink);
             events += stats.syn_events;
             let logits = if self.spiking_out {

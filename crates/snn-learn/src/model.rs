@@ -56,7 +56,11 @@ pub struct LayerConfig {
 impl LayerConfig {
     /// A plain feed-forward LIF layer.
     pub fn lif(size: usize) -> Self {
-        Self { size, recurrent: false, alpha: None }
+        Self {
+            size,
+            recurrent: false,
+            alpha: None,
+        }
     }
 }
 
@@ -156,7 +160,13 @@ impl ModelConfig {
         if let Some((i, _)) = self.hidden.iter().enumerate().find(|(_, l)| l.size == 0) {
             return Err(format!("hidden[{i}].size must be at least 1"));
         }
-        if let Some((i, a)) = self.hidden.iter().enumerate().find_map(|(i, l)| l.alpha.map(|a| (i, a))).filter(|(_, a)| !(0.0..=1.0).contains(a)) {
+        if let Some((i, a)) = self
+            .hidden
+            .iter()
+            .enumerate()
+            .find_map(|(i, l)| l.alpha.map(|a| (i, a)))
+            .filter(|(_, a)| !(0.0..=1.0).contains(a))
+        {
             return Err(format!("hidden[{i}].alpha must be in [0, 1], got {a}"));
         }
         if !(0.0..=1.0).contains(&self.beta) {
@@ -262,7 +272,14 @@ impl Grads {
             layers: model
                 .layers
                 .iter()
-                .map(|l| [vec![0.0; l.w.len()], vec![0.0; l.rec.as_ref().map_or(0, Vec::len)], vec![0.0], vec![0.0]])
+                .map(|l| {
+                    [
+                        vec![0.0; l.w.len()],
+                        vec![0.0; l.rec.as_ref().map_or(0, Vec::len)],
+                        vec![0.0],
+                        vec![0.0],
+                    ]
+                })
                 .collect(),
         }
     }
@@ -334,11 +351,15 @@ impl Model {
         for l in 0..sizes.len() - 1 {
             let (n_in, n_out) = (sizes[l], sizes[l + 1]);
             let bound = 1.0 / (n_in as f32).sqrt();
-            let w = (0..n_in * n_out).map(|_| rng.random_range(-bound..bound)).collect();
+            let w = (0..n_in * n_out)
+                .map(|_| rng.random_range(-bound..bound))
+                .collect();
             let hid = config.hidden.get(l);
             let rec = hid.filter(|h| h.recurrent).map(|_| {
                 let b = 1.0 / (n_out as f32).sqrt();
-                (0..n_out * n_out).map(|_| rng.random_range(-b..b)).collect()
+                (0..n_out * n_out)
+                    .map(|_| rng.random_range(-b..b))
+                    .collect()
             });
             let is_out = l == sizes.len() - 2;
             layers.push(Layer {
@@ -357,7 +378,10 @@ impl Model {
 
     /// Number of trainable values.
     pub fn n_params(&self) -> usize {
-        self.layers.iter().map(|l| l.w.len() + l.rec.as_ref().map_or(0, Vec::len) + 2).sum()
+        self.layers
+            .iter()
+            .map(|l| l.w.len() + l.rec.as_ref().map_or(0, Vec::len) + 2)
+            .sum()
     }
 
     /// Mutable parameter tensors in the order of [`Grads::layers`], with whether each is trained.
@@ -399,11 +423,21 @@ impl Model {
         match input {
             Input::Static(x) => {
                 tape.pre.resize(batch * l0.n_out, 0.0);
-                gemm(Mat::new(x, batch, l0.n_in), Mat::new(&l0.w, l0.n_in, l0.n_out), &mut tape.pre, false);
+                gemm(
+                    Mat::new(x, batch, l0.n_in),
+                    Mat::new(&l0.w, l0.n_in, l0.n_out),
+                    &mut tape.pre,
+                    false,
+                );
             }
             Input::Sequence(x) => {
                 tape.pre.resize(t_steps * batch * l0.n_out, 0.0);
-                gemm(Mat::new(x, t_steps * batch, l0.n_in), Mat::new(&l0.w, l0.n_in, l0.n_out), &mut tape.pre, false);
+                gemm(
+                    Mat::new(x, t_steps * batch, l0.n_in),
+                    Mat::new(&l0.w, l0.n_in, l0.n_out),
+                    &mut tape.pre,
+                    false,
+                );
             }
             Input::Spikes { .. } => tape.pre.clear(),
         }
@@ -510,7 +544,11 @@ impl Model {
         let no = out.n_out;
         tape.logits.clear();
         tape.logits.resize(batch * no, 0.0);
-        let src = if out.spiking { &tape.s[nl - 1] } else { &tape.u[nl - 1] };
+        let src = if out.spiking {
+            &tape.s[nl - 1]
+        } else {
+            &tape.u[nl - 1]
+        };
         for t in 0..t_steps {
             for b in 0..batch {
                 let r = &src[(t * batch + b) * no..(t * batch + b + 1) * no];
@@ -524,14 +562,22 @@ impl Model {
                 *x /= t_steps as f32;
             }
         }
-        (0..batch).map(|b| argmax(&tape.logits[b * no..(b + 1) * no])).collect()
+        (0..batch)
+            .map(|b| argmax(&tape.logits[b * no..(b + 1) * no]))
+            .collect()
     }
 
     /// Loss and readout gradient of a forward pass: returns per-sample `(loss, correct)` stats and
     /// fills `g_out` (`steps x batch x n_outputs`) with `dL/ds` (spiking output) or `dL/du`
     /// (membrane readout), scaled by `1 / total_batch` so that shard gradients add up to the
     /// batch mean.
-    fn loss_grad(&self, tape: &Tape, labels: &[u8], total_batch: usize, g_out: &mut Vec<f32>) -> ShardStats {
+    fn loss_grad(
+        &self,
+        tape: &Tape,
+        labels: &[u8],
+        total_batch: usize,
+        g_out: &mut Vec<f32>,
+    ) -> ShardStats {
         let (t_steps, batch) = (self.config.steps, tape.batch);
         let out = self.layers.last().expect("a model has an output layer");
         let no = out.n_out;
@@ -555,7 +601,10 @@ impl Model {
                         d[b * no + k] = (p - if k == y { 1.0 } else { 0.0 }) * inv_b;
                     }
                 }
-                Loss::MseCount { correct_rate, incorrect_rate } => {
+                Loss::MseCount {
+                    correct_rate,
+                    incorrect_rate,
+                } => {
                     for k in 0..no {
                         let target = if k == y { correct_rate } else { incorrect_rate };
                         let r = z[k] / t_steps as f32 - target;
@@ -566,7 +615,11 @@ impl Model {
             }
         }
         // dL/d(readout) -> per step.
-        let per_step = if out.spiking { 1.0 } else { 1.0 / t_steps as f32 };
+        let per_step = if out.spiking {
+            1.0
+        } else {
+            1.0 / t_steps as f32
+        };
         g_out.clear();
         g_out.resize(t_steps * batch * no, 0.0);
         for t in 0..t_steps {
@@ -609,7 +662,9 @@ impl Model {
                     for b in 0..batch {
                         for j in 0..n {
                             let c: f32 = (0..t_steps).map(|t| s[(t * batch + b) * n + j]).sum();
-                            st.loss_sum += (reg.lambda * (c / t_steps as f32 - reg.target_rate).powi(2) / n as f32) as f64;
+                            st.loss_sum += (reg.lambda
+                                * (c / t_steps as f32 - reg.target_rate).powi(2)
+                                / n as f32) as f64;
                             let gj = scale * (c / t_steps as f32 - reg.target_rate);
                             for t in 0..t_steps {
                                 g[(t * batch + b) * n + j] += gj;
@@ -677,7 +732,12 @@ impl Model {
                 dthr += dt;
                 // Recurrent contribution to dL/ds at t - 1: delta_t V^T.
                 if let (Some(rec), true) = (&layer.rec, t > 0) {
-                    gemm(Mat::new(&delta[base..base + m], batch, n), Mat::new(rec, n, n).t(), &mut grec, false);
+                    gemm(
+                        Mat::new(&delta[base..base + m], batch, n),
+                        Mat::new(rec, n, n).t(),
+                        &mut grec,
+                        false,
+                    );
                 }
             }
             let gl = &mut grads.layers[l];
@@ -686,30 +746,58 @@ impl Model {
             // Recurrent weights: sum_t s_{t-1}^T delta_t.
             if layer.rec.is_some() && t_steps > 1 {
                 let m = (t_steps - 1) * batch;
-                gemm(Mat::new(&s[..m * n], m, n).t(), Mat::new(&delta[batch * n..], m, n), &mut gl[1], true);
+                gemm(
+                    Mat::new(&s[..m * n], m, n).t(),
+                    Mat::new(&delta[batch * n..], m, n),
+                    &mut gl[1],
+                    true,
+                );
             }
             // Feed-forward weights and the gradient into the layer below.
             if l > 0 {
                 let np = layer.n_in;
                 let sp = &tape.s[l - 1];
-                gemm(Mat::new(sp, t_steps * batch, np).t(), Mat::new(&delta, t_steps * batch, n), &mut gl[0], true);
+                gemm(
+                    Mat::new(sp, t_steps * batch, np).t(),
+                    Mat::new(&delta, t_steps * batch, n),
+                    &mut gl[0],
+                    true,
+                );
                 g.clear();
                 g.resize(t_steps * batch * np, 0.0);
-                gemm(Mat::new(&delta, t_steps * batch, n), Mat::new(&layer.w, np, n).t(), &mut g, false);
+                gemm(
+                    Mat::new(&delta, t_steps * batch, n),
+                    Mat::new(&layer.w, np, n).t(),
+                    &mut g,
+                    false,
+                );
             } else {
                 match input {
                     Input::Static(x) => {
                         // The input is the same every step: dW = X^T (sum_t delta_t).
                         let mut dsum = vec![0.0f32; batch * n];
                         for t in 0..t_steps {
-                            for (a, d) in dsum.iter_mut().zip(&delta[t * batch * n..(t + 1) * batch * n]) {
+                            for (a, d) in dsum
+                                .iter_mut()
+                                .zip(&delta[t * batch * n..(t + 1) * batch * n])
+                            {
                                 *a += *d;
                             }
                         }
-                        gemm(Mat::new(x, batch, layer.n_in).t(), Mat::new(&dsum, batch, n), &mut gl[0], true);
+                        gemm(
+                            Mat::new(x, batch, layer.n_in).t(),
+                            Mat::new(&dsum, batch, n),
+                            &mut gl[0],
+                            true,
+                        );
                     }
                     Input::Sequence(x) => {
-                        gemm(Mat::new(x, t_steps * batch, layer.n_in).t(), Mat::new(&delta, t_steps * batch, n), &mut gl[0], true);
+                        gemm(
+                            Mat::new(x, t_steps * batch, layer.n_in).t(),
+                            Mat::new(&delta, t_steps * batch, n),
+                            &mut gl[0],
+                            true,
+                        );
                     }
                     Input::Spikes { offsets, idx } => {
                         for k in 0..t_steps * batch {
@@ -764,7 +852,11 @@ impl StepBack {
             let gin = gv[i];
             let du = if self.spiking {
                 let gs = g[i] + grec[i];
-                let carried = if self.subtract { gin } else { gin * (1.0 - s[i]) };
+                let carried = if self.subtract {
+                    gin
+                } else {
+                    gin * (1.0 - s[i])
+                };
                 gs * sg(u[i] - self.thr) + carried
             } else {
                 g[i] + gin

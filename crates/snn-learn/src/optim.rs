@@ -36,7 +36,12 @@ pub enum OptimizerKind {
 impl OptimizerKind {
     /// Adam with PyTorch's defaults (0.9, 0.999, 1e-8) and no weight decay.
     pub fn adam() -> Self {
-        OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.0 }
+        OptimizerKind::Adam {
+            beta1: 0.9,
+            beta2: 0.999,
+            eps: 1e-8,
+            weight_decay: 0.0,
+        }
     }
 }
 
@@ -66,7 +71,10 @@ impl Schedule {
     pub fn lr(&self, base: f32, e: usize) -> f32 {
         match *self {
             Schedule::Constant => base,
-            Schedule::Cosine { total_epochs, min_lr } => {
+            Schedule::Cosine {
+                total_epochs,
+                min_lr,
+            } => {
                 let x = (e.min(total_epochs) as f32) / total_epochs.max(1) as f32;
                 min_lr + (base - min_lr) * (1.0 + (std::f32::consts::PI * x).cos()) / 2.0
             }
@@ -93,7 +101,12 @@ impl Optimizer {
             OptimizerKind::Adam { .. } => sizes.iter().map(|&n| vec![0.0; n]).collect(),
             OptimizerKind::Sgd { .. } => Vec::new(),
         };
-        Self { kind, t: 0, m: sizes.iter().map(|&n| vec![0.0; n]).collect(), v }
+        Self {
+            kind,
+            t: 0,
+            m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
+            v,
+        }
     }
 
     /// One update of every trained tensor (`(params, trained)` pairs) with its gradient.
@@ -105,7 +118,12 @@ impl Optimizer {
                 continue;
             }
             match self.kind {
-                OptimizerKind::Adam { beta1, beta2, eps, weight_decay } => {
+                OptimizerKind::Adam {
+                    beta1,
+                    beta2,
+                    eps,
+                    weight_decay,
+                } => {
                     let (c1, c2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
                     let (m, v) = (&mut self.m[i], &mut self.v[i]);
                     for j in 0..p.len() {
@@ -115,7 +133,10 @@ impl Optimizer {
                         p[j] -= lr * upd + lr * weight_decay * p[j];
                     }
                 }
-                OptimizerKind::Sgd { momentum, weight_decay } => {
+                OptimizerKind::Sgd {
+                    momentum,
+                    weight_decay,
+                } => {
                     let m = &mut self.m[i];
                     for j in 0..p.len() {
                         let gj = g[j] + weight_decay * p[j];
@@ -130,7 +151,12 @@ impl Optimizer {
 
 /// Rescales `grads` so that their global L2 norm is at most `max_norm`; returns the norm before.
 pub fn clip_grad_norm(grads: &mut [&mut [f32]], max_norm: f32) -> f32 {
-    let norm = grads.iter().flat_map(|g| g.iter()).map(|&x| (x as f64) * (x as f64)).sum::<f64>().sqrt() as f32;
+    let norm = grads
+        .iter()
+        .flat_map(|g| g.iter())
+        .map(|&x| (x as f64) * (x as f64))
+        .sum::<f64>()
+        .sqrt() as f32;
     if norm > max_norm && norm > 0.0 {
         let s = max_norm / norm;
         for g in grads.iter_mut() {
@@ -148,7 +174,13 @@ mod tests {
 
     #[test]
     fn adam_and_sgd_minimise_a_quadratic() {
-        for kind in [OptimizerKind::adam(), OptimizerKind::Sgd { momentum: 0.9, weight_decay: 0.0 }] {
+        for kind in [
+            OptimizerKind::adam(),
+            OptimizerKind::Sgd {
+                momentum: 0.9,
+                weight_decay: 0.0,
+            },
+        ] {
             let mut p = vec![3.0f32, -2.0];
             let mut opt = Optimizer::new(kind, &[2]);
             for _ in 0..500 {
@@ -164,14 +196,27 @@ mod tests {
         let mut p = vec![0.0f32, 0.0];
         let mut opt = Optimizer::new(OptimizerKind::adam(), &[2]);
         opt.step(vec![(&mut p[..], true)], &[&[0.3, -7.0]], 0.01);
-        assert!((p[0] + 0.01).abs() < 1e-6 && (p[1] - 0.01).abs() < 1e-6, "{p:?}");
+        assert!(
+            (p[0] + 0.01).abs() < 1e-6 && (p[1] - 0.01).abs() < 1e-6,
+            "{p:?}"
+        );
     }
 
     #[test]
     fn schedules_and_clipping() {
-        let c = Schedule::Cosine { total_epochs: 10, min_lr: 0.0 };
-        assert!((c.lr(1.0, 0) - 1.0).abs() < 1e-6 && (c.lr(1.0, 5) - 0.5).abs() < 1e-6 && c.lr(1.0, 10).abs() < 1e-6);
-        let s = Schedule::Step { every: 3, gamma: 0.5 };
+        let c = Schedule::Cosine {
+            total_epochs: 10,
+            min_lr: 0.0,
+        };
+        assert!(
+            (c.lr(1.0, 0) - 1.0).abs() < 1e-6
+                && (c.lr(1.0, 5) - 0.5).abs() < 1e-6
+                && c.lr(1.0, 10).abs() < 1e-6
+        );
+        let s = Schedule::Step {
+            every: 3,
+            gamma: 0.5,
+        };
         assert_eq!((s.lr(1.0, 2), s.lr(1.0, 3), s.lr(1.0, 6)), (1.0, 0.5, 0.25));
         let mut a = vec![3.0f32];
         let mut b = vec![4.0f32];

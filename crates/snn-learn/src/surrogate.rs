@@ -65,7 +65,9 @@ impl Surrogate {
     pub fn smooth(&self, x: f64) -> f64 {
         match *self {
             Surrogate::FastSigmoid(k) => x / (1.0 + k as f64 * x.abs()),
-            Surrogate::Arctan(a) => (std::f64::consts::PI * a as f64 * x / 2.0).atan() / std::f64::consts::PI + 0.5,
+            Surrogate::Arctan(a) => {
+                (std::f64::consts::PI * a as f64 * x / 2.0).atan() / std::f64::consts::PI + 0.5
+            }
             Surrogate::Sigmoid(k) => 1.0 / (1.0 + (-(k as f64) * x).exp()),
             Surrogate::Triangle(w) => {
                 let w = w as f64;
@@ -84,7 +86,9 @@ impl Surrogate {
 
 /// A surrogate written as `name[:parameter]` could not be parsed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("invalid surrogate '{0}': expected fast-sigmoid[:k], arctan[:a], sigmoid[:k], triangle[:w] or ste, with a positive parameter")]
+#[error(
+    "invalid surrogate '{0}': expected fast-sigmoid[:k], arctan[:a], sigmoid[:k], triangle[:w] or ste, with a positive parameter"
+)]
 pub struct ParseSurrogateError(pub String);
 
 impl FromStr for Surrogate {
@@ -142,19 +146,37 @@ mod tests {
                 let h = 1e-5;
                 let fd = (s.smooth(x + h) - s.smooth(x - h)) / (2.0 * h);
                 let g = s.grad(x as f32) as f64;
-                assert!((fd - g).abs() <= 1e-3 * g.abs().max(1.0), "{s} at {x}: grad {g} vs finite difference {fd}");
+                assert!(
+                    (fd - g).abs() <= 1e-3 * g.abs().max(1.0),
+                    "{s} at {x}: grad {g} vs finite difference {fd}"
+                );
             }
         }
     }
 
     #[test]
     fn parse_and_display_round_trip() {
-        for text in ["fast-sigmoid:25", "arctan:2", "sigmoid:5", "triangle:0.5", "ste"] {
+        for text in [
+            "fast-sigmoid:25",
+            "arctan:2",
+            "sigmoid:5",
+            "triangle:0.5",
+            "ste",
+        ] {
             let s: Surrogate = text.parse().unwrap();
             assert_eq!(s.to_string().parse::<Surrogate>().unwrap(), s);
         }
-        assert_eq!("fast-sigmoid".parse::<Surrogate>().unwrap(), Surrogate::FastSigmoid(25.0));
-        for bad in ["fast-sigmoid:-1", "cosine", "arctan:x", "ste:3", "sigmoid:nan"] {
+        assert_eq!(
+            "fast-sigmoid".parse::<Surrogate>().unwrap(),
+            Surrogate::FastSigmoid(25.0)
+        );
+        for bad in [
+            "fast-sigmoid:-1",
+            "cosine",
+            "arctan:x",
+            "ste:3",
+            "sigmoid:nan",
+        ] {
             assert!(bad.parse::<Surrogate>().is_err(), "{bad}");
         }
     }

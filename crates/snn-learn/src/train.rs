@@ -61,7 +61,13 @@ pub trait Source: Sync {
     fn n_inputs(&self) -> usize;
     /// The input of samples `idx` for `steps` steps; `seed` keys any randomness per sample
     /// (combined with the sample index so batches do not matter).
-    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError>;
+    fn input(
+        &self,
+        idx: &[usize],
+        steps: usize,
+        enc: Encoding,
+        seed: u64,
+    ) -> Result<Input, TrainError>;
 }
 
 /// Why training could not run.
@@ -90,12 +96,22 @@ impl<T: Source + ?Sized> Source for &T {
     fn n_inputs(&self) -> usize {
         (**self).n_inputs()
     }
-    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError> {
+    fn input(
+        &self,
+        idx: &[usize],
+        steps: usize,
+        enc: Encoding,
+        seed: u64,
+    ) -> Result<Input, TrainError> {
         (**self).input(idx, steps, enc, seed)
     }
 }
 
-fn spikes_from(per_sample: impl Fn(usize, &mut Vec<u32>, usize), idx: &[usize], steps: usize) -> Input {
+fn spikes_from(
+    per_sample: impl Fn(usize, &mut Vec<u32>, usize),
+    idx: &[usize],
+    steps: usize,
+) -> Input {
     // per_sample(sample position, out, t) appends the sorted active inputs at step t.
     let b = idx.len();
     let mut offsets = Vec::with_capacity(steps * b + 1);
@@ -113,13 +129,23 @@ fn spikes_from(per_sample: impl Fn(usize, &mut Vec<u32>, usize), idx: &[usize], 
 impl Dataset {
     /// Encodes samples `idx` with a `snn-encode` encoder; sample `i` always uses stream
     /// `(seed, i)`, whatever batch it is in.
-    fn encoded<E: Encoder>(&self, enc: &E, idx: &[usize], steps: usize, seed: u64) -> Result<Input, TrainError> {
+    fn encoded<E: Encoder>(
+        &self,
+        enc: &E,
+        idx: &[usize],
+        steps: usize,
+        seed: u64,
+    ) -> Result<Input, TrainError> {
         let rasters = idx
             .iter()
             .map(|&i| enc.encode_sample(self.sample(i), Normalize::UNIT, seed, i as u64))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|e| TrainError::Config(e.to_string()))?;
-        Ok(spikes_from(|k, out, t| out.extend_from_slice(rasters[k].at(t as u64)), idx, steps))
+        Ok(spikes_from(
+            |k, out, t| out.extend_from_slice(rasters[k].at(t as u64)),
+            idx,
+            steps,
+        ))
     }
 }
 
@@ -133,7 +159,13 @@ impl Source for Dataset {
     fn n_inputs(&self) -> usize {
         self.n_features
     }
-    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, seed: u64) -> Result<Input, TrainError> {
+    fn input(
+        &self,
+        idx: &[usize],
+        steps: usize,
+        enc: Encoding,
+        seed: u64,
+    ) -> Result<Input, TrainError> {
         let nf = self.n_features;
         match enc {
             Encoding::Direct => {
@@ -144,14 +176,19 @@ impl Source for Dataset {
                 Ok(Input::Static(x))
             }
             Encoding::Rate { p_max } => {
-                let enc = RateEncoder::poisson(p_max as f64 * 1000.0, 1.0, steps).map_err(|e| TrainError::Config(e.to_string()))?;
+                let enc = RateEncoder::poisson(p_max as f64 * 1000.0, 1.0, steps)
+                    .map_err(|e| TrainError::Config(e.to_string()))?;
                 self.encoded(&enc, idx, steps, seed)
             }
             Encoding::Ttfs { threshold } => {
-                let enc = TtfsEncoder::linear(steps, threshold).map_err(|e| TrainError::Config(e.to_string()))?;
+                let enc = TtfsEncoder::linear(steps, threshold)
+                    .map_err(|e| TrainError::Config(e.to_string()))?;
                 self.encoded(&enc, idx, steps, seed)
             }
-            Encoding::Events { .. } => Err(TrainError::Encoding { encoding: "events".into(), data: "an image dataset".into() }),
+            Encoding::Events { .. } => Err(TrainError::Encoding {
+                encoding: "events".into(),
+                data: "an image dataset".into(),
+            }),
         }
     }
 }
@@ -170,16 +207,33 @@ impl Source for EventSource<'_> {
     fn n_inputs(&self) -> usize {
         2 * NMNIST_SIZE * NMNIST_SIZE
     }
-    fn input(&self, idx: &[usize], steps: usize, enc: Encoding, _seed: u64) -> Result<Input, TrainError> {
+    fn input(
+        &self,
+        idx: &[usize],
+        steps: usize,
+        enc: Encoding,
+        _seed: u64,
+    ) -> Result<Input, TrainError> {
         let Encoding::Events { duration_us } = enc else {
-            return Err(TrainError::Encoding { encoding: format!("{enc:?}"), data: "event recordings (use events)".into() });
+            return Err(TrainError::Encoding {
+                encoding: format!("{enc:?}"),
+                data: "event recordings (use events)".into(),
+            });
         };
         let per = self.n_inputs();
-        let frames: Vec<Vec<f32>> = idx.iter().map(|&i| bin_events(&self.0[i].events, steps, duration_us)).collect();
+        let frames: Vec<Vec<f32>> = idx
+            .iter()
+            .map(|&i| bin_events(&self.0[i].events, steps, duration_us))
+            .collect();
         Ok(spikes_from(
             |k, out, t| {
                 let f = &frames[k][t * per..(t + 1) * per];
-                out.extend(f.iter().enumerate().filter(|(_, x)| **x != 0.0).map(|(j, _)| j as u32));
+                out.extend(
+                    f.iter()
+                        .enumerate()
+                        .filter(|(_, x)| **x != 0.0)
+                        .map(|(j, _)| j as u32),
+                );
             },
             idx,
             steps,
@@ -292,7 +346,10 @@ impl Trainer {
             return Err(TrainError::Config("batch_size must be at least 1".into()));
         }
         if !(config.lr.is_finite() && config.lr > 0.0) {
-            return Err(TrainError::Config(format!("learning rate must be > 0, got {}", config.lr)));
+            return Err(TrainError::Config(format!(
+                "learning rate must be > 0, got {}",
+                config.lr
+            )));
         }
         if config.tbptt_window == Some(0) {
             return Err(TrainError::Config("tbptt_window must be at least 1".into()));
@@ -319,7 +376,13 @@ impl Trainer {
 
     /// Trains one epoch on `train` with `threads` threads, evaluates on `test`, records the
     /// metrics and applies early stopping. Returns the epoch's metrics.
-    pub fn run_epoch(&mut self, train: &dyn Source, test: &dyn Source, threads: usize, progress: Progress<'_>) -> Result<EpochMetrics, TrainError> {
+    pub fn run_epoch(
+        &mut self,
+        train: &dyn Source,
+        test: &dyn Source,
+        threads: usize,
+        progress: Progress<'_>,
+    ) -> Result<EpochMetrics, TrainError> {
         if train.n_inputs() != self.model.config.n_inputs {
             return Err(TrainError::Config(format!(
                 "the data has {} inputs per step but the model expects {}",
@@ -335,7 +398,8 @@ impl Trainer {
         let t0 = Instant::now();
         let bs = self.config.batch_size;
         let n_batches = order.len().div_ceil(bs);
-        let (mut loss_sum, mut correct, mut seen, mut hidden_spikes) = (0.0f64, 0usize, 0usize, 0u64);
+        let (mut loss_sum, mut correct, mut seen, mut hidden_spikes) =
+            (0.0f64, 0usize, 0usize, 0u64);
         let steps = self.model.config.steps;
         let mut total = Grads::zeros(&self.model);
         let mut shard_grads: Vec<Grads> = Vec::new();
@@ -353,21 +417,37 @@ impl Trainer {
                 .iter()
                 .map(|s| train.input(s, steps, self.config.encoding, epoch_seed))
                 .collect::<Result<_, _>>()?;
-            let labels: Vec<Vec<u8>> = shards.iter().map(|s| s.iter().map(|&i| train.label(i)).collect()).collect();
+            let labels: Vec<Vec<u8>> = shards
+                .iter()
+                .map(|s| s.iter().map(|&i| train.label(i)).collect())
+                .collect();
             let model = &self.model;
             let tbptt = self.config.tbptt_window;
             let total_batch = batch.len();
             let mut stats = vec![ShardStats::default(); shards.len()];
             {
                 // Shard i goes to thread i % k; each thread owns its tape and its shards' gradients.
-                let mut work: Vec<Vec<(usize, &mut Grads, &mut ShardStats)>> = (0..k).map(|_| Vec::new()).collect();
-                for (i, (g, st)) in shard_grads.iter_mut().zip(stats.iter_mut()).enumerate().take(shards.len()) {
+                let mut work: Vec<Vec<(usize, &mut Grads, &mut ShardStats)>> =
+                    (0..k).map(|_| Vec::new()).collect();
+                for (i, (g, st)) in shard_grads
+                    .iter_mut()
+                    .zip(stats.iter_mut())
+                    .enumerate()
+                    .take(shards.len())
+                {
                     work[i % k].push((i, g, st));
                 }
                 let run = |items: Vec<(usize, &mut Grads, &mut ShardStats)>, tape: &mut Tape| {
                     for (i, g, st) in items {
                         g.clear();
-                        *st = model.forward_backward(&inputs[i], &labels[i], total_batch, tape, g, tbptt);
+                        *st = model.forward_backward(
+                            &inputs[i],
+                            &labels[i],
+                            total_batch,
+                            tape,
+                            g,
+                            tbptt,
+                        );
                     }
                 };
                 if k == 1 {
@@ -392,13 +472,26 @@ impl Trainer {
             }
             seen += batch.len();
             if let Some(max) = self.config.clip_norm {
-                let mut gs: Vec<&mut [f32]> = total.layers.iter_mut().flat_map(|l| l.iter_mut().map(|v| v.as_mut_slice())).collect();
+                let mut gs: Vec<&mut [f32]> = total
+                    .layers
+                    .iter_mut()
+                    .flat_map(|l| l.iter_mut().map(|v| v.as_mut_slice()))
+                    .collect();
                 clip_grad_norm(&mut gs, max);
             }
-            let grads: Vec<&[f32]> = total.layers.iter().flat_map(|l| l.iter().map(|v| v.as_slice())).collect();
+            let grads: Vec<&[f32]> = total
+                .layers
+                .iter()
+                .flat_map(|l| l.iter().map(|v| v.as_slice()))
+                .collect();
             self.optimizer.step(self.model.params_mut(), &grads, lr);
             self.model.clamp_params();
-            progress(bi + 1, n_batches, loss_sum / seen as f64, correct as f64 / seen as f64);
+            progress(
+                bi + 1,
+                n_batches,
+                loss_sum / seen as f64,
+                correct as f64 / seen as f64,
+            );
         }
         let train_s = t0.elapsed().as_secs_f64();
         let test_acc = self.evaluate(test, threads)?.0;
@@ -417,7 +510,11 @@ impl Trainer {
         if let Some(patience) = self.config.early_stop_patience {
             let better = self.best.as_ref().is_none_or(|b| test_acc > b.test_acc);
             if better {
-                self.best = Some(Best { test_acc, epoch: e + 1, model: self.model.clone() });
+                self.best = Some(Best {
+                    test_acc,
+                    epoch: e + 1,
+                    model: self.model.clone(),
+                });
             } else if let Some(b) = &self.best {
                 if e + 1 - b.epoch >= patience {
                     self.model = b.model.clone();
@@ -429,13 +526,29 @@ impl Trainer {
     }
 
     /// Accuracy and per-sample predictions of the current model on `data`.
-    pub fn evaluate(&self, data: &dyn Source, threads: usize) -> Result<(f64, Vec<usize>), TrainError> {
-        evaluate(&self.model, data, self.config.encoding, self.config.seed, threads)
+    pub fn evaluate(
+        &self,
+        data: &dyn Source,
+        threads: usize,
+    ) -> Result<(f64, Vec<usize>), TrainError> {
+        evaluate(
+            &self.model,
+            data,
+            self.config.encoding,
+            self.config.seed,
+            threads,
+        )
     }
 }
 
 /// Accuracy and predictions of `model` on `data` (random codings keyed by `seed`).
-pub fn evaluate(model: &Model, data: &dyn Source, enc: Encoding, seed: u64, threads: usize) -> Result<(f64, Vec<usize>), TrainError> {
+pub fn evaluate(
+    model: &Model,
+    data: &dyn Source,
+    enc: Encoding,
+    seed: u64,
+    threads: usize,
+) -> Result<(f64, Vec<usize>), TrainError> {
     let n = data.len();
     if n == 0 {
         return Ok((0.0, Vec::new()));
@@ -472,6 +585,10 @@ pub fn evaluate(model: &Model, data: &dyn Source, enc: Encoding, seed: u64, thre
         return Err(e);
     }
     let preds: Vec<usize> = preds.into_iter().flatten().collect();
-    let correct = preds.iter().enumerate().filter(|&(i, &p)| p == data.label(i) as usize).count();
+    let correct = preds
+        .iter()
+        .enumerate()
+        .filter(|&(i, &p)| p == data.label(i) as usize)
+        .count();
     Ok((correct as f64 / n as f64, preds))
 }

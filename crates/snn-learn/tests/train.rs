@@ -12,7 +12,12 @@ fn digits_recipe(epochs: usize, seed: u64) -> Trainer {
     let mut cfg = ModelConfig::feed_forward(64, &[1000], 10, 25);
     cfg.readout = Readout::Membrane;
     let mut tc = TrainConfig::recipe(epochs, seed);
-    tc.optimizer = OptimizerKind::Adam { beta1: 0.9, beta2: 0.999, eps: 1e-8, weight_decay: 0.01 };
+    tc.optimizer = OptimizerKind::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
     Trainer::new(Model::new(cfg, seed).unwrap(), tc).unwrap()
 }
 
@@ -37,14 +42,21 @@ fn small(seed: u64, readout: Readout, recurrent: bool) -> Model {
     Model::new(cfg, seed).unwrap()
 }
 
-fn train_small(model: Model, enc: Encoding, epochs: usize, threads: usize, data: &Dataset) -> Trainer {
+fn train_small(
+    model: Model,
+    enc: Encoding,
+    epochs: usize,
+    threads: usize,
+    data: &Dataset,
+) -> Trainer {
     let mut tc = TrainConfig::recipe(epochs, 5);
     tc.lr = 5e-3;
     tc.batch_size = 100;
     tc.encoding = enc;
     let mut t = Trainer::new(model, tc).unwrap();
     while !t.finished() {
-        t.run_epoch(data, data, threads, &mut |_, _, _, _| {}).unwrap();
+        t.run_epoch(data, data, threads, &mut |_, _, _, _| {})
+            .unwrap();
     }
     t
 }
@@ -53,11 +65,26 @@ fn train_small(model: Model, enc: Encoding, epochs: usize, threads: usize, data:
 fn weights_do_not_depend_on_the_thread_count() {
     let (train, _) = digits();
     let data = train.take(300);
-    let a = train_small(small(3, Readout::SpikeCount, true), Encoding::Rate { p_max: 0.5 }, 2, 1, &data);
+    let a = train_small(
+        small(3, Readout::SpikeCount, true),
+        Encoding::Rate { p_max: 0.5 },
+        2,
+        1,
+        &data,
+    );
     for threads in [2, 3] {
-        let b = train_small(small(3, Readout::SpikeCount, true), Encoding::Rate { p_max: 0.5 }, 2, threads, &data);
+        let b = train_small(
+            small(3, Readout::SpikeCount, true),
+            Encoding::Rate { p_max: 0.5 },
+            2,
+            threads,
+            &data,
+        );
         assert_eq!(a.model, b.model, "{threads} threads");
-        assert_eq!(a.history.iter().map(|m| m.train_loss).collect::<Vec<_>>(), b.history.iter().map(|m| m.train_loss).collect::<Vec<_>>());
+        assert_eq!(
+            a.history.iter().map(|m| m.train_loss).collect::<Vec<_>>(),
+            b.history.iter().map(|m| m.train_loss).collect::<Vec<_>>()
+        );
     }
 }
 
@@ -72,21 +99,27 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
     let fresh = || Trainer::new(small(9, Readout::Membrane, false), tc.clone()).unwrap();
     let mut straight = fresh();
     while !straight.finished() {
-        straight.run_epoch(&train, &test, 1, &mut |_, _, _, _| {}).unwrap();
+        straight
+            .run_epoch(&train, &test, 1, &mut |_, _, _, _| {})
+            .unwrap();
     }
     let dir = std::env::temp_dir().join(format!("snn-ckpt-{}", std::process::id()));
     std::fs::create_dir_all(&dir).unwrap();
     let path = dir.join("model.ckpt");
     let mut first = fresh();
     for _ in 0..2 {
-        first.run_epoch(&train, &test, 2, &mut |_, _, _, _| {}).unwrap();
+        first
+            .run_epoch(&train, &test, 2, &mut |_, _, _, _| {})
+            .unwrap();
     }
     checkpoint::save(&first, &path).unwrap();
     drop(first);
     let mut resumed = checkpoint::load(&path).unwrap();
     assert_eq!(resumed.epoch, 2);
     while !resumed.finished() {
-        resumed.run_epoch(&train, &test, 1, &mut |_, _, _, _| {}).unwrap();
+        resumed
+            .run_epoch(&train, &test, 1, &mut |_, _, _, _| {})
+            .unwrap();
     }
     // Everything that describes the run is equal except wall times.
     let strip = |t: &Trainer| {
@@ -102,34 +135,51 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
 
 #[test]
 fn bad_checkpoints_are_clear_errors() {
-    let t = Trainer::new(small(1, Readout::SpikeCount, false), TrainConfig::recipe(1, 1)).unwrap();
+    let t = Trainer::new(
+        small(1, Readout::SpikeCount, false),
+        TrainConfig::recipe(1, 1),
+    )
+    .unwrap();
     let good = checkpoint::to_bytes(&t);
     assert_eq!(checkpoint::from_bytes(&good, "ok").unwrap(), t);
     let cases: Vec<(Vec<u8>, &str)> = vec![
         (good[..10].to_vec(), "truncated"),
         (good[..good.len() - 5].to_vec(), "truncated or padded"),
-        ({
-            let mut b = good.clone();
-            b[0] = b'X';
-            b
-        }, "bad magic"),
-        ({
-            let mut b = good.clone();
-            b[8] = 9;
-            b
-        }, "version 9 is not supported"),
-        ({
-            let mut b = good.clone();
-            let n = b.len();
-            b[n - 3] ^= 0x40;
-            b
-        }, "checksum mismatch"),
+        (
+            {
+                let mut b = good.clone();
+                b[0] = b'X';
+                b
+            },
+            "bad magic",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                b[8] = 9;
+                b
+            },
+            "version 9 is not supported",
+        ),
+        (
+            {
+                let mut b = good.clone();
+                let n = b.len();
+                b[n - 3] ^= 0x40;
+                b
+            },
+            "checksum mismatch",
+        ),
     ];
     for (bytes, expect) in cases {
-        let e = checkpoint::from_bytes(&bytes, "m.ckpt").unwrap_err().to_string();
+        let e = checkpoint::from_bytes(&bytes, "m.ckpt")
+            .unwrap_err()
+            .to_string();
         assert!(e.contains("m.ckpt") && e.contains(expect), "{expect}: {e}");
     }
-    let e = checkpoint::load(std::path::Path::new("/no/such/m.ckpt")).unwrap_err().to_string();
+    let e = checkpoint::load(std::path::Path::new("/no/such/m.ckpt"))
+        .unwrap_err()
+        .to_string();
     assert!(e.contains("/no/such/m.ckpt"), "{e}");
 }
 
@@ -137,7 +187,16 @@ fn bad_checkpoints_are_clear_errors() {
 fn readout_loss(m: &Model, x: &[f32], labels: &[u8]) -> f64 {
     let mut tape = Tape::default();
     let mut g = Grads::zeros(m);
-    m.forward_backward(&Input::Static(x.to_vec()), labels, labels.len(), &mut tape, &mut g, None).loss_sum / labels.len() as f64
+    m.forward_backward(
+        &Input::Static(x.to_vec()),
+        labels,
+        labels.len(),
+        &mut tape,
+        &mut g,
+        None,
+    )
+    .loss_sum
+        / labels.len() as f64
 }
 
 #[test]
@@ -152,21 +211,34 @@ fn analytic_gradients_match_finite_differences_on_a_smooth_model() {
     let labels = [1u8, 3, 0];
     let mut tape = Tape::default();
     let mut g = Grads::zeros(&m);
-    m.forward_backward(&Input::Static(x.clone()), &labels, 3, &mut tape, &mut g, None);
+    m.forward_backward(
+        &Input::Static(x.clone()),
+        &labels,
+        3,
+        &mut tape,
+        &mut g,
+        None,
+    );
     let h = 1e-3f32;
     for (i, &analytic) in g.layers[0][0].iter().enumerate() {
         let (mut p, mut q) = (m.clone(), m.clone());
         p.layers[0].w[i] += h;
         q.layers[0].w[i] -= h;
         let fd = (readout_loss(&p, &x, &labels) - readout_loss(&q, &x, &labels)) / (2.0 * h as f64);
-        assert!((fd - analytic as f64).abs() < 2e-3, "dW[{i}]: analytic {analytic} vs finite difference {fd}");
+        assert!(
+            (fd - analytic as f64).abs() < 2e-3,
+            "dW[{i}]: analytic {analytic} vs finite difference {fd}"
+        );
     }
     let (mut p, mut q) = (m.clone(), m.clone());
     p.layers[0].beta[0] += h;
     q.layers[0].beta[0] -= h;
     let fd = (readout_loss(&p, &x, &labels) - readout_loss(&q, &x, &labels)) / (2.0 * h as f64);
     let analytic = g.layers[0][2][0] as f64;
-    assert!((fd - analytic).abs() < 2e-3 * fd.abs().max(1.0), "dbeta: analytic {analytic} vs {fd}");
+    assert!(
+        (fd - analytic).abs() < 2e-3 * fd.abs().max(1.0),
+        "dbeta: analytic {analytic} vs {fd}"
+    );
 }
 
 /// Engine predictions equal the trainer's forward pass for every test sample.
@@ -178,21 +250,43 @@ fn assert_engine_agrees(t: &Trainer, test: &Dataset) {
     let mut events = 0;
     for shard in idx.chunks(SHARD) {
         // The evaluation's input of this shard (same seed as `evaluate`).
-        let input = test.input(shard, t.model.config.steps, t.config.encoding, t.config.seed ^ 0xE7A1_0000_0000_0001).unwrap();
+        let input = test
+            .input(
+                shard,
+                t.model.config.steps,
+                t.config.encoding,
+                t.config.seed ^ 0xE7A1_0000_0000_0001,
+            )
+            .unwrap();
         let (p, e) = engine.predict(&input, shard.len()).unwrap();
         engine_preds.extend(p);
         events += e;
     }
     assert!(events > 0);
-    let differ = trainer_preds.iter().zip(&engine_preds).filter(|(a, b)| a != b).count();
-    assert_eq!(differ, 0, "{differ} of {} predictions differ (trainer accuracy {acc})", test.len());
+    let differ = trainer_preds
+        .iter()
+        .zip(&engine_preds)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(
+        differ,
+        0,
+        "{differ} of {} predictions differ (trainer accuracy {acc})",
+        test.len()
+    );
     assert!(acc > 0.3, "the model must have learned something ({acc})");
 }
 
 #[test]
 fn exported_network_predicts_like_the_trainer_direct_input() {
     let (train, test) = digits();
-    let t = train_small(small(4, Readout::SpikeCount, false), Encoding::Direct, 4, 2, &train.take(600));
+    let t = train_small(
+        small(4, Readout::SpikeCount, false),
+        Encoding::Direct,
+        4,
+        2,
+        &train.take(600),
+    );
     assert_engine_agrees(&t, &test);
     let spec = to_network_spec(&t.model).unwrap();
     assert_eq!(spec.populations.len(), 3);
@@ -202,22 +296,50 @@ fn exported_network_predicts_like_the_trainer_direct_input() {
 #[test]
 fn exported_network_predicts_like_the_trainer_spike_input_recurrent_membrane() {
     let (train, test) = digits();
-    let t = train_small(small(6, Readout::Membrane, true), Encoding::Rate { p_max: 1.0 }, 4, 2, &train.take(600));
+    let t = train_small(
+        small(6, Readout::Membrane, true),
+        Encoding::Rate { p_max: 1.0 },
+        4,
+        2,
+        &train.take(600),
+    );
     assert_engine_agrees(&t, &test.take(120));
-    let t = train_small(small(7, Readout::SpikeCount, false), Encoding::Ttfs { threshold: 0.05 }, 4, 2, &train.take(600));
+    let t = train_small(
+        small(7, Readout::SpikeCount, false),
+        Encoding::Ttfs { threshold: 0.05 },
+        4,
+        2,
+        &train.take(600),
+    );
     assert_engine_agrees(&t, &test.take(120));
 }
 
 #[test]
 fn synaptic_layers_are_refused_by_export() {
     let mut cfg = ModelConfig::feed_forward(8, &[4], 2, 5);
-    cfg.hidden[0] = LayerConfig { size: 4, recurrent: false, alpha: Some(0.9) };
+    cfg.hidden[0] = LayerConfig {
+        size: 4,
+        recurrent: false,
+        alpha: Some(0.9),
+    };
     let m = Model::new(cfg, 1).unwrap();
-    assert!(to_network_spec(&m).unwrap_err().to_string().contains("synaptic"));
+    assert!(
+        to_network_spec(&m)
+            .unwrap_err()
+            .to_string()
+            .contains("synaptic")
+    );
     // It still trains: a forward/backward pass runs and produces finite gradients.
     let mut tape = Tape::default();
     let mut g = Grads::zeros(&m);
-    m.forward_backward(&Input::Static(vec![0.5; 16]), &[0, 1], 2, &mut tape, &mut g, Some(2));
+    m.forward_backward(
+        &Input::Static(vec![0.5; 16]),
+        &[0, 1],
+        2,
+        &mut tape,
+        &mut g,
+        Some(2),
+    );
     assert!(g.layers.iter().flatten().flatten().all(|x| x.is_finite()));
 }
 
