@@ -11,6 +11,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod ann;
 pub mod checkpoint;
 pub mod data;
 pub mod export;
