@@ -243,13 +243,11 @@ pub fn compile_with(
     let mut params: Vec<Option<LoihiLifParams>> = Vec::new();
     // Integer weight units per spec weight unit for (excitatory, inhibitory) inputs.
     let mut w_scale: Vec<(f64, f64)> = Vec::new();
-    let mut v_map: Vec<(f64, f64)> = Vec::new(); // (offset, scale) of v_init
     for (i, p) in spec.populations.iter().enumerate() {
         match &p.neuron {
             NeuronModel::Input => {
                 params.push(None);
                 w_scale.push((1.0, 1.0));
-                v_map.push((0.0, 1.0));
                 pop_q.push(PopulationQuant {
                     name: p.name.clone(),
                     source_model: "input".into(),
@@ -265,7 +263,6 @@ pub fn compile_with(
             NeuronModel::LoihiLif(lp) => {
                 params.push(Some(*lp));
                 w_scale.push((1.0, 1.0));
-                v_map.push((0.0, 1.0));
                 pop_q.push(PopulationQuant {
                     name: p.name.clone(),
                     source_model: "loihi_lif".into(),
@@ -301,7 +298,6 @@ pub fn compile_with(
                     .expect("float model handled");
                 params.push(Some(fm.params));
                 w_scale.push(fm.w_scale);
-                v_map.push((fm.v_offset, fm.quant.v_scale));
                 pop_q.push(fm.quant);
             }
         }
@@ -667,9 +663,8 @@ pub fn compile_with(
             .clone()
     };
     if let Some(m) = arch.core.max_fanout_cores_per_neuron {
-        let mut shown = 0;
-        for &(g, d) in &fan_viol {
-            if shown < 8 {
+        for &(g, d) in fan_viol.iter().take(8) {
+            {
                 violations.push(Violation {
                     at: format!(
                         "population '{}' neuron {}",
@@ -682,7 +677,6 @@ pub fn compile_with(
                     note: "destination cores of one neuron".into(),
                 });
             }
-            shown += 1;
         }
         if fan_viol.len() > 8 {
             violations.push(Violation {
@@ -795,7 +789,6 @@ pub fn compile_with(
             v0[offsets[i] as usize + k] = x.round() as i32;
         }
     }
-    let _ = &v_map;
     let mut input_events = Vec::new();
     let mut poisson = Vec::new();
     for (si, s) in spec.stimuli.iter().enumerate() {

@@ -162,8 +162,6 @@ pub(crate) struct FloatMap {
     /// Integer weight units per spec weight unit, per receptor (excitatory, inhibitory).
     pub w_scale: (f64, f64),
     pub quant: PopulationQuant,
-    /// Offset subtracted from v before scaling (E_L).
-    pub v_offset: f64,
 }
 
 const VTH_MAX: f64 = ((1 << 17) - 1) as f64;
@@ -179,7 +177,7 @@ pub(crate) fn map_float(
 ) -> Option<FloatMap> {
     let mut notes = Vec::new();
     // (dv, du, threshold, bias per step, per-receptor voltage increments per unit weight, E_L)
-    let (p22, p11, th, bias, k_ex, k_in, e_l) = match model {
+    let (p22, p11, th, bias, k_ex, k_in, _e_l) = match model {
         NeuronModel::LifBeta(p) => {
             if p.reset == ResetMode::Subtract {
                 notes.push(
@@ -316,6 +314,5 @@ pub(crate) fn map_float(
         params,
         w_scale: (s * k_ex, s * k_in),
         quant,
-        v_offset: e_l,
     })
 }

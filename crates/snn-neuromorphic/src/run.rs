@@ -407,14 +407,12 @@ impl<'p> Chip<'p> {
         let n = prog.n_neurons;
         let n_cores = prog.core_range.len();
         let host_port = a.n_cores();
-        let cpt = a.mesh.cores_per_tile;
         let tile_of_core: Vec<u32> = (0..n_cores as u32)
             .map(|c| {
                 let [x, y] = crate::compile::core_tile(a, c);
                 self.mesh.tile(x, y)
             })
             .collect();
-        let _ = cpt;
         let host_tile = {
             let [x, y] = a.mesh.host_tile.unwrap_or([0, 0]);
             self.mesh.tile(x, y)
@@ -587,14 +585,13 @@ impl<'p> Chip<'p> {
                 }
             }
             counts.packets_out += packets.len() as u64;
-            for (i, p) in packets.iter().enumerate() {
+            for p in packets.iter() {
                 let (h, v) = self.mesh.hops(p.src_tile, p.dst_tile);
                 counts.hops_east_west += h as u64;
                 counts.hops_north_south += v as u64;
                 if p.port != host_port {
                     loads[p.port as usize].packets_out += 1;
                 }
-                let _ = i;
             }
             // 3. Network.
             match opt.noc {
