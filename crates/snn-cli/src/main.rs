@@ -12,7 +12,9 @@ use snn_core::{CsvSpikeWriter, Network, NullSink, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
 mod chip;
+mod demo;
 mod encode;
+mod inspect;
 mod stdp;
 mod train;
 
@@ -43,6 +45,13 @@ Examples:
     Chip(chip::ChipArgs),
     /// Unsupervised STDP learning (Diehl & Cook 2015) on digits or MNIST.
     Stdp(stdp::StdpArgs),
+    /// The whole story on built-in data: encode, train (SNN and ANN), export, simulate, run on a
+    /// chip model, and compare accuracy, operations, energy and latency.
+    #[command(after_help = "\
+Examples:
+  snn demo                          # writes demo-out/comparison.md and friends
+  snn demo --hidden 256 --epochs 30 --out results --json")]
+    Demo(demo::DemoArgs),
     /// Train a spiking classifier with surrogate gradients (BPTT).
     #[command(after_help = "\
 Examples:
@@ -60,6 +69,13 @@ Examples:
         /// Spec file (.toml or .json).
         spec: PathBuf,
     },
+    /// Summarise a network spec, a training checkpoint or a chip report (kind detected from content).
+    #[command(after_help = "\
+Examples:
+  snn inspect examples/cuba.toml
+  snn inspect model.ckpt --json
+  snn inspect chip-report.json")]
+    Inspect(inspect::InspectArgs),
 }
 
 #[derive(clap::Args)]
@@ -98,10 +114,12 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
         Command::Validate { spec } => validate(&spec),
+        Command::Inspect(a) => inspect::run(a),
         Command::Encode(a) => encode::run(a),
         Command::Chip(a) => chip::run(a),
         Command::Stdp(a) => stdp::run(a),
         Command::Train(a) => train::train(a),
+        Command::Demo(a) => demo::run(a),
         Command::Eval(a) => train::eval(a),
     };
     match result {

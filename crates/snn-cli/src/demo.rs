@@ -1,0 +1,378 @@
+//! `snn demo`: the whole story on built-in data — encode the digits into spikes, train a spiking
+//! classifier with surrogate gradients and an ANN of the same shape, export the SNN, simulate it
+//! in the engine, compile it onto a chip model, run the test set there, and compare.
+//!
+//! This module only orchestrates library calls and prints; every algorithm lives in the library
+//! crates.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use serde_json::json;
+use snn_encode::plot::{PlotOptions, raster_png, raster_svg};
+use snn_learn::ann::Mlp;
+use snn_learn::checkpoint::write_atomic;
+use snn_learn::data::digits;
+use snn_learn::export::{EngineClassifier, to_network_spec};
+use snn_learn::model::{Input, Model, ModelConfig, argmax};
+use snn_learn::optim::OptimizerKind;
+use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer};
+use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
+use snn_types::{Spike, SpikeRaster};
+
+/// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
+/// M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014.
+pub const FP32_MAC_PJ: f64 = 4.6;
+/// Energy of one 32-bit floating-point add in 45 nm CMOS (same source): the cost of one synaptic
+/// event on a conventional processor, ignoring memory traffic.
+pub const FP32_ADD_PJ: f64 = 0.9;
+
+/// Arguments of `snn demo`.
+#[derive(clap::Args)]
+pub struct DemoArgs {
+    /// Directory for the table (Markdown, JSON), the exported network and the pictures.
+    #[arg(long, default_value = "demo-out", value_name = "DIR")]
+    out: PathBuf,
+    /// Hidden LIF neurons (the ANN gets the same layer sizes).
+    #[arg(long, default_value_t = 128)]
+    hidden: usize,
+    /// Training epochs of both networks.
+    #[arg(long, default_value_t = 20)]
+    epochs: usize,
+    /// Time steps per sample (1 ms each).
+    #[arg(long, default_value_t = 25)]
+    steps: usize,
+    /// Chip architecture: a preset (loihi, truenorth) or an ArchSpec TOML file.
+    #[arg(long, default_value = "loihi")]
+    arch: String,
+    /// Worker threads for training (results are identical for any count).
+    #[arg(long, default_value_t = 1)]
+    threads: usize,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// Print the result as one JSON object on stdout.
+    #[arg(long)]
+    json: bool,
+}
+
+fn spinner(msg: &str) -> ProgressBar {
+    if std::io::stderr().is_terminal() {
+        let b = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        b.set_style(
+            ProgressStyle::with_template("{spinner} {msg} {pos}/{len} ({elapsed})")
+                .expect("static template"),
+        );
+        b.set_message(msg.to_string());
+        b.enable_steady_tick(std::time::Duration::from_millis(120));
+        b
+    } else {
+        ProgressBar::hidden()
+    }
+}
+
+fn say(json: bool, text: String) {
+    if json {
+        eprintln!("{text}");
+    } else {
+        println!("{text}");
+    }
+}
+
+/// Runs `snn demo`.
+pub fn run(a: DemoArgs) -> Result<()> {
+    if a.threads == 0 || a.hidden == 0 || a.epochs == 0 || a.steps == 0 {
+        bail!("--threads, --hidden, --epochs and --steps must be at least 1");
+    }
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    let arch = ArchSpec::resolve(&a.arch)?;
+    std::fs::create_dir_all(&a.out)
+    let (train, test) = digits();
+    let enc = Encoding::Rate { p_max: 0.8 };
+    say(
+        a.json,
+        format!(
+            "1. data: bundled digits, {} train / {} test, rate-coded into {} steps of spikes",
+            train.len(),
+            test.len(),
+            a.steps
+        ),
+    );
+
+    // 2. The SNN, trained with surrogate gradients.
+    let mut cfg = ModelConfig::feed_forward(64, &[a.hidden], 10, a.steps);
+    cfg.readout = snn_learn::model::Readout::SpikeCount;
+    let mut tc = TrainConfig::recipe(a.epochs, a.seed);
+    tc.lr = 2e-3;
+    tc.batch_size = 64;
+    tc.encoding = enc;
+    tc.optimizer = OptimizerKind::Adam {
+        beta1: 0.9,
+        beta2: 0.999,
+        eps: 1e-8,
+        weight_decay: 0.01,
+    };
+    let mut trainer = Trainer::new(Model::new(cfg, a.seed).map_err(|e| anyhow::anyhow!(e))?, tc)?;
+    let pb = spinner("training the SNN (epochs)");
+    pb.set_length(a.epochs as u64);
+    let t0 = Instant::now();
+    while !trainer.finished() {
+        trainer.run_epoch(&train, &test, a.threads, &mut |_, _, _, _| {})?;
+        pb.inc(1);
+    }
+    pb.finish_and_clear();
+    let snn_train_s = t0.elapsed().as_secs_f64();
+    let (snn_acc, snn_preds) = trainer.evaluate(&test, a.threads)?;
+    say(
+        a.json,
+        format!(
+            "2. SNN 64-{}-10 LIF trained in {snn_train_s:.1} s: test accuracy {snn_acc:.4}",
+            a.hidden
+        ),
+    );
+
+    // 3. The ANN of the same shape.
+    let t0 = Instant::now();
+    let mut mlp = Mlp::new(&[64, a.hidden, 10], a.seed);
+    let mut opt = mlp.adam();
+    for e in 0..a.epochs {
+        mlp.train_epoch(&train, &mut opt, 1e-3, 64, a.seed ^ e as u64);
+    }
+    let ann_train_s = t0.elapsed().as_secs_f64();
+    let ann_acc = mlp.accuracy(&test);
+    say(
+        a.json,
+        format!(
+            "3. ANN 64-{}-10 ReLU trained in {ann_train_s:.1} s: test accuracy {ann_acc:.4}",
+            a.hidden
+        ),
+    );
+
+    // 4. Export and simulate in the engine.
+    let spec = to_network_spec(&trainer.model)?;
+    let spec_path = a.out.join("snn.toml");
+    write_atomic(&spec_path, spec.to_toml_string()?.as_bytes())
+        .with_context(|| format!("cannot write {}", spec_path.display()))?;
+    let mut clf = EngineClassifier::new(&trainer.model)?;
+    let idx: Vec<usize> = (0..test.len()).collect();
+    let eval_seed = trainer.config.seed ^ 0xE7A1_0000_0000_0001;
+    let inputs: Vec<(Vec<usize>, Input)> = idx
+        .chunks(SHARD)
+        .map(|s| Ok((s.to_vec(), test.input(s, a.steps, enc, eval_seed)?)))
+        .collect::<Result<_>>()?;
+    let (mut engine_preds, mut engine_events) = (Vec::new(), 0u64);
+    let t0 = Instant::now();
+    for (s, input) in &inputs {
+        let (p, e) = clf.predict(input, s.len())?;
+        engine_preds.extend(p);
+        engine_events += e;
+    }
+    let engine_s = t0.elapsed().as_secs_f64();
+    let agree = engine_preds
+        .iter()
+        .zip(&snn_preds)
+        .filter(|(x, y)| x == y)
+        .count();
+    let engine_acc = accuracy(&engine_preds, &test.labels);
+    say(
+        a.json,
+        format!(
+            "4. engine: exported network ({}), {agree}/{} predictions identical to the trainer's",
+            spec_path.display(),
+            test.len()
+        ),
+    );
+
+    // 5. Compile onto the chip and run the test set.
+    let program = compile(&spec, &arch)?;
+    let n_layers = trainer.model.layers.len();
+    let shift = n_layers; // spike input: layer l sees training step t at step t + l + 1
+    let out_first = (64
+        + trainer.model.layers[..n_layers - 1]
+            .iter()
+            .map(|l| l.n_out)
+            .sum::<usize>()) as u32;
+    let mut chip = Chip::new(&program);
+    let opts = RunOptions::default();
+    let (mut chip_preds, mut energy_pj, mut time_ns, mut syn_ops) =
+        (Vec::new(), 0.0f64, 0.0f64, 0u64);
+    let mut last_report = None;
+    let mut first_raster = None;
+    let pb = spinner("running the test set on the chip model (samples)");
+    pb.set_length(test.len() as u64);
+    for (s, input) in &inputs {
+        let Input::Spikes { offsets, idx: act } = input else {
+            bail!("the demo uses spike input")
+        };
+        for (k, _) in s.iter().enumerate() {
+            chip.reset();
+            let mut spikes = Vec::new();
+            for t in 0..a.steps {
+                let r = t * s.len() + k;
+                spikes.extend(
+                    act[offsets[r] as usize..offsets[r + 1] as usize]
+                        .iter()
+                        .map(|&n| Spike {
+                            step: t as u64,
+                            neuron: n,
+                        }),
+                );
+            }
+            chip.inject_input(&spikes)?;
+            let rep = chip.run((a.steps + shift) as u64, &opts);
+            let mut counts = vec![0.0f32; 10];
+            for sp in rep.spikes.iter() {
+                if sp.step >= shift as u64 {
+                    if let Some(c) = counts.get_mut((sp.neuron - out_first) as usize) {
+                        *c += 1.0;
+                    }
+                }
+            }
+            chip_preds.push(argmax(&counts));
+            energy_pj += rep.energy.total_pj;
+            time_ns += rep.total_time_ns;
+            syn_ops += rep.counts.synaptic_ops;
+            if first_raster.is_none() {
+                first_raster = Some((spikes.clone(), rep.spikes.clone()));
+            }
+            last_report = Some(rep);
+            pb.inc(1);
+        }
+    }
+    pb.finish_and_clear();
+    let chip_acc = accuracy(&chip_preds, &test.labels);
+    let n = test.len() as f64;
+    say(
+        a.json,
+        format!(
+            "5. chip ({}): {} cores, test accuracy {chip_acc:.4} after quantisation",
+            arch.name,
+            program.n_cores_used()
+        ),
+    );
+
+    // 6. The comparison.
+    let ann_macs = mlp.macs() as f64;
+    let engine_ev = engine_events as f64 / n;
+    let table = json!({
+        "ann": {
+            "test_acc": ann_acc, "precision": "f32 activations / f32 weights",
+            "ops_per_inference": ann_macs, "ops_unit": "MAC",
+            "energy_per_inference_nj": ann_macs * FP32_MAC_PJ / 1000.0,
+            "latency_per_inference": null, "train_s": ann_train_s,
+        },
+        "snn_engine": {
+            "test_acc": engine_acc, "precision": "binary spikes / f32 weights",
+            "ops_per_inference": engine_ev, "ops_unit": "synaptic event",
+            "energy_per_inference_nj": engine_ev * FP32_ADD_PJ / 1000.0,
+            "latency_per_inference_ms": a.steps as f64 * spec.dt_ms, "train_s": snn_train_s,
+            "agreement_with_trainer": agree as f64 / n, "wall_s": engine_s,
+        },
+        "snn_chip": {
+            "test_acc": chip_acc, "precision": format!("binary spikes / {}-bit weights", program.quantisation.num_weight_bits),
+            "ops_per_inference": syn_ops as f64 / n, "ops_unit": "synaptic op",
+            "energy_per_inference_nj": energy_pj / n / 1000.0,
+            "latency_per_inference_us": time_ns / n / 1000.0,
+            "arch": arch.name, "cores_used": program.n_cores_used(),
+        },
+        "energy_sources": {
+            "ann_mac_pj": FP32_MAC_PJ, "engine_event_pj": FP32_ADD_PJ,
+            "reference": "Horowitz, ISSCC 2014 (45 nm): fp32 mult 3.7 pJ + add 0.9 pJ; chip figures from the preset's per-operation energies",
+        },
+        "seed": a.seed, "epochs": a.epochs, "hidden": a.hidden, "steps": a.steps,
+    });
+    let md = markdown(&table);
+    write_atomic(&a.out.join("comparison.md"), md.as_bytes())?;
+    write_atomic(
+        &a.out.join("comparison.json"),
+        serde_json::to_string_pretty(&table)?.as_bytes(),
+    )?;
+    let curves: Vec<_> = trainer
+        .history
+        .iter()
+        .map(|m| json!({"epoch": m.epoch, "train_loss": m.train_loss, "test_acc": m.test_acc}))
+        .collect();
+    write_atomic(
+        &a.out.join("training.json"),
+        serde_json::to_string_pretty(&curves)?.as_bytes(),
+    )?;
+    if let Some(rep) = &last_report {
+        write_atomic(
+            &a.out.join("chip_report_last_sample.json"),
+            serde_json::to_string_pretty(rep)?.as_bytes(),
+        )?;
+    }
+    if let Some((inp, out)) = first_raster {
+        let mut all = inp;
+        all.extend(out.iter());
+        let r = SpikeRaster::from_spikes(0, (a.steps + shift) as u64, &all);
+        let opts = PlotOptions {
+            title: "test sample 0: input (0-63) and output spikes on the chip".into(),
+            ..PlotOptions::default()
+        };
+        write_atomic(
+            &a.out.join("raster.svg"),
+            raster_svg(&r, out_first as usize + 10, &opts).as_bytes(),
+        )?;
+        write_atomic(
+            &a.out.join("raster.png"),
+            &raster_png(&r, out_first as usize + 10, &opts),
+        )?;
+    }
+    if a.json {
+        println!("{table}");
+    } else {
+        println!("\n{md}");
+        println!(
+            "written to {}: comparison.md, comparison.json, training.json, snn.toml, raster.svg/.png, chip_report_last_sample.json",
+            a.out.display()
+        );
+    }
+    Ok(())
+}
+
+fn accuracy(preds: &[usize], labels: &[u8]) -> f64 {
+    preds
+        .iter()
+        .zip(labels)
+        .filter(|(p, l)| **p == **l as usize)
+        .count() as f64
+        / labels.len().max(1) as f64
+}
+
+fn markdown(t: &serde_json::Value) -> String {
+    let f = |v: &serde_json::Value| v.as_f64().map_or("n/a".to_string(), |x| format!("{x:.4}"));
+    let (a, e, c) = (&t["ann"], &t["snn_engine"], &t["snn_chip"]);
+    let mut s = String::new();
+    s.push_str("| | ANN (same layer sizes, trained here) | SNN on the engine | SNN on the chip model |\n|---|---|---|---|\n");
+    s.push_str(&format!(
+        "| test accuracy | {} | {} | {} |\n",
+        f(&a["test_acc"]),
+        f(&e["test_acc"]),
+        f(&c["test_acc"])
+    ));
+    s.push_str(&format!(
+        "| precision of activations / weights | {} | {} | {} |\n",
+        a["precision"].as_str().unwrap_or(""),
+        e["precision"].as_str().unwrap_or(""),
+        c["precision"].as_str().unwrap_or("")
+    ));
+    s.push_str(&format!(
+        "| operations per inference | {:.0} MACs | {:.0} synaptic events | {:.0} synaptic ops |\n",
+        a["ops_per_inference"].as_f64().unwrap_or(0.0),
+        e["ops_per_inference"].as_f64().unwrap_or(0.0),
+        c["ops_per_inference"].as_f64().unwrap_or(0.0)
+    ));
+    s.push_str(&format!("| energy per inference | {} nJ (4.6 pJ/MAC) | {} nJ (0.9 pJ/event) | {} nJ (chip report) |\n", f(&a["energy_per_inference_nj"]), f(&e["energy_per_inference_nj"]), f(&c["energy_per_inference_nj"])));
+    s.push_str(&format!("| latency per inference | not modelled | {} ms (steps x dt) | {} µs (modelled chip time) |\n", f(&e["latency_per_inference_ms"]), f(&c["latency_per_inference_us"])));
+    s.push_str(&format!(
+        "| training time | {} s | {} s | (the SNN's) |\n",
+        f(&a["train_s"]),
+        f(&e["train_s"])
+    ));
+    s.push_str("\nEnergy sources: ANN and engine per-operation energies from Horowitz, ISSCC 2014 (45 nm, fp32: multiply 3.7 pJ, add 0.9 pJ; memory traffic not counted); chip energy from the architecture preset's per-operation figures (see docs/chip.md).\n");
+    s
+}
