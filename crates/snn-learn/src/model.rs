@@ -413,6 +413,24 @@ impl Model {
     /// returns per-sample predictions. The readout values are on the tape
     /// ([`Tape::logits`]).
     pub fn forward(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, the only feature the function enables.
+            return unsafe { self.forward_avx2(input, batch, tape) };
+        }
+        self.forward_body(input, batch, tape)
+    }
+
+    /// The forward pass compiled for AVX2. No FMA is enabled, so the results are bit-identical
+    /// to the baseline build (and to the engine).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn forward_avx2(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
+        self.forward_body(input, batch, tape)
+    }
+
+    #[inline(always)]
+    fn forward_body(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
         let t_steps = self.config.steps;
         let nl = self.layers.len();
         tape.batch = batch;
@@ -642,8 +660,43 @@ impl Model {
         grads: &mut Grads,
         tbptt: Option<usize>,
     ) -> ShardStats {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, the only feature the function enables.
+            return unsafe {
+                self.forward_backward_avx2(input, labels, total_batch, tape, grads, tbptt)
+            };
+        }
+        self.forward_backward_body(input, labels, total_batch, tape, grads, tbptt)
+    }
+
+    /// [`forward_backward`](Self::forward_backward) compiled for AVX2 (no FMA: identical results).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx2")]
+    fn forward_backward_avx2(
+        &self,
+        input: &Input,
+        labels: &[u8],
+        total_batch: usize,
+        tape: &mut Tape,
+        grads: &mut Grads,
+        tbptt: Option<usize>,
+    ) -> ShardStats {
+        self.forward_backward_body(input, labels, total_batch, tape, grads, tbptt)
+    }
+
+    #[inline(always)]
+    fn forward_backward_body(
+        &self,
+        input: &Input,
+        labels: &[u8],
+        total_batch: usize,
+        tape: &mut Tape,
+        grads: &mut Grads,
+        tbptt: Option<usize>,
+    ) -> ShardStats {
         let batch = labels.len();
-        self.forward(input, batch, tape);
+        self.forward_body(input, batch, tape);
         let mut g = Vec::new();
         let mut st = self.loss_grad(tape, labels, total_batch, &mut g);
         let t_steps = self.config.steps;
