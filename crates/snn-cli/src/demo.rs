@@ -87,9 +87,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
     if a.threads == 0 || a.hidden == 0 || a.epochs == 0 || a.steps == 0 {
         bail!("--threads, --hidden, --epochs and --steps must be at least 1");
     }
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let arch = ArchSpec::resolve(&a.arch)?;
     std::fs::create_dir_all(&a.out)
+        .with_context(|| format!("cannot create {}", a.out.display()))?;
     let (train, test) = digits();
     let enc = Encoding::Rate { p_max: 0.8 };
     say(
@@ -105,6 +105,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // 2. The SNN, trained with surrogate gradients.
     let mut cfg = ModelConfig::feed_forward(64, &[a.hidden], 10, a.steps);
     cfg.readout = snn_learn::model::Readout::SpikeCount;
+    // Loihi's neuron resets to zero (it has no reset by subtraction), so train that way.
+    cfg.reset = snn_types::ResetMode::Zero;
     let mut tc = TrainConfig::recipe(a.epochs, a.seed);
     tc.lr = 2e-3;
     tc.batch_size = 64;
