@@ -13,6 +13,8 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+mod release;
+
 const USAGE: &str = "\
 usage: cargo xtask bench [--full] [--no-criterion] [--repeat N] [--threshold PCT]
                          [--save-baseline NAME] [--baseline NAME]
@@ -23,7 +25,9 @@ Runs the benchmark suite in release mode and writes target/bench/report.{json,md
   --repeat N         runs per end-to-end scenario, the fastest is kept (default 3)
   --threshold PCT    regression threshold against the baseline, in percent (default 10)
   --save-baseline N  also save this report as target/bench/baselines/N.json
-  --baseline N       compare with target/bench/baselines/N.json and flag regressions";
+  --baseline N       compare with target/bench/baselines/N.json and flag regressions
+
+usage: cargo xtask release [--bump patch|minor|major] [--dry-run] [--no-checks]  (see docs/release.md)";
 
 struct Opts {
     full: bool,
@@ -63,6 +67,7 @@ fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("bench") => parse(&args[1..]).and_then(|o| bench(&o)),
+        Some("release") => release::run(&args[1..]),
         _ => Err(anyhow::anyhow!("{USAGE}")),
     };
     if let Err(e) = result {
