@@ -618,6 +618,17 @@ pub fn run(args: &[String]) -> Result<()> {
     let bin = target_dir(&root)
         .join("release")
         .join(format!("snn{}", std::env::consts::EXE_SUFFIX));
+    if !dry {
+        step(
+            Command::new(&cargo)
+                .args(["build", "--release", "-p", "snn-cli"])
+                .current_dir(&root),
+        )
+        .context(
+            "the release build failed; Cargo.toml and CHANGELOG.md are already updated \
+             (undo with `git checkout -- Cargo.toml Cargo.lock CHANGELOG.md`)",
+        )?;
+    }
     let archive = dist.join(format!("{name}.tar.gz"));
     say(&format!(
         "pack snn, {} into {} and write {}.sha256",
@@ -629,11 +640,6 @@ pub fn run(args: &[String]) -> Result<()> {
         println!("[dry-run] nothing was changed");
         return Ok(());
     }
-    step(
-        Command::new(&cargo)
-            .args(["build", "--release", "-p", "snn-cli"])
-            .current_dir(&root),
-    )?;
     std::fs::create_dir_all(&dist).with_context(|| format!("cannot create {}", dist.display()))?;
     let mut files = vec![bin];
     files.extend(PACKED_DOCS.iter().map(|f| root.join(f)));

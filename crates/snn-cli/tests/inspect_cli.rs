@@ -174,6 +174,56 @@ fn chip_report_top_level_numbers() {
     );
 }
 
+/// A small feed-forward network for the chip model.
+const FF: &str = r#"
+name = "ff"
+dt_ms = 1.0
+seed = 3
+[[populations]]
+name = "in"
+size = 20
+neuron = { model = "input" }
+[[populations]]
+name = "h"
+size = 40
+neuron = { model = "lif_beta", beta = 0.9, threshold = 1.0 }
+[[projections]]
+source = "in"
+target = "h"
+connectivity = { rule = "fixed_probability", p = 0.3 }
+weight = { dist = "uniform", low = 0.0, high = 0.4 }
+[[stimuli]]
+kind = "poisson"
+target = "in"
+rate_hz = 100.0
+"#;
+
+#[test]
+fn real_chip_report_is_recognised() {
+    let net = tmp("ff.toml");
+    std::fs::write(&net, FF).unwrap();
+    let out = snn()
+        .args(["chip", "--arch", "loihi", "--json", "--steps", "10"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    let report = ok_stdout(&out);
+    let p = tmp("chip-report.json");
+    std::fs::write(&p, report).unwrap();
+    let j = inspect_json(&p);
+    assert_eq!(j["kind"], "chip_report");
+    assert_eq!(j["steps"], 10);
+    assert!(
+        j["total_time_ns"].is_number() && j["energy_total_pj"].is_number(),
+        "{j}"
+    );
+    // And the spec itself, with its stimulus.
+    let j = inspect_json(&net);
+    assert_eq!(j["stimuli"][0]["kind"], "poisson");
+    assert_eq!(j["stimuli"][0]["target"], "in");
+    assert_eq!(j["populations"][0]["model"], "input");
+}
+
 #[test]
 fn garbage_file_is_one_error_line() {
     let p = tmp("garbage.bin");
