@@ -7,19 +7,35 @@ fn demo_writes_the_comparison_and_the_engine_agrees() {
     let dir = std::env::temp_dir().join(format!("snn-demo-{}", std::process::id()));
     let out = Command::cargo_bin("snn")
         .unwrap()
-        .args(["demo", "--hidden", "32", "--epochs", "3", "--steps", "10", "--json", "--out"])
+        .args([
+            "demo", "--hidden", "32", "--epochs", "3", "--steps", "10", "--json", "--out",
+        ])
         .arg(&dir)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["snn_engine"]["agreement_with_trainer"], 1.0, "{j}");
     for col in ["ann", "snn_engine", "snn_chip"] {
         let acc = j[col]["test_acc"].as_f64().unwrap();
         assert!(acc > 0.3, "{col}: {acc}");
-        assert!(j[col]["energy_per_inference_nj"].as_f64().unwrap() > 0.0, "{col}");
+        assert!(
+            j[col]["energy_per_inference_nj"].as_f64().unwrap() > 0.0,
+            "{col}"
+        );
     }
-    for f in ["comparison.md", "comparison.json", "training.json", "snn.toml", "raster.svg", "raster.png"] {
+    for f in [
+        "comparison.md",
+        "comparison.json",
+        "training.json",
+        "snn.toml",
+        "raster.svg",
+        "raster.png",
+    ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
     let md = std::fs::read_to_string(dir.join("comparison.md")).unwrap();
@@ -29,7 +45,11 @@ fn demo_writes_the_comparison_and_the_engine_agrees() {
 
 #[test]
 fn demo_rejects_a_bad_architecture() {
-    let out = Command::cargo_bin("snn").unwrap().args(["demo", "--arch", "/no/such/arch.toml"]).output().unwrap();
+    let out = Command::cargo_bin("snn")
+        .unwrap()
+        .args(["demo", "--arch", "/no/such/arch.toml"])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/arch.toml"));
 }
