@@ -470,7 +470,7 @@ mod tests {
             let k = test.labels.iter().filter(|&&l| l == c).count();
             assert!((35..=37).contains(&k), "class {c}: {k}");
         }
-        assert!(train.features.iter().any(|&x| x == 1.0), "16/16 maps to 1");
+        assert!(train.features.contains(&1.0), "16/16 maps to 1");
     }
 
     #[test]

@@ -218,8 +218,8 @@ mod tests {
             gamma: 0.5,
         };
         assert_eq!((s.lr(1.0, 2), s.lr(1.0, 3), s.lr(1.0, 6)), (1.0, 0.5, 0.25));
-        let mut a = vec![3.0f32];
-        let mut b = vec![4.0f32];
+        let mut a = [3.0f32];
+        let mut b = [4.0f32];
         let n = clip_grad_norm(&mut [&mut a[..], &mut b[..]], 1.0);
         assert!((n - 5.0).abs() < 1e-6 && (a[0] - 0.6).abs() < 1e-6 && (b[0] - 0.8).abs() < 1e-6);
     }
