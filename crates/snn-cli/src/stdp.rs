@@ -1,12 +1,228 @@
-//! `snn stdp` (being written: see the STDP issue).
+//! `snn stdp`: unsupervised STDP learning (Diehl & Cook 2015) on the bundled digits or MNIST.
 
-use anyhow::{Result, bail};
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snn_learn::data::{self, Dataset};
+use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+use snn_learn::stdp::plot::save_receptive_fields;
 
 /// Arguments of `snn stdp`.
 #[derive(clap::Args)]
-pub struct StdpArgs {}
+#[command(after_help = "\
+Examples:
+  snn stdp --dataset digits                                  # seconds: 100 neurons on the 8x8 digits
+  snn stdp --dataset mnist --neurons 100 --out w100.ckpt     # MNIST from $SNN_DATA (or --data DIR)
+  snn stdp --dataset mnist --neurons 400 --plot-weights fields.svg --json
+  snn stdp --dataset mnist --load w100.ckpt                  # evaluate saved weights, no training")]
+pub struct StdpArgs {
+    /// Data set: `digits` (bundled 8x8) or `mnist`.
+    #[arg(long, default_value = "digits", value_parser = ["digits", "mnist"])]
+    dataset: String,
+    /// Data directory holding `mnist/` (default: $SNN_DATA, else ../shared/data).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+    /// Excitatory neurons (default: 100 for digits, 400 for mnist).
+    #[arg(long, value_name = "N")]
+    neurons: Option<usize>,
+    /// Training epochs.
+    #[arg(long, default_value_t = 1, value_name = "E")]
+    epochs: u32,
+    /// Use only the first N training images (default: all).
+    #[arg(long, value_name = "N")]
+    train_limit: Option<usize>,
+    /// Use only the first N test images (default: all).
+    #[arg(long, value_name = "N")]
+    test_limit: Option<usize>,
+    /// Seed of every random stream.
+    #[arg(long, default_value_t = 1, value_name = "S")]
+    seed: u64,
+    /// Threads of the labelling and test passes (results do not depend on it).
+    #[arg(long, default_value_t = 2, value_name = "K")]
+    threads: usize,
+    /// Save the learned network (weights, thresholds, labels) to this file.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// Load a saved network instead of training (it is evaluated; --epochs > 0 trains further).
+    #[arg(long, value_name = "FILE")]
+    load: Option<PathBuf>,
+    /// Draw the receptive fields (input weights) as a grid: FILE.svg or FILE.png.
+    #[arg(long, value_name = "FILE")]
+    plot_weights: Option<PathBuf>,
+    /// Print one final JSON object on stdout instead of the text summary.
+    #[arg(long)]
+    json: bool,
+}
+
+fn bar(len: usize, what: &str) -> ProgressBar {
+    let pb = ProgressBar::new(len as u64);
+    if std::io::stderr().is_terminal() {
+        pb.set_draw_target(ProgressDrawTarget::stderr());
+        pb.set_style(
+            ProgressStyle::with_template("{msg:>8} [{bar:30}] {pos}/{len} {per_sec} eta {eta}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar())
+                .progress_chars("=> "),
+        );
+    } else {
+        pb.set_draw_target(ProgressDrawTarget::hidden());
+    }
+    pb.set_message(what.to_string());
+    pb
+}
+
+fn load_data(a: &StdpArgs) -> Result<(Dataset, Dataset)> {
+    let (train, test) = match a.dataset.as_str() {
+        "digits" => data::digits(),
+        _ => {
+            let dir = data::data_dir(a.data.as_deref())?;
+            data::mnist_like(&dir, "mnist")
+                .with_context(|| format!("loading MNIST from {}", dir.display()))?
+        }
+    };
+    let train = match a.train_limit {
+        Some(n) => train.take(n),
+        None => train,
+    };
+    let test = match a.test_limit {
+        Some(n) => test.take(n),
+        None => test,
+    };
+    Ok((train, test))
+}
 
 /// Runs `snn stdp`.
-pub fn run(_a: StdpArgs) -> Result<()> {
-    bail!("snn stdp is not available yet")
+pub fn run(a: StdpArgs) -> Result<()> {
+    if a.threads == 0 {
+        bail!("--threads must be at least 1");
+    }
+    if a.train_limit == Some(0) || a.test_limit == Some(0) {
+        bail!("--train-limit and --test-limit must be at least 1");
+    }
+    if a.load.is_none() && a.epochs == 0 {
+        bail!("--epochs must be at least 1 (or give --load to evaluate saved weights)");
+    }
+    if let Some(p) = &a.plot_weights {
+        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
+        if !ext.eq_ignore_ascii_case("svg") && !ext.eq_ignore_ascii_case("png") {
+            bail!("--plot-weights must end in .svg or .png: {}", p.display());
+        }
+    }
+    let (train, test) = load_data(&a)?;
+    let mut model = match &a.load {
+        Some(p) => {
+            if a.neurons.is_some() {
+                bail!("--neurons cannot be combined with --load (the file fixes the size)");
+            }
+            let m = DiehlCook::load(p)?;
+            if m.n_inputs() != train.n_features {
+                bail!(
+                    "{} has {} inputs but the {} data set has {} features",
+                    p.display(),
+                    m.n_inputs(),
+                    a.dataset,
+                    train.n_features
+                );
+            }
+            m
+        }
+        None => {
+            let base = if a.dataset == "digits" {
+                DiehlCookConfig::digits()
+            } else {
+                DiehlCookConfig::default()
+            };
+            let n = a.neurons.unwrap_or(base.n_neurons);
+            if n == 0 {
+                bail!("--neurons must be at least 1");
+            }
+            let cfg = DiehlCookConfig {
+                n_neurons: n,
+                seed: a.seed,
+                threads: a.threads,
+                ..base
+            };
+            DiehlCook::new(cfg, train.n_features, train.shape, train.n_classes)?
+        }
+    };
+    model.set_threads(a.threads)?;
+    let t0 = Instant::now();
+    let mut presentations = 0usize;
+    for e in 0..a.epochs {
+        let pb = bar(train.len(), &format!("epoch {}", e + 1));
+        let s = model.train_epoch(&train, &|d, _| pb.set_position(d as u64))?;
+        pb.finish_and_clear();
+        presentations += s.presentations;
+        if !a.json {
+            eprintln!(
+                "epoch {}: {} images, {} presentations, {} excitatory spikes ({:.1} s)",
+                e + 1,
+                s.images,
+                s.presentations,
+                s.exc_spikes,
+                t0.elapsed().as_secs_f64()
+            );
+        }
+    }
+    let train_s = t0.elapsed().as_secs_f64();
+    let t1 = Instant::now();
+    let needs_label = a.epochs > 0 || model.assignments().is_empty();
+    if needs_label {
+        let pb = bar(train.len(), "label");
+        model.label(&train, &|d, _| pb.set_position(d as u64))?;
+        pb.finish_and_clear();
+    }
+    let label_s = t1.elapsed().as_secs_f64();
+    let t2 = Instant::now();
+    let pb = bar(test.len(), "test");
+    let test_acc = model.accuracy(&test, &|d, _| pb.set_position(d as u64))?;
+    pb.finish_and_clear();
+    let test_s = t2.elapsed().as_secs_f64();
+    if let Some(p) = &a.out {
+        model.save(p)?;
+    }
+    if let Some(p) = &a.plot_weights {
+        save_receptive_fields(&model, p)?;
+    }
+    let assigned = model.assignments().iter().flatten().count();
+    if a.json {
+        let v = serde_json::json!({
+            "dataset": a.dataset,
+            "neurons": model.n_neurons(),
+            "epochs": a.epochs,
+            "train_images": train.len(),
+            "test_images": test.len(),
+            "test_acc": test_acc,
+            "train_s": train_s,
+            "label_s": label_s,
+            "test_s": test_s,
+            "presentations": presentations,
+            "assigned_neurons": assigned,
+            "out": a.out.as_ref().map(|p| p.display().to_string()),
+        });
+        println!("{v}");
+    } else {
+        println!(
+            "{}: {} neurons, {} epoch(s) on {} images: test accuracy {:.2}% on {} images \
+             (train {:.1} s, label {:.1} s, test {:.1} s; {assigned} neurons labelled)",
+            a.dataset,
+            model.n_neurons(),
+            a.epochs,
+            train.len(),
+            100.0 * test_acc,
+            test.len(),
+            train_s,
+            label_s,
+            test_s
+        );
+        if let Some(p) = &a.out {
+            println!("weights written to {}", p.display());
+        }
+        if let Some(p) = &a.plot_weights {
+            println!("receptive fields drawn to {}", p.display());
+        }
+    }
+    Ok(())
 }

@@ -50,10 +50,20 @@ fn mnist_full_epoch() {
     let n = env("SNN_STDP_NEURONS", 100);
     let epochs = env("SNN_STDP_EPOCHS", 1);
     let train = train.take(env("SNN_STDP_TRAIN", 60_000));
+    let envf = |k: &str, d: f64| {
+        std::env::var(k)
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(d)
+    };
+    let base = DiehlCookConfig::default();
     let cfg = DiehlCookConfig {
         n_neurons: n,
-        ..DiehlCookConfig::default()
+        theta_plus_mv: envf("SNN_STDP_THETA_PLUS", base.theta_plus_mv),
+        exc_spike_block_ms: envf("SNN_STDP_BLOCK_MS", base.exc_spike_block_ms),
+        ..base
     };
+    eprintln!("config: {cfg:?}");
     let mut m = DiehlCook::new(cfg, 784, (28, 28), 10).unwrap();
     let report = |what: &'static str| {
         let t = Instant::now();

@@ -101,7 +101,7 @@ impl CondLif {
 }
 
 /// Configuration of the classifier. [`Default`] is the paper's setup for MNIST with 400
-/// excitatory neurons.
+/// excitatory neurons, except `theta_plus_mv` (0.03 instead of 0.05, see its field).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiehlCookConfig {
     /// Excitatory (and inhibitory) neurons.
@@ -130,10 +130,17 @@ pub struct DiehlCookConfig {
     pub tau_ge_ms: f64,
     /// Inhibitory conductance time constant, ms (2).
     pub tau_gi_ms: f64,
-    /// Threshold increment per spike, mV (0.05).
+    /// Threshold increment per spike, mV. The paper uses 0.05; the default here is 0.03, which
+    /// measured far better in this implementation (MNIST, one epoch: 81.1% with 100 neurons
+    /// against 44% with 0.05, where the thresholds climb until most images need several rate
+    /// boosts; 88.9% with 400 neurons; see docs/stdp.md).
     pub theta_plus_mv: f64,
     /// Threshold decay time constant, ms (1e7).
     pub tau_theta_ms: f64,
+    /// After a spike, an excitatory neuron cannot fire again for this long, ms (50). This is the
+    /// reference code's `timer` (it grows at 0.1 ms per ms and must exceed the 5 ms refractory
+    /// period), which the paper does not mention; 0 disables it.
+    pub exc_spike_block_ms: f64,
     /// Excitatory to inhibitory (one-to-one) weight (10.4).
     pub w_ei: f64,
     /// Inhibitory to excitatory (all but the partner) weight (17).
@@ -183,8 +190,9 @@ impl Default for DiehlCookConfig {
             },
             tau_ge_ms: 1.0,
             tau_gi_ms: 2.0,
-            theta_plus_mv: 0.05,
+            theta_plus_mv: 0.03,
             tau_theta_ms: 1e7,
+            exc_spike_block_ms: 50.0,
             w_ei: 10.4,
             w_ie: 17.0,
             w_init_scale: 0.3,
@@ -200,13 +208,13 @@ impl Default for DiehlCookConfig {
 impl DiehlCookConfig {
     /// The setup adapted to the bundled 8x8 digits (64 inputs, values 0..16 scaled to [0, 1]):
     /// 100 neurons, incoming weights normalised to sum 30 (78 * 64 / 784 = 6.4 leaves the layer
-    /// nearly silent with so few inputs), a larger threshold increment (0.2 mV) so that
-    /// homeostasis acts within the 1,437 training images, and everything else as the paper.
+    /// nearly silent with so few inputs), the paper's threshold increment (0.05 mV), and
+    /// everything else as [`Default`].
     pub fn digits() -> Self {
         Self {
             n_neurons: 100,
             norm_sum: Some(30.0),
-            theta_plus_mv: 0.2,
+            theta_plus_mv: 0.05,
             ..Self::default()
         }
     }
@@ -236,6 +244,7 @@ impl DiehlCookConfig {
         check_pos("tau_gi_ms", self.tau_gi_ms)?;
         check_nonneg("theta_plus_mv", self.theta_plus_mv)?;
         check_pos("tau_theta_ms", self.tau_theta_ms)?;
+        check_nonneg("exc_spike_block_ms", self.exc_spike_block_ms)?;
         check_nonneg("w_ei", self.w_ei)?;
         check_nonneg("w_ie", self.w_ie)?;
         check_nonneg("w_init_scale", self.w_init_scale)?;
@@ -957,6 +966,7 @@ struct Sim {
     ge_e: Vec<f32>,
     gi_e: Vec<f32>,
     refr_e: Vec<i32>,
+    block_e: Vec<i32>,
     thr: Vec<f32>,
     ithr: Vec<f32>,
     // inhibitory
@@ -980,6 +990,7 @@ struct Consts {
     gi_decay: f32,
     ref_e: i32,
     ref_i: i32,
+    block_e: i32,
     e: [f32; 5], // v_rest, v_reset, e_exc, e_inh, v_thresh
     i: [f32; 5],
     w_ei: f32,
@@ -1007,6 +1018,7 @@ impl Sim {
             gi_decay: (1.0 - cfg.dt_ms / cfg.tau_gi_ms).max(0.0) as f32,
             ref_e: (cfg.exc.t_ref_ms / cfg.dt_ms).round() as i32,
             ref_i: (cfg.inh.t_ref_ms / cfg.dt_ms).round() as i32,
+            block_e: (cfg.exc_spike_block_ms / cfg.dt_ms).round() as i32,
             e: arr(&cfg.exc),
             i: arr(&cfg.inh),
             w_ei: cfg.w_ei as f32,
@@ -1021,6 +1033,7 @@ impl Sim {
             ge_e: vec![0.0; n],
             gi_e: vec![0.0; n],
             refr_e: vec![0; n],
+            block_e: vec![0; n],
             thr: vec![k.e[4]; n],
             ithr: vec![k.i[4]; n],
             vi: vec![k.i[0]; n],
@@ -1048,6 +1061,7 @@ impl Sim {
             g.fill(0.0);
         }
         self.refr_e.fill(0);
+        self.block_e.fill(0);
         self.refr_i.fill(0);
         self.thr.copy_from_slice(thr);
     }
@@ -1119,13 +1133,17 @@ impl Sim {
             &mut self.refr_i,
             [k.dt_tau_i, ivr, iee, iei, k.ge_decay, k.gi_decay],
         );
+        for b in self.block_e.iter_mut() {
+            *b = (*b - 1).max(0);
+        }
         self.exc_fired.clear();
         if count_above(self.avx, &self.ve, &self.thr) > 0 {
             for j in 0..self.n {
-                if self.refr_e[j] == 0 && self.ve[j] > self.thr[j] {
+                if self.refr_e[j] == 0 && self.block_e[j] == 0 && self.ve[j] > self.thr[j] {
                     self.exc_fired.push(j as u32);
                     self.ve[j] = vreset;
                     self.refr_e[j] = k.ref_e;
+                    self.block_e[j] = k.block_e;
                 }
             }
         }
@@ -1265,6 +1283,9 @@ impl Sim {
                 }
             };
             close(&mut self.ve, &mut self.refr_e, k.dt_tau_e, k.e[0]);
+            for b in self.block_e.iter_mut() {
+                *b = (*b - rem).max(0);
+            }
             close(&mut self.vi, &mut self.refr_i, k.dt_tau_i, k.i[0]);
             let (fe, fi) = (k.ge_decay.powi(rem), k.gi_decay.powi(rem));
             for g in [&mut self.ge_e, &mut self.ge_i] {

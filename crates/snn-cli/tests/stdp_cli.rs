@@ -1,0 +1,103 @@
+//! `snn stdp`, run as a user would.
+
+use assert_cmd::Command;
+
+fn snn() -> Command {
+    Command::cargo_bin("snn").expect("binary built")
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-stdp-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+#[test]
+fn small_digits_run_with_json_checkpoint_and_plot() {
+    let (ckpt, svg) = (tmp("w.ckpt"), tmp("w.svg"));
+    let out = snn()
+        .args([
+            "stdp",
+            "--dataset",
+            "digits",
+            "--neurons",
+            "20",
+            "--train-limit",
+            "200",
+        ])
+        .args(["--test-limit", "100", "--json", "--out"])
+        .arg(&ckpt)
+        .arg("--plot-weights")
+        .arg(&svg)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    for key in ["dataset", "neurons", "epochs", "test_acc", "train_s"] {
+        assert!(j.get(key).is_some(), "missing {key} in {j}");
+    }
+    assert_eq!(j["dataset"], "digits");
+    assert_eq!(j["neurons"], 20);
+    assert_eq!(j["epochs"], 1);
+    let acc = j["test_acc"].as_f64().unwrap();
+    assert!((0.0..=1.0).contains(&acc));
+    assert!(std::fs::read_to_string(&svg).unwrap().starts_with("<svg"));
+    // Reload and evaluate only: same accuracy (same frozen pass, same seeds).
+    let out = snn()
+        .args([
+            "stdp",
+            "--dataset",
+            "digits",
+            "--test-limit",
+            "100",
+            "--json",
+            "--epochs",
+            "0",
+        ])
+        .arg("--load")
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let k: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(k["test_acc"], j["test_acc"]);
+}
+
+fn fails_cleanly(args: &[&str], code: i32, needle: &str) {
+    let out = snn().args(args).output().unwrap();
+    assert_eq!(out.status.code(), Some(code), "{args:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(err.contains(needle), "{args:?}: {err}");
+    if code == 1 {
+        assert_eq!(err.trim_end().lines().count(), 1, "one line: {err}");
+        assert!(err.starts_with("error: "), "{err}");
+    }
+}
+
+#[test]
+fn bad_arguments_fail_with_one_line_errors() {
+    fails_cleanly(&["stdp", "--dataset", "cifar"], 2, "cifar");
+    fails_cleanly(&["stdp", "--neurons", "abc"], 2, "abc");
+    fails_cleanly(&["stdp", "--neurons", "0"], 1, "--neurons");
+    fails_cleanly(&["stdp", "--threads", "0"], 1, "--threads");
+    fails_cleanly(&["stdp", "--epochs", "0"], 1, "--epochs");
+    fails_cleanly(&["stdp", "--plot-weights", "w.pdf"], 1, ".svg or .png");
+    fails_cleanly(
+        &["stdp", "--dataset", "mnist", "--data", "/nonexistent/dir"],
+        1,
+        "error:",
+    );
+    let bogus = tmp("bogus.ckpt");
+    std::fs::write(&bogus, b"not a checkpoint").unwrap();
+    fails_cleanly(&["stdp", "--load", bogus.to_str().unwrap()], 1, "magic");
+    fails_cleanly(&["stdp", "--load", "/nonexistent.ckpt"], 1, "nonexistent");
+}
