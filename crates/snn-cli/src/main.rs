@@ -8,7 +8,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use snn_core::{CsvSpikeWriter, Network, NullSink, SpikeSink, models};
+use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
 mod chip;
@@ -37,7 +37,8 @@ Examples:
   snn simulate                                  # CUBA, 4000 neurons, 1 s of biological time
   snn simulate --neurons 40000 --threads 2      # the same network scaled up
   snn simulate examples/cuba.toml --raster spikes.csv
-  snn simulate my_net.json --duration-ms 500 --json")]
+  snn simulate my_net.json --duration-ms 500 --json
+  snn simulate --neurons 500 --duration-ms 200 --plot raster.svg")]
     Simulate(SimulateArgs),
     /// Encode data (a digits image, a CSV row) into spike trains and write the raster.
     Encode(encode::EncodeArgs),
@@ -97,6 +98,9 @@ struct SimulateArgs {
     /// Write the recorded spikes as CSV (`step,neuron`, sorted) to this file.
     #[arg(long, value_name = "FILE")]
     raster: Option<PathBuf>,
+    /// Draw the recorded spikes as a raster plot (.svg or .png).
+    #[arg(long, value_name = "FILE")]
+    plot: Option<PathBuf>,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -144,6 +148,23 @@ fn validate(path: &Path) -> Result<()> {
         spec.dt_ms
     );
     Ok(())
+}
+
+/// Hands each step's spikes to the CSV writer and/or the in-memory raster.
+struct Tee<'a, W: std::io::Write> {
+    csv: Option<&'a mut CsvSpikeWriter<W>>,
+    raster: Option<&'a mut snn_types::SpikeRaster>,
+}
+
+impl<W: std::io::Write> SpikeSink for Tee<'_, W> {
+    fn on_step(&mut self, step: snn_types::Step, neurons: &[u32]) {
+        if let Some(c) = self.csv.as_mut() {
+            c.on_step(step, neurons);
+        }
+        if let Some(r) = self.raster.as_mut() {
+            r.push_step(neurons);
+        }
+    }
 }
 
 /// Peak resident memory of this process in bytes (Linux; `None` elsewhere).
@@ -205,12 +226,24 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         None => None,
     };
     let t1 = Instant::now();
+    let plot_kind = match &a.plot {
+        None => None,
+        Some(p) => match p.extension().and_then(|e| e.to_str()) {
+            Some("svg") => Some(false),
+            Some("png") => Some(true),
+            _ => bail!(
+                "--plot {}: the file name must end in .svg or .png",
+                p.display()
+            ),
+        },
+    };
+    let mut collected = plot_kind.map(|_| snn_types::SpikeRaster::new(0));
     let stats = {
-        let sink: &mut dyn SpikeSink = match &mut csv {
-            Some(c) => c,
-            None => &mut NullSink,
+        let mut tee = Tee {
+            csv: csv.as_mut(),
+            raster: collected.as_mut(),
         };
-        net.run_with_progress(n_steps, sink, &mut |done| bar.set_position(done))
+        net.run_with_progress(n_steps, &mut tee, &mut |done| bar.set_position(done))
     };
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
@@ -228,6 +261,24 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
     }
 
+    if let (Some(png), Some(r), Some(path)) = (plot_kind, &collected, &a.plot) {
+        let opts = snn_encode::plot::PlotOptions {
+            title: format!(
+                "{}: {} spikes",
+                spec.name.as_deref().unwrap_or("network"),
+                r.len()
+            ),
+            ..Default::default()
+        };
+        let n = net.n_neurons() as usize;
+        let bytes = if png {
+            snn_encode::plot::raster_png(r, n, &opts)
+        } else {
+            snn_encode::plot::raster_svg(r, n, &opts).into_bytes()
+        };
+        snn_learn::checkpoint::write_atomic(path, &bytes)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
     let neurons = net.n_neurons();
     let synapses = net.n_synapses();
     let sim_ms = n_steps as f64 * spec.dt_ms;

@@ -216,3 +216,36 @@ fn help_has_examples() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("Examples:") && text.contains("--neurons 40000"));
 }
+
+#[test]
+fn raster_plot_is_written_as_svg_or_png() {
+    let dir = std::env::temp_dir().join(format!("snn-cli-plot-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for ext in ["svg", "png"] {
+        let f = dir.join(format!("r.{ext}"));
+        snn()
+            .args([
+                "simulate",
+                "--neurons",
+                "200",
+                "--duration-ms",
+                "50",
+                "--plot",
+            ])
+            .arg(&f)
+            .assert()
+            .success();
+        let bytes = std::fs::read(&f).unwrap();
+        if ext == "svg" {
+            assert!(String::from_utf8_lossy(&bytes).starts_with("<svg"));
+        } else {
+            assert_eq!(&bytes[1..4], b"PNG");
+        }
+    }
+    assert_clean_failure(
+        &["simulate", "--neurons", "100", "--plot", "r.jpg"],
+        1,
+        "must end in .svg or .png",
+    );
+    std::fs::remove_dir_all(&dir).ok();
+}
