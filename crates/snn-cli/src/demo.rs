@@ -202,6 +202,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let (mut chip_preds, mut energy_pj, mut time_ns, mut syn_ops) =
         (Vec::new(), 0.0f64, 0.0f64, 0u64);
     let mut last_report = None;
+    let mut energy_classes = [0.0f64; 4];
+    let mut core_ops: Vec<(u64, u64)> = Vec::new();
     let mut first_raster = None;
     let pb = spinner("running the test set on the chip model (samples)");
     pb.set_length(test.len() as u64);
@@ -235,6 +237,21 @@ pub fn run(a: DemoArgs) -> Result<()> {
             }
             chip_preds.push(argmax(&counts));
             energy_pj += rep.energy.total_pj;
+            for (acc, x) in energy_classes.iter_mut().zip([
+                rep.energy.synaptic_pj,
+                rep.energy.neuron_pj,
+                rep.energy.network_pj,
+                rep.energy.static_pj,
+            ]) {
+                *acc += x;
+            }
+            for c in &rep.cores {
+                if core_ops.len() <= c.core as usize {
+                    core_ops.resize(c.core as usize + 1, (0u64, 0u64));
+                }
+                core_ops[c.core as usize].0 += c.synaptic_ops;
+                core_ops[c.core as usize].1 += c.neuron_updates;
+            }
             time_ns += rep.total_time_ns;
             syn_ops += rep.counts.synaptic_ops;
             if first_raster.is_none() {
@@ -301,6 +318,49 @@ pub fn run(a: DemoArgs) -> Result<()> {
         &a.out.join("training.json"),
         serde_json::to_string_pretty(&curves)?.as_bytes(),
     )?;
+    let curve = |f: &dyn Fn(&snn_learn::train::EpochMetrics) -> f64| -> Vec<(f64, f64)> {
+        trainer
+            .history
+            .iter()
+            .map(|m| (m.epoch as f64, f(m)))
+            .collect()
+    };
+    crate::charts::line_chart(
+        &a.out.join("training"),
+        "SNN training on the digits",
+        "epoch",
+        &[
+            crate::charts::Series {
+                label: "train loss",
+                points: curve(&|m| m.train_loss),
+            },
+            crate::charts::Series {
+                label: "test accuracy",
+                points: curve(&|m| m.test_acc),
+            },
+        ],
+    )?;
+    let classes = ["synaptic", "neuron", "network", "static"];
+    crate::charts::bar_chart(
+        &a.out.join("chip_energy"),
+        &format!("chip energy per inference by class ({})", arch.name),
+        "nJ",
+        &classes
+            .iter()
+            .zip(energy_classes)
+            .map(|(c, e)| (c.to_string(), e / n / 1000.0))
+            .collect::<Vec<_>>(),
+    )?;
+    crate::charts::bar_chart(
+        &a.out.join("chip_cores"),
+        "chip load per core and inference (synaptic ops)",
+        "synaptic ops",
+        &core_ops
+            .iter()
+            .enumerate()
+            .map(|(i, c)| (format!("core {i}"), c.0 as f64 / n))
+            .collect::<Vec<_>>(),
+    )?;
     if let Some(rep) = &last_report {
         write_atomic(
             &a.out.join("chip_report_last_sample.json"),
@@ -329,7 +389,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     } else {
         println!("\n{md}");
         println!(
-            "written to {}: comparison.md, comparison.json, training.json, snn.toml, raster.svg/.png, chip_report_last_sample.json",
+            "written to {}: comparison.md/.json, training.json/.svg/.png, chip_energy.svg/.png, chip_cores.svg/.png, raster.svg/.png, snn.toml, chip_report_last_sample.json",
             a.out.display()
         );
     }

@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
+mod charts;
 mod chip;
 mod demo;
 mod encode;

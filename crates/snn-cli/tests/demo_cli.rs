@@ -35,6 +35,12 @@ fn demo_writes_the_comparison_and_the_engine_agrees() {
         "snn.toml",
         "raster.svg",
         "raster.png",
+        "training.svg",
+        "training.png",
+        "chip_energy.svg",
+        "chip_energy.png",
+        "chip_cores.svg",
+        "chip_cores.png",
     ] {
         assert!(dir.join(f).is_file(), "{f} missing");
     }
