@@ -209,7 +209,6 @@ pub struct Network {
     switch_steps: Vec<Step>,
     step: Step,
     record_pop: Vec<bool>,
-    record_all: bool,
     rate_pops: Vec<usize>,
     rates: Vec<Vec<u32>>,
     trace_meta: Vec<(usize, u32, StateVar)>,
@@ -317,7 +316,6 @@ impl Network {
             None => vec![true; pops.len()],
             Some(names) => pops.iter().map(|p| names.contains(&p.name)).collect(),
         };
-        let record_all = record_pop.iter().all(|&b| b);
         let rate_pops: Vec<usize> = spec
             .recording
             .rates
@@ -347,7 +345,6 @@ impl Network {
             switch_steps,
             step: 0,
             record_pop,
-            record_all,
             rates: vec![Vec::new(); rate_pops.len()],
             rate_pops,
             trace_meta,
@@ -864,7 +861,7 @@ impl Network {
             let t = self.step;
             let slot = (t % self.slots as u64) as usize;
             let part = &mut self.parts[0];
-            part.update(t, slot, &self.switch_steps, self.slots);
+            part.update(t, slot, &self.switch_steps);
             spikes.clear();
             spikes.extend_from_slice(&part.spikes);
             self.after_update(t, &spikes, sink, &mut stats);
@@ -903,22 +900,16 @@ impl Network {
     ) {
         stats.spikes += spikes.len() as u64;
         stats.syn_events += out_events(&self.pops, &self.projections, &self.by_source, spikes);
-        for (r, &p) in self.rates.iter_mut().zip(&self.rate_pops) {
-            let info = &self.pops[p];
-            r.push(count_in(spikes, info.start, info.start + info.size));
-        }
-        if self.record_all {
-            sink.on_step(t, spikes);
-        } else {
-            self.scratch.clear();
-            for &g in spikes {
-                let p = pop_of(&self.pops, g);
-                if self.record_pop[p] {
-                    self.scratch.push(g);
-                }
-            }
-            sink.on_step(t, &self.scratch);
-        }
+        record_step(
+            &self.pops,
+            &mut self.rates,
+            &self.rate_pops,
+            &self.record_pop,
+            &mut self.scratch,
+            sink,
+            t,
+            spikes,
+        );
         if self.plastic.iter().any(Option::is_some) {
             apply_plasticity(
                 &self.pops,
@@ -959,7 +950,7 @@ impl Network {
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
-                    part.update(t, slot, switch_steps, slots);
+                    part.update(t, slot, switch_steps);
                     {
                         let mut buf = shared[pi][(t % 2) as usize]
                             .write()
@@ -990,7 +981,7 @@ impl Network {
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
-                    first.update(t, slot, switch_steps, slots);
+                    first.update(t, slot, switch_steps);
                     {
                         let mut buf = shared[0][(t % 2) as usize]
                             .write()
@@ -1012,21 +1003,16 @@ impl Network {
                         let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                         stats.syn_events += out_events(pops, &prj, by_source, &all);
                     }
-                    for (r, &p) in self.rates.iter_mut().zip(&self.rate_pops) {
-                        let info = &pops[p];
-                        r.push(count_in(&all, info.start, info.start + info.size));
-                    }
-                    if self.record_all {
-                        sink.on_step(t, &all);
-                    } else {
-                        self.scratch.clear();
-                        for &g in &all {
-                            if self.record_pop[pop_of(pops, g)] {
-                                self.scratch.push(g);
-                            }
-                        }
-                        sink.on_step(t, &self.scratch);
-                    }
+                    record_step(
+                        pops,
+                        &mut self.rates,
+                        &self.rate_pops,
+                        &self.record_pop,
+                        &mut self.scratch,
+                        sink,
+                        t,
+                        &all,
+                    );
                     if has_plasticity {
                         let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
                         apply_plasticity(pops, &mut prj, &mut self.plastic, &all, t);
@@ -1054,6 +1040,37 @@ impl Network {
         self.projections = projections.into_inner().unwrap_or_else(|e| e.into_inner());
         self.step = start + n_steps;
         stats
+    }
+}
+
+/// Records one step's gathered spikes: population rates, then the recorded populations' spikes to
+/// the sink (filtered through `scratch` unless every population is recorded).
+#[allow(clippy::too_many_arguments)]
+fn record_step(
+    pops: &[PopulationInfo],
+    rates: &mut [Vec<u32>],
+    rate_pops: &[usize],
+    record_pop: &[bool],
+    scratch: &mut Vec<u32>,
+    sink: &mut dyn SpikeSink,
+    t: Step,
+    spikes: &[u32],
+) {
+    for (r, &p) in rates.iter_mut().zip(rate_pops) {
+        let info = &pops[p];
+        r.push(count_in(spikes, info.start, info.start + info.size));
+    }
+    if record_pop.iter().all(|&b| b) {
+        sink.on_step(t, spikes);
+    } else {
+        scratch.clear();
+        scratch.extend(
+            spikes
+                .iter()
+                .copied()
+                .filter(|&g| record_pop[pop_of(pops, g)]),
+        );
+        sink.on_step(t, scratch);
     }
 }
 
@@ -1225,7 +1242,7 @@ impl Partition {
     }
 
     /// Stimuli, neuron updates and spike gathering for step `t` (ring slot `slot`).
-    fn update(&mut self, t: Step, slot: usize, switch_steps: &[Step], _slots: usize) {
+    fn update(&mut self, t: Step, slot: usize, switch_steps: &[Step]) {
         let len = self.len;
         if t > 0 && switch_steps.binary_search(&t).is_ok() {
             self.refresh_currents(t);
