@@ -1,4 +1,7 @@
-//! Building projections from their connectivity rules, deterministically from the spec's seed.
+//! Expanding connectivity rules into synapses, deterministically from the spec's seed.
+//!
+//! This is a building block shared by the engine and the chip model: both call
+//! [`expand_projection`], so the chip's synapses are the engine's by construction.
 //!
 //! Each projection `j` draws its structure from stream `(seed, Connectivity, j)` and its weights
 //! and delays from stream `(seed, WeightsDelays, j)`, so editing one projection's weights never
@@ -7,14 +10,14 @@
 use rand::RngExt;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution as _, Normal};
-use snn_types::{Connectivity, Distribution, NetworkSpec, ProjectionSpec, ValueSpec};
+use snn_types::{Connectivity, Distribution, NetworkSpec, ProjectionSpec, ValueSpec, delay_steps};
 
 use crate::error::BuildError;
 use crate::projection::{Delays, Projection, Weights};
 use crate::rng::{StreamKind, stream};
 
 /// Draws one value of `v` (constant or random).
-pub(crate) fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
+pub fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
     match *v {
         ValueSpec::Constant(x) => x,
         ValueSpec::Random(Distribution::Uniform { low, high }) => {
@@ -222,12 +225,16 @@ fn structure(
     }
 }
 
-fn to_steps(ms: f64, dt: f64) -> u16 {
-    (ms / dt).round().clamp(1.0, u16::MAX as f64) as u16
-}
-
-/// Builds projection `index` of a validated spec.
-pub(crate) fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+/// Expands projection `index` of a validated spec into its synapses: CSR by source with each
+/// row's targets ascending. Structure comes from stream `(seed, Connectivity, index)`, weights and
+/// delays from `(seed, WeightsDelays, index)`; delays are in steps ([`snn_types::delay_steps`]).
+pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+    if index >= spec.projections.len() {
+        return Err(BuildError::Unknown(format!(
+            "projections[{index}] (the spec has {})",
+            spec.projections.len()
+        )));
+    }
     let pr = &spec.projections[index];
     let si = spec.population_index(&pr.source).ok_or_else(|| {
         BuildError::Unknown(format!("projections[{index}].source '{}'", pr.source))
@@ -255,12 +262,12 @@ pub(crate) fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Proje
     };
     let dt = spec.dt_ms;
     let delays = match (st.delays_ms, &pr.delay_ms) {
-        (Some(d), _) => Delays::PerSynapse(d.iter().map(|&x| to_steps(x, dt)).collect()),
+        (Some(d), _) => Delays::PerSynapse(d.iter().map(|&x| delay_steps(x, dt)).collect()),
         (None, None) => Delays::Uniform(1),
-        (None, Some(ValueSpec::Constant(d))) => Delays::Uniform(to_steps(*d, dt)),
+        (None, Some(ValueSpec::Constant(d))) => Delays::Uniform(delay_steps(*d, dt)),
         (None, Some(v)) => Delays::PerSynapse(
             (0..n_syn)
-                .map(|_| to_steps(draw(v, &mut wrng), dt))
+                .map(|_| delay_steps(draw(v, &mut wrng), dt))
                 .collect(),
         ),
     };

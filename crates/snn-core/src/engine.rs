@@ -22,20 +22,19 @@ use std::sync::RwLock;
 
 use crate::barrier::StepBarrier;
 
-use snn_types::{
-    NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, StimulusSpec, ms_to_steps,
-};
+use snn_types::{NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec};
 
-use crate::connect::{build_projection, draw};
+use crate::connect::expand_projection;
 use crate::error::BuildError;
+use crate::init::{initial_v, to_integer_v};
 use crate::neuron::{
-    LifBetaCoef, LifDeltaCoef, LifExpCoef, update_lif_beta, update_lif_delta, update_lif_exp,
-    update_loihi,
+    LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta, update_lif_delta,
+    update_lif_exp, update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
 use crate::record::{Recordings, SpikeSink, Trace};
-use crate::rng::{StreamKind, counter_key, stream, uniform_at};
+use crate::stimulus::{PoissonSource, StimulusPlan};
 
 /// A population as built: name, model and global index range.
 #[derive(Debug, Clone)]
@@ -69,7 +68,7 @@ enum SegState {
         v: Vec<f32>,
     },
     Loihi {
-        p: snn_types::LoihiLifParams,
+        k: LoihiCoef,
         u: Vec<i32>,
         v: Vec<i32>,
     },
@@ -102,16 +101,11 @@ struct Event {
     kind: EventKind,
 }
 
+/// The part of a Poisson source inside one partition.
 #[derive(Debug, Clone)]
 struct PoissonPart {
-    key: u64,
-    lambda: f64,
-    exp_neg_lambda: f64,
-    weight: f32,
+    src: PoissonSource,
     inhibitory: bool,
-    fire: bool,
-    start: Step,
-    stop: Step,
     /// Partition offsets covered and the global index of the first.
     off_lo: usize,
     off_hi: usize,
@@ -197,7 +191,7 @@ pub struct Network {
     dt_ms: f64,
     seed: u64,
     pops: Vec<PopulationInfo>,
-    v_init: Vec<Option<snn_types::ValueSpec>>,
+    v_init: Vec<Option<ValueSpec>>,
     projections: Vec<Projection>,
     by_source: Vec<Vec<usize>>,
     slots: usize,
@@ -207,6 +201,8 @@ pub struct Network {
     splits: Vec<Vec<u32>>,
     plastic: Vec<Option<PlasticEntry>>,
     switch_steps: Vec<Step>,
+    /// The spec's stimuli in steps (cut into the partitions by `partition`).
+    stimuli: StimulusPlan,
     step: Step,
     record_pop: Vec<bool>,
     rate_pops: Vec<usize>,
@@ -255,9 +251,9 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             v: v0.iter().map(|&x| x as f32).collect(),
         },
         NeuronModel::LoihiLif(p) => SegState::Loihi {
-            p: *p,
+            k: LoihiCoef::new(p),
             u: vec![0; n],
-            v: v0.iter().map(|&x| x.round() as i32).collect(),
+            v: v0.iter().map(|&x| to_integer_v(x)).collect(),
         },
         NeuronModel::Input => SegState::Input,
     }
@@ -281,7 +277,7 @@ impl Network {
             })
             .collect();
         let projections = (0..spec.projections.len())
-            .map(|j| build_projection(spec, j))
+            .map(|j| expand_projection(spec, j))
             .collect::<Result<Vec<_>, _>>()?;
         let mut by_source = vec![Vec::new(); pops.len()];
         for (j, p) in projections.iter().enumerate() {
@@ -293,25 +289,8 @@ impl Network {
             .max()
             .unwrap_or(1)
             .max(1);
-        let mut switch_steps = Vec::new();
-        for s in &spec.stimuli {
-            match s {
-                StimulusSpec::Current {
-                    start_ms, stop_ms, ..
-                } => {
-                    switch_steps.push(ms_to_steps(*start_ms, dt).unwrap_or(0));
-                    if let Some(t) = stop_ms {
-                        switch_steps.push(ms_to_steps(*t, dt).unwrap_or(Step::MAX));
-                    }
-                }
-                StimulusSpec::StepCurrent { times_ms, .. } => {
-                    switch_steps.extend(times_ms.iter().map(|t| ms_to_steps(*t, dt).unwrap_or(0)));
-                }
-                _ => {}
-            }
-        }
-        switch_steps.sort_unstable();
-        switch_steps.dedup();
+        let plan = StimulusPlan::from_spec(spec);
+        let switch_steps = plan.switch_steps.clone();
         let record_pop = match &spec.recording.spikes {
             None => vec![true; pops.len()],
             Some(names) => pops.iter().map(|p| names.contains(&p.name)).collect(),
@@ -343,6 +322,7 @@ impl Network {
             splits: vec![Vec::new(); n_proj],
             plastic: (0..n_proj).map(|_| None).collect(),
             switch_steps,
+            stimuli: StimulusPlan::default(),
             step: 0,
             record_pop,
             rates: vec![Vec::new(); rate_pops.len()],
@@ -351,7 +331,8 @@ impl Network {
             scratch: Vec::new(),
             all_spikes: Vec::new(),
         };
-        net.partition(spec, 1);
+        net.stimuli = plan;
+        net.partition(1);
         Ok(net)
     }
 
@@ -360,27 +341,16 @@ impl Network {
     pub fn build_with_threads(spec: &NetworkSpec, threads: usize) -> Result<Self, BuildError> {
         let mut net = Self::build(spec)?;
         if threads > 1 {
-            net.partition(spec, threads);
+            net.partition(threads);
         }
         Ok(net)
     }
 
     /// (Re)creates the partitions and their state from the spec: initial state, stimuli, probes.
-    fn partition(&mut self, spec: &NetworkSpec, threads: usize) {
+    fn partition(&mut self, threads: usize) {
         let n = self.n_neurons() as usize;
         let k = threads.clamp(1, n.max(1));
-        // Initial membrane values for the whole network, drawn per population from its stream.
-        let mut v0 = Vec::with_capacity(n);
-        for (i, p) in self.pops.iter().enumerate() {
-            let rest = p.model.resting_v();
-            match &self.v_init[i] {
-                None => v0.extend(std::iter::repeat_n(rest, p.size as usize)),
-                Some(v) => {
-                    let mut rng = stream(self.seed, StreamKind::InitialState, i as u64);
-                    v0.extend((0..p.size).map(|_| draw(v, &mut rng)));
-                }
-            }
-        }
+        let v0 = self.initial_v();
         let bounds: Vec<usize> = (0..=k).map(|i| i * n / k).collect();
         let mut parts = Vec::with_capacity(k);
         for w in bounds.windows(2) {
@@ -418,7 +388,7 @@ impl Network {
             });
         }
         self.parts = parts;
-        self.compile_stimuli(spec);
+        self.compile_stimuli();
         for (ti, &(pi, neuron, var)) in self.trace_meta.iter().enumerate() {
             let g = self.pops[pi].start + neuron;
             for part in &mut self.parts {
@@ -447,116 +417,75 @@ impl Network {
         self.compute_splits();
     }
 
-    fn compile_stimuli(&mut self, spec: &NetworkSpec) {
-        let dt = self.dt_ms;
-        for (si, s) in spec.stimuli.iter().enumerate() {
-            let Some(pi) = spec.population_index(s.target()) else {
-                continue;
+    /// Initial membrane values of the whole network, population by population
+    /// ([`crate::init::initial_v`]).
+    fn initial_v(&self) -> Vec<f64> {
+        let mut v0 = Vec::with_capacity(self.n_neurons() as usize);
+        for (i, p) in self.pops.iter().enumerate() {
+            v0.extend(initial_v(
+                self.seed,
+                i,
+                &p.model,
+                p.size,
+                self.v_init[i].as_ref(),
+            ));
+        }
+        v0
+    }
+
+    /// Cuts the stimulus plan into the partitions' ranges.
+    fn compile_stimuli(&mut self) {
+        let plan = &self.stimuli;
+        for part in &mut self.parts {
+            let (lo, hi) = (part.lo, part.lo + part.len as u32);
+            let is_lif_exp = |g: u32| {
+                let pi = pop_of(&self.pops, g);
+                matches!(self.pops[pi].model, NeuronModel::LifExp(_))
             };
-            let pop = self.pops[pi].clone();
-            let is_input = matches!(pop.model, NeuronModel::Input);
-            for part in &mut self.parts {
-                let lo = pop.start.max(part.lo);
-                let hi = (pop.start + pop.size).min(part.lo + part.len as u32);
-                if lo >= hi {
+            for src in &plan.poisson {
+                let (a, b) = (src.lo.max(lo), src.hi.min(hi));
+                if a >= b {
                     continue;
                 }
-                let in_part = |local: u32| {
-                    let g = pop.start + local;
-                    (g >= lo && g < hi).then(|| g - part.lo)
-                };
-                match s {
-                    StimulusSpec::Poisson {
-                        rate_hz,
-                        weight,
-                        receptor,
-                        start_ms,
-                        stop_ms,
-                        ..
-                    } => {
-                        let lambda = rate_hz * dt * 1e-3;
-                        part.poisson.push(PoissonPart {
-                            key: counter_key(self.seed, StreamKind::Stimulus, si as u64),
-                            lambda,
-                            exp_neg_lambda: (-lambda).exp(),
-                            weight: *weight as f32,
-                            inhibitory: *receptor == Receptor::Inhibitory,
-                            fire: is_input,
-                            start: ms_to_steps(*start_ms, dt).unwrap_or(0),
-                            stop: stop_ms
-                                .and_then(|t| ms_to_steps(t, dt))
-                                .unwrap_or(Step::MAX),
-                            off_lo: (lo - part.lo) as usize,
-                            off_hi: (hi - part.lo) as usize,
-                            global0: lo,
-                        });
-                    }
-                    StimulusSpec::Current {
-                        amplitude,
-                        start_ms,
-                        stop_ms,
-                        neurons,
-                        ..
-                    } => {
-                        let offs = match neurons {
-                            None => (lo - part.lo..hi - part.lo).collect(),
-                            Some(ix) => ix.iter().filter_map(|&l| in_part(l)).collect(),
-                        };
-                        let mut schedule =
-                            vec![(ms_to_steps(*start_ms, dt).unwrap_or(0), *amplitude as f32)];
-                        if let Some(t) = stop_ms {
-                            schedule.push((ms_to_steps(*t, dt).unwrap_or(Step::MAX), 0.0));
-                        }
-                        schedule.sort_by_key(|&(s, _)| s);
-                        part.currents.push(CurrentPart { offs, schedule });
-                    }
-                    StimulusSpec::StepCurrent {
-                        times_ms,
-                        amplitudes,
-                        neurons,
-                        ..
-                    } => {
-                        let offs = match neurons {
-                            None => (lo - part.lo..hi - part.lo).collect(),
-                            Some(ix) => ix.iter().filter_map(|&l| in_part(l)).collect(),
-                        };
-                        let schedule = times_ms
-                            .iter()
-                            .zip(amplitudes)
-                            .map(|(t, a)| (ms_to_steps(*t, dt).unwrap_or(0), *a as f32))
-                            .collect();
-                        part.currents.push(CurrentPart { offs, schedule });
-                    }
-                    StimulusSpec::SpikeArray {
-                        weight,
-                        receptor,
-                        spikes,
-                        ..
-                    } => {
-                        let kind = if is_input {
-                            EventKind::Fire
-                        } else {
-                            EventKind::Input {
-                                weight: *weight as f32,
-                                inhibitory: *receptor == Receptor::Inhibitory,
-                            }
-                        };
-                        for tr in spikes {
-                            if let Some(off) = in_part(tr.neuron) {
-                                for t in &tr.times_ms {
-                                    if let Some(step) = ms_to_steps(*t, dt) {
-                                        part.spec_events.push(Event { step, off, kind });
-                                    }
-                                }
-                            }
-                        }
-                    }
+                part.poisson.push(PoissonPart {
+                    src: *src,
+                    inhibitory: src.receptor == Receptor::Inhibitory && is_lif_exp(a),
+                    off_lo: (a - lo) as usize,
+                    off_hi: (b - lo) as usize,
+                    global0: a,
+                });
+            }
+            for c in &plan.currents {
+                let offs: Vec<u32> = c
+                    .neurons
+                    .iter()
+                    .filter(|&&g| g >= lo && g < hi)
+                    .map(|&g| g - lo)
+                    .collect();
+                if !offs.is_empty() {
+                    part.currents.push(CurrentPart {
+                        offs,
+                        schedule: c.schedule.clone(),
+                    });
                 }
             }
-        }
-        for part in &mut self.parts {
-            // Stable: events of one step keep the spec's order, so sums are reproducible.
-            part.spec_events.sort_by_key(|e| e.step);
+            part.spec_events = plan
+                .events
+                .iter()
+                .filter(|e| e.neuron >= lo && e.neuron < hi)
+                .map(|e| Event {
+                    step: e.step,
+                    off: e.neuron - lo,
+                    kind: if e.fire {
+                        EventKind::Fire
+                    } else {
+                        EventKind::Input {
+                            weight: e.weight,
+                            inhibitory: e.receptor == Receptor::Inhibitory,
+                        }
+                    },
+                })
+                .collect();
             part.events = part.spec_events.clone();
             part.ev_cursor = 0;
         }
@@ -748,17 +677,7 @@ impl Network {
     /// Restores the initial state (same initial values, empty buffers, step 0, recordings and
     /// injected inputs cleared). Connectivity and weights are kept.
     pub fn reset(&mut self) {
-        let n = self.n_neurons() as usize;
-        let mut v0 = Vec::with_capacity(n);
-        for (i, p) in self.pops.iter().enumerate() {
-            match &self.v_init[i] {
-                None => v0.extend(std::iter::repeat_n(p.model.resting_v(), p.size as usize)),
-                Some(v) => {
-                    let mut rng = stream(self.seed, StreamKind::InitialState, i as u64);
-                    v0.extend((0..p.size).map(|_| draw(v, &mut rng)));
-                }
-            }
-        }
+        let v0 = self.initial_v();
         for part in &mut self.parts {
             for seg in &mut part.segs {
                 let model = &self.pops[seg.pop].model;
@@ -1272,28 +1191,26 @@ impl Partition {
                 }
             }
         }
-        for pi in 0..self.poisson.len() {
-            let p = &self.poisson[pi];
-            if t < p.start || t >= p.stop || p.lambda <= 0.0 {
+        for p in &self.poisson {
+            let src = &p.src;
+            if !src.active(t) {
                 continue;
             }
-            let inhib = p.inhibitory && self.is_lif_exp(p.off_lo);
-            let p = &self.poisson[pi];
             for off in p.off_lo..p.off_hi {
-                let u = uniform_at(p.key, t, p.global0 + (off - p.off_lo) as u32);
-                if p.fire {
-                    if u < p.lambda {
+                let g = p.global0 + (off - p.off_lo) as u32;
+                if src.fire {
+                    if src.fires(t, g) {
                         self.flags[off] = 1;
                     }
                 } else {
-                    let n = poisson_count(u, p.lambda, p.exp_neg_lambda);
+                    let n = src.count(t, g);
                     if n > 0 {
-                        let r = if inhib {
+                        let r = if p.inhibitory {
                             &mut self.ring_in
                         } else {
                             &mut self.ring_ex
                         };
-                        r[base + off] += p.weight * n as f32;
+                        r[base + off] += src.weight * n as f32;
                     }
                 }
             }
@@ -1332,8 +1249,8 @@ impl Partition {
                     update_lif_beta(k, v, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
                 }
-                SegState::Loihi { p, u, v } => {
-                    update_loihi(p, u, v, &mut ring_ex[r.clone()], i_ext, flags);
+                SegState::Loihi { k, u, v } => {
+                    update_loihi(k, u, v, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
                 }
                 SegState::Input => {
@@ -1385,26 +1302,6 @@ impl Partition {
             .find(|s| off >= s.off && off < s.off + s.len)
             .is_some_and(|s| matches!(s.state, SegState::LifExp { .. }))
     }
-}
-
-/// Poisson count by inversion of the CDF at `u` (exact for `lambda <= 100`; above that a normal
-/// approximation rounded to the nearest integer, which a per-step rate never needs in practice).
-fn poisson_count(u: f64, lambda: f64, exp_neg_lambda: f64) -> u32 {
-    if lambda > 100.0 {
-        // Box-Muller would need a second draw; use the inverse of the normal CDF's logistic
-        // approximation instead (error < 1% of sd), good enough for a far-saturated regime.
-        let z = (u / (1.0 - u)).ln() / 1.702;
-        return (lambda + z * lambda.sqrt()).round().max(0.0) as u32;
-    }
-    let mut k = 0u32;
-    let mut p = exp_neg_lambda;
-    let mut cdf = p;
-    while u > cdf && k < 1000 {
-        k += 1;
-        p *= lambda / k as f64;
-        cdf += p;
-    }
-    k
 }
 
 /// Convenience: builds the spec's network on `threads` threads, runs `n_steps` and returns the

@@ -31,18 +31,20 @@
 #![warn(missing_docs)]
 
 mod barrier;
-mod connect;
+pub mod connect;
 mod engine;
 mod error;
+pub mod init;
 pub mod models;
 pub mod neuron;
 pub mod plasticity;
 pub mod projection;
 pub mod record;
 pub mod rng;
+pub mod stimulus;
 
 pub use engine::{Network, PopulationInfo, RunStats, simulate};
 pub use error::BuildError;
 pub use plasticity::Plasticity;
-pub use projection::{Delays, Projection, Weights};
+pub use projection::{Delays, Projection, Synaptic, Weights};
 pub use record::{CountingSink, CsvSpikeWriter, NullSink, Recordings, SpikeSink, Trace};

@@ -6,7 +6,9 @@
 //! branch-free selects so that the compiler vectorises them; spikes are gathered afterwards from
 //! the flags.
 
-use snn_types::{LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode};
+use snn_types::{
+    LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
+};
 
 /// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
 /// scheme NEST uses). With membrane potential `V` relative to `E_L`:
@@ -62,7 +64,29 @@ impl LifExpPropagators {
 
 /// Number of whole steps in a refractory period (rounded to the nearest step, as NEST does).
 pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u32 {
-    (t_ref_ms / dt_ms).round().clamp(0.0, u32::MAX as f64) as u32
+    ms_to_steps(t_ref_ms, dt_ms).map_or(0, |s| s.min(u32::MAX as u64) as u32)
+}
+
+/// Exact propagators of `iaf_psc_delta` for one step `h`: `V(t+h) = P22 V + P20 (I_e + I_ext)`
+/// plus the weights arriving in the step, with `P22 = exp(-h/tau_m)` and
+/// `P20 = tau_m/C (1 - P22)`.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LifDeltaPropagators {
+    /// Membrane decay `exp(-h/tau_m)`.
+    pub p22: f64,
+    /// Constant current to voltage (mV/pA).
+    pub p20: f64,
+}
+
+impl LifDeltaPropagators {
+    /// Propagators of `p` over a step of `h_ms`.
+    pub fn new(p: &LifDeltaParams, h_ms: f64) -> Self {
+        let p22 = (-h_ms / p.tau_m_ms).exp();
+        Self {
+            p22,
+            p20: p.tau_m_ms / p.c_m_pf * (1.0 - p22),
+        }
+    }
 }
 
 /// Coefficients of the `lif_exp` kernel. State and coefficients are `f64` (as in NEST): in `f32`
@@ -169,10 +193,10 @@ pub(crate) struct LifDeltaCoef {
 
 impl LifDeltaCoef {
     pub(crate) fn new(p: &LifDeltaParams, dt_ms: f64) -> Self {
-        let p22 = (-dt_ms / p.tau_m_ms).exp();
+        let LifDeltaPropagators { p22, p20 } = LifDeltaPropagators::new(p, dt_ms);
         Self {
             p22,
-            p20: (p.tau_m_ms / p.c_m_pf * (1.0 - p22)),
+            p20,
             i_e: p.i_e_pa,
             th: (p.v_th_mv - p.e_l_mv),
             reset: (p.v_reset_mv - p.e_l_mv),
@@ -303,35 +327,83 @@ pub const LOIHI_V_MAX: i32 = (1 << 23) - 1;
 
 /// Division by `2^12` rounding toward zero.
 #[inline(always)]
-fn rtz12(x: i64) -> i64 {
+pub fn rtz12(x: i64) -> i64 {
     if x >= 0 { x >> 12 } else { -((-x) >> 12) }
 }
 
-/// Wraps to a signed 24-bit integer.
+/// Wraps to a signed 24-bit integer (two's complement).
 #[inline(always)]
-fn wrap24(x: i64) -> i32 {
+pub fn wrap24(x: i64) -> i32 {
     ((x as i32) << 8) >> 8
 }
 
-/// One step of Loihi's integer LIF for a single neuron: returns the new `(u, v, spike)`.
+/// Loihi's integer CUBA LIF with its per-population constants precomputed: the fixed-point
+/// arithmetic that is the contract between the engine and the chip model (both call
+/// [`step`](Self::step); see [`LoihiLifParams`] for the equations):
 ///
-/// This is the contract shared with the chip model (see [`LoihiLifParams`] for the equations).
-pub fn loihi_step(p: &LoihiLifParams, u: i32, v: i32, a_in: i32) -> (i32, i32, bool) {
-    let u1 = wrap24(rtz12(u as i64 * (4096 - p.du as i64 - 1)) + ((a_in as i64) << 6));
-    let bias = (p.bias_mant as i64) << p.bias_exp;
-    let v1 = (rtz12(v as i64 * (4096 - p.dv as i64)) + u1 as i64 + bias)
-        .clamp(-(LOIHI_V_MAX as i64), LOIHI_V_MAX as i64) as i32;
-    if v1 as i64 > (p.vth_mant as i64) << 6 {
-        (u1, 0, true)
-    } else {
-        (u1, v1, false)
+/// ```text
+/// u[t] = wrap24( rtz(u[t-1] * (4096 - du - 1), 12) + (a_in << 6) )
+/// v[t] = clip( rtz(v[t-1] * (4096 - dv), 12) + u[t] + (bias_mant << bias_exp), -(2^23-1), 2^23-1 )
+/// spike when v[t] > vth_mant << 6; then v[t] = 0 (u is not reset)
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LoihiCoef {
+    /// `4096 - du - 1`.
+    pub u_keep: i64,
+    /// `4096 - dv`.
+    pub v_keep: i64,
+    /// `bias_mant << bias_exp`.
+    pub bias: i64,
+    /// `vth_mant << 6`.
+    pub vth: i64,
+}
+
+impl LoihiCoef {
+    /// The constants of `p`.
+    pub fn new(p: &LoihiLifParams) -> Self {
+        Self {
+            u_keep: 4096 - p.du as i64 - 1,
+            v_keep: 4096 - p.dv as i64,
+            bias: (p.bias_mant as i64) << p.bias_exp,
+            vth: (p.vth_mant as i64) << 6,
+        }
     }
+
+    /// Constants of a compartment that never fires and keeps zero state (a placeholder for
+    /// neurons without dynamics, such as inputs).
+    pub fn silent() -> Self {
+        Self {
+            u_keep: 0,
+            v_keep: 0,
+            bias: 0,
+            vth: i64::MAX,
+        }
+    }
+
+    /// One step of one compartment: the new `(u, v, spiked)`.
+    #[inline(always)]
+    pub fn step(&self, u: i32, v: i32, a_in: i32) -> (i32, i32, bool) {
+        let u1 = wrap24(rtz12(u as i64 * self.u_keep) + ((a_in as i64) << 6));
+        let v1 = (rtz12(v as i64 * self.v_keep) + u1 as i64 + self.bias)
+            .clamp(-(LOIHI_V_MAX as i64), LOIHI_V_MAX as i64);
+        if v1 > self.vth {
+            (u1, 0, true)
+        } else {
+            (u1, v1 as i32, false)
+        }
+    }
+}
+
+/// One step of Loihi's integer LIF for a single neuron: returns the new `(u, v, spike)`
+/// (`LoihiCoef::new(p).step(u, v, a_in)`).
+pub fn loihi_step(p: &LoihiLifParams, u: i32, v: i32, a_in: i32) -> (i32, i32, bool) {
+    LoihiCoef::new(p).step(u, v, a_in)
 }
 
 /// One step of `loihi_lif` over a range. Arrivals are summed as `f32` (exact for integer
 /// weights while `|a_in| < 2^24`, which validation guarantees per synapse) and converted.
 pub(crate) fn update_loihi(
-    p: &LoihiLifParams,
+    k: &LoihiCoef,
     u: &mut [i32],
     v: &mut [i32],
     input: &mut [f32],
@@ -343,7 +415,7 @@ pub(crate) fn update_loihi(
     for i in 0..n {
         let a_in = (input[i] + i_ext[i]) as i32;
         input[i] = 0.0;
-        let (u1, v1, s) = loihi_step(p, u[i], v[i], a_in);
+        let (u1, v1, s) = k.step(u[i], v[i], a_in);
         u[i] = u1;
         v[i] = v1;
         flags[i] = s as u8;

@@ -6,23 +6,54 @@
 
 use snn_types::Receptor;
 
-/// Synaptic weights of a projection.
+/// A per-synapse quantity stored once when every synapse of a projection shares it: the one
+/// "uniform or per-synapse" type of the workspace (weights in the engine, delays, the chip's
+/// integer weight mantissas).
 #[derive(Debug, Clone, PartialEq)]
-pub enum Weights {
-    /// One weight shared by every synapse (no per-synapse storage).
-    Uniform(f32),
-    /// One weight per synapse, in CSR order.
-    PerSynapse(Vec<f32>),
+pub enum Synaptic<T> {
+    /// One value shared by every synapse (no per-synapse storage).
+    Uniform(T),
+    /// One value per synapse, in CSR order.
+    PerSynapse(Vec<T>),
 }
 
-/// Transmission delays of a projection, in whole steps (>= 1).
-#[derive(Debug, Clone, PartialEq)]
-pub enum Delays {
-    /// One delay for every synapse.
-    Uniform(u16),
-    /// One delay per synapse, in CSR order.
-    PerSynapse(Vec<u16>),
+impl<T: Copy> Synaptic<T> {
+    /// Value of synapse `i` (CSR order).
+    #[inline(always)]
+    pub fn at(&self, i: usize) -> T {
+        match self {
+            Synaptic::Uniform(x) => *x,
+            Synaptic::PerSynapse(v) => v[i],
+        }
+    }
+
+    /// True when one value is shared by every synapse.
+    pub fn is_uniform(&self) -> bool {
+        matches!(self, Synaptic::Uniform(_))
+    }
+
+    /// Applies `f` to the stored value(s), keeping the storage form.
+    pub fn map<U>(&self, mut f: impl FnMut(T) -> U) -> Synaptic<U> {
+        match self {
+            Synaptic::Uniform(x) => Synaptic::Uniform(f(*x)),
+            Synaptic::PerSynapse(v) => Synaptic::PerSynapse(v.iter().map(|&x| f(x)).collect()),
+        }
+    }
+
+    /// Bytes of per-synapse storage (0 when uniform).
+    pub fn storage_bytes(&self) -> usize {
+        match self {
+            Synaptic::Uniform(_) => 0,
+            Synaptic::PerSynapse(v) => std::mem::size_of_val(v.as_slice()),
+        }
+    }
 }
+
+/// Synaptic weights of a projection (`f32`, the target model's unit).
+pub type Weights = Synaptic<f32>;
+
+/// Transmission delays of a projection, in whole steps (>= 1).
+pub type Delays = Synaptic<u16>;
 
 /// A built projection: CSR by source, targets local to the target population.
 #[derive(Debug, Clone)]
@@ -82,18 +113,12 @@ impl Projection {
 
     /// Weight of synapse `i` (CSR order).
     pub fn weight(&self, i: usize) -> f32 {
-        match &self.weights {
-            Weights::Uniform(w) => *w,
-            Weights::PerSynapse(v) => v[i],
-        }
+        self.weights.at(i)
     }
 
     /// Delay of synapse `i` in steps.
     pub fn delay_steps(&self, i: usize) -> u16 {
-        match &self.delays {
-            Delays::Uniform(d) => *d,
-            Delays::PerSynapse(v) => v[i],
-        }
+        self.delays.at(i)
     }
 
     /// Longest delay in steps.
@@ -122,15 +147,10 @@ impl Projection {
 
     /// Bytes used by the synapse arrays (targets, weights, delays, row pointers).
     pub fn memory_bytes(&self) -> usize {
-        let w = match &self.weights {
-            Weights::Uniform(_) => 0,
-            Weights::PerSynapse(v) => v.len() * 4,
-        };
-        let d = match &self.delays {
-            Delays::Uniform(_) => 0,
-            Delays::PerSynapse(v) => v.len() * 2,
-        };
-        self.targets.len() * 4 + w + d + self.row_ptr.len() * std::mem::size_of::<usize>()
+        self.targets.len() * 4
+            + self.weights.storage_bytes()
+            + self.delays.storage_bytes()
+            + self.row_ptr.len() * std::mem::size_of::<usize>()
     }
 
     /// The weight matrix as a `sprs` CSR matrix (`n_source x n_target`), for analysis and export.

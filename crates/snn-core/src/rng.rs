@@ -14,14 +14,7 @@
 use rand::SeedableRng;
 use rand::rngs::Xoshiro256PlusPlus;
 
-/// SplitMix64's output function: a bijective 64-bit mixer with full avalanche.
-#[inline(always)]
-pub fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+pub use snn_types::seed::mix64;
 
 /// What a sequential stream is used for; part of its seed so streams never collide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

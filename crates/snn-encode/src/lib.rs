@@ -75,14 +75,7 @@ pub use temporal::{BurstEncoder, PhaseEncoder, TtfsEncoder, TtfsMapping};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
-/// SplitMix64's output function: a bijective 64-bit mixer with full avalanche.
-#[inline]
-fn mix64(mut z: u64) -> u64 {
-    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
+use snn_types::seed::mix64;
 
 /// The random stream of one sample: a `Xoshiro256PlusPlus` seeded from a fixed mixing of
 /// `(seed, sample index)`, so that sample `i`'s spikes are a pure function of its features, the

@@ -8,17 +8,21 @@
 //!   network-on-chip, per-operation energy and latency, barrier and static power. Presets
 //!   [`loihi`](arch::LOIHI_TOML) (Davies et al. 2018) and [`truenorth`](arch::TRUENORTH_TOML)
 //!   are built in; every unpublished figure is `None` and reported as an assumption.
-//! * [`compile`]: quantises a [`NetworkSpec`](snn_types::NetworkSpec) to Loihi's integer CUBA
-//!   LIF and 8-bit weights (float `lif_beta`/`lif_delta`/`lif_exp` networks included; see
-//!   [`quantise`]), places neurons on cores under every limit, builds the fan-out tables, and
-//!   fails with [`MapError::DoesNotFit`] listing every violated limit.
+//! * [`compile()`]: a sequence of passes (see [`compile`](mod@compile)): check (the spec, and
+//!   connectivity expanded by `snn-core`), quantise to Loihi's integer CUBA LIF and 8-bit weights
+//!   (float `lif_beta`/`lif_delta`/`lif_exp` networks included; see [`quantise`]), place neurons
+//!   on cores under every limit, route (fan-out tables), verify every limit (failing with
+//!   [`MapError::DoesNotFit`] that lists every violation), lower to a [`ChipProgram`].
 //! * [`Chip::run`]: soma, axon, mesh (hop-by-hop with contention and back-pressure, or
 //!   analytic), synapse/dendrite stages and barriers, step by step; the [`Report`] holds output
 //!   spikes, modelled time, energy by class with the event counts and unit costs that produce
 //!   it, per-core load, link traffic and the critical core.
 //!
-//! The chip's spikes equal `snn-core`'s simulation of [`ChipProgram::quantised_spec`] step for
-//! step (tested).
+//! The chip model is built on `snn-core`'s building blocks, never on its scheduler: connectivity
+//! expansion, seeded streams, initial state, stimulus schedules in steps and the fixed-point LIF
+//! ([`snn_core::neuron::LoihiCoef`]) are the engine's own code, so the chip's synapses, inputs,
+//! initial state and neuron arithmetic equal the engine's by construction. Its spikes equal
+//! `snn-core`'s simulation of [`ChipProgram::quantised_spec`] step for step (tested).
 //!
 //! ```
 //! use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
@@ -56,23 +60,20 @@
 #![warn(missing_docs)]
 
 pub mod arch;
-mod compile;
+pub mod compile;
 mod error;
-pub mod expand;
-pub mod neuron;
 pub mod noc;
-pub mod quantise;
+mod program;
 mod run;
 pub mod spikes;
 mod summary;
 
 pub use arch::ArchSpec;
-pub use compile::{
-    ChipProgram, CompileOptions, CoreUsage, PlacedPopulation, Quantisation, compile, compile_with,
-    core_tile,
-};
+pub use compile::quantise;
+pub use compile::{CompileOptions, compile, compile_with, core_tile};
 pub use error::{ArchError, MapError, RunError, Violation};
 pub use noc::NocMode;
+pub use program::{ChipProgram, CoreUsage, PlacedPopulation, Quantisation};
 pub use run::{
     Chip, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, RunOptions,
     StepTrace, UnitCosts,

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::compile::ChipProgram;
+use crate::program::ChipProgram;
 use crate::run::Report;
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -42,7 +42,7 @@ impl ChipProgram {
             };
             let _ = writeln!(s, "  {:<16} {:>8} neurons  {}", p.name, p.size, where_);
         }
-        let max = |f: &dyn Fn(&crate::compile::CoreUsage) -> u64| {
+        let max = |f: &dyn Fn(&crate::program::CoreUsage) -> u64| {
             self.cores.iter().map(f).max().unwrap_or(0)
         };
         let _ = writeln!(s, "per-core use (max over cores / limit):");

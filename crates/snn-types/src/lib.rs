@@ -46,6 +46,7 @@
 
 mod error;
 mod params;
+pub mod seed;
 mod spec;
 mod spike;
 mod time;
@@ -60,5 +61,5 @@ pub use spec::{
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,
 };
 pub use spike::{Spike, SpikeRaster};
-pub use time::{Step, ms_to_steps, steps_to_ms};
+pub use time::{Step, delay_steps, ms_to_steps, steps_to_ms};
 pub use validate::MAX_DELAY_STEPS;

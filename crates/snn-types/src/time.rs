@@ -31,3 +31,17 @@ pub fn ms_to_steps(ms: f64, dt_ms: f64) -> Option<Step> {
 pub fn steps_to_ms(steps: Step, dt_ms: f64) -> f64 {
     steps as f64 * dt_ms
 }
+
+/// Converts a synaptic delay in milliseconds to whole steps of `dt_ms` as every engine stores it:
+/// rounded to the nearest step (through [`ms_to_steps`]) and clamped to `1..=u16::MAX`, since a
+/// spike can arrive at the earliest one step after it was emitted. Validation rejects delays
+/// shorter than `dt_ms` or longer than [`MAX_DELAY_STEPS`](crate::MAX_DELAY_STEPS) steps, so the
+/// clamp only matters for specs that were not validated.
+///
+/// ```
+/// assert_eq!(snn_types::delay_steps(1.5, 0.1), 15);
+/// assert_eq!(snn_types::delay_steps(0.0, 0.1), 1);
+/// ```
+pub fn delay_steps(ms: f64, dt_ms: f64) -> u16 {
+    ms_to_steps(ms, dt_ms).map_or(1, |s| s.clamp(1, u16::MAX as Step) as u16)
+}

@@ -303,16 +303,16 @@ pub struct DiehlCook {
     epochs: u32,
 }
 
+/// Independent stream keys per `(seed, a, b)`: the shared SplitMix64 mixer applied to a fixed
+/// linear combination (the offset keeps the keys of earlier releases, so trained results do not
+/// change).
 fn mix(seed: u64, a: u64, b: u64) -> u64 {
-    // splitmix64 of a fixed combination: independent streams per (seed, a, b).
-    let mut z = seed
-        .wrapping_mul(0x9E37_79B9_7F4A_7C15)
-        .wrapping_add(a.wrapping_mul(0xBF58_476D_1CE4_E5B9))
-        .wrapping_add(b.wrapping_mul(0x94D0_49BB_1331_11EB))
-        .wrapping_add(0x2545_F491_4F6C_DD1D);
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
+    snn_types::seed::mix64(
+        seed.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+            .wrapping_add(a.wrapping_mul(0xBF58_476D_1CE4_E5B9))
+            .wrapping_add(b.wrapping_mul(0x94D0_49BB_1331_11EB))
+            .wrapping_add(0x2545_F491_4F6C_DD1D_u64.wrapping_sub(0x9E37_79B9_7F4A_7C15)),
+    )
 }
 
 const PHASE_INIT: u64 = 1;

@@ -1,4 +1,4 @@
-//! Quantisation of a network to the chip's integer LIF and 8-bit weights.
+//! Pass 2, quantise: a network to the chip's integer LIF and 8-bit weights.
 //!
 //! **Weights.** A projection's integer weight is `mantissa << weight_exp`. The mantissa has
 //! `weight_bits` magnitude bits (8 on Loihi) in one of three sign modes chosen from the signs of
@@ -27,7 +27,13 @@
 //! decays, biases) are measured and reported.
 
 use serde::Serialize;
-use snn_types::{LoihiLifParams, NeuronModel, ResetMode};
+use snn_core::Synaptic;
+use snn_core::neuron::{LifDeltaPropagators, LifExpPropagators};
+use snn_types::{LoihiLifParams, NeuronModel, Receptor, ResetMode};
+
+use crate::arch::ArchSpec;
+use crate::compile::CompileOptions;
+use crate::compile::check::Checked;
 
 /// Sign mode of a projection's weights.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -187,8 +193,7 @@ pub(crate) fn map_float(
             (p.beta, 0.0, p.threshold, p.bias, 1.0, 1.0, 0.0)
         }
         NeuronModel::LifDelta(p) => {
-            let p22 = (-dt_ms / p.tau_m_ms).exp();
-            let p20 = p.tau_m_ms / p.c_m_pf * (1.0 - p22);
+            let LifDeltaPropagators { p22, p20 } = LifDeltaPropagators::new(p, dt_ms);
             if p.t_ref_ms >= 0.5 * dt_ms {
                 notes.push(format!(
                     "refractory period {} ms is not modelled on the chip",
@@ -210,18 +215,8 @@ pub(crate) fn map_float(
             )
         }
         NeuronModel::LifExp(p) => {
-            let k = |tau_s: f64| {
-                let p22 = (-dt_ms / p.tau_m_ms).exp();
-                let p11 = (-dt_ms / tau_s).exp();
-                if ((tau_s - p.tau_m_ms) / p.tau_m_ms).abs() < 1e-9 {
-                    dt_ms / p.c_m_pf * p22
-                } else {
-                    p.tau_m_ms * tau_s / (p.c_m_pf * (tau_s - p.tau_m_ms)) * (p11 - p22)
-                }
-            };
-            let p22 = (-dt_ms / p.tau_m_ms).exp();
-            let p11 = (-dt_ms / p.tau_syn_ex_ms).exp();
-            let p20 = p.tau_m_ms / p.c_m_pf * (1.0 - p22);
+            // The engine's exact propagators (NEST's iaf_psc_exp).
+            let k = LifExpPropagators::new(p, dt_ms);
             if p.tau_syn_in_ms != p.tau_syn_ex_ms {
                 notes.push(
                     "the chip has one current decay: inhibitory inputs decay with tau_syn_ex"
@@ -243,12 +238,12 @@ pub(crate) fn map_float(
             );
             notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
             (
-                p22,
-                p11,
+                k.p22,
+                k.p11_ex,
                 p.v_th_mv - p.e_l_mv,
-                p20 * p.i_e_pa,
-                k(p.tau_syn_ex_ms),
-                k(p.tau_syn_in_ms),
+                k.p20 * p.i_e_pa,
+                k.p21_ex,
+                k.p21_in,
                 p.e_l_mv,
             )
         }
@@ -315,4 +310,242 @@ pub(crate) fn map_float(
         w_scale: (s * k_ex, s * k_in),
         quant,
     })
+}
+
+/// The result of the quantise pass.
+#[derive(Debug)]
+pub(crate) struct Quantised {
+    /// The chip's neuron parameters per population (`None` for inputs).
+    pub params: Vec<Option<LoihiLifParams>>,
+    /// How each population was mapped.
+    pub populations: Vec<PopulationQuant>,
+    /// How each projection's weights were quantised.
+    pub projections: Vec<ProjectionQuant>,
+    /// Integer weight mantissas per projection (CSR order, or one for all).
+    pub mantissas: Vec<Synaptic<i16>>,
+    /// Weight precision used.
+    pub num_weight_bits: u32,
+    /// Bits per synapse of synaptic memory (stated by the architecture, or assumed: weight,
+    /// sign, delay and target index).
+    pub synapse_bits: u32,
+}
+
+fn bits_for(n: u64) -> u32 {
+    if n <= 1 {
+        0
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+fn exact_population(name: &str, model: &str, params: Option<LoihiLifParams>) -> PopulationQuant {
+    PopulationQuant {
+        name: name.to_string(),
+        source_model: model.into(),
+        params,
+        v_scale: 1.0,
+        threshold_rel_error: 0.0,
+        v_decay_error: 0.0,
+        u_decay_error: 0.0,
+        bias_rel_error: 0.0,
+        notes: vec![],
+    }
+}
+
+/// Runs the quantise pass: neuron parameters first (a float population's scale depends on its
+/// largest incoming weight), then every projection's weights.
+pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> Quantised {
+    let spec = c.spec;
+    let wf = WeightFormat {
+        bits: arch.core.weight_bits,
+        num_bits: opt
+            .num_weight_bits
+            .unwrap_or(arch.core.weight_bits)
+            .clamp(1, arch.core.weight_bits),
+        max_exp: arch.core.max_weight_exp,
+    };
+    let max_mant = ((1u64 << wf.bits) - 1) as f64;
+
+    // Neuron parameters.
+    let mut populations = Vec::new();
+    let mut params: Vec<Option<LoihiLifParams>> = Vec::new();
+    // Integer weight units per spec weight unit for (excitatory, inhibitory) inputs.
+    let mut w_scale: Vec<(f64, f64)> = Vec::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        match &p.neuron {
+            NeuronModel::Input => {
+                params.push(None);
+                w_scale.push((1.0, 1.0));
+                populations.push(exact_population(&p.name, "input", None));
+            }
+            NeuronModel::LoihiLif(lp) => {
+                params.push(Some(*lp));
+                w_scale.push((1.0, 1.0));
+                populations.push(exact_population(&p.name, "loihi_lif", Some(*lp)));
+            }
+            model => {
+                let mut mx = (0.0f64, 0.0f64);
+                for (j, e) in c.projections.iter().enumerate() {
+                    if e.target_pop != i || e.n_synapses() == 0 {
+                        continue;
+                    }
+                    let m = match e.weights() {
+                        Synaptic::Uniform(w) => w.abs() as f64,
+                        Synaptic::PerSynapse(v) => {
+                            v.iter().fold(0.0f64, |a, &w| a.max(w.abs() as f64))
+                        }
+                    };
+                    if spec.projections[j].receptor == Receptor::Inhibitory
+                        && matches!(model, NeuronModel::LifExp(_))
+                    {
+                        mx.1 = mx.1.max(m);
+                    } else {
+                        mx.0 = mx.0.max(m);
+                    }
+                }
+                // Every model other than input and loihi_lif is a float model map_float knows.
+                let fm = map_float(&p.name, model, spec.dt_ms, mx, max_mant);
+                match fm {
+                    Some(fm) => {
+                        params.push(Some(fm.params));
+                        w_scale.push(fm.w_scale);
+                        populations.push(fm.quant);
+                    }
+                    None => {
+                        params.push(None);
+                        w_scale.push((1.0, 1.0));
+                        populations.push(exact_population(&p.name, model.name(), None));
+                    }
+                }
+            }
+        }
+    }
+
+    // Weights: sign mode, exponent, mantissas (CSR order per projection).
+    let mut projections = Vec::new();
+    let mut mantissas = Vec::new();
+    for (j, e) in c.projections.iter().enumerate() {
+        let pr = &spec.projections[j];
+        let k = if pr.receptor == Receptor::Inhibitory {
+            w_scale[e.target_pop].1
+        } else {
+            w_scale[e.target_pop].0
+        };
+        let ns = e.n_synapses();
+        let (lo, hi) = match e.weights() {
+            Synaptic::Uniform(w) => (*w as f64 * k, *w as f64 * k),
+            Synaptic::PerSynapse(v) => v.iter().fold((f64::MAX, f64::MIN), |(a, b), &w| {
+                (a.min(w as f64 * k), b.max(w as f64 * k))
+            }),
+        };
+        let (lo, hi) = if ns == 0 { (0.0, 0.0) } else { (lo, hi) };
+        let (mode, wexp) = wf.choose(lo, hi);
+        let (mut clipped, mut max_err, mut sq, mut wmax) = (0u64, 0.0f64, 0.0f64, 0.0f64);
+        let one = |w: f32| {
+            let (q, c) = wf.mantissa(w as f64 * k, mode, wexp);
+            let back = ((q as i64) << wexp) as f64 / k;
+            (q, c, (back - w as f64).abs())
+        };
+        let m = match e.weights() {
+            Synaptic::Uniform(w) => {
+                let (q, c, err) = one(*w);
+                if ns > 0 {
+                    clipped = if c { ns as u64 } else { 0 };
+                    max_err = err;
+                    sq = err * err * ns as f64;
+                    wmax = w.abs() as f64;
+                }
+                Synaptic::Uniform(q)
+            }
+            Synaptic::PerSynapse(v) => Synaptic::PerSynapse(
+                v.iter()
+                    .map(|&w| {
+                        let (q, c, err) = one(w);
+                        clipped += c as u64;
+                        max_err = max_err.max(err);
+                        sq += err * err;
+                        wmax = wmax.max(w.abs() as f64);
+                        q
+                    })
+                    .collect(),
+            ),
+        };
+        let rms = if ns > 0 && wmax > 0.0 {
+            (sq / ns as f64).sqrt() / wmax
+        } else {
+            0.0
+        };
+        projections.push(ProjectionQuant {
+            index: j,
+            name: e.name.clone(),
+            sign_mode: mode,
+            weight_exp: wexp,
+            weight_scale: k,
+            max_abs_error: max_err,
+            rms_rel_error: rms,
+            clipped,
+            exact: max_err == 0.0,
+        });
+        mantissas.push(m);
+    }
+    let synapse_bits = arch.core.synapse_bits.unwrap_or_else(|| {
+        wf.bits + 1 + bits_for(c.max_delay as u64) + bits_for(arch.core.compartments as u64)
+    });
+    Quantised {
+        params,
+        populations,
+        projections,
+        mantissas,
+        num_weight_bits: wf.num_bits,
+        synapse_bits,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::check::check;
+    use crate::compile::test_util::{net, small_arch};
+
+    #[test]
+    fn integer_weights_are_exact_and_large_ones_take_an_exponent() {
+        let spec = net(60.0);
+        let c = check(&spec, &small_arch(3)).unwrap();
+        let q = quantise(&c, &small_arch(3), &CompileOptions::default());
+        assert_eq!(q.mantissas[0], Synaptic::Uniform(60));
+        assert!(q.projections[0].exact);
+        assert_eq!(q.projections[0].sign_mode, SignMode::Excitatory);
+        let spec = net(1000.0);
+        let c = check(&spec, &small_arch(3)).unwrap();
+        let q = quantise(&c, &small_arch(3), &CompileOptions::default());
+        // 1000 = 250 << 2.
+        assert_eq!(q.mantissas[0], Synaptic::Uniform(250));
+        assert_eq!(q.projections[0].weight_exp, 2);
+        assert_eq!(q.params[0], None);
+        assert!(q.params[1].is_some());
+    }
+
+    #[test]
+    fn fewer_weight_bits_truncate_toward_zero() {
+        let spec = net(61.0);
+        let c = check(&spec, &small_arch(3)).unwrap();
+        let opt = CompileOptions {
+            num_weight_bits: Some(6),
+            ..Default::default()
+        };
+        let q = quantise(&c, &small_arch(3), &opt);
+        assert_eq!(q.mantissas[0], Synaptic::Uniform(60)); // multiples of 4
+        assert_eq!(q.num_weight_bits, 6);
+        assert!(!q.projections[0].exact);
+    }
+
+    #[test]
+    fn lif_exp_uses_the_engines_propagators() {
+        let p = snn_types::LifExpParams::default();
+        let fm = map_float("x", &NeuronModel::LifExp(p), 0.1, (100.0, 0.0), 255.0).unwrap();
+        let k = LifExpPropagators::new(&p, 0.1);
+        let expect_dv = (4096.0 * (1.0 - k.p22)).round() as u16;
+        assert_eq!(fm.params.dv, expect_dv);
+        assert!((fm.w_scale.0 - 255.0 / 100.0).abs() < 1e-12);
+    }
 }

@@ -1,0 +1,149 @@
+//! Pass 1, check: is this a network a chip can run? Validates the spec and the architecture,
+//! rejects what has no meaning on a chip (current stimuli, inputs into non-input populations,
+//! projections into input populations, more neurons than indices), and expands every projection
+//! with `snn-core`'s connectivity expansion, so the chip's synapses are the engine's.
+
+use snn_core::Projection;
+use snn_core::connect::expand_projection;
+use snn_types::{NetworkSpec, NeuronModel, StimulusSpec};
+
+use crate::arch::ArchSpec;
+use crate::error::MapError;
+
+/// A spec that passed the check, with its synapses expanded.
+#[derive(Debug)]
+pub(crate) struct Checked<'s> {
+    /// The spec.
+    pub spec: &'s NetworkSpec,
+    /// Global index of each population's first neuron (one more entry: the total).
+    pub offsets: Vec<u64>,
+    /// True for input populations (off-chip).
+    pub is_input: Vec<bool>,
+    /// Every projection's synapses (CSR by source, delays in steps).
+    pub projections: Vec<Projection>,
+    /// Neurons in the network.
+    pub n_neurons: usize,
+    /// Longest delay in steps (at least 1).
+    pub max_delay: u16,
+    /// What the chip model ignores from the spec.
+    pub notes: Vec<String>,
+}
+
+/// Runs the check pass.
+pub(crate) fn check<'s>(spec: &'s NetworkSpec, arch: &ArchSpec) -> Result<Checked<'s>, MapError> {
+    spec.validate()?;
+    arch.validate().map_err(|issues| MapError::Unsupported {
+        issues: issues.into_iter().map(|i| format!("arch {i}")).collect(),
+    })?;
+    let is_input: Vec<bool> = spec
+        .populations
+        .iter()
+        .map(|p| matches!(p.neuron, NeuronModel::Input))
+        .collect();
+    let mut unsupported = Vec::new();
+    for (i, s) in spec.stimuli.iter().enumerate() {
+        let ti = spec.population_index(s.target()).unwrap_or(0);
+        match s {
+            StimulusSpec::Current { .. } | StimulusSpec::StepCurrent { .. } => unsupported.push(
+                format!("stimuli[{i}]: current stimuli cannot be injected into a chip (use a bias or an input population)"),
+            ),
+            StimulusSpec::SpikeArray { .. } | StimulusSpec::Poisson { .. } if !is_input[ti] => {
+                unsupported.push(format!(
+                    "stimuli[{i}]: spike inputs must target an input population ('{}' is {})",
+                    s.target(),
+                    spec.populations[ti].neuron.name()
+                ))
+            }
+            _ => {}
+        }
+    }
+    for (j, pr) in spec.projections.iter().enumerate() {
+        if let Some(ti) = spec.population_index(&pr.target)
+            && is_input[ti]
+        {
+            unsupported.push(format!(
+                "projections[{j}]: targets input population '{}' (input populations have no dynamics)",
+                pr.target
+            ));
+        }
+    }
+    let n = spec.n_neurons();
+    if n >= u32::MAX as u64 {
+        unsupported.push(format!("network: {n} neurons; at most 2^32 - 2 supported"));
+    }
+    if !unsupported.is_empty() {
+        return Err(MapError::Unsupported {
+            issues: unsupported,
+        });
+    }
+    let mut notes = Vec::new();
+    if !spec.recording.state.is_empty() {
+        notes.push("recording.state traces are not produced by the chip model".into());
+    }
+    let projections = (0..spec.projections.len())
+        .map(|j| expand_projection(spec, j))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| MapError::Unsupported {
+            issues: vec![e.to_string()],
+        })?;
+    let max_delay = projections
+        .iter()
+        .map(|p| p.max_delay_steps())
+        .max()
+        .unwrap_or(1)
+        .max(1);
+    Ok(Checked {
+        spec,
+        offsets: spec.population_offsets(),
+        is_input,
+        projections,
+        n_neurons: n as usize,
+        max_delay,
+        notes,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::test_util::{net, small_arch};
+
+    #[test]
+    fn expands_with_the_engines_synapses() {
+        let spec = net(60.0);
+        let c = check(&spec, &small_arch(3)).unwrap();
+        assert_eq!(c.projections.len(), 1);
+        assert_eq!(c.projections[0].n_synapses(), 20);
+        assert_eq!(c.max_delay, 2);
+        assert_eq!(c.is_input, vec![true, false]);
+        assert_eq!(c.n_neurons, 9);
+        let engine = snn_core::Network::build(&spec).unwrap();
+        assert_eq!(
+            engine.projections()[0].targets(),
+            c.projections[0].targets()
+        );
+    }
+
+    #[test]
+    fn rejects_what_a_chip_cannot_run_listing_each() {
+        let mut spec = net(60.0);
+        spec.stimuli.push(StimulusSpec::Current {
+            target: "a".into(),
+            amplitude: 1.0,
+            start_ms: 0.0,
+            stop_ms: None,
+            neurons: None,
+        });
+        if let StimulusSpec::SpikeArray { target, .. } = &mut spec.stimuli[0] {
+            *target = "a".into();
+        }
+        let err = check(&spec, &small_arch(3)).unwrap_err().to_string();
+        assert!(err.contains("stimuli[1]: current stimuli"), "{err}");
+        assert!(
+            err.contains(
+                "stimuli[0]: spike inputs must target an input population ('a' is loihi_lif)"
+            ),
+            "{err}"
+        );
+    }
+}

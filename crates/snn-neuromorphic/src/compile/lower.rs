@@ -1,0 +1,208 @@
+//! Pass 6, lower: the runtime arrays of a [`ChipProgram`].
+//!
+//! Soma constants are `snn-core`'s fixed-point LIF ([`LoihiCoef`]); the initial state is drawn by
+//! `snn-core`'s [`initial_v`] from the quantised spec and rounded as the engine rounds it; inputs
+//! come from `snn-core`'s [`StimulusPlan`] (spike arrays and Poisson sources that fire input
+//! neurons, in steps). Nothing of the engine's scheduler is used.
+
+use snn_core::Synaptic;
+use snn_core::init::{initial_v, to_integer_v};
+use snn_core::neuron::LoihiCoef;
+use snn_core::stimulus::StimulusPlan;
+use snn_types::{Connectivity, Distribution, NetworkSpec, NeuronModel, ValueSpec};
+
+use crate::arch::ArchSpec;
+use crate::compile::check::Checked;
+use crate::compile::place::Placement;
+use crate::compile::quantise::Quantised;
+use crate::compile::route::Routing;
+use crate::program::{ChipProgram, ProjInfo, Quantisation};
+
+fn scale_value(v: &ValueSpec, off: f64, sc: f64) -> ValueSpec {
+    let f = |x: f64| (x - off) * sc;
+    match *v {
+        ValueSpec::Constant(x) => ValueSpec::Constant(f(x)),
+        ValueSpec::Random(Distribution::Uniform { low, high }) => {
+            ValueSpec::Random(Distribution::Uniform {
+                low: f(low),
+                high: f(high),
+            })
+        }
+        ValueSpec::Random(Distribution::Normal { mean, std }) => {
+            ValueSpec::Random(Distribution::Normal {
+                mean: f(mean),
+                std: std * sc,
+            })
+        }
+    }
+}
+
+/// The quantised network as a spec: `loihi_lif` populations with the chip's parameters and
+/// initial values in integer units; projections whose weight is one constant keep their rule
+/// with the integer weight (others are written out lazily by
+/// [`ChipProgram::quantised_spec`]).
+fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
+    let mut out = spec.clone();
+    for (i, p) in out.populations.iter_mut().enumerate() {
+        if let Some(lp) = q.params[i] {
+            if !matches!(p.neuron, NeuronModel::LoihiLif(_)) {
+                let off = spec.populations[i].neuron.resting_v();
+                if let Some(v) = &p.v_init {
+                    p.v_init = Some(scale_value(v, off, q.populations[i].v_scale));
+                }
+            }
+            p.neuron = NeuronModel::LoihiLif(lp);
+        }
+    }
+    for (j, pr) in out.projections.iter_mut().enumerate() {
+        if let Synaptic::Uniform(m) = q.mantissas[j]
+            && !matches!(
+                pr.connectivity,
+                Connectivity::Explicit { .. } | Connectivity::Dense { .. }
+            )
+        {
+            pr.weight = ValueSpec::Constant(((m as i64) << q.projections[j].weight_exp) as f64);
+        }
+    }
+    out
+}
+
+/// Runs the lower pass.
+pub(crate) fn lower(
+    c: Checked<'_>,
+    q: Quantised,
+    p: Placement,
+    r: Routing,
+    arch: &ArchSpec,
+) -> ChipProgram {
+    let spec = c.spec;
+    let n = c.n_neurons;
+    let soma: Vec<LoihiCoef> = q
+        .params
+        .iter()
+        .map(|p| p.as_ref().map_or_else(LoihiCoef::silent, LoihiCoef::new))
+        .collect();
+    let pop_of_core_seg = p
+        .core_range
+        .iter()
+        .map(|&(lo, hi)| {
+            spec.populations
+                .iter()
+                .enumerate()
+                .filter_map(|(i, pop)| {
+                    let (a, b) = (c.offsets[i] as u32, c.offsets[i] as u32 + pop.size);
+                    let (x, y) = (a.max(lo), b.min(hi));
+                    (x < y).then_some((x, y, i as u16))
+                })
+                .collect()
+        })
+        .collect();
+    let quantised = quantised_spec(spec, &q);
+    let mut v0 = vec![0i32; n];
+    for (i, pop) in quantised.populations.iter().enumerate() {
+        if c.is_input[i] {
+            continue;
+        }
+        let start = c.offsets[i] as usize;
+        let drawn = initial_v(
+            quantised.seed,
+            i,
+            &pop.neuron,
+            pop.size,
+            pop.v_init.as_ref(),
+        );
+        for (k, x) in drawn.into_iter().enumerate() {
+            v0[start + k] = to_integer_v(x);
+        }
+    }
+    // Inputs: the check pass guarantees that spike stimuli target input populations only.
+    let plan = StimulusPlan::from_spec(spec);
+    let mut input_events: Vec<(u64, u32)> = plan
+        .events
+        .iter()
+        .filter(|e| e.fire)
+        .map(|e| (e.step, e.neuron))
+        .collect();
+    input_events.sort_unstable();
+    let poisson = plan.poisson.into_iter().filter(|s| s.fire).collect();
+    let record = match &spec.recording.spikes {
+        None => vec![true; spec.populations.len()],
+        Some(names) => spec
+            .populations
+            .iter()
+            .map(|p| names.contains(&p.name))
+            .collect(),
+    };
+    let mut tiles: Vec<u32> = (0..p.core_range.len() as u32)
+        .map(|k| k / arch.mesh.cores_per_tile)
+        .collect();
+    tiles.dedup();
+    let proj = c
+        .projections
+        .iter()
+        .zip(&q.projections)
+        .map(|(e, pq)| ProjInfo {
+            source_pop: e.source_pop,
+            target_pop: e.target_pop,
+            weight_exp: pq.weight_exp,
+        })
+        .collect();
+    ChipProgram {
+        arch: arch.clone(),
+        name: spec.name.clone(),
+        dt_ms: spec.dt_ms,
+        populations: p.populations,
+        cores: r.usage,
+        tiles_used: tiles.len() as u32,
+        quantisation: Quantisation {
+            populations: q.populations,
+            projections: q.projections,
+            num_weight_bits: q.num_weight_bits,
+            synapse_bits: q.synapse_bits,
+        },
+        notes: c.notes,
+        spec: quantised,
+        n_neurons: n,
+        core_of: p.core_of,
+        core_range: p.core_range,
+        soma,
+        pop_of_core_seg,
+        v0,
+        src_ptr: r.src_ptr,
+        groups: r.groups,
+        syn_target: r.syn_target,
+        syn_weight: r.syn_weight,
+        syn_delay: r.syn_delay,
+        max_delay: c.max_delay,
+        proj,
+        input_events,
+        poisson,
+        record,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::compile::compile;
+    use crate::compile::test_util::{net, small_arch};
+
+    #[test]
+    fn inputs_and_state_are_lowered_in_steps() {
+        let mut spec = net(60.0);
+        spec.populations[1].v_init = Some(snn_types::ValueSpec::Random(
+            snn_types::Distribution::Uniform {
+                low: -50.0,
+                high: 50.0,
+            },
+        ));
+        let prog = compile(&spec, &small_arch(2)).unwrap();
+        assert_eq!(prog.input_events, vec![(0, 0), (1, 3), (3, 0)]);
+        assert_eq!(prog.max_delay, 2);
+        // The engine's initial state of the same network, rounded as the engine rounds it.
+        let engine = snn_core::Network::build(&prog.quantised_spec()).unwrap();
+        let v: Vec<i32> = engine.membrane(1).iter().map(|&x| x as i32).collect();
+        assert_eq!(&prog.v0[4..], &v[..]);
+        assert!(prog.v0[4..].iter().any(|&x| x != 0));
+        assert_eq!(prog.soma[0].vth, i64::MAX);
+    }
+}

@@ -1,0 +1,119 @@
+//! The compiler: a network spec onto an architecture, as a sequence of passes with named
+//! intermediate results, each in its own module:
+//!
+//! ```text
+//! NetworkSpec --check--> Checked --quantise--> Quantised --place--> Placement
+//!             --route--> Routing --verify--> (every limit holds) --lower--> ChipProgram
+//! ```
+//!
+//! * [`check`]: validates the spec and the architecture, rejects what a chip cannot run, and
+//!   expands every projection with `snn-core`'s own connectivity expansion (the engine's synapses
+//!   by construction, delays in steps).
+//! * [`quantise`]: neuron parameters to the chip's fixed-point LIF, weights to mantissa and
+//!   exponent, with the errors measured.
+//! * [`place`]: neurons to cores, greedily in population order under the per-core limits.
+//! * [`route`]: per source neuron, fan-out groups by destination core; per-core resource use.
+//! * [`verify`]: every limit of the architecture, all violations listed.
+//! * [`lower`]: the runtime arrays of the [`ChipProgram`](crate::ChipProgram): soma constants,
+//!   initial state (`snn-core`'s), input schedules (`snn-core`'s stimulus plan).
+
+pub(crate) mod check;
+pub(crate) mod lower;
+pub(crate) mod place;
+pub mod quantise;
+pub(crate) mod route;
+pub(crate) mod verify;
+
+use snn_types::NetworkSpec;
+
+use crate::arch::ArchSpec;
+use crate::error::MapError;
+use crate::program::ChipProgram;
+
+/// Options of [`compile_with`].
+#[derive(Debug, Clone, Default)]
+pub struct CompileOptions {
+    /// Weight precision (Loihi's `numWeightBits`): mantissas are truncated toward zero to
+    /// multiples of `2^(weight_bits - num_weight_bits)`. Default: the architecture's weight bits.
+    pub num_weight_bits: Option<u32>,
+    /// Place at most this many neurons per core (spreads a network over more cores: more
+    /// parallelism, more packets). Default: as many as the core's limits allow.
+    pub max_neurons_per_core: Option<u32>,
+}
+
+/// Compiles with default options.
+pub fn compile(spec: &NetworkSpec, arch: &ArchSpec) -> Result<ChipProgram, MapError> {
+    compile_with(spec, arch, &CompileOptions::default())
+}
+
+/// Compiles a network onto an architecture: quantises it, places neurons onto cores, builds the
+/// fan-out (routing) tables and checks every limit. A network that does not fit gives
+/// [`MapError::DoesNotFit`] listing every violated limit.
+pub fn compile_with(
+    spec: &NetworkSpec,
+    arch: &ArchSpec,
+    opt: &CompileOptions,
+) -> Result<ChipProgram, MapError> {
+    let checked = check::check(spec, arch)?;
+    let quantised = quantise::quantise(&checked, arch, opt);
+    let placement = place::place(&checked, &quantised, arch, opt);
+    let routing = route::route(&checked, &quantised, &placement, arch);
+    verify::verify(&checked, &quantised, &placement, &routing, arch)?;
+    Ok(lower::lower(checked, quantised, placement, routing, arch))
+}
+
+/// Tile coordinates of a core (cores fill tiles in a snake order, so consecutive cores are
+/// neighbours).
+pub fn core_tile(arch: &ArchSpec, core: u32) -> [u32; 2] {
+    let t = core / arch.mesh.cores_per_tile;
+    let tx = arch.mesh.tiles_x;
+    let y = t / tx;
+    let x = if y % 2 == 0 { t % tx } else { tx - 1 - t % tx };
+    [x, y]
+}
+
+#[cfg(test)]
+pub(crate) mod test_util {
+    use snn_types::NetworkSpec;
+
+    use crate::arch::ArchSpec;
+
+    /// Loihi's figures on a tiny mesh of tiny cores.
+    pub fn small_arch(compartments: u32) -> ArchSpec {
+        let mut a = ArchSpec::preset("loihi").unwrap();
+        a.mesh.tiles_x = 2;
+        a.mesh.tiles_y = 2;
+        a.mesh.cores_per_tile = 2;
+        a.core.compartments = compartments;
+        a
+    }
+
+    /// `in` (4 inputs) -> `a` (5 loihi_lif) all to all, weight `w`, delay 2 ms, plus a spike
+    /// array on `in`.
+    pub fn net(w: f64) -> NetworkSpec {
+        NetworkSpec::from_toml_str(&format!(
+            r#"
+            dt_ms = 1.0
+            [[populations]]
+            name = "in"
+            size = 4
+            neuron = {{ model = "input" }}
+            [[populations]]
+            name = "a"
+            size = 5
+            neuron = {{ model = "loihi_lif", du = 4095, dv = 0, vth_mant = 100 }}
+            [[projections]]
+            source = "in"
+            target = "a"
+            connectivity = {{ rule = "all_to_all" }}
+            weight = {w}
+            delay_ms = 2.0
+            [[stimuli]]
+            kind = "spike_array"
+            target = "in"
+            spikes = [{{ neuron = 0, times_ms = [0.0, 3.0] }}, {{ neuron = 3, times_ms = [1.0] }}]
+        "#
+        ))
+        .unwrap()
+    }
+}

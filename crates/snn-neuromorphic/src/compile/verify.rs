@@ -1,0 +1,221 @@
+//! Pass 5, verify: every limit of the architecture, with every violation listed and named.
+//!
+//! Limits checked: neurons whose fan-in fits no core (from the place pass), cores in the mesh,
+//! delay bits, integer weights outside the mantissa and exponent range, destination cores per
+//! neuron, fan-out entries per core, and distinct weights received per neuron where the
+//! architecture has a fixed number of axon types (a necessary condition).
+
+use snn_types::NeuronModel;
+
+use crate::arch::ArchSpec;
+use crate::compile::check::Checked;
+use crate::compile::place::Placement;
+use crate::compile::quantise::Quantised;
+use crate::compile::route::Routing;
+use crate::error::{MapError, Violation};
+
+/// At most this many neurons are named per limit; the rest are summarised in one line.
+const NAMED: usize = 8;
+
+/// Runs the verify pass: `Ok` when every limit holds, else [`MapError::DoesNotFit`].
+pub(crate) fn verify(
+    c: &Checked<'_>,
+    q: &Quantised,
+    p: &Placement,
+    r: &Routing,
+    arch: &ArchSpec,
+) -> Result<(), MapError> {
+    let v = violations(c, q, p, r, arch);
+    if v.is_empty() {
+        Ok(())
+    } else {
+        Err(MapError::DoesNotFit {
+            arch: arch.name.clone(),
+            violations: v,
+        })
+    }
+}
+
+/// `(population name, local index)` of global neuron `g`.
+fn locate<'a>(c: &'a Checked<'_>, g: u32) -> (&'a str, u64) {
+    let i = (c.offsets.partition_point(|&o| o <= g as u64) - 1).min(c.spec.populations.len() - 1);
+    (&c.spec.populations[i].name, g as u64 - c.offsets[i])
+}
+
+pub(crate) fn violations(
+    c: &Checked<'_>,
+    q: &Quantised,
+    p: &Placement,
+    r: &Routing,
+    arch: &ArchSpec,
+) -> Vec<Violation> {
+    let spec = c.spec;
+    let mut out = p.violations.clone();
+    let used = p.core_range.len() as u32;
+    if used > arch.n_cores() {
+        out.push(Violation {
+            at: "network".into(),
+            limit: "mesh (cores)".into(),
+            needed: used as u64,
+            allowed: arch.n_cores() as u64,
+            note: format!(
+                "{} on-chip neurons; {}x{} tiles of {} cores",
+                p.core_range.iter().map(|r| (r.1 - r.0) as u64).sum::<u64>(),
+                arch.mesh.tiles_x,
+                arch.mesh.tiles_y,
+                arch.mesh.cores_per_tile
+            ),
+        });
+    }
+    if let Some(b) = arch.core.delay_bits {
+        let lim = (1u64 << b) - 1;
+        for (j, e) in c.projections.iter().enumerate() {
+            let d = e.max_delay_steps() as u64;
+            if e.n_synapses() > 0 && d > lim {
+                out.push(Violation {
+                    at: format!("projections[{j}] ({})", q.projections[j].name),
+                    limit: "core.delay_bits".into(),
+                    needed: d,
+                    allowed: lim,
+                    note: "delay in steps".into(),
+                });
+            }
+        }
+    }
+    for (j, pq) in q.projections.iter().enumerate() {
+        let target = &spec.populations[c.projections[j].target_pop].neuron;
+        if pq.clipped > 0 && matches!(target, NeuronModel::LoihiLif(_)) {
+            out.push(Violation {
+                at: format!("projections[{j}] ({})", pq.name),
+                limit: "core.weight_bits / core.max_weight_exp".into(),
+                needed: pq.clipped,
+                allowed: 0,
+                note: "integer weights outside mantissa << exponent range (synapses clipped)"
+                    .into(),
+            });
+        }
+    }
+    if let Some(m) = arch.core.max_fanout_cores_per_neuron {
+        for &(g, d) in r.fanout_over.iter().take(NAMED) {
+            let (name, local) = locate(c, g);
+            out.push(Violation {
+                at: format!("population '{name}' neuron {local}"),
+                limit: "core.max_fanout_cores_per_neuron".into(),
+                needed: d as u64,
+                allowed: m as u64,
+                note: "destination cores of one neuron".into(),
+            });
+        }
+        if r.fanout_over.len() > NAMED {
+            out.push(Violation {
+                at: format!("{} more neurons", r.fanout_over.len() - NAMED),
+                limit: "core.max_fanout_cores_per_neuron".into(),
+                needed: r.fanout_over.iter().map(|x| x.1 as u64).max().unwrap_or(0),
+                allowed: m as u64,
+                note: "largest shown".into(),
+            });
+        }
+    }
+    for u in &r.usage {
+        if u.fanout_entries > arch.core.fanout_entries {
+            let (name, _) = locate(c, p.core_range[u.core as usize].0);
+            out.push(Violation {
+                at: format!("core {} (population '{name}')", u.core),
+                limit: "core.fanout_entries".into(),
+                needed: u.fanout_entries as u64,
+                allowed: arch.core.fanout_entries as u64,
+                note: "(neuron, destination core) pairs".into(),
+            });
+        }
+    }
+    if let Some(types) = arch.core.axon_types
+        && let Some(v) = axon_type_violation(c, q, r, types)
+    {
+        out.push(v);
+    }
+    out
+}
+
+/// Distinct integer weights received per neuron against the number of axon types.
+fn axon_type_violation(
+    c: &Checked<'_>,
+    q: &Quantised,
+    r: &Routing,
+    types: u32,
+) -> Option<Violation> {
+    let mut per_t: Vec<(u32, i32)> = Vec::with_capacity(r.syn_target.len());
+    for x in &r.groups {
+        let e = q.projections[x.proj as usize].weight_exp;
+        for k in x.start..x.start + x.len as usize {
+            per_t.push((r.syn_target[k], (r.syn_weight[k] as i32) << e));
+        }
+    }
+    per_t.sort_unstable();
+    per_t.dedup();
+    let mut worst: Option<(u32, u32)> = None;
+    let mut count = 0usize;
+    for run in per_t.chunk_by(|a, b| a.0 == b.0) {
+        let d = run.len() as u32;
+        if d > types {
+            count += 1;
+            if worst.is_none_or(|w| d > w.1) {
+                worst = Some((run[0].0, d));
+            }
+        }
+    }
+    let (g, d) = worst?;
+    let (name, _) = locate(c, g);
+    Some(Violation {
+        at: format!("population '{name}' ({count} neurons, worst: global neuron {g})"),
+        limit: "core.axon_types".into(),
+        needed: d as u64,
+        allowed: types as u64,
+        note: "distinct weights received by one neuron".into(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compile::CompileOptions;
+    use crate::compile::check::check;
+    use crate::compile::place::place;
+    use crate::compile::quantise::quantise;
+    use crate::compile::route::route;
+    use crate::compile::test_util::{net, small_arch};
+
+    fn verified(w: f64, arch: &ArchSpec) -> Vec<Violation> {
+        let spec = net(w);
+        let c = check(&spec, arch).unwrap();
+        let opt = CompileOptions::default();
+        let q = quantise(&c, arch, &opt);
+        let p = place(&c, &q, arch, &opt);
+        let r = route(&c, &q, &p, arch);
+        violations(&c, &q, &p, &r, arch)
+    }
+
+    #[test]
+    fn a_fitting_network_has_no_violation() {
+        assert!(verified(60.0, &small_arch(2)).is_empty());
+    }
+
+    #[test]
+    fn every_violated_limit_is_listed() {
+        let mut arch = small_arch(1);
+        arch.mesh.tiles_x = 1;
+        arch.mesh.tiles_y = 1;
+        arch.core.delay_bits = Some(1);
+        arch.core.max_fanout_cores_per_neuron = Some(2);
+        arch.core.max_weight_exp = 0;
+        let v = verified(1000.0, &arch);
+        let limits: Vec<&str> = v.iter().map(|x| x.limit.as_str()).collect();
+        assert!(limits.contains(&"mesh (cores)"), "{limits:?}");
+        assert!(limits.contains(&"core.delay_bits"), "{limits:?}");
+        assert!(
+            limits.contains(&"core.weight_bits / core.max_weight_exp"),
+            "{limits:?}"
+        );
+        // Inputs reach 5 cores, but only on-chip neurons have a fan-out table to limit.
+        assert!(v.iter().all(|x| !x.at.contains("'in'")), "{v:?}");
+    }
+}

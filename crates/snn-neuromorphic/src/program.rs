@@ -1,0 +1,210 @@
+//! The compiled program: what the compiler's last pass (lower) produces and the chip runs.
+
+use serde::Serialize;
+use snn_core::neuron::LoihiCoef;
+use snn_core::stimulus::PoissonSource;
+use snn_types::{Connectivity, NetworkSpec, ProjectionSpec, Step, ValueSpec, steps_to_ms};
+
+use crate::arch::ArchSpec;
+use crate::compile::quantise::{PopulationQuant, ProjectionQuant};
+
+/// Marks a neuron that lives off-chip (input populations, fed through the host tile).
+pub(crate) const HOST: u32 = u32::MAX;
+
+/// A population as placed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct PlacedPopulation {
+    /// Name.
+    pub name: String,
+    /// Global index of its first neuron.
+    pub start: u32,
+    /// Number of neurons.
+    pub size: u32,
+    /// True for input populations (off-chip, injected at the host tile).
+    pub input: bool,
+    /// Cores it occupies, `first..=last` (`None` for inputs and empty populations).
+    pub cores: Option<(u32, u32)>,
+}
+
+/// Resources one core uses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct CoreUsage {
+    /// Core index.
+    pub core: u32,
+    /// Tile coordinates `[x, y]`.
+    pub tile: [u32; 2],
+    /// Neurons (compartments) placed.
+    pub neurons: u32,
+    /// Synapses stored (fan-in of its neurons).
+    pub synapses: u64,
+    /// Synaptic memory used (bits).
+    pub synaptic_memory_bits: u64,
+    /// Input-axon entries (distinct source neurons).
+    pub input_axons: u32,
+    /// Fan-out entries (distinct (neuron, destination core) pairs).
+    pub fanout_entries: u32,
+}
+
+/// Quantisation results.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Quantisation {
+    /// Per population.
+    pub populations: Vec<PopulationQuant>,
+    /// Per projection.
+    pub projections: Vec<ProjectionQuant>,
+    /// Weight precision used (`num_weight_bits`).
+    pub num_weight_bits: u32,
+    /// Bits per synapse used for synaptic memory (stated or assumed).
+    pub synapse_bits: u32,
+}
+
+/// A fan-out group: the synapses of one source neuron, through one projection, on one core.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Group {
+    pub core: u32,
+    pub proj: u32,
+    pub start: usize,
+    pub len: u32,
+}
+
+/// Per-projection data the runtime needs.
+#[derive(Debug, Clone)]
+pub(crate) struct ProjInfo {
+    pub source_pop: usize,
+    pub target_pop: usize,
+    pub weight_exp: u32,
+}
+
+/// A compiled network: placement, routing tables, quantised parameters and synapses.
+#[derive(Debug, Clone)]
+pub struct ChipProgram {
+    /// The architecture compiled for.
+    pub arch: ArchSpec,
+    /// The network's name.
+    pub name: Option<String>,
+    /// Time step of the network (ms per chip timestep).
+    pub dt_ms: f64,
+    /// Populations and where they went.
+    pub populations: Vec<PlacedPopulation>,
+    /// Per-core resource use (cores in use only, in index order).
+    pub cores: Vec<CoreUsage>,
+    /// Tiles with at least one core in use.
+    pub tiles_used: u32,
+    /// Quantisation of parameters and weights.
+    pub quantisation: Quantisation,
+    /// Things the chip model ignores from the spec (recording of state traces, ...).
+    pub notes: Vec<String>,
+    /// The quantised network with uniform-weight rules kept (see [`Self::quantised_spec`]).
+    pub(crate) spec: NetworkSpec,
+    pub(crate) n_neurons: usize,
+    pub(crate) core_of: Vec<u32>,
+    /// Per used core: global neuron range `[lo, hi)`.
+    pub(crate) core_range: Vec<(u32, u32)>,
+    /// Per population: the fixed-point LIF constants (silent for inputs).
+    pub(crate) soma: Vec<LoihiCoef>,
+    /// Per used core: `(lo, hi, population)` segments of its neuron range.
+    pub(crate) pop_of_core_seg: Vec<Vec<(u32, u32, u16)>>,
+    pub(crate) v0: Vec<i32>,
+    pub(crate) src_ptr: Vec<usize>,
+    pub(crate) groups: Vec<Group>,
+    pub(crate) syn_target: Vec<u32>,
+    pub(crate) syn_weight: Vec<i16>,
+    pub(crate) syn_delay: Vec<u16>,
+    pub(crate) max_delay: u16,
+    pub(crate) proj: Vec<ProjInfo>,
+    /// Spike-array inputs: `(step, global input neuron)`, sorted.
+    pub(crate) input_events: Vec<(Step, u32)>,
+    /// Poisson sources that fire input neurons.
+    pub(crate) poisson: Vec<PoissonSource>,
+    pub(crate) record: Vec<bool>,
+}
+
+impl ChipProgram {
+    /// The network the chip runs, as a spec `snn-core` can simulate: `loihi_lif` populations
+    /// with the quantised parameters and the quantised integer weights. Projections with a
+    /// uniform weight keep their rule (the engine redraws the same synapses from the seed);
+    /// others become explicit synapse lists (delays written back in milliseconds, whole steps of
+    /// `dt_ms`, since a spec is an edge of the toolkit).
+    pub fn quantised_spec(&self) -> NetworkSpec {
+        let mut q = self.spec.clone();
+        let dt = self.dt_ms;
+        for j in 0..q.projections.len() {
+            let keep = matches!(q.projections[j].weight, ValueSpec::Constant(w) if w.fract() == 0.0)
+                && !matches!(
+                    q.projections[j].connectivity,
+                    Connectivity::Explicit { .. } | Connectivity::Dense { .. }
+                );
+            if keep {
+                continue;
+            }
+            let info = &self.proj[j];
+            let (s0, t0) = (
+                self.populations[info.source_pop].start,
+                self.populations[info.target_pop].start,
+            );
+            let size = self.populations[info.source_pop].size;
+            let (mut src, mut tgt, mut w, mut d) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+            for r in 0..size {
+                let g = (s0 + r) as usize;
+                for x in &self.groups[self.src_ptr[g]..self.src_ptr[g + 1]] {
+                    if x.proj as usize != j {
+                        continue;
+                    }
+                    for k in x.start..x.start + x.len as usize {
+                        src.push(r);
+                        tgt.push(self.syn_target[k] - t0);
+                        w.push(((self.syn_weight[k] as i64) << info.weight_exp) as f64);
+                        d.push(steps_to_ms(self.syn_delay[k] as Step, dt));
+                    }
+                }
+            }
+            let old: &ProjectionSpec = &q.projections[j];
+            q.projections[j] = ProjectionSpec {
+                name: old.name.clone(),
+                source: old.source.clone(),
+                target: old.target.clone(),
+                connectivity: Connectivity::Explicit {
+                    sources: src,
+                    targets: tgt,
+                    weights: Some(w),
+                    delays_ms: Some(d),
+                },
+                weight: ValueSpec::Constant(0.0),
+                delay_ms: None,
+                receptor: old.receptor,
+                allow_autapses: true,
+            };
+        }
+        q
+    }
+
+    /// Number of neurons (inputs included; global indices as in the spec).
+    pub fn n_neurons(&self) -> usize {
+        self.n_neurons
+    }
+
+    /// Number of synapses stored on the chip.
+    pub fn n_synapses(&self) -> usize {
+        self.syn_target.len()
+    }
+
+    /// Cores in use.
+    pub fn n_cores_used(&self) -> u32 {
+        self.core_range.len() as u32
+    }
+
+    /// Bytes the program's synapse and routing arrays occupy in this process (targets, weights,
+    /// delays, fan-out groups).
+    pub fn memory_bytes(&self) -> usize {
+        self.syn_target.capacity() * 4
+            + self.syn_weight.capacity() * 2
+            + self.syn_delay.capacity() * 2
+            + self.groups.capacity() * std::mem::size_of::<Group>()
+            + self.src_ptr.capacity() * std::mem::size_of::<usize>()
+    }
+
+    /// Core of global neuron `g` (`None` for off-chip input neurons).
+    pub fn core_of(&self, g: u32) -> Option<u32> {
+        self.core_of.get(g as usize).copied().filter(|&c| c != HOST)
+    }
+}
