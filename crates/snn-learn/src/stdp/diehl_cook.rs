@@ -48,7 +48,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
-use snn_types::Step;
+use snn_types::{Step, ms_to_steps};
 
 use super::homeostasis::{AdaptiveThreshold, LrSchedule};
 use super::triplet::{TripletParams, TripletStdp};
@@ -263,7 +263,7 @@ impl DiehlCookConfig {
     }
 
     fn steps(&self, ms: f64) -> u64 {
-        (ms / self.dt_ms).round() as u64
+        ms_to_steps(ms, self.dt_ms).unwrap_or(0)
     }
 }
 
@@ -313,6 +313,11 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
             .wrapping_add(b.wrapping_mul(0x94D0_49BB_1331_11EB))
             .wrapping_add(0x2545_F491_4F6C_DD1D_u64.wrapping_sub(0x9E37_79B9_7F4A_7C15)),
     )
+}
+
+/// A validated duration in whole steps, as the simulator's `i32` counters hold it.
+fn steps_i32(ms: f64, dt_ms: f64) -> i32 {
+    ms_to_steps(ms, dt_ms).map_or(0, |s| s.min(i32::MAX as u64) as i32)
 }
 
 const PHASE_INIT: u64 = 1;
@@ -1016,9 +1021,9 @@ impl Sim {
             // Forward Euler on dg/dt = -g/tau.
             ge_decay: (1.0 - cfg.dt_ms / cfg.tau_ge_ms).max(0.0) as f32,
             gi_decay: (1.0 - cfg.dt_ms / cfg.tau_gi_ms).max(0.0) as f32,
-            ref_e: (cfg.exc.t_ref_ms / cfg.dt_ms).round() as i32,
-            ref_i: (cfg.inh.t_ref_ms / cfg.dt_ms).round() as i32,
-            block_e: (cfg.exc_spike_block_ms / cfg.dt_ms).round() as i32,
+            ref_e: steps_i32(cfg.exc.t_ref_ms, cfg.dt_ms),
+            ref_i: steps_i32(cfg.inh.t_ref_ms, cfg.dt_ms),
+            block_e: steps_i32(cfg.exc_spike_block_ms, cfg.dt_ms),
             e: arr(&cfg.exc),
             i: arr(&cfg.inh),
             w_ei: cfg.w_ei as f32,
@@ -1259,7 +1264,7 @@ impl Sim {
     /// die out, stray spikes still learn), then the remainder in closed form: with zero
     /// conductance the Euler recursion is geometric, `v <- v_rest + (v - v_rest)(1 - dt/tau)^k`.
     fn rest(&mut self, w: &mut [f32], t0: Step, steps: u64, mut learn: Option<&mut Learner<'_>>) {
-        let explicit = steps.min((20.0 / self.dt_ms).round() as u64);
+        let explicit = steps.min(ms_to_steps(20.0, self.dt_ms).unwrap_or(0));
         let n = self.n;
         for s in 0..explicit {
             let t = t0 + s;
