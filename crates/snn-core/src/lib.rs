@@ -17,6 +17,12 @@
 //! * threads that own disjoint target ranges: no locks or atomics in the hot loops and
 //!   bit-identical spikes for any thread count.
 //!
+//! Two parts with a seam: the **building blocks** ([`connect`], [`rng`], [`init`], [`stimulus`],
+//! [`neuron`], [`projection`]) that other crates may use directly — the chip model
+//! (`snn-neuromorphic`) builds on them, so its synapses, inputs, initial state and fixed-point
+//! neuron arithmetic are the engine's own — and the **scheduler** ([`Network`]: partitions,
+//! threads, ring buffers and the step loop), which only the engine uses.
+//!
 //! ```
 //! use snn_core::{Network, models, record::CountingSink};
 //!
