@@ -12,7 +12,6 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
-use snn_encode::plot::{PlotOptions, raster_png, raster_svg};
 use snn_learn::ann::Mlp;
 use snn_learn::checkpoint::write_atomic;
 use snn_learn::data::digits;
@@ -21,7 +20,7 @@ use snn_learn::model::{Input, Model, ModelConfig, argmax};
 use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer};
 use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
-use snn_types::{Spike, SpikeRaster};
+use snn_types::Spike;
 
 /// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
 /// M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014.
@@ -367,22 +366,33 @@ pub fn run(a: DemoArgs) -> Result<()> {
             serde_json::to_string_pretty(rep)?.as_bytes(),
         )?;
     }
-    if let Some((inp, out)) = first_raster {
-        let mut all = inp;
-        all.extend(out.iter());
-        let r = SpikeRaster::from_spikes(0, (a.steps + shift) as u64, &all);
-        let opts = PlotOptions {
-            title: "test sample 0: input (0-63) and output spikes on the chip".into(),
-            ..PlotOptions::default()
-        };
-        write_atomic(
-            &a.out.join("raster.svg"),
-            raster_svg(&r, out_first as usize + 10, &opts).as_bytes(),
-        )?;
-        write_atomic(
-            &a.out.join("raster.png"),
-            &raster_png(&r, out_first as usize + 10, &opts),
-        )?;
+    if let Some((inp, _)) = first_raster {
+        // Every layer, hidden ones included: test sample 0 again, on a program of the same
+        // network that records all populations (the classifier's records only the output).
+        let mut all = spec.clone();
+        all.recording.spikes = None;
+        let program_all = compile(&all, &arch)?;
+        let mut chip_all = Chip::new(&program_all);
+        chip_all.inject_input(&inp)?;
+        let r = chip_all.run((a.steps + shift) as u64, &opts).spikes;
+        let mut next = 0u32;
+        let populations: Vec<(String, u32, u32)> = all
+            .populations
+            .iter()
+            .map(|p| {
+                next += p.size;
+                (p.name.clone(), next - p.size, p.size)
+            })
+            .collect();
+        for name in ["raster.svg", "raster.png"] {
+            crate::charts::raster_chart(
+                &a.out.join(name),
+                "test sample 0 on the chip: spikes of every layer",
+                &r,
+                all.dt_ms,
+                &populations,
+            )?;
+        }
     }
     if a.json {
         println!("{table}");

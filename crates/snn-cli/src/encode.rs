@@ -11,7 +11,6 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
-use snn_encode::plot::{PlotOptions, raster_png, raster_svg};
 use snn_encode::{
     DeltaEncoder, Encoder, Normalize, PopulationEncoder, RateEncoder, SpikeRaster, TtfsEncoder,
 };
@@ -196,20 +195,10 @@ fn load_input(a: &EncodeArgs) -> Result<Input> {
     })
 }
 
-enum PlotFormat {
-    Svg,
-    Png,
-}
-
-fn plot_format(path: &Path) -> Result<PlotFormat> {
-    let ext = path
-        .extension()
-        .and_then(|e| e.to_str())
-        .map(str::to_ascii_lowercase);
-    match ext.as_deref() {
-        Some("svg") => Ok(PlotFormat::Svg),
-        Some("png") => Ok(PlotFormat::Png),
-        _ => bail!(
+fn plot_format(path: &Path) -> Result<crate::charts::Format> {
+    match crate::charts::Format::of(path) {
+        Some(f) => Ok(f),
+        None => bail!(
             "--plot {}: unsupported format; supported: .svg, .png",
             path.display()
         ),
@@ -360,7 +349,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
 
 /// Runs `snn encode`.
 pub fn run(a: EncodeArgs) -> Result<()> {
-    let plot = a.plot.as_deref().map(plot_format).transpose()?;
+    a.plot.as_deref().map(plot_format).transpose()?;
     let norm = Normalize::new(a.min, a.max).context("--min/--max")?;
     let input = load_input(&a)?;
     let x = &input.values;
@@ -369,16 +358,15 @@ pub fn run(a: EncodeArgs) -> Result<()> {
     if let Some(path) = &a.out {
         write_atomic(path, "--out", raster_csv(&e.raster).as_bytes())?;
     }
-    if let (Some(path), Some(fmt)) = (&a.plot, plot) {
-        let opts = PlotOptions {
-            title: format!("snn encode: {}, {}", input.description, e.scheme),
-            ..PlotOptions::default()
-        };
-        let bytes = match fmt {
-            PlotFormat::Svg => raster_svg(&e.raster, e.neurons, &opts).into_bytes(),
-            PlotFormat::Png => raster_png(&e.raster, e.neurons, &opts),
-        };
-        write_atomic(path, "--plot", &bytes)?;
+    if let Some(path) = &a.plot {
+        crate::charts::raster_chart(
+            path,
+            &format!("snn encode: {}, {}", input.description, e.scheme),
+            &e.raster,
+            a.dt_ms,
+            &[("encoded input".to_string(), 0, e.neurons as u32)],
+        )
+        .with_context(|| format!("--plot {}", path.display()))?;
     }
 
     let u: Vec<f32> = x.iter().map(|&v| norm.apply(v)).collect();

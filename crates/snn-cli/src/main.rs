@@ -163,7 +163,7 @@ impl<W: std::io::Write> SpikeSink for Tee<'_, W> {
             c.on_step(step, neurons);
         }
         if let Some(r) = self.raster.as_mut() {
-            r.push_step(neurons);
+            r.on_step(step, neurons);
         }
     }
 }
@@ -227,18 +227,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         None => None,
     };
     let t1 = Instant::now();
-    let plot_kind = match &a.plot {
-        None => None,
-        Some(p) => match p.extension().and_then(|e| e.to_str()) {
-            Some("svg") => Some(false),
-            Some("png") => Some(true),
-            _ => bail!(
+    if let Some(p) = &a.plot {
+        if charts::Format::of(p).is_none() {
+            bail!(
                 "--plot {}: the file name must end in .svg or .png",
                 p.display()
-            ),
-        },
-    };
-    let mut collected = plot_kind.map(|_| snn_types::SpikeRaster::new(0));
+            );
+        }
+    }
+    let mut collected = a.plot.as_ref().map(|_| snn_types::SpikeRaster::new(0));
     let stats = {
         let mut tee = Tee {
             csv: csv.as_mut(),
@@ -262,23 +259,24 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
     }
 
-    if let (Some(png), Some(r), Some(path)) = (plot_kind, &collected, &a.plot) {
-        let opts = snn_encode::plot::PlotOptions {
-            title: format!(
+    if let (Some(r), Some(path)) = (&collected, &a.plot) {
+        let populations: Vec<(String, u32, u32)> = net
+            .populations()
+            .iter()
+            .map(|p| (p.name.clone(), p.start, p.size))
+            .collect();
+        charts::raster_chart(
+            path,
+            &format!(
                 "{}: {} spikes",
                 spec.name.as_deref().unwrap_or("network"),
                 r.len()
             ),
-            ..Default::default()
-        };
-        let n = net.n_neurons() as usize;
-        let bytes = if png {
-            snn_encode::plot::raster_png(r, n, &opts)
-        } else {
-            snn_encode::plot::raster_svg(r, n, &opts).into_bytes()
-        };
-        snn_learn::checkpoint::write_atomic(path, &bytes)
-            .with_context(|| format!("cannot write {}", path.display()))?;
+            r,
+            spec.dt_ms,
+            &populations,
+        )
+        .with_context(|| format!("--plot {}", path.display()))?;
     }
     let neurons = net.n_neurons();
     let synapses = net.n_synapses();

@@ -8,7 +8,7 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_learn::data::{self, Dataset};
 use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
-use snn_learn::stdp::plot::save_receptive_fields;
+use snn_learn::stdp::plot::receptive_fields;
 
 /// Arguments of `snn stdp`.
 #[derive(clap::Args)]
@@ -105,8 +105,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
         bail!("--epochs must be at least 1 (or give --load to evaluate saved weights)");
     }
     if let Some(p) = &a.plot_weights {
-        let ext = p.extension().and_then(|e| e.to_str()).unwrap_or("");
-        if !ext.eq_ignore_ascii_case("svg") && !ext.eq_ignore_ascii_case("png") {
+        if crate::charts::Format::of(p).is_none() {
             bail!("--plot-weights must end in .svg or .png: {}", p.display());
         }
     }
@@ -184,7 +183,16 @@ pub fn run(a: StdpArgs) -> Result<()> {
         model.save(p)?;
     }
     if let Some(p) = &a.plot_weights {
-        save_receptive_fields(&model, p)?;
+        crate::charts::receptive_fields_chart(
+            p,
+            &format!(
+                "Diehl & Cook: input weights of {} neurons after {} epoch(s)",
+                model.n_neurons(),
+                model.epochs()
+            ),
+            &receptive_fields(&model)?,
+        )
+        .with_context(|| format!("--plot-weights {}", p.display()))?;
     }
     let assigned = model.assignments().iter().flatten().count();
     if a.json {

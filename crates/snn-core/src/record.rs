@@ -2,25 +2,15 @@
 //!
 //! The engine hands every step's spikes (sorted global neuron indices of the recorded
 //! populations) to a caller-supplied [`SpikeSink`], so a long run can stream to disk or just count
-//! without holding the raster in memory. State traces and population rates, when the spec asks for
-//! them, are kept in [`Recordings`].
+//! without holding the raster in memory. It calls [`SpikeSink::on_step`] exactly once per step,
+//! steps ascending, neurons sorted: a stronger order than the trait's contract asks for (see
+//! [`snn_types::SpikeSink`], which is re-exported here). State traces and population rates, when
+//! the spec asks for them, are kept in [`Recordings`].
 
 use std::io::Write;
 
-use snn_types::{SpikeRaster, StateVar, Step};
-
-/// Receives the spikes of each simulated step.
-pub trait SpikeSink {
-    /// Called once per step, in step order, with the sorted global indices that fired (possibly
-    /// empty).
-    fn on_step(&mut self, step: Step, neurons: &[u32]);
-}
-
-impl SpikeSink for SpikeRaster {
-    fn on_step(&mut self, _step: Step, neurons: &[u32]) {
-        self.push_step(neurons);
-    }
-}
+pub use snn_types::SpikeSink;
+use snn_types::{StateVar, Step};
 
 /// Discards spikes (use when only statistics matter).
 #[derive(Debug, Default, Clone, Copy)]
@@ -43,8 +33,9 @@ impl SpikeSink for CountingSink {
     }
 }
 
-/// Streams spikes as CSV lines `step,neuron` (sorted by step, then neuron) to a writer. The
-/// first I/O error is kept and returned by [`finish`](Self::finish); later spikes are dropped.
+/// Streams spikes as CSV lines `step,neuron`, in the order received, to a writer: sorted by step,
+/// then neuron, when fed by the engine. The first I/O error is kept and returned by
+/// [`finish`](Self::finish); later spikes are dropped.
 #[derive(Debug)]
 pub struct CsvSpikeWriter<W: Write> {
     out: W,

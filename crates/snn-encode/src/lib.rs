@@ -17,7 +17,6 @@
 //!   quantisation error bound stated (and tested) on the encoder.
 //! * **Event data** ([`aer`]): a documented binary address-event layout, reader, writer, and
 //!   binning into frames and rasters. Malformed files are typed errors, never panics.
-//! * **Plots** ([`plot`]): dependency-free SVG and PNG raster plots.
 //!
 //! Every encoder is deterministic given a seed. Sample `i` of a batch draws from its own stream,
 //! derived from `(seed, first_index + i)`, so a sample's spikes do not depend on the batch size,
@@ -60,7 +59,6 @@ pub mod aer;
 pub mod decode;
 mod delta;
 mod error;
-pub mod plot;
 mod population;
 mod rate;
 mod temporal;
@@ -69,6 +67,11 @@ pub use delta::{DeltaEncoder, DeltaMode};
 pub use error::EncodeError;
 pub use population::PopulationEncoder;
 pub use rate::{RateEncoder, RateMode};
+/// Where an encoder writes its spikes: the toolkit's one sink trait, re-exported from
+/// `snn-types`. Encoders report spikes feature by feature, so steps arrive in any order (which
+/// the trait's contract allows), with `step < n_steps` and
+/// `neuron < n_features * outputs_per_feature`.
+pub use snn_types::SpikeSink;
 pub use snn_types::{Spike, SpikeRaster, Step};
 pub use temporal::{BurstEncoder, PhaseEncoder, TtfsEncoder, TtfsMapping};
 
@@ -103,24 +106,6 @@ impl SampleRng {
     }
 }
 
-/// Where an encoder writes its spikes: `(step, neuron)` pairs in any order, with
-/// `step < n_steps` and `neuron < n_features * outputs_per_feature`.
-pub trait SpikeSink {
-    /// Records one spike.
-    fn spike(&mut self, step: usize, neuron: u32);
-}
-
-/// Collects spikes in a vector (any order), e.g. to build a [`SpikeRaster`].
-impl SpikeSink for Vec<Spike> {
-    #[inline]
-    fn spike(&mut self, step: usize, neuron: u32) {
-        self.push(Spike {
-            step: step as Step,
-            neuron,
-        });
-    }
-}
-
 /// Writes one sample's spikes into a dense `[steps][batch][neurons]` buffer.
 struct DenseSink<'a> {
     data: &'a mut [f32],
@@ -130,8 +115,11 @@ struct DenseSink<'a> {
 
 impl SpikeSink for DenseSink<'_> {
     #[inline]
-    fn spike(&mut self, step: usize, neuron: u32) {
-        self.data[step * self.stride + self.offset + neuron as usize] += 1.0;
+    fn on_step(&mut self, step: Step, neurons: &[u32]) {
+        let base = step as usize * self.stride + self.offset;
+        for &n in neurons {
+            self.data[base + n as usize] += 1.0;
+        }
     }
 }
 
@@ -320,7 +308,8 @@ pub trait Encoder {
     }
 
     /// Encodes one sample of features in `[0, 1]` (values outside are clamped, NaN counts as 0)
-    /// into `sink`, drawing randomness (if any) from `rng`.
+    /// into `sink`, drawing randomness (if any) from `rng`. Spikes may be reported in any step
+    /// order (the [`SpikeSink`] contract).
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], rng: &mut SampleRng, sink: &mut S);
 
     /// Encodes one raw sample (sample index 0 of `seed`'s streams) into a raster.

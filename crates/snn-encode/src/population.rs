@@ -1,6 +1,6 @@
 //! Population coding with Gaussian receptive fields.
 
-use snn_types::SpikeRaster;
+use snn_types::{SpikeRaster, Step};
 
 use crate::decode::first_spike_steps;
 use crate::error::{EncodeError, in_range, positive, steps_at_least};
@@ -188,7 +188,10 @@ impl Encoder for PopulationEncoder {
                 let a = self.activation(xf, i);
                 if a >= self.threshold {
                     let t = ((1.0 - a) * t_max).round() as usize;
-                    sink.spike(t.min(self.steps - 1), (f * self.neurons + i) as u32);
+                    sink.on_step(
+                        t.min(self.steps - 1) as Step,
+                        &[(f * self.neurons + i) as u32],
+                    );
                 }
             }
         }

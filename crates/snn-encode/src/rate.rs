@@ -1,6 +1,6 @@
 //! Rate codes: Poisson (Bernoulli per step) and deterministic regular spike trains.
 
-use snn_types::SpikeRaster;
+use snn_types::{SpikeRaster, Step};
 
 use crate::error::{EncodeError, positive, steps_at_least};
 use crate::{Encoder, SampleRng, SpikeSink, unit};
@@ -135,15 +135,15 @@ impl Encoder for RateEncoder {
                     while t + 1 < steps {
                         let r = rng.next_u64();
                         if (r & 0xFFFF_FFFF) < thr {
-                            sink.spike(t, f);
+                            sink.on_step(t as Step, &[f]);
                         }
                         if (r >> 32) < thr {
-                            sink.spike(t + 1, f);
+                            sink.on_step((t + 1) as Step, &[f]);
                         }
                         t += 2;
                     }
                     if t < steps && (rng.next_u64() >> 32) < thr {
-                        sink.spike(t, f);
+                        sink.on_step(t as Step, &[f]);
                     }
                 }
             }
@@ -157,7 +157,7 @@ impl Encoder for RateEncoder {
                     for t in 0..steps {
                         let c = ((t + 1) as f64 * p + 0.5).floor() as u64;
                         if c > prev {
-                            sink.spike(t, f as u32);
+                            sink.on_step(t as Step, &[f as u32]);
                         }
                         prev = c;
                     }

@@ -1,6 +1,6 @@
 //! Temporal codes: time to first spike (latency), phase and burst coding.
 
-use snn_types::SpikeRaster;
+use snn_types::{SpikeRaster, Step};
 
 use crate::decode::first_spike_steps;
 use crate::error::{EncodeError, in_range, steps_at_least};
@@ -139,7 +139,7 @@ impl Encoder for TtfsEncoder {
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], _rng: &mut SampleRng, sink: &mut S) {
         for (f, &xf) in x.iter().enumerate() {
             if let Some(t) = self.spike_step(xf) {
-                sink.spike(t, f as u32);
+                sink.on_step(t as Step, &[f as u32]);
             }
         }
     }
@@ -214,7 +214,7 @@ impl Encoder for PhaseEncoder {
             }
             for t in 0..self.steps {
                 if (q >> (k - 1 - t % k)) & 1 == 1 {
-                    sink.spike(t, f as u32);
+                    sink.on_step(t as Step, &[f as u32]);
                 }
             }
         }
@@ -302,7 +302,7 @@ impl Encoder for BurstEncoder {
             for k in 0..n as usize {
                 let t = k * isi as usize;
                 if t < self.steps {
-                    sink.spike(t, f as u32);
+                    sink.on_step(t as Step, &[f as u32]);
                 }
             }
         }

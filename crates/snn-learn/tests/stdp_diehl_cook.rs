@@ -75,7 +75,7 @@ fn tempdir() -> std::path::PathBuf {
 }
 
 #[test]
-fn checkpoints_reject_corruption_and_plots_are_written() {
+fn checkpoints_reject_corruption_and_fields_are_plot_data() {
     let (m, _) = small();
     let dir = tempdir();
     let p = dir.join("w.ckpt");
@@ -104,15 +104,17 @@ fn checkpoints_reject_corruption_and_plots_are_written() {
             .contains("magic")
     );
     assert!(DiehlCook::load(&dir.join("missing")).is_err());
-    // Plots.
-    let svg = dir.join("w.svg");
-    snn_learn::stdp::plot::save_receptive_fields(&m, &svg).unwrap();
-    let s = std::fs::read_to_string(&svg).unwrap();
-    assert!(s.starts_with("<svg") && s.contains("data:image/png;base64,"));
-    let png = dir.join("w.png");
-    snn_learn::stdp::plot::save_receptive_fields(&m, &png).unwrap();
-    assert_eq!(&std::fs::read(&png).unwrap()[..8], b"\x89PNG\r\n\x1a\n");
-    assert!(snn_learn::stdp::plot::save_receptive_fields(&m, &dir.join("w.txt")).is_err());
+    // Receptive fields as plot data: one field per neuron, intensities in [0, 1], the largest 1.
+    let f = snn_learn::stdp::plot::receptive_fields(&m).unwrap();
+    assert_eq!((f.rows, f.cols, f.fields.len()), (8, 8, m.n_neurons()));
+    assert!(f.grid_cols * f.grid_rows >= m.n_neurons());
+    assert!(f.fields.iter().all(|x| x.len() == 64));
+    let top = f.fields.iter().flatten().cloned().fold(0f32, f32::max);
+    assert!((top - 1.0).abs() < 1e-6 && f.max_weight > 0.0, "{top}");
+    assert_eq!(
+        f.fields[3][5],
+        (m.receptive_field(3)[5] / f.max_weight).max(0.0)
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 

@@ -1,7 +1,8 @@
 //! # snn-types
 //!
 //! The shared vocabulary of the `snn` toolkit, cheap to depend on (serde only): integer time
-//! [`Step`]s with a fixed `dt_ms`, [`Spike`]s and the compact [`SpikeRaster`], neuron parameter
+//! [`Step`]s with a fixed `dt_ms`, [`Spike`]s and the compact [`SpikeRaster`], the one
+//! [`SpikeSink`] trait through which the engine and the encoders hand out spikes, neuron parameter
 //! structs with units in their field names, and the serialisable [`NetworkSpec`] that every crate
 //! reads and writes. [`NetworkSpec::validate`] reports every problem with its path and never
 //! panics.
@@ -47,6 +48,7 @@
 mod error;
 mod params;
 pub mod seed;
+mod sink;
 mod spec;
 mod spike;
 mod time;
@@ -56,6 +58,7 @@ pub use error::{SpecError, SpecIssue};
 pub use params::{
     LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
+pub use sink::SpikeSink;
 pub use spec::{
     Connectivity, Distribution, NetworkSpec, PopulationSpec, ProjectionSpec, Receptor,
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,

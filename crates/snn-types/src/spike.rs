@@ -89,6 +89,55 @@ impl SpikeRaster {
         self.offsets.push(self.neurons.len());
     }
 
+    /// Adds spikes at the absolute step `step` (neurons in any order), extending the covered
+    /// range as needed: a step past the end appends silent steps up to it, a step before
+    /// [`start_step`](Self::start_step) moves the start back, and a covered step merges the new
+    /// neurons into its sorted slice (duplicates are kept).
+    ///
+    /// The next step after the end costs what [`push_step`](Self::push_step) costs; merging into
+    /// an earlier step moves the spikes after it (O(len)). An empty `neurons` still extends the
+    /// range to cover `step`.
+    ///
+    /// ```
+    /// use snn_types::SpikeRaster;
+    /// let mut r = SpikeRaster::new(2);
+    /// r.add_at(4, &[7]); // steps 2 and 3 silent
+    /// r.add_at(2, &[5, 1]);
+    /// r.add_at(0, &[]); // now starts at step 0
+    /// assert_eq!((r.start_step(), r.n_steps()), (0, 5));
+    /// assert_eq!(r.at(2), &[1, 5]);
+    /// assert_eq!(r.at(4), &[7]);
+    /// ```
+    pub fn add_at(&mut self, step: Step, neurons: &[u32]) {
+        let end = self.start_step + self.n_steps();
+        if step >= end {
+            for _ in end..step {
+                self.offsets.push(self.neurons.len());
+            }
+            self.push_step(neurons);
+            return;
+        }
+        if step < self.start_step {
+            let gap = (self.start_step - step) as usize;
+            self.offsets
+                .splice(0..0, std::iter::repeat_n(0, gap))
+                .for_each(drop);
+            self.start_step = step;
+        }
+        if neurons.is_empty() {
+            return;
+        }
+        let s = (step - self.start_step) as usize;
+        let (begin, old_end) = (self.offsets[s], self.offsets[s + 1]);
+        self.neurons
+            .splice(old_end..old_end, neurons.iter().copied())
+            .for_each(drop);
+        self.neurons[begin..old_end + neurons.len()].sort_unstable();
+        for o in &mut self.offsets[s + 1..] {
+            *o += neurons.len();
+        }
+    }
+
     /// The first step covered.
     pub fn start_step(&self) -> Step {
         self.start_step

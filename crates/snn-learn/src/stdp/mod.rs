@@ -13,7 +13,7 @@
 //!   (fixed sum of incoming weights) and a learning-rate schedule [`LrSchedule`].
 //! * [`diehl_cook`]: the unsupervised MNIST classifier of Diehl & Cook (2015) as a dedicated
 //!   event-driven simulation that uses the same [`TripletStdp`] rule type, with checkpoints and
-//!   receptive-field plots ([`plot`]).
+//!   receptive fields as plot data ([`plot`]).
 //!
 //! Every rule implements [`snn_core::Plasticity`], so it plugs into the engine's event-driven
 //! hook: traces are stored per neuron as (value, step of last update) and decayed lazily when a
