@@ -46,6 +46,7 @@
 
 mod error;
 mod params;
+pub mod readout;
 mod spec;
 mod spike;
 mod time;
@@ -55,6 +56,7 @@ pub use error::{SpecError, SpecIssue};
 pub use params::{
     LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
+pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
 pub use spec::{
     Connectivity, Distribution, NetworkSpec, PopulationSpec, ProjectionSpec, Receptor,
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,
