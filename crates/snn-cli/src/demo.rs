@@ -15,12 +15,11 @@ use serde_json::json;
 use snn_learn::ann::Mlp;
 use snn_learn::checkpoint::write_atomic;
 use snn_learn::data::digits;
-use snn_learn::export::{EngineClassifier, to_network_spec};
-use snn_learn::model::{Input, Model, ModelConfig, argmax};
+use snn_learn::export::{EngineClassifier, sample_spikes};
+use snn_learn::model::{Input, Model, ModelConfig};
 use snn_learn::optim::OptimizerKind;
-use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer};
+use snn_learn::train::{Encoding, SHARD, TrainConfig, Trainer};
 use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
-use snn_types::Spike;
 
 /// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
 /// M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014.
@@ -152,17 +151,18 @@ pub fn run(a: DemoArgs) -> Result<()> {
         ),
     );
 
-    // 4. Export and simulate in the engine.
-    let spec = to_network_spec(&trainer.model)?;
+    // 4. Export (the spec carries its readout) and simulate in the engine.
+    let mut clf = EngineClassifier::new(&trainer.model, enc)?;
+    let spec = clf.spec().clone();
+    let readout = clf.readout().clone();
     let spec_path = a.out.join("snn.toml");
     write_atomic(&spec_path, spec.to_toml_string()?.as_bytes())
         .with_context(|| format!("cannot write {}", spec_path.display()))?;
-    let mut clf = EngineClassifier::new(&trainer.model)?;
     let idx: Vec<usize> = (0..test.len()).collect();
     let eval_seed = trainer.config.seed ^ 0xE7A1_0000_0000_0001;
     let inputs: Vec<(Vec<usize>, Input)> = idx
         .chunks(SHARD)
-        .map(|s| Ok((s.to_vec(), test.input(s, a.steps, enc, eval_seed)?)))
+        .map(|s| Ok((s.to_vec(), clf.encode(&test, s, eval_seed)?)))
         .collect::<Result<_>>()?;
     let (mut engine_preds, mut engine_events) = (Vec::new(), 0u64);
     let t0 = Instant::now();
@@ -187,15 +187,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         ),
     );
 
-    // 5. Compile onto the chip and run the test set.
+    // 5. Compile onto the chip and run the test set; the spec's readout says how to feed a
+    // sample, how long to run and how to read the class.
     let program = compile(&spec, &arch)?;
-    let n_layers = trainer.model.layers.len();
-    let shift = n_layers; // spike input: layer l sees training step t at step t + l + 1
-    let out_first = (64
-        + trainer.model.layers[..n_layers - 1]
-            .iter()
-            .map(|l| l.n_out)
-            .sum::<usize>()) as u32;
     let mut chip = Chip::new(&program);
     let opts = RunOptions::default();
     let (mut chip_preds, mut energy_pj, mut time_ns, mut syn_ops) =
@@ -203,38 +197,20 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let mut last_report = None;
     let mut energy_classes = [0.0f64; 4];
     let mut core_ops: Vec<(u64, u64)> = Vec::new();
-    let mut first_raster = None;
+    let mut first_input = None;
     let pb = spinner("running the test set on the chip model (samples)");
     pb.set_length(test.len() as u64);
     for (s, input) in &inputs {
-        let Input::Spikes { offsets, idx: act } = input else {
-            bail!("the demo uses spike input")
-        };
-        for (k, _) in s.iter().enumerate() {
+        for k in 0..s.len() {
             chip.reset();
-            let mut spikes = Vec::new();
-            for t in 0..a.steps {
-                let r = t * s.len() + k;
-                spikes.extend(
-                    act[offsets[r] as usize..offsets[r + 1] as usize]
-                        .iter()
-                        .map(|&n| Spike {
-                            step: t as u64,
-                            neuron: n,
-                        }),
-                );
-            }
+            let spikes = sample_spikes(&readout, input, s.len(), k)?;
             chip.inject_input(&spikes)?;
-            let rep = chip.run((a.steps + shift) as u64, &opts);
-            let mut counts = vec![0.0f32; 10];
-            for sp in rep.spikes.iter() {
-                if sp.step >= shift as u64 {
-                    if let Some(c) = counts.get_mut((sp.neuron - out_first) as usize) {
-                        *c += 1.0;
-                    }
-                }
-            }
-            chip_preds.push(argmax(&counts));
+            let rep = chip.run(readout.run_steps(), &opts);
+            chip_preds.push(
+                readout
+                    .predict(&rep.spikes)
+                    .context("the chip run does not carry what the readout reads")?,
+            );
             energy_pj += rep.energy.total_pj;
             for (acc, x) in energy_classes.iter_mut().zip([
                 rep.energy.synaptic_pj,
@@ -253,8 +229,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
             }
             time_ns += rep.total_time_ns;
             syn_ops += rep.counts.synaptic_ops;
-            if first_raster.is_none() {
-                first_raster = Some((spikes.clone(), rep.spikes.clone()));
+            if first_input.is_none() {
+                first_input = Some(spikes.clone());
             }
             last_report = Some(rep);
             pb.inc(1);
@@ -366,7 +342,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             serde_json::to_string_pretty(rep)?.as_bytes(),
         )?;
     }
-    if let Some((inp, _)) = first_raster {
+    if let Some(inp) = first_input {
         // Every layer, hidden ones included: test sample 0 again, on a program of the same
         // network that records all populations (the classifier's records only the output).
         let mut all = spec.clone();
@@ -374,7 +350,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let program_all = compile(&all, &arch)?;
         let mut chip_all = Chip::new(&program_all);
         chip_all.inject_input(&inp)?;
-        let r = chip_all.run((a.steps + shift) as u64, &opts).spikes;
+        let r = chip_all.run(readout.run_steps(), &opts).spikes;
         let mut next = 0u32;
         let populations: Vec<(String, u32, u32)> = all
             .populations

@@ -182,8 +182,9 @@ fn bar(n: u64, enabled: bool) -> ProgressBar {
     }
 }
 
-fn write_spec(path: &Path, model: &Model) -> Result<()> {
-    let spec = to_network_spec(model)?;
+fn write_spec(path: &Path, model: &Model, encoding: Encoding) -> Result<()> {
+    // The spec carries its readout: how the trainer, fed with `encoding`, predicts.
+    let spec = to_network_spec(model, encoding)?;
     let text = if path.extension().is_some_and(|e| e == "json") {
         spec.to_json_string()
     } else {
@@ -350,7 +351,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         checkpoint::save(&trainer, p)?;
     }
     if let Some(p) = &a.export {
-        write_spec(p, &trainer.model)?;
+        write_spec(p, &trainer.model, trainer.config.encoding)?;
     }
     let per_epoch: Vec<f64> = trainer.history.iter().map(|m| m.train_s).collect();
     let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
@@ -412,17 +413,13 @@ pub fn eval(a: EvalArgs) -> Result<()> {
     let eval_s = start.elapsed().as_secs_f64();
     let mut engine = serde_json::Value::Null;
     if a.engine {
-        let mut clf = EngineClassifier::new(&t.model)?;
+        let mut clf = EngineClassifier::new(&t.model, t.config.encoding)?;
         let idx: Vec<usize> = (0..test.len()).collect();
         let (mut agree, mut correct, mut events) = (0usize, 0usize, 0u64);
         let t0 = Instant::now();
         for shard in idx.chunks(SHARD) {
-            let input = test.input(
-                shard,
-                t.model.config.steps,
-                t.config.encoding,
-                t.config.seed ^ 0xE7A1_0000_0000_0001,
-            )?;
+            // Coded as the exported spec's readout says (the trainer's encoding and steps).
+            let input = clf.encode(test.as_ref(), shard, t.config.seed ^ 0xE7A1_0000_0000_0001)?;
             let (p, e) = clf.predict(&input, shard.len())?;
             events += e;
             for (k, &i) in shard.iter().enumerate() {

@@ -72,5 +72,6 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         projections,
         stimuli: Vec::new(),
         recording: RecordingSpec::default(),
+        readout: None,
     }
 }

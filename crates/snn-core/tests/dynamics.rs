@@ -22,6 +22,7 @@ fn one_population(model: NeuronModel, size: u32, dt_ms: f64) -> NetworkSpec {
         projections: vec![],
         stimuli: vec![],
         recording: RecordingSpec::default(),
+        readout: None,
     }
 }
 

@@ -50,6 +50,7 @@ fn two_pops(ns: u32, nt: u32, conn: Connectivity, same: bool) -> NetworkSpec {
         }],
         stimuli: vec![],
         recording: RecordingSpec::default(),
+        readout: None,
     }
 }
 

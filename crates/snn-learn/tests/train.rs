@@ -3,10 +3,11 @@
 
 use snn_learn::checkpoint;
 use snn_learn::data::{Dataset, digits};
-use snn_learn::export::{EngineClassifier, to_network_spec};
+use snn_learn::export::{EngineClassifier, input_coding, to_network_spec};
 use snn_learn::model::{Grads, Input, LayerConfig, Model, ModelConfig, Readout, Tape};
 use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer, evaluate};
+use snn_types::{NetworkSpec, ReadoutRule};
 
 fn digits_recipe(epochs: usize, seed: u64) -> Trainer {
     let mut cfg = ModelConfig::feed_forward(64, &[1000], 10, 25);
@@ -241,23 +242,50 @@ fn analytic_gradients_match_finite_differences_on_a_smooth_model() {
     );
 }
 
-/// Engine predictions equal the trainer's forward pass for every test sample.
+/// Engine predictions, read with the exported spec's readout, equal the trainer's forward pass
+/// for every test sample.
 fn assert_engine_agrees(t: &Trainer, test: &Dataset) {
     let (acc, trainer_preds) = t.evaluate(test, 2).unwrap();
-    let mut engine = EngineClassifier::new(&t.model).unwrap();
+    let mut engine = EngineClassifier::new(&t.model, t.config.encoding).unwrap();
+    // The readout the spec carries describes the trainer's pipeline.
+    let spec = engine.spec().clone();
+    spec.validate().unwrap();
+    let r = spec
+        .readout
+        .as_ref()
+        .expect("exported specs carry a readout");
+    assert_eq!(r.population, "output");
+    assert_eq!(r.input.coding, input_coding(t.config.encoding));
+    assert_eq!(r.window_ms, t.model.config.steps as f64);
+    let spiking_in = !matches!(t.config.encoding, Encoding::Direct);
+    let nl = t.model.layers.len();
+    assert_eq!(
+        r.input_shift_ms,
+        (if spiking_in { nl } else { nl - 1 }) as f64
+    );
+    let rule = if t.model.config.readout == Readout::Membrane {
+        ReadoutRule::MeanMembrane
+    } else {
+        ReadoutRule::SpikeCount
+    };
+    assert_eq!(r.rule, rule);
+    assert_eq!(
+        NetworkSpec::from_toml_str(&spec.to_toml_string().unwrap()).unwrap(),
+        spec
+    );
     let idx: Vec<usize> = (0..test.len()).collect();
     let mut engine_preds = Vec::new();
     let mut events = 0;
     for shard in idx.chunks(SHARD) {
-        // The evaluation's input of this shard (same seed as `evaluate`).
-        let input = test
-            .input(
-                shard,
-                t.model.config.steps,
-                t.config.encoding,
-                t.config.seed ^ 0xE7A1_0000_0000_0001,
-            )
-            .unwrap();
+        // The evaluation's input of this shard (same seed as `evaluate`), coded as the readout
+        // says; it is the trainer's own input.
+        let seed = t.config.seed ^ 0xE7A1_0000_0000_0001;
+        let input = engine.encode(test, shard, seed).unwrap();
+        assert_eq!(
+            input,
+            test.input(shard, t.model.config.steps, t.config.encoding, seed)
+                .unwrap()
+        );
         let (p, e) = engine.predict(&input, shard.len()).unwrap();
         engine_preds.extend(p);
         events += e;
@@ -288,7 +316,7 @@ fn exported_network_predicts_like_the_trainer_direct_input() {
         &train.take(600),
     );
     assert_engine_agrees(&t, &test);
-    let spec = to_network_spec(&t.model).unwrap();
+    let spec = to_network_spec(&t.model, Encoding::Direct).unwrap();
     assert_eq!(spec.populations.len(), 3);
     spec.validate().unwrap();
 }
@@ -324,7 +352,7 @@ fn synaptic_layers_are_refused_by_export() {
     };
     let m = Model::new(cfg, 1).unwrap();
     assert!(
-        to_network_spec(&m)
+        to_network_spec(&m, Encoding::Direct)
             .unwrap_err()
             .to_string()
             .contains("synaptic")

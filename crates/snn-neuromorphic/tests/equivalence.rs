@@ -128,6 +128,7 @@ fn net_strategy() -> impl Strategy<Value = NetworkSpec> {
                     spikes,
                 }],
                 recording: Default::default(),
+                readout: None,
             }
         })
 }

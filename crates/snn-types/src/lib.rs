@@ -49,6 +49,7 @@ mod error;
 mod params;
 pub mod seed;
 mod sink;
+pub mod readout;
 mod spec;
 mod spike;
 mod time;
@@ -59,6 +60,7 @@ pub use params::{
     LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
 pub use sink::SpikeSink;
+pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
 pub use spec::{
     Connectivity, Distribution, NetworkSpec, PopulationSpec, ProjectionSpec, Receptor,
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,

@@ -10,6 +10,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::SpecError;
 use crate::params::NeuronModel;
+use crate::readout::ReadoutSpec;
 
 /// A whole network: populations, projections between them, stimuli, what to record, and the seed
 /// from which every random stream (connectivity, weights, initial state, stimuli) is derived.
@@ -38,6 +39,10 @@ pub struct NetworkSpec {
     /// What to record.
     #[serde(default)]
     pub recording: RecordingSpec,
+    /// How a classifier's prediction is read from a run (optional; see
+    /// [`readout`](crate::readout)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub readout: Option<ReadoutSpec>,
 }
 
 /// A population of identical neurons.

@@ -4,7 +4,9 @@ use std::collections::HashMap;
 
 use crate::error::SpecIssue;
 use crate::params::NeuronModel;
-use crate::spec::{Connectivity, Distribution, NetworkSpec, StimulusSpec, ValueSpec};
+use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
+use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
+use crate::time::ms_to_steps;
 
 /// Largest delay accepted, in steps (ring buffers hold `max_delay + 1` slots per neuron).
 pub const MAX_DELAY_STEPS: u64 = 65_535;
@@ -535,6 +537,132 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 format!("unknown population '{}'", t.population),
             ),
             Some(n) => c.indices(&format!("{path}.neurons"), &t.neurons, Some(n)),
+        }
+    }
+    if let Some(r) = &spec.readout {
+        c.issues.extend(check_readout(spec, r));
+    }
+    c.issues
+}
+
+/// Checks a spec's `[readout]` section against the rest of the spec (populations, `dt_ms`,
+/// recording); returns the problems found, with paths under `readout`.
+pub(crate) fn check_readout(spec: &NetworkSpec, r: &ReadoutSpec) -> Vec<SpecIssue> {
+    let mut c = Checker { issues: Vec::new() };
+    let dt = spec.dt_ms;
+    let pop = |name: &str| spec.populations.iter().find(|p| p.name == name);
+
+    match pop(&r.population) {
+        None => c.err(
+            "readout.population",
+            format!("'{}' is not a population", r.population),
+        ),
+        Some(p) if matches!(p.neuron, NeuronModel::Input) => c.err(
+            "readout.population",
+            format!(
+                "'{}' is an input population and cannot be read out",
+                r.population
+            ),
+        ),
+        Some(p) => match r.rule {
+            ReadoutRule::SpikeCount => {
+                if let Some(rec) = &spec.recording.spikes {
+                    if !rec.contains(&p.name) {
+                        c.err(
+                            "readout.rule",
+                            format!(
+                                "spike_count reads the spikes of '{}', which recording.spikes does not record",
+                                p.name
+                            ),
+                        );
+                    }
+                }
+            }
+            ReadoutRule::MeanMembrane => {
+                let mut seen = vec![false; p.size as usize];
+                for t in &spec.recording.state {
+                    if t.population == p.name && t.variable == StateVar::V {
+                        for &k in &t.neurons {
+                            if let Some(x) = seen.get_mut(k as usize) {
+                                *x = true;
+                            }
+                        }
+                    }
+                }
+                if let Some(k) = seen.iter().position(|x| !x) {
+                    c.err(
+                        "readout.rule",
+                        format!(
+                            "mean_membrane reads the membrane of every neuron of '{}', but recording.state does not record v of neuron {k}",
+                            p.name
+                        ),
+                    );
+                }
+            }
+        },
+    }
+
+    // Times: milliseconds, rounded to whole steps like delay_ms.
+    let dt_ok = dt.is_finite() && dt > 0.0;
+    let time = |c: &mut Checker, path: &str, ms: f64, at_least_one_step: bool| {
+        if !c.finite(path, ms) {
+            return;
+        }
+        if ms < 0.0 {
+            c.err(path, format!("must be >= 0, got {ms}"));
+            return;
+        }
+        if !dt_ok {
+            return;
+        }
+        match ms_to_steps(ms, dt) {
+            None => c.err(path, format!("{ms} ms is too long")),
+            Some(0) if at_least_one_step => c.err(
+                path,
+                format!("must cover at least one step of dt = {dt} ms, got {ms} ms"),
+            ),
+            Some(_) => {}
+        }
+    };
+    time(&mut c, "readout.window_start_ms", r.window_start_ms, false);
+    time(&mut c, "readout.window_ms", r.window_ms, true);
+    time(&mut c, "readout.input_shift_ms", r.input_shift_ms, false);
+    time(
+        &mut c,
+        "readout.input.duration_ms",
+        r.input.duration_ms,
+        true,
+    );
+
+    match pop(&r.input.population) {
+        None => c.err(
+            "readout.input.population",
+            format!("'{}' is not a population", r.input.population),
+        ),
+        Some(p) if !matches!(p.neuron, NeuronModel::Input) => c.err(
+            "readout.input.population",
+            format!(
+                "'{}' is not an input population (model input)",
+                r.input.population
+            ),
+        ),
+        Some(_) => {}
+    }
+    match r.input.coding {
+        InputCoding::Direct => {}
+        InputCoding::Rate { p_max } => {
+            let path = "readout.input.coding.p_max";
+            if c.finite(path, p_max) && !(0.0..=1.0).contains(&p_max) {
+                c.err(path, format!("must be in [0, 1], got {p_max}"));
+            }
+        }
+        InputCoding::Latency { threshold } => {
+            c.finite("readout.input.coding.threshold", threshold);
+        }
+        InputCoding::Events { duration_us } => {
+            if duration_us == 0 {
+                c.err("readout.input.coding.duration_us", "must be at least 1");
+            }
         }
     }
     c.issues
