@@ -1,10 +1,14 @@
 //! # snn-types
 //!
-//! The shared vocabulary of the `snn` toolkit, cheap to depend on (serde only): integer time
+//! The shared vocabulary of the `snn` toolkit, cheap to depend on (serde, and postcard for its file format): integer time
 //! [`Step`]s with a fixed `dt_ms`, [`Spike`]s and the compact [`SpikeRaster`], neuron parameter
 //! structs with units in their field names, and the serialisable [`NetworkSpec`] that every crate
 //! reads and writes. [`NetworkSpec::validate`] reports every problem with its path and never
 //! panics.
+//!
+//! The [`file`] module holds what every crate and the CLI use to write files safely: atomic
+//! writes (temporary file, sync, rename) and one framed binary format (magic, kind, version,
+//! length, CRC-32, postcard body).
 //!
 //! ```
 //! use snn_types::NetworkSpec;
@@ -45,6 +49,7 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod file;
 mod params;
 mod spec;
 mod spike;
