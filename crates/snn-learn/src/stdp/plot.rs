@@ -5,7 +5,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::StdpError;
-use super::diehl_cook::{DiehlCook, write_atomic};
+use super::diehl_cook::DiehlCook;
 
 /// Grid geometry: each field `rows x cols` inputs, drawn `scale` pixels per input, one-pixel
 /// gaps, fields laid out `grid_cols` across.
@@ -192,7 +192,7 @@ pub fn save_receptive_fields(m: &DiehlCook, path: &Path) -> Result<(), StdpError
             });
         }
     };
-    write_atomic(path, &bytes)
+    Ok(snn_types::file::atomic_write(path, &bytes)?)
 }
 
 #[cfg(test)]
