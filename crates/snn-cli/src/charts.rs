@@ -10,6 +10,7 @@ use std::sync::Once;
 use anyhow::{Context, Result, anyhow};
 use plotters::coord::Shift;
 use plotters::prelude::*;
+use snn_types::file::AtomicFile;
 
 static FONT: &[u8] = include_bytes!("../../../assets/fonts/DejaVuSans.ttf");
 static REGISTER: Once = Once::new();
@@ -133,44 +134,52 @@ where
     Ok(())
 }
 
+/// Lets `draw` write the file at a temporary path next to `path`, then moves it over `path`
+/// atomically (plotters' backends insist on writing a path themselves).
+fn write_chart(path: &Path, draw: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let f = AtomicFile::create(path)?;
+    draw(f.temp_path()).with_context(|| format!("cannot draw {}", path.display()))?;
+    Ok(f.commit()?)
+}
+
 /// Writes a line chart to `stem.svg` and `stem.png`.
 pub fn line_chart(stem: &Path, title: &str, x_label: &str, series: &[Series<'_>]) -> Result<()> {
     register_font();
-    let svg = stem.with_extension("svg");
-    draw_lines(
-        &SVGBackend::new(&svg, (720, 420)).into_drawing_area(),
-        title,
-        x_label,
-        series,
-    )
-    .with_context(|| format!("cannot draw {}", svg.display()))?;
-    let png = stem.with_extension("png");
-    draw_lines(
-        &BitMapBackend::new(&png, (720, 420)).into_drawing_area(),
-        title,
-        x_label,
-        series,
-    )
-    .with_context(|| format!("cannot draw {}", png.display()))
+    write_chart(&stem.with_extension("svg"), |svg| {
+        draw_lines(
+            &SVGBackend::new(svg, (720, 420)).into_drawing_area(),
+            title,
+            x_label,
+            series,
+        )
+    })?;
+    write_chart(&stem.with_extension("png"), |png| {
+        draw_lines(
+            &BitMapBackend::new(png, (720, 420)).into_drawing_area(),
+            title,
+            x_label,
+            series,
+        )
+    })
 }
 
 /// Writes a bar chart to `stem.svg` and `stem.png`.
 pub fn bar_chart(stem: &Path, title: &str, y_label: &str, bars: &[(String, f64)]) -> Result<()> {
     register_font();
-    let svg = stem.with_extension("svg");
-    draw_bars(
-        &SVGBackend::new(&svg, (720, 420)).into_drawing_area(),
-        title,
-        y_label,
-        bars,
-    )
-    .with_context(|| format!("cannot draw {}", svg.display()))?;
-    let png = stem.with_extension("png");
-    draw_bars(
-        &BitMapBackend::new(&png, (720, 420)).into_drawing_area(),
-        title,
-        y_label,
-        bars,
-    )
-    .with_context(|| format!("cannot draw {}", png.display()))
+    write_chart(&stem.with_extension("svg"), |svg| {
+        draw_bars(
+            &SVGBackend::new(svg, (720, 420)).into_drawing_area(),
+            title,
+            y_label,
+            bars,
+        )
+    })?;
+    write_chart(&stem.with_extension("png"), |png| {
+        draw_bars(
+            &BitMapBackend::new(png, (720, 420)).into_drawing_area(),
+            title,
+            y_label,
+            bars,
+        )
+    })
 }

@@ -14,13 +14,13 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use snn_encode::plot::{PlotOptions, raster_png, raster_svg};
 use snn_learn::ann::Mlp;
-use snn_learn::checkpoint::write_atomic;
 use snn_learn::data::digits;
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{Input, Model, ModelConfig, argmax};
 use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer};
 use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
+use snn_types::file::atomic_write;
 use snn_types::{Spike, SpikeRaster};
 
 /// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
@@ -156,7 +156,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // 4. Export and simulate in the engine.
     let spec = to_network_spec(&trainer.model)?;
     let spec_path = a.out.join("snn.toml");
-    write_atomic(&spec_path, spec.to_toml_string()?.as_bytes())
+    atomic_write(&spec_path, spec.to_toml_string()?.as_bytes())
         .with_context(|| format!("cannot write {}", spec_path.display()))?;
     let mut clf = EngineClassifier::new(&trainer.model)?;
     let idx: Vec<usize> = (0..test.len()).collect();
@@ -304,8 +304,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "seed": a.seed, "epochs": a.epochs, "hidden": a.hidden, "steps": a.steps,
     });
     let md = markdown(&table);
-    write_atomic(&a.out.join("comparison.md"), md.as_bytes())?;
-    write_atomic(
+    atomic_write(&a.out.join("comparison.md"), md.as_bytes())?;
+    atomic_write(
         &a.out.join("comparison.json"),
         serde_json::to_string_pretty(&table)?.as_bytes(),
     )?;
@@ -314,7 +314,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .iter()
         .map(|m| json!({"epoch": m.epoch, "train_loss": m.train_loss, "test_acc": m.test_acc}))
         .collect();
-    write_atomic(
+    atomic_write(
         &a.out.join("training.json"),
         serde_json::to_string_pretty(&curves)?.as_bytes(),
     )?;
@@ -362,7 +362,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .collect::<Vec<_>>(),
     )?;
     if let Some(rep) = &last_report {
-        write_atomic(
+        atomic_write(
             &a.out.join("chip_report_last_sample.json"),
             serde_json::to_string_pretty(rep)?.as_bytes(),
         )?;
@@ -375,11 +375,11 @@ pub fn run(a: DemoArgs) -> Result<()> {
             title: "test sample 0: input (0-63) and output spikes on the chip".into(),
             ..PlotOptions::default()
         };
-        write_atomic(
+        atomic_write(
             &a.out.join("raster.svg"),
             raster_svg(&r, out_first as usize + 10, &opts).as_bytes(),
         )?;
-        write_atomic(
+        atomic_write(
             &a.out.join("raster.png"),
             &raster_png(&r, out_first as usize + 10, &opts),
         )?;

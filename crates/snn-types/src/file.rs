@@ -78,7 +78,7 @@ use serde::de::DeserializeOwned;
 #[non_exhaustive]
 pub enum FileError {
     /// An operating-system failure during one step of a write or read.
-    #[error("{}: cannot {op}: {source}", path.display())]
+    #[error("cannot {op} {}: {source}", path.display())]
     Io {
         /// The file the operation was for (the target, not the temporary).
         path: PathBuf,
