@@ -6,7 +6,7 @@
 //! reads and writes. [`NetworkSpec::validate`] reports every problem with its path and never
 //! panics.
 //!
-//! The [`file`] module holds what every crate and the CLI use to write files safely: atomic
+//! The [`file`](mod@file) module holds what every crate and the CLI use to write files safely: atomic
 //! writes (temporary file, sync, rename) and one framed binary format (magic, kind, version,
 //! length, CRC-32, postcard body).
 //!
