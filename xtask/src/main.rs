@@ -475,11 +475,9 @@ fn parse_criterion(out: &str) -> Vec<(String, f64)> {
     res
 }
 
+/// Writes `text` to `path` atomically (see [`snn_types::file::atomic_write`]).
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, text).with_context(|| format!("cannot write {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
-    Ok(())
+    Ok(snn_types::file::atomic_write(path, text.as_bytes())?)
 }
 
 #[cfg(test)]

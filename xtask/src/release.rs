@@ -391,16 +391,9 @@ fn step(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` through a temporary file in the same directory and a rename.
+/// Writes `bytes` to `path` atomically (see [`snn_types::file::atomic_write`]).
 fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = PathBuf::from(tmp);
-    let r = std::fs::write(&tmp, bytes).and_then(|()| std::fs::rename(&tmp, path));
-    if r.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    r.with_context(|| format!("cannot write {}", path.display()))
+    Ok(snn_types::file::atomic_write(path, bytes)?)
 }
 
 /// The host target triple (`rustc -vV`).
@@ -468,25 +461,26 @@ pub fn pack(dist: &Path, name: &str, files: &[PathBuf]) -> Result<(PathBuf, Path
     }
     let archive_name = format!("{name}.tar.gz");
     let archive = dist.join(&archive_name);
-    let tmp_name = format!("{archive_name}.tmp{}", std::process::id());
-    let packed = output(
-        Command::new("tar")
-            .args([
-                "--owner=0",
-                "--group=0",
-                "--numeric-owner",
-                "-czf",
-                &tmp_name,
-                name,
-            ])
-            .current_dir(dist),
-    )
-    .and_then(|_| {
-        std::fs::rename(dist.join(&tmp_name), &archive).context("cannot rename the archive")
-    });
+    // tar writes the uniquely named temporary, which replaces the archive only on success.
+    let packed = snn_types::file::AtomicFile::create(&archive)
+        .map_err(anyhow::Error::from)
+        .and_then(|f| {
+            let tmp_name = f
+                .temp_path()
+                .file_name()
+                .context("the temporary has a file name")?
+                .to_owned();
+            output(
+                Command::new("tar")
+                    .args(["--owner=0", "--group=0", "--numeric-owner", "-czf"])
+                    .arg(&tmp_name)
+                    .arg(name)
+                    .current_dir(dist),
+            )?;
+            Ok(f.commit()?)
+        });
     let _ = std::fs::remove_dir_all(&stage);
     if let Err(e) = packed {
-        let _ = std::fs::remove_file(dist.join(&tmp_name));
         return Err(e.context(format!("cannot create {}", archive.display())));
     }
     let sum = output(
@@ -803,6 +797,16 @@ mod tests {
         assert!(
             !dist.join("snn-0.0.1-test").exists(),
             "the staging folder is removed"
+        );
+        let mut names: Vec<String> = std::fs::read_dir(&dist)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            ["snn-0.0.1-test.tar.gz", "snn-0.0.1-test.tar.gz.sha256"],
+            "no temporary file is left"
         );
         std::fs::remove_dir_all(&dir).unwrap();
     }

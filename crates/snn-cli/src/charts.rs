@@ -7,8 +7,7 @@
 //! system font. Pictures are rendered in memory and reach the file system through one function
 //! ([`write_picture`]).
 
-use std::io::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Once;
 
 use anyhow::{Context, Result, anyhow, bail};
@@ -101,24 +100,11 @@ fn render(p: &impl Picture, format: Format) -> Result<Vec<u8>> {
     }
 }
 
-/// Writes a finished picture: to `path.tmp` first, renamed over `path` on success, so a failed
-/// write never leaves half a picture behind. Every picture file goes through here.
-// TODO(merge): snn_types::file::atomic_write
+/// Writes a finished picture atomically ([`snn_types::file::atomic_write`]: a unique temporary,
+/// fsync, rename), so a failed write never leaves half a picture behind. Every picture file goes
+/// through here.
 pub fn write_picture(path: &Path, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("cannot write {}", path.display()));
-    }
-    Ok(())
+    Ok(snn_types::file::atomic_write(path, bytes)?)
 }
 
 /// Renders `p` in the format of `path`'s extension and writes it.

@@ -93,9 +93,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
         },
     );
     if let (Some(path), Some(csv)) = (&a.trace, report.trace_csv()) {
-        let tmp = path.with_extension("tmp~");
-        std::fs::write(&tmp, csv).with_context(|| format!("cannot write {}", tmp.display()))?;
-        std::fs::rename(&tmp, path).with_context(|| format!("cannot write {}", path.display()))?;
+        snn_types::file::atomic_write(path, csv.as_bytes())?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json(true))?);

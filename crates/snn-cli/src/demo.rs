@@ -13,13 +13,13 @@ use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use snn_learn::ann::Mlp;
-use snn_learn::checkpoint::write_atomic;
 use snn_learn::data::digits;
 use snn_learn::export::{EngineClassifier, sample_spikes};
 use snn_learn::model::{Input, Model, ModelConfig};
 use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, TrainConfig, Trainer};
 use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
+use snn_types::file::atomic_write;
 
 /// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
 /// M. Horowitz, "Computing's energy problem (and what we can do about it)", ISSCC 2014.
@@ -156,7 +156,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let spec = clf.spec().clone();
     let readout = clf.readout().clone();
     let spec_path = a.out.join("snn.toml");
-    write_atomic(&spec_path, spec.to_toml_string()?.as_bytes())
+    atomic_write(&spec_path, spec.to_toml_string()?.as_bytes())
         .with_context(|| format!("cannot write {}", spec_path.display()))?;
     let idx: Vec<usize> = (0..test.len()).collect();
     let eval_seed = trainer.config.seed ^ 0xE7A1_0000_0000_0001;
@@ -279,8 +279,8 @@ pub fn run(a: DemoArgs) -> Result<()> {
         "seed": a.seed, "epochs": a.epochs, "hidden": a.hidden, "steps": a.steps,
     });
     let md = markdown(&table);
-    write_atomic(&a.out.join("comparison.md"), md.as_bytes())?;
-    write_atomic(
+    atomic_write(&a.out.join("comparison.md"), md.as_bytes())?;
+    atomic_write(
         &a.out.join("comparison.json"),
         serde_json::to_string_pretty(&table)?.as_bytes(),
     )?;
@@ -289,7 +289,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
         .iter()
         .map(|m| json!({"epoch": m.epoch, "train_loss": m.train_loss, "test_acc": m.test_acc}))
         .collect();
-    write_atomic(
+    atomic_write(
         &a.out.join("training.json"),
         serde_json::to_string_pretty(&curves)?.as_bytes(),
     )?;
@@ -337,7 +337,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             .collect::<Vec<_>>(),
     )?;
     if let Some(rep) = &last_report {
-        write_atomic(
+        atomic_write(
             &a.out.join("chip_report_last_sample.json"),
             serde_json::to_string_pretty(rep)?.as_bytes(),
         )?;

@@ -7,7 +7,6 @@
 //!   snn encode --scheme population --neurons-per-feature 10 --json
 //!   snn encode --scheme delta --csv signal.csv --row 3 --min -1 --max 1 --threshold 0.05
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
@@ -205,22 +204,9 @@ fn plot_format(path: &Path) -> Result<crate::charts::Format> {
     }
 }
 
-/// Writes `bytes` to `path` atomically: `path.tmp` first, renamed over `path` on success.
+/// Writes `bytes` to `path` atomically (see [`snn_types::file::atomic_write`]).
 fn write_atomic(path: &Path, flag: &str, bytes: &[u8]) -> Result<()> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(".tmp");
-    let tmp = PathBuf::from(tmp);
-    let res = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = res {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(e).with_context(|| format!("{flag} {}: cannot write", path.display()));
-    }
-    Ok(())
+    snn_types::file::atomic_write(path, bytes).with_context(|| format!("{flag} {}", path.display()))
 }
 
 fn raster_csv(r: &SpikeRaster) -> String {

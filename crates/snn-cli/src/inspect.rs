@@ -68,11 +68,13 @@ fn one_line(msg: &str) -> String {
 fn inspect(path: &Path) -> std::result::Result<Summary, String> {
     let name = path.display().to_string();
     let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
-    if bytes.starts_with(checkpoint::MAGIC) {
+    if checkpoint::is_checkpoint(&bytes) {
         let t = checkpoint::from_bytes(&bytes, &name).map_err(|e| e.to_string())?;
         return Ok(checkpoint_summary(&t));
     }
-    if bytes.starts_with(b"SNNSTDPW") {
+    if snn_types::file::peek_kind(&bytes) == Some(snn_types::file::FrameKind::STDP_WEIGHTS.tag)
+        || bytes.starts_with(b"SNNSTDPW")
+    {
         return Err(format!(
             "{name}: an STDP classifier checkpoint; inspect reads network specs, training checkpoints and chip reports"
         ));

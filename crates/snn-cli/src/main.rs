@@ -1,6 +1,6 @@
 //! `snn`: the command line of the snn toolkit. Thin by design: parse, call the libraries, print.
 
-use std::io::{BufWriter, IsTerminal};
+use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
@@ -214,16 +214,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     } else {
         ProgressBar::hidden()
     };
-    // The raster streams to a temporary file that replaces the target only on success.
-    let tmp_path = a.raster.as_ref().map(|p| {
-        let mut t = p.clone().into_os_string();
-        t.push(".tmp");
-        PathBuf::from(t)
-    });
-    let mut csv = match &tmp_path {
-        Some(t) => Some(CsvSpikeWriter::new(BufWriter::new(
-            std::fs::File::create(t).with_context(|| format!("cannot create {}", t.display()))?,
-        ))),
+    // The raster streams to a temporary file that replaces the target only on success (and is
+    // removed if anything fails before).
+    let mut csv = match &a.raster {
+        Some(p) => Some(CsvSpikeWriter::new(snn_types::file::AtomicFile::create(p)?)),
         None => None,
     };
     let t1 = Instant::now();
@@ -245,18 +239,11 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
-    if let (Some(c), Some(tmp), Some(dst)) = (csv, &tmp_path, &a.raster) {
-        let written = c
+    if let (Some(c), Some(dst)) = (csv, &a.raster) {
+        let (file, _) = c
             .finish()
-            .and_then(|(w, _)| w.into_inner().map_err(|e| e.into_error()));
-        match written.and_then(|f| f.sync_all()) {
-            Ok(()) => std::fs::rename(tmp, dst)
-                .with_context(|| format!("cannot write {}", dst.display()))?,
-            Err(e) => {
-                let _ = std::fs::remove_file(tmp);
-                return Err(e).with_context(|| format!("cannot write {}", dst.display()));
-            }
-        }
+            .with_context(|| format!("cannot write {}", dst.display()))?;
+        file.commit()?;
     }
 
     if let (Some(r), Some(path)) = (&collected, &a.plot) {

@@ -190,8 +190,7 @@ fn write_spec(path: &Path, model: &Model, encoding: Encoding) -> Result<()> {
     } else {
         spec.to_toml_string()?
     };
-    checkpoint::write_atomic(path, text.as_bytes())
-        .with_context(|| format!("cannot write {}", path.display()))
+    Ok(snn_types::file::atomic_write(path, text.as_bytes())?)
 }
 
 /// Runs `snn train`.

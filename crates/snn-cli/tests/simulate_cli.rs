@@ -77,9 +77,14 @@ fn raster_file_is_sorted_and_thread_count_independent() {
             .assert()
             .success();
         files.push(std::fs::read_to_string(&f).unwrap());
-        assert!(
-            !dir.join(format!("r{threads}.csv.tmp")).exists(),
-            "temporary file left behind"
+        assert_eq!(
+            names(&dir),
+            files
+                .iter()
+                .enumerate()
+                .map(|(i, _)| format!("r{}.csv", i + 1))
+                .collect::<Vec<_>>(),
+            "no temporary file of any name is left"
         );
     }
     assert_eq!(files[0], files[1]);
@@ -132,6 +137,44 @@ fn assert_clean_failure(args: &[&str], code: i32, expect: &str) {
         !err.contains("panicked") && !err.contains("backtrace"),
         "{err}"
     );
+}
+
+/// Every file name in `d`, sorted.
+fn names(d: &std::path::Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_failed_run_keeps_the_previous_raster_and_leaves_no_temporary() {
+    let dir = std::env::temp_dir().join(format!("snn-cli-keep-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("r.csv");
+    std::fs::write(&f, "previous\n").unwrap();
+    // The raster's temporary exists by the time the bad --plot name is rejected.
+    let out = snn()
+        .args([
+            "simulate",
+            "--neurons",
+            "100",
+            "--duration-ms",
+            "5",
+            "--raster",
+        ])
+        .arg(&f)
+        .arg("--plot")
+        .arg(dir.join("r.gif"))
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert_eq!(std::fs::read_to_string(&f).unwrap(), "previous\n");
+    assert_eq!(names(&dir), ["r.csv"]);
+    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

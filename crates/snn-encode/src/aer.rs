@@ -56,6 +56,9 @@ pub enum AerError {
     /// The underlying reader or writer failed.
     #[error("i/o error: {0}")]
     Io(#[from] std::io::Error),
+    /// A file could not be written (the message names the file and the operation).
+    #[error(transparent)]
+    File(#[from] snn_types::file::FileError),
     /// The file does not start with [`MAGIC`].
     #[error("not an SNN-AER file (bad magic)")]
     BadMagic,
@@ -367,23 +370,11 @@ impl AerStream {
         Ok(w.flush()?)
     }
 
-    /// Writes a file atomically (a `.tmp` sibling renamed over the target on success).
+    /// Writes a file atomically (a uniquely named temporary in the same directory, synced, then
+    /// renamed over the target; see [`snn_types::file::atomic_write`]).
     pub fn write_file(&self, path: impl AsRef<Path>, tw: TimestampWidth) -> Result<(), AerError> {
-        let path = path.as_ref();
         let bytes = self.to_bytes(tw)?;
-        let mut tmp = path.as_os_str().to_owned();
-        tmp.push(".tmp");
-        let tmp = std::path::PathBuf::from(tmp);
-        let res = (|| {
-            let mut f = std::fs::File::create(&tmp)?;
-            f.write_all(&bytes)?;
-            f.sync_all()?;
-            std::fs::rename(&tmp, path)
-        })();
-        if res.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        Ok(res?)
+        Ok(snn_types::file::atomic_write(path.as_ref(), &bytes)?)
     }
 
     fn check_bins(bin_us: u64, n_bins: usize) -> Result<(), AerError> {

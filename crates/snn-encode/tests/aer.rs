@@ -28,7 +28,15 @@ fn round_trip_both_widths_and_files() {
     std::fs::create_dir_all(&dir).unwrap();
     let f = dir.join("events.aer");
     s.write_file(&f, TimestampWidth::U64).unwrap();
-    assert!(!dir.join("events.aer.tmp").exists());
+    let names: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    assert_eq!(
+        names,
+        ["events.aer"],
+        "no temporary file of any name is left"
+    );
     assert_eq!(AerStream::read_file(&f).unwrap(), s);
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -1,25 +1,33 @@
 //! Checkpoints: a whole [`Trainer`] (model, optimiser state, configuration, epoch, metrics, best
 //! model) in one binary file.
 //!
-//! Layout: the 8-byte magic `SNNCKPT\0`, a little-endian `u32` format version, a `u64` payload
-//! length, a `u32` CRC-32 of the payload, then the payload encoded with `postcard`. Files are
-//! written to a temporary name, synced, then renamed over the target, so a crash never leaves a
+//! A checkpoint is a frame of kind [`KIND`] (`CKPT`) in the toolkit's one binary format (see
+//! [`snn_types::file`]): magic `SNNFRAME`, kind, body format version, body length, CRC-32, then
+//! the trainer encoded with `postcard`. Files are written atomically (a uniquely named temporary
+//! in the same directory, synced, then renamed over the target), so a crash never leaves a
 //! half-written checkpoint and never destroys the previous one. Reading checks every field and
-//! reports a truncated or corrupt file by name.
+//! reports a truncated, corrupt, foreign or newer file by name.
+//!
+//! Checkpoints written by earlier releases (magic `SNNCKPT\0`, version 1, the same postcard
+//! body) still load.
 //!
 //! `postcard` rather than `bincode`: bincode 3.0 is an empty tombstone release and the 1.x/2.x
 //! lines are flagged unmaintained.
 
-use std::io::Write;
 use std::path::Path;
+
+use snn_types::file::{self, FileError, FrameKind};
 
 use crate::train::Trainer;
 
-/// The file signature.
-pub const MAGIC: &[u8; 8] = b"SNNCKPT\0";
-/// The current format version.
+/// The frame kind of checkpoints.
+pub const KIND: FrameKind = FrameKind::CHECKPOINT;
+/// The current format version of the body (the postcard-encoded [`Trainer`]).
 pub const VERSION: u32 = 1;
-const HEADER: usize = 8 + 4 + 8 + 4;
+/// The signature of checkpoints written before the shared frame format (still readable).
+pub const LEGACY_MAGIC: &[u8; 8] = b"SNNCKPT\0";
+/// Header length of the legacy format: magic, version, length, CRC-32.
+const LEGACY_HEADER: usize = 8 + 4 + 8 + 4;
 
 /// Why a checkpoint could not be written or read.
 #[derive(Debug, thiserror::Error)]
@@ -40,95 +48,78 @@ pub enum CheckpointError {
         /// What is wrong.
         message: String,
     },
+    /// Writing or reading the file failed (the message names the file and the problem).
+    #[error(transparent)]
+    File(#[from] FileError),
 }
 
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut c = flate2::Crc::new();
-    c.update(bytes);
-    c.sum()
+/// Whether `bytes` look like a checkpoint (current or legacy format), judging by the header
+/// alone.
+pub fn is_checkpoint(bytes: &[u8]) -> bool {
+    file::peek_kind(bytes) == Some(KIND.tag) || bytes.starts_with(LEGACY_MAGIC)
 }
 
 /// Encodes a trainer as checkpoint bytes.
-pub fn to_bytes(t: &Trainer) -> Vec<u8> {
-    let payload = postcard::to_allocvec(t).expect("a trainer always serialises");
-    let mut out = Vec::with_capacity(HEADER + payload.len());
-    out.extend_from_slice(MAGIC);
-    out.extend_from_slice(&VERSION.to_le_bytes());
-    out.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-    out.extend_from_slice(&crc32(&payload).to_le_bytes());
-    out.extend_from_slice(&payload);
-    out
+pub fn to_bytes(t: &Trainer) -> Result<Vec<u8>, CheckpointError> {
+    Ok(file::encode_framed(KIND, VERSION, t)?)
 }
 
-/// Decodes checkpoint bytes; `origin` names the source in errors.
+/// Decodes checkpoint bytes (current or legacy format); `origin` names the source in errors.
 pub fn from_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError> {
+    if b.starts_with(LEGACY_MAGIC) {
+        return from_legacy_bytes(b, origin);
+    }
+    Ok(file::decode_framed(b, KIND, VERSION, origin)?)
+}
+
+/// Little-endian integer of up to 8 bytes.
+fn le(b: &[u8]) -> u64 {
+    b.iter()
+        .rev()
+        .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
+}
+
+/// Reads the format of earlier releases: `SNNCKPT\0`, version 1 (u32 LE), body length (u64 LE),
+/// CRC-32 of the body (u32 LE), then the same postcard body as [`VERSION`] 1.
+fn from_legacy_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError> {
     let bad = |m: String| CheckpointError::Invalid {
         path: origin.to_string(),
         message: m,
     };
-    if b.len() < HEADER {
+    if b.len() < LEGACY_HEADER {
         return Err(bad(format!(
-            "truncated: {} bytes, a checkpoint header alone is {HEADER}",
+            "truncated: {} bytes, a legacy checkpoint header alone is {LEGACY_HEADER}",
             b.len()
         )));
     }
-    if &b[..8] != MAGIC {
-        return Err(bad("not an snn checkpoint (bad magic bytes)".into()));
-    }
-    let version = u32::from_le_bytes(b[8..12].try_into().expect("4 bytes"));
-    if version != VERSION {
+    let version = le(&b[8..12]);
+    if version != 1 {
         return Err(bad(format!(
-            "checkpoint format version {version} is not supported (this build reads version {VERSION})"
+            "legacy checkpoint format version {version} is unknown (only version 1 existed)"
         )));
     }
-    let len = u64::from_le_bytes(b[12..20].try_into().expect("8 bytes"));
-    let crc = u32::from_le_bytes(b[20..24].try_into().expect("4 bytes"));
-    let have = (b.len() - HEADER) as u64;
+    let len = le(&b[12..20]);
+    let crc = le(&b[20..24]);
+    let have = (b.len() - LEGACY_HEADER) as u64;
     if have != len {
         return Err(bad(format!(
             "truncated or padded: header says {len} payload bytes, file has {have}"
         )));
     }
-    let payload = &b[HEADER..];
-    if crc32(payload) != crc {
-        return Err(bad("checksum mismatch: the file is corrupt".into()));
+    let payload = &b[LEGACY_HEADER..];
+    if u64::from(file::crc32(payload)) != crc {
+        return Err(bad("corrupt: checksum mismatch".into()));
     }
-    let t: Trainer =
-        postcard::from_bytes(payload).map_err(|e| bad(format!("cannot decode payload: {e}")))?;
-    Ok(t)
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, synced, then
-/// renamed over `path`.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), std::io::Error> {
-    let mut tmp = path.as_os_str().to_owned();
-    tmp.push(format!(".tmp{}", std::process::id()));
-    let tmp = std::path::PathBuf::from(tmp);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result
+    Ok(file::decode_body(payload, KIND, origin)?)
 }
 
 /// Saves a trainer to `path` atomically.
 pub fn save(t: &Trainer, path: &Path) -> Result<(), CheckpointError> {
-    write_atomic(path, &to_bytes(t)).map_err(|source| CheckpointError::Io {
-        path: path.display().to_string(),
-        source,
-    })
+    Ok(file::atomic_write(path, &to_bytes(t)?)?)
 }
 
-/// Loads a trainer from `path`.
+/// Loads a trainer from `path` (current or legacy format).
 pub fn load(path: &Path) -> Result<Trainer, CheckpointError> {
-    let b = std::fs::read(path).map_err(|source| CheckpointError::Io {
-        path: path.display().to_string(),
-        source,
-    })?;
+    let b = file::read(path)?;
     from_bytes(&b, &path.display().to_string())
 }

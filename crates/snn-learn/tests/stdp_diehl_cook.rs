@@ -75,13 +75,57 @@ fn tempdir() -> std::path::PathBuf {
 }
 
 #[test]
+fn weight_files_of_the_previous_format_still_load() {
+    let (m, _) = small();
+    let dir = tempdir();
+    // The format before the shared frame: `SNNSTDPW`, version 1 (u32 LE), payload length
+    // (u64 LE), FNV-1a 64 of the payload (u64 LE), postcard payload; built byte by byte.
+    let payload = postcard::to_stdvec(&m).unwrap();
+    let mut fnv = 0xcbf2_9ce4_8422_2325u64;
+    for &b in &payload {
+        fnv = (fnv ^ b as u64).wrapping_mul(0x100_0000_01b3);
+    }
+    let mut old = b"SNNSTDPW".to_vec();
+    old.extend_from_slice(&1u32.to_le_bytes());
+    old.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    old.extend_from_slice(&fnv.to_le_bytes());
+    old.extend_from_slice(&payload);
+    let p = dir.join("old.ckpt");
+    std::fs::write(&p, &old).unwrap();
+    let back = DiehlCook::load(&p).unwrap();
+    assert_eq!(back.weights(), m.weights());
+    assert_eq!(
+        postcard::to_stdvec(&back).unwrap(),
+        payload,
+        "the whole network survives"
+    );
+    // A corrupt old file is still a clear error.
+    let n = old.len();
+    old[n - 1] ^= 1;
+    std::fs::write(&p, &old).unwrap();
+    let e = DiehlCook::load(&p).unwrap_err().to_string();
+    assert!(
+        e.contains("old.ckpt") && e.contains("checksum mismatch"),
+        "{e}"
+    );
+    // A training checkpoint given as weights names both kinds.
+    snn_types::file::write_framed(&p, snn_types::file::FrameKind::CHECKPOINT, 1, &1u8).unwrap();
+    let e = DiehlCook::load(&p).unwrap_err().to_string();
+    assert!(
+        e.ends_with("old.ckpt: is a training checkpoint, expected an STDP weight file"),
+        "{e}"
+    );
+    std::fs::remove_file(&p).ok();
+}
+
+#[test]
 fn checkpoints_reject_corruption_and_fields_are_plot_data() {
     let (m, _) = small();
     let dir = tempdir();
     let p = dir.join("w.ckpt");
     m.save(&p).unwrap();
     let good = std::fs::read(&p).unwrap();
-    assert_eq!(&good[..8], b"SNNSTDPW");
+    assert_eq!(&good[..12], b"SNNFRAMESTDP");
     // Flip a payload byte, truncate, wrong magic: clear errors, no panic.
     let mut bad = good.clone();
     let last = bad.len() - 1;
@@ -101,9 +145,15 @@ fn checkpoints_reject_corruption_and_fields_are_plot_data() {
         DiehlCook::load(&p)
             .unwrap_err()
             .to_string()
-            .contains("magic")
+            .contains("not an snn file")
     );
-    assert!(DiehlCook::load(&dir.join("missing")).is_err());
+    let e = DiehlCook::load(&dir.join("missing"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.starts_with("cannot read ") && e.contains("missing"),
+        "{e}"
+    );
     // Receptive fields as plot data: one field per neuron, intensities in [0, 1], the largest 1.
     let f = snn_learn::stdp::plot::receptive_fields(&m).unwrap();
     assert_eq!((f.rows, f.cols, f.fields.len()), (8, 8, m.n_neurons()));

@@ -135,32 +135,84 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
 }
 
 #[test]
+fn checkpoints_of_the_previous_format_still_load() {
+    let t = Trainer::new(
+        small(1, Readout::SpikeCount, false),
+        TrainConfig::recipe(1, 1),
+    )
+    .unwrap();
+    // The format before the shared frame: `SNNCKPT\0`, version 1 (u32 LE), payload length
+    // (u64 LE), CRC-32 of the payload (u32 LE, computed here with flate2 as the old writer
+    // did), postcard payload; built byte by byte.
+    let payload = postcard::to_stdvec(&t).unwrap();
+    let mut crc = flate2::Crc::new();
+    crc.update(&payload);
+    let mut old = b"SNNCKPT\0".to_vec();
+    old.extend_from_slice(&1u32.to_le_bytes());
+    old.extend_from_slice(&(payload.len() as u64).to_le_bytes());
+    old.extend_from_slice(&crc.sum().to_le_bytes());
+    old.extend_from_slice(&payload);
+    assert!(checkpoint::is_checkpoint(&old));
+    assert_eq!(checkpoint::from_bytes(&old, "old.ckpt").unwrap(), t);
+    let dir = std::env::temp_dir().join(format!("snn-ckpt-legacy-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let p = dir.join("old.ckpt");
+    std::fs::write(&p, &old).unwrap();
+    assert_eq!(checkpoint::load(&p).unwrap(), t);
+    // Saving it again writes the current format.
+    checkpoint::save(&t, &p).unwrap();
+    assert_eq!(&std::fs::read(&p).unwrap()[..12], b"SNNFRAMECKPT");
+    assert_eq!(checkpoint::load(&p).unwrap(), t);
+    // Broken old files are clear errors.
+    let n = old.len();
+    let mut bad = old.clone();
+    bad[n - 1] ^= 1;
+    let e = checkpoint::from_bytes(&bad, "old.ckpt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("old.ckpt: corrupt: checksum mismatch"), "{e}");
+    let e = checkpoint::from_bytes(&old[..n - 1], "old.ckpt")
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("old.ckpt: truncated or padded"), "{e}");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
 fn bad_checkpoints_are_clear_errors() {
     let t = Trainer::new(
         small(1, Readout::SpikeCount, false),
         TrainConfig::recipe(1, 1),
     )
     .unwrap();
-    let good = checkpoint::to_bytes(&t);
+    let good = checkpoint::to_bytes(&t).unwrap();
     assert_eq!(checkpoint::from_bytes(&good, "ok").unwrap(), t);
+    assert!(checkpoint::is_checkpoint(&good));
     let cases: Vec<(Vec<u8>, &str)> = vec![
-        (good[..10].to_vec(), "truncated"),
-        (good[..good.len() - 5].to_vec(), "truncated or padded"),
+        (good[..10].to_vec(), "truncated: 10 bytes"),
+        (
+            good[..good.len() - 5].to_vec(),
+            "truncated: the header announces",
+        ),
         (
             {
                 let mut b = good.clone();
                 b[0] = b'X';
                 b
             },
-            "bad magic",
+            "not an snn file",
         ),
         (
             {
                 let mut b = good.clone();
-                b[8] = 9;
+                b[8..12].copy_from_slice(b"STDP");
                 b
             },
-            "version 9 is not supported",
+            "is an STDP weight file, expected a training checkpoint",
+        ),
+        (
+            snn_types::file::encode_framed(snn_types::file::FrameKind::CHECKPOINT, 9, &t).unwrap(),
+            "format version 9 was written by a newer version of snn",
         ),
         (
             {
@@ -169,7 +221,7 @@ fn bad_checkpoints_are_clear_errors() {
                 b[n - 3] ^= 0x40;
                 b
             },
-            "checksum mismatch",
+            "corrupt: checksum mismatch",
         ),
     ];
     for (bytes, expect) in cases {

@@ -22,7 +22,10 @@ fn sources(dir: &Path, out: &mut Vec<(String, String)>) {
 #[test]
 fn the_chip_uses_building_blocks_never_the_scheduler() {
     let mut files = Vec::new();
-    sources(&Path::new(env!("CARGO_MANIFEST_DIR")).join("src"), &mut files);
+    sources(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut files,
+    );
     assert!(files.len() > 5, "sources found: {}", files.len());
     let forbidden = [
         "snn_core::Network",
@@ -36,9 +39,15 @@ fn the_chip_uses_building_blocks_never_the_scheduler() {
     let mut uses_blocks = false;
     for (path, text) in &files {
         for f in forbidden {
-            assert!(!text.contains(f), "{path} uses the engine's scheduler ({f})");
+            assert!(
+                !text.contains(f),
+                "{path} uses the engine's scheduler ({f})"
+            );
         }
         uses_blocks |= text.contains("snn_core::connect") && text.contains("expand_projection");
     }
-    assert!(uses_blocks, "the chip no longer expands connectivity with snn-core's building block");
+    assert!(
+        uses_blocks,
+        "the chip no longer expands connectivity with snn-core's building block"
+    );
 }

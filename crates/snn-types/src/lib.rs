@@ -1,11 +1,16 @@
 //! # snn-types
 //!
-//! The shared vocabulary of the `snn` toolkit, cheap to depend on (serde only): integer time
-//! [`Step`]s with a fixed `dt_ms`, [`Spike`]s and the compact [`SpikeRaster`], the one
-//! [`SpikeSink`] trait through which the engine and the encoders hand out spikes, neuron parameter
+//! The shared vocabulary of the `snn` toolkit, cheap to depend on (serde, and postcard for its
+//! file format): integer time [`Step`]s with a fixed `dt_ms`, [`Spike`]s and the compact
+//! [`SpikeRaster`], the one [`SpikeSink`] trait through which the engine and the encoders hand
+//! out spikes, neuron parameter
 //! structs with units in their field names, and the serialisable [`NetworkSpec`] that every crate
 //! reads and writes. [`NetworkSpec::validate`] reports every problem with its path and never
 //! panics.
+//!
+//! The [`file`](mod@file) module holds what every crate and the CLI use to write files safely: atomic
+//! writes (temporary file, sync, rename) and one framed binary format (magic, kind, version,
+//! length, CRC-32, postcard body).
 //!
 //! ```
 //! use snn_types::NetworkSpec;
@@ -46,10 +51,11 @@
 #![warn(missing_docs)]
 
 mod error;
+pub mod file;
 mod params;
+pub mod readout;
 pub mod seed;
 mod sink;
-pub mod readout;
 mod spec;
 mod spike;
 mod time;
@@ -59,8 +65,8 @@ pub use error::{SpecError, SpecIssue};
 pub use params::{
     LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
-pub use sink::SpikeSink;
 pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
+pub use sink::SpikeSink;
 pub use spec::{
     Connectivity, Distribution, NetworkSpec, PopulationSpec, ProjectionSpec, Receptor,
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,

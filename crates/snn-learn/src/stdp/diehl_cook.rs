@@ -41,13 +41,13 @@
 //! assert!((0.0..=1.0).contains(&acc));
 //! ```
 
-use std::io::Write;
 use std::path::Path;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
+use snn_types::file::{self, FrameKind};
 use snn_types::{Step, ms_to_steps};
 
 use super::homeostasis::{AdaptiveThreshold, LrSchedule};
@@ -691,57 +691,32 @@ impl DiehlCook {
         })
     }
 
-    /// Writes the network to `path` atomically (a temporary file in the same directory, then a
-    /// rename): magic `SNNSTDPW`, format version (u32 LE), payload length (u64 LE), FNV-1a 64
-    /// checksum of the payload (u64 LE), then the postcard-encoded payload.
+    /// Writes the network to `path` atomically as a frame of kind `STDP` in the toolkit's binary
+    /// format (see [`snn_types::file`]): magic `SNNFRAME`, kind, format version, body length,
+    /// CRC-32, then the postcard-encoded network.
     pub fn save(&self, path: &Path) -> Result<(), StdpError> {
-        let payload = postcard::to_stdvec(self).map_err(|e| StdpError::File {
-            path: path.into(),
-            reason: format!("encoding: {e}"),
-        })?;
-        let mut bytes = Vec::with_capacity(payload.len() + 28);
-        bytes.extend_from_slice(MAGIC);
-        bytes.extend_from_slice(&VERSION.to_le_bytes());
-        bytes.extend_from_slice(&(payload.len() as u64).to_le_bytes());
-        bytes.extend_from_slice(&fnv1a(&payload).to_le_bytes());
-        bytes.extend_from_slice(&payload);
-        write_atomic(path, &bytes)
+        Ok(file::write_framed(
+            path,
+            FrameKind::STDP_WEIGHTS,
+            VERSION,
+            self,
+        )?)
     }
 
-    /// Reads a network written by [`save`](Self::save), checking magic, version, length,
-    /// checksum and the consistency of every size.
+    /// Reads a network written by [`save`](Self::save) (or by an earlier release, magic
+    /// `SNNSTDPW`), checking the frame and the consistency of every size.
     pub fn load(path: &Path) -> Result<Self, StdpError> {
         let bad = |reason: String| StdpError::File {
             path: path.into(),
             reason,
         };
-        let bytes = std::fs::read(path).map_err(|source| StdpError::Io {
-            path: path.into(),
-            source,
-        })?;
-        if bytes.len() < 28 || &bytes[..8] != MAGIC {
-            return Err(bad("not an snn STDP weights file (bad magic)".into()));
-        }
-        let version = u32::from_le_bytes(bytes[8..12].try_into().unwrap_or_default());
-        if version != VERSION {
-            return Err(bad(format!(
-                "format version {version}, this build reads {VERSION}"
-            )));
-        }
-        let len = u64::from_le_bytes(bytes[12..20].try_into().unwrap_or_default());
-        let sum = u64::from_le_bytes(bytes[20..28].try_into().unwrap_or_default());
-        let payload = &bytes[28..];
-        if payload.len() as u64 != len {
-            return Err(bad(format!(
-                "truncated or padded: {} payload bytes, header says {len}",
-                payload.len()
-            )));
-        }
-        if fnv1a(payload) != sum {
-            return Err(bad("checksum mismatch (corrupt file)".into()));
-        }
-        let m: DiehlCook =
-            postcard::from_bytes(payload).map_err(|e| bad(format!("decoding: {e}")))?;
+        let bytes = file::read(path)?;
+        let origin = path.display().to_string();
+        let m: DiehlCook = if bytes.starts_with(LEGACY_MAGIC) {
+            legacy_body(&bytes).map_err(bad)?
+        } else {
+            file::decode_framed(&bytes, FrameKind::STDP_WEIGHTS, VERSION, &origin)?
+        };
         m.cfg.validate().map_err(|e| bad(e.to_string()))?;
         let n = m.cfg.n_neurons;
         if m.weights.len() != m.n_inputs * n
@@ -760,42 +735,52 @@ impl DiehlCook {
     }
 }
 
-const MAGIC: &[u8; 8] = b"SNNSTDPW";
+/// The current format version of the body (the postcard-encoded [`DiehlCook`]).
 const VERSION: u32 = 1;
+/// The signature of weight files written before the shared frame format (still readable).
+const LEGACY_MAGIC: &[u8; 8] = b"SNNSTDPW";
 
-fn fnv1a(b: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &x in b {
-        h = (h ^ x as u64).wrapping_mul(0x100_0000_01b3);
+/// Decodes the format of earlier releases: `SNNSTDPW`, version 1 (u32 LE), payload length
+/// (u64 LE), FNV-1a 64 of the payload (u64 LE), then the same postcard body as [`VERSION`] 1.
+fn legacy_body(bytes: &[u8]) -> Result<DiehlCook, String> {
+    const HEADER: usize = 28;
+    if bytes.len() < HEADER {
+        return Err(format!(
+            "truncated: {} bytes, a legacy STDP weight file header alone is {HEADER}",
+            bytes.len()
+        ));
     }
-    h
-}
-
-/// Writes `bytes` to `path` via a temporary file in the same directory and a rename, so an
-/// existing file is never left half-written.
-pub(crate) fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StdpError> {
-    let io = |source| StdpError::Io {
-        path: path.into(),
-        source,
+    let le = |b: &[u8]| {
+        b.iter()
+            .rev()
+            .fold(0u64, |acc, &x| (acc << 8) | u64::from(x))
     };
-    let name = path.file_name().ok_or_else(|| StdpError::File {
-        path: path.into(),
-        reason: "not a file name".into(),
-    })?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(name);
-    tmp_name.push(format!(".tmp{}", std::process::id()));
-    let tmp = path.with_file_name(tmp_name);
-    let res = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if res.is_err() {
-        let _ = std::fs::remove_file(&tmp);
+    let version = le(&bytes[8..12]);
+    if version != 1 {
+        return Err(format!(
+            "legacy STDP weight file format version {version} is unknown (only version 1 existed)"
+        ));
     }
-    res.map_err(io)
+    let len = le(&bytes[12..20]);
+    let sum = le(&bytes[20..28]);
+    let payload = &bytes[HEADER..];
+    if payload.len() as u64 != len {
+        return Err(format!(
+            "truncated or padded: {} payload bytes, header says {len}",
+            payload.len()
+        ));
+    }
+    let fnv1a = payload.iter().fold(0xcbf2_9ce4_8422_2325u64, |h, &x| {
+        (h ^ u64::from(x)).wrapping_mul(0x100_0000_01b3)
+    });
+    if fnv1a != sum {
+        return Err("corrupt: checksum mismatch".into());
+    }
+    match postcard::take_from_bytes::<DiehlCook>(payload) {
+        Ok((m, [])) => Ok(m),
+        Ok((_, rest)) => Err(format!("{} unexpected bytes after the body", rest.len())),
+        Err(e) => Err(format!("decoding: {e}")),
+    }
 }
 
 /// Learning state of a training pass.

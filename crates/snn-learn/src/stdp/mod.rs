@@ -80,6 +80,9 @@ pub enum StdpError {
         /// The error.
         source: std::io::Error,
     },
+    /// Writing or reading a file failed (the message names the file and the problem).
+    #[error(transparent)]
+    Storage(#[from] snn_types::file::FileError),
 }
 
 /// A rule whose overall learning rate can be scaled at run time (for an [`LrSchedule`]) and

@@ -1,0 +1,750 @@
+//! File safety shared by every crate and the CLI: atomic writes and one framed binary format.
+//!
+//! # Atomic writes
+//!
+//! [`atomic_write`], [`atomic_write_with`] and the [`AtomicFile`] guard never leave a
+//! half-written target: bytes go to a temporary file in the target's directory, named
+//! `.<name>.<pid>.<counter>.tmp` (plus the target's extension, see [`AtomicFile::temp_path`]),
+//! unique per process and per call, so two runs or two threads never share one. The temporary is
+//! flushed and synced, renamed over the target, and the directory is synced (best effort). On any
+//! error, and when an [`AtomicFile`] is dropped without [`commit`](AtomicFile::commit) (an early
+//! return, a panic), the temporary is removed and the previous target is untouched.
+//!
+//! ```
+//! # let dir = std::env::temp_dir().join(format!("snn-types-doc-{}", std::process::id()));
+//! # std::fs::create_dir_all(&dir).unwrap();
+//! use std::io::Write;
+//! use snn_types::file::{atomic_write, atomic_write_with};
+//!
+//! let path = dir.join("notes.txt");
+//! atomic_write(&path, b"first\n").unwrap();
+//! // Streaming: a failing writer leaves the previous file as it was.
+//! let err = atomic_write_with(&path, |w| {
+//!     w.write_all(b"half of the")?;
+//!     Err(std::io::Error::other("the simulation failed"))
+//! });
+//! assert!(err.is_err());
+//! assert_eq!(std::fs::read(&path).unwrap(), b"first\n");
+//! # std::fs::remove_dir_all(&dir).unwrap();
+//! ```
+//!
+//! # The framed binary format
+//!
+//! Every binary file the toolkit writes (training checkpoints, STDP weights) is one frame:
+//!
+//! | offset | size | field |
+//! |---|---|---|
+//! | 0 | 8 | magic [`MAGIC`] = `SNNFRAME` |
+//! | 8 | 4 | kind, a 4-byte tag ([`FrameKind`]: `CKPT`, `STDP`) |
+//! | 12 | 4 | format version of the body, `u32` little-endian |
+//! | 16 | 8 | body length in bytes, `u64` little-endian |
+//! | 24 | 4 | CRC-32 (IEEE) of bytes 8..24 and of the body, `u32` little-endian |
+//! | 28 | len | the body, encoded with `postcard` |
+//!
+//! The frame layout itself never changes; the version belongs to the body, so a reader can tell
+//! "written by a newer version" from "corrupt". Reading checks, in this order: the header is
+//! complete, the magic, the kind (naming expected and found), the length against the bytes
+//! actually present (truncated or trailing bytes), the checksum, the version, then decodes the
+//! body. No length read from a file is used to allocate before it has been checked against the
+//! real byte count, and no input makes the reader panic.
+//!
+//! `postcard` rather than `bincode`: bincode 3.0 is an empty tombstone release and the 1.x/2.x
+//! lines are flagged unmaintained.
+//!
+//! ```
+//! use snn_types::file::{FrameKind, decode_framed, encode_framed};
+//!
+//! let bytes = encode_framed(FrameKind::CHECKPOINT, 1, &vec![1u32, 2, 3]).unwrap();
+//! let back: Vec<u32> = decode_framed(&bytes, FrameKind::CHECKPOINT, 1, "mem").unwrap();
+//! assert_eq!(back, [1, 2, 3]);
+//! let err = decode_framed::<Vec<u32>>(&bytes, FrameKind::STDP_WEIGHTS, 1, "w.bin").unwrap_err();
+//! assert_eq!(
+//!     err.to_string(),
+//!     "w.bin: is a training checkpoint, expected an STDP weight file"
+//! );
+//! ```
+
+use std::fmt;
+use std::fs::{File, OpenOptions};
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+/// Why a file could not be written or read, always naming the file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FileError {
+    /// An operating-system failure during one step of a write or read.
+    #[error("cannot {op} {}: {source}", path.display())]
+    Io {
+        /// The file the operation was for (the target, not the temporary).
+        path: PathBuf,
+        /// The operation, e.g. `"create a temporary file for"`, `"rename over"`, `"read"`.
+        op: &'static str,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The path has no file name (`/`, `..`, an empty path).
+    #[error("{}: not a file path", path.display())]
+    NotAFile {
+        /// The path.
+        path: PathBuf,
+    },
+    /// Shorter than its header, or than the body length the header announces.
+    #[error("{origin}: truncated: {detail}")]
+    Truncated {
+        /// The file (or other source) read.
+        origin: String,
+        /// How many bytes were expected and found.
+        detail: String,
+    },
+    /// The first 8 bytes are not [`MAGIC`].
+    #[error("{origin}: not an snn file (bad magic bytes)")]
+    NotSnnFile {
+        /// The file read.
+        origin: String,
+    },
+    /// A frame of another kind, e.g. STDP weights where a checkpoint was expected.
+    #[error("{origin}: is {found}, expected {expected}")]
+    WrongKind {
+        /// The file read.
+        origin: String,
+        /// What the caller expected (e.g. "a training checkpoint").
+        expected: &'static str,
+        /// What the file is (e.g. "an STDP weight file").
+        found: String,
+    },
+    /// The body's format version is newer than this build reads.
+    #[error(
+        "{origin}: {kind} format version {found} was written by a newer version of snn \
+         (this build reads up to version {supported})"
+    )]
+    NewerVersion {
+        /// The file read.
+        origin: String,
+        /// What the file is.
+        kind: &'static str,
+        /// The version in the file.
+        found: u32,
+        /// The newest version this build reads.
+        supported: u32,
+    },
+    /// The file was written by an older release in a format this build no longer reads.
+    #[error("{origin}: written by an older version of snn ({format}); retrain or convert")]
+    OlderVersion {
+        /// The file read.
+        origin: String,
+        /// The old format, e.g. "checkpoint format version 1".
+        format: String,
+    },
+    /// The stored CRC-32 does not match the contents.
+    #[error("{origin}: corrupt: checksum mismatch")]
+    Checksum {
+        /// The file read.
+        origin: String,
+    },
+    /// Bytes after the body.
+    #[error("{origin}: {count} unexpected bytes after the body")]
+    TrailingBytes {
+        /// The file read.
+        origin: String,
+        /// How many.
+        count: u64,
+    },
+    /// The body is not a valid encoding of the expected type.
+    #[error("{origin}: cannot decode the body of {kind}: {source}")]
+    Decode {
+        /// The file read.
+        origin: String,
+        /// What the file is.
+        kind: &'static str,
+        /// The decoder's error.
+        source: postcard::Error,
+    },
+    /// A value could not be encoded (a type whose `Serialize` fails).
+    #[error("cannot encode {kind}: {source}")]
+    Encode {
+        /// What was being encoded.
+        kind: &'static str,
+        /// The encoder's error.
+        source: postcard::Error,
+    },
+}
+
+impl FileError {
+    fn io(path: &Path, op: &'static str, source: std::io::Error) -> Self {
+        FileError::Io {
+            path: path.to_path_buf(),
+            op,
+            source,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Atomic writes
+// ---------------------------------------------------------------------------------------------
+
+/// Calls made in this process, so that two writes never pick the same temporary name.
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The name of a fresh temporary sibling of `path`: `.<name>.<pid>.<counter>.tmp`, followed by
+/// the target's extension when it has one (image encoders pick the format from it).
+fn temp_sibling(path: &Path) -> Result<PathBuf, FileError> {
+    let name = path.file_name().ok_or_else(|| FileError::NotAFile {
+        path: path.to_path_buf(),
+    })?;
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    let mut tmp = std::ffi::OsString::from(".");
+    tmp.push(name);
+    tmp.push(format!(".{}.{n}.tmp", std::process::id()));
+    if let Some(ext) = path.extension() {
+        tmp.push(".");
+        tmp.push(ext);
+    }
+    Ok(path.with_file_name(tmp))
+}
+
+/// Whether `name` looks like a temporary written by this module (`.<name>.<pid>.<n>.tmp[.ext]`).
+/// Meant for tests and clean-up tools.
+pub fn is_temp_name(name: &std::ffi::OsStr) -> bool {
+    let Some(s) = name.to_str() else {
+        return false;
+    };
+    if !s.starts_with('.') {
+        return false;
+    }
+    let parts: Vec<&str> = s[1..].split('.').collect();
+    // ... <pid> <n> "tmp" [ext]
+    (0..parts.len()).any(|i| {
+        parts[i] == "tmp"
+            && i >= 3
+            && parts.len() - i <= 2
+            && [parts[i - 1], parts[i - 2]]
+                .iter()
+                .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()))
+    })
+}
+
+/// Syncs the directory holding `path` so that a rename survives a crash (best effort: not every
+/// platform or file system can sync a directory).
+fn sync_parent(path: &Path) {
+    #[cfg(unix)]
+    {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        if let Ok(d) = File::open(dir) {
+            let _ = d.sync_all();
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = path;
+}
+
+/// A file being written atomically: a temporary sibling of the target that replaces it on
+/// [`commit`](Self::commit). Implements [`Write`] (buffered). Dropping it without a commit (an
+/// error path, a panic) removes the temporary and leaves the target as it was.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("snn-types-doc-af-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use std::io::Write;
+/// use snn_types::file::AtomicFile;
+///
+/// let path = dir.join("raster.csv");
+/// let mut f = AtomicFile::create(&path).unwrap();
+/// writeln!(f, "step,neuron").unwrap();
+/// assert!(!path.exists()); // nothing visible until the commit
+/// f.commit().unwrap();
+/// assert_eq!(std::fs::read_to_string(&path).unwrap(), "step,neuron\n");
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+#[derive(Debug)]
+pub struct AtomicFile {
+    target: PathBuf,
+    temp: PathBuf,
+    /// `None` once committed (or after a failed commit, which cleans up itself).
+    out: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    /// Creates a fresh temporary file next to `path` (which need not exist yet; its directory
+    /// must).
+    pub fn create(path: &Path) -> Result<Self, FileError> {
+        // A stale temporary with the same name (a crashed run whose pid was reused) is skipped.
+        let mut last = None;
+        for _ in 0..16 {
+            let temp = temp_sibling(path)?;
+            match OpenOptions::new().write(true).create_new(true).open(&temp) {
+                Ok(f) => {
+                    return Ok(AtomicFile {
+                        target: path.to_path_buf(),
+                        temp,
+                        out: Some(BufWriter::new(f)),
+                    });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+                Err(e) => return Err(FileError::io(path, "create a temporary file for", e)),
+            }
+        }
+        Err(FileError::io(
+            path,
+            "create a temporary file for",
+            last.unwrap_or_else(|| std::io::Error::other("no free temporary name")),
+        ))
+    }
+
+    /// The file that [`commit`](Self::commit) replaces.
+    pub fn target(&self) -> &Path {
+        &self.target
+    }
+
+    /// The temporary file, for writers that insist on a path of their own (a plotting backend,
+    /// an external archiver). They may truncate and rewrite it; whatever it holds at
+    /// [`commit`](Self::commit) replaces the target. Its name ends with the target's extension,
+    /// so encoders that pick a format from the extension work. Do not mix this with writes
+    /// through the [`Write`] impl.
+    pub fn temp_path(&self) -> &Path {
+        &self.temp
+    }
+
+    /// Flushes, syncs the data to disk, renames the temporary over the target and syncs the
+    /// directory (best effort). On failure the temporary is removed and the target untouched.
+    pub fn commit(mut self) -> Result<(), FileError> {
+        let Some(out) = self.out.take() else {
+            return Err(FileError::io(
+                &self.target,
+                "write",
+                std::io::Error::other("already committed"),
+            ));
+        };
+        let result = (|| {
+            let f = out
+                .into_inner()
+                .map_err(|e| FileError::io(&self.target, "write", e.into_error()))?;
+            f.sync_all()
+                .map_err(|e| FileError::io(&self.target, "sync", e))?;
+            drop(f);
+            std::fs::rename(&self.temp, &self.target)
+                .map_err(|e| FileError::io(&self.target, "rename a temporary file over", e))
+        })();
+        if result.is_err() {
+            let _ = std::fs::remove_file(&self.temp);
+        } else {
+            sync_parent(&self.target);
+        }
+        result
+    }
+
+    fn writer(&mut self) -> std::io::Result<&mut BufWriter<File>> {
+        self.out
+            .as_mut()
+            .ok_or_else(|| std::io::Error::other("the file is already committed"))
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.writer()?.write(buf)
+    }
+
+    fn write_all(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        self.writer()?.write_all(buf)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.writer()?.flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if let Some(out) = self.out.take() {
+            // Not committed: discard the buffer unwritten and remove the temporary.
+            let (f, _) = out.into_parts();
+            drop(f);
+            let _ = std::fs::remove_file(&self.temp);
+        }
+    }
+}
+
+/// Writes `bytes` to `path` atomically (see the [module docs](self)).
+pub fn atomic_write(path: &Path, bytes: &[u8]) -> Result<(), FileError> {
+    atomic_write_with(path, |w| w.write_all(bytes))
+}
+
+/// Streams a file to `path` atomically: `write` receives a buffered writer on a temporary file
+/// that replaces `path` only if `write` returns `Ok` and the data reaches the disk. An error
+/// from `write` (or a panic in it) leaves the previous `path` untouched and no temporary behind.
+pub fn atomic_write_with<F>(path: &Path, write: F) -> Result<(), FileError>
+where
+    F: FnOnce(&mut dyn Write) -> std::io::Result<()>,
+{
+    let mut f = AtomicFile::create(path)?;
+    write(&mut f).map_err(|e| FileError::io(path, "write", e))?;
+    f.commit()
+}
+
+// ---------------------------------------------------------------------------------------------
+// CRC-32
+// ---------------------------------------------------------------------------------------------
+
+/// The CRC-32 (IEEE 802.3, reflected polynomial `0xEDB88320`) lookup table, built at compile
+/// time.
+const CRC_TABLE: [u32; 256] = {
+    let mut t = [0u32; 256];
+    let mut i = 0;
+    while i < 256 {
+        let mut c = i as u32;
+        let mut k = 0;
+        while k < 8 {
+            c = if c & 1 != 0 {
+                0xEDB8_8320 ^ (c >> 1)
+            } else {
+                c >> 1
+            };
+            k += 1;
+        }
+        t[i] = c;
+        i += 1;
+    }
+    t
+};
+
+/// An incremental CRC-32 (IEEE, as in zlib, PNG and Ethernet).
+///
+/// ```
+/// let mut c = snn_types::file::Crc32::new();
+/// c.update(b"1234");
+/// c.update(b"56789");
+/// assert_eq!(c.finish(), 0xCBF4_3926);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Crc32(u32);
+
+impl Default for Crc32 {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Crc32 {
+    /// A checksum of no bytes yet.
+    pub fn new() -> Self {
+        Crc32(0xFFFF_FFFF)
+    }
+
+    /// Adds `bytes`.
+    pub fn update(&mut self, bytes: &[u8]) {
+        let mut c = self.0;
+        for &b in bytes {
+            c = CRC_TABLE[((c ^ b as u32) & 0xFF) as usize] ^ (c >> 8);
+        }
+        self.0 = c;
+    }
+
+    /// The checksum of everything added.
+    pub fn finish(&self) -> u32 {
+        !self.0
+    }
+}
+
+/// The CRC-32 (IEEE) of `bytes`: `crc32(b"123456789") == 0xCBF43926`.
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut c = Crc32::new();
+    c.update(bytes);
+    c.finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Framed binary format
+// ---------------------------------------------------------------------------------------------
+
+/// The first 8 bytes of every framed file.
+pub const MAGIC: &[u8; 8] = b"SNNFRAME";
+
+/// Bytes before the body: magic, kind, version, length, CRC-32.
+pub const HEADER_LEN: usize = 8 + 4 + 4 + 8 + 4;
+
+/// What a framed file holds: a 4-byte tag stored in the file and a description for messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameKind {
+    /// The tag stored at offset 8.
+    pub tag: [u8; 4],
+    /// What a file of this kind is, with its article ("a training checkpoint").
+    pub description: &'static str,
+}
+
+impl FrameKind {
+    /// A training checkpoint (`snn-learn`'s `Trainer`).
+    pub const CHECKPOINT: FrameKind = FrameKind::new(*b"CKPT", "a training checkpoint");
+    /// A Diehl & Cook STDP classifier's weights (`snn-learn`'s `DiehlCook`).
+    pub const STDP_WEIGHTS: FrameKind = FrameKind::new(*b"STDP", "an STDP weight file");
+    /// Every kind the toolkit writes (tags never collide), for messages about a wrong kind.
+    pub const KNOWN: &'static [FrameKind] = &[FrameKind::CHECKPOINT, FrameKind::STDP_WEIGHTS];
+
+    /// A kind with its tag and description.
+    pub const fn new(tag: [u8; 4], description: &'static str) -> Self {
+        FrameKind { tag, description }
+    }
+
+    /// The known kind with `tag`, if any.
+    pub fn from_tag(tag: [u8; 4]) -> Option<FrameKind> {
+        Self::KNOWN.iter().copied().find(|k| k.tag == tag)
+    }
+}
+
+impl fmt::Display for FrameKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.description)
+    }
+}
+
+/// Describes a found tag for an error message.
+fn describe_tag(tag: [u8; 4]) -> String {
+    match FrameKind::from_tag(tag) {
+        Some(k) => k.description.to_string(),
+        None => format!("an snn file of unknown kind \"{}\"", tag.escape_ascii()),
+    }
+}
+
+fn le_u32(b: &[u8]) -> u32 {
+    let mut a = [0u8; 4];
+    a.copy_from_slice(&b[..4]);
+    u32::from_le_bytes(a)
+}
+
+fn le_u64(b: &[u8]) -> u64 {
+    let mut a = [0u8; 8];
+    a.copy_from_slice(&b[..8]);
+    u64::from_le_bytes(a)
+}
+
+/// The kind tag of a framed file, if `bytes` start with a frame header; `None` otherwise.
+/// Checks nothing else (use it to dispatch on what a file is).
+pub fn peek_kind(bytes: &[u8]) -> Option<[u8; 4]> {
+    if bytes.len() >= 12 && &bytes[..8] == MAGIC {
+        let mut t = [0u8; 4];
+        t.copy_from_slice(&bytes[8..12]);
+        Some(t)
+    } else {
+        None
+    }
+}
+
+/// Frames an already encoded body (most callers want [`encode_framed`]).
+pub fn frame_bytes(kind: FrameKind, version: u32, body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(HEADER_LEN + body.len());
+    out.extend_from_slice(MAGIC);
+    out.extend_from_slice(&kind.tag);
+    out.extend_from_slice(&version.to_le_bytes());
+    out.extend_from_slice(&(body.len() as u64).to_le_bytes());
+    let mut c = Crc32::new();
+    c.update(&out[8..24]);
+    c.update(body);
+    out.extend_from_slice(&c.finish().to_le_bytes());
+    out.extend_from_slice(body);
+    out
+}
+
+/// Encodes `value` with postcard and frames it as `kind`, body format `version`.
+pub fn encode_framed<T: Serialize + ?Sized>(
+    kind: FrameKind,
+    version: u32,
+    value: &T,
+) -> Result<Vec<u8>, FileError> {
+    let body = postcard::to_stdvec(value).map_err(|source| FileError::Encode {
+        kind: kind.description,
+        source,
+    })?;
+    Ok(frame_bytes(kind, version, &body))
+}
+
+/// A checked frame: its body's format version and the body bytes (not yet decoded).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Frame<'a> {
+    /// The body's format version (at most the `max_version` given to [`decode_frame`]).
+    pub version: u32,
+    /// The body, checksum verified.
+    pub body: &'a [u8],
+}
+
+/// Checks a frame (header, magic, kind, length, checksum, version no newer than `max_version`)
+/// and returns its body undecoded: for readers that handle several body versions. `origin`
+/// names the source in errors.
+pub fn decode_frame<'a>(
+    bytes: &'a [u8],
+    kind: FrameKind,
+    max_version: u32,
+    origin: &str,
+) -> Result<Frame<'a>, FileError> {
+    let origin_s = || origin.to_string();
+    if bytes.len() < 8 || &bytes[..8] != MAGIC {
+        // A prefix of the magic is a truncated frame; anything else is not ours.
+        if bytes.len() < 8 && MAGIC.starts_with(bytes) {
+            return Err(FileError::Truncated {
+                origin: origin_s(),
+                detail: format!(
+                    "{} bytes, a frame header alone is {HEADER_LEN}",
+                    bytes.len()
+                ),
+            });
+        }
+        return Err(FileError::NotSnnFile { origin: origin_s() });
+    }
+    if bytes.len() < HEADER_LEN {
+        return Err(FileError::Truncated {
+            origin: origin_s(),
+            detail: format!(
+                "{} bytes, a frame header alone is {HEADER_LEN}",
+                bytes.len()
+            ),
+        });
+    }
+    let mut tag = [0u8; 4];
+    tag.copy_from_slice(&bytes[8..12]);
+    if tag != kind.tag {
+        return Err(FileError::WrongKind {
+            origin: origin_s(),
+            expected: kind.description,
+            found: describe_tag(tag),
+        });
+    }
+    let version = le_u32(&bytes[12..16]);
+    let len = le_u64(&bytes[16..24]);
+    let stored_crc = le_u32(&bytes[24..28]);
+    let have = (bytes.len() - HEADER_LEN) as u64;
+    if len > have {
+        return Err(FileError::Truncated {
+            origin: origin_s(),
+            detail: format!("the header announces a {len}-byte body, {have} bytes follow it"),
+        });
+    }
+    if len < have {
+        return Err(FileError::TrailingBytes {
+            origin: origin_s(),
+            count: have - len,
+        });
+    }
+    let body = &bytes[HEADER_LEN..];
+    let mut c = Crc32::new();
+    c.update(&bytes[8..24]);
+    c.update(body);
+    if c.finish() != stored_crc {
+        return Err(FileError::Checksum { origin: origin_s() });
+    }
+    if version > max_version {
+        return Err(FileError::NewerVersion {
+            origin: origin_s(),
+            kind: kind.description,
+            found: version,
+            supported: max_version,
+        });
+    }
+    Ok(Frame { version, body })
+}
+
+/// Decodes a postcard body (every byte must be used).
+pub fn decode_body<T: DeserializeOwned>(
+    body: &[u8],
+    kind: FrameKind,
+    origin: &str,
+) -> Result<T, FileError> {
+    let (value, rest) =
+        postcard::take_from_bytes::<T>(body).map_err(|source| FileError::Decode {
+            origin: origin.to_string(),
+            kind: kind.description,
+            source,
+        })?;
+    if !rest.is_empty() {
+        return Err(FileError::TrailingBytes {
+            origin: origin.to_string(),
+            count: rest.len() as u64,
+        });
+    }
+    Ok(value)
+}
+
+/// Decodes a frame of `kind` whose body is exactly format `version`: a newer version is
+/// [`FileError::NewerVersion`], an older one [`FileError::OlderVersion`]. `origin` names the
+/// source in errors.
+pub fn decode_framed<T: DeserializeOwned>(
+    bytes: &[u8],
+    kind: FrameKind,
+    version: u32,
+    origin: &str,
+) -> Result<T, FileError> {
+    let frame = decode_frame(bytes, kind, version, origin)?;
+    if frame.version != version {
+        return Err(FileError::OlderVersion {
+            origin: origin.to_string(),
+            format: format!("{kind} format version {}", frame.version),
+        });
+    }
+    decode_body(frame.body, kind, origin)
+}
+
+/// Encodes `value` as a frame and writes it to `path` atomically.
+pub fn write_framed<T: Serialize + ?Sized>(
+    path: &Path,
+    kind: FrameKind,
+    version: u32,
+    value: &T,
+) -> Result<(), FileError> {
+    atomic_write(path, &encode_framed(kind, version, value)?)
+}
+
+/// Reads a whole file, naming it in the error.
+pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
+    std::fs::read(path).map_err(|e| FileError::io(path, "read", e))
+}
+
+/// Reads a frame of `kind`, body format `version`, from `path` (see [`decode_framed`]).
+pub fn read_framed<T: DeserializeOwned>(
+    path: &Path,
+    kind: FrameKind,
+    version: u32,
+) -> Result<T, FileError> {
+    let bytes = read(path)?;
+    decode_framed(&bytes, kind, version, &path.display().to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn crc32_known_values() {
+        assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+        assert_eq!(crc32(b""), 0);
+        assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+    }
+
+    #[test]
+    fn temp_names_are_unique_and_recognised() {
+        let a = temp_sibling(Path::new("dir/raster.csv")).unwrap();
+        let b = temp_sibling(Path::new("dir/raster.csv")).unwrap();
+        assert_ne!(a, b);
+        assert_eq!(a.parent(), Some(Path::new("dir")));
+        let name = a.file_name().unwrap();
+        let s = name.to_str().unwrap();
+        assert!(s.starts_with(".raster.csv."), "{s}");
+        assert!(s.ends_with(".tmp.csv"), "{s}");
+        assert!(is_temp_name(name));
+        let c = temp_sibling(Path::new("noext")).unwrap();
+        assert!(c.to_str().unwrap().ends_with(".tmp"));
+        assert!(is_temp_name(c.file_name().unwrap()));
+        for plain in ["raster.csv", ".hidden", ".a.tmp", "x.1.2.tmp", ".x.a.2.tmp"] {
+            assert!(!is_temp_name(std::ffi::OsStr::new(plain)), "{plain}");
+        }
+        assert!(matches!(
+            temp_sibling(Path::new("/")),
+            Err(FileError::NotAFile { .. })
+        ));
+    }
+}

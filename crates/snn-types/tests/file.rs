@@ -1,0 +1,345 @@
+//! The file module: atomic writes under errors, panics and concurrency; the framed format's
+//! round trip, every error message, and no panic on any input.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use proptest::prelude::*;
+use serde::{Deserialize, Serialize};
+use snn_types::file::{
+    AtomicFile, FileError, FrameKind, HEADER_LEN, atomic_write, atomic_write_with, crc32,
+    decode_frame, decode_framed, encode_framed, frame_bytes, is_temp_name, peek_kind, read_framed,
+    write_framed,
+};
+
+/// A fresh, empty directory for one test.
+fn dir(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-types-file-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// Every file name in `d`, sorted.
+fn names(d: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(d)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn crc32_of_the_check_string() {
+    assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
+}
+
+#[test]
+fn atomic_write_replaces_and_leaves_no_temporary() {
+    let d = dir("replace");
+    let p = d.join("a.txt");
+    atomic_write(&p, b"one").unwrap();
+    atomic_write(&p, b"two").unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"two");
+    assert_eq!(names(&d), ["a.txt"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn an_error_mid_write_keeps_the_old_file_and_no_temporary() {
+    let d = dir("midwrite");
+    let p = d.join("raster.csv");
+    atomic_write(&p, b"old contents\n").unwrap();
+    let err = atomic_write_with(&p, |w| {
+        w.write_all(&[b'x'; 100_000])?;
+        Err(std::io::Error::other("simulation failed"))
+    })
+    .unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("raster.csv") && msg.contains("cannot write"),
+        "{msg}"
+    );
+    assert!(msg.contains("simulation failed"), "{msg}");
+    assert_eq!(std::fs::read(&p).unwrap(), b"old contents\n");
+    assert_eq!(names(&d), ["raster.csv"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_panic_or_a_drop_without_commit_keeps_the_old_file() {
+    let d = dir("panic");
+    let p = d.join("w.bin");
+    atomic_write(&p, b"old").unwrap();
+    let r = std::panic::catch_unwind(|| {
+        let _ = atomic_write_with(&p, |w| {
+            w.write_all(b"new")?;
+            panic!("boom");
+        });
+    });
+    assert!(r.is_err());
+    {
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"never committed").unwrap();
+        f.flush().unwrap();
+        assert!(f.temp_path().exists());
+        assert!(is_temp_name(f.temp_path().file_name().unwrap()));
+        assert_eq!(f.target(), p);
+    }
+    assert_eq!(std::fs::read(&p).unwrap(), b"old");
+    assert_eq!(names(&d), ["w.bin"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_missing_directory_is_an_error_naming_the_path() {
+    let d = dir("missing");
+    let p = d.join("no/such/dir/x.csv");
+    let msg = atomic_write(&p, b"x").unwrap_err().to_string();
+    assert!(msg.contains("no/such/dir/x.csv"), "{msg}");
+    assert!(msg.contains("cannot create a temporary file for"), "{msg}");
+    let msg = atomic_write(Path::new("/"), b"x").unwrap_err().to_string();
+    assert!(msg.contains("not a file path"), "{msg}");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn external_writers_can_fill_the_temporary_path() {
+    let d = dir("external");
+    let p = d.join("chart.png");
+    let f = AtomicFile::create(&p).unwrap();
+    assert_eq!(f.temp_path().extension().unwrap(), "png");
+    std::fs::write(f.temp_path(), b"written by someone else").unwrap();
+    f.commit().unwrap();
+    assert_eq!(std::fs::read(&p).unwrap(), b"written by someone else");
+    assert_eq!(names(&d), ["chart.png"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn concurrent_writes_to_one_target_never_corrupt_it() {
+    let d = dir("concurrent");
+    let p = d.join("shared.bin");
+    // Each writer writes a large file made of its own byte; the target must always be exactly
+    // one writer's whole file.
+    let len = 256 * 1024;
+    std::thread::scope(|s| {
+        for t in 0..8u8 {
+            let p = &p;
+            s.spawn(move || {
+                for _ in 0..5 {
+                    atomic_write_with(p, |w| {
+                        for _ in 0..len / 4096 {
+                            w.write_all(&[t; 4096])?;
+                        }
+                        Ok(())
+                    })
+                    .unwrap();
+                    let b = std::fs::read(p).unwrap();
+                    assert_eq!(b.len(), len);
+                    assert!(b.iter().all(|&x| x == b[0]), "a mixed file");
+                }
+            });
+        }
+    });
+    assert_eq!(names(&d), ["shared.bin"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[derive(Debug, PartialEq, Serialize, Deserialize)]
+struct Model {
+    name: String,
+    weights: Vec<f32>,
+    epoch: u32,
+}
+
+fn model() -> Model {
+    Model {
+        name: "digits".into(),
+        weights: vec![0.5, -1.25, 3.0],
+        epoch: 7,
+    }
+}
+
+#[test]
+fn framed_round_trip_in_memory_and_on_disk() {
+    let m = model();
+    let b = encode_framed(FrameKind::CHECKPOINT, 3, &m).unwrap();
+    assert_eq!(&b[..8], b"SNNFRAME");
+    assert_eq!(&b[8..12], b"CKPT");
+    assert_eq!(&b[12..16], &3u32.to_le_bytes());
+    assert_eq!(peek_kind(&b), Some(*b"CKPT"));
+    assert_eq!(
+        decode_framed::<Model>(&b, FrameKind::CHECKPOINT, 3, "m").unwrap(),
+        m
+    );
+    let f = decode_frame(&b, FrameKind::CHECKPOINT, 5, "m").unwrap();
+    assert_eq!(f.version, 3);
+    assert_eq!(
+        f.body.len() as u64,
+        u64::from_le_bytes(b[16..24].try_into().unwrap())
+    );
+
+    let d = dir("framed");
+    let p = d.join("m.ckpt");
+    write_framed(&p, FrameKind::STDP_WEIGHTS, 1, &m).unwrap();
+    assert_eq!(
+        read_framed::<Model>(&p, FrameKind::STDP_WEIGHTS, 1).unwrap(),
+        m
+    );
+    assert_eq!(names(&d), ["m.ckpt"]);
+    let msg = read_framed::<Model>(&d.join("nope"), FrameKind::STDP_WEIGHTS, 1)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        msg.starts_with("cannot read ") && msg.contains("nope: "),
+        "{msg}"
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+fn err(bytes: &[u8]) -> String {
+    decode_framed::<Model>(bytes, FrameKind::CHECKPOINT, 2, "run/m.ckpt")
+        .unwrap_err()
+        .to_string()
+}
+
+#[test]
+fn every_framed_error_names_the_file_and_the_problem() {
+    let good = encode_framed(FrameKind::CHECKPOINT, 2, &model()).unwrap();
+
+    // Truncated header, truncated body.
+    assert_eq!(
+        err(&good[..10]),
+        format!("run/m.ckpt: truncated: 10 bytes, a frame header alone is {HEADER_LEN}")
+    );
+    assert_eq!(
+        err(&good[..3]),
+        format!("run/m.ckpt: truncated: 3 bytes, a frame header alone is {HEADER_LEN}")
+    );
+    let body = good.len() - HEADER_LEN;
+    assert_eq!(
+        err(&good[..good.len() - 1]),
+        format!(
+            "run/m.ckpt: truncated: the header announces a {body}-byte body, {} bytes follow it",
+            body - 1
+        )
+    );
+    // Not ours.
+    assert_eq!(
+        err(b"step,neuron\n0,1\n"),
+        "run/m.ckpt: not an snn file (bad magic bytes)"
+    );
+    assert_eq!(
+        err(b""),
+        format!("run/m.ckpt: truncated: 0 bytes, a frame header alone is {HEADER_LEN}")
+    );
+    // Another kind.
+    let stdp = encode_framed(FrameKind::STDP_WEIGHTS, 2, &model()).unwrap();
+    assert_eq!(
+        err(&stdp),
+        "run/m.ckpt: is an STDP weight file, expected a training checkpoint"
+    );
+    let odd = encode_framed(FrameKind::new(*b"ZZ\0Z", "odd"), 2, &model()).unwrap();
+    assert_eq!(
+        err(&odd),
+        "run/m.ckpt: is an snn file of unknown kind \"ZZ\\x00Z\", expected a training checkpoint"
+    );
+    // Newer, older.
+    let newer = encode_framed(FrameKind::CHECKPOINT, 9, &model()).unwrap();
+    assert_eq!(
+        err(&newer),
+        "run/m.ckpt: a training checkpoint format version 9 was written by a newer version of \
+         snn (this build reads up to version 2)"
+    );
+    let older = encode_framed(FrameKind::CHECKPOINT, 1, &model()).unwrap();
+    assert_eq!(
+        err(&older),
+        "run/m.ckpt: written by an older version of snn (a training checkpoint format version \
+         1); retrain or convert"
+    );
+    // Corrupt body, corrupt header field.
+    let mut bad = good.clone();
+    *bad.last_mut().unwrap() ^= 1;
+    assert_eq!(err(&bad), "run/m.ckpt: corrupt: checksum mismatch");
+    let mut bad = good.clone();
+    bad[13] ^= 0x40; // the version field: a flipped bit is corruption, not a "newer version"
+    assert_eq!(err(&bad), "run/m.ckpt: corrupt: checksum mismatch");
+    // Trailing bytes after the frame, and inside the body after the value.
+    let mut long = good.clone();
+    long.extend_from_slice(b"xyz");
+    assert_eq!(err(&long), "run/m.ckpt: 3 unexpected bytes after the body");
+    let mut body = postcard::to_stdvec(&model()).unwrap();
+    body.push(0);
+    let padded = frame_bytes(FrameKind::CHECKPOINT, 2, &body);
+    assert_eq!(
+        err(&padded),
+        "run/m.ckpt: 1 unexpected bytes after the body"
+    );
+    // A body that is not a `Model`.
+    let wrong = encode_framed(FrameKind::CHECKPOINT, 2, &(1u8, 2u8)).unwrap();
+    let msg = err(&wrong);
+    assert!(
+        msg.starts_with("run/m.ckpt: cannot decode the body of a training checkpoint: "),
+        "{msg}"
+    );
+}
+
+#[test]
+fn a_huge_announced_length_allocates_nothing() {
+    let mut b = encode_framed(FrameKind::CHECKPOINT, 2, &model()).unwrap();
+    b[16..24].copy_from_slice(&u64::MAX.to_le_bytes());
+    assert!(err(&b).contains("truncated: the header announces"));
+    // A valid frame whose body claims a 2^60-element vector.
+    let mut body = vec![0u8; 0];
+    body.push(1);
+    body.push(b'a');
+    body.extend_from_slice(&[0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x0f]);
+    let f = frame_bytes(FrameKind::CHECKPOINT, 2, &body);
+    assert!(err(&f).contains("cannot decode the body"));
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(512))]
+
+    #[test]
+    fn random_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..200)) {
+        let _ = decode_framed::<Model>(&bytes, FrameKind::CHECKPOINT, 2, "x");
+        let mut framed = b"SNNFRAMECKPT".to_vec();
+        framed.extend_from_slice(&bytes);
+        let _ = decode_framed::<Model>(&framed, FrameKind::CHECKPOINT, 2, "x");
+        let _ = decode_frame(&framed, FrameKind::CHECKPOINT, u32::MAX, "x");
+    }
+
+    #[test]
+    fn truncated_or_mutated_frames_never_panic_and_never_decode_wrongly(
+        cut in 0usize..200,
+        flips in proptest::collection::vec((0usize..200, 1u8..=255), 0..4),
+        random_body in proptest::collection::vec(any::<u8>(), 0..64),
+    ) {
+        let good = encode_framed(FrameKind::CHECKPOINT, 2, &model()).unwrap();
+        let t = &good[..cut.min(good.len())];
+        let r = decode_framed::<Model>(t, FrameKind::CHECKPOINT, 2, "x");
+        prop_assert_eq!(r.is_ok(), t.len() == good.len());
+
+        let mut m = good.clone();
+        for (i, x) in &flips {
+            let i = i % m.len();
+            m[i] ^= x;
+        }
+        match decode_framed::<Model>(&m, FrameKind::CHECKPOINT, 2, "x") {
+            Ok(v) => prop_assert_eq!(v, model()),
+            Err(e) => prop_assert!(e.to_string().starts_with("x: ")),
+        }
+        // A checksum-valid frame around arbitrary bytes: the body decoder must cope.
+        let f = frame_bytes(FrameKind::CHECKPOINT, 2, &random_body);
+        let _ = decode_framed::<Model>(&f, FrameKind::CHECKPOINT, 2, "x");
+    }
+}
+
+#[test]
+fn file_errors_are_matchable() {
+    let e = decode_framed::<Model>(b"nope", FrameKind::CHECKPOINT, 1, "x").unwrap_err();
+    assert!(matches!(e, FileError::NotSnnFile { .. }));
+}
