@@ -283,12 +283,7 @@ impl Network {
         for (j, p) in projections.iter().enumerate() {
             by_source[p.source_pop].push(j);
         }
-        let max_delay = projections
-            .iter()
-            .map(|p| p.max_delay_steps())
-            .max()
-            .unwrap_or(1)
-            .max(1);
+        let max_delay = crate::projection::longest_delay_steps(&projections);
         let plan = StimulusPlan::from_spec(spec);
         let switch_steps = plan.switch_steps.clone();
         let record_pop = match &spec.recording.spikes {

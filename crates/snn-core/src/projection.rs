@@ -190,3 +190,14 @@ impl Projection {
         (col_ptr, sources, syn)
     }
 }
+
+/// The longest delay of any synapse of `projections`, in steps (1 when there is none): the ring
+/// buffers of the engine and the chip model hold this many steps plus one.
+pub fn longest_delay_steps(projections: &[Projection]) -> u16 {
+    projections
+        .iter()
+        .map(Projection::max_delay_steps)
+        .max()
+        .unwrap_or(1)
+        .max(1)
+}

@@ -86,12 +86,7 @@ pub(crate) fn check<'s>(spec: &'s NetworkSpec, arch: &ArchSpec) -> Result<Checke
         .map_err(|e| MapError::Unsupported {
             issues: vec![e.to_string()],
         })?;
-    let max_delay = projections
-        .iter()
-        .map(|p| p.max_delay_steps())
-        .max()
-        .unwrap_or(1)
-        .max(1);
+    let max_delay = snn_core::projection::longest_delay_steps(&projections);
     Ok(Checked {
         spec,
         offsets: spec.population_offsets(),

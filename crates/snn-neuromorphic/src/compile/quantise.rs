@@ -172,6 +172,20 @@ pub(crate) struct FloatMap {
 
 const VTH_MAX: f64 = ((1 << 17) - 1) as f64;
 
+/// What the chip cannot do of a NEST-style LIF: refractory periods, a reset potential other
+/// than rest, `>=` thresholds.
+fn lif_notes(notes: &mut Vec<String>, t_ref_ms: f64, v_reset_mv: f64, e_l_mv: f64, dt_ms: f64) {
+    if t_ref_ms >= 0.5 * dt_ms {
+        notes.push(format!(
+            "refractory period {t_ref_ms} ms is not modelled on the chip"
+        ));
+    }
+    if v_reset_mv != e_l_mv {
+        notes.push("v resets to E_L on the chip, not to V_reset".into());
+    }
+    notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
+}
+
 /// Maps a float model. `max_w` is the largest `|w| * k` over incoming synapses per receptor
 /// (`k` = P21 for `lif_exp`, 1 otherwise) — the caller passes `(max_ex, max_in)` of raw `|w|`.
 pub(crate) fn map_float(
@@ -194,16 +208,7 @@ pub(crate) fn map_float(
         }
         NeuronModel::LifDelta(p) => {
             let LifDeltaPropagators { p22, p20 } = LifDeltaPropagators::new(p, dt_ms);
-            if p.t_ref_ms >= 0.5 * dt_ms {
-                notes.push(format!(
-                    "refractory period {} ms is not modelled on the chip",
-                    p.t_ref_ms
-                ));
-            }
-            if p.v_reset_mv != p.e_l_mv {
-                notes.push("v resets to E_L on the chip, not to V_reset".into());
-            }
-            notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
+            lif_notes(&mut notes, p.t_ref_ms, p.v_reset_mv, p.e_l_mv, dt_ms);
             (
                 p22,
                 0.0,
@@ -223,20 +228,11 @@ pub(crate) fn map_float(
                         .into(),
                 );
             }
-            if p.t_ref_ms >= 0.5 * dt_ms {
-                notes.push(format!(
-                    "refractory period {} ms is not modelled on the chip",
-                    p.t_ref_ms
-                ));
-            }
-            if p.v_reset_mv != p.e_l_mv {
-                notes.push("v resets to E_L on the chip, not to V_reset".into());
-            }
             notes.push(
                 "the chip adds the current to v in the step it arrives, the model one step later"
                     .into(),
             );
-            notes.push("the chip spikes when v > threshold, the model when v >= threshold".into());
+            lif_notes(&mut notes, p.t_ref_ms, p.v_reset_mv, p.e_l_mv, dt_ms);
             (
                 k.p22,
                 k.p11_ex,
