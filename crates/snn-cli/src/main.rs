@@ -18,6 +18,7 @@ mod encode;
 mod inspect;
 mod stdp;
 mod train;
+mod usage;
 
 #[derive(Parser)]
 #[command(
@@ -131,7 +132,7 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("error: {e:#}");
-            ExitCode::from(1)
+            ExitCode::from(usage::exit_code(&e))
         }
     }
 }
@@ -178,17 +179,19 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 
 fn simulate(a: SimulateArgs) -> Result<()> {
     if a.threads == 0 {
-        bail!("--threads must be at least 1");
+        return Err(usage::usage("--threads must be at least 1"));
     }
     let mut spec = match (&a.spec, a.neurons) {
         (Some(_), Some(_)) => {
-            bail!("--neurons applies only to the built-in CUBA network, not to a spec file")
+            return Err(usage::usage(
+                "--neurons applies only to the built-in CUBA network, not to a spec file",
+            ));
         }
         (Some(p), None) => NetworkSpec::load(p)?,
         (None, n) => {
             let n = n.unwrap_or(4000);
             if n < 2 {
-                bail!("--neurons must be at least 2");
+                return Err(usage::usage("--neurons must be at least 2"));
             }
             models::cuba(n, 1)
         }

@@ -227,7 +227,7 @@ fn bad_inputs_fail_cleanly() {
     );
     assert_clean_failure(
         &["simulate", "--threads", "0"],
-        1,
+        2,
         "--threads must be at least 1",
     );
     assert_clean_failure(&["simulate", "--duration-ms=-5"], 1, "--duration-ms -5");
