@@ -1,4 +1,5 @@
-//! Project automation. `cargo xtask bench [--full] [--save-baseline NAME] [--baseline NAME]`.
+//! Project automation. `cargo xtask bench [--full] [--save-baseline NAME] [--baseline NAME]`,
+//! `cargo xtask release` and `cargo xtask fuzz [--time SECS]`.
 //!
 //! `bench` builds the `snn` binary in release mode, runs the end-to-end scenarios (each a few
 //! times, keeping the fastest run), then the criterion micro-benchmarks (`--quick` unless
@@ -13,6 +14,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+mod fuzz;
 mod release;
 
 const USAGE: &str = "\
@@ -27,7 +29,9 @@ Runs the benchmark suite in release mode and writes target/bench/report.{json,md
   --save-baseline N  also save this report as target/bench/baselines/N.json
   --baseline N       compare with target/bench/baselines/N.json and flag regressions
 
-usage: cargo xtask release [--bump patch|minor|major] [--dry-run] [--no-checks]  (see docs/release.md)";
+usage: cargo xtask release [--bump patch|minor|major] [--dry-run] [--no-checks]  (see docs/release.md)
+
+usage: cargo xtask fuzz [--time SECS] [--cases N] [--seed S] [--target NAME]  (see docs/reliability.md)";
 
 struct Opts {
     full: bool,
@@ -87,6 +91,7 @@ fn main() {
     let result = match args.first().map(String::as_str) {
         Some("bench") => parse(&args[1..]).and_then(|o| bench(&o)),
         Some("release") => release::run(&args[1..]),
+        Some("fuzz") => fuzz::run(&args[1..]),
         _ => Err(anyhow::anyhow!("{USAGE}")),
     };
     if let Err(e) = result {
@@ -95,7 +100,7 @@ fn main() {
     }
 }
 
-fn root() -> PathBuf {
+pub(crate) fn root() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
         .parent()
         .expect("xtask lives in the workspace")

@@ -8,6 +8,7 @@
 //! changes another projection's (or its own) synapses.
 
 use rand::RngExt;
+use rand::distr::uniform::SampleRange;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution as _, Normal};
 use snn_types::{Connectivity, Distribution, NetworkSpec, ProjectionSpec, ValueSpec, delay_steps};
@@ -20,9 +21,11 @@ use crate::rng::{StreamKind, stream};
 pub fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
     match *v {
         ValueSpec::Constant(x) => x,
+        // The same draw as `rng.random_range(low..high)` (same stream), without its panic on a
+        // range whose width overflows (validation rejects those; this keeps `draw` total).
         ValueSpec::Random(Distribution::Uniform { low, high }) => {
             if high > low {
-                rng.random_range(low..high)
+                (low..high).sample_single(rng).unwrap_or(low)
             } else {
                 low
             }

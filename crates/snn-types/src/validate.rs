@@ -57,6 +57,11 @@ impl Checker {
                         path,
                         format!("uniform low ({low}) is greater than high ({high})"),
                     );
+                } else if ok && !(high - low).is_finite() {
+                    self.err(
+                        path,
+                        format!("uniform range {low}..{high} is too wide to sample"),
+                    );
                 }
             }
             ValueSpec::Random(Distribution::Normal { mean, std }) => {

@@ -1,0 +1,429 @@
+//! The targets and their seed inputs. A target returns whether its parser accepted the input
+//! (errors are the expected outcome for most inputs); only a panic (or an abort) is a failure.
+
+use std::path::Path;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use snn_core::Network;
+use snn_encode::aer::{AerEvent, AerStream, TimestampWidth};
+use snn_learn::data::{Dataset, Idx, dataset_from_idx, parse_idx};
+use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+use snn_neuromorphic::{ArchSpec, Chip, NocMode, RunOptions, compile};
+use snn_types::file::{self, FrameKind};
+use snn_types::{NetworkSpec, Readout, SpikeRaster};
+
+/// Networks larger than this are parsed and validated but not simulated (keeps a case fast).
+const MAX_NEURONS: u64 = 2_000;
+/// Upper bound of synapses (source x target sizes, or explicit entries) of simulated networks.
+const MAX_PAIRS: u64 = 400_000;
+const STEPS: u64 = 20;
+
+fn text(data: &[u8]) -> std::borrow::Cow<'_, str> {
+    String::from_utf8_lossy(data)
+}
+
+/// Whether a validated spec is small enough to build and run in a fuzz case.
+fn small(spec: &NetworkSpec) -> bool {
+    if spec.n_neurons() > MAX_NEURONS {
+        return false;
+    }
+    let size = |name: &str| {
+        spec.population_index(name)
+            .map_or(0, |i| spec.populations[i].size as u64)
+    };
+    let pairs: u64 = spec
+        .projections
+        .iter()
+        .map(|p| size(&p.source).saturating_mul(size(&p.target)))
+        .fold(0u64, u64::saturating_add);
+    pairs <= MAX_PAIRS
+}
+
+/// What a user does with a valid spec: simulate it, read its readout, put it on a chip. True
+/// when the spec is valid.
+fn exercise(spec: &NetworkSpec) -> bool {
+    if spec.validate().is_err() {
+        return false;
+    }
+    if !small(spec) {
+        return true;
+    }
+    if let Ok(mut net) = Network::build(spec) {
+        let mut raster = SpikeRaster::new(0);
+        net.run(STEPS, &mut raster);
+        if let Ok(r) = Readout::from_spec(spec) {
+            let _ = r.predict(&raster);
+        }
+    }
+    if let Ok(arch) = ArchSpec::preset("loihi")
+        && let Ok(p) = compile(spec, &arch)
+    {
+        let _ = Chip::new(&p).run(5, &RunOptions::default());
+    }
+    true
+}
+
+/// Network spec, TOML.
+pub fn spec_toml(data: &[u8]) -> bool {
+    let Ok(spec) = NetworkSpec::from_toml_str(&text(data)) else {
+        return false;
+    };
+    // What was read can be written back and read again.
+    if let Ok(t) = spec.to_toml_string() {
+        let _ = NetworkSpec::from_toml_str(&t);
+    }
+    exercise(&spec)
+}
+
+/// Network spec, JSON.
+pub fn spec_json(data: &[u8]) -> bool {
+    match NetworkSpec::from_json_str(&text(data)) {
+        Ok(spec) => exercise(&spec),
+        Err(_) => false,
+    }
+}
+
+const SMALL_NET: &str = r#"
+    dt_ms = 1.0
+    seed = 3
+    [[populations]]
+    name = "in"
+    size = 8
+    neuron = { model = "input" }
+    [[populations]]
+    name = "a"
+    size = 12
+    neuron = { model = "loihi_lif", du = 3000, dv = 400, vth_mant = 30 }
+    [[projections]]
+    source = "in"
+    target = "a"
+    connectivity = { rule = "fixed_probability", p = 0.5 }
+    weight = 60
+    [[projections]]
+    source = "a"
+    target = "a"
+    connectivity = { rule = "fixed_outdegree", k = 3 }
+    weight = -20
+    delay_ms = 2.0
+    [[stimuli]]
+    kind = "poisson"
+    target = "in"
+    rate_hz = 300.0
+"#;
+
+/// Chip architecture, TOML.
+pub fn arch_toml(data: &[u8]) -> bool {
+    let Ok(arch) = ArchSpec::from_toml_str(&text(data), "fuzz.toml") else {
+        return false;
+    };
+    if arch.validate().is_err() {
+        return false;
+    }
+    if arch.n_cores() > 1 << 16 {
+        return true;
+    }
+    let spec = NetworkSpec::from_toml_str(SMALL_NET).expect("the built-in network parses");
+    if let Ok(p) = compile(&spec, &arch) {
+        for noc in [NocMode::Cycle, NocMode::Analytic] {
+            let _ = Chip::new(&p).run(3, &RunOptions { noc, trace: true });
+        }
+        let _ = p.fit_summary();
+    }
+    true
+}
+
+/// Training checkpoint.
+pub fn checkpoint(data: &[u8]) -> bool {
+    let Ok(t) = snn_learn::checkpoint::from_bytes(data, "fuzz.ckpt") else {
+        return false;
+    };
+    let c = &t.model.config;
+    if c.n_inputs > 4096 || c.steps > 200 || c.n_outputs > 4096 {
+        return true;
+    }
+    let ds = Dataset {
+        features: vec![0.5; 2 * c.n_inputs],
+        labels: vec![0, 0],
+        n_features: c.n_inputs,
+        n_classes: c.n_outputs.clamp(1, 256),
+        shape: (1, c.n_inputs),
+    };
+    let _ = t.evaluate(&ds, 1);
+    true
+}
+
+/// Training checkpoint with a valid frame around fuzzed contents: what a checksum cannot catch
+/// (a file written wrongly or on purpose).
+pub fn checkpoint_body(data: &[u8]) -> bool {
+    checkpoint(&file::frame_bytes(
+        FrameKind::CHECKPOINT,
+        snn_learn::checkpoint::VERSION,
+        data,
+    ))
+}
+
+static TMP: AtomicU64 = AtomicU64::new(0);
+
+/// Diehl & Cook weight file.
+pub fn stdp_weights(data: &[u8]) -> bool {
+    let path = std::env::temp_dir().join(format!(
+        "snn-fuzz-{}-{}.stdp",
+        std::process::id(),
+        TMP.fetch_add(1, Ordering::Relaxed)
+    ));
+    if std::fs::write(&path, data).is_err() {
+        return false;
+    }
+    let loaded = DiehlCook::load(&path);
+    let _ = std::fs::remove_file(&path);
+    let Ok(m) = loaded else {
+        return false;
+    };
+    let n = m.n_inputs();
+    if n > 4096 || m.n_neurons() > 1024 {
+        return true;
+    }
+    let ds = Dataset {
+        features: vec![0.5; n],
+        labels: vec![0],
+        n_features: n,
+        n_classes: 10,
+        shape: m.shape(),
+    };
+    let _ = m.predict(&ds, &|_, _| {});
+    true
+}
+
+/// Diehl & Cook weight file with a valid frame around fuzzed contents.
+pub fn stdp_body(data: &[u8]) -> bool {
+    stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 1, data))
+}
+
+/// IDX array.
+pub fn idx(data: &[u8]) -> bool {
+    let origin = Path::new("fuzz.idx");
+    let Ok(images) = parse_idx(data, origin) else {
+        return false;
+    };
+    let n = images.dims.first().copied().unwrap_or(0);
+    let labels = Idx {
+        dims: vec![n],
+        data: (0..n).map(|i| (i % 10) as u8).collect(),
+    };
+    let _ = dataset_from_idx(&images, &labels, 255.0, origin);
+    let _ = dataset_from_idx(&images, &images, 255.0, origin);
+    true
+}
+
+/// Address-event file.
+pub fn aer(data: &[u8]) -> bool {
+    let Ok(s) = AerStream::from_bytes(data) else {
+        return false;
+    };
+    let _ = s.to_frames(0, 1000, 4);
+    let _ = s.to_raster(0, 1000, 4);
+    true
+}
+
+/// Spike CSV.
+pub fn spike_csv(data: &[u8]) -> bool {
+    snn_neuromorphic::spikes::parse_spike_csv(&text(data), "fuzz.csv").is_ok()
+}
+
+/// Seeds: the shipped example, the built-in small network, a spec with every stimulus kind and
+/// a readout, and an exported trained classifier.
+pub fn spec_toml_seeds() -> Vec<Vec<u8>> {
+    spec_seeds()
+        .into_iter()
+        .filter_map(|s| s.to_toml_string().ok())
+        .map(String::into_bytes)
+        .chain([
+            include_str!("../../../examples/cuba.toml")
+                .as_bytes()
+                .to_vec(),
+            SMALL_NET.as_bytes().to_vec(),
+        ])
+        .collect()
+}
+
+/// Seeds: the TOML seeds as JSON.
+pub fn spec_json_seeds() -> Vec<Vec<u8>> {
+    spec_seeds()
+        .iter()
+        .map(|s| s.to_json_string().into_bytes())
+        .collect()
+}
+
+const EVERY_KIND: &str = r#"
+    name = "every-kind"
+    dt_ms = 0.5
+    duration_ms = 10.0
+    seed = 9
+    [[populations]]
+    name = "in"
+    size = 6
+    neuron = { model = "input" }
+    [[populations]]
+    name = "e"
+    size = 10
+    neuron = { model = "lif_exp", tau_m_ms = 10.0 }
+    v_init = { low = -70.0, high = -55.0 }
+    [[populations]]
+    name = "d"
+    size = 5
+    neuron = { model = "lif_delta" }
+    [[populations]]
+    name = "b"
+    size = 4
+    neuron = { model = "lif_beta", beta = 0.9, threshold = 1.0 }
+    [[projections]]
+    source = "in"
+    target = "e"
+    connectivity = { rule = "fixed_indegree", k = 3 }
+    weight = { mean = 50.0, std = 10.0 }
+    delay_ms = { low = 0.5, high = 3.0 }
+    [[projections]]
+    source = "e"
+    target = "d"
+    connectivity = { rule = "one_to_one" }
+    weight = 2.0
+    [[projections]]
+    source = "d"
+    target = "b"
+    connectivity = { rule = "explicit", sources = [0, 1, 4], targets = [3, 2, 0], weights = [0.5, 0.6, 0.7] }
+    [[projections]]
+    source = "e"
+    target = "e"
+    connectivity = { rule = "all_to_all" }
+    weight = -3.0
+    receptor = "inhibitory"
+    [[stimuli]]
+    kind = "spike_array"
+    target = "in"
+    spikes = [{ neuron = 0, times_ms = [0.0, 1.5] }, { neuron = 5, times_ms = [2.0] }]
+    [[stimuli]]
+    kind = "poisson"
+    target = "e"
+    rate_hz = 800.0
+    weight = 20.0
+    [[stimuli]]
+    kind = "current"
+    target = "d"
+    amplitude = 300.0
+    start_ms = 1.0
+    stop_ms = 5.0
+    [[stimuli]]
+    kind = "step_current"
+    target = "d"
+    times_ms = [0.0, 2.0]
+    amplitudes = [10.0, 0.0]
+    [recording]
+    spikes = ["e", "b"]
+    state = [{ population = "e", variable = "v", neurons = [0, 1] }]
+    rates = ["d"]
+"#;
+
+fn spec_seeds() -> Vec<NetworkSpec> {
+    let mut out: Vec<NetworkSpec> = [EVERY_KIND, SMALL_NET]
+        .iter()
+        .filter_map(|t| NetworkSpec::from_toml_str(t).ok())
+        .collect();
+    out.push(snn_core::models::cuba(40, 1));
+    if let Some(t) = tiny_trainer()
+        && let Ok(s) = snn_learn::export::to_network_spec(&t.model, t.config.encoding)
+    {
+        out.push(s);
+    }
+    out
+}
+
+fn tiny_trainer() -> Option<snn_learn::train::Trainer> {
+    use snn_learn::model::{Model, ModelConfig};
+    use snn_learn::train::{TrainConfig, Trainer};
+    let cfg = ModelConfig::feed_forward(6, &[5], 3, 4);
+    let tc = TrainConfig::recipe(1, 2);
+    Trainer::new(Model::new(cfg, 2).ok()?, tc).ok()
+}
+
+/// Seeds: the architecture presets.
+pub fn arch_seeds() -> Vec<Vec<u8>> {
+    vec![
+        snn_neuromorphic::arch::LOIHI_TOML.as_bytes().to_vec(),
+        snn_neuromorphic::arch::TRUENORTH_TOML.as_bytes().to_vec(),
+    ]
+}
+
+/// Seeds: the checkpoint of a tiny trainer.
+pub fn checkpoint_seeds() -> Vec<Vec<u8>> {
+    tiny_trainer()
+        .and_then(|t| snn_learn::checkpoint::to_bytes(&t).ok())
+        .into_iter()
+        .collect()
+}
+
+/// The body (postcard) of each framed seed of `kind`.
+fn bodies(seeds: Vec<Vec<u8>>, kind: FrameKind) -> Vec<Vec<u8>> {
+    seeds
+        .iter()
+        .filter_map(|b| file::decode_frame(b, kind, u32::MAX, "seed").ok())
+        .map(|f| f.body.to_vec())
+        .collect()
+}
+
+/// Seeds: the body of the tiny trainer's checkpoint.
+pub fn checkpoint_body_seeds() -> Vec<Vec<u8>> {
+    bodies(checkpoint_seeds(), FrameKind::CHECKPOINT)
+}
+
+/// Seeds: the body of the tiny Diehl & Cook weight file.
+pub fn stdp_body_seeds() -> Vec<Vec<u8>> {
+    bodies(stdp_seeds(), FrameKind::STDP_WEIGHTS)
+}
+
+/// Seeds: the weight file of a tiny Diehl & Cook network.
+pub fn stdp_seeds() -> Vec<Vec<u8>> {
+    let cfg = DiehlCookConfig {
+        n_neurons: 3,
+        ..DiehlCookConfig::digits()
+    };
+    let Ok(m) = DiehlCook::new(cfg, 4, (2, 2), 2) else {
+        return Vec::new();
+    };
+    let path = std::env::temp_dir().join(format!("snn-fuzz-seed-{}.stdp", std::process::id()));
+    let bytes = m.save(&path).ok().and_then(|_| std::fs::read(&path).ok());
+    let _ = std::fs::remove_file(&path);
+    bytes.into_iter().collect()
+}
+
+/// Seeds: a 3-image 2x2 IDX file and a label file.
+pub fn idx_seeds() -> Vec<Vec<u8>> {
+    let mut images = vec![0, 0, 8, 3, 0, 0, 0, 3, 0, 0, 0, 2, 0, 0, 0, 2];
+    images.extend((0..12u8).map(|x| x * 20));
+    let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 3];
+    labels.extend([1, 2, 9]);
+    vec![images, labels]
+}
+
+/// Seeds: a small event stream in both timestamp widths.
+pub fn aer_seeds() -> Vec<Vec<u8>> {
+    let events: Vec<AerEvent> = (0..20u64)
+        .map(|i| AerEvent {
+            t_us: i * 150,
+            x: (i % 8) as u16,
+            y: (i % 5) as u16,
+            on: i % 3 == 0,
+        })
+        .collect();
+    let Ok(s) = AerStream::new(8, 5, events) else {
+        return Vec::new();
+    };
+    [TimestampWidth::U32, TimestampWidth::U64]
+        .into_iter()
+        .filter_map(|tw| s.to_bytes(tw).ok())
+        .collect()
+}
+
+/// Seeds: a spike CSV with a header and a comment.
+pub fn spike_csv_seeds() -> Vec<Vec<u8>> {
+    vec![b"step,neuron\n0,1\n0,3\n# comment\n\n2,0\n7,2\n".to_vec()]
+}
