@@ -46,6 +46,15 @@ pub struct ChipArgs {
 
 /// Runs `snn chip`.
 pub fn run(a: ChipArgs) -> Result<()> {
+    let arch_file = std::path::Path::new(&a.arch);
+    crate::outputs::check(
+        &[("--trace", a.trace.as_deref())],
+        &[
+            crate::outputs::Input::new(Some(&a.network)),
+            crate::outputs::Input::new(a.input.as_deref()),
+            crate::outputs::Input::new(arch_file.is_file().then_some(arch_file)),
+        ],
+    )?;
     let noc = match a.noc.as_str() {
         "cycle" => NocMode::Cycle,
         "analytic" => NocMode::Analytic,
@@ -93,7 +102,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
         },
     );
     if let (Some(path), Some(csv)) = (&a.trace, report.trace_csv()) {
-        snn_types::file::atomic_write(path, csv.as_bytes())?;
+        snn_types::file::atomic_write(path, csv.as_bytes()).context("--trace")?;
     }
     if a.json {
         println!("{}", serde_json::to_string_pretty(&report.to_json(true))?);

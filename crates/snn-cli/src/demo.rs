@@ -28,6 +28,23 @@ pub const FP32_MAC_PJ: f64 = 4.6;
 /// event on a conventional processor, ignoring memory traffic.
 pub const FP32_ADD_PJ: f64 = 0.9;
 
+/// The files `snn demo` writes into its `--out` directory.
+const OUTPUT_FILES: [&str; 13] = [
+    "snn.toml",
+    "comparison.md",
+    "comparison.json",
+    "training.json",
+    "training.svg",
+    "training.png",
+    "chip_energy.svg",
+    "chip_energy.png",
+    "chip_cores.svg",
+    "chip_cores.png",
+    "chip_report_last_sample.json",
+    "raster.svg",
+    "raster.png",
+];
+
 /// Arguments of `snn demo`.
 #[derive(clap::Args)]
 pub struct DemoArgs {
@@ -86,8 +103,25 @@ pub fn run(a: DemoArgs) -> Result<()> {
         bail!("--threads, --hidden, --epochs and --steps must be at least 1");
     }
     let arch = ArchSpec::resolve(&a.arch)?;
-    std::fs::create_dir_all(&a.out)
-        .with_context(|| format!("cannot create {}", a.out.display()))?;
+    // Every file of the run can be written, checked before the training starts.
+    if a.out.is_file() {
+        return Err(crate::usage::usage(format!(
+            "--out {}: is a file, not a directory",
+            a.out.display()
+        )));
+    }
+    std::fs::create_dir_all(&a.out).map_err(|e| {
+        crate::usage::usage(format!(
+            "--out {}: cannot create the directory: {e}",
+            a.out.display()
+        ))
+    })?;
+    let arch_file = std::path::Path::new(&a.arch);
+    let arch_input = arch_file.is_file().then_some(arch_file);
+    for name in OUTPUT_FILES {
+        snn_types::file::check_output(&a.out.join(name), arch_input.as_slice())
+            .map_err(|e| crate::usage::usage(format!("--out {e}")))?;
+    }
     let (train, test) = digits();
     let enc = Encoding::Rate { p_max: 0.8 };
     say(
@@ -156,8 +190,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let spec = clf.spec().clone();
     let readout = clf.readout().clone();
     let spec_path = a.out.join("snn.toml");
-    atomic_write(&spec_path, spec.to_toml_string()?.as_bytes())
-        .with_context(|| format!("cannot write {}", spec_path.display()))?;
+    atomic_write(&spec_path, spec.to_toml_string()?.as_bytes())?;
     let idx: Vec<usize> = (0..test.len()).collect();
     let eval_seed = trainer.config.seed ^ 0xE7A1_0000_0000_0001;
     let inputs: Vec<(Vec<usize>, Input)> = idx

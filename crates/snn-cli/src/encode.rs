@@ -206,7 +206,8 @@ fn plot_format(path: &Path) -> Result<crate::charts::Format> {
 
 /// Writes `bytes` to `path` atomically (see [`snn_types::file::atomic_write`]).
 fn write_atomic(path: &Path, flag: &str, bytes: &[u8]) -> Result<()> {
-    snn_types::file::atomic_write(path, bytes).with_context(|| format!("{flag} {}", path.display()))
+    // The error names the path and the reason; the context adds only the flag.
+    snn_types::file::atomic_write(path, bytes).context(flag.to_string())
 }
 
 fn raster_csv(r: &SpikeRaster) -> String {
@@ -335,6 +336,10 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
 
 /// Runs `snn encode`.
 pub fn run(a: EncodeArgs) -> Result<()> {
+    crate::outputs::check(
+        &[("--out", a.out.as_deref()), ("--plot", a.plot.as_deref())],
+        &[crate::outputs::Input::new(a.csv.as_deref())],
+    )?;
     a.plot.as_deref().map(plot_format).transpose()?;
     let norm = Normalize::new(a.min, a.max).context("--min/--max")?;
     let input = load_input(&a)?;
@@ -352,7 +357,7 @@ pub fn run(a: EncodeArgs) -> Result<()> {
             a.dt_ms,
             &[("encoded input".to_string(), 0, e.neurons as u32)],
         )
-        .with_context(|| format!("--plot {}", path.display()))?;
+        .context("--plot")?;
     }
 
     let u: Vec<f32> = x.iter().map(|&v| norm.apply(v)).collect();

@@ -16,6 +16,7 @@ mod chip;
 mod demo;
 mod encode;
 mod inspect;
+mod outputs;
 mod stdp;
 mod train;
 mod usage;
@@ -109,6 +110,8 @@ struct SimulateArgs {
 }
 
 fn main() -> ExitCode {
+    // First, before any thread starts: SIGINT/SIGTERM remove the live temporaries and exit 130/143.
+    let _ = snn_types::file::install_signal_cleanup();
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
@@ -181,6 +184,13 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if a.threads == 0 {
         return Err(usage::usage("--threads must be at least 1"));
     }
+    outputs::check(
+        &[
+            ("--raster", a.raster.as_deref()),
+            ("--plot", a.plot.as_deref()),
+        ],
+        &[outputs::Input::new(a.spec.as_deref())],
+    )?;
     let mut spec = match (&a.spec, a.neurons) {
         (Some(_), Some(_)) => {
             return Err(usage::usage(
@@ -266,7 +276,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             spec.dt_ms,
             &populations,
         )
-        .with_context(|| format!("--plot {}", path.display()))?;
+        .context("--plot")?;
     }
     let neurons = net.n_neurons();
     let synapses = net.n_synapses();

@@ -104,6 +104,17 @@ pub fn run(a: StdpArgs) -> Result<()> {
     if a.load.is_none() && a.epochs == 0 {
         bail!("--epochs must be at least 1 (or give --load to evaluate saved weights)");
     }
+    // `--out` may replace the `--load` file (read whole before any write).
+    crate::outputs::check(
+        &[
+            ("--out", a.out.as_deref()),
+            ("--plot-weights", a.plot_weights.as_deref()),
+        ],
+        &[crate::outputs::Input {
+            path: a.load.as_deref(),
+            replaced_by: &["--out"],
+        }],
+    )?;
     if let Some(p) = &a.plot_weights {
         if crate::charts::Format::of(p).is_none() {
             bail!("--plot-weights must end in .svg or .png: {}", p.display());
@@ -192,7 +203,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
             ),
             &receptive_fields(&model)?,
         )
-        .with_context(|| format!("--plot-weights {}", p.display()))?;
+        .context("--plot-weights")?;
     }
     let assigned = model.assignments().iter().flatten().count();
     if a.json {

@@ -198,6 +198,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
     if a.threads == 0 {
         bail!("--threads must be at least 1");
     }
+    // Before the first epoch, not after it. `--out` may replace the `--resume` checkpoint.
+    crate::outputs::check(
+        &[
+            ("--out", a.out.as_deref()),
+            ("--metrics", a.metrics.as_deref()),
+            ("--export", a.export.as_deref()),
+        ],
+        &[crate::outputs::Input {
+            path: a.resume.as_deref(),
+            replaced_by: &["--out"],
+        }],
+    )?;
     let mut trainer = match &a.resume {
         Some(p) => {
             let t = checkpoint::load(p)?;

@@ -219,10 +219,6 @@ fn bad_input_gives_one_clear_error() {
             &["--scheme", "ttfs", "--deterministic"],
             "--deterministic applies only",
         ),
-        (
-            &["--out", "/nonexistent/dir/r.csv"],
-            "--out /nonexistent/dir/r.csv",
-        ),
     ];
     for (args, needle) in cases {
         let (code, err) = fails(args);
@@ -230,6 +226,13 @@ fn bad_input_gives_one_clear_error() {
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }
+    // An output path that cannot be written is a usage error, found before any work.
+    let (code, err) = fails(&["--out", "/nonexistent/dir/r.csv"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(
+        err,
+        "error: --out /nonexistent/dir/r.csv: directory /nonexistent/dir does not exist\n"
+    );
     // Usage errors are clap's: exit code 2.
     for args in [
         &["--scheme", "morse"][..],

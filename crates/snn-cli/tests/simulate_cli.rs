@@ -247,8 +247,8 @@ fn bad_inputs_fail_cleanly() {
             "--raster",
             "/no/such/dir/r.csv",
         ],
-        1,
-        "/no/such/dir/r.csv",
+        2,
+        "--raster /no/such/dir/r.csv: directory /no/such/dir does not exist",
     );
     std::fs::remove_dir_all(&dir).ok();
 }

@@ -28,6 +28,16 @@
 //! # std::fs::remove_dir_all(&dir).unwrap();
 //! ```
 //!
+//! A target that is a directory is refused before any temporary exists. Errors name the target
+//! the caller gave, never the temporary, and hold the OS reason once.
+//!
+//! # Interruption and output checks
+//!
+//! Every live temporary is listed in a process-wide registry ([`live_temporaries`]);
+//! [`remove_live_temporaries`] deletes them all, and [`install_signal_cleanup`] does so on
+//! SIGINT, SIGTERM and SIGHUP, then exits with 128 + the signal. [`check_output`] tells, before
+//! any work, whether a file can be written at a path without destroying one of the inputs.
+//!
 //! # The framed binary format
 //!
 //! Every binary file the toolkit writes (training checkpoints, STDP weights) is one frame:
@@ -65,7 +75,7 @@
 //! ```
 
 use std::fmt;
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -77,15 +87,26 @@ use serde::de::DeserializeOwned;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum FileError {
-    /// An operating-system failure during one step of a write or read.
-    #[error("cannot {op} {}: {source}", path.display())]
+    /// An operating-system failure during one step of a write or read. The message holds the
+    /// OS reason; it is deliberately not also reported as [`source`](std::error::Error::source),
+    /// so that printing the error chain (`{:#}` with anyhow) shows the reason once.
+    #[error("cannot {op} {}: {error}", path.display())]
     Io {
         /// The file the operation was for (the target, not the temporary).
         path: PathBuf,
         /// The operation, e.g. `"create a temporary file for"`, `"rename over"`, `"read"`.
         op: &'static str,
         /// The OS error.
-        source: std::io::Error,
+        error: std::io::Error,
+    },
+    /// An output path that cannot be written, found before anything is written (see
+    /// [`check_output`]).
+    #[error("{}: {problem}", path.display())]
+    Output {
+        /// The output path as given.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: OutputProblem,
     },
     /// The path has no file name (`/`, `..`, an empty path).
     #[error("{}: not a file path", path.display())]
@@ -175,11 +196,59 @@ pub enum FileError {
 }
 
 impl FileError {
-    fn io(path: &Path, op: &'static str, source: std::io::Error) -> Self {
+    fn io(path: &Path, op: &'static str, error: std::io::Error) -> Self {
         FileError::Io {
             path: path.to_path_buf(),
             op,
-            source,
+            error,
+        }
+    }
+
+    fn output(path: &Path, problem: OutputProblem) -> Self {
+        FileError::Output {
+            path: path.to_path_buf(),
+            problem,
+        }
+    }
+}
+
+/// Why an output path cannot be written (the path itself is in [`FileError::Output`]).
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum OutputProblem {
+    /// The path is an existing directory.
+    IsDirectory,
+    /// The directory that would hold the file does not exist.
+    MissingDirectory(PathBuf),
+    /// What would be the file's directory is not a directory.
+    NotADirectory(PathBuf),
+    /// No file can be created in the directory (permissions, a read-only file system); the OS
+    /// reason.
+    NotWritable {
+        /// The directory.
+        dir: PathBuf,
+        /// The OS error of the attempt.
+        error: std::io::Error,
+    },
+    /// The path is (resolves to) one of the command's input files, given here as the caller
+    /// named it.
+    IsInput(PathBuf),
+}
+
+impl fmt::Display for OutputProblem {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            OutputProblem::IsDirectory => f.write_str("is a directory"),
+            OutputProblem::MissingDirectory(d) => {
+                write!(f, "directory {} does not exist", d.display())
+            }
+            OutputProblem::NotADirectory(d) => write!(f, "{} is not a directory", d.display()),
+            OutputProblem::NotWritable { dir, error } => {
+                write!(f, "cannot write in directory {}: {error}", dir.display())
+            }
+            OutputProblem::IsInput(i) => {
+                write!(f, "would overwrite the input file {}", i.display())
+            }
         }
     }
 }
@@ -270,22 +339,34 @@ pub struct AtomicFile {
     temp: PathBuf,
     /// `None` once committed (or after a failed commit, which cleans up itself).
     out: Option<BufWriter<File>>,
+    /// The temporary's entry in the registry of live temporaries (see [`remove_live_temporaries`]).
+    live_id: u64,
 }
 
 impl AtomicFile {
     /// Creates a fresh temporary file next to `path` (which need not exist yet; its directory
     /// must).
     pub fn create(path: &Path) -> Result<Self, FileError> {
+        if path.file_name().is_none() {
+            return Err(FileError::NotAFile {
+                path: path.to_path_buf(),
+            });
+        }
+        // A directory target would only fail at the rename, after all the work: refuse it now.
+        if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+            return Err(FileError::output(path, OutputProblem::IsDirectory));
+        }
         // A stale temporary with the same name (a crashed run whose pid was reused) is skipped.
         let mut last = None;
         for _ in 0..16 {
             let temp = temp_sibling(path)?;
-            match OpenOptions::new().write(true).create_new(true).open(&temp) {
-                Ok(f) => {
+            match live::create_registered(&temp) {
+                Ok((f, id)) => {
                     return Ok(AtomicFile {
                         target: path.to_path_buf(),
                         temp,
                         out: Some(BufWriter::new(f)),
+                        live_id: id,
                     });
                 }
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
@@ -338,6 +419,7 @@ impl AtomicFile {
         } else {
             sync_parent(&self.target);
         }
+        live::unregister(self.live_id);
         result
     }
 
@@ -369,6 +451,7 @@ impl Drop for AtomicFile {
             let (f, _) = out.into_parts();
             drop(f);
             let _ = std::fs::remove_file(&self.temp);
+            live::unregister(self.live_id);
         }
     }
 }
@@ -388,6 +471,295 @@ where
     let mut f = AtomicFile::create(path)?;
     write(&mut f).map_err(|e| FileError::io(path, "write", e))?;
     f.commit()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Live temporaries and interruption
+// ---------------------------------------------------------------------------------------------
+
+/// The process-wide registry of temporaries that exist right now: an entry is added, under the
+/// registry's lock, in the same critical section that creates the file, and removed after the
+/// commit's rename or the drop's removal. [`remove_live_temporaries`] takes the lock, so it never
+/// races with a creation: a temporary either is in the list or does not exist yet.
+mod live {
+    use std::fs::{File, OpenOptions};
+    use std::path::{Path, PathBuf};
+    use std::sync::{Mutex, MutexGuard};
+
+    pub(super) struct Registry {
+        next_id: u64,
+        paths: Vec<(u64, PathBuf)>,
+    }
+
+    static REGISTRY: Mutex<Registry> = Mutex::new(Registry {
+        next_id: 1,
+        paths: Vec::new(),
+    });
+
+    /// The lock, whether or not a panicking thread poisoned it (the list stays consistent: every
+    /// change is one push or one removal).
+    pub(super) fn lock() -> MutexGuard<'static, Registry> {
+        REGISTRY.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Creates `temp` (it must not exist) and registers it, atomically with respect to
+    /// [`remove_all`].
+    pub(super) fn create_registered(temp: &Path) -> std::io::Result<(File, u64)> {
+        let mut r = lock();
+        let f = OpenOptions::new().write(true).create_new(true).open(temp)?;
+        let id = r.next_id;
+        r.next_id += 1;
+        r.paths.push((id, temp.to_path_buf()));
+        Ok((f, id))
+    }
+
+    pub(super) fn unregister(id: u64) {
+        let mut r = lock();
+        if let Some(i) = r.paths.iter().position(|(k, _)| *k == id) {
+            r.paths.swap_remove(i);
+        }
+    }
+
+    pub(super) fn paths() -> Vec<PathBuf> {
+        lock().paths.iter().map(|(_, p)| p.clone()).collect()
+    }
+
+    /// Removes every live temporary (with the lock held, so that none is created meanwhile) and
+    /// returns the guard: a caller about to end the process keeps it, so that no other thread
+    /// creates a temporary before the exit.
+    pub(super) fn remove_all() -> (usize, MutexGuard<'static, Registry>) {
+        let mut r = lock();
+        let mut removed = 0;
+        for (_, p) in r.paths.drain(..) {
+            if std::fs::remove_file(&p).is_ok() {
+                removed += 1;
+            }
+        }
+        (removed, r)
+    }
+}
+
+/// The temporaries this process has created and not yet committed or removed (for tests and
+/// diagnostics).
+pub fn live_temporaries() -> Vec<PathBuf> {
+    live::paths()
+}
+
+/// Removes every temporary this process has created and not yet committed or removed, and
+/// returns how many files were removed. Meant for programs that handle termination themselves;
+/// [`install_signal_cleanup`] does it on SIGINT, SIGTERM and SIGHUP. Guards still alive
+/// afterwards fail at their commit (their temporary is gone) and leave the target untouched.
+pub fn remove_live_temporaries() -> usize {
+    live::remove_all().0
+}
+
+/// Makes SIGINT, SIGTERM and SIGHUP remove every live temporary (see
+/// [`remove_live_temporaries`]) and end the process with exit status 128 + the signal number
+/// (130 for SIGINT, 143 for SIGTERM, 129 for SIGHUP). A target being replaced is left as it was;
+/// one whose rename already happened is complete.
+///
+/// Call it first thing in `main`, before any other thread starts: it blocks the three signals in
+/// the calling thread (threads started later inherit that) and waits for them in a dedicated
+/// thread with `sigwait`, so the clean-up runs as ordinary code, not in a signal handler. A
+/// thread started before the call still has the signals unblocked and may receive one with its
+/// default action (the process ends without clean-up). Calling it again does nothing. On
+/// platforms other than Unix it does nothing.
+///
+/// The signal mask is inherited by child processes; a program that spawns some should unblock
+/// the signals in them.
+pub fn install_signal_cleanup() -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        static INSTALLED: std::sync::OnceLock<()> = std::sync::OnceLock::new();
+        let mut result = Ok(());
+        INSTALLED.get_or_init(|| result = unix_signals::install());
+        result
+    }
+    #[cfg(not(unix))]
+    {
+        Ok(())
+    }
+}
+
+#[cfg(unix)]
+mod unix_signals {
+    /// The signals that end the process after the clean-up.
+    const SIGNALS: [libc::c_int; 3] = [libc::SIGINT, libc::SIGTERM, libc::SIGHUP];
+
+    pub(super) fn install() -> std::io::Result<()> {
+        // SAFETY: `set` is initialised by `sigemptyset` before use; the calls only read and
+        // write the set and this thread's signal mask.
+        let set = unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            for s in SIGNALS {
+                libc::sigaddset(&mut set, s);
+            }
+            let rc = libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+            if rc != 0 {
+                return Err(std::io::Error::from_raw_os_error(rc));
+            }
+            set
+        };
+        let spawned = std::thread::Builder::new()
+            .name("snn-signals".into())
+            .spawn(move || {
+                loop {
+                    let mut sig: libc::c_int = 0;
+                    // SAFETY: `set` is a valid, initialised signal set and `sig` a valid out
+                    // pointer.
+                    if unsafe { libc::sigwait(&set, &mut sig) } != 0 {
+                        continue;
+                    }
+                    // Keep the registry locked until the exit: no temporary is created after
+                    // the clean-up.
+                    let (_, _guard) = super::live::remove_all();
+                    // SAFETY: `_exit` ends the process at once, without running destructors or
+                    // handlers in the middle of other threads' work.
+                    unsafe { libc::_exit(128 + sig) };
+                }
+            });
+        if let Err(e) = spawned {
+            // No thread waits for the signals: restore their default action.
+            // SAFETY: as above.
+            unsafe {
+                libc::pthread_sigmask(libc::SIG_UNBLOCK, &set, std::ptr::null_mut());
+            }
+            return Err(e);
+        }
+        Ok(())
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Output paths, checked before any work
+// ---------------------------------------------------------------------------------------------
+
+/// The directory that holds `path` (`.` for a bare file name).
+fn parent_dir(path: &Path) -> &Path {
+    match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    }
+}
+
+/// Where a write to `path` lands, for comparing paths: the canonical path when it exists, else
+/// its canonical directory joined with its file name, else `path` made absolute.
+pub fn resolved_target(path: &Path) -> PathBuf {
+    if let Ok(p) = std::fs::canonicalize(path) {
+        return p;
+    }
+    if let (Ok(dir), Some(name)) = (std::fs::canonicalize(parent_dir(path)), path.file_name()) {
+        return dir.join(name);
+    }
+    std::path::absolute(path).unwrap_or_else(|_| path.to_path_buf())
+}
+
+/// Whether writing to `a` and to `b` would write the same file (compared by
+/// [`resolved_target`]: `out/x.csv`, `./out/x.csv` and a symbolic link to it are the same).
+pub fn same_target(a: &Path, b: &Path) -> bool {
+    resolved_target(a) == resolved_target(b)
+}
+
+/// Checks, before any work starts, that a file can be written at `path` and that doing so would
+/// not destroy one of `inputs`: `path` has a file name and is not a directory, its directory
+/// exists and a file can be created in it (tried by creating and removing a temporary, so
+/// permissions, ACLs and read-only file systems all count), and it is not one of `inputs`
+/// (compared by [`same_target`]). Errors are [`FileError::NotAFile`] and
+/// [`FileError::Output`], naming `path` as given.
+///
+/// ```
+/// # let dir = std::env::temp_dir().join(format!("snn-types-doc-co-{}", std::process::id()));
+/// # std::fs::create_dir_all(&dir).unwrap();
+/// use snn_types::file::check_output;
+///
+/// let spec = dir.join("net.toml");
+/// std::fs::write(&spec, "dt_ms = 0.1").unwrap();
+/// check_output(&dir.join("raster.csv"), &[&spec]).unwrap();
+/// let e = check_output(&spec, &[&spec]).unwrap_err();
+/// assert!(e.to_string().ends_with(&format!("would overwrite the input file {}", spec.display())));
+/// let e = check_output(&dir.join("no/raster.csv"), &[]).unwrap_err();
+/// assert!(e.to_string().ends_with("does not exist"));
+/// let e = check_output(&dir, &[]).unwrap_err();
+/// assert!(e.to_string().ends_with(": is a directory"));
+/// # std::fs::remove_dir_all(&dir).unwrap();
+/// ```
+pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), FileError> {
+    if path.file_name().is_none() {
+        return Err(FileError::NotAFile {
+            path: path.to_path_buf(),
+        });
+    }
+    if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
+        return Err(FileError::output(path, OutputProblem::IsDirectory));
+    }
+    let dir = parent_dir(path);
+    match std::fs::metadata(dir) {
+        Ok(m) if m.is_dir() => {}
+        Ok(_) => {
+            return Err(FileError::output(
+                path,
+                OutputProblem::NotADirectory(dir.to_path_buf()),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(FileError::output(
+                path,
+                OutputProblem::MissingDirectory(dir.to_path_buf()),
+            ));
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotADirectory => {
+            return Err(FileError::output(
+                path,
+                OutputProblem::NotADirectory(dir.to_path_buf()),
+            ));
+        }
+        Err(error) => {
+            return Err(FileError::output(
+                path,
+                OutputProblem::NotWritable {
+                    dir: dir.to_path_buf(),
+                    error,
+                },
+            ));
+        }
+    }
+    if let Some(input) = inputs.iter().find(|i| same_target(path, i)) {
+        return Err(FileError::output(
+            path,
+            OutputProblem::IsInput(input.to_path_buf()),
+        ));
+    }
+    // Can a file be created there? Try it the way the write will (a registered temporary).
+    let mut last = None;
+    for _ in 0..16 {
+        let temp = temp_sibling(path)?;
+        match live::create_registered(&temp) {
+            Ok((f, id)) => {
+                drop(f);
+                let _ = std::fs::remove_file(&temp);
+                live::unregister(id);
+                return Ok(());
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => last = Some(e),
+            Err(error) => {
+                return Err(FileError::output(
+                    path,
+                    OutputProblem::NotWritable {
+                        dir: dir.to_path_buf(),
+                        error,
+                    },
+                ));
+            }
+        }
+    }
+    Err(FileError::output(
+        path,
+        OutputProblem::NotWritable {
+            dir: dir.to_path_buf(),
+            error: last.unwrap_or_else(|| std::io::Error::other("no free temporary name")),
+        },
+    ))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -7,9 +7,9 @@ use std::path::{Path, PathBuf};
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use snn_types::file::{
-    AtomicFile, FileError, FrameKind, HEADER_LEN, atomic_write, atomic_write_with, crc32,
-    decode_frame, decode_framed, encode_framed, frame_bytes, is_temp_name, peek_kind, read_framed,
-    write_framed,
+    AtomicFile, FileError, FrameKind, HEADER_LEN, OutputProblem, atomic_write, atomic_write_with,
+    check_output, crc32, decode_frame, decode_framed, encode_framed, frame_bytes, is_temp_name,
+    live_temporaries, peek_kind, read_framed, same_target, write_framed,
 };
 
 /// A fresh, empty directory for one test.
@@ -342,4 +342,209 @@ proptest! {
 fn file_errors_are_matchable() {
     let e = decode_framed::<Model>(b"nope", FrameKind::CHECKPOINT, 1, "x").unwrap_err();
     assert!(matches!(e, FileError::NotSnnFile { .. }));
+}
+
+/// Whether this process ignores file permissions (root): read-only directories cannot be tested.
+fn permissions_ignored(d: &Path) -> bool {
+    let probe = d.join("ro-probe");
+    std::fs::create_dir_all(&probe).unwrap();
+    set_mode(&probe, 0o555);
+    let ignored = std::fs::write(probe.join("x"), b"x").is_ok();
+    set_mode(&probe, 0o755);
+    std::fs::remove_dir_all(&probe).unwrap();
+    ignored
+}
+
+#[cfg(unix)]
+fn set_mode(p: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(p, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+#[cfg(not(unix))]
+fn set_mode(p: &Path, mode: u32) {
+    let mut perm = std::fs::metadata(p).unwrap().permissions();
+    perm.set_readonly(mode & 0o200 == 0);
+    std::fs::set_permissions(p, perm).unwrap();
+}
+
+#[test]
+fn io_errors_name_the_path_once_and_the_os_reason_once() {
+    let d = dir("msgshape");
+    let p = d.join("nodir").join("x.csv");
+    let e = atomic_write(&p, b"x").unwrap_err();
+    let reason = std::io::Error::from_raw_os_error(
+        std::fs::metadata(d.join("nodir"))
+            .unwrap_err()
+            .raw_os_error()
+            .unwrap(),
+    );
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "cannot create a temporary file for {}: {reason}",
+            p.display()
+        )
+    );
+    // The reason is in the message, not also the source: a printed chain shows it once.
+    assert!(std::error::Error::source(&e).is_none());
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn a_directory_target_is_refused_before_any_temporary_exists() {
+    let d = dir("dirtarget");
+    let target = d.join("out.csv");
+    std::fs::create_dir(&target).unwrap();
+    let e = AtomicFile::create(&target).unwrap_err();
+    assert!(
+        matches!(
+            e,
+            FileError::Output {
+                problem: OutputProblem::IsDirectory,
+                ..
+            }
+        ),
+        "{e:?}"
+    );
+    assert_eq!(
+        e.to_string(),
+        format!("{}: is a directory", target.display())
+    );
+    assert!(atomic_write(&target, b"x").is_err());
+    assert!(atomic_write_with(&target, |w| w.write_all(b"x")).is_err());
+    assert!(write_framed(&target, FrameKind::CHECKPOINT, 1, &1u32).is_err());
+    assert_eq!(names(&d), ["out.csv"]);
+    assert!(target.is_dir() && std::fs::read_dir(&target).unwrap().next().is_none());
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn live_temporaries_are_registered_until_commit_or_drop() {
+    let d = dir("live");
+    let a = AtomicFile::create(&d.join("a.csv")).unwrap();
+    let b = AtomicFile::create(&d.join("b.csv")).unwrap();
+    let (ta, tb) = (a.temp_path().to_path_buf(), b.temp_path().to_path_buf());
+    let live = live_temporaries();
+    assert!(live.contains(&ta) && live.contains(&tb), "{live:?}");
+    a.commit().unwrap();
+    drop(b);
+    let live = live_temporaries();
+    assert!(!live.contains(&ta) && !live.contains(&tb), "{live:?}");
+    assert_eq!(names(&d), ["a.csv"]);
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn check_output_accepts_a_writable_path_and_leaves_nothing() {
+    let d = dir("check-ok");
+    let input = d.join("net.toml");
+    std::fs::write(&input, "x").unwrap();
+    check_output(&d.join("r.csv"), &[&input]).unwrap();
+    // An existing file is fine to replace.
+    std::fs::write(d.join("old.csv"), "old").unwrap();
+    check_output(&d.join("old.csv"), &[&input]).unwrap();
+    assert_eq!(names(&d), ["net.toml", "old.csv"]);
+    assert_eq!(std::fs::read_to_string(d.join("old.csv")).unwrap(), "old");
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn check_output_refuses_each_bad_target_with_one_message() {
+    let d = dir("check-bad");
+    let input = d.join("net.toml");
+    std::fs::write(&input, "spec").unwrap();
+    std::fs::create_dir(d.join("sub")).unwrap();
+    let msg = |p: &Path, inputs: &[&Path]| check_output(p, inputs).unwrap_err().to_string();
+    let sub = d.join("sub");
+    assert_eq!(msg(&sub, &[]), format!("{}: is a directory", sub.display()));
+    let missing = d.join("nodir").join("r.csv");
+    assert_eq!(
+        msg(&missing, &[]),
+        format!(
+            "{}: directory {} does not exist",
+            missing.display(),
+            d.join("nodir").display()
+        )
+    );
+    let under_file = input.join("r.csv");
+    assert_eq!(
+        msg(&under_file, &[]),
+        format!(
+            "{}: {} is not a directory",
+            under_file.display(),
+            input.display()
+        )
+    );
+    // The input, spelled differently.
+    let other_spelling = d.join("sub").join("..").join("net.toml");
+    assert_eq!(
+        msg(&other_spelling, &[&input]),
+        format!(
+            "{}: would overwrite the input file {}",
+            other_spelling.display(),
+            input.display()
+        )
+    );
+    assert!(matches!(
+        check_output(Path::new("/"), &[]),
+        Err(FileError::NotAFile { .. })
+    ));
+    assert!(same_target(&other_spelling, &input));
+    assert!(same_target(&d.join("sub/../x.csv"), &d.join("x.csv")));
+    assert!(!same_target(&d.join("x.csv"), &d.join("y.csv")));
+    #[cfg(unix)]
+    {
+        let link = d.join("link.toml");
+        std::os::unix::fs::symlink(&input, &link).unwrap();
+        let m = msg(&link, &[&input]);
+        assert!(
+            m.ends_with(&format!(
+                "would overwrite the input file {}",
+                input.display()
+            )),
+            "{m}"
+        );
+    }
+    assert_eq!(std::fs::read_to_string(&input).unwrap(), "spec");
+    assert!(
+        !names(&d)
+            .iter()
+            .any(|n| is_temp_name(std::ffi::OsStr::new(n)))
+    );
+    std::fs::remove_dir_all(&d).ok();
+}
+
+#[test]
+fn check_output_refuses_a_read_only_directory() {
+    let d = dir("check-ro");
+    if permissions_ignored(&d) {
+        eprintln!("skipped: this process ignores file permissions (root)");
+        std::fs::remove_dir_all(&d).ok();
+        return;
+    }
+    let ro = d.join("ro");
+    std::fs::create_dir(&ro).unwrap();
+    set_mode(&ro, 0o555);
+    let p = ro.join("r.csv");
+    let e = check_output(&p, &[]).unwrap_err();
+    let denied = std::io::Error::from(std::io::ErrorKind::PermissionDenied);
+    let os = std::fs::write(ro.join("probe"), b"").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!(
+            "{}: cannot write in directory {}: {os}",
+            p.display(),
+            ro.display()
+        )
+    );
+    assert_eq!(os.kind(), denied.kind());
+    let e = atomic_write(&p, b"x").unwrap_err();
+    assert_eq!(
+        e.to_string(),
+        format!("cannot create a temporary file for {}: {os}", p.display())
+    );
+    set_mode(&ro, 0o755);
+    assert!(names(&ro).is_empty());
+    std::fs::remove_dir_all(&d).ok();
 }
