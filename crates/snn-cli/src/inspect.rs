@@ -317,13 +317,12 @@ fn checkpoint_summary(t: &Trainer) -> Summary {
         Some(m) => {
             let _ = writeln!(
                 text,
-                "last epoch       {}: train loss {:.4}, train acc {:.2}%, test acc {:.2}%, lr {}, {:.2} s",
+                "last epoch       {}: train loss {:.4}, train acc {:.2}%, test acc {:.2}%, lr {}",
                 m.epoch,
                 m.train_loss,
                 m.train_acc * 100.0,
                 m.test_acc * 100.0,
-                m.lr,
-                m.train_s
+                m.lr
             );
         }
         None => {

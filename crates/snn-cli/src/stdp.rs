@@ -37,9 +37,10 @@ pub struct StdpArgs {
     /// Use only the first N test images (default: all).
     #[arg(long, value_name = "N")]
     test_limit: Option<usize>,
-    /// Seed of every random stream.
-    #[arg(long, default_value_t = 1, value_name = "S")]
-    seed: u64,
+    /// Seed of every random stream [default: 1; with --load: the file's, and a different one is
+    /// an error].
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
     /// Threads of the labelling and test passes (results do not depend on it).
     #[arg(long, default_value_t = 2, value_name = "K")]
     threads: usize,
@@ -127,6 +128,13 @@ pub fn run(a: StdpArgs) -> Result<()> {
                 bail!("--neurons cannot be combined with --load (the file fixes the size)");
             }
             let m = DiehlCook::load(p)?;
+            if let Some(s) = a.seed.filter(|&s| s != m.config().seed) {
+                return Err(crate::usage::usage(format!(
+                    "--seed {s} differs from the seed of {} ({}): leave --seed out with --load",
+                    p.display(),
+                    m.config().seed
+                )));
+            }
             if m.n_inputs() != train.n_features {
                 bail!(
                     "{} has {} inputs but the {} data set has {} features",
@@ -150,7 +158,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
             }
             let cfg = DiehlCookConfig {
                 n_neurons: n,
-                seed: a.seed,
+                seed: a.seed.unwrap_or(1),
                 threads: a.threads,
                 ..base
             };
@@ -158,6 +166,13 @@ pub fn run(a: StdpArgs) -> Result<()> {
         }
     };
     model.set_threads(a.threads)?;
+    // Labels beyond the network's classes would only count as wrong: refuse them up front.
+    model
+        .check_data(&train)
+        .with_context(|| format!("{} training set", a.dataset))?;
+    model
+        .check_data(&test)
+        .with_context(|| format!("{} test set", a.dataset))?;
     let t0 = Instant::now();
     let mut presentations = 0usize;
     for e in 0..a.epochs {

@@ -15,49 +15,54 @@ use snn_learn::surrogate::Surrogate;
 use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
 
 use crate::peak_rss_bytes;
+use crate::usage::usage;
 
 /// Arguments of `snn train`.
+///
+/// The model and training flags are options so that `--resume` can tell a flag given on the
+/// command line from its default: a given flag that differs from the checkpoint is a usage
+/// error. Their defaults are in [`TrainArgs::DEFAULTS`] and the help text.
 #[derive(clap::Args)]
 pub struct TrainArgs {
-    /// Dataset: digits (bundled), mnist, fashion-mnist or nmnist (from --data / $SNN_DATA).
-    #[arg(long, default_value = "digits")]
-    dataset: String,
+    /// Dataset: digits (bundled), mnist, fashion-mnist or nmnist (from --data / $SNN_DATA) [default: digits; with --resume: the checkpoint's].
+    #[arg(long)]
+    dataset: Option<String>,
     /// Directory holding mnist/, fashion-mnist/, nmnist-small/ (default: $SNN_DATA, else ../shared/data).
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
-    /// Hidden layer sizes, comma-separated (e.g. 1000 or 500,300).
-    #[arg(long, default_value = "1000", value_delimiter = ',')]
-    hidden: Vec<usize>,
+    /// Hidden layer sizes, comma-separated (e.g. 1000 or 500,300) [default: 1000].
+    #[arg(long, value_delimiter = ',')]
+    hidden: Option<Vec<usize>>,
     /// Make every hidden layer recurrent.
     #[arg(long)]
     recurrent: bool,
-    /// Time steps per sample.
-    #[arg(long, default_value_t = 25)]
-    steps: usize,
+    /// Time steps per sample [default: 25].
+    #[arg(long)]
+    steps: Option<usize>,
     /// Epochs (in total, including those of a resumed checkpoint).
     #[arg(long, default_value_t = 30)]
     epochs: usize,
-    /// Input coding: direct, rate, ttfs, or events (nmnist).
-    #[arg(long, default_value = "direct")]
-    encoding: String,
-    /// Surrogate derivative: fast-sigmoid:K, arctan:A, sigmoid:K, triangle:W or ste.
-    #[arg(long, default_value = "fast-sigmoid:25")]
-    surrogate: String,
-    /// Output readout: membrane (leaky integrator, mean membrane) or count (spike count).
-    #[arg(long, default_value = "membrane")]
-    readout: String,
-    /// Membrane decay per step.
-    #[arg(long, default_value_t = 0.95)]
-    beta: f32,
-    /// Learning rate (Adam).
-    #[arg(long, default_value_t = 5e-4)]
-    lr: f32,
-    /// Decoupled weight decay (AdamW).
-    #[arg(long, default_value_t = 0.01)]
-    weight_decay: f32,
-    /// Mini-batch size.
-    #[arg(long, default_value_t = 128)]
-    batch_size: usize,
+    /// Input coding: direct, rate, ttfs, or events (nmnist) [default: direct].
+    #[arg(long)]
+    encoding: Option<String>,
+    /// Surrogate derivative: fast-sigmoid:K, arctan:A, sigmoid:K, triangle:W or ste [default: fast-sigmoid:25].
+    #[arg(long)]
+    surrogate: Option<String>,
+    /// Output readout: membrane (leaky integrator, mean membrane) or count (spike count) [default: membrane].
+    #[arg(long)]
+    readout: Option<String>,
+    /// Membrane decay per step [default: 0.95].
+    #[arg(long)]
+    beta: Option<f32>,
+    /// Learning rate (Adam) [default: 0.0005].
+    #[arg(long)]
+    lr: Option<f32>,
+    /// Decoupled weight decay (AdamW) [default: 0.01].
+    #[arg(long)]
+    weight_decay: Option<f32>,
+    /// Mini-batch size [default: 128].
+    #[arg(long)]
+    batch_size: Option<usize>,
     /// Cosine learning-rate schedule over the epochs (default: constant).
     #[arg(long)]
     cosine: bool,
@@ -70,24 +75,58 @@ pub struct TrainArgs {
     /// Worker threads (results are identical for any count).
     #[arg(long, default_value_t = 1)]
     threads: usize,
-    /// Seed of weights, shuffling and random input coding.
-    #[arg(long, default_value_t = 1)]
-    seed: u64,
+    /// Seed of weights, shuffling and random input coding [default: 1].
+    #[arg(long)]
+    seed: Option<u64>,
     /// Write a checkpoint here after every epoch (atomically).
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// Continue from this checkpoint (model, optimiser, epoch and RNG state).
+    /// Continue from this checkpoint (model, optimiser, epoch and RNG state); model and training
+    /// flags may be left out, and any given must match the checkpoint.
     #[arg(long, value_name = "FILE")]
     resume: Option<PathBuf>,
     /// Write the trained network as a NetworkSpec (.toml or .json) for `snn simulate` / `snn chip`.
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
-    /// Append one JSON line of metrics per epoch to this file.
+    /// Append one JSON line of metrics per epoch to this file (after that epoch's checkpoint is
+    /// saved; on --resume, the file is first made to hold exactly the checkpoint's epochs).
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
     /// Print one final JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
+}
+
+/// Defaults of the optional model and training flags of [`TrainArgs`].
+struct Defaults {
+    dataset: &'static str,
+    hidden: &'static [usize],
+    steps: usize,
+    encoding: &'static str,
+    surrogate: &'static str,
+    readout: &'static str,
+    beta: f32,
+    lr: f32,
+    weight_decay: f32,
+    batch_size: usize,
+    seed: u64,
+}
+
+impl TrainArgs {
+    /// The values of flags not given.
+    const DEFAULTS: Defaults = Defaults {
+        dataset: "digits",
+        hidden: &[1000],
+        steps: 25,
+        encoding: "direct",
+        surrogate: "fast-sigmoid:25",
+        readout: "membrane",
+        beta: 0.95,
+        lr: 5e-4,
+        weight_decay: 0.01,
+        batch_size: 128,
+        seed: 1,
+    };
 }
 
 /// Arguments of `snn eval`.
@@ -193,6 +232,157 @@ fn write_spec(path: &Path, model: &Model, encoding: Encoding) -> Result<()> {
     Ok(snn_types::file::atomic_write(path, text.as_bytes())?)
 }
 
+fn parse_readout(s: &str) -> Result<Readout> {
+    Ok(match s {
+        "membrane" => Readout::Membrane,
+        "count" => Readout::SpikeCount,
+        other => bail!("--readout {other}: expected membrane or count"),
+    })
+}
+
+/// The model and training flags given with `--resume` that differ from the checkpoint `t`, as
+/// `--flag VALUE (the checkpoint has X)`; a flag that cannot be parsed is an error of its own.
+fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
+    let mut c = Vec::new();
+    let mc = &t.model.config;
+    let tc = &t.config;
+    let mut differ = |flag: &str, given: String, have: String| {
+        c.push(format!("{flag} {given} (the checkpoint has {have})"));
+    };
+    if let Some(d) = &a.dataset {
+        if *d != t.dataset {
+            differ("--dataset", d.clone(), t.dataset.clone());
+        }
+    }
+    let join = |v: &[usize]| {
+        v.iter()
+            .map(|n| n.to_string())
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    let sizes: Vec<usize> = mc.hidden.iter().map(|h| h.size).collect();
+    if let Some(h) = &a.hidden {
+        if *h != sizes {
+            differ("--hidden", join(h), join(&sizes));
+        }
+    }
+    if a.recurrent && !mc.hidden.iter().all(|h| h.recurrent) {
+        differ(
+            "--recurrent",
+            "(given)".into(),
+            "feed-forward hidden layers".into(),
+        );
+    }
+    if let Some(s) = a.steps {
+        if s != mc.steps {
+            differ("--steps", s.to_string(), mc.steps.to_string());
+        }
+    }
+    if let Some(e) = &a.encoding {
+        if parse_encoding(e, &t.dataset)? != tc.encoding {
+            differ("--encoding", e.clone(), format!("{:?}", tc.encoding));
+        }
+    }
+    if let Some(s) = &a.surrogate {
+        let sur: Surrogate = s.parse().map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
+        if sur != mc.surrogate {
+            differ("--surrogate", s.clone(), mc.surrogate.to_string());
+        }
+    }
+    if let Some(r) = &a.readout {
+        if parse_readout(r)? != mc.readout {
+            let have = match mc.readout {
+                Readout::Membrane => "membrane",
+                Readout::SpikeCount => "count",
+            };
+            differ("--readout", r.clone(), have.into());
+        }
+    }
+    if let Some(b) = a.beta {
+        if b != mc.beta {
+            differ("--beta", b.to_string(), mc.beta.to_string());
+        }
+    }
+    if let Some(lr) = a.lr {
+        if lr != tc.lr {
+            differ("--lr", lr.to_string(), tc.lr.to_string());
+        }
+    }
+    if let Some(wd) = a.weight_decay {
+        let have = match tc.optimizer {
+            OptimizerKind::Adam { weight_decay, .. } | OptimizerKind::Sgd { weight_decay, .. } => {
+                weight_decay
+            }
+        };
+        if wd != have {
+            differ("--weight-decay", wd.to_string(), have.to_string());
+        }
+    }
+    if let Some(bs) = a.batch_size {
+        if bs != tc.batch_size {
+            differ("--batch-size", bs.to_string(), tc.batch_size.to_string());
+        }
+    }
+    if a.cosine && !matches!(tc.schedule, Schedule::Cosine { .. }) {
+        differ("--cosine", "(given)".into(), format!("{:?}", tc.schedule));
+    }
+    if let Some(p) = a.early_stop {
+        if Some(p) != tc.early_stop_patience {
+            let have = tc
+                .early_stop_patience
+                .map_or("no early stopping".into(), |p| p.to_string());
+            differ("--early-stop", p.to_string(), have);
+        }
+    }
+    if let Some(s) = a.seed {
+        if s != tc.seed {
+            differ("--seed", s.to_string(), tc.seed.to_string());
+        }
+    }
+    Ok(c)
+}
+
+/// Makes the metrics file `path` (JSON lines, one per epoch) agree with the checkpoint `t`
+/// before a resumed run appends to it: lines of epochs beyond the checkpoint's are dropped (a run
+/// interrupted after appending them but before saving that checkpoint), and epochs the
+/// checkpoint has but the file lacks are added from the checkpoint's history (without wall
+/// time). Lines that are not metrics are kept.
+fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<()> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let epoch_of = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()))
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut have = std::collections::BTreeSet::new();
+    let mut changed = false;
+    for line in text.lines() {
+        match epoch_of(line) {
+            Some(e) if e > t.epoch as u64 || !have.insert(e) => changed = true,
+            _ => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+    }
+    for m in &t.history {
+        if !have.contains(&(m.epoch as u64)) {
+            kept.push_str(&serde_json::to_string(m)?);
+            kept.push('\n');
+            changed = true;
+        }
+    }
+    if changed {
+        snn_types::file::atomic_write(path, kept.as_bytes())?;
+    }
+    Ok(())
+}
+
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
     if a.threads == 0 {
@@ -210,36 +400,43 @@ pub fn train(a: TrainArgs) -> Result<()> {
             replaced_by: &["--out"],
         }],
     )?;
+    if a.limit == Some(0) {
+        return Err(usage("--limit 0: at least one training sample is needed"));
+    }
+    let d = TrainArgs::DEFAULTS;
     let mut trainer = match &a.resume {
         Some(p) => {
-            let t = checkpoint::load(p)?;
-            if t.dataset != a.dataset {
-                bail!(
-                    "{}: the checkpoint was trained on '{}', not --dataset {}",
+            let mut t = checkpoint::load(p)?;
+            let conflicts = resume_conflicts(&a, &t)?;
+            if !conflicts.is_empty() {
+                return Err(usage(format!(
+                    "--resume {}: the checkpoint fixes the model and training settings; leave \
+                     out or correct {}",
                     p.display(),
-                    t.dataset,
-                    a.dataset
-                );
+                    conflicts.join("; ")
+                )));
             }
-            let mut t = t;
             t.config.epochs = a.epochs;
             t
         }
         None => {
-            let encoding = parse_encoding(&a.encoding, &a.dataset)?;
+            if a.epochs == 0 {
+                return Err(usage("--epochs 0: a new run needs at least one epoch"));
+            }
+            let dataset = a.dataset.as_deref().unwrap_or(d.dataset);
+            let encoding = parse_encoding(a.encoding.as_deref().unwrap_or(d.encoding), dataset)?;
             let surrogate: Surrogate = a
                 .surrogate
+                .as_deref()
+                .unwrap_or(d.surrogate)
                 .parse()
                 .map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
-            let readout = match a.readout.as_str() {
-                "membrane" => Readout::Membrane,
-                "count" => Readout::SpikeCount,
-                other => bail!("--readout {other}: expected membrane or count"),
-            };
-            if a.hidden.contains(&0) {
+            let readout = parse_readout(a.readout.as_deref().unwrap_or(d.readout))?;
+            let hidden = a.hidden.as_deref().unwrap_or(d.hidden);
+            if hidden.contains(&0) {
                 bail!("--hidden: every layer needs at least one neuron");
             }
-            let n_inputs = match a.dataset.as_str() {
+            let n_inputs = match dataset {
                 "digits" => 64,
                 "mnist" | "fashion-mnist" => 784,
                 "nmnist" => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
@@ -247,9 +444,24 @@ pub fn train(a: TrainArgs) -> Result<()> {
                     bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist")
                 }
             };
-            let mut mc = ModelConfig::feed_forward(n_inputs, &a.hidden, 10, a.steps);
-            mc.hidden = a
-                .hidden
+            let lr = a.lr.unwrap_or(d.lr);
+            if !(lr.is_finite() && lr > 0.0) {
+                return Err(usage(format!("--lr {lr}: must be finite and > 0")));
+            }
+            let weight_decay = a.weight_decay.unwrap_or(d.weight_decay);
+            if !(weight_decay.is_finite() && weight_decay >= 0.0) {
+                return Err(usage(format!(
+                    "--weight-decay {weight_decay}: must be finite and >= 0"
+                )));
+            }
+            let seed = a.seed.unwrap_or(d.seed);
+            let mut mc = ModelConfig::feed_forward(
+                n_inputs,
+                hidden,
+                data::N_CLASSES,
+                a.steps.unwrap_or(d.steps),
+            );
+            mc.hidden = hidden
                 .iter()
                 .map(|&n| LayerConfig {
                     size: n,
@@ -259,18 +471,18 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 .collect();
             mc.surrogate = surrogate;
             mc.readout = readout;
-            mc.beta = a.beta;
-            let model =
-                Model::new(mc, a.seed).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
-            let mut tc = TrainConfig::recipe(a.epochs, a.seed);
-            tc.lr = a.lr;
-            tc.batch_size = a.batch_size;
+            mc.beta = a.beta.unwrap_or(d.beta);
+            // The configuration comes from the flags alone: what it rejects is a usage error.
+            let model = Model::new(mc, seed).map_err(|e| usage(format!("invalid model: {e}")))?;
+            let mut tc = TrainConfig::recipe(a.epochs, seed);
+            tc.lr = lr;
+            tc.batch_size = a.batch_size.unwrap_or(d.batch_size);
             tc.encoding = encoding;
             tc.optimizer = OptimizerKind::Adam {
                 beta1: 0.9,
                 beta2: 0.999,
                 eps: 1e-8,
-                weight_decay: a.weight_decay,
+                weight_decay,
             };
             if a.cosine {
                 tc.schedule = Schedule::Cosine {
@@ -279,12 +491,13 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 };
             }
             tc.early_stop_patience = a.early_stop;
-            let mut t = Trainer::new(model, tc)?;
-            t.dataset = a.dataset.clone();
+            let mut t = Trainer::new(model, tc).map_err(|e| usage(e.to_string()))?;
+            t.dataset = dataset.to_string();
             t
         }
     };
-    let sets = Sets::load(&a.dataset, a.data.as_deref(), a.limit)?;
+    let dataset = trainer.dataset.clone();
+    let sets = Sets::load(&dataset, a.data.as_deref(), a.limit)?;
     if sets.n_inputs() != trainer.model.config.n_inputs {
         bail!(
             "the dataset has {} inputs but the model expects {}",
@@ -294,13 +507,16 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     let (train_src, test_src) = sets.sources();
     let mut metrics_file = match &a.metrics {
-        Some(p) => Some(
+        Some(p) => Some({
+            if a.resume.is_some() {
+                reconcile_metrics(p, &trainer)?;
+            }
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)
                 .open(p)
-                .with_context(|| format!("cannot open {}", p.display()))?,
-        ),
+                .with_context(|| format!("cannot open {}", p.display()))?
+        }),
         None => None,
     };
     let human = !a.json;
@@ -308,7 +524,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         println!(
             "training {} on {} ({} train / {} test), {} steps, {} threads",
             describe(&trainer.model),
-            a.dataset,
+            dataset,
             train_src.len(),
             test_src.len(),
             trainer.model.config.steps,
@@ -320,6 +536,8 @@ pub fn train(a: TrainArgs) -> Result<()> {
         );
     }
     let start = Instant::now();
+    // Wall times of this run's epochs (checkpoints hold none).
+    let mut per_epoch: Vec<f64> = Vec::new();
     while !trainer.finished() {
         let n_batches = train_src.len().div_ceil(trainer.config.batch_size) as u64;
         let pb = bar(n_batches, true);
@@ -343,12 +561,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
         } else {
             eprintln!("{line}");
         }
+        per_epoch.push(m.train_s);
+        // Checkpoint first, then the metrics line: an interruption in between leaves the metrics
+        // one epoch behind the checkpoint, which a resumed run fills in from its history.
+        if let Some(p) = &a.out {
+            checkpoint::save(&trainer, p)?;
+        }
         if let Some(f) = &mut metrics_file {
             writeln!(f, "{}", serde_json::to_string(&m)?)
                 .context("cannot append to the metrics file")?;
-        }
-        if let Some(p) = &a.out {
-            checkpoint::save(&trainer, p)?;
         }
     }
     if trainer.stopped_early && human {
@@ -364,14 +585,13 @@ pub fn train(a: TrainArgs) -> Result<()> {
     if let Some(p) = &a.export {
         write_spec(p, &trainer.model, trainer.config.encoding)?;
     }
-    let per_epoch: Vec<f64> = trainer.history.iter().map(|m| m.train_s).collect();
     let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
     let rss_mb = peak_rss_bytes().map(|b| b as f64 / 1048576.0);
     if a.json {
         println!(
             "{}",
             serde_json::json!({
-                "dataset": a.dataset,
+                "dataset": dataset,
                 "epochs": trainer.epoch,
                 "test_acc": test_acc,
                 "train_s_per_epoch": mean_epoch_s,

@@ -101,3 +101,34 @@ fn bad_arguments_fail_with_one_line_errors() {
     fails_cleanly(&["stdp", "--load", bogus.to_str().unwrap()], 1, "magic");
     fails_cleanly(&["stdp", "--load", "/nonexistent.ckpt"], 1, "nonexistent");
 }
+
+#[test]
+fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
+    use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+    use snn_types::file::{FrameKind, encode_framed};
+    let good = tmp("seeded.ckpt");
+    let cfg = DiehlCookConfig {
+        n_neurons: 5,
+        seed: 3,
+        ..DiehlCookConfig::digits()
+    };
+    let m = DiehlCook::new(cfg, 64, (8, 8), 10).unwrap();
+    m.save(&good).unwrap();
+    let g = good.to_str().unwrap();
+    fails_cleanly(
+        &["stdp", "--load", g, "--seed", "4"],
+        2,
+        "--seed 4 differs from the seed of",
+    );
+    // The network's body with another neuron count than its weights (a valid checksum).
+    let mut v = serde_json::to_value(&m).unwrap();
+    v["cfg"]["n_neurons"] = serde_json::json!(6);
+    let bad: DiehlCook = serde_json::from_value(v).unwrap();
+    let p = tmp("inconsistent.ckpt");
+    std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 1, &bad).unwrap()).unwrap();
+    fails_cleanly(
+        &["stdp", "--load", p.to_str().unwrap(), "--epochs", "0"],
+        1,
+        "inconsistent.ckpt: inconsistent weight file: weights: 320 values, expected 64 inputs x 6 neurons = 384",
+    );
+}

@@ -129,3 +129,236 @@ fn bad_arguments_and_files_fail_cleanly() {
     );
     fails(&["eval", "/no/such/model.ckpt"], 1, "/no/such/model.ckpt");
 }
+
+/// A small run of `epochs` epochs writing `out` (and `metrics` when given).
+fn small_run(epochs: &str, out: &std::path::Path, extra: &[&str]) -> std::process::Output {
+    snn()
+        .args(SMALL)
+        .args(["--epochs", epochs, "--json", "--out"])
+        .arg(out)
+        .args(extra)
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn checkpoints_with_inconsistent_contents_fail_cleanly_everywhere() {
+    use snn_learn::train::Trainer;
+    use snn_types::file::{FrameKind, encode_framed};
+    let good = tmp("good.ckpt");
+    let out = small_run("1", &good, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let t = snn_learn::checkpoint::load(&good).unwrap();
+    type Edit = Box<dyn Fn(&mut Trainer)>;
+    let edits: Vec<(&str, Edit, &str)> = vec![
+        (
+            "short.ckpt",
+            Box::new(|t| t.model.layers[0].w.truncate(640)),
+            "layer 1 weights: 640 values, expected 64 x 64 = 4096",
+        ),
+        (
+            "sizes.ckpt",
+            Box::new(|t| t.model.config.hidden[0].size = 100),
+            "layer 1 is 64 x 64, expected 64 x 100",
+        ),
+        (
+            "outputs.ckpt",
+            Box::new(|t| t.model.config.n_outputs = 3),
+            "expected 64 x 3",
+        ),
+        (
+            "steps.ckpt",
+            Box::new(|t| t.model.config.steps = 0),
+            "steps must be at least 1",
+        ),
+    ];
+    for (name, edit, expect) in edits {
+        let mut bad = t.clone();
+        edit(&mut bad);
+        let p = tmp(name);
+        std::fs::write(&p, encode_framed(FrameKind::CHECKPOINT, 1, &bad).unwrap()).unwrap();
+        let ps = p.to_str().unwrap();
+        for args in [
+            vec!["eval", ps],
+            vec!["eval", "--engine", ps],
+            vec!["train", "--resume", ps],
+            vec!["inspect", ps],
+        ] {
+            let out = snn().args(&args).output().unwrap();
+            let err = String::from_utf8_lossy(&out.stderr);
+            assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+            assert!(
+                err.contains(name) && err.contains(expect),
+                "{args:?}: {err}"
+            );
+            assert!(!err.contains("panicked"), "{err}");
+        }
+    }
+}
+
+#[test]
+fn resume_refuses_flags_that_differ_from_the_checkpoint() {
+    let ckpt = tmp("resume.ckpt");
+    let out = small_run("1", &ckpt, &[]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let c = ckpt.to_str().unwrap();
+    let out = snn()
+        .args([
+            "train", "--resume", c, "--epochs", "2", "--hidden", "32", "--lr", "0.1",
+        ])
+        .args([
+            "--steps",
+            "9",
+            "--encoding",
+            "rate",
+            "--seed",
+            "4",
+            "--batch-size",
+            "7",
+        ])
+        .args([
+            "--weight-decay",
+            "0",
+            "--beta",
+            "0.5",
+            "--readout",
+            "count",
+            "--cosine",
+        ])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for want in [
+        "--hidden 32 (the checkpoint has 64)",
+        "--lr 0.1 (the checkpoint has 0.005)",
+        "--steps 9 (the checkpoint has 8)",
+        "--encoding rate (the checkpoint has Direct)",
+        "--seed 4 (the checkpoint has 1)",
+        "--batch-size 7 (the checkpoint has 50)",
+        "--weight-decay 0 (the checkpoint has 0.01)",
+        "--beta 0.5 (the checkpoint has 0.95)",
+        "--readout count (the checkpoint has membrane)",
+        "--cosine",
+    ] {
+        assert!(err.contains(want), "expected '{want}' in {err}");
+    }
+    // Without the flags (or with equal values) the run continues.
+    let out = snn()
+        .args([
+            "train", "--resume", c, "--epochs", "2", "--json", "--lr", "0.005", "--limit", "300",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(
+        (j["epochs"].as_u64(), j["dataset"].as_str()),
+        (Some(2), Some("digits"))
+    );
+}
+
+#[test]
+fn nonsense_training_flags_are_usage_errors() {
+    for (args, expect) in [
+        (&["train", "--limit", "0"][..], "--limit 0"),
+        (&["train", "--epochs", "0"], "--epochs 0"),
+        (&["train", "--lr", "0"], "--lr 0"),
+        (&["train", "--lr=-0.1"], "--lr -0.1"),
+        (&["train", "--lr", "NaN"], "--lr NaN"),
+        (&["train", "--lr", "inf"], "--lr inf"),
+        (&["train", "--weight-decay=-0.01"], "--weight-decay -0.01"),
+        (
+            &["train", "--batch-size", "0"],
+            "batch_size must be at least 1",
+        ),
+        (&["train", "--early-stop", "0"], "early_stop_patience"),
+        (&["train", "--beta", "1.5"], "beta must be in [0, 1]"),
+        (&["train", "--steps", "0"], "steps must be at least 1"),
+    ] {
+        fails(args, 2, expect);
+    }
+}
+
+#[test]
+fn metrics_lines_match_the_checkpoint_after_an_interruption() {
+    let ckpt = tmp("metrics.ckpt");
+    let metrics = tmp("metrics.jsonl");
+    std::fs::remove_file(&metrics).ok();
+    let m = metrics.to_str().unwrap();
+    let out = small_run("2", &ckpt, &["--metrics", m]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let epochs = |p: &std::path::Path| -> Vec<u64> {
+        std::fs::read_to_string(p)
+            .unwrap()
+            .lines()
+            .map(|l| {
+                serde_json::from_str::<serde_json::Value>(l).unwrap()["epoch"]
+                    .as_u64()
+                    .unwrap()
+            })
+            .collect()
+    };
+    assert_eq!(epochs(&metrics), [1, 2]);
+    let resume = |to: &str| {
+        let out = snn()
+            .args(SMALL)
+            .args(["--epochs", to, "--json", "--resume"])
+            .arg(&ckpt)
+            .arg("--out")
+            .arg(&ckpt)
+            .args(["--metrics", m])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // Interrupted after appending epoch 3's metrics but before its checkpoint: dropped.
+    let mut text = std::fs::read_to_string(&metrics).unwrap();
+    text.push_str("{\"epoch\":3,\"train_loss\":9.0}\n");
+    std::fs::write(&metrics, &text).unwrap();
+    resume("3");
+    assert_eq!(epochs(&metrics), [1, 2, 3]);
+    // Interrupted after saving epoch 3's checkpoint but before its metrics line: filled in.
+    let text = std::fs::read_to_string(&metrics).unwrap();
+    let cut: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&metrics, cut.join("\n") + "\n").unwrap();
+    resume("4");
+    assert_eq!(epochs(&metrics), [1, 2, 3, 4]);
+}
+
+#[test]
+fn identical_runs_write_byte_identical_checkpoints() {
+    let (a, b) = (tmp("same-a.ckpt"), tmp("same-b.ckpt"));
+    for p in [&a, &b] {
+        let out = small_run("1", p, &["--threads", "2"]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    assert!(
+        std::fs::read(&a).unwrap() == std::fs::read(&b).unwrap(),
+        "two identical runs wrote different checkpoints"
+    );
+}

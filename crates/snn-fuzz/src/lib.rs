@@ -109,6 +109,13 @@ pub const TARGETS: &[Target] = &[
         seeds: targets::idx_seeds,
     },
     Target {
+        name: "nmnist",
+        what: "N-MNIST subset container: parse, then bin the recordings",
+        text: false,
+        run: targets::nmnist,
+        seeds: targets::nmnist_seeds,
+    },
+    Target {
         name: "aer",
         what: "address-event file: parse, then bin into frames and a raster",
         text: false,

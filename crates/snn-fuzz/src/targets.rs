@@ -2,11 +2,10 @@
 //! (errors are the expected outcome for most inputs); only a panic (or an abort) is a failure.
 
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use snn_core::Network;
 use snn_encode::aer::{AerEvent, AerStream, TimestampWidth};
-use snn_learn::data::{Dataset, Idx, dataset_from_idx, parse_idx};
+use snn_learn::data::{Dataset, Idx, bin_events, dataset_from_idx, parse_idx, parse_nmnist_small};
 use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
 use snn_neuromorphic::{ArchSpec, Chip, NocMode, RunOptions, compile};
 use snn_types::file::{self, FrameKind};
@@ -162,21 +161,9 @@ pub fn checkpoint_body(data: &[u8]) -> bool {
     ))
 }
 
-static TMP: AtomicU64 = AtomicU64::new(0);
-
 /// Diehl & Cook weight file.
 pub fn stdp_weights(data: &[u8]) -> bool {
-    let path = std::env::temp_dir().join(format!(
-        "snn-fuzz-{}-{}.stdp",
-        std::process::id(),
-        TMP.fetch_add(1, Ordering::Relaxed)
-    ));
-    if std::fs::write(&path, data).is_err() {
-        return false;
-    }
-    let loaded = DiehlCook::load(&path);
-    let _ = std::fs::remove_file(&path);
-    let Ok(m) = loaded else {
+    let Ok(m) = DiehlCook::from_bytes(data, "fuzz.stdp") else {
         return false;
     };
     let n = m.n_inputs();
@@ -210,8 +197,19 @@ pub fn idx(data: &[u8]) -> bool {
         dims: vec![n],
         data: (0..n).map(|i| (i % 10) as u8).collect(),
     };
-    let _ = dataset_from_idx(&images, &labels, 255.0, origin);
-    let _ = dataset_from_idx(&images, &images, 255.0, origin);
+    let _ = dataset_from_idx(&images, &labels, 255.0, 10, origin, origin);
+    let _ = dataset_from_idx(&images, &images, 255.0, 256, origin, origin);
+    true
+}
+
+/// N-MNIST subset container: parse, then bin every recording.
+pub fn nmnist(data: &[u8]) -> bool {
+    let Ok((train, test)) = parse_nmnist_small(data, "fuzz.bin") else {
+        return false;
+    };
+    for s in train.iter().chain(&test).take(16) {
+        let _ = bin_events(&s.events, 5, 300_000);
+    }
     true
 }
 
@@ -389,10 +387,10 @@ pub fn stdp_seeds() -> Vec<Vec<u8>> {
     let Ok(m) = DiehlCook::new(cfg, 4, (2, 2), 2) else {
         return Vec::new();
     };
-    let path = std::env::temp_dir().join(format!("snn-fuzz-seed-{}.stdp", std::process::id()));
-    let bytes = m.save(&path).ok().and_then(|_| std::fs::read(&path).ok());
-    let _ = std::fs::remove_file(&path);
-    bytes.into_iter().collect()
+    // The file format `DiehlCook::save` writes, built in memory (tests run in parallel).
+    file::encode_framed(FrameKind::STDP_WEIGHTS, 1, &m)
+        .into_iter()
+        .collect()
 }
 
 /// Seeds: a 3-image 2x2 IDX file and a label file.
@@ -402,6 +400,29 @@ pub fn idx_seeds() -> Vec<Vec<u8>> {
     let mut labels = vec![0, 0, 8, 1, 0, 0, 0, 3];
     labels.extend([1, 2, 9]);
     vec![images, labels]
+}
+
+/// Seeds: a container of three recordings in both splits (layout in `parse_nmnist_small`).
+pub fn nmnist_seeds() -> Vec<Vec<u8>> {
+    let mut b = b"NMNS".to_vec();
+    b.extend_from_slice(&1u32.to_le_bytes());
+    b.extend_from_slice(&3u32.to_le_bytes());
+    for (i, (label, split)) in [(3u8, 0u8), (7, 0), (1, 1)].into_iter().enumerate() {
+        b.extend_from_slice(&(i as u32).to_le_bytes());
+        b.extend_from_slice(&[label, split]);
+        b.extend_from_slice(&4u32.to_le_bytes());
+        for k in 0..4u32 {
+            let t = k * 70_000 + i as u32;
+            b.extend_from_slice(&[
+                (k * 9) as u8 % 34,
+                (k * 5 + 1) as u8 % 34,
+                ((t >> 16) as u8 & 0x7f) | (((k % 2) as u8) << 7),
+                (t >> 8) as u8,
+                t as u8,
+            ]);
+        }
+    }
+    vec![b]
 }
 
 /// Seeds: a small event stream in both timestamp widths.

@@ -41,7 +41,15 @@ fn run(name: &str) {
 #[test]
 fn every_target_has_seeds_that_are_accepted() {
     for t in snn_fuzz::TARGETS {
-        assert!(!(t.seeds)().is_empty(), "{} has no seed", t.name);
+        let seeds = (t.seeds)();
+        assert!(!seeds.is_empty(), "{} has no seed", t.name);
+        for (i, s) in seeds.iter().enumerate() {
+            assert!(
+                (t.run)(s),
+                "{}: seed {i} is rejected by its own parser",
+                t.name
+            );
+        }
     }
 }
 
@@ -63,6 +71,7 @@ targets!(
     stdp_weights,
     stdp_body,
     idx,
+    nmnist,
     aer,
     spike_csv
 );

@@ -65,11 +65,22 @@ pub fn to_bytes(t: &Trainer) -> Result<Vec<u8>, CheckpointError> {
 }
 
 /// Decodes checkpoint bytes (current or legacy format); `origin` names the source in errors.
+///
+/// A body that decodes is then checked for consistency ([`Trainer::validate`]): every layer's
+/// sizes against the configuration, every vector's length against its shape, the optimiser
+/// state against the parameters, the configuration's ranges. A checkpoint with a valid checksum
+/// but inconsistent contents is an error naming the file and the field, never a panic later.
 pub fn from_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError> {
-    if b.starts_with(LEGACY_MAGIC) {
-        return from_legacy_bytes(b, origin);
-    }
-    Ok(file::decode_framed(b, KIND, VERSION, origin)?)
+    let t: Trainer = if b.starts_with(LEGACY_MAGIC) {
+        from_legacy_bytes(b, origin)?
+    } else {
+        file::decode_framed(b, KIND, VERSION, origin)?
+    };
+    t.validate().map_err(|m| CheckpointError::Invalid {
+        path: origin.to_string(),
+        message: format!("inconsistent checkpoint: {m}"),
+    })?;
+    Ok(t)
 }
 
 /// Little-endian integer of up to 8 bytes.

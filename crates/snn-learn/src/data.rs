@@ -76,6 +76,31 @@ impl Dataset {
         &self.features[i * self.n_features..(i + 1) * self.n_features]
     }
 
+    /// Checks the arrays against each other: `features` holds `len() * n_features` values, the
+    /// image shape covers `n_features`, there is at least one class and every label is below
+    /// `n_classes`. The message names the first offending sample.
+    pub fn validate(&self) -> Result<(), String> {
+        let want = self.len().checked_mul(self.n_features);
+        if want != Some(self.features.len()) {
+            return Err(format!(
+                "{} feature values for {} samples of {} features",
+                self.features.len(),
+                self.len(),
+                self.n_features
+            ));
+        }
+        if self.shape.0.checked_mul(self.shape.1) != Some(self.n_features) {
+            return Err(format!(
+                "image shape {} x {} does not hold {} features",
+                self.shape.0, self.shape.1, self.n_features
+            ));
+        }
+        if self.n_classes == 0 {
+            return Err("no classes".into());
+        }
+        check_labels(&self.labels, self.n_classes)
+    }
+
     /// The first `n` samples (all if fewer).
     pub fn take(&self, n: usize) -> Dataset {
         let n = n.min(self.len());
@@ -84,6 +109,18 @@ impl Dataset {
             labels: self.labels[..n].to_vec(),
             ..self.clone()
         }
+    }
+}
+
+/// The first label `>= n_classes`, as an error naming the sample.
+fn check_labels(labels: &[u8], n_classes: usize) -> Result<(), String> {
+    match labels.iter().position(|&l| l as usize >= n_classes) {
+        Some(i) => Err(format!(
+            "label {} of sample {i} is outside the {n_classes} classes (0..={})",
+            labels[i],
+            n_classes.saturating_sub(1)
+        )),
+        None => Ok(()),
     }
 }
 
@@ -183,39 +220,54 @@ pub fn read_idx(path: &Path) -> Result<Idx, DataError> {
     parse_idx(&read_maybe_gz(path)?, path)
 }
 
-/// Builds a dataset from IDX images (`n x rows x cols`) and labels (`n`), dividing pixels by
-/// `max_value`.
+/// Builds a dataset of `n_classes` classes from IDX images (`n x rows x cols`, read from
+/// `images_path`) and labels (`n`, read from `labels_path`), dividing pixels by `max_value`.
+/// Checks the dimensions (at least one image of at least one pixel), that there is one label per
+/// image and that every label is below `n_classes`; errors name the offending file.
 pub fn dataset_from_idx(
     images: &Idx,
     labels: &Idx,
     max_value: f32,
-    origin: &Path,
+    n_classes: usize,
+    images_path: &Path,
+    labels_path: &Path,
 ) -> Result<Dataset, DataError> {
     if images.dims.len() != 3 {
         return Err(fmt_err(
-            origin,
+            images_path,
             format!(
                 "images must have 3 dimensions (n, rows, cols), got {:?}",
                 images.dims
             ),
         ));
     }
-    if labels.dims.len() != 1 || labels.dims[0] != images.dims[0] {
+    let (n, rows, cols) = (images.dims[0], images.dims[1], images.dims[2]);
+    if n == 0 || rows == 0 || cols == 0 {
         return Err(fmt_err(
-            origin,
+            images_path,
+            format!("no images: dimensions {:?} (n, rows, cols)", images.dims),
+        ));
+    }
+    if labels.dims.len() != 1 {
+        return Err(fmt_err(
+            labels_path,
+            format!("labels must have 1 dimension (n), got {:?}", labels.dims),
+        ));
+    }
+    if labels.dims[0] != n {
+        return Err(fmt_err(
+            labels_path,
             format!(
-                "labels {:?} do not match {} images",
-                labels.dims, images.dims[0]
+                "{} labels for {n} images in {}",
+                labels.dims[0],
+                images_path.display()
             ),
         ));
     }
-    let n_classes = labels
-        .data
-        .iter()
-        .copied()
-        .max()
-        .map_or(0, |m| m as usize + 1);
-    let (rows, cols) = (images.dims[1], images.dims[2]);
+    if n_classes == 0 {
+        return Err(fmt_err(labels_path, "no classes"));
+    }
+    check_labels(&labels.data, n_classes).map_err(|m| fmt_err(labels_path, m))?;
     Ok(Dataset {
         features: images
             .data
@@ -224,10 +276,13 @@ pub fn dataset_from_idx(
             .collect(),
         labels: labels.data.clone(),
         n_features: rows * cols,
-        n_classes: n_classes.max(10),
+        n_classes,
         shape: (rows, cols),
     })
 }
+
+/// Classes of the bundled digits, MNIST and Fashion-MNIST.
+pub const N_CLASSES: usize = 10;
 
 static DIGITS_TRAIN_X: &[u8] =
     include_bytes!("../../../data/digits/digits-train-images-idx3-ubyte");
@@ -243,7 +298,7 @@ pub fn digits() -> (Dataset, Dataset) {
     let load = |x: &[u8], y: &[u8]| {
         let xi = parse_idx(x, p).expect("bundled digits images are valid IDX");
         let yi = parse_idx(y, p).expect("bundled digits labels are valid IDX");
-        dataset_from_idx(&xi, &yi, 16.0, p).expect("bundled digits are consistent")
+        dataset_from_idx(&xi, &yi, 16.0, N_CLASSES, p, p).expect("bundled digits are consistent")
     };
     (
         load(DIGITS_TRAIN_X, DIGITS_TRAIN_Y),
@@ -290,12 +345,20 @@ pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataErro
     let load = |x: &str, y: &str| -> Result<Dataset, DataError> {
         let xp = find(x)?;
         let yp = find(y)?;
-        dataset_from_idx(&read_idx(&xp)?, &read_idx(&yp)?, 255.0, &xp)
+        dataset_from_idx(&read_idx(&xp)?, &read_idx(&yp)?, 255.0, N_CLASSES, &xp, &yp)
     };
-    Ok((
-        load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?,
-        load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?,
-    ))
+    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    if test.shape != train.shape {
+        return Err(fmt_err(
+            &find("t10k-images-idx3-ubyte")?,
+            format!(
+                "test images are {} x {} but the training images are {} x {}",
+                test.shape.0, test.shape.1, train.shape.0, train.shape.1
+            ),
+        ));
+    }
+    Ok((train, test))
 }
 
 /// A dataset loaded by name.
@@ -362,11 +425,29 @@ pub struct EventSample {
 pub const NMNIST_SIZE: usize = 34;
 
 /// Reads the N-MNIST subset container `dir/nmnist-small/nmnist-small.bin.gz` (format in the
-/// shared data README): returns `(train, test)` recordings.
+/// shared data README, parsed by [`parse_nmnist_small`]): returns `(train, test)` recordings.
 pub fn nmnist_small(dir: &Path) -> Result<(Vec<EventSample>, Vec<EventSample>), DataError> {
     let path = dir.join("nmnist-small").join("nmnist-small.bin.gz");
     let b = read_maybe_gz(&path)?;
-    let err = |m: String| fmt_err(&path, m);
+    parse_nmnist_small(&b, &path.display().to_string())
+}
+
+/// Parses the (decompressed) bytes of the N-MNIST subset container; `origin` names the source
+/// in errors. Total: any input gives recordings or an error, never a panic.
+///
+/// Layout (little-endian): `NMNS`, version `1` (u32), sample count (u32), then per sample a
+/// 10-byte header (4 bytes of id, label u8 in `0..=9`, split u8: 0 train / 1 test, event count
+/// u32) and 5 bytes per event (`x`, `y` below 34; polarity in the top bit of the third byte and
+/// a 23-bit time stamp in µs). The file must end after the last sample, and both splits must
+/// hold at least one recording.
+pub fn parse_nmnist_small(
+    b: &[u8],
+    origin: &str,
+) -> Result<(Vec<EventSample>, Vec<EventSample>), DataError> {
+    let err = |m: String| DataError::Format {
+        path: origin.to_string(),
+        message: m,
+    };
     if b.len() < 12 || &b[..4] != b"NMNS" {
         return Err(err(
             "not an N-MNIST container (magic \"NMNS\" missing)".into()
@@ -383,22 +464,30 @@ pub fn nmnist_small(dir: &Path) -> Result<(Vec<EventSample>, Vec<EventSample>), 
     let (mut train, mut test) = (Vec::new(), Vec::new());
     let mut o = 12;
     for i in 0..n {
-        if o + 10 > b.len() {
-            return Err(err(format!("truncated at sample {i} header (offset {o})")));
+        if b.len() - o < 10 {
+            return Err(err(format!(
+                "truncated at sample {i} of {n}: header at offset {o}, {} bytes left",
+                b.len() - o
+            )));
         }
         let label = b[o + 4];
         let split = b[o + 5];
         let ne = u32le(o + 6) as usize;
         o += 10;
-        if label > 9 || split > 1 {
+        if label as usize >= N_CLASSES {
             return Err(err(format!(
-                "sample {i}: label {label} / split {split} out of range"
+                "sample {i}: label {label} is outside the {N_CLASSES} classes (0..=9)"
+            )));
+        }
+        if split > 1 {
+            return Err(err(format!(
+                "sample {i}: split {split} is neither 0 (train) nor 1 (test)"
             )));
         }
         let need = ne
             .checked_mul(5)
             .ok_or_else(|| err(format!("sample {i}: event count overflow")))?;
-        if o + need > b.len() {
+        if need > b.len() - o {
             return Err(err(format!(
                 "truncated in sample {i}: {ne} events need {need} bytes, {} left",
                 b.len() - o
@@ -428,12 +517,25 @@ pub fn nmnist_small(dir: &Path) -> Result<(Vec<EventSample>, Vec<EventSample>), 
             test.push(s)
         }
     }
+    if o != b.len() {
+        return Err(err(format!(
+            "{} unexpected bytes after the {n} samples the header announces",
+            b.len() - o
+        )));
+    }
+    if train.is_empty() || test.is_empty() {
+        return Err(err(format!(
+            "{} training and {} test recordings: both splits need at least one",
+            train.len(),
+            test.len()
+        )));
+    }
     Ok((train, test))
 }
 
 /// Bins a recording into `n_bins` frames of `2 x 34 x 34` features (`[bin][polarity][y][x]`, a 1
 /// where at least one event fell in the cell during the bin) over `[0, duration_us)`; events at
-/// or after `duration_us` are dropped. Returns `n_bins * 2312` values, bin-major.
+/// or after `duration_us`, and events outside the sensor, are dropped. Returns `n_bins * 2312` values, bin-major.
 pub fn bin_events(events: &[Event], n_bins: usize, duration_us: u32) -> Vec<f32> {
     let per = 2 * NMNIST_SIZE * NMNIST_SIZE;
     let mut out = vec![0.0f32; n_bins * per];
@@ -441,7 +543,7 @@ pub fn bin_events(events: &[Event], n_bins: usize, duration_us: u32) -> Vec<f32>
         return out;
     }
     for e in events {
-        if e.t_us >= duration_us {
+        if e.t_us >= duration_us || e.x as usize >= NMNIST_SIZE || e.y as usize >= NMNIST_SIZE {
             continue;
         }
         let bin = (e.t_us as u64 * n_bins as u64 / duration_us as u64) as usize;

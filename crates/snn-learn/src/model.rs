@@ -40,6 +40,10 @@ use snn_types::ResetMode;
 use crate::linalg::{Mat, gemm};
 use crate::surrogate::Surrogate;
 
+/// The most time steps per sample a loaded model may have (a decoded checkpoint with more is
+/// rejected as corrupt).
+pub const MAX_STEPS: usize = 1 << 20;
+
 /// A hidden layer's shape and options.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct LayerConfig {
@@ -374,6 +378,104 @@ impl Model {
             });
         }
         Ok(Model { config, layers })
+    }
+
+    /// Checks that the parameters are consistent with the configuration: the number of layers,
+    /// every layer's sizes against the configuration, the length of every weight vector against
+    /// its shape, and the neuron parameters' ranges. A decoded checkpoint passes through this
+    /// before anything indexes its vectors; the message names the layer (1-based, input side
+    /// first) and the field, e.g. `layer 1 weights: 640 values, expected 64 x 100 = 6400`.
+    pub fn validate(&self) -> Result<(), String> {
+        let c = &self.config;
+        c.validate()?;
+        if c.steps > MAX_STEPS {
+            return Err(format!("steps {} is absurd (at most {MAX_STEPS})", c.steps));
+        }
+        let mut sizes = vec![c.n_inputs];
+        sizes.extend(c.hidden.iter().map(|l| l.size));
+        sizes.push(c.n_outputs);
+        if self.layers.len() != sizes.len() - 1 {
+            return Err(format!(
+                "{} layers, expected {} ({} hidden + the output layer)",
+                self.layers.len(),
+                sizes.len() - 1,
+                c.hidden.len()
+            ));
+        }
+        let last = self.layers.len() - 1;
+        for (l, layer) in self.layers.iter().enumerate() {
+            let k = l + 1;
+            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+            if layer.n_in != n_in || layer.n_out != n_out {
+                return Err(format!(
+                    "layer {k} is {} x {}, expected {n_in} x {n_out} from the configuration",
+                    layer.n_in, layer.n_out
+                ));
+            }
+            let want = n_in
+                .checked_mul(n_out)
+                .ok_or_else(|| format!("layer {k}: {n_in} x {n_out} weights overflow"))?;
+            if layer.w.len() != want {
+                return Err(format!(
+                    "layer {k} weights: {} values, expected {n_in} x {n_out} = {want}",
+                    layer.w.len()
+                ));
+            }
+            let hid = c.hidden.get(l);
+            let recurrent = hid.is_some_and(|h| h.recurrent);
+            match (&layer.rec, recurrent) {
+                (Some(r), true) => {
+                    let want = n_out.checked_mul(n_out).ok_or_else(|| {
+                        format!("layer {k}: {n_out} x {n_out} recurrent weights overflow")
+                    })?;
+                    if r.len() != want {
+                        return Err(format!(
+                            "layer {k} recurrent weights: {} values, expected {n_out} x {n_out} = {want}",
+                            r.len()
+                        ));
+                    }
+                }
+                (None, false) => {}
+                (Some(_), false) => {
+                    return Err(format!(
+                        "layer {k} has recurrent weights but the configuration says it is not recurrent"
+                    ));
+                }
+                (None, true) => {
+                    return Err(format!(
+                        "layer {k} has no recurrent weights but the configuration says it is recurrent"
+                    ));
+                }
+            }
+            for (name, v) in [("beta", &layer.beta), ("threshold", &layer.threshold)] {
+                if v.len() != 1 {
+                    return Err(format!("layer {k} {name}: {} values, expected 1", v.len()));
+                }
+            }
+            let (beta, thr) = (layer.beta[0], layer.threshold[0]);
+            if !(0.0..=1.0).contains(&beta) {
+                return Err(format!("layer {k} beta must be in [0, 1], got {beta}"));
+            }
+            if !(thr.is_finite() && thr > 0.0) {
+                return Err(format!("layer {k} threshold must be > 0, got {thr}"));
+            }
+            let alpha = hid.and_then(|h| h.alpha);
+            if layer.alpha != alpha {
+                return Err(format!(
+                    "layer {k} synaptic decay {:?} differs from the configuration's {alpha:?}",
+                    layer.alpha
+                ));
+            }
+            let spiking = !(l == last && c.readout == Readout::Membrane);
+            if layer.spiking != spiking {
+                return Err(format!(
+                    "layer {k} is {}spiking but the readout needs it {}spiking",
+                    if layer.spiking { "" } else { "non-" },
+                    if spiking { "" } else { "non-" }
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// Number of trainable values.

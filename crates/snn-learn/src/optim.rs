@@ -45,6 +45,83 @@ impl OptimizerKind {
     }
 }
 
+impl OptimizerKind {
+    /// Checks the hyper-parameters: decays in `[0, 1)`, `eps` finite and > 0, weight decay finite
+    /// and >= 0; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        let unit = |name: &str, v: f32| {
+            if (0.0..1.0).contains(&v) {
+                Ok(())
+            } else {
+                Err(format!("{name} must be in [0, 1), got {v}"))
+            }
+        };
+        let wd = |v: f32| {
+            if v.is_finite() && v >= 0.0 {
+                Ok(())
+            } else {
+                Err(format!("weight decay must be finite and >= 0, got {v}"))
+            }
+        };
+        match *self {
+            OptimizerKind::Adam {
+                beta1,
+                beta2,
+                eps,
+                weight_decay,
+            } => {
+                unit("Adam beta1", beta1)?;
+                unit("Adam beta2", beta2)?;
+                if !(eps.is_finite() && eps > 0.0) {
+                    return Err(format!("Adam eps must be finite and > 0, got {eps}"));
+                }
+                wd(weight_decay)
+            }
+            OptimizerKind::Sgd {
+                momentum,
+                weight_decay,
+            } => {
+                unit("SGD momentum", momentum)?;
+                wd(weight_decay)
+            }
+        }
+    }
+}
+
+impl Schedule {
+    /// Checks the schedule's parameters; the message names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Schedule::Constant => Ok(()),
+            Schedule::Cosine {
+                total_epochs,
+                min_lr,
+            } => {
+                if total_epochs == 0 {
+                    return Err("cosine schedule total_epochs must be at least 1".into());
+                }
+                if !(min_lr.is_finite() && min_lr >= 0.0) {
+                    return Err(format!(
+                        "cosine schedule min_lr must be finite and >= 0, got {min_lr}"
+                    ));
+                }
+                Ok(())
+            }
+            Schedule::Step { every, gamma } => {
+                if every == 0 {
+                    return Err("step schedule every must be at least 1".into());
+                }
+                if !(gamma.is_finite() && gamma > 0.0) {
+                    return Err(format!(
+                        "step schedule gamma must be finite and > 0, got {gamma}"
+                    ));
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
 /// Learning rate per epoch.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 pub enum Schedule {
@@ -107,6 +184,43 @@ impl Optimizer {
             m: sizes.iter().map(|&n| vec![0.0; n]).collect(),
             v,
         }
+    }
+
+    /// Checks the state against the kind and the parameter tensors' lengths `sizes` (as
+    /// [`new`](Self::new) takes them): one first-moment buffer per tensor (and one second-moment
+    /// buffer for Adam), each as long as its tensor. The message names the tensor (0-based).
+    pub fn validate(&self, sizes: &[usize]) -> Result<(), String> {
+        self.kind.validate()?;
+        let mut bufs = vec![("first-moment", &self.m)];
+        match self.kind {
+            OptimizerKind::Adam { .. } => bufs.push(("second-moment", &self.v)),
+            OptimizerKind::Sgd { .. } => {
+                if !self.v.is_empty() {
+                    return Err(format!(
+                        "SGD optimiser state has {} second-moment buffers, expected none",
+                        self.v.len()
+                    ));
+                }
+            }
+        }
+        for (name, b) in bufs {
+            if b.len() != sizes.len() {
+                return Err(format!(
+                    "optimiser state: {} {name} buffers, expected {} (one per parameter tensor)",
+                    b.len(),
+                    sizes.len()
+                ));
+            }
+            for (i, (v, &n)) in b.iter().zip(sizes).enumerate() {
+                if v.len() != n {
+                    return Err(format!(
+                        "optimiser state: {name} buffer {i}: {} values, expected {n}",
+                        v.len()
+                    ));
+                }
+            }
+        }
+        Ok(())
     }
 
     /// One update of every trained tensor (`(params, trained)` pairs) with its gradient.

@@ -47,6 +47,26 @@ pub enum Encoding {
     },
 }
 
+impl Encoding {
+    /// Checks the coding's parameter: rate `p_max` in `(0, 1]`, latency `threshold` in `(0, 1)`,
+    /// event `duration_us` at least 1.
+    pub fn validate(&self) -> Result<(), String> {
+        match *self {
+            Encoding::Direct => Ok(()),
+            Encoding::Rate { p_max } if !(p_max > 0.0 && p_max <= 1.0) => Err(format!(
+                "rate encoding p_max must be in (0, 1], got {p_max}"
+            )),
+            Encoding::Ttfs { threshold } if !(threshold > 0.0 && threshold < 1.0) => Err(format!(
+                "ttfs encoding threshold must be in (0, 1), got {threshold}"
+            )),
+            Encoding::Events { duration_us: 0 } => {
+                Err("events encoding duration_us must be at least 1".into())
+            }
+            _ => Ok(()),
+        }
+    }
+}
+
 /// A labelled set of samples that can be turned into a batch input.
 pub trait Source: Sync {
     /// Number of samples.
@@ -57,6 +77,11 @@ pub trait Source: Sync {
     }
     /// Label of sample `i`.
     fn label(&self, i: usize) -> u8;
+    /// Checks the source's own consistency (sizes of its arrays) before training or evaluation
+    /// index it; the default accepts everything.
+    fn validate(&self) -> Result<(), String> {
+        Ok(())
+    }
     /// Input features per step.
     fn n_inputs(&self) -> usize;
     /// The input of samples `idx` for `steps` steps; `seed` keys any randomness per sample
@@ -76,6 +101,9 @@ pub enum TrainError {
     /// The configuration is inconsistent.
     #[error("invalid training configuration: {0}")]
     Config(String),
+    /// The data does not fit the model (labels beyond its classes, no samples, wrong sizes).
+    #[error("data: {0}")]
+    Data(String),
     /// The input coding does not fit the data.
     #[error("encoding {encoding} cannot be used with {data}")]
     Encoding {
@@ -92,6 +120,9 @@ impl<T: Source + ?Sized> Source for &T {
     }
     fn label(&self, i: usize) -> u8 {
         (**self).label(i)
+    }
+    fn validate(&self) -> Result<(), String> {
+        (**self).validate()
     }
     fn n_inputs(&self) -> usize {
         (**self).n_inputs()
@@ -155,6 +186,9 @@ impl Source for Dataset {
     }
     fn label(&self, i: usize) -> u8 {
         self.labels[i]
+    }
+    fn validate(&self) -> Result<(), String> {
+        Dataset::validate(self)
     }
     fn n_inputs(&self) -> usize {
         self.n_features
@@ -282,6 +316,36 @@ impl TrainConfig {
             tbptt_window: None,
         }
     }
+
+    /// Checks every hyper-parameter: batch size and windows at least 1, a finite positive
+    /// learning rate, the optimiser's, schedule's and encoding's parameters in range, a finite
+    /// positive clipping norm, a patience of at least 1. The message names the field.
+    pub fn validate(&self) -> Result<(), TrainError> {
+        let bad = |m: String| Err(TrainError::Config(m));
+        if self.batch_size == 0 {
+            return bad("batch_size must be at least 1".into());
+        }
+        if !(self.lr.is_finite() && self.lr > 0.0) {
+            return bad(format!(
+                "learning rate must be finite and > 0, got {}",
+                self.lr
+            ));
+        }
+        if let Some(c) = self.clip_norm.filter(|c| !(c.is_finite() && *c > 0.0)) {
+            return bad(format!("clip_norm must be finite and > 0, got {c}"));
+        }
+        if self.tbptt_window == Some(0) {
+            return bad("tbptt_window must be at least 1".into());
+        }
+        if self.early_stop_patience == Some(0) {
+            return bad("early_stop_patience must be at least 1".into());
+        }
+        self.optimizer
+            .validate()
+            .and_then(|()| self.schedule.validate())
+            .and_then(|()| self.encoding.validate())
+            .or_else(bad)
+    }
 }
 
 /// What one epoch did.
@@ -297,7 +361,9 @@ pub struct EpochMetrics {
     pub test_acc: f64,
     /// Learning rate used.
     pub lr: f32,
-    /// Wall time of the training part of the epoch (s).
+    /// Wall time of the training part of the epoch (s), as returned by
+    /// [`Trainer::run_epoch`]. It is 0 in [`Trainer::history`]: checkpoints hold no timings, so
+    /// identical runs give byte-identical files.
     pub train_s: f64,
     /// Mean hidden spike probability per neuron and step.
     pub hidden_rate: f64,
@@ -340,20 +406,13 @@ pub struct Trainer {
 pub type Progress<'a> = &'a mut dyn FnMut(usize, usize, f64, f64);
 
 impl Trainer {
-    /// A trainer for `model` with fresh optimiser state.
+    /// A trainer for `model` with fresh optimiser state; the configuration is checked
+    /// ([`TrainConfig::validate`]) and so is the model ([`Model::validate`]).
     pub fn new(model: Model, config: TrainConfig) -> Result<Self, TrainError> {
-        if config.batch_size == 0 {
-            return Err(TrainError::Config("batch_size must be at least 1".into()));
-        }
-        if !(config.lr.is_finite() && config.lr > 0.0) {
-            return Err(TrainError::Config(format!(
-                "learning rate must be > 0, got {}",
-                config.lr
-            )));
-        }
-        if config.tbptt_window == Some(0) {
-            return Err(TrainError::Config("tbptt_window must be at least 1".into()));
-        }
+        config.validate()?;
+        model
+            .validate()
+            .map_err(|e| TrainError::Config(format!("model: {e}")))?;
         let mut m = model;
         let sizes: Vec<usize> = m.params_mut().iter().map(|(p, _)| p.len()).collect();
         let optimizer = Optimizer::new(config.optimizer, &sizes);
@@ -367,6 +426,61 @@ impl Trainer {
             stopped_early: false,
             dataset: String::new(),
         })
+    }
+
+    /// Checks that a trainer (typically a decoded checkpoint) is consistent before anything
+    /// indexes its vectors: the model ([`Model::validate`]), the configuration
+    /// ([`TrainConfig::validate`]), the optimiser state against the model's parameter tensors,
+    /// the history against the epoch count, and the best model against the model. The message
+    /// names the field.
+    pub fn validate(&self) -> Result<(), String> {
+        self.model.validate().map_err(|e| format!("model: {e}"))?;
+        self.config.validate().map_err(|e| e.to_string())?;
+        if self.optimizer.kind != self.config.optimizer {
+            return Err(format!(
+                "optimiser state is for {:?} but the configuration says {:?}",
+                self.optimizer.kind, self.config.optimizer
+            ));
+        }
+        let sizes: Vec<usize> = self
+            .model
+            .layers
+            .iter()
+            .flat_map(|l| [l.w.len(), l.rec.as_ref().map_or(0, Vec::len), 1, 1])
+            .collect();
+        self.optimizer.validate(&sizes)?;
+        if self.history.len() != self.epoch {
+            return Err(format!(
+                "history has {} epochs of metrics, expected {} (epochs completed)",
+                self.history.len(),
+                self.epoch
+            ));
+        }
+        if let Some((i, m)) = self
+            .history
+            .iter()
+            .enumerate()
+            .find(|(i, m)| m.epoch != i + 1)
+        {
+            return Err(format!(
+                "history entry {} is numbered epoch {}",
+                i + 1,
+                m.epoch
+            ));
+        }
+        if let Some(b) = &self.best {
+            b.model.validate().map_err(|e| format!("best model: {e}"))?;
+            if b.model.config != self.model.config {
+                return Err("best model: its configuration differs from the model's".into());
+            }
+            if b.epoch == 0 || b.epoch > self.epoch {
+                return Err(format!(
+                    "best model: epoch {} is outside 1..={} (epochs completed)",
+                    b.epoch, self.epoch
+                ));
+            }
+        }
+        Ok(())
     }
 
     /// True when every configured epoch has run (or early stopping ended training).
@@ -383,12 +497,11 @@ impl Trainer {
         threads: usize,
         progress: Progress<'_>,
     ) -> Result<EpochMetrics, TrainError> {
-        if train.n_inputs() != self.model.config.n_inputs {
-            return Err(TrainError::Config(format!(
-                "the data has {} inputs per step but the model expects {}",
-                train.n_inputs(),
-                self.model.config.n_inputs
-            )));
+        self.config.validate()?;
+        check_data(&self.model, train, "training")?;
+        check_data(&self.model, test, "test")?;
+        if train.is_empty() {
+            return Err(TrainError::Data("the training set is empty".into()));
         }
         let e = self.epoch;
         let lr = self.config.schedule.lr(self.config.lr, e);
@@ -506,7 +619,11 @@ impl Trainer {
             hidden_rate: hidden_spikes as f64 / (seen.max(1) * steps * hidden.max(1)) as f64,
         };
         self.epoch += 1;
-        self.history.push(m.clone());
+        // No wall time in the history: checkpoints of identical runs are identical.
+        self.history.push(EpochMetrics {
+            train_s: 0.0,
+            ..m.clone()
+        });
         if let Some(patience) = self.config.early_stop_patience {
             let better = self.best.as_ref().is_none_or(|b| test_acc > b.test_acc);
             if better {
@@ -541,7 +658,36 @@ impl Trainer {
     }
 }
 
-/// Accuracy and predictions of `model` on `data` (random codings keyed by `seed`).
+/// Checks that `data` fits `model`: inputs per step, labels within the model's classes, and the
+/// source's own consistency. `what` names the set in errors (`training`, `test`).
+pub fn check_data(model: &Model, data: &dyn Source, what: &str) -> Result<(), TrainError> {
+    model
+        .validate()
+        .map_err(|e| TrainError::Config(format!("model: {e}")))?;
+    data.validate()
+        .map_err(|e| TrainError::Data(format!("{what} set: {e}")))?;
+    let n_in = model.config.n_inputs;
+    if data.n_inputs() != n_in {
+        return Err(TrainError::Data(format!(
+            "the {what} set has {} inputs per step but the model expects {n_in}",
+            data.n_inputs()
+        )));
+    }
+    let classes = model.config.n_outputs;
+    if let Some((i, l)) = (0..data.len())
+        .map(|i| (i, data.label(i)))
+        .find(|&(_, l)| l as usize >= classes)
+    {
+        return Err(TrainError::Data(format!(
+            "{what} sample {i} has label {l}, but the model has {classes} classes (0..={})",
+            classes.saturating_sub(1)
+        )));
+    }
+    Ok(())
+}
+
+/// Accuracy and predictions of `model` on `data` (random codings keyed by `seed`). The data is
+/// checked against the model first ([`check_data`]).
 pub fn evaluate(
     model: &Model,
     data: &dyn Source,
@@ -549,6 +695,7 @@ pub fn evaluate(
     seed: u64,
     threads: usize,
 ) -> Result<(f64, Vec<usize>), TrainError> {
+    check_data(model, data, "evaluation")?;
     let n = data.len();
     if n == 0 {
         return Ok((0.0, Vec::new()));

@@ -334,10 +334,19 @@ impl DiehlCook {
         n_classes: usize,
     ) -> Result<Self, StdpError> {
         cfg.validate()?;
-        if n_inputs == 0 || n_inputs > 1 << 20 {
+        if n_inputs == 0 || n_inputs > MAX_INPUTS {
             return Err(StdpError::Param {
                 name: "n_inputs",
                 reason: format!("must be in 1..=1048576, got {n_inputs}"),
+            });
+        }
+        if shape.0.checked_mul(shape.1) != Some(n_inputs) {
+            return Err(StdpError::Param {
+                name: "shape",
+                reason: format!(
+                    "{} x {} does not hold the {n_inputs} inputs",
+                    shape.0, shape.1
+                ),
             });
         }
         if n_classes == 0 || n_classes > 255 {
@@ -431,7 +440,11 @@ impl DiehlCook {
             .unwrap_or(78.0 * self.n_inputs as f64 / 784.0)
     }
 
-    fn check_data(&self, data: &Dataset) -> Result<(), StdpError> {
+    /// Checks that `data` fits the network: its arrays are consistent, it has as many features
+    /// as the network has inputs, and every label is one of the network's classes. Training,
+    /// labelling and testing call it first; callers can check before starting.
+    pub fn check_data(&self, data: &Dataset) -> Result<(), StdpError> {
+        data.validate().map_err(StdpError::Data)?;
         if data.n_features != self.n_inputs {
             return Err(StdpError::Data(format!(
                 "{} features per sample for a network with {} inputs",
@@ -704,36 +717,106 @@ impl DiehlCook {
     }
 
     /// Reads a network written by [`save`](Self::save) (or by an earlier release, magic
-    /// `SNNSTDPW`), checking the frame and the consistency of every size.
+    /// `SNNSTDPW`): [`file::read`] then [`from_bytes`](Self::from_bytes).
     pub fn load(path: &Path) -> Result<Self, StdpError> {
+        let bytes = file::read(path)?;
+        Self::from_bytes(&bytes, &path.display().to_string())
+    }
+
+    /// Decodes the bytes of a weight file (current or legacy format); `origin` names the source
+    /// in errors. Checks the frame, then the configuration ([`DiehlCookConfig::validate`]) and
+    /// the consistency of every size: `n_inputs` x `n_neurons` weights, one threshold per
+    /// neuron, no or one assignment per neuron within the classes, an image shape that holds the
+    /// inputs. Total: any bytes give a network or an error, never a panic.
+    pub fn from_bytes(bytes: &[u8], origin: &str) -> Result<Self, StdpError> {
         let bad = |reason: String| StdpError::File {
-            path: path.into(),
+            path: origin.into(),
             reason,
         };
-        let bytes = file::read(path)?;
-        let origin = path.display().to_string();
         let m: DiehlCook = if bytes.starts_with(LEGACY_MAGIC) {
-            legacy_body(&bytes).map_err(bad)?
+            legacy_body(bytes).map_err(bad)?
         } else {
-            file::decode_framed(&bytes, FrameKind::STDP_WEIGHTS, VERSION, &origin)?
+            file::decode_framed(bytes, FrameKind::STDP_WEIGHTS, VERSION, origin)?
         };
-        m.cfg.validate().map_err(|e| bad(e.to_string()))?;
-        let n = m.cfg.n_neurons;
-        if m.weights.len() != m.n_inputs * n
-            || m.theta_mv.len() != n
-            || !(m.assignments.is_empty() || m.assignments.len() == n)
-            || m.n_classes == 0
-            || m.n_classes > 255
-            || m.assignments
-                .iter()
-                .flatten()
-                .any(|&c| c as usize >= m.n_classes)
-        {
-            return Err(bad("inconsistent sizes".into()));
-        }
+        m.validate()
+            .map_err(|e| bad(format!("inconsistent weight file: {e}")))?;
         Ok(m)
     }
+
+    /// Checks a decoded network; the message names the field.
+    fn validate(&self) -> Result<(), String> {
+        self.cfg.validate().map_err(|e| format!("config: {e}"))?;
+        if self.cfg.threads > MAX_THREADS {
+            return Err(format!(
+                "config: threads {} is absurd (at most {MAX_THREADS})",
+                self.cfg.threads
+            ));
+        }
+        let n = self.cfg.n_neurons;
+        if self.n_inputs == 0 || self.n_inputs > MAX_INPUTS {
+            return Err(format!(
+                "n_inputs {} is outside 1..={MAX_INPUTS}",
+                self.n_inputs
+            ));
+        }
+        if self.n_classes == 0 || self.n_classes > 255 {
+            return Err(format!("n_classes {} is outside 1..=255", self.n_classes));
+        }
+        let (rows, cols) = self.shape;
+        if rows.checked_mul(cols) != Some(self.n_inputs) {
+            return Err(format!(
+                "image shape {rows} x {cols} does not hold the {} inputs",
+                self.n_inputs
+            ));
+        }
+        let want = self.n_inputs * n;
+        if self.weights.len() != want {
+            return Err(format!(
+                "weights: {} values, expected {} inputs x {n} neurons = {want}",
+                self.weights.len(),
+                self.n_inputs
+            ));
+        }
+        if let Some(i) = self.weights.iter().position(|w| !w.is_finite()) {
+            return Err(format!("weights: value {i} is {}", self.weights[i]));
+        }
+        if self.theta_mv.len() != n {
+            return Err(format!(
+                "theta_mv: {} values, expected one per neuron ({n})",
+                self.theta_mv.len()
+            ));
+        }
+        if let Some(j) = self.theta_mv.iter().position(|t| !t.is_finite()) {
+            return Err(format!("theta_mv: neuron {j} has {}", self.theta_mv[j]));
+        }
+        if !(self.assignments.is_empty() || self.assignments.len() == n) {
+            return Err(format!(
+                "assignments: {} values, expected none or one per neuron ({n})",
+                self.assignments.len()
+            ));
+        }
+        if let Some((j, c)) = self
+            .assignments
+            .iter()
+            .enumerate()
+            .find_map(|(j, c)| c.filter(|&c| c as usize >= self.n_classes).map(|c| (j, c)))
+        {
+            return Err(format!(
+                "assignments: neuron {j} has class {c}, outside the {} classes",
+                self.n_classes
+            ));
+        }
+        if self.epochs == u32::MAX {
+            return Err(format!("epochs {} is absurd", self.epochs));
+        }
+        Ok(())
+    }
 }
+
+/// The most inputs a network may have (as [`DiehlCook::new`] allows).
+const MAX_INPUTS: usize = 1 << 20;
+/// The most worker threads a decoded configuration may ask for.
+const MAX_THREADS: usize = 4096;
 
 /// The current format version of the body (the postcard-encoded [`DiehlCook`]).
 const VERSION: u32 = 1;
