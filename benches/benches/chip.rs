@@ -48,7 +48,9 @@ fn bench(c: &mut Criterion) {
     });
     let prog = compile(&spec, &arch).expect("fits");
     let events = Chip::new(&prog)
+        .unwrap()
         .run(20, &RunOptions::default())
+        .unwrap()
         .counts
         .synaptic_ops;
     g.throughput(Throughput::Elements(events));
@@ -57,7 +59,12 @@ fn bench(c: &mut Criterion) {
         ("run_20_steps_analytic", NocMode::Analytic),
     ] {
         g.bench_function(name, |b| {
-            b.iter(|| Chip::new(&prog).run(20, &RunOptions { noc, trace: false }))
+            b.iter(|| {
+                Chip::new(&prog)
+                    .unwrap()
+                    .run(20, &RunOptions { noc, trace: false })
+                    .unwrap()
+            })
         });
     }
     g.finish();

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use anyhow::{Context, Result, bail};
-use snn_neuromorphic::{ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with, spikes};
+use snn_neuromorphic::{
+    ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget, spikes,
+};
 use snn_types::{NetworkSpec, ms_to_steps};
 
 /// Arguments of `snn chip`.
@@ -42,6 +44,10 @@ pub struct ChipArgs {
     /// Print the whole report as one JSON object (output spikes included).
     #[arg(long)]
     pub json: bool,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available): a mesh, network or step
+    /// count whose estimated memory exceeds it is refused before allocating.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
+    pub max_memory: Option<u64>,
 }
 
 /// Runs `snn chip`.
@@ -66,7 +72,8 @@ pub fn run(a: ChipArgs) -> Result<()> {
         num_weight_bits: a.weight_bits,
         max_neurons_per_core: None,
     };
-    let program = compile_with(&spec, &arch, &opts).with_context(|| {
+    let budget = crate::budget::budget(a.max_memory);
+    let program = compile_with_budget(&spec, &arch, &opts, &budget).with_context(|| {
         format!(
             "{}: cannot compile onto '{}'",
             a.network.display(),
@@ -88,7 +95,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
             .and_then(|d| ms_to_steps(d, spec.dt_ms))
             .unwrap_or(100),
     };
-    let mut chip = Chip::new(&program);
+    let mut chip = Chip::with_budget(&program, budget)?;
     if let Some(p) = &a.input {
         let s = spikes::read_spike_csv(p)?;
         chip.inject_input(&s)
@@ -100,7 +107,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
             noc,
             trace: a.trace.is_some(),
         },
-    );
+    )?;
     if let (Some(path), Some(csv)) = (&a.trace, report.trace_csv()) {
         snn_types::file::atomic_write(path, csv.as_bytes()).context("--trace")?;
     }

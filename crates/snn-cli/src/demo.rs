@@ -223,7 +223,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // 5. Compile onto the chip and run the test set; the spec's readout says how to feed a
     // sample, how long to run and how to read the class.
     let program = compile(&spec, &arch)?;
-    let mut chip = Chip::new(&program);
+    let mut chip = Chip::new(&program)?;
     let opts = RunOptions::default();
     let (mut chip_preds, mut energy_pj, mut time_ns, mut syn_ops) =
         (Vec::new(), 0.0f64, 0.0f64, 0u64);
@@ -238,7 +238,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             chip.reset();
             let spikes = sample_spikes(&readout, input, s.len(), k)?;
             chip.inject_input(&spikes)?;
-            let rep = chip.run(readout.run_steps(), &opts);
+            let rep = chip.run(readout.run_steps(), &opts)?;
             chip_preds.push(
                 readout
                     .predict(&rep.spikes)
@@ -381,9 +381,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
         let mut all = spec.clone();
         all.recording.spikes = None;
         let program_all = compile(&all, &arch)?;
-        let mut chip_all = Chip::new(&program_all);
+        let mut chip_all = Chip::new(&program_all)?;
         chip_all.inject_input(&inp)?;
-        let r = chip_all.run(readout.run_steps(), &opts).spikes;
+        let r = chip_all.run(readout.run_steps(), &opts)?.spikes;
         let mut next = 0u32;
         let populations: Vec<(String, u32, u32)> = all
             .populations

@@ -117,6 +117,10 @@ pub struct EncodeArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available): an encoding whose raster
+    /// would exceed it is refused before allocating.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
+    max_memory: Option<u64>,
 }
 
 /// Where the features came from.
@@ -248,6 +252,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
     }
     let mut u = vec![0.0; n];
     norm.normalize_into(x, &mut u).context("input")?;
+    let budget = crate::budget::budget(a.max_memory);
     Ok(match a.scheme {
         Scheme::Rate => {
             let enc = if a.deterministic {
@@ -256,6 +261,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                 RateEncoder::poisson(a.max_rate_hz, a.dt_ms, steps)
             }
             .context("--scheme rate")?;
+            enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             Encoded {
                 scheme: format!(
@@ -281,6 +287,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                 TtfsMap::Log => TtfsEncoder::log(steps, a.threshold.unwrap_or(0.01) as f32),
             }
             .context("--scheme ttfs")?;
+            enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             Encoded {
                 scheme: format!(
@@ -306,6 +313,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                 a.threshold.unwrap_or(0.1),
             )
             .context("--scheme population")?;
+            enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             let bound = enc.max_abs_error() as f64;
             Encoded {

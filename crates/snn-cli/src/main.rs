@@ -11,6 +11,7 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
+mod budget;
 mod charts;
 mod chip;
 mod demo;
@@ -72,6 +73,10 @@ Examples:
     Validate {
         /// Spec file (.toml or .json).
         spec: PathBuf,
+        /// Memory budget (e.g. 512M, 8G; default: the memory available): a spec whose estimated
+        /// memory exceeds it is reported as an error.
+        #[arg(long, value_name = "SIZE", value_parser = budget::parse_max_memory)]
+        max_memory: Option<u64>,
     },
     /// Summarise a network spec, a training checkpoint or a chip report (kind detected from content).
     #[command(after_help = "\
@@ -107,6 +112,10 @@ struct SimulateArgs {
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
     json: bool,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available): a network or run whose
+    /// estimated memory exceeds it is refused before allocating.
+    #[arg(long, value_name = "SIZE", value_parser = budget::parse_max_memory)]
+    max_memory: Option<u64>,
 }
 
 fn main() -> ExitCode {
@@ -122,7 +131,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
-        Command::Validate { spec } => validate(&spec),
+        Command::Validate { spec, max_memory } => validate(&spec, max_memory),
         Command::Inspect(a) => inspect::run(a),
         Command::Encode(a) => encode::run(a),
         Command::Chip(a) => chip::run(a),
@@ -140,18 +149,53 @@ fn main() -> ExitCode {
     }
 }
 
-fn validate(path: &Path) -> Result<()> {
+/// Validates without building: the counts and the memory come from the estimate
+/// (`snn_core::memory`), so a spec too large to build is still described.
+fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
     let spec = NetworkSpec::load(path)?;
-    let net = Network::build(&spec)?;
+    let est = snn_core::NetworkMemory::estimate(&spec, 1);
+    let needed = est.build_bytes();
     println!(
-        "{}: valid; {} populations, {} neurons, {} projections, {} synapses, dt = {} ms",
+        "{}: valid; {} populations, {} neurons, {} projections, {} synapses, dt = {} ms; \
+         about {} of memory to build",
         path.display(),
         spec.populations.len(),
-        net.n_neurons(),
+        est.neurons,
         spec.projections.len(),
-        net.n_synapses(),
-        spec.dt_ms
+        est.synapses(),
+        spec.dt_ms,
+        snn_types::budget::format_bytes(needed)
     );
+    if let Err(e) = est.check_build(&budget::budget(max_memory)) {
+        let limit = match e.available_bytes {
+            Some(b) if e.source == snn_types::budget::BudgetSource::User => {
+                format!(
+                    "{} allowed by --max-memory",
+                    snn_types::budget::format_bytes(b)
+                )
+            }
+            Some(b) => format!(
+                "{} available; set --max-memory to change the limit",
+                snn_types::budget::format_bytes(b)
+            ),
+            None => "addressable".into(),
+        };
+        let part = if !e.what.starts_with("network '") {
+            format!(
+                " (the largest part: {} needs about {} for {})",
+                e.what,
+                snn_types::budget::format_bytes(e.needed_bytes),
+                e.parts
+            )
+        } else {
+            String::new()
+        };
+        bail!(
+            "{}: would need about {}, more than the {limit}{part}",
+            path.display(),
+            snn_types::budget::format_bytes(needed.max(e.needed_bytes)),
+        );
+    }
     Ok(())
 }
 
@@ -213,8 +257,14 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let n_steps = ms_to_steps(duration_ms, spec.dt_ms)
         .with_context(|| format!("--duration-ms {duration_ms} is not a valid duration"))?;
 
+    let budget = budget::budget(a.max_memory);
+    snn_core::NetworkMemory::estimate(&spec, a.threads).check_run(
+        &budget,
+        n_steps,
+        a.plot.is_some(),
+    )?;
     let t0 = Instant::now();
-    let mut net = Network::build_with_threads(&spec, a.threads)?;
+    let mut net = Network::build_with_budget(&spec, a.threads, &budget)?;
     let build_s = t0.elapsed().as_secs_f64();
 
     let bar = if std::io::stderr().is_terminal() {

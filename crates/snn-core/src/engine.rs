@@ -22,11 +22,13 @@ use std::sync::RwLock;
 
 use crate::barrier::StepBarrier;
 
+use snn_types::budget::MemoryBudget;
 use snn_types::{NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec};
 
 use crate::connect::expand_projection;
 use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
+use crate::memory::NetworkMemory;
 use crate::neuron::{
     LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta, update_lif_delta,
     update_lif_exp, update_loihi,
@@ -260,9 +262,39 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
 }
 
 impl Network {
-    /// Validates the spec and builds the network for one thread.
+    /// Validates the spec and builds the network for one thread, refusing (with
+    /// [`BuildError::Memory`]) a network whose estimated memory exceeds what the machine has
+    /// ([`MemoryBudget::system`]).
     pub fn build(spec: &NetworkSpec) -> Result<Self, BuildError> {
+        Self::build_with_budget(spec, 1, &MemoryBudget::system())
+    }
+
+    /// Validates and builds over `threads` threads (at least 1), first checking the memory
+    /// estimate ([`NetworkMemory`]) against `budget`: a network too large is refused with
+    /// [`BuildError::Memory`] before anything is allocated, and a projection with more synapses
+    /// than the `u32` index allows with [`BuildError::TooLarge`]. Spikes are identical for every
+    /// thread count.
+    pub fn build_with_budget(
+        spec: &NetworkSpec,
+        threads: usize,
+        budget: &MemoryBudget,
+    ) -> Result<Self, BuildError> {
         spec.validate()?;
+        let estimate = NetworkMemory::estimate(spec, threads);
+        estimate.check_build(budget)?;
+        if let Some((j, n)) = estimate.over_index_limit() {
+            return Err(BuildError::TooLarge(format!(
+                "projections[{j}] has {n} synapses; the limit is {}",
+                u32::MAX
+            )));
+        }
+        let mut net = Self::assemble(spec)?;
+        net.partition(threads.max(1));
+        Ok(net)
+    }
+
+    /// Everything but the partitions (which [`partition`](Self::partition) creates).
+    fn assemble(spec: &NetworkSpec) -> Result<Self, BuildError> {
         let dt = spec.dt_ms;
         let offsets = spec.population_offsets();
         let pops: Vec<PopulationInfo> = spec
@@ -327,18 +359,14 @@ impl Network {
             all_spikes: Vec::new(),
         };
         net.stimuli = plan;
-        net.partition(1);
         Ok(net)
     }
 
-    /// Validates and builds, then splits the network over `threads` threads (at least 1). Spikes
-    /// are identical for every thread count.
+    /// Validates and builds the network split over `threads` threads (at least 1), with the
+    /// machine's memory budget (see [`build_with_budget`](Self::build_with_budget)). Spikes are
+    /// identical for every thread count.
     pub fn build_with_threads(spec: &NetworkSpec, threads: usize) -> Result<Self, BuildError> {
-        let mut net = Self::build(spec)?;
-        if threads > 1 {
-            net.partition(threads);
-        }
-        Ok(net)
+        Self::build_with_budget(spec, threads, &MemoryBudget::system())
     }
 
     /// (Re)creates the partitions and their state from the spec: initial state, stimuli, probes.

@@ -1,6 +1,7 @@
 //! Errors of the engine.
 
 use snn_types::SpecError;
+use snn_types::budget::TooLarge;
 
 /// Why a network could not be built or driven.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -14,6 +15,10 @@ pub enum BuildError {
     /// A structure exceeds the engine's index limits.
     #[error("network too large: {0}")]
     TooLarge(String),
+    /// The estimated memory exceeds the budget (refused before allocating; see
+    /// [`crate::memory`]).
+    #[error(transparent)]
+    Memory(#[from] TooLarge),
     /// A run-time request was inconsistent with the network.
     #[error("invalid request: {0}")]
     Request(String),

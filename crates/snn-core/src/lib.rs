@@ -41,6 +41,7 @@ pub mod connect;
 mod engine;
 mod error;
 pub mod init;
+pub mod memory;
 pub mod models;
 pub mod neuron;
 pub mod plasticity;
@@ -51,6 +52,7 @@ pub mod stimulus;
 
 pub use engine::{Network, PopulationInfo, RunStats, simulate};
 pub use error::BuildError;
+pub use memory::{NetworkMemory, SynapseCount};
 pub use plasticity::Plasticity;
 pub use projection::{Delays, Projection, Synaptic, Weights};
 pub use record::{CountingSink, CsvSpikeWriter, NullSink, Recordings, SpikeSink, Trace};

@@ -36,6 +36,10 @@ pub enum EncodeError {
     /// The input holds no value at all.
     #[error("input is empty")]
     Empty,
+    /// The raster or tensor would need more memory than the budget allows (refused before
+    /// allocating; see [`Encoder::raster_bytes`](crate::Encoder::raster_bytes)).
+    #[error(transparent)]
+    Memory(#[from] snn_types::budget::TooLarge),
 }
 
 impl EncodeError {

@@ -78,6 +78,7 @@ pub use temporal::{BurstEncoder, PhaseEncoder, TtfsEncoder, TtfsMapping};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{Rng, SeedableRng};
 
+use snn_types::budget::MemoryBudget;
 use snn_types::seed::mix64;
 
 /// The random stream of one sample: a `Xoshiro256PlusPlus` seeded from a fixed mixing of
@@ -307,6 +308,52 @@ pub trait Encoder {
         1
     }
 
+    /// The most spikes one feature can produce in one sample, over all its output neurons
+    /// (default: every output neuron at every step). Encoders override it with their bound.
+    fn max_spikes_per_feature(&self) -> u64 {
+        (self.n_steps() as u64).saturating_mul(self.outputs_per_feature() as u64)
+    }
+
+    /// Estimated bytes of encoding one sample of `n_features` features into a raster
+    /// ([`encode`](Encoder::encode)): the spikes as collected (16 bytes each) plus the raster
+    /// ([`SpikeRaster::estimated_bytes`]: 8 bytes per step, 4 per spike), at the spike bound
+    /// [`max_spikes_per_feature`](Encoder::max_spikes_per_feature). Saturating.
+    fn raster_bytes(&self, n_features: usize) -> u64 {
+        let spikes = self
+            .max_spikes_per_feature()
+            .saturating_mul(n_features as u64);
+        spikes
+            .saturating_mul(std::mem::size_of::<Spike>() as u64)
+            .saturating_add(SpikeRaster::estimated_bytes(self.n_steps() as u64, spikes))
+    }
+
+    /// Bytes of the dense tensor of [`encode_batch`](Encoder::encode_batch):
+    /// `steps x batch x n_features x outputs_per_feature x 4`. Saturating.
+    fn tensor_bytes(&self, batch: usize, n_features: usize) -> u64 {
+        (self.n_steps() as u64)
+            .saturating_mul(batch as u64)
+            .saturating_mul(n_features as u64)
+            .saturating_mul(self.outputs_per_feature() as u64)
+            .saturating_mul(4)
+    }
+
+    /// Checks [`raster_bytes`](Encoder::raster_bytes) against `budget`, naming the request.
+    fn check_raster_memory(
+        &self,
+        n_features: usize,
+        budget: &MemoryBudget,
+    ) -> Result<(), EncodeError> {
+        budget.check_parts(
+            format!(
+                "encoding {n_features} features over {} steps",
+                self.n_steps()
+            ),
+            self.raster_bytes(n_features),
+            "spike raster",
+        )?;
+        Ok(())
+    }
+
     /// Encodes one sample of features in `[0, 1]` (values outside are clamped, NaN counts as 0)
     /// into `sink`, drawing randomness (if any) from `rng`. Spikes may be reported in any step
     /// order (the [`SpikeSink`] contract).
@@ -321,7 +368,9 @@ pub trait Encoder {
     }
 
     /// Encodes one raw sample with the stream of sample `index` into a raster; the same spikes as
-    /// that sample gets inside any batch.
+    /// that sample gets inside any batch. A raster whose estimate
+    /// ([`raster_bytes`](Encoder::raster_bytes)) exceeds the machine's available memory is
+    /// refused with [`EncodeError::Memory`] before allocating.
     fn encode_sample(
         &self,
         x: &[f32],
@@ -335,6 +384,14 @@ pub trait Encoder {
         if x.is_empty() {
             return Err(EncodeError::Empty);
         }
+        MemoryBudget::check_system(
+            format!(
+                "encoding {} features over {} steps",
+                x.len(),
+                self.n_steps()
+            ),
+            self.raster_bytes(x.len()),
+        )?;
         let mut u = vec![0.0; x.len()];
         norm.normalize_into(x, &mut u)?;
         let mut spikes = Vec::new();
@@ -343,7 +400,8 @@ pub trait Encoder {
     }
 
     /// Encodes a batch `[batch][n_features]` of raw samples into a dense `[steps][batch][neurons]`
-    /// tensor. Sample `i` uses the stream of index `first_index + i`, so a data set split into
+    /// tensor (refused with [`EncodeError::Memory`] before allocating when
+    /// [`tensor_bytes`](Encoder::tensor_bytes) exceeds the machine's available memory). Sample `i` uses the stream of index `first_index + i`, so a data set split into
     /// batches in any way gives the same spikes as long as `first_index` is the sample's position.
     fn encode_batch(
         &self,
@@ -366,6 +424,14 @@ pub trait Encoder {
             });
         }
         let batch = xs.len() / n_features;
+        MemoryBudget::check_system(
+            format!(
+                "a spike tensor of {} steps x {batch} samples x {} neurons",
+                self.n_steps(),
+                n_features as u64 * self.outputs_per_feature() as u64
+            ),
+            self.tensor_bytes(batch, n_features),
+        )?;
         let neurons = n_features * self.outputs_per_feature();
         let mut t = SpikeTensor::zeros(self.n_steps(), batch, neurons);
         let mut u = vec![0.0; n_features];

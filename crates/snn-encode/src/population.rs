@@ -181,6 +181,11 @@ impl Encoder for PopulationEncoder {
         self.neurons
     }
 
+    /// One spike at most per receptive field.
+    fn max_spikes_per_feature(&self) -> u64 {
+        self.neurons as u64
+    }
+
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], _rng: &mut SampleRng, sink: &mut S) {
         let t_max = self.t_max();
         for (f, &xf) in x.iter().enumerate() {

@@ -118,6 +118,18 @@ impl Encoder for RateEncoder {
         self.steps
     }
 
+    /// Regular: `round(T p_max)`; Poisson: the mean `T p_max` plus six standard deviations (a
+    /// Binomial count beyond it has probability below 1e-9), at most `T`.
+    fn max_spikes_per_feature(&self) -> u64 {
+        let t = self.steps as f64;
+        let p = self.p_max;
+        let bound = match self.mode {
+            RateMode::Regular => (t * p).round() + 1.0,
+            RateMode::Poisson => (t * p + 6.0 * (t * p * (1.0 - p)).sqrt()).ceil() + 1.0,
+        };
+        (bound.min(t)) as u64
+    }
+
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], rng: &mut SampleRng, sink: &mut S) {
         let steps = self.steps;
         match self.mode {

@@ -136,6 +136,11 @@ impl Encoder for TtfsEncoder {
         self.steps
     }
 
+    /// One spike at most.
+    fn max_spikes_per_feature(&self) -> u64 {
+        1
+    }
+
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], _rng: &mut SampleRng, sink: &mut S) {
         for (f, &xf) in x.iter().enumerate() {
             if let Some(t) = self.spike_step(xf) {
@@ -294,6 +299,11 @@ impl BurstEncoder {
 impl Encoder for BurstEncoder {
     fn n_steps(&self) -> usize {
         self.steps
+    }
+
+    /// At most `max_spikes`.
+    fn max_spikes_per_feature(&self) -> u64 {
+        self.max_spikes as u64
     }
 
     fn encode_normalized<S: SpikeSink>(&self, x: &[f32], _rng: &mut SampleRng, sink: &mut S) {

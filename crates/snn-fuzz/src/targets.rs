@@ -57,7 +57,9 @@ fn exercise(spec: &NetworkSpec) -> bool {
     if let Ok(arch) = ArchSpec::preset("loihi")
         && let Ok(p) = compile(spec, &arch)
     {
-        let _ = Chip::new(&p).run(5, &RunOptions::default());
+        if let Ok(mut chip) = Chip::new(&p) {
+            let _ = chip.run(5, &RunOptions::default());
+        }
     }
     true
 }
@@ -124,7 +126,9 @@ pub fn arch_toml(data: &[u8]) -> bool {
     let spec = NetworkSpec::from_toml_str(SMALL_NET).expect("the built-in network parses");
     if let Ok(p) = compile(&spec, &arch) {
         for noc in [NocMode::Cycle, NocMode::Analytic] {
-            let _ = Chip::new(&p).run(3, &RunOptions { noc, trace: true });
+            if let Ok(mut chip) = Chip::new(&p) {
+                let _ = chip.run(3, &RunOptions { noc, trace: true });
+            }
         }
         let _ = p.fit_summary();
     }

@@ -71,9 +71,11 @@ fn main() {
         prog.memory_bytes() as f64 / prog.n_synapses() as f64
     );
     for noc in [NocMode::Cycle, NocMode::Analytic] {
-        let mut chip = Chip::new(&prog);
+        let mut chip = Chip::new(&prog).expect("the chip fits in memory");
         let t = Instant::now();
-        let r = chip.run(steps, &RunOptions { noc, trace: false });
+        let r = chip
+            .run(steps, &RunOptions { noc, trace: false })
+            .expect("the run fits in memory");
         let s = t.elapsed().as_secs_f64();
         println!(
             "{noc:?}: {steps} steps in {s:.2} s: {} synaptic events ({:.1} M/s), {} packets ({:.2} M/s), {} spikes; modelled {:.1} us, {:.1} uJ, contention {:.2} ns/packet",

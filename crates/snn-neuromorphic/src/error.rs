@@ -78,6 +78,10 @@ pub enum MapError {
         /// `path: reason` for each.
         issues: Vec<String>,
     },
+    /// Compiling and loading would need more memory than the budget allows (refused before
+    /// allocating; see [`crate::memory`]).
+    #[error(transparent)]
+    Memory(#[from] snn_types::budget::TooLarge),
     /// The network does not fit; every violated limit is listed with what is at fault.
     #[error("the network does not fit on '{arch}' ({} violation{}): {}", violations.len(), if violations.len() == 1 { "" } else { "s" }, violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "))]
     DoesNotFit {
@@ -99,6 +103,10 @@ pub enum RunError {
         /// Global neuron index.
         neuron: u32,
     },
+    /// Loading the program or running the requested steps would need more memory than the
+    /// budget allows (refused before allocating; see [`crate::memory`]).
+    #[error(transparent)]
+    Memory(#[from] snn_types::budget::TooLarge),
     /// A spike file could not be read or parsed.
     #[error("{path}: {message}")]
     SpikeFile {

@@ -50,7 +50,7 @@
 //! "#).unwrap();
 //! let arch = ArchSpec::preset("loihi").unwrap();
 //! let program = compile(&spec, &arch).unwrap();
-//! let report = Chip::new(&program).run(5, &RunOptions::default());
+//! let report = Chip::new(&program).unwrap().run(5, &RunOptions::default()).unwrap();
 //! // Two input spikes at step 0 give a_in = 120 at step 1: v = 7680 > 6400, a spike.
 //! assert_eq!(report.population_spikes[1], ("out".to_string(), 2));
 //! assert_eq!(report.counts.synaptic_ops, 3 * 2);
@@ -62,6 +62,7 @@
 pub mod arch;
 pub mod compile;
 mod error;
+pub mod memory;
 pub mod noc;
 mod program;
 mod run;
@@ -70,7 +71,7 @@ mod summary;
 
 pub use arch::ArchSpec;
 pub use compile::quantise;
-pub use compile::{CompileOptions, compile, compile_with, core_tile};
+pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
 pub use error::{ArchError, MapError, RunError, Violation};
 pub use noc::NocMode;
 pub use program::{ChipProgram, CoreUsage, PlacedPopulation, Quantisation};

@@ -86,7 +86,9 @@ const EV_INJTRY: u8 = 3;
 
 impl Mesh {
     /// A mesh of `tx * ty` tiles with `ports` injection ports. Latencies and the per-flit link
-    /// time are in ps per direction `[east_west, north_south]`; `flits` per packet.
+    /// time are in ps per direction `[east_west, north_south]`; `flits` per packet. Allocates
+    /// per link and per port ([`crate::memory::mesh_bytes`] estimates it; [`crate::Chip::new`]
+    /// checks it against the budget first).
     pub fn new(
         tx: u32,
         ty: u32,
@@ -96,7 +98,7 @@ impl Mesh {
         depth: u32,
         ports: u32,
     ) -> Self {
-        let nl = (tx * ty * 4) as usize;
+        let nl = (tx as usize).saturating_mul(ty as usize).saturating_mul(4);
         Self {
             tx,
             ty,

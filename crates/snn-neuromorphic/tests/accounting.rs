@@ -11,7 +11,10 @@ use snn_types::NetworkSpec;
 fn run(spec: &str, arch: &ArchSpec, steps: u64, noc: NocMode) -> Report {
     let spec = NetworkSpec::from_toml_str(spec).unwrap();
     let prog = compile(&spec, arch).unwrap();
-    Chip::new(&prog).run(steps, &RunOptions { noc, trace: true })
+    Chip::new(&prog)
+        .unwrap()
+        .run(steps, &RunOptions { noc, trace: true })
+        .unwrap()
 }
 
 fn ff(rate_hz: f64) -> String {
@@ -248,7 +251,10 @@ fn micro_benchmarks_recover_loihi_unit_costs() {
                 },
             )
             .unwrap();
-            let r = Chip::new(&prog).run(1, &RunOptions::default());
+            let r = Chip::new(&prog)
+                .unwrap()
+                .run(1, &RunOptions::default())
+                .unwrap();
             assert_eq!(
                 r.counts.hops_east_west + r.counts.hops_north_south,
                 h as u64
@@ -303,20 +309,26 @@ fn hot_spot_shows_contention_and_loses_nothing() {
     )
     .unwrap();
     assert_eq!(prog.n_cores_used(), 256);
-    let cyc = Chip::new(&prog).run(
-        5,
-        &RunOptions {
-            noc: NocMode::Cycle,
-            trace: false,
-        },
-    );
-    let ana = Chip::new(&prog).run(
-        5,
-        &RunOptions {
-            noc: NocMode::Analytic,
-            trace: false,
-        },
-    );
+    let cyc = Chip::new(&prog)
+        .unwrap()
+        .run(
+            5,
+            &RunOptions {
+                noc: NocMode::Cycle,
+                trace: false,
+            },
+        )
+        .unwrap();
+    let ana = Chip::new(&prog)
+        .unwrap()
+        .run(
+            5,
+            &RunOptions {
+                noc: NocMode::Analytic,
+                trace: false,
+            },
+        )
+        .unwrap();
     assert_eq!(cyc.counts.packets_out, 5 * 255);
     assert_eq!(cyc.counts.packets_in, cyc.counts.packets_out);
     assert_eq!(cyc.counts.synaptic_ops, 5 * 255);

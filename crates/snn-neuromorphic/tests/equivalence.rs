@@ -33,7 +33,10 @@ fn chip_raster(
     noc: NocMode,
 ) -> (snn_types::SpikeRaster, NetworkSpec) {
     let prog = compile(spec, arch).unwrap();
-    let r = Chip::new(&prog).run(steps, &RunOptions { noc, trace: false });
+    let r = Chip::new(&prog)
+        .unwrap()
+        .run(steps, &RunOptions { noc, trace: false })
+        .unwrap();
     (r.spikes, prog.quantised_spec())
 }
 
@@ -240,7 +243,10 @@ fn weight_precision_truncation_matches_engine() {
         },
     )
     .unwrap();
-    let r = Chip::new(&prog).run(100, &RunOptions::default());
+    let r = Chip::new(&prog)
+        .unwrap()
+        .run(100, &RunOptions::default())
+        .unwrap();
     let q = prog.quantised_spec();
     if let Connectivity::Explicit {
         weights: Some(w), ..

@@ -50,6 +50,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod budget;
 mod error;
 pub mod file;
 mod params;

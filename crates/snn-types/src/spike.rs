@@ -78,6 +78,25 @@ impl SpikeRaster {
         r
     }
 
+    /// Estimated bytes of a raster of `n_steps` steps holding `n_spikes` spikes: 8 bytes per step
+    /// (offsets) and 4 per spike, saturating (for memory checks before a run or an encoding).
+    ///
+    /// ```
+    /// assert_eq!(snn_types::SpikeRaster::estimated_bytes(100, 10), 101 * 8 + 40);
+    /// ```
+    pub fn estimated_bytes(n_steps: u64, n_spikes: u64) -> u64 {
+        n_steps
+            .saturating_add(1)
+            .saturating_mul(Self::BYTES_PER_STEP)
+            .saturating_add(n_spikes.saturating_mul(Self::BYTES_PER_SPIKE))
+    }
+
+    /// Bytes a raster holds per step (its offset).
+    pub const BYTES_PER_STEP: u64 = std::mem::size_of::<usize>() as u64;
+
+    /// Bytes a raster holds per spike (its neuron index).
+    pub const BYTES_PER_SPIKE: u64 = 4;
+
     /// Appends the next step's spikes (any order; stored sorted).
     pub fn push_step(&mut self, neurons: &[u32]) {
         let begin = self.neurons.len();

@@ -584,17 +584,25 @@ pub(crate) fn check_readout(spec: &NetworkSpec, r: &ReadoutSpec) -> Vec<SpecIssu
                 }
             }
             ReadoutRule::MeanMembrane => {
-                let mut seen = vec![false; p.size as usize];
-                for t in &spec.recording.state {
-                    if t.population == p.name && t.variable == StateVar::V {
-                        for &k in &t.neurons {
-                            if let Some(x) = seen.get_mut(k as usize) {
-                                *x = true;
-                            }
-                        }
-                    }
-                }
-                if let Some(k) = seen.iter().position(|x| !x) {
+                // The recorded indices, sorted (bounded by the spec's own length, not by the
+                // population's size); the first index not among them is missing.
+                let mut seen: Vec<u32> = spec
+                    .recording
+                    .state
+                    .iter()
+                    .filter(|t| t.population == p.name && t.variable == StateVar::V)
+                    .flat_map(|t| t.neurons.iter().copied())
+                    .filter(|&k| k < p.size)
+                    .collect();
+                seen.sort_unstable();
+                seen.dedup();
+                let missing = seen
+                    .iter()
+                    .enumerate()
+                    .find(|&(i, &k)| k != i as u32)
+                    .map(|(i, _)| i as u32)
+                    .or((seen.len() < p.size as usize).then_some(seen.len() as u32));
+                if let Some(k) = missing {
                     c.err(
                         "readout.rule",
                         format!(

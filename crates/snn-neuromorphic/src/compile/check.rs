@@ -5,6 +5,7 @@
 
 use snn_core::Projection;
 use snn_core::connect::expand_projection;
+use snn_types::budget::MemoryBudget;
 use snn_types::{NetworkSpec, NeuronModel, StimulusSpec};
 
 use crate::arch::ArchSpec;
@@ -29,8 +30,12 @@ pub(crate) struct Checked<'s> {
     pub notes: Vec<String>,
 }
 
-/// Runs the check pass.
-pub(crate) fn check<'s>(spec: &'s NetworkSpec, arch: &ArchSpec) -> Result<Checked<'s>, MapError> {
+/// Runs the check pass; the memory estimate is checked against `budget` before expanding.
+pub(crate) fn check<'s>(
+    spec: &'s NetworkSpec,
+    arch: &ArchSpec,
+    budget: &MemoryBudget,
+) -> Result<Checked<'s>, MapError> {
     spec.validate()?;
     arch.validate().map_err(|issues| MapError::Unsupported {
         issues: issues.into_iter().map(|i| format!("arch {i}")).collect(),
@@ -76,6 +81,16 @@ pub(crate) fn check<'s>(spec: &'s NetworkSpec, arch: &ArchSpec) -> Result<Checke
             issues: unsupported,
         });
     }
+    let estimate = crate::memory::ChipMemory::estimate(spec, arch);
+    estimate.check_compile(arch, budget)?;
+    if let Some((j, count)) = estimate.network.over_index_limit() {
+        return Err(MapError::Unsupported {
+            issues: vec![format!(
+                "projections[{j}]: {count} synapses; at most {} supported",
+                u32::MAX
+            )],
+        });
+    }
     let mut notes = Vec::new();
     if !spec.recording.state.is_empty() {
         notes.push("recording.state traces are not produced by the chip model".into());
@@ -106,7 +121,7 @@ mod tests {
     #[test]
     fn expands_with_the_engines_synapses() {
         let spec = net(60.0);
-        let c = check(&spec, &small_arch(3)).unwrap();
+        let c = check(&spec, &small_arch(3), &MemoryBudget::unknown()).unwrap();
         assert_eq!(c.projections.len(), 1);
         assert_eq!(c.projections[0].n_synapses(), 20);
         assert_eq!(c.max_delay, 2);
@@ -132,7 +147,9 @@ mod tests {
         if let StimulusSpec::SpikeArray { target, .. } = &mut spec.stimuli[0] {
             *target = "a".into();
         }
-        let err = check(&spec, &small_arch(3)).unwrap_err().to_string();
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("stimuli[1]: current stimuli"), "{err}");
         assert!(
             err.contains(

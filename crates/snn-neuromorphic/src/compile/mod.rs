@@ -6,7 +6,9 @@
 //!             --route--> Routing --verify--> (every limit holds) --lower--> ChipProgram
 //! ```
 //!
-//! * [`check`]: validates the spec and the architecture, rejects what a chip cannot run, and
+//! * [`check`]: validates the spec and the architecture, rejects what a chip cannot run,
+//!   refuses a compilation that would not fit in memory (synapses, routing and program against
+//!   the budget, before allocating; the mesh and chip state are checked when loading), and
 //!   expands every projection with `snn-core`'s own connectivity expansion (the engine's synapses
 //!   by construction, delays in steps).
 //! * [`quantise`]: neuron parameters to the chip's fixed-point LIF, weights to mantissa and
@@ -25,6 +27,7 @@ pub(crate) mod route;
 pub(crate) mod verify;
 
 use snn_types::NetworkSpec;
+use snn_types::budget::MemoryBudget;
 
 use crate::arch::ArchSpec;
 use crate::error::MapError;
@@ -54,7 +57,19 @@ pub fn compile_with(
     arch: &ArchSpec,
     opt: &CompileOptions,
 ) -> Result<ChipProgram, MapError> {
-    let checked = check::check(spec, arch)?;
+    compile_with_budget(spec, arch, opt, &MemoryBudget::system())
+}
+
+/// As [`compile_with`], checking the memory estimate of compiling
+/// ([`crate::memory::ChipMemory`]: synapse expansion, routing, program) against `budget` before
+/// allocating; a request too large gives [`MapError::Memory`].
+pub fn compile_with_budget(
+    spec: &NetworkSpec,
+    arch: &ArchSpec,
+    opt: &CompileOptions,
+    budget: &MemoryBudget,
+) -> Result<ChipProgram, MapError> {
+    let checked = check::check(spec, arch, budget)?;
     let quantised = quantise::quantise(&checked, arch, opt);
     let placement = place::place(&checked, &quantised, arch, opt);
     let routing = route::route(&checked, &quantised, &placement, arch);

@@ -172,7 +172,7 @@ mod tests {
 
     fn placed(arch: &ArchSpec, opt: &CompileOptions) -> Placement {
         let spec = net(60.0);
-        let c = check(&spec, arch).unwrap();
+        let c = check(&spec, arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let q = quantise(&c, arch, opt);
         place(&c, &q, arch, opt)
     }

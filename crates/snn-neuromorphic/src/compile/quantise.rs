@@ -506,13 +506,23 @@ mod tests {
     #[test]
     fn integer_weights_are_exact_and_large_ones_take_an_exponent() {
         let spec = net(60.0);
-        let c = check(&spec, &small_arch(3)).unwrap();
+        let c = check(
+            &spec,
+            &small_arch(3),
+            &snn_types::budget::MemoryBudget::unknown(),
+        )
+        .unwrap();
         let q = quantise(&c, &small_arch(3), &CompileOptions::default());
         assert_eq!(q.mantissas[0], Synaptic::Uniform(60));
         assert!(q.projections[0].exact);
         assert_eq!(q.projections[0].sign_mode, SignMode::Excitatory);
         let spec = net(1000.0);
-        let c = check(&spec, &small_arch(3)).unwrap();
+        let c = check(
+            &spec,
+            &small_arch(3),
+            &snn_types::budget::MemoryBudget::unknown(),
+        )
+        .unwrap();
         let q = quantise(&c, &small_arch(3), &CompileOptions::default());
         // 1000 = 250 << 2.
         assert_eq!(q.mantissas[0], Synaptic::Uniform(250));
@@ -524,7 +534,12 @@ mod tests {
     #[test]
     fn fewer_weight_bits_truncate_toward_zero() {
         let spec = net(61.0);
-        let c = check(&spec, &small_arch(3)).unwrap();
+        let c = check(
+            &spec,
+            &small_arch(3),
+            &snn_types::budget::MemoryBudget::unknown(),
+        )
+        .unwrap();
         let opt = CompileOptions {
             num_weight_bits: Some(6),
             ..Default::default()

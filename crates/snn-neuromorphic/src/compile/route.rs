@@ -149,7 +149,7 @@ mod tests {
     fn one_group_per_destination_core_and_usage_adds_up() {
         let arch = small_arch(2);
         let spec = net(60.0);
-        let c = check(&spec, &arch).unwrap();
+        let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, &arch, &opt);
         let p = place(&c, &q, &arch, &opt);

@@ -186,7 +186,7 @@ mod tests {
 
     fn verified(w: f64, arch: &ArchSpec) -> Vec<Violation> {
         let spec = net(w);
-        let c = check(&spec, arch).unwrap();
+        let c = check(&spec, arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, arch, &opt);
         let p = place(&c, &q, arch, &opt);

@@ -26,6 +26,7 @@ pub use report::{
 };
 
 use snn_types::Spike;
+use snn_types::budget::MemoryBudget;
 
 use crate::compile::core_tile;
 use crate::error::RunError;
@@ -54,6 +55,7 @@ pub struct Chip<'p> {
     extra_inputs: Vec<(u64, u32)>,
     mesh: Mesh,
     is_input: Vec<bool>,
+    budget: MemoryBudget,
 }
 
 /// Unit latencies in ps.
@@ -67,9 +69,26 @@ struct Lat {
 }
 
 impl<'p> Chip<'p> {
-    /// Loads a program (initial state from the spec).
-    pub fn new(prog: &'p ChipProgram) -> Self {
+    /// Loads a program (initial state from the spec), refusing with [`RunError::Memory`] a
+    /// chip whose state and mesh would exceed what the machine has ([`MemoryBudget::system`]).
+    pub fn new(prog: &'p ChipProgram) -> Result<Self, RunError> {
+        Self::with_budget(prog, MemoryBudget::system())
+    }
+
+    /// Loads a program under `budget`: the neuron state and the mesh ([`crate::memory`]) are
+    /// checked before allocating, and every [`run`](Self::run) checks its per-step storage
+    /// against the same budget.
+    pub fn with_budget(prog: &'p ChipProgram, budget: MemoryBudget) -> Result<Self, RunError> {
         let a = &prog.arch;
+        crate::memory::check_mesh(a, &budget)?;
+        let n = prog.n_neurons;
+        let slots = prog.max_delay as usize + 1;
+        budget.check_parts(
+            format!("chip state of {n} neurons"),
+            crate::memory::state_bytes(n as u64, slots as u64)
+                .saturating_add(crate::memory::mesh_bytes(a)),
+            "neuron state, dendritic ring, mesh",
+        )?;
         let hop = a
             .noc
             .hop_latency_ns
@@ -78,15 +97,13 @@ impl<'p> Chip<'p> {
             Some(f) => [ps(f), ps(f)],
             None => hop,
         };
-        let n = prog.n_neurons;
-        let slots = prog.max_delay as usize + 1;
         let mut is_input = vec![false; n];
         for p in &prog.populations {
             if p.input {
                 is_input[p.start as usize..(p.start + p.size) as usize].fill(true);
             }
         }
-        Self {
+        Ok(Self {
             prog,
             u: vec![0; n],
             v: prog.v0.clone(),
@@ -104,7 +121,8 @@ impl<'p> Chip<'p> {
                 a.n_cores() + 1,
             ),
             is_input,
-        }
+            budget,
+        })
     }
 
     /// The next step to run.
@@ -149,8 +167,19 @@ impl<'p> Chip<'p> {
         &self.v
     }
 
-    /// Runs `n_steps` steps and reports.
-    pub fn run(&mut self, n_steps: u64, opt: &RunOptions) -> Report {
+    /// Runs `n_steps` steps and reports. The report keeps every step's spikes (8 bytes per step
+    /// plus 4 per spike) and, with `opt.trace`, a [`StepTrace`] per step: a step count whose
+    /// storage exceeds the chip's budget is refused up front with [`RunError::Memory`].
+    pub fn run(&mut self, n_steps: u64, opt: &RunOptions) -> Result<Report, RunError> {
+        self.budget.check_parts(
+            format!("a chip run of {n_steps} steps"),
+            crate::memory::run_bytes(n_steps, opt.trace),
+            if opt.trace {
+                "spike raster and trace per step"
+            } else {
+                "spike raster per step"
+            },
+        )?;
         let prog = self.prog;
         let ctx = RunCtx::new(prog, &self.mesh);
         let mut tally = Tally::new(prog, &self.mesh, self.step, opt.trace);
@@ -193,7 +222,7 @@ impl<'p> Chip<'p> {
             }
             self.step += 1;
         }
-        tally.finish(
+        Ok(tally.finish(
             prog,
             &self.mesh,
             opt.noc,
@@ -201,7 +230,7 @@ impl<'p> Chip<'p> {
             ctx.unit_energy,
             ctx.unit_latency,
             ctx.barrier_ps,
-        )
+        ))
     }
 
     /// Input neurons that fire at step `t`: spike arrays of the spec, injected spikes and Poisson
