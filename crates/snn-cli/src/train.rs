@@ -155,7 +155,11 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
         "events" => Encoding::Events {
             duration_us: 300_000,
         },
-        other => bail!("--encoding {other}: expected direct, rate, ttfs or events"),
+        other => {
+            return Err(crate::usage::usage(format!(
+                "--encoding {other}: expected direct, rate, ttfs or events"
+            )));
+        }
     })
     .and_then(|e| match (e, dataset) {
         (Encoding::Events { .. }, "nmnist")
@@ -163,8 +167,12 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
             Encoding::Direct | Encoding::Rate { .. } | Encoding::Ttfs { .. },
             "digits" | "mnist" | "fashion-mnist",
         ) => Ok(e),
-        (Encoding::Events { .. }, d) => bail!("--encoding events needs --dataset nmnist, not {d}"),
-        (_, "nmnist") => bail!("--dataset nmnist needs --encoding events"),
+        (Encoding::Events { .. }, d) => Err(crate::usage::usage(format!(
+            "--encoding events needs --dataset nmnist, not {d}"
+        ))),
+        (_, "nmnist") => Err(crate::usage::usage(
+            "--dataset nmnist needs --encoding events",
+        )),
         _ => Ok(e),
     })
 }
@@ -193,11 +201,42 @@ fn write_spec(path: &Path, model: &Model, encoding: Encoding) -> Result<()> {
     Ok(snn_types::file::atomic_write(path, text.as_bytes())?)
 }
 
+/// Refuses flag values no run can use (exit code 2), before any data is loaded.
+fn check_train_flags(a: &TrainArgs) -> Result<()> {
+    let bad = |msg: String| Err(crate::usage::usage(msg));
+    if a.threads == 0 {
+        return bad("--threads must be at least 1".into());
+    }
+    if a.steps == 0 {
+        return bad("--steps must be at least 1".into());
+    }
+    if a.batch_size == 0 {
+        return bad("--batch-size must be at least 1".into());
+    }
+    if a.limit == Some(0) {
+        return bad("--limit must be at least 1".into());
+    }
+    if a.early_stop == Some(0) {
+        return bad("--early-stop must be at least 1".into());
+    }
+    if !(a.lr.is_finite() && a.lr > 0.0) {
+        return bad(format!("--lr must be a finite number > 0, got {}", a.lr));
+    }
+    if !(a.beta.is_finite() && (0.0..=1.0).contains(&a.beta)) {
+        return bad(format!("--beta must be in [0, 1], got {}", a.beta));
+    }
+    if !(a.weight_decay.is_finite() && a.weight_decay >= 0.0) {
+        return bad(format!(
+            "--weight-decay must be a finite number >= 0, got {}",
+            a.weight_decay
+        ));
+    }
+    Ok(())
+}
+
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
-    if a.threads == 0 {
-        bail!("--threads must be at least 1");
-    }
+    check_train_flags(&a)?;
     let mut trainer = match &a.resume {
         Some(p) => {
             let t = checkpoint::load(p)?;
@@ -218,21 +257,29 @@ pub fn train(a: TrainArgs) -> Result<()> {
             let surrogate: Surrogate = a
                 .surrogate
                 .parse()
-                .map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
+                .map_err(|e| crate::usage::usage(format!("--surrogate: {e}")))?;
             let readout = match a.readout.as_str() {
                 "membrane" => Readout::Membrane,
                 "count" => Readout::SpikeCount,
-                other => bail!("--readout {other}: expected membrane or count"),
+                other => {
+                    return Err(crate::usage::usage(format!(
+                        "--readout {other}: expected membrane or count"
+                    )));
+                }
             };
             if a.hidden.contains(&0) {
-                bail!("--hidden: every layer needs at least one neuron");
+                return Err(crate::usage::usage(
+                    "--hidden: every layer needs at least one neuron",
+                ));
             }
             let n_inputs = match a.dataset.as_str() {
                 "digits" => 64,
                 "mnist" | "fashion-mnist" => 784,
                 "nmnist" => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
                 other => {
-                    bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist")
+                    return Err(crate::usage::usage(format!(
+                        "--dataset {other}: expected digits, mnist, fashion-mnist or nmnist"
+                    )));
                 }
             };
             let mut mc = ModelConfig::feed_forward(n_inputs, &a.hidden, 10, a.steps);
@@ -248,8 +295,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             mc.surrogate = surrogate;
             mc.readout = readout;
             mc.beta = a.beta;
-            let model =
-                Model::new(mc, a.seed).map_err(|e| anyhow::anyhow!("invalid model: {e}"))?;
+            // Every model parameter comes from a flag: a refusal is a usage error.
+            let model = Model::new(mc, a.seed)
+                .map_err(|e| crate::usage::usage(format!("invalid model: {e}")))?;
             let mut tc = TrainConfig::recipe(a.epochs, a.seed);
             tc.lr = a.lr;
             tc.batch_size = a.batch_size;
@@ -293,7 +341,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     };
     let human = !a.json;
     if human {
-        println!(
+        outln!(
             "training {} on {} ({} train / {} test), {} steps, {} threads",
             describe(&trainer.model),
             a.dataset,
@@ -302,9 +350,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
             trainer.model.config.steps,
             a.threads
         );
-        println!(
+        outln!(
             "{:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}",
-            "epoch", "loss", "train", "test", "lr", "time_s", "rate"
+            "epoch",
+            "loss",
+            "train",
+            "test",
+            "lr",
+            "time_s",
+            "rate"
         );
     }
     let start = Instant::now();
@@ -327,9 +381,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             m.epoch, m.train_loss, m.train_acc, m.test_acc, m.lr, m.train_s, m.hidden_rate
         );
         if human {
-            println!("{line}");
+            outln!("{line}");
         } else {
-            eprintln!("{line}");
+            errln!("{line}");
         }
         if let Some(f) = &mut metrics_file {
             writeln!(f, "{}", serde_json::to_string(&m)?)
@@ -340,7 +394,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
     }
     if trainer.stopped_early && human {
-        println!(
+        outln!(
             "early stop: keeping the model of epoch {}",
             trainer.best.as_ref().map_or(0, |b| b.epoch)
         );
@@ -356,7 +410,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
     let rss_mb = peak_rss_bytes().map(|b| b as f64 / 1048576.0);
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "dataset": a.dataset,
@@ -373,17 +427,17 @@ pub fn train(a: TrainArgs) -> Result<()> {
             })
         );
     } else {
-        println!(
+        outln!(
             "test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)",
             test_acc,
             trainer.epoch,
             rss_mb.unwrap_or(0.0)
         );
         if let Some(p) = &a.out {
-            println!("checkpoint  {}", p.display());
+            outln!("checkpoint  {}", p.display());
         }
         if let Some(p) = &a.export {
-            println!("network     {}", p.display());
+            outln!("network     {}", p.display());
         }
     }
     Ok(())
@@ -404,6 +458,9 @@ fn describe(m: &Model) -> String {
 
 /// Runs `snn eval`.
 pub fn eval(a: EvalArgs) -> Result<()> {
+    if a.threads == 0 {
+        return Err(crate::usage::usage("--threads must be at least 1"));
+    }
     let t = checkpoint::load(&a.checkpoint)?;
     let sets = Sets::load(&t.dataset, a.data.as_deref(), None)?;
     let (_, test) = sets.sources();
@@ -434,25 +491,25 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         });
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"dataset": t.dataset, "epochs": t.epoch, "test_acc": acc, "eval_s": eval_s, "threads": a.threads, "seed": t.config.seed, "engine": engine})
         );
     } else {
-        println!(
+        outln!(
             "{}: {} trained {} epochs on {}",
             a.checkpoint.display(),
             describe(&t.model),
             t.epoch,
             t.dataset
         );
-        println!("test accuracy (trainer)  {acc:.4}");
+        outln!("test accuracy (trainer)  {acc:.4}");
         if !engine.is_null() {
-            println!(
+            outln!(
                 "test accuracy (engine)   {:.4}",
                 engine["test_acc"].as_f64().unwrap_or(0.0)
             );
-            println!(
+            outln!(
                 "agreement                {:.4} ({} synaptic events)",
                 engine["agreement"].as_f64().unwrap_or(0.0),
                 engine["syn_events"]
