@@ -3,11 +3,13 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use snn_neuromorphic::{
     ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget, spikes,
 };
 use snn_types::{NetworkSpec, ms_to_steps};
+
+use crate::usage::usage;
 
 /// Arguments of `snn chip`.
 #[derive(clap::Args)]
@@ -26,10 +28,12 @@ pub struct ChipArgs {
     /// Only compile: report placement, resource use and quantisation.
     #[arg(long)]
     pub fit: bool,
-    /// Input spikes as `step,neuron` CSV (global neuron indices of input populations).
+    /// Input spikes as `step,neuron` CSV (global neuron indices of input populations). Spikes at
+    /// or after the last step run are dropped, with a warning on stderr saying how many.
     #[arg(long, value_name = "FILE")]
     pub input: Option<PathBuf>,
-    /// Steps to run (default: the spec's duration_ms / dt_ms, else 100).
+    /// Steps to run, at least 1. Default: the spec's duration_ms / dt_ms; a spec without
+    /// duration_ms needs --steps (unless --fit).
     #[arg(long, value_name = "N")]
     pub steps: Option<u64>,
     /// Write a per-step trace (CSV) to this file.
@@ -38,7 +42,8 @@ pub struct ChipArgs {
     /// Network-on-chip model: `cycle` (hop by hop with contention) or `analytic` (zero-load).
     #[arg(long, default_value = "cycle", value_name = "MODE")]
     pub noc: String,
-    /// Weight precision in bits (Loihi's numWeightBits; default: the architecture's).
+    /// Weight precision in bits (Loihi's numWeightBits), from 1 to the architecture's weight
+    /// bits (the default; 8 for both presets).
     #[arg(long, value_name = "B")]
     pub weight_bits: Option<u32>,
     /// Print the whole report as one JSON object (output spikes included).
@@ -64,9 +69,24 @@ pub fn run(a: ChipArgs) -> Result<()> {
     let noc = match a.noc.as_str() {
         "cycle" => NocMode::Cycle,
         "analytic" => NocMode::Analytic,
-        o => bail!("--noc: expected `cycle` or `analytic`, got '{o}'"),
+        o => {
+            return Err(usage(format!(
+                "--noc: expected `cycle` or `analytic`, got '{o}'"
+            )));
+        }
     };
+    if a.steps == Some(0) {
+        return Err(usage("--steps must be at least 1"));
+    }
     let arch = ArchSpec::resolve(&a.arch)?;
+    if let Some(b) = a.weight_bits
+        && !(1..=arch.core.weight_bits).contains(&b)
+    {
+        return Err(usage(format!(
+            "--weight-bits {b}: must be in 1..={} (the weight bits of '{}')",
+            arch.core.weight_bits, arch.name
+        )));
+    }
     let spec = NetworkSpec::load(&a.network)?;
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
@@ -82,24 +102,45 @@ pub fn run(a: ChipArgs) -> Result<()> {
     })?;
     if a.fit {
         if a.json {
-            println!("{}", serde_json::to_string_pretty(&program.fit_json())?);
+            outln!("{}", serde_json::to_string_pretty(&program.fit_json())?);
         } else {
-            print!("{}", program.fit_summary());
+            out!("{}", program.fit_summary());
         }
         return Ok(());
     }
-    let steps = match a.steps {
-        Some(s) => s,
-        None => spec
-            .duration_ms
-            .and_then(|d| ms_to_steps(d, spec.dt_ms))
-            .unwrap_or(100),
+    let steps = match (a.steps, spec.duration_ms) {
+        (Some(s), _) => s,
+        // A validated duration_ms is positive and at most snn_types::MAX_STEPS steps.
+        (None, Some(d)) => ms_to_steps(d, spec.dt_ms)
+            .filter(|&s| s > 0)
+            .with_context(|| {
+                format!(
+                    "{}: duration_ms = {d} is not a whole number of steps of {} ms",
+                    a.network.display(),
+                    spec.dt_ms
+                )
+            })?,
+        (None, None) => {
+            return Err(usage(format!(
+                "{} has no duration_ms: give the number of steps to run with --steps N",
+                a.network.display()
+            )));
+        }
     };
     let mut chip = Chip::with_budget(&program, budget)?;
     if let Some(p) = &a.input {
         let s = spikes::read_spike_csv(p)?;
         chip.inject_input(&s)
             .with_context(|| format!("{}", p.display()))?;
+        let late = s.iter().filter(|x| x.step >= steps).count();
+        if late > 0 {
+            errln!(
+                "warning: {}: {late} of {} input spike(s) are at step {steps} or later and are dropped (the run has {steps} steps, 0..={}; raise --steps to keep them)",
+                p.display(),
+                s.len(),
+                steps - 1
+            );
+        }
     }
     let report = chip.run(
         steps,
@@ -112,9 +153,9 @@ pub fn run(a: ChipArgs) -> Result<()> {
         snn_types::file::atomic_write(path, csv.as_bytes()).context("--trace")?;
     }
     if a.json {
-        println!("{}", serde_json::to_string_pretty(&report.to_json(true))?);
+        outln!("{}", serde_json::to_string_pretty(&report.to_json(true))?);
     } else {
-        print!("{}", report.summary());
+        out!("{}", report.summary());
     }
     Ok(())
 }

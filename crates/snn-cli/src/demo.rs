@@ -9,7 +9,7 @@ use std::io::IsTerminal;
 use std::path::PathBuf;
 use std::time::Instant;
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use serde_json::json;
 use snn_learn::ann::Mlp;
@@ -89,18 +89,21 @@ fn spinner(msg: &str) -> ProgressBar {
     }
 }
 
-fn say(json: bool, text: String) {
+fn say(json: bool, text: String) -> Result<()> {
     if json {
-        eprintln!("{text}");
+        errln!("{text}");
     } else {
-        println!("{text}");
+        outln!("{text}");
     }
+    Ok(())
 }
 
 /// Runs `snn demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
     if a.threads == 0 || a.hidden == 0 || a.epochs == 0 || a.steps == 0 {
-        bail!("--threads, --hidden, --epochs and --steps must be at least 1");
+        return Err(crate::usage::usage(
+            "--threads, --hidden, --epochs and --steps must be at least 1",
+        ));
     }
     let arch = ArchSpec::resolve(&a.arch)?;
     // Every file of the run can be written, checked before the training starts.
@@ -132,7 +135,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             test.len(),
             a.steps
         ),
-    );
+    )?;
 
     // 2. The SNN, trained with surrogate gradients.
     let mut cfg = ModelConfig::feed_forward(64, &[a.hidden], 10, a.steps);
@@ -166,7 +169,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             "2. SNN 64-{}-10 LIF trained in {snn_train_s:.1} s: test accuracy {snn_acc:.4}",
             a.hidden
         ),
-    );
+    )?;
 
     // 3. The ANN of the same shape.
     let t0 = Instant::now();
@@ -183,7 +186,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             "3. ANN 64-{}-10 ReLU trained in {ann_train_s:.1} s: test accuracy {ann_acc:.4}",
             a.hidden
         ),
-    );
+    )?;
 
     // 4. Export (the spec carries its readout) and simulate in the engine.
     let mut clf = EngineClassifier::new(&trainer.model, enc)?;
@@ -218,7 +221,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             spec_path.display(),
             test.len()
         ),
-    );
+    )?;
 
     // 5. Compile onto the chip and run the test set; the spec's readout says how to feed a
     // sample, how long to run and how to read the class.
@@ -279,7 +282,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             arch.name,
             program.n_cores_used()
         ),
-    );
+    )?;
 
     // 6. The comparison.
     let ann_macs = mlp.macs() as f64;
@@ -404,10 +407,10 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
     }
     if a.json {
-        println!("{table}");
+        outln!("{table}");
     } else {
-        println!("\n{md}");
-        println!(
+        outln!("\n{md}");
+        outln!(
             "written to {}: comparison.md/.json, training.json/.svg/.png, chip_energy.svg/.png, chip_cores.svg/.png, raster.svg/.png, snn.toml, chip_report_last_sample.json",
             a.out.display()
         );

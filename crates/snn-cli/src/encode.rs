@@ -11,8 +11,31 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
 use snn_encode::{
-    DeltaEncoder, Encoder, Normalize, PopulationEncoder, RateEncoder, SpikeRaster, TtfsEncoder,
+    DeltaEncoder, EncodeError, Encoder, Normalize, PopulationEncoder, RateEncoder, SpikeRaster,
+    TtfsEncoder,
 };
+
+use crate::usage::usage;
+
+/// An encoder constructor's refusal as a usage error naming the flag the parameter came from.
+fn flag_error(e: EncodeError) -> anyhow::Error {
+    match e {
+        EncodeError::InvalidParameter { name, reason } => {
+            let flag = match name {
+                "max_rate_hz" => "--max-rate-hz",
+                "dt_ms" => "--dt-ms",
+                "steps" => "--steps",
+                "threshold" | "x_min" => "--threshold",
+                "beta" => "--beta",
+                "neurons_per_feature" => "--neurons-per-feature",
+                "min/max" => "--min/--max",
+                other => other,
+            };
+            usage(format!("{flag}: {reason}"))
+        }
+        other => anyhow::Error::new(other),
+    }
+}
 
 /// The bundled 8x8 digits (64 pixels 0..16, then the label, per line).
 const DIGITS_CSV: &str = include_str!("../../../data/digits/digits.csv");
@@ -155,12 +178,12 @@ fn load_input(a: &EncodeArgs) -> Result<Input> {
             .filter(|(_, l)| !l.trim().is_empty() && !l.trim_start().starts_with('#'))
             .collect();
         let Some(&(line_no, line)) = rows.get(a.row) else {
-            bail!(
+            return Err(usage(format!(
                 "--row {}: {} has {} data row(s)",
                 a.row,
                 path.display(),
                 rows.len()
-            );
+            )));
         };
         let what = format!("{} line {}", path.display(), line_no + 1);
         let mut values = parse_row(line, &what)?;
@@ -183,12 +206,12 @@ fn load_input(a: &EncodeArgs) -> Result<Input> {
     }
     let index = a.digit_index.unwrap_or(0);
     let n = DIGITS_CSV.lines().count();
-    let line = DIGITS_CSV.lines().nth(index).with_context(|| {
-        format!(
+    let Some(line) = DIGITS_CSV.lines().nth(index) else {
+        return Err(usage(format!(
             "--digit-index {index}: the bundled digits set has {n} images (0..={})",
             n - 1
-        )
-    })?;
+        )));
+    };
     let mut values = parse_row(line, "bundled digits")?;
     let label = values.pop().map(|l| format!("{l}"));
     Ok(Input {
@@ -201,10 +224,10 @@ fn load_input(a: &EncodeArgs) -> Result<Input> {
 fn plot_format(path: &Path) -> Result<crate::charts::Format> {
     match crate::charts::Format::of(path) {
         Some(f) => Ok(f),
-        None => bail!(
+        None => Err(usage(format!(
             "--plot {}: unsupported format; supported: .svg, .png",
             path.display()
-        ),
+        ))),
     }
 }
 
@@ -237,18 +260,29 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
     let n = x.len();
     let steps = match (a.scheme, a.steps) {
         (Scheme::Delta, Some(_)) => {
-            bail!("--steps does not apply to --scheme delta (one step per input value)")
+            return Err(usage(
+                "--steps does not apply to --scheme delta (one step per input value)",
+            ));
         }
         (_, s) => s.unwrap_or(100),
     };
     if a.deterministic && a.scheme != Scheme::Rate {
-        bail!("--deterministic applies only to --scheme rate");
+        return Err(usage("--deterministic applies only to --scheme rate"));
     }
     if a.ttfs_mapping.is_some() && a.scheme != Scheme::Ttfs {
-        bail!("--ttfs-mapping applies only to --scheme ttfs");
+        return Err(usage("--ttfs-mapping applies only to --scheme ttfs"));
     }
     if a.threshold.is_some() && a.scheme == Scheme::Rate {
-        bail!("--threshold does not apply to --scheme rate");
+        return Err(usage("--threshold does not apply to --scheme rate"));
+    }
+    // The threshold reaches ttfs as an f32: refuse what f32 cannot hold rather than round it.
+    if let Some(t) = a.threshold
+        && a.scheme == Scheme::Ttfs
+        && !(t as f32).is_finite()
+    {
+        return Err(usage(format!(
+            "--threshold: must be a finite number, got {t}"
+        )));
     }
     let mut u = vec![0.0; n];
     norm.normalize_into(x, &mut u).context("input")?;
@@ -260,7 +294,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
             } else {
                 RateEncoder::poisson(a.max_rate_hz, a.dt_ms, steps)
             }
-            .context("--scheme rate")?;
+            .map_err(flag_error)?;
             enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             Encoded {
@@ -286,7 +320,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                 TtfsMap::Linear => TtfsEncoder::linear(steps, a.threshold.unwrap_or(0.0) as f32),
                 TtfsMap::Log => TtfsEncoder::log(steps, a.threshold.unwrap_or(0.01) as f32),
             }
-            .context("--scheme ttfs")?;
+            .map_err(flag_error)?;
             enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             Encoded {
@@ -312,7 +346,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                 steps,
                 a.threshold.unwrap_or(0.1),
             )
-            .context("--scheme population")?;
+            .map_err(flag_error)?;
             enc.check_raster_memory(n, &budget)?;
             let raster = enc.encode(x, norm, a.seed)?;
             let bound = enc.max_abs_error() as f64;
@@ -329,7 +363,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
         }
         Scheme::Delta => {
             let theta = a.threshold.unwrap_or(0.05);
-            let enc = DeltaEncoder::send_on_delta(theta).context("--scheme delta")?;
+            let enc = DeltaEncoder::send_on_delta(theta).map_err(flag_error)?;
             let raster = enc.encode(&u, 1)?;
             Encoded {
                 scheme: format!("delta (send-on-delta, threshold {theta})"),
@@ -349,7 +383,7 @@ pub fn run(a: EncodeArgs) -> Result<()> {
         &[crate::outputs::Input::new(a.csv.as_deref())],
     )?;
     a.plot.as_deref().map(plot_format).transpose()?;
-    let norm = Normalize::new(a.min, a.max).context("--min/--max")?;
+    let norm = Normalize::new(a.min, a.max).map_err(flag_error)?;
     let input = load_input(&a)?;
     let x = &input.values;
     let e = encode(&a, x, norm)?;
@@ -402,35 +436,35 @@ pub fn run(a: EncodeArgs) -> Result<()> {
             "out": a.out.as_ref().map(|p| p.display().to_string()),
             "plot": a.plot.as_ref().map(|p| p.display().to_string()),
         });
-        println!("{j}");
+        outln!("{j}");
     } else {
-        println!("scheme           {}", e.scheme);
+        outln!("scheme           {}", e.scheme);
         match &input.label {
-            Some(l) => println!("input            {} (label {l})", input.description),
-            None => println!("input            {}", input.description),
+            Some(l) => outln!("input            {} (label {l})", input.description),
+            None => outln!("input            {}", input.description),
         }
-        println!(
+        outln!(
             "features         {} (normalised from {}..{})",
             x.len(),
             a.min,
             a.max
         );
-        println!("steps            {steps}");
-        println!("neurons          {} ({active} fired)", e.neurons);
-        println!("spikes           {spikes} ({per_feature:.2} per feature)");
+        outln!("steps            {steps}");
+        outln!("neurons          {} ({active} fired)", e.neurons);
+        outln!("spikes           {spikes} ({per_feature:.2} per feature)");
         match e.bound {
             Some(b) => {
-                println!("decoded          max |x - x̂| = {max_err:.4} (stated bound {b:.4})")
+                outln!("decoded          max |x - x̂| = {max_err:.4} (stated bound {b:.4})")
             }
             None => {
-                println!("decoded          max |x - x̂| = {max_err:.4} (Poisson: statistical error)")
+                outln!("decoded          max |x - x̂| = {max_err:.4} (Poisson: statistical error)")
             }
         }
         if let Some(p) = &a.out {
-            println!("raster           {}", p.display());
+            outln!("raster           {}", p.display());
         }
         if let Some(p) = &a.plot {
-            println!("plot             {}", p.display());
+            outln!("plot             {}", p.display());
         }
     }
     Ok(())

@@ -46,11 +46,11 @@ pub fn run(a: InspectArgs) -> Result<()> {
         out.insert("file".into(), json!(a.file.display().to_string()));
         out.insert("kind".into(), json!(s.kind));
         out.extend(s.json);
-        println!("{}", Value::Object(out));
+        outln!("{}", Value::Object(out));
     } else {
-        println!("file             {}", a.file.display());
-        println!("kind             {}", s.kind.replace('_', " "));
-        print!("{}", s.text);
+        outln!("file             {}", a.file.display());
+        outln!("kind             {}", s.kind.replace('_', " "));
+        out!("{}", s.text);
     }
     Ok(())
 }

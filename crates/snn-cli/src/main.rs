@@ -11,6 +11,9 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
 use snn_types::{NetworkSpec, ms_to_steps};
 
+#[macro_use]
+mod out;
+
 mod budget;
 mod charts;
 mod chip;
@@ -140,10 +143,14 @@ fn main() -> ExitCode {
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => train::eval(a),
     };
+    // Output still buffered is written now, so that a reader that left is noticed here too.
+    let result = result.and_then(|()| out::flush_stdout().map_err(anyhow::Error::from));
     match result {
         Ok(()) => ExitCode::SUCCESS,
+        // The reader of stdout went away (`snn ... | head`): stop quietly, as `SIGPIPE` would.
+        Err(e) if out::is_broken_pipe(&e) => ExitCode::from(out::BROKEN_PIPE_EXIT),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            errln!("error: {e:#}");
             ExitCode::from(usage::exit_code(&e))
         }
     }
@@ -155,7 +162,7 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
     let spec = NetworkSpec::load(path)?;
     let est = snn_core::NetworkMemory::estimate(&spec, 1);
     let needed = est.build_bytes();
-    println!(
+    outln!(
         "{}: valid; {} populations, {} neurons, {} projections, {} synapses, dt = {} ms; \
          about {} of memory to build",
         path.display(),
@@ -253,9 +260,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if let Some(s) = a.seed {
         spec.seed = s;
     }
+    if let Some(d) = a.duration_ms {
+        // The spec's own duration_ms is bounded by validation; the flag is checked the same way.
+        if let Err(why) = snn_types::check_duration(d, spec.dt_ms) {
+            return Err(usage::usage(format!("--duration-ms {d}: {why}")));
+        }
+    }
     let duration_ms = a.duration_ms.or(spec.duration_ms).unwrap_or(1000.0);
     let n_steps = ms_to_steps(duration_ms, spec.dt_ms)
-        .with_context(|| format!("--duration-ms {duration_ms} is not a valid duration"))?;
+        .with_context(|| format!("duration {duration_ms} ms is not a valid duration"))?;
 
     let budget = budget::budget(a.max_memory);
     snn_core::NetworkMemory::estimate(&spec, a.threads).check_run(
@@ -286,10 +299,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let t1 = Instant::now();
     if let Some(p) = &a.plot {
         if charts::Format::of(p).is_none() {
-            bail!(
+            return Err(usage::usage(format!(
                 "--plot {}: the file name must end in .svg or .png",
                 p.display()
-            );
+            )));
         }
     }
     let mut collected = a.plot.as_ref().map(|_| snn_types::SpikeRaster::new(0));
@@ -360,41 +373,42 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             "peak_rss_bytes": peak_rss_bytes(),
             "raster": a.raster.as_ref().map(|p| p.display().to_string()),
         });
-        println!("{j}");
+        outln!("{j}");
     } else {
-        println!(
+        outln!(
             "network          {}",
             spec.name.as_deref().unwrap_or("(unnamed)")
         );
-        println!("neurons          {neurons}");
-        println!(
+        outln!("neurons          {neurons}");
+        outln!(
             "synapses         {synapses} ({:.2} bytes/synapse in CSR)",
             syn_bytes as f64 / synapses.max(1) as f64
         );
-        println!(
+        outln!(
             "simulated        {sim_ms} ms ({n_steps} steps of {} ms)",
             spec.dt_ms
         );
-        println!("threads          {}", net.threads());
-        println!("seed             {}", spec.seed);
-        println!("build            {build_s:.3} s");
-        println!(
+        outln!("threads          {}", net.threads());
+        outln!("seed             {}", spec.seed);
+        outln!("build            {build_s:.3} s");
+        outln!(
             "run              {run_s:.3} s ({:.1} ms per simulated second)",
             run_s * 1000.0 / (sim_ms / 1000.0).max(1e-12)
         );
-        println!(
+        outln!(
             "spikes           {} (mean rate {mean_rate_hz:.2} Hz)",
             stats.spikes
         );
-        println!(
+        outln!(
             "synaptic events  {} ({:.3e} per second)",
-            stats.syn_events, eps
+            stats.syn_events,
+            eps
         );
         if let Some(b) = peak_rss_bytes() {
-            println!("peak memory      {:.1} MiB", b as f64 / (1024.0 * 1024.0));
+            outln!("peak memory      {:.1} MiB", b as f64 / (1024.0 * 1024.0));
         }
         if let Some(p) = &a.raster {
-            println!("raster           {}", p.display());
+            outln!("raster           {}", p.display());
         }
     }
     Ok(())

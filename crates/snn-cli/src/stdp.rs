@@ -96,14 +96,25 @@ fn load_data(a: &StdpArgs) -> Result<(Dataset, Dataset)> {
 
 /// Runs `snn stdp`.
 pub fn run(a: StdpArgs) -> Result<()> {
+    use crate::usage::usage;
     if a.threads == 0 {
-        bail!("--threads must be at least 1");
+        return Err(usage("--threads must be at least 1"));
     }
     if a.train_limit == Some(0) || a.test_limit == Some(0) {
-        bail!("--train-limit and --test-limit must be at least 1");
+        return Err(usage("--train-limit and --test-limit must be at least 1"));
     }
     if a.load.is_none() && a.epochs == 0 {
-        bail!("--epochs must be at least 1 (or give --load to evaluate saved weights)");
+        return Err(usage(
+            "--epochs must be at least 1 (or give --load to evaluate saved weights)",
+        ));
+    }
+    if a.load.is_some() && a.neurons.is_some() {
+        return Err(usage(
+            "--neurons cannot be combined with --load (the file fixes the size)",
+        ));
+    }
+    if a.neurons == Some(0) {
+        return Err(usage("--neurons must be at least 1"));
     }
     // `--out` may replace the `--load` file (read whole before any write).
     crate::outputs::check(
@@ -118,7 +129,10 @@ pub fn run(a: StdpArgs) -> Result<()> {
     )?;
     if let Some(p) = &a.plot_weights {
         if crate::charts::Format::of(p).is_none() {
-            bail!("--plot-weights must end in .svg or .png: {}", p.display());
+            return Err(usage(format!(
+                "--plot-weights must end in .svg or .png: {}",
+                p.display()
+            )));
         }
     }
     let (train, test) = load_data(&a)?;
@@ -181,7 +195,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
         pb.finish_and_clear();
         presentations += s.presentations;
         if !a.json {
-            eprintln!(
+            errln!(
                 "epoch {}: {} images, {} presentations, {} excitatory spikes ({:.1} s)",
                 e + 1,
                 s.images,
@@ -236,9 +250,9 @@ pub fn run(a: StdpArgs) -> Result<()> {
             "assigned_neurons": assigned,
             "out": a.out.as_ref().map(|p| p.display().to_string()),
         });
-        println!("{v}");
+        outln!("{v}");
     } else {
-        println!(
+        outln!(
             "{}: {} neurons, {} epoch(s) on {} images: test accuracy {:.2}% on {} images \
              (train {:.1} s, label {:.1} s, test {:.1} s; {assigned} neurons labelled)",
             a.dataset,
@@ -252,10 +266,10 @@ pub fn run(a: StdpArgs) -> Result<()> {
             test_s
         );
         if let Some(p) = &a.out {
-            println!("weights written to {}", p.display());
+            outln!("weights written to {}", p.display());
         }
         if let Some(p) = &a.plot_weights {
-            println!("receptive fields drawn to {}", p.display());
+            outln!("receptive fields drawn to {}", p.display());
         }
     }
     Ok(())

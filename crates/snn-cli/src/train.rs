@@ -194,7 +194,11 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
         "events" => Encoding::Events {
             duration_us: 300_000,
         },
-        other => bail!("--encoding {other}: expected direct, rate, ttfs or events"),
+        other => {
+            return Err(crate::usage::usage(format!(
+                "--encoding {other}: expected direct, rate, ttfs or events"
+            )));
+        }
     })
     .and_then(|e| match (e, dataset) {
         (Encoding::Events { .. }, "nmnist")
@@ -202,8 +206,12 @@ fn parse_encoding(s: &str, dataset: &str) -> Result<Encoding> {
             Encoding::Direct | Encoding::Rate { .. } | Encoding::Ttfs { .. },
             "digits" | "mnist" | "fashion-mnist",
         ) => Ok(e),
-        (Encoding::Events { .. }, d) => bail!("--encoding events needs --dataset nmnist, not {d}"),
-        (_, "nmnist") => bail!("--dataset nmnist needs --encoding events"),
+        (Encoding::Events { .. }, d) => Err(crate::usage::usage(format!(
+            "--encoding events needs --dataset nmnist, not {d}"
+        ))),
+        (_, "nmnist") => Err(crate::usage::usage(
+            "--dataset nmnist needs --encoding events",
+        )),
         _ => Ok(e),
     })
 }
@@ -236,7 +244,11 @@ fn parse_readout(s: &str) -> Result<Readout> {
     Ok(match s {
         "membrane" => Readout::Membrane,
         "count" => Readout::SpikeCount,
-        other => bail!("--readout {other}: expected membrane or count"),
+        other => {
+            return Err(usage(format!(
+                "--readout {other}: expected membrane or count"
+            )));
+        }
     })
 }
 
@@ -386,7 +398,7 @@ fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<()> {
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
     if a.threads == 0 {
-        bail!("--threads must be at least 1");
+        return Err(usage("--threads must be at least 1"));
     }
     // Before the first epoch, not after it. `--out` may replace the `--resume` checkpoint.
     crate::outputs::check(
@@ -430,18 +442,20 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 .as_deref()
                 .unwrap_or(d.surrogate)
                 .parse()
-                .map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
+                .map_err(|e| usage(format!("--surrogate: {e}")))?;
             let readout = parse_readout(a.readout.as_deref().unwrap_or(d.readout))?;
             let hidden = a.hidden.as_deref().unwrap_or(d.hidden);
             if hidden.contains(&0) {
-                bail!("--hidden: every layer needs at least one neuron");
+                return Err(usage("--hidden: every layer needs at least one neuron"));
             }
             let n_inputs = match dataset {
                 "digits" => 64,
                 "mnist" | "fashion-mnist" => 784,
                 "nmnist" => 2 * data::NMNIST_SIZE * data::NMNIST_SIZE,
                 other => {
-                    bail!("--dataset {other}: expected digits, mnist, fashion-mnist or nmnist")
+                    return Err(crate::usage::usage(format!(
+                        "--dataset {other}: expected digits, mnist, fashion-mnist or nmnist"
+                    )));
                 }
             };
             let lr = a.lr.unwrap_or(d.lr);
@@ -521,7 +535,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     };
     let human = !a.json;
     if human {
-        println!(
+        outln!(
             "training {} on {} ({} train / {} test), {} steps, {} threads",
             describe(&trainer.model),
             dataset,
@@ -530,9 +544,15 @@ pub fn train(a: TrainArgs) -> Result<()> {
             trainer.model.config.steps,
             a.threads
         );
-        println!(
+        outln!(
             "{:>5} {:>10} {:>9} {:>9} {:>9} {:>8} {:>8}",
-            "epoch", "loss", "train", "test", "lr", "time_s", "rate"
+            "epoch",
+            "loss",
+            "train",
+            "test",
+            "lr",
+            "time_s",
+            "rate"
         );
     }
     let start = Instant::now();
@@ -557,9 +577,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             m.epoch, m.train_loss, m.train_acc, m.test_acc, m.lr, m.train_s, m.hidden_rate
         );
         if human {
-            println!("{line}");
+            outln!("{line}");
         } else {
-            eprintln!("{line}");
+            errln!("{line}");
         }
         per_epoch.push(m.train_s);
         // Checkpoint first, then the metrics line: an interruption in between leaves the metrics
@@ -573,7 +593,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
         }
     }
     if trainer.stopped_early && human {
-        println!(
+        outln!(
             "early stop: keeping the model of epoch {}",
             trainer.best.as_ref().map_or(0, |b| b.epoch)
         );
@@ -588,7 +608,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
     let rss_mb = peak_rss_bytes().map(|b| b as f64 / 1048576.0);
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({
                 "dataset": dataset,
@@ -605,17 +625,17 @@ pub fn train(a: TrainArgs) -> Result<()> {
             })
         );
     } else {
-        println!(
+        outln!(
             "test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)",
             test_acc,
             trainer.epoch,
             rss_mb.unwrap_or(0.0)
         );
         if let Some(p) = &a.out {
-            println!("checkpoint  {}", p.display());
+            outln!("checkpoint  {}", p.display());
         }
         if let Some(p) = &a.export {
-            println!("network     {}", p.display());
+            outln!("network     {}", p.display());
         }
     }
     Ok(())
@@ -636,6 +656,9 @@ fn describe(m: &Model) -> String {
 
 /// Runs `snn eval`.
 pub fn eval(a: EvalArgs) -> Result<()> {
+    if a.threads == 0 {
+        return Err(crate::usage::usage("--threads must be at least 1"));
+    }
     let t = checkpoint::load(&a.checkpoint)?;
     let sets = Sets::load(&t.dataset, a.data.as_deref(), None)?;
     let (_, test) = sets.sources();
@@ -666,25 +689,25 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         });
     }
     if a.json {
-        println!(
+        outln!(
             "{}",
             serde_json::json!({"dataset": t.dataset, "epochs": t.epoch, "test_acc": acc, "eval_s": eval_s, "threads": a.threads, "seed": t.config.seed, "engine": engine})
         );
     } else {
-        println!(
+        outln!(
             "{}: {} trained {} epochs on {}",
             a.checkpoint.display(),
             describe(&t.model),
             t.epoch,
             t.dataset
         );
-        println!("test accuracy (trainer)  {acc:.4}");
+        outln!("test accuracy (trainer)  {acc:.4}");
         if !engine.is_null() {
-            println!(
+            outln!(
                 "test accuracy (engine)   {:.4}",
                 engine["test_acc"].as_f64().unwrap_or(0.0)
             );
-            println!(
+            outln!(
                 "agreement                {:.4} ({} synaptic events)",
                 engine["agreement"].as_f64().unwrap_or(0.0),
                 engine["syn_events"]

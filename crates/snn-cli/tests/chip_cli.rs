@@ -174,7 +174,7 @@ fn input_csv_drives_the_network() {
     let bad = tmp("bad.csv", "2,2\n");
     let err = one_error_line(
         &snn()
-            .args(["chip", "--input"])
+            .args(["chip", "--steps", "10", "--input"])
             .arg(&bad)
             .arg(&net)
             .output()
@@ -184,7 +184,7 @@ fn input_csv_drives_the_network() {
     let bad = tmp("bad2.csv", "x,1\n");
     let err = one_error_line(
         &snn()
-            .args(["chip", "--input"])
+            .args(["chip", "--steps", "10", "--input"])
             .arg(&bad)
             .arg(&net)
             .output()
@@ -268,12 +268,16 @@ fn bad_network_is_one_error_line() {
         "{err}"
     );
     let good = tmp("good.toml", NET);
-    let err = one_error_line(
-        &snn()
-            .args(["chip", "--noc", "fast"])
-            .arg(&good)
-            .output()
-            .unwrap(),
+    // A bad flag value is a usage error: exit code 2, one line naming the flag.
+    let out = snn()
+        .args(["chip", "--noc", "fast"])
+        .arg(&good)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.lines().count() == 1 && err.starts_with("error: ") && err.contains("--noc"),
+        "{err}"
     );
-    assert!(err.contains("--noc"), "{err}");
 }

@@ -177,7 +177,7 @@ fn csv_rows_with_labels_and_delta_signals() {
     assert_eq!(j["steps"], 80);
     assert!(j["decode_max_abs_error"].as_f64().unwrap() < 0.05 + 1e-6);
     let (code, err) = fails(&["--csv", fs, "--row", "2"]);
-    assert_eq!(code, 1);
+    assert_eq!(code, 2, "a --row beyond the file is a usage error");
     assert!(
         err.contains("--row 2") && err.contains("2 data row(s)"),
         "{err}"
@@ -199,7 +199,7 @@ fn bad_input_gives_one_clear_error() {
     let cases: &[(&[&str], &str)] = &[
         (&["--min", "3", "--max", "3"], "--min/--max"),
         (&["--steps", "0"], "steps: must be at least 1"),
-        (&["--max-rate-hz=-5"], "max_rate_hz"),
+        (&["--max-rate-hz=-5"], "--max-rate-hz"),
         (&["--digit-index", "1797"], "1797 images"),
         (
             &["--csv", "/nonexistent/in.csv"],
@@ -209,7 +209,7 @@ fn bad_input_gives_one_clear_error() {
         (&["--scheme", "ttfs", "--threshold", "1.5"], "threshold"),
         (
             &["--scheme", "population", "--neurons-per-feature", "1"],
-            "neurons_per_feature",
+            "--neurons-per-feature",
         ),
         (
             &["--scheme", "delta", "--steps", "10"],
@@ -222,7 +222,14 @@ fn bad_input_gives_one_clear_error() {
     ];
     for (args, needle) in cases {
         let (code, err) = fails(args);
-        assert_eq!(code, 1, "{args:?}: {err}");
+        // Files that cannot be read or written are runtime failures; bad flag values are usage
+        // errors.
+        let want = if needle.starts_with("cannot read") || needle.starts_with("--out") {
+            1
+        } else {
+            2
+        };
+        assert_eq!(code, want, "{args:?}: {err}");
         assert!(err.contains(needle), "{args:?}: {err}");
         assert_eq!(err.trim_end().lines().count(), 1, "{args:?}: {err}");
     }

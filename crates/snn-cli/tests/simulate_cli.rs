@@ -230,7 +230,7 @@ fn bad_inputs_fail_cleanly() {
         2,
         "--threads must be at least 1",
     );
-    assert_clean_failure(&["simulate", "--duration-ms=-5"], 1, "--duration-ms -5");
+    assert_clean_failure(&["simulate", "--duration-ms=-5"], 2, "--duration-ms -5");
     assert_clean_failure(&["simulate", "--duration-ms", "-5"], 2, "-5");
     assert_clean_failure(
         &["simulate", "--neurons", "many"],
@@ -287,7 +287,7 @@ fn raster_plot_is_written_as_svg_or_png() {
     }
     assert_clean_failure(
         &["simulate", "--neurons", "100", "--plot", "r.jpg"],
-        1,
+        2,
         "must end in .svg or .png",
     );
     std::fs::remove_dir_all(&dir).ok();

@@ -87,10 +87,10 @@ fn fails_cleanly(args: &[&str], code: i32, needle: &str) {
 fn bad_arguments_fail_with_one_line_errors() {
     fails_cleanly(&["stdp", "--dataset", "cifar"], 2, "cifar");
     fails_cleanly(&["stdp", "--neurons", "abc"], 2, "abc");
-    fails_cleanly(&["stdp", "--neurons", "0"], 1, "--neurons");
-    fails_cleanly(&["stdp", "--threads", "0"], 1, "--threads");
-    fails_cleanly(&["stdp", "--epochs", "0"], 1, "--epochs");
-    fails_cleanly(&["stdp", "--plot-weights", "w.pdf"], 1, ".svg or .png");
+    fails_cleanly(&["stdp", "--neurons", "0"], 2, "--neurons");
+    fails_cleanly(&["stdp", "--threads", "0"], 2, "--threads");
+    fails_cleanly(&["stdp", "--epochs", "0"], 2, "--epochs");
+    fails_cleanly(&["stdp", "--plot-weights", "w.pdf"], 2, ".svg or .png");
     fails_cleanly(
         &["stdp", "--dataset", "mnist", "--data", "/nonexistent/dir"],
         1,

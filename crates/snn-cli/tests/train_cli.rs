@@ -104,15 +104,16 @@ fn fails(args: &[&str], code: i32, expect: &str) {
 
 #[test]
 fn bad_arguments_and_files_fail_cleanly() {
-    fails(&["train", "--dataset", "cifar"], 1, "--dataset cifar");
-    fails(&["train", "--encoding", "morse"], 1, "--encoding morse");
+    // Bad flag values are usage errors (exit code 2).
+    fails(&["train", "--dataset", "cifar"], 2, "--dataset cifar");
+    fails(&["train", "--encoding", "morse"], 2, "--encoding morse");
     fails(
         &["train", "--surrogate", "cosine:3"],
-        1,
+        2,
         "invalid surrogate 'cosine:3'",
     );
-    fails(&["train", "--readout", "votes"], 1, "--readout votes");
-    fails(&["train", "--hidden", "0"], 1, "--hidden");
+    fails(&["train", "--readout", "votes"], 2, "--readout votes");
+    fails(&["train", "--hidden", "0"], 2, "--hidden");
     fails(&["train", "--epochs", "x"], 2, "invalid value 'x'");
     fails(
         &["train", "--dataset", "mnist", "--data", "/no/such/dir"],

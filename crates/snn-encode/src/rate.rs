@@ -39,8 +39,9 @@ pub struct RateEncoder {
 }
 
 impl RateEncoder {
-    /// A rate encoder. Errors unless `max_rate_hz > 0`, `dt_ms > 0` (both finite) and
-    /// `steps >= 1`. A `max_rate_hz * dt_ms` above 1000 saturates at one spike per step.
+    /// A rate encoder. Errors unless `max_rate_hz > 0`, `dt_ms > 0` (both finite),
+    /// `steps >= 1`, and the per-step spike probability at full intensity,
+    /// `max_rate_hz * dt_ms / 1000`, is at most 1 (a neuron fires at most once per step).
     pub fn new(
         mode: RateMode,
         max_rate_hz: f64,
@@ -50,6 +51,16 @@ impl RateEncoder {
         positive("max_rate_hz", max_rate_hz)?;
         positive("dt_ms", dt_ms)?;
         steps_at_least("steps", steps, 1)?;
+        let p = max_rate_hz * dt_ms / 1000.0;
+        if p > 1.0 {
+            return Err(EncodeError::param(
+                "max_rate_hz",
+                format!(
+                    "{max_rate_hz} Hz at dt = {dt_ms} ms is a spike probability of {p} per step, above 1 (at most {} Hz at this dt)",
+                    1000.0 / dt_ms
+                ),
+            ));
+        }
         Ok(Self {
             mode,
             max_rate_hz,

@@ -394,3 +394,22 @@ fn bad_input_is_a_typed_error() {
     assert_eq!(r.counts(2)[0], 0);
     let _: SpikeRaster = r;
 }
+
+#[test]
+fn a_spike_probability_above_one_is_refused() {
+    // 5000 Hz at 1 ms is p = 5 per step; 1000 Hz at 1 ms (p = 1) is the largest accepted.
+    for (rate, dt) in [(5000.0, 1.0), (1000.0, 1.5), (f64::MAX, 1.0)] {
+        match RateEncoder::poisson(rate, dt, 10).unwrap_err() {
+            EncodeError::InvalidParameter { name, reason } => {
+                assert_eq!(name, "max_rate_hz");
+                assert!(reason.contains("above 1"), "{reason}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+    RateEncoder::regular(1000.0, 1.0, 10).unwrap();
+    for bad in [-1.0, 0.0, f64::NAN, f64::INFINITY] {
+        assert!(RateEncoder::poisson(bad, 1.0, 10).is_err(), "{bad}");
+        assert!(RateEncoder::poisson(100.0, bad, 10).is_err(), "{bad}");
+    }
+}

@@ -220,6 +220,13 @@ impl Default for ModelOptions {
 /// Default router buffer depth when unstated.
 pub const ASSUMED_BUFFER_DEPTH: u32 = 4;
 
+/// Largest unit latency accepted (ns) for any event, hop, flit, barrier or tick: 1e6 ns (1 ms
+/// per event, far beyond any real chip). The run model keeps time in integer picoseconds; with
+/// this bound one event costs at most 1e9 ps, so a step of up to ~1.8e10 events fits in `u64`.
+/// Sums that could still grow past `u64` saturate rather than wrap, so a larger cost never
+/// yields a shorter modelled time.
+pub const MAX_LATENCY_NS: f64 = 1e6;
+
 impl OpCosts {
     fn names(&self) -> [(&'static str, Option<f64>); 6] {
         [
@@ -342,43 +349,56 @@ impl ArchSpec {
                 self.mesh.tiles_x, self.mesh.tiles_y
             ));
         }
-        let mut nonneg = |name: String, v: f64| {
+        // Latencies also have an upper bound: the run model counts time in integer picoseconds
+        // (u64), so that a step of millions of events at the largest unit cost still fits.
+        let mut nonneg = |name: String, v: f64, max: f64| {
             if !v.is_finite() || v < 0.0 {
                 e.push(format!("{name}: must be finite and >= 0, got {v}"));
+            } else if v > max {
+                e.push(format!("{name}: must be at most {max:e}, got {v}"));
             }
         };
-        for (what, c) in [
-            ("energy_pj", &self.energy_pj),
-            ("latency_ns", &self.latency_ns),
+        for (what, c, max) in [
+            ("energy_pj", &self.energy_pj, f64::MAX),
+            ("latency_ns", &self.latency_ns, MAX_LATENCY_NS),
         ] {
             for (n, v) in c.names() {
                 if let Some(v) = v {
-                    nonneg(format!("{what}.{n}"), v);
+                    nonneg(format!("{what}.{n}"), v, max);
                 }
             }
         }
+        let lat = MAX_LATENCY_NS;
         if let Some(d) = self.noc.hop_latency_ns {
-            nonneg("noc.hop_latency_ns.east_west".into(), d.east_west);
-            nonneg("noc.hop_latency_ns.north_south".into(), d.north_south);
+            nonneg("noc.hop_latency_ns.east_west".into(), d.east_west, lat);
+            nonneg("noc.hop_latency_ns.north_south".into(), d.north_south, lat);
         }
         if let Some(d) = self.noc.hop_energy_pj {
-            nonneg("noc.hop_energy_pj.east_west".into(), d.east_west);
-            nonneg("noc.hop_energy_pj.north_south".into(), d.north_south);
+            nonneg("noc.hop_energy_pj.east_west".into(), d.east_west, f64::MAX);
+            nonneg(
+                "noc.hop_energy_pj.north_south".into(),
+                d.north_south,
+                f64::MAX,
+            );
         }
         if let Some(f) = self.noc.flit_ns {
-            nonneg("noc.flit_ns".into(), f);
+            nonneg("noc.flit_ns".into(), f, lat);
         }
         for (i, b) in self.timestep.barrier.iter().enumerate() {
-            nonneg(format!("timestep.barrier[{i}].latency_ns"), b.latency_ns);
+            nonneg(
+                format!("timestep.barrier[{i}].latency_ns"),
+                b.latency_ns,
+                lat,
+            );
         }
         if let Some(x) = self.timestep.barrier_energy_pj {
-            nonneg("timestep.barrier_energy_pj".into(), x);
+            nonneg("timestep.barrier_energy_pj".into(), x, f64::MAX);
         }
         if let Some(x) = self.timestep.tick_ns {
-            nonneg("timestep.tick_ns".into(), x);
+            nonneg("timestep.tick_ns".into(), x, lat);
         }
         if let Some(x) = self.power.static_mw {
-            nonneg("power.static_mw".into(), x);
+            nonneg("power.static_mw".into(), x, f64::MAX);
         }
         if self.noc.link_width_bits == Some(0) {
             e.push("noc.link_width_bits: must be at least 1".into());

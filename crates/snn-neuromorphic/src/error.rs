@@ -90,6 +90,14 @@ pub enum MapError {
         /// Every violated limit.
         violations: Vec<Violation>,
     },
+    /// A compile option is out of range for the architecture.
+    #[error("{option}: {message}")]
+    BadOption {
+        /// The option (`num_weight_bits`, `max_neurons_per_core`).
+        option: &'static str,
+        /// What is wrong, with the allowed range.
+        message: String,
+    },
 }
 
 /// Why a run request was refused (inputs that do not match the program).

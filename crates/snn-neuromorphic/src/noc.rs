@@ -103,7 +103,10 @@ impl Mesh {
             tx,
             ty,
             hop_ps,
-            ser_ps: [flit_ps[0] * flits as u64, flit_ps[1] * flits as u64],
+            ser_ps: [
+                flit_ps[0].saturating_mul(flits as u64),
+                flit_ps[1].saturating_mul(flits as u64),
+            ],
             depth,
             link_packets: vec![0; nl],
             link_free: vec![0; nl],
@@ -137,7 +140,9 @@ impl Mesh {
     /// Zero-load latency between two tiles (ps).
     pub fn zero_load_ps(&self, a: u32, b: u32) -> u64 {
         let (h, v) = self.hops(a, b);
-        h as u64 * self.hop_ps[0] + v as u64 * self.hop_ps[1]
+        (h as u64)
+            .saturating_mul(self.hop_ps[0])
+            .saturating_add((v as u64).saturating_mul(self.hop_ps[1]))
     }
 
     /// Next direction from tile `t` towards `dst` (X first), or `None` when arrived.
@@ -177,7 +182,10 @@ impl Mesh {
                 self.link_packets[(t * 4) as usize + d] += 1;
                 t = self.neighbour(t, d);
             }
-            arrive.push(p.emit_ps + self.zero_load_ps(p.src_tile, p.dst_tile));
+            arrive.push(
+                p.emit_ps
+                    .saturating_add(self.zero_load_ps(p.src_tile, p.dst_tile)),
+            );
         }
     }
 
@@ -295,15 +303,19 @@ impl Mesh {
         let d = l % 4;
         let axis = (d >= NORTH) as usize;
         self.credits[l] -= 1;
-        self.link_free[l] = now + self.ser_ps[axis];
+        self.link_free[l] = now.saturating_add(self.ser_ps[axis]);
         self.link_packets[l] += 1;
         // Leaving the current buffer returns its credit upstream.
         self.release(id, now, seq);
         self.buf[id as usize] = Buf::Link(l as u32);
         let t = self.at[id as usize];
         self.at[id as usize] = self.neighbour(t, d);
-        self.heap
-            .push(Reverse((now + self.hop_ps[axis], *seq, EV_ARRIVE, id)));
+        self.heap.push(Reverse((
+            now.saturating_add(self.hop_ps[axis]),
+            *seq,
+            EV_ARRIVE,
+            id,
+        )));
         *seq += 1;
         if !self.out_q[l].is_empty() {
             let at = self.link_free[l];

@@ -73,5 +73,8 @@ pub use spec::{
     RecordingSpec, SpecFormat, SpikeTrainSpec, StateVar, StimulusSpec, TraceSpec, ValueSpec,
 };
 pub use spike::{Spike, SpikeRaster};
-pub use time::{Step, delay_steps, ms_to_steps, steps_to_ms};
+pub use time::{
+    MAX_STEPS, MIN_DT_MS, Step, check_dt, check_duration, check_time, delay_steps, ms_to_steps,
+    steps_to_ms,
+};
 pub use validate::MAX_DELAY_STEPS;

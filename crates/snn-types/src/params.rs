@@ -171,7 +171,7 @@ impl Default for LoihiLifParams {
 
 /// The neuron model of a population, with its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "model", rename_all = "snake_case")]
+#[serde(tag = "model", rename_all = "snake_case", from = "ModelRepr")]
 pub enum NeuronModel {
     /// Current-based LIF with exponential synapses, exact integration.
     LifExp(LifExpParams),
@@ -206,5 +206,60 @@ impl NeuronModel {
             NeuronModel::LifDelta(p) => p.e_l_mv,
             NeuronModel::LifBeta(_) | NeuronModel::LoihiLif(_) | NeuronModel::Input => 0.0,
         }
+    }
+}
+
+/// What a spec's `neuron` table is read as: the same as [`NeuronModel`], except that `input` is a
+/// table too, so that a field given to it (`{ model = "input", bogus = 1 }`) is refused like an
+/// unknown field of any other model instead of being ignored.
+#[derive(Deserialize)]
+#[serde(tag = "model", rename_all = "snake_case")]
+enum ModelRepr {
+    LifExp(LifExpParams),
+    LifDelta(LifDeltaParams),
+    LifBeta(LifBetaParams),
+    LoihiLif(LoihiLifParams),
+    Input(NoParams),
+}
+
+impl From<ModelRepr> for NeuronModel {
+    fn from(r: ModelRepr) -> Self {
+        match r {
+            ModelRepr::LifExp(p) => NeuronModel::LifExp(p),
+            ModelRepr::LifDelta(p) => NeuronModel::LifDelta(p),
+            ModelRepr::LifBeta(p) => NeuronModel::LifBeta(p),
+            ModelRepr::LoihiLif(p) => NeuronModel::LoihiLif(p),
+            ModelRepr::Input(NoParams) => NeuronModel::Input,
+        }
+    }
+}
+
+/// The (absent) parameters of the `input` model: any field is an error.
+struct NoParams;
+
+impl<'de> Deserialize<'de> for NoParams {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = NoParams;
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("no parameters for model \"input\"")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut m: A,
+            ) -> Result<NoParams, A::Error> {
+                match m.next_key::<String>()? {
+                    None => Ok(NoParams),
+                    Some(k) => Err(serde::de::Error::custom(format!(
+                        "unknown field `{k}`: model \"input\" takes no parameters"
+                    ))),
+                }
+            }
+            fn visit_unit<E: serde::de::Error>(self) -> Result<NoParams, E> {
+                Ok(NoParams)
+            }
+        }
+        d.deserialize_map(V)
     }
 }

@@ -57,15 +57,17 @@ pub struct PopulationSpec {
     pub neuron: NeuronModel,
     /// Initial membrane value in the model's unit (mV for `lif_exp`/`lif_delta`); defaults to the
     /// resting value. May be a distribution, drawn per neuron from the population's own stream.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_v_init")]
     pub v_init: Option<ValueSpec>,
 }
 
 /// A number given either as a constant or as a distribution to draw from.
 ///
 /// In TOML: `weight = 1.62`, `weight = { dist = "uniform", low = 0.0, high = 1.0 }` or
-/// `weight = { dist = "normal", mean = 1.0, std = 0.1 }`.
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+/// `weight = { dist = "normal", mean = 1.0, std = 0.1 }`. `dist` may be left out when the fields
+/// say which distribution is meant (`low`/`high` or `mean`/`std`). Any other field is an error
+/// that names the spec's field: `v_init: unknown field `sd`, expected ...`.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum ValueSpec {
     /// A fixed value.
@@ -98,6 +100,153 @@ pub enum Distribution {
         /// Standard deviation (>= 0).
         std: f64,
     },
+}
+
+/// What a [`ValueSpec`] may be, for error messages.
+const VALUE_EXPECTED: &str =
+    "expected `mean` and `std` (normal) or `low` and `high` (uniform), or a number";
+
+/// Reads a [`ValueSpec`]; `field` names the spec's field in every error.
+struct ValueVisitor(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for ValueVisitor {
+    type Value = ValueSpec;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}: a number, or a table with {VALUE_EXPECTED}", self.0)
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<ValueSpec, E> {
+        Ok(ValueSpec::Constant(v))
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<ValueSpec, E> {
+        Ok(ValueSpec::Constant(v as f64))
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<ValueSpec, E> {
+        Ok(ValueSpec::Constant(v as f64))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<ValueSpec, A::Error> {
+        use serde::de::Error;
+        let field = self.0;
+        let mut dist: Option<String> = None;
+        let mut num = [None::<f64>; 4]; // low, high, mean, std
+        const NAMES: [&str; 4] = ["low", "high", "mean", "std"];
+        while let Some(key) = map.next_key::<String>()? {
+            if key == "dist" {
+                if dist.is_some() {
+                    return Err(A::Error::custom(format!("{field}: duplicate field `dist`")));
+                }
+                dist = Some(map.next_value::<String>().map_err(|e| {
+                    A::Error::custom(format!(
+                        "{field}.dist: expected \"normal\" or \"uniform\" ({e})"
+                    ))
+                })?);
+                continue;
+            }
+            let Some(i) = NAMES.iter().position(|n| *n == key) else {
+                return Err(A::Error::custom(format!(
+                    "{field}: unknown field `{key}`, {VALUE_EXPECTED}"
+                )));
+            };
+            if num[i].is_some() {
+                return Err(A::Error::custom(format!(
+                    "{field}: duplicate field `{key}`"
+                )));
+            }
+            num[i] = Some(map.next_value::<f64>().map_err(|e| {
+                A::Error::custom(format!("{field}.{key}: expected a number ({e})"))
+            })?);
+        }
+        let [low, high, mean, std] = num;
+        let uniform_fields = low.is_some() || high.is_some();
+        let normal_fields = mean.is_some() || std.is_some();
+        let kind = match dist.as_deref() {
+            Some("uniform") => "uniform",
+            Some("normal") => "normal",
+            Some(other) => {
+                return Err(A::Error::custom(format!(
+                    "{field}.dist: unknown distribution \"{other}\", expected \"normal\" or \"uniform\""
+                )));
+            }
+            None if uniform_fields && !normal_fields => "uniform",
+            None if normal_fields && !uniform_fields => "normal",
+            None => {
+                return Err(A::Error::custom(format!("{field}: {VALUE_EXPECTED}")));
+            }
+        };
+        let need = |v: Option<f64>, name: &str| {
+            v.ok_or_else(|| {
+                A::Error::custom(format!(
+                    "{field}: a {kind} distribution needs `{name}` ({VALUE_EXPECTED})"
+                ))
+            })
+        };
+        let stray = |v: Option<f64>, name: &str| match v {
+            Some(_) => Err(A::Error::custom(format!(
+                "{field}: `{name}` does not belong to a {kind} distribution ({VALUE_EXPECTED})"
+            ))),
+            None => Ok(()),
+        };
+        if kind == "uniform" {
+            stray(mean, "mean")?;
+            stray(std, "std")?;
+            Ok(ValueSpec::Random(Distribution::Uniform {
+                low: need(low, "low")?,
+                high: need(high, "high")?,
+            }))
+        } else {
+            stray(low, "low")?;
+            stray(high, "high")?;
+            Ok(ValueSpec::Random(Distribution::Normal {
+                mean: need(mean, "mean")?,
+                std: need(std, "std")?,
+            }))
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for ValueSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor("value"))
+    }
+}
+
+/// Reads an optional [`ValueSpec`] (JSON `null` is "not given"), naming `field` in errors.
+struct OptionalValue(&'static str);
+
+impl<'de> serde::de::Visitor<'de> for OptionalValue {
+    type Value = Option<ValueSpec>;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        ValueVisitor(self.0).expecting(f)
+    }
+
+    fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(ValueVisitor(self.0)).map(Some)
+    }
+}
+
+fn de_v_init<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ValueSpec>, D::Error> {
+    d.deserialize_option(OptionalValue("v_init"))
+}
+
+fn de_delay_ms<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<ValueSpec>, D::Error> {
+    d.deserialize_option(OptionalValue("delay_ms"))
+}
+
+fn de_weight<'de, D: serde::Deserializer<'de>>(d: D) -> Result<ValueSpec, D::Error> {
+    d.deserialize_any(ValueVisitor("weight"))
 }
 
 impl ValueSpec {
@@ -212,10 +361,10 @@ pub struct ProjectionSpec {
     pub connectivity: Connectivity,
     /// Synaptic weight (pA for `lif_exp`, mV for `lif_delta`, dimensionless for `lif_beta`,
     /// integer for `loihi_lif`). Default 1.
-    #[serde(default = "default_weight")]
+    #[serde(default = "default_weight", deserialize_with = "de_weight")]
     pub weight: ValueSpec,
     /// Transmission delay (ms), at least `dt_ms`; rounded to whole steps. Default: one step.
-    #[serde(default)]
+    #[serde(default, deserialize_with = "de_delay_ms")]
     pub delay_ms: Option<ValueSpec>,
     /// Receptor driven by this projection.
     #[serde(default)]

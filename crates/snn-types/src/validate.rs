@@ -6,7 +6,7 @@ use crate::error::SpecIssue;
 use crate::params::NeuronModel;
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
 use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
-use crate::time::ms_to_steps;
+use crate::time::{check_dt, check_duration, check_time, ms_to_steps};
 
 /// Largest delay accepted, in steps (ring buffers hold `max_delay + 1` slots per neuron).
 pub const MAX_DELAY_STEPS: u64 = 65_535;
@@ -68,6 +68,14 @@ impl Checker {
                 self.finite(&format!("{path}.mean"), mean);
                 self.non_negative(&format!("{path}.std"), std);
             }
+        }
+    }
+
+    /// A time in ms (a start, a stop, a spike time): finite, `>= 0` and within
+    /// [`MAX_STEPS`](crate::MAX_STEPS) steps of `dt`.
+    fn time(&mut self, path: &str, ms: f64, dt: f64) {
+        if let Err(why) = check_time(ms, dt) {
+            self.err(path, why);
         }
     }
 
@@ -176,13 +184,52 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
     }
 }
 
+/// Whether model `m` has state variable `v` (a trace of it would otherwise be written as NaN).
+fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
+    let (name, has): (&str, &[StateVar]) = match m {
+        NeuronModel::LifExp(_) => (
+            "lif_exp",
+            &[StateVar::V, StateVar::ISynEx, StateVar::ISynIn],
+        ),
+        NeuronModel::LifDelta(_) => ("lif_delta", &[StateVar::V]),
+        NeuronModel::LifBeta(_) => ("lif_beta", &[StateVar::V]),
+        NeuronModel::LoihiLif(_) => ("loihi_lif", &[StateVar::V, StateVar::U]),
+        NeuronModel::Input => {
+            return Err(
+                "an input population has no state to record (record its spikes instead)".into(),
+            );
+        }
+    };
+    if has.contains(&v) {
+        return Ok(());
+    }
+    let var = |v: &StateVar| match v {
+        StateVar::V => "v",
+        StateVar::ISynEx => "i_syn_ex",
+        StateVar::ISynIn => "i_syn_in",
+        StateVar::U => "u",
+    };
+    Err(format!(
+        "a {name} neuron has no `{}`; it has {}",
+        var(&v),
+        has.iter()
+            .map(|x| format!("`{}`", var(x)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    ))
+}
+
 /// Runs every check and returns the problems found (empty when the spec is valid).
 pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
     let mut c = Checker { issues: Vec::new() };
     let dt = spec.dt_ms;
-    c.positive("dt_ms", dt);
+    if let Err(why) = check_dt(dt) {
+        c.err("dt_ms", why);
+    }
     if let Some(d) = spec.duration_ms {
-        c.non_negative("duration_ms", d);
+        if let Err(why) = check_duration(d, dt) {
+            c.err("duration_ms", why);
+        }
     }
     if spec.populations.is_empty() {
         c.err("populations", "a network needs at least one population");
@@ -269,6 +316,15 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                             format!("one_to_one needs equal sizes, got {a} -> {b}"),
                         );
                     }
+                }
+                if same && !pr.allow_autapses {
+                    c.err(
+                        &cpath,
+                        format!(
+                            "one_to_one from '{}' onto itself connects every neuron only to itself, which makes no synapse unless allow_autapses = true",
+                            pr.source
+                        ),
+                    );
                 }
             }
             Connectivity::FixedProbability { p } => {
@@ -426,9 +482,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             } => {
                 c.non_negative(&format!("{path}.rate_hz"), *rate_hz);
                 c.finite(&format!("{path}.weight"), *weight);
-                c.non_negative(&format!("{path}.start_ms"), *start_ms);
+                c.time(&format!("{path}.start_ms"), *start_ms, dt);
                 if let Some(t) = stop_ms {
-                    c.non_negative(&format!("{path}.stop_ms"), *t);
+                    c.time(&format!("{path}.stop_ms"), *t, dt);
                 }
                 if rate_hz.is_finite() && dt.is_finite() && rate_hz * dt * 1e-3 > 1.0 && is_input {
                     c.err(format!("{path}.rate_hz"), "an input neuron can fire at most once per step: rate_hz * dt must be <= 1000");
@@ -448,9 +504,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     );
                 }
                 c.finite(&format!("{path}.amplitude"), *amplitude);
-                c.non_negative(&format!("{path}.start_ms"), *start_ms);
+                c.time(&format!("{path}.start_ms"), *start_ms, dt);
                 if let Some(t) = stop_ms {
-                    c.non_negative(&format!("{path}.stop_ms"), *t);
+                    c.time(&format!("{path}.stop_ms"), *t, dt);
                 }
                 if let Some(ix) = neurons {
                     c.indices(&format!("{path}.neurons"), ix, n);
@@ -479,7 +535,7 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     );
                 }
                 for (j, t) in times_ms.iter().enumerate() {
-                    c.non_negative(&format!("{path}.times_ms[{j}]"), *t);
+                    c.time(&format!("{path}.times_ms[{j}]"), *t, dt);
                     if j > 0 && *t <= times_ms[j - 1] {
                         c.err(
                             format!("{path}.times_ms[{j}]"),
@@ -509,7 +565,7 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                         }
                     }
                     for (k, t) in tr.times_ms.iter().enumerate() {
-                        c.non_negative(&format!("{path}.spikes[{j}].times_ms[{k}]"), *t);
+                        c.time(&format!("{path}.spikes[{j}].times_ms[{k}]"), *t, dt);
                     }
                 }
             }
@@ -532,6 +588,11 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 format!("recording.rates[{i}]"),
                 format!("unknown population '{name}'"),
             );
+        } else if let Some(j) = spec.recording.rates[..i].iter().position(|n| n == name) {
+            c.err(
+                format!("recording.rates[{i}]"),
+                format!("'{name}' is already recorded by recording.rates[{j}]"),
+            );
         }
     }
     for (i, t) in spec.recording.state.iter().enumerate() {
@@ -542,6 +603,17 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 format!("unknown population '{}'", t.population),
             ),
             Some(n) => c.indices(&format!("{path}.neurons"), &t.neurons, Some(n)),
+        }
+        if t.neurons.is_empty() {
+            c.err(
+                format!("{path}.neurons"),
+                "lists no neuron, so nothing would be recorded",
+            );
+        }
+        if let Some(m) = model_of(&t.population) {
+            if let Err(why) = check_state_var(m, t.variable) {
+                c.err(format!("{path}.variable"), why);
+            }
         }
     }
     if let Some(r) = &spec.readout {

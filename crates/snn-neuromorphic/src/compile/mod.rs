@@ -37,7 +37,8 @@ use crate::program::ChipProgram;
 #[derive(Debug, Clone, Default)]
 pub struct CompileOptions {
     /// Weight precision (Loihi's `numWeightBits`): mantissas are truncated toward zero to
-    /// multiples of `2^(weight_bits - num_weight_bits)`. Default: the architecture's weight bits.
+    /// multiples of `2^(weight_bits - num_weight_bits)`. Default: the architecture's weight bits;
+    /// a value outside `1..=weight_bits` is refused ([`MapError::BadOption`]).
     pub num_weight_bits: Option<u32>,
     /// Place at most this many neurons per core (spreads a network over more cores: more
     /// parallelism, more packets). Default: as many as the core's limits allow.
@@ -69,6 +70,23 @@ pub fn compile_with_budget(
     opt: &CompileOptions,
     budget: &MemoryBudget,
 ) -> Result<ChipProgram, MapError> {
+    if let Some(b) = opt.num_weight_bits
+        && !(1..=arch.core.weight_bits).contains(&b)
+    {
+        return Err(MapError::BadOption {
+            option: "num_weight_bits",
+            message: format!(
+                "must be in 1..={} (the weight bits of '{}'), got {b}",
+                arch.core.weight_bits, arch.name
+            ),
+        });
+    }
+    if opt.max_neurons_per_core == Some(0) {
+        return Err(MapError::BadOption {
+            option: "max_neurons_per_core",
+            message: "must be at least 1".into(),
+        });
+    }
     let checked = check::check(spec, arch, budget)?;
     let quantised = quantise::quantise(&checked, arch, opt);
     let placement = place::place(&checked, &quantised, arch, opt);

@@ -281,15 +281,15 @@ impl<'p> Chip<'p> {
                     upd += 1;
                     if a_in != 0 || fired {
                         tally.counts.neuron_updates_active += 1;
-                        clock += lat.act;
+                        clock = clock.saturating_add(lat.act);
                     } else {
                         tally.counts.neuron_updates_inactive += 1;
-                        clock += lat.inact;
+                        clock = clock.saturating_add(lat.inact);
                     }
                     if fired {
                         spk += 1;
                         s.fired.push(g);
-                        clock += lat.spike_out;
+                        clock = clock.saturating_add(lat.spike_out);
                         clock = emit(
                             prog,
                             g,
@@ -304,7 +304,7 @@ impl<'p> Chip<'p> {
                 }
             }
             s.soma_end[c] = clock;
-            tally.busy_ps[c] += clock;
+            tally.busy_ps[c] = tally.busy_ps[c].saturating_add(clock);
             tally.loads[c].neuron_updates += upd;
             tally.loads[c].spikes += spk;
             tally.counts.spikes_out += spk;
@@ -350,7 +350,7 @@ impl<'p> Chip<'p> {
             NocMode::Analytic => self.mesh.run_analytic(&s.packets, &mut s.arrive),
         }
         for (p, &ar) in s.packets.iter().zip(&s.arrive) {
-            let l = ar - p.emit_ps;
+            let l = ar.saturating_sub(p.emit_ps);
             tally.lat_sum += l as u128;
             tally.zl_sum += self.mesh.zero_load_ps(p.src_tile, p.dst_tile) as u128;
             tally.lat_max = tally.lat_max.max(l);
@@ -392,9 +392,12 @@ impl<'p> Chip<'p> {
                 }
                 nsyn += gr.len as u64;
             }
-            let work = ctx.lat.pkt_in + nsyn * ctx.lat.syn;
-            s.in_clock[cd] = s.in_clock[cd].max(ar) + work;
-            tally.busy_ps[cd] += work;
+            let work = ctx
+                .lat
+                .pkt_in
+                .saturating_add(nsyn.saturating_mul(ctx.lat.syn));
+            s.in_clock[cd] = s.in_clock[cd].max(ar).saturating_add(work);
+            tally.busy_ps[cd] = tally.busy_ps[cd].saturating_add(work);
             tally.loads[cd].packets_in += 1;
             tally.loads[cd].synaptic_ops += nsyn;
             syn_ops += nsyn;
@@ -418,8 +421,8 @@ impl<'p> Chip<'p> {
             tally.loads[c as usize].critical_steps += 1;
         }
         tally.counts.barriers += 1;
-        let step_ps = (crit_ps + ctx.barrier_ps).max(ctx.tick_ps);
-        tally.total_ps += step_ps;
+        let step_ps = crit_ps.saturating_add(ctx.barrier_ps).max(ctx.tick_ps);
+        tally.total_ps = tally.total_ps.saturating_add(step_ps);
         tally.max_step_ps = tally.max_step_ps.max(step_ps);
         (crit, crit_ps, step_ps)
     }
@@ -568,7 +571,7 @@ fn emit(
         while j < b && prog.groups[j].core == core {
             j += 1;
         }
-        clock += pkt_out;
+        clock = clock.saturating_add(pkt_out);
         packets.push(NocPacket {
             emit_ps: clock,
             port,

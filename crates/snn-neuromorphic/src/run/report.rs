@@ -281,6 +281,8 @@ pub(crate) fn sub(a: &EventCounts, b: &EventCounts) -> EventCounts {
 }
 
 /// Converts ns to integer ps (the run's clock unit).
+/// Nanoseconds to whole picoseconds; negative and NaN give 0, values beyond `u64` saturate
+/// (`ArchSpec::validate` bounds every latency by [`MAX_LATENCY_NS`](crate::arch::MAX_LATENCY_NS)).
 pub(crate) fn ps(ns: f64) -> u64 {
     (ns * 1000.0).round().max(0.0) as u64
 }
@@ -400,7 +402,7 @@ impl Tally {
             mean_latency_ns: per_packet_ns(self.lat_sum),
             max_latency_ns: self.lat_max as f64 / 1000.0,
             mean_zero_load_ns: per_packet_ns(self.zl_sum),
-            mean_contention_ns: per_packet_ns(self.lat_sum - self.zl_sum),
+            mean_contention_ns: per_packet_ns(self.lat_sum.saturating_sub(self.zl_sum)),
         }
     }
 

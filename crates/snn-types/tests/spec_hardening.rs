@@ -1,0 +1,203 @@
+//! Spec errors that used to pass silently or with an unhelpful message.
+
+use snn_types::{MAX_STEPS, NetworkSpec, SpecError};
+
+fn parse_err(toml: &str) -> String {
+    NetworkSpec::from_toml_str(toml).unwrap_err().to_string()
+}
+
+fn issues(toml: &str) -> Vec<String> {
+    let spec = NetworkSpec::from_toml_str(toml).unwrap();
+    match spec.validate() {
+        Ok(()) => vec![],
+        Err(e @ SpecError::Invalid { .. }) => e.issues().iter().map(|i| i.to_string()).collect(),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+const POP: &str = r#"
+[[populations]]
+name = "p"
+size = 4
+neuron = { model = "lif_exp" }
+"#;
+
+#[test]
+fn the_input_model_refuses_fields() {
+    let e = parse_err(
+        "dt_ms = 0.1\n[[populations]]\nname = \"a\"\nsize = 3\nneuron = { model = \"input\", bogus = 1 }\n",
+    );
+    assert!(
+        e.contains("unknown field `bogus`") && e.contains("input"),
+        "{e}"
+    );
+    // Without fields it still parses, in TOML and JSON.
+    NetworkSpec::from_toml_str(
+        "dt_ms = 0.1\n[[populations]]\nname = \"a\"\nsize = 3\nneuron = { model = \"input\" }\n",
+    )
+    .unwrap();
+    let j = r#"{"dt_ms": 0.1, "populations": [{"name": "a", "size": 3, "neuron": {"model": "input"}}]}"#;
+    NetworkSpec::from_json_str(j).unwrap();
+    let j = r#"{"dt_ms": 0.1, "populations": [{"name": "a", "size": 3, "neuron": {"model": "input", "x": 1}}]}"#;
+    assert!(
+        NetworkSpec::from_json_str(j)
+            .unwrap_err()
+            .to_string()
+            .contains("`x`")
+    );
+}
+
+#[test]
+fn value_specs_name_the_field_and_what_was_expected() {
+    let e = parse_err(&format!(
+        "dt_ms = 0.1\n{POP}v_init = {{ mean = 1.0, sd = 2.0 }}\n"
+    ));
+    assert!(
+        e.contains("v_init: unknown field `sd`, expected `mean` and `std` (normal) or `low` and `high` (uniform), or a number"),
+        "{e}"
+    );
+    let proj = |w: &str| {
+        format!(
+            "dt_ms = 0.1\n{POP}[[projections]]\nsource = \"p\"\ntarget = \"p\"\nconnectivity = {{ rule = \"all_to_all\" }}\n{w}\n"
+        )
+    };
+    for (text, want) in [
+        (
+            "weight = { dist = \"normal\", mean = 1.0 }",
+            "weight: a normal distribution needs `std`",
+        ),
+        (
+            "weight = { dist = \"gamma\", k = 1.0 }",
+            "weight: unknown field `k`",
+        ),
+        (
+            "weight = { dist = \"gamma\" }",
+            "weight.dist: unknown distribution",
+        ),
+        ("weight = { low = 0.0, mean = 1.0 }", "weight:"),
+        ("weight = \"heavy\"", "weight"),
+        (
+            "delay_ms = { low = 1.0, hi = 2.0 }",
+            "delay_ms: unknown field `hi`",
+        ),
+        (
+            "weight = { dist = \"uniform\", low = 0.0, high = \"x\" }",
+            "weight.high: expected a number",
+        ),
+    ] {
+        let e = parse_err(&proj(text));
+        assert!(e.contains(want), "{text}: {e}");
+        assert!(!e.contains("untagged"), "{text}: {e}");
+    }
+    // Every accepted form still parses; `dist` may be left out when the fields say it.
+    for ok in [
+        "weight = 2",
+        "weight = -1.5",
+        "weight = { dist = \"uniform\", low = 0.0, high = 1.0 }",
+        "weight = { low = 0.0, high = 1.0 }",
+        "weight = { mean = 1.0, std = 0.1 }",
+        "delay_ms = { dist = \"normal\", mean = 1.0, std = 0.1 }",
+    ] {
+        NetworkSpec::from_toml_str(&proj(ok)).unwrap_or_else(|e| panic!("{ok}: {e}"));
+    }
+    // Round trip through both formats.
+    let spec = NetworkSpec::from_toml_str(&proj("weight = { mean = 1.0, std = 0.1 }")).unwrap();
+    assert_eq!(
+        NetworkSpec::from_json_str(&spec.to_json_string()).unwrap(),
+        spec
+    );
+    assert_eq!(
+        NetworkSpec::from_toml_str(&spec.to_toml_string().unwrap()).unwrap(),
+        spec
+    );
+}
+
+#[test]
+fn recordings_that_would_never_be_written_are_errors() {
+    let text = format!(
+        r#"dt_ms = 0.1
+{POP}
+[[populations]]
+name = "d"
+size = 2
+neuron = {{ model = "lif_delta" }}
+[[populations]]
+name = "i"
+size = 2
+neuron = {{ model = "input" }}
+[recording]
+rates = ["p", "p"]
+state = [
+  {{ population = "d", neurons = [0], variable = "i_syn_ex" }},
+  {{ population = "p", neurons = [0], variable = "u" }},
+  {{ population = "i", neurons = [0] }},
+  {{ population = "p", neurons = [] }},
+  {{ population = "p", neurons = [1], variable = "i_syn_in" }},
+]
+"#
+    );
+    let got = issues(&text);
+    let want = [
+        "recording.rates[1]",
+        "recording.state[0].variable: a lif_delta neuron has no `i_syn_ex`",
+        "recording.state[1].variable: a lif_exp neuron has no `u`",
+        "recording.state[2].variable: an input population has no state",
+        "recording.state[3].neurons",
+    ];
+    assert_eq!(got.len(), want.len(), "{got:#?}");
+    for w in want {
+        assert!(
+            got.iter().any(|g| g.starts_with(w)),
+            "{w} missing from {got:#?}"
+        );
+    }
+}
+
+#[test]
+fn one_to_one_onto_itself_without_autapses_is_an_error() {
+    let base = format!(
+        "dt_ms = 0.1\n{POP}[[projections]]\nsource = \"p\"\ntarget = \"p\"\nconnectivity = {{ rule = \"one_to_one\" }}\n"
+    );
+    let got = issues(&base);
+    assert_eq!(got.len(), 1, "{got:?}");
+    assert!(got[0].starts_with("projections[0].connectivity") && got[0].contains("allow_autapses"));
+    assert!(issues(&format!("{base}allow_autapses = true\n")).is_empty());
+}
+
+#[test]
+fn times_are_bounded_with_the_specs_own_field_names() {
+    let spec = |head: &str| format!("{head}\n{POP}");
+    for (head, field) in [
+        ("dt_ms = 0.0", "dt_ms"),
+        ("dt_ms = -0.1", "dt_ms"),
+        ("dt_ms = nan", "dt_ms"),
+        ("dt_ms = inf", "dt_ms"),
+        ("dt_ms = 1e-12", "dt_ms"),
+        ("dt_ms = 0.1\nduration_ms = 0.0", "duration_ms"),
+        ("dt_ms = 0.1\nduration_ms = -1.0", "duration_ms"),
+        ("dt_ms = 0.1\nduration_ms = inf", "duration_ms"),
+        ("dt_ms = 0.1\nduration_ms = 1e300", "duration_ms"),
+        ("dt_ms = 1.0\nduration_ms = 0.2", "duration_ms"),
+    ] {
+        let got = issues(&spec(head));
+        assert_eq!(got.len(), 1, "{head}: {got:?}");
+        assert!(got[0].starts_with(&format!("{field}:")), "{head}: {got:?}");
+        assert!(!got[0].contains("--"), "no flag in a spec error: {got:?}");
+    }
+    // The largest run accepted, and one step more.
+    let max = MAX_STEPS as f64;
+    assert!(issues(&spec(&format!("dt_ms = 1.0\nduration_ms = {max}"))).is_empty());
+    assert_eq!(
+        issues(&spec(&format!("dt_ms = 1.0\nduration_ms = {}", max * 2.0))).len(),
+        1
+    );
+    // Stimulus times too.
+    let stim = format!(
+        "dt_ms = 1.0\n{POP}[[stimuli]]\nkind = \"current\"\ntarget = \"p\"\namplitude = 1.0\nstart_ms = 1e300\n"
+    );
+    let got = issues(&stim);
+    assert!(
+        got.len() == 1 && got[0].starts_with("stimuli[0].start_ms"),
+        "{got:?}"
+    );
+}
