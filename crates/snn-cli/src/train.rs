@@ -252,6 +252,39 @@ fn parse_readout(s: &str) -> Result<Readout> {
     })
 }
 
+/// Refuses flag values no run can use (exit code 2), naming the flag, before any data is loaded.
+fn check_train_flags(a: &TrainArgs) -> Result<()> {
+    let bad = |msg: String| Err(usage(msg));
+    if a.threads == 0 {
+        return bad("--threads must be at least 1".into());
+    }
+    if a.steps == Some(0) {
+        return bad("--steps 0: steps must be at least 1".into());
+    }
+    if a.batch_size == Some(0) {
+        return bad("--batch-size 0: batch_size must be at least 1".into());
+    }
+    if a.early_stop == Some(0) {
+        return bad("--early-stop 0: early_stop_patience must be at least 1".into());
+    }
+    if let Some(lr) = a.lr
+        && !(lr.is_finite() && lr > 0.0)
+    {
+        return bad(format!("--lr {lr}: must be a finite number > 0"));
+    }
+    if let Some(b) = a.beta
+        && !(b.is_finite() && (0.0..=1.0).contains(&b))
+    {
+        return bad(format!("--beta {b}: beta must be in [0, 1]"));
+    }
+    if let Some(wd) = a.weight_decay
+        && !(wd.is_finite() && wd >= 0.0)
+    {
+        return bad(format!("--weight-decay {wd}: must be a finite number >= 0"));
+    }
+    Ok(())
+}
+
 /// The model and training flags given with `--resume` that differ from the checkpoint `t`, as
 /// `--flag VALUE (the checkpoint has X)`; a flag that cannot be parsed is an error of its own.
 fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
@@ -397,9 +430,7 @@ fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<()> {
 
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
-    if a.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
-    }
+    check_train_flags(&a)?;
     // Before the first epoch, not after it. `--out` may replace the `--resume` checkpoint.
     crate::outputs::check(
         &[

@@ -144,6 +144,8 @@ fn chip_refuses_a_huge_mesh_and_a_huge_step_count() {
             "--arch",
             arch.to_str().unwrap(),
             net.to_str().unwrap(),
+            "--steps",
+            "10",
             "--max-memory",
             "64G",
         ],

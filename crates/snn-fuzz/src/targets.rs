@@ -272,7 +272,7 @@ const EVERY_KIND: &str = r#"
     v_init = { low = -70.0, high = -55.0 }
     [[populations]]
     name = "d"
-    size = 5
+    size = 10
     neuron = { model = "lif_delta" }
     [[populations]]
     name = "b"
