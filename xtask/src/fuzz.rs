@@ -1,10 +1,14 @@
-//! `cargo xtask fuzz [--time SECS] [--cases N] [--seed S] [--target NAME]`: runs the fuzz targets
-//! of `crates/snn-fuzz` (every parser of untrusted input) in rounds of `--cases` generated inputs
-//! per target, each round with the next seed, until `--time` seconds are spent; then prints and
-//! writes `target/fuzz/report.md` with the cases run and accepted per target. The harness is the
-//! stable one (proptest mutations of valid seeds), so it runs on the stable toolchain; a panic
-//! stops the run, prints the input, and leaves it in `target/tmp/fuzz-failures/` to be added to
-//! `crates/snn-fuzz/corpus/<target>/`.
+//! `cargo xtask fuzz [--engine stable|libfuzzer] [--time SECS] [--cases N] [--seed S] [--target NAME]`:
+//! runs the fuzz targets of `crates/snn-fuzz` (every parser of untrusted input).
+//!
+//! * `stable` (default, any toolchain): rounds of `--cases` generated inputs per target (proptest
+//!   mutations of valid seeds), each round with the next seed, until `--time` seconds are spent;
+//!   prints and writes `target/fuzz/report.md` with the cases run and accepted per target. A panic
+//!   stops the run, prints the input, and leaves it in `target/tmp/fuzz-failures/` to be added to
+//!   `crates/snn-fuzz/corpus/<target>/`.
+//! * `libfuzzer` (needs a nightly toolchain and `cargo install cargo-fuzz`): coverage-guided
+//!   libFuzzer on the same targets through `fuzz/`, `--time` split evenly over the targets, starting
+//!   from the seeds and the regression corpus; crashes land in `fuzz/artifacts/`.
 
 use std::collections::BTreeMap;
 use std::process::Command;
@@ -15,12 +19,15 @@ use anyhow::{Context, Result, bail};
 use crate::root;
 
 const USAGE: &str = "\
-usage: cargo xtask fuzz [--time SECS] [--cases N] [--seed S] [--target NAME]
+usage: cargo xtask fuzz [--engine stable|libfuzzer] [--time SECS] [--cases N] [--seed S] [--target NAME]
 
-Runs every fuzz target (or one) in rounds of N generated inputs (default 2000), seeds S, S+1, ...
-(default 1), until SECS seconds are spent (default 60); writes target/fuzz/report.md.";
+stable (default): runs every fuzz target (or one) in rounds of N generated inputs (default 2000),
+seeds S, S+1, ... (default 1), until SECS seconds are spent (default 60); writes
+target/fuzz/report.md.
+libfuzzer: cargo +nightly fuzz (cargo-fuzz) on each target for SECS / targets seconds.";
 
 struct Opts {
+    libfuzzer: bool,
     time: Duration,
     cases: u32,
     seed: u64,
@@ -29,6 +36,7 @@ struct Opts {
 
 fn parse(args: &[String]) -> Result<Opts> {
     let mut o = Opts {
+        libfuzzer: false,
         time: Duration::from_secs(60),
         cases: 2000,
         seed: 1,
@@ -62,6 +70,11 @@ fn parse(args: &[String]) -> Result<Opts> {
                     .context("--seed must be an integer")?
             }
             "--target" => o.target = Some(value("--target")?),
+            "--engine" => match value("--engine")?.as_str() {
+                "stable" => o.libfuzzer = false,
+                "libfuzzer" => o.libfuzzer = true,
+                other => bail!("--engine {other}: expected stable or libfuzzer\n{USAGE}"),
+            },
             "-h" | "--help" => {
                 println!("{USAGE}");
                 std::process::exit(0);
@@ -89,6 +102,9 @@ fn parse_lines(out: &str) -> Vec<(String, u64, u64)> {
 /// Runs the fuzz command.
 pub fn run(args: &[String]) -> Result<()> {
     let o = parse(args)?;
+    if o.libfuzzer {
+        return libfuzzer(&o);
+    }
     let cargo = env!("CARGO");
     let status = Command::new(cargo)
         .current_dir(root())
@@ -177,6 +193,99 @@ pub fn run(args: &[String]) -> Result<()> {
     Ok(())
 }
 
+/// The target names, from the harness's list in `crates/snn-fuzz/src/lib.rs`.
+fn target_names() -> Result<Vec<String>> {
+    let path = root().join("crates/snn-fuzz/src/lib.rs");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("cannot read {}", path.display()))?;
+    Ok(text
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("name: \""))
+        .filter_map(|l| l.split('"').next())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Runs cargo-fuzz (libFuzzer) on each target.
+fn libfuzzer(o: &Opts) -> Result<()> {
+    let has = Command::new("cargo")
+        .args(["+nightly", "fuzz", "--version"])
+        .output()
+        .map(|out| out.status.success())
+        .unwrap_or(false);
+    if !has {
+        bail!(
+            "--engine libfuzzer needs a nightly toolchain and cargo-fuzz (`rustup toolchain install nightly`, `cargo install cargo-fuzz`); the stable engine needs neither"
+        );
+    }
+    let names = match &o.target {
+        Some(t) => vec![t.clone()],
+        None => target_names()?,
+    };
+    let work = root().join("target").join("fuzz").join("libfuzzer");
+    let status = Command::new(env!("CARGO"))
+        .current_dir(root())
+        .args([
+            "run",
+            "--release",
+            "-q",
+            "-p",
+            "snn-fuzz",
+            "--example",
+            "seeds",
+            "--",
+        ])
+        .arg(&work)
+        .status()
+        .context("cannot run cargo")?;
+    if !status.success() {
+        bail!("writing the seed corpus failed");
+    }
+    let per = (o.time.as_secs() / names.len().max(1) as u64).max(1);
+    let mut md = format!(
+        "# Fuzz run (libFuzzer)\n\n`cargo xtask fuzz --engine libfuzzer --time {}`: {per} s per target, no crash.\n\n| target | runs |\n|---|---:|\n",
+        o.time.as_secs()
+    );
+    for name in &names {
+        let out = Command::new("cargo")
+            .current_dir(root())
+            .args(["+nightly", "fuzz", "run", "-O", "fuzz_target"])
+            .arg(work.join(name))
+            .arg(format!("crates/snn-fuzz/corpus/{name}"))
+            .args([
+                "--",
+                &format!("-max_total_time={per}"),
+                "-rss_limit_mb=4096",
+            ])
+            .env("SNN_FUZZ_TARGET", name)
+            .output()
+            .context("cannot run cargo fuzz")?;
+        let text = String::from_utf8_lossy(&out.stderr).to_string();
+        if !out.status.success() {
+            eprintln!("{text}");
+            bail!("libFuzzer found a crash in target {name}; the input is in fuzz/artifacts/");
+        }
+        let runs = text
+            .lines()
+            .rev()
+            .find_map(|l| {
+                l.strip_prefix("Done ")?
+                    .split_whitespace()
+                    .next()?
+                    .parse::<u64>()
+                    .ok()
+            })
+            .unwrap_or(0);
+        eprintln!("{name}: {runs} runs, no crash");
+        md.push_str(&format!("| {name} | {runs} |\n"));
+    }
+    println!("{md}");
+    let dir = root().join("target").join("fuzz");
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    snn_types::file::atomic_write(&dir.join("report-libfuzzer.md"), md.as_bytes())?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -197,5 +306,14 @@ mod tests {
         assert!(a(&["--cases", "0"]).is_err());
         assert!(a(&["--time", "x"]).is_err());
         assert_eq!(a(&["--time", "5"]).unwrap().time, Duration::from_secs(5));
+        assert!(a(&["--engine", "afl"]).is_err());
+        assert!(a(&["--engine", "libfuzzer"]).unwrap().libfuzzer);
+    }
+
+    #[test]
+    fn target_names_are_read_from_the_harness() {
+        let names = target_names().unwrap();
+        assert!(names.contains(&"spec_toml".to_string()), "{names:?}");
+        assert!(names.contains(&"checkpoint_body".to_string()), "{names:?}");
     }
 }
