@@ -89,7 +89,8 @@ fn parse(args: &[String]) -> Result<Opts> {
 fn parse_lines(out: &str) -> Vec<(String, u64, u64)> {
     out.lines()
         .filter_map(|l| {
-            let l = l.trim().strip_prefix("fuzz ")?;
+            // With parallel tests, libtest may print `test NAME ... ` before the line.
+            let l = &l[l.find("fuzz ")? + 5..];
             let (name, rest) = l.split_once(':')?;
             let mut words = rest.split_whitespace();
             let n: u64 = words.nth(3)?.parse().ok()?;
@@ -293,7 +294,7 @@ mod tests {
     #[test]
     fn harness_lines_are_parsed() {
         let out = "running 3 tests\nfuzz spec_toml: 2 corpus files, 2000 cases (153 accepted), no panic\n\
-                   test spec_toml ... ok\nfuzz aer: 0 corpus files, 10 cases (1 accepted), no panic\n";
+                   test spec_toml ... ok\ntest aer ... fuzz aer: 0 corpus files, 10 cases (1 accepted), no panic\n";
         assert_eq!(
             parse_lines(out),
             vec![("spec_toml".into(), 2000, 153), ("aer".into(), 10, 1)]
