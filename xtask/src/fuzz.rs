@@ -252,7 +252,6 @@ fn libfuzzer(o: &Opts) -> Result<()> {
             .current_dir(root())
             .args(["+nightly", "fuzz", "run", "-O", "fuzz_target"])
             .arg(work.join(name))
-            .arg(format!("crates/snn-fuzz/corpus/{name}"))
             .args([
                 "--",
                 &format!("-max_total_time={per}"),
@@ -264,7 +263,9 @@ fn libfuzzer(o: &Opts) -> Result<()> {
         let text = String::from_utf8_lossy(&out.stderr).to_string();
         if !out.status.success() {
             eprintln!("{text}");
-            bail!("libFuzzer found a crash in target {name}; the input is in fuzz/artifacts/");
+            bail!(
+                "libFuzzer stopped on target {name} (see above; a crash leaves its input in fuzz/artifacts/)"
+            );
         }
         let runs = text
             .lines()
