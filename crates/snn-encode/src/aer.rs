@@ -122,6 +122,9 @@ pub enum AerError {
     /// Bad binning parameters.
     #[error("binning: {0}")]
     Binning(String),
+    /// The frames or raster asked for do not fit in memory.
+    #[error(transparent)]
+    Memory(#[from] snn_types::budget::TooLarge),
 }
 
 /// One address event.
@@ -398,12 +401,13 @@ impl AerStream {
     pub fn to_frames(&self, t0_us: u64, bin_us: u64, n_bins: usize) -> Result<Frames, AerError> {
         Self::check_bins(bin_us, n_bins)?;
         let (h, w) = (self.height as usize, self.width as usize);
-        let len = n_bins
-            .checked_mul(2 * h * w)
-            .filter(|&l| l <= 1 << 31)
-            .ok_or_else(|| {
-                AerError::Binning(format!("{n_bins} frames of {w}x{h} are too large"))
-            })?;
+        let len = n_bins.checked_mul(2 * h * w).ok_or_else(|| {
+            AerError::Binning(format!("{n_bins} frames of {w}x{h} are too large"))
+        })?;
+        snn_types::budget::MemoryBudget::check_system(
+            format!("{n_bins} event frames of a {w}x{h} sensor"),
+            (len as u64).saturating_mul(4),
+        )?;
         let mut data = vec![0u32; len];
         for e in &self.events {
             if let Some(b) = Self::bin_of(e, t0_us, bin_us, n_bins) {
@@ -428,6 +432,15 @@ impl AerStream {
         n_bins: usize,
     ) -> Result<SpikeRaster, AerError> {
         Self::check_bins(bin_us, n_bins)?;
+        snn_types::budget::MemoryBudget::check_system(
+            format!("a raster of {n_bins} steps"),
+            (n_bins as u64)
+                .saturating_mul(snn_types::SpikeRaster::BYTES_PER_STEP)
+                .saturating_add(
+                    (self.events.len() as u64)
+                        .saturating_mul(snn_types::SpikeRaster::BYTES_PER_SPIKE + 8),
+                ),
+        )?;
         let (h, w) = (self.height as u32, self.width as u32);
         if 2 * h as u64 * w as u64 > u32::MAX as u64 {
             return Err(AerError::Binning(format!(

@@ -181,3 +181,17 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn frames_larger_than_the_machine_are_refused_before_allocating() {
+    // A valid file (no events) of the largest sensor: 4 frames would need 128 GiB of counters.
+    let s = AerStream::new(u16::MAX, u16::MAX, Vec::new()).unwrap();
+    let e = s.to_frames(0, 1000, 4).unwrap_err().to_string();
+    assert!(
+        e.contains("4 event frames of a 65535x65535 sensor") && e.contains("needs about"),
+        "{e}"
+    );
+    // A raster of absurdly many steps likewise.
+    let e = s.to_raster(0, 1, usize::MAX / 2).unwrap_err().to_string();
+    assert!(e.contains("steps") && e.contains("needs about"), "{e}");
+}
