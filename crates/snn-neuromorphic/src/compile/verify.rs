@@ -5,7 +5,8 @@
 //! neuron, fan-out entries per core, and distinct weights received per neuron where the
 //! architecture has a fixed number of axon types (a necessary condition).
 
-use snn_types::NeuronModel;
+use snn_core::neuron::LOIHI_V_MAX;
+use snn_types::{Distribution, NeuronModel, ValueSpec};
 
 use crate::arch::ArchSpec;
 use crate::compile::check::Checked;
@@ -133,6 +134,59 @@ pub(crate) fn violations(
     {
         out.push(v);
     }
+    out.extend(initial_v_violations(c, q));
+    out
+}
+
+/// A number as written, or in scientific notation when long.
+fn short(x: f64) -> String {
+    if x.abs() < 1e6 {
+        x.to_string()
+    } else {
+        format!("{x:e}")
+    }
+}
+
+/// Initial membrane values that, in the chip's integer units, fall outside its signed 24-bit
+/// membrane (a normal distribution is checked at its mean +- 6 standard deviations).
+fn initial_v_violations(c: &Checked<'_>, q: &Quantised) -> Vec<Violation> {
+    let mut out = Vec::new();
+    for (i, p) in c.spec.populations.iter().enumerate() {
+        let (Some(v), Some(_)) = (&p.v_init, q.params[i]) else {
+            continue;
+        };
+        let (lo, hi) = match *v {
+            ValueSpec::Constant(x) => (x, x),
+            ValueSpec::Random(Distribution::Uniform { low, high }) => (low, high),
+            ValueSpec::Random(Distribution::Normal { mean, std }) => {
+                (mean - 6.0 * std, mean + 6.0 * std)
+            }
+        };
+        let (off, scale) = match p.neuron {
+            NeuronModel::LoihiLif(_) => (0.0, 1.0),
+            _ => (p.neuron.resting_v(), q.populations[i].v_scale),
+        };
+        let worst = ((lo - off) * scale).abs().max(((hi - off) * scale).abs());
+        if !(worst <= LOIHI_V_MAX as f64) {
+            out.push(Violation {
+                at: format!("populations[{i}].v_init ('{}')", p.name),
+                limit: "membrane range (signed 24-bit)".into(),
+                needed: if worst.is_finite() {
+                    worst.round() as u64
+                } else {
+                    u64::MAX
+                },
+                allowed: LOIHI_V_MAX as u64,
+                note: format!(
+                    "initial values {}..{} are {:.3e}..{:.3e} in the chip's integer units",
+                    short(lo),
+                    short(hi),
+                    (lo - off) * scale,
+                    (hi - off) * scale
+                ),
+            });
+        }
+    }
     out
 }
 
@@ -192,6 +246,30 @@ mod tests {
         let p = place(&c, &q, arch, &opt);
         let r = route(&c, &q, &p, arch);
         violations(&c, &q, &p, &r, arch)
+    }
+
+    #[test]
+    fn initial_values_beyond_the_membrane_range_are_named() {
+        let arch = small_arch(2);
+        let mut spec = net(60.0);
+        spec.populations[1].v_init = Some(ValueSpec::Random(Distribution::Uniform {
+            low: -60.0,
+            high: 1e308,
+        }));
+        let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
+        let opt = CompileOptions::default();
+        let q = quantise(&c, &arch, &opt);
+        let p = place(&c, &q, &arch, &opt);
+        let r = route(&c, &q, &p, &arch);
+        let v = violations(&c, &q, &p, &r, &arch);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].at, "populations[1].v_init ('a')");
+        spec.populations[1].v_init = Some(ValueSpec::Constant(-1000.0));
+        let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
+        let q = quantise(&c, &arch, &opt);
+        let p = place(&c, &q, &arch, &opt);
+        let r = route(&c, &q, &p, &arch);
+        assert!(violations(&c, &q, &p, &r, &arch).is_empty());
     }
 
     #[test]
