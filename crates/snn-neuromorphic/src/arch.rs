@@ -262,10 +262,19 @@ impl ArchSpec {
 
     /// A preset name or a TOML file path.
     pub fn resolve(name_or_path: &str) -> Result<Self, ArchError> {
+        let path = Path::new(name_or_path);
         if Self::preset_names().contains(&name_or_path) {
             Self::preset(name_or_path)
+        } else if !path.exists()
+            && path.extension().is_none()
+            && path.parent() == Some(Path::new(""))
+        {
+            // A bare word that is neither a preset nor a file: most likely a misspelt preset.
+            Err(ArchError::UnknownPreset {
+                name: name_or_path.to_string(),
+            })
         } else {
-            Self::load(Path::new(name_or_path))
+            Self::load(path)
         }
     }
 

@@ -406,6 +406,12 @@ fn deterministic_runs() {
 
 #[test]
 fn arch_errors_name_the_field() {
+    // A misspelt preset is named as such, with the presets listed.
+    let e = ArchSpec::resolve("loihii").unwrap_err().to_string();
+    assert!(
+        e.contains("unknown architecture preset 'loihii'") && e.contains("truenorth"),
+        "{e}"
+    );
     let text = snn_neuromorphic::arch::LOIHI_TOML
         .replace("compartments = 1024", "compartments = \"many\"");
     let e = ArchSpec::from_toml_str(&text, "x.toml").unwrap_err();
