@@ -167,7 +167,7 @@ fn initial_v_violations(c: &Checked<'_>, q: &Quantised) -> Vec<Violation> {
             _ => (p.neuron.resting_v(), q.populations[i].v_scale),
         };
         let worst = ((lo - off) * scale).abs().max(((hi - off) * scale).abs());
-        if !(worst <= LOIHI_V_MAX as f64) {
+        if worst.is_nan() || worst > LOIHI_V_MAX as f64 {
             out.push(Violation {
                 at: format!("populations[{i}].v_init ('{}')", p.name),
                 limit: "membrane range (signed 24-bit)".into(),
