@@ -33,12 +33,12 @@ const LEGACY_HEADER: usize = 8 + 4 + 8 + 4;
 #[derive(Debug, thiserror::Error)]
 pub enum CheckpointError {
     /// An I/O failure.
-    #[error("{path}: {source}")]
+    #[error("{path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not repeated as a cause).
+        error: std::io::Error,
     },
     /// The file is not a valid checkpoint.
     #[error("{path}: {message}")]

@@ -12,12 +12,12 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// The file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}: {error}")]
     Io {
         /// The file.
         path: String,
-        /// The OS error.
-        source: std::io::Error,
+        /// The OS error (in the message, not repeated as a cause).
+        error: std::io::Error,
     },
     /// The file's content is not what the format requires.
     #[error("{path}: {message}")]
@@ -199,9 +199,9 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<Idx, DataError> {
 
 /// Reads a whole file, gunzipping it when its name ends in `.gz`.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io = |source| DataError::Io {
+    let io = |error| DataError::Io {
         path: path.display().to_string(),
-        source,
+        error,
     };
     let raw = std::fs::read(path).map_err(io)?;
     if path.extension().is_some_and(|e| e == "gz") {
@@ -336,7 +336,7 @@ pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataErro
         }
         Err(DataError::Io {
             path: base.join(format!("{stem}.gz")).display().to_string(),
-            source: std::io::Error::new(
+            error: std::io::Error::new(
                 std::io::ErrorKind::NotFound,
                 "file not found (expected the standard IDX file, plain or .gz)",
             ),

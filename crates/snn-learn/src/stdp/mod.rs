@@ -73,12 +73,12 @@ pub enum StdpError {
         reason: String,
     },
     /// An I/O error on a file.
-    #[error("{path}: {source}")]
+    #[error("{}: {error}", path.display())]
     Io {
         /// The file.
         path: std::path::PathBuf,
-        /// The error.
-        source: std::io::Error,
+        /// The error (in the message, not repeated as a cause).
+        error: std::io::Error,
     },
     /// Writing or reading a file failed (the message names the file and the problem).
     #[error(transparent)]
