@@ -497,3 +497,45 @@ fn does_not_fit_lists_every_violation() {
         .to_string();
     assert!(m.contains("stimuli[0]"), "{m}");
 }
+
+#[test]
+fn cuba_fits_loihi_by_lowering_neurons_per_core_for_the_fanout_tables() {
+    // Filling cores to 1,024 compartments overflows the 4,096-entry fan-out tables of CUBA's
+    // excitatory cores (each neuron reaches ~4-5 destination cores); the compiler lowers the
+    // neurons per core until every limit holds, and says so.
+    let spec = snn_core::models::cuba(4000, 1);
+    let arch = ArchSpec::preset("loihi").unwrap();
+    let p = compile(&spec, &arch).unwrap();
+    assert!(
+        p.cores
+            .iter()
+            .all(|c| c.fanout_entries <= arch.core.fanout_entries)
+    );
+    assert!(p.cores.iter().all(|c| c.neurons < arch.core.compartments));
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.contains("neurons per core") && n.contains("fan-out")),
+        "{:?}",
+        p.notes
+    );
+    // A cap the user fixed is honoured: then the overflow is an error listing the cores.
+    let e = compile_with(
+        &spec,
+        &arch,
+        &CompileOptions {
+            max_neurons_per_core: Some(1024),
+            ..Default::default()
+        },
+    )
+    .unwrap_err();
+    let MapError::DoesNotFit { violations, .. } = &e else {
+        panic!("{e}")
+    };
+    assert!(
+        violations
+            .iter()
+            .all(|v| v.limit == "core.fanout_entries" && v.needed > v.allowed),
+        "{violations:?}"
+    );
+}

@@ -87,12 +87,58 @@ pub fn compile_with_budget(
             message: "must be at least 1".into(),
         });
     }
-    let checked = check::check(spec, arch, budget)?;
+    let mut checked = check::check(spec, arch, budget)?;
     let quantised = quantise::quantise(&checked, arch, opt);
-    let placement = place::place(&checked, &quantised, arch, opt);
-    let routing = route::route(&checked, &quantised, &placement, arch);
-    verify::verify(&checked, &quantised, &placement, &routing, arch)?;
+    let (placement, routing, cap) = place_and_route(&checked, &quantised, arch, opt)?;
+    if let Some(n) = cap {
+        checked.notes.push(format!(
+            "placed at most {n} neurons per core (fewer than the {} compartments) so that every \
+             core's fan-out table fits its {} entries",
+            arch.core.compartments, arch.core.fanout_entries
+        ));
+    }
     Ok(lower::lower(checked, quantised, placement, routing, arch))
+}
+
+/// Places, routes and verifies. A placement that fills cores by compartments, synaptic memory
+/// and input axons can still overflow a core's fan-out table (each neuron needs one entry per
+/// destination core): when that is the only problem and the user did not fix the neurons per
+/// core, the cap is lowered in proportion to the worst overflow and the network placed again, up
+/// to 16 times. Returns the cap it settled on (`None` when the first placement fitted).
+fn place_and_route(
+    c: &check::Checked<'_>,
+    q: &quantise::Quantised,
+    arch: &ArchSpec,
+    opt: &CompileOptions,
+) -> Result<(place::Placement, route::Routing, Option<u32>), MapError> {
+    let mut o = opt.clone();
+    let mut first: Option<Vec<crate::error::Violation>> = None;
+    for _ in 0..=16 {
+        let p = place::place(c, q, arch, &o);
+        let r = route::route(c, q, &p, arch);
+        let v = verify::violations(c, q, &p, &r, arch);
+        if v.is_empty() {
+            return Ok((p, r, o.max_neurons_per_core.filter(|_| first.is_some())));
+        }
+        let only_fanout = v.iter().all(|x| x.limit == "core.fanout_entries");
+        let worst = v.iter().map(|x| x.needed).max().unwrap_or(0);
+        let current = p.core_range.iter().map(|r| r.1 - r.0).max().unwrap_or(1);
+        let original = first.get_or_insert_with(|| v.clone()).clone();
+        if !only_fanout || opt.max_neurons_per_core.is_some() || current <= 1 || worst == 0 {
+            // Report what the compartment-filling placement violates: the retries only ever
+            // changed the number of neurons per core.
+            return Err(MapError::DoesNotFit {
+                arch: arch.name.clone(),
+                violations: original,
+            });
+        }
+        let next = (current as u64 * arch.core.fanout_entries as u64 / worst) as u32;
+        o.max_neurons_per_core = Some(next.clamp(1, current - 1));
+    }
+    Err(MapError::DoesNotFit {
+        arch: arch.name.clone(),
+        violations: first.unwrap_or_default(),
+    })
 }
 
 /// Tile coordinates of a core (cores fill tiles in a snake order, so consecutive cores are

@@ -13,29 +13,10 @@ use crate::compile::check::Checked;
 use crate::compile::place::Placement;
 use crate::compile::quantise::Quantised;
 use crate::compile::route::Routing;
-use crate::error::{MapError, Violation};
+use crate::error::Violation;
 
 /// At most this many neurons are named per limit; the rest are summarised in one line.
 const NAMED: usize = 8;
-
-/// Runs the verify pass: `Ok` when every limit holds, else [`MapError::DoesNotFit`].
-pub(crate) fn verify(
-    c: &Checked<'_>,
-    q: &Quantised,
-    p: &Placement,
-    r: &Routing,
-    arch: &ArchSpec,
-) -> Result<(), MapError> {
-    let v = violations(c, q, p, r, arch);
-    if v.is_empty() {
-        Ok(())
-    } else {
-        Err(MapError::DoesNotFit {
-            arch: arch.name.clone(),
-            violations: v,
-        })
-    }
-}
 
 /// `(population name, local index)` of global neuron `g`.
 fn locate<'a>(c: &'a Checked<'_>, g: u32) -> (&'a str, u64) {
@@ -43,6 +24,7 @@ fn locate<'a>(c: &'a Checked<'_>, g: u32) -> (&'a str, u64) {
     (&c.spec.populations[i].name, g as u64 - c.offsets[i])
 }
 
+/// Runs the verify pass: every violated limit (empty when the placement fits).
 pub(crate) fn violations(
     c: &Checked<'_>,
     q: &Quantised,
