@@ -15,7 +15,9 @@
 //!   exponent, with the errors measured.
 //! * [`place`]: neurons to cores, greedily in population order under the per-core limits.
 //! * [`route`]: per source neuron, fan-out groups by destination core; per-core resource use.
-//! * [`verify`]: every limit of the architecture, all violations listed.
+//! * [`verify`]: every limit of the architecture, all violations listed. When only fan-out
+//!   tables overflow, place and route run again with fewer neurons per core (see
+//!   `place_and_route`).
 //! * [`lower`]: the runtime arrays of the [`ChipProgram`](crate::ChipProgram): soma constants,
 //!   initial state (`snn-core`'s), input schedules (`snn-core`'s stimulus plan).
 
