@@ -1,11 +1,11 @@
 //! Printing that survives a reader going away.
 //!
 //! `println!` panics when stdout is a pipe whose reader has exited (`snn chip ... | head`): Rust
-//! ignores `SIGPIPE`, so the write fails with `EPIPE`. Every command prints through [`outln!`] and
-//! [`out!`] instead, which return the I/O error to the command (they end in `?`); `main` then
+//! ignores `SIGPIPE`, so the write fails with `EPIPE`. Every command prints through `outln!` and
+//! `out!` instead, which return the I/O error to the command (they end in `?`); `main` then
 //! treats a [`BrokenPipe`](std::io::ErrorKind::BrokenPipe) anywhere in the error chain as a quiet
 //! exit with [`BROKEN_PIPE_EXIT`], the status a shell reports for a program killed by `SIGPIPE`.
-//! Diagnostics go through [`errln!`], which drops write errors (there is nowhere left to report
+//! Diagnostics go through `errln!`, which drops write errors (there is nowhere left to report
 //! them).
 
 use std::io::Write;
@@ -24,7 +24,7 @@ macro_rules! outln {
     };
 }
 
-/// Like `print!`, with the error handling of [`outln!`].
+/// Like `print!`, with the error handling of `outln!`.
 macro_rules! out {
     ($($arg:tt)*) => {
         $crate::out::write_stdout(format_args!($($arg)*))?

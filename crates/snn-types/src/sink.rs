@@ -40,7 +40,7 @@ use crate::time::Step;
 
 /// Receives spikes as `(step, neurons that fired at that step)`.
 ///
-/// Contract for producers and sinks (see the [module docs](self)): steps in any order, a step
+/// Contract for producers and sinks: steps in any order, a step
 /// possibly split over several calls, neurons in any order within a call. The simulation engine
 /// additionally guarantees one call per step, steps ascending and neurons sorted.
 pub trait SpikeSink {

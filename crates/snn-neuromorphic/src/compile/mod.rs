@@ -6,19 +6,19 @@
 //!             --route--> Routing --verify--> (every limit holds) --lower--> ChipProgram
 //! ```
 //!
-//! * [`check`]: validates the spec and the architecture, rejects what a chip cannot run,
+//! * `check`: validates the spec and the architecture, rejects what a chip cannot run,
 //!   refuses a compilation that would not fit in memory (synapses, routing and program against
 //!   the budget, before allocating; the mesh and chip state are checked when loading), and
 //!   expands every projection with `snn-core`'s own connectivity expansion (the engine's synapses
 //!   by construction, delays in steps).
 //! * [`quantise`]: neuron parameters to the chip's fixed-point LIF, weights to mantissa and
 //!   exponent, with the errors measured.
-//! * [`place`]: neurons to cores, greedily in population order under the per-core limits.
-//! * [`route`]: per source neuron, fan-out groups by destination core; per-core resource use.
-//! * [`verify`]: every limit of the architecture, all violations listed. When only fan-out
+//! * `place`: neurons to cores, greedily in population order under the per-core limits.
+//! * `route`: per source neuron, fan-out groups by destination core; per-core resource use.
+//! * `verify`: every limit of the architecture, all violations listed. When only fan-out
 //!   tables overflow, place and route run again with fewer neurons per core (see
 //!   `place_and_route`).
-//! * [`lower`]: the runtime arrays of the [`ChipProgram`](crate::ChipProgram): soma constants,
+//! * `lower`: the runtime arrays of the [`ChipProgram`]: soma constants,
 //!   initial state (`snn-core`'s), input schedules (`snn-core`'s stimulus plan).
 
 pub(crate) mod check;
