@@ -38,11 +38,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate a network spec (TOML or JSON), or the built-in CUBA benchmark when no file is given.
+    /// Simulate a network spec (TOML or JSON), or a built-in benchmark (CUBA or COBA) when no file
+    /// is given.
     #[command(after_help = "\
 Examples:
   snn simulate                                  # CUBA, 4000 neurons, 1 s of biological time
   snn simulate --neurons 40000 --threads 2      # the same network scaled up
+  snn simulate --network coba                   # COBA: conductance-based, 4000 neurons
   snn simulate examples/cuba.toml --raster spikes.csv
   snn simulate my_net.json --duration-ms 500 --json
   snn simulate --neurons 500 --duration-ms 200 --plot raster.svg")]
@@ -90,11 +92,23 @@ Examples:
     Inspect(inspect::InspectArgs),
 }
 
+/// The built-in benchmark networks of `snn simulate`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BuiltIn {
+    /// Current-based benchmark (Brette et al. 2007 benchmark 2), `lif_exp` neurons.
+    Cuba,
+    /// Conductance-based benchmark (Brette et al. 2007 benchmark 1), `lif_cond_exp` neurons.
+    Coba,
+}
+
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// Network spec (.toml or .json); default: the built-in CUBA benchmark.
+    /// Network spec (.toml or .json); default: the built-in network chosen by --network.
     spec: Option<PathBuf>,
-    /// Size of the built-in CUBA network (80% excitatory); only without a spec file.
+    /// Built-in network to simulate when no spec file is given (default: cuba).
+    #[arg(long, value_enum, value_name = "NAME")]
+    network: Option<BuiltIn>,
+    /// Size of the built-in network (80% excitatory); only without a spec file.
     #[arg(long, value_name = "N")]
     neurons: Option<u32>,
     /// Simulated time in ms (default: the spec's duration_ms, else 1000).
@@ -242,10 +256,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         ],
         &[outputs::Input::new(a.spec.as_deref())],
     )?;
+    if a.spec.is_some() && a.network.is_some() {
+        return Err(usage::usage(
+            "--network selects a built-in network; it cannot be combined with a spec file",
+        ));
+    }
     let mut spec = match (&a.spec, a.neurons) {
         (Some(_), Some(_)) => {
             return Err(usage::usage(
-                "--neurons applies only to the built-in CUBA network, not to a spec file",
+                "--neurons applies only to the built-in networks, not to a spec file",
             ));
         }
         (Some(p), None) => NetworkSpec::load(p)?,
@@ -254,7 +273,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             if n < 2 {
                 return Err(usage::usage("--neurons must be at least 2"));
             }
-            models::cuba(n, 1)
+            match a.network.unwrap_or(BuiltIn::Cuba) {
+                BuiltIn::Cuba => models::cuba(n, 1),
+                BuiltIn::Coba => models::coba(n, 1),
+            }
         }
     };
     if let Some(s) = a.seed {

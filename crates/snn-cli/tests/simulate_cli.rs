@@ -292,3 +292,40 @@ fn raster_plot_is_written_as_svg_or_png() {
     );
     std::fs::remove_dir_all(&dir).ok();
 }
+
+#[test]
+fn builtin_coba_runs_with_a_sustained_rate() {
+    let out = snn()
+        .args([
+            "simulate",
+            "--network",
+            "coba",
+            "--neurons",
+            "1000",
+            "--duration-ms",
+            "300",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["network"], "coba");
+    assert_eq!(j["neurons"], 1000);
+    let rate = j["mean_rate_hz"].as_f64().unwrap();
+    assert!((1.0..=60.0).contains(&rate), "{rate}");
+}
+
+#[test]
+fn network_flag_is_checked() {
+    assert_clean_failure(
+        &["simulate", &repo("examples/cuba.toml"), "--network", "coba"],
+        2,
+        "--network selects a built-in network",
+    );
+    assert_clean_failure(&["simulate", "--network", "hh"], 2, "invalid value 'hh'");
+}

@@ -30,8 +30,8 @@ use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
-    LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta, update_lif_delta,
-    update_lif_exp, update_loihi,
+    LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta,
+    update_lif_cond_exp, update_lif_delta, update_lif_exp, update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
@@ -63,6 +63,14 @@ enum SegState {
     LifDelta {
         k: LifDeltaCoef,
         v: Vec<f64>,
+        refr: Vec<f64>,
+    },
+    /// `lif_cond_exp`: `v` in absolute mV, conductances in nS.
+    LifCondExp {
+        k: LifCondExpCoef,
+        v: Vec<f64>,
+        g_ex: Vec<f64>,
+        g_in: Vec<f64>,
         refr: Vec<f64>,
     },
     LifBeta {
@@ -248,6 +256,13 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
                 refr: vec![0.0; n],
             }
         }
+        NeuronModel::LifCondExp(p) => SegState::LifCondExp {
+            k: LifCondExpCoef::new(p, dt),
+            v: v0,
+            g_ex: vec![0.0; n],
+            g_in: vec![0.0; n],
+            refr: vec![0.0; n],
+        },
         NeuronModel::LifBeta(p) => SegState::LifBeta {
             k: LifBetaCoef::new(p),
             v: v0.iter().map(|&x| x as f32).collect(),
@@ -463,7 +478,7 @@ impl Network {
             let (lo, hi) = (part.lo, part.lo + part.len as u32);
             let is_lif_exp = |g: u32| {
                 let pi = pop_of(&self.pops, g);
-                matches!(self.pops[pi].model, NeuronModel::LifExp(_))
+                has_inhibitory_receptor(&self.pops[pi].model)
             };
             for src in &plan.poisson {
                 let (a, b) = (src.lo.max(lo), src.hi.min(hi));
@@ -735,6 +750,7 @@ impl Network {
                     SegState::LifDelta { k, v, .. } => {
                         out.extend(v.iter().map(|x| (x + k.e_l) as f32))
                     }
+                    SegState::LifCondExp { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::LifBeta { v, .. } => out.extend_from_slice(v),
                     SegState::Loihi { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Input => out.extend(std::iter::repeat_n(0.0, seg.len)),
@@ -1124,7 +1140,7 @@ fn deliver(
             // it exact for every target inside the partition).
             let shift = part.lo.wrapping_sub(tp.start);
             let lif_exp_in =
-                matches!(tp.model, NeuronModel::LifExp(_)) && pr.receptor == Receptor::Inhibitory;
+                has_inhibitory_receptor(&tp.model) && pr.receptor == Receptor::Inhibitory;
             let ring = if lif_exp_in {
                 &mut part.ring_in
             } else {
@@ -1264,6 +1280,23 @@ impl Partition {
                     i_ext,
                     flags,
                 ),
+                SegState::LifCondExp {
+                    k,
+                    v,
+                    g_ex,
+                    g_in,
+                    refr,
+                } => update_lif_cond_exp(
+                    k,
+                    v,
+                    g_ex,
+                    g_in,
+                    refr,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
                 SegState::LifDelta { k, v, refr } => {
                     update_lif_delta(k, v, refr, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
@@ -1310,6 +1343,9 @@ impl Partition {
                 (SegState::LifExp { i_ex, .. }, StateVar::ISynEx) => i_ex[i] as f32,
                 (SegState::LifExp { i_in, .. }, StateVar::ISynIn) => i_in[i] as f32,
                 (SegState::LifDelta { k, v, .. }, StateVar::V) => (v[i] + k.e_l) as f32,
+                (SegState::LifCondExp { v, .. }, StateVar::V) => v[i] as f32,
+                (SegState::LifCondExp { g_ex, .. }, StateVar::GEx) => g_ex[i] as f32,
+                (SegState::LifCondExp { g_in, .. }, StateVar::GIn) => g_in[i] as f32,
                 (SegState::LifBeta { v, .. }, StateVar::V) => v[i],
                 (SegState::Loihi { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Loihi { u, .. }, StateVar::U) => u[i] as f32,
@@ -1323,8 +1359,19 @@ impl Partition {
         self.segs
             .iter()
             .find(|s| off >= s.off && off < s.off + s.len)
-            .is_some_and(|s| matches!(s.state, SegState::LifExp { .. }))
+            .is_some_and(|s| {
+                matches!(
+                    s.state,
+                    SegState::LifExp { .. } | SegState::LifCondExp { .. }
+                )
+            })
     }
+}
+
+/// Whether a model has a separate inhibitory receptor (its inhibitory inputs go to the second
+/// ring buffer); the other models sum every input into one.
+fn has_inhibitory_receptor(model: &NeuronModel) -> bool {
+    matches!(model, NeuronModel::LifExp(_) | NeuronModel::LifCondExp(_))
 }
 
 /// Convenience: builds the spec's network on `threads` threads, runs `n_steps` and returns the

@@ -48,6 +48,7 @@ pub fn state_bytes_per_neuron(model: &NeuronModel) -> u64 {
     match model {
         NeuronModel::LifExp(_) => 32,
         NeuronModel::LifDelta(_) => 16,
+        NeuronModel::LifCondExp(_) => 32,
         NeuronModel::LifBeta(_) => 4,
         NeuronModel::LoihiLif(_) => 8,
         NeuronModel::Input => 0,

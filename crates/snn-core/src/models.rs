@@ -1,8 +1,8 @@
 //! Ready-made networks.
 
 use snn_types::{
-    Connectivity, Distribution, LifExpParams, NetworkSpec, NeuronModel, PopulationSpec,
-    ProjectionSpec, Receptor, RecordingSpec, ValueSpec,
+    Connectivity, Distribution, LifCondExpParams, LifExpParams, NetworkSpec, NeuronModel,
+    PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, StimulusSpec, ValueSpec,
 };
 
 /// The CUBA benchmark network (Vogels & Abbott 2005, benchmark 2 of Brette et al. 2007), as in
@@ -71,6 +71,96 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         populations,
         projections,
         stimuli: Vec::new(),
+        recording: RecordingSpec::default(),
+        readout: None,
+    }
+}
+
+/// The COBA benchmark network (Vogels & Abbott 2005, benchmark 1 of Brette et al. 2007), as in
+/// Brian's COBA example, with `n_neurons` neurons (4000 in the benchmark): 80% excitatory, 20%
+/// inhibitory, connection probability 0.02 between every pair of neurons (no autapses), and
+/// `lif_cond_exp` neurons
+///
+/// ```text
+/// C_m dV/dt = -g_L (V - E_L) - g_ex (V - E_ex) - g_in (V - E_in)
+/// dg_ex/dt = -g_ex / tau_ex      dg_in/dt = -g_in / tau_in
+/// ```
+///
+/// with `C_m = 200 pF`, `g_L = 10 nS` (so `tau_m = 20 ms`), `E_L = -60 mV`, `V_th = -50 mV`,
+/// `V_reset = -60 mV`, refractory 5 ms, `E_ex = 0 mV`, `E_in = -80 mV`, `tau_ex = 5 ms`,
+/// `tau_in = 10 ms`. A spike adds `w_e = 6 nS` to `g_ex` or `w_i = 67 nS` to `g_in` of its
+/// targets after one step: Brian's `we = 0.6`, `wi = 6.7` in units of `g_L` (Brette et al.'s
+/// 6 nS and 67 nS). `dt = 0.1 ms`, initial `V` uniform in `[-60, -50]` mV.
+///
+/// With `E_L` below threshold and no initial conductances the network would stay silent, so, as
+/// in Brette et al. (2007), it is started by external input during the first 50 ms: every neuron
+/// receives independent Poisson spikes at 100 Hz of weight `w_e` on its excitatory receptor.
+/// After that the activity is self-sustained (about 18 Hz for `coba(4000, 1)`). The same
+/// network is shipped as `examples/coba.toml`.
+pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
+    let n_exc = (n_neurons as u64 * 4 / 5) as u32;
+    let n_inh = n_neurons - n_exc;
+    let neuron = NeuronModel::LifCondExp(LifCondExpParams {
+        c_m_pf: 200.0,
+        g_l_ns: 10.0,
+        e_l_mv: -60.0,
+        v_th_mv: -50.0,
+        v_reset_mv: -60.0,
+        t_ref_ms: 5.0,
+        e_ex_mv: 0.0,
+        e_in_mv: -80.0,
+        tau_syn_ex_ms: 5.0,
+        tau_syn_in_ms: 10.0,
+        i_e_pa: 0.0,
+    });
+    let v_init = Some(ValueSpec::Random(Distribution::Uniform {
+        low: -60.0,
+        high: -50.0,
+    }));
+    let pop = |name: &str, size| PopulationSpec {
+        name: name.into(),
+        size,
+        neuron: neuron.clone(),
+        v_init,
+    };
+    let prj = |s: &str, t: &str, w: f64, receptor| ProjectionSpec {
+        name: None,
+        source: s.into(),
+        target: t.into(),
+        connectivity: Connectivity::FixedProbability { p: 0.02 },
+        weight: ValueSpec::Constant(w),
+        delay_ms: Some(ValueSpec::Constant(0.1)),
+        receptor,
+        allow_autapses: false,
+    };
+    let kick = |t: &str| StimulusSpec::Poisson {
+        target: t.into(),
+        rate_hz: 100.0,
+        weight: 6.0,
+        receptor: Receptor::Excitatory,
+        start_ms: 0.0,
+        stop_ms: Some(50.0),
+    };
+    let mut populations = vec![pop("exc", n_exc)];
+    let mut projections = vec![prj("exc", "exc", 6.0, Receptor::Excitatory)];
+    let mut stimuli = vec![kick("exc")];
+    if n_inh > 0 {
+        populations.push(pop("inh", n_inh));
+        projections.extend([
+            prj("exc", "inh", 6.0, Receptor::Excitatory),
+            prj("inh", "exc", 67.0, Receptor::Inhibitory),
+            prj("inh", "inh", 67.0, Receptor::Inhibitory),
+        ]);
+        stimuli.push(kick("inh"));
+    }
+    NetworkSpec {
+        name: Some("coba".into()),
+        dt_ms: 0.1,
+        duration_ms: Some(1000.0),
+        seed,
+        populations,
+        projections,
+        stimuli,
         recording: RecordingSpec::default(),
         readout: None,
     }

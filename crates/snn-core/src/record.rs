@@ -88,7 +88,7 @@ pub struct Trace {
     pub neuron: u32,
     /// Variable sampled.
     pub variable: StateVar,
-    /// Value after each step's update (mV for LIF membrane potentials, pA for currents).
+    /// Value after each step's update (mV for LIF membrane potentials, pA for currents, nS for conductances).
     pub values: Vec<f32>,
 }
 

@@ -56,6 +56,65 @@ impl Default for LifExpParams {
     }
 }
 
+/// Conductance-based LIF with exponentially decaying synaptic conductances (NEST
+/// `iaf_cond_exp`):
+///
+/// ```text
+/// C_m dV/dt = -g_L (V - E_L) - g_ex (V - E_ex) - g_in (V - E_in) + I_e + I_ext
+/// dg_ex/dt  = -g_ex/tau_syn_ex      dg_in/dt = -g_in/tau_syn_in
+/// ```
+///
+/// A spike arriving on the excitatory (inhibitory) receptor adds its weight in nS to `g_ex`
+/// (`g_in`); conductances never go below 0 (a negative weight can only remove conductance). When
+/// `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for `t_ref_ms`. The
+/// conductances decay exactly; `V` is integrated by exponential Euler with the conductances'
+/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LifCondExpParams {
+    /// Membrane capacitance (pF).
+    pub c_m_pf: f64,
+    /// Leak conductance (nS).
+    pub g_l_ns: f64,
+    /// Leak reversal (resting) potential (mV).
+    pub e_l_mv: f64,
+    /// Spike threshold (mV).
+    pub v_th_mv: f64,
+    /// Reset potential (mV).
+    pub v_reset_mv: f64,
+    /// Absolute refractory period (ms).
+    pub t_ref_ms: f64,
+    /// Excitatory reversal potential (mV).
+    pub e_ex_mv: f64,
+    /// Inhibitory reversal potential (mV).
+    pub e_in_mv: f64,
+    /// Excitatory synaptic conductance time constant (ms).
+    pub tau_syn_ex_ms: f64,
+    /// Inhibitory synaptic conductance time constant (ms).
+    pub tau_syn_in_ms: f64,
+    /// Constant external input current (pA).
+    pub i_e_pa: f64,
+}
+
+impl Default for LifCondExpParams {
+    /// NEST's `iaf_cond_exp` defaults.
+    fn default() -> Self {
+        Self {
+            c_m_pf: 250.0,
+            g_l_ns: 16.6667,
+            e_l_mv: -70.0,
+            v_th_mv: -55.0,
+            v_reset_mv: -60.0,
+            t_ref_ms: 2.0,
+            e_ex_mv: 0.0,
+            e_in_mv: -85.0,
+            tau_syn_ex_ms: 0.2,
+            tau_syn_in_ms: 2.0,
+            i_e_pa: 0.0,
+        }
+    }
+}
+
 /// LIF with delta synapses (NEST `iaf_psc_delta`): `dV/dt = -(V - E_L)/tau_m + I_e/C_m`, and an
 /// arriving spike makes `V` jump by its weight in mV. Spikes arriving while refractory are lost.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
@@ -181,6 +240,8 @@ pub enum NeuronModel {
     LifBeta(LifBetaParams),
     /// Loihi's integer LIF.
     LoihiLif(LoihiLifParams),
+    /// Conductance-based LIF with exponential synapses (NEST `iaf_cond_exp`).
+    LifCondExp(LifCondExpParams),
     /// A population without dynamics that emits the spikes given to it (by a `spike_array` or
     /// `poisson` stimulus in the spec, or at run time): the input layer of a network.
     Input,
@@ -194,6 +255,7 @@ impl NeuronModel {
             NeuronModel::LifDelta(_) => "lif_delta",
             NeuronModel::LifBeta(_) => "lif_beta",
             NeuronModel::LoihiLif(_) => "loihi_lif",
+            NeuronModel::LifCondExp(_) => "lif_cond_exp",
             NeuronModel::Input => "input",
         }
     }
@@ -204,6 +266,7 @@ impl NeuronModel {
         match self {
             NeuronModel::LifExp(p) => p.e_l_mv,
             NeuronModel::LifDelta(p) => p.e_l_mv,
+            NeuronModel::LifCondExp(p) => p.e_l_mv,
             NeuronModel::LifBeta(_) | NeuronModel::LoihiLif(_) | NeuronModel::Input => 0.0,
         }
     }
@@ -219,6 +282,7 @@ enum ModelRepr {
     LifDelta(LifDeltaParams),
     LifBeta(LifBetaParams),
     LoihiLif(LoihiLifParams),
+    LifCondExp(LifCondExpParams),
     Input(NoParams),
 }
 
@@ -229,6 +293,7 @@ impl From<ModelRepr> for NeuronModel {
             ModelRepr::LifDelta(p) => NeuronModel::LifDelta(p),
             ModelRepr::LifBeta(p) => NeuronModel::LifBeta(p),
             ModelRepr::LoihiLif(p) => NeuronModel::LoihiLif(p),
+            ModelRepr::LifCondExp(p) => NeuronModel::LifCondExp(p),
             ModelRepr::Input(NoParams) => NeuronModel::Input,
         }
     }

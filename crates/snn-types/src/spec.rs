@@ -402,7 +402,7 @@ pub enum StimulusSpec {
     Current {
         /// Target population.
         target: String,
-        /// Amplitude in the model's current unit: pA for `lif_exp`/`lif_delta`, input units per
+        /// Amplitude in the model's current unit: pA for `lif_exp`/`lif_delta`/`lif_cond_exp`, input units per
         /// step for `lif_beta`, integer `a_in` units for `loihi_lif`.
         amplitude: f64,
         /// Start time (ms, inclusive).
@@ -496,6 +496,10 @@ pub enum StateVar {
     ISynIn,
     /// Loihi's integer current `u` (`loihi_lif` only).
     U,
+    /// Excitatory synaptic conductance (`lif_cond_exp` only; nS).
+    GEx,
+    /// Inhibitory synaptic conductance (`lif_cond_exp` only; nS).
+    GIn,
 }
 
 /// A state trace request.

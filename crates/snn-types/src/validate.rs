@@ -138,6 +138,41 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                 c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
             }
         }
+        NeuronModel::LifCondExp(p) => {
+            c.positive(&format!("{path}.c_m_pf"), p.c_m_pf);
+            c.positive(&format!("{path}.g_l_ns"), p.g_l_ns);
+            c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
+            c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
+            c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
+            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
+            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let reset = c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv);
+            if th && reset && p.v_reset_mv >= p.v_th_mv {
+                c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
+            }
+            // An excitatory conductance must be able to drive V to threshold, an inhibitory one
+            // must pull V below where it restarts.
+            if c.finite(&format!("{path}.e_ex_mv"), p.e_ex_mv) && th && p.e_ex_mv <= p.v_th_mv {
+                c.err(
+                    format!("{path}.e_ex_mv"),
+                    format!(
+                        "excitatory reversal ({} mV) must be above v_th_mv ({} mV)",
+                        p.e_ex_mv, p.v_th_mv
+                    ),
+                );
+            }
+            if c.finite(&format!("{path}.e_in_mv"), p.e_in_mv) && reset && p.e_in_mv >= p.v_reset_mv
+            {
+                c.err(
+                    format!("{path}.e_in_mv"),
+                    format!(
+                        "inhibitory reversal ({} mV) must be below v_reset_mv ({} mV)",
+                        p.e_in_mv, p.v_reset_mv
+                    ),
+                );
+            }
+        }
         NeuronModel::LifBeta(p) => {
             if c.finite(&format!("{path}.beta"), p.beta) && !(0.0..=1.0).contains(&p.beta) {
                 c.err(
@@ -192,6 +227,9 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
             &[StateVar::V, StateVar::ISynEx, StateVar::ISynIn],
         ),
         NeuronModel::LifDelta(_) => ("lif_delta", &[StateVar::V]),
+        NeuronModel::LifCondExp(_) => {
+            ("lif_cond_exp", &[StateVar::V, StateVar::GEx, StateVar::GIn])
+        }
         NeuronModel::LifBeta(_) => ("lif_beta", &[StateVar::V]),
         NeuronModel::LoihiLif(_) => ("loihi_lif", &[StateVar::V, StateVar::U]),
         NeuronModel::Input => {
@@ -208,6 +246,8 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
         StateVar::ISynEx => "i_syn_ex",
         StateVar::ISynIn => "i_syn_in",
         StateVar::U => "u",
+        StateVar::GEx => "g_ex",
+        StateVar::GIn => "g_in",
     };
     Err(format!(
         "a {name} neuron has no `{}`; it has {}",

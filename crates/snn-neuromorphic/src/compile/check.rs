@@ -46,6 +46,14 @@ pub(crate) fn check<'s>(
         .map(|p| matches!(p.neuron, NeuronModel::Input))
         .collect();
     let mut unsupported = Vec::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        if matches!(p.neuron, NeuronModel::LifCondExp(_)) {
+            unsupported.push(format!(
+                "populations[{i}]: model lif_cond_exp ('{}') is not supported on the chip: its conductance-based synapses have no equivalent in the chip's current-based neuron",
+                p.name
+            ));
+        }
+    }
     for (i, s) in spec.stimuli.iter().enumerate() {
         let ti = spec.population_index(s.target()).unwrap_or(0);
         match s {
@@ -157,5 +165,21 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_conductance_based_population_is_refused_by_name() {
+        let spec = snn_core::models::coba(100, 1);
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        for (i, name) in ["exc", "inh"].iter().enumerate() {
+            assert!(
+                err.contains(&format!(
+                    "populations[{i}]: model lif_cond_exp ('{name}') is not supported on the chip"
+                )),
+                "{err}"
+            );
+        }
     }
 }
