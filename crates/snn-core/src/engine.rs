@@ -30,8 +30,8 @@ use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
-    LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta, update_lif_delta,
-    update_lif_exp, update_loihi,
+    IzhikevichCoef, LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_izhikevich,
+    update_lif_beta, update_lif_delta, update_lif_exp, update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
@@ -73,6 +73,12 @@ enum SegState {
         k: LoihiCoef,
         u: Vec<i32>,
         v: Vec<i32>,
+    },
+    /// `v` (mV) and the recovery variable `u`, both absolute.
+    Izhikevich {
+        k: IzhikevichCoef,
+        v: Vec<f64>,
+        u: Vec<f64>,
     },
     Input,
 }
@@ -257,6 +263,12 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             u: vec![0; n],
             v: v0.iter().map(|&x| to_integer_v(x)).collect(),
         },
+        NeuronModel::Izhikevich(p) => {
+            let k = IzhikevichCoef::new(p, dt);
+            let v: Vec<f64> = v0.iter().map(|&x| k.clamp_v(x)).collect();
+            let u = v.iter().map(|&x| k.u0(x)).collect();
+            SegState::Izhikevich { k, v, u }
+        }
         NeuronModel::Input => SegState::Input,
     }
 }
@@ -737,6 +749,7 @@ impl Network {
                     }
                     SegState::LifBeta { v, .. } => out.extend_from_slice(v),
                     SegState::Loihi { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
+                    SegState::Izhikevich { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Input => out.extend(std::iter::repeat_n(0.0, seg.len)),
                 }
             }
@@ -1276,6 +1289,10 @@ impl Partition {
                     update_loihi(k, u, v, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
                 }
+                SegState::Izhikevich { k, v, u } => {
+                    update_izhikevich(k, v, u, &mut ring_ex[r.clone()], i_ext, flags);
+                    ring_in[r].fill(0.0);
+                }
                 SegState::Input => {
                     ring_ex[r.clone()].fill(0.0);
                     ring_in[r].fill(0.0);
@@ -1313,6 +1330,8 @@ impl Partition {
                 (SegState::LifBeta { v, .. }, StateVar::V) => v[i],
                 (SegState::Loihi { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Loihi { u, .. }, StateVar::U) => u[i] as f32,
+                (SegState::Izhikevich { v, .. }, StateVar::V) => v[i] as f32,
+                (SegState::Izhikevich { u, .. }, StateVar::U) => u[i] as f32,
                 _ => f32::NAN,
             };
             p.values.push(x);

@@ -7,7 +7,8 @@
 //! the flags.
 
 use snn_types::{
-    LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
+    IzhikevichParams, LifBetaParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode,
+    ms_to_steps,
 };
 
 /// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
@@ -286,6 +287,106 @@ fn update_lif_beta_body(
     }
 }
 
+/// Bound on `|v|` (mV) of the `izhikevich` kernel, applied to every RK4 stage and to the result.
+/// Far outside any physiological range; it keeps the state finite under absurd input.
+pub const IZH_V_BOUND: f64 = 1e4;
+/// Bound on `|u|` and on the total input current of the `izhikevich` kernel (paper's units).
+pub const IZH_U_BOUND: f64 = 1e12;
+
+/// Coefficients of the `izhikevich` kernel (see [`IzhikevichParams`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IzhikevichCoef {
+    a: f64,
+    b: f64,
+    pub(crate) c: f64,
+    d: f64,
+    v_peak: f64,
+    i_e: f64,
+    /// Step (ms).
+    h: f64,
+}
+
+impl IzhikevichCoef {
+    pub(crate) fn new(p: &IzhikevichParams, dt_ms: f64) -> Self {
+        Self {
+            a: p.a,
+            b: p.b,
+            c: p.c_mv,
+            d: p.d,
+            v_peak: p.v_peak_mv,
+            i_e: p.i_e,
+            h: dt_ms,
+        }
+    }
+
+    /// An initial membrane value clamped to `±IZH_V_BOUND`.
+    pub(crate) fn clamp_v(&self, v0: f64) -> f64 {
+        v0.clamp(-IZH_V_BOUND, IZH_V_BOUND)
+    }
+
+    /// The initial recovery variable for a membrane value `v0`: `u = b v0`, as in the paper.
+    pub(crate) fn u0(&self, v0: f64) -> f64 {
+        (self.b * v0).clamp(-IZH_U_BOUND, IZH_U_BOUND)
+    }
+}
+
+/// One classic RK4 step of length `k.h` of the Izhikevich equations with the current `cur` held
+/// constant over the step. Every stage's `v` is clamped to `±IZH_V_BOUND` and `u` to
+/// `±IZH_U_BOUND`, so the result is finite for any finite input (the quadratic term blows up in
+/// finite time past threshold; the step that crosses `v_peak` only needs to land above it).
+#[inline(always)]
+fn izhikevich_rk4(k: &IzhikevichCoef, v0: f64, u0: f64, cur: f64) -> (f64, f64) {
+    let fv = |v: f64, u: f64| 0.04 * v * v + 5.0 * v + 140.0 - u + cur;
+    // Past v_peak the trajectory only decides that the neuron fires; u sees at most v_peak, so
+    // the step that crosses the peak does not feed u with the blow-up of v.
+    let fu = |v: f64, u: f64| k.a * (k.b * v.min(k.v_peak) - u);
+    let cv = |x: f64| x.clamp(-IZH_V_BOUND, IZH_V_BOUND);
+    let cu = |x: f64| x.clamp(-IZH_U_BOUND, IZH_U_BOUND);
+    let hh = 0.5 * k.h;
+    let (k1v, k1u) = (fv(v0, u0), fu(v0, u0));
+    let (v2, u2) = (cv(v0 + hh * k1v), cu(u0 + hh * k1u));
+    let (k2v, k2u) = (fv(v2, u2), fu(v2, u2));
+    let (v3, u3) = (cv(v0 + hh * k2v), cu(u0 + hh * k2u));
+    let (k3v, k3u) = (fv(v3, u3), fu(v3, u3));
+    let (v4, u4) = (cv(v0 + k.h * k3v), cu(u0 + k.h * k3u));
+    let (k4v, k4u) = (fv(v4, u4), fu(v4, u4));
+    let h6 = k.h / 6.0;
+    (
+        cv(v0 + h6 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)),
+        cu(u0 + h6 * (k1u + 2.0 * k2u + 2.0 * k3u + k4u)),
+    )
+}
+
+/// One step of `izhikevich` over a range: RK4 over `dt` with `I = i_e + I_ext` (clamped to
+/// `±IZH_U_BOUND`), then the arriving weights are added to `v` (delta synapses, mV), then
+/// spike and reset (`v = c`, `u += d`) if `v >= v_peak`.
+#[inline(always)]
+fn update_izhikevich_body(
+    k: &IzhikevichCoef,
+    v: &mut [f64],
+    u: &mut [f64],
+    input: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (u, input, i_ext, flags) = (&mut u[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
+    for i in 0..n {
+        let cur = (k.i_e + i_ext[i] as f64).clamp(-IZH_U_BOUND, IZH_U_BOUND);
+        let (v1, u1) = izhikevich_rk4(k, v[i], u[i], cur);
+        let v1 = (v1 + input[i] as f64).clamp(-IZH_V_BOUND, IZH_V_BOUND);
+        input[i] = 0.0;
+        let spike = v1 >= k.v_peak;
+        v[i] = if spike { k.c } else { v1 };
+        u[i] = if spike {
+            (u1 + k.d).clamp(-IZH_U_BOUND, IZH_U_BOUND)
+        } else {
+            u1
+        };
+        flags[i] = spike as u8;
+    }
+}
+
 /// Runs a kernel body compiled for AVX2 when the CPU has it (detected once and cached by std),
 /// else the baseline build. No FMA is enabled, so both paths give bit-identical results.
 macro_rules! dispatch {
@@ -320,6 +421,10 @@ dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, (
 ));
 dispatch!(update_lif_beta, update_lif_beta_body, update_lif_beta_avx2, (
     k: &LifBetaCoef, v: &mut [f32], input: &mut [f32], i_ext: &[f32], flags: &mut [u8]
+));
+dispatch!(update_izhikevich, update_izhikevich_body, update_izhikevich_avx2, (
+    k: &IzhikevichCoef, v: &mut [f64], u: &mut [f64], input: &mut [f32], i_ext: &[f32],
+    flags: &mut [u8]
 ));
 
 /// Loihi's signed 24-bit range limit for `v`.

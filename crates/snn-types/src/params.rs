@@ -169,6 +169,51 @@ impl Default for LoihiLifParams {
     }
 }
 
+/// Izhikevich's simple model (Izhikevich 2003, "Simple model of spiking neurons"), in the paper's
+/// units (`v` in mV, `t` in ms, `u` and currents in the paper's dimensionless units, which act as
+/// mV/ms on `v`):
+///
+/// ```text
+/// dv/dt = 0.04 v^2 + 5 v + 140 - u + I        du/dt = a (b v - u)
+/// if v >= v_peak:  v <- c,  u <- u + d
+/// ```
+///
+/// `I = i_e` plus any external current (in the same dimensionless unit). Synapses are delta
+/// pulses: an arriving weight `w` is a current pulse of amplitude `w` lasting 1 ms delivered at
+/// once, so `v` jumps by `w` mV (as in the paper's network, where `I += S` for one 1 ms step).
+/// The receptor does not matter: the sign of the weight does. Integrated with classic RK4 at the
+/// engine's `dt` (see `snn-core` and `docs/models-adex-izhikevich.md`). When no `v_init` is
+/// given `v` starts at `c`; `u` starts at `b v`. The defaults are the regular-spiking cell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IzhikevichParams {
+    /// Recovery rate `a` (1/ms).
+    pub a: f64,
+    /// Sensitivity `b` of the recovery variable to `v` (dimensionless).
+    pub b: f64,
+    /// After-spike reset value of `v` (mV).
+    pub c_mv: f64,
+    /// After-spike increment of `u` (the paper's current unit).
+    pub d: f64,
+    /// Spike cut-off (mV).
+    pub v_peak_mv: f64,
+    /// Constant input current (the paper's dimensionless unit).
+    pub i_e: f64,
+}
+
+impl Default for IzhikevichParams {
+    fn default() -> Self {
+        Self {
+            a: 0.02,
+            b: 0.2,
+            c_mv: -65.0,
+            d: 8.0,
+            v_peak_mv: 30.0,
+            i_e: 0.0,
+        }
+    }
+}
+
 /// The neuron model of a population, with its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", from = "ModelRepr")]
@@ -181,6 +226,8 @@ pub enum NeuronModel {
     LifBeta(LifBetaParams),
     /// Loihi's integer LIF.
     LoihiLif(LoihiLifParams),
+    /// Izhikevich's simple model, RK4 at the engine's step.
+    Izhikevich(IzhikevichParams),
     /// A population without dynamics that emits the spikes given to it (by a `spike_array` or
     /// `poisson` stimulus in the spec, or at run time): the input layer of a network.
     Input,
@@ -194,6 +241,7 @@ impl NeuronModel {
             NeuronModel::LifDelta(_) => "lif_delta",
             NeuronModel::LifBeta(_) => "lif_beta",
             NeuronModel::LoihiLif(_) => "loihi_lif",
+            NeuronModel::Izhikevich(_) => "izhikevich",
             NeuronModel::Input => "input",
         }
     }
@@ -204,6 +252,7 @@ impl NeuronModel {
         match self {
             NeuronModel::LifExp(p) => p.e_l_mv,
             NeuronModel::LifDelta(p) => p.e_l_mv,
+            NeuronModel::Izhikevich(p) => p.c_mv,
             NeuronModel::LifBeta(_) | NeuronModel::LoihiLif(_) | NeuronModel::Input => 0.0,
         }
     }
@@ -219,6 +268,7 @@ enum ModelRepr {
     LifDelta(LifDeltaParams),
     LifBeta(LifBetaParams),
     LoihiLif(LoihiLifParams),
+    Izhikevich(IzhikevichParams),
     Input(NoParams),
 }
 
@@ -229,6 +279,7 @@ impl From<ModelRepr> for NeuronModel {
             ModelRepr::LifDelta(p) => NeuronModel::LifDelta(p),
             ModelRepr::LifBeta(p) => NeuronModel::LifBeta(p),
             ModelRepr::LoihiLif(p) => NeuronModel::LoihiLif(p),
+            ModelRepr::Izhikevich(p) => NeuronModel::Izhikevich(p),
             ModelRepr::Input(NoParams) => NeuronModel::Input,
         }
     }

@@ -494,7 +494,8 @@ pub enum StateVar {
     ISynEx,
     /// Inhibitory synaptic current (`lif_exp` only; pA).
     ISynIn,
-    /// Loihi's integer current `u` (`loihi_lif` only).
+    /// Loihi's integer current `u` (`loihi_lif`), or the recovery variable `u` of `izhikevich`
+    /// (the paper's current unit).
     U,
 }
 

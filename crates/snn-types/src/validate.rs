@@ -180,6 +180,24 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                 );
             }
         }
+        NeuronModel::Izhikevich(p) => {
+            // Bounded so that the kernel's arithmetic stays finite (see snn-core's IZH_* bounds).
+            for (f, x, lo) in [("a", p.a, 0.0), ("b", p.b, -1e6), ("d", p.d, -1e6)] {
+                if c.finite(&format!("{path}.{f}"), x) && !(lo..=1e6).contains(&x) {
+                    c.err(
+                        format!("{path}.{f}"),
+                        format!("must be in [{lo}, 1e6], got {x}"),
+                    );
+                }
+            }
+            c.finite(&format!("{path}.i_e"), p.i_e);
+            if c.finite(&format!("{path}.c_mv"), p.c_mv)
+                & c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv)
+                && p.c_mv >= p.v_peak_mv
+            {
+                c.err(format!("{path}.c_mv"), "must be below v_peak_mv");
+            }
+        }
         NeuronModel::Input => {}
     }
 }
@@ -194,6 +212,7 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
         NeuronModel::LifDelta(_) => ("lif_delta", &[StateVar::V]),
         NeuronModel::LifBeta(_) => ("lif_beta", &[StateVar::V]),
         NeuronModel::LoihiLif(_) => ("loihi_lif", &[StateVar::V, StateVar::U]),
+        NeuronModel::Izhikevich(_) => ("izhikevich", &[StateVar::V, StateVar::U]),
         NeuronModel::Input => {
             return Err(
                 "an input population has no state to record (record its spikes instead)".into(),

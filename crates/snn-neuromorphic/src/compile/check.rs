@@ -46,6 +46,16 @@ pub(crate) fn check<'s>(
         .map(|p| matches!(p.neuron, NeuronModel::Input))
         .collect();
     let mut unsupported = Vec::new();
+    for (i, p) in spec.populations.iter().enumerate() {
+        // Models with no mapping onto the chip's integer LIF (quantise's `map_float` has none).
+        if matches!(p.neuron, NeuronModel::Izhikevich(_)) {
+            unsupported.push(format!(
+                "populations[{i}] ('{}'): model {} cannot be mapped onto the chip's integer LIF",
+                p.name,
+                p.neuron.name()
+            ));
+        }
+    }
     for (i, s) in spec.stimuli.iter().enumerate() {
         let ti = spec.population_index(s.target()).unwrap_or(0);
         match s {
@@ -155,6 +165,21 @@ mod tests {
             err.contains(
                 "stimuli[0]: spike inputs must target an input population ('a' is loihi_lif)"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn izhikevich_is_a_clear_not_supported_error() {
+        let mut spec = net(60.0);
+        spec.populations[1].neuron = NeuronModel::Izhikevich(Default::default());
+        spec.populations[1].v_init = None;
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown()).unwrap_err();
+        assert!(matches!(err, MapError::Unsupported { .. }), "{err}");
+        let err = err.to_string();
+        assert!(err.starts_with("not supported on the chip"), "{err}");
+        assert!(
+            err.contains("populations[1] ('a'): model izhikevich cannot be mapped"),
             "{err}"
         );
     }
