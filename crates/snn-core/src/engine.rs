@@ -30,8 +30,8 @@ use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
-    IzhikevichCoef, LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_izhikevich,
-    update_lif_beta, update_lif_delta, update_lif_exp, update_loihi,
+    AdexCoef, IzhikevichCoef, LifBetaCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_adex,
+    update_izhikevich, update_lif_beta, update_lif_delta, update_lif_exp, update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
@@ -79,6 +79,15 @@ enum SegState {
         k: IzhikevichCoef,
         v: Vec<f64>,
         u: Vec<f64>,
+    },
+    /// `V` (mV, absolute), adaptation `w` (pA), conductances (nS) and refractory steps.
+    Adex {
+        k: AdexCoef,
+        v: Vec<f64>,
+        w: Vec<f64>,
+        g_ex: Vec<f64>,
+        g_in: Vec<f64>,
+        refr: Vec<f64>,
     },
     Input,
 }
@@ -231,6 +240,11 @@ impl std::fmt::Debug for Network {
     }
 }
 
+/// Whether inhibitory-receptor input goes to a separate ring (models with two synaptic channels).
+fn has_inhibitory_ring(model: &NeuronModel) -> bool {
+    matches!(model, NeuronModel::LifExp(_) | NeuronModel::Adex(_))
+}
+
 fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
     let n = v0.len();
     match model {
@@ -268,6 +282,17 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             let v: Vec<f64> = v0.iter().map(|&x| k.clamp_v(x)).collect();
             let u = v.iter().map(|&x| k.u0(x)).collect();
             SegState::Izhikevich { k, v, u }
+        }
+        NeuronModel::Adex(p) => {
+            let k = AdexCoef::new(p, dt);
+            SegState::Adex {
+                k,
+                v: v0.iter().map(|&x| k.clamp_v(x)).collect(),
+                w: vec![0.0; n],
+                g_ex: vec![0.0; n],
+                g_in: vec![0.0; n],
+                refr: vec![0.0; n],
+            }
         }
         NeuronModel::Input => SegState::Input,
     }
@@ -475,7 +500,7 @@ impl Network {
             let (lo, hi) = (part.lo, part.lo + part.len as u32);
             let is_lif_exp = |g: u32| {
                 let pi = pop_of(&self.pops, g);
-                matches!(self.pops[pi].model, NeuronModel::LifExp(_))
+                has_inhibitory_ring(&self.pops[pi].model)
             };
             for src in &plan.poisson {
                 let (a, b) = (src.lo.max(lo), src.hi.min(hi));
@@ -750,6 +775,7 @@ impl Network {
                     SegState::LifBeta { v, .. } => out.extend_from_slice(v),
                     SegState::Loihi { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Izhikevich { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
+                    SegState::Adex { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Input => out.extend(std::iter::repeat_n(0.0, seg.len)),
                 }
             }
@@ -1136,8 +1162,7 @@ fn deliver(
             // Partition offset of target local index l is l - shift (wrapping arithmetic keeps
             // it exact for every target inside the partition).
             let shift = part.lo.wrapping_sub(tp.start);
-            let lif_exp_in =
-                matches!(tp.model, NeuronModel::LifExp(_)) && pr.receptor == Receptor::Inhibitory;
+            let lif_exp_in = has_inhibitory_ring(&tp.model) && pr.receptor == Receptor::Inhibitory;
             let ring = if lif_exp_in {
                 &mut part.ring_in
             } else {
@@ -1293,6 +1318,25 @@ impl Partition {
                     update_izhikevich(k, v, u, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
                 }
+                SegState::Adex {
+                    k,
+                    v,
+                    w,
+                    g_ex,
+                    g_in,
+                    refr,
+                } => update_adex(
+                    k,
+                    v,
+                    w,
+                    g_ex,
+                    g_in,
+                    refr,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
                 SegState::Input => {
                     ring_ex[r.clone()].fill(0.0);
                     ring_in[r].fill(0.0);
@@ -1332,6 +1376,8 @@ impl Partition {
                 (SegState::Loihi { u, .. }, StateVar::U) => u[i] as f32,
                 (SegState::Izhikevich { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Izhikevich { u, .. }, StateVar::U) => u[i] as f32,
+                (SegState::Adex { v, .. }, StateVar::V) => v[i] as f32,
+                (SegState::Adex { w, .. }, StateVar::U) => w[i] as f32,
                 _ => f32::NAN,
             };
             p.values.push(x);
@@ -1342,7 +1388,7 @@ impl Partition {
         self.segs
             .iter()
             .find(|s| off >= s.off && off < s.off + s.len)
-            .is_some_and(|s| matches!(s.state, SegState::LifExp { .. }))
+            .is_some_and(|s| matches!(s.state, SegState::LifExp { .. } | SegState::Adex { .. }))
     }
 }
 

@@ -48,7 +48,7 @@ pub(crate) fn check<'s>(
     let mut unsupported = Vec::new();
     for (i, p) in spec.populations.iter().enumerate() {
         // Models with no mapping onto the chip's integer LIF (quantise's `map_float` has none).
-        if matches!(p.neuron, NeuronModel::Izhikevich(_)) {
+        if matches!(p.neuron, NeuronModel::Izhikevich(_) | NeuronModel::Adex(_)) {
             unsupported.push(format!(
                 "populations[{i}] ('{}'): model {} cannot be mapped onto the chip's integer LIF",
                 p.name,
@@ -170,7 +170,7 @@ mod tests {
     }
 
     #[test]
-    fn izhikevich_is_a_clear_not_supported_error() {
+    fn izhikevich_and_adex_are_a_clear_not_supported_error() {
         let mut spec = net(60.0);
         spec.populations[1].neuron = NeuronModel::Izhikevich(Default::default());
         spec.populations[1].v_init = None;
@@ -180,6 +180,14 @@ mod tests {
         assert!(err.starts_with("not supported on the chip"), "{err}");
         assert!(
             err.contains("populations[1] ('a'): model izhikevich cannot be mapped"),
+            "{err}"
+        );
+        spec.populations[1].neuron = NeuronModel::Adex(Default::default());
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not supported on the chip (1 problem): populations[1] ('a'): model adex cannot be mapped"),
             "{err}"
         );
     }
