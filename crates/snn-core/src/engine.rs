@@ -30,8 +30,9 @@ use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
-    LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef, LoihiCoef, update_lif_beta,
-    update_lif_cond_exp, update_lif_delta, update_lif_exp, update_loihi,
+    AdexCoef, IzhikevichCoef, LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef, LoihiCoef,
+    update_adex, update_izhikevich, update_lif_beta, update_lif_cond_exp, update_lif_delta,
+    update_lif_exp, update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
@@ -81,6 +82,21 @@ enum SegState {
         k: LoihiCoef,
         u: Vec<i32>,
         v: Vec<i32>,
+    },
+    /// `v` (mV) and the recovery variable `u`, both absolute.
+    Izhikevich {
+        k: IzhikevichCoef,
+        v: Vec<f64>,
+        u: Vec<f64>,
+    },
+    /// `V` (mV, absolute), adaptation `w` (pA), conductances (nS) and refractory steps.
+    Adex {
+        k: AdexCoef,
+        v: Vec<f64>,
+        w: Vec<f64>,
+        g_ex: Vec<f64>,
+        g_in: Vec<f64>,
+        refr: Vec<f64>,
     },
     Input,
 }
@@ -272,6 +288,23 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             u: vec![0; n],
             v: v0.iter().map(|&x| to_integer_v(x)).collect(),
         },
+        NeuronModel::Izhikevich(p) => {
+            let k = IzhikevichCoef::new(p, dt);
+            let v: Vec<f64> = v0.iter().map(|&x| k.clamp_v(x)).collect();
+            let u = v.iter().map(|&x| k.u0(x)).collect();
+            SegState::Izhikevich { k, v, u }
+        }
+        NeuronModel::Adex(p) => {
+            let k = AdexCoef::new(p, dt);
+            SegState::Adex {
+                k,
+                v: v0.iter().map(|&x| k.clamp_v(x)).collect(),
+                w: vec![0.0; n],
+                g_ex: vec![0.0; n],
+                g_in: vec![0.0; n],
+                refr: vec![0.0; n],
+            }
+        }
         NeuronModel::Input => SegState::Input,
     }
 }
@@ -753,6 +786,8 @@ impl Network {
                     SegState::LifCondExp { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::LifBeta { v, .. } => out.extend_from_slice(v),
                     SegState::Loihi { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
+                    SegState::Izhikevich { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
+                    SegState::Adex { v, .. } => out.extend(v.iter().map(|&x| x as f32)),
                     SegState::Input => out.extend(std::iter::repeat_n(0.0, seg.len)),
                 }
             }
@@ -1309,6 +1344,29 @@ impl Partition {
                     update_loihi(k, u, v, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);
                 }
+                SegState::Izhikevich { k, v, u } => {
+                    update_izhikevich(k, v, u, &mut ring_ex[r.clone()], i_ext, flags);
+                    ring_in[r].fill(0.0);
+                }
+                SegState::Adex {
+                    k,
+                    v,
+                    w,
+                    g_ex,
+                    g_in,
+                    refr,
+                } => update_adex(
+                    k,
+                    v,
+                    w,
+                    g_ex,
+                    g_in,
+                    refr,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
                 SegState::Input => {
                     ring_ex[r.clone()].fill(0.0);
                     ring_in[r].fill(0.0);
@@ -1349,6 +1407,10 @@ impl Partition {
                 (SegState::LifBeta { v, .. }, StateVar::V) => v[i],
                 (SegState::Loihi { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Loihi { u, .. }, StateVar::U) => u[i] as f32,
+                (SegState::Izhikevich { v, .. }, StateVar::V) => v[i] as f32,
+                (SegState::Izhikevich { u, .. }, StateVar::U) => u[i] as f32,
+                (SegState::Adex { v, .. }, StateVar::V) => v[i] as f32,
+                (SegState::Adex { w, .. }, StateVar::U) => w[i] as f32,
                 _ => f32::NAN,
             };
             p.values.push(x);
@@ -1362,7 +1424,7 @@ impl Partition {
             .is_some_and(|s| {
                 matches!(
                     s.state,
-                    SegState::LifExp { .. } | SegState::LifCondExp { .. }
+                    SegState::LifExp { .. } | SegState::LifCondExp { .. } | SegState::Adex { .. }
                 )
             })
     }
@@ -1371,7 +1433,10 @@ impl Partition {
 /// Whether a model has a separate inhibitory receptor (its inhibitory inputs go to the second
 /// ring buffer); the other models sum every input into one.
 fn has_inhibitory_receptor(model: &NeuronModel) -> bool {
-    matches!(model, NeuronModel::LifExp(_) | NeuronModel::LifCondExp(_))
+    matches!(
+        model,
+        NeuronModel::LifExp(_) | NeuronModel::LifCondExp(_) | NeuronModel::Adex(_)
+    )
 }
 
 /// Convenience: builds the spec's network on `threads` threads, runs `n_steps` and returns the

@@ -6,8 +6,9 @@
 //!
 //! * neuron models: `lif_exp` (current-based LIF with exponential synapses, integrated exactly
 //!   with the propagators of NEST's `iaf_psc_exp`), `lif_delta`, the discrete `lif_beta` of
-//!   training frameworks, Loihi's integer `loihi_lif` (bit-exact, shared with the chip model), and
-//!   `input` populations;
+//!   training frameworks, Loihi's integer `loihi_lif` (bit-exact, shared with the chip model),
+//!   Izhikevich's `izhikevich` (RK4 at the engine's step), the adaptive exponential `adex` (NEST
+//!   `aeif_cond_exp`, RK4 substeps, conductance synapses), and `input` populations;
 //! * projections as CSR by source with sorted rows (4 bytes per synapse when weight and delay are
 //!   uniform), built deterministically from the seed, one stream per projection;
 //! * delays through per-neuron ring buffers;

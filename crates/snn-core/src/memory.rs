@@ -4,7 +4,7 @@
 //! will hold:
 //!
 //! * **neurons**: the state of each model (`lif_exp` 32 bytes, `lif_delta` 16, `lif_beta` 4,
-//!   `loihi_lif` 8, `input` 0), the two input ring buffers (`slots x 2 x f32`, `slots` = longest
+//!   `loihi_lif` 8, `izhikevich` 16, `adex` 40, `input` 0), the two input ring buffers (`slots x 2 x f32`, `slots` = longest
 //!   delay in steps + 1), external and run-time currents, flags and spike buffers (21 bytes), the
 //!   initial values while building (16 bytes), and the neuron lists of current stimuli;
 //! * **synapses**, per projection: the count from the rule — exact for `all_to_all`,
@@ -51,6 +51,8 @@ pub fn state_bytes_per_neuron(model: &NeuronModel) -> u64 {
         NeuronModel::LifCondExp(_) => 32,
         NeuronModel::LifBeta(_) => 4,
         NeuronModel::LoihiLif(_) => 8,
+        NeuronModel::Izhikevich(_) => 16,
+        NeuronModel::Adex(_) => 40,
         NeuronModel::Input => 0,
     }
 }

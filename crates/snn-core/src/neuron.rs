@@ -7,8 +7,8 @@
 //! the flags.
 
 use snn_types::{
-    LifBetaParams, LifCondExpParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode,
-    ms_to_steps,
+    AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams, LifDeltaParams, LifExpParams,
+    LoihiLifParams, ResetMode, ms_to_steps,
 };
 
 /// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
@@ -400,6 +400,284 @@ fn update_lif_beta_body(
     }
 }
 
+/// Bound on `|v|` (mV) of the `izhikevich` kernel, applied to every RK4 stage and to the result.
+/// Far outside any physiological range; it keeps the state finite under absurd input.
+pub const IZH_V_BOUND: f64 = 1e4;
+/// Bound on `|u|` and on the total input current of the `izhikevich` kernel (paper's units).
+pub const IZH_U_BOUND: f64 = 1e12;
+
+/// Coefficients of the `izhikevich` kernel (see [`IzhikevichParams`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct IzhikevichCoef {
+    a: f64,
+    b: f64,
+    pub(crate) c: f64,
+    d: f64,
+    v_peak: f64,
+    i_e: f64,
+    /// Step (ms).
+    h: f64,
+}
+
+impl IzhikevichCoef {
+    pub(crate) fn new(p: &IzhikevichParams, dt_ms: f64) -> Self {
+        Self {
+            a: p.a,
+            b: p.b,
+            c: p.c_mv,
+            d: p.d,
+            v_peak: p.v_peak_mv,
+            i_e: p.i_e,
+            h: dt_ms,
+        }
+    }
+
+    /// An initial membrane value clamped to `±IZH_V_BOUND`.
+    pub(crate) fn clamp_v(&self, v0: f64) -> f64 {
+        v0.clamp(-IZH_V_BOUND, IZH_V_BOUND)
+    }
+
+    /// The initial recovery variable for a membrane value `v0`: `u = b v0`, as in the paper.
+    pub(crate) fn u0(&self, v0: f64) -> f64 {
+        (self.b * v0).clamp(-IZH_U_BOUND, IZH_U_BOUND)
+    }
+}
+
+/// One classic RK4 step of length `k.h` of the Izhikevich equations with the current `cur` held
+/// constant over the step. Every stage's `v` is clamped to `±IZH_V_BOUND` and `u` to
+/// `±IZH_U_BOUND`, so the result is finite for any finite input (the quadratic term blows up in
+/// finite time past threshold; the step that crosses `v_peak` only needs to land above it).
+#[inline(always)]
+fn izhikevich_rk4(k: &IzhikevichCoef, v0: f64, u0: f64, cur: f64) -> (f64, f64) {
+    let fv = |v: f64, u: f64| 0.04 * v * v + 5.0 * v + 140.0 - u + cur;
+    // Past v_peak the trajectory only decides that the neuron fires; u sees at most v_peak, so
+    // the step that crosses the peak does not feed u with the blow-up of v.
+    let fu = |v: f64, u: f64| k.a * (k.b * v.min(k.v_peak) - u);
+    let cv = |x: f64| x.clamp(-IZH_V_BOUND, IZH_V_BOUND);
+    let cu = |x: f64| x.clamp(-IZH_U_BOUND, IZH_U_BOUND);
+    let hh = 0.5 * k.h;
+    let (k1v, k1u) = (fv(v0, u0), fu(v0, u0));
+    let (v2, u2) = (cv(v0 + hh * k1v), cu(u0 + hh * k1u));
+    let (k2v, k2u) = (fv(v2, u2), fu(v2, u2));
+    let (v3, u3) = (cv(v0 + hh * k2v), cu(u0 + hh * k2u));
+    let (k3v, k3u) = (fv(v3, u3), fu(v3, u3));
+    let (v4, u4) = (cv(v0 + k.h * k3v), cu(u0 + k.h * k3u));
+    let (k4v, k4u) = (fv(v4, u4), fu(v4, u4));
+    let h6 = k.h / 6.0;
+    (
+        cv(v0 + h6 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v)),
+        cu(u0 + h6 * (k1u + 2.0 * k2u + 2.0 * k3u + k4u)),
+    )
+}
+
+/// One step of `izhikevich` over a range: RK4 over `dt` with `I = i_e + I_ext` (clamped to
+/// `±IZH_U_BOUND`), then the arriving weights are added to `v` (delta synapses, mV), then
+/// spike and reset (`v = c`, `u += d`) if `v >= v_peak`.
+#[inline(always)]
+fn update_izhikevich_body(
+    k: &IzhikevichCoef,
+    v: &mut [f64],
+    u: &mut [f64],
+    input: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (u, input, i_ext, flags) = (&mut u[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
+    for i in 0..n {
+        let cur = (k.i_e + i_ext[i] as f64).clamp(-IZH_U_BOUND, IZH_U_BOUND);
+        let (v1, u1) = izhikevich_rk4(k, v[i], u[i], cur);
+        let v1 = (v1 + input[i] as f64).clamp(-IZH_V_BOUND, IZH_V_BOUND);
+        input[i] = 0.0;
+        let spike = v1 >= k.v_peak;
+        v[i] = if spike { k.c } else { v1 };
+        u[i] = if spike {
+            (u1 + k.d).clamp(-IZH_U_BOUND, IZH_U_BOUND)
+        } else {
+            u1
+        };
+        flags[i] = spike as u8;
+    }
+}
+
+/// Longest RK4 substep (ms) of the `adex` kernel: each engine step is cut into
+/// `ceil(dt / ADEX_H_MAX_MS)` equal substeps.
+pub const ADEX_H_MAX_MS: f64 = 0.025;
+/// Cap on the exponent `(V - V_th)/Delta_T` of the `adex` kernel (`e^60 ~ 1e26`); it binds only
+/// far into the upswing, where the neuron fires within the substep either way.
+pub const ADEX_EXP_ARG_MAX: f64 = 60.0;
+/// Bound on `|V|` (mV) of the `adex` kernel after every stage and substep.
+pub const ADEX_V_BOUND: f64 = 1e4;
+/// Bound on `|w|` and the total current (pA) and on the conductances (nS) of the `adex` kernel.
+pub const ADEX_BOUND: f64 = 1e15;
+
+/// Coefficients of the `adex` kernel (see [`AdexParams`]).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AdexCoef {
+    inv_c: f64,
+    g_l: f64,
+    pub(crate) e_l: f64,
+    v_th: f64,
+    delta_t: f64,
+    inv_delta_t: f64,
+    inv_tau_w: f64,
+    a: f64,
+    b: f64,
+    v_reset: f64,
+    v_peak: f64,
+    e_ex: f64,
+    e_in: f64,
+    i_e: f64,
+    /// Substep (ms) and substeps per step.
+    h: f64,
+    n_sub: u32,
+    /// Conductance decay over half and a whole substep.
+    ex_half: f64,
+    ex_full: f64,
+    in_half: f64,
+    in_full: f64,
+    /// Refractory steps as `f64`.
+    ref_steps: f64,
+}
+
+impl AdexCoef {
+    pub(crate) fn new(p: &AdexParams, dt_ms: f64) -> Self {
+        let n_sub = (dt_ms / ADEX_H_MAX_MS - 1e-9).ceil().clamp(1.0, 1e6) as u32;
+        let h = dt_ms / n_sub as f64;
+        Self {
+            inv_c: 1.0 / p.c_m_pf,
+            g_l: p.g_l_ns,
+            e_l: p.e_l_mv,
+            v_th: p.v_th_mv,
+            delta_t: p.delta_t_mv,
+            inv_delta_t: 1.0 / p.delta_t_mv,
+            inv_tau_w: 1.0 / p.tau_w_ms,
+            a: p.a_ns,
+            b: p.b_pa,
+            v_reset: p.v_reset_mv,
+            v_peak: p.v_peak_mv,
+            e_ex: p.e_ex_mv,
+            e_in: p.e_in_mv,
+            i_e: p.i_e_pa,
+            h,
+            n_sub,
+            ex_half: (-0.5 * h / p.tau_syn_ex_ms).exp(),
+            ex_full: (-h / p.tau_syn_ex_ms).exp(),
+            in_half: (-0.5 * h / p.tau_syn_in_ms).exp(),
+            in_full: (-h / p.tau_syn_in_ms).exp(),
+            ref_steps: refractory_steps(p.t_ref_ms, dt_ms) as f64,
+        }
+    }
+
+    /// An initial membrane value clamped to `±ADEX_V_BOUND`.
+    pub(crate) fn clamp_v(&self, v0: f64) -> f64 {
+        v0.clamp(-ADEX_V_BOUND, ADEX_V_BOUND)
+    }
+
+    /// Right-hand side `(dV/dt, dw/dt)` as NEST's `aeif_cond_exp` writes it: `V` is taken as
+    /// `min(V, V_peak)` (or `V_reset` while refractory, when `dV/dt = 0`).
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn rhs(&self, v: f64, w: f64, gex: f64, gin: f64, cur: f64, refractory: bool) -> (f64, f64) {
+        let vv = if refractory {
+            self.v_reset
+        } else {
+            v.min(self.v_peak)
+        };
+        let arg = ((vv - self.v_th) * self.inv_delta_t).min(ADEX_EXP_ARG_MAX);
+        let i_spike = self.g_l * self.delta_t * arg.exp();
+        let dv = (-self.g_l * (vv - self.e_l) + i_spike
+            - gex * (vv - self.e_ex)
+            - gin * (vv - self.e_in)
+            - w
+            + cur)
+            * self.inv_c;
+        let dw = (self.a * (vv - self.e_l) - w) * self.inv_tau_w;
+        (if refractory { 0.0 } else { dv }, dw)
+    }
+}
+
+/// `x` clamped to `±bound`, or `fallback` when it is NaN (only absurd parameters get there).
+#[inline(always)]
+fn bounded(x: f64, bound: f64, fallback: f64) -> f64 {
+    if x.is_nan() {
+        fallback
+    } else {
+        x.clamp(-bound, bound)
+    }
+}
+
+/// One step of `adex` over a range: `n_sub` RK4 substeps of `(V, w)` with the conductances
+/// decaying exactly (their values at the stage times are used); after each substep a neuron
+/// that is not refractory and has `V >= V_peak` fires (`V = V_reset`, `w += b`, refractory for
+/// the rest of the step and `t_ref` more), and a refractory one is held at `V_reset`. Then the
+/// refractory count goes down (not in the step that fired) and the magnitudes of this step's
+/// arrivals are added to `g_ex` and `g_in`.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_adex_body(
+    k: &AdexCoef,
+    v: &mut [f64],
+    w: &mut [f64],
+    g_ex: &mut [f64],
+    g_in: &mut [f64],
+    refr: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (w, g_ex, g_in, refr, in_ex, in_in, i_ext, flags) = (
+        &mut w[..n],
+        &mut g_ex[..n],
+        &mut g_in[..n],
+        &mut refr[..n],
+        &mut in_ex[..n],
+        &mut in_in[..n],
+        &i_ext[..n],
+        &mut flags[..n],
+    );
+    let hh = 0.5 * k.h;
+    let h6 = k.h / 6.0;
+    let cv = |x: f64, fb: f64| bounded(x, ADEX_V_BOUND, fb);
+    let cw = |x: f64| bounded(x, ADEX_BOUND, 0.0);
+    for i in 0..n {
+        let cur = bounded(k.i_e + i_ext[i] as f64, ADEX_BOUND, 0.0);
+        let (mut vi, mut wi, mut ge, mut gi, mut r) = (v[i], w[i], g_ex[i], g_in[i], refr[i]);
+        let mut fired = false;
+        for _ in 0..k.n_sub {
+            let refractory = r > 0.0;
+            let (ge2, gi2) = (ge * k.ex_half, gi * k.in_half);
+            let (ge4, gi4) = (ge * k.ex_full, gi * k.in_full);
+            let (k1v, k1w) = k.rhs(vi, wi, ge, gi, cur, refractory);
+            let (v2, w2) = (cv(vi + hh * k1v, k.v_reset), cw(wi + hh * k1w));
+            let (k2v, k2w) = k.rhs(v2, w2, ge2, gi2, cur, refractory);
+            let (v3, w3) = (cv(vi + hh * k2v, k.v_reset), cw(wi + hh * k2w));
+            let (k3v, k3w) = k.rhs(v3, w3, ge2, gi2, cur, refractory);
+            let (v4, w4) = (cv(vi + k.h * k3v, k.v_reset), cw(wi + k.h * k3w));
+            let (k4v, k4w) = k.rhs(v4, w4, ge4, gi4, cur, refractory);
+            let v1 = cv(vi + h6 * (k1v + 2.0 * k2v + 2.0 * k3v + k4v), k.v_reset);
+            let w1 = cw(wi + h6 * (k1w + 2.0 * k2w + 2.0 * k3w + k4w));
+            ge = ge4;
+            gi = gi4;
+            let fire = !refractory & (v1 >= k.v_peak);
+            vi = if refractory | fire { k.v_reset } else { v1 };
+            wi = if fire { cw(w1 + k.b) } else { w1 };
+            r = if fire { k.ref_steps } else { r };
+            fired |= fire;
+        }
+        v[i] = vi;
+        w[i] = wi;
+        refr[i] = if fired { r } else { (r - 1.0).max(0.0) };
+        g_ex[i] = (ge + (in_ex[i] as f64).abs()).min(ADEX_BOUND);
+        g_in[i] = (gi + (in_in[i] as f64).abs()).min(ADEX_BOUND);
+        in_ex[i] = 0.0;
+        in_in[i] = 0.0;
+        flags[i] = fired as u8;
+    }
+}
+
 /// Runs a kernel body compiled for AVX2 when the CPU has it (detected once and cached by std),
 /// else the baseline build. No FMA is enabled, so both paths give bit-identical results.
 macro_rules! dispatch {
@@ -438,6 +716,14 @@ dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, (
 ));
 dispatch!(update_lif_beta, update_lif_beta_body, update_lif_beta_avx2, (
     k: &LifBetaCoef, v: &mut [f32], input: &mut [f32], i_ext: &[f32], flags: &mut [u8]
+));
+dispatch!(update_izhikevich, update_izhikevich_body, update_izhikevich_avx2, (
+    k: &IzhikevichCoef, v: &mut [f64], u: &mut [f64], input: &mut [f32], i_ext: &[f32],
+    flags: &mut [u8]
+));
+dispatch!(update_adex, update_adex_body, update_adex_avx2, (
+    k: &AdexCoef, v: &mut [f64], w: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64],
+    refr: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
 
 /// Loihi's signed 24-bit range limit for `v`.

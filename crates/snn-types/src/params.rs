@@ -228,6 +228,127 @@ impl Default for LoihiLifParams {
     }
 }
 
+/// Izhikevich's simple model (Izhikevich 2003, "Simple model of spiking neurons"), in the paper's
+/// units (`v` in mV, `t` in ms, `u` and currents in the paper's dimensionless units, which act as
+/// mV/ms on `v`):
+///
+/// ```text
+/// dv/dt = 0.04 v^2 + 5 v + 140 - u + I        du/dt = a (b v - u)
+/// if v >= v_peak:  v <- c,  u <- u + d
+/// ```
+///
+/// `I = i_e` plus any external current (in the same dimensionless unit). Synapses are delta
+/// pulses: an arriving weight `w` is a current pulse of amplitude `w` lasting 1 ms delivered at
+/// once, so `v` jumps by `w` mV (as in the paper's network, where `I += S` for one 1 ms step).
+/// The receptor does not matter: the sign of the weight does. Integrated with classic RK4 at the
+/// engine's `dt` (see `snn-core` and `docs/models-adex-izhikevich.md`). When no `v_init` is
+/// given `v` starts at `c`; `u` starts at `b v`. The defaults are the regular-spiking cell.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IzhikevichParams {
+    /// Recovery rate `a` (1/ms).
+    pub a: f64,
+    /// Sensitivity `b` of the recovery variable to `v` (dimensionless).
+    pub b: f64,
+    /// After-spike reset value of `v` (mV).
+    pub c_mv: f64,
+    /// After-spike increment of `u` (the paper's current unit).
+    pub d: f64,
+    /// Spike cut-off (mV).
+    pub v_peak_mv: f64,
+    /// Constant input current (the paper's dimensionless unit).
+    pub i_e: f64,
+}
+
+impl Default for IzhikevichParams {
+    fn default() -> Self {
+        Self {
+            a: 0.02,
+            b: 0.2,
+            c_mv: -65.0,
+            d: 8.0,
+            v_peak_mv: 30.0,
+            i_e: 0.0,
+        }
+    }
+}
+
+/// Adaptive exponential integrate-and-fire neuron with conductance-based exponential synapses
+/// (Brette & Gerstner 2005; NEST `aeif_cond_exp`, whose defaults these are):
+///
+/// ```text
+/// C dV/dt    = -g_L (V - E_L) + g_L Delta_T exp((V - V_th)/Delta_T)
+///              - g_ex (V - E_ex) - g_in (V - E_in) - w + I_e + I_ext
+/// tau_w dw/dt = a (V - E_L) - w
+/// dg_ex/dt   = -g_ex/tau_syn_ex     dg_in/dt = -g_in/tau_syn_in
+/// if V >= V_peak:  V <- V_reset,  w <- w + b,  V held at V_reset for t_ref
+/// ```
+///
+/// Units: mV, ms, pF, nS, pA. A spike arriving on the excitatory (inhibitory) receptor adds the
+/// magnitude of its weight in nS to `g_ex` (`g_in`), so NEST's negative inhibitory weights work
+/// as well as positive ones. Integrated with RK4 on substeps of at most 0.025 ms, the
+/// conductances exactly (see `snn-core` and `docs/models-adex-izhikevich.md`). When no `v_init`
+/// is given `V` starts at `E_L`; `w`, `g_ex` and `g_in` start at 0.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdexParams {
+    /// Membrane capacitance (pF).
+    pub c_m_pf: f64,
+    /// Leak conductance (nS).
+    pub g_l_ns: f64,
+    /// Leak reversal potential (mV).
+    pub e_l_mv: f64,
+    /// Spike initiation threshold of the exponential term (mV).
+    pub v_th_mv: f64,
+    /// Slope factor of the exponential term (mV); must be > 0.
+    pub delta_t_mv: f64,
+    /// Adaptation time constant (ms).
+    pub tau_w_ms: f64,
+    /// Subthreshold adaptation conductance (nS).
+    pub a_ns: f64,
+    /// Spike-triggered adaptation increment (pA).
+    pub b_pa: f64,
+    /// Reset potential (mV).
+    pub v_reset_mv: f64,
+    /// Spike detection threshold (mV).
+    pub v_peak_mv: f64,
+    /// Absolute refractory period (ms).
+    pub t_ref_ms: f64,
+    /// Excitatory reversal potential (mV).
+    pub e_ex_mv: f64,
+    /// Inhibitory reversal potential (mV).
+    pub e_in_mv: f64,
+    /// Excitatory synaptic conductance time constant (ms).
+    pub tau_syn_ex_ms: f64,
+    /// Inhibitory synaptic conductance time constant (ms).
+    pub tau_syn_in_ms: f64,
+    /// Constant external input current (pA).
+    pub i_e_pa: f64,
+}
+
+impl Default for AdexParams {
+    fn default() -> Self {
+        Self {
+            c_m_pf: 281.0,
+            g_l_ns: 30.0,
+            e_l_mv: -70.6,
+            v_th_mv: -50.4,
+            delta_t_mv: 2.0,
+            tau_w_ms: 144.0,
+            a_ns: 4.0,
+            b_pa: 80.5,
+            v_reset_mv: -70.6,
+            v_peak_mv: 0.0,
+            t_ref_ms: 0.0,
+            e_ex_mv: 0.0,
+            e_in_mv: -85.0,
+            tau_syn_ex_ms: 0.2,
+            tau_syn_in_ms: 2.0,
+            i_e_pa: 0.0,
+        }
+    }
+}
+
 /// The neuron model of a population, with its parameters.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "model", rename_all = "snake_case", from = "ModelRepr")]
@@ -242,6 +363,10 @@ pub enum NeuronModel {
     LoihiLif(LoihiLifParams),
     /// Conductance-based LIF with exponential synapses (NEST `iaf_cond_exp`).
     LifCondExp(LifCondExpParams),
+    /// Izhikevich's simple model, RK4 at the engine's step.
+    Izhikevich(IzhikevichParams),
+    /// Adaptive exponential integrate-and-fire with conductance synapses (NEST `aeif_cond_exp`).
+    Adex(AdexParams),
     /// A population without dynamics that emits the spikes given to it (by a `spike_array` or
     /// `poisson` stimulus in the spec, or at run time): the input layer of a network.
     Input,
@@ -256,6 +381,8 @@ impl NeuronModel {
             NeuronModel::LifBeta(_) => "lif_beta",
             NeuronModel::LoihiLif(_) => "loihi_lif",
             NeuronModel::LifCondExp(_) => "lif_cond_exp",
+            NeuronModel::Izhikevich(_) => "izhikevich",
+            NeuronModel::Adex(_) => "adex",
             NeuronModel::Input => "input",
         }
     }
@@ -267,6 +394,8 @@ impl NeuronModel {
             NeuronModel::LifExp(p) => p.e_l_mv,
             NeuronModel::LifDelta(p) => p.e_l_mv,
             NeuronModel::LifCondExp(p) => p.e_l_mv,
+            NeuronModel::Izhikevich(p) => p.c_mv,
+            NeuronModel::Adex(p) => p.e_l_mv,
             NeuronModel::LifBeta(_) | NeuronModel::LoihiLif(_) | NeuronModel::Input => 0.0,
         }
     }
@@ -283,6 +412,8 @@ enum ModelRepr {
     LifBeta(LifBetaParams),
     LoihiLif(LoihiLifParams),
     LifCondExp(LifCondExpParams),
+    Izhikevich(IzhikevichParams),
+    Adex(AdexParams),
     Input(NoParams),
 }
 
@@ -294,6 +425,8 @@ impl From<ModelRepr> for NeuronModel {
             ModelRepr::LifBeta(p) => NeuronModel::LifBeta(p),
             ModelRepr::LoihiLif(p) => NeuronModel::LoihiLif(p),
             ModelRepr::LifCondExp(p) => NeuronModel::LifCondExp(p),
+            ModelRepr::Izhikevich(p) => NeuronModel::Izhikevich(p),
+            ModelRepr::Adex(p) => NeuronModel::Adex(p),
             ModelRepr::Input(NoParams) => NeuronModel::Input,
         }
     }

@@ -360,7 +360,7 @@ pub struct ProjectionSpec {
     /// Connectivity rule.
     pub connectivity: Connectivity,
     /// Synaptic weight (pA for `lif_exp`, mV for `lif_delta`, dimensionless for `lif_beta`,
-    /// integer for `loihi_lif`). Default 1.
+    /// integer for `loihi_lif`, mV jump for `izhikevich`, nS (magnitude) for `adex`). Default 1.
     #[serde(default = "default_weight", deserialize_with = "de_weight")]
     pub weight: ValueSpec,
     /// Transmission delay (ms), at least `dt_ms`; rounded to whole steps. Default: one step.
@@ -494,7 +494,8 @@ pub enum StateVar {
     ISynEx,
     /// Inhibitory synaptic current (`lif_exp` only; pA).
     ISynIn,
-    /// Loihi's integer current `u` (`loihi_lif` only).
+    /// Loihi's integer current `u` (`loihi_lif`), the recovery variable `u` of `izhikevich`
+    /// (the paper's current unit), or the adaptation current `w` of `adex` (pA).
     U,
     /// Excitatory synaptic conductance (`lif_cond_exp` only; nS).
     GEx,

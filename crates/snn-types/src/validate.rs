@@ -215,6 +215,53 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                 );
             }
         }
+        NeuronModel::Izhikevich(p) => {
+            // Bounded so that the kernel's arithmetic stays finite (see snn-core's IZH_* bounds).
+            for (f, x, lo) in [("a", p.a, 0.0), ("b", p.b, -1e6), ("d", p.d, -1e6)] {
+                if c.finite(&format!("{path}.{f}"), x) && !(lo..=1e6).contains(&x) {
+                    c.err(
+                        format!("{path}.{f}"),
+                        format!("must be in [{lo}, 1e6], got {x}"),
+                    );
+                }
+            }
+            c.finite(&format!("{path}.i_e"), p.i_e);
+            if c.finite(&format!("{path}.c_mv"), p.c_mv)
+                & c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv)
+                && p.c_mv >= p.v_peak_mv
+            {
+                c.err(format!("{path}.c_mv"), "must be below v_peak_mv");
+            }
+        }
+        NeuronModel::Adex(p) => {
+            c.positive(&format!("{path}.c_m_pf"), p.c_m_pf);
+            c.positive(&format!("{path}.g_l_ns"), p.g_l_ns);
+            c.positive(&format!("{path}.delta_t_mv"), p.delta_t_mv);
+            c.positive(&format!("{path}.tau_w_ms"), p.tau_w_ms);
+            c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
+            c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
+            c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
+            for (f, x) in [
+                ("e_l_mv", p.e_l_mv),
+                ("a_ns", p.a_ns),
+                ("b_pa", p.b_pa),
+                ("e_ex_mv", p.e_ex_mv),
+                ("e_in_mv", p.e_in_mv),
+                ("i_e_pa", p.i_e_pa),
+            ] {
+                c.finite(&format!("{path}.{f}"), x);
+            }
+            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let reset = c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv);
+            if c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv) {
+                if reset && p.v_reset_mv >= p.v_peak_mv {
+                    c.err(format!("{path}.v_reset_mv"), "must be below v_peak_mv");
+                }
+                if th && p.v_th_mv >= p.v_peak_mv {
+                    c.err(format!("{path}.v_th_mv"), "must be below v_peak_mv");
+                }
+            }
+        }
         NeuronModel::Input => {}
     }
 }
@@ -232,6 +279,8 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
         }
         NeuronModel::LifBeta(_) => ("lif_beta", &[StateVar::V]),
         NeuronModel::LoihiLif(_) => ("loihi_lif", &[StateVar::V, StateVar::U]),
+        NeuronModel::Izhikevich(_) => ("izhikevich", &[StateVar::V, StateVar::U]),
+        NeuronModel::Adex(_) => ("adex", &[StateVar::V, StateVar::U]),
         NeuronModel::Input => {
             return Err(
                 "an input population has no state to record (record its spikes instead)".into(),

@@ -47,10 +47,15 @@ pub(crate) fn check<'s>(
         .collect();
     let mut unsupported = Vec::new();
     for (i, p) in spec.populations.iter().enumerate() {
-        if matches!(p.neuron, NeuronModel::LifCondExp(_)) {
+        // Models with no mapping onto the chip's integer LIF (quantise's `map_float` has none).
+        if matches!(
+            p.neuron,
+            NeuronModel::LifCondExp(_) | NeuronModel::Izhikevich(_) | NeuronModel::Adex(_)
+        ) {
             unsupported.push(format!(
-                "populations[{i}]: model lif_cond_exp ('{}') is not supported on the chip: its conductance-based synapses have no equivalent in the chip's current-based neuron",
-                p.name
+                "populations[{i}] ('{}'): model {} cannot be mapped onto the chip's integer LIF (no conductance synapses, no adaptation current, no quadratic or exponential spike initiation on the chip)",
+                p.name,
+                p.neuron.name()
             ));
         }
     }
@@ -176,10 +181,33 @@ mod tests {
         for (i, name) in ["exc", "inh"].iter().enumerate() {
             assert!(
                 err.contains(&format!(
-                    "populations[{i}]: model lif_cond_exp ('{name}') is not supported on the chip"
+                    "populations[{i}] ('{name}'): model lif_cond_exp cannot be mapped onto the chip"
                 )),
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn izhikevich_and_adex_are_a_clear_not_supported_error() {
+        let mut spec = net(60.0);
+        spec.populations[1].neuron = NeuronModel::Izhikevich(Default::default());
+        spec.populations[1].v_init = None;
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown()).unwrap_err();
+        assert!(matches!(err, MapError::Unsupported { .. }), "{err}");
+        let err = err.to_string();
+        assert!(err.starts_with("not supported on the chip"), "{err}");
+        assert!(
+            err.contains("populations[1] ('a'): model izhikevich cannot be mapped"),
+            "{err}"
+        );
+        spec.populations[1].neuron = NeuronModel::Adex(Default::default());
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("not supported on the chip (1 problem): populations[1] ('a'): model adex cannot be mapped"),
+            "{err}"
+        );
     }
 }
