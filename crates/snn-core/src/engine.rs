@@ -23,7 +23,9 @@ use std::sync::RwLock;
 use crate::barrier::StepBarrier;
 
 use snn_types::budget::MemoryBudget;
-use snn_types::{NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec};
+use snn_types::{
+    AdaptiveThreshold, NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec,
+};
 
 use crate::connect::expand_projection;
 use crate::error::BuildError;
@@ -31,8 +33,9 @@ use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
     AdexCoef, IzhikevichCoef, LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef, LoihiCoef,
-    update_adex, update_izhikevich, update_lif_beta, update_lif_cond_exp, update_lif_delta,
-    update_lif_exp, update_loihi,
+    ThetaCoef, update_adex, update_izhikevich, update_lif_beta, update_lif_cond_exp,
+    update_lif_cond_exp_theta, update_lif_delta, update_lif_exp, update_lif_exp_theta,
+    update_loihi,
 };
 use crate::plasticity::Plasticity;
 use crate::projection::{Delays, Projection, Weights};
@@ -60,6 +63,8 @@ enum SegState {
         i_ex: Vec<f64>,
         i_in: Vec<f64>,
         refr: Vec<f64>,
+        /// Adaptive threshold, when the model has one.
+        theta: Option<ThetaState>,
     },
     LifDelta {
         k: LifDeltaCoef,
@@ -73,6 +78,8 @@ enum SegState {
         g_ex: Vec<f64>,
         g_in: Vec<f64>,
         refr: Vec<f64>,
+        /// Adaptive threshold, when the model has one.
+        theta: Option<ThetaState>,
     },
     LifBeta {
         k: LifBetaCoef,
@@ -99,6 +106,23 @@ enum SegState {
         refr: Vec<f64>,
     },
     Input,
+}
+
+/// The adaptive threshold of a segment: its coefficients and `theta` (mV) per neuron.
+#[derive(Debug, Clone)]
+struct ThetaState {
+    k: ThetaCoef,
+    theta: Vec<f64>,
+}
+
+fn theta_state(a: Option<&AdaptiveThreshold>, dt: f64, n: usize) -> Option<ThetaState> {
+    a.map(|a| {
+        let k = ThetaCoef::new(a, dt);
+        ThetaState {
+            k,
+            theta: vec![k.init; n],
+        }
+    })
 }
 
 /// The part of one population that lies in one partition.
@@ -261,6 +285,7 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
                 i_ex: vec![0.0; n],
                 i_in: vec![0.0; n],
                 refr: vec![0.0; n],
+                theta: theta_state(p.adaptive_threshold.as_ref(), dt, n),
             }
         }
         NeuronModel::LifDelta(p) => {
@@ -278,6 +303,7 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             g_ex: vec![0.0; n],
             g_in: vec![0.0; n],
             refr: vec![0.0; n],
+            theta: theta_state(p.adaptive_threshold.as_ref(), dt, n),
         },
         NeuronModel::LifBeta(p) => SegState::LifBeta {
             k: LifBetaCoef::new(p),
@@ -795,6 +821,26 @@ impl Network {
         out
     }
 
+    /// The adaptive threshold `theta` (mV, full `f64` precision) of every neuron of population
+    /// `pop`, or `None` when its model has no `adaptive_threshold` block.
+    pub fn theta(&self, pop: usize) -> Option<Vec<f64>> {
+        let mut out = Vec::new();
+        let mut any = false;
+        for part in &self.parts {
+            for seg in part.segs.iter().filter(|s| s.pop == pop) {
+                match &seg.state {
+                    SegState::LifExp { theta: Some(t), .. }
+                    | SegState::LifCondExp { theta: Some(t), .. } => {
+                        any = true;
+                        out.extend_from_slice(&t.theta);
+                    }
+                    _ => return None,
+                }
+            }
+        }
+        any.then_some(out)
+    }
+
     /// Takes the recordings made so far (traces and rates), leaving them empty.
     pub fn take_recordings(&mut self) -> Recordings {
         let mut traces: Vec<Trace> = self
@@ -1304,6 +1350,27 @@ impl Partition {
                     i_ex,
                     i_in,
                     refr,
+                    theta: Some(t),
+                } => update_lif_exp_theta(
+                    k,
+                    &t.k,
+                    v,
+                    i_ex,
+                    i_in,
+                    refr,
+                    &mut t.theta,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
+                SegState::LifExp {
+                    k,
+                    v,
+                    i_ex,
+                    i_in,
+                    refr,
+                    theta: None,
                 } => update_lif_exp(
                     k,
                     v,
@@ -1321,6 +1388,27 @@ impl Partition {
                     g_ex,
                     g_in,
                     refr,
+                    theta: Some(t),
+                } => update_lif_cond_exp_theta(
+                    k,
+                    &t.k,
+                    v,
+                    g_ex,
+                    g_in,
+                    refr,
+                    &mut t.theta,
+                    &mut ring_ex[r.clone()],
+                    &mut ring_in[r],
+                    i_ext,
+                    flags,
+                ),
+                SegState::LifCondExp {
+                    k,
+                    v,
+                    g_ex,
+                    g_in,
+                    refr,
+                    theta: None,
                 } => update_lif_cond_exp(
                     k,
                     v,
@@ -1411,6 +1499,11 @@ impl Partition {
                 (SegState::Izhikevich { u, .. }, StateVar::U) => u[i] as f32,
                 (SegState::Adex { v, .. }, StateVar::V) => v[i] as f32,
                 (SegState::Adex { w, .. }, StateVar::U) => w[i] as f32,
+                (
+                    SegState::LifExp { theta: Some(t), .. }
+                    | SegState::LifCondExp { theta: Some(t), .. },
+                    StateVar::Theta,
+                ) => t.theta[i] as f32,
                 _ => f32::NAN,
             };
             p.values.push(x);

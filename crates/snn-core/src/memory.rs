@@ -43,18 +43,25 @@ use snn_types::{Connectivity, NetworkSpec, NeuronModel, StimulusSpec, ValueSpec,
 /// Standard deviations above the expected count that bound a `fixed_probability` projection.
 pub const FIXED_PROBABILITY_SIGMAS: f64 = 6.0;
 
-/// Bytes of neuron state per model (the engine's `SegState`).
+/// Bytes of neuron state per model (the engine's `SegState`), plus 8 (`theta`, `f64`) for a
+/// model with an adaptive threshold.
 pub fn state_bytes_per_neuron(model: &NeuronModel) -> u64 {
-    match model {
-        NeuronModel::LifExp(_) => 32,
-        NeuronModel::LifDelta(_) => 16,
-        NeuronModel::LifCondExp(_) => 32,
-        NeuronModel::LifBeta(_) => 4,
-        NeuronModel::LoihiLif(_) => 8,
-        NeuronModel::Izhikevich(_) => 16,
-        NeuronModel::Adex(_) => 40,
-        NeuronModel::Input => 0,
-    }
+    let theta = if model.adaptive_threshold().is_some() {
+        8
+    } else {
+        0
+    };
+    theta
+        + match model {
+            NeuronModel::LifExp(_) => 32,
+            NeuronModel::LifDelta(_) => 16,
+            NeuronModel::LifCondExp(_) => 32,
+            NeuronModel::LifBeta(_) => 4,
+            NeuronModel::LoihiLif(_) => 8,
+            NeuronModel::Izhikevich(_) => 16,
+            NeuronModel::Adex(_) => 40,
+            NeuronModel::Input => 0,
+        }
 }
 
 /// Bytes per neuron besides the state and the ring buffers: external and run-time currents
@@ -574,6 +581,30 @@ mod tests {
         assert!(e.needed_bytes > 4294967295 * 16);
         let err = Network::build_with_budget(&spec, 1, &MemoryBudget::limit(8 << 30)).unwrap_err();
         assert!(matches!(err, crate::BuildError::Memory(_)), "{err}");
+    }
+
+    #[test]
+    fn adaptive_threshold_costs_8_bytes_per_neuron() {
+        use snn_types::{AdaptiveThreshold, LifCondExpParams, LifExpParams};
+        let a = Some(AdaptiveThreshold::default());
+        let plain = NeuronModel::LifExp(LifExpParams::default());
+        let adaptive = NeuronModel::LifExp(LifExpParams {
+            adaptive_threshold: a,
+            ..Default::default()
+        });
+        assert_eq!(
+            state_bytes_per_neuron(&adaptive),
+            state_bytes_per_neuron(&plain) + 8
+        );
+        let plain = NeuronModel::LifCondExp(LifCondExpParams::default());
+        let adaptive = NeuronModel::LifCondExp(LifCondExpParams {
+            adaptive_threshold: a,
+            ..Default::default()
+        });
+        assert_eq!(
+            state_bytes_per_neuron(&adaptive),
+            state_bytes_per_neuron(&plain) + 8
+        );
     }
 
     #[test]

@@ -32,6 +32,7 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         tau_syn_ex_ms: 5.0,
         tau_syn_in_ms: 10.0,
         i_e_pa: 0.0,
+        adaptive_threshold: None,
     });
     let v_init = Some(ValueSpec::Random(Distribution::Uniform {
         low: -60.0,
@@ -112,6 +113,7 @@ pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
         tau_syn_ex_ms: 5.0,
         tau_syn_in_ms: 10.0,
         i_e_pa: 0.0,
+        adaptive_threshold: None,
     });
     let v_init = Some(ValueSpec::Random(Distribution::Uniform {
         low: -60.0,

@@ -7,8 +7,8 @@
 //! the flags.
 
 use snn_types::{
-    AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams, LifDeltaParams, LifExpParams,
-    LoihiLifParams, ResetMode, ms_to_steps,
+    AdaptiveThreshold, AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams,
+    LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
 };
 
 /// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
@@ -179,6 +179,81 @@ fn update_lif_exp_body(
     }
 }
 
+/// Coefficients of an adaptive threshold ([`snn_types::AdaptiveThreshold`]) for one step.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThetaCoef {
+    /// `exp(-dt/tau_theta)`.
+    pub(crate) decay: f64,
+    /// `theta_plus` (mV).
+    pub(crate) plus: f64,
+    /// Initial `theta` (mV).
+    pub(crate) init: f64,
+}
+
+impl ThetaCoef {
+    pub(crate) fn new(a: &AdaptiveThreshold, dt_ms: f64) -> Self {
+        Self {
+            decay: (-dt_ms / a.tau_theta_ms).exp(),
+            plus: a.theta_plus_mv,
+            init: a.theta_init_mv,
+        }
+    }
+}
+
+/// [`update_lif_exp_body`] with an adaptive threshold: `theta` decays by `exp(-dt/tau_theta)`
+/// before the test, the neuron spikes when `V >= th + theta`, and a spike adds `theta_plus`.
+/// A separate kernel so that the non-adaptive one is untouched.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_exp_theta_body(
+    k: &LifExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags) = (
+        &mut i_ex[..n],
+        &mut i_in[..n],
+        &mut refr[..n],
+        &mut theta[..n],
+        &mut in_ex[..n],
+        &mut in_in[..n],
+        &i_ext[..n],
+        &mut flags[..n],
+    );
+    for i in 0..n {
+        let r = refr[i];
+        let vi = v[i];
+        let ie = i_ex[i];
+        let ii = i_in[i];
+        let integrated =
+            k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i] as f64);
+        let v1 = if r <= 0.0 { integrated } else { vi };
+        i_ex[i] = k.p11_ex * ie + in_ex[i] as f64;
+        i_in[i] = k.p11_in * ii + in_in[i] as f64;
+        in_ex[i] = 0.0;
+        in_in[i] = 0.0;
+        let th = kt.decay * theta[i];
+        let spike = v1 >= k.th + th;
+        theta[i] = if spike { th + kt.plus } else { th };
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
+        flags[i] = spike as u8;
+    }
+}
+
 /// Coefficients of the `lif_cond_exp` kernel (NEST `iaf_cond_exp`). State and coefficients are
 /// `f64`; `V` is stored in absolute mV.
 ///
@@ -282,6 +357,63 @@ fn update_lif_cond_exp_body(
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
         let spike = v1 >= k.th;
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
+        flags[i] = spike as u8;
+    }
+}
+
+/// [`update_lif_cond_exp_body`] with an adaptive threshold: `theta` decays by
+/// `exp(-dt/tau_theta)` before the test, the neuron spikes when `V >= V_th + theta`, and a spike
+/// adds `theta_plus`. A separate kernel so that the non-adaptive one is untouched.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_cond_exp_theta_body(
+    k: &LifCondExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    g_ex: &mut [f64],
+    g_in: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags) = (
+        &mut g_ex[..n],
+        &mut g_in[..n],
+        &mut refr[..n],
+        &mut theta[..n],
+        &mut in_ex[..n],
+        &mut in_in[..n],
+        &i_ext[..n],
+        &mut flags[..n],
+    );
+    for i in 0..n {
+        let r = refr[i];
+        let vi = v[i];
+        let ge = g_ex[i];
+        let gi = g_in[i];
+        let gem = k.avg_ex * ge;
+        let gim = k.avg_in * gi;
+        let g_tot = k.g_l + gem + gim;
+        let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
+        let integrated = v_inf + (vi - v_inf) * (k.neg_h_over_c * g_tot).exp();
+        let v1 = if r <= 0.0 { integrated } else { vi };
+        g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
+        g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
+        in_ex[i] = 0.0;
+        in_in[i] = 0.0;
+        let th = kt.decay * theta[i];
+        let spike = v1 >= k.th + th;
+        theta[i] = if spike { th + kt.plus } else { th };
         v[i] = if spike { k.reset } else { v1 };
         refr[i] = if spike {
             k.ref_steps
@@ -709,6 +841,17 @@ dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, (
 dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2, (
     k: &LifCondExpCoef, v: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64], refr: &mut [f64],
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
+));
+dispatch!(update_lif_exp_theta, update_lif_exp_theta_body, update_lif_exp_theta_avx2, (
+    k: &LifExpCoef, kt: &ThetaCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
+    refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
+    flags: &mut [u8]
+));
+dispatch!(update_lif_cond_exp_theta, update_lif_cond_exp_theta_body,
+    update_lif_cond_exp_theta_avx2, (
+    k: &LifCondExpCoef, kt: &ThetaCoef, v: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64],
+    refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
+    flags: &mut [u8]
 ));
 dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, (
     k: &LifDeltaCoef, v: &mut [f64], refr: &mut [f64], input: &mut [f32], i_ext: &[f32],

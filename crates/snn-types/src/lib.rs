@@ -64,8 +64,8 @@ mod validate;
 
 pub use error::{SpecError, SpecIssue};
 pub use params::{
-    AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams, LifDeltaParams, LifExpParams,
-    LoihiLifParams, NeuronModel, ResetMode,
+    AdaptiveThreshold, AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams,
+    LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
 pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
 pub use sink::SpikeSink;

@@ -16,7 +16,8 @@ use serde::{Deserialize, Serialize};
 /// (`I_in`). When `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for
 /// `t_ref_ms`. Integrated exactly over each step (see `snn-core`). With `c_m_pf == tau_m_ms` the
 /// membrane resistance is 1 GOhm, so a weight of `w` pA is a jump of `w` mV in `R*I`: the
-/// voltage-unit formulation used by Brian2's CUBA example.
+/// voltage-unit formulation used by Brian2's CUBA example. With an `adaptive_threshold` block
+/// ([`AdaptiveThreshold`]) the threshold is `V_th + theta`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LifExpParams {
@@ -38,6 +39,9 @@ pub struct LifExpParams {
     pub tau_syn_in_ms: f64,
     /// Constant external input current (pA).
     pub i_e_pa: f64,
+    /// Optional adaptive threshold ([`AdaptiveThreshold`]); absent by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive_threshold: Option<AdaptiveThreshold>,
 }
 
 impl Default for LifExpParams {
@@ -52,6 +56,7 @@ impl Default for LifExpParams {
             tau_syn_ex_ms: 2.0,
             tau_syn_in_ms: 2.0,
             i_e_pa: 0.0,
+            adaptive_threshold: None,
         }
     }
 }
@@ -68,7 +73,8 @@ impl Default for LifExpParams {
 /// (`g_in`); conductances never go below 0 (a negative weight can only remove conductance). When
 /// `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for `t_ref_ms`. The
 /// conductances decay exactly; `V` is integrated by exponential Euler with the conductances'
-/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`).
+/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`). With an
+/// `adaptive_threshold` block ([`AdaptiveThreshold`]) the threshold is `V_th + theta`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LifCondExpParams {
@@ -94,6 +100,9 @@ pub struct LifCondExpParams {
     pub tau_syn_in_ms: f64,
     /// Constant external input current (pA).
     pub i_e_pa: f64,
+    /// Optional adaptive threshold ([`AdaptiveThreshold`]); absent by default.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub adaptive_threshold: Option<AdaptiveThreshold>,
 }
 
 impl Default for LifCondExpParams {
@@ -111,6 +120,42 @@ impl Default for LifCondExpParams {
             tau_syn_ex_ms: 0.2,
             tau_syn_in_ms: 2.0,
             i_e_pa: 0.0,
+            adaptive_threshold: None,
+        }
+    }
+}
+
+/// An adaptive threshold (Diehl & Cook 2015), the optional `adaptive_threshold` block of
+/// `lif_exp` and `lif_cond_exp`:
+///
+/// ```text
+/// each step:   theta <- theta exp(-dt/tau_theta)          (exact decay, before the test)
+/// spike when   V >= V_th + theta
+/// on a spike:  theta <- theta + theta_plus
+/// ```
+///
+/// `theta` (mV) is kept per neuron and starts at `theta_init_mv` (0 by default). For `lif_exp`
+/// the test is on `V - E_L >= (V_th - E_L) + theta`, the same condition. Diehl & Cook use
+/// `theta_plus = 0.05 mV` and `tau_theta = 1e7 ms` (practically constant during a
+/// presentation). Absent by default: the model then behaves exactly as without it.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AdaptiveThreshold {
+    /// Increment of `theta` per spike (mV), `>= 0`.
+    pub theta_plus_mv: f64,
+    /// Decay time constant of `theta` (ms), `> 0`.
+    pub tau_theta_ms: f64,
+    /// Initial `theta` of every neuron (mV).
+    pub theta_init_mv: f64,
+}
+
+impl Default for AdaptiveThreshold {
+    /// Diehl & Cook's values.
+    fn default() -> Self {
+        Self {
+            theta_plus_mv: 0.05,
+            tau_theta_ms: 1e7,
+            theta_init_mv: 0.0,
         }
     }
 }
@@ -373,6 +418,15 @@ pub enum NeuronModel {
 }
 
 impl NeuronModel {
+    /// The adaptive-threshold block of a `lif_exp` or `lif_cond_exp` model, if it has one.
+    pub fn adaptive_threshold(&self) -> Option<&AdaptiveThreshold> {
+        match self {
+            NeuronModel::LifExp(p) => p.adaptive_threshold.as_ref(),
+            NeuronModel::LifCondExp(p) => p.adaptive_threshold.as_ref(),
+            _ => None,
+        }
+    }
+
     /// Short name used in specs and reports (`lif_exp`, `lif_delta`, ...).
     pub fn name(&self) -> &'static str {
         match self {

@@ -501,6 +501,9 @@ pub enum StateVar {
     GEx,
     /// Inhibitory synaptic conductance (`lif_cond_exp` only; nS).
     GIn,
+    /// Adaptive threshold `theta` (mV): only `lif_exp` and `lif_cond_exp` with an
+    /// `adaptive_threshold` block.
+    Theta,
 }
 
 /// A state trace request.

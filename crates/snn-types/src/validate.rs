@@ -108,7 +108,18 @@ impl Checker {
     }
 }
 
+fn check_adaptive_threshold(c: &mut Checker, path: &str, m: &NeuronModel) {
+    let Some(a) = m.adaptive_threshold() else {
+        return;
+    };
+    let path = format!("{path}.adaptive_threshold");
+    c.non_negative(&format!("{path}.theta_plus_mv"), a.theta_plus_mv);
+    c.positive(&format!("{path}.tau_theta_ms"), a.tau_theta_ms);
+    c.finite(&format!("{path}.theta_init_mv"), a.theta_init_mv);
+}
+
 fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
+    check_adaptive_threshold(c, path, m);
     match m {
         NeuronModel::LifExp(p) => {
             c.positive(&format!("{path}.tau_m_ms"), p.tau_m_ms);
@@ -268,10 +279,24 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
 
 /// Whether model `m` has state variable `v` (a trace of it would otherwise be written as NaN).
 fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
+    let adaptive = m.adaptive_threshold().is_some();
     let (name, has): (&str, &[StateVar]) = match m {
+        NeuronModel::LifExp(_) if adaptive => (
+            "lif_exp",
+            &[
+                StateVar::V,
+                StateVar::ISynEx,
+                StateVar::ISynIn,
+                StateVar::Theta,
+            ],
+        ),
         NeuronModel::LifExp(_) => (
             "lif_exp",
             &[StateVar::V, StateVar::ISynEx, StateVar::ISynIn],
+        ),
+        NeuronModel::LifCondExp(_) if adaptive => (
+            "lif_cond_exp",
+            &[StateVar::V, StateVar::GEx, StateVar::GIn, StateVar::Theta],
         ),
         NeuronModel::LifDelta(_) => ("lif_delta", &[StateVar::V]),
         NeuronModel::LifCondExp(_) => {
@@ -297,7 +322,13 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
         StateVar::U => "u",
         StateVar::GEx => "g_ex",
         StateVar::GIn => "g_in",
+        StateVar::Theta => "theta",
     };
+    if v == StateVar::Theta && matches!(m, NeuronModel::LifExp(_) | NeuronModel::LifCondExp(_)) {
+        return Err(format!(
+            "a {name} neuron has a `theta` only with an `adaptive_threshold` block"
+        ));
+    }
     Err(format!(
         "a {name} neuron has no `{}`; it has {}",
         var(&v),

@@ -57,6 +57,12 @@ pub(crate) fn check<'s>(
                 p.name,
                 p.neuron.name()
             ));
+        } else if p.neuron.adaptive_threshold().is_some() {
+            unsupported.push(format!(
+                "populations[{i}] ('{}'): model {} with an adaptive_threshold cannot be mapped onto the chip's fixed-point LIF (its threshold is a constant per compartment; there is no per-neuron theta that grows with each spike)",
+                p.name,
+                p.neuron.name()
+            ));
         }
     }
     for (i, s) in spec.stimuli.iter().enumerate() {
@@ -186,6 +192,25 @@ mod tests {
                 "{err}"
             );
         }
+    }
+
+    #[test]
+    fn an_adaptive_threshold_is_refused_by_name() {
+        let mut spec = snn_core::models::cuba(100, 1);
+        // Without the block CUBA passes the check.
+        assert!(check(&spec, &small_arch(3), &MemoryBudget::unknown()).is_ok());
+        if let NeuronModel::LifExp(p) = &mut spec.populations[0].neuron {
+            p.adaptive_threshold = Some(Default::default());
+        }
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown()).unwrap_err();
+        assert!(matches!(err, MapError::Unsupported { .. }), "{err}");
+        let err = err.to_string();
+        assert!(
+            err.contains(
+                "not supported on the chip (1 problem): populations[0] ('exc'): model lif_exp with an adaptive_threshold cannot be mapped onto the chip's fixed-point LIF"
+            ),
+            "{err}"
+        );
     }
 
     #[test]
