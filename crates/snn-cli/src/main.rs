@@ -319,13 +319,13 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         None => None,
     };
     let t1 = Instant::now();
-    if let Some(p) = &a.plot {
-        if charts::Format::of(p).is_none() {
-            return Err(usage::usage(format!(
-                "--plot {}: the file name must end in .svg or .png",
-                p.display()
-            )));
-        }
+    if let Some(p) = &a.plot
+        && charts::Format::of(p).is_none()
+    {
+        return Err(usage::usage(format!(
+            "--plot {}: the file name must end in .svg or .png",
+            p.display()
+        )));
     }
     let mut collected = a.plot.as_ref().map(|_| snn_types::SpikeRaster::new(0));
     let stats = {

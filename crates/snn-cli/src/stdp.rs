@@ -127,13 +127,13 @@ pub fn run(a: StdpArgs) -> Result<()> {
             replaced_by: &["--out"],
         }],
     )?;
-    if let Some(p) = &a.plot_weights {
-        if crate::charts::Format::of(p).is_none() {
-            return Err(usage(format!(
-                "--plot-weights must end in .svg or .png: {}",
-                p.display()
-            )));
-        }
+    if let Some(p) = &a.plot_weights
+        && crate::charts::Format::of(p).is_none()
+    {
+        return Err(usage(format!(
+            "--plot-weights must end in .svg or .png: {}",
+            p.display()
+        )));
     }
     let (train, test) = load_data(&a)?;
     let mut model = match &a.load {

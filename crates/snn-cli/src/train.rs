@@ -294,10 +294,10 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
     let mut differ = |flag: &str, given: String, have: String| {
         c.push(format!("{flag} {given} (the checkpoint has {have})"));
     };
-    if let Some(d) = &a.dataset {
-        if *d != t.dataset {
-            differ("--dataset", d.clone(), t.dataset.clone());
-        }
+    if let Some(d) = &a.dataset
+        && *d != t.dataset
+    {
+        differ("--dataset", d.clone(), t.dataset.clone());
     }
     let join = |v: &[usize]| {
         v.iter()
@@ -306,10 +306,10 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
             .join(",")
     };
     let sizes: Vec<usize> = mc.hidden.iter().map(|h| h.size).collect();
-    if let Some(h) = &a.hidden {
-        if *h != sizes {
-            differ("--hidden", join(h), join(&sizes));
-        }
+    if let Some(h) = &a.hidden
+        && *h != sizes
+    {
+        differ("--hidden", join(h), join(&sizes));
     }
     if a.recurrent && !mc.hidden.iter().all(|h| h.recurrent) {
         differ(
@@ -318,15 +318,15 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
             "feed-forward hidden layers".into(),
         );
     }
-    if let Some(s) = a.steps {
-        if s != mc.steps {
-            differ("--steps", s.to_string(), mc.steps.to_string());
-        }
+    if let Some(s) = a.steps
+        && s != mc.steps
+    {
+        differ("--steps", s.to_string(), mc.steps.to_string());
     }
-    if let Some(e) = &a.encoding {
-        if parse_encoding(e, &t.dataset)? != tc.encoding {
-            differ("--encoding", e.clone(), format!("{:?}", tc.encoding));
-        }
+    if let Some(e) = &a.encoding
+        && parse_encoding(e, &t.dataset)? != tc.encoding
+    {
+        differ("--encoding", e.clone(), format!("{:?}", tc.encoding));
     }
     if let Some(s) = &a.surrogate {
         let sur: Surrogate = s.parse().map_err(|e| anyhow::anyhow!("--surrogate: {e}"))?;
@@ -334,24 +334,24 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
             differ("--surrogate", s.clone(), mc.surrogate.to_string());
         }
     }
-    if let Some(r) = &a.readout {
-        if parse_readout(r)? != mc.readout {
-            let have = match mc.readout {
-                Readout::Membrane => "membrane",
-                Readout::SpikeCount => "count",
-            };
-            differ("--readout", r.clone(), have.into());
-        }
+    if let Some(r) = &a.readout
+        && parse_readout(r)? != mc.readout
+    {
+        let have = match mc.readout {
+            Readout::Membrane => "membrane",
+            Readout::SpikeCount => "count",
+        };
+        differ("--readout", r.clone(), have.into());
     }
-    if let Some(b) = a.beta {
-        if b != mc.beta {
-            differ("--beta", b.to_string(), mc.beta.to_string());
-        }
+    if let Some(b) = a.beta
+        && b != mc.beta
+    {
+        differ("--beta", b.to_string(), mc.beta.to_string());
     }
-    if let Some(lr) = a.lr {
-        if lr != tc.lr {
-            differ("--lr", lr.to_string(), tc.lr.to_string());
-        }
+    if let Some(lr) = a.lr
+        && lr != tc.lr
+    {
+        differ("--lr", lr.to_string(), tc.lr.to_string());
     }
     if let Some(wd) = a.weight_decay {
         let have = match tc.optimizer {
@@ -363,26 +363,26 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
             differ("--weight-decay", wd.to_string(), have.to_string());
         }
     }
-    if let Some(bs) = a.batch_size {
-        if bs != tc.batch_size {
-            differ("--batch-size", bs.to_string(), tc.batch_size.to_string());
-        }
+    if let Some(bs) = a.batch_size
+        && bs != tc.batch_size
+    {
+        differ("--batch-size", bs.to_string(), tc.batch_size.to_string());
     }
     if a.cosine && !matches!(tc.schedule, Schedule::Cosine { .. }) {
         differ("--cosine", "(given)".into(), format!("{:?}", tc.schedule));
     }
-    if let Some(p) = a.early_stop {
-        if Some(p) != tc.early_stop_patience {
-            let have = tc
-                .early_stop_patience
-                .map_or("no early stopping".into(), |p| p.to_string());
-            differ("--early-stop", p.to_string(), have);
-        }
+    if let Some(p) = a.early_stop
+        && Some(p) != tc.early_stop_patience
+    {
+        let have = tc
+            .early_stop_patience
+            .map_or("no early stopping".into(), |p| p.to_string());
+        differ("--early-stop", p.to_string(), have);
     }
-    if let Some(s) = a.seed {
-        if s != tc.seed {
-            differ("--seed", s.to_string(), tc.seed.to_string());
-        }
+    if let Some(s) = a.seed
+        && s != tc.seed
+    {
+        differ("--seed", s.to_string(), tc.seed.to_string());
     }
     Ok(c)
 }

@@ -50,7 +50,7 @@ impl StepBarrier {
         while self.generation.load(Ordering::Acquire) == gen_now {
             std::hint::spin_loop();
             spins += 1;
-            if spins % 64 == 0 && start.elapsed() > SPIN_LIMIT {
+            if spins.is_multiple_of(64) && start.elapsed() > SPIN_LIMIT {
                 let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
                 while self.generation.load(Ordering::Acquire) == gen_now {
                     guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner());

@@ -1052,8 +1052,8 @@ mod tests {
         let steps = 10_000;
         let input = |t: usize| -> (f64, f64) {
             (
-                if t % 50 == 0 { 20.0 } else { 0.0 },
-                if t % 130 == 0 { 30.0 } else { 0.0 },
+                if t.is_multiple_of(50) { 20.0 } else { 0.0 },
+                if t.is_multiple_of(130) { 30.0 } else { 0.0 },
             )
         };
         // The kernel.

@@ -90,7 +90,7 @@ pub fn membrane_readout(
     if trace.is_empty() || n_neurons == 0 {
         return Err(EncodeError::Empty);
     }
-    if trace.len() % n_neurons != 0 {
+    if !trace.len().is_multiple_of(n_neurons) {
         return Err(EncodeError::Shape {
             len: trace.len(),
             per_sample: n_neurons,

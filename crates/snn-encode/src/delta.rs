@@ -92,7 +92,7 @@ impl DeltaEncoder {
         if signal.is_empty() || n_channels == 0 {
             return Err(EncodeError::Empty);
         }
-        if signal.len() % n_channels != 0 {
+        if !signal.len().is_multiple_of(n_channels) {
             return Err(EncodeError::Shape {
                 len: signal.len(),
                 per_sample: n_channels,

@@ -417,7 +417,7 @@ pub trait Encoder {
         if xs.is_empty() || n_features == 0 {
             return Err(EncodeError::Empty);
         }
-        if xs.len() % n_features != 0 {
+        if !xs.len().is_multiple_of(n_features) {
             return Err(EncodeError::Shape {
                 len: xs.len(),
                 per_sample: n_features,

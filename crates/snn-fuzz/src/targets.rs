@@ -56,10 +56,9 @@ fn exercise(spec: &NetworkSpec) -> bool {
     }
     if let Ok(arch) = ArchSpec::preset("loihi")
         && let Ok(p) = compile(spec, &arch)
+        && let Ok(mut chip) = Chip::new(&p)
     {
-        if let Ok(mut chip) = Chip::new(&p) {
-            let _ = chip.run(5, &RunOptions::default());
-        }
+        let _ = chip.run(5, &RunOptions::default());
     }
     true
 }

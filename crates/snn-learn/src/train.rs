@@ -632,11 +632,11 @@ impl Trainer {
                     epoch: e + 1,
                     model: self.model.clone(),
                 });
-            } else if let Some(b) = &self.best {
-                if e + 1 - b.epoch >= patience {
-                    self.model = b.model.clone();
-                    self.stopped_early = true;
-                }
+            } else if let Some(b) = &self.best
+                && e + 1 - b.epoch >= patience
+            {
+                self.model = b.model.clone();
+                self.stopped_early = true;
             }
         }
         Ok(m)

@@ -202,7 +202,7 @@ fn checkpoint_bodies_with_random_damage_never_panic() {
             let i = lcg(&mut s) as usize % b.len();
             b[i] = lcg(&mut s) as u8;
         }
-        if lcg(&mut s) % 5 == 0 {
+        if lcg(&mut s).is_multiple_of(5) {
             b.truncate(lcg(&mut s) as usize % b.len());
         }
         let framed = snn_types::file::frame_bytes(FrameKind::CHECKPOINT, checkpoint::VERSION, &b);
@@ -319,10 +319,10 @@ fn stdp_weight_bytes_with_random_damage_never_panic() {
             b[i] = lcg(&mut s) as u8;
         }
         let framed = snn_types::file::frame_bytes(FrameKind::STDP_WEIGHTS, 1, &b);
-        if let Ok(back) = DiehlCook::from_bytes(&framed, "fuzz.bin") {
-            if back.config().present_ms / back.config().dt_ms <= 1000.0 {
-                let _ = back.responses(&test, &|_, _| {});
-            }
+        if let Ok(back) = DiehlCook::from_bytes(&framed, "fuzz.bin")
+            && back.config().present_ms / back.config().dt_ms <= 1000.0
+        {
+            let _ = back.responses(&test, &|_, _| {});
         }
     }
     // Arbitrary bytes, framed or not.

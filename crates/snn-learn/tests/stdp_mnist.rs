@@ -68,7 +68,7 @@ fn mnist_full_epoch() {
     let report = |what: &'static str| {
         let t = Instant::now();
         move |d: usize, total: usize| {
-            if d % 5000 == 0 || d == total {
+            if d.is_multiple_of(5000) || d == total {
                 eprintln!("{what}: {d}/{total} ({:.0} s)", t.elapsed().as_secs_f64());
             }
         }

@@ -97,13 +97,13 @@ impl Checker {
     }
 
     fn indices(&mut self, path: &str, idx: &[u32], size: Option<u32>) {
-        if let Some(n) = size {
-            if let Some((i, &bad)) = idx.iter().enumerate().find(|&(_, &x)| x >= n) {
-                self.err(
-                    format!("{path}[{i}]"),
-                    format!("neuron index {bad} is out of range (population has {n})"),
-                );
-            }
+        if let Some(n) = size
+            && let Some((i, &bad)) = idx.iter().enumerate().find(|&(_, &x)| x >= n)
+        {
+            self.err(
+                format!("{path}[{i}]"),
+                format!("neuron index {bad} is out of range (population has {n})"),
+            );
         }
     }
 }
@@ -346,10 +346,10 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
     if let Err(why) = check_dt(dt) {
         c.err("dt_ms", why);
     }
-    if let Some(d) = spec.duration_ms {
-        if let Err(why) = check_duration(d, dt) {
-            c.err("duration_ms", why);
-        }
+    if let Some(d) = spec.duration_ms
+        && let Err(why) = check_duration(d, dt)
+    {
+        c.err("duration_ms", why);
     }
     if spec.populations.is_empty() {
         c.err("populations", "a network needs at least one population");
@@ -429,13 +429,13 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         match &pr.connectivity {
             Connectivity::AllToAll => {}
             Connectivity::OneToOne => {
-                if let (Some(a), Some(b)) = (ns, nt) {
-                    if a != b {
-                        c.err(
-                            &cpath,
-                            format!("one_to_one needs equal sizes, got {a} -> {b}"),
-                        );
-                    }
+                if let (Some(a), Some(b)) = (ns, nt)
+                    && a != b
+                {
+                    c.err(
+                        &cpath,
+                        format!("one_to_one needs equal sizes, got {a} -> {b}"),
+                    );
                 }
                 if same && !pr.allow_autapses {
                     c.err(
@@ -673,16 +673,16 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             StimulusSpec::SpikeArray { weight, spikes, .. } => {
                 c.finite(&format!("{path}.weight"), *weight);
                 for (j, tr) in spikes.iter().enumerate() {
-                    if let Some(n) = n {
-                        if tr.neuron >= n {
-                            c.err(
-                                format!("{path}.spikes[{j}].neuron"),
-                                format!(
-                                    "neuron index {} is out of range (population has {n})",
-                                    tr.neuron
-                                ),
-                            );
-                        }
+                    if let Some(n) = n
+                        && tr.neuron >= n
+                    {
+                        c.err(
+                            format!("{path}.spikes[{j}].neuron"),
+                            format!(
+                                "neuron index {} is out of range (population has {n})",
+                                tr.neuron
+                            ),
+                        );
                     }
                     for (k, t) in tr.times_ms.iter().enumerate() {
                         c.time(&format!("{path}.spikes[{j}].times_ms[{k}]"), *t, dt);
@@ -730,10 +730,10 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 "lists no neuron, so nothing would be recorded",
             );
         }
-        if let Some(m) = model_of(&t.population) {
-            if let Err(why) = check_state_var(m, t.variable) {
-                c.err(format!("{path}.variable"), why);
-            }
+        if let Some(m) = model_of(&t.population)
+            && let Err(why) = check_state_var(m, t.variable)
+        {
+            c.err(format!("{path}.variable"), why);
         }
     }
     if let Some(r) = &spec.readout {
@@ -763,16 +763,16 @@ pub(crate) fn check_readout(spec: &NetworkSpec, r: &ReadoutSpec) -> Vec<SpecIssu
         ),
         Some(p) => match r.rule {
             ReadoutRule::SpikeCount => {
-                if let Some(rec) = &spec.recording.spikes {
-                    if !rec.contains(&p.name) {
-                        c.err(
+                if let Some(rec) = &spec.recording.spikes
+                    && !rec.contains(&p.name)
+                {
+                    c.err(
                             "readout.rule",
                             format!(
                                 "spike_count reads the spikes of '{}', which recording.spikes does not record",
                                 p.name
                             ),
                         );
-                    }
                 }
             }
             ReadoutRule::MeanMembrane => {

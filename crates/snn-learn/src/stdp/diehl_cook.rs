@@ -654,7 +654,7 @@ impl DiehlCook {
                 "the network is not labelled yet (train and label it first)".into(),
             ));
         }
-        if counts.len() % n != 0 {
+        if !counts.len().is_multiple_of(n) {
             return Err(StdpError::Data(
                 "counts are not a whole number of samples".into(),
             ));

@@ -76,7 +76,7 @@ pub fn normalise_incoming(
     target_sum: f64,
 ) -> Result<(), StdpError> {
     check_pos("target_sum", target_sum)?;
-    if n_post == 0 || weights.len() % n_post != 0 {
+    if n_post == 0 || !weights.len().is_multiple_of(n_post) {
         return Err(StdpError::Data(format!(
             "{} weights are not a whole number of rows of {n_post}",
             weights.len()

@@ -149,7 +149,11 @@ pub fn core_tile(arch: &ArchSpec, core: u32) -> [u32; 2] {
     let t = core / arch.mesh.cores_per_tile;
     let tx = arch.mesh.tiles_x;
     let y = t / tx;
-    let x = if y % 2 == 0 { t % tx } else { tx - 1 - t % tx };
+    let x = if y.is_multiple_of(2) {
+        t % tx
+    } else {
+        tx - 1 - t % tx
+    };
     [x, y]
 }
 
