@@ -130,17 +130,69 @@ impl LifExpCoef {
     }
 }
 
+/// Coefficients of an adaptive threshold ([`snn_types::AdaptiveThreshold`]) for one step.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ThetaCoef {
+    /// `exp(-dt/tau_theta)`.
+    pub(crate) decay: f64,
+    /// `theta_plus` (mV).
+    pub(crate) plus: f64,
+    /// Initial `theta` (mV).
+    pub(crate) init: f64,
+}
+
+impl ThetaCoef {
+    /// Placeholder for the fixed-threshold kernels (never read).
+    pub(crate) const FIXED: ThetaCoef = ThetaCoef {
+        decay: 1.0,
+        plus: 0.0,
+        init: 0.0,
+    };
+
+    pub(crate) fn new(a: &AdaptiveThreshold, dt_ms: f64) -> Self {
+        Self {
+            decay: (-dt_ms / a.tau_theta_ms).exp(),
+            plus: a.theta_plus_mv,
+            init: a.theta_init_mv,
+        }
+    }
+}
+
+/// The threshold test shared by the LIF kernels, fixed (`ADAPT = false`: spike when
+/// `V >= th`) or adaptive (`theta` decays by `exp(-dt/tau_theta)` before the test, the neuron
+/// spikes when `V >= th + theta`, and a spike adds `theta_plus`). Monomorphised, so the fixed
+/// kernels carry no trace of the adaptive path.
+#[inline(always)]
+fn threshold<const ADAPT: bool>(
+    v1: f64,
+    th: f64,
+    kt: &ThetaCoef,
+    theta: &mut [f64],
+    i: usize,
+) -> bool {
+    if ADAPT {
+        let t = kt.decay * theta[i];
+        let spike = v1 >= th + t;
+        theta[i] = if spike { t + kt.plus } else { t };
+        spike
+    } else {
+        v1 >= th
+    }
+}
+
 /// One step of `lif_exp` over a range (NEST `iaf_psc_exp` order): integrate V unless refractory
 /// (else count the refractory period down), decay the currents and add this step's arrivals,
-/// then spike and reset if `V >= V_th`.
+/// then spike and reset if `V >= V_th` (plus `theta` when `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn update_lif_exp_body(
+fn lif_exp_kernel<const ADAPT: bool>(
     k: &LifExpCoef,
+    kt: &ThetaCoef,
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
     refr: &mut [f64],
+    theta: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
     i_ext: &[f32],
@@ -156,6 +208,7 @@ fn update_lif_exp_body(
         &i_ext[..n],
         &mut flags[..n],
     );
+    let theta = if ADAPT { &mut theta[..n] } else { theta };
     for i in 0..n {
         let r = refr[i];
         let vi = v[i];
@@ -168,7 +221,7 @@ fn update_lif_exp_body(
         i_in[i] = k.p11_in * ii + in_in[i] as f64;
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
-        let spike = v1 >= k.th;
+        let spike = threshold::<ADAPT>(v1, k.th, kt, theta, i);
         v[i] = if spike { k.reset } else { v1 };
         refr[i] = if spike {
             k.ref_steps
@@ -179,30 +232,34 @@ fn update_lif_exp_body(
     }
 }
 
-/// Coefficients of an adaptive threshold ([`snn_types::AdaptiveThreshold`]) for one step.
-#[derive(Debug, Clone, Copy)]
-pub(crate) struct ThetaCoef {
-    /// `exp(-dt/tau_theta)`.
-    pub(crate) decay: f64,
-    /// `theta_plus` (mV).
-    pub(crate) plus: f64,
-    /// Initial `theta` (mV).
-    pub(crate) init: f64,
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_exp_body(
+    k: &LifExpCoef,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    lif_exp_kernel::<false>(
+        k,
+        &ThetaCoef::FIXED,
+        v,
+        i_ex,
+        i_in,
+        refr,
+        &mut [],
+        in_ex,
+        in_in,
+        i_ext,
+        flags,
+    )
 }
 
-impl ThetaCoef {
-    pub(crate) fn new(a: &AdaptiveThreshold, dt_ms: f64) -> Self {
-        Self {
-            decay: (-dt_ms / a.tau_theta_ms).exp(),
-            plus: a.theta_plus_mv,
-            init: a.theta_init_mv,
-        }
-    }
-}
-
-/// [`update_lif_exp_body`] with an adaptive threshold: `theta` decays by `exp(-dt/tau_theta)`
-/// before the test, the neuron spikes when `V >= th + theta`, and a spike adds `theta_plus`.
-/// A separate kernel so that the non-adaptive one is untouched.
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn update_lif_exp_theta_body(
@@ -218,40 +275,9 @@ fn update_lif_exp_theta_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    let n = v.len();
-    let (i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags) = (
-        &mut i_ex[..n],
-        &mut i_in[..n],
-        &mut refr[..n],
-        &mut theta[..n],
-        &mut in_ex[..n],
-        &mut in_in[..n],
-        &i_ext[..n],
-        &mut flags[..n],
-    );
-    for i in 0..n {
-        let r = refr[i];
-        let vi = v[i];
-        let ie = i_ex[i];
-        let ii = i_in[i];
-        let integrated =
-            k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i] as f64);
-        let v1 = if r <= 0.0 { integrated } else { vi };
-        i_ex[i] = k.p11_ex * ie + in_ex[i] as f64;
-        i_in[i] = k.p11_in * ii + in_in[i] as f64;
-        in_ex[i] = 0.0;
-        in_in[i] = 0.0;
-        let th = kt.decay * theta[i];
-        let spike = v1 >= k.th + th;
-        theta[i] = if spike { th + kt.plus } else { th };
-        v[i] = if spike { k.reset } else { v1 };
-        refr[i] = if spike {
-            k.ref_steps
-        } else {
-            (r - 1.0).max(0.0)
-        };
-        flags[i] = spike as u8;
-    }
+    lif_exp_kernel::<true>(
+        k, kt, v, i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags,
+    )
 }
 
 /// Coefficients of the `lif_cond_exp` kernel (NEST `iaf_cond_exp`). State and coefficients are
@@ -317,15 +343,18 @@ impl LifCondExpCoef {
 
 /// One step of `lif_cond_exp` over a range, in the order of `lif_exp`: integrate V unless
 /// refractory (see [`LifCondExpCoef`] for the scheme), decay the conductances and add this
-/// step's arrivals (clamped at 0), then spike and reset if `V >= V_th`.
+/// step's arrivals (clamped at 0), then spike and reset if `V >= V_th` (plus `theta` when
+/// `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn update_lif_cond_exp_body(
+fn lif_cond_exp_kernel<const ADAPT: bool>(
     k: &LifCondExpCoef,
+    kt: &ThetaCoef,
     v: &mut [f64],
     g_ex: &mut [f64],
     g_in: &mut [f64],
     refr: &mut [f64],
+    theta: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
     i_ext: &[f32],
@@ -341,6 +370,7 @@ fn update_lif_cond_exp_body(
         &i_ext[..n],
         &mut flags[..n],
     );
+    let theta = if ADAPT { &mut theta[..n] } else { theta };
     for i in 0..n {
         let r = refr[i];
         let vi = v[i];
@@ -356,7 +386,7 @@ fn update_lif_cond_exp_body(
         g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
-        let spike = v1 >= k.th;
+        let spike = threshold::<ADAPT>(v1, k.th, kt, theta, i);
         v[i] = if spike { k.reset } else { v1 };
         refr[i] = if spike {
             k.ref_steps
@@ -367,9 +397,34 @@ fn update_lif_cond_exp_body(
     }
 }
 
-/// [`update_lif_cond_exp_body`] with an adaptive threshold: `theta` decays by
-/// `exp(-dt/tau_theta)` before the test, the neuron spikes when `V >= V_th + theta`, and a spike
-/// adds `theta_plus`. A separate kernel so that the non-adaptive one is untouched.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_cond_exp_body(
+    k: &LifCondExpCoef,
+    v: &mut [f64],
+    g_ex: &mut [f64],
+    g_in: &mut [f64],
+    refr: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    lif_cond_exp_kernel::<false>(
+        k,
+        &ThetaCoef::FIXED,
+        v,
+        g_ex,
+        g_in,
+        refr,
+        &mut [],
+        in_ex,
+        in_in,
+        i_ext,
+        flags,
+    )
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn update_lif_cond_exp_theta_body(
@@ -385,43 +440,9 @@ fn update_lif_cond_exp_theta_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    let n = v.len();
-    let (g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags) = (
-        &mut g_ex[..n],
-        &mut g_in[..n],
-        &mut refr[..n],
-        &mut theta[..n],
-        &mut in_ex[..n],
-        &mut in_in[..n],
-        &i_ext[..n],
-        &mut flags[..n],
-    );
-    for i in 0..n {
-        let r = refr[i];
-        let vi = v[i];
-        let ge = g_ex[i];
-        let gi = g_in[i];
-        let gem = k.avg_ex * ge;
-        let gim = k.avg_in * gi;
-        let g_tot = k.g_l + gem + gim;
-        let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
-        let integrated = v_inf + (vi - v_inf) * (k.neg_h_over_c * g_tot).exp();
-        let v1 = if r <= 0.0 { integrated } else { vi };
-        g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
-        g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
-        in_ex[i] = 0.0;
-        in_in[i] = 0.0;
-        let th = kt.decay * theta[i];
-        let spike = v1 >= k.th + th;
-        theta[i] = if spike { th + kt.plus } else { th };
-        v[i] = if spike { k.reset } else { v1 };
-        refr[i] = if spike {
-            k.ref_steps
-        } else {
-            (r - 1.0).max(0.0)
-        };
-        flags[i] = spike as u8;
-    }
+    lif_cond_exp_kernel::<true>(
+        k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+    )
 }
 
 /// Coefficients of the `lif_delta` kernel.
