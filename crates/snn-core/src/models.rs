@@ -20,8 +20,6 @@ use snn_types::{
 /// resistance `tau_m / C_m` is 1 GOhm and weights in pA equal Brian2's jumps in mV. The same
 /// network is shipped as `examples/cuba.toml`.
 pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
-    let n_exc = (n_neurons as u64 * 4 / 5) as u32;
-    let n_inh = n_neurons - n_exc;
     let neuron = NeuronModel::LifExp(LifExpParams {
         tau_m_ms: 20.0,
         c_m_pf: 20.0,
@@ -34,6 +32,23 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         i_e_pa: 0.0,
         adaptive_threshold: None,
     });
+    vogels_abbott("cuba", n_neurons, seed, neuron, 1.62, -9.0)
+}
+
+/// The network shared by CUBA and COBA: `n_neurons` neurons of one model, 80% excitatory
+/// (`exc`) and 20% inhibitory (`inh`), every ordered pair connected with probability 0.02 (no
+/// autapses), excitatory weight `w_e` and inhibitory weight `w_i` on their receptors, one-step
+/// (0.1 ms) delays, initial `v` uniform in `[-60, -50]` mV, `dt = 0.1 ms`, 1 s.
+fn vogels_abbott(
+    name: &str,
+    n_neurons: u32,
+    seed: u64,
+    neuron: NeuronModel,
+    w_e: f64,
+    w_i: f64,
+) -> NetworkSpec {
+    let n_exc = (n_neurons as u64 * 4 / 5) as u32;
+    let n_inh = n_neurons - n_exc;
     let v_init = Some(ValueSpec::Random(Distribution::Uniform {
         low: -60.0,
         high: -50.0,
@@ -55,17 +70,17 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
         allow_autapses: false,
     };
     let mut populations = vec![pop("exc", n_exc)];
-    let mut projections = vec![prj("exc", "exc", 1.62, Receptor::Excitatory)];
+    let mut projections = vec![prj("exc", "exc", w_e, Receptor::Excitatory)];
     if n_inh > 0 {
         populations.push(pop("inh", n_inh));
         projections.extend([
-            prj("exc", "inh", 1.62, Receptor::Excitatory),
-            prj("inh", "exc", -9.0, Receptor::Inhibitory),
-            prj("inh", "inh", -9.0, Receptor::Inhibitory),
+            prj("exc", "inh", w_e, Receptor::Excitatory),
+            prj("inh", "exc", w_i, Receptor::Inhibitory),
+            prj("inh", "inh", w_i, Receptor::Inhibitory),
         ]);
     }
     NetworkSpec {
-        name: Some("cuba".into()),
+        name: Some(name.into()),
         dt_ms: 0.1,
         duration_ms: Some(1000.0),
         seed,
@@ -99,8 +114,6 @@ pub fn cuba(n_neurons: u32, seed: u64) -> NetworkSpec {
 /// After that the activity is self-sustained (about 18 Hz for `coba(4000, 1)`). The same
 /// network is shipped as `examples/coba.toml`.
 pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
-    let n_exc = (n_neurons as u64 * 4 / 5) as u32;
-    let n_inh = n_neurons - n_exc;
     let neuron = NeuronModel::LifCondExp(LifCondExpParams {
         c_m_pf: 200.0,
         g_l_ns: 10.0,
@@ -115,55 +128,18 @@ pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
         i_e_pa: 0.0,
         adaptive_threshold: None,
     });
-    let v_init = Some(ValueSpec::Random(Distribution::Uniform {
-        low: -60.0,
-        high: -50.0,
-    }));
-    let pop = |name: &str, size| PopulationSpec {
-        name: name.into(),
-        size,
-        neuron: neuron.clone(),
-        v_init,
-    };
-    let prj = |s: &str, t: &str, w: f64, receptor| ProjectionSpec {
-        name: None,
-        source: s.into(),
-        target: t.into(),
-        connectivity: Connectivity::FixedProbability { p: 0.02 },
-        weight: ValueSpec::Constant(w),
-        delay_ms: Some(ValueSpec::Constant(0.1)),
-        receptor,
-        allow_autapses: false,
-    };
-    let kick = |t: &str| StimulusSpec::Poisson {
-        target: t.into(),
-        rate_hz: 100.0,
-        weight: 6.0,
-        receptor: Receptor::Excitatory,
-        start_ms: 0.0,
-        stop_ms: Some(50.0),
-    };
-    let mut populations = vec![pop("exc", n_exc)];
-    let mut projections = vec![prj("exc", "exc", 6.0, Receptor::Excitatory)];
-    let mut stimuli = vec![kick("exc")];
-    if n_inh > 0 {
-        populations.push(pop("inh", n_inh));
-        projections.extend([
-            prj("exc", "inh", 6.0, Receptor::Excitatory),
-            prj("inh", "exc", 67.0, Receptor::Inhibitory),
-            prj("inh", "inh", 67.0, Receptor::Inhibitory),
-        ]);
-        stimuli.push(kick("inh"));
-    }
-    NetworkSpec {
-        name: Some("coba".into()),
-        dt_ms: 0.1,
-        duration_ms: Some(1000.0),
-        seed,
-        populations,
-        projections,
-        stimuli,
-        recording: RecordingSpec::default(),
-        readout: None,
-    }
+    let mut spec = vogels_abbott("coba", n_neurons, seed, neuron, 6.0, 67.0);
+    spec.stimuli = spec
+        .populations
+        .iter()
+        .map(|p| StimulusSpec::Poisson {
+            target: p.name.clone(),
+            rate_hz: 100.0,
+            weight: 6.0,
+            receptor: Receptor::Excitatory,
+            start_ms: 0.0,
+            stop_ms: Some(50.0),
+        })
+        .collect();
+    spec
 }
