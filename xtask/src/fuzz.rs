@@ -189,7 +189,7 @@ pub fn run(args: &[String]) -> Result<()> {
     let dir = root().join("target").join("fuzz");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     let path = dir.join("report.md");
-    snn_types::file::atomic_write(&path, md.as_bytes())?;
+    crate::fsutil::write_atomic(&path, md.as_bytes())?;
     eprintln!("written to {}", path.display());
     Ok(())
 }
@@ -284,7 +284,7 @@ fn libfuzzer(o: &Opts) -> Result<()> {
     println!("{md}");
     let dir = root().join("target").join("fuzz");
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    snn_types::file::atomic_write(&dir.join("report-libfuzzer.md"), md.as_bytes())?;
+    crate::fsutil::write_atomic(&dir.join("report-libfuzzer.md"), md.as_bytes())?;
     Ok(())
 }
 

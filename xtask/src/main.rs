@@ -14,6 +14,7 @@ use std::process::Command;
 use anyhow::{Context, Result, bail};
 use serde_json::{Value, json};
 
+mod fsutil;
 mod fuzz;
 mod release;
 
@@ -480,9 +481,9 @@ fn parse_criterion(out: &str) -> Vec<(String, f64)> {
     res
 }
 
-/// Writes `text` to `path` atomically (see [`snn_types::file::atomic_write`]).
+/// Writes `text` to `path` atomically.
 fn write_atomic(path: &Path, text: &str) -> Result<()> {
-    Ok(snn_types::file::atomic_write(path, text.as_bytes())?)
+    fsutil::write_atomic(path, text.as_bytes())
 }
 
 #[cfg(test)]

@@ -22,6 +22,8 @@ use std::process::Command;
 
 use anyhow::{Context, Result, bail};
 
+use crate::fsutil::write_atomic;
+
 const USAGE: &str = "\
 usage: cargo xtask release [--bump patch|minor|major] [--dry-run] [--no-checks]
 
@@ -391,11 +393,6 @@ fn step(cmd: &mut Command) -> Result<()> {
     Ok(())
 }
 
-/// Writes `bytes` to `path` atomically (see [`snn_types::file::atomic_write`]).
-fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    Ok(snn_types::file::atomic_write(path, bytes)?)
-}
-
 /// The host target triple (`rustc -vV`).
 fn host_triple() -> Result<String> {
     let v =
@@ -462,23 +459,21 @@ pub fn pack(dist: &Path, name: &str, files: &[PathBuf]) -> Result<(PathBuf, Path
     let archive_name = format!("{name}.tar.gz");
     let archive = dist.join(&archive_name);
     // tar writes the uniquely named temporary, which replaces the archive only on success.
-    let packed = snn_types::file::AtomicFile::create(&archive)
-        .map_err(anyhow::Error::from)
-        .and_then(|f| {
-            let tmp_name = f
-                .temp_path()
-                .file_name()
-                .context("the temporary has a file name")?
-                .to_owned();
-            output(
-                Command::new("tar")
-                    .args(["--owner=0", "--group=0", "--numeric-owner", "-czf"])
-                    .arg(&tmp_name)
-                    .arg(name)
-                    .current_dir(dist),
-            )?;
-            Ok(f.commit()?)
-        });
+    let packed = crate::fsutil::TempFile::new(&archive).and_then(|f| {
+        let tmp_name = f
+            .path()
+            .file_name()
+            .context("the temporary has a file name")?
+            .to_owned();
+        output(
+            Command::new("tar")
+                .args(["--owner=0", "--group=0", "--numeric-owner", "-czf"])
+                .arg(&tmp_name)
+                .arg(name)
+                .current_dir(dist),
+        )?;
+        f.commit()
+    });
     let _ = std::fs::remove_dir_all(&stage);
     if let Err(e) = packed {
         return Err(e.context(format!("cannot create {}", archive.display())));
