@@ -387,47 +387,6 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
     Ok(c)
 }
 
-/// Makes the metrics file `path` (JSON lines, one per epoch) agree with the checkpoint `t`
-/// before a resumed run appends to it: lines of epochs beyond the checkpoint's are dropped (a run
-/// interrupted after appending them but before saving that checkpoint), and epochs the
-/// checkpoint has but the file lacks are added from the checkpoint's history (without wall
-/// time). Lines that are not metrics are kept.
-fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<()> {
-    let text = match std::fs::read_to_string(path) {
-        Ok(text) => text,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
-    };
-    let epoch_of = |line: &str| {
-        serde_json::from_str::<serde_json::Value>(line)
-            .ok()
-            .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()))
-    };
-    let mut kept = String::with_capacity(text.len());
-    let mut have = std::collections::BTreeSet::new();
-    let mut changed = false;
-    for line in text.lines() {
-        match epoch_of(line) {
-            Some(e) if e > t.epoch as u64 || !have.insert(e) => changed = true,
-            _ => {
-                kept.push_str(line);
-                kept.push('\n');
-            }
-        }
-    }
-    for m in &t.history {
-        if !have.contains(&(m.epoch as u64)) {
-            kept.push_str(&serde_json::to_string(m)?);
-            kept.push('\n');
-            changed = true;
-        }
-    }
-    if changed {
-        snn_types::file::atomic_write(path, kept.as_bytes())?;
-    }
-    Ok(())
-}
-
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
     check_train_flags(&a)?;
@@ -554,7 +513,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let mut metrics_file = match &a.metrics {
         Some(p) => Some({
             if a.resume.is_some() {
-                reconcile_metrics(p, &trainer)?;
+                checkpoint::reconcile_metrics(p, &trainer)?;
             }
             std::fs::OpenOptions::new()
                 .create(true)

@@ -134,3 +134,56 @@ pub fn load(path: &Path) -> Result<Trainer, CheckpointError> {
     let b = file::read(path)?;
     from_bytes(&b, &path.display().to_string())
 }
+
+/// Makes the metrics file `path` (JSON lines of [`EpochMetrics`](crate::train::EpochMetrics),
+/// one per epoch, as `snn train --metrics` appends them after each checkpoint) agree with the
+/// checkpoint `t` before a resumed run appends to it: lines of epochs beyond the checkpoint's are
+/// dropped (a run interrupted after appending them but before saving that checkpoint) as are
+/// repeated epochs, and epochs the checkpoint has but the file lacks are added from the
+/// checkpoint's history (without wall time). Lines that are not metrics are kept. A missing file
+/// is an empty one; the file is rewritten atomically, only when something changed.
+pub fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<(), CheckpointError> {
+    let origin = || path.display().to_string();
+    let text = match std::fs::read_to_string(path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(error) => {
+            return Err(CheckpointError::Io {
+                path: origin(),
+                error,
+            });
+        }
+    };
+    let epoch_of = |line: &str| {
+        serde_json::from_str::<serde_json::Value>(line)
+            .ok()
+            .and_then(|v| v.get("epoch").and_then(|e| e.as_u64()))
+    };
+    let mut kept = String::with_capacity(text.len());
+    let mut have = std::collections::BTreeSet::new();
+    let mut changed = false;
+    for line in text.lines() {
+        match epoch_of(line) {
+            Some(e) if e > t.epoch as u64 || !have.insert(e) => changed = true,
+            _ => {
+                kept.push_str(line);
+                kept.push('\n');
+            }
+        }
+    }
+    for m in &t.history {
+        if !have.contains(&(m.epoch as u64)) {
+            let line = serde_json::to_string(m).map_err(|e| CheckpointError::Invalid {
+                path: origin(),
+                message: format!("epoch {} metrics: {e}", m.epoch),
+            })?;
+            kept.push_str(&line);
+            kept.push('\n');
+            changed = true;
+        }
+    }
+    if changed {
+        file::atomic_write(path, kept.as_bytes())?;
+    }
+    Ok(())
+}
