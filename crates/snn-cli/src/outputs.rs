@@ -1,6 +1,7 @@
 //! Output paths, checked right after parsing and before any long work: every file a command will
 //! write can be written (its directory exists and is writable, it is not a directory), none is
-//! one of the command's inputs, and no two outputs are the same file. A problem is a usage error
+//! one of the command's inputs, no two outputs are the same file, and none is `-` (standard
+//! output is not an output of these flags). A problem is a usage error
 //! (exit code 2) naming the flag and the path. The checks are `snn_types::file::check_output`
 //! and `snn_types::file::same_target`.
 
@@ -36,6 +37,13 @@ pub fn check(outputs: &[(&str, Option<&Path>)], inputs: &[Input<'_>]) -> Result<
         .filter_map(|&(flag, p)| p.map(|p| (flag, p)))
         .collect();
     for (i, &(flag, path)) in given.iter().enumerate() {
+        if path == Path::new("-") {
+            // `-` conventionally means standard output, which these outputs do not support; a
+            // file named `-` in the working directory is never what was meant.
+            return Err(usage(format!(
+                "{flag} -: writing to standard output is not supported; give a file name"
+            )));
+        }
         let ins: Vec<&Path> = inputs
             .iter()
             .filter(|x| !x.replaced_by.contains(&flag))

@@ -194,7 +194,11 @@ fn encode_checks_its_outputs_first() {
     let d = dir("encode");
     std::fs::write(d.join("in.csv"), "1,2,3\n").unwrap();
     std::fs::create_dir(d.join("sub.svg")).unwrap();
-    let cases: [(&[&str], &str); 4] = [
+    let cases: [(&[&str], &str); 5] = [
+        (
+            &["encode", "--out", "-"],
+            "--out -: writing to standard output is not supported; give a file name",
+        ),
         (
             &["encode", "--csv", "in.csv", "--out", "in.csv"],
             "--out in.csv: would overwrite the input file in.csv",
