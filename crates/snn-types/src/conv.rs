@@ -281,15 +281,39 @@ impl ConvGeometry {
         }
     }
 
+    /// Valid `(input, output, kernel offset)` triples of one axis, counted per kernel offset
+    /// (`O(kernel)` arithmetic, not a loop over the input).
+    fn axis_pairs(&self, axis: usize) -> u64 {
+        let (n, k, s, p, d, n_out) = (
+            self.in_shape[axis + 1] as i64,
+            self.kernel[axis] as i64,
+            self.stride[axis] as i64,
+            self.padding[axis] as i64,
+            self.dilation[axis] as i64,
+            self.out_shape[axis + 1] as i64,
+        );
+        (0..k)
+            .map(|kk| {
+                // Input i = o * s + off must lie in [0, n).
+                let off = kk * d - p;
+                let lo = if off >= 0 { 0 } else { (-off + s - 1) / s };
+                let hi = if n - 1 - off < 0 {
+                    -1
+                } else {
+                    ((n - 1 - off) / s).min(n_out - 1)
+                };
+                (hi - lo + 1).max(0) as u64
+            })
+            .sum()
+    }
+
     /// Synapses of the expanded projection (the number of (source, target) pairs).
     pub fn n_synapses(&self) -> u64 {
-        let per_axis = |axis: usize| -> u64 {
-            (0..self.in_shape[axis + 1])
-                .map(|i| self.axis_taps(axis, i).count() as u64)
-                .sum()
-        };
         // Pairs factorise over channels, rows and columns.
-        self.in_shape[0] as u64 * self.out_per_group() as u64 * per_axis(0) * per_axis(1)
+        self.in_shape[0] as u64
+            * self.out_per_group() as u64
+            * self.axis_pairs(0)
+            * self.axis_pairs(1)
     }
 
     /// The most targets one source reaches (`C_out/groups * ceil(kh/sy) * ceil(kw/sx)` at most).
