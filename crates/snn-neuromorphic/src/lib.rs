@@ -69,12 +69,14 @@ mod run;
 pub mod spikes;
 mod summary;
 
-pub use arch::ArchSpec;
+pub use arch::{ArchSpec, ConvWeights};
 pub use compile::quantise;
 pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
 pub use error::{ArchError, MapError, RunError, Violation};
 pub use noc::NocMode;
-pub use program::{ChipProgram, CoreUsage, PlacedPopulation, Quantisation};
+pub use program::{
+    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, ProjectionMemory, Quantisation, Storage,
+};
 pub use run::{
     Chip, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, RunOptions,
     StepTrace, UnitCosts,
