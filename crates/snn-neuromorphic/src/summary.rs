@@ -77,7 +77,7 @@ fn projection_memory_text(s: &mut String, mem: &[ProjectionMemory], conv_weights
         };
         let _ = writeln!(
             s,
-            "  {:<20} {:<18} {:<12} {:>10} synapses on {:>4} cores {:>12} bits{}",
+            "  {:<20} {:<8} {:<12} {:>10} synapses, {:>4} target core{} {:>12} bits{}",
             m.name,
             m.rule,
             match m.storage {
@@ -86,6 +86,7 @@ fn projection_memory_text(s: &mut String, mem: &[ProjectionMemory], conv_weights
             },
             m.synapses,
             m.target_cores,
+            if m.target_cores == 1 { ", " } else { "s," },
             m.synaptic_memory_bits,
             kernel
         );

@@ -179,7 +179,10 @@ impl ConvNet {
             mode = if avg { "average" } else { "sum" },
             pkh = pk[0],
             pkw = pk[1],
-            pstride = ps.map_or(String::new(), |s| format!(", stride = [{}, {}]", s[0], s[1])),
+            pstride = ps.map_or(String::new(), |s| format!(
+                ", stride = [{}, {}]",
+                s[0], s[1]
+            )),
             k2h = kn2[0],
             k2w = kn2[1],
             p2h = pd2[0],
@@ -220,7 +223,10 @@ fn conv_net() -> impl Strategy<Value = ConvNet> {
         (0.6f64..0.99, 0.6f64..0.99, 0.6f64..0.99),
         prop::collection::vec(-3i32..=9, 1..20),
         prop::collection::vec(-3i32..=9, 1..20),
-        (40u32..=150, prop::collection::vec((0u32..400, 0u32..20), 0..300)),
+        (
+            40u32..=150,
+            prop::collection::vec((0u32..400, 0u32..20), 0..300),
+        ),
         any::<u64>(),
     )
         .prop_map(
@@ -278,7 +284,10 @@ proptest! {
 }
 
 fn example() -> NetworkSpec {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/conv_small.toml");
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/conv_small.toml"
+    );
     NetworkSpec::load(std::path::Path::new(path)).unwrap()
 }
 
@@ -316,7 +325,10 @@ fn shared_weights_change_only_the_memory_accounting() {
         );
         assert!(s.synaptic_memory_bits < p.synaptic_memory_bits);
         assert_eq!(p.shared_kernel_bits, 0);
-        assert_eq!(s.synaptic_memory_bits, s.shared_kernel_bits, "all conv/pool");
+        assert_eq!(
+            s.synaptic_memory_bits, s.shared_kernel_bits,
+            "all conv/pool"
+        );
     }
     for (p, s) in per.projection_memory.iter().zip(&sh.projection_memory) {
         assert_eq!(p.storage, Storage::PerSynapse);
@@ -341,12 +353,7 @@ fn shared_weights_change_only_the_memory_accounting() {
         sh_t.n_cores_used(),
         per_t.n_cores_used()
     );
-    assert!(
-        per_t
-            .cores
-            .iter()
-            .all(|c| c.synaptic_memory_bits <= 20_000)
-    );
+    assert!(per_t.cores.iter().all(|c| c.synaptic_memory_bits <= 20_000));
     let r = chip_run(&per, 50);
     assert_eq!(chip_run(&per_t, 50), r);
     assert_eq!(chip_run(&sh_t, 50), r);
@@ -483,5 +490,8 @@ fn an_average_pool_into_loihi_lif_needs_an_integer_share() {
         q.projections[0].connectivity,
         Connectivity::Pool2d { .. }
     ));
-    assert_eq!(q.projections[0].weight, snn_types::ValueSpec::Constant(12.0));
+    assert_eq!(
+        q.projections[0].weight,
+        snn_types::ValueSpec::Constant(12.0)
+    );
 }
