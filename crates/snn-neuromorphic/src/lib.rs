@@ -13,6 +13,11 @@
 //!   (float `lif_beta`/`lif_delta`/`lif_exp` networks included; see [`quantise`]), place neurons
 //!   on cores under every limit, route (fan-out tables), verify every limit (failing with
 //!   [`MapError::DoesNotFit`] that lists every violation), lower to a [`ChipProgram`].
+//!   `conv2d`/`pool2d` projections compile like any other (their kernels quantised as
+//!   per-synapse weights, kept as conv rules in [`ChipProgram::quantised_spec`]); the
+//!   architecture's [`ConvWeights`] says whether a core counts their synapses one by one or the
+//!   kernel slices of its output channels once. [`ChipProgram::fit_summary`] shows the
+//!   per-layer placement and each projection's synaptic memory.
 //! * [`Chip::run`]: soma, axon, mesh (hop-by-hop with contention and back-pressure, or
 //!   analytic), synapse/dendrite stages and barriers, step by step; the [`Report`] holds output
 //!   spikes, modelled time, energy by class with the event counts and unit costs that produce

@@ -495,3 +495,32 @@ fn an_average_pool_into_loihi_lif_needs_an_integer_share() {
         snn_types::ValueSpec::Constant(12.0)
     );
 }
+
+#[test]
+fn conv_weights_is_stated_by_the_presets_and_an_assumption_otherwise() {
+    for name in ArchSpec::preset_names() {
+        let a = ArchSpec::preset(name).unwrap();
+        assert_eq!(a.core.conv_weights, Some(ConvWeights::PerSynapse), "{name}");
+        assert!(
+            a.assumptions().iter().all(|x| !x.contains("conv_weights")),
+            "{name}"
+        );
+    }
+    let mut a = ArchSpec::preset("loihi").unwrap();
+    a.core.conv_weights = None;
+    assert_eq!(a.conv_weights(), ConvWeights::PerSynapse);
+    assert!(
+        a.assumptions()
+            .iter()
+            .any(|x| x.starts_with("core.conv_weights unstated"))
+    );
+    a.core.conv_weights = Some(ConvWeights::Shared);
+    assert!(
+        a.assumptions()
+            .iter()
+            .any(|x| x.starts_with("core.conv_weights = shared"))
+    );
+    // The TOML round trip keeps the option.
+    let back = ArchSpec::from_toml_str(&a.to_toml_string(), "round trip").unwrap();
+    assert_eq!(back.core.conv_weights, Some(ConvWeights::Shared));
+}
