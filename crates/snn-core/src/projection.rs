@@ -389,14 +389,14 @@ impl Projection {
     pub fn for_each_synapse(&self, mut f: impl FnMut(u32, u32, f32)) {
         match &self.layout {
             Layout::Csr { row_ptr, targets } => {
-                for s in 0..self.n_source() {
-                    for i in row_ptr[s]..row_ptr[s + 1] {
-                        f(s as u32, targets[i], self.weights.at(i));
+                for (s, w) in row_ptr.windows(2).enumerate() {
+                    for (i, &t) in targets.iter().enumerate().take(w[1]).skip(w[0]) {
+                        f(s as u32, t, self.weights.at(i));
                     }
                 }
             }
             Layout::Conv(c) => {
-                for s in 0..self.n_source as u32 {
+                for s in 0..self.n_source {
                     c.for_each_target(s, |t, k| f(s, t, self.weights.at(k as usize)));
                 }
             }

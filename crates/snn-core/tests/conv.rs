@@ -431,3 +431,26 @@ fn transpose_index_of_a_conv_matches_its_expansion() {
         assert_eq!(p.transpose_index(), p.expanded().unwrap().transpose_index());
     }
 }
+
+#[test]
+fn shipped_nmnist_conv_example_equals_the_builtin_network() {
+    let path = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../../examples/nmnist_conv.toml");
+    let file = NetworkSpec::load(&path).unwrap();
+    assert_eq!(file, snn_core::models::nmnist_conv(1));
+}
+
+#[test]
+fn nmnist_conv_is_identical_on_two_threads_and_to_its_explicit_form() {
+    let mut spec = snn_core::models::nmnist_conv(3);
+    spec.recording.spikes = Some(vec!["conv2".into(), "out".into()]);
+    let (one, s1, net) = run(&spec, 1, 40);
+    let (two, s2, _) = run(&spec, 2, 40);
+    assert_eq!(one, two);
+    assert_eq!(s1, s2);
+    assert!(s1.spikes > 0);
+    let (ex, se, exn) = run(&explicit(&spec), 1, 40);
+    assert_eq!(one, ex);
+    assert_eq!(s1, se);
+    assert!(net.synapse_memory_bytes() * 50 < exn.synapse_memory_bytes());
+}
