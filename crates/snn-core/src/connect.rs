@@ -446,3 +446,43 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
         n_target: nt,
     })
 }
+
+/// `spec` with every `conv2d` and `pool2d` projection rewritten as an `explicit` one with the
+/// same synapses (each with its kernel weight; the delay is kept), for comparisons and for tools
+/// that need explicit synapses in the spec itself. Projections whose geometry does not resolve
+/// are left as they are. The rewritten spec simulates bit-identically to the original; it holds
+/// every synapse (about 16 bytes each in the spec, 8 once built).
+pub fn explicit_conv(spec: &NetworkSpec) -> NetworkSpec {
+    let mut out = spec.clone();
+    for (j, pr) in out.projections.iter_mut().enumerate() {
+        let Some(Ok(g)) = spec.projection_geometry(j) else {
+            continue;
+        };
+        let Ok(kernel) = conv_kernel(pr, &g, j) else {
+            continue;
+        };
+        // The kernel's f32 values, widened exactly: converting back gives the same weights.
+        let n = g.n_synapses() as usize;
+        let (mut sources, mut targets, mut weights) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let taps = ConvTaps::new(g);
+        for s in 0..g.n_source() as u32 {
+            taps.for_each_target(s, |t, k| {
+                sources.push(s);
+                targets.push(t);
+                weights.push(kernel.at(k as usize) as f64);
+            });
+        }
+        pr.connectivity = Connectivity::Explicit {
+            sources,
+            targets,
+            weights: Some(weights),
+            delays_ms: None,
+        };
+        pr.weight = ValueSpec::Constant(1.0);
+    }
+    out
+}

@@ -452,5 +452,8 @@ fn nmnist_conv_is_identical_on_two_threads_and_to_its_explicit_form() {
     let (ex, se, exn) = run(&explicit(&spec), 1, 40);
     assert_eq!(one, ex);
     assert_eq!(s1, se);
+    let (lib, sl, _) = run(&snn_core::connect::explicit_conv(&spec), 2, 40);
+    assert_eq!(one, lib);
+    assert_eq!(s1, sl);
     assert!(net.synapse_memory_bytes() * 50 < exn.synapse_memory_bytes());
 }
