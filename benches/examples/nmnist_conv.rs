@@ -11,6 +11,7 @@
 //! each, the network reset in between) on 1 and 2 threads, best of `REPEATS` (default 3), and
 //! reports spikes and synaptic events per second of wall time. Both forms must give the same
 //! spikes. The data is read from `$SNN_DATA/nmnist-small` (default `../shared/data`).
+//! `SNN_CONV_ONLY=conv-engine:1` (or `explicit CSR:2`, ...) runs one row only, for profiling.
 
 use std::time::Instant;
 
@@ -64,6 +65,8 @@ fn present(net: &mut Network, inputs: &[SpikeRaster]) -> (RunStats, u64) {
 }
 
 fn main() {
+    // `SNN_CONV_ONLY=conv-engine:1` runs one form and thread count (for profiling).
+    let only = std::env::var("SNN_CONV_ONLY").ok();
     let args: Vec<usize> = std::env::args()
         .skip(1)
         .map(|a| a.parse().expect("SAMPLES and REPEATS are integers"))
@@ -120,6 +123,12 @@ fn main() {
     let mut reference: Option<(RunStats, u64)> = None;
     for (form, s) in [("conv-engine", &spec), ("explicit CSR", &expl)] {
         for threads in [1, 2] {
+            if only
+                .as_deref()
+                .is_some_and(|o| o != format!("{form}:{threads}"))
+            {
+                continue;
+            }
             let t0 = Instant::now();
             let mut net = Network::build_with_threads(s, threads).expect("build");
             let build_s = t0.elapsed().as_secs_f64();

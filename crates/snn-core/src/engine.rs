@@ -1266,19 +1266,8 @@ fn deliver(
                     };
                     let s = (t as usize + d as usize) % slots;
                     let buf = &mut ring[s * len..(s + 1) * len];
-                    match &pr.weights {
-                        Weights::Uniform(w) => {
-                            let w = *w;
-                            for &g in mine {
-                                c.scatter(g - sp.start, |_| w, lo, hi, shift, buf);
-                            }
-                        }
-                        Weights::PerSynapse(ks) => {
-                            let ks = ks.as_slice();
-                            for &g in mine {
-                                c.scatter(g - sp.start, |k| ks[k as usize], lo, hi, shift, buf);
-                            }
-                        }
+                    for &g in mine {
+                        c.scatter(g - sp.start, &pr.weights, lo, hi, shift, buf);
                     }
                     continue;
                 }

@@ -80,6 +80,10 @@ pub struct ConvTaps {
     x_ptr: Vec<u32>,
     /// `[kx, ox]`.
     x_taps: Vec<[u32; 2]>,
+    /// With stride 1 and dilation 1 across (the common case), the column taps of each `ix` as one
+    /// run `[kx_lo, ox_lo, n]`: kernel columns `kx_lo..kx_lo + n` reach output columns
+    /// `ox_lo + n - 1` down to `ox_lo`. Empty otherwise.
+    x_runs: Vec<[u32; 3]>,
     /// Synapses of the expanded projection.
     n_expanded: u64,
 }
@@ -90,7 +94,12 @@ pub fn conv_taps_bytes(g: &ConvGeometry) -> u64 {
     let [_, h, w] = g.in_shape();
     let taps =
         |axis: usize, n: u32| -> u64 { (0..n).map(|i| g.axis_taps(axis, i).count() as u64).sum() };
-    (h as u64 + 1 + w as u64 + 1) * 4 + (taps(0, h) + taps(1, w)) * 8
+    let runs = if g.stride()[1] == 1 && g.dilation()[1] == 1 {
+        w as u64 * 12
+    } else {
+        0
+    };
+    (h as u64 + 1 + w as u64 + 1) * 4 + (taps(0, h) + taps(1, w)) * 8 + runs
 }
 
 impl ConvTaps {
@@ -113,6 +122,21 @@ impl ConvTaps {
             x_taps.extend(g.axis_taps(1, ix).map(|(kx, ox)| [kx, ox]));
             x_ptr.push(x_taps.len() as u32);
         }
+        let contiguous = g.stride()[1] == 1 && g.dilation()[1] == 1;
+        let x_runs = if contiguous {
+            (0..w as usize)
+                .map(|ix| {
+                    let t = &x_taps[x_ptr[ix] as usize..x_ptr[ix + 1] as usize];
+                    // Taps ascend in ox, so kx descends: the last tap has the lowest kx.
+                    match (t.first(), t.last()) {
+                        (Some(&[_, ox_lo]), Some(&[kx_lo, _])) => [kx_lo, ox_lo, t.len() as u32],
+                        _ => [0, 0, 0],
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         let n_expanded = g.in_shape()[0] as u64
             * g.out_per_group() as u64
             * y_taps.len() as u64
@@ -123,6 +147,7 @@ impl ConvTaps {
             y_taps,
             x_ptr,
             x_taps,
+            x_runs,
             n_expanded,
         }
     }
@@ -139,7 +164,9 @@ impl ConvTaps {
 
     /// Bytes of the tap tables.
     pub fn memory_bytes(&self) -> usize {
-        (self.y_ptr.len() + self.x_ptr.len()) * 4 + (self.y_taps.len() + self.x_taps.len()) * 8
+        (self.y_ptr.len() + self.x_ptr.len()) * 4
+            + (self.y_taps.len() + self.x_taps.len()) * 8
+            + self.x_runs.len() * 12
     }
 
     /// `(channel, row taps, column taps)` of source neuron `s` (which must be below
@@ -184,14 +211,26 @@ impl ConvTaps {
     }
 
     /// Adds the kernel row of source `s` into `buf`: for every target `t` of `s` with
-    /// `lo <= t < hi`, `buf[t - shift] += weight(kernel index)` (wrapping subtraction), targets
-    /// ascending. The loop over a row of output columns runs without range checks when the whole
-    /// row lies inside `lo..hi`.
+    /// `lo <= t < hi`, `buf[t - shift] += w` (wrapping subtraction) with `w` the kernel weight of
+    /// the pair (`kernel` is the projection's [`Weights`]: the kernel, or one weight for a pool).
+    /// Each target receives at most one addition, so the result equals that of the expanded CSR
+    /// row. When an output channel's plane lies inside `lo..hi` and the column taps form a run
+    /// (stride and dilation 1 across), each row is added as one run; otherwise a row inside
+    /// `lo..hi` is added tap by tap without range checks, and a row cut by `lo..hi` is checked tap
+    /// by tap.
     #[inline]
-    pub fn scatter<W: Fn(u32) -> f32>(
+    pub fn scatter(&self, s: u32, kernel: &Weights, lo: u32, hi: u32, shift: u32, buf: &mut [f32]) {
+        match kernel {
+            Synaptic::Uniform(w) => self.scatter_with(s, *w, lo, hi, shift, buf),
+            Synaptic::PerSynapse(k) => self.scatter_with(s, k.as_slice(), lo, hi, shift, buf),
+        }
+    }
+
+    #[inline(always)]
+    fn scatter_with<K: KernelRow>(
         &self,
         s: u32,
-        weight: W,
+        kernel: K,
         lo: u32,
         hi: u32,
         shift: u32,
@@ -207,27 +246,128 @@ impl ConvTaps {
         let [kh, kw] = g.kernel();
         let plane = oh * ow;
         let (grp, cil) = (ci / ipg, ci % ipg);
+        let run = self.x_runs.get((s % g.in_shape()[2]) as usize).copied();
         // Output channels whose plane meets lo..hi.
         let co_lo = (grp * opg).max(lo / plane);
         let co_hi = ((grp + 1) * opg).min(hi.div_ceil(plane));
         for co in co_lo..co_hi {
             let (tbase, kbase) = (co * plane, (co * ipg + cil) * kh * kw);
+            if let Some([kx_lo, ox_lo, n]) = run
+                && tbase >= lo
+                && tbase + plane <= hi
+            {
+                // The whole output plane is ours and each row's taps form one run: the hot path.
+                let t0 = (tbase + ox_lo).wrapping_sub(shift) as usize;
+                let k0 = (kbase + kx_lo) as usize;
+                // Runs of a fixed length unroll (no loop exit to mispredict per row).
+                match n {
+                    1 => plane_runs::<K, 1>(kernel, ys, k0, t0, buf),
+                    2 => plane_runs::<K, 2>(kernel, ys, k0, t0, buf),
+                    3 => plane_runs::<K, 3>(kernel, ys, k0, t0, buf),
+                    4 => plane_runs::<K, 4>(kernel, ys, k0, t0, buf),
+                    5 => plane_runs::<K, 5>(kernel, ys, k0, t0, buf),
+                    6 => plane_runs::<K, 6>(kernel, ys, k0, t0, buf),
+                    7 => plane_runs::<K, 7>(kernel, ys, k0, t0, buf),
+                    _ => {
+                        for &[ky, oy] in ys {
+                            kernel.add_run(
+                                k0 + ky as usize,
+                                &mut buf[t0 + oy as usize..][..n as usize],
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
             for &[ky, oy] in ys {
                 let (trow, krow) = (tbase + oy, kbase + ky);
                 if trow >= lo && trow + ow <= hi {
                     let base = trow.wrapping_sub(shift);
                     for &[kx, ox] in xs {
-                        buf[base.wrapping_add(ox) as usize] += weight(krow + kx);
+                        buf[base.wrapping_add(ox) as usize] += kernel.at(krow + kx);
                     }
                 } else if trow < hi && trow + ow > lo {
                     for &[kx, ox] in xs {
                         let t = trow + ox;
                         if t >= lo && t < hi {
-                            buf[t.wrapping_sub(shift) as usize] += weight(krow + kx);
+                            buf[t.wrapping_sub(shift) as usize] += kernel.at(krow + kx);
                         }
                     }
                 }
             }
+        }
+    }
+}
+
+/// Adds one run of `N` kernel columns per row tap (`ys`) of an output plane: row `[ky, oy]` adds
+/// kernel entries `k0 + ky ..` onto `buf[t0 + oy + N - 1]` down to `buf[t0 + oy]`.
+#[inline(always)]
+fn plane_runs<K: KernelRow, const N: usize>(
+    kernel: K,
+    ys: &[[u32; 2]],
+    k0: usize,
+    t0: usize,
+    buf: &mut [f32],
+) {
+    for &[ky, oy] in ys {
+        let o = t0 + oy as usize;
+        let out: &mut [f32; N] = match buf.get_mut(o..o + N).and_then(|b| b.try_into().ok()) {
+            Some(b) => b,
+            None => return,
+        };
+        kernel.add_fixed(k0 + ky as usize, out);
+    }
+}
+
+/// A kernel as [`ConvTaps::scatter`] reads it: one weight for every entry (a pool), or a slice.
+trait KernelRow: Copy {
+    /// Entry `k`.
+    fn at(self, k: u32) -> f32;
+    /// `out[out.len() - 1 - i] += entry(k0 + i)` for every `i`: a run of kernel columns
+    /// ascending onto output columns descending.
+    fn add_run(self, k0: usize, out: &mut [f32]);
+    /// [`add_run`](Self::add_run) for a run of a fixed length.
+    fn add_fixed<const N: usize>(self, k0: usize, out: &mut [f32; N]);
+}
+
+impl KernelRow for f32 {
+    #[inline(always)]
+    fn at(self, _: u32) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn add_run(self, _: usize, out: &mut [f32]) {
+        for b in out {
+            *b += self;
+        }
+    }
+    #[inline(always)]
+    fn add_fixed<const N: usize>(self, _: usize, out: &mut [f32; N]) {
+        for b in out {
+            *b += self;
+        }
+    }
+}
+
+impl KernelRow for &[f32] {
+    #[inline(always)]
+    fn at(self, k: u32) -> f32 {
+        self[k as usize]
+    }
+    #[inline(always)]
+    fn add_run(self, k0: usize, out: &mut [f32]) {
+        let ks = &self[k0..k0 + out.len()];
+        for (b, &w) in out.iter_mut().rev().zip(ks) {
+            *b += w;
+        }
+    }
+    #[inline(always)]
+    fn add_fixed<const N: usize>(self, k0: usize, out: &mut [f32; N]) {
+        let Some(ks) = self.get(k0..k0 + N) else {
+            return;
+        };
+        for i in 0..N {
+            out[N - 1 - i] += ks[i];
         }
     }
 }

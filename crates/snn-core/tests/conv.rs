@@ -328,8 +328,8 @@ fn conv_memory_is_the_kernel_and_taps_not_per_synapse() {
     // 2 x 8 x 8 inputs, each reaching up to 3 x 3 x 3 targets: 3 x 2 x 36 x 9 pairs.
     assert_eq!(conv.n_synapses(), 3 * 2 * 36 * 9);
     assert!(conv.row_ptr().is_empty() && conv.targets().is_empty());
-    // Kernel (54 f32) + taps: (9 + 9) u32 pointers + 2 x 18 taps of 8 bytes.
-    assert_eq!(conv.memory_bytes(), 54 * 4 + 18 * 4 + 36 * 8);
+    // Kernel (54 f32) + taps: (9 + 9) u32 pointers, 2 x 18 taps of 8 bytes, 8 column runs of 12.
+    assert_eq!(conv.memory_bytes(), 54 * 4 + 18 * 4 + 36 * 8 + 8 * 12);
     assert_eq!(net.n_synapses(), ex.n_synapses());
     assert!(net.synapse_memory_bytes() * 10 < ex.synapse_memory_bytes());
     let m = NetworkMemory::estimate(&spec, 1);
