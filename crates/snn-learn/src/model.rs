@@ -1619,3 +1619,75 @@ pub fn argmax(z: &[f32]) -> usize {
     }
     best
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With beta 0 and an unreachable threshold a conv layer's membrane is its input current,
+    /// a linear function of the kernel: `L(K) = sum C * I(K)` has the gradient the backward
+    /// pass computes from `delta = C`, which finite differences check for every kernel value,
+    /// for static, per-step analog and spike input, with average, sum and no pooling.
+    #[test]
+    fn conv_weight_gradients_match_finite_differences_of_a_linear_probe() {
+        let shape = [2, 9, 9];
+        let (steps, batch) = (3, 2);
+        let n_in = 2 * 9 * 9;
+        for s in ["3C3-AP2-FC4", "2C2s2p1-SP3-FC4", "3C3p1-FC4", "2C4s2-AP2-FC4"] {
+            let a = crate::arch::parse(s, shape).unwrap();
+            let mut cfg = ModelConfig::feed_forward(n_in, &[], a.n_outputs, steps);
+            cfg.hidden = a.hidden;
+            cfg.input_shape = Some(shape);
+            cfg.beta = 0.0;
+            cfg.threshold = 1e30;
+            let m = Model::new(cfg, 5).unwrap();
+            let c = m.config.hidden[0].conv.unwrap();
+            let n = m.layers[0].n_out;
+            let x: Vec<f32> = (0..steps * batch * n_in)
+                .map(|i| ((i * 29 % 17) as f32) / 17.0)
+                .collect();
+            let mut offsets = vec![0u32];
+            let mut idx = Vec::new();
+            for k in 0..steps * batch {
+                idx.extend((0..n_in as u32).filter(|i| (i * 7 + k as u32 * 3) % 5 == 0));
+                offsets.push(idx.len() as u32);
+            }
+            for input in [
+                Input::Static(x[..batch * n_in].to_vec()),
+                Input::Sequence(x.clone()),
+                Input::Spikes { offsets, idx },
+            ] {
+                let coef: Vec<f32> = (0..steps * batch * n)
+                    .map(|i| ((i * 13 % 11) as f32 - 5.0) / 7.0)
+                    .collect();
+                let probe = |m: &Model| {
+                    let mut tape = Tape::default();
+                    m.forward(&input, batch, &mut tape);
+                    tape.u[0]
+                        .iter()
+                        .zip(&coef)
+                        .map(|(u, c)| (*u as f64) * (*c as f64))
+                        .sum::<f64>()
+                };
+                let mut tape = Tape::default();
+                m.forward(&input, batch, &mut tape);
+                let mut dk = vec![0.0f32; m.layers[0].w.len()];
+                let mut g = Vec::new();
+                m.conv_backward(0, &c, &input, &mut tape, &coef, &mut dk, &mut g);
+                let h = 1e-2f32;
+                for i in 0..dk.len() {
+                    let (mut p, mut q) = (m.clone(), m.clone());
+                    p.layers[0].w[i] += h;
+                    q.layers[0].w[i] -= h;
+                    let fd = (probe(&p) - probe(&q)) / (2.0 * h as f64);
+                    assert!(
+                        (fd - dk[i] as f64).abs() < 1e-3 * fd.abs().max(1.0),
+                        "{s} {:?} dK[{i}]: analytic {} vs finite difference {fd}",
+                        std::mem::discriminant(&input),
+                        dk[i]
+                    );
+                }
+            }
+        }
+    }
+}
