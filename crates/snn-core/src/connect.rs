@@ -11,7 +11,10 @@ use rand::RngExt;
 use rand::distr::uniform::SampleRange;
 use rand::rngs::Xoshiro256PlusPlus;
 use rand_distr::{Distribution as _, Normal};
-use snn_types::{Connectivity, Distribution, NetworkSpec, ProjectionSpec, ValueSpec, delay_steps};
+use snn_types::{
+    Connectivity, ConvGeometry, Distribution, NetworkSpec, PoolMode, ProjectionSpec, ValueSpec,
+    delay_steps,
+};
 
 use crate::error::BuildError;
 use crate::projection::{Delays, Projection, Weights};
@@ -109,6 +112,42 @@ fn distinct_sorted(rng: &mut Xoshiro256PlusPlus, n: u32, k: u32, exclude: Option
     v
 }
 
+/// The synapses of a conv or pool projection, row by row (targets ascending), with the kernel's
+/// weight on each (the projection's `weight`, divided by the window area for `average`, for a
+/// pool).
+fn conv_structure(pr: &ProjectionSpec, g: &ConvGeometry) -> Structure {
+    let n_syn = g.n_synapses() as usize;
+    let mut row_ptr = Vec::with_capacity(g.n_source() + 1);
+    row_ptr.push(0);
+    let mut targets = Vec::with_capacity(n_syn);
+    let mut weights = Vec::with_capacity(n_syn);
+    let kernel: Vec<f32> = match &pr.connectivity {
+        Connectivity::Conv2d { weights, .. } => weights.iter().map(|&w| w as f32).collect(),
+        Connectivity::Pool2d { mode, kernel, .. } => {
+            let w = pr.weight.as_constant().unwrap_or(0.0);
+            let w = match mode {
+                PoolMode::Sum => w,
+                PoolMode::Average => w / (kernel[0] as f64 * kernel[1] as f64),
+            };
+            vec![w as f32; g.kernel_len()]
+        }
+        _ => Vec::new(),
+    };
+    for s in 0..g.n_source() as u32 {
+        g.for_each_target(s, |t, k| {
+            targets.push(t);
+            weights.push(kernel[k as usize]);
+        });
+        row_ptr.push(targets.len());
+    }
+    Structure {
+        row_ptr,
+        targets,
+        weights: Some(weights),
+        delays_ms: None,
+    }
+}
+
 fn structure(
     pr: &ProjectionSpec,
     ns: u32,
@@ -118,6 +157,8 @@ fn structure(
 ) -> Structure {
     let no_self = same && !pr.allow_autapses;
     match &pr.connectivity {
+        // Handled by `conv_structure` (needs the spec for the source's shape).
+        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => from_rows(Vec::new()),
         Connectivity::AllToAll => from_rows(
             (0..ns)
                 .map(|s| (0..nt).filter(|&t| !(no_self && t == s)).collect())
@@ -248,7 +289,15 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
     let ns = spec.populations[si].size;
     let nt = spec.populations[ti].size;
     let mut rng = stream(spec.seed, StreamKind::Connectivity, index as u64);
-    let st = structure(pr, ns, nt, si == ti, &mut rng);
+    let st = match spec.projection_geometry(index) {
+        Some(Ok(g)) => conv_structure(pr, &g),
+        Some(Err(why)) => {
+            return Err(BuildError::Shape(format!(
+                "projections[{index}].connectivity: {why}"
+            )));
+        }
+        None => structure(pr, ns, nt, si == ti, &mut rng),
+    };
     if st.targets.len() > u32::MAX as usize {
         return Err(BuildError::TooLarge(format!(
             "projections[{index}] has {} synapses; the limit is {}",

@@ -19,6 +19,10 @@ pub enum BuildError {
     /// [`crate::memory`]).
     #[error(transparent)]
     Memory(#[from] TooLarge),
+    /// A conv or pool projection's shapes disagree (only possible for specs that skipped
+    /// validation).
+    #[error("inconsistent shapes: {0}")]
+    Shape(String),
     /// A run-time request was inconsistent with the network.
     #[error("invalid request: {0}")]
     Request(String),

@@ -247,6 +247,14 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
             let d = if delays_ms.is_some() { 16 } else { 0 };
             (SynapseCount::exact(n), 12 + w + d, 0)
         }
+        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => {
+            let n = match spec.projection_geometry(j) {
+                Some(Ok(g)) => g.n_synapses(),
+                _ => 0,
+            };
+            per_syn_weights = matches!(pr.connectivity, Connectivity::Conv2d { .. });
+            (SynapseCount::exact(n), 8, 0)
+        }
         Connectivity::Dense { weights } => {
             let n = weights
                 .iter()

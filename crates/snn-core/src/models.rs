@@ -54,6 +54,7 @@ fn vogels_abbott(
         high: -50.0,
     }));
     let pop = |name: &str, size| PopulationSpec {
+        shape: None,
         name: name.into(),
         size,
         neuron: neuron.clone(),

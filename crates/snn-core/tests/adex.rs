@@ -16,6 +16,7 @@ fn one_population(p: AdexParams, size: u32, dt_ms: f64) -> NetworkSpec {
         duration_ms: None,
         seed: 5,
         populations: vec![PopulationSpec {
+            shape: None,
             name: "n".into(),
             size,
             neuron: NeuronModel::Adex(p),
@@ -447,6 +448,7 @@ fn random_network() -> NetworkSpec {
     spec.populations.clear();
     for (name, size, p) in [("e", 80, adapting().0), ("i", 20, AdexParams::default())] {
         spec.populations.push(PopulationSpec {
+            shape: None,
             name: name.into(),
             size,
             neuron: NeuronModel::Adex(p),

@@ -200,6 +200,7 @@ fn spec_reads_lif_cond_exp_with_nest_defaults_and_rejects_unknown_fields() {
         .to_string();
     assert!(err.contains("unknown field `tau_m_ms`"), "{err}");
     let _ = PopulationSpec {
+        shape: None,
         name: "x".into(),
         size: 1,
         neuron: NeuronModel::LifCondExp(d),

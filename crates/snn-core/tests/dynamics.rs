@@ -14,6 +14,7 @@ fn one_population(model: NeuronModel, size: u32, dt_ms: f64) -> NetworkSpec {
         duration_ms: None,
         seed: 3,
         populations: vec![PopulationSpec {
+            shape: None,
             name: "n".into(),
             size,
             neuron: model,
@@ -209,6 +210,7 @@ fn delays_arrive_exactly_delay_steps_later() {
     for delay_steps in [1u64, 2, 7, 30] {
         let mut spec = one_population(NeuronModel::Input, 1, 0.5);
         spec.populations.push(PopulationSpec {
+            shape: None,
             name: "out".into(),
             size: 1,
             neuron: NeuronModel::LifBeta(LifBetaParams {
@@ -300,6 +302,7 @@ fn loihi_population_matches_the_reference_step() {
     };
     let mut spec = one_population(NeuronModel::Input, 1, 1.0);
     spec.populations.push(PopulationSpec {
+        shape: None,
         name: "l".into(),
         size: 1,
         neuron: NeuronModel::LoihiLif(p),
@@ -373,6 +376,7 @@ fn reset_replays_identically_and_injection_drives_inputs() {
     spec.populations.insert(
         0,
         PopulationSpec {
+            shape: None,
             name: "in".into(),
             size: 10,
             neuron: NeuronModel::Input,

@@ -16,6 +16,7 @@ fn one_population(p: IzhikevichParams, size: u32, dt_ms: f64) -> NetworkSpec {
         duration_ms: None,
         seed: 3,
         populations: vec![PopulationSpec {
+            shape: None,
             name: "n".into(),
             size,
             neuron: NeuronModel::Izhikevich(p),
@@ -334,6 +335,7 @@ fn random_network() -> NetworkSpec {
     spec.populations.clear();
     for (name, p) in published() {
         spec.populations.push(PopulationSpec {
+            shape: None,
             name: name.into(),
             size: 40,
             neuron: NeuronModel::Izhikevich(IzhikevichParams { i_e: 3.0, ..p }),

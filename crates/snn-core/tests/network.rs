@@ -13,6 +13,7 @@ use snn_types::{
 fn two_pops(ns: u32, nt: u32, conn: Connectivity, same: bool) -> NetworkSpec {
     let lif = NeuronModel::LifExp(LifExpParams::default());
     let mut populations = vec![PopulationSpec {
+        shape: None,
         name: "a".into(),
         size: ns,
         neuron: lif.clone(),
@@ -20,6 +21,7 @@ fn two_pops(ns: u32, nt: u32, conn: Connectivity, same: bool) -> NetworkSpec {
     }];
     if !same {
         populations.push(PopulationSpec {
+            shape: None,
             name: "b".into(),
             size: nt,
             neuron: lif,
@@ -213,6 +215,7 @@ fn same_seed_same_network_different_seed_different_network() {
 fn busy_spec() -> NetworkSpec {
     let mut spec = models::cuba(1000, 5);
     spec.populations.push(PopulationSpec {
+        shape: None,
         name: "in".into(),
         size: 50,
         neuron: NeuronModel::Input,

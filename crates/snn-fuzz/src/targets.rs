@@ -264,6 +264,52 @@ pub fn spec_json_seeds() -> Vec<Vec<u8>> {
         .collect()
 }
 
+/// A small convolutional network: input spikes, a strided, padded, grouped conv, a sum pool and an
+/// average pool.
+const CONV_NET: &str = r#"
+    name = "conv"
+    dt_ms = 1.0
+    duration_ms = 12.0
+    seed = 4
+    [[populations]]
+    name = "in"
+    size = 72
+    shape = [2, 6, 6]
+    neuron = { model = "input" }
+    [[populations]]
+    name = "c1"
+    size = 36
+    shape = [4, 3, 3]
+    neuron = { model = "lif_beta", beta = 0.8, threshold = 0.5 }
+    [[populations]]
+    name = "p1"
+    size = 4
+    neuron = { model = "lif_beta", beta = 0.5, threshold = 0.5 }
+    [[populations]]
+    name = "p2"
+    size = 4
+    neuron = { model = "lif_beta", beta = 0.5, threshold = 0.5 }
+    [[projections]]
+    source = "in"
+    target = "c1"
+    connectivity = { rule = "conv2d", out_channels = 4, kernel = 3, stride = 2, padding = 1, groups = 2, weights = [0.5, -0.25, 0.75, 0.5, 0.125, 0.25, -0.5, 0.5, 0.25, 0.5, -0.25, 0.75, 0.5, 0.125, 0.25, -0.5, 0.5, 0.25, 0.5, -0.25, 0.75, 0.5, 0.125, 0.25, -0.5, 0.5, 0.25, 0.5, -0.25, 0.75, 0.5, 0.125, 0.25, -0.5, 0.5, 0.25] }
+    delay_ms = 2.0
+    [[projections]]
+    source = "c1"
+    target = "p1"
+    connectivity = { rule = "pool2d", kernel = 3, mode = "sum" }
+    weight = 0.75
+    [[projections]]
+    source = "c1"
+    target = "p2"
+    connectivity = { rule = "pool2d", kernel = [3, 3], stride = [1, 1], mode = "average" }
+    weight = 2.0
+    [[stimuli]]
+    kind = "poisson"
+    target = "in"
+    rate_hz = 300.0
+"#;
+
 const EVERY_KIND: &str = r#"
     name = "every-kind"
     dt_ms = 0.5
@@ -334,7 +380,7 @@ const EVERY_KIND: &str = r#"
 "#;
 
 fn spec_seeds() -> Vec<NetworkSpec> {
-    let mut out: Vec<NetworkSpec> = [EVERY_KIND, SMALL_NET]
+    let mut out: Vec<NetworkSpec> = [EVERY_KIND, SMALL_NET, CONV_NET]
         .iter()
         .filter_map(|t| NetworkSpec::from_toml_str(t).ok())
         .collect();
@@ -459,4 +505,22 @@ pub fn aer_seeds() -> Vec<Vec<u8>> {
 /// Seeds: a spike CSV with a header and a comment.
 pub fn spike_csv_seeds() -> Vec<Vec<u8>> {
     vec![b"step,neuron\n0,1\n0,3\n# comment\n\n2,0\n7,2\n".to_vec()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_seed_spec_is_valid() {
+        for (name, text) in [
+            ("EVERY_KIND", EVERY_KIND),
+            ("SMALL_NET", SMALL_NET),
+            ("CONV_NET", CONV_NET),
+        ] {
+            let spec = NetworkSpec::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(exercise(&spec), "{name}");
+        }
+    }
 }

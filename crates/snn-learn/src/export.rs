@@ -102,6 +102,7 @@ pub fn encoding(coding: InputCoding) -> Encoding {
 pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec, ExportError> {
     let nl = model.layers.len();
     let mut populations = vec![PopulationSpec {
+        shape: None,
         name: "input".into(),
         size: model.config.n_inputs as u32,
         neuron: NeuronModel::Input,
@@ -131,6 +132,7 @@ pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec,
             f32::MAX as f64
         };
         populations.push(PopulationSpec {
+            shape: None,
             name: name.clone(),
             size: layer.n_out as u32,
             neuron: NeuronModel::LifBeta(LifBetaParams {

@@ -65,6 +65,7 @@ fn net_strategy() -> impl Strategy<Value = NetworkSpec> {
     )
         .prop_map(|(n_in, n_a, n_b, pa, pb, in_a, a_b, a_a, inputs, seed)| {
             let pops = |name: &str, size, neuron| PopulationSpec {
+                shape: None,
                 name: name.into(),
                 size,
                 neuron,

@@ -51,6 +51,7 @@
 #![warn(missing_docs)]
 
 pub mod budget;
+pub mod conv;
 mod error;
 pub mod file;
 mod params;
@@ -62,6 +63,7 @@ mod spike;
 mod time;
 mod validate;
 
+pub use conv::{ConvGeometry, PoolMode};
 pub use error::{SpecError, SpecIssue};
 pub use params::{
     AdaptiveThreshold, AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams,

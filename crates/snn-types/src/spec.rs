@@ -8,6 +8,7 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
+use crate::conv::{ConvGeometry, PoolMode, shape_len};
 use crate::error::SpecError;
 use crate::params::NeuronModel;
 use crate::readout::ReadoutSpec;
@@ -53,6 +54,11 @@ pub struct PopulationSpec {
     pub name: String,
     /// Number of neurons.
     pub size: u32,
+    /// Optional layout `[C, H, W]` (channels, height, width; `C * H * W` must equal `size`):
+    /// neuron `(c, y, x)` is local index `(c * H + y) * W + x`. Conv and pool projections read
+    /// their input and output shapes from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shape: Option<[u32; 3]>,
     /// Neuron model and its parameters.
     pub neuron: NeuronModel,
     /// Initial membrane value in the model's unit (mV for `lif_exp`/`lif_delta`); defaults to the
@@ -325,6 +331,113 @@ pub enum Connectivity {
         /// Row-major matrix, one row per source neuron.
         weights: Vec<Vec<f64>>,
     },
+    /// A 2-D convolution (PyTorch's `Conv2d`, no bias) from a `[C_in, H, W]` source onto a
+    /// `[out_channels, H_out, W_out]` target; the kernel is stored once, never per synapse
+    /// (see [`crate::conv`]). Pairs (`kernel = [5, 5]`) may be written as one number
+    /// (`kernel = 5`). The projection's `weight` must stay at its default 1 and its delay must be
+    /// a constant.
+    Conv2d {
+        /// Source layout; defaults to the source population's `shape`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_shape: Option<[u32; 3]>,
+        /// Output channels.
+        out_channels: u32,
+        /// Kernel `[kh, kw]`.
+        #[serde(deserialize_with = "de_pair")]
+        kernel: [u32; 2],
+        /// Stride `[sy, sx]` (default 1).
+        #[serde(default = "ones", deserialize_with = "de_pair")]
+        stride: [u32; 2],
+        /// Zero padding on each side `[py, px]` (default 0).
+        #[serde(default, deserialize_with = "de_pair")]
+        padding: [u32; 2],
+        /// Dilation `[dy, dx]` (default 1).
+        #[serde(default = "ones", deserialize_with = "de_pair")]
+        dilation: [u32; 2],
+        /// Channel groups (default 1); must divide both channel counts.
+        #[serde(default = "one")]
+        groups: u32,
+        /// Kernel weights, row-major `[out_channels][C_in / groups][kh][kw]`, in the target
+        /// model's weight unit.
+        weights: Vec<f64>,
+    },
+    /// 2-D pooling per channel from a `[C, H, W]` source onto a `[C, H_out, W_out]` target:
+    /// every source of a window reaches the target with the projection's (constant) `weight`
+    /// (`sum`) or `weight / (kh * kw)` (`average`).
+    Pool2d {
+        /// Source layout; defaults to the source population's `shape`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        in_shape: Option<[u32; 3]>,
+        /// `sum` (default) or `average`.
+        #[serde(default)]
+        mode: PoolMode,
+        /// Window `[kh, kw]`.
+        #[serde(deserialize_with = "de_pair")]
+        kernel: [u32; 2],
+        /// Stride (default: the window, i.e. non-overlapping).
+        #[serde(
+            default,
+            deserialize_with = "de_opt_pair",
+            skip_serializing_if = "Option::is_none"
+        )]
+        stride: Option<[u32; 2]>,
+        /// Zero padding on each side (default 0).
+        #[serde(default, deserialize_with = "de_pair")]
+        padding: [u32; 2],
+    },
+}
+
+fn ones() -> [u32; 2] {
+    [1, 1]
+}
+
+fn one() -> u32 {
+    1
+}
+
+/// Accepts `3` or `[3, 2]` for a pair of non-negative integers.
+struct PairVisitor;
+
+impl<'de> serde::de::Visitor<'de> for PairVisitor {
+    type Value = [u32; 2];
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        f.write_str("a non-negative integer or a pair [a, b] of them")
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<[u32; 2], E> {
+        let x = u32::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))?;
+        Ok([x, x])
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<[u32; 2], E> {
+        if v < 0 {
+            return Err(E::custom(format!("{v} is negative")));
+        }
+        self.visit_u64(v as u64)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<[u32; 2], A::Error> {
+        use serde::de::Error;
+        let a: u32 = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::custom("a pair needs two values, got none"))?;
+        let b: u32 = seq
+            .next_element()?
+            .ok_or_else(|| A::Error::custom("a pair needs two values, got one"))?;
+        if seq.next_element::<u32>()?.is_some() {
+            return Err(A::Error::custom("a pair has two values, got more"));
+        }
+        Ok([a, b])
+    }
+}
+
+fn de_pair<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u32; 2], D::Error> {
+    d.deserialize_any(PairVisitor)
+}
+
+fn de_opt_pair<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[u32; 2]>, D::Error> {
+    d.deserialize_any(PairVisitor).map(Some)
 }
 
 impl Connectivity {
@@ -338,6 +451,8 @@ impl Connectivity {
             Connectivity::FixedOutdegree { .. } => "fixed_outdegree",
             Connectivity::Explicit { .. } => "explicit",
             Connectivity::Dense { .. } => "dense",
+            Connectivity::Conv2d { .. } => "conv2d",
+            Connectivity::Pool2d { .. } => "pool2d",
         }
     }
 }
@@ -591,6 +706,75 @@ impl NetworkSpec {
     /// Index of the population called `name`.
     pub fn population_index(&self, name: &str) -> Option<usize> {
         self.populations.iter().position(|p| p.name == name)
+    }
+
+    /// The geometry of projection `j` when its rule is `conv2d` or `pool2d` (`None` for any
+    /// other rule or an out-of-range `j`), or why it has none: the input shape is missing or
+    /// disagrees with the source population, or the kernel does not fit. Checks the source side
+    /// only; [`validate`](Self::validate) also checks the target's size and shape.
+    pub fn projection_geometry(&self, j: usize) -> Option<Result<ConvGeometry, String>> {
+        let pr = self.projections.get(j)?;
+        let in_shape = match &pr.connectivity {
+            Connectivity::Conv2d { in_shape, .. } | Connectivity::Pool2d { in_shape, .. } => {
+                in_shape
+            }
+            _ => return None,
+        };
+        let src = self
+            .population_index(&pr.source)
+            .map(|i| &self.populations[i]);
+        let shape = match (in_shape, src.and_then(|p| p.shape)) {
+            (Some(a), Some(b)) if *a != b => {
+                return Some(Err(format!(
+                    "in_shape {a:?} differs from the shape {b:?} of source population '{}'",
+                    pr.source
+                )));
+            }
+            (Some(a), _) => *a,
+            (None, Some(b)) => b,
+            (None, None) => {
+                return Some(Err(format!(
+                    "needs in_shape, or a shape on source population '{}'",
+                    pr.source
+                )));
+            }
+        };
+        if let Some(p) = src
+            && shape_len(shape) != p.size as u64
+        {
+            return Some(Err(format!(
+                "in_shape {shape:?} holds {} neurons but source population '{}' has {}",
+                shape_len(shape),
+                pr.source,
+                p.size
+            )));
+        }
+        Some(match &pr.connectivity {
+            Connectivity::Conv2d {
+                out_channels,
+                kernel,
+                stride,
+                padding,
+                dilation,
+                groups,
+                ..
+            } => ConvGeometry::new(
+                shape,
+                *out_channels,
+                *kernel,
+                *stride,
+                *padding,
+                *dilation,
+                *groups,
+            ),
+            Connectivity::Pool2d {
+                kernel,
+                stride,
+                padding,
+                ..
+            } => ConvGeometry::pool(shape, *kernel, stride.unwrap_or(*kernel), *padding),
+            _ => return None,
+        })
     }
 
     /// Global index of the first neuron of every population, plus the total at the end.

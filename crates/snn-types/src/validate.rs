@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 
+use crate::conv::{PoolMode, shape_len};
 use crate::error::SpecIssue;
 use crate::params::NeuronModel;
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
@@ -339,6 +340,101 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
     ))
 }
 
+/// Checks a `conv2d` or `pool2d` projection: the geometry, the target's size and shape, the
+/// kernel's length and values, a constant delay, and the weight rule of each.
+fn check_conv(c: &mut Checker, spec: &NetworkSpec, i: usize, cpath: &str, path: &str) {
+    let pr = &spec.projections[i];
+    if pr.source == pr.target {
+        c.err(
+            cpath,
+            format!(
+                "{} from '{}' onto itself is not supported (a conv or pool projection connects two layers)",
+                pr.connectivity.name(),
+                pr.source
+            ),
+        );
+        return;
+    }
+    if let Some(ValueSpec::Random(_)) = pr.delay_ms {
+        c.err(
+            format!("{path}.delay_ms"),
+            format!(
+                "a {} projection needs a constant delay (its synapses are not stored one by one)",
+                pr.connectivity.name()
+            ),
+        );
+    }
+    match (&pr.connectivity, &pr.weight) {
+        (Connectivity::Conv2d { .. }, ValueSpec::Constant(w)) if *w == 1.0 => {}
+        (Connectivity::Conv2d { .. }, _) => c.err(
+            format!("{path}.weight"),
+            "a conv2d projection takes its weights from connectivity.weights; leave weight out (it must be 1)",
+        ),
+        (Connectivity::Pool2d { .. }, ValueSpec::Random(_)) => c.err(
+            format!("{path}.weight"),
+            "a pool2d projection needs a constant weight (every window shares it)",
+        ),
+        _ => {}
+    }
+    let geometry = match spec.projection_geometry(i) {
+        Some(Ok(g)) => g,
+        Some(Err(why)) => {
+            c.err(cpath, why);
+            return;
+        }
+        None => return,
+    };
+    if let Connectivity::Conv2d { weights, .. } = &pr.connectivity {
+        let want = geometry.kernel_len();
+        let [co, _, _] = geometry.out_shape();
+        let [kh, kw] = geometry.kernel();
+        if weights.len() != want {
+            c.err(
+                format!("{cpath}.weights"),
+                format!(
+                    "has {} values, expected out_channels x in_channels/groups x kh x kw = {co} x {} x {kh} x {kw} = {want}",
+                    weights.len(),
+                    geometry.in_per_group()
+                ),
+            );
+        }
+        if let Some((j, x)) = weights.iter().enumerate().find(|(_, x)| !x.is_finite()) {
+            c.err(
+                format!("{cpath}.weights[{j}]"),
+                format!("must be a finite number, got {x}"),
+            );
+        }
+    }
+    let Some(tp) = spec
+        .population_index(&pr.target)
+        .map(|t| &spec.populations[t])
+    else {
+        return;
+    };
+    let out = geometry.out_shape();
+    if shape_len(out) != tp.size as u64 {
+        c.err(
+            cpath,
+            format!(
+                "produces {out:?} = {} neurons but target population '{}' has {}",
+                shape_len(out),
+                pr.target,
+                tp.size
+            ),
+        );
+    } else if let Some(ts) = tp.shape
+        && ts != out
+    {
+        c.err(
+            cpath,
+            format!(
+                "produces {out:?} but target population '{}' has shape {ts:?}",
+                pr.target
+            ),
+        );
+    }
+}
+
 /// Runs every check and returns the problems found (empty when the spec is valid).
 pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
     let mut c = Checker { issues: Vec::new() };
@@ -367,6 +463,23 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         }
         if p.size == 0 {
             c.err(format!("{path}.size"), "must be at least 1");
+        }
+        if let Some(shape) = p.shape {
+            if shape.contains(&0) {
+                c.err(
+                    format!("{path}.shape"),
+                    format!("{shape:?} has a zero dimension"),
+                );
+            } else if shape_len(shape) != p.size as u64 {
+                c.err(
+                    format!("{path}.shape"),
+                    format!(
+                        "{shape:?} holds {} neurons but size is {}",
+                        shape_len(shape),
+                        p.size
+                    ),
+                );
+            }
         }
         check_model(&mut c, &format!("{path}.neuron"), &p.neuron);
         if let Some(v) = &p.v_init {
@@ -529,6 +642,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     }
                 }
             }
+            Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => {
+                check_conv(&mut c, spec, i, &cpath, &path);
+            }
             Connectivity::Dense { weights } => {
                 if let (Some(a), Some(b)) = (ns, nt) {
                     if weights.len() != a as usize {
@@ -567,6 +683,15 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 (Connectivity::Dense { weights }, _) => {
                     weights.iter().flatten().all(|&x| integral(x))
                 }
+                (Connectivity::Conv2d { weights, .. }, _) => weights.iter().all(|&x| integral(x)),
+                (
+                    Connectivity::Pool2d {
+                        mode: PoolMode::Average,
+                        kernel,
+                        ..
+                    },
+                    ValueSpec::Constant(x),
+                ) => integral(*x / (kernel[0] as f64 * kernel[1] as f64)),
                 (
                     Connectivity::Explicit {
                         weights: Some(w), ..
