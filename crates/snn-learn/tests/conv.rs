@@ -8,7 +8,9 @@ use snn_learn::data::digits;
 use snn_learn::model::{
     Grads, Input, LayerConfig, Model, ModelConfig, PassOptions, Readout, Tape,
 };
-use snn_learn::train::{Encoding, Source, TrainConfig, Trainer};
+use snn_learn::export::{EngineClassifier, to_network_spec};
+use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
+use snn_types::{Connectivity, NetworkSpec};
 
 /// A model from an architecture string on 1 x 8 x 8 inputs.
 fn conv_model(s: &str, steps: usize, readout: Readout, seed: u64) -> Model {
@@ -297,4 +299,107 @@ fn conv_models_learn_the_digits() {
     let acc = t.history.last().unwrap().test_acc;
     eprintln!("digits 6C3-AP2-FC10 direct, 6 epochs: {acc}");
     assert!(acc > 0.8, "{acc}");
+}
+
+/// The engine, fed the exported spec, predicts every sample of `test` as the trainer does.
+fn assert_engine_agrees(t: &Trainer, test: &dyn Source) {
+    let (acc, trainer_preds) = t.evaluate(test, 2).unwrap();
+    let mut engine = EngineClassifier::new(&t.model, t.config.encoding).unwrap();
+    let spec = engine.spec().clone();
+    spec.validate().unwrap();
+    assert_eq!(
+        NetworkSpec::from_toml_str(&spec.to_toml_string().unwrap()).unwrap(),
+        spec
+    );
+    let idx: Vec<usize> = (0..test.len()).collect();
+    let mut engine_preds = Vec::new();
+    for shard in idx.chunks(SHARD) {
+        let input = engine
+            .encode(test, shard, t.config.seed ^ 0xE7A1_0000_0000_0001)
+            .unwrap();
+        engine_preds.extend(engine.predict(&input, shard.len()).unwrap().0);
+    }
+    let differ = trainer_preds
+        .iter()
+        .zip(&engine_preds)
+        .filter(|(a, b)| a != b)
+        .count();
+    assert_eq!(differ, 0, "{differ} of {} predictions differ", test.len());
+    assert!(acc > 0.3, "the model must have learned something ({acc})");
+    eprintln!(
+        "{} {:?}: trainer and engine agree on {} samples (accuracy {acc:.3})",
+        snn_learn::arch::describe(&t.model.config),
+        t.config.encoding,
+        test.len()
+    );
+}
+
+#[test]
+fn exported_conv_network_predicts_like_the_trainer() {
+    let (_, test) = digits();
+    for enc in [Encoding::Direct, Encoding::Rate { p_max: 1.0 }] {
+        let t = train_digits("4C3-AP2-FC10", enc, 2, 4, 1437);
+        let spec = to_network_spec(&t.model, enc).unwrap();
+        assert_eq!(spec.populations[0].shape, Some([1, 8, 8]));
+        assert_eq!(spec.populations[1].shape, Some([4, 3, 3]));
+        match &spec.projections[0].connectivity {
+            Connectivity::Conv2d {
+                kernel,
+                stride,
+                weights,
+                ..
+            } => {
+                // 3x3 then 2x2 average pooling: one 4x4 convolution of stride 2.
+                assert_eq!((*kernel, *stride, weights.len()), ([4, 4], [2, 2], 4 * 16));
+            }
+            other => panic!("expected a conv2d projection, got {other:?}"),
+        }
+        assert_engine_agrees(&t, &test);
+    }
+    // Two conv layers, sum pooling, padding, dropout (identity at export), spike input.
+    let t = train_digits(
+        "4C3p1-SP2-D0.1-6C2-FC10",
+        Encoding::Rate { p_max: 1.0 },
+        2,
+        3,
+        1437,
+    );
+    assert_engine_agrees(&t, &test.take(150));
+}
+
+/// N-MNIST events through a conv network (reads `$SNN_DATA`, default `../shared/data`; skips
+/// without the data).
+#[test]
+fn exported_conv_network_on_events_predicts_like_the_trainer() {
+    let (train, test) = match snn_learn::data::load("nmnist", None) {
+        Ok(snn_learn::data::Loaded::Events { train, test }) => (train, test),
+        Ok(_) => unreachable!("nmnist is an event set"),
+        Err(e) => {
+            eprintln!("skipping: N-MNIST not available ({e})");
+            return;
+        }
+    };
+    let shape = [2, 34, 34];
+    let a = arch::parse("8C5s2-AP2-FC10", shape).unwrap();
+    let mut cfg = ModelConfig::feed_forward(2 * 34 * 34, &[], 10, 12);
+    cfg.hidden = a.hidden;
+    cfg.input_shape = Some(shape);
+    cfg.beta = 0.8;
+    cfg.threshold = 0.5;
+    let mut tc = TrainConfig::recipe(3, 2);
+    tc.lr = 1e-2;
+    tc.batch_size = 64;
+    tc.encoding = Encoding::Events {
+        duration_us: 300_000,
+    };
+    let (train, test) = (
+        EventSource(&train[..train.len().min(600)]),
+        EventSource(&test[..test.len().min(40)]),
+    );
+    let mut t = Trainer::new(Model::new(cfg, 2).unwrap(), tc).unwrap();
+    while !t.finished() {
+        t.run_epoch(&train, &test, 2, &mut |_, _, _, _| {})
+            .unwrap();
+    }
+    assert_engine_agrees(&t, &test);
 }
