@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use snn_learn::{arch, checkpoint};
 use snn_learn::data::{self, Loaded};
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{LayerConfig, Model, ModelConfig, Readout};
 use snn_learn::optim::{OptimizerKind, Schedule};
 use snn_learn::surrogate::Surrogate;
 use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
+use snn_learn::{arch, checkpoint};
 
 use crate::peak_rss_bytes;
 use crate::usage::usage;
@@ -673,7 +673,11 @@ fn dataset_shape(dataset: &str) -> Option<[usize; 3]> {
 
 fn describe(m: &Model) -> String {
     let mut s = m.config.n_inputs.to_string();
-    if m.config.hidden.iter().any(|h| h.conv.is_some() || h.dropout.is_some()) {
+    if m.config
+        .hidden
+        .iter()
+        .any(|h| h.conv.is_some() || h.dropout.is_some())
+    {
         s = format!("{s}-{}", arch::describe(&m.config));
     } else {
         for l in &m.layers {

@@ -85,7 +85,9 @@ fn token(t: &str) -> Result<Tok, String> {
         )),
     };
     if let Some(rest) = t.strip_prefix("MP") {
-        let k = rest.parse::<usize>().map_or("<k>".to_string(), |k| k.to_string());
+        let k = rest
+            .parse::<usize>()
+            .map_or("<k>".to_string(), |k| k.to_string());
         return Err(format!(
             "max pooling of currents is not a synaptic operation, so the network could not be \
              exported faithfully (the engine and the chip only sum weighted spikes); use average \
@@ -134,9 +136,8 @@ fn token(t: &str) -> Result<Tok, String> {
             *slot = Some(if c == 's' {
                 positive(&body[..e], "the stride")?
             } else {
-                number(&body[..e]).ok_or_else(|| {
-                    format!("the padding `{}` is not a whole number", &body[..e])
-                })?
+                number(&body[..e])
+                    .ok_or_else(|| format!("the padding `{}` is not a whole number", &body[..e]))?
             });
             tail = &body[e..];
         }
@@ -355,7 +356,10 @@ mod tests {
             ("4C3-AP30-FC10", "AP30", "larger"),
         ] {
             let e = parse(s, [1, 28, 28]).unwrap_err().to_string();
-            assert!(e.contains(&format!("`{token}`")) && e.contains(words), "{s}: {e}");
+            assert!(
+                e.contains(&format!("`{token}`")) && e.contains(words),
+                "{s}: {e}"
+            );
         }
         assert_eq!(parse(" ", [1, 8, 8]), Err(ArchError::Empty));
     }

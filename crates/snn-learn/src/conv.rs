@@ -94,7 +94,13 @@ impl ConvConfig {
         if self.pool.is_some_and(|p| p.size == 0) {
             return Err("pool size must be at least 1".into());
         }
-        if self.kernel.iter().chain(&self.stride).chain(&self.padding).any(|&v| v > 1 << 16) {
+        if self
+            .kernel
+            .iter()
+            .chain(&self.stride)
+            .chain(&self.padding)
+            .any(|&v| v > 1 << 16)
+        {
             return Err("kernel, stride and padding must be at most 65536".into());
         }
         Ok(())
@@ -102,7 +108,12 @@ impl ConvConfig {
 
     /// Values of the trainable kernel `K` for `in_channels` inputs: `C_out x C_in x kh x kw`.
     pub fn n_weights(&self, in_channels: usize) -> Option<usize> {
-        product(&[self.out_channels, in_channels, self.kernel[0], self.kernel[1]])
+        product(&[
+            self.out_channels,
+            in_channels,
+            self.kernel[0],
+            self.kernel[1],
+        ])
     }
 
     /// The geometry of the convolution alone (before pooling) on `in_shape`.
@@ -475,13 +486,48 @@ mod tests {
     #[test]
     fn folded_kernel_equals_conv_then_pool() {
         let cases = [
-            (ConvConfig { out_channels: 3, kernel: [5, 5], stride: [1, 1], padding: [0, 0], pool: Some(Pool { mode: PoolMode::Average, size: 2 }) }, [2, 12, 11]),
-            (ConvConfig { out_channels: 2, kernel: [3, 2], stride: [2, 1], padding: [1, 2], pool: Some(Pool { mode: PoolMode::Sum, size: 3 }) }, [1, 13, 9]),
-            (ConvConfig { out_channels: 4, kernel: [3, 3], stride: [1, 1], padding: [1, 1], pool: None }, [2, 5, 6]),
+            (
+                ConvConfig {
+                    out_channels: 3,
+                    kernel: [5, 5],
+                    stride: [1, 1],
+                    padding: [0, 0],
+                    pool: Some(Pool {
+                        mode: PoolMode::Average,
+                        size: 2,
+                    }),
+                },
+                [2, 12, 11],
+            ),
+            (
+                ConvConfig {
+                    out_channels: 2,
+                    kernel: [3, 2],
+                    stride: [2, 1],
+                    padding: [1, 2],
+                    pool: Some(Pool {
+                        mode: PoolMode::Sum,
+                        size: 3,
+                    }),
+                },
+                [1, 13, 9],
+            ),
+            (
+                ConvConfig {
+                    out_channels: 4,
+                    kernel: [3, 3],
+                    stride: [1, 1],
+                    padding: [1, 1],
+                    pool: None,
+                },
+                [2, 5, 6],
+            ),
         ];
         for (c, shape) in cases {
             let n_w = c.n_weights(shape[0]).unwrap();
-            let k: Vec<f32> = (0..n_w).map(|i| ((i * 37 % 23) as f32 - 11.0) / 8.0).collect();
+            let k: Vec<f32> = (0..n_w)
+                .map(|i| ((i * 37 % 23) as f32 - 11.0) / 8.0)
+                .collect();
             let n_x = shape.iter().product::<usize>();
             let x: Vec<f32> = (0..n_x).map(|i| ((i * 13 % 7) as f32) / 4.0).collect();
             let want = conv_pool_ref(&c, shape, &k, &x);
@@ -523,7 +569,10 @@ mod tests {
             c.unfold_grad(shape[0], &d, &mut dk);
             let lhs: f64 = kf.iter().zip(&d).map(|(a, b)| (*a * *b) as f64).sum();
             let rhs: f64 = k.iter().zip(&dk).map(|(a, b)| (*a * *b) as f64).sum();
-            assert!((lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0), "{lhs} vs {rhs}");
+            assert!(
+                (lhs - rhs).abs() < 1e-3 * lhs.abs().max(1.0),
+                "{lhs} vs {rhs}"
+            );
         }
     }
 
@@ -540,8 +589,14 @@ mod tests {
             }),
         };
         let g = c.folded([1, 28, 28]).unwrap();
-        assert_eq!((g.out_shape, g.kernel, g.stride), ([12, 12, 12], [6, 6], [2, 2]));
-        let c2 = ConvConfig { out_channels: 64, ..c };
+        assert_eq!(
+            (g.out_shape, g.kernel, g.stride),
+            ([12, 12, 12], [6, 6], [2, 2])
+        );
+        let c2 = ConvConfig {
+            out_channels: 64,
+            ..c
+        };
         assert_eq!(c2.folded([12, 12, 12]).unwrap().out_shape, [64, 4, 4]);
         assert!(c2.folded([12, 4, 4]).is_err());
     }

@@ -228,11 +228,16 @@ impl ModelConfig {
                 ));
             };
             if h.recurrent {
-                return Err(format!("hidden[{i}] is a conv layer and cannot be recurrent"));
+                return Err(format!(
+                    "hidden[{i}] is a conv layer and cannot be recurrent"
+                ));
             }
-            let g = c
-                .folded(s)
-                .map_err(|e| format!("hidden[{i}].conv on a {} x {} x {} input: {e}", s[0], s[1], s[2]))?;
+            let g = c.folded(s).map_err(|e| {
+                format!(
+                    "hidden[{i}].conv on a {} x {} x {} input: {e}",
+                    s[0], s[1], s[2]
+                )
+            })?;
             let [oc, oh, ow] = g.out_shape;
             let size = oc * oh * ow;
             if h.size != size {
@@ -777,7 +782,10 @@ impl Model {
         }
         let mut pre = vec![0.0f32; batch * l0.n_out];
         let geoms = self.config.layer_geoms()?;
-        match (geoms[0].conv, self.config.hidden.first().and_then(|h| h.conv)) {
+        match (
+            geoms[0].conv,
+            self.config.hidden.first().and_then(|h| h.conv),
+        ) {
             (Some(g), Some(c)) => {
                 let mut ct = ConvTape::default();
                 ct.prepare(&c, &g, &l0.w);
@@ -814,8 +822,11 @@ impl Model {
         tape.mask.resize(nl, Vec::new());
         tape.ds.resize(nl, Vec::new());
         tape.dact.resize(nl, (Vec::new(), Vec::new()));
-        for l in 0..nl {
-            if let (Some(g), Some(c)) = (geoms[l].conv, self.config.hidden.get(l).and_then(|h| h.conv)) {
+        for (l, geom) in geoms.iter().enumerate() {
+            if let (Some(g), Some(c)) = (
+                geom.conv,
+                self.config.hidden.get(l).and_then(|h| h.conv),
+            ) {
                 tape.conv[l].prepare(&c, &g, &self.layers[l].w);
             }
             tape.mask[l].clear();
@@ -854,10 +865,10 @@ impl Model {
             Input::Spikes { .. } => tape.pre.clear(),
         }
         tape.act.resize(nl, (Vec::new(), Vec::new()));
-        for l in 0..nl {
+        for (l, geom) in geoms.iter().enumerate() {
             let layer = &self.layers[l];
             let n = layer.n_out;
-            let is_conv = geoms[l].conv.is_some();
+            let is_conv = geom.conv.is_some();
             let mut u = std::mem::take(&mut tape.u[l]);
             let mut s = std::mem::take(&mut tape.s[l]);
             let mut ct = std::mem::take(&mut tape.conv[l]);
@@ -976,13 +987,7 @@ impl Model {
                 );
                 let mut mask = std::mem::take(&mut tape.mask[l]);
                 mask.clear();
-                mask.extend((0..s.len()).map(|_| {
-                    if rng.random::<f32>() < p {
-                        0.0
-                    } else {
-                        keep
-                    }
-                }));
+                mask.extend((0..s.len()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }));
                 let (mut drng, mut didx) = std::mem::take(&mut tape.dact[l]);
                 drng.clear();
                 didx.clear();
@@ -1285,7 +1290,10 @@ impl Model {
                     true,
                 );
             }
-            if let (Some(_), Some(c)) = (geoms[l].conv, self.config.hidden.get(l).and_then(|h| h.conv)) {
+            if let (Some(_), Some(c)) = (
+                geoms[l].conv,
+                self.config.hidden.get(l).and_then(|h| h.conv),
+            ) {
                 self.conv_backward(l, &c, input, tape, &delta, &mut gl[0], &mut g);
                 tape.delta = delta;
                 continue;
@@ -1295,7 +1303,11 @@ impl Model {
                 let np = layer.n_in;
                 // The spikes as the layer received them (dropped and scaled in training).
                 let dropped = !tape.mask[l - 1].is_empty();
-                let sp = if dropped { &tape.ds[l - 1] } else { &tape.s[l - 1] };
+                let sp = if dropped {
+                    &tape.ds[l - 1]
+                } else {
+                    &tape.s[l - 1]
+                };
                 gemm(
                     Mat::new(sp, t_steps * batch, np).t(),
                     Mat::new(&delta, t_steps * batch, n),
@@ -1633,7 +1645,12 @@ mod tests {
         let shape = [2, 9, 9];
         let (steps, batch) = (3, 2);
         let n_in = 2 * 9 * 9;
-        for s in ["3C3-AP2-FC4", "2C2s2p1-SP3-FC4", "3C3p1-FC4", "2C4s2-AP2-FC4"] {
+        for s in [
+            "3C3-AP2-FC4",
+            "2C2s2p1-SP3-FC4",
+            "3C3p1-FC4",
+            "2C4s2-AP2-FC4",
+        ] {
             let a = crate::arch::parse(s, shape).unwrap();
             let mut cfg = ModelConfig::feed_forward(n_in, &[], a.n_outputs, steps);
             cfg.hidden = a.hidden;
@@ -1649,7 +1666,7 @@ mod tests {
             let mut offsets = vec![0u32];
             let mut idx = Vec::new();
             for k in 0..steps * batch {
-                idx.extend((0..n_in as u32).filter(|i| (i * 7 + k as u32 * 3) % 5 == 0));
+                idx.extend((0..n_in as u32).filter(|i| (i * 7 + k as u32 * 3).is_multiple_of(5)));
                 offsets.push(idx.len() as u32);
             }
             for input in [
@@ -1675,16 +1692,15 @@ mod tests {
                 let mut g = Vec::new();
                 m.conv_backward(0, &c, &input, &mut tape, &coef, &mut dk, &mut g);
                 let h = 1e-2f32;
-                for i in 0..dk.len() {
+                for (i, &an) in dk.iter().enumerate() {
                     let (mut p, mut q) = (m.clone(), m.clone());
                     p.layers[0].w[i] += h;
                     q.layers[0].w[i] -= h;
                     let fd = (probe(&p) - probe(&q)) / (2.0 * h as f64);
                     assert!(
-                        (fd - dk[i] as f64).abs() < 1e-3 * fd.abs().max(1.0),
-                        "{s} {:?} dK[{i}]: analytic {} vs finite difference {fd}",
+                        (fd - an as f64).abs() < 1e-3 * fd.abs().max(1.0),
+                        "{s} {:?} dK[{i}]: analytic {an} vs finite difference {fd}",
                         std::mem::discriminant(&input),
-                        dk[i]
                     );
                 }
             }

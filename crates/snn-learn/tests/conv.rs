@@ -5,10 +5,8 @@ use snn_learn::arch;
 use snn_learn::checkpoint;
 use snn_learn::conv::ConvConfig;
 use snn_learn::data::digits;
-use snn_learn::model::{
-    Grads, Input, LayerConfig, Model, ModelConfig, PassOptions, Readout, Tape,
-};
 use snn_learn::export::{EngineClassifier, to_network_spec};
+use snn_learn::model::{Grads, Input, LayerConfig, Model, ModelConfig, PassOptions, Readout, Tape};
 use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
 use snn_types::{Connectivity, NetworkSpec};
 
@@ -154,14 +152,21 @@ fn conv_layers_equal_their_expanded_dense_network() {
                         // dL/dK' = sum over the synapses sharing a tap; then unfold.
                         let n_out: usize = c.folded(shape).unwrap().out_shape.iter().product();
                         let g = c.folded(shape).unwrap();
-                        let mut dkf = vec![0.0f32; c.out_channels * shape[0] * g.kernel[0] * g.kernel[1]];
-                        for_each_tap(&c, shape, |i, j, k| dkf[k] += gd.layers[l][0][i * n_out + j]);
+                        let mut dkf =
+                            vec![0.0f32; c.out_channels * shape[0] * g.kernel[0] * g.kernel[1]];
+                        for_each_tap(&c, shape, |i, j, k| {
+                            dkf[k] += gd.layers[l][0][i * n_out + j]
+                        });
                         let mut dk = vec![0.0f32; m.layers[l].w.len()];
                         c.unfold_grad(shape[0], &dkf, &mut dk);
                         close(&gc.layers[l][0], &dk, &format!("{s} layer {l} dK"));
                         shape = g.out_shape;
                     }
-                    None => close(&gc.layers[l][0], &gd.layers[l][0], &format!("{s} layer {l} dW")),
+                    None => close(
+                        &gc.layers[l][0],
+                        &gd.layers[l][0],
+                        &format!("{s} layer {l} dW"),
+                    ),
                 }
             }
         }
@@ -202,7 +207,10 @@ fn gradients_through_flatten_and_dropout_match_finite_differences() {
         q.layers[1].beta[0] -= 1e-3;
         let fd = (loss(&p) - loss(&q)) / 2e-3;
         let an = g.layers[1][2][0] as f64;
-        assert!((fd - an).abs() < 2e-3 * fd.abs().max(1.0), "dbeta {an} vs {fd}");
+        assert!(
+            (fd - an).abs() < 2e-3 * fd.abs().max(1.0),
+            "dbeta {an} vs {fd}"
+        );
         // Without a seed there is no dropout: the masks change the result.
         let (g0, _, _) = run(&m, &input, &labels, None);
         assert_ne!(g0.layers[1][0], g.layers[1][0]);
@@ -261,7 +269,11 @@ fn conv_checkpoints_resume_and_reject_inconsistent_shapes() {
     let mut bad = first.clone();
     bad.model.layers[0].w.pop();
     let mut resized = first.clone();
-    resized.model.config.hidden[0].conv.as_mut().unwrap().out_channels = 5;
+    resized.model.config.hidden[0]
+        .conv
+        .as_mut()
+        .unwrap()
+        .out_channels = 5;
     let mut kernel = first.clone();
     kernel.model.config.hidden[0].conv.as_mut().unwrap().kernel = [2, 2];
     kernel.model.config.hidden[0].size = 4 * 3 * 3;
@@ -270,11 +282,26 @@ fn conv_checkpoints_resume_and_reject_inconsistent_shapes() {
     let mut shape = first.clone();
     shape.model.config.input_shape = Some([1, 4, 16]);
     for (t, want) in [
-        (&bad, "layer 1 (conv) kernel: 35 values, expected 4 x 1 x 3 x 3 = 36"),
-        (&resized, "hidden[0].size is 36, but the conv's output 5 x 3 x 3 has 45 neurons"),
-        (&kernel, "layer 1 (conv) kernel: 36 values, expected 4 x 1 x 2 x 2 = 16"),
-        (&flat, "hidden[0] is a conv layer but its input has no shape"),
-        (&shape, "hidden[0].size is 36, but the conv's output 4 x 1 x 7 has 28"),
+        (
+            &bad,
+            "layer 1 (conv) kernel: 35 values, expected 4 x 1 x 3 x 3 = 36",
+        ),
+        (
+            &resized,
+            "hidden[0].size is 36, but the conv's output 5 x 3 x 3 has 45 neurons",
+        ),
+        (
+            &kernel,
+            "layer 1 (conv) kernel: 36 values, expected 4 x 1 x 2 x 2 = 16",
+        ),
+        (
+            &flat,
+            "hidden[0] is a conv layer but its input has no shape",
+        ),
+        (
+            &shape,
+            "hidden[0].size is 36, but the conv's output 4 x 1 x 7 has 28",
+        ),
     ] {
         let bytes = checkpoint::to_bytes(t).unwrap();
         let e = checkpoint::from_bytes(&bytes, "conv.ckpt")
@@ -287,7 +314,9 @@ fn conv_checkpoints_resume_and_reject_inconsistent_shapes() {
     cfg.input_shape = Some([1, 8, 8]);
     cfg.hidden.push(LayerConfig::conv(
         10,
-        arch::parse("4C3-FC10", [1, 8, 8]).unwrap().hidden[0].conv.unwrap(),
+        arch::parse("4C3-FC10", [1, 8, 8]).unwrap().hidden[0]
+            .conv
+            .unwrap(),
     ));
     let e = Model::new(cfg, 1).unwrap_err();
     assert!(e.contains("hidden[1] is a conv layer"), "{e}");
@@ -398,8 +427,7 @@ fn exported_conv_network_on_events_predicts_like_the_trainer() {
     );
     let mut t = Trainer::new(Model::new(cfg, 2).unwrap(), tc).unwrap();
     while !t.finished() {
-        t.run_epoch(&train, &test, 2, &mut |_, _, _, _| {})
-            .unwrap();
+        t.run_epoch(&train, &test, 2, &mut |_, _, _, _| {}).unwrap();
     }
     assert_engine_agrees(&t, &test);
 }
