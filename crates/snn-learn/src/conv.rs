@@ -353,40 +353,149 @@ impl Plan {
         }
     }
 
-    /// Scatters the kernel rows of the active inputs `active` (ascending) into `acc`
-    /// (position-major `pout x cout`, zeroed by the caller): each output's current is summed
-    /// from zero in ascending input order, as the engine accumulates arriving spikes.
+    /// The current of one sample and step from its active inputs `active` (ascending), written
+    /// into `out` (channel-major `cout x pout`): each output's current is the sum of the kernel
+    /// values of its active inputs, added from zero in ascending input order, exactly as the
+    /// engine accumulates arriving spikes. `buckets` (`pout * cin * khw`) and `lens` (`pout`)
+    /// are scratch.
+    ///
+    /// The active inputs' taps are first bucketed per output position (in input order), then
+    /// each position's channels are summed in registers, 32 (then 8) channels at a time: one
+    /// load and one add per kernel value, no load or store of the accumulator.
     #[inline(always)]
-    pub fn scatter(&self, kt: &[f32], active: &[u32], acc: &mut [f32]) {
-        let (cout, khw, pin) = (self.cout, self.khw, self.pin);
+    pub fn scatter(
+        &self,
+        kt: &[f32],
+        active: &[u32],
+        buckets: &mut [u32],
+        lens: &mut [u32],
+        out: &mut [f32],
+    ) {
+        let (cout, khw, pin, pout) = (self.cout, self.khw, self.pin, self.pout);
+        let cap = self.cin * khw;
+        lens.fill(0);
+        // The inputs ascend, so the channel only grows: no division per spike.
+        let mut ci = 0;
+        let mut base = 0;
         for &i in active {
-            let (ci, q) = (i as usize / pin, i as usize % pin);
+            let i = i as usize;
+            while i >= base + pin {
+                ci += 1;
+                base += pin;
+            }
+            let q = i - base;
+            let row0 = ci * khw * cout;
             let pairs = &self.fwd[self.fwd_off[q] as usize..self.fwd_off[q + 1] as usize];
             for &(p, k) in pairs {
-                let row = &kt[(ci * khw + k as usize) * cout..][..cout];
-                let dst = &mut acc[p as usize * cout..][..cout];
-                for (a, r) in dst.iter_mut().zip(row) {
-                    *a += *r;
+                let p = p as usize;
+                let len = &mut lens[p];
+                buckets[p * cap + *len as usize] = (row0 + k as usize * cout) as u32;
+                *len += 1;
+            }
+        }
+        for p in 0..pout {
+            let list = &buckets[p * cap..p * cap + lens[p] as usize];
+            let mut c0 = 0;
+            while c0 + 32 <= cout {
+                let mut acc = [0.0f32; 32];
+                for &off in list {
+                    let row: &[f32; 32] = kt[off as usize + c0..][..32]
+                        .try_into()
+                        .expect("32 values");
+                    for j in 0..32 {
+                        acc[j] += row[j];
+                    }
                 }
+                for (j, a) in acc.iter().enumerate() {
+                    out[(c0 + j) * pout + p] = *a;
+                }
+                c0 += 32;
+            }
+            while c0 + 8 <= cout {
+                let mut acc = [0.0f32; 8];
+                for &off in list {
+                    let row: &[f32; 8] = kt[off as usize + c0..][..8]
+                        .try_into()
+                        .expect("8 values");
+                    for j in 0..8 {
+                        acc[j] += row[j];
+                    }
+                }
+                for (j, a) in acc.iter().enumerate() {
+                    out[(c0 + j) * pout + p] = *a;
+                }
+                c0 += 8;
+            }
+            for co in c0..cout {
+                let mut a = 0.0f32;
+                for &off in list {
+                    a += kt[off as usize + co];
+                }
+                out[co * pout + p] = a;
             }
         }
     }
 
     /// Adds to `dkt` (the layout of [`transpose_kernel`](Self::transpose_kernel)) the weight
     /// gradient of one sample and step: for every active input and each output it reaches, the
-    /// output's `dL/dI` over channels (`dpm`, position-major `pout x cout`).
+    /// output's `dL/dI` over channels (`dpm`, position-major `pout x cout`). `buckets`
+    /// (`cin * khw * pout`) and `lens` (`cin * khw`) are scratch: the reached outputs are
+    /// bucketed per kernel row first, then each row's sum is formed in registers.
     #[inline(always)]
-    pub fn gather_grad(&self, dpm: &[f32], active: &[u32], dkt: &mut [f32]) {
-        let (cout, khw, pin) = (self.cout, self.khw, self.pin);
+    pub fn gather_grad(
+        &self,
+        dpm: &[f32],
+        active: &[u32],
+        buckets: &mut [u32],
+        lens: &mut [u32],
+        dkt: &mut [f32],
+    ) {
+        let (cout, khw, pin, pout) = (self.cout, self.khw, self.pin, self.pout);
+        lens.fill(0);
+        let mut ci = 0;
+        let mut base = 0;
         for &i in active {
-            let (ci, q) = (i as usize / pin, i as usize % pin);
+            let i = i as usize;
+            while i >= base + pin {
+                ci += 1;
+                base += pin;
+            }
+            let q = i - base;
             let pairs = &self.fwd[self.fwd_off[q] as usize..self.fwd_off[q + 1] as usize];
             for &(p, k) in pairs {
-                let src = &dpm[p as usize * cout..][..cout];
-                let dst = &mut dkt[(ci * khw + k as usize) * cout..][..cout];
-                for (a, r) in dst.iter_mut().zip(src) {
-                    *a += *r;
+                let r = ci * khw + k as usize;
+                buckets[r * pout + lens[r] as usize] = p * cout as u32;
+                lens[r] += 1;
+            }
+        }
+        for (r, &len) in lens.iter().enumerate() {
+            if len == 0 {
+                continue;
+            }
+            let list = &buckets[r * pout..r * pout + len as usize];
+            let dst = &mut dkt[r * cout..(r + 1) * cout];
+            let mut c0 = 0;
+            while c0 + 32 <= cout {
+                let mut acc = [0.0f32; 32];
+                for &off in list {
+                    let row: &[f32; 32] = dpm[off as usize + c0..][..32]
+                        .try_into()
+                        .expect("32 values");
+                    for j in 0..32 {
+                        acc[j] += row[j];
+                    }
                 }
+                for (d, a) in dst[c0..c0 + 32].iter_mut().zip(&acc) {
+                    *d += *a;
+                }
+                c0 += 32;
+            }
+            for co in c0..cout {
+                let mut a = 0.0f32;
+                for &off in list {
+                    a += dpm[off as usize + co];
+                }
+                dst[co] += a;
             }
         }
     }
@@ -556,10 +665,12 @@ mod tests {
             let mut kt = Vec::new();
             plan.transpose_kernel(&kf, &mut kt);
             let mut acc = vec![0.0f32; plan.pout * c.out_channels];
-            plan.scatter(&kt, &spikes, &mut acc);
+            let mut buckets = vec![0u32; plan.pout * plan.cin * plan.khw];
+            let mut lens = vec![0u32; plan.pout];
+            plan.scatter(&kt, &spikes, &mut buckets, &mut lens, &mut acc);
             for co in 0..c.out_channels {
                 for p in 0..plan.pout {
-                    let (a, b) = (acc[p * c.out_channels + co], want[co * plan.pout + p]);
+                    let (a, b) = (acc[co * plan.pout + p], want[co * plan.pout + p]);
                     assert!((a as f64 - b).abs() < 1e-4, "{a} vs {b}");
                 }
             }

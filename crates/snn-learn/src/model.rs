@@ -471,6 +471,10 @@ struct ConvTape {
     acc: Vec<f32>,
     /// Column scratch.
     col: Vec<f32>,
+    /// Per output position, the kernel rows of the arriving spikes (see [`Plan::scatter`]).
+    buckets: Vec<u32>,
+    /// Bucket lengths.
+    lens: Vec<u32>,
 }
 
 impl ConvTape {
@@ -482,6 +486,11 @@ impl ConvTape {
         self.plan.transpose_kernel(&self.kf, &mut self.kt);
         self.acc.clear();
         self.acc.resize(self.plan.pout * self.plan.cout, 0.0);
+        self.buckets.clear();
+        self.buckets
+            .resize(self.plan.pout * self.plan.cin * self.plan.khw, 0);
+        self.lens.clear();
+        self.lens.resize(self.plan.pout, 0);
     }
 
     /// The folded convolution of `rows` analog inputs `x` (`rows x C_in H W`) into `out`
@@ -911,14 +920,13 @@ impl Model {
                     if is_conv {
                         // Scatter of the kernel of each arriving spike, ascending, from zero.
                         if !matches!(spikes_in, Spk::None) {
-                            ct.acc.fill(0.0);
-                            ct.plan.scatter(&ct.kt, spikes_in.get(k), &mut ct.acc);
-                            let (pout, cout) = (ct.plan.pout, ct.plan.cout);
-                            for (p, a) in ct.acc.chunks_exact(cout).enumerate() {
-                                for (co, x) in a.iter().enumerate() {
-                                    cur[co * pout + p] = *x;
-                                }
-                            }
+                            ct.plan.scatter(
+                                &ct.kt,
+                                spikes_in.get(k),
+                                &mut ct.buckets,
+                                &mut ct.lens,
+                                &mut cur,
+                            );
                         }
                     } else {
                         // Feed-forward spikes, ascending, from zero (as the engine's ring buffer).
@@ -1447,6 +1455,7 @@ impl Model {
                 Spk::Layer(&tape.act[l - 1].0, &tape.act[l - 1].1)
             };
             let mut dkt = vec![0.0f32; ck * cout];
+            let mut lens = vec![0u32; ck];
             for k in 0..t_steps * batch {
                 let active = spikes.get(k);
                 if active.is_empty() {
@@ -1458,7 +1467,8 @@ impl Model {
                         *x = d[co * pout + pp] * scale;
                     }
                 }
-                ct.plan.gather_grad(&ct.acc, active, &mut dkt);
+                ct.plan
+                    .gather_grad(&ct.acc, active, &mut ct.buckets, &mut lens, &mut dkt);
             }
             for co in 0..cout {
                 for r in 0..ck {
