@@ -399,9 +399,8 @@ impl Plan {
             while c0 + 32 <= cout {
                 let mut acc = [0.0f32; 32];
                 for &off in list {
-                    let row: &[f32; 32] = kt[off as usize + c0..][..32]
-                        .try_into()
-                        .expect("32 values");
+                    let row: &[f32; 32] =
+                        kt[off as usize + c0..][..32].try_into().expect("32 values");
                     for j in 0..32 {
                         acc[j] += row[j];
                     }
@@ -414,9 +413,7 @@ impl Plan {
             while c0 + 8 <= cout {
                 let mut acc = [0.0f32; 8];
                 for &off in list {
-                    let row: &[f32; 8] = kt[off as usize + c0..][..8]
-                        .try_into()
-                        .expect("8 values");
+                    let row: &[f32; 8] = kt[off as usize + c0..][..8].try_into().expect("8 values");
                     for j in 0..8 {
                         acc[j] += row[j];
                     }

@@ -832,10 +832,8 @@ impl Model {
         tape.ds.resize(nl, Vec::new());
         tape.dact.resize(nl, (Vec::new(), Vec::new()));
         for (l, geom) in geoms.iter().enumerate() {
-            if let (Some(g), Some(c)) = (
-                geom.conv,
-                self.config.hidden.get(l).and_then(|h| h.conv),
-            ) {
+            if let (Some(g), Some(c)) = (geom.conv, self.config.hidden.get(l).and_then(|h| h.conv))
+            {
                 tape.conv[l].prepare(&c, &g, &self.layers[l].w);
             }
             tape.mask[l].clear();
