@@ -6,13 +6,13 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use snn_learn::checkpoint;
 use snn_learn::data::{self, Loaded};
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{LayerConfig, Model, ModelConfig, Readout};
 use snn_learn::optim::{OptimizerKind, Schedule};
 use snn_learn::surrogate::Surrogate;
 use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
+use snn_learn::{arch, checkpoint};
 
 use crate::peak_rss_bytes;
 use crate::usage::usage;
@@ -36,6 +36,14 @@ pub struct TrainArgs {
     /// Make every hidden layer recurrent.
     #[arg(long)]
     recurrent: bool,
+    /// Layer stack as an architecture string instead of --hidden, e.g. 12C5-AP2-64C5-AP2-FC10.
+    /// Tokens separated by '-': <c>C<k> conv (c channels, k x k kernel; suffixes s<stride>,
+    /// p<pad>, e.g. 12C5p2), AP<k> / SP<k> average / sum pooling of the preceding conv's
+    /// currents (MP is refused: max pooling is not a synaptic operation), [<n>]FC<m> dense layer
+    /// (optional flatten size n, checked), D<p> dropout of the preceding layer's spikes
+    /// (training only); the last FC is the output (its size = the classes).
+    #[arg(long, conflicts_with_all = ["hidden", "recurrent"], value_name = "ARCH")]
+    arch: Option<String>,
     /// Time steps per sample [default: 25].
     #[arg(long)]
     steps: Option<usize>,
@@ -305,6 +313,15 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
             .collect::<Vec<_>>()
             .join(",")
     };
+    if let Some(s) = &a.arch {
+        let shape = mc
+            .input_shape
+            .unwrap_or_else(|| dataset_shape(&t.dataset).unwrap_or([1, 1, mc.n_inputs]));
+        let given = arch::parse(s, shape).map_err(|e| usage(format!("--arch: {e}")))?;
+        if given.hidden != mc.hidden || given.n_outputs != mc.n_outputs {
+            differ("--arch", s.clone(), arch::describe(mc));
+        }
+    }
     let sizes: Vec<usize> = mc.hidden.iter().map(|h| h.size).collect();
     if let Some(h) = &a.hidden
         && *h != sizes
@@ -468,11 +485,23 @@ pub fn train(a: TrainArgs) -> Result<()> {
             mc.hidden = hidden
                 .iter()
                 .map(|&n| LayerConfig {
-                    size: n,
                     recurrent: a.recurrent,
-                    alpha: None,
+                    ..LayerConfig::lif(n)
                 })
                 .collect();
+            if let Some(s) = &a.arch {
+                let shape = dataset_shape(dataset).unwrap_or([1, 1, n_inputs]);
+                let parsed = arch::parse(s, shape).map_err(|e| usage(format!("--arch: {e}")))?;
+                if parsed.n_outputs != data::N_CLASSES {
+                    return Err(usage(format!(
+                        "--arch {s}: the output layer FC{} must have {} neurons (the classes)",
+                        parsed.n_outputs,
+                        data::N_CLASSES
+                    )));
+                }
+                mc.hidden = parsed.hidden;
+                mc.input_shape = Some(shape);
+            }
             mc.surrogate = surrogate;
             mc.readout = readout;
             mc.beta = a.beta.unwrap_or(d.beta);
@@ -609,6 +638,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 "threads": a.threads,
                 "seed": trainer.config.seed,
                 "model": describe(&trainer.model),
+                "arch": arch::describe(&trainer.model.config),
                 "wall_s": start.elapsed().as_secs_f64(),
                 "checkpoint": a.out.as_ref().map(|p| p.display().to_string()),
                 "export": a.export.as_ref().map(|p| p.display().to_string()),
@@ -631,10 +661,28 @@ pub fn train(a: TrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// The input shape `[C, H, W]` of a dataset's samples.
+fn dataset_shape(dataset: &str) -> Option<[usize; 3]> {
+    match dataset {
+        "digits" => Some([1, 8, 8]),
+        "mnist" | "fashion-mnist" => Some([1, 28, 28]),
+        "nmnist" => Some([2, data::NMNIST_SIZE, data::NMNIST_SIZE]),
+        _ => None,
+    }
+}
+
 fn describe(m: &Model) -> String {
     let mut s = m.config.n_inputs.to_string();
-    for l in &m.layers {
-        s.push_str(&format!("-{}", l.n_out));
+    if m.config
+        .hidden
+        .iter()
+        .any(|h| h.conv.is_some() || h.dropout.is_some())
+    {
+        s = format!("{s}-{}", arch::describe(&m.config));
+    } else {
+        for l in &m.layers {
+            s.push_str(&format!("-{}", l.n_out));
+        }
     }
     let readout = if m.config.readout == Readout::Membrane {
         "membrane readout"

@@ -363,3 +363,91 @@ fn identical_runs_write_byte_identical_checkpoints() {
         "two identical runs wrote different checkpoints"
     );
 }
+
+#[test]
+fn conv_architectures_train_resume_export_and_refuse_bad_strings() {
+    let ckpt = tmp("conv.ckpt");
+    let spec = tmp("conv.toml");
+    let args = [
+        "train",
+        "--arch",
+        "4C3-AP2-FC10",
+        "--steps",
+        "6",
+        "--limit",
+        "300",
+        "--batch-size",
+        "50",
+        "--lr",
+        "0.01",
+        "--readout",
+        "count",
+    ];
+    let out = snn()
+        .args(args)
+        .args(["--epochs", "1", "--json", "--out"])
+        .arg(&ckpt)
+        .arg("--export")
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["arch"], "4C3-AP2-FC10", "{j}");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.contains("conv2d") && text.contains("shape"), "{text}");
+    snn().arg("validate").arg(&spec).assert().success();
+    let c = ckpt.to_str().unwrap();
+    // The same --arch resumes; another is a usage error naming the checkpoint's.
+    snn()
+        .args([
+            "train",
+            "--resume",
+            c,
+            "--epochs",
+            "2",
+            "--arch",
+            "4C3-AP2-FC10",
+            "--json",
+        ])
+        .assert()
+        .success();
+    fails(
+        &[
+            "train",
+            "--resume",
+            c,
+            "--epochs",
+            "3",
+            "--arch",
+            "4C3-SP2-FC10",
+        ],
+        2,
+        "--arch 4C3-SP2-FC10 (the checkpoint has 4C3-AP2-FC10)",
+    );
+    let out = snn()
+        .args(["eval", c, "--engine", "--json"])
+        .output()
+        .unwrap();
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["engine"]["agreement"], 1.0, "{j}");
+    // Bad strings are usage errors naming the token.
+    fails(&["train", "--arch", "12C5-MP2-FC10"], 2, "`MP2`");
+    fails(
+        &["train", "--arch", "12C5-MP2-FC10"],
+        2,
+        "use average (AP2)",
+    );
+    fails(&["train", "--arch", "4C3-AP2-7FC10"], 2, "`7FC10`");
+    fails(&["train", "--arch", "4C3-Q2-FC10"], 2, "`Q2`");
+    fails(&["train", "--arch", "4C3-FC12"], 2, "FC12 must have 10");
+    fails(
+        &["train", "--arch", "4C3-FC10", "--hidden", "10"],
+        2,
+        "cannot be used with",
+    );
+}

@@ -22,8 +22,10 @@ use crate::train::Trainer;
 
 /// The frame kind of checkpoints.
 pub const KIND: FrameKind = FrameKind::CHECKPOINT;
-/// The current format version of the body (the postcard-encoded [`Trainer`]).
-pub const VERSION: u32 = 1;
+/// The current format version of the body (the postcard-encoded [`Trainer`]). Version 2 added
+/// conv layers, dropout and the input shape to the model configuration; version 1 bodies (dense
+/// models) still load.
+pub const VERSION: u32 = 2;
 /// The signature of checkpoints written before the shared frame format (still readable).
 pub const LEGACY_MAGIC: &[u8; 8] = b"SNNCKPT\0";
 /// Header length of the legacy format: magic, version, length, CRC-32.
@@ -74,7 +76,11 @@ pub fn from_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError> {
     let t: Trainer = if b.starts_with(LEGACY_MAGIC) {
         from_legacy_bytes(b, origin)?
     } else {
-        file::decode_framed(b, KIND, VERSION, origin)?
+        let frame = file::decode_frame(b, KIND, VERSION, origin)?;
+        match frame.version {
+            1 => file::decode_body::<v1::Trainer>(frame.body, KIND, origin)?.into(),
+            _ => file::decode_body(frame.body, KIND, origin)?,
+        }
     };
     t.validate().map_err(|m| CheckpointError::Invalid {
         path: origin.to_string(),
@@ -121,7 +127,119 @@ fn from_legacy_bytes(b: &[u8], origin: &str) -> Result<Trainer, CheckpointError>
     if u64::from(file::crc32(payload)) != crc {
         return Err(bad("corrupt: checksum mismatch".into()));
     }
-    Ok(file::decode_body(payload, KIND, origin)?)
+    Ok(file::decode_body::<v1::Trainer>(payload, KIND, origin)?.into())
+}
+
+/// The body of format version 1 (dense models only): the same fields as today's types, minus
+/// the conv, dropout and input-shape fields added in version 2.
+mod v1 {
+    use serde::Deserialize;
+
+    use crate::model::{self, Layer, Loss, RateReg, Readout};
+    use crate::optim::Optimizer;
+    use crate::surrogate::Surrogate;
+    use crate::train::{self, EpochMetrics, TrainConfig};
+
+    #[derive(Deserialize)]
+    pub struct LayerConfig {
+        size: usize,
+        recurrent: bool,
+        alpha: Option<f32>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct ModelConfig {
+        n_inputs: usize,
+        hidden: Vec<LayerConfig>,
+        n_outputs: usize,
+        steps: usize,
+        beta: f32,
+        threshold: f32,
+        reset: snn_types::ResetMode,
+        learn_beta: bool,
+        learn_threshold: bool,
+        surrogate: Surrogate,
+        readout: Readout,
+        loss: Loss,
+        rate_reg: Option<RateReg>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Model {
+        config: ModelConfig,
+        layers: Vec<Layer>,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Best {
+        test_acc: f64,
+        epoch: usize,
+        model: Model,
+    }
+
+    #[derive(Deserialize)]
+    pub struct Trainer {
+        model: Model,
+        optimizer: Optimizer,
+        config: TrainConfig,
+        epoch: usize,
+        history: Vec<EpochMetrics>,
+        best: Option<Best>,
+        stopped_early: bool,
+        dataset: String,
+    }
+
+    impl From<Model> for model::Model {
+        fn from(m: Model) -> Self {
+            let c = m.config;
+            model::Model {
+                config: model::ModelConfig {
+                    n_inputs: c.n_inputs,
+                    hidden: c
+                        .hidden
+                        .into_iter()
+                        .map(|h| model::LayerConfig {
+                            recurrent: h.recurrent,
+                            alpha: h.alpha,
+                            ..model::LayerConfig::lif(h.size)
+                        })
+                        .collect(),
+                    n_outputs: c.n_outputs,
+                    steps: c.steps,
+                    beta: c.beta,
+                    threshold: c.threshold,
+                    reset: c.reset,
+                    learn_beta: c.learn_beta,
+                    learn_threshold: c.learn_threshold,
+                    surrogate: c.surrogate,
+                    readout: c.readout,
+                    loss: c.loss,
+                    rate_reg: c.rate_reg,
+                    input_shape: None,
+                },
+                layers: m.layers,
+            }
+        }
+    }
+
+    impl From<Trainer> for train::Trainer {
+        fn from(t: Trainer) -> Self {
+            train::Trainer {
+                model: t.model.into(),
+                optimizer: t.optimizer,
+                config: t.config,
+                epoch: t.epoch,
+                history: t.history,
+                best: t.best.map(|b| train::Best {
+                    test_acc: b.test_acc,
+                    epoch: b.epoch,
+                    model: b.model.into(),
+                }),
+                stopped_early: t.stopped_early,
+                dataset: t.dataset,
+            }
+        }
+    }
 }
 
 /// Saves a trainer to `path` atomically.

@@ -24,8 +24,15 @@
 //! analog input).
 //!
 //! **Analog (direct) input** has no spike representation: the classifier computes the first
-//! layer's input current `X W_0` with the trainer's own matrix product and injects it as a
-//! current into `hidden0`; everything downstream runs in the engine.
+//! layer's input current (`X W_0`, or the folded convolution of each sample for a conv layer)
+//! with the trainer's own code ([`Model::input_current`]) and injects it as a current into
+//! `hidden0`; everything downstream runs in the engine.
+//!
+//! **Conv layers** become `conv2d` projections carrying the *folded* kernel (conv and average /
+//! sum pooling of currents as one convolution, see [`crate::conv`]); their populations and the
+//! input population get `shape = [C, H, W]`. Because the trainer runs with the same folded kernel
+//! and sums arriving spikes in ascending order from zero, as the engine does, the engine
+//! reproduces the trainer's forward pass bit for bit. Dropout is the identity at export.
 //!
 //! Synaptic (two-state) layers have no counterpart among the engine's models and are refused.
 
@@ -36,7 +43,6 @@ use snn_types::{
     SpecError, Spike, SpikeRaster, StateVar, TraceSpec, ValueSpec,
 };
 
-use crate::linalg::{Mat, gemm};
 use crate::model::{Input, Model};
 use crate::train::{Encoding, Source, TrainError};
 
@@ -101,8 +107,16 @@ pub fn encoding(coding: InputCoding) -> Encoding {
 /// predicts (see the module docs for the layout and the timing).
 pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec, ExportError> {
     let nl = model.layers.len();
+    model
+        .validate()
+        .map_err(|e| ExportError::Unsupported(format!("inconsistent model: {e}")))?;
+    let geoms = model
+        .config
+        .layer_geoms()
+        .map_err(ExportError::Unsupported)?;
+    let shape32 = |s: [usize; 3]| s.map(|v| v as u32);
     let mut populations = vec![PopulationSpec {
-        shape: None,
+        shape: model.config.input_shape.map(shape32),
         name: "input".into(),
         size: model.config.n_inputs as u32,
         neuron: NeuronModel::Input,
@@ -131,8 +145,11 @@ pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec,
         } else {
             f32::MAX as f64
         };
+        let conv = geoms[l]
+            .conv
+            .zip(model.config.hidden.get(l).and_then(|h| h.conv));
         populations.push(PopulationSpec {
-            shape: None,
+            shape: conv.map(|(g, _)| shape32(g.out_shape)),
             name: name.clone(),
             size: layer.n_out as u32,
             neuron: NeuronModel::LifBeta(LifBetaParams {
@@ -158,7 +175,25 @@ pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec,
             receptor: Receptor::Excitatory,
             allow_autapses: autapses,
         };
-        projections.push(prj(source, dense(&layer.w, layer.n_in, layer.n_out), false));
+        let connectivity = match conv {
+            // The folded kernel: conv and pooling of currents as one convolution.
+            Some((g, c)) => {
+                let mut kf = Vec::new();
+                c.fold_kernel(g.in_shape[0], &layer.w, &mut kf);
+                Connectivity::Conv2d {
+                    in_shape: Some(shape32(g.in_shape)),
+                    out_channels: g.out_shape[0] as u32,
+                    kernel: g.kernel.map(|v| v as u32),
+                    stride: g.stride.map(|v| v as u32),
+                    padding: g.padding.map(|v| v as u32),
+                    dilation: [1, 1],
+                    groups: 1,
+                    weights: kf.iter().map(|&x| x as f64).collect(),
+                }
+            }
+            None => dense(&layer.w, layer.n_in, layer.n_out),
+        };
+        projections.push(prj(source, connectivity, false));
         if let Some(rec) = &layer.rec {
             projections.push(prj(
                 name.clone(),
@@ -312,7 +347,8 @@ pub struct EngineClassifier {
     net: Network,
     spec: NetworkSpec,
     readout: Readout,
-    model_w0: Vec<f32>,
+    /// The trained model, for the first layer's analog input current.
+    model: Model,
     n_in: usize,
     n_h0: usize,
     /// Population fed by the input population (receives the analog current).
@@ -328,7 +364,7 @@ impl EngineClassifier {
         Ok(Self {
             net,
             readout,
-            model_w0: model.layers[0].w.clone(),
+            model: model.clone(),
             n_in: model.config.n_inputs,
             n_h0: model.layers[0].n_out,
             first_layer: spec
@@ -382,14 +418,12 @@ impl EngineClassifier {
                         self.n_in
                     )));
                 }
-                let mut pre = vec![0.0f32; batch * self.n_h0];
-                gemm(
-                    Mat::new(x, batch, self.n_in),
-                    Mat::new(&self.model_w0, self.n_in, self.n_h0),
-                    &mut pre,
-                    false,
-                );
-                Some(pre)
+                // The trainer's own product (X W_0, or the folded convolution of each sample).
+                Some(
+                    self.model
+                        .input_current(x, batch)
+                        .map_err(ExportError::Input)?,
+                )
             }
             (Input::Sequence(_), _) => {
                 return Err(ExportError::Unsupported(

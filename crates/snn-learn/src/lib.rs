@@ -12,7 +12,9 @@
 #![warn(missing_docs)]
 
 pub mod ann;
+pub mod arch;
 pub mod checkpoint;
+pub mod conv;
 pub mod data;
 pub mod export;
 pub mod linalg;

@@ -37,6 +37,7 @@ use rand::rngs::Xoshiro256PlusPlus;
 use serde::{Deserialize, Serialize};
 use snn_types::ResetMode;
 
+use crate::conv::{ConvConfig, ConvGeom, Plan};
 use crate::linalg::{Mat, gemm};
 use crate::surrogate::Surrogate;
 
@@ -55,6 +56,14 @@ pub struct LayerConfig {
     /// Synaptic current decay for a two-state (synaptic) LIF; `None` for the plain LIF.
     #[serde(default)]
     pub alpha: Option<f32>,
+    /// A convolution (with optional pooling of its currents) instead of dense weights; `size`
+    /// is then the neurons of its output shape `C x H' x W'`.
+    #[serde(default)]
+    pub conv: Option<ConvConfig>,
+    /// Dropout probability of the layer's output spikes during training (inverted dropout:
+    /// kept spikes count `1 / (1 - p)`); the identity at evaluation and export.
+    #[serde(default)]
+    pub dropout: Option<f32>,
 }
 
 impl LayerConfig {
@@ -64,6 +73,16 @@ impl LayerConfig {
             size,
             recurrent: false,
             alpha: None,
+            conv: None,
+            dropout: None,
+        }
+    }
+
+    /// A conv layer of `size` neurons (the output shape's product).
+    pub fn conv(size: usize, conv: ConvConfig) -> Self {
+        Self {
+            conv: Some(conv),
+            ..Self::lif(size)
         }
     }
 }
@@ -129,6 +148,21 @@ pub struct ModelConfig {
     pub loss: Loss,
     /// Optional firing-rate regulariser on hidden layers.
     pub rate_reg: Option<RateReg>,
+    /// Shape `[channels, height, width]` of the input (`n_inputs` values, index
+    /// `(c * H + y) * W + x`); needed by conv layers, `None` for a flat input.
+    #[serde(default)]
+    pub input_shape: Option<[usize; 3]>,
+}
+
+/// Sizes of one layer as the configuration defines them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LayerGeom {
+    /// Inputs.
+    pub n_in: usize,
+    /// Neurons.
+    pub n_out: usize,
+    /// The folded convolution of a conv layer (see [`crate::conv`]).
+    pub conv: Option<ConvGeom>,
 }
 
 impl ModelConfig {
@@ -150,7 +184,82 @@ impl ModelConfig {
             readout: Readout::SpikeCount,
             loss: Loss::CrossEntropy,
             rate_reg: None,
+            input_shape: None,
         }
+    }
+
+    /// The sizes of every layer (hidden layers, then the output layer), with the folded
+    /// geometry of conv layers; an error names the layer and the field.
+    pub fn layer_geoms(&self) -> Result<Vec<LayerGeom>, String> {
+        let mut shape = match self.input_shape {
+            Some(s) => {
+                if s.iter().try_fold(1usize, |a, &b| a.checked_mul(b)) != Some(self.n_inputs) {
+                    return Err(format!(
+                        "input_shape {} x {} x {} does not hold n_inputs = {}",
+                        s[0], s[1], s[2], self.n_inputs
+                    ));
+                }
+                Some(s)
+            }
+            None => None,
+        };
+        let mut n = self.n_inputs;
+        let mut out = Vec::with_capacity(self.hidden.len() + 1);
+        for (i, h) in self.hidden.iter().enumerate() {
+            if let Some(p) = h.dropout
+                && !(0.0..1.0).contains(&p)
+            {
+                return Err(format!("hidden[{i}].dropout must be in [0, 1), got {p}"));
+            }
+            let Some(c) = &h.conv else {
+                out.push(LayerGeom {
+                    n_in: n,
+                    n_out: h.size,
+                    conv: None,
+                });
+                n = h.size;
+                shape = None;
+                continue;
+            };
+            let Some(s) = shape else {
+                return Err(format!(
+                    "hidden[{i}] is a conv layer but its input has no shape (a conv layer needs \
+                     input_shape and cannot follow a dense layer)"
+                ));
+            };
+            if h.recurrent {
+                return Err(format!(
+                    "hidden[{i}] is a conv layer and cannot be recurrent"
+                ));
+            }
+            let g = c.folded(s).map_err(|e| {
+                format!(
+                    "hidden[{i}].conv on a {} x {} x {} input: {e}",
+                    s[0], s[1], s[2]
+                )
+            })?;
+            let [oc, oh, ow] = g.out_shape;
+            let size = oc * oh * ow;
+            if h.size != size {
+                return Err(format!(
+                    "hidden[{i}].size is {}, but the conv's output {oc} x {oh} x {ow} has {size} neurons",
+                    h.size
+                ));
+            }
+            out.push(LayerGeom {
+                n_in: n,
+                n_out: size,
+                conv: Some(g),
+            });
+            n = size;
+            shape = Some(g.out_shape);
+        }
+        out.push(LayerGeom {
+            n_in: n,
+            n_out: self.n_outputs,
+            conv: None,
+        });
+        Ok(out)
     }
 
     /// Checks the configuration; the message names the offending field.
@@ -182,7 +291,7 @@ impl ModelConfig {
         if matches!(self.loss, Loss::MseCount { .. }) && self.readout == Readout::Membrane {
             return Err("the spike-count MSE loss needs the spike-count readout".into());
         }
-        Ok(())
+        self.layer_geoms().map(|_| ())
     }
 }
 
@@ -329,6 +438,120 @@ pub struct Tape {
     delta: Vec<f32>,
     /// Per layer: the spiking neurons of each `(t, b)`, as `(start, len)` ranges into a list.
     act: Vec<ActiveLists>,
+    /// Per layer: the folded kernel, index tables and scratch of a conv layer.
+    conv: Vec<ConvTape>,
+    /// Per layer with dropout in training: the mask (`steps x batch x n`, 0 or `1 / (1 - p)`);
+    /// empty when no dropout was applied.
+    mask: Vec<Vec<f32>>,
+    /// Per layer with dropout: the spikes times the mask (what a dense layer above received).
+    ds: Vec<Vec<f32>>,
+    /// Per layer with dropout: the active lists after the mask.
+    dact: Vec<ActiveLists>,
+}
+
+/// Options of a training pass ([`Model::forward_backward_with`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PassOptions {
+    /// Truncated BPTT window (steps); `None` for full BPTT.
+    pub tbptt: Option<usize>,
+    /// Seed of the dropout masks; `None` turns dropout off.
+    pub dropout_seed: Option<u64>,
+}
+
+/// A conv layer's per-pass data: index tables, the folded kernel in two layouts, scratch.
+#[derive(Debug, Default, Clone)]
+struct ConvTape {
+    plan: Plan,
+    conv: Option<ConvConfig>,
+    /// Folded kernel `C_out x C_in x kh' x kw'`.
+    kf: Vec<f32>,
+    /// Folded kernel with the output channel innermost (see [`Plan::transpose_kernel`]).
+    kt: Vec<f32>,
+    /// Position-major `H' W' x C_out` scratch.
+    acc: Vec<f32>,
+    /// Column scratch.
+    col: Vec<f32>,
+    /// Per output position, the kernel rows of the arriving spikes (see [`Plan::scatter`]).
+    buckets: Vec<u32>,
+    /// Bucket lengths.
+    lens: Vec<u32>,
+}
+
+impl ConvTape {
+    /// Builds the tables and folds the kernel `k` for this pass.
+    fn prepare(&mut self, c: &ConvConfig, g: &ConvGeom, k: &[f32]) {
+        self.plan = Plan::new(g);
+        self.conv = Some(*c);
+        c.fold_kernel(g.in_shape[0], k, &mut self.kf);
+        self.plan.transpose_kernel(&self.kf, &mut self.kt);
+        self.acc.clear();
+        self.acc.resize(self.plan.pout * self.plan.cout, 0.0);
+        self.buckets.clear();
+        self.buckets
+            .resize(self.plan.pout * self.plan.cin * self.plan.khw, 0);
+        self.lens.clear();
+        self.lens.resize(self.plan.pout, 0);
+    }
+
+    /// The folded convolution of `rows` analog inputs `x` (`rows x C_in H W`) into `out`
+    /// (`rows x C_out H' W'`), one matrix product per input: `K' col(x)`.
+    #[inline(always)]
+    fn analog_current(&mut self, x: &[f32], rows: usize, out: &mut [f32]) {
+        let p = &self.plan;
+        let (nin, nout, ck) = (p.cin * p.pin, p.cout * p.pout, p.cin * p.khw);
+        self.col.resize(ck * p.pout, 0.0);
+        for r in 0..rows {
+            p.im2col(&x[r * nin..(r + 1) * nin], &mut self.col);
+            gemm(
+                Mat::new(&self.kf, p.cout, ck),
+                Mat::new(&self.col, ck, p.pout),
+                &mut out[r * nout..(r + 1) * nout],
+                false,
+            );
+        }
+    }
+}
+
+/// The spikes a layer receives: the input's lists or the layer below's.
+enum Spk<'a> {
+    /// No spikes (analog input).
+    None,
+    /// `Input::Spikes` offsets and indices.
+    Input(&'a [u32], &'a [u32]),
+    /// Active lists of a layer.
+    Layer(&'a [(u32, u32)], &'a [u32]),
+}
+
+impl Spk<'_> {
+    /// The active inputs of `(t, b)` number `k = t * batch + b`, ascending.
+    #[inline(always)]
+    fn get(&self, k: usize) -> &[u32] {
+        match *self {
+            Spk::None => &[],
+            Spk::Input(off, idx) => &idx[off[k] as usize..off[k + 1] as usize],
+            Spk::Layer(rng, idx) => {
+                let (a0, len) = rng[k];
+                &idx[a0 as usize..(a0 + len) as usize]
+            }
+        }
+    }
+}
+
+/// Appends the indices of the non-zero values of `sr`, ascending: a bit mask per 32 neurons,
+/// then one iteration per set bit.
+#[inline(always)]
+fn compact(sr: &[f32], out: &mut Vec<u32>) {
+    out.reserve(sr.len());
+    for (ci, chunk) in sr.chunks(32).enumerate() {
+        let mut mask = 0u32;
+        for (i, &x) in chunk.iter().enumerate() {
+            mask |= ((x != 0.0) as u32) << i;
+        }
+        while mask != 0 {
+            out.push((ci * 32) as u32 + mask.trailing_zeros());
+            mask &= mask - 1;
+        }
+    }
 }
 
 /// What one shard's forward (and backward) pass produced.
@@ -348,24 +571,27 @@ impl Model {
     pub fn new(config: ModelConfig, seed: u64) -> Result<Self, String> {
         config.validate()?;
         let mut rng = Xoshiro256PlusPlus::seed_from_u64(seed ^ 0x5EED_0F1A_7E55);
-        let mut sizes = vec![config.n_inputs];
-        sizes.extend(config.hidden.iter().map(|l| l.size));
-        sizes.push(config.n_outputs);
+        let geoms = config.layer_geoms()?;
         let mut layers = Vec::new();
-        for l in 0..sizes.len() - 1 {
-            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
-            let bound = 1.0 / (n_in as f32).sqrt();
-            let w = (0..n_in * n_out)
-                .map(|_| rng.random_range(-bound..bound))
-                .collect();
+        for (l, g) in geoms.iter().enumerate() {
+            let (n_in, n_out) = (g.n_in, g.n_out);
             let hid = config.hidden.get(l);
+            let (fan_in, n_w) = match (g.conv, hid.and_then(|h| h.conv)) {
+                (Some(cg), Some(c)) => {
+                    let fan = cg.in_shape[0] * c.kernel[0] * c.kernel[1];
+                    (fan, c.out_channels * fan)
+                }
+                _ => (n_in, n_in * n_out),
+            };
+            let bound = 1.0 / (fan_in as f32).sqrt();
+            let w = (0..n_w).map(|_| rng.random_range(-bound..bound)).collect();
             let rec = hid.filter(|h| h.recurrent).map(|_| {
                 let b = 1.0 / (n_out as f32).sqrt();
                 (0..n_out * n_out)
                     .map(|_| rng.random_range(-b..b))
                     .collect()
             });
-            let is_out = l == sizes.len() - 2;
+            let is_out = l == geoms.len() - 1;
             layers.push(Layer {
                 n_in,
                 n_out,
@@ -391,35 +617,47 @@ impl Model {
         if c.steps > MAX_STEPS {
             return Err(format!("steps {} is absurd (at most {MAX_STEPS})", c.steps));
         }
-        let mut sizes = vec![c.n_inputs];
-        sizes.extend(c.hidden.iter().map(|l| l.size));
-        sizes.push(c.n_outputs);
-        if self.layers.len() != sizes.len() - 1 {
+        let geoms = c.layer_geoms()?;
+        if self.layers.len() != geoms.len() {
             return Err(format!(
                 "{} layers, expected {} ({} hidden + the output layer)",
                 self.layers.len(),
-                sizes.len() - 1,
+                geoms.len(),
                 c.hidden.len()
             ));
         }
         let last = self.layers.len() - 1;
-        for (l, layer) in self.layers.iter().enumerate() {
+        for (l, (layer, g)) in self.layers.iter().zip(&geoms).enumerate() {
             let k = l + 1;
-            let (n_in, n_out) = (sizes[l], sizes[l + 1]);
+            let (n_in, n_out) = (g.n_in, g.n_out);
             if layer.n_in != n_in || layer.n_out != n_out {
                 return Err(format!(
                     "layer {k} is {} x {}, expected {n_in} x {n_out} from the configuration",
                     layer.n_in, layer.n_out
                 ));
             }
-            let want = n_in
-                .checked_mul(n_out)
-                .ok_or_else(|| format!("layer {k}: {n_in} x {n_out} weights overflow"))?;
-            if layer.w.len() != want {
-                return Err(format!(
-                    "layer {k} weights: {} values, expected {n_in} x {n_out} = {want}",
-                    layer.w.len()
-                ));
+            if let (Some(cg), Some(cc)) = (g.conv, c.hidden.get(l).and_then(|h| h.conv)) {
+                let [ci, kh, kw] = [cg.in_shape[0], cc.kernel[0], cc.kernel[1]];
+                let co = cc.out_channels;
+                let want = cc
+                    .n_weights(ci)
+                    .ok_or_else(|| format!("layer {k}: conv kernel size overflows"))?;
+                if layer.w.len() != want {
+                    return Err(format!(
+                        "layer {k} (conv) kernel: {} values, expected {co} x {ci} x {kh} x {kw} = {want}",
+                        layer.w.len()
+                    ));
+                }
+            } else {
+                let want = n_in
+                    .checked_mul(n_out)
+                    .ok_or_else(|| format!("layer {k}: {n_in} x {n_out} weights overflow"))?;
+                if layer.w.len() != want {
+                    return Err(format!(
+                        "layer {k} weights: {} values, expected {n_in} x {n_out} = {want}",
+                        layer.w.len()
+                    ));
+                }
             }
             let hid = c.hidden.get(l);
             let recurrent = hid.is_some_and(|h| h.recurrent);
@@ -518,55 +756,129 @@ impl Model {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, the only feature the function enables.
-            return unsafe { self.forward_avx2(input, batch, tape) };
+            return unsafe { self.forward_avx2(input, batch, tape, None) };
         }
-        self.forward_body(input, batch, tape)
+        self.forward_body(input, batch, tape, None)
     }
 
     /// The forward pass compiled for AVX2. No FMA is enabled, so the results are bit-identical
     /// to the baseline build (and to the engine).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    fn forward_avx2(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
-        self.forward_body(input, batch, tape)
+    fn forward_avx2(
+        &self,
+        input: &Input,
+        batch: usize,
+        tape: &mut Tape,
+        dropout_seed: Option<u64>,
+    ) -> Vec<usize> {
+        self.forward_body(input, batch, tape, dropout_seed)
+    }
+
+    /// The first layer's input current of `batch` static (direct-coded) samples `x`
+    /// (`batch x n_inputs`), `batch x n` for the `n` neurons of the first layer: `X W_0` for a
+    /// dense layer, the folded convolution of each sample for a conv layer. The forward pass
+    /// computes exactly this (the engine classifier injects it into the exported network).
+    pub fn input_current(&self, x: &[f32], batch: usize) -> Result<Vec<f32>, String> {
+        self.validate()?;
+        let l0 = &self.layers[0];
+        if x.len() != batch * l0.n_in {
+            return Err(format!(
+                "{} values for {batch} samples of {} inputs",
+                x.len(),
+                l0.n_in
+            ));
+        }
+        let mut pre = vec![0.0f32; batch * l0.n_out];
+        let geoms = self.config.layer_geoms()?;
+        match (
+            geoms[0].conv,
+            self.config.hidden.first().and_then(|h| h.conv),
+        ) {
+            (Some(g), Some(c)) => {
+                let mut ct = ConvTape::default();
+                ct.prepare(&c, &g, &l0.w);
+                ct.analog_current(x, batch, &mut pre);
+            }
+            _ => gemm(
+                Mat::new(x, batch, l0.n_in),
+                Mat::new(&l0.w, l0.n_in, l0.n_out),
+                &mut pre,
+                false,
+            ),
+        }
+        Ok(pre)
     }
 
     #[inline(always)]
-    fn forward_body(&self, input: &Input, batch: usize, tape: &mut Tape) -> Vec<usize> {
+    fn forward_body(
+        &self,
+        input: &Input,
+        batch: usize,
+        tape: &mut Tape,
+        dropout_seed: Option<u64>,
+    ) -> Vec<usize> {
         let t_steps = self.config.steps;
         let nl = self.layers.len();
+        let geoms = self
+            .config
+            .layer_geoms()
+            .expect("a validated model has consistent layer sizes");
         tape.batch = batch;
         tape.u.resize(nl, Vec::new());
         tape.s.resize(nl, Vec::new());
+        tape.conv.resize(nl, ConvTape::default());
+        tape.mask.resize(nl, Vec::new());
+        tape.ds.resize(nl, Vec::new());
+        tape.dact.resize(nl, (Vec::new(), Vec::new()));
+        for (l, geom) in geoms.iter().enumerate() {
+            if let (Some(g), Some(c)) = (geom.conv, self.config.hidden.get(l).and_then(|h| h.conv))
+            {
+                tape.conv[l].prepare(&c, &g, &self.layers[l].w);
+            }
+            tape.mask[l].clear();
+        }
         // Analog first-layer currents, once for all steps.
         let l0 = &self.layers[0];
         match input {
             Input::Static(x) => {
+                tape.pre.clear();
                 tape.pre.resize(batch * l0.n_out, 0.0);
-                gemm(
-                    Mat::new(x, batch, l0.n_in),
-                    Mat::new(&l0.w, l0.n_in, l0.n_out),
-                    &mut tape.pre,
-                    false,
-                );
+                if geoms[0].conv.is_some() {
+                    tape.conv[0].analog_current(x, batch, &mut tape.pre);
+                } else {
+                    gemm(
+                        Mat::new(x, batch, l0.n_in),
+                        Mat::new(&l0.w, l0.n_in, l0.n_out),
+                        &mut tape.pre,
+                        false,
+                    );
+                }
             }
             Input::Sequence(x) => {
+                tape.pre.clear();
                 tape.pre.resize(t_steps * batch * l0.n_out, 0.0);
-                gemm(
-                    Mat::new(x, t_steps * batch, l0.n_in),
-                    Mat::new(&l0.w, l0.n_in, l0.n_out),
-                    &mut tape.pre,
-                    false,
-                );
+                if geoms[0].conv.is_some() {
+                    tape.conv[0].analog_current(x, t_steps * batch, &mut tape.pre);
+                } else {
+                    gemm(
+                        Mat::new(x, t_steps * batch, l0.n_in),
+                        Mat::new(&l0.w, l0.n_in, l0.n_out),
+                        &mut tape.pre,
+                        false,
+                    );
+                }
             }
             Input::Spikes { .. } => tape.pre.clear(),
         }
         tape.act.resize(nl, (Vec::new(), Vec::new()));
-        for l in 0..nl {
+        for (l, geom) in geoms.iter().enumerate() {
             let layer = &self.layers[l];
             let n = layer.n_out;
+            let is_conv = geom.conv.is_some();
             let mut u = std::mem::take(&mut tape.u[l]);
             let mut s = std::mem::take(&mut tape.s[l]);
+            let mut ct = std::mem::take(&mut tape.conv[l]);
             u.resize(t_steps * batch * n, 0.0);
             s.resize(t_steps * batch * n, 0.0);
             let (beta, thr) = (layer.beta[0], layer.threshold[0]);
@@ -579,25 +891,50 @@ impl Model {
             act_rng.clear();
             act_rng.resize(t_steps * batch, (0, 0));
             act_idx.clear();
+            // The spikes this layer receives (after the layer below's dropout, if any).
+            let dropped = l > 0 && !tape.mask[l - 1].is_empty();
+            let in_scale = if dropped {
+                1.0 / (1.0 - self.config.hidden[l - 1].dropout.unwrap_or(0.0))
+            } else {
+                1.0
+            };
+            let spikes_in = if l == 0 {
+                match input {
+                    Input::Spikes { offsets, idx } => Spk::Input(offsets, idx),
+                    _ => Spk::None,
+                }
+            } else if dropped {
+                Spk::Layer(&tape.dact[l - 1].0, &tape.dact[l - 1].1)
+            } else {
+                Spk::Layer(&tape.act[l - 1].0, &tape.act[l - 1].1)
+            };
             for b in 0..batch {
                 v.fill(0.0);
                 syn.fill(0.0);
                 for t in 0..t_steps {
                     let row = (t * batch + b) * n;
+                    let k = t * batch + b;
                     cur.fill(0.0);
-                    // Feed-forward spikes, ascending, from zero (as the engine's ring buffer).
-                    if l == 0 {
-                        if let Input::Spikes { offsets, idx } = input {
-                            let k = t * batch + b;
-                            for &i in &idx[offsets[k] as usize..offsets[k + 1] as usize] {
-                                add_row(&mut cur, &layer.w[i as usize * n..(i as usize + 1) * n]);
-                            }
+                    if is_conv {
+                        // Scatter of the kernel of each arriving spike, ascending, from zero.
+                        if !matches!(spikes_in, Spk::None) {
+                            ct.plan.scatter(
+                                &ct.kt,
+                                spikes_in.get(k),
+                                &mut ct.buckets,
+                                &mut ct.lens,
+                                &mut cur,
+                            );
                         }
                     } else {
-                        let (rng, idx) = &tape.act[l - 1];
-                        let (a0, len) = rng[t * batch + b];
-                        for &i in &idx[a0 as usize..(a0 + len) as usize] {
+                        // Feed-forward spikes, ascending, from zero (as the engine's ring buffer).
+                        for &i in spikes_in.get(k) {
                             add_row(&mut cur, &layer.w[i as usize * n..(i as usize + 1) * n]);
+                        }
+                    }
+                    if in_scale != 1.0 {
+                        for c in cur.iter_mut() {
+                            *c *= in_scale;
                         }
                     }
                     if let (Some(rec), true) = (&layer.rec, t > 0) {
@@ -629,20 +966,8 @@ impl Model {
                             let reset = if subtract { uj - thr } else { 0.0 };
                             v[j] = if spike { reset } else { uj };
                         }
-                        // Compaction of the spiking neurons, ascending: a bit mask per 32
-                        // neurons, then one iteration per set bit.
                         let start = act_idx.len();
-                        act_idx.reserve(n);
-                        for (ci, chunk) in sr.chunks(32).enumerate() {
-                            let mut mask = 0u32;
-                            for (i, &x) in chunk.iter().enumerate() {
-                                mask |= ((x != 0.0) as u32) << i;
-                            }
-                            while mask != 0 {
-                                act_idx.push((ci * 32) as u32 + mask.trailing_zeros());
-                                mask &= mask - 1;
-                            }
-                        }
+                        compact(sr, &mut act_idx);
                         let c = act_idx.len() - start;
                         act_rng[t * batch + b] = (start as u32, c as u32);
                     } else {
@@ -655,8 +980,44 @@ impl Model {
                     }
                 }
             }
+            // Dropout of this layer's spikes (training only): a seeded mask per (t, b, neuron).
+            if let (Some(seed), Some(p), true) = (
+                dropout_seed,
+                self.config.hidden.get(l).and_then(|h| h.dropout),
+                l + 1 < nl,
+            ) && p > 0.0
+            {
+                let keep = 1.0 / (1.0 - p);
+                let mut rng = Xoshiro256PlusPlus::seed_from_u64(
+                    seed ^ (l as u64 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15),
+                );
+                let mut mask = std::mem::take(&mut tape.mask[l]);
+                mask.clear();
+                mask.extend((0..s.len()).map(|_| if rng.random::<f32>() < p { 0.0 } else { keep }));
+                let (mut drng, mut didx) = std::mem::take(&mut tape.dact[l]);
+                drng.clear();
+                didx.clear();
+                for k in 0..t_steps * batch {
+                    let (a0, len) = act_rng[k];
+                    let start = didx.len();
+                    let mk = &mask[k * n..(k + 1) * n];
+                    didx.extend(
+                        act_idx[a0 as usize..(a0 + len) as usize]
+                            .iter()
+                            .filter(|&&i| mk[i as usize] != 0.0),
+                    );
+                    drng.push((start as u32, (didx.len() - start) as u32));
+                }
+                let mut ds = std::mem::take(&mut tape.ds[l]);
+                ds.clear();
+                ds.extend(s.iter().zip(&mask).map(|(a, b)| a * b));
+                tape.ds[l] = ds;
+                tape.dact[l] = (drng, didx);
+                tape.mask[l] = mask;
+            }
             tape.u[l] = u;
             tape.s[l] = s;
+            tape.conv[l] = ct;
             tape.act[l] = (act_rng, act_idx);
         }
         // Readout.
@@ -753,6 +1114,7 @@ impl Model {
     /// Forward, loss and backward for one shard of `labels.len()` samples of a batch of
     /// `total_batch`; adds the gradients into `grads` (which the caller zeroes) and returns the
     /// shard's statistics. With `tbptt` set, gradients flow back at most that many steps.
+    /// Dropout is off (as at evaluation); see [`forward_backward_with`](Self::forward_backward_with).
     pub fn forward_backward(
         &self,
         input: &Input,
@@ -762,17 +1124,38 @@ impl Model {
         grads: &mut Grads,
         tbptt: Option<usize>,
     ) -> ShardStats {
+        let opts = PassOptions {
+            tbptt,
+            dropout_seed: None,
+        };
+        self.forward_backward_with(input, labels, total_batch, tape, grads, opts)
+    }
+
+    /// [`forward_backward`](Self::forward_backward) with every option: truncated BPTT and the
+    /// seed of the dropout masks (dropout is applied only when a seed is given; the masks are a
+    /// function of the seed alone, so a shard keyed by its position in the epoch gets the same
+    /// masks for any thread count).
+    pub fn forward_backward_with(
+        &self,
+        input: &Input,
+        labels: &[u8],
+        total_batch: usize,
+        tape: &mut Tape,
+        grads: &mut Grads,
+        opts: PassOptions,
+    ) -> ShardStats {
         #[cfg(target_arch = "x86_64")]
         if std::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, the only feature the function enables.
             return unsafe {
-                self.forward_backward_avx2(input, labels, total_batch, tape, grads, tbptt)
+                self.forward_backward_avx2(input, labels, total_batch, tape, grads, opts)
             };
         }
-        self.forward_backward_body(input, labels, total_batch, tape, grads, tbptt)
+        self.forward_backward_body(input, labels, total_batch, tape, grads, opts)
     }
 
-    /// [`forward_backward`](Self::forward_backward) compiled for AVX2 (no FMA: identical results).
+    /// [`forward_backward_with`](Self::forward_backward_with) compiled for AVX2 (no FMA:
+    /// identical results).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
     fn forward_backward_avx2(
@@ -782,9 +1165,9 @@ impl Model {
         total_batch: usize,
         tape: &mut Tape,
         grads: &mut Grads,
-        tbptt: Option<usize>,
+        opts: PassOptions,
     ) -> ShardStats {
-        self.forward_backward_body(input, labels, total_batch, tape, grads, tbptt)
+        self.forward_backward_body(input, labels, total_batch, tape, grads, opts)
     }
 
     #[inline(always)]
@@ -795,10 +1178,15 @@ impl Model {
         total_batch: usize,
         tape: &mut Tape,
         grads: &mut Grads,
-        tbptt: Option<usize>,
+        opts: PassOptions,
     ) -> ShardStats {
         let batch = labels.len();
-        self.forward_body(input, batch, tape);
+        self.forward_body(input, batch, tape, opts.dropout_seed);
+        let tbptt = opts.tbptt;
+        let geoms = self
+            .config
+            .layer_geoms()
+            .expect("a validated model has consistent layer sizes");
         let mut g = Vec::new();
         let mut st = self.loss_grad(tape, labels, total_batch, &mut g);
         let t_steps = self.config.steps;
@@ -908,10 +1296,24 @@ impl Model {
                     true,
                 );
             }
+            if let (Some(_), Some(c)) = (
+                geoms[l].conv,
+                self.config.hidden.get(l).and_then(|h| h.conv),
+            ) {
+                self.conv_backward(l, &c, input, tape, &delta, &mut gl[0], &mut g);
+                tape.delta = delta;
+                continue;
+            }
             // Feed-forward weights and the gradient into the layer below.
             if l > 0 {
                 let np = layer.n_in;
-                let sp = &tape.s[l - 1];
+                // The spikes as the layer received them (dropped and scaled in training).
+                let dropped = !tape.mask[l - 1].is_empty();
+                let sp = if dropped {
+                    &tape.ds[l - 1]
+                } else {
+                    &tape.s[l - 1]
+                };
                 gemm(
                     Mat::new(sp, t_steps * batch, np).t(),
                     Mat::new(&delta, t_steps * batch, n),
@@ -926,6 +1328,11 @@ impl Model {
                     &mut g,
                     false,
                 );
+                if dropped {
+                    for (x, m) in g.iter_mut().zip(&tape.mask[l - 1]) {
+                        *x *= *m;
+                    }
+                }
             } else {
                 match input {
                     Input::Static(x) => {
@@ -967,6 +1374,144 @@ impl Model {
             tape.delta = delta;
         }
         st
+    }
+}
+
+impl Model {
+    /// The weight gradient of conv layer `l` (added to `dk`) and, above the first layer, the
+    /// gradient into the layer below (`g`, `steps x batch x n_in`), from `delta = dL/dI`.
+    #[allow(clippy::too_many_arguments)]
+    #[inline(always)]
+    fn conv_backward(
+        &self,
+        l: usize,
+        c: &ConvConfig,
+        input: &Input,
+        tape: &mut Tape,
+        delta: &[f32],
+        dk: &mut [f32],
+        g: &mut Vec<f32>,
+    ) {
+        let t_steps = self.config.steps;
+        let batch = tape.batch;
+        let mut ct = std::mem::take(&mut tape.conv[l]);
+        let p = &ct.plan;
+        let (cin, cout, pout, khw) = (p.cin, p.cout, p.pout, p.khw);
+        let (n, nin, ck) = (cout * pout, cin * p.pin, cin * khw);
+        // dL/dK' in the folded layout (C_out x C_in khw).
+        let mut dkf = vec![0.0f32; cout * ck];
+        let analog = l == 0 && !matches!(input, Input::Spikes { .. });
+        if analog {
+            ct.col.resize(ck * pout, 0.0);
+            let mut dsum = vec![0.0f32; n];
+            match input {
+                Input::Static(x) => {
+                    // The input is the same every step: dK' = sum_b (sum_t delta) col(x_b)^T.
+                    for b in 0..batch {
+                        dsum.fill(0.0);
+                        for t in 0..t_steps {
+                            add_row(&mut dsum, &delta[(t * batch + b) * n..][..n]);
+                        }
+                        ct.plan.im2col(&x[b * nin..(b + 1) * nin], &mut ct.col);
+                        gemm(
+                            Mat::new(&dsum, cout, pout),
+                            Mat::new(&ct.col, ck, pout).t(),
+                            &mut dkf,
+                            true,
+                        );
+                    }
+                }
+                Input::Sequence(x) => {
+                    for r in 0..t_steps * batch {
+                        ct.plan.im2col(&x[r * nin..(r + 1) * nin], &mut ct.col);
+                        gemm(
+                            Mat::new(&delta[r * n..(r + 1) * n], cout, pout),
+                            Mat::new(&ct.col, ck, pout).t(),
+                            &mut dkf,
+                            true,
+                        );
+                    }
+                }
+                Input::Spikes { .. } => {}
+            }
+        } else {
+            // Spike input: gather, for each active input, the dL/dI of the outputs it reaches.
+            let dropped = l > 0 && !tape.mask[l - 1].is_empty();
+            let scale = if dropped {
+                1.0 / (1.0 - self.config.hidden[l - 1].dropout.unwrap_or(0.0))
+            } else {
+                1.0
+            };
+            let spikes = if l == 0 {
+                match input {
+                    Input::Spikes { offsets, idx } => Spk::Input(offsets, idx),
+                    _ => Spk::None,
+                }
+            } else if dropped {
+                Spk::Layer(&tape.dact[l - 1].0, &tape.dact[l - 1].1)
+            } else {
+                Spk::Layer(&tape.act[l - 1].0, &tape.act[l - 1].1)
+            };
+            let mut dkt = vec![0.0f32; ck * cout];
+            let mut lens = vec![0u32; ck];
+            for k in 0..t_steps * batch {
+                let active = spikes.get(k);
+                if active.is_empty() {
+                    continue;
+                }
+                let d = &delta[k * n..(k + 1) * n];
+                for (pp, a) in ct.acc.chunks_exact_mut(cout).enumerate() {
+                    for (co, x) in a.iter_mut().enumerate() {
+                        *x = d[co * pout + pp] * scale;
+                    }
+                }
+                ct.plan
+                    .gather_grad(&ct.acc, active, &mut ct.buckets, &mut lens, &mut dkt);
+            }
+            for co in 0..cout {
+                for r in 0..ck {
+                    dkf[co * ck + r] = dkt[r * cout + co];
+                }
+            }
+            if l > 0 {
+                // dL/ds below = K'^T delta, one product per step, then the columns back onto
+                // the input positions.
+                g.clear();
+                g.resize(t_steps * batch * nin, 0.0);
+                let mut dpm = vec![0.0f32; batch * pout * cout];
+                ct.col.resize(batch * pout * ck, 0.0);
+                for t in 0..t_steps {
+                    for b in 0..batch {
+                        let d = &delta[(t * batch + b) * n..][..n];
+                        let dst = &mut dpm[b * pout * cout..(b + 1) * pout * cout];
+                        for (pp, a) in dst.chunks_exact_mut(cout).enumerate() {
+                            for (co, x) in a.iter_mut().enumerate() {
+                                *x = d[co * pout + pp];
+                            }
+                        }
+                    }
+                    gemm(
+                        Mat::new(&dpm, batch * pout, cout),
+                        Mat::new(&ct.kf, cout, ck),
+                        &mut ct.col,
+                        false,
+                    );
+                    for b in 0..batch {
+                        ct.plan.col2im_add(
+                            &ct.col[b * pout * ck..(b + 1) * pout * ck],
+                            &mut g[(t * batch + b) * nin..][..nin],
+                        );
+                    }
+                }
+                if dropped {
+                    for (x, m) in g.iter_mut().zip(&tape.mask[l - 1]) {
+                        *x *= *m;
+                    }
+                }
+            }
+        }
+        c.unfold_grad(cin, &dkf, dk);
+        tape.conv[l] = ct;
     }
 }
 
@@ -1093,4 +1638,80 @@ pub fn argmax(z: &[f32]) -> usize {
         }
     }
     best
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// With beta 0 and an unreachable threshold a conv layer's membrane is its input current,
+    /// a linear function of the kernel: `L(K) = sum C * I(K)` has the gradient the backward
+    /// pass computes from `delta = C`, which finite differences check for every kernel value,
+    /// for static, per-step analog and spike input, with average, sum and no pooling.
+    #[test]
+    fn conv_weight_gradients_match_finite_differences_of_a_linear_probe() {
+        let shape = [2, 9, 9];
+        let (steps, batch) = (3, 2);
+        let n_in = 2 * 9 * 9;
+        for s in [
+            "3C3-AP2-FC4",
+            "2C2s2p1-SP3-FC4",
+            "3C3p1-FC4",
+            "2C4s2-AP2-FC4",
+        ] {
+            let a = crate::arch::parse(s, shape).unwrap();
+            let mut cfg = ModelConfig::feed_forward(n_in, &[], a.n_outputs, steps);
+            cfg.hidden = a.hidden;
+            cfg.input_shape = Some(shape);
+            cfg.beta = 0.0;
+            cfg.threshold = 1e30;
+            let m = Model::new(cfg, 5).unwrap();
+            let c = m.config.hidden[0].conv.unwrap();
+            let n = m.layers[0].n_out;
+            let x: Vec<f32> = (0..steps * batch * n_in)
+                .map(|i| ((i * 29 % 17) as f32) / 17.0)
+                .collect();
+            let mut offsets = vec![0u32];
+            let mut idx = Vec::new();
+            for k in 0..steps * batch {
+                idx.extend((0..n_in as u32).filter(|i| (i * 7 + k as u32 * 3).is_multiple_of(5)));
+                offsets.push(idx.len() as u32);
+            }
+            for input in [
+                Input::Static(x[..batch * n_in].to_vec()),
+                Input::Sequence(x.clone()),
+                Input::Spikes { offsets, idx },
+            ] {
+                let coef: Vec<f32> = (0..steps * batch * n)
+                    .map(|i| ((i * 13 % 11) as f32 - 5.0) / 7.0)
+                    .collect();
+                let probe = |m: &Model| {
+                    let mut tape = Tape::default();
+                    m.forward(&input, batch, &mut tape);
+                    tape.u[0]
+                        .iter()
+                        .zip(&coef)
+                        .map(|(u, c)| (*u as f64) * (*c as f64))
+                        .sum::<f64>()
+                };
+                let mut tape = Tape::default();
+                m.forward(&input, batch, &mut tape);
+                let mut dk = vec![0.0f32; m.layers[0].w.len()];
+                let mut g = Vec::new();
+                m.conv_backward(0, &c, &input, &mut tape, &coef, &mut dk, &mut g);
+                let h = 1e-2f32;
+                for (i, &an) in dk.iter().enumerate() {
+                    let (mut p, mut q) = (m.clone(), m.clone());
+                    p.layers[0].w[i] += h;
+                    q.layers[0].w[i] -= h;
+                    let fd = (probe(&p) - probe(&q)) / (2.0 * h as f64);
+                    assert!(
+                        (fd - an as f64).abs() < 1e-3 * fd.abs().max(1.0),
+                        "{s} {:?} dK[{i}]: analytic {an} vs finite difference {fd}",
+                        std::mem::discriminant(&input),
+                    );
+                }
+            }
+        }
+    }
 }

@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize};
 use snn_encode::{Encoder, Normalize, RateEncoder, TtfsEncoder};
 
 use crate::data::{Dataset, EventSample, NMNIST_SIZE, bin_events};
-use crate::model::{Grads, Input, Model, ShardStats, Tape};
+use crate::model::{Grads, Input, Model, PassOptions, ShardStats, Tape};
 use crate::optim::{Optimizer, OptimizerKind, Schedule, clip_grad_norm};
 
 /// Samples per shard: the unit of parallel work and of the fixed-order gradient reduction.
@@ -84,6 +84,11 @@ pub trait Source: Sync {
     }
     /// Input features per step.
     fn n_inputs(&self) -> usize;
+    /// The shape `[channels, height, width]` of a sample's features (default: flat,
+    /// `[1, 1, n_inputs]`).
+    fn input_shape(&self) -> [usize; 3] {
+        [1, 1, self.n_inputs()]
+    }
     /// The input of samples `idx` for `steps` steps; `seed` keys any randomness per sample
     /// (combined with the sample index so batches do not matter).
     fn input(
@@ -126,6 +131,9 @@ impl<T: Source + ?Sized> Source for &T {
     }
     fn n_inputs(&self) -> usize {
         (**self).n_inputs()
+    }
+    fn input_shape(&self) -> [usize; 3] {
+        (**self).input_shape()
     }
     fn input(
         &self,
@@ -193,6 +201,9 @@ impl Source for Dataset {
     fn n_inputs(&self) -> usize {
         self.n_features
     }
+    fn input_shape(&self) -> [usize; 3] {
+        [1, self.shape.0, self.shape.1]
+    }
     fn input(
         &self,
         idx: &[usize],
@@ -240,6 +251,9 @@ impl Source for EventSource<'_> {
     }
     fn n_inputs(&self) -> usize {
         2 * NMNIST_SIZE * NMNIST_SIZE
+    }
+    fn input_shape(&self) -> [usize; 3] {
+        [2, NMNIST_SIZE, NMNIST_SIZE]
     }
     fn input(
         &self,
@@ -553,13 +567,18 @@ impl Trainer {
                 let run = |items: Vec<(usize, &mut Grads, &mut ShardStats)>, tape: &mut Tape| {
                     for (i, g, st) in items {
                         g.clear();
-                        *st = model.forward_backward(
+                        // Dropout masks keyed by the shard's place in the epoch, not the thread.
+                        let opts = PassOptions {
+                            tbptt,
+                            dropout_seed: Some(dropout_seed(epoch_seed, bi, i)),
+                        };
+                        *st = model.forward_backward_with(
                             &inputs[i],
                             &labels[i],
                             total_batch,
                             tape,
                             g,
-                            tbptt,
+                            opts,
                         );
                     }
                 };
@@ -658,6 +677,13 @@ impl Trainer {
     }
 }
 
+/// The seed of the dropout masks of shard `shard` of batch `batch` in the epoch keyed by
+/// `epoch_seed`.
+pub fn dropout_seed(epoch_seed: u64, batch: usize, shard: usize) -> u64 {
+    let k = (batch as u64) << 20 | shard as u64;
+    (epoch_seed ^ 0xD50F_0000_0000_0000).wrapping_add(k.wrapping_mul(0x9E37_79B9_7F4A_7C15))
+}
+
 /// Checks that `data` fits `model`: inputs per step, labels within the model's classes, and the
 /// source's own consistency. `what` names the set in errors (`training`, `test`).
 pub fn check_data(model: &Model, data: &dyn Source, what: &str) -> Result<(), TrainError> {
@@ -671,6 +697,15 @@ pub fn check_data(model: &Model, data: &dyn Source, what: &str) -> Result<(), Tr
         return Err(TrainError::Data(format!(
             "the {what} set has {} inputs per step but the model expects {n_in}",
             data.n_inputs()
+        )));
+    }
+    if let Some(shape) = model.config.input_shape
+        && data.input_shape() != shape
+    {
+        let [c, h, w] = data.input_shape();
+        return Err(TrainError::Data(format!(
+            "the {what} set's samples are {c} x {h} x {w} but the model expects {} x {} x {}",
+            shape[0], shape[1], shape[2]
         )));
     }
     let classes = model.config.n_outputs;

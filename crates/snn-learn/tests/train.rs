@@ -134,17 +134,30 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
     std::fs::remove_dir_all(&dir).ok();
 }
 
+/// The trainer whose version-1 body (written by the release before conv layers) is
+/// `tests/data/checkpoint-v1-body.bin`.
+fn v1_fixture_trainer() -> Trainer {
+    let mut cfg = ModelConfig::feed_forward(4, &[3], 2, 5);
+    cfg.hidden[0].recurrent = true;
+    cfg.readout = Readout::Membrane;
+    Trainer::new(Model::new(cfg, 7).unwrap(), TrainConfig::recipe(2, 7)).unwrap()
+}
+
+#[test]
+fn checkpoints_of_format_version_1_still_load() {
+    let t = v1_fixture_trainer();
+    let payload = include_bytes!("data/checkpoint-v1-body.bin");
+    let framed = snn_types::file::frame_bytes(checkpoint::KIND, 1, payload);
+    assert_eq!(checkpoint::from_bytes(&framed, "v1.ckpt").unwrap(), t);
+}
+
 #[test]
 fn checkpoints_of_the_previous_format_still_load() {
-    let t = Trainer::new(
-        small(1, Readout::SpikeCount, false),
-        TrainConfig::recipe(1, 1),
-    )
-    .unwrap();
+    let t = v1_fixture_trainer();
     // The format before the shared frame: `SNNCKPT\0`, version 1 (u32 LE), payload length
     // (u64 LE), CRC-32 of the payload (u32 LE, computed here with flate2 as the old writer
-    // did), postcard payload; built byte by byte.
-    let payload = postcard::to_stdvec(&t).unwrap();
+    // did), postcard payload (a version-1 body, written by that release); built byte by byte.
+    let payload = include_bytes!("data/checkpoint-v1-body.bin").to_vec();
     let mut crc = flate2::Crc::new();
     crc.update(&payload);
     let mut old = b"SNNCKPT\0".to_vec();
@@ -398,9 +411,8 @@ fn exported_network_predicts_like_the_trainer_spike_input_recurrent_membrane() {
 fn synaptic_layers_are_refused_by_export() {
     let mut cfg = ModelConfig::feed_forward(8, &[4], 2, 5);
     cfg.hidden[0] = LayerConfig {
-        size: 4,
-        recurrent: false,
         alpha: Some(0.9),
+        ..LayerConfig::lif(4)
     };
     let m = Model::new(cfg, 1).unwrap();
     assert!(
