@@ -73,7 +73,7 @@ pub struct DemoArgs {
     #[arg(long)]
     json: bool,
     /// Tell the story with a small convolutional network instead
-    /// (`8C3p1-AP2-16C3p1-AP2-FC10` on the 1 x 8 x 8 digits): trained, exported with conv2d
+    /// (`16C3p1-AP2-32C3p1-AP2-FC10` on the 1 x 8 x 8 digits): trained, exported with conv2d
     /// projections, simulated in the engine and compiled onto the chip. `--hidden` then sizes
     /// the ANN only.
     #[arg(long)]
@@ -82,7 +82,7 @@ pub struct DemoArgs {
 
 /// The network of `snn demo --conv`: two conv layers with folded average pooling on the
 /// 1 x 8 x 8 digits.
-pub const CONV_ARCH: &str = "8C3p1-AP2-16C3p1-AP2-FC10";
+pub const CONV_ARCH: &str = "16C3p1-AP2-32C3p1-AP2-FC10";
 
 fn spinner(msg: &str) -> ProgressBar {
     if std::io::stderr().is_terminal() {
@@ -164,7 +164,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
     // Loihi's neuron resets to zero (it has no reset by subtraction), so train that way.
     cfg.reset = snn_types::ResetMode::Zero;
     let mut tc = TrainConfig::recipe(a.epochs, a.seed);
-    tc.lr = 2e-3;
+    tc.lr = if a.conv { 5e-3 } else { 2e-3 };
     tc.batch_size = 64;
     tc.encoding = enc;
     tc.optimizer = OptimizerKind::Adam {
