@@ -64,14 +64,15 @@ pub struct ConvGeometry {
     groups: u32,
 }
 
-/// Output length of one axis, or `None` when the dilated kernel does not fit the padded input.
-fn out_len(n: u32, k: u32, s: u32, p: u32, d: u32) -> Option<u32> {
+/// Output length of one axis (as `u64`: a huge padding can make it exceed `u32`), or `None` when
+/// the dilated kernel does not fit the padded input.
+fn out_len(n: u32, k: u32, s: u32, p: u32, d: u32) -> Option<u64> {
     let padded = n as u64 + 2 * p as u64;
     let extent = d as u64 * (k as u64 - 1) + 1;
     if extent > padded {
         return None;
     }
-    Some(((padded - extent) / s as u64 + 1) as u32)
+    Some((padded - extent) / s as u64 + 1)
 }
 
 impl ConvGeometry {
@@ -118,7 +119,7 @@ impl ConvGeometry {
         }
         let mut out = [out_channels, 0, 0];
         for (a, (axis, n)) in [("height", h), ("width", w)].into_iter().enumerate() {
-            out[a + 1] = out_len(n, kernel[a], stride[a], padding[a], dilation[a]).ok_or_else(
+            let len = out_len(n, kernel[a], stride[a], padding[a], dilation[a]).ok_or_else(
                 || {
                     let extent = dilation[a] as u64 * (kernel[a] as u64 - 1) + 1;
                     format!(
@@ -129,6 +130,15 @@ impl ConvGeometry {
                     )
                 },
             )?;
+            // Checked here, not only through the product below: a padding of 2^31 or more
+            // gives an output length beyond u32 that a cast would wrap to a small number.
+            out[a + 1] = u32::try_from(len).map_err(|_| {
+                format!(
+                    "the output {axis} is {len} (input {n} + 2 x padding {}); the limit is {}",
+                    padding[a],
+                    u32::MAX
+                )
+            })?;
         }
         let n_out = out.iter().map(|&x| x as u64).product::<u64>();
         if n_out > MAX_NEURONS {

@@ -343,16 +343,16 @@ pub enum Connectivity {
         /// Output channels.
         out_channels: u32,
         /// Kernel `[kh, kw]`.
-        #[serde(deserialize_with = "de_pair")]
+        #[serde(deserialize_with = "de_kernel")]
         kernel: [u32; 2],
         /// Stride `[sy, sx]` (default 1).
-        #[serde(default = "ones", deserialize_with = "de_pair")]
+        #[serde(default = "ones", deserialize_with = "de_stride")]
         stride: [u32; 2],
         /// Zero padding on each side `[py, px]` (default 0).
-        #[serde(default, deserialize_with = "de_pair")]
+        #[serde(default, deserialize_with = "de_padding")]
         padding: [u32; 2],
         /// Dilation `[dy, dx]` (default 1).
-        #[serde(default = "ones", deserialize_with = "de_pair")]
+        #[serde(default = "ones", deserialize_with = "de_dilation")]
         dilation: [u32; 2],
         /// Channel groups (default 1); must divide both channel counts.
         #[serde(default = "one")]
@@ -372,17 +372,17 @@ pub enum Connectivity {
         #[serde(default)]
         mode: PoolMode,
         /// Window `[kh, kw]`.
-        #[serde(deserialize_with = "de_pair")]
+        #[serde(deserialize_with = "de_kernel")]
         kernel: [u32; 2],
         /// Stride (default: the window, i.e. non-overlapping).
         #[serde(
             default,
-            deserialize_with = "de_opt_pair",
+            deserialize_with = "de_opt_stride",
             skip_serializing_if = "Option::is_none"
         )]
         stride: Option<[u32; 2]>,
         /// Zero padding on each side (default 0).
-        #[serde(default, deserialize_with = "de_pair")]
+        #[serde(default, deserialize_with = "de_padding")]
         padding: [u32; 2],
     },
 }
@@ -395,49 +395,102 @@ fn one() -> u32 {
     1
 }
 
-/// Accepts `3` or `[3, 2]` for a pair of non-negative integers.
-struct PairVisitor;
+/// Accepts `3` or `[3, 2]` for a pair of non-negative integers; every error names the field
+/// (`kernel`, `stride`, ...), since the TOML position of a field inside a tagged table is lost.
+struct PairVisitor(&'static str);
+
+/// One value of a pair: a `u32`, with errors that name the field.
+struct PairElem(&'static str);
+
+fn pair_u32<E: serde::de::Error>(name: &str, v: u64) -> Result<u32, E> {
+    u32::try_from(v)
+        .map_err(|_| E::custom(format!("`{name}`: {v} is too large (at most {})", u32::MAX)))
+}
+
+impl<'de> serde::de::Visitor<'de> for PairElem {
+    type Value = u32;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        write!(f, "`{}` values as non-negative integers", self.0)
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<u32, E> {
+        pair_u32(self.0, v)
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<u32, E> {
+        if v < 0 {
+            return Err(E::custom(format!("`{}`: {v} is negative", self.0)));
+        }
+        pair_u32(self.0, v as u64)
+    }
+}
+
+impl<'de> serde::de::DeserializeSeed<'de> for PairElem {
+    type Value = u32;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<u32, D::Error> {
+        d.deserialize_any(self)
+    }
+}
 
 impl<'de> serde::de::Visitor<'de> for PairVisitor {
     type Value = [u32; 2];
 
     fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        f.write_str("a non-negative integer or a pair [a, b] of them")
+        write!(
+            f,
+            "`{}` as a non-negative integer or a pair [a, b] of them",
+            self.0
+        )
     }
 
     fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<[u32; 2], E> {
-        let x = u32::try_from(v).map_err(|_| E::custom(format!("{v} is too large")))?;
+        let x = pair_u32(self.0, v)?;
         Ok([x, x])
     }
 
     fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<[u32; 2], E> {
-        if v < 0 {
-            return Err(E::custom(format!("{v} is negative")));
-        }
-        self.visit_u64(v as u64)
+        let x = PairElem(self.0).visit_i64(v)?;
+        Ok([x, x])
     }
 
     fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<[u32; 2], A::Error> {
         use serde::de::Error;
-        let a: u32 = seq
-            .next_element()?
-            .ok_or_else(|| A::Error::custom("a pair needs two values, got none"))?;
-        let b: u32 = seq
-            .next_element()?
-            .ok_or_else(|| A::Error::custom("a pair needs two values, got one"))?;
-        if seq.next_element::<u32>()?.is_some() {
-            return Err(A::Error::custom("a pair has two values, got more"));
+        let name = self.0;
+        let a = seq.next_element_seed(PairElem(name))?.ok_or_else(|| {
+            A::Error::custom(format!("`{name}`: a pair needs two values, got none"))
+        })?;
+        let b = seq.next_element_seed(PairElem(name))?.ok_or_else(|| {
+            A::Error::custom(format!("`{name}`: a pair needs two values, got one"))
+        })?;
+        if seq.next_element::<serde::de::IgnoredAny>()?.is_some() {
+            return Err(A::Error::custom(format!(
+                "`{name}`: a pair has two values, got more"
+            )));
         }
         Ok([a, b])
     }
 }
 
-fn de_pair<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u32; 2], D::Error> {
-    d.deserialize_any(PairVisitor)
+/// `deserialize_with` functions for the pair fields, each naming its field in errors.
+macro_rules! pair_fields {
+    ($($f:ident => $name:literal;)*) => {$(
+        fn $f<'de, D: serde::Deserializer<'de>>(d: D) -> Result<[u32; 2], D::Error> {
+            d.deserialize_any(PairVisitor($name))
+        }
+    )*};
 }
 
-fn de_opt_pair<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[u32; 2]>, D::Error> {
-    d.deserialize_any(PairVisitor).map(Some)
+pair_fields! {
+    de_kernel => "kernel";
+    de_stride => "stride";
+    de_padding => "padding";
+    de_dilation => "dilation";
+}
+
+fn de_opt_stride<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[u32; 2]>, D::Error> {
+    de_stride(d).map(Some)
 }
 
 impl Connectivity {

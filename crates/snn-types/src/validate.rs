@@ -521,12 +521,19 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             Some(_) => {}
         }
         c.value(&format!("{path}.weight"), &pr.weight);
+        let mut continue_delay_checks = true;
         if let Some(d) = &pr.delay_ms {
             let dpath = format!("{path}.delay_ms");
+            let before = c.issues.len();
             c.value(&dpath, d);
+            if c.issues.len() > before {
+                // Not finite (or a bad distribution): said once, not again as a delay.
+                continue_delay_checks = false;
+            }
             // Random delays are clamped to at least one step when drawn; the distribution's
             // lower bound (uniform) or mean (normal) must itself respect dt.
             match *d {
+                _ if !continue_delay_checks => {}
                 ValueSpec::Constant(x) => c.delay(&dpath, x, dt),
                 ValueSpec::Random(Distribution::Uniform { low, high }) => {
                     c.delay(&format!("{dpath}.low"), low, dt);
@@ -683,7 +690,19 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 (Connectivity::Dense { weights }, _) => {
                     weights.iter().flatten().all(|&x| integral(x))
                 }
-                (Connectivity::Conv2d { weights, .. }, _) => weights.iter().all(|&x| integral(x)),
+                (Connectivity::Conv2d { weights, .. }, _) => {
+                    // The kernel is in connectivity.weights: name the first bad entry there.
+                    if let Some((j, x)) = weights.iter().enumerate().find(|(_, x)| !integral(**x)) {
+                        c.err(
+                            format!("{cpath}.weights[{j}]"),
+                            format!(
+                                "{x} is not an integer with |w| < 2^24, as weights into the loihi_lif population '{}' must be",
+                                pr.target
+                            ),
+                        );
+                    }
+                    true
+                }
                 (
                     Connectivity::Pool2d {
                         mode: PoolMode::Average,
@@ -702,6 +721,25 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 (_, ValueSpec::Random(_)) => false,
             };
             if !ok {
+                if let (
+                    Connectivity::Pool2d {
+                        mode: PoolMode::Average,
+                        kernel,
+                        ..
+                    },
+                    ValueSpec::Constant(x),
+                ) = (&pr.connectivity, &pr.weight)
+                {
+                    let area = kernel[0] as f64 * kernel[1] as f64;
+                    c.err(
+                        format!("{path}.weight"),
+                        format!(
+                            "an average pool gives each source weight / (kh x kw) = {x} / {area} = {}; weights into a loihi_lif population must be integers (|w| < 2^24): use a multiple of {area}, or mode = \"sum\"",
+                            x / area
+                        ),
+                    );
+                    continue;
+                }
                 c.err(format!("{path}.weight"), "weights into a loihi_lif population must be integers (|w| < 2^24) and not random");
             }
         }

@@ -247,3 +247,149 @@ connectivity = { rule = "conv2d", out_channels = 1, kernel = 1, weights = [1.0] 
 "#;
     assert!(errors(text).contains("conv2d from 'a' onto itself is not supported"));
 }
+
+/// A malformed pair field (`kernel`, `stride`, `padding`, `dilation`) is a parse error that
+/// names the field: inside the tagged `connectivity` table TOML only points at the table header.
+#[test]
+fn a_malformed_pair_names_its_field() {
+    let w = weights(3 * 2 * 9);
+    for (conv, field, words) in [
+        (
+            format!("out_channels = 3, kernel = -3, {w}"),
+            "kernel",
+            "-3 is negative",
+        ),
+        (
+            format!("out_channels = 3, kernel = \"3\", {w}"),
+            "kernel",
+            "string",
+        ),
+        (
+            format!("out_channels = 3, kernel = 3.0, {w}"),
+            "kernel",
+            "floating point",
+        ),
+        (
+            format!("out_channels = 3, kernel = [1, 2, 3], {w}"),
+            "kernel",
+            "got more",
+        ),
+        (
+            format!("out_channels = 3, kernel = [], {w}"),
+            "kernel",
+            "got none",
+        ),
+        (
+            format!("out_channels = 3, kernel = [3, \"x\"], {w}"),
+            "kernel",
+            "string",
+        ),
+        (
+            format!("out_channels = 3, kernel = 4294967296, {w}"),
+            "kernel",
+            "too large",
+        ),
+        (
+            format!("{}, stride = [1, -1]", good_conv()),
+            "stride",
+            "-1 is negative",
+        ),
+        (
+            format!("{}, padding = [1, 2.5]", good_conv()),
+            "padding",
+            "floating point",
+        ),
+        (
+            format!("{}, dilation = [2]", good_conv()),
+            "dilation",
+            "got one",
+        ),
+    ] {
+        let e = errors(&spec(&conv, "", "kernel = 2", ""));
+        assert!(
+            e.contains(&format!("`{field}`")) && e.contains(words),
+            "{conv}: {e}"
+        );
+    }
+    // The pool's optional stride too.
+    let e = errors(&spec(&good_conv(), "", "kernel = 2, stride = -2", ""));
+    assert!(e.contains("`stride`: -2 is negative"), "{e}");
+}
+
+/// A padding of 2^31 or more makes the output longer than `u32`; it used to wrap to a small,
+/// plausible length (here 8 x 8), so the spec validated with a wrong shape and no synapses.
+#[test]
+fn a_padding_beyond_u32_is_refused_not_wrapped() {
+    let text = r#"
+dt_ms = 1.0
+[[populations]]
+name = "in"
+size = 64
+shape = [1, 8, 8]
+neuron = { model = "input" }
+[[populations]]
+name = "c1"
+size = 64
+shape = [1, 8, 8]
+neuron = { model = "lif_beta" }
+[[projections]]
+source = "in"
+target = "c1"
+connectivity = { rule = "RULE", PARAMS padding = 2147483648 }
+"#;
+    for (rule, params) in [
+        ("conv2d", "out_channels = 1, kernel = 1, weights = [1.0],"),
+        ("pool2d", "kernel = 1,"),
+    ] {
+        let e = errors(&text.replace("RULE", rule).replace("PARAMS", params));
+        assert!(
+            e.contains("projections[0].connectivity: the output height is 4294967304"),
+            "{rule}: {e}"
+        );
+    }
+    let g =
+        snn_types::conv::ConvGeometry::new([1, 8, 8], 1, [1, 1], [1, 1], [u32::MAX, 0], [1, 1], 1);
+    assert!(g.unwrap_err().contains("output height"));
+}
+
+/// Weights into `loihi_lif` must be integers: a conv kernel names its first bad entry, an average
+/// pool says what the division gives, and a NaN delay is reported once.
+#[test]
+fn loihi_weights_and_bad_delays_are_named_where_they_are() {
+    let loihi = |conv: &str, pool: &str, extra: &str| {
+        spec(conv, extra, pool, "").replace(
+            "size = 108\n\nneuron = { model = \"lif_beta\" }",
+            "size = 108\n\nneuron = { model = \"loihi_lif\" }",
+        )
+    };
+    let mut w: Vec<String> = (0..54).map(|i| format!("{i}")).collect();
+    w[7] = "2.5".into();
+    let conv = format!("out_channels = 3, kernel = 3, weights = [{}]", w.join(", "));
+    let e = errors(&loihi(&conv, "kernel = 2", ""));
+    assert!(
+        e.contains("projections[0].connectivity.weights[7]: 2.5 is not an integer"),
+        "{e}"
+    );
+    assert!(!e.contains("projections[0].weight"), "{e}");
+
+    let avg = spec(
+        &good_conv(),
+        "",
+        "mode = \"average\", kernel = 2",
+        "shape = [3, 6, 6]",
+    )
+    .replace(
+        "size = 27\nneuron = { model = \"lif_beta\" }",
+        "size = 27\nneuron = { model = \"loihi_lif\" }",
+    );
+    let e = errors(&avg.replace("weight = 0.5", "weight = 3"));
+    assert!(
+        e.contains("projections[1].weight: an average pool gives each source weight / (kh x kw) = 3 / 4 = 0.75"),
+        "{e}"
+    );
+    let e = errors(&avg.replace("weight = 0.5", "weight = 8"));
+    assert!(e.is_empty(), "{e}");
+
+    let e = errors(&spec(&good_conv(), "delay_ms = nan", "kernel = 2", ""));
+    assert_eq!(e.matches("delay_ms").count(), 1, "{e}");
+}
