@@ -276,7 +276,19 @@ fn checkpoint_summary(t: &Trainer) -> Summary {
             if l.rec.is_some() { "r" } else { "" }
         ));
     }
-    let shape = shape.join("-");
+    let mut shape = shape.join("-");
+    if cfg
+        .hidden
+        .iter()
+        .any(|h| h.conv.is_some() || h.dropout.is_some())
+    {
+        // Layer sizes alone hide the conv layers: give the architecture string.
+        shape = format!(
+            "{}-{} = {shape}",
+            cfg.n_inputs,
+            snn_learn::arch::describe(cfg)
+        );
+    }
     let layers: Vec<Value> = t
         .model
         .layers

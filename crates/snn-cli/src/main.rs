@@ -69,7 +69,7 @@ Examples:
   snn train --dataset mnist --epochs 1 --threads 2   # MNIST from $SNN_DATA or ../shared/data
   snn train --encoding rate --readout count --out model.ckpt --export net.toml
   snn train --resume model.ckpt --epochs 40 --out model.ckpt")]
-    Train(train::TrainArgs),
+    Train(Box<train::TrainArgs>),
     /// Evaluate a checkpoint on its dataset's test split (optionally also in the engine).
     #[command(after_help = "Example:\n  snn eval model.ckpt --engine")]
     Eval(train::EvalArgs),
@@ -153,7 +153,7 @@ fn main() -> ExitCode {
         Command::Encode(a) => encode::run(a),
         Command::Chip(a) => chip::run(a),
         Command::Stdp(a) => stdp::run(a),
-        Command::Train(a) => train::train(a),
+        Command::Train(a) => train::train(*a),
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => train::eval(a),
     };

@@ -100,6 +100,10 @@ pub struct TrainArgs {
     /// saved; on --resume, the file is first made to hold exactly the checkpoint's epochs).
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available): a model, batch and thread
+    /// count whose estimated training memory exceeds it is refused before allocating.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
+    pub max_memory: Option<u64>,
     /// Print one final JSON object on stdout instead of the table.
     #[arg(long)]
     json: bool,
@@ -323,10 +327,21 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
         }
     }
     let sizes: Vec<usize> = mc.hidden.iter().map(|h| h.size).collect();
-    if let Some(h) = &a.hidden
-        && *h != sizes
-    {
-        differ("--hidden", join(h), join(&sizes));
+    if let Some(h) = &a.hidden {
+        if mc.hidden.iter().any(|l| l.conv.is_some()) {
+            // Sizes alone would match a conv layer of as many neurons: a conv checkpoint is
+            // never the dense stack --hidden describes.
+            differ(
+                "--hidden",
+                join(h),
+                format!(
+                    "the conv architecture {}; give it as --arch or leave --hidden out",
+                    arch::describe(mc)
+                ),
+            );
+        } else if *h != sizes {
+            differ("--hidden", join(h), join(&sizes));
+        }
     }
     if a.recurrent && !mc.hidden.iter().all(|h| h.recurrent) {
         differ(
@@ -436,6 +451,11 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 )));
             }
             t.config.epochs = a.epochs;
+            t.model.config.check_train_memory(
+                t.config.batch_size,
+                a.threads,
+                &crate::budget::budget(a.max_memory),
+            )?;
             t
         }
         None => {
@@ -506,10 +526,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
             mc.readout = readout;
             mc.beta = a.beta.unwrap_or(d.beta);
             // The configuration comes from the flags alone: what it rejects is a usage error.
+            mc.validate()
+                .map_err(|e| usage(format!("invalid model: {e}")))?;
+            let batch_size = a.batch_size.unwrap_or(d.batch_size);
+            mc.check_train_memory(batch_size, a.threads, &crate::budget::budget(a.max_memory))?;
             let model = Model::new(mc, seed).map_err(|e| usage(format!("invalid model: {e}")))?;
             let mut tc = TrainConfig::recipe(a.epochs, seed);
             tc.lr = lr;
-            tc.batch_size = a.batch_size.unwrap_or(d.batch_size);
+            tc.batch_size = batch_size;
             tc.encoding = encoding;
             tc.optimizer = OptimizerKind::Adam {
                 beta1: 0.9,

@@ -381,3 +381,25 @@ fn shared_conv_weights_from_an_arch_file_and_a_bad_value() {
     let err = one_error_line(&out);
     assert!(err.contains("conv_weights"), "{err}");
 }
+
+/// The axon-type violation counts the named population's neurons only (it used to count every
+/// population's and attribute them all to the worst one) and says what the limit means.
+#[test]
+fn axon_type_violations_count_the_named_population() {
+    let spec = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/conv_small.toml"
+    );
+    let out = snn()
+        .args(["chip", "--arch", "truenorth", "--fit", spec])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = one_error_line(&out);
+    assert!(
+        err.contains("population 'c1' (240 neurons over the limit, worst: global neuron 73; 32 more in other populations)")
+            && err.contains("core.axon_types needs 9 but the limit is 4")
+            && err.contains("at most 4 weight values per neuron"),
+        "{err}"
+    );
+}

@@ -451,3 +451,85 @@ fn conv_architectures_train_resume_export_and_refuse_bad_strings() {
         "cannot be used with",
     );
 }
+
+/// A model too large for memory is refused before anything is allocated (it used to abort in
+/// `Model::new` with `memory allocation of ... failed`, or swallow the machine), naming the
+/// architecture; `--max-memory` sets the limit. Exit code 1, no checkpoint written.
+#[test]
+fn models_too_large_for_memory_are_refused_before_allocating() {
+    for arch in ["16777216C3-FC10", "4C3-FC16777216-FC10"] {
+        fails(
+            &["train", "--arch", arch, "--limit", "1", "--epochs", "1"],
+            1,
+            &format!("training {arch} (batch 128, 25 steps, 1 threads) needs about"),
+        );
+    }
+    fails(
+        &[
+            "train",
+            "--hidden",
+            "100000000",
+            "--limit",
+            "1",
+            "--epochs",
+            "1",
+        ],
+        1,
+        "training FC100000000-FC10",
+    );
+    let ckpt = tmp("too-big.ckpt");
+    fails(
+        &[
+            "train",
+            "--arch",
+            "1000C3-FC10",
+            "--max-memory",
+            "100M",
+            "--out",
+            ckpt.to_str().unwrap(),
+        ],
+        1,
+        "the limit is 100 MiB (set by --max-memory)",
+    );
+    assert!(!ckpt.exists());
+    fails(&["train", "--max-memory", "lots"], 2, "invalid size 'lots'");
+}
+
+/// `--hidden` with a conv checkpoint is a conflict even when the sizes match the conv layer's
+/// neurons (it used to pass silently as "the same" model); the message gives the architecture.
+#[test]
+fn resume_of_a_conv_checkpoint_refuses_hidden_and_inspect_names_the_arch() {
+    let ckpt = tmp("conv-hidden.ckpt");
+    snn()
+        .args([
+            "train",
+            "--arch",
+            "4C3-SP2-FC10",
+            "--steps",
+            "2",
+            "--limit",
+            "20",
+            "--epochs",
+            "1",
+            "--out",
+        ])
+        .arg(&ckpt)
+        .assert()
+        .success();
+    let c = ckpt.to_str().unwrap();
+    for hidden in ["36", "20"] {
+        fails(
+            &["train", "--resume", c, "--epochs", "2", "--hidden", hidden],
+            2,
+            &format!(
+                "--hidden {hidden} (the checkpoint has the conv architecture 4C3-SP2-FC10; give it as --arch"
+            ),
+        );
+    }
+    let out = snn().arg("inspect").arg(&ckpt).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("model            64-4C3-SP2-FC10 = 64-36-10 (2 layers"),
+        "{text}"
+    );
+}

@@ -143,12 +143,22 @@ pub fn checkpoint(data: &[u8]) -> bool {
     if c.n_inputs > 4096 || c.steps > 200 || c.n_outputs > 4096 {
         return true;
     }
+    // Conv layers of a small file can stand for many neurons: keep the evaluation small (its
+    // refusal of what cannot fit is tested in snn-learn).
+    if c.eval_memory_bytes(1).is_ok_and(|b| b > 64 << 20) {
+        return true;
+    }
+    // A conv model needs its image shape (the loaders' images have one channel).
+    let shape = match c.input_shape {
+        Some([1, h, w]) => (h, w),
+        _ => (1, c.n_inputs),
+    };
     let ds = Dataset {
         features: vec![0.5; 2 * c.n_inputs],
         labels: vec![0, 0],
         n_features: c.n_inputs,
         n_classes: c.n_outputs.clamp(1, 256),
-        shape: (1, c.n_inputs),
+        shape,
     };
     let _ = t.evaluate(&ds, 1);
     true
@@ -409,11 +419,24 @@ pub fn arch_seeds() -> Vec<Vec<u8>> {
     ]
 }
 
-/// Seeds: the checkpoint of a tiny trainer.
+/// A tiny convolutional trainer on 1 x 6 x 6 inputs (`2C3p1-AP2-FC3`): a checkpoint whose
+/// small kernel stands for many more neurons.
+fn tiny_conv_trainer() -> Option<snn_learn::train::Trainer> {
+    use snn_learn::model::{Model, ModelConfig};
+    use snn_learn::train::{TrainConfig, Trainer};
+    let a = snn_learn::arch::parse("2C3p1-AP2-FC3", [1, 6, 6]).ok()?;
+    let mut cfg = ModelConfig::feed_forward(36, &[], a.n_outputs, 4);
+    cfg.hidden = a.hidden;
+    cfg.input_shape = Some([1, 6, 6]);
+    Trainer::new(Model::new(cfg, 3).ok()?, TrainConfig::recipe(1, 2)).ok()
+}
+
+/// Seeds: the checkpoints of a tiny dense and a tiny conv trainer.
 pub fn checkpoint_seeds() -> Vec<Vec<u8>> {
-    tiny_trainer()
-        .and_then(|t| snn_learn::checkpoint::to_bytes(&t).ok())
+    [tiny_trainer(), tiny_conv_trainer()]
         .into_iter()
+        .flatten()
+        .filter_map(|t| snn_learn::checkpoint::to_bytes(&t).ok())
         .collect()
 }
 

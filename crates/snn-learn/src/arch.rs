@@ -76,13 +76,20 @@ enum Tok {
     Dropout(f32),
 }
 
+/// Why `s` is not a [`number`]: too large, or not a whole number at all.
+fn not_a_number(s: &str, what: &str) -> String {
+    if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+        format!("{what} {s} is too large (at most {MAX_SIZE})")
+    } else {
+        format!("{what} `{s}` is not a whole number")
+    }
+}
+
 fn token(t: &str) -> Result<Tok, String> {
     let positive = |s: &str, what: &str| match number(s) {
         Some(0) => Err(format!("{what} must be at least 1")),
         Some(n) => Ok(n),
-        None => Err(format!(
-            "{what} `{s}` is not a whole number (at most {MAX_SIZE})"
-        )),
+        None => Err(not_a_number(s, what)),
     };
     if let Some(rest) = t.strip_prefix("MP") {
         let k = rest
@@ -136,8 +143,7 @@ fn token(t: &str) -> Result<Tok, String> {
             *slot = Some(if c == 's' {
                 positive(&body[..e], "the stride")?
             } else {
-                number(&body[..e])
-                    .ok_or_else(|| format!("the padding `{}` is not a whole number", &body[..e]))?
+                number(&body[..e]).ok_or_else(|| not_a_number(&body[..e], "the padding"))?
             });
             tail = &body[e..];
         }
@@ -354,6 +360,18 @@ mod tests {
             ("4C3-D1.5-FC10", "D1.5", "[0, 1)"),
             ("4C3s2s2-FC10", "4C3s2s2", "twice"),
             ("4C3-AP30-FC10", "AP30", "larger"),
+            (
+                "12C5p99999999999-FC10",
+                "12C5p99999999999",
+                "padding 99999999999 is too large",
+            ),
+            ("12C5px-FC10", "12C5px", "padding `x` is not a whole number"),
+            (
+                "4294967295C3-FC10",
+                "4294967295C3",
+                "channel count 4294967295 is too large",
+            ),
+            ("12C-FC10", "12C", "kernel size `` is not a whole number"),
         ] {
             let e = parse(s, [1, 28, 28]).unwrap_err().to_string();
             assert!(

@@ -293,6 +293,121 @@ impl ModelConfig {
         }
         self.layer_geoms().map(|_| ())
     }
+
+    /// Trainable values the configuration defines (every layer's weights or kernel, recurrent
+    /// weights), saturating: computed from the shapes alone, before anything is allocated.
+    pub fn n_param_values(&self) -> Result<u64, String> {
+        let mut n = 0u64;
+        for (l, g) in self.layer_geoms()?.iter().enumerate() {
+            let hid = self.hidden.get(l);
+            let w = match (g.conv, hid.and_then(|h| h.conv)) {
+                (Some(cg), Some(c)) => c.n_weights(cg.in_shape[0]).map_or(u64::MAX, |v| v as u64),
+                _ => (g.n_in as u64).saturating_mul(g.n_out as u64),
+            };
+            let rec = if hid.is_some_and(|h| h.recurrent) {
+                (g.n_out as u64).saturating_mul(g.n_out as u64)
+            } else {
+                0
+            };
+            n = n.saturating_add(w).saturating_add(rec).saturating_add(2);
+        }
+        Ok(n)
+    }
+
+    /// Estimated peak bytes of training this model with mini-batches of `batch_size` on `threads`
+    /// threads (and of evaluating it): the parameters with Adam's two moments, the epoch's
+    /// gradient and one gradient per shard of a batch, plus per thread the BPTT tape of one shard
+    /// (a few `f32` per neuron, step and sample, and a conv layer's im2col columns) and the
+    /// batch's input. Computed from the shapes alone (saturating), so a request too large for
+    /// memory can be refused before [`Model::new`] allocates anything. An upper estimate: the
+    /// trainer's measured peak is typically half of it.
+    pub fn train_memory_bytes(&self, batch_size: usize, threads: usize) -> Result<u64, String> {
+        /// `f32` values the tape keeps per neuron, step and sample (membrane, spikes, dropout
+        /// mask, surrogate derivative, backward deltas).
+        const TAPE_PER_NEURON: u64 = 6;
+        let geoms = self.layer_geoms()?;
+        let m = |a: u64, b: u64| a.saturating_mul(b);
+        let steps = self.steps.max(1) as u64;
+        let shard = batch_size.clamp(1, crate::train::SHARD) as u64;
+        let n_shards = batch_size.max(1).div_ceil(crate::train::SHARD) as u64;
+        let threads = threads.max(1) as u64;
+        let (mut neurons, mut columns) = (0u64, 0u64);
+        for g in &geoms {
+            neurons = neurons.saturating_add(g.n_out as u64);
+            if let Some(cg) = g.conv {
+                let pout = m(cg.out_shape[1] as u64, cg.out_shape[2] as u64);
+                let ck = m(
+                    cg.in_shape[0] as u64,
+                    m(cg.kernel[0] as u64, cg.kernel[1] as u64),
+                );
+                // The columns of a shard's inputs and their gradient.
+                columns = columns.saturating_add(m(2, m(pout, ck)));
+            }
+        }
+        let params = m(self.n_param_values()?, 4 + n_shards);
+        let per_sample = m(steps, m(neurons, TAPE_PER_NEURON))
+            .saturating_add(m(steps, self.n_inputs as u64))
+            .saturating_add(columns);
+        let tapes = m(threads, m(shard, per_sample));
+        let inputs = m(n_shards, m(shard, m(steps, self.n_inputs as u64)));
+        Ok(m(4, params.saturating_add(tapes).saturating_add(inputs)))
+    }
+
+    /// Estimated bytes of the forward-only tapes of evaluating this model on `threads` threads
+    /// (one shard each: membranes and spikes per neuron, step and sample, the input, the conv
+    /// columns); saturating, from the shapes alone.
+    pub fn eval_memory_bytes(&self, threads: usize) -> Result<u64, String> {
+        let m = |a: u64, b: u64| a.saturating_mul(b);
+        let steps = self.steps.max(1) as u64;
+        let (mut neurons, mut columns) = (0u64, 0u64);
+        for g in &self.layer_geoms()? {
+            neurons = neurons.saturating_add(g.n_out as u64);
+            if let Some(cg) = g.conv {
+                let pout = m(cg.out_shape[1] as u64, cg.out_shape[2] as u64);
+                columns = columns.saturating_add(m(
+                    pout,
+                    m(
+                        cg.in_shape[0] as u64,
+                        m(cg.kernel[0] as u64, cg.kernel[1] as u64),
+                    ),
+                ));
+            }
+        }
+        let per_sample = m(steps, m(neurons, 2))
+            .saturating_add(m(steps, self.n_inputs as u64))
+            .saturating_add(columns);
+        Ok(m(
+            4,
+            m(
+                threads.max(1) as u64,
+                m(crate::train::SHARD as u64, per_sample),
+            ),
+        ))
+    }
+
+    /// Refuses, before anything is allocated, a model whose training
+    /// ([`train_memory_bytes`](Self::train_memory_bytes)) does not fit `budget`; the error names
+    /// the architecture, the batch, the steps and the threads.
+    pub fn check_train_memory(
+        &self,
+        batch_size: usize,
+        threads: usize,
+        budget: &snn_types::budget::MemoryBudget,
+    ) -> Result<(), snn_types::budget::TooLarge> {
+        let needed = self
+            .train_memory_bytes(batch_size, threads)
+            .unwrap_or(u64::MAX);
+        budget.check_parts(
+            format!(
+                "training {} (batch {batch_size}, {} steps, {} threads)",
+                crate::arch::describe(self),
+                self.steps,
+                threads.max(1)
+            ),
+            needed,
+            "parameters, optimiser state, gradients, BPTT tapes",
+        )
+    }
 }
 
 /// One layer's parameters.

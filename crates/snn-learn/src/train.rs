@@ -117,6 +117,9 @@ pub enum TrainError {
         /// Data kind.
         data: String,
     },
+    /// The run would need more memory than the machine has (refused before allocating).
+    #[error("{0}")]
+    TooLarge(#[from] snn_types::budget::TooLarge),
 }
 
 impl<T: Source + ?Sized> Source for &T {
@@ -738,6 +741,20 @@ pub fn evaluate(
     let idx: Vec<usize> = (0..n).collect();
     let shards: Vec<&[usize]> = idx.chunks(SHARD).collect();
     let k = threads.clamp(1, shards.len());
+    // A checkpoint's conv layers can define far more neurons than its small file suggests:
+    // refuse a tape that cannot fit before allocating it.
+    let needed = model
+        .config
+        .eval_memory_bytes(k)
+        .map_err(|e| TrainError::Config(format!("model: {e}")))?;
+    snn_types::budget::MemoryBudget::check_system(
+        format!(
+            "evaluating {} ({} steps, {k} threads)",
+            crate::arch::describe(&model.config),
+            model.config.steps
+        ),
+        needed,
+    )?;
     let eval_seed = seed ^ 0xE7A1_0000_0000_0001;
     let steps = model.config.steps;
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); shards.len()];

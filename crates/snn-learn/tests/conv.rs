@@ -431,3 +431,71 @@ fn exported_conv_network_on_events_predicts_like_the_trainer() {
     }
     assert_engine_agrees(&t, &test);
 }
+
+/// The training-memory estimate comes from the shapes alone: it counts the parameters exactly,
+/// grows with steps and threads, and refuses a model too large for the budget without
+/// allocating it (a `16777216C3-FC10` model used to abort in `Model::new`).
+#[test]
+fn training_memory_is_estimated_before_allocating() {
+    use snn_types::budget::MemoryBudget;
+    let cfg = |s: &str, steps: usize| {
+        let a = arch::parse(s, [1, 8, 8]).unwrap();
+        let mut c = ModelConfig::feed_forward(64, &[], a.n_outputs, steps);
+        c.hidden = a.hidden;
+        c.input_shape = Some([1, 8, 8]);
+        c
+    };
+    let small = cfg("4C3-AP2-FC10", 6);
+    let m = Model::new(small.clone(), 1).unwrap();
+    assert_eq!(small.n_param_values().unwrap(), m.n_params() as u64);
+    let base = small.train_memory_bytes(128, 1).unwrap();
+    assert!(base > 4 * m.n_params() as u64 * 4, "{base}");
+    assert!(cfg("4C3-AP2-FC10", 60).train_memory_bytes(128, 1).unwrap() > base);
+    assert!(small.train_memory_bytes(128, 4).unwrap() > base);
+    assert!(
+        small
+            .check_train_memory(128, 1, &MemoryBudget::limit(1 << 30))
+            .is_ok()
+    );
+
+    let huge = cfg("16777216C3-FC10", 25);
+    let e = huge
+        .check_train_memory(128, 1, &MemoryBudget::limit(1 << 30))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("training 16777216C3-FC10 (batch 128, 25 steps, 1 threads) needs about"),
+        "{e}"
+    );
+    // Saturates instead of overflowing.
+    let mut absurd = ModelConfig::feed_forward(1 << 24, &[1 << 24, 1 << 24], 1 << 24, 1 << 20);
+    absurd.input_shape = None;
+    assert!(absurd.train_memory_bytes(usize::MAX, usize::MAX).unwrap() > 1 << 50);
+}
+
+/// Evaluating a model whose tape cannot fit (a checkpoint of a few kilobytes may say a million
+/// steps or conv layers of millions of neurons) is refused before allocating, not aborted.
+#[test]
+fn evaluation_refuses_a_tape_too_large_for_memory() {
+    let (_, test) = digits();
+    let test = test.take(10);
+    let m = conv_model(
+        "64C1-FC10",
+        snn_learn::model::MAX_STEPS,
+        Readout::SpikeCount,
+        1,
+    );
+    let t = Trainer::new(m, TrainConfig::recipe(1, 1)).unwrap();
+    let e = t.evaluate(&test, 1).unwrap_err().to_string();
+    assert!(
+        e.contains("evaluating 64C1-FC10 (1048576 steps, 1 threads) needs about"),
+        "{e}"
+    );
+    // An ordinary model evaluates.
+    let t = Trainer::new(
+        conv_model("4C3-FC10", 4, Readout::SpikeCount, 1),
+        TrainConfig::recipe(1, 1),
+    )
+    .unwrap();
+    assert!(t.evaluate(&test, 1).is_ok());
+}

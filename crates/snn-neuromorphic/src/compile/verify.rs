@@ -189,11 +189,11 @@ fn axon_type_violation(
     per_t.sort_unstable();
     per_t.dedup();
     let mut worst: Option<(u32, u32)> = None;
-    let mut count = 0usize;
+    let mut over: Vec<u32> = Vec::new();
     for run in per_t.chunk_by(|a, b| a.0 == b.0) {
         let d = run.len() as u32;
         if d > types {
-            count += 1;
+            over.push(run[0].0);
             if worst.is_none_or(|w| d > w.1) {
                 worst = Some((run[0].0, d));
             }
@@ -201,12 +201,24 @@ fn axon_type_violation(
     }
     let (g, d) = worst?;
     let (name, _) = locate(c, g);
+    // Count the worst neuron's population only: the message is about that population.
+    let count = over.iter().filter(|&&t| locate(c, t).0 == name).count();
+    let elsewhere = over.len() - count;
+    let also = if elsewhere > 0 {
+        format!("; {elsewhere} more in other populations")
+    } else {
+        String::new()
+    };
     Some(Violation {
-        at: format!("population '{name}' ({count} neurons, worst: global neuron {g})"),
+        at: format!(
+            "population '{name}' ({count} neurons over the limit, worst: global neuron {g}{also})"
+        ),
         limit: "core.axon_types".into(),
         needed: d as u64,
         allowed: types as u64,
-        note: "distinct weights received by one neuron".into(),
+        note: format!(
+            "distinct weights received by one neuron; each neuron tells its inputs apart by at most {types} axon types, so a network for this chip must share at most {types} weight values per neuron (trained float weights and conv kernels rarely do)"
+        ),
     })
 }
 
