@@ -281,6 +281,7 @@ fn beta_lif_matches_its_recurrence() {
                 v = match reset {
                     ResetMode::Subtract => v - 1.0,
                     ResetMode::Zero => 0.0,
+                    ResetMode::SubtractDelayed => unreachable!(),
                 };
             }
             assert_eq!(rec.traces[0].values[t as usize], v, "step {t}");

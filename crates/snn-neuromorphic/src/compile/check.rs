@@ -73,6 +73,13 @@ pub(crate) fn check<'s>(
                 p.name,
                 p.neuron.name()
             ));
+        } else if let NeuronModel::LifBeta(b) = &p.neuron
+            && b.reset == snn_types::ResetMode::SubtractDelayed
+        {
+            unsupported.push(format!(
+                "populations[{i}] ('{}'): model lif_beta with reset subtract_delayed (snnTorch's delayed reset) cannot be mapped onto the chip's fixed-point LIF (it resets v to 0 in the step of the spike)",
+                p.name
+            ));
         } else if p.neuron.adaptive_threshold().is_some() {
             unsupported.push(format!(
                 "populations[{i}] ('{}'): model {} with an adaptive_threshold cannot be mapped onto the chip's fixed-point LIF (its threshold is a constant per compartment; there is no per-neuron theta that grows with each spike)",
