@@ -923,7 +923,31 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         })
         .unwrap_or_default();
     // Populations: Input and neuron nodes, in breadth-first order from the inputs.
-    let is_pop = |i: usize| nodes[i].kind == NodeKind::Input || nodes[i].kind.is_neuron();
+    // An Output reached through linear nodes (not only identities) from the last neuron node
+    // holds an analog value: it becomes a non-spiking population (lif_beta, beta 0, no
+    // threshold) whose membrane is that value, one step later.
+    let analog_output: Vec<bool> = (0..nodes.len())
+        .map(|i| {
+            if nodes[i].kind != NodeKind::Output {
+                return false;
+            }
+            let mut v = i;
+            loop {
+                match pred[v].as_slice() {
+                    [p] if matches!(nodes[*p].kind, NodeKind::Identity | NodeKind::Flatten) => {
+                        v = *p
+                    }
+                    [p] => {
+                        return !(nodes[*p].kind == NodeKind::Input || nodes[*p].kind.is_neuron());
+                    }
+                    _ => return true,
+                }
+            }
+        })
+        .collect();
+    let is_pop = |i: usize| {
+        nodes[i].kind == NodeKind::Input || nodes[i].kind.is_neuron() || analog_output[i]
+    };
     let mut order = Vec::new();
     let mut seen = vec![false; nodes.len()];
     let mut q: VecDeque<usize> = (0..nodes.len())
@@ -963,6 +987,7 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
     }
     let pop_index: HashMap<usize, usize> = order.iter().enumerate().map(|(k, &i)| (i, k)).collect();
     let mut maps: HashMap<usize, NeuronMap> = HashMap::new();
+    let mut splits: HashMap<String, Vec<Split>> = HashMap::new();
     let mut populations = Vec::new();
     for &i in &order {
         let n = &nodes[i];
@@ -979,7 +1004,36 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         let neuron = if n.kind == NodeKind::Input {
             NeuronModel::Input
         } else {
-            let m = map_neuron(n, dt_ms, opts.discretisation, disc, opts.reset)?;
+            let m = if analog_output[i] {
+                NeuronMap {
+                    model: NeuronModel::LifBeta(LifBetaParams {
+                        beta: 0.0,
+                        threshold: f32::MAX as f64,
+                        reset: ResetMode::Zero,
+                        bias: 0.0,
+                    }),
+                    in_scale: 1.0,
+                    silent: true,
+                }
+            } else {
+                let groups = parameter_groups(n);
+                if groups.len() > 1 {
+                    let mut parts = Vec::with_capacity(groups.len());
+                    for (flat, neurons) in &groups {
+                        let m = map_neuron(flat, dt_ms, opts.discretisation, disc, opts.reset)?;
+                        parts.push((m.model, m.in_scale, neurons.clone()));
+                    }
+                    let first = parts[0].0.clone();
+                    splits.insert(n.name.clone(), parts);
+                    NeuronMap {
+                        model: first,
+                        in_scale: 1.0,
+                        silent: false,
+                    }
+                } else {
+                    map_neuron(n, dt_ms, opts.discretisation, disc, opts.reset)?
+                }
+            };
             let model = m.model.clone();
             maps.insert(i, m);
             model
@@ -1048,16 +1102,26 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         let n_tgt = numel(&info[*tgt].out);
         // The delay of the chain (uniform).
         let mut delay_s = 0.0;
-        for &o in ops {
+        // Per-neuron delays at the start (per source) or end (per target) of the chain become
+        // per-synapse delays; (per_target, seconds).
+        let mut per_neuron: Option<(bool, Vec<f64>)> = None;
+        let is_math = |o: usize| !matches!(info[o].op, Some(Op::Identity) | Some(Op::Delay(_)) | None);
+        for (pos, &o) in ops.iter().enumerate() {
             if let Some(Op::Delay(d)) = &info[o].op {
                 let first = d[0];
                 if d.iter().any(|&x| x != first) {
-                    return Err(unsupported(
-                        &nodes[o],
-                        "delays differ between neurons (one delay per projection is supported)",
-                    ));
+                    let before = ops[..pos].iter().any(|&x| is_math(x));
+                    let after = ops[pos + 1..].iter().any(|&x| is_math(x));
+                    if per_neuron.is_some() || (before && after) {
+                        return Err(unsupported(
+                            &nodes[o],
+                            "delays differ between neurons in the middle of a chain of linear nodes (supported at its start or end)",
+                        ));
+                    }
+                    per_neuron = Some((before, d.clone()));
+                } else {
+                    delay_s += first;
                 }
-                delay_s += first;
             }
         }
         let extra = delay_s * 1e3 / dt_ms;
@@ -1103,6 +1167,39 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
             .collect();
         let k = m.in_scale;
         let connectivity = match math.as_slice() {
+            _ if per_neuron.is_some() => {
+                let (per_target, d) = per_neuron.as_ref().expect("checked");
+                let steps = |sec: f64| -> Result<f64, NirError> {
+                    let x = sec * 1e3 / dt_ms;
+                    if (x - x.round()).abs() > 1e-6 {
+                        return Err(NirError::Graph(format!(
+                            "a delay of {} ms from '{}' to '{}' is not a whole number of steps of {dt_ms} ms",
+                            sec * 1e3, nodes[*src].name, nodes[*tgt].name
+                        )));
+                    }
+                    Ok(x.round())
+                };
+                let (mut sources, mut targets, mut weights, mut delays) = (vec![], vec![], vec![], vec![]);
+                for i in 0..n_src {
+                    let mut x = vec![0.0; n_src];
+                    x[i] = 1.0;
+                    for &o in ops {
+                        if let Some(op) = &info[o].op {
+                            x = op.apply(&x, numel(&info[o].out));
+                        }
+                    }
+                    for (t, v) in x.into_iter().enumerate() {
+                        if v != 0.0 {
+                            let dd = if *per_target { d[t] } else { d[i] };
+                            sources.push(i as u32);
+                            targets.push(t as u32);
+                            weights.push(v * k);
+                            delays.push(delay_ms + dt_ms * steps(dd)?);
+                        }
+                    }
+                }
+                Connectivity::Explicit { sources, targets, weights: Some(weights), delays_ms: Some(delays) }
+            }
             [] => Connectivity::OneToOne,
             [Op::Dense { w, n_in, n_out }] => {
                 let mut rows = vec![vec![0.0; *n_out]; *n_in];
@@ -1214,6 +1311,12 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
     }
     // Readout: one Input, one Output fed directly by a population.
     let mut recording = RecordingSpec::default();
+    let analog: Vec<(usize, usize, Vec<usize>)> = order
+        .iter()
+        .filter(|&&i| analog_output[i])
+        .map(|&i| (i, i, Vec::new()))
+        .collect();
+    let outputs = if outputs.is_empty() { analog } else { outputs };
     let readout = match (
         order
             .iter()
@@ -1285,6 +1388,250 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         recording,
         readout,
     };
+    let spec = if splits.is_empty() {
+        spec
+    } else {
+        split_populations(spec, &splits)?
+    };
     spec.validate().map_err(|e| NirError::Spec(e.to_string()))?;
     Ok(spec)
+}
+
+/// One part of a node whose parameters differ between neurons: its model, its input scale and
+/// its neurons (local indices in the node).
+type Split = (NeuronModel, f64, Vec<u32>);
+
+/// The neurons of a neuron node grouped by equal parameters (in order of first appearance), each
+/// group with a copy of the node holding that group's scalar parameters.
+fn parameter_groups(n: &Flat) -> Vec<(Flat, Vec<u32>)> {
+    let size = n
+        .params
+        .values()
+        .filter_map(|p| p.values())
+        .map(<[f64]>::len)
+        .max()
+        .unwrap_or(1);
+    let mut keys: Vec<Vec<u64>> = Vec::new();
+    let mut members: Vec<Vec<u32>> = Vec::new();
+    let mut index: HashMap<Vec<u64>, usize> = HashMap::new();
+    for i in 0..size {
+        let key: Vec<u64> = n
+            .params
+            .values()
+            .filter_map(|p| p.values())
+            .map(|d| if d.len() == size { d[i] } else { d.first().copied().unwrap_or(0.0) })
+            .map(f64::to_bits)
+            .collect();
+        let k = *index.entry(key.clone()).or_insert_with(|| {
+            keys.push(key);
+            members.push(Vec::new());
+            keys.len() - 1
+        });
+        members[k].push(i as u32);
+    }
+    members
+        .into_iter()
+        .map(|neurons| {
+            let i = neurons[0] as usize;
+            let mut flat = n.clone();
+            for p in flat.params.values_mut() {
+                if let Param::Array { shape, data } = p
+                    && data.len() == size
+                    && size > 1
+                {
+                    *data = vec![data[i]];
+                    *shape = vec![1];
+                }
+            }
+            (flat, neurons)
+        })
+        .collect()
+}
+
+/// The name of part `k` of a split population.
+fn part_name(name: &str, k: usize) -> String {
+    format!("{name}#{k}")
+}
+
+/// Projection `j` as a dense `[source][target]` matrix (weight included).
+fn to_dense(spec: &NetworkSpec, j: usize) -> Result<Vec<Vec<f64>>, NirError> {
+    let pr = &spec.projections[j];
+    let size = |n: &str| spec.populations[spec.population_index(n).expect("own spec")].size as usize;
+    let (n_src, n_tgt) = (size(&pr.source), size(&pr.target));
+    if n_src.saturating_mul(n_tgt) > MAX_DENSE {
+        return Err(NirError::Graph(format!(
+            "splitting '{}' needs the projection from '{}' as a {n_src} x {n_tgt} matrix, larger than {MAX_DENSE} entries",
+            pr.target, pr.source
+        )));
+    }
+    let w = pr.weight.as_constant().unwrap_or(1.0);
+    let mut rows = vec![vec![0.0; n_tgt]; n_src];
+    match &pr.connectivity {
+        Connectivity::Dense { weights } => {
+            for (r, src) in rows.iter_mut().zip(weights) {
+                for (x, v) in r.iter_mut().zip(src) {
+                    *x = v * w;
+                }
+            }
+        }
+        Connectivity::OneToOne => (0..n_src).for_each(|i| rows[i][i] = w),
+        Connectivity::Conv2d { weights, .. } => {
+            let g = spec.projection_geometry(j).expect("conv").map_err(NirError::Graph)?;
+            for (i, r) in rows.iter_mut().enumerate() {
+                g.for_each_target(i as u32, |t, k| r[t as usize] += weights[k as usize] * w);
+            }
+        }
+        Connectivity::Pool2d { mode, kernel, .. } => {
+            let g = spec.projection_geometry(j).expect("pool").map_err(NirError::Graph)?;
+            let f = match mode {
+                PoolMode::Sum => w,
+                PoolMode::Average => w / (kernel[0] as f64 * kernel[1] as f64),
+            };
+            for (i, r) in rows.iter_mut().enumerate() {
+                g.for_each_target(i as u32, |t, _| r[t as usize] += f);
+            }
+        }
+        Connectivity::Explicit { sources, targets, weights, delays_ms } => {
+            if delays_ms.is_some() {
+                return Err(NirError::Graph(format!(
+                    "per-neuron delays from '{}' into '{}', whose neurons have different parameters: not supported together",
+                    pr.source, pr.target
+                )));
+            }
+            for (k, (&s, &t)) in sources.iter().zip(targets).enumerate() {
+                rows[s as usize][t as usize] += weights.as_ref().map_or(w, |v| v[k]);
+            }
+        }
+        other => {
+            return Err(NirError::Graph(format!(
+                "internal: no dense form of rule {}",
+                other.name()
+            )));
+        }
+    }
+    Ok(rows)
+}
+
+/// Replaces every population whose neurons have different parameters by one population per
+/// group of equal parameters (`name#0`, `name#1`, ...), and its projections and bias currents
+/// by the corresponding blocks (dense; input scales applied per neuron).
+fn split_populations(
+    spec: NetworkSpec,
+    splits: &HashMap<String, Vec<Split>>,
+) -> Result<NetworkSpec, NirError> {
+    // For each split population: local neuron -> (part, index in part), and the input scales.
+    let mut locate: HashMap<&str, Vec<(usize, u32)>> = HashMap::new();
+    let mut scale: HashMap<&str, Vec<f64>> = HashMap::new();
+    for (name, parts) in splits {
+        let n: usize = parts.iter().map(|p| p.2.len()).sum();
+        let mut loc = vec![(0, 0); n];
+        let mut sc = vec![1.0; n];
+        for (k, (_, s, neurons)) in parts.iter().enumerate() {
+            for (pos, &i) in neurons.iter().enumerate() {
+                loc[i as usize] = (k, pos as u32);
+                sc[i as usize] = *s;
+            }
+        }
+        locate.insert(name, loc);
+        scale.insert(name, sc);
+    }
+    let mut out = spec.clone();
+    out.populations.clear();
+    for p in &spec.populations {
+        match splits.get(&p.name) {
+            None => out.populations.push(p.clone()),
+            Some(parts) => {
+                for (k, (model, _, neurons)) in parts.iter().enumerate() {
+                    out.populations.push(PopulationSpec {
+                        name: part_name(&p.name, k),
+                        size: neurons.len() as u32,
+                        shape: None,
+                        neuron: model.clone(),
+                        v_init: None,
+                    });
+                }
+            }
+        }
+    }
+    out.projections.clear();
+    for (j, pr) in spec.projections.iter().enumerate() {
+        let (ss, ts) = (splits.get(&pr.source), splits.get(&pr.target));
+        if ss.is_none() && ts.is_none() {
+            out.projections.push(pr.clone());
+            continue;
+        }
+        let rows = to_dense(&spec, j)?;
+        let n_s = ss.map_or(1, Vec::len);
+        let n_t = ts.map_or(1, Vec::len);
+        let part_of = |name: &str, i: usize| locate.get(name).map_or((0, i as u32), |l| l[i]);
+        let size_of = |parts: Option<&Vec<Split>>, k: usize, n: usize| parts.map_or(n, |p| p[k].2.len());
+        let n_tgt = rows.first().map_or(0, Vec::len);
+        let mut blocks: Vec<Vec<Vec<Vec<f64>>>> = (0..n_s)
+            .map(|a| {
+                (0..n_t)
+                    .map(|b| vec![vec![0.0; size_of(ts, b, n_tgt)]; size_of(ss, a, rows.len())])
+                    .collect()
+            })
+            .collect();
+        for (i, row) in rows.iter().enumerate() {
+            let (a, ia) = part_of(&pr.source, i);
+            for (t, &v) in row.iter().enumerate() {
+                if v != 0.0 {
+                    let (b, tb) = part_of(&pr.target, t);
+                    let k = scale.get(pr.target.as_str()).map_or(1.0, |s| s[t]);
+                    blocks[a][b][ia as usize][tb as usize] = v * k;
+                }
+            }
+        }
+        for (a, row) in blocks.into_iter().enumerate() {
+            for (b, block) in row.into_iter().enumerate() {
+                if block.iter().all(|r| r.iter().all(|&v| v == 0.0)) {
+                    continue;
+                }
+                let name = |n: &str, parts: Option<&Vec<Split>>, k: usize| {
+                    if parts.is_some() { part_name(n, k) } else { n.to_string() }
+                };
+                let mut p = pr.clone();
+                p.source = name(&pr.source, ss, a);
+                p.target = name(&pr.target, ts, b);
+                p.connectivity = Connectivity::Dense { weights: block };
+                p.weight = ValueSpec::Constant(1.0);
+                p.allow_autapses = p.source == p.target;
+                out.projections.push(p);
+            }
+        }
+    }
+    out.stimuli.clear();
+    for st in &spec.stimuli {
+        match st {
+            StimulusSpec::Current { target, amplitude, start_ms, stop_ms, neurons } if splits.contains_key(target) => {
+                let loc = &locate[target.as_str()];
+                let sc = &scale[target.as_str()];
+                let list: Vec<u32> = neurons.clone().unwrap_or_else(|| (0..loc.len() as u32).collect());
+                let mut per: BTreeMap<(usize, u64), Vec<u32>> = BTreeMap::new();
+                for i in list {
+                    let (k, pos) = loc[i as usize];
+                    per.entry((k, (amplitude * sc[i as usize]).to_bits())).or_default().push(pos);
+                }
+                for ((k, bits), neurons) in per {
+                    out.stimuli.push(StimulusSpec::Current {
+                        target: part_name(target, k),
+                        amplitude: f64::from_bits(bits),
+                        start_ms: *start_ms,
+                        stop_ms: *stop_ms,
+                        neurons: Some(neurons),
+                    });
+                }
+            }
+            other => out.stimuli.push(other.clone()),
+        }
+    }
+    if let Some(r) = &spec.readout
+        && splits.contains_key(&r.population)
+    {
+        // A classifier's output must be one population.
+        out.readout = None;
+        out.recording.state.clear();
+    }
+    Ok(out)
 }
