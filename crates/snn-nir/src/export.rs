@@ -11,9 +11,7 @@
 
 use std::collections::BTreeMap;
 
-use snn_types::{
-    Connectivity, NetworkSpec, NeuronModel, PoolMode, ResetMode, StimulusSpec, ValueSpec,
-};
+use snn_types::{Connectivity, NetworkSpec, NeuronModel, PoolMode, StimulusSpec, ValueSpec};
 
 use crate::error::NirError;
 use crate::graph::{NirGraph, NirNode, NodeKind, Param};
@@ -59,6 +57,7 @@ fn neuron_node(
         }
         NeuronModel::LifBeta(p) => {
             meta.insert("snn_reset".to_string(), H5Value::string(p.reset.name()));
+
             let silent = p.threshold >= never;
             if p.beta >= 1.0 {
                 if p.bias != 0.0 {
@@ -144,6 +143,13 @@ fn neuron_node(
     };
     let mut node = node;
     node.metadata.extend(meta);
+    if !matches!(model, NeuronModel::Input) {
+        // The exact parameters (the file's float32 ones are rounded); the import uses them when
+        // they agree with what it derives from the NIR parameters.
+        let json = serde_json::to_string(model).map_err(|e| err(e.to_string()))?;
+        node.metadata
+            .insert("snn_neuron".into(), H5Value::string(&json));
+    }
     Ok(node)
 }
 
@@ -158,6 +164,17 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
         .insert("snn_dt_ms".into(), H5Value::floats(vec![], vec![dt_ms]));
     if let Some(n) = &spec.name {
         g.metadata.insert("snn_name".into(), H5Value::string(n));
+    }
+    g.metadata
+        .insert("snn_seed".into(), H5Value::ints(vec![spec.seed as i64]));
+    if let Some(d) = spec.duration_ms {
+        g.metadata
+            .insert("snn_duration_ms".into(), H5Value::floats(vec![], vec![d]));
+    }
+    if spec.recording != snn_types::RecordingSpec::default() {
+        let json = serde_json::to_string(&spec.recording).map_err(|e| err(e.to_string()))?;
+        g.metadata
+            .insert("snn_recording".into(), H5Value::string(&json));
     }
     if let Some(r) = &spec.readout {
         let json = serde_json::to_string(r).map_err(|e| err(e.to_string()))?;
@@ -186,6 +203,9 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
     // Constant bias currents (from step 0 or from the population's input latency, never ending)
     // become the bias of the first dense-like projection into the population.
     let mut bias: BTreeMap<String, Vec<f64>> = BTreeMap::new();
+    // The import starts a bias when the population's input arrives (its latency from the input
+    // populations), so only such currents are biases.
+    let depth = latency_ms(spec);
     for (k, s) in spec.stimuli.iter().enumerate() {
         match s {
             StimulusSpec::Current {
@@ -193,8 +213,14 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
                 amplitude,
                 stop_ms: None,
                 neurons,
-                ..
+                start_ms,
             } => {
+                let want = depth.get(target.as_str()).copied().unwrap_or(0.0);
+                if (start_ms - want).abs() > 1e-9 * want.max(1.0) {
+                    return Err(err(format!(
+                        "stimuli[{k}]: a constant current into '{target}' from {start_ms} ms; NIR has biases, which act from the population's input latency ({want} ms here)"
+                    )));
+                }
                 let pi = spec.population_index(target).expect("validated");
                 let n = spec.populations[pi].size as usize;
                 let b = bias.entry(target.clone()).or_insert_with(|| vec![0.0; n]);
@@ -491,12 +517,32 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
         edges.push((o.to_string(), name));
     }
     g.edges = edges;
-    if !spec.recording.state.is_empty()
-        || spec.recording.spikes.is_some()
-        || !spec.recording.rates.is_empty()
-    {
-        notes.push("recording: not written (NIR describes the network only)".into());
-    }
-    let _ = ResetMode::Subtract;
     Ok((g, notes))
+}
+
+/// Each population's latency (ms) from the input populations: the shortest sum of projection
+/// delays (the import starts bias currents then).
+pub fn latency_ms(spec: &NetworkSpec) -> BTreeMap<&str, f64> {
+    let mut d: BTreeMap<&str, f64> = spec
+        .populations
+        .iter()
+        .filter(|p| matches!(p.neuron, NeuronModel::Input))
+        .map(|p| (p.name.as_str(), 0.0))
+        .collect();
+    for _ in 0..spec.populations.len() {
+        for pr in &spec.projections {
+            let delay = match pr.delay_ms {
+                Some(ValueSpec::Constant(x)) => x,
+                _ => spec.dt_ms,
+            };
+            if let Some(&s) = d.get(pr.source.as_str()) {
+                let c = s + delay;
+                let e = d.entry(pr.target.as_str()).or_insert(c);
+                if c < *e {
+                    *e = c;
+                }
+            }
+        }
+    }
+    d
 }

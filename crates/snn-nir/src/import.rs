@@ -588,6 +588,47 @@ fn snap_one(x: f64) -> f64 {
     if (x - 1.0).abs() < 1e-6 { 1.0 } else { x }
 }
 
+/// A file written by this crate stores each population's exact model (`snn_neuron`, JSON): it
+/// replaces the derived one when both are the same model with every number within a relative
+/// 1e-6 (the float32 rounding of the file) and the same reset.
+fn exact_model(n: &Flat, derived: NeuronMap) -> NeuronMap {
+    let Some(stored) = meta_str(&n.metadata, "snn_neuron")
+        .and_then(|j| serde_json::from_str::<NeuronModel>(j).ok())
+    else {
+        return derived;
+    };
+    fn close(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+        use serde_json::Value as V;
+        match (a, b) {
+            (V::Number(x), V::Number(y)) => {
+                let (x, y) = (
+                    x.as_f64().unwrap_or(f64::NAN),
+                    y.as_f64().unwrap_or(f64::NAN),
+                );
+                x == y || (x - y).abs() <= 1e-6 * x.abs().max(y.abs()).max(1e-30)
+            }
+            (V::Object(x), V::Object(y)) => {
+                x.len() == y.len() && x.iter().all(|(k, v)| y.get(k).is_some_and(|w| close(v, w)))
+            }
+            _ => a == b,
+        }
+    }
+    let (Ok(a), Ok(b)) = (
+        serde_json::to_value(&stored),
+        serde_json::to_value(&derived.model),
+    ) else {
+        return derived;
+    };
+    if close(&a, &b) {
+        NeuronMap {
+            model: stored,
+            ..derived
+        }
+    } else {
+        derived
+    }
+}
+
 fn map_neuron(
     n: &Flat,
     dt_ms: f64,
@@ -1031,7 +1072,10 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                         silent: false,
                     }
                 } else {
-                    map_neuron(n, dt_ms, opts.discretisation, disc, opts.reset)?
+                    exact_model(
+                        n,
+                        map_neuron(n, dt_ms, opts.discretisation, disc, opts.reset)?,
+                    )
                 }
             };
             let model = m.model.clone();
@@ -1105,7 +1149,8 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         // Per-neuron delays at the start (per source) or end (per target) of the chain become
         // per-synapse delays; (per_target, seconds).
         let mut per_neuron: Option<(bool, Vec<f64>)> = None;
-        let is_math = |o: usize| !matches!(info[o].op, Some(Op::Identity) | Some(Op::Delay(_)) | None);
+        let is_math =
+            |o: usize| !matches!(info[o].op, Some(Op::Identity) | Some(Op::Delay(_)) | None);
         for (pos, &o) in ops.iter().enumerate() {
             if let Some(Op::Delay(d)) = &info[o].op {
                 let first = d[0];
@@ -1165,7 +1210,22 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
             .filter_map(|&o| info[o].op.as_ref())
             .filter(|op| !matches!(op, Op::Identity | Op::Delay(_)))
             .collect();
-        let k = m.in_scale;
+        // Uniform Scale nodes fold into one factor on a single remaining operator.
+        let uniform_scale = |op: &Op| match op {
+            Op::Scale(v) => v.iter().all(|&x| x == v[0]).then(|| v[0]),
+            _ => None,
+        };
+        let folded: Vec<&Op> = math
+            .iter()
+            .copied()
+            .filter(|op| uniform_scale(op).is_none())
+            .collect();
+        let (math, k) = if folded.len() <= 1 {
+            let f: f64 = math.iter().filter_map(|op| uniform_scale(op)).product();
+            (folded, m.in_scale * f)
+        } else {
+            (math, m.in_scale)
+        };
         let connectivity = match math.as_slice() {
             _ if per_neuron.is_some() => {
                 let (per_target, d) = per_neuron.as_ref().expect("checked");
@@ -1174,12 +1234,15 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                     if (x - x.round()).abs() > 1e-6 {
                         return Err(NirError::Graph(format!(
                             "a delay of {} ms from '{}' to '{}' is not a whole number of steps of {dt_ms} ms",
-                            sec * 1e3, nodes[*src].name, nodes[*tgt].name
+                            sec * 1e3,
+                            nodes[*src].name,
+                            nodes[*tgt].name
                         )));
                     }
                     Ok(x.round())
                 };
-                let (mut sources, mut targets, mut weights, mut delays) = (vec![], vec![], vec![], vec![]);
+                let (mut sources, mut targets, mut weights, mut delays) =
+                    (vec![], vec![], vec![], vec![]);
                 for i in 0..n_src {
                     let mut x = vec![0.0; n_src];
                     x[i] = 1.0;
@@ -1193,12 +1256,17 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                             let dd = if *per_target { d[t] } else { d[i] };
                             sources.push(i as u32);
                             targets.push(t as u32);
-                            weights.push(v * k);
+                            weights.push(v * m.in_scale);
                             delays.push(delay_ms + dt_ms * steps(dd)?);
                         }
                     }
                 }
-                Connectivity::Explicit { sources, targets, weights: Some(weights), delays_ms: Some(delays) }
+                Connectivity::Explicit {
+                    sources,
+                    targets,
+                    weights: Some(weights),
+                    delays_ms: Some(delays),
+                }
             }
             [] => Connectivity::OneToOne,
             [Op::Dense { w, n_in, n_out }] => {
@@ -1224,7 +1292,7 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                 in_shape: None,
                 mode: *mode,
                 kernel: geom.kernel(),
-                stride: Some(geom.stride()),
+                stride: (geom.stride() != geom.kernel()).then(|| geom.stride()),
                 padding: geom.padding(),
             },
             _ => {
@@ -1247,7 +1315,7 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                         len = n_out;
                     }
                     debug_assert_eq!(len, n_tgt);
-                    rows.push(x.into_iter().map(|v| v * k).collect());
+                    rows.push(x.into_iter().map(|v| v * m.in_scale).collect());
                 }
                 Connectivity::Dense { weights: rows }
             }
@@ -1352,7 +1420,13 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
             let stored: Option<ReadoutSpec> = meta_str(&g.metadata, "snn_readout")
                 .and_then(|j| serde_json::from_str(j).ok())
                 .filter(|r: &ReadoutSpec| r.population == nodes[*src].name);
-            if let Some(mut r) = stored {
+            // A file written by this crate without a readout had none.
+            let ours_without =
+                g.metadata.contains_key("snn_dt_ms") && !g.metadata.contains_key("snn_readout");
+            if ours_without {
+                recording.state.clear();
+                None
+            } else if let Some(mut r) = stored {
                 if let Some(rule) = opts.readout {
                     r.rule = rule;
                 }
@@ -1377,11 +1451,22 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         }
         _ => None,
     };
+    let meta_f64 = |k: &str| {
+        g.metadata
+            .get(k)
+            .and_then(|v| v.as_floats())
+            .and_then(|(_, d)| d.first().copied())
+    };
+    if let Some(r) = meta_str(&g.metadata, "snn_recording")
+        .and_then(|j| serde_json::from_str::<RecordingSpec>(j).ok())
+    {
+        recording = r;
+    }
     let spec = NetworkSpec {
         name: meta_str(&g.metadata, "snn_name").map(str::to_string),
         dt_ms,
-        duration_ms: None,
-        seed: 0,
+        duration_ms: meta_f64("snn_duration_ms").filter(|d| *d > 0.0 && d.is_finite()),
+        seed: meta_f64("snn_seed").map_or(0, |s| s as u64),
         populations,
         projections: specs_proj,
         stimuli,
@@ -1419,7 +1504,13 @@ fn parameter_groups(n: &Flat) -> Vec<(Flat, Vec<u32>)> {
             .params
             .values()
             .filter_map(|p| p.values())
-            .map(|d| if d.len() == size { d[i] } else { d.first().copied().unwrap_or(0.0) })
+            .map(|d| {
+                if d.len() == size {
+                    d[i]
+                } else {
+                    d.first().copied().unwrap_or(0.0)
+                }
+            })
             .map(f64::to_bits)
             .collect();
         let k = *index.entry(key.clone()).or_insert_with(|| {
@@ -1456,7 +1547,8 @@ fn part_name(name: &str, k: usize) -> String {
 /// Projection `j` as a dense `[source][target]` matrix (weight included).
 fn to_dense(spec: &NetworkSpec, j: usize) -> Result<Vec<Vec<f64>>, NirError> {
     let pr = &spec.projections[j];
-    let size = |n: &str| spec.populations[spec.population_index(n).expect("own spec")].size as usize;
+    let size =
+        |n: &str| spec.populations[spec.population_index(n).expect("own spec")].size as usize;
     let (n_src, n_tgt) = (size(&pr.source), size(&pr.target));
     if n_src.saturating_mul(n_tgt) > MAX_DENSE {
         return Err(NirError::Graph(format!(
@@ -1476,13 +1568,19 @@ fn to_dense(spec: &NetworkSpec, j: usize) -> Result<Vec<Vec<f64>>, NirError> {
         }
         Connectivity::OneToOne => (0..n_src).for_each(|i| rows[i][i] = w),
         Connectivity::Conv2d { weights, .. } => {
-            let g = spec.projection_geometry(j).expect("conv").map_err(NirError::Graph)?;
+            let g = spec
+                .projection_geometry(j)
+                .expect("conv")
+                .map_err(NirError::Graph)?;
             for (i, r) in rows.iter_mut().enumerate() {
                 g.for_each_target(i as u32, |t, k| r[t as usize] += weights[k as usize] * w);
             }
         }
         Connectivity::Pool2d { mode, kernel, .. } => {
-            let g = spec.projection_geometry(j).expect("pool").map_err(NirError::Graph)?;
+            let g = spec
+                .projection_geometry(j)
+                .expect("pool")
+                .map_err(NirError::Graph)?;
             let f = match mode {
                 PoolMode::Sum => w,
                 PoolMode::Average => w / (kernel[0] as f64 * kernel[1] as f64),
@@ -1491,7 +1589,12 @@ fn to_dense(spec: &NetworkSpec, j: usize) -> Result<Vec<Vec<f64>>, NirError> {
                 g.for_each_target(i as u32, |t, _| r[t as usize] += f);
             }
         }
-        Connectivity::Explicit { sources, targets, weights, delays_ms } => {
+        Connectivity::Explicit {
+            sources,
+            targets,
+            weights,
+            delays_ms,
+        } => {
             if delays_ms.is_some() {
                 return Err(NirError::Graph(format!(
                     "per-neuron delays from '{}' into '{}', whose neurons have different parameters: not supported together",
@@ -1564,7 +1667,8 @@ fn split_populations(
         let n_s = ss.map_or(1, Vec::len);
         let n_t = ts.map_or(1, Vec::len);
         let part_of = |name: &str, i: usize| locate.get(name).map_or((0, i as u32), |l| l[i]);
-        let size_of = |parts: Option<&Vec<Split>>, k: usize, n: usize| parts.map_or(n, |p| p[k].2.len());
+        let size_of =
+            |parts: Option<&Vec<Split>>, k: usize, n: usize| parts.map_or(n, |p| p[k].2.len());
         let n_tgt = rows.first().map_or(0, Vec::len);
         let mut blocks: Vec<Vec<Vec<Vec<f64>>>> = (0..n_s)
             .map(|a| {
@@ -1589,7 +1693,11 @@ fn split_populations(
                     continue;
                 }
                 let name = |n: &str, parts: Option<&Vec<Split>>, k: usize| {
-                    if parts.is_some() { part_name(n, k) } else { n.to_string() }
+                    if parts.is_some() {
+                        part_name(n, k)
+                    } else {
+                        n.to_string()
+                    }
                 };
                 let mut p = pr.clone();
                 p.source = name(&pr.source, ss, a);
@@ -1604,14 +1712,24 @@ fn split_populations(
     out.stimuli.clear();
     for st in &spec.stimuli {
         match st {
-            StimulusSpec::Current { target, amplitude, start_ms, stop_ms, neurons } if splits.contains_key(target) => {
+            StimulusSpec::Current {
+                target,
+                amplitude,
+                start_ms,
+                stop_ms,
+                neurons,
+            } if splits.contains_key(target) => {
                 let loc = &locate[target.as_str()];
                 let sc = &scale[target.as_str()];
-                let list: Vec<u32> = neurons.clone().unwrap_or_else(|| (0..loc.len() as u32).collect());
+                let list: Vec<u32> = neurons
+                    .clone()
+                    .unwrap_or_else(|| (0..loc.len() as u32).collect());
                 let mut per: BTreeMap<(usize, u64), Vec<u32>> = BTreeMap::new();
                 for i in list {
                     let (k, pos) = loc[i as usize];
-                    per.entry((k, (amplitude * sc[i as usize]).to_bits())).or_default().push(pos);
+                    per.entry((k, (amplitude * sc[i as usize]).to_bits()))
+                        .or_default()
+                        .push(pos);
                 }
                 for ((k, bits), neurons) in per {
                     out.stimuli.push(StimulusSpec::Current {

@@ -169,16 +169,20 @@ fn golden_linear_nodes_import_as_projections() {
     // (the output's latency); the Output reached through a linear node is a non-spiking
     // population whose membrane is the affine map, read as a membrane readout.
     let spec = import("affine.nir", &o).unwrap();
-    let Connectivity::Dense { weights } = &spec.projections[0].connectivity else { panic!() };
+    let Connectivity::Dense { weights } = &spec.projections[0].connectivity else {
+        panic!()
+    };
     assert_eq!(weights.len(), 4);
     assert_eq!(weights[1][0], -0.390625);
     assert_eq!(spec.stimuli.len(), 3);
     let r = spec.readout.as_ref().unwrap();
     assert_eq!(r.rule, snn_types::ReadoutRule::MeanMembrane);
     let mut net = snn_core::Network::build(&spec).unwrap();
-    let input: Vec<snn_types::Spike> =
-        (0..4).map(|neuron| snn_types::Spike { step: 0, neuron }).collect();
-    net.inject_input(0, &snn_types::SpikeRaster::from_spikes(0, 1, &input)).unwrap();
+    let input: Vec<snn_types::Spike> = (0..4)
+        .map(|neuron| snn_types::Spike { step: 0, neuron })
+        .collect();
+    net.inject_input(0, &snn_types::SpikeRaster::from_spikes(0, 1, &input))
+        .unwrap();
     net.run(2, &mut snn_types::SpikeRaster::new(0));
     let v = net.membrane(1);
     let w: [[f32; 4]; 3] = [
@@ -192,23 +196,47 @@ fn golden_linear_nodes_import_as_projections() {
     }
     // Linear, Scale, Flatten, pools and convs.
     let lin = import("linear.nir", &o).unwrap();
-    assert!(matches!(lin.projections[0].connectivity, Connectivity::Dense { .. }));
+    assert!(matches!(
+        lin.projections[0].connectivity,
+        Connectivity::Dense { .. }
+    ));
     assert!(lin.stimuli.is_empty());
     let sc = import("scale.nir", &o).unwrap();
-    assert!(matches!(sc.projections[0].connectivity, Connectivity::Dense { .. }));
+    assert!(matches!(
+        sc.projections[0].connectivity,
+        Connectivity::Dense { .. }
+    ));
     let fl = import("flatten.nir", &o).unwrap();
-    assert_eq!(fl.populations.len(), 1, "flatten is a no-op on flat populations");
+    assert_eq!(
+        fl.populations.len(),
+        1,
+        "flatten is a no-op on flat populations"
+    );
     let sp = import("sumpool2d.nir", &o).unwrap();
     assert!(matches!(
         sp.projections[0].connectivity,
-        Connectivity::Pool2d { mode: snn_types::PoolMode::Sum, kernel: [2, 2], .. }
+        Connectivity::Pool2d {
+            mode: snn_types::PoolMode::Sum,
+            kernel: [2, 2],
+            ..
+        }
     ));
     let ap = import("avgpool2d.nir", &o).unwrap();
     assert!(matches!(
         ap.projections[0].connectivity,
-        Connectivity::Pool2d { mode: snn_types::PoolMode::Average, kernel: [3, 3], stride: Some([1, 2]), padding: [1, 1], .. }
+        Connectivity::Pool2d {
+            mode: snn_types::PoolMode::Average,
+            kernel: [3, 3],
+            stride: Some([1, 2]),
+            padding: [1, 1],
+            ..
+        }
     ));
-    for (f, groups) in [("conv2d.nir", 1), ("conv2d_groups.nir", 2), ("conv2d_strided.nir", 1)] {
+    for (f, groups) in [
+        ("conv2d.nir", 1),
+        ("conv2d_groups.nir", 2),
+        ("conv2d_strided.nir", 1),
+    ] {
         let c = import(f, &o).unwrap();
         let Connectivity::Conv2d { groups: g, .. } = &c.projections[0].connectivity else {
             panic!("{f}")
@@ -217,7 +245,12 @@ fn golden_linear_nodes_import_as_projections() {
         assert!(!c.stimuli.is_empty(), "{f}: the conv bias becomes currents");
     }
     let c1 = import("conv1d.nir", &o).unwrap();
-    let Connectivity::Conv2d { kernel, stride, padding, .. } = &c1.projections[0].connectivity
+    let Connectivity::Conv2d {
+        kernel,
+        stride,
+        padding,
+        ..
+    } = &c1.projections[0].connectivity
     else {
         panic!()
     };
@@ -226,12 +259,19 @@ fn golden_linear_nodes_import_as_projections() {
     // Per-neuron delays become per-synapse delays (1, 2, 3 s at dt = 250 ms: 4, 8, 12 steps
     // after the one-step synapse).
     let d = import("delay.nir", &opts(250.0, None, None)).unwrap();
-    let Connectivity::Explicit { delays_ms: Some(dl), .. } = &d.projections[0].connectivity else {
+    let Connectivity::Explicit {
+        delays_ms: Some(dl),
+        ..
+    } = &d.projections[0].connectivity
+    else {
         panic!()
     };
     assert_eq!(dl, &vec![1250.0, 2250.0, 3250.0]);
     assert_eq!(
-        import("delay.nir", &opts(300.0, None, None)).unwrap_err().to_string().contains("whole number of steps"),
+        import("delay.nir", &opts(300.0, None, None))
+            .unwrap_err()
+            .to_string()
+            .contains("whole number of steps"),
         true
     );
 }
@@ -240,8 +280,13 @@ fn golden_linear_nodes_import_as_projections() {
 fn golden_neuron_nodes_map_per_neuron_parameters_onto_populations() {
     let dt = 0.01; // ms; the golden taus are 0.125 s and more
     // LIF: per-neuron tau, r, v_leak, threshold differ: one population per neuron.
-    let e = import("lif.nir", &opts(dt, None, None)).unwrap_err().to_string();
-    assert!(e.contains("node 'lif' (LIF): v_reset = -0.125 with reset zero"), "{e}");
+    let e = import("lif.nir", &opts(dt, None, None))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node 'lif' (LIF): v_reset = -0.125 with reset zero"),
+        "{e}"
+    );
     let spec = import("lif.nir", &opts(dt, Some(ResetMode::Subtract), None)).unwrap();
     let names: Vec<&str> = spec.populations.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["input", "lif#0", "lif#1", "lif#2", "lif#3"]);
@@ -256,11 +301,16 @@ fn golden_neuron_nodes_map_per_neuron_parameters_onto_populations() {
         assert_eq!(bias, (a * leaks[k]) as f32 as f64);
         assert_eq!(reset, ResetMode::Subtract);
         // The input scale r dt / tau is on the incoming weight.
-        let Connectivity::Dense { weights } = &spec.projections[k].connectivity else { panic!() };
+        let Connectivity::Dense { weights } = &spec.projections[k].connectivity else {
+            panic!()
+        };
         assert_eq!(weights[k][0], rs[k] * a);
     }
-    let ex = import("lif.nir", &opts(dt, Some(ResetMode::Subtract), Some(Discretisation::Exact)))
-        .unwrap();
+    let ex = import(
+        "lif.nir",
+        &opts(dt, Some(ResetMode::Subtract), Some(Discretisation::Exact)),
+    )
+    .unwrap();
     let (beta, ..) = beta_of(&ex.populations[1].neuron);
     assert_eq!(beta, (-1e-5f64 / 0.125).exp() as f32 as f64);
     // IF, I, LI, Threshold.
@@ -272,11 +322,21 @@ fn golden_neuron_nodes_map_per_neuron_parameters_onto_populations() {
     let th = import("threshold.nir", &opts(dt, None, None)).unwrap();
     assert_eq!(beta_of(&th.populations[1].neuron).0, 0.0);
     // CubaLIF / CubaLI map onto lif_exp and need the exact discretisation.
-    let e = import("cubalif.nir", &opts(dt, None, None)).unwrap_err().to_string();
-    assert!(e.contains("node 'cubalif' (CubaLIF)") && e.contains("exact"), "{e}");
+    let e = import("cubalif.nir", &opts(dt, None, None))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("node 'cubalif' (CubaLIF)") && e.contains("exact"),
+        "{e}"
+    );
     let cl = import("cubalif.nir", &opts(dt, None, Some(Discretisation::Exact))).unwrap();
-    let NeuronModel::LifExp(p) = &cl.populations[1].neuron else { panic!() };
-    assert_eq!((p.tau_m_ms, p.tau_syn_ex_ms, p.c_m_pf, p.e_l_mv), (125.0, 62.5, 125.0, -0.0625));
+    let NeuronModel::LifExp(p) = &cl.populations[1].neuron else {
+        panic!()
+    };
+    assert_eq!(
+        (p.tau_m_ms, p.tau_syn_ex_ms, p.c_m_pf, p.e_l_mv),
+        (125.0, 62.5, 125.0, -0.0625)
+    );
     assert!(import("cubali.nir", &opts(dt, None, Some(Discretisation::Exact))).is_ok());
 }
 
@@ -286,14 +346,21 @@ fn golden_graphs_nested_and_recurrent() {
     let n = import("nested_graph.nir", &opts(dt, None, None)).unwrap();
     let names: Vec<&str> = n.populations.iter().map(|p| p.name.as_str()).collect();
     assert_eq!(names, ["input", "sub.lif#0", "sub.lif#1", "sub.lif#2"]);
-    assert_eq!(n.stimuli.len(), 3, "the outer affine's bias reaches each part");
+    assert_eq!(
+        n.stimuli.len(),
+        3,
+        "the outer affine's bias reaches each part"
+    );
     let r = import("recurrent_graph.nir", &opts(dt, None, None)).unwrap();
     let self_edges = r
         .projections
         .iter()
         .filter(|p| p.source.starts_with("lif") && p.target.starts_with("lif"))
         .count();
-    assert_eq!(self_edges, 4, "the recurrent weight matrix between the two parts");
+    assert_eq!(
+        self_edges, 4,
+        "the recurrent weight matrix between the two parts"
+    );
     for io in ["input_output.nir", "input_output_2d.nir"] {
         let s = import(io, &opts(dt, None, None)).unwrap();
         assert_eq!(s.populations.len(), 1);
