@@ -364,7 +364,10 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
                 }
                 chain.push((
                     name.clone(),
-                    NirNode::new(NodeKind::Scale, vec![("scale", Param::vec(vec![w; n_src]))]),
+                    NirNode::new(
+                        NodeKind::Scale,
+                        vec![("scale", shaped(vec![w; n_src], src.shape))],
+                    ),
                 ));
             }
             (
@@ -458,7 +461,10 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
                 if w != 1.0 {
                     chain.push((
                         format!("{name}_scale"),
-                        NirNode::new(NodeKind::Scale, vec![("scale", Param::vec(vec![w; n_tgt]))]),
+                        NirNode::new(
+                            NodeKind::Scale,
+                            vec![("scale", shaped(vec![w; n_tgt], tgt.shape))],
+                        ),
                     ));
                 }
             }
@@ -470,7 +476,7 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
                 format!("{name}_delay"),
                 NirNode::new(
                     NodeKind::Delay,
-                    vec![("delay", Param::vec(vec![extra_ms * 1e-3; n_tgt]))],
+                    vec![("delay", shaped(vec![extra_ms * 1e-3; n_tgt], tgt.shape))],
                 ),
             ));
         }
@@ -545,4 +551,15 @@ pub fn latency_ms(spec: &NetworkSpec) -> BTreeMap<&str, f64> {
         }
     }
     d
+}
+
+/// A per-neuron parameter in the population's `[C, H, W]` layout when it has one.
+fn shaped(data: Vec<f64>, shape: Option<[u32; 3]>) -> Param {
+    match shape {
+        Some(s) => Param::Array {
+            shape: s.map(|v| v as usize).to_vec(),
+            data,
+        },
+        None => Param::vec(data),
+    }
 }

@@ -663,7 +663,7 @@ fn map_neuron(
                         n,
                         format!(
                             "dt = {dt_ms} ms is longer than tau = {} ms: Euler is unstable (use a smaller dt or --discretisation exact)",
-                            tau * 1e3
+                            (tau * 1e3) as f32
                         ),
                     ));
                 }
