@@ -662,7 +662,7 @@ fn map_neuron(
                     return Err(unsupported(
                         n,
                         format!(
-                            "dt = {dt_ms} ms is longer than tau = {} ms: Euler is unstable (use a smaller dt or --discretisation exact)",
+                            "dt = {dt_ms} ms is longer than tau = {} ms: Euler is unstable (use a smaller dt, e.g. 0.1 ms as snnTorch's exporter assumes, or the exact discretisation)",
                             (tau * 1e3) as f32
                         ),
                     ));
