@@ -31,33 +31,35 @@ fn pairs(v: &serde_json::Value) -> Vec<(u64, u32)> {
         .collect()
 }
 
-#[test]
-fn snntorch_mlp_spike_counts_are_reproduced_exactly() {
-    let spec = import_file(&data("snntorch/digits_mlp.nir"), &options()).unwrap();
-    let names: Vec<&str> = spec.populations.iter().map(|p| p.name.as_str()).collect();
-    assert_eq!(names, ["input", "1", "3"]);
+/// Imports `digits_<net>.nir`, runs the 40 reference samples and compares every hidden and
+/// output spike with snnTorch's.
+fn reproduce(net: &str, names: [&str; 3]) {
+    let spec = import_file(&data(&format!("snntorch/digits_{net}.nir")), &options()).unwrap();
+    let got: Vec<&str> = spec.populations.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(got, names);
     let readout = spec.readout.as_ref().expect("a classifier gets a readout");
-    assert_eq!(readout.population, "3");
+    assert_eq!(readout.population, names[2]);
     assert_eq!(readout.input_shift_ms, 0.2);
     let reference: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(data("snntorch/digits_mlp_reference.json")).unwrap(),
+        &std::fs::read_to_string(data(&format!("snntorch/digits_{net}_reference.json"))).unwrap(),
     )
     .unwrap();
     let steps = reference["steps"].as_u64().unwrap();
-    let mut net = Network::build(&spec).unwrap();
+    let mut engine = Network::build(&spec).unwrap();
     let offsets = spec.population_offsets();
     let samples = reference["samples"].as_array().unwrap();
     assert_eq!(samples.len(), 40);
     for (s, sample) in samples.iter().enumerate() {
-        net.reset();
+        engine.reset();
         let input: Vec<Spike> = pairs(&sample["input_spikes"])
             .into_iter()
             .map(|(step, neuron)| Spike { step, neuron })
             .collect();
-        net.inject_input(0, &SpikeRaster::from_spikes(0, steps, &input))
+        engine
+            .inject_input(0, &SpikeRaster::from_spikes(0, steps, &input))
             .unwrap();
         let mut raster = SpikeRaster::new(0);
-        net.run(steps + 2, &mut raster);
+        engine.run(steps + 2, &mut raster);
         // snnTorch step t of layer l is engine step t + l (one step per synapse).
         let mut hidden = Vec::new();
         let mut output = Vec::new();
@@ -90,7 +92,34 @@ fn snntorch_mlp_spike_counts_are_reproduced_exactly() {
             .map(|v| v.as_u64().unwrap())
             .collect();
         assert_eq!(counts, want, "sample {s}: output spike counts");
+        if s < 5 {
+            println!(
+                "{net} sample {s} (label {}): engine {counts:?}, snnTorch {want:?}",
+                sample["label"]
+            );
+        }
     }
+}
+
+#[test]
+fn snntorch_mlp_spike_trains_are_reproduced_exactly() {
+    reproduce("mlp", ["input", "1", "3"]);
+}
+
+#[test]
+fn snntorch_conv_spike_trains_are_reproduced_exactly() {
+    // Conv2d (4 x 3 x 3, per-channel bias) -> Leaky [4, 6, 6] -> Flatten -> Linear -> Leaky.
+    let spec = import_file(&data("snntorch/digits_conv.nir"), &options()).unwrap();
+    assert!(matches!(
+        spec.projections[0].connectivity,
+        snn_types::Connectivity::Conv2d {
+            out_channels: 4,
+            kernel: [3, 3],
+            ..
+        }
+    ));
+    assert_eq!(spec.populations[1].shape, Some([4, 6, 6]));
+    reproduce("conv", ["input", "1", "4"]);
 }
 
 #[test]
