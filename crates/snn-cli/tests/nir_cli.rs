@@ -51,7 +51,10 @@ fn import_the_snntorch_network_with_its_options() {
     // The default dt (1 ms) is longer than snnTorch's tau: a clear error naming the node.
     let (ok, _, stderr) = run(&["validate", nir.to_str().unwrap()]);
     assert!(!ok);
-    assert!(stderr.contains("node '1' (LIF): dt = 1 ms is longer than tau"), "{stderr}");
+    assert!(
+        stderr.contains("node '1' (LIF): dt = 1 ms is longer than tau"),
+        "{stderr}"
+    );
     // The input is never overwritten.
     let (ok, _, stderr) = run(&[
         "nir",
@@ -78,12 +81,18 @@ fn export_then_use_the_nir_file_as_a_spec() {
     assert!(stdout.contains("note: stimuli[0] (poisson)"), "{stdout}");
     let (ok, stdout, stderr) = run(&["nir", "inspect", out.to_str().unwrap()]);
     assert!(ok, "{stderr}");
-    assert!(stdout.contains("Conv2d") && stdout.contains("SumPool2d"), "{stdout}");
+    assert!(
+        stdout.contains("Conv2d") && stdout.contains("SumPool2d"),
+        "{stdout}"
+    );
     assert!(stdout.contains("in -> in_to_c1"), "{stdout}");
     for cmd in ["validate", "inspect"] {
         let (ok, stdout, stderr) = run(&[cmd, out.to_str().unwrap()]);
         assert!(ok, "{cmd}: {stderr}");
-        assert!(stdout.contains("conv2d") || stdout.contains("valid"), "{cmd}: {stdout}");
+        assert!(
+            stdout.contains("conv2d") || stdout.contains("valid"),
+            "{cmd}: {stdout}"
+        );
     }
     let (ok, stdout, stderr) = run(&["simulate", out.to_str().unwrap(), "--duration-ms", "20"]);
     assert!(ok, "{stderr}");

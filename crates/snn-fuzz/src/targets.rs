@@ -507,24 +507,6 @@ pub fn spike_csv_seeds() -> Vec<Vec<u8>> {
     vec![b"step,neuron\n0,1\n0,3\n# comment\n\n2,0\n7,2\n".to_vec()]
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn every_built_in_seed_spec_is_valid() {
-        for (name, text) in [
-            ("EVERY_KIND", EVERY_KIND),
-            ("SMALL_NET", SMALL_NET),
-            ("CONV_NET", CONV_NET),
-        ] {
-            let spec = NetworkSpec::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
-            spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert!(exercise(&spec), "{name}");
-        }
-    }
-}
-
 /// NIR file (HDF5): read, import with NIR's defaults and with snnTorch's options, exercise the
 /// spec, export it and read the export back. Never panics; a corrupt file is an error.
 pub fn nir(data: &[u8]) -> bool {
@@ -565,4 +547,22 @@ pub fn nir_seeds() -> Vec<Vec<u8>> {
         include_bytes!("../../snn-nir/tests/data/nodes/avgpool2d.nir").to_vec(),
         include_bytes!("../../snn-nir/tests/data/nodes/delay.nir").to_vec(),
     ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_built_in_seed_spec_is_valid() {
+        for (name, text) in [
+            ("EVERY_KIND", EVERY_KIND),
+            ("SMALL_NET", SMALL_NET),
+            ("CONV_NET", CONV_NET),
+        ] {
+            let spec = NetworkSpec::from_toml_str(text).unwrap_or_else(|e| panic!("{name}: {e}"));
+            spec.validate().unwrap_or_else(|e| panic!("{name}: {e}"));
+            assert!(exercise(&spec), "{name}");
+        }
+    }
 }

@@ -464,7 +464,7 @@ fn parse_node(v: &H5Value, at: &str, depth: usize) -> Result<NirNode, NirError> 
                 let ok = (shape.len() == 2 && shape[1] == 2)
                     || (shape.len() == 1 && shape[0] == 0)
                     || (shape.len() == 2 && shape[0] == 0);
-                if !ok || data.len() % 2 != 0 {
+                if !ok || !data.len().is_multiple_of(2) {
                     return Err(layout(
                         &edges_at,
                         format!("shape {shape:?}, expected (n, 2) strings"),

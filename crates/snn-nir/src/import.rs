@@ -118,23 +118,23 @@ fn flatten(
         });
     }
     let endpoint = |e: &str, want: NodeKind| -> Result<String, NirError> {
-        if let Some(n) = g.nodes.get(e) {
-            if let Some(sub) = &n.graph {
-                let ends: Vec<&String> = sub
-                    .nodes
-                    .iter()
-                    .filter(|(_, c)| c.kind == want)
-                    .map(|(k, _)| k)
-                    .collect();
-                if ends.len() != 1 {
-                    return Err(NirError::Graph(format!(
-                        "an edge names subgraph '{prefix}{e}', which has {} {} nodes; name one as '{e}.<node>'",
-                        ends.len(),
-                        want
-                    )));
-                }
-                return Ok(format!("{prefix}{e}.{}", ends[0]));
+        if let Some(n) = g.nodes.get(e)
+            && let Some(sub) = &n.graph
+        {
+            let ends: Vec<&String> = sub
+                .nodes
+                .iter()
+                .filter(|(_, c)| c.kind == want)
+                .map(|(k, _)| k)
+                .collect();
+            if ends.len() != 1 {
+                return Err(NirError::Graph(format!(
+                    "an edge names subgraph '{prefix}{e}', which has {} {} nodes; name one as '{e}.<node>'",
+                    ends.len(),
+                    want
+                )));
             }
+            return Ok(format!("{prefix}{e}.{}", ends[0]));
         }
         Ok(format!("{prefix}{e}"))
     };
@@ -412,7 +412,7 @@ fn node_info(n: &Flat, input: Option<&[usize]>) -> Result<NodeInfo, NirError> {
                         || kernel
                             .iter()
                             .zip(dilation)
-                            .any(|(k, d)| ((k - 1) * d) % 2 != 0)
+                            .any(|(k, d)| !((k - 1) * d).is_multiple_of(2))
                     {
                         return Err(unsupported(
                             n,
@@ -653,7 +653,7 @@ fn map_neuron(
         })
         .unwrap_or(ResetMode::Zero);
     let decay = |tau: f64| -> Result<(f64, f64), NirError> {
-        if !(tau > 0.0) {
+        if tau <= 0.0 || tau.is_nan() {
             return Err(unsupported(n, format!("time constant {tau} s must be > 0")));
         }
         Ok(match disc {
@@ -768,7 +768,7 @@ fn map_neuron(
                 req(n, "v_leak")?,
                 req(n, "w_in")?,
             );
-            if !(r > 0.0) {
+            if r <= 0.0 || r.is_nan() {
                 return Err(unsupported(
                     n,
                     format!("r = {r} must be > 0 (it sets C_m = tau_mem / r)"),
@@ -1039,7 +1039,7 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         }
         let shape = match out.as_slice() {
             [c, h, w] => Some([*c as u32, *h as u32, *w as u32]),
-            [c, l] if n.kind != NodeKind::Input || true => Some([*c as u32, 1, *l as u32]),
+            [c, l] => Some([*c as u32, 1, *l as u32]),
             _ => None,
         };
         let neuron = if n.kind == NodeKind::Input {

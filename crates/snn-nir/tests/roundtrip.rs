@@ -53,7 +53,7 @@ fn pattern(n: u32, steps: u64, every: u64) -> Vec<Spike> {
     (0..steps)
         .flat_map(|t| {
             (0..n)
-                .filter(move |i| (t * 7 + *i as u64 * 3) % every == 0)
+                .filter(move |i| (t * 7 + *i as u64 * 3).is_multiple_of(every))
                 .map(move |neuron| Spike { step: t, neuron })
         })
         .collect()

@@ -135,7 +135,7 @@ fn snntorch_mlp_with_the_engines_own_reset_differs() {
         let input: Vec<Spike> = (0..25u64)
             .flat_map(|t| {
                 (0..64u32)
-                    .filter(move |i| (t + *i as u64) % 3 == 0)
+                    .filter(move |i| (t + *i as u64).is_multiple_of(3))
                     .map(move |neuron| Spike { step: t, neuron })
             })
             .collect();

@@ -242,6 +242,23 @@ mod tests {
     }
 
     #[test]
+    fn the_delayed_reset_is_refused_by_name() {
+        let mut spec = net(60.0);
+        spec.populations[1].neuron = NeuronModel::LifBeta(snn_types::LifBetaParams {
+            reset: snn_types::ResetMode::SubtractDelayed,
+            ..Default::default()
+        });
+        spec.populations[1].v_init = None;
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("populations[1] ('a'): model lif_beta with reset subtract_delayed"),
+            "{err}"
+        );
+    }
+
+    #[test]
     fn izhikevich_and_adex_are_a_clear_not_supported_error() {
         let mut spec = net(60.0);
         spec.populations[1].neuron = NeuronModel::Izhikevich(Default::default());
