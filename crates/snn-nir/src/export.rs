@@ -22,7 +22,7 @@ fn err(m: impl Into<String>) -> NirError {
 }
 
 /// Neuron models that export to NIR.
-pub const EXPORTABLE_MODELS: [&str; 3] = ["input", "lif_beta", "lif_exp"];
+pub const EXPORTABLE_MODELS: [&str; 4] = ["input", "lif_beta", "lif_exp", "lif_delta"];
 
 fn full(n: usize, v: f64) -> Param {
     Param::vec(vec![v; n])
@@ -102,6 +102,33 @@ fn neuron_node(
                     NirNode::new(NodeKind::LIF, params)
                 }
             }
+        }
+        NeuronModel::LifDelta(p) => {
+            if p.t_ref_ms != 0.0 {
+                return Err(err(format!(
+                    "population '{name}': lif_delta with a refractory period ({} ms) has no NIR node (LIF has none); set t_ref_ms = 0",
+                    p.t_ref_ms
+                )));
+            }
+            // NIR's LIF in mV, integrated exactly: v += (1 - beta) r I with r = 1/(1 - beta), so
+            // a weight is the jump it is in lif_delta; i_e shifts the rest potential.
+            meta.insert("snn_discretisation".to_string(), H5Value::string("exact"));
+            meta.insert("snn_reset".to_string(), H5Value::string("zero"));
+            let tau = p.tau_m_ms * 1e-3;
+            let r = 1.0 / (1.0 - (-dt / tau).exp());
+            NirNode::new(
+                NodeKind::LIF,
+                vec![
+                    ("tau", shaped(full(size, tau))),
+                    ("r", shaped(full(size, r))),
+                    (
+                        "v_leak",
+                        shaped(full(size, p.e_l_mv + p.tau_m_ms / p.c_m_pf * p.i_e_pa)),
+                    ),
+                    ("v_threshold", shaped(full(size, p.v_th_mv))),
+                    ("v_reset", shaped(full(size, p.v_reset_mv))),
+                ],
+            )
         }
         NeuronModel::LifExp(p) => {
             if p.adaptive_threshold.is_some() || p.t_ref_ms != 0.0 || p.i_e_pa != 0.0 {
@@ -481,6 +508,12 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
             ));
         }
         let mut prev = pr.source.clone();
+        if let Some((_, first)) = chain.first_mut() {
+            // The spec's projection order.
+            first
+                .metadata
+                .insert("snn_index".into(), H5Value::ints(vec![j as i64]));
+        }
         for (nm, nd) in chain {
             if g.nodes.contains_key(&nm) {
                 return Err(at(&format!("node name '{nm}' is taken")));

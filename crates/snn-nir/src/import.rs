@@ -629,6 +629,35 @@ fn exact_model(n: &Flat, derived: NeuronMap) -> NeuronMap {
     }
 }
 
+/// A `LIF` node this crate exported from a `lif_delta` population (its `snn_neuron` metadata),
+/// when the NIR parameters still agree with it: the `lif_delta` model (mV, exact integration,
+/// reset to `V_reset`), weights times `r (1 - exp(-dt/tau))` (1 for an unedited file).
+fn stored_lif_delta(n: &Flat, dt_ms: f64) -> Option<NeuronMap> {
+    if n.kind != NodeKind::LIF {
+        return None;
+    }
+    let Some(NeuronModel::LifDelta(p)) = meta_str(&n.metadata, "snn_neuron")
+        .and_then(|j| serde_json::from_str::<NeuronModel>(j).ok())
+    else {
+        return None;
+    };
+    let close = |a: f64, b: f64| (a - b).abs() <= 1e-6 * a.abs().max(b.abs()).max(1e-30);
+    let (tau, r) = (uniform(n, "tau").ok()??, uniform(n, "r").ok()??);
+    let v_leak = p.e_l_mv + p.tau_m_ms / p.c_m_pf * p.i_e_pa;
+    let ok = close(tau * 1e3, p.tau_m_ms)
+        && close(uniform(n, "v_leak").ok()??, v_leak)
+        && close(uniform(n, "v_threshold").ok()??, p.v_th_mv)
+        && close(
+            uniform(n, "v_reset").ok().flatten().unwrap_or(0.0),
+            p.v_reset_mv,
+        );
+    ok.then(|| NeuronMap {
+        model: NeuronModel::LifDelta(p),
+        in_scale: snap_one(r * (1.0 - (-dt_ms * 1e-3 / tau).exp())),
+        silent: false,
+    })
+}
+
 fn map_neuron(
     n: &Flat,
     dt_ms: f64,
@@ -1071,6 +1100,8 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                         in_scale: 1.0,
                         silent: false,
                     }
+                } else if let Some(m) = stored_lif_delta(n, dt_ms) {
+                    m
                 } else {
                     exact_model(
                         n,
@@ -1136,6 +1167,27 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
                 "a bias on a node with several inputs (it would be added once per input)",
             ));
         }
+    }
+    // A file written by this crate records the spec's projection order on each chain's first
+    // node.
+    let proj_index = |ops: &Vec<usize>| {
+        ops.first().and_then(|&o| {
+            nodes[o]
+                .metadata
+                .get("snn_index")
+                .and_then(|v| v.as_floats())
+                .and_then(|(_, d)| d.first().copied())
+        })
+    };
+    if projections
+        .iter()
+        .all(|(_, _, ops)| proj_index(ops).is_some())
+    {
+        projections.sort_by(|a, b| {
+            proj_index(&a.2)
+                .partial_cmp(&proj_index(&b.2))
+                .unwrap_or(std::cmp::Ordering::Equal)
+        });
     }
     let mut specs_proj = Vec::new();
     let mut delays_seen: HashMap<(usize, usize), f64> = HashMap::new();

@@ -120,6 +120,16 @@ fn recurrent_biased_delayed_and_lif_exp_networks_round_trip() {
         name = "syn"
         size = 2
         neuron = { model = "lif_exp", tau_m_ms = 10.0, c_m_pf = 250.0, e_l_mv = -70.0, v_th_mv = -55.0, v_reset_mv = -70.0, t_ref_ms = 0.0, tau_syn_ex_ms = 2.0, tau_syn_in_ms = 2.0 }
+        [[populations]]
+        name = "delta"
+        size = 4
+        neuron = { model = "lif_delta", tau_m_ms = 20.0, t_ref_ms = 0.0, i_e_pa = 200.0 }
+        [[projections]]
+        source = "rec"
+        target = "delta"
+        connectivity = { rule = "one_to_one" }
+        weight = 4.0
+        delay_ms = 0.5
         [[projections]]
         source = "in"
         target = "rec"
