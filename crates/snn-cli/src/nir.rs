@@ -161,8 +161,8 @@ pub fn run(a: NirArgs) -> Result<()> {
                 &[outputs::Input::new(Some(&spec))],
             )?;
             let s = load_spec(&spec)?;
-            let notes = snn_nir::export_file(&s, &out)
-                .with_context(|| format!("{}: cannot export", spec.display()))?;
+            let notes =
+                snn_nir::export_file(&s, &out).with_context(|| spec.display().to_string())?;
             outln!(
                 "{}: {} populations, {} projections -> {}",
                 spec.display(),
