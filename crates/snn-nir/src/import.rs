@@ -848,6 +848,16 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
     let mut nodes = Vec::new();
     let mut edges = Vec::new();
     flatten(g, "", true, &mut nodes, &mut edges)?;
+    // nirtorch inlines the subgraph of snnTorch's RLeaky into the top graph, keeping its Input
+    // and Output nodes (`1.input`, `1.output`) between other nodes: an Input with an edge into
+    // it, or an Output with an edge out of it, is an identity.
+    for n in &mut nodes {
+        let fed = edges.iter().any(|(_, b)| *b == n.name);
+        let feeds = edges.iter().any(|(a, _)| *a == n.name);
+        if (n.kind == NodeKind::Input && fed) || (n.kind == NodeKind::Output && feeds) {
+            n.kind = NodeKind::Identity;
+        }
+    }
     let index: HashMap<&str, usize> = nodes
         .iter()
         .enumerate()

@@ -235,3 +235,42 @@ fn graph_errors_name_the_nodes() {
         "{e}"
     );
 }
+
+#[test]
+fn snntorch_rleaky_inlined_subgraph_imports_as_a_recurrent_projection() {
+    // What nirtorch writes for `Linear -> RLeaky`: the RLeaky subgraph's nodes in the top graph
+    // with dotted names, its Input and Output nodes between them.
+    let spec = import_graph(
+        &read_bytes(file(
+            vec![
+                ("input", input(2)),
+                ("0", linear(3, 2)),
+                ("1.input", input(3)),
+                ("1.lif", lif(3, 0.01)),
+                ("1.w_rec", linear(3, 3)),
+                ("1.output", output(3)),
+                ("output", output(3)),
+            ],
+            &[
+                ("input", "0"),
+                ("0", "1.input"),
+                ("1.input", "1.lif"),
+                ("1.lif", "1.w_rec"),
+                ("1.w_rec", "1.lif"),
+                ("1.lif", "1.output"),
+                ("1.output", "output"),
+            ],
+        ))
+        .unwrap(),
+        &ImportOptions {
+            dt_ms: Some(0.1),
+            ..ImportOptions::default()
+        },
+    )
+    .unwrap();
+    let names: Vec<&str> = spec.populations.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(names, ["input", "1.lif"]);
+    assert_eq!(spec.projections.len(), 2);
+    assert_eq!(spec.projections[1].source, spec.projections[1].target);
+    assert_eq!(spec.readout.as_ref().unwrap().population, "1.lif");
+}
