@@ -302,7 +302,21 @@ fn node_info(n: &Flat, input: Option<&[usize]>) -> Result<NodeInfo, NirError> {
             }
             info(out, None, None)
         }
-        NodeKind::Output => info(need_input()?.to_vec(), None, None),
+        NodeKind::Output => {
+            let i = need_input()?;
+            let (_, d) = arr(n, "shape")?;
+            let want: f64 = d.iter().product();
+            if want != numel(i) as f64 {
+                return Err(unsupported(
+                    n,
+                    format!(
+                        "its shape {d:?} holds {want} values but it receives {} (shape {i:?})",
+                        numel(i)
+                    ),
+                ));
+            }
+            info(i.to_vec(), None, None)
+        }
         NodeKind::Identity | NodeKind::NIRGraph => {
             info(need_input()?.to_vec(), Some(Op::Identity), None)
         }

@@ -197,6 +197,18 @@ fn graph_errors_name_the_nodes() {
         e.contains("node 'l' (LIF)") && e.contains("its input has 2"),
         "{e}"
     );
+    let e = import(file(
+        vec![
+            ("input", input(2)),
+            ("l", lif(2, 0.01)),
+            ("output", output(3)),
+        ],
+        &[("input", "l"), ("l", "output")],
+    ));
+    assert!(
+        e.contains("node 'output' (Output): its shape [3.0] holds 3 values but it receives 2"),
+        "{e}"
+    );
     // A cycle of linear nodes (no neuron in it) is an algebraic loop.
     let e = import(file(
         vec![
