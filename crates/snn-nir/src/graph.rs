@@ -1,7 +1,7 @@
 //! NIR's graph as read from (and written to) a file: named nodes with a type and parameter
 //! arrays, and edges between them. [`NirGraph::from_tree`] checks NIR 1.0's layout (every node
 //! has a known `type` and the parameters its type needs, with consistent shapes; every edge names
-//! existing nodes); [`NirGraph::to_tree`] writes the layout back.
+//! existing nodes); [`NirGraph::to_root`] writes the layout back.
 //!
 //! The layout (nir 1.0.x, as `nir.write` produces it):
 //!
