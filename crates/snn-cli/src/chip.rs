@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use snn_neuromorphic::{
     ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget, spikes,
 };
-use snn_types::{NetworkSpec, ms_to_steps};
+use snn_types::ms_to_steps;
 
 use crate::usage::usage;
 
@@ -87,7 +87,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
             arch.core.weight_bits, arch.name
         )));
     }
-    let spec = NetworkSpec::load(&a.network)?;
+    let spec = crate::nir::load_spec(&a.network)?;
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
         max_neurons_per_core: None,

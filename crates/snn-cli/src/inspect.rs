@@ -67,6 +67,10 @@ fn one_line(msg: &str) -> String {
 /// Detects the kind of `path` and summarises it. Errors are messages that name the file.
 fn inspect(path: &Path) -> std::result::Result<Summary, String> {
     let name = path.display().to_string();
+    if crate::nir::is_nir(path) {
+        let spec = crate::nir::load_spec(path).map_err(|e| format!("{e:#}"))?;
+        return spec_summary(&spec, &name);
+    }
     let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
     if checkpoint::is_checkpoint(&bytes) {
         let t = checkpoint::from_bytes(&bytes, &name).map_err(|e| e.to_string())?;

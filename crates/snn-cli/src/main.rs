@@ -9,7 +9,7 @@ use anyhow::{Context, Result, bail};
 use clap::{Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
-use snn_types::{NetworkSpec, ms_to_steps};
+use snn_types::ms_to_steps;
 
 #[macro_use]
 mod out;
@@ -20,6 +20,7 @@ mod chip;
 mod demo;
 mod encode;
 mod inspect;
+mod nir;
 mod outputs;
 mod stdp;
 mod train;
@@ -76,7 +77,7 @@ Examples:
     /// Check a network spec and print a summary of it (or every problem found, with its path).
     #[command(after_help = "Example:\n  snn validate examples/cuba.toml")]
     Validate {
-        /// Spec file (.toml or .json).
+        /// Spec file (.toml, .json, or .nir).
         spec: PathBuf,
         /// Memory budget (e.g. 512M, 8G; default: the memory available): a spec whose estimated
         /// memory exceeds it is reported as an error.
@@ -90,6 +91,8 @@ Examples:
   snn inspect model.ckpt --json
   snn inspect chip-report.json")]
     Inspect(inspect::InspectArgs),
+    /// NIR (Neuromorphic Intermediate Representation) files: import, export, inspect.
+    Nir(nir::NirArgs),
 }
 
 /// The built-in benchmark networks of `snn simulate`.
@@ -103,7 +106,8 @@ enum BuiltIn {
 
 #[derive(clap::Args)]
 struct SimulateArgs {
-    /// Network spec (.toml or .json); default: the built-in network chosen by --network.
+    /// Network spec (.toml, .json, or .nir imported with the default options); default: the
+    /// built-in network chosen by --network.
     spec: Option<PathBuf>,
     /// Built-in network to simulate when no spec file is given (default: cuba).
     #[arg(long, value_enum, value_name = "NAME")]
@@ -156,6 +160,7 @@ fn main() -> ExitCode {
         Command::Train(a) => train::train(*a),
         Command::Demo(a) => demo::run(a),
         Command::Eval(a) => train::eval(a),
+        Command::Nir(a) => nir::run(a),
     };
     // Output still buffered is written now, so that a reader that left is noticed here too.
     let result = result.and_then(|()| out::flush_stdout().map_err(anyhow::Error::from));
@@ -173,7 +178,7 @@ fn main() -> ExitCode {
 /// Validates without building: the counts and the memory come from the estimate
 /// (`snn_core::memory`), so a spec too large to build is still described.
 fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
-    let spec = NetworkSpec::load(path)?;
+    let spec = nir::load_spec(path)?;
     let est = snn_core::NetworkMemory::estimate(&spec, 1);
     let needed = est.build_bytes();
     outln!(
@@ -267,7 +272,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
                 "--neurons applies only to the built-in networks, not to a spec file",
             ));
         }
-        (Some(p), None) => NetworkSpec::load(p)?,
+        (Some(p), None) => nir::load_spec(p)?,
         (None, n) => {
             let n = n.unwrap_or(4000);
             if n < 2 {

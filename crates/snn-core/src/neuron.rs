@@ -516,6 +516,7 @@ pub(crate) struct LifBetaCoef {
     th: f32,
     bias: f32,
     subtract: bool,
+    delayed: bool,
 }
 
 impl LifBetaCoef {
@@ -525,6 +526,7 @@ impl LifBetaCoef {
             th: p.threshold as f32,
             bias: p.bias as f32,
             subtract: p.reset == ResetMode::Subtract,
+            delayed: p.reset == ResetMode::SubtractDelayed,
         }
     }
 }
@@ -532,6 +534,10 @@ impl LifBetaCoef {
 /// One step of the discrete LIF: `v = beta v + (I + bias)`, spike if `v > threshold`, then reset
 /// by subtraction or to zero. `I` is this step's arrivals plus any external current. The sum
 /// `I + bias` is formed first, so a trainer computing `beta * v + (x + b)` matches bit for bit.
+///
+/// With the delayed reset (snnTorch's `Leaky`) `v` holds the membrane before any reset, and the
+/// reset of the previous step's spike (`v > threshold`) is subtracted after the decay:
+/// `v = (beta v + (I + bias)) - threshold`, in snnTorch's order of operations.
 #[inline(always)]
 fn update_lif_beta_body(
     k: &LifBetaCoef,
@@ -542,6 +548,17 @@ fn update_lif_beta_body(
 ) {
     let n = v.len();
     let (input, i_ext, flags) = (&mut input[..n], &i_ext[..n], &mut flags[..n]);
+    if k.delayed {
+        for i in 0..n {
+            let x = input[i] + i_ext[i] + k.bias;
+            input[i] = 0.0;
+            let reset = if v[i] > k.th { k.th } else { 0.0 };
+            let v1 = (k.beta * v[i] + x) - reset;
+            v[i] = v1;
+            flags[i] = (v1 > k.th) as u8;
+        }
+        return;
+    }
     for i in 0..n {
         let x = input[i] + i_ext[i] + k.bias;
         input[i] = 0.0;

@@ -250,6 +250,45 @@ fn delays_arrive_exactly_delay_steps_later() {
 }
 
 #[test]
+fn beta_lif_delayed_reset_matches_snntorch_leaky() {
+    // snnTorch's Leaky: reset[t] = H(mem[t-1] - thr); mem[t] = beta mem[t-1] + I - reset[t] thr;
+    // spike when mem[t] > thr. The recorded membrane is mem (before any reset).
+    let params = LifBetaParams {
+        beta: 0.875,
+        threshold: 1.0,
+        reset: ResetMode::SubtractDelayed,
+        bias: 0.0,
+    };
+    let mut spec = one_population(NeuronModel::LifBeta(params), 1, 1.0);
+    spec.stimuli.push(StimulusSpec::Current {
+        target: "n".into(),
+        amplitude: 0.4,
+        start_ms: 0.0,
+        stop_ms: None,
+        neurons: None,
+    });
+    spec.recording.state = vec![TraceSpec {
+        population: "n".into(),
+        neurons: vec![0],
+        variable: StateVar::V,
+    }];
+    let (r, rec, _) = simulate(&spec, 60, 1).unwrap();
+    let mut mem = 0.0f32;
+    let mut expect = Vec::new();
+    for t in 0..60u64 {
+        let reset = if mem > 1.0 { 1.0f32 } else { 0.0 };
+        mem = (0.875f32 * mem + (0.0f32 + 0.4f32 + 0.0f32)) - reset;
+        if mem > 1.0 {
+            expect.push(t);
+        }
+        assert_eq!(rec.traces[0].values[t as usize], mem, "step {t}");
+    }
+    let got: Vec<u64> = r.iter().map(|s| s.step).collect();
+    assert_eq!(got, expect);
+    assert!(got.len() > 5);
+}
+
+#[test]
 fn beta_lif_matches_its_recurrence() {
     for reset in [ResetMode::Subtract, ResetMode::Zero] {
         let params = LifBetaParams {
@@ -281,6 +320,7 @@ fn beta_lif_matches_its_recurrence() {
                 v = match reset {
                     ResetMode::Subtract => v - 1.0,
                     ResetMode::Zero => 0.0,
+                    ResetMode::SubtractDelayed => unreachable!(),
                 };
             }
             assert_eq!(rec.traces[0].values[t as usize], v, "step {t}");

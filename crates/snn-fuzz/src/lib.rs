@@ -123,6 +123,13 @@ pub const TARGETS: &[Target] = &[
         seeds: targets::aer_seeds,
     },
     Target {
+        name: "nir",
+        what: "NIR file (HDF5): read the graph, import it (NIR defaults and snnTorch's options), simulate small networks, export and re-import",
+        text: false,
+        run: targets::nir,
+        seeds: targets::nir_seeds,
+    },
+    Target {
         name: "spike_csv",
         what: "spike CSV (`step,neuron`): parse",
         text: true,

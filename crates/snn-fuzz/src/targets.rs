@@ -530,6 +530,48 @@ pub fn spike_csv_seeds() -> Vec<Vec<u8>> {
     vec![b"step,neuron\n0,1\n0,3\n# comment\n\n2,0\n7,2\n".to_vec()]
 }
 
+/// NIR file (HDF5): read, import with NIR's defaults and with snnTorch's options, exercise the
+/// spec, export it and read the export back. Never panics; a corrupt file is an error.
+pub fn nir(data: &[u8]) -> bool {
+    let Ok(graph) = snn_nir::read_bytes(data.to_vec()) else {
+        return false;
+    };
+    let mut accepted = false;
+    for opts in [
+        snn_nir::ImportOptions::default(),
+        snn_nir::ImportOptions {
+            dt_ms: Some(0.1),
+            reset: Some(snn_types::ResetMode::SubtractDelayed),
+            ..snn_nir::ImportOptions::default()
+        },
+    ] {
+        let Ok(spec) = snn_nir::import_graph(&graph, &opts) else {
+            continue;
+        };
+        accepted = true;
+        exercise(&spec);
+        if let Ok((g, _)) = snn_nir::export_spec(&spec)
+            && let Ok(bytes) = snn_nir::write_bytes(&g)
+        {
+            let back = snn_nir::read_bytes(bytes).expect("an exported file reads back");
+            let _ = snn_nir::import_graph(&back, &opts);
+        }
+    }
+    accepted
+}
+
+/// The snnTorch MLP and golden node files of `snn-nir`'s tests.
+pub fn nir_seeds() -> Vec<Vec<u8>> {
+    vec![
+        include_bytes!("../../snn-nir/tests/data/snntorch/digits_mlp.nir").to_vec(),
+        include_bytes!("../../snn-nir/tests/data/nodes/nested_graph.nir").to_vec(),
+        include_bytes!("../../snn-nir/tests/data/nodes/recurrent_graph.nir").to_vec(),
+        include_bytes!("../../snn-nir/tests/data/nodes/conv2d_strided.nir").to_vec(),
+        include_bytes!("../../snn-nir/tests/data/nodes/avgpool2d.nir").to_vec(),
+        include_bytes!("../../snn-nir/tests/data/nodes/delay.nir").to_vec(),
+    ]
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -73,5 +73,6 @@ targets!(
     idx,
     nmnist,
     aer,
+    nir,
     spike_csv
 );

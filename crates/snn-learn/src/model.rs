@@ -270,6 +270,12 @@ impl ModelConfig {
         if self.steps == 0 {
             return Err("steps must be at least 1".into());
         }
+        if self.reset == ResetMode::SubtractDelayed {
+            return Err(
+                "reset subtract_delayed is not implemented by the trainer (use subtract or zero)"
+                    .into(),
+            );
+        }
         if let Some((i, _)) = self.hidden.iter().enumerate().find(|(_, l)| l.size == 0) {
             return Err(format!("hidden[{i}].size must be at least 1"));
         }

@@ -204,6 +204,23 @@ pub enum ResetMode {
     Subtract,
     /// `v = 0`.
     Zero,
+    /// snnTorch's `Leaky` (its default `reset_delay`): the reset of a spike at step `t - 1` is
+    /// subtracted at step `t`, after the decay, so it is not multiplied by `beta`:
+    /// `v[t] = beta * v[t-1] + I[t] - threshold * (v[t-1] > threshold)`, spike when
+    /// `v[t] > threshold`. The stored membrane is the value before any reset. Engine only: the
+    /// chip model refuses it.
+    SubtractDelayed,
+}
+
+impl ResetMode {
+    /// The mode's name as written in a spec (`subtract`, `zero`, `subtract_delayed`).
+    pub fn name(self) -> &'static str {
+        match self {
+            ResetMode::Subtract => "subtract",
+            ResetMode::Zero => "zero",
+            ResetMode::SubtractDelayed => "subtract_delayed",
+        }
+    }
 }
 
 /// The discrete, dimensionless LIF used by surrogate-gradient training frameworks.
@@ -211,7 +228,8 @@ pub enum ResetMode {
 /// Each step, in this order: `v = beta * v + I + bias` where `I` is the sum of the weights of the
 /// spikes arriving this step; the neuron spikes when `v > threshold` (strictly); on a spike
 /// `v -= threshold` ([`ResetMode::Subtract`]) or `v = 0` ([`ResetMode::Zero`]). `snn-learn`'s
-/// trainer implements exactly this order.
+/// trainer implements exactly this order. [`ResetMode::SubtractDelayed`] instead subtracts the
+/// threshold one step later, after the decay (snnTorch's `Leaky`).
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LifBetaParams {

@@ -73,6 +73,13 @@ pub(crate) fn check<'s>(
                 p.name,
                 p.neuron.name()
             ));
+        } else if let NeuronModel::LifBeta(b) = &p.neuron
+            && b.reset == snn_types::ResetMode::SubtractDelayed
+        {
+            unsupported.push(format!(
+                "populations[{i}] ('{}'): model lif_beta with reset subtract_delayed (snnTorch's delayed reset) cannot be mapped onto the chip's fixed-point LIF (it resets v to 0 in the step of the spike)",
+                p.name
+            ));
         } else if p.neuron.adaptive_threshold().is_some() {
             unsupported.push(format!(
                 "populations[{i}] ('{}'): model {} with an adaptive_threshold cannot be mapped onto the chip's fixed-point LIF (its threshold is a constant per compartment; there is no per-neuron theta that grows with each spike)",
@@ -230,6 +237,23 @@ mod tests {
             err.contains(
                 "not supported on the chip (1 problem): populations[0] ('exc'): model lif_exp with an adaptive_threshold cannot be mapped onto the chip's fixed-point LIF"
             ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn the_delayed_reset_is_refused_by_name() {
+        let mut spec = net(60.0);
+        spec.populations[1].neuron = NeuronModel::LifBeta(snn_types::LifBetaParams {
+            reset: snn_types::ResetMode::SubtractDelayed,
+            ..Default::default()
+        });
+        spec.populations[1].v_init = None;
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("populations[1] ('a'): model lif_beta with reset subtract_delayed"),
             "{err}"
         );
     }

@@ -1,0 +1,106 @@
+//! `snn nir import|export|inspect` end to end, and `.nir` files where a spec is expected.
+
+use std::path::{Path, PathBuf};
+
+use assert_cmd::Command;
+
+fn snn() -> Command {
+    Command::cargo_bin("snn").expect("binary built")
+}
+
+fn tmp(name: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-nir-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&d).unwrap();
+    d.join(name)
+}
+
+fn data(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../snn-nir/tests/data")
+        .join(rel)
+}
+
+fn run(args: &[&str]) -> (bool, String, String) {
+    let out = snn().args(args).output().unwrap();
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn import_the_snntorch_network_with_its_options() {
+    let out = tmp("mlp.toml");
+    let nir = data("snntorch/digits_mlp.nir");
+    let (ok, stdout, stderr) = run(&[
+        "nir",
+        "import",
+        nir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--dt-ms",
+        "0.1",
+        "--reset",
+        "subtract-delayed",
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("3 populations, 106 neurons"), "{stdout}");
+    let spec = snn_types::NetworkSpec::load(&out).unwrap();
+    assert_eq!(spec.dt_ms, 0.1);
+    // The default dt (1 ms) is longer than snnTorch's tau: a clear error naming the node.
+    let (ok, _, stderr) = run(&["validate", nir.to_str().unwrap()]);
+    assert!(!ok);
+    assert!(
+        stderr.contains("node '1' (LIF): dt = 1 ms is longer than tau"),
+        "{stderr}"
+    );
+    // The input is never overwritten.
+    let (ok, _, stderr) = run(&[
+        "nir",
+        "import",
+        nir.to_str().unwrap(),
+        "--out",
+        nir.to_str().unwrap(),
+    ]);
+    assert!(!ok && stderr.contains("input"), "{stderr}");
+}
+
+#[test]
+fn export_then_use_the_nir_file_as_a_spec() {
+    let conv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/conv_small.toml");
+    let out = tmp("conv_small.nir");
+    let (ok, stdout, stderr) = run(&[
+        "nir",
+        "export",
+        conv.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("note: stimuli[0] (poisson)"), "{stdout}");
+    let (ok, stdout, stderr) = run(&["nir", "inspect", out.to_str().unwrap()]);
+    assert!(ok, "{stderr}");
+    assert!(
+        stdout.contains("Conv2d") && stdout.contains("SumPool2d"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("in -> in_to_c1"), "{stdout}");
+    for cmd in ["validate", "inspect"] {
+        let (ok, stdout, stderr) = run(&[cmd, out.to_str().unwrap()]);
+        assert!(ok, "{cmd}: {stderr}");
+        assert!(
+            stdout.contains("conv2d") || stdout.contains("valid"),
+            "{cmd}: {stdout}"
+        );
+    }
+    let (ok, stdout, stderr) = run(&["simulate", out.to_str().unwrap(), "--duration-ms", "20"]);
+    assert!(ok, "{stderr}");
+    assert!(stdout.contains("neurons          426"), "{stdout}");
+    // A truncated file is an error, not a crash.
+    let bytes = std::fs::read(&out).unwrap();
+    let bad = tmp("truncated.nir");
+    std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
+    let (ok, _, stderr) = run(&["nir", "inspect", bad.to_str().unwrap()]);
+    assert!(!ok && stderr.contains("truncated.nir"), "{stderr}");
+}
