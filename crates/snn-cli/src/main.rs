@@ -365,6 +365,12 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     }
     let neurons = net.n_neurons();
     let synapses = net.n_synapses();
+    // Conv/pool projections store kernels, not synapses (docs/conv.md).
+    let storage = if net.projections().iter().any(|p| p.conv().is_some()) {
+        "stored as CSR and conv kernels"
+    } else {
+        "in CSR"
+    };
     let sim_ms = n_steps as f64 * spec.dt_ms;
     let mean_rate_hz = if neurons > 0 && sim_ms > 0.0 {
         stats.spikes as f64 / neurons as f64 / (sim_ms / 1000.0)
@@ -403,7 +409,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         );
         outln!("neurons          {neurons}");
         outln!(
-            "synapses         {synapses} ({:.2} bytes/synapse in CSR)",
+            "synapses         {synapses} ({:.2} bytes/synapse {storage})",
             syn_bytes as f64 / synapses.max(1) as f64
         );
         outln!(

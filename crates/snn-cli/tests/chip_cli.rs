@@ -281,3 +281,103 @@ fn bad_network_is_one_error_line() {
         "{err}"
     );
 }
+
+fn repo_file(rel: &str) -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(rel)
+}
+
+#[test]
+fn fit_of_the_conv_example_prints_per_layer_placement() {
+    let net = repo_file("examples/conv_small.toml");
+    let out = snn()
+        .args(["chip", "--fit"])
+        .arg(&net)
+        .args(["--arch", "loihi"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("per-layer placement"), "{s}");
+    assert!(s.contains("c1               [4,8,8]"), "{s}");
+    assert!(
+        s.contains("synaptic memory per projection (conv weights: per_synapse)"),
+        "{s}"
+    );
+    let out = snn()
+        .args(["chip", "--fit", "--json"])
+        .arg(&net)
+        .args(["--arch", "loihi"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["fits"], true);
+    assert_eq!(v["projection_memory"][0]["rule"], "conv2d");
+    assert_eq!(v["populations"][1]["shape"], serde_json::json!([4, 8, 8]));
+    // The example runs without --input (Poisson stimulus, duration_ms).
+    let out = snn()
+        .args(["chip", "--arch", "loihi"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains("per-layer placement"));
+}
+
+#[test]
+fn shared_conv_weights_from_an_arch_file_and_a_bad_value() {
+    let preset =
+        std::fs::read_to_string(repo_file("crates/snn-neuromorphic/presets/loihi.toml")).unwrap();
+    assert!(preset.contains("conv_weights = \"per_synapse\""));
+    let shared = tmp(
+        "loihi2ish.toml",
+        &preset.replace(
+            "conv_weights = \"per_synapse\"",
+            "conv_weights = \"shared\"",
+        ),
+    );
+    let net = repo_file("examples/conv_small.toml");
+    let out = snn()
+        .args(["chip", "--fit"])
+        .arg(&net)
+        .arg("--arch")
+        .arg(&shared)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        s.contains("(conv weights: shared)") && s.contains("kernel weights"),
+        "{s}"
+    );
+    let bad = tmp(
+        "badconv.toml",
+        &preset.replace(
+            "conv_weights = \"per_synapse\"",
+            "conv_weights = \"expanded\"",
+        ),
+    );
+    let out = snn()
+        .args(["chip", "--fit"])
+        .arg(&net)
+        .arg("--arch")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    let err = one_error_line(&out);
+    assert!(err.contains("conv_weights"), "{err}");
+}

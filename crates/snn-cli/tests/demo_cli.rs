@@ -59,3 +59,31 @@ fn demo_rejects_a_bad_architecture() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/arch.toml"));
 }
+
+#[test]
+fn demo_conv_runs_a_conv_network_through_engine_and_chip() {
+    let dir = std::env::temp_dir().join(format!("snn-demo-conv-{}", std::process::id()));
+    let out = Command::cargo_bin("snn")
+        .unwrap()
+        .args([
+            "demo", "--conv", "--epochs", "2", "--steps", "8", "--json", "--out",
+        ])
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["snn_engine"]["agreement_with_trainer"], 1.0, "{j}");
+    assert!(j["snn_net"].as_str().unwrap().contains("C3p1-AP2"), "{j}");
+    let spec = std::fs::read_to_string(dir.join("snn.toml")).unwrap();
+    assert!(
+        spec.contains("rule = \"conv2d\""),
+        "the export has no conv projection"
+    );
+    assert!(j["snn_chip"]["cores_used"].as_u64().unwrap() >= 1);
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -1,7 +1,10 @@
 //! Expanding connectivity rules into synapses, deterministically from the spec's seed.
 //!
-//! This is a building block shared by the engine and the chip model: both call
-//! [`expand_projection`], so the chip's synapses are the engine's by construction.
+//! This is a building block shared by the engine and the chip model. The chip calls
+//! [`expand_projection`] (explicit synapses for every rule); the engine calls
+//! [`build_projection`], which is the same except that `conv2d` and `pool2d` projections keep
+//! their kernel instead of per-synapse arrays — the same synapses, so the chip's synapses are the
+//! engine's by construction.
 //!
 //! Each projection `j` draws its structure from stream `(seed, Connectivity, j)` and its weights
 //! and delays from stream `(seed, WeightsDelays, j)`, so editing one projection's weights never
@@ -17,7 +20,7 @@ use snn_types::{
 };
 
 use crate::error::BuildError;
-use crate::projection::{Delays, Projection, Weights};
+use crate::projection::{ConvTaps, Delays, Layout, Projection, Weights};
 use crate::rng::{StreamKind, stream};
 
 /// Draws one value of `v` (constant or random).
@@ -112,42 +115,6 @@ fn distinct_sorted(rng: &mut Xoshiro256PlusPlus, n: u32, k: u32, exclude: Option
     v
 }
 
-/// The synapses of a conv or pool projection, row by row (targets ascending), with the kernel's
-/// weight on each (the projection's `weight`, divided by the window area for `average`, for a
-/// pool).
-fn conv_structure(pr: &ProjectionSpec, g: &ConvGeometry) -> Structure {
-    let n_syn = g.n_synapses() as usize;
-    let mut row_ptr = Vec::with_capacity(g.n_source() + 1);
-    row_ptr.push(0);
-    let mut targets = Vec::with_capacity(n_syn);
-    let mut weights = Vec::with_capacity(n_syn);
-    let kernel: Vec<f32> = match &pr.connectivity {
-        Connectivity::Conv2d { weights, .. } => weights.iter().map(|&w| w as f32).collect(),
-        Connectivity::Pool2d { mode, kernel, .. } => {
-            let w = pr.weight.as_constant().unwrap_or(0.0);
-            let w = match mode {
-                PoolMode::Sum => w,
-                PoolMode::Average => w / (kernel[0] as f64 * kernel[1] as f64),
-            };
-            vec![w as f32; g.kernel_len()]
-        }
-        _ => Vec::new(),
-    };
-    for s in 0..g.n_source() as u32 {
-        g.for_each_target(s, |t, k| {
-            targets.push(t);
-            weights.push(kernel[k as usize]);
-        });
-        row_ptr.push(targets.len());
-    }
-    Structure {
-        row_ptr,
-        targets,
-        weights: Some(weights),
-        delays_ms: None,
-    }
-}
-
 fn structure(
     pr: &ProjectionSpec,
     ns: u32,
@@ -157,7 +124,7 @@ fn structure(
 ) -> Structure {
     let no_self = same && !pr.allow_autapses;
     match &pr.connectivity {
-        // Handled by `conv_structure` (needs the spec for the source's shape).
+        // Handled by `conv_projection` (needs the spec for the source's shape).
         Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => from_rows(Vec::new()),
         Connectivity::AllToAll => from_rows(
             (0..ns)
@@ -269,10 +236,42 @@ fn structure(
     }
 }
 
-/// Expands projection `index` of a validated spec into its synapses: CSR by source with each
-/// row's targets ascending. Structure comes from stream `(seed, Connectivity, index)`, weights and
-/// delays from `(seed, WeightsDelays, index)`; delays are in steps ([`snn_types::delay_steps`]).
-pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+/// The kernel of a conv or pool projection (`weights` of a `conv2d`, the projection's constant
+/// `weight` — divided by the window's area for `average` — for a `pool2d`), or why the spec's
+/// shapes disagree.
+fn conv_kernel(pr: &ProjectionSpec, g: &ConvGeometry, index: usize) -> Result<Weights, BuildError> {
+    match &pr.connectivity {
+        Connectivity::Conv2d { weights, .. } => {
+            if weights.len() != g.kernel_len() {
+                return Err(BuildError::Shape(format!(
+                    "projections[{index}].connectivity.weights has {} values, the kernel {} ({:?} x {} x {:?})",
+                    weights.len(),
+                    g.kernel_len(),
+                    g.out_shape()[0],
+                    g.in_per_group(),
+                    g.kernel()
+                )));
+            }
+            Ok(Weights::PerSynapse(
+                weights.iter().map(|&w| w as f32).collect(),
+            ))
+        }
+        Connectivity::Pool2d { mode, kernel, .. } => {
+            let w = pr.weight.as_constant().unwrap_or(0.0);
+            let w = match mode {
+                PoolMode::Sum => w,
+                PoolMode::Average => w / (kernel[0] as f64 * kernel[1] as f64),
+            };
+            Ok(Weights::Uniform(w as f32))
+        }
+        _ => Err(BuildError::Shape(format!(
+            "projections[{index}] is not a conv2d or pool2d projection"
+        ))),
+    }
+}
+
+/// Resolves the source and target populations of projection `index`.
+fn endpoints(spec: &NetworkSpec, index: usize) -> Result<(usize, usize), BuildError> {
     if index >= spec.projections.len() {
         return Err(BuildError::Unknown(format!(
             "projections[{index}] (the spec has {})",
@@ -286,11 +285,120 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
     let ti = spec.population_index(&pr.target).ok_or_else(|| {
         BuildError::Unknown(format!("projections[{index}].target '{}'", pr.target))
     })?;
+    Ok((si, ti))
+}
+
+fn display_name(pr: &ProjectionSpec) -> String {
+    pr.name
+        .clone()
+        .unwrap_or_else(|| format!("{}->{}", pr.source, pr.target))
+}
+
+/// The compact form of a conv or pool projection with a constant delay: the kernel and the tap
+/// tables. `Ok(None)` when the projection is not a conv or pool or its delay is random (then it
+/// is expanded); [`BuildError::Shape`] when its shapes disagree with the populations.
+fn conv_projection(spec: &NetworkSpec, index: usize) -> Result<Option<Projection>, BuildError> {
+    let g = match spec.projection_geometry(index) {
+        None => return Ok(None),
+        Some(Ok(g)) => g,
+        Some(Err(why)) => {
+            return Err(BuildError::Shape(format!(
+                "projections[{index}].connectivity: {why}"
+            )));
+        }
+    };
+    let (si, ti) = endpoints(spec, index)?;
+    let pr = &spec.projections[index];
+    let (ns, nt) = (spec.populations[si].size, spec.populations[ti].size);
+    if g.n_source() != ns as usize || g.n_target() != nt as usize {
+        return Err(BuildError::Shape(format!(
+            "projections[{index}].connectivity: maps {:?} ({} neurons) onto {:?} ({} neurons), but '{}' has {ns} and '{}' has {nt}",
+            g.in_shape(),
+            g.n_source(),
+            g.out_shape(),
+            g.n_target(),
+            pr.source,
+            pr.target
+        )));
+    }
+    let delays = match &pr.delay_ms {
+        None => Delays::Uniform(1),
+        Some(ValueSpec::Constant(d)) => Delays::Uniform(delay_steps(*d, spec.dt_ms)),
+        Some(ValueSpec::Random(_)) => return Ok(None),
+    };
+    let weights = conv_kernel(pr, &g, index)?;
+    Ok(Some(Projection {
+        name: display_name(pr),
+        source_pop: si,
+        target_pop: ti,
+        receptor: pr.receptor,
+        layout: Layout::Conv(Box::new(ConvTaps::new(g))),
+        weights,
+        delays,
+        n_source: ns,
+        n_target: nt,
+    }))
+}
+
+/// Builds projection `index` of a validated spec as the engine stores it: a `conv2d` or `pool2d`
+/// projection (with a constant delay) as its kernel and tap tables, with no per-synapse storage
+/// ([`Projection::conv`]); every other rule as [`expand_projection`] does. A conv or pool
+/// projection whose shapes disagree with its populations (a spec that skipped validation) gives
+/// [`BuildError::Shape`].
+pub fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+    match conv_projection(spec, index)? {
+        Some(p) => Ok(p),
+        None => expand_projection(spec, index),
+    }
+}
+
+/// Expands projection `index` of a validated spec into its synapses: CSR by source with each
+/// row's targets ascending (every rule, `conv2d` and `pool2d` included, which get one weight per
+/// synapse: see [`build_projection`] for their compact form). Structure comes from stream
+/// `(seed, Connectivity, index)`, weights and delays from `(seed, WeightsDelays, index)`; delays
+/// are in steps ([`snn_types::delay_steps`]).
+pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+    let (si, ti) = endpoints(spec, index)?;
+    let pr = &spec.projections[index];
     let ns = spec.populations[si].size;
     let nt = spec.populations[ti].size;
     let mut rng = stream(spec.seed, StreamKind::Connectivity, index as u64);
     let st = match spec.projection_geometry(index) {
-        Some(Ok(g)) => conv_structure(pr, &g),
+        Some(Ok(g)) => {
+            // The compact form's kernel and taps, expanded (same shapes check and weights).
+            if let Some(p) = conv_projection(spec, index)? {
+                return p.expanded();
+            }
+            // A random delay: the kernel's synapses, with per-synapse delays drawn below in CSR
+            // order (shapes were checked by `conv_projection`).
+            let taps = ConvTaps::new(g);
+            if taps.n_expanded() > u32::MAX as u64 {
+                return Err(BuildError::TooLarge(format!(
+                    "projections[{index}] has {} synapses; the limit is {}",
+                    taps.n_expanded(),
+                    u32::MAX
+                )));
+            }
+            let kernel = conv_kernel(pr, &g, index)?;
+            let n = taps.n_expanded() as usize;
+            let mut row_ptr = Vec::with_capacity(ns as usize + 1);
+            let mut targets = Vec::with_capacity(n);
+            let mut weights = Vec::with_capacity(n);
+            row_ptr.push(0);
+            for s in 0..ns {
+                taps.for_each_target(s, |t, k| {
+                    targets.push(t);
+                    weights.push(kernel.at(k as usize));
+                });
+                row_ptr.push(targets.len());
+            }
+            Structure {
+                row_ptr,
+                targets,
+                weights: Some(weights),
+                delays_ms: None,
+            }
+        }
         Some(Err(why)) => {
             return Err(BuildError::Shape(format!(
                 "projections[{index}].connectivity: {why}"
@@ -323,19 +431,58 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
                 .collect(),
         ),
     };
-    let name = pr
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}->{}", pr.source, pr.target));
     Ok(Projection {
-        name,
+        name: display_name(pr),
         source_pop: si,
         target_pop: ti,
         receptor: pr.receptor,
-        row_ptr: st.row_ptr,
-        targets: st.targets,
+        layout: Layout::Csr {
+            row_ptr: st.row_ptr,
+            targets: st.targets,
+        },
         weights,
         delays,
+        n_source: ns,
         n_target: nt,
     })
+}
+
+/// `spec` with every `conv2d` and `pool2d` projection rewritten as an `explicit` one with the
+/// same synapses (each with its kernel weight; the delay is kept), for comparisons and for tools
+/// that need explicit synapses in the spec itself. Projections whose geometry does not resolve
+/// are left as they are. The rewritten spec simulates bit-identically to the original; it holds
+/// every synapse (about 16 bytes each in the spec, 8 once built).
+pub fn explicit_conv(spec: &NetworkSpec) -> NetworkSpec {
+    let mut out = spec.clone();
+    for (j, pr) in out.projections.iter_mut().enumerate() {
+        let Some(Ok(g)) = spec.projection_geometry(j) else {
+            continue;
+        };
+        let Ok(kernel) = conv_kernel(pr, &g, j) else {
+            continue;
+        };
+        // The kernel's f32 values, widened exactly: converting back gives the same weights.
+        let n = g.n_synapses() as usize;
+        let (mut sources, mut targets, mut weights) = (
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+            Vec::with_capacity(n),
+        );
+        let taps = ConvTaps::new(g);
+        for s in 0..g.n_source() as u32 {
+            taps.for_each_target(s, |t, k| {
+                sources.push(s);
+                targets.push(t);
+                weights.push(kernel.at(k as usize) as f64);
+            });
+        }
+        pr.connectivity = Connectivity::Explicit {
+            sources,
+            targets,
+            weights: Some(weights),
+            delays_ms: None,
+        };
+        pr.weight = ValueSpec::Constant(1.0);
+    }
+    out
 }

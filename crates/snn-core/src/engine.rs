@@ -7,13 +7,15 @@
 //!    slot of the input ring buffers and flagging spikes;
 //! 3. spikes are gathered in global neuron order and recorded;
 //! 4. plasticity rules see the spikes (`on_pre`, then `on_post`);
-//! 5. spikes are delivered through the CSR projections into the ring-buffer slot `delay` steps
-//!    ahead.
+//! 5. spikes are delivered through the projections into the ring-buffer slot `delay` steps
+//!    ahead: a CSR row, or for a conv or pool projection the kernel scattered through the
+//!    per-axis tap tables ([`ConvTaps::scatter`](crate::projection::ConvTaps::scatter)).
 //!
 //! **Threads.** Neurons are split into contiguous ranges, one per thread. A thread owns its
 //! range's state, input ring buffers and stimuli, updates them, and delivers *every* spike of the
 //! step but only to the targets inside its range (rows are sorted, so each row is cut once into
-//! per-thread sub-ranges). No two threads ever write the same memory, so the hot loops take no
+//! per-thread sub-ranges; a conv projection clips its loops over output channels and rows to the
+//! range). No two threads ever write the same memory, so the hot loops take no
 //! lock and no atomic; one barrier per step separates update from delivery. Every target receives
 //! its inputs in the same order whatever the split, so spikes are bit-identical for any thread
 //! count.
@@ -27,7 +29,7 @@ use snn_types::{
     AdaptiveThreshold, NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec,
 };
 
-use crate::connect::expand_projection;
+use crate::connect::build_projection;
 use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
@@ -38,7 +40,7 @@ use crate::neuron::{
     update_loihi,
 };
 use crate::plasticity::Plasticity;
-use crate::projection::{Delays, Projection, Weights};
+use crate::projection::{Delays, Layout, Projection, Weights};
 use crate::record::{Recordings, SpikeSink, Trace};
 use crate::stimulus::{PoissonSource, StimulusPlan};
 
@@ -356,7 +358,7 @@ impl Network {
         spec.validate()?;
         let estimate = NetworkMemory::estimate(spec, threads);
         estimate.check_build(budget)?;
-        if let Some((j, n)) = estimate.over_index_limit() {
+        if let Some((j, n)) = estimate.stored_over_index_limit() {
             return Err(BuildError::TooLarge(format!(
                 "projections[{j}] has {n} synapses; the limit is {}",
                 u32::MAX
@@ -383,7 +385,7 @@ impl Network {
             })
             .collect();
         let projections = (0..spec.projections.len())
-            .map(|j| expand_projection(spec, j))
+            .map(|j| build_projection(spec, j))
             .collect::<Result<Vec<_>, _>>()?;
         let mut by_source = vec![Vec::new(); pops.len()];
         for (j, p) in projections.iter().enumerate() {
@@ -595,10 +597,15 @@ impl Network {
                 self.splits[j] = Vec::new();
                 continue;
             }
+            // A conv projection clips its target loop to the partition instead.
+            let Layout::Csr { row_ptr, targets } = &pr.layout else {
+                self.splits[j] = Vec::new();
+                continue;
+            };
             let tstart = self.pops[pr.target_pop].start;
             let mut cuts = Vec::with_capacity(pr.n_source() * (k + 1));
             for s in 0..pr.n_source() {
-                let row = &pr.targets[pr.row_ptr[s]..pr.row_ptr[s + 1]];
+                let row = &targets[row_ptr[s]..row_ptr[s + 1]];
                 cuts.push(0u32);
                 for part in &self.parts[1..] {
                     // First synapse whose global target is at or beyond this partition's start.
@@ -631,12 +638,15 @@ impl Network {
         self.pops.iter().map(|p| p.size as u64).sum()
     }
 
-    /// Total synapses.
+    /// Total synapses; a conv or pool projection counts the (source, target) pairs it represents
+    /// (its expanded form), not what it stores (see
+    /// [`synapse_memory_bytes`](Self::synapse_memory_bytes)).
     pub fn n_synapses(&self) -> u64 {
         self.projections.iter().map(|p| p.n_synapses() as u64).sum()
     }
 
-    /// Bytes held by the synapse arrays of all projections.
+    /// Bytes held by the synapse arrays of all projections (for a conv or pool projection, its
+    /// kernel and tap tables: [`Projection::memory_bytes`]).
     pub fn synapse_memory_bytes(&self) -> usize {
         self.projections.iter().map(Projection::memory_bytes).sum()
     }
@@ -652,13 +662,16 @@ impl Network {
     }
 
     /// Mutable access to a projection's weights (e.g. to load learned weights). Materialises
-    /// per-synapse storage.
+    /// per-synapse storage. For a conv or pool projection these are the kernel's weights
+    /// (row-major `[C_out][C_in/groups][kh][kw]`; a pool's window weight materialised per kernel
+    /// entry).
     pub fn projection_weights_mut(&mut self, j: usize) -> Option<&mut [f32]> {
         self.projections.get_mut(j).map(|p| p.weights_mut())
     }
 
     /// Attaches a plasticity rule to projection `j` (replacing any previous one); the projection's
-    /// weights become per-synapse.
+    /// weights become per-synapse. Refused with [`BuildError::Request`] for a conv or pool
+    /// projection, whose synapses share the kernel's weights.
     pub fn set_plasticity(
         &mut self,
         j: usize,
@@ -668,6 +681,12 @@ impl Network {
             .projections
             .get_mut(j)
             .ok_or_else(|| BuildError::Request(format!("no projection {j}")))?;
+        if pr.conv().is_some() {
+            return Err(BuildError::Request(format!(
+                "projection '{}' is a conv2d/pool2d projection, stored as a shared kernel: plasticity needs per-synapse weights (rewrite it as an explicit projection to learn on it)",
+                pr.name
+            )));
+        }
         pr.materialise_weights();
         let (col_ptr, col_src, col_syn) = pr.transpose_index();
         self.plastic[j] = Some(PlasticEntry {
@@ -1135,10 +1154,18 @@ fn out_events(
         let (mine, tail) = rest.split_at(end);
         rest = tail;
         for &j in &by_source[pi] {
-            let rp = &prj[j].row_ptr;
-            for &g in mine {
-                let r = (g - p.start) as usize;
-                n += (rp[r + 1] - rp[r]) as u64;
+            match &prj[j].layout {
+                Layout::Csr { row_ptr: rp, .. } => {
+                    for &g in mine {
+                        let r = (g - p.start) as usize;
+                        n += (rp[r + 1] - rp[r]) as u64;
+                    }
+                }
+                Layout::Conv(c) => {
+                    for &g in mine {
+                        n += c.fan_out(g - p.start);
+                    }
+                }
             }
         }
     }
@@ -1164,8 +1191,9 @@ fn apply_plasticity(
             spikes.partition_point(|&g| g < tp.start),
             spikes.partition_point(|&g| g < tp.start + tp.size),
         );
-        let row_ptr = &pr.row_ptr;
-        let targets = &pr.targets;
+        let Layout::Csr { row_ptr, targets } = &pr.layout else {
+            continue; // refused by `set_plasticity`
+        };
         let Weights::PerSynapse(w) = &mut pr.weights else {
             continue;
         };
@@ -1227,17 +1255,34 @@ fn deliver(
             } else {
                 &mut part.ring_ex
             };
+            let (row_ptr, targets) = match &pr.layout {
+                Layout::Csr { row_ptr, targets } => (row_ptr, targets),
+                Layout::Conv(c) => {
+                    // Local targets inside this partition: lo..hi.
+                    let lo = part.lo.saturating_sub(tp.start);
+                    let hi = (part_hi - tp.start).min(tp.size);
+                    let Delays::Uniform(d) = pr.delays else {
+                        continue; // conv projections are built with a uniform delay
+                    };
+                    let s = (t as usize + d as usize) % slots;
+                    let buf = &mut ring[s * len..(s + 1) * len];
+                    for &g in mine {
+                        c.scatter(g - sp.start, &pr.weights, lo, hi, shift, buf);
+                    }
+                    continue;
+                }
+            };
             let split = &splits[j];
             for &g in mine {
                 let r = (g - sp.start) as usize;
-                let row0 = pr.row_ptr[r];
+                let row0 = row_ptr[r];
                 let (a, b) = if k == 1 {
-                    (row0, pr.row_ptr[r + 1])
+                    (row0, row_ptr[r + 1])
                 } else {
                     let c = &split[r * (k + 1)..];
                     (row0 + c[pi] as usize, row0 + c[pi + 1] as usize)
                 };
-                let tg = &pr.targets[a..b];
+                let tg = &targets[a..b];
                 match (&pr.weights, &pr.delays) {
                     (Weights::Uniform(w), Delays::Uniform(d)) => {
                         let s = (t as usize + *d as usize) % slots;

@@ -10,7 +10,9 @@
 //!   Izhikevich's `izhikevich` (RK4 at the engine's step), the adaptive exponential `adex` (NEST
 //!   `aeif_cond_exp`, RK4 substeps, conductance synapses), and `input` populations;
 //! * projections as CSR by source with sorted rows (4 bytes per synapse when weight and delay are
-//!   uniform), built deterministically from the seed, one stream per projection;
+//!   uniform), built deterministically from the seed, one stream per projection; `conv2d` and
+//!   `pool2d` projections as their kernel and per-axis tap tables (no per-synapse storage,
+//!   spikes bit-identical to the expanded form);
 //! * delays through per-neuron ring buffers;
 //! * stimuli (Poisson, constant and step currents, spike arrays), spike sinks that stream,
 //!   state traces and population rates;

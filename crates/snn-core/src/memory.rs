@@ -13,7 +13,13 @@
 //!   standard deviations used for the check — times 4 bytes (`u32` target), plus 4 bytes when
 //!   weights vary per synapse and 2 when delays do, plus the row pointers (8 bytes per source
 //!   neuron), plus the scratch the rule's expansion needs at its peak (one projection at a time);
-//! * **per thread**: the cut points of every row (4 bytes per source row and thread boundary);
+//!   a `conv2d` or `pool2d` projection (constant delay) is stored as its kernel (4 bytes per
+//!   kernel weight, none for a pool) plus its tap tables
+//!   ([`conv_taps_bytes`](crate::projection::conv_taps_bytes)), whatever its synapse count, which
+//!   is still reported as the count of its expanded form
+//!   ([`ProjectionMemory::expanded_bytes`] gives what that form would take);
+//! * **per thread**: the cut points of every CSR row (4 bytes per source row and thread
+//!   boundary; none for a conv projection, which clips its loops to each thread's range);
 //! * **per step of a run**: 4 bytes per recorded trace and per recorded rate, and, when the
 //!   caller keeps the spikes in a [`SpikeRaster`](snn_types::SpikeRaster), 8 bytes per step plus
 //!   4 per spike ([`SpikeRaster::estimated_bytes`](snn_types::SpikeRaster::estimated_bytes)).
@@ -39,6 +45,8 @@ use std::fmt;
 
 use snn_types::budget::{MemoryBudget, TooLarge};
 use snn_types::{Connectivity, NetworkSpec, NeuronModel, StimulusSpec, ValueSpec, delay_steps};
+
+use crate::projection::conv_taps_bytes;
 
 /// Standard deviations above the expected count that bound a `fixed_probability` projection.
 pub const FIXED_PROBABILITY_SIGMAS: f64 = 6.0;
@@ -132,13 +140,22 @@ pub struct ProjectionMemory {
     pub name: String,
     /// Synapse count.
     pub synapses: SynapseCount,
-    /// Bytes of the built CSR arrays (targets, per-synapse weights and delays, row pointers),
-    /// from the expected count: compare with [`Projection::memory_bytes`](crate::Projection::memory_bytes).
+    /// Bytes of the built arrays, from the expected count: the CSR arrays (targets, per-synapse
+    /// weights and delays, row pointers), or for a projection stored as a kernel
+    /// ([`kernel_storage`](Self::kernel_storage)) the kernel and its tap tables. Compare with
+    /// [`Projection::memory_bytes`](crate::Projection::memory_bytes).
     pub storage_bytes: u64,
     /// The same from the bound on the count (equal when the count is exact).
     pub storage_bound_bytes: u64,
     /// Scratch the rule's expansion holds at its peak, on top of the storage.
     pub scratch_bytes: u64,
+    /// Bytes the explicit CSR form would take ([`crate::connect::expand_projection`]: targets,
+    /// per-synapse weights and delays, row pointers) from the expected count: equal to
+    /// `storage_bytes` except for a projection stored as a kernel.
+    pub expanded_bytes: u64,
+    /// True for a `conv2d`/`pool2d` projection the engine stores as its kernel and tap tables
+    /// (no per-synapse storage, no row cut points, no index limit on its synapse count).
+    pub kernel_storage: bool,
 }
 
 /// The engine's memory estimate for a spec (see the [module docs](self)).
@@ -182,6 +199,8 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
     let mut per_syn_weights = !matches!(pr.weight, ValueSpec::Constant(_));
     let mut per_syn_delays = matches!(pr.delay_ms, Some(ValueSpec::Random(_)));
     let mut max_delay = delay_upper_steps(&pr.delay_ms, spec.dt_ms);
+    // A conv or pool projection stored as its kernel (constant delay).
+    let mut kernel = None;
     // Scratch per synapse and per source row on top of the final arrays.
     let (count, scratch_per_syn, scratch_per_row) = match &pr.connectivity {
         Connectivity::AllToAll => (SynapseCount::exact(ns.saturating_mul(nt) - diag), 4, 24),
@@ -248,11 +267,16 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
             (SynapseCount::exact(n), 12 + w + d, 0)
         }
         Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => {
-            let n = match spec.projection_geometry(j) {
-                Some(Ok(g)) => g.n_synapses(),
-                _ => 0,
+            let g = match spec.projection_geometry(j) {
+                Some(Ok(g)) => Some(g),
+                _ => None,
             };
-            per_syn_weights = matches!(pr.connectivity, Connectivity::Conv2d { .. });
+            let n = g.map_or(0, |g| g.n_synapses());
+            // The expanded form has one weight per synapse (a pool's too).
+            per_syn_weights = true;
+            if let (Some(g), false) = (g, per_syn_delays) {
+                kernel = Some(g);
+            }
             (SynapseCount::exact(n), 8, 0)
         }
         Connectivity::Dense { weights } => {
@@ -274,16 +298,34 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
     let per_syn = 4 + if per_syn_weights { 4 } else { 0 } + if per_syn_delays { 2 } else { 0 };
     let rows = ns.saturating_add(1).saturating_mul(8);
     let storage = |c: u64| c.saturating_mul(per_syn).saturating_add(rows);
+    let expanded_bytes = storage(count.expected);
+    let (storage_bytes, storage_bound_bytes, scratch_bytes) = match kernel {
+        Some(g) => {
+            let k = match pr.connectivity {
+                Connectivity::Conv2d { .. } => g.kernel_len() as u64 * 4,
+                _ => 0,
+            };
+            let b = k + conv_taps_bytes(&g);
+            (b, b, 0)
+        }
+        None => (
+            expanded_bytes,
+            storage(count.bound),
+            count
+                .bound
+                .saturating_mul(scratch_per_syn)
+                .saturating_add(ns.saturating_mul(scratch_per_row)),
+        ),
+    };
     (
         ProjectionMemory {
             name,
             synapses: count,
-            storage_bytes: storage(count.expected),
-            storage_bound_bytes: storage(count.bound),
-            scratch_bytes: count
-                .bound
-                .saturating_mul(scratch_per_syn)
-                .saturating_add(ns.saturating_mul(scratch_per_row)),
+            storage_bytes,
+            storage_bound_bytes,
+            scratch_bytes,
+            expanded_bytes,
+            kernel_storage: kernel.is_some(),
         },
         max_delay.max(1),
     )
@@ -300,10 +342,12 @@ impl NetworkMemory {
         for j in 0..spec.projections.len() {
             let (p, d) = projection_estimate(spec, j);
             slots = slots.max(d);
-            rows = rows.saturating_add(
-                spec.population_index(&spec.projections[j].source)
-                    .map_or(0, |i| spec.populations[i].size as u64),
-            );
+            if !p.kernel_storage {
+                rows = rows.saturating_add(
+                    spec.population_index(&spec.projections[j].source)
+                        .map_or(0, |i| spec.populations[i].size as u64),
+                );
+            }
             projections.push(p);
         }
         let slots = slots.min(u16::MAX as u64) + 1;
@@ -469,10 +513,24 @@ impl NetworkMemory {
         )
     }
 
-    /// Projections whose exact (or surely exceeded) synapse count is beyond the engine's `u32`
-    /// synapse index: `(index, count)`.
+    /// The first projection whose exact (or surely exceeded) synapse count is beyond a `u32`
+    /// synapse index once expanded into explicit synapses (as the chip model does):
+    /// `(index, count)`.
     pub fn over_index_limit(&self) -> Option<(usize, SynapseCount)> {
+        self.over_limit(false)
+    }
+
+    /// As [`over_index_limit`](Self::over_index_limit), for the projections the engine stores
+    /// per synapse (a projection stored as a kernel has no such limit).
+    pub fn stored_over_index_limit(&self) -> Option<(usize, SynapseCount)> {
+        self.over_limit(true)
+    }
+
+    fn over_limit(&self, skip_kernels: bool) -> Option<(usize, SynapseCount)> {
         self.projections.iter().enumerate().find_map(|(j, p)| {
+            if skip_kernels && p.kernel_storage {
+                return None;
+            }
             let n = if p.synapses.exact {
                 p.synapses.expected
             } else {

@@ -144,3 +144,139 @@ pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
         .collect();
     spec
 }
+
+/// Shape of the [`nmnist_conv`] network's input: 2 polarities x 34 x 34 pixels (N-MNIST).
+pub const NMNIST_CONV_INPUT: [u32; 3] = [2, 34, 34];
+
+/// A convolutional network for N-MNIST events, `2x34x34 - 12C5 - P2 - 32C5 - P2 - 10`:
+///
+/// | population | shape | from |
+/// |---|---|---|
+/// | `input` | 2 x 34 x 34 (`input`) | |
+/// | `conv1` | 12 x 30 x 30 | `conv2d`, 5 x 5 kernel, 600 weights |
+/// | `pool1` | 12 x 15 x 15 | `pool2d`, sum over 2 x 2, weight 0.6 |
+/// | `conv2` | 32 x 11 x 11 | `conv2d`, 5 x 5 kernel, 9,600 weights |
+/// | `pool2` | 32 x 5 x 5 | `pool2d`, sum over 2 x 2 (stride 2), weight 0.6 |
+/// | `out` | 10 | `all_to_all`, weights normal(0, 0.05) |
+///
+/// Every layer but the input is `lif_beta` (`beta = 0.9`, threshold 1, reset by subtraction),
+/// `dt = 1 ms`, one-step delays, 300 ms. The kernels are random but seeded: uniform in
+/// `[-0.3, 0.45)` for `conv1` and `[-0.045, 0.05)` for `conv2`, rounded to 4 decimals, drawn from
+/// stream `(seed, WeightsDelays, 1000 + layer)`. The input is driven by a 20 Hz Poisson stimulus
+/// (a stand-in for recordings; a benchmark that injects N-MNIST events removes it). The
+/// untrained network is a workload, not a classifier. Shipped as `examples/nmnist_conv.toml`
+/// (seed 1).
+///
+/// ```
+/// let spec = snn_core::models::nmnist_conv(1);
+/// spec.validate().unwrap();
+/// let net = snn_core::Network::build(&spec).unwrap();
+/// assert_eq!(net.n_neurons(), 2312 + 10800 + 2700 + 3872 + 800 + 10);
+/// // 1.7 million synapses, stored as 10,200 kernel weights, tap tables and 8,000 dense
+/// // synapses (the explicit form would take about 14 MB).
+/// assert_eq!(net.n_synapses(), 1_723_600);
+/// assert!(net.synapse_memory_bytes() < 120_000);
+/// ```
+pub fn nmnist_conv(seed: u64) -> NetworkSpec {
+    use crate::rng::{StreamKind, stream};
+    use rand::RngExt;
+    use snn_types::{LifBetaParams, PoolMode};
+
+    let neuron = NeuronModel::LifBeta(LifBetaParams {
+        beta: 0.9,
+        threshold: 1.0,
+        ..Default::default()
+    });
+    let pop = |name: &str, shape: [u32; 3], neuron: &NeuronModel| PopulationSpec {
+        name: name.into(),
+        size: shape.iter().product(),
+        shape: Some(shape),
+        neuron: neuron.clone(),
+        v_init: None,
+    };
+    let kernel = |layer: u64, n: usize, low: f64, high: f64| -> Vec<f64> {
+        let mut rng = stream(seed, StreamKind::WeightsDelays, 1000 + layer);
+        (0..n)
+            .map(|_| ((low + (high - low) * rng.random::<f64>()) * 1e4).round() / 1e4)
+            .collect()
+    };
+    let prj = |s: &str, t: &str, connectivity, weight| ProjectionSpec {
+        name: None,
+        source: s.into(),
+        target: t.into(),
+        connectivity,
+        weight,
+        delay_ms: None,
+        receptor: Receptor::Excitatory,
+        allow_autapses: false,
+    };
+    let conv = |out_channels, weights| Connectivity::Conv2d {
+        in_shape: None,
+        out_channels,
+        kernel: [5, 5],
+        stride: [1, 1],
+        padding: [0, 0],
+        dilation: [1, 1],
+        groups: 1,
+        weights,
+    };
+    let pool = || Connectivity::Pool2d {
+        in_shape: None,
+        mode: PoolMode::Sum,
+        kernel: [2, 2],
+        stride: None,
+        padding: [0, 0],
+    };
+    let one = ValueSpec::Constant(1.0);
+    let pool_w = ValueSpec::Constant(0.6);
+    NetworkSpec {
+        name: Some("nmnist_conv".into()),
+        dt_ms: 1.0,
+        duration_ms: Some(300.0),
+        seed,
+        populations: vec![
+            pop("input", NMNIST_CONV_INPUT, &NeuronModel::Input),
+            pop("conv1", [12, 30, 30], &neuron),
+            pop("pool1", [12, 15, 15], &neuron),
+            pop("conv2", [32, 11, 11], &neuron),
+            pop("pool2", [32, 5, 5], &neuron),
+            PopulationSpec {
+                name: "out".into(),
+                size: 10,
+                shape: None,
+                neuron: neuron.clone(),
+                v_init: None,
+            },
+        ],
+        projections: vec![
+            prj("input", "conv1", conv(12, kernel(0, 600, -0.3, 0.45)), one),
+            prj("conv1", "pool1", pool(), pool_w),
+            prj(
+                "pool1",
+                "conv2",
+                conv(32, kernel(1, 9600, -0.045, 0.05)),
+                one,
+            ),
+            prj("conv2", "pool2", pool(), pool_w),
+            prj(
+                "pool2",
+                "out",
+                Connectivity::AllToAll,
+                ValueSpec::Random(Distribution::Normal {
+                    mean: 0.0,
+                    std: 0.05,
+                }),
+            ),
+        ],
+        stimuli: vec![StimulusSpec::Poisson {
+            target: "input".into(),
+            rate_hz: 20.0,
+            weight: 1.0,
+            receptor: Receptor::Excitatory,
+            start_ms: 0.0,
+            stop_ms: None,
+        }],
+        recording: RecordingSpec::default(),
+        readout: None,
+    }
+}

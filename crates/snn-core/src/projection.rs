@@ -1,10 +1,16 @@
-//! Projections stored as CSR by source neuron, with per-row targets sorted.
+//! Projections stored as CSR by source neuron, with per-row targets sorted, or — for
+//! convolutions and pooling — as a kernel plus per-axis tap tables.
 //!
-//! Memory per synapse is 4 bytes (`u32` target) when the weight and delay are the same for every
-//! synapse of the projection, plus 4 bytes for per-synapse `f32` weights and 2 bytes for
-//! per-synapse `u16` delays when they vary.
+//! CSR memory per synapse is 4 bytes (`u32` target) when the weight and delay are the same for
+//! every synapse of the projection, plus 4 bytes for per-synapse `f32` weights and 2 bytes for
+//! per-synapse `u16` delays when they vary. A `conv2d` projection stores its kernel (4 bytes per
+//! kernel weight) and a `pool2d` projection one weight, plus `(H + W + 2) * 4` bytes of tap
+//! pointers and 8 bytes per tap of each axis (about `H * kh / sy + W * kw / sx`), whatever the
+//! number of synapses it represents ([`ConvTaps`]).
 
-use snn_types::Receptor;
+use snn_types::{ConvGeometry, Receptor};
+
+use crate::error::BuildError;
 
 /// A per-synapse quantity stored once when every synapse of a projection shares it: the one
 /// "uniform or per-synapse" type of the workspace (weights in the engine, delays, the chip's
@@ -55,7 +61,340 @@ pub type Weights = Synaptic<f32>;
 /// Transmission delays of a projection, in whole steps (>= 1).
 pub type Delays = Synaptic<u16>;
 
-/// A built projection: CSR by source, targets local to the target population.
+/// The per-axis tap tables of a conv or pool projection: for every input coordinate of an axis,
+/// the `(kernel offset, output offset)` pairs through which it reaches the output
+/// ([`ConvGeometry::axis_taps`]), ascending in the output coordinate, with the offsets already
+/// multiplied by the row lengths (`ky * kw`, `oy * W_out` for the height axis; `kx`, `ox` for the
+/// width axis). Together with the kernel they replace the per-synapse arrays: a spike of source
+/// `(ci, iy, ix)` reaches target `co * H_out * W_out + oy_off + ox` through kernel weight
+/// `(co * C_in/groups + ci % (C_in/groups)) * kh * kw + ky_off + kx` for every output channel
+/// `co` of `ci`'s group and every pair of taps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConvTaps {
+    geometry: ConvGeometry,
+    /// `y_ptr[iy]..y_ptr[iy + 1]` index `y_taps` (`H + 1` entries).
+    y_ptr: Vec<u32>,
+    /// `[ky * kw, oy * W_out]`.
+    y_taps: Vec<[u32; 2]>,
+    /// `x_ptr[ix]..x_ptr[ix + 1]` index `x_taps` (`W + 1` entries).
+    x_ptr: Vec<u32>,
+    /// `[kx, ox]`.
+    x_taps: Vec<[u32; 2]>,
+    /// With stride 1 and dilation 1 across (the common case), the column taps of each `ix` as one
+    /// run `[kx_lo, ox_lo, n]`: kernel columns `kx_lo..kx_lo + n` reach output columns
+    /// `ox_lo + n - 1` down to `ox_lo`. Empty otherwise.
+    x_runs: Vec<[u32; 3]>,
+    /// Synapses of the expanded projection.
+    n_expanded: u64,
+}
+
+/// Bytes of the tap tables of `g` (what [`ConvTaps::memory_bytes`] reports once built), computed
+/// from the geometry without building them.
+pub fn conv_taps_bytes(g: &ConvGeometry) -> u64 {
+    let [_, h, w] = g.in_shape();
+    let taps =
+        |axis: usize, n: u32| -> u64 { (0..n).map(|i| g.axis_taps(axis, i).count() as u64).sum() };
+    let runs = if g.stride()[1] == 1 && g.dilation()[1] == 1 {
+        w as u64 * 12
+    } else {
+        0
+    };
+    (h as u64 + 1 + w as u64 + 1) * 4 + (taps(0, h) + taps(1, w)) * 8 + runs
+}
+
+impl ConvTaps {
+    /// Builds the tap tables of `g` (`O(H * kh + W * kw)` memory).
+    pub fn new(g: ConvGeometry) -> Self {
+        let [_, h, w] = g.in_shape();
+        let [_, _, ow] = g.out_shape();
+        let kw = g.kernel()[1];
+        let mut y_ptr = Vec::with_capacity(h as usize + 1);
+        let mut y_taps = Vec::new();
+        y_ptr.push(0);
+        for iy in 0..h {
+            y_taps.extend(g.axis_taps(0, iy).map(|(ky, oy)| [ky * kw, oy * ow]));
+            y_ptr.push(y_taps.len() as u32);
+        }
+        let mut x_ptr = Vec::with_capacity(w as usize + 1);
+        let mut x_taps = Vec::new();
+        x_ptr.push(0);
+        for ix in 0..w {
+            x_taps.extend(g.axis_taps(1, ix).map(|(kx, ox)| [kx, ox]));
+            x_ptr.push(x_taps.len() as u32);
+        }
+        let contiguous = g.stride()[1] == 1 && g.dilation()[1] == 1;
+        let x_runs = if contiguous {
+            (0..w as usize)
+                .map(|ix| {
+                    let t = &x_taps[x_ptr[ix] as usize..x_ptr[ix + 1] as usize];
+                    // Taps ascend in ox, so kx descends: the last tap has the lowest kx.
+                    match (t.first(), t.last()) {
+                        (Some(&[_, ox_lo]), Some(&[kx_lo, _])) => [kx_lo, ox_lo, t.len() as u32],
+                        _ => [0, 0, 0],
+                    }
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let n_expanded = g.in_shape()[0] as u64
+            * g.out_per_group() as u64
+            * y_taps.len() as u64
+            * x_taps.len() as u64;
+        Self {
+            geometry: g,
+            y_ptr,
+            y_taps,
+            x_ptr,
+            x_taps,
+            x_runs,
+            n_expanded,
+        }
+    }
+
+    /// The geometry.
+    pub fn geometry(&self) -> &ConvGeometry {
+        &self.geometry
+    }
+
+    /// Synapses of the expanded projection (source-target pairs).
+    pub fn n_expanded(&self) -> u64 {
+        self.n_expanded
+    }
+
+    /// Bytes of the tap tables.
+    pub fn memory_bytes(&self) -> usize {
+        (self.y_ptr.len() + self.x_ptr.len()) * 4
+            + (self.y_taps.len() + self.x_taps.len()) * 8
+            + self.x_runs.len() * 12
+    }
+
+    /// `(channel, row taps, column taps)` of source neuron `s` (which must be below
+    /// `C_in * H * W`).
+    #[inline(always)]
+    fn taps_of(&self, s: u32) -> (u32, &[[u32; 2]], &[[u32; 2]]) {
+        let [_, h, w] = self.geometry.in_shape();
+        let hw = h * w;
+        let (ci, rest) = (s / hw, s % hw);
+        let (iy, ix) = ((rest / w) as usize, (rest % w) as usize);
+        let ys = &self.y_taps[self.y_ptr[iy] as usize..self.y_ptr[iy + 1] as usize];
+        let xs = &self.x_taps[self.x_ptr[ix] as usize..self.x_ptr[ix + 1] as usize];
+        (ci, ys, xs)
+    }
+
+    /// Targets source neuron `s` reaches (its row length in the expanded form).
+    #[inline]
+    pub fn fan_out(&self, s: u32) -> u64 {
+        let (_, ys, xs) = self.taps_of(s);
+        self.geometry.out_per_group() as u64 * ys.len() as u64 * xs.len() as u64
+    }
+
+    /// Calls `f(target, kernel_index)` for every target of source `s` in ascending target order
+    /// (the order of [`ConvGeometry::for_each_target`]).
+    #[inline]
+    pub fn for_each_target(&self, s: u32, mut f: impl FnMut(u32, u32)) {
+        let g = &self.geometry;
+        let (ci, ys, xs) = self.taps_of(s);
+        let (ipg, opg) = (g.in_per_group(), g.out_per_group());
+        let [_, oh, ow] = g.out_shape();
+        let [kh, kw] = g.kernel();
+        let (grp, cil) = (ci / ipg, ci % ipg);
+        for co in grp * opg..(grp + 1) * opg {
+            let (tbase, kbase) = (co * oh * ow, (co * ipg + cil) * kh * kw);
+            for &[ky, oy] in ys {
+                let (trow, krow) = (tbase + oy, kbase + ky);
+                for &[kx, ox] in xs {
+                    f(trow + ox, krow + kx);
+                }
+            }
+        }
+    }
+
+    /// Adds the kernel row of source `s` into `buf`: for every target `t` of `s` with
+    /// `lo <= t < hi`, `buf[t - shift] += w` (wrapping subtraction) with `w` the kernel weight of
+    /// the pair (`kernel` is the projection's [`Weights`]: the kernel, or one weight for a pool).
+    /// Each target receives at most one addition, so the result equals that of the expanded CSR
+    /// row. When an output channel's plane lies inside `lo..hi` and the column taps form a run
+    /// (stride and dilation 1 across), each row is added as one run; otherwise a row inside
+    /// `lo..hi` is added tap by tap without range checks, and a row cut by `lo..hi` is checked tap
+    /// by tap.
+    #[inline]
+    pub fn scatter(&self, s: u32, kernel: &Weights, lo: u32, hi: u32, shift: u32, buf: &mut [f32]) {
+        match kernel {
+            Synaptic::Uniform(w) => self.scatter_with(s, *w, lo, hi, shift, buf),
+            Synaptic::PerSynapse(k) => self.scatter_with(s, k.as_slice(), lo, hi, shift, buf),
+        }
+    }
+
+    #[inline(always)]
+    fn scatter_with<K: KernelRow>(
+        &self,
+        s: u32,
+        kernel: K,
+        lo: u32,
+        hi: u32,
+        shift: u32,
+        buf: &mut [f32],
+    ) {
+        let g = &self.geometry;
+        let (ci, ys, xs) = self.taps_of(s);
+        if ys.is_empty() || xs.is_empty() {
+            return;
+        }
+        let (ipg, opg) = (g.in_per_group(), g.out_per_group());
+        let [_, oh, ow] = g.out_shape();
+        let [kh, kw] = g.kernel();
+        let plane = oh * ow;
+        let (grp, cil) = (ci / ipg, ci % ipg);
+        let run = self.x_runs.get((s % g.in_shape()[2]) as usize).copied();
+        // Output channels whose plane meets lo..hi.
+        let co_lo = (grp * opg).max(lo / plane);
+        let co_hi = ((grp + 1) * opg).min(hi.div_ceil(plane));
+        for co in co_lo..co_hi {
+            let (tbase, kbase) = (co * plane, (co * ipg + cil) * kh * kw);
+            if let Some([kx_lo, ox_lo, n]) = run
+                && tbase >= lo
+                && tbase + plane <= hi
+            {
+                // The whole output plane is ours and each row's taps form one run: the hot path.
+                let t0 = (tbase + ox_lo).wrapping_sub(shift) as usize;
+                let k0 = (kbase + kx_lo) as usize;
+                // Runs of a fixed length unroll (no loop exit to mispredict per row).
+                match n {
+                    1 => plane_runs::<K, 1>(kernel, ys, k0, t0, buf),
+                    2 => plane_runs::<K, 2>(kernel, ys, k0, t0, buf),
+                    3 => plane_runs::<K, 3>(kernel, ys, k0, t0, buf),
+                    4 => plane_runs::<K, 4>(kernel, ys, k0, t0, buf),
+                    5 => plane_runs::<K, 5>(kernel, ys, k0, t0, buf),
+                    6 => plane_runs::<K, 6>(kernel, ys, k0, t0, buf),
+                    7 => plane_runs::<K, 7>(kernel, ys, k0, t0, buf),
+                    _ => {
+                        for &[ky, oy] in ys {
+                            kernel.add_run(
+                                k0 + ky as usize,
+                                &mut buf[t0 + oy as usize..][..n as usize],
+                            );
+                        }
+                    }
+                }
+                continue;
+            }
+            for &[ky, oy] in ys {
+                let (trow, krow) = (tbase + oy, kbase + ky);
+                if trow >= lo && trow + ow <= hi {
+                    let base = trow.wrapping_sub(shift);
+                    for &[kx, ox] in xs {
+                        buf[base.wrapping_add(ox) as usize] += kernel.at(krow + kx);
+                    }
+                } else if trow < hi && trow + ow > lo {
+                    for &[kx, ox] in xs {
+                        let t = trow + ox;
+                        if t >= lo && t < hi {
+                            buf[t.wrapping_sub(shift) as usize] += kernel.at(krow + kx);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Adds one run of `N` kernel columns per row tap (`ys`) of an output plane: row `[ky, oy]` adds
+/// kernel entries `k0 + ky ..` onto `buf[t0 + oy + N - 1]` down to `buf[t0 + oy]`.
+#[inline(always)]
+fn plane_runs<K: KernelRow, const N: usize>(
+    kernel: K,
+    ys: &[[u32; 2]],
+    k0: usize,
+    t0: usize,
+    buf: &mut [f32],
+) {
+    for &[ky, oy] in ys {
+        let o = t0 + oy as usize;
+        let out: &mut [f32; N] = match buf.get_mut(o..o + N).and_then(|b| b.try_into().ok()) {
+            Some(b) => b,
+            None => return,
+        };
+        kernel.add_fixed(k0 + ky as usize, out);
+    }
+}
+
+/// A kernel as [`ConvTaps::scatter`] reads it: one weight for every entry (a pool), or a slice.
+trait KernelRow: Copy {
+    /// Entry `k`.
+    fn at(self, k: u32) -> f32;
+    /// `out[out.len() - 1 - i] += entry(k0 + i)` for every `i`: a run of kernel columns
+    /// ascending onto output columns descending.
+    fn add_run(self, k0: usize, out: &mut [f32]);
+    /// [`add_run`](Self::add_run) for a run of a fixed length.
+    fn add_fixed<const N: usize>(self, k0: usize, out: &mut [f32; N]);
+}
+
+impl KernelRow for f32 {
+    #[inline(always)]
+    fn at(self, _: u32) -> f32 {
+        self
+    }
+    #[inline(always)]
+    fn add_run(self, _: usize, out: &mut [f32]) {
+        for b in out {
+            *b += self;
+        }
+    }
+    #[inline(always)]
+    fn add_fixed<const N: usize>(self, _: usize, out: &mut [f32; N]) {
+        for b in out {
+            *b += self;
+        }
+    }
+}
+
+impl KernelRow for &[f32] {
+    #[inline(always)]
+    fn at(self, k: u32) -> f32 {
+        self[k as usize]
+    }
+    #[inline(always)]
+    fn add_run(self, k0: usize, out: &mut [f32]) {
+        let ks = &self[k0..k0 + out.len()];
+        for (b, &w) in out.iter_mut().rev().zip(ks) {
+            *b += w;
+        }
+    }
+    #[inline(always)]
+    fn add_fixed<const N: usize>(self, k0: usize, out: &mut [f32; N]) {
+        let Some(ks) = self.get(k0..k0 + N) else {
+            return;
+        };
+        for i in 0..N {
+            out[N - 1 - i] += ks[i];
+        }
+    }
+}
+
+/// How a projection's synapses are stored.
+#[derive(Debug, Clone)]
+pub(crate) enum Layout {
+    /// CSR by source: `row_ptr[s]..row_ptr[s+1]` are the synapses of source `s`; targets sorted
+    /// within each row.
+    Csr {
+        row_ptr: Vec<usize>,
+        targets: Vec<u32>,
+    },
+    /// A convolution or pooling: the kernel (in `weights`) and the per-axis tap tables.
+    Conv(Box<ConvTaps>),
+}
+
+/// A built projection: CSR by source (targets local to the target population), or, for a
+/// `conv2d`/`pool2d` projection built by [`crate::connect::build_projection`], the kernel and
+/// small per-axis tap tables ([`ConvTaps`]) with no per-synapse storage.
+///
+/// For a conv projection the synapse-level accessors describe the **expanded** projection where
+/// a number is asked for ([`n_synapses`](Self::n_synapses), [`to_sprs`](Self::to_sprs),
+/// [`transpose_index`](Self::transpose_index)), [`row_ptr`](Self::row_ptr) and
+/// [`targets`](Self::targets) are empty, and [`weights`](Self::weights) holds the kernel
+/// (row-major `[C_out][C_in/groups][kh][kw]`; uniform for a pool). [`expanded`](Self::expanded)
+/// gives the explicit CSR form.
 #[derive(Debug, Clone)]
 pub struct Projection {
     /// Name for reports (the spec's name, or `source->target`).
@@ -66,24 +405,27 @@ pub struct Projection {
     pub target_pop: usize,
     /// Receptor driven.
     pub receptor: Receptor,
-    /// `row_ptr[s]..row_ptr[s+1]` are the synapses of source neuron `s` (length `n_source + 1`).
-    pub(crate) row_ptr: Vec<usize>,
-    /// Local target index of each synapse; sorted within each row.
-    pub(crate) targets: Vec<u32>,
+    pub(crate) layout: Layout,
+    /// Per synapse (CSR) or per kernel entry (conv).
     pub(crate) weights: Weights,
     pub(crate) delays: Delays,
+    pub(crate) n_source: u32,
     pub(crate) n_target: u32,
 }
 
 impl Projection {
-    /// Number of synapses.
+    /// Number of synapses. For a conv or pool projection, the number of (source, target) pairs
+    /// it represents (the synapses of [`expanded`](Self::expanded)), not what it stores.
     pub fn n_synapses(&self) -> usize {
-        self.targets.len()
+        match &self.layout {
+            Layout::Csr { targets, .. } => targets.len(),
+            Layout::Conv(c) => c.n_expanded() as usize,
+        }
     }
 
     /// Number of source neurons (rows).
     pub fn n_source(&self) -> usize {
-        self.row_ptr.len() - 1
+        self.n_source as usize
     }
 
     /// Number of target neurons (columns).
@@ -91,32 +433,47 @@ impl Projection {
         self.n_target as usize
     }
 
-    /// Row pointers (`n_source + 1` entries).
+    /// The tap tables and geometry when the projection is stored as a kernel (`conv2d`,
+    /// `pool2d`), `None` for CSR.
+    pub fn conv(&self) -> Option<&ConvTaps> {
+        match &self.layout {
+            Layout::Conv(c) => Some(c),
+            Layout::Csr { .. } => None,
+        }
+    }
+
+    /// Row pointers (`n_source + 1` entries); empty for a conv projection.
     pub fn row_ptr(&self) -> &[usize] {
-        &self.row_ptr
+        match &self.layout {
+            Layout::Csr { row_ptr, .. } => row_ptr,
+            Layout::Conv(_) => &[],
+        }
     }
 
-    /// Local target index of every synapse, row by row.
+    /// Local target index of every synapse, row by row; empty for a conv projection.
     pub fn targets(&self) -> &[u32] {
-        &self.targets
+        match &self.layout {
+            Layout::Csr { targets, .. } => targets,
+            Layout::Conv(_) => &[],
+        }
     }
 
-    /// The weights.
+    /// The weights: one per synapse in CSR order, or for a conv projection the kernel.
     pub fn weights(&self) -> &Weights {
         &self.weights
     }
 
-    /// The delays in steps.
+    /// The delays in steps (uniform for a conv projection).
     pub fn delays(&self) -> &Delays {
         &self.delays
     }
 
-    /// Weight of synapse `i` (CSR order).
+    /// Weight of synapse `i` (CSR order; for a conv projection, kernel entry `i`).
     pub fn weight(&self, i: usize) -> f32 {
         self.weights.at(i)
     }
 
-    /// Delay of synapse `i` in steps.
+    /// Delay of synapse `i` in steps (CSR order; any `i` for a conv projection).
     pub fn delay_steps(&self, i: usize) -> u16 {
         self.delays.at(i)
     }
@@ -129,14 +486,24 @@ impl Projection {
         }
     }
 
-    /// Turns uniform weights into per-synapse storage (needed before weights can change).
-    pub fn materialise_weights(&mut self) {
-        if let Weights::Uniform(w) = self.weights {
-            self.weights = Weights::PerSynapse(vec![w; self.targets.len()]);
+    /// Entries of per-synapse weight storage: synapses for CSR, kernel entries for conv.
+    fn weight_slots(&self) -> usize {
+        match &self.layout {
+            Layout::Csr { targets, .. } => targets.len(),
+            Layout::Conv(c) => c.geometry().kernel_len(),
         }
     }
 
-    /// Mutable per-synapse weights (materialised first if uniform).
+    /// Turns uniform weights into per-synapse (per kernel entry, for conv) storage (needed before
+    /// weights can change).
+    pub fn materialise_weights(&mut self) {
+        if let Weights::Uniform(w) = self.weights {
+            self.weights = Weights::PerSynapse(vec![w; self.weight_slots()]);
+        }
+    }
+
+    /// Mutable per-synapse weights (materialised first if uniform); for a conv projection, the
+    /// kernel.
     pub fn weights_mut(&mut self) -> &mut [f32] {
         self.materialise_weights();
         match &mut self.weights {
@@ -145,48 +512,107 @@ impl Projection {
         }
     }
 
-    /// Bytes used by the synapse arrays (targets, weights, delays, row pointers).
+    /// Bytes used by the synapse arrays: targets, weights, delays and row pointers for CSR; the
+    /// kernel and the tap tables for conv.
     pub fn memory_bytes(&self) -> usize {
-        self.targets.len() * 4
-            + self.weights.storage_bytes()
-            + self.delays.storage_bytes()
-            + self.row_ptr.len() * std::mem::size_of::<usize>()
+        let layout = match &self.layout {
+            Layout::Csr { row_ptr, targets } => {
+                targets.len() * 4 + row_ptr.len() * std::mem::size_of::<usize>()
+            }
+            Layout::Conv(c) => c.memory_bytes(),
+        };
+        layout + self.weights.storage_bytes() + self.delays.storage_bytes()
+    }
+
+    /// Calls `f(source, target, weight)` for every synapse, in CSR order (for a conv projection,
+    /// the order of its expanded form).
+    pub fn for_each_synapse(&self, mut f: impl FnMut(u32, u32, f32)) {
+        match &self.layout {
+            Layout::Csr { row_ptr, targets } => {
+                for (s, w) in row_ptr.windows(2).enumerate() {
+                    for (i, &t) in targets.iter().enumerate().take(w[1]).skip(w[0]) {
+                        f(s as u32, t, self.weights.at(i));
+                    }
+                }
+            }
+            Layout::Conv(c) => {
+                for s in 0..self.n_source {
+                    c.for_each_target(s, |t, k| f(s, t, self.weights.at(k as usize)));
+                }
+            }
+        }
+    }
+
+    /// The explicit CSR form: a clone for a CSR projection; for a conv projection, every
+    /// (source, target) pair with its kernel weight (per synapse, also for a pool) and the
+    /// projection's delay, rows ascending. Refused with [`BuildError::TooLarge`] before
+    /// allocating when the expanded form has more synapses than a `u32` indexes.
+    pub fn expanded(&self) -> Result<Projection, BuildError> {
+        let Layout::Conv(c) = &self.layout else {
+            return Ok(self.clone());
+        };
+        let n = c.n_expanded();
+        if n > u32::MAX as u64 {
+            return Err(BuildError::TooLarge(format!(
+                "projection '{}' expands to {n} synapses; the limit is {}",
+                self.name,
+                u32::MAX
+            )));
+        }
+        let mut row_ptr = Vec::with_capacity(self.n_source() + 1);
+        let mut targets = Vec::with_capacity(n as usize);
+        let mut weights = Vec::with_capacity(n as usize);
+        row_ptr.push(0);
+        for s in 0..self.n_source {
+            c.for_each_target(s, |t, k| {
+                targets.push(t);
+                weights.push(self.weights.at(k as usize));
+            });
+            row_ptr.push(targets.len());
+        }
+        Ok(Projection {
+            name: self.name.clone(),
+            source_pop: self.source_pop,
+            target_pop: self.target_pop,
+            receptor: self.receptor,
+            layout: Layout::Csr { row_ptr, targets },
+            weights: Weights::PerSynapse(weights),
+            delays: self.delays.clone(),
+            n_source: self.n_source,
+            n_target: self.n_target,
+        })
     }
 
     /// The weight matrix as a `sprs` CSR matrix (`n_source x n_target`), for analysis and export.
     /// Duplicate (source, target) pairs, if any, are summed.
     pub fn to_sprs(&self) -> sprs::CsMat<f32> {
         let mut tri = sprs::TriMat::new((self.n_source(), self.n_target()));
-        for s in 0..self.n_source() {
-            for i in self.row_ptr[s]..self.row_ptr[s + 1] {
-                tri.add_triplet(s, self.targets[i] as usize, self.weight(i));
-            }
-        }
+        self.for_each_synapse(|s, t, w| tri.add_triplet(s as usize, t as usize, w));
         tri.to_csr()
     }
 
     /// Incoming synapses of every target (a CSC index into the CSR arrays): returns
-    /// `(col_ptr, sources, synapse_indices)`, sources ascending within each column.
+    /// `(col_ptr, sources, synapse_indices)`, sources ascending within each column. For a conv
+    /// projection the synapse indices are those of [`expanded`](Self::expanded).
     pub fn transpose_index(&self) -> (Vec<usize>, Vec<u32>, Vec<u32>) {
         let nt = self.n_target();
         let mut col_ptr = vec![0usize; nt + 1];
-        for &t in &self.targets {
-            col_ptr[t as usize + 1] += 1;
-        }
+        self.for_each_synapse(|_, t, _| col_ptr[t as usize + 1] += 1);
         for i in 0..nt {
             col_ptr[i + 1] += col_ptr[i];
         }
         let mut fill = col_ptr.clone();
-        let mut sources = vec![0u32; self.targets.len()];
-        let mut syn = vec![0u32; self.targets.len()];
-        for s in 0..self.n_source() {
-            for i in self.row_ptr[s]..self.row_ptr[s + 1] {
-                let t = self.targets[i] as usize;
-                sources[fill[t]] = s as u32;
-                syn[fill[t]] = i as u32;
-                fill[t] += 1;
-            }
-        }
+        let n = col_ptr[nt];
+        let mut sources = vec![0u32; n];
+        let mut syn = vec![0u32; n];
+        let mut i = 0u32;
+        self.for_each_synapse(|s, t, _| {
+            let t = t as usize;
+            sources[fill[t]] = s;
+            syn[fill[t]] = i;
+            fill[t] += 1;
+            i = i.wrapping_add(1);
+        });
         (col_ptr, sources, syn)
     }
 }

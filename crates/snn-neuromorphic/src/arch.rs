@@ -95,6 +95,49 @@ pub struct CoreSpec {
     /// Distinct weight values one neuron may receive (TrueNorth's axon types). `None`: no limit.
     #[serde(default)]
     pub axon_types: Option<u32>,
+    /// How a core stores the weights of `conv2d` and `pool2d` projections (see
+    /// [`ConvWeights`]). `None`: unstated; the model assumes [`ConvWeights::PerSynapse`] (every
+    /// synapse of the expanded projection occupies synaptic memory, as any other synapse) and
+    /// says so in [`ArchSpec::assumptions`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conv_weights: Option<ConvWeights>,
+}
+
+/// How a core stores the weights of convolution (`conv2d`) and pooling (`pool2d`) projections.
+///
+/// * `per_synapse`: the projection is expanded into its synapses and each one takes
+///   [`CoreSpec::synapse_bits`] of the core's synaptic memory, like any other synapse. This is
+///   how Loihi 1 stores connectivity as published (Davies et al., IEEE Micro 2018: per-core
+///   synaptic memory holding compressed synapse lists; no weight sharing between synapses).
+/// * `shared`: a core that holds targets of a conv projection stores the kernel slice those
+///   targets need once — the kernel weights of the output channels present on the core
+///   (`channels x C_in/groups x kh x kw` weights of `weight_bits + 1` sign bit each) — and no
+///   per-synapse entry; connectivity follows from the geometry. Shared (convolutional) weight
+///   storage is a Loihi 2 feature (Intel, "Taking Neuromorphic Computing to the Next Level with
+///   Loihi 2", technology brief, 2021); its encoding is not published, so this count is an
+///   assumption of the model, listed by [`ArchSpec::assumptions`].
+///
+/// Either way, input axons and fan-out entries are counted by the actual (source neuron,
+/// destination core) pairs, and the spikes are the same: only synaptic-memory accounting (and
+/// therefore placement, when synaptic memory is the binding limit) changes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ConvWeights {
+    /// Every expanded synapse is stored (Loihi 1).
+    #[default]
+    PerSynapse,
+    /// Each core stores the kernel slice of its output channels once (Loihi 2-like).
+    Shared,
+}
+
+impl ConvWeights {
+    /// `per_synapse` or `shared`, as in the TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            ConvWeights::PerSynapse => "per_synapse",
+            ConvWeights::Shared => "shared",
+        }
+    }
 }
 
 /// A cost that differs by mesh direction.
@@ -439,6 +482,12 @@ impl ArchSpec {
         self.n_tiles() * self.mesh.cores_per_tile
     }
 
+    /// How conv and pool weights are stored (stated, or [`ConvWeights::PerSynapse`] when
+    /// unstated).
+    pub fn conv_weights(&self) -> ConvWeights {
+        self.core.conv_weights.unwrap_or_default()
+    }
+
     /// Router buffer depth used (stated or assumed).
     pub fn buffer_depth(&self) -> u32 {
         self.noc.router_buffer_depth.unwrap_or(ASSUMED_BUFFER_DEPTH)
@@ -479,6 +528,11 @@ impl ArchSpec {
         }
         if self.core.synapse_bits.is_none() {
             a.push("core.synapse_bits unstated: a synapse is assumed to occupy weight bits + 1 sign bit + the delay bits the network needs + a compartment index".into());
+        }
+        match self.core.conv_weights {
+            None => a.push("core.conv_weights unstated: conv and pool projections are stored expanded, one synapse entry per (source, target) pair".into()),
+            Some(ConvWeights::Shared) => a.push(format!("core.conv_weights = shared: a core stores the kernel weights of the output channels it holds once ({} bits each: weight bits + 1 sign bit) and no per-synapse entry for conv and pool projections (the encoding is not published; this count is the model's)", self.core.weight_bits + 1)),
+            Some(ConvWeights::PerSynapse) => {}
         }
         if self.noc.hop_latency_ns.is_none() {
             a.push("noc.hop_latency_ns unstated: hops take no time".into());

@@ -13,6 +13,11 @@
 //!   (float `lif_beta`/`lif_delta`/`lif_exp` networks included; see [`quantise`]), place neurons
 //!   on cores under every limit, route (fan-out tables), verify every limit (failing with
 //!   [`MapError::DoesNotFit`] that lists every violation), lower to a [`ChipProgram`].
+//!   `conv2d`/`pool2d` projections compile like any other (their kernels quantised as
+//!   per-synapse weights, kept as conv rules in [`ChipProgram::quantised_spec`]); the
+//!   architecture's [`ConvWeights`] says whether a core counts their synapses one by one or the
+//!   kernel slices of its output channels once. [`ChipProgram::fit_summary`] shows the
+//!   per-layer placement and each projection's synaptic memory.
 //! * [`Chip::run`]: soma, axon, mesh (hop-by-hop with contention and back-pressure, or
 //!   analytic), synapse/dendrite stages and barriers, step by step; the [`Report`] holds output
 //!   spikes, modelled time, energy by class with the event counts and unit costs that produce
@@ -69,12 +74,14 @@ mod run;
 pub mod spikes;
 mod summary;
 
-pub use arch::ArchSpec;
+pub use arch::{ArchSpec, ConvWeights};
 pub use compile::quantise;
 pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
 pub use error::{ArchError, MapError, RunError, Violation};
 pub use noc::NocMode;
-pub use program::{ChipProgram, CoreUsage, PlacedPopulation, Quantisation};
+pub use program::{
+    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, ProjectionMemory, Quantisation, Storage,
+};
 pub use run::{
     Chip, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, RunOptions,
     StepTrace, UnitCosts,

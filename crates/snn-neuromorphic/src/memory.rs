@@ -101,7 +101,15 @@ impl ChipMemory {
         let engine = network
             .projections
             .iter()
-            .fold(0u64, |a, p| a.saturating_add(p.storage_bound_bytes))
+            // The chip expands conv and pool projections into explicit synapses
+            // (`expand_projection`), so it holds their CSR form, not the engine's kernel.
+            .fold(0u64, |a, p| {
+                a.saturating_add(if p.kernel_storage {
+                    p.expanded_bytes
+                } else {
+                    p.storage_bound_bytes
+                })
+            })
             .saturating_add(
                 network
                     .projections

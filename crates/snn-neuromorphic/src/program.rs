@@ -24,6 +24,53 @@ pub struct PlacedPopulation {
     pub input: bool,
     /// Cores it occupies, `first..=last` (`None` for inputs and empty populations).
     pub cores: Option<(u32, u32)>,
+    /// Its layout `[C, H, W]`, when the spec gives one.
+    pub shape: Option<[u32; 3]>,
+    /// Its neurons per core, in core order (empty for inputs and empty populations).
+    pub per_core: Vec<CoreShare>,
+}
+
+/// The neurons of one population on one core.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct CoreShare {
+    /// Core index.
+    pub core: u32,
+    /// Tile coordinates `[x, y]` of the core.
+    pub tile: [u32; 2],
+    /// Neurons of the population on this core.
+    pub neurons: u32,
+}
+
+/// How a projection's synapses are held in synaptic memory.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Storage {
+    /// One entry per synapse (`synapse_bits` each).
+    PerSynapse,
+    /// A conv or pool kernel stored once per core for the output channels it holds
+    /// ([`ConvWeights::Shared`](crate::ConvWeights::Shared)).
+    Shared,
+}
+
+/// The synaptic memory one projection takes, over all cores.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ProjectionMemory {
+    /// Index in the spec.
+    pub index: usize,
+    /// Name (`source->target` when the spec gives none).
+    pub name: String,
+    /// The connectivity rule (`conv2d`, `pool2d`, `fixed_probability`, ...).
+    pub rule: String,
+    /// How it is stored.
+    pub storage: Storage,
+    /// Synapses it delivers through (the expanded projection).
+    pub synapses: u64,
+    /// Cores holding at least one of its targets.
+    pub target_cores: u32,
+    /// Kernel weights stored, summed over cores (0 unless shared).
+    pub kernel_weights: u64,
+    /// Synaptic memory it occupies, summed over cores (bits).
+    pub synaptic_memory_bits: u64,
 }
 
 /// Resources one core uses.
@@ -35,10 +82,14 @@ pub struct CoreUsage {
     pub tile: [u32; 2],
     /// Neurons (compartments) placed.
     pub neurons: u32,
-    /// Synapses stored (fan-in of its neurons).
+    /// Synapses into its neurons (fan-in), whether stored one by one or through a shared kernel.
     pub synapses: u64,
-    /// Synaptic memory used (bits).
+    /// Synaptic memory used (bits): stored synapses times the bits per synapse, plus
+    /// [`shared_kernel_bits`](Self::shared_kernel_bits).
     pub synaptic_memory_bits: u64,
+    /// Part of the synaptic memory holding shared conv/pool kernel slices (0 unless the
+    /// architecture shares conv weights).
+    pub shared_kernel_bits: u64,
     /// Input-axon entries (distinct source neurons).
     pub input_axons: u32,
     /// Fan-out entries (distinct (neuron, destination core) pairs).
@@ -73,6 +124,9 @@ pub(crate) struct ProjInfo {
     pub source_pop: usize,
     pub target_pop: usize,
     pub weight_exp: u32,
+    /// The quantised spec keeps the projection's rule (with integer weights) instead of
+    /// listing its synapses.
+    pub keeps_rule: bool,
 }
 
 /// A compiled network: placement, routing tables, quantised parameters and synapses.
@@ -92,6 +146,8 @@ pub struct ChipProgram {
     pub tiles_used: u32,
     /// Quantisation of parameters and weights.
     pub quantisation: Quantisation,
+    /// Synaptic memory per projection (how it is stored and how much it takes).
+    pub projection_memory: Vec<ProjectionMemory>,
     /// Things the chip model ignores from the spec (recording of state traces, ...).
     pub notes: Vec<String>,
     /// The quantised network with uniform-weight rules kept (see [`Self::quantised_spec`]).
@@ -122,22 +178,18 @@ pub struct ChipProgram {
 impl ChipProgram {
     /// The network the chip runs, as a spec `snn-core` can simulate: `loihi_lif` populations
     /// with the quantised parameters and the quantised integer weights. Projections with a
-    /// uniform weight keep their rule (the engine redraws the same synapses from the seed);
-    /// others become explicit synapse lists (delays written back in milliseconds, whole steps of
+    /// uniform weight keep their rule (the engine redraws the same synapses from the seed), as do
+    /// `conv2d` (with the integer kernel, so the engine can run it compactly) and `pool2d` (with
+    /// its integer weight); others become explicit synapse lists (delays written back in milliseconds, whole steps of
     /// `dt_ms`, since a spec is an edge of the toolkit).
     pub fn quantised_spec(&self) -> NetworkSpec {
         let mut q = self.spec.clone();
         let dt = self.dt_ms;
         for j in 0..q.projections.len() {
-            let keep = matches!(q.projections[j].weight, ValueSpec::Constant(w) if w.fract() == 0.0)
-                && !matches!(
-                    q.projections[j].connectivity,
-                    Connectivity::Explicit { .. } | Connectivity::Dense { .. }
-                );
-            if keep {
+            let info = &self.proj[j];
+            if info.keeps_rule {
                 continue;
             }
-            let info = &self.proj[j];
             let (s0, t0) = (
                 self.populations[info.source_pop].start,
                 self.populations[info.target_pop].start,

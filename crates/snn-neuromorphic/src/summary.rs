@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::program::ChipProgram;
+use crate::program::{ChipProgram, PlacedPopulation, ProjectionMemory};
 use crate::run::Report;
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -12,6 +12,84 @@ fn pct(a: u64, b: u64) -> f64 {
         0.0
     } else {
         100.0 * a as f64 / b as f64
+    }
+}
+
+/// Cores listed per population before the rest are summarised.
+const CORES_SHOWN: usize = 6;
+
+/// `[C, H, W]` or `-`.
+fn shape_text(shape: Option<[u32; 3]>) -> String {
+    shape.map_or_else(|| "-".into(), |[c, h, w]| format!("[{c},{h},{w}]"))
+}
+
+/// Per-layer placement: for each population its shape, cores (with tiles) and neurons per core.
+fn placement_text(s: &mut String, pops: &[PlacedPopulation]) {
+    let _ = writeln!(s, "per-layer placement (neurons per core):");
+    for p in pops {
+        let where_ = if p.input {
+            "host (input)".to_string()
+        } else if p.per_core.is_empty() {
+            "empty".to_string()
+        } else {
+            let mut tiles: Vec<[u32; 2]> = p.per_core.iter().map(|c| c.tile).collect();
+            tiles.dedup();
+            let mut list: Vec<String> = p
+                .per_core
+                .iter()
+                .take(CORES_SHOWN)
+                .map(|c| format!("{}@[{},{}]:{}", c.core, c.tile[0], c.tile[1], c.neurons))
+                .collect();
+            if p.per_core.len() > CORES_SHOWN {
+                list.push(format!("... {} more", p.per_core.len() - CORES_SHOWN));
+            }
+            format!(
+                "{} core{} on {} tile{}: {}",
+                p.per_core.len(),
+                if p.per_core.len() == 1 { "" } else { "s" },
+                tiles.len(),
+                if tiles.len() == 1 { "" } else { "s" },
+                list.join(", ")
+            )
+        };
+        let _ = writeln!(
+            s,
+            "  {:<16} {:<14} {:>8}  {}",
+            p.name,
+            shape_text(p.shape),
+            p.size,
+            where_
+        );
+    }
+}
+
+/// Synaptic memory per projection, by how it is stored.
+fn projection_memory_text(s: &mut String, mem: &[ProjectionMemory], conv_weights: &str) {
+    let _ = writeln!(
+        s,
+        "synaptic memory per projection (conv weights: {conv_weights}):"
+    );
+    for m in mem {
+        let kernel = if m.kernel_weights > 0 {
+            format!(" ({} kernel weights)", m.kernel_weights)
+        } else {
+            String::new()
+        };
+        let _ = writeln!(
+            s,
+            "  {:<20} {:<8} {:<12} {:>10} synapses, {:>4} target core{} {:>12} bits{}",
+            m.name,
+            m.rule,
+            match m.storage {
+                crate::program::Storage::PerSynapse => "per_synapse",
+                crate::program::Storage::Shared => "shared",
+            },
+            m.synapses,
+            m.target_cores,
+            if m.target_cores == 1 { ", " } else { "s," },
+            m.synaptic_memory_bits,
+            kernel
+        );
     }
 }
 
@@ -42,6 +120,8 @@ impl ChipProgram {
             };
             let _ = writeln!(s, "  {:<16} {:>8} neurons  {}", p.name, p.size, where_);
         }
+        placement_text(&mut s, &self.populations);
+        projection_memory_text(&mut s, &self.projection_memory, a.conv_weights().name());
         let max = |f: &dyn Fn(&crate::program::CoreUsage) -> u64| {
             self.cores.iter().map(f).max().unwrap_or(0)
         };
@@ -135,7 +215,9 @@ impl ChipProgram {
                 "input_axons": a.core.input_axons,
                 "fanout_entries": a.core.fanout_entries,
             },
+            "conv_weights": a.conv_weights().name(),
             "populations": self.populations,
+            "projection_memory": self.projection_memory,
             "cores": self.cores,
             "quantisation": self.quantisation,
             "notes": self.notes,
@@ -279,6 +361,7 @@ impl Report {
                 l.critical_steps
             );
         }
+        placement_text(&mut s, &self.placement);
         if !self.assumptions.is_empty() {
             let _ = writeln!(s, "assumptions ({}):", self.assumptions.len());
             for a in &self.assumptions {

@@ -6,7 +6,7 @@
 use snn_core::Projection;
 use snn_core::connect::expand_projection;
 use snn_types::budget::MemoryBudget;
-use snn_types::{NetworkSpec, NeuronModel, StimulusSpec};
+use snn_types::{ConvGeometry, NetworkSpec, NeuronModel, StimulusSpec};
 
 use crate::arch::ArchSpec;
 use crate::error::MapError;
@@ -20,14 +20,30 @@ pub(crate) struct Checked<'s> {
     pub offsets: Vec<u64>,
     /// True for input populations (off-chip).
     pub is_input: Vec<bool>,
-    /// Every projection's synapses (CSR by source, delays in steps).
+    /// Every projection's synapses (CSR by source, delays in steps), conv and pool projections
+    /// expanded into explicit synapses ([`expand_explicit`]).
     pub projections: Vec<Projection>,
+    /// Per projection: its geometry when its rule is `conv2d` or `pool2d`.
+    pub geometry: Vec<Option<ConvGeometry>>,
     /// Neurons in the network.
     pub n_neurons: usize,
     /// Longest delay in steps (at least 1).
     pub max_delay: u16,
     /// What the chip model ignores from the spec.
     pub notes: Vec<String>,
+}
+
+/// Projection `j` as explicit synapses (CSR by source, one weight per synapse for conv and
+/// pool projections). The chip stores and delivers synapses one by one whatever the
+/// architecture's `conv_weights` (that option changes only the synaptic-memory accounting), so
+/// this is the one place that relies on `snn-core` expanding `conv2d`/`pool2d` into explicit
+/// CSR: should the engine keep conv projections compact, switch this call to its explicit
+/// expansion.
+pub(crate) fn expand_explicit(
+    spec: &NetworkSpec,
+    j: usize,
+) -> Result<Projection, snn_core::BuildError> {
+    expand_projection(spec, j)
 }
 
 /// Runs the check pass; the memory estimate is checked against `budget` before expanding.
@@ -115,14 +131,19 @@ pub(crate) fn check<'s>(
         notes.push("recording.state traces are not produced by the chip model".into());
     }
     let projections = (0..spec.projections.len())
-        .map(|j| expand_projection(spec, j))
+        .map(|j| expand_explicit(spec, j))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| MapError::Unsupported {
             issues: vec![e.to_string()],
         })?;
     let max_delay = snn_core::projection::longest_delay_steps(&projections);
+    // A validated spec has a valid geometry for every conv and pool projection.
+    let geometry = (0..spec.projections.len())
+        .map(|j| spec.projection_geometry(j).and_then(Result::ok))
+        .collect();
     Ok(Checked {
         spec,
+        geometry,
         offsets: spec.population_offsets(),
         is_input,
         projections,

@@ -9,7 +9,7 @@ use snn_core::Synaptic;
 use snn_core::init::{initial_v, to_integer_v};
 use snn_core::neuron::LoihiCoef;
 use snn_core::stimulus::StimulusPlan;
-use snn_types::{Connectivity, Distribution, NetworkSpec, NeuronModel, ValueSpec};
+use snn_types::{Connectivity, Distribution, NetworkSpec, NeuronModel, PoolMode, ValueSpec};
 
 use crate::arch::ArchSpec;
 use crate::compile::check::Checked;
@@ -37,10 +37,28 @@ fn scale_value(v: &ValueSpec, off: f64, sc: f64) -> ValueSpec {
     }
 }
 
+/// True when the quantised spec keeps projection `j`'s rule (the engine redraws or recomputes
+/// the same synapses): uniform-weight rules, and `conv2d`/`pool2d` (integer kernel or weight).
+/// Other projections are written out as explicit synapse lists by
+/// [`ChipProgram::quantised_spec`].
+fn keeps_rule(connectivity: &Connectivity, mantissas: &Synaptic<i16>) -> bool {
+    match connectivity {
+        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => true,
+        Connectivity::Explicit { .. } | Connectivity::Dense { .. } => false,
+        _ => mantissas.is_uniform(),
+    }
+}
+
+/// Largest integer weight a `loihi_lif` projection may name in a spec (`validate` refuses
+/// larger).
+const SPEC_WEIGHT_LIMIT: f64 = (1 << 24) as f64;
+
 /// The quantised network as a spec: `loihi_lif` populations with the chip's parameters and
-/// initial values in integer units; projections whose weight is one constant keep their rule
-/// with the integer weight (others are written out lazily by
-/// [`ChipProgram::quantised_spec`]).
+/// initial values in integer units; projections whose rule is kept ([`keeps_rule`]) carry their
+/// integer weights: one constant for uniform rules and pools (an `average` pool's weight is
+/// the integer per-synapse weight times the window area, so that the engine's division gives it
+/// back exactly; a `sum` pool when that product would be out of range), the integer kernel for a
+/// `conv2d`. Others are written out lazily by [`ChipProgram::quantised_spec`].
 fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
     let mut out = spec.clone();
     for (i, p) in out.populations.iter_mut().enumerate() {
@@ -55,13 +73,36 @@ fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
         }
     }
     for (j, pr) in out.projections.iter_mut().enumerate() {
-        if let Synaptic::Uniform(m) = q.mantissas[j]
-            && !matches!(
-                pr.connectivity,
-                Connectivity::Explicit { .. } | Connectivity::Dense { .. }
-            )
-        {
-            pr.weight = ValueSpec::Constant(((m as i64) << q.projections[j].weight_exp) as f64);
+        if !keeps_rule(&pr.connectivity, &q.mantissas[j]) {
+            continue;
+        }
+        let exp = q.projections[j].weight_exp;
+        match (&mut pr.connectivity, &q.mantissas[j]) {
+            (Connectivity::Conv2d { weights, .. }, _) => {
+                if let Some(k) = &q.kernels[j] {
+                    *weights = k.iter().map(|&w| w as f64).collect();
+                }
+            }
+            (Connectivity::Pool2d { mode, kernel, .. }, &Synaptic::Uniform(m)) => {
+                let w = ((m as i64) << exp) as f64;
+                let area = kernel[0] as f64 * kernel[1] as f64;
+                pr.weight = ValueSpec::Constant(match mode {
+                    PoolMode::Average if (w * area).abs() < SPEC_WEIGHT_LIMIT => w * area,
+                    PoolMode::Average => {
+                        *mode = PoolMode::Sum;
+                        w
+                    }
+                    PoolMode::Sum => w,
+                });
+            }
+            // A pool without synapses: nothing to deliver, any weight will do.
+            (Connectivity::Pool2d { .. }, Synaptic::PerSynapse(_)) => {
+                pr.weight = ValueSpec::Constant(0.0);
+            }
+            (_, &Synaptic::Uniform(m)) => {
+                pr.weight = ValueSpec::Constant(((m as i64) << exp) as f64);
+            }
+            _ => {}
         }
     }
     out
@@ -140,11 +181,12 @@ pub(crate) fn lower(
     let proj = c
         .projections
         .iter()
-        .zip(&q.projections)
-        .map(|(e, pq)| ProjInfo {
+        .enumerate()
+        .map(|(j, e)| ProjInfo {
             source_pop: e.source_pop,
             target_pop: e.target_pop,
-            weight_exp: pq.weight_exp,
+            weight_exp: q.projections[j].weight_exp,
+            keeps_rule: keeps_rule(&spec.projections[j].connectivity, &q.mantissas[j]),
         })
         .collect();
     ChipProgram {
@@ -153,6 +195,7 @@ pub(crate) fn lower(
         dt_ms: spec.dt_ms,
         populations: p.populations,
         cores: r.usage,
+        projection_memory: r.projection_memory,
         tiles_used: tiles.len() as u32,
         quantisation: Quantisation {
             populations: q.populations,

@@ -2,16 +2,19 @@
 //!
 //! Greedy in population order: each core is filled with consecutive neurons while every per-core
 //! limit still holds (compartments, synaptic memory for the fan-in of its neurons, input axons =
-//! distinct source neurons); then the next core opens. Inputs stay off-chip (host). A neuron whose
+//! distinct source neurons); then the next core opens. Synaptic memory counts one entry per
+//! synapse, except for conv and pool projections on an architecture with shared conv weights:
+//! there a core pays for the kernel slice of each output channel it holds, once. Inputs stay off-chip (host). A neuron whose
 //! own fan-in exceeds a core's synaptic memory or input axons cannot be placed anywhere: that is
 //! recorded as a violation for the verify pass, with the neuron named.
 
 use crate::arch::ArchSpec;
 use crate::compile::CompileOptions;
 use crate::compile::check::Checked;
-use crate::compile::quantise::Quantised;
+use crate::compile::core_tile;
+use crate::compile::quantise::{Quantised, SharedKernel};
 use crate::error::Violation;
-use crate::program::{HOST, PlacedPopulation};
+use crate::program::{CoreShare, HOST, PlacedPopulation};
 
 /// Where every neuron went.
 #[derive(Debug)]
@@ -26,14 +29,19 @@ pub(crate) struct Placement {
     pub violations: Vec<Violation>,
 }
 
-/// Fan-in sources of every neuron over all projections (CSC): `(ptr, sources)`.
-fn fan_in(c: &Checked<'_>) -> (Vec<usize>, Vec<u32>) {
+/// Fan-in sources of every neuron over all projections (CSC), and the number of its fan-in
+/// synapses stored one by one (all but those of shared-kernel projections):
+/// `(ptr, sources, stored)`.
+fn fan_in(c: &Checked<'_>, q: &Quantised) -> (Vec<usize>, Vec<u32>, Vec<u32>) {
     let n = c.n_neurons;
     let mut ptr = vec![0usize; n + 1];
-    for e in &c.projections {
+    let mut stored = vec![0u32; n];
+    for (j, e) in c.projections.iter().enumerate() {
         let t0 = c.offsets[e.target_pop] as usize;
+        let per_synapse = q.shared[j].is_none();
         for &t in e.targets() {
             ptr[t0 + t as usize + 1] += 1;
+            stored[t0 + t as usize] += per_synapse as u32;
         }
     }
     for i in 0..n {
@@ -55,7 +63,26 @@ fn fan_in(c: &Checked<'_>) -> (Vec<usize>, Vec<u32>) {
             }
         }
     }
-    (ptr, src)
+    (ptr, src, stored)
+}
+
+/// The neurons of a population per core, in core order.
+pub(crate) fn shares(core_of: &[u32], start: u32, size: u32, arch: &ArchSpec) -> Vec<CoreShare> {
+    let mut out: Vec<CoreShare> = Vec::new();
+    for &core in &core_of[start as usize..(start + size) as usize] {
+        if core == HOST {
+            continue;
+        }
+        match out.last_mut() {
+            Some(s) if s.core == core => s.neurons += 1,
+            _ => out.push(CoreShare {
+                core,
+                tile: core_tile(arch, core),
+                neurons: 1,
+            }),
+        }
+    }
+    out
 }
 
 /// Runs the place pass.
@@ -68,7 +95,14 @@ pub(crate) fn place(
     let spec = c.spec;
     let n = c.n_neurons;
     let syn_bits = q.synapse_bits as u64;
-    let (in_ptr, in_src) = fan_in(c);
+    let (in_ptr, in_src, stored) = fan_in(c, q);
+    // Per target population: the shared-kernel projections into it.
+    let mut shared_into: Vec<Vec<SharedKernel>> = vec![Vec::new(); spec.populations.len()];
+    for (j, e) in c.projections.iter().enumerate() {
+        if let Some(sk) = q.shared[j] {
+            shared_into[e.target_pop].push(sk);
+        }
+    }
     let cap_neurons = opt
         .max_neurons_per_core
         .unwrap_or(u32::MAX)
@@ -89,6 +123,8 @@ pub(crate) fn place(
                 size: p.size,
                 input: c.is_input[i],
                 cores: None,
+                shape: p.shape,
+                per_core: Vec::new(),
             });
             continue;
         }
@@ -105,7 +141,23 @@ pub(crate) fn place(
                     }
                 }
             }
-            let bits = srcs.len() as u64 * syn_bits;
+            // Synaptic memory: stored synapses, plus the kernel slice of this neuron's output
+            // channel for each shared-kernel projection into it, unless the core already holds
+            // that channel (its previous neuron is in the same channel).
+            let local = g - start;
+            let stored_bits = stored[g as usize] as u64 * syn_bits;
+            let (mut slices_all, mut slices_new) = (0u64, 0u64);
+            for sk in &shared_into[i] {
+                slices_all += sk.slice_bits;
+                let held = local > 0
+                    && !core_range.is_empty()
+                    && core_of[g as usize - 1] == core_range.len() as u32 - 1
+                    && (local - 1) / sk.channel_len == local / sk.channel_len;
+                if !held {
+                    slices_new += sk.slice_bits;
+                }
+            }
+            let mut bits = stored_bits + slices_new;
             let fits = !core_range.is_empty()
                 && c_neurons < cap_neurons
                 && c_bits + bits <= arch.core.synaptic_memory_bits
@@ -116,6 +168,7 @@ pub(crate) fn place(
                 c_bits = 0;
                 c_axons = 0;
                 d_new = d_all;
+                bits = stored_bits + slices_all;
                 let at = || format!("population '{}' neuron {}", p.name, g - start);
                 if bits > arch.core.synaptic_memory_bits {
                     violations.push(Violation {
@@ -123,7 +176,14 @@ pub(crate) fn place(
                         limit: "core.synaptic_memory_bits".into(),
                         needed: bits,
                         allowed: arch.core.synaptic_memory_bits,
-                        note: format!("{} synapses of {} bits", srcs.len(), syn_bits),
+                        note: if slices_all > 0 {
+                            format!(
+                                "{} stored synapses of {} bits + {} bits of shared kernel slices",
+                                stored[g as usize], syn_bits, slices_all
+                            )
+                        } else {
+                            format!("{} synapses of {} bits", srcs.len(), syn_bits)
+                        },
                     });
                 }
                 if d_all > arch.core.input_axons {
@@ -153,6 +213,8 @@ pub(crate) fn place(
             size: p.size,
             input: false,
             cores: first.map(|f| (f, core_range.len() as u32 - 1)),
+            shape: p.shape,
+            per_core: shares(&core_of, start, p.size, arch),
         });
     }
     Placement {

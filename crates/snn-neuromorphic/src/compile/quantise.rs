@@ -29,9 +29,9 @@
 use serde::Serialize;
 use snn_core::Synaptic;
 use snn_core::neuron::{LifDeltaPropagators, LifExpPropagators};
-use snn_types::{LoihiLifParams, NeuronModel, Receptor, ResetMode};
+use snn_types::{Connectivity, LoihiLifParams, NeuronModel, Receptor, ResetMode};
 
-use crate::arch::ArchSpec;
+use crate::arch::{ArchSpec, ConvWeights};
 use crate::compile::CompileOptions;
 use crate::compile::check::Checked;
 
@@ -317,13 +317,40 @@ pub(crate) struct Quantised {
     pub populations: Vec<PopulationQuant>,
     /// How each projection's weights were quantised.
     pub projections: Vec<ProjectionQuant>,
-    /// Integer weight mantissas per projection (CSR order, or one for all).
+    /// Integer weight mantissas per projection (CSR order, or one for all: a `pool2d`
+    /// projection has one uniform weight).
     pub mantissas: Vec<Synaptic<i16>>,
+    /// Per `conv2d` projection: its kernel as integer weights (`mantissa << weight_exp`, the
+    /// same rounding as its synapses), row-major `[C_out][C_in/groups][kh][kw]`.
+    pub kernels: Vec<Option<Vec<i64>>>,
+    /// Per `conv2d`/`pool2d` projection on an architecture with shared conv weights: what one
+    /// output channel's kernel slice costs a core.
+    pub shared: Vec<Option<SharedKernel>>,
     /// Weight precision used.
     pub num_weight_bits: u32,
     /// Bits per synapse of synaptic memory (stated by the architecture, or assumed: weight,
     /// sign, delay and target index).
     pub synapse_bits: u32,
+}
+
+/// The synaptic-memory cost of a conv or pool projection whose kernel a core stores once
+/// ([`ConvWeights::Shared`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct SharedKernel {
+    /// Target neurons per output channel (`H_out * W_out`): local target `t` is in channel
+    /// `t / channel_len`.
+    pub channel_len: u32,
+    /// Bits of one output channel's kernel slice: `C_in/groups x kh x kw` weights of
+    /// `weight_bits + 1` bits.
+    pub slice_bits: u64,
+}
+
+impl SharedKernel {
+    /// Bits a core holding local targets `[lo, hi)` (non-empty) of the projection stores.
+    pub fn bits_for_range(&self, lo: u32, hi: u32) -> u64 {
+        let channels = (hi - 1) / self.channel_len - lo / self.channel_len + 1;
+        channels as u64 * self.slice_bits
+    }
 }
 
 fn bits_for(n: u64) -> u32 {
@@ -420,6 +447,8 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
     // Weights: sign mode, exponent, mantissas (CSR order per projection).
     let mut projections = Vec::new();
     let mut mantissas = Vec::new();
+    let mut kernels = Vec::new();
+    let mut shared = Vec::new();
     for (j, e) in c.projections.iter().enumerate() {
         let pr = &spec.projections[j];
         let k = if pr.receptor == Receptor::Inhibitory {
@@ -428,7 +457,17 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
             w_scale[e.target_pop].0
         };
         let ns = e.n_synapses();
-        let (lo, hi) = match e.weights() {
+        // A pool's synapses all carry one weight (the projection's, or its share of the window
+        // for `average`): quantise it once.
+        let pooled;
+        let weights = match (e.weights(), &pr.connectivity) {
+            (Synaptic::PerSynapse(v), Connectivity::Pool2d { .. }) if !v.is_empty() => {
+                pooled = Synaptic::Uniform(v[0]);
+                &pooled
+            }
+            (w, _) => w,
+        };
+        let (lo, hi) = match weights {
             Synaptic::Uniform(w) => (*w as f64 * k, *w as f64 * k),
             Synaptic::PerSynapse(v) => v.iter().fold((f64::MAX, f64::MIN), |(a, b), &w| {
                 (a.min(w as f64 * k), b.max(w as f64 * k))
@@ -442,7 +481,32 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
             let back = ((q as i64) << wexp) as f64 / k;
             (q, c, (back - w as f64).abs())
         };
-        let m = match e.weights() {
+        // The kernel of a conv projection, rounded exactly as its synapses (which carry the
+        // kernel's values as `f32`).
+        kernels.push(match &pr.connectivity {
+            Connectivity::Conv2d { weights, .. } => Some(
+                weights
+                    .iter()
+                    .map(|&w| (one(w as f32).0 as i64) << wexp)
+                    .collect(),
+            ),
+            _ => None,
+        });
+        shared.push(match c.geometry[j] {
+            Some(g) if arch.conv_weights() == ConvWeights::Shared => {
+                let [_, oh, ow] = g.out_shape();
+                let [kh, kw] = g.kernel();
+                Some(SharedKernel {
+                    channel_len: oh * ow,
+                    slice_bits: g.in_per_group() as u64
+                        * kh as u64
+                        * kw as u64
+                        * (wf.bits as u64 + 1),
+                })
+            }
+            _ => None,
+        });
+        let m = match weights {
             Synaptic::Uniform(w) => {
                 let (q, c, err) = one(*w);
                 if ns > 0 {
@@ -492,6 +556,8 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
         populations,
         projections,
         mantissas,
+        kernels,
+        shared,
         num_weight_bits: wf.num_bits,
         synapse_bits,
     }

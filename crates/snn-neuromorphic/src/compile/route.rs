@@ -11,7 +11,7 @@ use crate::compile::check::Checked;
 use crate::compile::core_tile;
 use crate::compile::place::Placement;
 use crate::compile::quantise::Quantised;
-use crate::program::{CoreUsage, Group, HOST};
+use crate::program::{CoreUsage, Group, HOST, ProjectionMemory, Storage};
 
 /// The routing tables and per-core use.
 #[derive(Debug)]
@@ -28,6 +28,8 @@ pub(crate) struct Routing {
     pub syn_delay: Vec<u16>,
     /// Resources of each core in use.
     pub usage: Vec<CoreUsage>,
+    /// Synaptic memory per projection.
+    pub projection_memory: Vec<ProjectionMemory>,
     /// On-chip neurons that send to more destination cores than an architecture allows:
     /// `(global neuron, destination cores)`, when the architecture has such a limit.
     pub fanout_over: Vec<(u32, u32)>,
@@ -56,10 +58,13 @@ pub(crate) fn route(c: &Checked<'_>, q: &Quantised, p: &Placement, arch: &ArchSp
             neurons: p.core_range[k].1 - p.core_range[k].0,
             synapses: 0,
             synaptic_memory_bits: 0,
+            shared_kernel_bits: 0,
             input_axons: 0,
             fanout_entries: 0,
         })
         .collect();
+    // Synapses stored one by one per core (all but those of shared-kernel projections).
+    let mut stored = vec![0u64; nc];
     let mut last_src = vec![u32::MAX; nc];
     let mut fanout_over = Vec::new();
     let core_of = &p.core_of;
@@ -99,6 +104,9 @@ pub(crate) fn route(c: &Checked<'_>, q: &Quantised, p: &Placement, arch: &ArchSp
             for x in gs.iter() {
                 let u = &mut usage[x.core as usize];
                 u.synapses += x.len as u64;
+                if q.shared[x.proj as usize].is_none() {
+                    stored[x.core as usize] += x.len as u64;
+                }
                 if x.core != prev {
                     dests += 1;
                     prev = x.core;
@@ -122,10 +130,51 @@ pub(crate) fn route(c: &Checked<'_>, q: &Quantised, p: &Placement, arch: &ArchSp
             src_ptr.push(groups.len());
         }
     }
-    for u in &mut usage {
-        u.synaptic_memory_bits = u.synapses * q.synapse_bits as u64;
+    // Per projection: the cores holding its targets (each core's neuron range is contiguous, so
+    // its share of a target population is one range of local indices) and what it stores there.
+    let mut projection_memory = Vec::with_capacity(c.projections.len());
+    for (j, e) in c.projections.iter().enumerate() {
+        let a = c.offsets[e.target_pop] as u32;
+        let b = a + e.n_target() as u32;
+        let (mut cores, mut kernel_bits) = (0u32, 0u64);
+        for (k, &(lo, hi)) in p.core_range.iter().enumerate() {
+            let (x, y) = (a.max(lo), b.min(hi));
+            if x >= y {
+                continue;
+            }
+            cores += 1;
+            if let Some(sk) = q.shared[j] {
+                let bits = sk.bits_for_range(x - a, y - a);
+                usage[k].shared_kernel_bits += bits;
+                kernel_bits += bits;
+            }
+        }
+        let synapses = e.n_synapses() as u64;
+        let wbits = arch.core.weight_bits as u64 + 1;
+        projection_memory.push(ProjectionMemory {
+            index: j,
+            name: e.name.clone(),
+            rule: spec.projections[j].connectivity.name().to_string(),
+            storage: if q.shared[j].is_some() {
+                Storage::Shared
+            } else {
+                Storage::PerSynapse
+            },
+            synapses,
+            target_cores: cores,
+            kernel_weights: kernel_bits / wbits,
+            synaptic_memory_bits: if q.shared[j].is_some() {
+                kernel_bits
+            } else {
+                synapses * q.synapse_bits as u64
+            },
+        });
+    }
+    for (u, &st) in usage.iter_mut().zip(&stored) {
+        u.synaptic_memory_bits = st * q.synapse_bits as u64 + u.shared_kernel_bits;
     }
     Routing {
+        projection_memory,
         src_ptr,
         groups,
         syn_target,

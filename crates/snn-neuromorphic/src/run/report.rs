@@ -260,6 +260,10 @@ pub struct Report {
     /// Per-step trace, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Vec<StepTrace>>,
+    /// Per-layer placement: each population's cores, tiles and neurons per core (as compiled).
+    pub placement: Vec<crate::program::PlacedPopulation>,
+    /// Synaptic memory per projection, by how it is stored (as compiled).
+    pub projection_memory: Vec<crate::program::ProjectionMemory>,
     /// Every assumption the architecture's unstated figures forced.
     pub assumptions: Vec<String>,
 }
@@ -472,6 +476,8 @@ impl Tally {
                 .collect(),
             spikes: self.raster,
             trace: self.trace,
+            placement: prog.populations.clone(),
+            projection_memory: prog.projection_memory.clone(),
             assumptions: a.assumptions(),
         }
     }
