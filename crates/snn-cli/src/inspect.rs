@@ -311,6 +311,8 @@ fn checkpoint_summary(t: &Trainer) -> Summary {
         t.model.layers.len(),
         t.model.n_params()
     );
+    let arch = snn_learn::arch::describe(cfg);
+    let _ = writeln!(text, "arch             {arch}");
     let _ = writeln!(text, "steps            {}", cfg.steps);
     let _ = writeln!(
         text,
@@ -356,6 +358,7 @@ fn checkpoint_summary(t: &Trainer) -> Summary {
     let json = json!({
         "dataset": t.dataset,
         "shape": shape,
+        "arch": arch,
         "n_inputs": cfg.n_inputs,
         "n_outputs": cfg.n_outputs,
         "layers": layers,

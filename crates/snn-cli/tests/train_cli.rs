@@ -181,7 +181,11 @@ fn checkpoints_with_inconsistent_contents_fail_cleanly_everywhere() {
         let mut bad = t.clone();
         edit(&mut bad);
         let p = tmp(name);
-        std::fs::write(&p, encode_framed(FrameKind::CHECKPOINT, 1, &bad).unwrap()).unwrap();
+        std::fs::write(
+            &p,
+            encode_framed(FrameKind::CHECKPOINT, snn_learn::checkpoint::VERSION, &bad).unwrap(),
+        )
+        .unwrap();
         let ps = p.to_str().unwrap();
         for args in [
             vec!["eval", ps],

@@ -140,7 +140,12 @@ pub fn checkpoint(data: &[u8]) -> bool {
         return false;
     };
     let c = &t.model.config;
-    if c.n_inputs > 4096 || c.steps > 200 || c.n_outputs > 4096 {
+    // A conv layer's size is not bounded by the file's length (its kernel is small).
+    if c.n_inputs > 4096
+        || c.steps > 200
+        || c.n_outputs > 4096
+        || c.hidden.iter().any(|h| h.size > 1 << 16)
+    {
         return true;
     }
     // Conv layers of a small file can stand for many neurons: keep the evaluation small (its
