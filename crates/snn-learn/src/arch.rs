@@ -355,7 +355,7 @@ mod tests {
             ("12C5-AP2-100FC10", "100FC10", "1728"),
             ("12X5-FC10", "12X5", "unknown token"),
             ("0C5-FC10", "0C5", "at least 1"),
-            ("4C50-FC10", "4C50", "does not fit"),
+            ("4C50-FC10", "4C50", "larger than the padded input"),
             ("AP2-FC10", "AP2", "directly follow"),
             ("4C3-D1.5-FC10", "D1.5", "[0, 1)"),
             ("4C3s2s2-FC10", "4C3s2s2", "twice"),

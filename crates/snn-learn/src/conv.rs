@@ -20,14 +20,9 @@
 
 use serde::{Deserialize, Serialize};
 
-/// How a conv layer's currents are pooled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-pub enum PoolMode {
-    /// Mean over the window (`AP<k>`).
-    Average,
-    /// Sum over the window (`SP<k>`).
-    Sum,
-}
+/// How a conv layer's currents are pooled: the spec's own [`snn_types::PoolMode`]
+/// (`Average` for `AP<k>`, `Sum` for `SP<k>`).
+pub use snn_types::PoolMode;
 
 /// Pooling of a conv layer's currents, kernel = stride = `size`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -234,20 +229,28 @@ fn geom(
     if in_shape.contains(&0) || product(&in_shape).is_none() {
         return Err(format!("input shape {in_shape:?} is empty or absurd"));
     }
-    let mut out = [out_channels, 0, 0];
-    for d in 0..2 {
-        let span = in_shape[d + 1] + 2 * padding[d];
-        if kernel[d] > span {
-            return Err(format!(
-                "kernel {} x {} does not fit the padded input {} x {}",
-                kernel[0],
-                kernel[1],
-                in_shape[1] + 2 * padding[0],
-                in_shape[2] + 2 * padding[1]
-            ));
-        }
-        out[d + 1] = (span - kernel[d]) / stride[d] + 1;
-    }
+    // The shape arithmetic and its checks are the spec's (`snn_types::conv`), so the trainer,
+    // the engine and the chip agree on every output shape.
+    let u = |v: usize, what: &str| {
+        u32::try_from(v).map_err(|_| format!("{what} {v} is too large (at most {})", u32::MAX))
+    };
+    let pair = |v: [usize; 2], what: &str| -> Result<[u32; 2], String> {
+        Ok([u(v[0], what)?, u(v[1], what)?])
+    };
+    let g = snn_types::ConvGeometry::new(
+        [
+            u(in_shape[0], "input channels")?,
+            u(in_shape[1], "input height")?,
+            u(in_shape[2], "input width")?,
+        ],
+        u(out_channels, "out_channels")?,
+        pair(kernel, "kernel")?,
+        pair(stride, "stride")?,
+        pair(padding, "padding")?,
+        [1, 1],
+        1,
+    )?;
+    let out = g.out_shape().map(|x| x as usize);
     if product(&out).is_none() {
         return Err(format!("output shape {out:?} is absurd"));
     }
