@@ -28,16 +28,17 @@ use serde::{Deserialize, Serialize};
 /// numbers neurons with `u32`).
 const MAX_NEURONS: u64 = u32::MAX as u64;
 
-/// How a pooling projection combines its window.
+/// How a pooling projection combines its window. (The variant order is part of the checkpoint
+/// format of `snn-learn`, which stores it with postcard: do not reorder.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PoolMode {
-    /// Each target receives the projection's weight from every source of its window.
-    #[default]
-    Sum,
     /// Each target receives the projection's weight divided by the window's area
     /// (`kh * kw`, padding included, as PyTorch's `count_include_pad = true`).
     Average,
+    /// Each target receives the projection's weight from every source of its window.
+    #[default]
+    Sum,
 }
 
 impl PoolMode {
