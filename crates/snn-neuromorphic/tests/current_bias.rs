@@ -166,6 +166,11 @@ fn switching_current_stimuli_match_the_engine_on_the_quantised_spec() {
         assert_eq!(pq[1].stimulus_bias_neurons, 6, "model {i}");
         assert_eq!(pq[2].stimulus_bias_neurons, 3, "model {i}");
         assert_eq!(pq[0].stimulus_bias_neurons, 0, "model {i}");
+        let text = prog.fit_summary();
+        assert!(
+            text.contains("per-neuron bias (current stimuli): 6 neurons, max rel err"),
+            "{text}"
+        );
         for p in &pq[1..] {
             assert!(
                 p.stimulus_bias_rel_error < 1e-2,

@@ -114,6 +114,9 @@ fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
     out
 }
 
+/// A neuron's stimulus-bias schedule: `(step, bias from that step on)`.
+type Schedule = Vec<(Step, i64)>;
+
 /// Replaces the current stimuli of `out` by `step_current` stimuli that carry the quantised
 /// per-compartment biases `changes` (one per population and bias schedule, neurons ascending).
 /// They fill the current stimuli's places in order; places left over get a zero `current`,
@@ -131,14 +134,14 @@ fn bias_stimuli(out: &mut NetworkSpec, changes: &[BiasChange]) {
         return;
     }
     let offsets = out.population_offsets();
-    let mut per_neuron: BTreeMap<u32, Vec<(Step, i64)>> = BTreeMap::new();
+    let mut per_neuron: BTreeMap<u32, Schedule> = BTreeMap::new();
     for c in changes {
         per_neuron
             .entry(c.neuron)
             .or_default()
             .push((c.step, c.bias));
     }
-    let mut groups: BTreeMap<(usize, Vec<(Step, i64)>), Vec<u32>> = BTreeMap::new();
+    let mut groups: BTreeMap<(usize, Schedule), Vec<u32>> = BTreeMap::new();
     for (g, sched) in per_neuron {
         let pi = offsets.partition_point(|&o| o <= g as u64) - 1;
         groups
