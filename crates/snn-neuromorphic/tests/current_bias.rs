@@ -291,3 +291,78 @@ fn neurons_with_the_same_schedule_share_one_stimulus() {
     // h: {0, 4, 7} (on then off), {3} (on, both), {9, 11} (the second only); o: {1, 2, 5}.
     assert_eq!(step_currents.len(), 4, "{step_currents:?}");
 }
+
+mod random {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// A random current stimulus: (target `h` or `o`, step current?, neuron mask, amplitudes,
+    /// start step, stop step or none).
+    type Stim = (bool, bool, u16, Vec<f64>, u32, Option<u32>);
+
+    fn stim() -> impl Strategy<Value = Stim> {
+        (
+            any::<bool>(),
+            any::<bool>(),
+            any::<u16>(),
+            prop::collection::vec(-2.5f64..2.5, 1..4),
+            0u32..60,
+            prop::option::of(1u32..60),
+        )
+    }
+
+    fn to_spec(s: &Stim, amp: f64) -> StimulusSpec {
+        let (to_h, step, mask, amps, start, stop) = s;
+        let size = if *to_h { 12 } else { 6 };
+        let neurons: Vec<u32> = (0..size).filter(|k| mask & (1 << k) != 0).collect();
+        let target = if *to_h { "h" } else { "o" }.to_string();
+        let neurons = if *mask == u16::MAX {
+            None
+        } else {
+            Some(neurons)
+        };
+        if *step {
+            StimulusSpec::StepCurrent {
+                target,
+                times_ms: (0..amps.len())
+                    .map(|k| (*start as f64 + 7.0 * k as f64) * 0.5)
+                    .collect(),
+                amplitudes: amps.iter().map(|a| a * amp).collect(),
+                neurons,
+            }
+        } else {
+            StimulusSpec::Current {
+                target,
+                amplitude: amps[0] * amp,
+                start_ms: *start as f64 * 0.5,
+                stop_ms: stop.map(|d| (*start + d) as f64 * 0.5),
+                neurons,
+            }
+        }
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(24))]
+        #[test]
+        fn chip_equals_engine_with_random_current_stimuli(
+            model in 0usize..4,
+            stims in prop::collection::vec(stim(), 1..6),
+            seed in any::<u64>(),
+            skip in any::<bool>(),
+        ) {
+            let (m, amp) = models().swap_remove(model);
+            let mut spec = net(m, amp);
+            spec.seed = seed;
+            spec.stimuli.retain(|s| matches!(s, StimulusSpec::Poisson { .. }));
+            // Currents before and after a Poisson source.
+            for (k, s) in stims.iter().enumerate() {
+                spec.stimuli.insert(k % 2, to_spec(s, amp));
+            }
+            prop_assume!(spec.validate().is_ok());
+            let (chip_spikes, q) = chip(&spec, &arch(skip), 120);
+            prop_assert!(q.validate().is_ok());
+            let engine = snn_core::simulate(&q, 120, 2).unwrap().0;
+            prop_assert_eq!(chip_spikes, engine);
+        }
+    }
+}
