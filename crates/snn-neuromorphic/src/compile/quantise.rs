@@ -20,7 +20,7 @@
 //!   `W = round(w P21 s)` (the per-step voltage increment of a current jump `w`), threshold and
 //!   bias as `lif_delta`.
 //!
-//! Biases become `bias_mant << bias_exp` with a 13-bit signed mantissa ([`bias_parts`]: the
+//! Biases become `bias_mant << bias_exp` with a 13-bit signed mantissa (`bias_parts`: the
 //! smallest exponent `e` in `0..=7` for which `round(b / 2^e)` (half away from zero) fits in
 //! `[-4095, 4095]`; beyond `4095 << 7` the mantissa saturates).
 //!
@@ -29,7 +29,7 @@
 //! current is summed over the active stimuli in spec order in `f32` (as the engine sums
 //! `i_ext`), converted to integer `v` units with the population's bias scale (`64 s` for
 //! `lif_beta`, `64 s P20` for `lif_delta`/`lif_exp`, 1 for `loihi_lif`) and quantised with
-//! [`bias_parts`] like the population's bias. The chip adds it to the population's bias; the
+//! `bias_parts` like the population's bias. The chip adds it to the population's bias; the
 //! largest relative error is reported per population. What the chip cannot
 //! express (reset by subtraction, refractory periods, a reset potential other than rest, `>=`
 //! thresholds, `lif_exp`'s one-step lag between current and voltage, distinct inhibitory time
