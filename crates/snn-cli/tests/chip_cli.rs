@@ -403,3 +403,106 @@ fn axon_type_violations_count_the_named_population() {
         "{err}"
     );
 }
+
+/// Output spike counts per class over snnTorch's 25 steps (chip steps 2..27: two synapses).
+fn class_counts(spikes: &[(u64, u32)], first_output: u32) -> Vec<u64> {
+    let mut c = vec![0u64; 10];
+    for &(t, n) in spikes {
+        if n >= first_output && (2..27).contains(&t) {
+            c[(n - first_output) as usize] += 1;
+        }
+    }
+    c
+}
+
+#[test]
+fn the_zero_reset_snntorch_import_runs_on_the_chip_as_the_engine_runs_its_quantised_spec() {
+    let nir = repo_file("crates/snn-nir/tests/data/snntorch/digits_mlp.nir");
+    let reference: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(repo_file(
+            "crates/snn-nir/tests/data/snntorch/digits_mlp_reference.json",
+        ))
+        .unwrap(),
+    )
+    .unwrap();
+    let input: Vec<(u64, u32)> = reference["samples"][0]["input_spikes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_u64().unwrap(), p[1].as_u64().unwrap() as u32))
+        .collect();
+    let csv: String = std::iter::once("step,neuron\n".to_string())
+        .chain(input.iter().map(|(t, n)| format!("{t},{n}\n")))
+        .collect();
+    let input_csv = tmp("mlp_in0.csv", &csv);
+    let dir = input_csv.parent().unwrap().to_path_buf();
+    let (zero, delayed) = (dir.join("mlp_zero.toml"), dir.join("mlp_delayed.toml"));
+    for (out, reset) in [(&zero, "zero"), (&delayed, "subtract-delayed")] {
+        snn()
+            .args(["nir", "import"])
+            .arg(&nir)
+            .arg("--out")
+            .arg(out)
+            .args(["--dt-ms", "0.1", "--reset", reset])
+            .assert()
+            .success();
+    }
+    // snnTorch's delayed reset still has no chip form (and the per-neuron biases are no
+    // longer a problem).
+    let out = snn().arg("chip").arg(&delayed).output().unwrap();
+    let err = one_error_line(&out);
+    assert!(
+        err.contains("not supported on the chip (2 problems): populations[1] ('1'): model lif_beta with reset subtract_delayed (snnTorch's delayed reset) cannot be mapped"),
+        "{err}"
+    );
+    assert!(!err.contains("stimuli"), "{err}");
+    // The zero-reset import runs, its per-neuron biases on the chip.
+    let out = snn()
+        .arg("chip")
+        .arg(&zero)
+        .arg("--input")
+        .arg(&input_csv)
+        .args(["--steps", "27", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let chip: Vec<(u64, u32)> = report["output_spikes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| (p[0].as_u64().unwrap(), p[1].as_u64().unwrap() as u32))
+        .collect();
+    assert_eq!(class_counts(&chip, 96), vec![0, 11, 0, 6, 0, 4, 0, 1, 5, 7]);
+    // The engine on the quantised spec gives the same spikes.
+    let spec = snn_types::NetworkSpec::load(&zero).unwrap();
+    let prog =
+        snn_neuromorphic::compile(&spec, &snn_neuromorphic::ArchSpec::preset("loihi").unwrap())
+            .unwrap();
+    let q = prog.quantised_spec();
+    assert!(
+        prog.fit_summary()
+            .contains("per-neuron bias (current stimuli): 31 neurons"),
+        "{}",
+        prog.fit_summary()
+    );
+    let mut engine = snn_core::Network::build(&q).unwrap();
+    let spikes: Vec<snn_types::Spike> = input
+        .iter()
+        .map(|&(step, neuron)| snn_types::Spike { step, neuron })
+        .collect();
+    engine
+        .inject_input(0, &snn_types::SpikeRaster::from_spikes(0, 27, &spikes))
+        .unwrap();
+    let mut raster = snn_types::SpikeRaster::new(0);
+    engine.run(27, &mut raster);
+    let mut engine_spikes: Vec<(u64, u32)> = raster
+        .iter()
+        .filter(|s| s.neuron >= 64)
+        .map(|s| (s.step, s.neuron))
+        .collect();
+    let mut chip_spikes: Vec<(u64, u32)> = chip.into_iter().filter(|s| s.1 >= 64).collect();
+    engine_spikes.sort_unstable();
+    chip_spikes.sort_unstable();
+    assert_eq!(chip_spikes, engine_spikes);
+}

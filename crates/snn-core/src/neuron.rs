@@ -968,8 +968,17 @@ impl LoihiCoef {
     /// One step of one compartment: the new `(u, v, spiked)`.
     #[inline(always)]
     pub fn step(&self, u: i32, v: i32, a_in: i32) -> (i32, i32, bool) {
+        self.step_biased(u, v, a_in, 0)
+    }
+
+    /// One step of one compartment whose own bias `extra` (integer `v` units per step, the
+    /// compartment's share of Loihi's per-compartment bias, e.g. from a current stimulus) adds
+    /// to the population's: `v[t] = clip(rtz(v[t-1] (4096 - dv), 12) + u[t] + (bias + extra))`.
+    /// Integer sums, so the order of the terms does not matter.
+    #[inline(always)]
+    pub fn step_biased(&self, u: i32, v: i32, a_in: i32, extra: i64) -> (i32, i32, bool) {
         let u1 = wrap24(rtz12(u as i64 * self.u_keep) + ((a_in as i64) << 6));
-        let v1 = (rtz12(v as i64 * self.v_keep) + u1 as i64 + self.bias)
+        let v1 = (rtz12(v as i64 * self.v_keep) + u1 as i64 + self.bias.saturating_add(extra))
             .clamp(-(LOIHI_V_MAX as i64), LOIHI_V_MAX as i64);
         if v1 > self.vth {
             (u1, 0, true)
@@ -986,7 +995,10 @@ pub fn loihi_step(p: &LoihiLifParams, u: i32, v: i32, a_in: i32) -> (i32, i32, b
 }
 
 /// One step of `loihi_lif` over a range. Arrivals are summed as `f32` (exact for integer
-/// weights while `|a_in| < 2^24`, which validation guarantees per synapse) and converted.
+/// weights while `|a_in| < 2^24`, which validation guarantees per synapse) and converted. The
+/// external current `i_ext` (current stimuli, run-time currents) is each compartment's own bias:
+/// truncated toward zero to an integer and added to `v` with the population's bias
+/// ([`LoihiCoef::step_biased`]), as Loihi's per-compartment `bias_mant << bias_exp`.
 pub(crate) fn update_loihi(
     k: &LoihiCoef,
     u: &mut [i32],
@@ -998,9 +1010,9 @@ pub(crate) fn update_loihi(
     let n = v.len();
     let (u, input, i_ext, flags) = (&mut u[..n], &mut input[..n], &i_ext[..n], &mut flags[..n]);
     for i in 0..n {
-        let a_in = (input[i] + i_ext[i]) as i32;
+        let a_in = input[i] as i32;
         input[i] = 0.0;
-        let (u1, v1, s) = k.step(u[i], v[i], a_in);
+        let (u1, v1, s) = k.step_biased(u[i], v[i], a_in, i_ext[i] as i64);
         u[i] = u1;
         v[i] = v1;
         flags[i] = s as u8;

@@ -241,7 +241,7 @@ pub struct PowerSpec {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ModelOptions {
-    /// Skip neurons whose state is zero, that have no bias and no input this step: they cost no
+    /// Skip neurons whose state is zero, that have no bias (population or current stimulus) and no input this step: they cost no
     /// time and no energy (event-driven accounting). `false` charges every placed neuron an
     /// update every step.
     #[serde(default = "yes")]
@@ -576,7 +576,7 @@ impl ArchSpec {
             a.push("power.static_mw unstated: static energy is not modelled (0)".into());
         }
         if self.model.skip_idle_neurons {
-            a.push("model.skip_idle_neurons: neurons with zero state, no bias and no input are not updated and cost nothing".into());
+            a.push("model.skip_idle_neurons: neurons with zero state, no bias (population or stimulus) and no input are not updated and cost nothing".into());
         }
         a
     }

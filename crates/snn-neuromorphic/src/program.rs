@@ -6,7 +6,7 @@ use snn_core::stimulus::PoissonSource;
 use snn_types::{Connectivity, NetworkSpec, ProjectionSpec, Step, ValueSpec, steps_to_ms};
 
 use crate::arch::ArchSpec;
-use crate::compile::quantise::{PopulationQuant, ProjectionQuant};
+use crate::compile::quantise::{BiasChange, PopulationQuant, ProjectionQuant};
 
 /// Marks a neuron that lives off-chip (input populations, fed through the host tile).
 pub(crate) const HOST: u32 = u32::MAX;
@@ -172,12 +172,20 @@ pub struct ChipProgram {
     pub(crate) input_events: Vec<(Step, u32)>,
     /// Poisson sources that fire input neurons.
     pub(crate) poisson: Vec<PoissonSource>,
+    /// Per-compartment biases of current stimuli: from `step` on, `neuron` adds `bias` to its
+    /// population's bias; ordered by (step, neuron).
+    pub(crate) bias_changes: Vec<BiasChange>,
     pub(crate) record: Vec<bool>,
 }
 
 impl ChipProgram {
     /// The network the chip runs, as a spec `snn-core` can simulate: `loihi_lif` populations
-    /// with the quantised parameters and the quantised integer weights. Projections with a
+    /// with the quantised parameters and the quantised integer weights. Current stimuli are
+    /// replaced by `step_current` stimuli carrying the quantised per-compartment biases (integer
+    /// `v` units, which the engine's `loihi_lif` adds to `v` as the chip does), one per group
+    /// of neurons with the same bias schedule, in the current stimuli's places (extra places
+    /// get a zero `current`, extra groups go at the end, so other stimuli keep their index and
+    /// their Poisson streams). Projections with a
     /// uniform weight keep their rule (the engine redraws the same synapses from the seed), as do
     /// `conv2d` (with the integer kernel, so the engine can run it compactly) and `pool2d` (with
     /// its integer weight); others become explicit synapse lists (delays written back in milliseconds, whole steps of

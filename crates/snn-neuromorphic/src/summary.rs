@@ -172,6 +172,13 @@ impl ChipProgram {
                     p.threshold_rel_error,
                     p.v_decay_error
                 );
+                if p.stimulus_bias_neurons > 0 {
+                    let _ = writeln!(
+                        s,
+                        "    per-neuron bias (current stimuli): {} neurons, max rel err {:.2e}",
+                        p.stimulus_bias_neurons, p.stimulus_bias_rel_error
+                    );
+                }
                 for n in &p.notes {
                     let _ = writeln!(s, "    note: {n}");
                 }

@@ -477,14 +477,15 @@ fn does_not_fit_lists_every_violation() {
         "{limits:?}"
     );
     assert!(e.to_string().contains("projections[0]"));
-    // Unsupported stimuli are listed with their path.
+    // Unsupported stimuli (a current into a model the chip cannot run) are listed with their
+    // path.
     let spec = NetworkSpec::from_toml_str(
         r#"
         dt_ms = 1.0
         [[populations]]
         name = "a"
         size = 5
-        neuron = { model = "loihi_lif" }
+        neuron = { model = "izhikevich" }
         [[stimuli]]
         kind = "current"
         target = "a"
@@ -495,7 +496,10 @@ fn does_not_fit_lists_every_violation() {
     let m = compile(&spec, &ArchSpec::preset("loihi").unwrap())
         .unwrap_err()
         .to_string();
-    assert!(m.contains("stimuli[0]"), "{m}");
+    assert!(
+        m.contains("stimuli[0]: current stimulus into 'a' (model izhikevich) has no chip form"),
+        "{m}"
+    );
 }
 
 #[test]

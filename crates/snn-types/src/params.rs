@@ -263,7 +263,9 @@ impl Default for LifBetaParams {
 /// ```
 ///
 /// `rtz(x, 12)` divides by 4096 rounding toward zero; `a_in` is the sum of the integer weights
-/// arriving this step. Weights into such a population must be integers.
+/// arriving this step. Weights into such a population must be integers. A current stimulus on
+/// such a population is a per-compartment bias: its amplitude (integer `v` units per step,
+/// truncated toward zero) adds to `bias_mant << bias_exp` in the `v` equation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LoihiLifParams {

@@ -1,6 +1,7 @@
 //! Pass 1, check: is this a network a chip can run? Validates the spec and the architecture,
-//! rejects what has no meaning on a chip (current stimuli, inputs into non-input populations,
-//! projections into input populations, more neurons than indices), and expands every projection
+//! rejects what has no meaning on a chip (current stimuli into models the chip cannot run, spike
+//! inputs into non-input populations, projections into input
+//! populations, more neurons than indices), and expands every projection
 //! with `snn-core`'s connectivity expansion, so the chip's synapses are the engine's.
 
 use snn_core::Projection;
@@ -91,9 +92,20 @@ pub(crate) fn check<'s>(
     for (i, s) in spec.stimuli.iter().enumerate() {
         let ti = spec.population_index(s.target()).unwrap_or(0);
         match s {
-            StimulusSpec::Current { .. } | StimulusSpec::StepCurrent { .. } => unsupported.push(
-                format!("stimuli[{i}]: current stimuli cannot be injected into a chip (use a bias or an input population)"),
-            ),
+            // Current stimuli become per-compartment biases (quantise) for every model the chip
+            // runs (validation refuses currents into input populations).
+            StimulusSpec::Current { .. } | StimulusSpec::StepCurrent { .. }
+                if matches!(
+                    spec.populations[ti].neuron,
+                    NeuronModel::LifCondExp(_) | NeuronModel::Izhikevich(_) | NeuronModel::Adex(_)
+                ) =>
+            {
+                unsupported.push(format!(
+                    "stimuli[{i}]: current stimulus into '{}' (model {}) has no chip form: the model itself cannot be mapped, so there is no compartment bias to carry it",
+                    s.target(),
+                    spec.populations[ti].neuron.name()
+                ))
+            }
             StimulusSpec::SpikeArray { .. } | StimulusSpec::Poisson { .. } if !is_input[ti] => {
                 unsupported.push(format!(
                     "stimuli[{i}]: spike inputs must target an input population ('{}' is {})",
@@ -197,10 +209,44 @@ mod tests {
         let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
             .unwrap_err()
             .to_string();
-        assert!(err.contains("stimuli[1]: current stimuli"), "{err}");
+        assert!(!err.contains("stimuli[1]"), "{err}");
         assert!(
             err.contains(
                 "stimuli[0]: spike inputs must target an input population ('a' is loihi_lif)"
+            ),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn current_stimuli_pass_except_into_inputs_and_unmappable_models() {
+        let mut spec = net(60.0);
+        let current = |target: &str| StimulusSpec::Current {
+            target: target.into(),
+            amplitude: 1.0,
+            start_ms: 0.0,
+            stop_ms: None,
+            neurons: None,
+        };
+        spec.stimuli.push(current("a"));
+        assert!(check(&spec, &small_arch(3), &MemoryBudget::unknown()).is_ok());
+        spec.stimuli.push(current("in"));
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("stimuli[2].target: a current cannot drive an input population"),
+            "{err}"
+        );
+        spec.stimuli.pop();
+        spec.populations[1].neuron = NeuronModel::Izhikevich(Default::default());
+        spec.populations[1].v_init = None;
+        let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains(
+                "stimuli[1]: current stimulus into 'a' (model izhikevich) has no chip form"
             ),
             "{err}"
         );

@@ -9,12 +9,17 @@ use snn_core::Synaptic;
 use snn_core::init::{initial_v, to_integer_v};
 use snn_core::neuron::LoihiCoef;
 use snn_core::stimulus::StimulusPlan;
-use snn_types::{Connectivity, Distribution, NetworkSpec, NeuronModel, PoolMode, ValueSpec};
+use std::collections::BTreeMap;
+
+use snn_types::{
+    Connectivity, Distribution, NetworkSpec, NeuronModel, PoolMode, Step, StimulusSpec, ValueSpec,
+    steps_to_ms,
+};
 
 use crate::arch::ArchSpec;
 use crate::compile::check::Checked;
 use crate::compile::place::Placement;
-use crate::compile::quantise::Quantised;
+use crate::compile::quantise::{BiasChange, Quantised};
 use crate::compile::route::Routing;
 use crate::program::{ChipProgram, ProjInfo, Quantisation};
 
@@ -61,6 +66,7 @@ const SPEC_WEIGHT_LIMIT: f64 = (1 << 24) as f64;
 /// `conv2d`. Others are written out lazily by [`ChipProgram::quantised_spec`].
 fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
     let mut out = spec.clone();
+    bias_stimuli(&mut out, &q.bias_changes);
     for (i, p) in out.populations.iter_mut().enumerate() {
         if let Some(lp) = q.params[i] {
             if !matches!(p.neuron, NeuronModel::LoihiLif(_)) {
@@ -106,6 +112,65 @@ fn quantised_spec(spec: &NetworkSpec, q: &Quantised) -> NetworkSpec {
         }
     }
     out
+}
+
+/// A neuron's stimulus-bias schedule: `(step, bias from that step on)`.
+type Schedule = Vec<(Step, i64)>;
+
+/// Replaces the current stimuli of `out` by `step_current` stimuli that carry the quantised
+/// per-compartment biases `changes` (one per population and bias schedule, neurons ascending).
+/// They fill the current stimuli's places in order; places left over get a zero `current`,
+/// stimuli left over are appended, so every other stimulus keeps its index.
+fn bias_stimuli(out: &mut NetworkSpec, changes: &[BiasChange]) {
+    let slots: Vec<usize> = (0..out.stimuli.len())
+        .filter(|&i| {
+            matches!(
+                out.stimuli[i],
+                StimulusSpec::Current { .. } | StimulusSpec::StepCurrent { .. }
+            )
+        })
+        .collect();
+    if slots.is_empty() {
+        return;
+    }
+    let offsets = out.population_offsets();
+    let mut per_neuron: BTreeMap<u32, Schedule> = BTreeMap::new();
+    for c in changes {
+        per_neuron
+            .entry(c.neuron)
+            .or_default()
+            .push((c.step, c.bias));
+    }
+    let mut groups: BTreeMap<(usize, Schedule), Vec<u32>> = BTreeMap::new();
+    for (g, sched) in per_neuron {
+        let pi = offsets.partition_point(|&o| o <= g as u64) - 1;
+        groups
+            .entry((pi, sched))
+            .or_default()
+            .push(g - offsets[pi] as u32);
+    }
+    let dt = out.dt_ms;
+    let mut made: Vec<StimulusSpec> = groups
+        .into_iter()
+        .map(|((pi, sched), neurons)| StimulusSpec::StepCurrent {
+            target: out.populations[pi].name.clone(),
+            times_ms: sched.iter().map(|&(t, _)| steps_to_ms(t, dt)).collect(),
+            amplitudes: sched.iter().map(|&(_, b)| b as f64).collect(),
+            neurons: Some(neurons),
+        })
+        .collect();
+    let extra = made.split_off(made.len().min(slots.len()));
+    let mut made = made.into_iter();
+    for &i in &slots {
+        out.stimuli[i] = made.next().unwrap_or_else(|| StimulusSpec::Current {
+            target: out.stimuli[i].target().to_string(),
+            amplitude: 0.0,
+            start_ms: 0.0,
+            stop_ms: None,
+            neurons: None,
+        });
+    }
+    out.stimuli.extend(extra);
 }
 
 /// Runs the lower pass.
@@ -220,6 +285,7 @@ pub(crate) fn lower(
         proj,
         input_events,
         poisson,
+        bias_changes: q.bias_changes,
         record,
     }
 }

@@ -20,7 +20,17 @@
 //!   `W = round(w P21 s)` (the per-step voltage increment of a current jump `w`), threshold and
 //!   bias as `lif_delta`.
 //!
-//! Biases become `bias_mant << bias_exp` with a 13-bit signed mantissa. What the chip cannot
+//! Biases become `bias_mant << bias_exp` with a 13-bit signed mantissa (`bias_parts`: the
+//! smallest exponent `e` in `0..=7` for which `round(b / 2^e)` (half away from zero) fits in
+//! `[-4095, 4095]`; beyond `4095 << 7` the mantissa saturates).
+//!
+//! **Current stimuli** (`current`, `step_current`) become per-compartment biases, as Loihi has a
+//! bias per compartment: at every step where some stimulus switches, each driven neuron's
+//! current is summed over the active stimuli in spec order in `f32` (as the engine sums
+//! `i_ext`), converted to integer `v` units with the population's bias scale (`64 s` for
+//! `lif_beta`, `64 s P20` for `lif_delta`/`lif_exp`, 1 for `loihi_lif`) and quantised with
+//! `bias_parts` like the population's bias. The chip adds it to the population's bias; the
+//! largest relative error is reported per population. What the chip cannot
 //! express (reset by subtraction, refractory periods, a reset potential other than rest, `>=`
 //! thresholds, `lif_exp`'s one-step lag between current and voltage, distinct inhibitory time
 //! constants) is listed in the population's `notes`; the numeric errors (weights, thresholds,
@@ -29,7 +39,8 @@
 use serde::Serialize;
 use snn_core::Synaptic;
 use snn_core::neuron::{LifDeltaPropagators, LifExpPropagators};
-use snn_types::{Connectivity, LoihiLifParams, NeuronModel, Receptor, ResetMode};
+use snn_core::stimulus::StimulusPlan;
+use snn_types::{Connectivity, LoihiLifParams, NeuronModel, Receptor, ResetMode, Step};
 
 use crate::arch::{ArchSpec, ConvWeights};
 use crate::compile::CompileOptions;
@@ -89,6 +100,11 @@ pub struct PopulationQuant {
     pub u_decay_error: f64,
     /// Relative error of the bias (0 when there is none).
     pub bias_rel_error: f64,
+    /// Neurons that receive a per-compartment bias from current stimuli.
+    pub stimulus_bias_neurons: u64,
+    /// Largest relative error of a per-compartment bias from current stimuli, over neurons and
+    /// switching steps (0 when there is none).
+    pub stimulus_bias_rel_error: f64,
     /// Behaviours the chip cannot reproduce, in words.
     pub notes: Vec<String>,
 }
@@ -165,6 +181,8 @@ pub(crate) fn bias_parts(b: f64) -> (i32, u8) {
 /// What a float population needs from its incoming weights to map.
 pub(crate) struct FloatMap {
     pub params: LoihiLifParams,
+    /// Integer `v` units per step per unit of external current (`i_ext`).
+    pub bias_scale: f64,
     /// Integer weight units per spec weight unit, per receptor (excitatory, inhibitory).
     pub w_scale: (f64, f64),
     pub quant: PopulationQuant,
@@ -197,6 +215,8 @@ pub(crate) fn map_float(
 ) -> Option<FloatMap> {
     let mut notes = Vec::new();
     // (dv, du, threshold, bias per step, per-receptor voltage increments per unit weight, E_L)
+    // `i_ext` (current stimuli) enters as `bias_unit * i_ext` per step, like the bias.
+    let mut bias_unit = 1.0;
     let (p22, p11, th, bias, k_ex, k_in, _e_l) = match model {
         NeuronModel::LifBeta(p) => {
             if p.reset == ResetMode::Subtract {
@@ -209,6 +229,7 @@ pub(crate) fn map_float(
         NeuronModel::LifDelta(p) => {
             let LifDeltaPropagators { p22, p20 } = LifDeltaPropagators::new(p, dt_ms);
             lif_notes(&mut notes, p.t_ref_ms, p.v_reset_mv, p.e_l_mv, dt_ms);
+            bias_unit = p20;
             (
                 p22,
                 0.0,
@@ -233,6 +254,7 @@ pub(crate) fn map_float(
                     .into(),
             );
             lif_notes(&mut notes, p.t_ref_ms, p.v_reset_mv, p.e_l_mv, dt_ms);
+            bias_unit = k.p20;
             (
                 k.p22,
                 k.p11_ex,
@@ -299,10 +321,13 @@ pub(crate) fn map_float(
         } else {
             0.0
         },
+        stimulus_bias_neurons: 0,
+        stimulus_bias_rel_error: 0.0,
         notes,
     };
     Some(FloatMap {
         params,
+        bias_scale: bias_unit * 64.0 * s,
         w_scale: (s * k_ex, s * k_in),
         quant,
     })
@@ -326,6 +351,8 @@ pub(crate) struct Quantised {
     /// Per `conv2d`/`pool2d` projection on an architecture with shared conv weights: what one
     /// output channel's kernel slice costs a core.
     pub shared: Vec<Option<SharedKernel>>,
+    /// Per-compartment biases of the current stimuli, ordered by (step, neuron).
+    pub bias_changes: Vec<BiasChange>,
     /// Weight precision used.
     pub num_weight_bits: u32,
     /// Bits per synapse of synaptic memory (stated by the architecture, or assumed: weight,
@@ -371,8 +398,86 @@ fn exact_population(name: &str, model: &str, params: Option<LoihiLifParams>) -> 
         v_decay_error: 0.0,
         u_decay_error: 0.0,
         bias_rel_error: 0.0,
+        stimulus_bias_neurons: 0,
+        stimulus_bias_rel_error: 0.0,
         notes: vec![],
     }
+}
+
+/// A per-compartment bias change: from `step` on, neuron `neuron` (global index) has the
+/// stimulus bias `bias` (integer `v` units per step, `mantissa << exponent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct BiasChange {
+    pub step: Step,
+    pub neuron: u32,
+    pub bias: i64,
+}
+
+/// The quantised per-compartment biases of the spec's current stimuli, as changes ordered by
+/// (step, neuron). `bias_scale[i]` is population `i`'s integer `v` units per unit of current
+/// (`None`: no current stimulus may target it; the check pass refused those). Fills each
+/// population's `stimulus_bias_*` fields.
+pub(crate) fn stimulus_biases(
+    c: &Checked<'_>,
+    bias_scale: &[Option<f64>],
+    populations: &mut [PopulationQuant],
+) -> Vec<BiasChange> {
+    let plan = StimulusPlan::from_spec(c.spec);
+    if plan.currents.is_empty() {
+        return Vec::new();
+    }
+    let pop_of = |g: u32| c.offsets.partition_point(|&o| o <= g as u64) - 1;
+    let mut touched: Vec<u32> = plan
+        .currents
+        .iter()
+        .flat_map(|cs| cs.neurons.iter().copied())
+        .filter(|&g| bias_scale[pop_of(g)].is_some())
+        .collect();
+    touched.sort_unstable();
+    touched.dedup();
+    let slot = |g: u32| touched.binary_search(&g).ok();
+    let mut sum = vec![0f32; touched.len()];
+    let mut last = vec![0i64; touched.len()];
+    let mut changes = Vec::new();
+    for &t in plan.switch_steps.iter().filter(|&&t| t != Step::MAX) {
+        // The engine's `i_ext` at step `t`: active amplitudes added in spec order, in f32.
+        sum.fill(0.0);
+        for cs in &plan.currents {
+            let a = cs.amplitude(t);
+            if a != 0.0 {
+                for &g in &cs.neurons {
+                    if let Some(k) = slot(g) {
+                        sum[k] += a;
+                    }
+                }
+            }
+        }
+        for (k, &g) in touched.iter().enumerate() {
+            let pi = pop_of(g);
+            let exact = sum[k] as f64 * bias_scale[pi].unwrap_or(0.0);
+            let (m, e) = bias_parts(exact);
+            let q = (m as i64) << e;
+            if exact != 0.0 {
+                let pq = &mut populations[pi];
+                pq.stimulus_bias_rel_error = pq
+                    .stimulus_bias_rel_error
+                    .max(((q as f64 - exact) / exact).abs());
+            }
+            if q != last[k] {
+                last[k] = q;
+                changes.push(BiasChange {
+                    step: t,
+                    neuron: g,
+                    bias: q,
+                });
+            }
+        }
+    }
+    for &g in &touched {
+        populations[pop_of(g)].stimulus_bias_neurons += 1;
+    }
+    changes.sort_unstable();
+    changes
 }
 
 /// Runs the quantise pass: neuron parameters first (a float population's scale depends on its
@@ -394,7 +499,13 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
     let mut params: Vec<Option<LoihiLifParams>> = Vec::new();
     // Integer weight units per spec weight unit for (excitatory, inhibitory) inputs.
     let mut w_scale: Vec<(f64, f64)> = Vec::new();
+    // Integer `v` units per unit of current stimulus, per population (`None`: not mappable).
+    let mut bias_scale: Vec<Option<f64>> = Vec::new();
     for (i, p) in spec.populations.iter().enumerate() {
+        bias_scale.push(match &p.neuron {
+            NeuronModel::LoihiLif(_) => Some(1.0),
+            _ => None,
+        });
         match &p.neuron {
             NeuronModel::Input => {
                 params.push(None);
@@ -430,6 +541,7 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
                 let fm = map_float(&p.name, model, spec.dt_ms, mx, max_mant);
                 match fm {
                     Some(fm) => {
+                        bias_scale[i] = Some(fm.bias_scale);
                         params.push(Some(fm.params));
                         w_scale.push(fm.w_scale);
                         populations.push(fm.quant);
@@ -443,6 +555,8 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
             }
         }
     }
+
+    let bias_changes = stimulus_biases(c, &bias_scale, &mut populations);
 
     // Weights: sign mode, exponent, mantissas (CSR order per projection).
     let mut projections = Vec::new();
@@ -558,6 +672,7 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
         mantissas,
         kernels,
         shared,
+        bias_changes,
         num_weight_bits: wf.num_bits,
         synapse_bits,
     }

@@ -3,7 +3,8 @@
 //! Each timestep, in this order (all cores in parallel, each core's stages sequential):
 //!
 //! 1. **Soma.** Every core updates its neurons in index order, reading and clearing this step's
-//!    dendritic accumulator `a_in`; a neuron with zero state, no bias and no input is skipped when
+//!    dendritic accumulator `a_in` and adding its population's bias and its own bias (current
+//!    stimuli, switched at their steps); a neuron with zero state, no bias and no input is skipped when
 //!    `model.skip_idle_neurons` is set (its update would leave it at zero anyway). An update costs
 //!    the active figure if the neuron received input or spiked, else the inactive one.
 //! 2. **Axon.** Right after a neuron spikes the core charges `spike_out` and emits one packet per
@@ -53,6 +54,10 @@ pub struct Chip<'p> {
     slots: usize,
     step: u64,
     extra_inputs: Vec<(u64, u32)>,
+    /// Per-compartment bias from current stimuli (empty when the program has none).
+    nbias: Vec<i64>,
+    /// Next entry of `prog.bias_changes` to apply.
+    bias_cursor: usize,
     mesh: Mesh,
     is_input: Vec<bool>,
     budget: MemoryBudget,
@@ -83,10 +88,12 @@ impl<'p> Chip<'p> {
         crate::memory::check_mesh(a, &budget)?;
         let n = prog.n_neurons;
         let slots = prog.max_delay as usize + 1;
+        let nbias_len = if prog.bias_changes.is_empty() { 0 } else { n };
         budget.check_parts(
             format!("chip state of {n} neurons"),
             crate::memory::state_bytes(n as u64, slots as u64)
-                .saturating_add(crate::memory::mesh_bytes(a)),
+                .saturating_add(crate::memory::mesh_bytes(a))
+                .saturating_add(8 * nbias_len as u64),
             "neuron state, dendritic ring, mesh",
         )?;
         let hop = a
@@ -111,6 +118,8 @@ impl<'p> Chip<'p> {
             slots,
             step: 0,
             extra_inputs: Vec::new(),
+            nbias: vec![0; nbias_len],
+            bias_cursor: 0,
             mesh: Mesh::new(
                 a.mesh.tiles_x,
                 a.mesh.tiles_y,
@@ -159,6 +168,8 @@ impl<'p> Chip<'p> {
         self.ring.fill(0);
         self.step = 0;
         self.extra_inputs.clear();
+        self.nbias.fill(0);
+        self.bias_cursor = 0;
         self.mesh.link_packets.fill(0);
     }
 
@@ -193,6 +204,7 @@ impl<'p> Chip<'p> {
             let slot = (t % self.slots as u64) as usize;
             let before = tally.counts;
             s.clear();
+            self.switch_biases(t);
             self.inputs_of_step(t, &mut cursors, &mut s.inputs);
             self.soma_and_axon(&ctx, slot, &mut s, &mut tally);
             self.host_inputs(&ctx, &mut s, &mut tally);
@@ -233,6 +245,17 @@ impl<'p> Chip<'p> {
         ))
     }
 
+    /// Applies the per-compartment bias changes of current stimuli due by step `t`.
+    fn switch_biases(&mut self, t: u64) {
+        let changes = &self.prog.bias_changes;
+        while let Some(c) = changes.get(self.bias_cursor)
+            && c.step <= t
+        {
+            self.nbias[c.neuron as usize] = c.bias;
+            self.bias_cursor += 1;
+        }
+    }
+
     /// Input neurons that fire at step `t`: spike arrays of the spec, injected spikes and Poisson
     /// sources (`snn-core`'s counter-based draws), sorted and distinct.
     fn inputs_of_step(&self, t: u64, cursors: &mut (usize, usize), inputs: &mut Vec<u32>) {
@@ -268,14 +291,16 @@ impl<'p> Chip<'p> {
             for &(lo, hi, pi) in &prog.pop_of_core_seg[c] {
                 let sp = prog.soma[pi as usize];
                 let idle_ok = ctx.skip_idle && sp.bias == 0;
+                let has_nbias = !self.nbias.is_empty();
                 for g in lo..hi {
                     let gi = g as usize;
                     let a_in = std::mem::take(&mut self.ring[ring_slot + gi]);
                     let (u0, v0) = (self.u[gi], self.v[gi]);
-                    if idle_ok && a_in == 0 && u0 == 0 && v0 == 0 {
+                    let extra = if has_nbias { self.nbias[gi] } else { 0 };
+                    if idle_ok && extra == 0 && a_in == 0 && u0 == 0 && v0 == 0 {
                         continue;
                     }
-                    let (u1, v1, fired) = sp.step(u0, v0, a_in);
+                    let (u1, v1, fired) = sp.step_biased(u0, v0, a_in, extra);
                     self.u[gi] = u1;
                     self.v[gi] = v1;
                     upd += 1;
