@@ -15,7 +15,7 @@
 //!   neuron), plus the scratch the rule's expansion needs at its peak (one projection at a time);
 //!   a `conv2d` or `pool2d` projection (constant delay) is stored as its kernel (4 bytes per
 //!   kernel weight, none for a pool) plus its tap tables
-//!   ([`conv_taps_bytes`](crate::projection::conv_taps_bytes)), whatever its synapse count, which
+//!   ([`conv_taps_bytes`]), whatever its synapse count, which
 //!   is still reported as the count of its expanded form
 //!   ([`ProjectionMemory::expanded_bytes`] gives what that form would take);
 //! * **per thread**: the cut points of every CSR row (4 bytes per source row and thread
