@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snn_learn::augment::Augment;
 use snn_learn::data::{self, Loaded};
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{LayerConfig, Model, ModelConfig, Readout};
@@ -274,6 +275,9 @@ fn check_train_flags(a: &TrainArgs) -> Result<()> {
     let bad = |msg: String| Err(usage(msg));
     if a.threads == 0 {
         return bad("--threads must be at least 1".into());
+    }
+    if let Some(Err(e)) = a.augment.as_deref().map(str::parse::<Augment>) {
+        return bad(format!("--augment: {e}"));
     }
     if a.steps == Some(0) {
         return bad("--steps 0: steps must be at least 1".into());
