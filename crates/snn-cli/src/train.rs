@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use snn_learn::augment::Augment;
 use snn_learn::data::{self, Loaded};
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{LayerConfig, Model, ModelConfig, Readout};
@@ -74,6 +75,11 @@ pub struct TrainArgs {
     /// Cosine learning-rate schedule over the epochs (default: constant).
     #[arg(long)]
     cosine: bool,
+    /// Training-time augmentation: none, or shift:N (every training sample moved by a random
+    /// offset in -N..=N pixels on each axis, drawn per sample and epoch from the seed; never at
+    /// evaluation). Not stored in checkpoints: give it again with --resume [default: none].
+    #[arg(long, value_name = "SPEC")]
+    augment: Option<String>,
     /// Stop after N epochs without a better test accuracy (keeps the best model).
     #[arg(long, value_name = "N")]
     early_stop: Option<usize>,
@@ -269,6 +275,9 @@ fn check_train_flags(a: &TrainArgs) -> Result<()> {
     let bad = |msg: String| Err(usage(msg));
     if a.threads == 0 {
         return bad("--threads must be at least 1".into());
+    }
+    if let Some(Err(e)) = a.augment.as_deref().map(str::parse::<Augment>) {
+        return bad(format!("--augment: {e}"));
     }
     if a.steps == Some(0) {
         return bad("--steps 0: steps must be at least 1".into());
@@ -553,6 +562,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             t
         }
     };
+    if let Some(spec) = &a.augment {
+        trainer.config.augment = spec.parse().map_err(|e| usage(format!("--augment: {e}")))?;
+    }
     let dataset = trainer.dataset.clone();
     let sets = Sets::load(&dataset, a.data.as_deref(), a.limit)?;
     if sets.n_inputs() != trainer.model.config.n_inputs {
@@ -663,6 +675,7 @@ pub fn train(a: TrainArgs) -> Result<()> {
                 "seed": trainer.config.seed,
                 "model": describe(&trainer.model),
                 "arch": arch::describe(&trainer.model.config),
+                "augment": trainer.config.augment.to_string(),
                 "wall_s": start.elapsed().as_secs_f64(),
                 "checkpoint": a.out.as_ref().map(|p| p.display().to_string()),
                 "export": a.export.as_ref().map(|p| p.display().to_string()),

@@ -292,6 +292,10 @@ fn nonsense_training_flags_are_usage_errors() {
         (&["train", "--early-stop", "0"], "early_stop_patience"),
         (&["train", "--beta", "1.5"], "beta must be in [0, 1]"),
         (&["train", "--steps", "0"], "steps must be at least 1"),
+        (
+            &["train", "--augment", "flip"],
+            "--augment: unknown augmentation `flip`",
+        ),
     ] {
         fails(args, 2, expect);
     }
@@ -536,4 +540,17 @@ fn resume_of_a_conv_checkpoint_refuses_hidden_and_inspect_names_the_arch() {
         text.contains("model            64-4C3-SP2-FC10 = 64-36-10 (2 layers"),
         "{text}"
     );
+}
+
+#[test]
+fn augmented_training_reports_the_augmentation() {
+    let out = tmp("augment.ckpt");
+    let o = small_run("1", &out, &["--augment", "shift:1"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["augment"], "shift:1");
+    let o = small_run("1", &tmp("no-augment.ckpt"), &[]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(j["augment"], "none");
 }

@@ -13,6 +13,7 @@
 
 pub mod ann;
 pub mod arch;
+pub mod augment;
 pub mod checkpoint;
 pub mod conv;
 pub mod data;

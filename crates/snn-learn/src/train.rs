@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 
 use snn_encode::{Encoder, Normalize, RateEncoder, TtfsEncoder};
 
+use crate::augment::Augment;
 use crate::data::{Dataset, EventSample, NMNIST_SIZE, bin_events};
 use crate::model::{Grads, Input, Model, PassOptions, ShardStats, Tape};
 use crate::optim::{Optimizer, OptimizerKind, Schedule, clip_grad_norm};
@@ -315,6 +316,11 @@ pub struct TrainConfig {
     pub early_stop_patience: Option<usize>,
     /// Truncated BPTT window (steps); `None` for full BPTT.
     pub tbptt_window: Option<usize>,
+    /// Training-time augmentation of the training samples (none by default; never applied at
+    /// evaluation). Not stored in checkpoints, so that the checkpoint format is unchanged:
+    /// a resumed run uses the augmentation its caller sets again.
+    #[serde(skip)]
+    pub augment: Augment,
 }
 
 impl TrainConfig {
@@ -331,6 +337,7 @@ impl TrainConfig {
             seed,
             early_stop_patience: None,
             tbptt_window: None,
+            augment: Augment::default(),
         }
     }
 
@@ -520,6 +527,13 @@ impl Trainer {
         if train.is_empty() {
             return Err(TrainError::Data("the training set is empty".into()));
         }
+        let augment = self.config.augment;
+        if !augment.is_none() && train.input_shape()[1] < 2 {
+            return Err(TrainError::Config(format!(
+                "augmentation {augment} needs 2-D input maps, but the training data is flat ({} inputs)",
+                train.n_inputs()
+            )));
+        }
         let e = self.epoch;
         let lr = self.config.schedule.lr(self.config.lr, e);
         let epoch_seed = self.config.seed ^ ((e as u64 + 1).wrapping_mul(0xD1B5_4A32_D192_ED03));
@@ -545,8 +559,12 @@ impl Trainer {
             }
             let inputs: Vec<Input> = shards
                 .iter()
-                .map(|s| train.input(s, steps, self.config.encoding, epoch_seed))
-                .collect::<Result<_, _>>()?;
+                .map(|s| {
+                    let mut x = train.input(s, steps, self.config.encoding, epoch_seed)?;
+                    augment.apply(&mut x, s, steps, train.input_shape(), epoch_seed);
+                    Ok(x)
+                })
+                .collect::<Result<_, TrainError>>()?;
             let labels: Vec<Vec<u8>> = shards
                 .iter()
                 .map(|s| s.iter().map(|&i| train.label(i)).collect())

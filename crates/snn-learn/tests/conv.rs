@@ -2,9 +2,10 @@
 //! differences, dropout, determinism across threads, checkpoints.
 
 use snn_learn::arch;
+use snn_learn::augment::Augment;
 use snn_learn::checkpoint;
 use snn_learn::conv::ConvConfig;
-use snn_learn::data::digits;
+use snn_learn::data::{Dataset, digits};
 use snn_learn::export::{EngineClassifier, to_network_spec};
 use snn_learn::model::{Grads, Input, LayerConfig, Model, ModelConfig, PassOptions, Readout, Tape};
 use snn_learn::train::{Encoding, EventSource, SHARD, Source, TrainConfig, Trainer};
@@ -240,6 +241,76 @@ fn conv_training_does_not_depend_on_the_thread_count() {
         assert_eq!(a.model, b.model, "{enc:?}");
         assert_eq!(a.history, b.history);
     }
+}
+
+fn train_digits_augmented(enc: Encoding, augment: Augment, threads: usize) -> Trainer {
+    let (train, test) = digits();
+    let (train, test) = (train.take(300), test.take(90));
+    let mut tc = TrainConfig::recipe(2, 4);
+    tc.lr = 1e-2;
+    tc.batch_size = 100;
+    tc.encoding = enc;
+    tc.augment = augment;
+    let mut t = Trainer::new(
+        conv_model("4C3-AP2-6C2-FC10", 8, Readout::SpikeCount, 4),
+        tc,
+    )
+    .unwrap();
+    while !t.finished() {
+        t.run_epoch(&train, &test, threads, &mut |_, _, _, _| {})
+            .unwrap();
+    }
+    t
+}
+
+/// Random shifts: deterministic for any thread count, they change training, and evaluation
+/// ignores them.
+#[test]
+fn shift_augmentation_is_deterministic_and_training_only() {
+    let shift = Augment { shift: 1 };
+    for enc in [Encoding::Direct, Encoding::Rate { p_max: 0.8 }] {
+        let a = train_digits_augmented(enc, shift, 1);
+        let b = train_digits_augmented(enc, shift, 3);
+        assert_eq!(a.model, b.model, "{enc:?}");
+        assert_eq!(a.history, b.history);
+        let plain = train_digits_augmented(enc, Augment::default(), 1);
+        assert_ne!(a.model, plain.model, "the shifts changed training");
+        // Evaluation of one model with and without the augmentation set.
+        let (_, test) = digits();
+        let mut off = a.clone();
+        off.config.augment = Augment::default();
+        assert_eq!(
+            a.evaluate(&test, 1).unwrap(),
+            off.evaluate(&test, 1).unwrap()
+        );
+        // Not in checkpoints: a round trip drops it (documented).
+        let bytes = checkpoint::to_bytes(&a).unwrap();
+        assert_eq!(
+            checkpoint::from_bytes(&bytes, "test")
+                .unwrap()
+                .config
+                .augment,
+            Augment::default()
+        );
+    }
+}
+
+#[test]
+fn augmentation_needs_two_dimensional_input() {
+    let (train, test) = digits();
+    let flat = Dataset {
+        shape: (1, 64),
+        ..train.take(50)
+    };
+    let mut tc = TrainConfig::recipe(1, 1);
+    tc.augment = Augment { shift: 1 };
+    let m = Model::new(ModelConfig::feed_forward(64, &[], 10, 4), 1).unwrap();
+    let mut t = Trainer::new(m, tc).unwrap();
+    let e = t
+        .run_epoch(&flat, &test.take(10), 1, &mut |_, _, _, _| {})
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("needs 2-D input maps"), "{e}");
 }
 
 #[test]
