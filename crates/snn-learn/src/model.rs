@@ -643,6 +643,32 @@ enum Spk<'a> {
     Layer(&'a [(u32, u32)], &'a [u32]),
 }
 
+impl Model {
+    /// The spikes layer `l` receives (the input's, or the layer below's after its dropout mask)
+    /// and the scale of each (`1 / (1 - p)` for inverted dropout, else 1).
+    fn received_spikes<'a>(
+        &self,
+        l: usize,
+        input: &'a Input,
+        mask: &[Vec<f32>],
+        act: &'a [ActiveLists],
+        dact: &'a [ActiveLists],
+    ) -> (Spk<'a>, f32) {
+        if l == 0 {
+            let s = match input {
+                Input::Spikes { offsets, idx } => Spk::Input(offsets, idx),
+                _ => Spk::None,
+            };
+            return (s, 1.0);
+        }
+        if mask[l - 1].is_empty() {
+            return (Spk::Layer(&act[l - 1].0, &act[l - 1].1), 1.0);
+        }
+        let p = self.config.hidden[l - 1].dropout.unwrap_or(0.0);
+        (Spk::Layer(&dact[l - 1].0, &dact[l - 1].1), 1.0 / (1.0 - p))
+    }
+}
+
 impl Spk<'_> {
     /// The active inputs of `(t, b)` number `k = t * batch + b`, ascending.
     #[inline(always)]
@@ -1013,22 +1039,8 @@ impl Model {
             act_rng.resize(t_steps * batch, (0, 0));
             act_idx.clear();
             // The spikes this layer receives (after the layer below's dropout, if any).
-            let dropped = l > 0 && !tape.mask[l - 1].is_empty();
-            let in_scale = if dropped {
-                1.0 / (1.0 - self.config.hidden[l - 1].dropout.unwrap_or(0.0))
-            } else {
-                1.0
-            };
-            let spikes_in = if l == 0 {
-                match input {
-                    Input::Spikes { offsets, idx } => Spk::Input(offsets, idx),
-                    _ => Spk::None,
-                }
-            } else if dropped {
-                Spk::Layer(&tape.dact[l - 1].0, &tape.dact[l - 1].1)
-            } else {
-                Spk::Layer(&tape.act[l - 1].0, &tape.act[l - 1].1)
-            };
+            let (spikes_in, in_scale) =
+                self.received_spikes(l, input, &tape.mask, &tape.act, &tape.dact);
             for b in 0..batch {
                 v.fill(0.0);
                 syn.fill(0.0);
@@ -1557,22 +1569,7 @@ impl Model {
             }
         } else {
             // Spike input: gather, for each active input, the dL/dI of the outputs it reaches.
-            let dropped = l > 0 && !tape.mask[l - 1].is_empty();
-            let scale = if dropped {
-                1.0 / (1.0 - self.config.hidden[l - 1].dropout.unwrap_or(0.0))
-            } else {
-                1.0
-            };
-            let spikes = if l == 0 {
-                match input {
-                    Input::Spikes { offsets, idx } => Spk::Input(offsets, idx),
-                    _ => Spk::None,
-                }
-            } else if dropped {
-                Spk::Layer(&tape.dact[l - 1].0, &tape.dact[l - 1].1)
-            } else {
-                Spk::Layer(&tape.act[l - 1].0, &tape.act[l - 1].1)
-            };
+            let (spikes, scale) = self.received_spikes(l, input, &tape.mask, &tape.act, &tape.dact);
             let mut dkt = vec![0.0f32; ck * cout];
             let mut lens = vec![0u32; ck];
             for k in 0..t_steps * batch {
@@ -1624,7 +1621,7 @@ impl Model {
                         );
                     }
                 }
-                if dropped {
+                if l > 0 && !tape.mask[l - 1].is_empty() {
                     for (x, m) in g.iter_mut().zip(&tape.mask[l - 1]) {
                         *x *= *m;
                     }
