@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget, spikes,
+    ArchSpec, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget, spikes,
 };
 use snn_types::ms_to_steps;
 
@@ -18,11 +18,17 @@ Examples:
   snn chip --arch loihi net.toml --steps 100
   snn chip --arch truenorth net.toml --json
   snn chip --fit net.toml --arch my_chip.toml
-  snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic")]
+  snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic
+  snn chip --fit net.toml --arch loihi --write-mapping map.toml   # the placement it chose
+  snn chip --arch loihi net.toml --steps 100 --mapping map.toml   # place as the file says
+  snn chip --fit big.toml --arch loihi_nahuku --seed 7            # 32 chips on one board
+Presets: loihi, truenorth (one chip); loihi_nahuku (32 Loihi chips), truenorth_ns16e (16
+TrueNorth chips, 4x4).")]
 pub struct ChipArgs {
     /// Network spec (.toml or .json).
     pub network: PathBuf,
-    /// Architecture: a preset (`loihi`, `truenorth`) or an ArchSpec TOML file.
+    /// Architecture: a preset (`loihi`, `truenorth`, `loihi_nahuku`, `truenorth_ns16e`) or an
+    /// ArchSpec TOML file.
     #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
     pub arch: String,
     /// Only compile: report placement, resource use and quantisation.
@@ -46,6 +52,16 @@ pub struct ChipArgs {
     /// bits (the default; 8 for both presets).
     #[arg(long, value_name = "B")]
     pub weight_bits: Option<u32>,
+    /// Place neurons as this mapping file says (TOML `[[map]]` entries: population, optional
+    /// neurons = [start, end), chip, core); every entry is checked.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Write the placement the compiler used to this file, in the `--mapping` format.
+    #[arg(long, value_name = "FILE")]
+    pub write_mapping: Option<PathBuf>,
+    /// Seed of the placement refinement (default: the spec's seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
     /// Print the whole report as one JSON object (output spikes included).
     #[arg(long)]
     pub json: bool,
@@ -59,10 +75,18 @@ pub struct ChipArgs {
 pub fn run(a: ChipArgs) -> Result<()> {
     let arch_file = std::path::Path::new(&a.arch);
     crate::outputs::check(
-        &[("--trace", a.trace.as_deref())],
+        &[
+            ("--trace", a.trace.as_deref()),
+            ("--write-mapping", a.write_mapping.as_deref()),
+        ],
         &[
             crate::outputs::Input::new(Some(&a.network)),
             crate::outputs::Input::new(a.input.as_deref()),
+            // The mapping is read whole before the new one is written.
+            crate::outputs::Input {
+                path: a.mapping.as_deref(),
+                replaced_by: &["--write-mapping"],
+            },
             crate::outputs::Input::new(arch_file.is_file().then_some(arch_file)),
         ],
     )?;
@@ -88,9 +112,15 @@ pub fn run(a: ChipArgs) -> Result<()> {
         )));
     }
     let spec = crate::nir::load_spec(&a.network)?;
+    let mapping = match &a.mapping {
+        Some(p) => Some(Mapping::load(p)?),
+        None => None,
+    };
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
-        max_neurons_per_core: None,
+        placement_seed: a.seed,
+        mapping,
+        ..Default::default()
     };
     let budget = crate::budget::budget(a.max_memory);
     let program = compile_with_budget(&spec, &arch, &opts, &budget).with_context(|| {
@@ -100,6 +130,12 @@ pub fn run(a: ChipArgs) -> Result<()> {
             arch.name
         )
     })?;
+    if let Some(p) = &a.write_mapping {
+        program
+            .mapping()
+            .save(p)
+            .with_context(|| format!("--write-mapping {}", p.display()))?;
+    }
     if a.fit {
         if a.json {
             outln!("{}", serde_json::to_string_pretty(&program.fit_json())?);

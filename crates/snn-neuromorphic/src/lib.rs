@@ -67,6 +67,7 @@
 pub mod arch;
 pub mod compile;
 mod error;
+pub mod mapping;
 pub mod memory;
 pub mod noc;
 mod program;
@@ -74,15 +75,19 @@ mod run;
 pub mod spikes;
 mod summary;
 
-pub use arch::{ArchSpec, ConvWeights};
+pub use arch::{ArchSpec, ConvWeights, SystemSpec};
 pub use compile::quantise;
-pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
+pub use compile::{
+    CompileOptions, compile, compile_with, compile_with_budget, core_chip, core_tile,
+};
 pub use error::{ArchError, MapError, RunError, Violation};
+pub use mapping::{Mapping, MappingEntry};
 pub use noc::NocMode;
 pub use program::{
-    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, ProjectionMemory, Quantisation, Storage,
+    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, PlacementTraffic, ProjectionMemory,
+    Quantisation, Storage,
 };
 pub use run::{
-    Chip, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, RunOptions,
-    StepTrace, UnitCosts,
+    Chip, ChipTraffic, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report,
+    RunOptions, StepTrace, UnitCosts,
 };
