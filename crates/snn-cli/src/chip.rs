@@ -62,6 +62,10 @@ pub struct ChipArgs {
     /// Seed of the placement refinement (default: the spec's seed).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Keep the cores in layer (snake) order: skip the refinement that moves cores to lower the
+    /// traffic (packets x hops).
+    #[arg(long, conflicts_with = "mapping")]
+    pub keep_layer_order: bool,
     /// Print the whole report as one JSON object (output spikes included).
     #[arg(long)]
     pub json: bool,
@@ -119,6 +123,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
         placement_seed: a.seed,
+        keep_layer_order: a.keep_layer_order,
         mapping,
         ..Default::default()
     };

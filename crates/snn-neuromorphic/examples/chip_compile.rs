@@ -6,7 +6,10 @@
 //! * `conv-3.6M`: the N-MNIST conv network (`snn_core::models::nmnist_conv`) with 18 and 50
 //!   channels instead of 12 and 32: 2x34x34 - 18C5 - P2 - 50C5 - P2 - 10, 3.6M synapses, on
 //!   the `loihi` preset. Loaded from its JSON text (as `snn chip` loads a file).
-//! * `perf-100k`: the `chip_perf` example's 100k neurons and 10M synapses on a 32x32-tile mesh.
+//! * `perf-100k`: the `chip_perf` example's 100k neurons and 10M synapses on a 32x32-tile mesh
+//!   and on the `loihi_nahuku` board.
+//! * `chain-1100000`: 1.1M inputs one to one onto 1.1M neurons on `truenorth_ns16e` (more than
+//!   one chip's 1,048,576 neurons).
 
 use std::time::Instant;
 
@@ -171,4 +174,33 @@ fn main() {
         &perf_net(),
         &ArchSpec::preset("loihi_nahuku").expect("preset"),
     );
+    measure(
+        &chain_net(1_100_000),
+        &ArchSpec::preset("truenorth_ns16e").expect("preset"),
+    );
+}
+
+/// `n` inputs driving `n` neurons one to one, and a second layer one to one: more than one
+/// TrueNorth chip (1,048,576 neurons) per layer.
+fn chain_net(n: u32) -> NetworkSpec {
+    NetworkSpec::from_toml_str(&format!(
+        r#"
+        name = "chain-{n}"
+        dt_ms = 1.0
+        [[populations]]
+        name = "in"
+        size = {n}
+        neuron = {{ model = "input" }}
+        [[populations]]
+        name = "h"
+        size = {n}
+        neuron = {{ model = "loihi_lif", du = 4095, dv = 400, vth_mant = 100 }}
+        [[projections]]
+        source = "in"
+        target = "h"
+        connectivity = {{ rule = "one_to_one" }}
+        weight = 100
+        "#
+    ))
+    .expect("valid")
 }
