@@ -94,6 +94,68 @@ fn assert_within_limits(p: &ChipProgram, a: &ArchSpec) {
     );
 }
 
+/// A feasibility witness: every on-chip neuron alone on its own core fits (its fan-in within
+/// synaptic memory and input axons, its distinct targets within the fan-out table) and there are
+/// cores enough.
+fn one_per_core_fits(spec: &NetworkSpec, a: &ArchSpec) -> bool {
+    let offsets = spec.population_offsets();
+    let n = *offsets.last().unwrap() as usize;
+    let input: Vec<bool> = (0..n)
+        .map(|g| {
+            let i = offsets.partition_point(|&o| o <= g as u64) - 1;
+            matches!(spec.populations[i].neuron, snn_types::NeuronModel::Input)
+        })
+        .collect();
+    let mut srcs: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut tgts: Vec<Vec<u32>> = vec![Vec::new(); n];
+    let mut max_delay = 1u16;
+    for j in 0..spec.projections.len() {
+        let e = snn_core::connect::expand_projection(spec, j).unwrap();
+        let pos = |name: &str| {
+            spec.populations
+                .iter()
+                .position(|p| p.name == name)
+                .unwrap()
+        };
+        let (s0, t0) = (
+            offsets[pos(&spec.projections[j].source)] as u32,
+            offsets[pos(&spec.projections[j].target)] as u32,
+        );
+        max_delay = max_delay.max(e.max_delay_steps());
+        e.for_each_synapse(|s, t, _| {
+            srcs[(t0 + t) as usize].push(s0 + s);
+            tgts[(s0 + s) as usize].push(t0 + t);
+        });
+    }
+    let bits = |x: u64| {
+        if x <= 1 {
+            0
+        } else {
+            64 - (x - 1).leading_zeros() as u64
+        }
+    };
+    let syn_bits =
+        a.core.weight_bits as u64 + 1 + bits(max_delay as u64) + bits(a.core.compartments as u64);
+    let on_chip = input.iter().filter(|&&x| !x).count();
+    on_chip as u64 <= a.n_cores() as u64
+        && (0..n).filter(|&g| !input[g]).all(|g| {
+            let mut s = srcs[g].clone();
+            let k = s.len() as u64;
+            s.sort_unstable();
+            s.dedup();
+            let mut t: Vec<u32> = tgts[g]
+                .iter()
+                .copied()
+                .filter(|&x| !input[x as usize])
+                .collect();
+            t.sort_unstable();
+            t.dedup();
+            k * syn_bits <= a.core.synaptic_memory_bits
+                && s.len() as u64 <= a.core.input_axons as u64
+                && t.len() as u64 <= a.core.fanout_entries as u64
+        })
+}
+
 fn engine(spec: &NetworkSpec, steps: u64) -> snn_types::SpikeRaster {
     snn_core::simulate(spec, steps, 1).unwrap().0
 }
@@ -106,7 +168,7 @@ fn run(p: &ChipProgram, steps: u64, noc: NocMode) -> snn_neuromorphic::Report {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(40))]
+    #![proptest_config(ProptestConfig::with_cases(64))]
 
     /// Whatever the network, a placement that compiles respects every per-core limit (fan-out
     /// tables included); one that does not is a `DoesNotFit` naming violations, never a panic.
@@ -118,7 +180,11 @@ proptest! {
         let a = tight_arch(4);
         match compile(&spec, &a) {
             Ok(prog) => assert_within_limits(&prog, &a),
-            Err(MapError::DoesNotFit { violations, .. }) => prop_assert!(!violations.is_empty()),
+            Err(MapError::DoesNotFit { violations, .. }) => {
+                prop_assert!(!violations.is_empty());
+                // Not placed: then no placement of one neuron per core exists either.
+                prop_assert!(!one_per_core_fits(&spec, &a), "{violations:?}");
+            }
             Err(e) => panic!("{e}"),
         }
     }

@@ -124,8 +124,10 @@ const PLACEMENT_LIMITS: [&str; 6] = [
 /// The greedy fill under every per-core limit, fan-out tables included: fills with a fan-out
 /// estimate per neuron (none at first), measures every neuron's destination cores, and fills
 /// again with the larger of estimate and measurement (from the fourth fill on with a growing
-/// margin) until every core's fan-out table fits, at most [`FILLS`] times. Returns the last
-/// fill and the number of fills.
+/// margin) until every core's fan-out table fits, at most [`FILLS`] times. Should the tables
+/// still overflow, the neurons per core are halved (estimates kept) until they fit or one
+/// neuron is left per core, so that a network whose neurons each fit a core alone is placed
+/// whenever there are cores enough. Returns the last fill and the number of fills.
 fn fill_all_limits(
     c: &check::Checked<'_>,
     q: &quantise::Quantised,
@@ -135,8 +137,9 @@ fn fill_all_limits(
 ) -> (place::Placement, usize) {
     let mut est: Vec<u32> = Vec::new();
     let lim = arch.core.fanout_entries as u64;
-    for k in 1..=FILLS {
-        let p = place::fill(c, q, fi, arch, opt, &est);
+    // The fill and whether every fan-out table holds; updates the estimates.
+    let attempt = |o: &CompileOptions, k: usize, est: &mut Vec<u32>| {
+        let p = place::fill(c, q, fi, arch, o, est);
         let d = place::destinations(c, &p.core_of, p.phys.len());
         let mut per_core = vec![0u64; p.phys.len()];
         for (g, &x) in d.iter().enumerate() {
@@ -144,9 +147,7 @@ fn fill_all_limits(
                 *s += x as u64;
             }
         }
-        if k == FILLS || per_core.iter().all(|&x| x <= lim) {
-            return (p, k);
-        }
+        let ok = per_core.iter().all(|&x| x <= lim);
         est.resize(d.len(), 0);
         let margin = if k >= 3 {
             1.0 + (k - 2) as f64 / 8.0
@@ -156,8 +157,33 @@ fn fill_all_limits(
         for (e, &x) in est.iter_mut().zip(&d) {
             *e = (*e).max((x as f64 * margin).ceil() as u32);
         }
+        (p, ok)
+    };
+    let mut last = None;
+    for k in 1..=FILLS {
+        let (p, ok) = attempt(opt, k, &mut est);
+        if ok {
+            return (p, k);
+        }
+        last = Some(p);
     }
-    unreachable!("the loop returns at its last fill")
+    let mut p = last.expect("at least one fill");
+    let mut k = FILLS;
+    let mut cap = (0..p.phys.len()).map(|s| p.neurons(s)).max().unwrap_or(1);
+    while cap > 1 {
+        cap /= 2;
+        k += 1;
+        let o = CompileOptions {
+            max_neurons_per_core: Some(cap),
+            ..opt.clone()
+        };
+        let (q2, ok) = attempt(&o, FILLS, &mut est);
+        p = q2;
+        if ok {
+            break;
+        }
+    }
+    (p, k)
 }
 
 /// Places (a mapping, or the fill under every limit followed by the traffic refinement),
