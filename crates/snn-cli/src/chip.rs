@@ -62,6 +62,10 @@ pub struct ChipArgs {
     /// Seed of the placement refinement (default: the spec's seed).
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
+    /// Place at most N neurons per core (at least 1; spreads the network over more cores). The
+    /// placer keeps every per-core limit under it.
+    #[arg(long, value_name = "N")]
+    pub max_neurons_per_core: Option<u32>,
     /// Keep the cores in layer (snake) order: skip the refinement that moves cores to lower the
     /// traffic (packets x hops).
     #[arg(long, conflicts_with = "mapping")]
@@ -106,6 +110,9 @@ pub fn run(a: ChipArgs) -> Result<()> {
     if a.steps == Some(0) {
         return Err(usage("--steps must be at least 1"));
     }
+    if a.max_neurons_per_core == Some(0) {
+        return Err(usage("--max-neurons-per-core must be at least 1"));
+    }
     let arch = ArchSpec::resolve(&a.arch)?;
     if let Some(b) = a.weight_bits
         && !(1..=arch.core.weight_bits).contains(&b)
@@ -124,6 +131,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
         num_weight_bits: a.weight_bits,
         placement_seed: a.seed,
         keep_layer_order: a.keep_layer_order,
+        max_neurons_per_core: a.max_neurons_per_core,
         mapping,
         ..Default::default()
     };

@@ -582,3 +582,34 @@ fn a_network_beyond_one_chip_fits_a_board_and_reports_chip_traffic() {
     assert!(s.contains("chip-to-chip:"), "{s}");
     assert!(s.contains("chip   0 -> chip   1"), "{s}");
 }
+
+#[test]
+fn placement_options_cap_neurons_and_keep_layer_order() {
+    let net = tmp("opts_net.toml", NET);
+    let out = snn()
+        .args([
+            "chip",
+            "--fit",
+            "--json",
+            "--arch",
+            "loihi",
+            "--max-neurons-per-core",
+            "40",
+            "--keep-layer-order",
+        ])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cores = v["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 300usize.div_ceil(40));
+    assert!(cores.iter().all(|c| c["neurons"].as_u64().unwrap() <= 40));
+    assert_eq!(v["placement_traffic"]["moves"], 0);
+    let out = snn()
+        .args(["chip", "--fit", "--max-neurons-per-core", "0"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}

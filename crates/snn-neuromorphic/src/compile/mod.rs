@@ -338,7 +338,7 @@ fn fixes(c: &check::Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> Vec<S
         };
         if placement_fits(c, arch, &o) {
             out.push(format!(
-                "fewer neurons per core: at most {cap} (max_neurons_per_core)"
+                "fewer neurons per core: --max-neurons-per-core {cap}"
             ));
             break;
         }
