@@ -133,7 +133,6 @@ pub fn run(a: ChipArgs) -> Result<()> {
         keep_layer_order: a.keep_layer_order,
         max_neurons_per_core: a.max_neurons_per_core,
         mapping,
-        ..Default::default()
     };
     let budget = crate::budget::budget(a.max_memory);
     let program = compile_with_budget(&spec, &arch, &opts, &budget).with_context(|| {
