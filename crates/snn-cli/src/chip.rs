@@ -136,8 +136,13 @@ pub fn run(a: ChipArgs) -> Result<()> {
     };
     let budget = crate::budget::budget(a.max_memory);
     let program = compile_with_budget(&spec, &arch, &opts, &budget).with_context(|| {
+        // A bad mapping entry is about the mapping file: name it.
+        let with_mapping = match &a.mapping {
+            Some(m) => format!(" with --mapping {}", m.display()),
+            None => String::new(),
+        };
         format!(
-            "{}: cannot compile onto '{}'",
+            "{}: cannot compile onto '{}'{with_mapping}",
             a.network.display(),
             arch.name
         )

@@ -552,7 +552,9 @@ fn write_mapping_then_mapping_gives_the_same_run() {
         .unwrap();
     let err = one_error_line(&out);
     assert!(
-        err.contains("entry [1]") && err.contains("core 200 does not exist"),
+        err.contains("entry [1]")
+            && err.contains("core 200 does not exist")
+            && err.contains("bad_map.toml"),
         "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
