@@ -178,6 +178,19 @@ fn main() {
         &chain_net(1_100_000),
         &ArchSpec::preset("truenorth_ns16e").expect("preset"),
     );
+    // A network that does not fit: the error's search for the smallest change costs.
+    let t = Instant::now();
+    let e = compile_with(
+        &perf_net(),
+        &ArchSpec::preset("loihi").expect("preset"),
+        &CompileOptions::default(),
+    )
+    .expect_err("191 cores do not fit 128");
+    println!(
+        "perf-100k on 'loihi' (does not fit): error in {:.3} s: {}",
+        t.elapsed().as_secs_f64(),
+        e.to_string().rsplit("; ").next().unwrap_or_default()
+    );
 }
 
 /// `n` inputs driving `n` neurons one to one, and a second layer one to one: more than one
