@@ -22,7 +22,8 @@ pub struct PlacedPopulation {
     pub size: u32,
     /// True for input populations (off-chip, injected at the host tile).
     pub input: bool,
-    /// Cores it occupies, `first..=last` (`None` for inputs and empty populations).
+    /// Lowest and highest physical core it occupies (`None` for inputs and empty populations);
+    /// `per_core` lists them exactly.
     pub cores: Option<(u32, u32)>,
     /// Its layout `[C, H, W]`, when the spec gives one.
     pub shape: Option<[u32; 3]>,
@@ -55,9 +56,9 @@ pub struct PlacementTraffic {
 /// The neurons of one population on one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CoreShare {
-    /// Core index.
+    /// Physical core index (global over the system's chips: `chip x cores per chip + core`).
     pub core: u32,
-    /// Tile coordinates `[x, y]` of the core.
+    /// Tile coordinates `[x, y]` of the core in the system mesh (chips side by side).
     pub tile: [u32; 2],
     /// Neurons of the population on this core.
     pub neurons: u32,
@@ -98,9 +99,9 @@ pub struct ProjectionMemory {
 /// Resources one core uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreUsage {
-    /// Core index.
+    /// Physical core index (global over the system's chips: `chip x cores per chip + core`).
     pub core: u32,
-    /// Tile coordinates `[x, y]`.
+    /// Tile coordinates `[x, y]` in the system mesh (chips side by side).
     pub tile: [u32; 2],
     /// Neurons (compartments) placed.
     pub neurons: u32,
@@ -162,7 +163,7 @@ pub struct ChipProgram {
     pub dt_ms: f64,
     /// Populations and where they went.
     pub populations: Vec<PlacedPopulation>,
-    /// Per-core resource use (cores in use only, in index order).
+    /// Per-core resource use (cores in use only, in physical index order).
     pub cores: Vec<CoreUsage>,
     /// Tiles with at least one core in use.
     pub tiles_used: u32,

@@ -143,7 +143,7 @@ impl EnergyBreakdown {
 /// Load of one core over the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreLoad {
-    /// Core index.
+    /// Physical core index (global over the system's chips).
     pub core: u32,
     /// Tile `[x, y]`.
     pub tile: [u32; 2],
