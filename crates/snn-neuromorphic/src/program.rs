@@ -169,6 +169,8 @@ pub struct ChipProgram {
     pub tiles_used: u32,
     /// Chips with at least one core in use.
     pub chips_used: u32,
+    /// The most tiles in use on one chip (the chip barrier's span; `tiles_used` on one chip).
+    pub max_chip_tiles: u32,
     /// Traffic of the placement (packets x hops, estimated from the network's structure).
     pub traffic: PlacementTraffic,
     /// Quantisation of parameters and weights.

@@ -545,5 +545,9 @@ fn multi_chip_presets_place_beyond_one_chip_and_charge_the_links() {
         + c.chip_link_hops_east_west as f64 * u.chip_link_hop_east_west
         + c.chip_link_hops_north_south as f64 * u.chip_link_hop_north_south;
     assert!((r.energy.network_pj - net).abs() < 1e-6 * net.max(1.0));
+    // The barrier: each chip's barrier over its own tiles, plus the one across chips.
+    assert!(p.max_chip_tiles <= 32 && p.tiles_used > 32, "{}", p.tiles_used);
+    let want = a.barrier_ns(p.max_chip_tiles) + a.system_barrier_ns(2);
+    assert!((r.barrier_ns - want).abs() < 1e-6, "{} {want}", r.barrier_ns);
     assert!(r.barrier_ns > 465.0, "{}", r.barrier_ns);
 }

@@ -254,6 +254,13 @@ pub(crate) fn lower(
     let mut chips: Vec<u32> = p.phys.iter().map(|&k| core_chip(arch, k)).collect();
     chips.sort_unstable();
     chips.dedup();
+    // The most tiles in use on one chip (each chip's barrier spans its own tiles).
+    let tiles_per_chip = arch.mesh.tiles_x * arch.mesh.tiles_y;
+    let max_chip_tiles = tiles
+        .chunk_by(|a, b| a / tiles_per_chip == b / tiles_per_chip)
+        .map(|r| r.len() as u32)
+        .max()
+        .unwrap_or(0);
     let proj = c
         .projections
         .iter()
@@ -274,6 +281,7 @@ pub(crate) fn lower(
         projection_memory: r.projection_memory,
         tiles_used: tiles.len() as u32,
         chips_used: chips.len() as u32,
+        max_chip_tiles,
         traffic: p.traffic,
         quantisation: Quantisation {
             populations: q.populations,

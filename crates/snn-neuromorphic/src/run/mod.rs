@@ -525,9 +525,9 @@ impl RunCtx {
             .collect();
         let chip_of_core = prog.phys.iter().map(|&c| core_chip(a, c)).collect();
         let [hx, hy] = a.mesh.host_tile.unwrap_or([0, 0]);
-        // The chip barrier for the tiles in use, plus the barrier across chips when the
-        // network spans more than one.
-        let barrier_ns = a.barrier_ns(prog.tiles_used) + a.system_barrier_ns(prog.chips_used);
+        // The chip barrier for the most tiles in use on one chip, plus the barrier across chips
+        // when the network spans more than one.
+        let barrier_ns = a.barrier_ns(prog.max_chip_tiles) + a.system_barrier_ns(prog.chips_used);
         let l = &a.latency_ns;
         let z = |x: Option<f64>| ps(x.unwrap_or(0.0));
         Self {
