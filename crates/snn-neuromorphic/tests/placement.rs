@@ -189,6 +189,48 @@ proptest! {
         }
     }
 
+    /// Random mapping files never panic: the compiler either honours them within every limit
+    /// (and the written mapping is the one given, entry runs merged) or names what is wrong.
+    #[test]
+    fn random_mappings_fit_or_are_named(
+        entries in prop::collection::vec(
+            (0usize..4, 0u32..14, 0u32..14, 0u32..3, 0u32..10, any::<bool>()),
+            0..8,
+        ),
+    ) {
+        let spec = random_net(4, 10, 5, 0.3, 1);
+        let mut a = tight_arch(2);
+        a.system = Some(SystemSpec {
+            chips_x: 2,
+            chips_y: 1,
+            link_latency_ns: None,
+            link_energy_pj: None,
+            link_packet_ns: None,
+            barrier_ns: None,
+        });
+        let names = ["a", "b", "in", "zz"];
+        let m = Mapping {
+            arch: None,
+            entries: entries
+                .iter()
+                .map(|&(p, x, y, chip, core, whole)| snn_neuromorphic::MappingEntry {
+                    population: names[p].into(),
+                    neurons: (!whole).then_some([x.min(y), x.max(y)]),
+                    chip,
+                    core,
+                })
+                .collect(),
+        };
+        let o = CompileOptions { mapping: Some(m), ..Default::default() };
+        match compile_with(&spec, &a, &o) {
+            Ok(p) => assert_within_limits(&p, &a),
+            Err(MapError::Mapping { message, .. }) => {
+                prop_assert!(message.contains("entry [") || message.contains("unplaced"), "{message}");
+            }
+            Err(e) => panic!("{e}"),
+        }
+    }
+
     /// On a system of 2x2 chips the chip's spikes still equal the engine's, in both NoC modes,
     /// and chip-to-chip packets are counted.
     #[test]
@@ -546,8 +588,16 @@ fn multi_chip_presets_place_beyond_one_chip_and_charge_the_links() {
         + c.chip_link_hops_north_south as f64 * u.chip_link_hop_north_south;
     assert!((r.energy.network_pj - net).abs() < 1e-6 * net.max(1.0));
     // The barrier: each chip's barrier over its own tiles, plus the one across chips.
-    assert!(p.max_chip_tiles <= 32 && p.tiles_used > 32, "{}", p.tiles_used);
+    assert!(
+        p.max_chip_tiles <= 32 && p.tiles_used > 32,
+        "{}",
+        p.tiles_used
+    );
     let want = a.barrier_ns(p.max_chip_tiles) + a.system_barrier_ns(2);
-    assert!((r.barrier_ns - want).abs() < 1e-6, "{} {want}", r.barrier_ns);
+    assert!(
+        (r.barrier_ns - want).abs() < 1e-6,
+        "{} {want}",
+        r.barrier_ns
+    );
     assert!(r.barrier_ns > 465.0, "{}", r.barrier_ns);
 }
