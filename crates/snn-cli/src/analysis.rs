@@ -1,0 +1,77 @@
+//! `snn simulate --analyse`: prints the per-population statistics of
+//! [`snn_core::analysis`] and, for the microcircuit, the reference rates beside them.
+
+use snn_core::analysis::PopulationActivity;
+use snn_core::models::microcircuit::{FULL_MEAN_RATES_HZ, POPULATIONS};
+
+/// Bin width of the synchrony measure (ms).
+pub const BIN_MS: f64 = 3.0;
+/// Neurons per population counted in the synchrony measure (the first ones).
+pub const SYNC_NEURONS: u32 = 1000;
+
+/// The reference rate of population `name` of the microcircuit.
+fn reference_rate(name: &str) -> Option<f64> {
+    POPULATIONS
+        .iter()
+        .position(|p| *p == name)
+        .map(|i| FULL_MEAN_RATES_HZ[i])
+}
+
+/// Prints the table (with the reference column when `microcircuit`).
+pub fn print(stats: &[PopulationActivity], microcircuit: bool) -> anyhow::Result<()> {
+    let opt = |x: Option<f64>, w: usize| x.map_or(format!("{:>w$}", "-"), |v| format!("{v:>w$.3}"));
+    outln!(
+        "analysis         rates over the recorded window; CV of ISIs over neurons with >= {} spikes; synchrony = var/mean of the spike count of the first {SYNC_NEURONS} neurons in {BIN_MS} ms bins",
+        snn_core::analysis::MIN_SPIKES_FOR_CV
+    );
+    if microcircuit {
+        outln!(
+            "population  neurons   rate (Hz)  reference (Hz)  deviation   CV ISI  (neurons)  synchrony"
+        );
+    } else {
+        outln!("population  neurons   rate (Hz)   CV ISI  (neurons)  synchrony");
+    }
+    for s in stats {
+        let cv = format!("{} ({:>7})", opt(s.cv_isi, 8), s.n_cv_neurons);
+        match (microcircuit, reference_rate(&s.name)) {
+            (true, Some(r)) => outln!(
+                "{:<10} {:>8} {:>11.3} {:>15.3} {:>+9.1}%  {cv}  {}",
+                s.name,
+                s.n_neurons,
+                s.rate_hz,
+                r,
+                (s.rate_hz / r - 1.0) * 100.0,
+                opt(s.synchrony, 9)
+            ),
+            _ => outln!(
+                "{:<10} {:>8} {:>11.3}  {cv}  {}",
+                s.name,
+                s.n_neurons,
+                s.rate_hz,
+                opt(s.synchrony, 9)
+            ),
+        }
+    }
+    Ok(())
+}
+
+/// The table as JSON.
+pub fn json(stats: &[PopulationActivity], microcircuit: bool) -> serde_json::Value {
+    serde_json::Value::Array(
+        stats
+            .iter()
+            .map(|s| {
+                serde_json::json!({
+                    "population": s.name,
+                    "neurons": s.n_neurons,
+                    "spikes": s.n_spikes,
+                    "rate_hz": s.rate_hz,
+                    "reference_rate_hz": if microcircuit { reference_rate(&s.name) } else { None },
+                    "cv_isi": s.cv_isi,
+                    "cv_neurons": s.n_cv_neurons,
+                    "synchrony": s.synchrony,
+                })
+            })
+            .collect(),
+    )
+}
