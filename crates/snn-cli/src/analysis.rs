@@ -2,29 +2,32 @@
 //! [`snn_core::analysis`] and, for the microcircuit, the reference rates beside them.
 
 use snn_core::analysis::PopulationActivity;
-use snn_core::models::microcircuit::{FULL_MEAN_RATES_HZ, POPULATIONS};
+use snn_core::models::microcircuit::{POPULATIONS, reference_rates_hz};
 
 /// Bin width of the synchrony measure (ms).
 pub const BIN_MS: f64 = 3.0;
 /// Neurons per population counted in the synchrony measure (the first ones).
 pub const SYNC_NEURONS: u32 = 1000;
 
-/// The reference rate of population `name` of the microcircuit.
-fn reference_rate(name: &str) -> Option<f64> {
+/// The reference rate of population `name` of the microcircuit at `scale`.
+fn reference_rate(name: &str, scale: f64) -> Option<f64> {
+    let (rates, _) = reference_rates_hz(scale);
     POPULATIONS
         .iter()
         .position(|p| *p == name)
-        .map(|i| FULL_MEAN_RATES_HZ[i])
+        .map(|i| rates[i])
 }
 
-/// Prints the table (with the reference column when `microcircuit`).
-pub fn print(stats: &[PopulationActivity], microcircuit: bool) -> anyhow::Result<()> {
+/// Prints the table (with the reference column when `microcircuit` is the scale of a
+/// microcircuit).
+pub fn print(stats: &[PopulationActivity], microcircuit: Option<f64>) -> anyhow::Result<()> {
     let opt = |x: Option<f64>, w: usize| x.map_or(format!("{:>w$}", "-"), |v| format!("{v:>w$.3}"));
     outln!(
         "analysis         rates over the recorded window; CV of ISIs over neurons with >= {} spikes; synchrony = var/mean of the spike count of the first {SYNC_NEURONS} neurons in {BIN_MS} ms bins",
         snn_core::analysis::MIN_SPIKES_FOR_CV
     );
-    if microcircuit {
+    if let Some(scale) = microcircuit {
+        outln!("reference        {}", reference_rates_hz(scale).1);
         outln!(
             "population  neurons   rate (Hz)  reference (Hz)  deviation   CV ISI  (neurons)  synchrony"
         );
@@ -33,8 +36,8 @@ pub fn print(stats: &[PopulationActivity], microcircuit: bool) -> anyhow::Result
     }
     for s in stats {
         let cv = format!("{} ({:>7})", opt(s.cv_isi, 8), s.n_cv_neurons);
-        match (microcircuit, reference_rate(&s.name)) {
-            (true, Some(r)) => outln!(
+        match microcircuit.and_then(|sc| reference_rate(&s.name, sc)) {
+            Some(r) => outln!(
                 "{:<10} {:>8} {:>11.3} {:>15.3} {:>+9.1}%  {cv}  {}",
                 s.name,
                 s.n_neurons,
@@ -43,7 +46,7 @@ pub fn print(stats: &[PopulationActivity], microcircuit: bool) -> anyhow::Result
                 (s.rate_hz / r - 1.0) * 100.0,
                 opt(s.synchrony, 9)
             ),
-            _ => outln!(
+            None => outln!(
                 "{:<10} {:>8} {:>11.3}  {cv}  {}",
                 s.name,
                 s.n_neurons,
@@ -56,7 +59,7 @@ pub fn print(stats: &[PopulationActivity], microcircuit: bool) -> anyhow::Result
 }
 
 /// The table as JSON.
-pub fn json(stats: &[PopulationActivity], microcircuit: bool) -> serde_json::Value {
+pub fn json(stats: &[PopulationActivity], microcircuit: Option<f64>) -> serde_json::Value {
     serde_json::Value::Array(
         stats
             .iter()
@@ -66,7 +69,7 @@ pub fn json(stats: &[PopulationActivity], microcircuit: bool) -> serde_json::Val
                     "neurons": s.n_neurons,
                     "spikes": s.n_spikes,
                     "rate_hz": s.rate_hz,
-                    "reference_rate_hz": if microcircuit { reference_rate(&s.name) } else { None },
+                    "reference_rate_hz": microcircuit.and_then(|sc| reference_rate(&s.name, sc)),
                     "cv_isi": s.cv_isi,
                     "cv_neurons": s.n_cv_neurons,
                     "synchrony": s.synchrony,

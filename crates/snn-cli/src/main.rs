@@ -304,6 +304,8 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         ));
     }
     let is_microcircuit = a.spec.is_none() && a.network == Some(BuiltIn::Microcircuit);
+    // The scale of the microcircuit, for the reference column of --analyse.
+    let mc_scale = is_microcircuit.then(|| a.scale.unwrap_or(0.1));
     if !is_microcircuit && (a.scale.is_some() || a.background.is_some()) {
         return Err(usage::usage(
             "--scale and --background apply only to --network microcircuit",
@@ -517,7 +519,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             "synapse_bytes": syn_bytes,
             "peak_rss_bytes": peak_rss_bytes(),
             "warmup_s": warmup_s,
-            "analysis": analyser.as_ref().map(|a| analysis::json(&a.finish(), is_microcircuit)),
+            "analysis": analyser.as_ref().map(|a| analysis::json(&a.finish(), mc_scale)),
             "raster": a.raster.as_ref().map(|p| p.display().to_string()),
         });
         outln!("{j}");
@@ -564,7 +566,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             outln!("raster           {}", p.display());
         }
         if let Some(an) = &analyser {
-            analysis::print(&an.finish(), is_microcircuit)?;
+            analysis::print(&an.finish(), mc_scale)?;
         }
     }
     Ok(())

@@ -593,8 +593,17 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 ValueSpec::Random(Distribution::Normal { mean, .. }) => {
                     c.delay(&format!("{dpath}.mean"), mean, dt)
                 }
+                // Draws below the lower bound are redrawn and the rest rounded to steps: a bound
+                // of half a step (NEST's `resolution - 0.5 * resolution`) keeps every delay at one
+                // step or more.
                 ValueSpec::Random(Distribution::TruncatedNormal { mean, low, .. }) => match low {
-                    Some(l) => c.delay(&format!("{dpath}.low"), l, dt),
+                    Some(l) if l < 0.5 * dt * (1.0 - 1e-9) => c.err(
+                        format!("{dpath}.low"),
+                        format!(
+                            "{l} ms is shorter than half of dt = {dt} ms: a delay drawn there rounds to zero steps"
+                        ),
+                    ),
+                    Some(_) => {}
                     None => c.delay(&format!("{dpath}.mean"), mean, dt),
                 },
             }

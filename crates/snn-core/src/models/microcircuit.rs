@@ -2,8 +2,9 @@
 //! implementation builds it.
 //!
 //! Every number below is data published with the model; the source of each is cited next to it.
-//! "Reference" means NEST's `pynest/examples/Potjans_2014` (NEST 3.0 version: `network_params.py`,
-//! `sim_params.py`, `helpers.py`, `network.py`); "PD14" means Potjans TC & Diesmann M (2014),
+//! "Reference" means NEST's `pynest/examples/Potjans_2014` in its last version (nest-simulator
+//! commit 09620bc2, April 2025; the example moved out of the repository in August 2025):
+//! `network_params.py`, `sim_params.py`, `helpers.py`, `network.py`; "PD14" means Potjans TC & Diesmann M (2014),
 //! *The cell-type specific cortical microcircuit*, Cereb. Cortex 24(3):785-806,
 //! doi:10.1093/cercor/bhs358. The generator follows the reference's derivation step by step:
 //!
@@ -19,7 +20,8 @@
 //!    (`adjust_weights_and_input_to_synapse_scaling`);
 //! 5. `fixed_total_number` connectivity (multapses and autapses allowed, NEST's defaults), weights
 //!    normal with relative sd 0.1 redrawn until they keep their sign, delays normal with relative
-//!    sd 0.5 redrawn until at least one step (`nest.math.redraw`).
+//!    sd 0.5 redrawn below half a step, so that every delay rounds to at least one step
+//!    (`nest.math.redraw(..., min=resolution - 0.5 * resolution)`).
 //!
 //! ```
 //! use snn_core::models::{microcircuit, MicrocircuitOptions};
@@ -66,11 +68,36 @@ pub const CONN_PROBS: [[f64; N_POPULATIONS]; N_POPULATIONS] = [
 pub const K_EXT: [u32; N_POPULATIONS] = [1600, 1500, 2100, 1900, 2000, 1900, 2900, 2100];
 
 /// Mean firing rates (spikes/s) of the full-scale network with Poisson background (reference
-/// `network_params.py`, `full_mean_rates`: "obtained by running this PyNEST microcircuit with 12
-/// MPI processes and both N_scaling and K_scaling set to 1"). Used for the DC compensation of
-/// scaled in-degrees, and as the reference rates of the validation.
+/// `network_params.py`, `full_mean_rates`, obtained by the reference with "'local_num_threads' 4
+/// and both 'N_scaling' and 'K_scaling' set to 1"). Used for the DC compensation of scaled
+/// in-degrees, and as the reference rates of the full-scale validation.
 pub const FULL_MEAN_RATES_HZ: [f64; N_POPULATIONS] =
-    [0.943, 3.026, 4.368, 5.882, 7.733, 8.664, 1.096, 7.851];
+    [0.903, 2.965, 4.414, 5.876, 7.569, 8.633, 1.105, 7.829];
+
+/// Mean firing rates (spikes/s) of the reference's own run at its default 10% scale
+/// (`N_scaling = K_scaling = 0.1`, Poisson background, rates over 500-1500 ms): the means of
+/// `reference_data/rate0.dat` ... `rate7.dat` (one rate per neuron, written by
+/// `helpers.firing_rates`; nest-simulator commit e3d3e14e, "update reference data", unchanged
+/// until the example's last version).
+pub const TEN_PERCENT_MEAN_RATES_HZ: [f64; N_POPULATIONS] =
+    [0.402, 2.017, 3.880, 4.958, 6.575, 7.726, 0.831, 6.986];
+
+/// The reference rates to compare a run at `scale` with, and where they come from: the
+/// reference's 10% run at scale 0.1, the full-scale rates otherwise (the reference publishes no
+/// other scale; a downscaled network only approximates them, see docs/microcircuit.md).
+pub fn reference_rates_hz(scale: f64) -> (&'static [f64; N_POPULATIONS], &'static str) {
+    if (scale - 0.1).abs() < 1e-12 {
+        (
+            &TEN_PERCENT_MEAN_RATES_HZ,
+            "reference run at 10% scale (NEST reference_data)",
+        )
+    } else {
+        (
+            &FULL_MEAN_RATES_HZ,
+            "reference full-scale rates (full_mean_rates)",
+        )
+    }
+}
 
 /// Mean excitatory PSP amplitude (mV) (reference `PSP_exc_mean`; PD14 Table 5: 0.15 mV).
 pub const PSP_EXC_MEAN_MV: f64 = 0.15;
@@ -160,7 +187,7 @@ impl Default for MicrocircuitOptions {
             background: Background::Poisson,
             initial_v: InitialV::Optimized,
             k_scale: None,
-            seed: 55, // the reference's master seed (sim_params.py, `master_seed`)
+            seed: 55, // the reference's master seed (sim_params.py, `rng_seed`)
         }
     }
 }
@@ -408,7 +435,8 @@ pub fn microcircuit(
                 delay_ms: Some(ValueSpec::Random(Distribution::TruncatedNormal {
                     mean: d,
                     std: d * DELAY_REL_STD,
-                    low: Some(DT_MS),
+                    // Reference: redraw below `resolution - 0.5 * resolution`.
+                    low: Some(0.5 * DT_MS),
                     high: None,
                 })),
                 receptor: if j % 2 == 0 {
