@@ -2,7 +2,9 @@
 //! [`snn_core::analysis`] and, for the microcircuit, the reference rates beside them.
 
 use snn_core::analysis::PopulationActivity;
-use snn_core::models::microcircuit::{POPULATIONS, reference_rates_hz};
+use snn_core::models::microcircuit::{
+    POPULATIONS, TEN_PERCENT_CV_ISI, TEN_PERCENT_SYNCHRONY, reference_rates_hz,
+};
 
 /// Bin width of the synchrony measure (ms).
 pub const BIN_MS: f64 = 3.0;
@@ -18,6 +20,15 @@ fn reference_rate(name: &str, scale: f64) -> Option<f64> {
         .map(|i| rates[i])
 }
 
+/// The reference's CV of ISIs and synchrony of population `name` (only for its 10% run).
+fn reference_cv_sync(name: &str, scale: f64) -> Option<(f64, f64)> {
+    if (scale - 0.1).abs() > 1e-12 {
+        return None;
+    }
+    let i = POPULATIONS.iter().position(|p| *p == name)?;
+    Some((TEN_PERCENT_CV_ISI[i], TEN_PERCENT_SYNCHRONY[i]))
+}
+
 /// Prints the table (with the reference column when `microcircuit` is the scale of a
 /// microcircuit).
 pub fn print(stats: &[PopulationActivity], microcircuit: Option<f64>) -> anyhow::Result<()> {
@@ -29,7 +40,7 @@ pub fn print(stats: &[PopulationActivity], microcircuit: Option<f64>) -> anyhow:
     if let Some(scale) = microcircuit {
         outln!("reference        {}", reference_rates_hz(scale).1);
         outln!(
-            "population  neurons   rate (Hz)  reference (Hz)  deviation   CV ISI  (neurons)  synchrony"
+            "population  neurons   rate (Hz)  reference (Hz)  deviation   CV ISI  (neurons)  synchrony  ref CV  ref sync"
         );
     } else {
         outln!("population  neurons   rate (Hz)   CV ISI  (neurons)  synchrony");
@@ -37,15 +48,20 @@ pub fn print(stats: &[PopulationActivity], microcircuit: Option<f64>) -> anyhow:
     for s in stats {
         let cv = format!("{} ({:>7})", opt(s.cv_isi, 8), s.n_cv_neurons);
         match microcircuit.and_then(|sc| reference_rate(&s.name, sc)) {
-            Some(r) => outln!(
-                "{:<10} {:>8} {:>11.3} {:>15.3} {:>+9.1}%  {cv}  {}",
-                s.name,
-                s.n_neurons,
-                s.rate_hz,
-                r,
-                (s.rate_hz / r - 1.0) * 100.0,
-                opt(s.synchrony, 9)
-            ),
+            Some(r) => {
+                let refs = microcircuit.and_then(|sc| reference_cv_sync(&s.name, sc));
+                outln!(
+                    "{:<10} {:>8} {:>11.3} {:>15.3} {:>+9.1}%  {cv}  {}  {}  {}",
+                    s.name,
+                    s.n_neurons,
+                    s.rate_hz,
+                    r,
+                    (s.rate_hz / r - 1.0) * 100.0,
+                    opt(s.synchrony, 9),
+                    opt(refs.map(|x| x.0), 6),
+                    opt(refs.map(|x| x.1), 8)
+                )
+            }
             None => outln!(
                 "{:<10} {:>8} {:>11.3}  {cv}  {}",
                 s.name,
@@ -70,6 +86,8 @@ pub fn json(stats: &[PopulationActivity], microcircuit: Option<f64>) -> serde_js
                     "spikes": s.n_spikes,
                     "rate_hz": s.rate_hz,
                     "reference_rate_hz": microcircuit.and_then(|sc| reference_rate(&s.name, sc)),
+                    "reference_cv_isi": microcircuit.and_then(|sc| reference_cv_sync(&s.name, sc)).map(|x| x.0),
+                    "reference_synchrony": microcircuit.and_then(|sc| reference_cv_sync(&s.name, sc)).map(|x| x.1),
                     "cv_isi": s.cv_isi,
                     "cv_neurons": s.n_cv_neurons,
                     "synchrony": s.synchrony,

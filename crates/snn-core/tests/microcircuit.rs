@@ -3,7 +3,8 @@
 
 use snn_core::analysis::{ActivityAnalyser, PopulationRange};
 use snn_core::models::microcircuit::{
-    CONN_PROBS, FULL_NUM_NEURONS, N_POPULATIONS, POPULATIONS, TEN_PERCENT_MEAN_RATES_HZ,
+    CONN_PROBS, FULL_NUM_NEURONS, N_POPULATIONS, POPULATIONS, TEN_PERCENT_CV_ISI,
+    TEN_PERCENT_MEAN_RATES_HZ, TEN_PERCENT_SYNCHRONY,
 };
 use snn_core::models::{Background, MicrocircuitOptions, microcircuit, microcircuit_params};
 use snn_core::{Network, NetworkMemory, Plasticity};
@@ -210,23 +211,36 @@ fn rates_at_ten_percent_match_the_reference() {
     let mut a = ActivityAnalyser::new(&pops, 0.1, warm, warm + window, 30, 1000).unwrap();
     net.run(window, &mut a as &mut dyn SpikeSink);
     let mut bad = Vec::new();
-    for (s, r) in a.finish().iter().zip(TEN_PERCENT_MEAN_RATES_HZ) {
+    // Rates within 10% of the reference's 10% run; the CV within 0.2 of its CV (the populations
+    // below 1 Hz have few neurons with 3 spikes in 1 s, so their CV is noisy) and the synchrony
+    // within a factor of 2 of its synchrony (one realisation of the network each).
+    for (i, s) in a.finish().iter().enumerate() {
+        let r = TEN_PERCENT_MEAN_RATES_HZ[i];
         eprintln!(
-            "{} rate {:.3} (reference {r}) CV {:?} synchrony {:?}",
-            s.name, s.rate_hz, s.cv_isi, s.synchrony
+            "{} rate {:.3} (reference {r}) CV {:?} ({}) synchrony {:?} ({})",
+            s.name,
+            s.rate_hz,
+            s.cv_isi,
+            TEN_PERCENT_CV_ISI[i],
+            s.synchrony,
+            TEN_PERCENT_SYNCHRONY[i]
         );
         if (s.rate_hz / r - 1.0).abs() > 0.1 {
             bad.push(format!("{}: rate {:.3} Hz vs {r} Hz", s.name, s.rate_hz));
         }
-        if let Some(cv) = s.cv_isi
-            && !(0.5..=1.2).contains(&cv)
-        {
-            bad.push(format!("{}: CV {cv:.3}", s.name));
+        match s.cv_isi {
+            Some(cv) if (cv - TEN_PERCENT_CV_ISI[i]).abs() <= 0.2 => {}
+            cv => bad.push(format!(
+                "{}: CV {cv:?} vs {}",
+                s.name, TEN_PERCENT_CV_ISI[i]
+            )),
         }
-        if let Some(sy) = s.synchrony
-            && sy > 10.0
-        {
-            bad.push(format!("{}: synchrony {sy:.2}", s.name));
+        match s.synchrony {
+            Some(sy) if (0.5..=2.0).contains(&(sy / TEN_PERCENT_SYNCHRONY[i])) => {}
+            sy => bad.push(format!(
+                "{}: synchrony {sy:?} vs {}",
+                s.name, TEN_PERCENT_SYNCHRONY[i]
+            )),
         }
     }
     assert!(bad.is_empty(), "{bad:?}");

@@ -82,6 +82,17 @@ pub const FULL_MEAN_RATES_HZ: [f64; N_POPULATIONS] =
 pub const TEN_PERCENT_MEAN_RATES_HZ: [f64; N_POPULATIONS] =
     [0.402, 2.017, 3.880, 4.958, 6.575, 7.726, 0.831, 6.986];
 
+/// Mean CV of the inter-spike intervals per population in the reference's 10% run, computed
+/// from its `reference_data/spike_recorder-*.dat` (commit e3d3e14e) with the definitions of
+/// [`crate::analysis`]: window 500-1500 ms, neurons with at least 3 spikes, population sd.
+pub const TEN_PERCENT_CV_ISI: [f64; N_POPULATIONS] =
+    [0.590, 0.554, 0.578, 0.589, 0.601, 0.621, 0.510, 0.619];
+
+/// Synchrony per population in the reference's 10% run (the same files and definitions:
+/// variance over mean of the spike count of the first 1000 neurons in 3 ms bins, 500-1500 ms).
+pub const TEN_PERCENT_SYNCHRONY: [f64; N_POPULATIONS] =
+    [2.183, 2.600, 2.935, 2.171, 5.983, 1.278, 1.622, 1.093];
+
 /// The reference rates to compare a run at `scale` with, and where they come from: the
 /// reference's 10% run at scale 0.1, the full-scale rates otherwise (the reference publishes no
 /// other scale; a downscaled network only approximates them, see docs/microcircuit.md).
