@@ -199,7 +199,7 @@ impl SpikeSink for ActivityAnalyser {
             }
             let last = self.last[i];
             if last > 0 {
-                if step + 1 <= last {
+                if step < last {
                     continue; // out of order: ignored
                 }
                 let isi = (step + 1 - last) as f64;

@@ -267,3 +267,14 @@ fn truncated_normal_draws_stay_inside_and_have_the_truncated_mean() {
     let sd = (1.0 - 2.0 / std::f64::consts::PI).sqrt();
     assert!((m - expect).abs() < 5.0 * sd / (n as f64).sqrt(), "{m}");
 }
+
+#[test]
+fn shipped_example_is_the_builtin_network_at_ten_percent() {
+    let path =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/microcircuit.toml");
+    let file = snn_types::NetworkSpec::load(&path).unwrap();
+    assert_eq!(
+        file,
+        microcircuit(0.1, &MicrocircuitOptions::default()).unwrap()
+    );
+}

@@ -419,8 +419,8 @@ pub fn microcircuit(
         })
         .collect();
     let mut projections = Vec::new();
-    for i in 0..N_POPULATIONS {
-        for j in 0..N_POPULATIONS {
+    for (i, target) in POPULATIONS.iter().enumerate() {
+        for (j, source) in POPULATIONS.iter().enumerate() {
             let n = m.num_synapses[i][j];
             if n == 0 {
                 continue;
@@ -433,9 +433,9 @@ pub fn microcircuit(
                 (Some(0.0), None)
             };
             projections.push(ProjectionSpec {
-                name: Some(format!("{}->{}", POPULATIONS[j], POPULATIONS[i])),
-                source: POPULATIONS[j].into(),
-                target: POPULATIONS[i].into(),
+                name: Some(format!("{source}->{target}")),
+                source: (*source).into(),
+                target: (*target).into(),
                 connectivity: Connectivity::FixedTotalNumber { n },
                 weight: ValueSpec::Random(Distribution::TruncatedNormal {
                     mean: w,
@@ -516,12 +516,12 @@ mod tests {
         let m = microcircuit_params(0.1, &MicrocircuitOptions::default()).unwrap();
         let full = microcircuit_params(1.0, &MicrocircuitOptions::default()).unwrap();
         assert_eq!(m.num_neurons[0], 2068);
-        for i in 0..N_POPULATIONS {
+        for (i, k_ext) in K_EXT.iter().enumerate() {
             assert!(m.dc_pa[i] > 0.0);
             assert!(
                 (m.weight_mean_pa[i][0] - full.weight_mean_pa[i][0] / 0.1f64.sqrt()).abs() < 1e-9
             );
-            assert_eq!(m.ext_indegrees[i], K_EXT[i] / 10);
+            assert_eq!(m.ext_indegrees[i], k_ext / 10);
         }
     }
 
