@@ -153,7 +153,8 @@ struct SimulateArgs {
     /// Worker threads; spikes are identical for any count.
     #[arg(long, default_value_t = 1, value_name = "K")]
     threads: usize,
-    /// Seed of every random stream (default: the spec's seed; 1 for the built-in network).
+    /// Seed of every random stream (default: the spec's seed; 1 for CUBA and COBA, 55 (the
+    /// reference's) for the microcircuit).
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Write the recorded spikes as CSV (`step,neuron`, sorted) to this file.
