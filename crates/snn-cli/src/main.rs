@@ -14,6 +14,7 @@ use snn_types::ms_to_steps;
 #[macro_use]
 mod out;
 
+mod analysis;
 mod budget;
 mod charts;
 mod chip;
@@ -39,8 +40,8 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Simulate a network spec (TOML or JSON), or a built-in benchmark (CUBA or COBA) when no file
-    /// is given.
+    /// Simulate a network spec (TOML or JSON), or a built-in network (CUBA, COBA, or the
+    /// Potjans & Diesmann cortical microcircuit) when no file is given.
     #[command(after_help = "\
 Examples:
   snn simulate                                  # CUBA, 4000 neurons, 1 s of biological time
@@ -48,7 +49,10 @@ Examples:
   snn simulate --network coba                   # COBA: conductance-based, 4000 neurons
   snn simulate examples/cuba.toml --raster spikes.csv
   snn simulate my_net.json --duration-ms 500 --json
-  snn simulate --neurons 500 --duration-ms 200 --plot raster.svg")]
+  snn simulate --neurons 500 --duration-ms 200 --plot raster.svg
+  snn simulate --network microcircuit --scale 0.1 --warmup-ms 100 --duration-ms 1000 --analyse
+  snn simulate --network microcircuit --scale 1 --background dc --threads 2 --warmup-ms 100
+  snn simulate --network microcircuit --scale 0.01 --write-spec mc.toml   # the spec, not run")]
     Simulate(SimulateArgs),
     /// Encode data (a digits image, a CSV row) into spike trains and write the raster.
     Encode(encode::EncodeArgs),
@@ -102,6 +106,17 @@ enum BuiltIn {
     Cuba,
     /// Conductance-based benchmark (Brette et al. 2007 benchmark 1), `lif_cond_exp` neurons.
     Coba,
+    /// The Potjans & Diesmann (2014) cortical microcircuit (docs/microcircuit.md), at --scale.
+    Microcircuit,
+}
+
+/// Background drive of the microcircuit.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum BackgroundArg {
+    /// Poisson input, 8 Hz per external synapse (the reference's default).
+    Poisson,
+    /// The Poisson input's mean as a constant current (the reference's benchmark setting).
+    Dc,
 }
 
 #[derive(clap::Args)]
@@ -112,16 +127,34 @@ struct SimulateArgs {
     /// Built-in network to simulate when no spec file is given (default: cuba).
     #[arg(long, value_enum, value_name = "NAME")]
     network: Option<BuiltIn>,
-    /// Size of the built-in network (80% excitatory); only without a spec file.
+    /// Size of the built-in network (80% excitatory); only CUBA and COBA.
     #[arg(long, value_name = "N")]
     neurons: Option<u32>,
+    /// Scale of the microcircuit's neurons and in-degrees, in (0, 1] (1: 77,169 neurons, 3e8
+    /// synapses; default 0.1, the reference's default).
+    #[arg(long, value_name = "S")]
+    scale: Option<f64>,
+    /// Background drive of the microcircuit (default: poisson).
+    #[arg(long, value_enum, value_name = "KIND")]
+    background: Option<BackgroundArg>,
+    /// Write the network's spec (TOML or JSON by extension) to this file and stop.
+    #[arg(long, value_name = "FILE")]
+    write_spec: Option<PathBuf>,
+    /// Simulate this long (ms) first; its spikes are neither recorded nor analysed (default 0).
+    #[arg(long, value_name = "T")]
+    warmup_ms: Option<f64>,
+    /// Print rates, CV of inter-spike intervals and synchrony per population (after the
+    /// warm-up), next to the reference values for the microcircuit.
+    #[arg(long)]
+    analyse: bool,
     /// Simulated time in ms (default: the spec's duration_ms, else 1000).
     #[arg(long, value_name = "T")]
     duration_ms: Option<f64>,
     /// Worker threads; spikes are identical for any count.
     #[arg(long, default_value_t = 1, value_name = "K")]
     threads: usize,
-    /// Seed of every random stream (default: the spec's seed; 1 for the built-in network).
+    /// Seed of every random stream (default: the spec's seed; 1 for CUBA and COBA, 55 (the
+    /// reference's) for the microcircuit).
     #[arg(long, value_name = "S")]
     seed: Option<u64>,
     /// Write the recorded spikes as CSV (`step,neuron`, sorted) to this file.
@@ -229,6 +262,7 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
 struct Tee<'a, W: std::io::Write> {
     csv: Option<&'a mut CsvSpikeWriter<W>>,
     raster: Option<&'a mut snn_types::SpikeRaster>,
+    analyser: Option<&'a mut snn_core::analysis::ActivityAnalyser>,
 }
 
 impl<W: std::io::Write> SpikeSink for Tee<'_, W> {
@@ -238,6 +272,9 @@ impl<W: std::io::Write> SpikeSink for Tee<'_, W> {
         }
         if let Some(r) = self.raster.as_mut() {
             r.on_step(step, neurons);
+        }
+        if let Some(a) = self.analyser.as_mut() {
+            a.on_step(step, neurons);
         }
     }
 }
@@ -258,12 +295,21 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         &[
             ("--raster", a.raster.as_deref()),
             ("--plot", a.plot.as_deref()),
+            ("--write-spec", a.write_spec.as_deref()),
         ],
         &[outputs::Input::new(a.spec.as_deref())],
     )?;
     if a.spec.is_some() && a.network.is_some() {
         return Err(usage::usage(
             "--network selects a built-in network; it cannot be combined with a spec file",
+        ));
+    }
+    let is_microcircuit = a.spec.is_none() && a.network == Some(BuiltIn::Microcircuit);
+    // The scale of the microcircuit, for the reference column of --analyse.
+    let mc_scale = is_microcircuit.then(|| a.scale.unwrap_or(0.1));
+    if !is_microcircuit && (a.scale.is_some() || a.background.is_some()) {
+        return Err(usage::usage(
+            "--scale and --background apply only to --network microcircuit",
         ));
     }
     let mut spec = match (&a.spec, a.neurons) {
@@ -273,16 +319,35 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             ));
         }
         (Some(p), None) => nir::load_spec(p)?,
-        (None, n) => {
-            let n = n.unwrap_or(4000);
-            if n < 2 {
-                return Err(usage::usage("--neurons must be at least 2"));
+        (None, n) => match a.network.unwrap_or(BuiltIn::Cuba) {
+            BuiltIn::Microcircuit => {
+                if n.is_some() {
+                    return Err(usage::usage(
+                        "--neurons does not apply to the microcircuit; use --scale",
+                    ));
+                }
+                let options = models::MicrocircuitOptions {
+                    background: match a.background.unwrap_or(BackgroundArg::Poisson) {
+                        BackgroundArg::Poisson => models::Background::Poisson,
+                        BackgroundArg::Dc => models::Background::Dc,
+                    },
+                    ..Default::default()
+                };
+                let scale = a.scale.unwrap_or(0.1);
+                models::microcircuit(scale, &options)
+                    .map_err(|e| usage::usage(format!("--scale {scale}: {e}")))?
             }
-            match a.network.unwrap_or(BuiltIn::Cuba) {
-                BuiltIn::Cuba => models::cuba(n, 1),
-                BuiltIn::Coba => models::coba(n, 1),
+            net => {
+                let n = n.unwrap_or(4000);
+                if n < 2 {
+                    return Err(usage::usage("--neurons must be at least 2"));
+                }
+                match net {
+                    BuiltIn::Coba => models::coba(n, 1),
+                    _ => models::cuba(n, 1),
+                }
             }
-        }
+        },
     };
     if let Some(s) = a.seed {
         spec.seed = s;
@@ -293,9 +358,29 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             return Err(usage::usage(format!("--duration-ms {d}: {why}")));
         }
     }
+    if let Some(p) = &a.write_spec {
+        let text = match p.extension().and_then(|e| e.to_str()) {
+            Some(e) if e.eq_ignore_ascii_case("json") => spec.to_json_string(),
+            _ => spec.to_toml_string()?,
+        };
+        snn_types::file::atomic_write(p, text.as_bytes())
+            .with_context(|| format!("cannot write {}", p.display()))?;
+        outln!("spec             {}", p.display());
+        return Ok(());
+    }
     let duration_ms = a.duration_ms.or(spec.duration_ms).unwrap_or(1000.0);
     let n_steps = ms_to_steps(duration_ms, spec.dt_ms)
         .with_context(|| format!("duration {duration_ms} ms is not a valid duration"))?;
+    let warmup_steps = match a.warmup_ms {
+        None => 0,
+        Some(w) => {
+            if let Err(why) = snn_types::check_duration(w, spec.dt_ms) {
+                return Err(usage::usage(format!("--warmup-ms {w}: {why}")));
+            }
+            ms_to_steps(w, spec.dt_ms)
+                .with_context(|| format!("warm-up {w} ms is not a valid duration"))?
+        }
+    };
 
     let budget = budget::budget(a.max_memory);
     snn_core::NetworkMemory::estimate(&spec, a.threads).check_run(
@@ -323,7 +408,6 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         Some(p) => Some(CsvSpikeWriter::new(snn_types::file::AtomicFile::create(p)?)),
         None => None,
     };
-    let t1 = Instant::now();
     if let Some(p) = &a.plot
         && charts::Format::of(p).is_none()
     {
@@ -333,10 +417,41 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         )));
     }
     let mut collected = a.plot.as_ref().map(|_| snn_types::SpikeRaster::new(0));
+    let ranges: Vec<snn_core::analysis::PopulationRange> = net
+        .populations()
+        .iter()
+        .map(|p| snn_core::analysis::PopulationRange {
+            name: p.name.clone(),
+            start: p.start,
+            size: p.size,
+        })
+        .collect();
+    let mut analyser = if a.analyse {
+        let bin_steps = ms_to_steps(analysis::BIN_MS, spec.dt_ms)
+            .context("analysis bin")?
+            .max(1);
+        Some(snn_core::analysis::ActivityAnalyser::new(
+            &ranges,
+            spec.dt_ms,
+            warmup_steps,
+            warmup_steps + n_steps,
+            bin_steps,
+            analysis::SYNC_NEURONS,
+        )?)
+    } else {
+        None
+    };
+    let tw = Instant::now();
+    if warmup_steps > 0 {
+        net.run(warmup_steps, &mut snn_core::NullSink);
+    }
+    let warmup_s = tw.elapsed().as_secs_f64();
+    let t1 = Instant::now();
     let stats = {
         let mut tee = Tee {
             csv: csv.as_mut(),
             raster: collected.as_mut(),
+            analyser: analyser.as_mut(),
         };
         net.run_with_progress(n_steps, &mut tee, &mut |done| bar.set_position(done))
     };
@@ -404,6 +519,8 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             "seed": spec.seed,
             "synapse_bytes": syn_bytes,
             "peak_rss_bytes": peak_rss_bytes(),
+            "warmup_s": warmup_s,
+            "analysis": analyser.as_ref().map(|a| analysis::json(&a.finish(), mc_scale)),
             "raster": a.raster.as_ref().map(|p| p.display().to_string()),
         });
         outln!("{j}");
@@ -422,6 +539,12 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             spec.dt_ms
         );
         outln!("threads          {}", net.threads());
+        if warmup_steps > 0 {
+            outln!(
+                "warm-up          {} ms in {warmup_s:.3} s (not recorded)",
+                warmup_steps as f64 * spec.dt_ms
+            );
+        }
         outln!("seed             {}", spec.seed);
         outln!("build            {build_s:.3} s");
         outln!(
@@ -442,6 +565,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
         if let Some(p) = &a.raster {
             outln!("raster           {}", p.display());
+        }
+        if let Some(an) = &analyser {
+            analysis::print(&an.finish(), mc_scale)?;
         }
     }
     Ok(())

@@ -329,3 +329,48 @@ fn network_flag_is_checked() {
     );
     assert_clean_failure(&["simulate", "--network", "hh"], 2, "invalid value 'hh'");
 }
+
+#[test]
+fn microcircuit_scales_are_checked() {
+    for s in ["0", "-0.1", "1.5", "NaN", "0.0001"] {
+        let arg = format!("--scale={s}");
+        assert_clean_failure(
+            &["simulate", "--network", "microcircuit", &arg],
+            2,
+            "--scale",
+        );
+    }
+    assert_clean_failure(&["simulate", "--scale", "0.1"], 2, "--network microcircuit");
+}
+
+#[test]
+fn microcircuit_analysis_prints_the_reference_side_by_side() {
+    let out = snn()
+        .args([
+            "simulate",
+            "--network",
+            "microcircuit",
+            "--scale",
+            "0.1",
+            "--warmup-ms",
+            "20",
+            "--duration-ms",
+            "50",
+            "--analyse",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let rows = j["analysis"].as_array().unwrap();
+    assert_eq!(rows.len(), 8);
+    assert_eq!(rows[0]["population"], "L23E");
+    assert_eq!(rows[0]["reference_rate_hz"], 0.402);
+    assert_eq!(j["neurons"], 7717);
+    assert_eq!(j["sim_ms"], 50.0);
+}

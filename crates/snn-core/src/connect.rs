@@ -45,8 +45,35 @@ pub fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
                 mean
             }
         }
+        ValueSpec::Random(Distribution::TruncatedNormal {
+            mean,
+            std,
+            low,
+            high,
+        }) => {
+            let (lo, hi) = (
+                low.unwrap_or(f64::NEG_INFINITY),
+                high.unwrap_or(f64::INFINITY),
+            );
+            if let (true, Ok(n)) = (std > 0.0, Normal::new(mean, std)) {
+                // Redraw until inside [lo, hi] (NEST's `redraw`); validation keeps the bounds
+                // within a few standard deviations, so the cap is never reached in practice.
+                for _ in 0..MAX_REDRAWS {
+                    let x = n.sample(rng);
+                    if (lo..=hi).contains(&x) {
+                        return x;
+                    }
+                }
+            }
+            mean.clamp(lo.min(hi), hi.max(lo))
+        }
     }
 }
+
+/// Redraws a truncated normal draw attempts before it falls back to the mean clamped into its
+/// bounds (a spec that passed validation accepts a draw with probability above 2.8e-7 per
+/// attempt, so the fallback needs more than a million rejections in a row).
+pub const MAX_REDRAWS: u32 = 1 << 20;
 
 /// Rows of target lists plus optional per-synapse weights/delays (explicit and dense rules).
 struct Structure {
@@ -184,6 +211,7 @@ fn structure(
             }
             from_pairs(ns as usize, &srcs, &tgts, None, None)
         }
+        Connectivity::FixedTotalNumber { n } => fixed_total_number(rng, ns, nt, *n, no_self),
         Connectivity::FixedOutdegree { k } => from_rows(
             (0..ns)
                 .map(|s| distinct_sorted(rng, nt, *k, no_self.then_some(s)))
@@ -233,6 +261,55 @@ fn structure(
                 delays_ms: None,
             }
         }
+    }
+}
+
+/// `n` synapses, each `(source, target)` drawn uniformly (source first, then target; a pair with
+/// `source == target` is redrawn when `no_self`), multapses kept, rows sorted by target. Two
+/// passes over the same stream (count per row, then fill) so that nothing but the final arrays is
+/// allocated.
+fn fixed_total_number(
+    rng: &mut Xoshiro256PlusPlus,
+    ns: u32,
+    nt: u32,
+    n: u64,
+    no_self: bool,
+) -> Structure {
+    let pairs = ns as u64 * nt as u64 - if no_self { ns.min(nt) as u64 } else { 0 };
+    if n == 0 || pairs == 0 {
+        return from_rows(vec![Vec::new(); ns as usize]);
+    }
+    let draw = |rng: &mut Xoshiro256PlusPlus| loop {
+        let s = rng.random_range(0..ns);
+        let t = rng.random_range(0..nt);
+        if !(no_self && s == t) {
+            break (s, t);
+        }
+    };
+    let mut row_ptr = vec![0usize; ns as usize + 1];
+    let mut count_rng = rng.clone();
+    for _ in 0..n {
+        let (s, _) = draw(&mut count_rng);
+        row_ptr[s as usize + 1] += 1;
+    }
+    for i in 0..ns as usize {
+        row_ptr[i + 1] += row_ptr[i];
+    }
+    let mut fill = row_ptr.clone();
+    let mut targets = vec![0u32; n as usize];
+    for _ in 0..n {
+        let (s, t) = draw(rng);
+        targets[fill[s as usize]] = t;
+        fill[s as usize] += 1;
+    }
+    for w in row_ptr.windows(2) {
+        targets[w[0]..w[1]].sort_unstable();
+    }
+    Structure {
+        row_ptr,
+        targets,
+        weights: None,
+        delays_ms: None,
     }
 }
 
@@ -342,13 +419,18 @@ fn conv_projection(spec: &NetworkSpec, index: usize) -> Result<Option<Projection
 
 /// Builds projection `index` of a validated spec as the engine stores it: a `conv2d` or `pool2d`
 /// projection (with a constant delay) as its kernel and tap tables, with no per-synapse storage
-/// ([`Projection::conv`]); every other rule as [`expand_projection`] does. A conv or pool
-/// projection whose shapes disagree with its populations (a spec that skipped validation) gives
-/// [`BuildError::Shape`].
+/// ([`Projection::conv`]); every other rule as [`expand_projection`] does, with per-synapse
+/// delays packed into the target words when they fit ([`Projection::pack_delays`]). A conv or
+/// pool projection whose shapes disagree with its populations (a spec that skipped validation)
+/// gives [`BuildError::Shape`].
 pub fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
     match conv_projection(spec, index)? {
         Some(p) => Ok(p),
-        None => expand_projection(spec, index),
+        None => {
+            let mut p = expand_projection(spec, index)?;
+            p.pack_delays();
+            Ok(p)
+        }
     }
 }
 
@@ -439,6 +521,7 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
         layout: Layout::Csr {
             row_ptr: st.row_ptr,
             targets: st.targets,
+            packed: None,
         },
         weights,
         delays,

@@ -40,7 +40,7 @@ use crate::neuron::{
     update_loihi,
 };
 use crate::plasticity::Plasticity;
-use crate::projection::{Delays, Layout, Projection, Weights};
+use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
 use crate::record::{Recordings, SpikeSink, Trace};
 use crate::stimulus::{PoissonSource, StimulusPlan};
 
@@ -598,10 +598,16 @@ impl Network {
                 continue;
             }
             // A conv projection clips its target loop to the partition instead.
-            let Layout::Csr { row_ptr, targets } = &pr.layout else {
+            let Layout::Csr {
+                row_ptr,
+                targets,
+                packed,
+            } = &pr.layout
+            else {
                 self.splits[j] = Vec::new();
                 continue;
             };
+            let mask = packed.map_or(u32::MAX, target_mask);
             let tstart = self.pops[pr.target_pop].start;
             let mut cuts = Vec::with_capacity(pr.n_source() * (k + 1));
             for s in 0..pr.n_source() {
@@ -610,7 +616,7 @@ impl Network {
                 for part in &self.parts[1..] {
                     // First synapse whose global target is at or beyond this partition's start.
                     let local_lo = part.lo.saturating_sub(tstart);
-                    cuts.push(row.partition_point(|&t| t < local_lo) as u32);
+                    cuts.push(row.partition_point(|&t| t & mask < local_lo) as u32);
                 }
                 cuts.push(row.len() as u32);
             }
@@ -688,6 +694,8 @@ impl Network {
             )));
         }
         pr.materialise_weights();
+        // Rules see plain target indices.
+        pr.unpack_delays();
         let (col_ptr, col_src, col_syn) = pr.transpose_index();
         self.plastic[j] = Some(PlasticEntry {
             rule,
@@ -1191,7 +1199,10 @@ fn apply_plasticity(
             spikes.partition_point(|&g| g < tp.start),
             spikes.partition_point(|&g| g < tp.start + tp.size),
         );
-        let Layout::Csr { row_ptr, targets } = &pr.layout else {
+        let Layout::Csr {
+            row_ptr, targets, ..
+        } = &pr.layout
+        else {
             continue; // refused by `set_plasticity`
         };
         let Weights::PerSynapse(w) = &mut pr.weights else {
@@ -1255,8 +1266,12 @@ fn deliver(
             } else {
                 &mut part.ring_ex
             };
-            let (row_ptr, targets) = match &pr.layout {
-                Layout::Csr { row_ptr, targets } => (row_ptr, targets),
+            let (row_ptr, targets, packed) = match &pr.layout {
+                Layout::Csr {
+                    row_ptr,
+                    targets,
+                    packed,
+                } => (row_ptr, targets, *packed),
                 Layout::Conv(c) => {
                     // Local targets inside this partition: lo..hi.
                     let lo = part.lo.saturating_sub(tp.start);
@@ -1273,6 +1288,7 @@ fn deliver(
                 }
             };
             let split = &splits[j];
+            let now = t as usize % slots;
             for &g in mine {
                 let r = (g - sp.start) as usize;
                 let row0 = row_ptr[r];
@@ -1283,6 +1299,30 @@ fn deliver(
                     (row0 + c[pi] as usize, row0 + c[pi + 1] as usize)
                 };
                 let tg = &targets[a..b];
+                if let Some(bits) = packed {
+                    // Delay in the high bits of each word, target in the low ones.
+                    let mask = target_mask(bits);
+                    let at = |word: u32| {
+                        let mut s = now + (word >> bits) as usize;
+                        if s >= slots {
+                            s -= slots;
+                        }
+                        s * len + (word & mask).wrapping_sub(shift) as usize
+                    };
+                    match &pr.weights {
+                        Weights::Uniform(w) => {
+                            for &word in tg {
+                                ring[at(word)] += *w;
+                            }
+                        }
+                        Weights::PerSynapse(ws) => {
+                            for (&word, &w) in tg.iter().zip(&ws[a..b]) {
+                                ring[at(word)] += w;
+                            }
+                        }
+                    }
+                    continue;
+                }
                 match (&pr.weights, &pr.delays) {
                     (Weights::Uniform(w), Delays::Uniform(d)) => {
                         let s = (t as usize + *d as usize) % slots;

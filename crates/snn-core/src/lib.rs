@@ -39,6 +39,7 @@
 //! ```
 #![warn(missing_docs)]
 
+pub mod analysis;
 mod barrier;
 pub mod connect;
 mod engine;

@@ -10,8 +10,10 @@
 //! * **synapses**, per projection: the count from the rule — exact for `all_to_all`,
 //!   `one_to_one`, `fixed_indegree`, `fixed_outdegree`, `explicit` and `dense`; for
 //!   `fixed_probability` the expected count, with a bound of the expected count plus six
-//!   standard deviations used for the check — times 4 bytes (`u32` target), plus 4 bytes when
-//!   weights vary per synapse and 2 when delays do, plus the row pointers (8 bytes per source
+//!   standard deviations used for the check; `fixed_total_number` exact — times 4 bytes (`u32`
+//!   target), plus 4 bytes when weights vary per synapse and 2 when delays do unless they are
+//!   packed into the target words ([`packed_target_bits`]; 2 bytes of scratch per synapse while
+//!   the projection is built), plus the row pointers (8 bytes per source
 //!   neuron), plus the scratch the rule's expansion needs at its peak (one projection at a time);
 //!   a `conv2d` or `pool2d` projection (constant delay) is stored as its kernel (4 bytes per
 //!   kernel weight, none for a pool) plus its tap tables
@@ -46,7 +48,7 @@ use std::fmt;
 use snn_types::budget::{MemoryBudget, TooLarge};
 use snn_types::{Connectivity, NetworkSpec, NeuronModel, StimulusSpec, ValueSpec, delay_steps};
 
-use crate::projection::conv_taps_bytes;
+use crate::projection::{conv_taps_bytes, packed_target_bits};
 
 /// Standard deviations above the expected count that bound a `fixed_probability` projection.
 pub const FIXED_PROBABILITY_SIGMAS: f64 = 6.0;
@@ -242,6 +244,8 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
         Connectivity::FixedOutdegree { k } => {
             (SynapseCount::exact(ns.saturating_mul(*k as u64)), 4, 24)
         }
+        // Two passes over the stream: the row pointers are the final ones, no scratch.
+        Connectivity::FixedTotalNumber { n } => (SynapseCount::exact(*n), 0, 0),
         Connectivity::Explicit {
             sources,
             targets,
@@ -296,8 +300,19 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
         }
     };
     let per_syn = 4 + if per_syn_weights { 4 } else { 0 } + if per_syn_delays { 2 } else { 0 };
+    // The engine packs per-synapse delays into the target words when they fit (2 bytes less
+    // per synapse once built; the u16 delays exist while the projection is built).
+    let packs = per_syn_delays
+        && kernel.is_none()
+        && packed_target_bits(
+            nt.min(u32::MAX as u64) as u32,
+            max_delay.min(u16::MAX as u64) as u16,
+        )
+        .is_some();
+    let per_syn_stored = per_syn - if packs { 2 } else { 0 };
     let rows = ns.saturating_add(1).saturating_mul(8);
     let storage = |c: u64| c.saturating_mul(per_syn).saturating_add(rows);
+    let stored = |c: u64| c.saturating_mul(per_syn_stored).saturating_add(rows);
     let expanded_bytes = storage(count.expected);
     let (storage_bytes, storage_bound_bytes, scratch_bytes) = match kernel {
         Some(g) => {
@@ -309,11 +324,11 @@ fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) 
             (b, b, 0)
         }
         None => (
-            expanded_bytes,
-            storage(count.bound),
+            stored(count.expected),
+            stored(count.bound),
             count
                 .bound
-                .saturating_mul(scratch_per_syn)
+                .saturating_mul(scratch_per_syn + if packs { 2 } else { 0 })
                 .saturating_add(ns.saturating_mul(scratch_per_row)),
         ),
     };

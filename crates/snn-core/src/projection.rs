@@ -2,11 +2,18 @@
 //! convolutions and pooling — as a kernel plus per-axis tap tables.
 //!
 //! CSR memory per synapse is 4 bytes (`u32` target) when the weight and delay are the same for
-//! every synapse of the projection, plus 4 bytes for per-synapse `f32` weights and 2 bytes for
-//! per-synapse `u16` delays when they vary. A `conv2d` projection stores its kernel (4 bytes per
+//! every synapse of the projection, plus 4 bytes for per-synapse `f32` weights when they vary.
+//! Per-synapse delays cost nothing extra when the engine can pack them: the delay (in steps)
+//! then sits in the high bits of the target word, above the `target_bits` bits the target
+//! population's largest local index needs ([`packed_target_bits`]); a 21,915-neuron target
+//! leaves 17 bits, delays up to 131,071 steps. This is what [`crate::connect::build_projection`]
+//! builds, so a projection with random weights and delays takes 8 bytes per synapse. Only when
+//! target and delay do not fit in 32 bits together are delays stored as `u16` (2 more bytes). A `conv2d` projection stores its kernel (4 bytes per
 //! kernel weight) and a `pool2d` projection one weight, plus `(H + W + 2) * 4` bytes of tap
 //! pointers and 8 bytes per tap of each axis (about `H * kh / sy + W * kw / sx`), whatever the
 //! number of synapses it represents ([`ConvTaps`]).
+
+use std::borrow::Cow;
 
 use snn_types::{ConvGeometry, Receptor};
 
@@ -60,6 +67,15 @@ pub type Weights = Synaptic<f32>;
 
 /// Transmission delays of a projection, in whole steps (>= 1).
 pub type Delays = Synaptic<u16>;
+
+/// The number of low bits that hold the target when the delays of a projection onto `n_target`
+/// neurons, none longer than `max_delay_steps`, are packed into its `u32` target words, or `None`
+/// when target and delay need more than 32 bits together.
+pub fn packed_target_bits(n_target: u32, max_delay_steps: u16) -> Option<u32> {
+    let target_bits = 32 - n_target.saturating_sub(1).leading_zeros();
+    let delay_bits = 16 - max_delay_steps.max(1).leading_zeros();
+    (target_bits + delay_bits <= 32).then_some(target_bits)
+}
 
 /// The per-axis tap tables of a conv or pool projection: for every input coordinate of an axis,
 /// the `(kernel offset, output offset)` pairs through which it reaches the output
@@ -380,6 +396,9 @@ pub(crate) enum Layout {
     Csr {
         row_ptr: Vec<usize>,
         targets: Vec<u32>,
+        /// `Some(bits)`: every word is `delay << bits | target` (delays packed, see the module
+        /// docs; `delays` then holds only the longest delay); `None`: plain targets.
+        packed: Option<u32>,
     },
     /// A convolution or pooling: the kernel (in `weights`) and the per-axis tap tables.
     Conv(Box<ConvTaps>),
@@ -450,11 +469,92 @@ impl Projection {
         }
     }
 
-    /// Local target index of every synapse, row by row; empty for a conv projection.
-    pub fn targets(&self) -> &[u32] {
+    /// Local target index of every synapse, row by row; empty for a conv projection. Borrowed,
+    /// except when the delays are packed into the target words ([`delays_packed`]
+    /// (Self::delays_packed)): then a copy without them.
+    pub fn targets(&self) -> Cow<'_, [u32]> {
         match &self.layout {
-            Layout::Csr { targets, .. } => targets,
-            Layout::Conv(_) => &[],
+            Layout::Csr {
+                targets,
+                packed: None,
+                ..
+            } => Cow::Borrowed(targets),
+            Layout::Csr {
+                targets,
+                packed: Some(bits),
+                ..
+            } => {
+                let mask = target_mask(*bits);
+                Cow::Owned(targets.iter().map(|&w| w & mask).collect())
+            }
+            Layout::Conv(_) => Cow::Borrowed(&[]),
+        }
+    }
+
+    /// Local target index of synapse `i` (CSR order; 0 for a conv projection).
+    pub fn target(&self, i: usize) -> u32 {
+        match &self.layout {
+            Layout::Csr {
+                targets, packed, ..
+            } => targets[i] & packed.map_or(u32::MAX, target_mask),
+            Layout::Conv(_) => 0,
+        }
+    }
+
+    /// True when the per-synapse delays are packed into the high bits of the target words (no
+    /// separate delay array; see the module docs).
+    pub fn delays_packed(&self) -> bool {
+        matches!(
+            self.layout,
+            Layout::Csr {
+                packed: Some(_),
+                ..
+            }
+        )
+    }
+
+    /// Packs per-synapse delays into the target words when they fit
+    /// ([`packed_target_bits`]), freeing the delay array: 2 bytes less per synapse, same
+    /// synapses, same spikes. Returns whether the delays are packed afterwards. Does nothing to a
+    /// conv projection or one with a uniform delay.
+    pub fn pack_delays(&mut self) -> bool {
+        let max = self.max_delay_steps();
+        let Layout::Csr {
+            targets, packed, ..
+        } = &mut self.layout
+        else {
+            return false;
+        };
+        if packed.is_some() {
+            return true;
+        }
+        let Delays::PerSynapse(d) = &self.delays else {
+            return false;
+        };
+        let Some(bits) = packed_target_bits(self.n_target, max) else {
+            return false;
+        };
+        for (w, &d) in targets.iter_mut().zip(d) {
+            *w |= (d as u32) << bits;
+        }
+        *packed = Some(bits);
+        self.delays = Delays::Uniform(max);
+        true
+    }
+
+    /// The inverse of [`pack_delays`](Self::pack_delays): plain targets and a `u16` per synapse.
+    pub fn unpack_delays(&mut self) {
+        if let Layout::Csr {
+            targets, packed, ..
+        } = &mut self.layout
+            && let Some(bits) = packed.take()
+        {
+            let mask = target_mask(bits);
+            let d = targets.iter().map(|&w| (w >> bits) as u16).collect();
+            for w in targets.iter_mut() {
+                *w &= mask;
+            }
+            self.delays = Delays::PerSynapse(d);
         }
     }
 
@@ -463,9 +563,19 @@ impl Projection {
         &self.weights
     }
 
-    /// The delays in steps (uniform for a conv projection).
-    pub fn delays(&self) -> &Delays {
-        &self.delays
+    /// The delays in steps (uniform for a conv projection). Borrowed, except when they are
+    /// packed into the target words: then a copy, one per synapse.
+    pub fn delays(&self) -> Cow<'_, Delays> {
+        match &self.layout {
+            Layout::Csr {
+                targets,
+                packed: Some(bits),
+                ..
+            } => Cow::Owned(Delays::PerSynapse(
+                targets.iter().map(|&w| (w >> bits) as u16).collect(),
+            )),
+            _ => Cow::Borrowed(&self.delays),
+        }
     }
 
     /// Weight of synapse `i` (CSR order; for a conv projection, kernel entry `i`).
@@ -475,11 +585,19 @@ impl Projection {
 
     /// Delay of synapse `i` in steps (CSR order; any `i` for a conv projection).
     pub fn delay_steps(&self, i: usize) -> u16 {
-        self.delays.at(i)
+        match &self.layout {
+            Layout::Csr {
+                targets,
+                packed: Some(bits),
+                ..
+            } => (targets[i] >> bits) as u16,
+            _ => self.delays.at(i),
+        }
     }
 
     /// Longest delay in steps.
     pub fn max_delay_steps(&self) -> u16 {
+        // Packed: `delays` holds the longest delay (see `pack_delays`).
         match &self.delays {
             Delays::Uniform(d) => *d,
             Delays::PerSynapse(v) => v.iter().copied().max().unwrap_or(1),
@@ -516,9 +634,9 @@ impl Projection {
     /// kernel and the tap tables for conv.
     pub fn memory_bytes(&self) -> usize {
         let layout = match &self.layout {
-            Layout::Csr { row_ptr, targets } => {
-                targets.len() * 4 + row_ptr.len() * std::mem::size_of::<usize>()
-            }
+            Layout::Csr {
+                row_ptr, targets, ..
+            } => targets.len() * 4 + row_ptr.len() * std::mem::size_of::<usize>(),
             Layout::Conv(c) => c.memory_bytes(),
         };
         layout + self.weights.storage_bytes() + self.delays.storage_bytes()
@@ -528,10 +646,15 @@ impl Projection {
     /// the order of its expanded form).
     pub fn for_each_synapse(&self, mut f: impl FnMut(u32, u32, f32)) {
         match &self.layout {
-            Layout::Csr { row_ptr, targets } => {
+            Layout::Csr {
+                row_ptr,
+                targets,
+                packed,
+            } => {
+                let mask = packed.map_or(u32::MAX, target_mask);
                 for (s, w) in row_ptr.windows(2).enumerate() {
                     for (i, &t) in targets.iter().enumerate().take(w[1]).skip(w[0]) {
-                        f(s as u32, t, self.weights.at(i));
+                        f(s as u32, t & mask, self.weights.at(i));
                     }
                 }
             }
@@ -543,13 +666,16 @@ impl Projection {
         }
     }
 
-    /// The explicit CSR form: a clone for a CSR projection; for a conv projection, every
+    /// The explicit CSR form: a clone for a CSR projection (with its delays unpacked, as
+    /// [`unpack_delays`](Self::unpack_delays)); for a conv projection, every
     /// (source, target) pair with its kernel weight (per synapse, also for a pool) and the
     /// projection's delay, rows ascending. Refused with [`BuildError::TooLarge`] before
     /// allocating when the expanded form has more synapses than a `u32` indexes.
     pub fn expanded(&self) -> Result<Projection, BuildError> {
         let Layout::Conv(c) = &self.layout else {
-            return Ok(self.clone());
+            let mut p = self.clone();
+            p.unpack_delays();
+            return Ok(p);
         };
         let n = c.n_expanded();
         if n > u32::MAX as u64 {
@@ -575,7 +701,11 @@ impl Projection {
             source_pop: self.source_pop,
             target_pop: self.target_pop,
             receptor: self.receptor,
-            layout: Layout::Csr { row_ptr, targets },
+            layout: Layout::Csr {
+                row_ptr,
+                targets,
+                packed: None,
+            },
             weights: Weights::PerSynapse(weights),
             delays: self.delays.clone(),
             n_source: self.n_source,
@@ -626,4 +756,80 @@ pub fn longest_delay_steps(projections: &[Projection]) -> u16 {
         .max()
         .unwrap_or(1)
         .max(1)
+}
+
+/// The mask of the target bits of a packed word.
+#[inline(always)]
+pub(crate) fn target_mask(bits: u32) -> u32 {
+    if bits >= 32 {
+        u32::MAX
+    } else {
+        (1u32 << bits) - 1
+    }
+}
+
+#[cfg(test)]
+mod pack_tests {
+    use super::*;
+
+    fn csr(n_target: u32, targets: Vec<u32>, delays: Vec<u16>) -> Projection {
+        Projection {
+            name: "p".into(),
+            source_pop: 0,
+            target_pop: 0,
+            receptor: Receptor::Excitatory,
+            layout: Layout::Csr {
+                row_ptr: vec![0, targets.len()],
+                targets,
+                packed: None,
+            },
+            weights: Weights::Uniform(1.0),
+            delays: Delays::PerSynapse(delays),
+            n_source: 1,
+            n_target,
+        }
+    }
+
+    #[test]
+    fn bits_needed() {
+        assert_eq!(packed_target_bits(1, 1), Some(0));
+        assert_eq!(packed_target_bits(2, 1), Some(1));
+        assert_eq!(packed_target_bits(21_915, 200), Some(15));
+        assert_eq!(packed_target_bits(u32::MAX, 2), None);
+        assert_eq!(packed_target_bits(1 << 16, u16::MAX), Some(16));
+        assert_eq!(packed_target_bits((1 << 16) + 1, u16::MAX), None);
+    }
+
+    #[test]
+    fn pack_and_unpack_round_trip() {
+        let mut p = csr(1000, vec![3, 17, 999], vec![1, 40, 7]);
+        let before = p.memory_bytes();
+        assert!(p.pack_delays());
+        assert!(p.delays_packed());
+        assert_eq!(before - p.memory_bytes(), 6, "2 bytes per synapse saved");
+        assert_eq!(&*p.targets(), &[3, 17, 999]);
+        assert_eq!(
+            (0..3).map(|i| p.delay_steps(i)).collect::<Vec<_>>(),
+            [1, 40, 7]
+        );
+        assert_eq!(
+            (0..3).map(|i| p.target(i)).collect::<Vec<_>>(),
+            [3, 17, 999]
+        );
+        assert_eq!(p.max_delay_steps(), 40);
+        let mut seen = Vec::new();
+        p.for_each_synapse(|_, t, _| seen.push(t));
+        assert_eq!(seen, [3, 17, 999]);
+        p.unpack_delays();
+        assert!(!p.delays_packed());
+        assert_eq!(&*p.targets(), &[3, 17, 999]);
+        assert_eq!(*p.delays(), Delays::PerSynapse(vec![1, 40, 7]));
+    }
+
+    #[test]
+    fn too_wide_stays_unpacked() {
+        let mut p = csr(u32::MAX, vec![5], vec![3]);
+        assert!(!p.pack_delays());
+        assert_eq!(p.delay_steps(0), 3);
+    }
 }

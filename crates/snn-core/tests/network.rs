@@ -58,7 +58,7 @@ fn two_pops(ns: u32, nt: u32, conn: Connectivity, same: bool) -> NetworkSpec {
 
 fn in_degrees(p: &snn_core::Projection) -> Vec<u32> {
     let mut d = vec![0u32; p.n_target()];
-    for &t in p.targets() {
+    for &t in p.targets().iter() {
         d[t as usize] += 1;
     }
     d
@@ -154,7 +154,7 @@ fn explicit_and_dense_rules_keep_their_weights() {
     assert_eq!(m.get(1, 1), Some(&3.5));
     assert_eq!(m.nnz(), 4);
     let p = &net.projections()[0];
-    assert_eq!(p.targets(), &[3, 1, 0, 1]);
+    assert_eq!(&*p.targets(), &[3, 1, 0, 1]);
     assert_eq!(
         (0..4).map(|i| p.delay_steps(i)).collect::<Vec<_>>(),
         vec![2, 4, 3, 1]

@@ -106,9 +106,27 @@ pub enum Distribution {
         /// Standard deviation (>= 0).
         std: f64,
     },
+    /// A normal distribution truncated to `[low, high]` by redrawing every value outside (as
+    /// NEST's `nest.math.redraw(nest.random.normal(...), min, max)`, used by the reference
+    /// implementation of the Potjans & Diesmann microcircuit). Either bound may be left out
+    /// (unbounded on that side). Written `{ dist = "truncated_normal", mean = 1.5, std = 0.75,
+    /// low = 0.1 }`.
+    TruncatedNormal {
+        /// Mean of the untruncated normal.
+        mean: f64,
+        /// Standard deviation of the untruncated normal (>= 0).
+        std: f64,
+        /// Lower bound (inclusive); none: unbounded below.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        low: Option<f64>,
+        /// Upper bound (inclusive); none: unbounded above.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        high: Option<f64>,
+    },
 }
 
 /// What a [`ValueSpec`] may be, for error messages.
+/// (`dist = "truncated_normal"` with `mean`, `std` and optional `low`/`high` is the third form.)
 const VALUE_EXPECTED: &str =
     "expected `mean` and `std` (normal) or `low` and `high` (uniform), or a number";
 
@@ -147,7 +165,7 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
                 }
                 dist = Some(map.next_value::<String>().map_err(|e| {
                     A::Error::custom(format!(
-                        "{field}.dist: expected \"normal\" or \"uniform\" ({e})"
+                        "{field}.dist: expected \"normal\", \"uniform\" or \"truncated_normal\" ({e})"
                     ))
                 })?);
                 continue;
@@ -172,9 +190,10 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
         let kind = match dist.as_deref() {
             Some("uniform") => "uniform",
             Some("normal") => "normal",
+            Some("truncated_normal") => "truncated_normal",
             Some(other) => {
                 return Err(A::Error::custom(format!(
-                    "{field}.dist: unknown distribution \"{other}\", expected \"normal\" or \"uniform\""
+                    "{field}.dist: unknown distribution \"{other}\", expected \"normal\", \"uniform\" or \"truncated_normal\""
                 )));
             }
             None if uniform_fields && !normal_fields => "uniform",
@@ -196,6 +215,14 @@ impl<'de> serde::de::Visitor<'de> for ValueVisitor {
             ))),
             None => Ok(()),
         };
+        if kind == "truncated_normal" {
+            return Ok(ValueSpec::Random(Distribution::TruncatedNormal {
+                mean: need(mean, "mean")?,
+                std: need(std, "std")?,
+                low,
+                high,
+            }));
+        }
         if kind == "uniform" {
             stray(mean, "mean")?;
             stray(std, "std")?;
@@ -265,6 +292,15 @@ impl ValueSpec {
             ValueSpec::Random(Distribution::Normal { mean, std }) => {
                 (mean - 8.0 * std, mean + 8.0 * std)
             }
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            }) => (
+                low.map_or(mean - 8.0 * std, |l| l.max(mean - 8.0 * std)),
+                high.map_or(mean + 8.0 * std, |h| h.min(mean + 8.0 * std)),
+            ),
         }
     }
 
@@ -311,6 +347,13 @@ pub enum Connectivity {
     FixedOutdegree {
         /// Out-degree.
         k: u32,
+    },
+    /// Exactly `n` synapses in total, each from a source and onto a target drawn uniformly and
+    /// independently (multapses allowed; autapses only with `allow_autapses`), as NEST's
+    /// `fixed_total_number` rule with its default `allow_multapses = true`.
+    FixedTotalNumber {
+        /// Total number of synapses.
+        n: u64,
     },
     /// An explicit synapse list as parallel arrays of local indices.
     Explicit {
@@ -502,6 +545,7 @@ impl Connectivity {
             Connectivity::FixedProbability { .. } => "fixed_probability",
             Connectivity::FixedIndegree { .. } => "fixed_indegree",
             Connectivity::FixedOutdegree { .. } => "fixed_outdegree",
+            Connectivity::FixedTotalNumber { .. } => "fixed_total_number",
             Connectivity::Explicit { .. } => "explicit",
             Connectivity::Dense { .. } => "dense",
             Connectivity::Conv2d { .. } => "conv2d",

@@ -9,6 +9,10 @@ use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
 use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
 use crate::time::{check_dt, check_duration, check_time, ms_to_steps};
 
+/// How far (in standard deviations) a truncated normal's bounds may lie beyond its mean
+/// before validation refuses it (the redraw loop would almost never accept).
+pub const TRUNCATION_SIGMAS: f64 = 5.0;
+
 /// Largest delay accepted, in steps (ring buffers hold `max_delay + 1` slots per neuron).
 pub const MAX_DELAY_STEPS: u64 = 65_535;
 
@@ -68,6 +72,53 @@ impl Checker {
             ValueSpec::Random(Distribution::Normal { mean, std }) => {
                 self.finite(&format!("{path}.mean"), mean);
                 self.non_negative(&format!("{path}.std"), std);
+            }
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            }) => {
+                let mut ok = self.finite(&format!("{path}.mean"), mean);
+                let before = self.issues.len();
+                self.non_negative(&format!("{path}.std"), std);
+                ok &= self.issues.len() == before;
+                if let Some(l) = low {
+                    ok &= self.finite(&format!("{path}.low"), l);
+                }
+                if let Some(h) = high {
+                    ok &= self.finite(&format!("{path}.high"), h);
+                }
+                if !ok {
+                    return;
+                }
+                let (l, h) = (
+                    low.unwrap_or(f64::NEG_INFINITY),
+                    high.unwrap_or(f64::INFINITY),
+                );
+                if l > h {
+                    self.err(
+                        path,
+                        format!("truncated_normal low ({l}) is greater than high ({h})"),
+                    );
+                } else if std == 0.0 && !(l..=h).contains(&mean) {
+                    self.err(
+                        path,
+                        format!(
+                            "truncated_normal with std 0 has its mean {mean} outside [{l}, {h}]"
+                        ),
+                    );
+                } else if std > 0.0
+                    && ((l - mean) / std > TRUNCATION_SIGMAS
+                        || (h - mean) / std < -TRUNCATION_SIGMAS)
+                {
+                    self.err(
+                        path,
+                        format!(
+                            "truncated_normal bounds [{l}, {h}] lie more than {TRUNCATION_SIGMAS} standard deviations from the mean {mean}: almost every draw would be redrawn"
+                        ),
+                    );
+                }
             }
         }
     }
@@ -542,6 +593,19 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 ValueSpec::Random(Distribution::Normal { mean, .. }) => {
                     c.delay(&format!("{dpath}.mean"), mean, dt)
                 }
+                // Draws below the lower bound are redrawn and the rest rounded to steps: a bound
+                // of half a step (NEST's `resolution - 0.5 * resolution`) keeps every delay at one
+                // step or more.
+                ValueSpec::Random(Distribution::TruncatedNormal { mean, low, .. }) => match low {
+                    Some(l) if l < 0.5 * dt * (1.0 - 1e-9) => c.err(
+                        format!("{dpath}.low"),
+                        format!(
+                            "{l} ms is shorter than half of dt = {dt} ms: a delay drawn there rounds to zero steps"
+                        ),
+                    ),
+                    Some(_) => {}
+                    None => c.delay(&format!("{dpath}.mean"), mean, dt),
+                },
             }
         }
         let same = pr.source == pr.target;
@@ -602,6 +666,31 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                             ),
                         );
                     }
+                }
+            }
+            Connectivity::FixedTotalNumber { n } => {
+                if let (Some(a), Some(b)) = (ns, nt) {
+                    let pairs = a as u64 * b as u64
+                        - if same && !pr.allow_autapses {
+                            a as u64
+                        } else {
+                            0
+                        };
+                    if *n > 0 && pairs == 0 {
+                        c.err(
+                            format!("{cpath}.n"),
+                            format!("{n} synapses but no (source, target) pair is allowed"),
+                        );
+                    }
+                }
+                if *n > u32::MAX as u64 {
+                    c.err(
+                        format!("{cpath}.n"),
+                        format!(
+                            "{n} synapses exceed the limit of {} per projection",
+                            u32::MAX
+                        ),
+                    );
                 }
             }
             Connectivity::Explicit {

@@ -40,6 +40,22 @@ fn scale_value(v: &ValueSpec, off: f64, sc: f64) -> ValueSpec {
                 std: std * sc,
             })
         }
+        ValueSpec::Random(Distribution::TruncatedNormal {
+            mean,
+            std,
+            low,
+            high,
+        }) => {
+            // An affine map with a positive scale keeps the truncation.
+            let (a, b) = (low.map(f), high.map(f));
+            let (low, high) = if sc >= 0.0 { (a, b) } else { (b, a) };
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean: f(mean),
+                std: std * sc.abs(),
+                low,
+                high,
+            })
+        }
     }
 }
 

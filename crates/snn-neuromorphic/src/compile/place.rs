@@ -149,7 +149,7 @@ fn fan_in(c: &Checked<'_>, q: &Quantised) -> (Vec<usize>, Vec<u32>, Vec<u32>) {
     for (j, e) in c.projections.iter().enumerate() {
         let t0 = c.offsets[e.target_pop] as usize;
         let per_synapse = q.shared[j].is_none();
-        for &t in e.targets() {
+        for &t in e.targets().iter() {
             ptr[t0 + t as usize + 1] += 1;
             stored[t0 + t as usize] += per_synapse as u32;
         }

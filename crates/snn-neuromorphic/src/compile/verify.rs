@@ -179,6 +179,15 @@ fn initial_v_violations(c: &Checked<'_>, q: &Quantised) -> Vec<Violation> {
             ValueSpec::Random(Distribution::Normal { mean, std }) => {
                 (mean - 6.0 * std, mean + 6.0 * std)
             }
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            }) => (
+                low.map_or(mean - 6.0 * std, |l| l.max(mean - 6.0 * std)),
+                high.map_or(mean + 6.0 * std, |h| h.min(mean + 6.0 * std)),
+            ),
         };
         let (off, scale) = match p.neuron {
             NeuronModel::LoihiLif(_) => (0.0, 1.0),

@@ -280,3 +280,10 @@ pub fn nmnist_conv(seed: u64) -> NetworkSpec {
         readout: None,
     }
 }
+
+pub mod microcircuit;
+
+pub use microcircuit::{
+    Background, InitialV, MicrocircuitError, MicrocircuitOptions, MicrocircuitParams, microcircuit,
+    microcircuit_params,
+};
