@@ -5,7 +5,9 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget, spikes,
+    ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget,
+    probe::{ProbeSpec, resolve_probes},
+    spikes,
 };
 use snn_types::ms_to_steps;
 
@@ -18,7 +20,8 @@ Examples:
   snn chip --arch loihi net.toml --steps 100
   snn chip --arch truenorth net.toml --json
   snn chip --fit net.toml --arch my_chip.toml
-  snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic")]
+  snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic
+  snn chip --arch loihi net.toml --steps 100 --trace steps.csv --probe hid:0..10 --probe out")]
 pub struct ChipArgs {
     /// Network spec (.toml or .json).
     pub network: PathBuf,
@@ -39,6 +42,11 @@ pub struct ChipArgs {
     /// Write a per-step trace (CSV) to this file.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Record u and v (integer units) of a population's neurons after every step into the
+    /// --trace CSV (columns `u:POP:i,v:POP:i`) and the --json report. `POP` probes every neuron
+    /// (at most 4096 in all); `POP:0..10`, `POP:0..=9`, `POP:3,5,7` choose neurons. Repeatable.
+    #[arg(long, value_name = "POP[:NEURONS]")]
+    pub probe: Vec<String>,
     /// Network-on-chip model: `cycle` (hop by hop with contention) or `analytic` (zero-load).
     #[arg(long, default_value = "cycle", value_name = "MODE")]
     pub noc: String,
@@ -75,6 +83,16 @@ pub fn run(a: ChipArgs) -> Result<()> {
             )));
         }
     };
+    let probes = a
+        .probe
+        .iter()
+        .map(|p| ProbeSpec::parse(p).map_err(|e| usage(format!("--probe: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    if !probes.is_empty() && a.trace.is_none() && !a.json && !a.fit {
+        return Err(usage(
+            "--probe writes u and v into the trace: give --trace FILE (or --json)",
+        ));
+    }
     if a.steps == Some(0) {
         return Err(usage("--steps must be at least 1"));
     }
@@ -127,7 +145,9 @@ pub fn run(a: ChipArgs) -> Result<()> {
             )));
         }
     };
+    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     let mut chip = Chip::with_budget(&program, budget)?;
+    chip.set_probes(probed)?;
     if let Some(p) = &a.input {
         let s = spikes::read_spike_csv(p)?;
         chip.inject_input(&s)

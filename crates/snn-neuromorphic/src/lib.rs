@@ -69,6 +69,7 @@ pub mod compile;
 mod error;
 pub mod memory;
 pub mod noc;
+pub mod probe;
 mod program;
 mod run;
 pub mod spikes;

@@ -260,6 +260,10 @@ pub struct Report {
     /// Per-step trace, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Vec<StepTrace>>,
+    /// `u` and `v` of the probed neurons after every step (integer units), when the chip had
+    /// probes ([`crate::Chip::set_probes`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::probe::ProbeTrace>,
     /// Per-layer placement: each population's cores, tiles and neurons per core (as compiled).
     pub placement: Vec<crate::program::PlacedPopulation>,
     /// Synaptic memory per projection, by how it is stored (as compiled).
@@ -476,6 +480,7 @@ impl Tally {
                 .collect(),
             spikes: self.raster,
             trace: self.trace,
+            probes: None,
             placement: prog.populations.clone(),
             projection_memory: prog.projection_memory.clone(),
             assumptions: a.assumptions(),
