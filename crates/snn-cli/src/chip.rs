@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget,
+    ArchSpec, ChargeClass, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget,
     probe::{ProbeSpec, resolve_probes},
     spikes,
 };
@@ -21,7 +21,8 @@ Examples:
   snn chip --arch truenorth net.toml --json
   snn chip --fit net.toml --arch my_chip.toml
   snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic
-  snn chip --arch loihi net.toml --steps 100 --trace steps.csv --probe hid:0..10 --probe out")]
+  snn chip --arch loihi net.toml --steps 100 --trace steps.csv --probe hid:0..10 --probe out
+  snn chip --arch loihi net.toml --steps 100 --skip-idle-neurons false --spike-out-class neuron")]
 pub struct ChipArgs {
     /// Network spec (.toml or .json).
     pub network: PathBuf,
@@ -54,6 +55,15 @@ pub struct ChipArgs {
     /// bits (the default; 8 for both presets).
     #[arg(long, value_name = "B")]
     pub weight_bits: Option<u32>,
+    /// Accounting override: `false` charges every placed neuron an update every step (as
+    /// simulators that sweep all compartments do); `true` skips neurons with zero state, no bias
+    /// and no input. Default: the architecture's `model.skip_idle_neurons`.
+    #[arg(long, value_name = "true|false")]
+    pub skip_idle_neurons: Option<bool>,
+    /// Accounting override: the energy class spike-out events are reported in, `network` or
+    /// `neuron` (the total is the same). Default: the architecture's `model.spike_out_class`.
+    #[arg(long, value_name = "CLASS")]
+    pub spike_out_class: Option<String>,
     /// Print the whole report as one JSON object (output spikes included).
     #[arg(long)]
     pub json: bool,
@@ -96,7 +106,17 @@ pub fn run(a: ChipArgs) -> Result<()> {
     if a.steps == Some(0) {
         return Err(usage("--steps must be at least 1"));
     }
-    let arch = ArchSpec::resolve(&a.arch)?;
+    let mut arch = ArchSpec::resolve(&a.arch)?;
+    if let Some(b) = a.skip_idle_neurons {
+        arch.model.skip_idle_neurons = b;
+    }
+    if let Some(c) = &a.spike_out_class {
+        arch.model.spike_out_class = ChargeClass::parse(c).ok_or_else(|| {
+            usage(format!(
+                "--spike-out-class: expected `network` or `neuron`, got '{c}'"
+            ))
+        })?;
+    }
     if let Some(b) = a.weight_bits
         && !(1..=arch.core.weight_bits).contains(&b)
     {

@@ -566,3 +566,40 @@ fn probes_write_u_and_v_into_the_trace() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2), "{out:?}");
 }
+
+#[test]
+fn accounting_overrides() {
+    let net = tmp("acct.toml", NET);
+    let json = |extra: &[&str]| -> serde_json::Value {
+        let out = snn()
+            .args(["chip", net.to_str().unwrap(), "--steps", "10", "--json"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let base = json(&[]);
+    let all = json(&[
+        "--skip-idle-neurons",
+        "false",
+        "--spike-out-class",
+        "neuron",
+    ]);
+    assert_eq!(base["accounting"]["skip_idle_neurons"], true);
+    assert_eq!(all["accounting"]["skip_idle_neurons"], false);
+    assert_eq!(all["accounting"]["spike_out_class"], "neuron");
+    let updates = |r: &serde_json::Value| {
+        r["counts"]["neuron_updates_active"].as_u64().unwrap()
+            + r["counts"]["neuron_updates_inactive"].as_u64().unwrap()
+    };
+    assert_eq!(updates(&all), 300 * 10);
+    assert!(updates(&base) <= updates(&all));
+    let out = snn()
+        .args(["chip", net.to_str().unwrap(), "--steps", "5"])
+        .args(["--spike-out-class", "soma"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected `network` or `neuron`"));
+}

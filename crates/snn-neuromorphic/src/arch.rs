@@ -246,6 +246,43 @@ pub struct ModelOptions {
     /// update every step.
     #[serde(default = "yes")]
     pub skip_idle_neurons: bool,
+    /// The energy class a neuron's spike-out event (`energy_pj.spike_out`, the axon / fan-out
+    /// look-up) is reported in: `network` (the default: with packets, hops and barriers) or
+    /// `neuron` (with the neuron updates, as simulators that charge spike generation to the
+    /// soma do). Only the split between classes changes, never the total.
+    #[serde(default)]
+    pub spike_out_class: ChargeClass,
+}
+
+/// An energy class of the report that an event can be charged to (see
+/// [`ModelOptions::spike_out_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeClass {
+    /// The network class (spikes, packets, hops, barriers).
+    #[default]
+    Network,
+    /// The neuron class (neuron updates).
+    Neuron,
+}
+
+impl ChargeClass {
+    /// `network` or `neuron`, as in the TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChargeClass::Network => "network",
+            ChargeClass::Neuron => "neuron",
+        }
+    }
+
+    /// Parses `network` or `neuron`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "network" => Some(ChargeClass::Network),
+            "neuron" => Some(ChargeClass::Neuron),
+            _ => None,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -256,6 +293,7 @@ impl Default for ModelOptions {
     fn default() -> Self {
         Self {
             skip_idle_neurons: true,
+            spike_out_class: ChargeClass::Network,
         }
     }
 }

@@ -75,7 +75,7 @@ mod run;
 pub mod spikes;
 mod summary;
 
-pub use arch::{ArchSpec, ConvWeights};
+pub use arch::{ArchSpec, ChargeClass, ConvWeights, ModelOptions};
 pub use compile::quantise;
 pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
 pub use error::{ArchError, MapError, RunError, Violation};

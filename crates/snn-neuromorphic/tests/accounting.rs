@@ -543,3 +543,68 @@ fn cuba_fits_loihi_by_lowering_neurons_per_core_for_the_fanout_tables() {
         "{violations:?}"
     );
 }
+
+#[test]
+fn accounting_options_change_exactly_their_terms() {
+    // A spike-out cost, so that its class matters.
+    let mut base = ArchSpec::preset("loihi").unwrap();
+    base.energy_pj.spike_out = Some(7.0);
+    let spec = ff(100.0);
+    let steps = 40;
+    let r0 = run(&spec, &base, steps, NocMode::Cycle);
+    assert!(r0.counts.spikes_out > 0, "{:?}", r0.counts);
+    assert!((r0.energy.total_pj - recompute(&r0)).abs() <= 1e-9 * r0.energy.total_pj);
+
+    // 1. Every placed neuron charged every step: only inactive updates (and their time) change.
+    let mut all = base.clone();
+    all.model.skip_idle_neurons = false;
+    let r1 = run(&spec, &all, steps, NocMode::Cycle);
+    let on_chip: u64 = r1.cores.iter().map(|c| c.neurons as u64).sum();
+    let c0 = r0.counts;
+    let c1 = r1.counts;
+    assert_eq!(
+        c1.neuron_updates_active + c1.neuron_updates_inactive,
+        on_chip * steps
+    );
+    assert!(c1.neuron_updates_inactive > c0.neuron_updates_inactive);
+    assert_eq!(
+        EventCounts {
+            neuron_updates_inactive: c0.neuron_updates_inactive,
+            ..c1
+        },
+        c0
+    );
+    assert_eq!(r1.spikes, r0.spikes);
+    let extra = (c1.neuron_updates_inactive - c0.neuron_updates_inactive) as f64;
+    let e_inact = r0.unit_energy_pj.neuron_update_inactive;
+    assert!((r1.energy.neuron_pj - r0.energy.neuron_pj - extra * e_inact).abs() < 1e-6);
+    assert_eq!(r1.energy.synaptic_pj, r0.energy.synaptic_pj);
+    assert_eq!(r1.energy.network_pj, r0.energy.network_pj);
+    assert!((r1.energy.total_pj - recompute(&r1)).abs() <= 1e-9 * r1.energy.total_pj);
+    // The extra updates take core time (the step time grows only where a soma side was
+    // critical).
+    let busy = |r: &Report| r.cores.iter().map(|c| c.busy_ns).sum::<f64>();
+    let inact_ns = r0.unit_latency_ns.neuron_update_inactive;
+    assert!((busy(&r1) - busy(&r0) - extra * inact_ns).abs() < 1e-3 * extra);
+    assert!(r1.total_time_ns >= r0.total_time_ns);
+    assert!(!r1.accounting.skip_idle_neurons);
+
+    // 2. Spike-out events in the neuron class: the same counts and total, spikes_out * 7 pJ
+    // moved from network to neuron.
+    let mut moved = base.clone();
+    moved.model.spike_out_class = snn_neuromorphic::ChargeClass::Neuron;
+    let r2 = run(&spec, &moved, steps, NocMode::Cycle);
+    assert_eq!(r2.counts, r0.counts);
+    let spike_pj = r0.counts.spikes_out as f64 * 7.0;
+    assert!((r2.energy.neuron_pj - r0.energy.neuron_pj - spike_pj).abs() < 1e-6);
+    assert!((r0.energy.network_pj - r2.energy.network_pj - spike_pj).abs() < 1e-6);
+    assert_eq!(r2.energy.synaptic_pj, r0.energy.synaptic_pj);
+    assert!((r2.energy.total_pj - r0.energy.total_pj).abs() <= 1e-9 * r0.energy.total_pj);
+    assert_eq!(r2.total_time_ns, r0.total_time_ns);
+    // The option is TOML.
+    let toml = moved.to_toml_string();
+    assert!(toml.contains("spike_out_class = \"neuron\""), "{toml}");
+    let back = ArchSpec::from_toml_str(&toml, "t").unwrap();
+    assert_eq!(back.model, moved.model);
+    assert!(ArchSpec::from_toml_str(&toml.replace("\"neuron\"", "\"soma\""), "t").is_err());
+}
