@@ -608,3 +608,57 @@ fn accounting_options_change_exactly_their_terms() {
     assert_eq!(back.model, moved.model);
     assert!(ArchSpec::from_toml_str(&toml.replace("\"neuron\"", "\"soma\""), "t").is_err());
 }
+
+#[test]
+fn barrier_table_by_tiles_or_cores() {
+    let mut a = ArchSpec::preset("loihi").unwrap();
+    // The published end points, linear in between.
+    assert_eq!(a.barrier_ns(1), 113.0);
+    assert_eq!(a.barrier_ns(32), 465.0);
+    assert!((a.barrier_ns(2) - (113.0 + 352.0 / 31.0)).abs() < 1e-9);
+    assert_eq!(a.barrier_ns(64), 465.0);
+    // A table: exact at its entries, linear between them, held outside.
+    a.timestep = ArchSpec::from_toml_str(
+        &snn_neuromorphic::arch::LOIHI_TOML
+            .replace("[timestep]\n", "[timestep]\nbarrier_by = \"cores\"\n"),
+        "t",
+    )
+    .unwrap()
+    .timestep;
+    a.timestep.barrier = vec![
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 2,
+            latency_ns: 100.0,
+        },
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 4,
+            latency_ns: 120.0,
+        },
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 16,
+            latency_ns: 300.0,
+        },
+    ];
+    assert_eq!(
+        a.timestep.barrier_by,
+        snn_neuromorphic::arch::BarrierBy::Cores
+    );
+    assert_eq!(a.barrier_ns_for(1, 1), 100.0);
+    assert_eq!(a.barrier_ns_for(1, 4), 120.0);
+    assert_eq!(a.barrier_ns_for(1, 3), 110.0);
+    assert_eq!(a.barrier_ns_for(1, 10), 210.0);
+    assert_eq!(a.barrier_ns_for(9, 100), 300.0);
+    // A run uses the entry for its cores in use.
+    let r = run(&ff(50.0), &a, 5, NocMode::Analytic);
+    let expect = a.barrier_ns(r.cores_used);
+    assert_eq!(r.barrier_ns, expect);
+    assert!(
+        r.assumptions
+            .iter()
+            .any(|x| x.contains("interpolated linearly in cores"))
+    );
+    // Unsorted tables are refused, naming the field.
+    a.timestep.barrier.swap(0, 2);
+    let e = a.validate().unwrap_err();
+    assert!(e.iter().any(|x| x.starts_with("timestep.barrier")), "{e:?}");
+}

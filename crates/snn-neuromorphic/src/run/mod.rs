@@ -576,12 +576,12 @@ impl RunCtx {
             unit_latency: UnitCosts::from(
                 &a.latency_ns,
                 a.noc.hop_latency_ns,
-                Some(a.barrier_ns(prog.tiles_used)),
+                Some(a.barrier_ns_for(prog.tiles_used, n_cores as u32)),
             ),
             barrier_ps: if n_cores == 0 {
                 0
             } else {
-                ps(a.barrier_ns(prog.tiles_used))
+                ps(a.barrier_ns_for(prog.tiles_used, n_cores as u32))
             },
             tick_ps: a.timestep.tick_ns.map_or(0, ps),
             skip_idle: a.model.skip_idle_neurons,
