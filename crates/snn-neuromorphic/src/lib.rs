@@ -18,6 +18,8 @@
 //!   architecture's [`ConvWeights`] says whether a core counts their synapses one by one or the
 //!   kernel slices of its output channels once. [`ChipProgram::fit_summary`] shows the
 //!   per-layer placement and each projection's synaptic memory.
+//! * [`sweep`]: design-space sweeps over architecture fields and compile options, in parallel,
+//!   deterministic for any thread count; [`probe`]: `u`/`v` of chosen neurons per step.
 //! * [`Chip::run`]: soma, axon, mesh (hop-by-hop with contention and back-pressure, or
 //!   analytic), synapse/dendrite stages and barriers, step by step; the [`Report`] holds output
 //!   spikes, modelled time, energy by class with the event counts and unit costs that produce
@@ -74,6 +76,7 @@ mod program;
 mod run;
 pub mod spikes;
 mod summary;
+pub mod sweep;
 
 pub use arch::{ArchSpec, ChargeClass, ConvWeights, ModelOptions};
 pub use compile::quantise;
