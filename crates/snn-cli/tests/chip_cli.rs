@@ -603,3 +603,71 @@ fn accounting_overrides() {
     assert_eq!(out.status.code(), Some(2), "{out:?}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("expected `network` or `neuron`"));
 }
+
+#[test]
+fn sweep_prints_a_table_json_and_plots() {
+    let net = tmp("sweep.toml", NET);
+    let dir = net.with_file_name("sweep-plots");
+    let out = snn()
+        .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "10"])
+        .args([
+            "--vary",
+            "core.compartments=16,64,512",
+            "--vary",
+            "weight_bits=4,8",
+        ])
+        .arg("--out")
+        .arg(&dir)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("6 points, 10 steps each"), "{text}");
+    assert!(text.contains("core.compartments"), "{text}");
+    for f in ["energy", "latency", "cores"] {
+        for ext in ["svg", "png"] {
+            let p = dir.join(format!("{f}.{ext}"));
+            assert!(std::fs::metadata(&p).unwrap().len() > 100, "{p:?}");
+        }
+    }
+    // JSON, and the same numbers for any thread count.
+    let json = |threads: &str| -> serde_json::Value {
+        let out = snn()
+            .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "10"])
+            .args([
+                "--vary",
+                "core.compartments=16,64,512",
+                "--vary",
+                "weight_bits=4,8",
+            ])
+            .args(["--json", "--threads", threads])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let one = json("1");
+    assert_eq!(one["points"].as_array().unwrap().len(), 6);
+    assert_eq!(one["points"][0]["values"], serde_json::json!(["16", "4"]));
+    assert_eq!(one["points"][0]["cores_used"], 19);
+    assert_eq!(one, json("2"));
+    // Unknown keys and bad values: usage errors naming them.
+    for (vary, what) in [
+        ("core.compartmentz=1", "unknown field `compartmentz`"),
+        (
+            "core.compartments=0",
+            "core.compartments: must be at least 1",
+        ),
+        ("weight_bits=12", "must be in 1..=8"),
+        ("compartments", "expected KEY=V1,V2"),
+    ] {
+        let out = snn()
+            .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "5"])
+            .args(["--vary", vary])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{vary}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{vary}: {err}");
+    }
+}

@@ -250,7 +250,10 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
     match ArchSpec::from_toml_str(&text, "sweep") {
         Ok(a) => Ok(a),
         Err(ArchError::Parse { message, .. }) if message.contains("unknown field") => {
-            Err(unknown(message))
+            // Keep the parser's "unknown field `x`, expected one of ..." without the TOML excerpt
+            // of the temporary document.
+            let at = message.find("unknown field").unwrap_or(0);
+            Err(unknown(message[at..].to_string()))
         }
         Err(ArchError::Parse { message, .. }) => Err(bad(message)),
         Err(ArchError::Invalid { issues, .. }) => Err(bad(issues.join("; "))),
