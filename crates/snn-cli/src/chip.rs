@@ -85,7 +85,7 @@ pub struct ChipArgs {
 pub enum ChipCommand {
     /// Design-space sweep: compile and run the network on every point of a grid of
     /// architecture variants; print energy, latency per step, cores used and whether it fits.
-    Sweep(SweepArgs),
+    Sweep(Box<SweepArgs>),
 }
 
 /// Arguments of `snn chip sweep`.
@@ -230,6 +230,9 @@ fn sweep(a: SweepArgs) -> Result<()> {
     Ok(())
 }
 
+/// A plotted metric: file stem, title, value of a point.
+type Metric = (&'static str, &'static str, fn(&SweepPoint) -> f64);
+
 /// Plots of energy, latency per step and cores used against the first axis, one line per
 /// combination of the other axes' values; points that do not fit are left out.
 fn sweep_plots(r: &SweepResult, dir: &Path) -> Result<()> {
@@ -270,7 +273,7 @@ fn sweep_plots(r: &SweepResult, dir: &Path) -> Result<()> {
             keys.push(k);
         }
     }
-    let metrics: [(&str, &str, fn(&SweepPoint) -> f64); 3] = [
+    let metrics: [Metric; 3] = [
         ("energy", "energy (nJ)", |p| p.energy_pj / 1000.0),
         ("latency", "latency per step (ns)", |p| {
             p.latency_per_step_ns
@@ -331,7 +334,7 @@ fn sweep_plots(r: &SweepResult, dir: &Path) -> Result<()> {
 /// Runs `snn chip`.
 pub fn run(mut a: ChipArgs) -> Result<()> {
     if let Some(ChipCommand::Sweep(s)) = a.command.take() {
-        return sweep(s);
+        return sweep(*s);
     }
     let Some(network) = a.network.clone() else {
         return Err(usage(
