@@ -364,7 +364,12 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
         .iter()
         .map(|p| ProbeSpec::parse(p).map_err(|e| usage(format!("--probe: {e}"))))
         .collect::<Result<Vec<_>>>()?;
-    if !probes.is_empty() && a.trace.is_none() && !a.json && !a.fit {
+    if !probes.is_empty() && a.fit {
+        return Err(usage(
+            "--probe records a run's u and v: it cannot be combined with --fit",
+        ));
+    }
+    if !probes.is_empty() && a.trace.is_none() && !a.json {
         return Err(usage(
             "--probe writes u and v into the trace: give --trace FILE (or --json)",
         ));

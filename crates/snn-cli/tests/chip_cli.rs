@@ -552,6 +552,12 @@ fn probes_write_u_and_v_into_the_trace() {
         assert!(err.contains(what), "{probe}: {err}");
         assert!(!err.contains("panicked"));
     }
+    // --probe with --fit (no run to probe).
+    let out = snn()
+        .args(["chip", "--fit", net.to_str().unwrap(), "--probe", "h"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
     // --probe without somewhere to write it.
     let out = snn()
         .args([
