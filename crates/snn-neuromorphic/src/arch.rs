@@ -221,8 +221,9 @@ pub struct TimestepSpec {
     /// published table. Empty: unstated; barriers take no time.
     #[serde(default)]
     pub barrier: Vec<BarrierPoint>,
-    /// What the barrier table is indexed by: `tiles` (the default, as Davies et al. 2018 publish Loihi's
-    /// figures) or `cores` (the `tiles` field of each point then counts cores in use).
+    /// What the barrier table is indexed by: `tiles` (the default, as Davies et al. 2018
+    /// publish Loihi's figures) or `cores` (the `tiles` field of each point then counts cores in
+    /// use).
     #[serde(default, skip_serializing_if = "BarrierBy::is_tiles")]
     pub barrier_by: BarrierBy,
     /// Energy of one barrier (pJ). `None`: unstated; free.
