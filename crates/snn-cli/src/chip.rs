@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, ChargeClass, Chip, CompileOptions, NocMode, RunOptions, compile_with_budget,
+    ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget,
     probe::{ProbeSpec, resolve_probes},
     spikes,
     sweep::{Sweep, SweepAxis, SweepPoint, SweepResult},
@@ -22,9 +22,14 @@ Examples:
   snn chip --arch truenorth net.toml --json
   snn chip --fit net.toml --arch my_chip.toml
   snn chip --arch loihi net.toml --input spikes.csv --trace steps.csv --noc analytic
+  snn chip --fit net.toml --arch loihi --write-mapping map.toml   # the placement it chose
+  snn chip --arch loihi net.toml --steps 100 --mapping map.toml   # place as the file says
+  snn chip --fit big.toml --arch loihi_nahuku --seed 7            # 32 chips on one board
   snn chip --arch loihi net.toml --steps 100 --trace steps.csv --probe hid:0..10 --probe out
   snn chip --arch loihi net.toml --steps 100 --skip-idle-neurons false --spike-out-class neuron
-  snn chip sweep net.toml --arch loihi --vary core.compartments=256,512,1024 --vary weight_bits=4,6,8")]
+  snn chip sweep net.toml --arch loihi --vary core.compartments=256,512,1024 --vary weight_bits=4,6,8
+Presets: loihi, truenorth (one chip); loihi_nahuku (32 Loihi chips), truenorth_ns16e (16
+TrueNorth chips, 4x4).")]
 #[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ChipArgs {
     /// `sweep`: run a grid of architecture variants (see `snn chip sweep --help`).
@@ -33,7 +38,8 @@ pub struct ChipArgs {
     /// Network spec (.toml or .json).
     #[arg(required = true)]
     pub network: Option<PathBuf>,
-    /// Architecture: a preset (`loihi`, `truenorth`) or an ArchSpec TOML file.
+    /// Architecture: a preset (`loihi`, `truenorth`, `loihi_nahuku`, `truenorth_ns16e`) or an
+    /// ArchSpec TOML file.
     #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
     pub arch: String,
     /// Only compile: report placement, resource use and quantisation.
@@ -62,6 +68,24 @@ pub struct ChipArgs {
     /// bits (the default; 8 for both presets).
     #[arg(long, value_name = "B")]
     pub weight_bits: Option<u32>,
+    /// Place neurons as this mapping file says (TOML `[[map]]` entries: population, optional
+    /// neurons = [start, end), chip, core); every entry is checked.
+    #[arg(long, value_name = "FILE")]
+    pub mapping: Option<PathBuf>,
+    /// Write the placement the compiler used to this file, in the `--mapping` format.
+    #[arg(long, value_name = "FILE")]
+    pub write_mapping: Option<PathBuf>,
+    /// Seed of the placement refinement (default: the spec's seed).
+    #[arg(long, value_name = "N")]
+    pub seed: Option<u64>,
+    /// Place at most N neurons per core (at least 1; spreads the network over more cores). The
+    /// placer keeps every per-core limit under it.
+    #[arg(long, value_name = "N")]
+    pub max_neurons_per_core: Option<u32>,
+    /// Keep the cores in layer (snake) order: skip the refinement that moves cores to lower the
+    /// traffic (packets x hops).
+    #[arg(long, conflicts_with = "mapping")]
+    pub keep_layer_order: bool,
     /// Accounting override: `false` charges every placed neuron an update every step (as
     /// simulators that sweep all compartments do); `true` skips neurons with zero state, no bias
     /// and no input. Default: the architecture's `model.skip_idle_neurons`.
@@ -343,10 +367,18 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     };
     let arch_file = std::path::Path::new(&a.arch);
     crate::outputs::check(
-        &[("--trace", a.trace.as_deref())],
+        &[
+            ("--trace", a.trace.as_deref()),
+            ("--write-mapping", a.write_mapping.as_deref()),
+        ],
         &[
             crate::outputs::Input::new(Some(&network)),
             crate::outputs::Input::new(a.input.as_deref()),
+            // The mapping is read whole before the new one is written.
+            crate::outputs::Input {
+                path: a.mapping.as_deref(),
+                replaced_by: &["--write-mapping"],
+            },
             crate::outputs::Input::new(arch_file.is_file().then_some(arch_file)),
         ],
     )?;
@@ -377,6 +409,9 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     if a.steps == Some(0) {
         return Err(usage("--steps must be at least 1"));
     }
+    if a.max_neurons_per_core == Some(0) {
+        return Err(usage("--max-neurons-per-core must be at least 1"));
+    }
     let mut arch = ArchSpec::resolve(&a.arch)?;
     if let Some(b) = a.skip_idle_neurons {
         arch.model.skip_idle_neurons = b;
@@ -397,13 +432,36 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
         )));
     }
     let spec = crate::nir::load_spec(&network)?;
+    let mapping = match &a.mapping {
+        Some(p) => Some(Mapping::load(p)?),
+        None => None,
+    };
     let opts = CompileOptions {
         num_weight_bits: a.weight_bits,
-        max_neurons_per_core: None,
+        placement_seed: a.seed,
+        keep_layer_order: a.keep_layer_order,
+        max_neurons_per_core: a.max_neurons_per_core,
+        mapping,
     };
     let budget = crate::budget::budget(a.max_memory);
-    let program = compile_with_budget(&spec, &arch, &opts, &budget)
-        .with_context(|| format!("{}: cannot compile onto '{}'", network.display(), arch.name))?;
+    let program = compile_with_budget(&spec, &arch, &opts, &budget).with_context(|| {
+        // A bad mapping entry is about the mapping file: name it.
+        let with_mapping = match &a.mapping {
+            Some(m) => format!(" with --mapping {}", m.display()),
+            None => String::new(),
+        };
+        format!(
+            "{}: cannot compile onto '{}'{with_mapping}",
+            network.display(),
+            arch.name
+        )
+    })?;
+    if let Some(p) = &a.write_mapping {
+        program
+            .mapping()
+            .save(p)
+            .with_context(|| format!("--write-mapping {}", p.display()))?;
+    }
     if a.fit {
         if a.json {
             outln!("{}", serde_json::to_string_pretty(&program.fit_json())?);

@@ -416,6 +416,14 @@ fn chip_report_summary(obj: &Map<String, Value>) -> Summary {
         let _ = writeln!(text, "{:<24} {c}", "counts.synaptic_ops");
         out.insert("synaptic_ops".into(), c.clone());
     }
+    if let Some(h) = obj
+        .get("placement_traffic")
+        .and_then(|t| t.get("packet_hops"))
+        .filter(|v| v.is_number())
+    {
+        let _ = writeln!(text, "{:<24} {h}", "placement packet_hops");
+        out.insert("placement_packet_hops".into(), h.clone());
+    }
     if let Some(Value::Array(cores)) = obj.get("cores") {
         let _ = writeln!(text, "{:<24} {}", "cores (listed)", cores.len());
     }

@@ -510,6 +510,115 @@ fn the_zero_reset_snntorch_import_runs_on_the_chip_as_the_engine_runs_its_quanti
 }
 
 #[test]
+fn write_mapping_then_mapping_gives_the_same_run() {
+    let net = tmp("map_net.toml", NET);
+    let dir = std::env::temp_dir().join(format!("snn-chip-map-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let map = dir.join("map.toml");
+    let run = |extra: &[&str]| {
+        let out = snn()
+            .args([
+                "chip", "--arch", "loihi", "--steps", "20", "--json", "--seed", "5",
+            ])
+            .arg(&net)
+            .args(extra)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        v
+    };
+    let a = run(&["--write-mapping", map.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&map).unwrap();
+    assert!(
+        text.contains("[[map]]") && text.contains("population = \"h\""),
+        "{text}"
+    );
+    // Only the mapping itself is in the directory (no temporary file left).
+    assert_eq!(std::fs::read_dir(&dir).unwrap().count(), 1);
+    let b = run(&["--mapping", map.to_str().unwrap()]);
+    assert_eq!(a["output_spikes"], b["output_spikes"]);
+    assert_eq!(a["counts"], b["counts"]);
+    assert_eq!(a["placement"], b["placement"]);
+    assert!(a["placement_traffic"]["packet_hops"].is_u64());
+    // A bad entry: one error line naming the entry.
+    let bad = tmp(
+        "bad_map.toml",
+        "[[map]]\npopulation = \"h\"\nneurons = [0, 200]\ncore = 0\n[[map]]\npopulation = \"h\"\nneurons = [100, 300]\ncore = 200\n",
+    );
+    let out = snn()
+        .args(["chip", "--fit", "--arch", "loihi", "--mapping"])
+        .arg(&bad)
+        .arg(&net)
+        .output()
+        .unwrap();
+    let err = one_error_line(&out);
+    assert!(
+        err.contains("entry [1]")
+            && err.contains("core 200 does not exist")
+            && err.contains("bad_map.toml"),
+        "{err}"
+    );
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn a_network_beyond_one_chip_fits_a_board_and_reports_chip_traffic() {
+    let big = NET.replace("size = 300", "size = 140000").replace(
+        "connectivity = { rule = \"fixed_probability\", p = 0.3 }",
+        "connectivity = { rule = \"fixed_indegree\", k = 2 }",
+    );
+    let net = tmp("big.toml", &big);
+    let out = snn()
+        .args(["chip", "--fit", "--arch", "loihi"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    let err = one_error_line(&out);
+    assert!(err.contains("more chips: 2 chips"), "{err}");
+    let out = snn()
+        .args(["chip", "--arch", "loihi_nahuku", "--steps", "5"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("chip-to-chip:"), "{s}");
+    assert!(s.contains("chip   0 -> chip   1"), "{s}");
+}
+
+#[test]
+fn placement_options_cap_neurons_and_keep_layer_order() {
+    let net = tmp("opts_net.toml", NET);
+    let out = snn()
+        .args([
+            "chip",
+            "--fit",
+            "--json",
+            "--arch",
+            "loihi",
+            "--max-neurons-per-core",
+            "40",
+            "--keep-layer-order",
+        ])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let cores = v["cores"].as_array().unwrap();
+    assert_eq!(cores.len(), 300usize.div_ceil(40));
+    assert!(cores.iter().all(|c| c["neurons"].as_u64().unwrap() <= 40));
+    assert_eq!(v["placement_traffic"]["moves"], 0);
+    let out = snn()
+        .args(["chip", "--fit", "--max-neurons-per-core", "0"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+}
+
+#[test]
 fn probes_write_u_and_v_into_the_trace() {
     let net = tmp("probe.toml", NET);
     let trace = net.with_file_name("probe-trace.csv");

@@ -16,6 +16,12 @@ pub const LOIHI_TOML: &str = include_str!("../presets/loihi.toml");
 /// A TrueNorth-like chip (Merolla et al., Science 345, 2014; Akopyan et al., IEEE TCAD 2015),
 /// built in.
 pub const TRUENORTH_TOML: &str = include_str!("../presets/truenorth.toml");
+/// A Nahuku board: 32 Loihi 1 chips (Davies et al. 2018/2021; Intel's Nahuku and Pohoiki
+/// Beach descriptions), built in.
+pub const LOIHI_NAHUKU_TOML: &str = include_str!("../presets/loihi_nahuku.toml");
+/// An NS16e-like system: 16 TrueNorth chips in a 4x4 array (Merolla et al. 2014; Sawada et
+/// al., SC 2016), built in.
+pub const TRUENORTH_NS16E_TOML: &str = include_str!("../presets/truenorth_ns16e.toml");
 
 /// A whole chip: mesh, per-core limits, network-on-chip, unit costs and static power.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +50,40 @@ pub struct ArchSpec {
     /// Modelling choices that are not hardware figures.
     #[serde(default)]
     pub model: ModelOptions,
+    /// A system of several chips (`None`: one chip). Every other section describes one chip.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub system: Option<SystemSpec>,
+}
+
+/// A system of identical chips connected by chip-to-chip links in a 2-D mesh
+/// (`chips_x * chips_y`, e.g. a board). The chips' meshes join into one system mesh of
+/// `chips_x * tiles_x` by `chips_y * tiles_y` tiles with dimension-order routing; a hop that
+/// crosses from one chip to its neighbour takes a chip-to-chip link instead of a tile hop.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SystemSpec {
+    /// Chips along X (east-west).
+    pub chips_x: u32,
+    /// Chips along Y (north-south).
+    pub chips_y: u32,
+    /// Latency of one chip-to-chip link hop (ns). `None`: unstated; the model assumes the
+    /// on-chip tile hop latency of the same direction.
+    #[serde(default)]
+    pub link_latency_ns: Option<f64>,
+    /// Energy of one packet over one chip-to-chip link (pJ). `None`: unstated; the model assumes
+    /// the on-chip tile hop energy of the same direction.
+    #[serde(default)]
+    pub link_energy_pj: Option<f64>,
+    /// Time a chip-to-chip link needs per packet (ns; the inverse of its throughput). `None`:
+    /// unstated; as an on-chip link (`noc.flit_ns` per flit).
+    #[serde(default)]
+    pub link_packet_ns: Option<f64>,
+    /// Extra latency of the barrier across chips (ns), added to the chip barrier of every step
+    /// in which more than one chip is in use. `None`: unstated; the model assumes a token
+    /// crossing the chip mesh and back: `2 * (chips_x + chips_y - 2)` link hops at the link
+    /// latency.
+    #[serde(default)]
+    pub barrier_ns: Option<f64>,
 }
 
 /// The mesh: `tiles_x * tiles_y` tiles, each with a router and `cores_per_tile` cores.
@@ -347,11 +387,13 @@ impl OpCosts {
 }
 
 impl ArchSpec {
-    /// A built-in preset by name (`loihi`, `truenorth`).
+    /// A built-in preset by name (`loihi`, `truenorth`, `loihi_nahuku`, `truenorth_ns16e`).
     pub fn preset(name: &str) -> Result<Self, ArchError> {
         let text = match name {
             "loihi" => LOIHI_TOML,
             "truenorth" => TRUENORTH_TOML,
+            "loihi_nahuku" => LOIHI_NAHUKU_TOML,
+            "truenorth_ns16e" => TRUENORTH_NS16E_TOML,
             other => {
                 return Err(ArchError::UnknownPreset {
                     name: other.to_string(),
@@ -363,7 +405,7 @@ impl ArchSpec {
 
     /// Names of the built-in presets.
     pub fn preset_names() -> &'static [&'static str] {
-        &["loihi", "truenorth"]
+        &["loihi", "truenorth", "loihi_nahuku", "truenorth_ns16e"]
     }
 
     /// A preset name or a TOML file path.
@@ -453,6 +495,17 @@ impl ArchSpec {
             e.push("core.axon_types: must be at least 1".into());
         }
         let tiles = self.mesh.tiles_x as u64 * self.mesh.tiles_y as u64;
+        if let Some(sys) = &self.system {
+            if sys.chips_x == 0 || sys.chips_y == 0 {
+                e.push("system.chips_x/chips_y: must be at least 1".into());
+            }
+            let cores = tiles
+                .saturating_mul(self.mesh.cores_per_tile as u64)
+                .saturating_mul(sys.chips_x as u64 * sys.chips_y as u64);
+            if cores > u32::MAX as u64 / 2 {
+                e.push("system: too many cores".into());
+            }
+        }
         if tiles * self.mesh.cores_per_tile as u64 > u32::MAX as u64 / 2 {
             e.push("mesh: too many cores".into());
         }
@@ -515,6 +568,20 @@ impl ArchSpec {
         if let Some(x) = self.power.static_mw {
             nonneg("power.static_mw".into(), x, f64::MAX);
         }
+        if let Some(sys) = &self.system {
+            if let Some(x) = sys.link_latency_ns {
+                nonneg("system.link_latency_ns".into(), x, lat);
+            }
+            if let Some(x) = sys.link_packet_ns {
+                nonneg("system.link_packet_ns".into(), x, lat);
+            }
+            if let Some(x) = sys.barrier_ns {
+                nonneg("system.barrier_ns".into(), x, lat);
+            }
+            if let Some(x) = sys.link_energy_pj {
+                nonneg("system.link_energy_pj".into(), x, f64::MAX);
+            }
+        }
         if self.noc.link_width_bits == Some(0) {
             e.push("noc.link_width_bits: must be at least 1".into());
         }
@@ -535,14 +602,74 @@ impl ArchSpec {
         if e.is_empty() { Ok(()) } else { Err(e) }
     }
 
-    /// Number of tiles.
+    /// Number of tiles (all chips).
     pub fn n_tiles(&self) -> u32 {
-        self.mesh.tiles_x * self.mesh.tiles_y
+        self.mesh.tiles_x * self.mesh.tiles_y * self.n_chips()
     }
 
-    /// Number of cores.
+    /// Number of cores (all chips).
     pub fn n_cores(&self) -> u32 {
         self.n_tiles() * self.mesh.cores_per_tile
+    }
+
+    /// Number of chips (1 without a `[system]`).
+    pub fn n_chips(&self) -> u32 {
+        self.system.as_ref().map_or(1, |s| s.chips_x * s.chips_y)
+    }
+
+    /// `(chips_x, chips_y)` (`(1, 1)` without a `[system]`).
+    pub fn chip_grid(&self) -> (u32, u32) {
+        self.system
+            .as_ref()
+            .map_or((1, 1), |s| (s.chips_x, s.chips_y))
+    }
+
+    /// Cores of one chip.
+    pub fn cores_per_chip(&self) -> u32 {
+        self.mesh.tiles_x * self.mesh.tiles_y * self.mesh.cores_per_tile
+    }
+
+    /// The system mesh in tiles, `(x, y)`: the chips' meshes side by side.
+    pub fn system_tiles(&self) -> (u32, u32) {
+        let (cx, cy) = self.chip_grid();
+        (self.mesh.tiles_x * cx, self.mesh.tiles_y * cy)
+    }
+
+    /// Chip-to-chip link latency (ns) per direction `[east_west, north_south]`: stated, or the
+    /// on-chip hop latency (assumption).
+    pub fn link_latency_ns(&self) -> [f64; 2] {
+        let hop = self
+            .noc
+            .hop_latency_ns
+            .map_or([0.0, 0.0], |h| [h.east_west, h.north_south]);
+        match self.system.as_ref().and_then(|s| s.link_latency_ns) {
+            Some(x) => [x, x],
+            None => hop,
+        }
+    }
+
+    /// Chip-to-chip link energy per packet (pJ) per direction: stated, or the on-chip hop
+    /// energy (assumption).
+    pub fn link_energy_pj(&self) -> [f64; 2] {
+        let hop = self
+            .noc
+            .hop_energy_pj
+            .map_or([0.0, 0.0], |h| [h.east_west, h.north_south]);
+        match self.system.as_ref().and_then(|s| s.link_energy_pj) {
+            Some(x) => [x, x],
+            None => hop,
+        }
+    }
+
+    /// Extra barrier latency across chips (ns) when `chips` chips are in use (0 for one chip).
+    pub fn system_barrier_ns(&self, chips: u32) -> f64 {
+        match &self.system {
+            Some(s) if chips > 1 => s.barrier_ns.unwrap_or_else(|| {
+                let l = self.link_latency_ns();
+                2.0 * ((s.chips_x - 1) as f64 * l[0] + (s.chips_y - 1) as f64 * l[1])
+            }),
+            _ => 0.0,
+        }
     }
 
     /// How conv and pool weights are stored (stated, or [`ConvWeights::PerSynapse`] when
@@ -651,6 +778,20 @@ impl ArchSpec {
         }
         if self.power.static_mw.is_none() {
             a.push("power.static_mw unstated: static energy is not modelled (0)".into());
+        }
+        if let Some(sys) = &self.system {
+            if sys.link_latency_ns.is_none() {
+                a.push("system.link_latency_ns unstated: a chip-to-chip hop takes an on-chip tile hop's latency".into());
+            }
+            if sys.link_energy_pj.is_none() {
+                a.push("system.link_energy_pj unstated: a chip-to-chip hop costs an on-chip tile hop's energy".into());
+            }
+            if sys.link_packet_ns.is_none() {
+                a.push("system.link_packet_ns unstated: a chip-to-chip link carries packets as fast as an on-chip link".into());
+            }
+            if sys.barrier_ns.is_none() {
+                a.push("system.barrier_ns unstated: the barrier across chips adds a round trip over the chip mesh (2 x (chips_x + chips_y - 2) link hops) when more than one chip is in use".into());
+            }
         }
         if self.model.skip_idle_neurons {
             a.push("model.skip_idle_neurons: neurons with zero state, no bias (population or stimulus) and no input are not updated and cost nothing".into());

@@ -29,7 +29,7 @@ pub enum ArchError {
     },
     /// No preset of that name.
     #[error(
-        "unknown architecture preset '{name}' (presets: loihi, truenorth; or give a .toml file)"
+        "unknown architecture preset '{name}' (presets: loihi, truenorth, loihi_nahuku, truenorth_ns16e; or give a .toml file)"
     )]
     UnknownPreset {
         /// The name asked for.
@@ -83,12 +83,23 @@ pub enum MapError {
     #[error(transparent)]
     Memory(#[from] snn_types::budget::TooLarge),
     /// The network does not fit; every violated limit is listed with what is at fault.
-    #[error("the network does not fit on '{arch}' ({} violation{}): {}", violations.len(), if violations.len() == 1 { "" } else { "s" }, violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "))]
+    #[error("the network does not fit on '{arch}' ({} violation{}): {}{}", violations.len(), if violations.len() == 1 { "" } else { "s" }, violations.iter().map(|v| v.to_string()).collect::<Vec<_>>().join("; "), fixes_text(fixes))]
     DoesNotFit {
         /// The architecture's name.
         arch: String,
         /// Every violated limit.
         violations: Vec<Violation>,
+        /// The smallest changes found that make it fit, each verified by placing again (more
+        /// chips, fewer neurons per core, fewer weight bits); empty when none of them does.
+        fixes: Vec<String>,
+    },
+    /// A mapping file could not be used; the message names the entry (index and text).
+    #[error("mapping {origin}: {message}")]
+    Mapping {
+        /// The file (or `<mapping>`).
+        origin: String,
+        /// What is wrong and where.
+        message: String,
     },
     /// A compile option is out of range for the architecture.
     #[error("{option}: {message}")]
@@ -98,6 +109,14 @@ pub enum MapError {
         /// What is wrong, with the allowed range.
         message: String,
     },
+}
+
+fn fixes_text(fixes: &[String]) -> String {
+    if fixes.is_empty() {
+        "; no single change tried (more chips, fewer neurons per core, fewer weight bits) makes it fit".into()
+    } else {
+        format!("; smallest change that fits: {}", fixes.join(", or "))
+    }
 }
 
 /// Why a run request was refused (inputs that do not match the program).

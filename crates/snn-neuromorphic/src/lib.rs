@@ -7,12 +7,18 @@
 //! * [`ArchSpec`]: the chip as data (TOML): a mesh of tiles with cores, per-core limits, the
 //!   network-on-chip, per-operation energy and latency, barrier and static power. Presets
 //!   [`loihi`](arch::LOIHI_TOML) (Davies et al. 2018) and [`truenorth`](arch::TRUENORTH_TOML)
-//!   are built in; every unpublished figure is `None` and reported as an assumption.
+//!   are built in, and systems of several chips ([`SystemSpec`]): a Nahuku board of 32 Loihi
+//!   chips ([`loihi_nahuku`](arch::LOIHI_NAHUKU_TOML)) and a 4x4 TrueNorth system
+//!   ([`truenorth_ns16e`](arch::TRUENORTH_NS16E_TOML)); every unpublished figure is `None` and
+//!   reported as an assumption.
 //! * [`compile()`]: a sequence of passes (see [`compile`](mod@compile)): check (the spec, and
 //!   connectivity expanded by `snn-core`), quantise to Loihi's integer CUBA LIF and 8-bit weights
 //!   (float `lif_beta`/`lif_delta`/`lif_exp` networks included; see [`quantise`]), place neurons
-//!   on cores under every limit, route (fan-out tables), verify every limit (failing with
-//!   [`MapError::DoesNotFit`] that lists every violation), lower to a [`ChipProgram`].
+//!   on cores under every per-core limit and move cores to lower the traffic (packets x hops),
+//!   or honour an explicit [`Mapping`] file, route (fan-out tables), verify every limit (failing
+//!   with [`MapError::DoesNotFit`] that lists every violation and the smallest change that
+//!   fits), lower to a [`ChipProgram`] ([`ChipProgram::mapping`] gives the placement back as a
+//!   mapping file).
 //!   `conv2d`/`pool2d` projections compile like any other (their kernels quantised as
 //!   per-synapse weights, kept as conv rules in [`ChipProgram::quantised_spec`]); the
 //!   architecture's [`ConvWeights`] says whether a core counts their synapses one by one or the
@@ -69,6 +75,7 @@
 pub mod arch;
 pub mod compile;
 mod error;
+pub mod mapping;
 pub mod memory;
 pub mod noc;
 pub mod probe;
@@ -78,15 +85,19 @@ pub mod spikes;
 mod summary;
 pub mod sweep;
 
-pub use arch::{ArchSpec, ChargeClass, ConvWeights, ModelOptions};
+pub use arch::{ArchSpec, ChargeClass, ConvWeights, ModelOptions, SystemSpec};
 pub use compile::quantise;
-pub use compile::{CompileOptions, compile, compile_with, compile_with_budget, core_tile};
+pub use compile::{
+    CompileOptions, compile, compile_with, compile_with_budget, core_chip, core_tile,
+};
 pub use error::{ArchError, MapError, RunError, Violation};
+pub use mapping::{Mapping, MappingEntry};
 pub use noc::NocMode;
 pub use program::{
-    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, ProjectionMemory, Quantisation, Storage,
+    ChipProgram, CoreShare, CoreUsage, PlacedPopulation, PlacementTraffic, ProjectionMemory,
+    Quantisation, Storage,
 };
 pub use run::{
-    Chip, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, RunOptions,
-    StepTrace, UnitCosts,
+    Chip, ChipTraffic, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report,
+    RunOptions, StepTrace, UnitCosts,
 };

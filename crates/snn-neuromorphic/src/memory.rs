@@ -48,9 +48,12 @@ pub const COMPILE_BYTES_PER_NEURON: u64 = 4 + 4 + 8 + 12 + 8;
 /// synapse arrays (8), the fan-in index (4) and at most one fan-out group (24).
 pub const COMPILE_BYTES_PER_SYNAPSE: u64 = 8 + 4 + 24;
 
-/// Bytes of the modelled mesh of `arch` (all its tiles and ports; see the module docs).
+/// Bytes of the modelled mesh of `arch` (all its tiles and ports, every chip of a system; see
+/// the module docs).
 pub fn mesh_bytes(arch: &ArchSpec) -> u64 {
-    let tiles = arch.mesh.tiles_x as u64 * arch.mesh.tiles_y as u64;
+    let (cx, cy) = arch.chip_grid();
+    let tiles =
+        (arch.mesh.tiles_x as u64 * arch.mesh.tiles_y as u64).saturating_mul(cx as u64 * cy as u64);
     let ports = tiles
         .saturating_mul(arch.mesh.cores_per_tile as u64)
         .saturating_add(1);
@@ -159,9 +162,12 @@ pub fn check_mesh(arch: &ArchSpec, budget: &MemoryBudget) -> Result<(), TooLarge
         format!(
             "architecture '{}' with a {} x {} mesh ({} tiles)",
             arch.name,
-            arch.mesh.tiles_x,
-            arch.mesh.tiles_y,
-            arch.mesh.tiles_x as u64 * arch.mesh.tiles_y as u64
+            arch.mesh.tiles_x as u64 * arch.chip_grid().0 as u64,
+            arch.mesh.tiles_y as u64 * arch.chip_grid().1 as u64,
+            arch.mesh.tiles_x as u64
+                * arch.mesh.tiles_y as u64
+                * arch.chip_grid().0 as u64
+                * arch.chip_grid().1 as u64
         ),
         mesh_bytes(arch),
         "per-link and per-port router state",

@@ -58,6 +58,11 @@ pub struct Mesh {
     hop_ps: [u64; 2],
     ser_ps: [u64; 2],
     depth: u32,
+    /// Tiles of one chip `[x, y]` (links between chips cross these boundaries).
+    chip_tiles: [u32; 2],
+    /// Chip-to-chip link latency and per-packet time (ps) per axis.
+    link_ps: [u64; 2],
+    link_ser_ps: [u64; 2],
     /// Packets carried per directed link (`tile * 4 + direction`), cumulative.
     pub link_packets: Vec<u64>,
     // Cycle-model state (reused between calls).
@@ -110,6 +115,12 @@ impl Mesh {
                 flit_ps[1].saturating_mul(flits as u64),
             ],
             depth,
+            chip_tiles: [tx, ty],
+            link_ps: hop_ps,
+            link_ser_ps: [
+                flit_ps[0].saturating_mul(flits as u64),
+                flit_ps[1].saturating_mul(flits as u64),
+            ],
             link_packets: vec![0; nl],
             link_free: vec![0; nl],
             credits: vec![depth; nl],
@@ -122,6 +133,50 @@ impl Mesh {
             buf: Vec::new(),
             at: Vec::new(),
         }
+    }
+
+    /// Makes the mesh a system of chips of `chip_tiles` tiles each: a hop across a chip
+    /// boundary takes `link_ps` (per axis, east-west and north-south) and occupies the link for
+    /// `link_packet_ps` per packet.
+    pub fn with_chips(
+        mut self,
+        chip_tiles: [u32; 2],
+        link_ps: [u64; 2],
+        link_packet_ps: [u64; 2],
+    ) -> Self {
+        self.chip_tiles = [chip_tiles[0].max(1), chip_tiles[1].max(1)];
+        self.link_ps = link_ps;
+        self.link_ser_ps = link_packet_ps;
+        self
+    }
+
+    /// Tiles of one chip `[x, y]`.
+    pub fn chip_tiles(&self) -> [u32; 2] {
+        self.chip_tiles
+    }
+
+    /// True when the link from tile `t` in direction `d` joins two chips.
+    #[inline]
+    fn crosses(&self, t: u32, d: usize) -> bool {
+        let (x, y) = self.xy(t);
+        let [cx, cy] = self.chip_tiles;
+        match d {
+            EAST => (x + 1).is_multiple_of(cx),
+            WEST => x.is_multiple_of(cx),
+            NORTH => (y + 1).is_multiple_of(cy),
+            _ => y.is_multiple_of(cy),
+        }
+    }
+
+    /// `(on-chip east-west, on-chip north-south, chip-to-chip east-west, chip-to-chip
+    /// north-south)` hops between two tiles.
+    pub fn hops_split(&self, a: u32, b: u32) -> (u32, u32, u32, u32) {
+        let (ax, ay) = self.xy(a);
+        let (bx, by) = self.xy(b);
+        let [cx, cy] = self.chip_tiles;
+        let lx = (ax / cx).abs_diff(bx / cx);
+        let ly = (ay / cy).abs_diff(by / cy);
+        (ax.abs_diff(bx) - lx, ay.abs_diff(by) - ly, lx, ly)
     }
 
     /// Tile index of `[x, y]`.
@@ -143,10 +198,12 @@ impl Mesh {
 
     /// Zero-load latency between two tiles (ps).
     pub fn zero_load_ps(&self, a: u32, b: u32) -> u64 {
-        let (h, v) = self.hops(a, b);
+        let (h, v, lh, lv) = self.hops_split(a, b);
         (h as u64)
             .saturating_mul(self.hop_ps[0])
             .saturating_add((v as u64).saturating_mul(self.hop_ps[1]))
+            .saturating_add((lh as u64).saturating_mul(self.link_ps[0]))
+            .saturating_add((lv as u64).saturating_mul(self.link_ps[1]))
     }
 
     /// Next direction from tile `t` towards `dst` (X first), or `None` when arrived.
@@ -328,20 +385,21 @@ impl Mesh {
         let id = self.out_q[l].pop_front().expect("non-empty");
         let d = l % 4;
         let axis = (d >= NORTH) as usize;
+        let t = self.at[id as usize];
+        let (hop, ser) = if self.crosses(t, d) {
+            (self.link_ps[axis], self.link_ser_ps[axis])
+        } else {
+            (self.hop_ps[axis], self.ser_ps[axis])
+        };
         self.credits[l] -= 1;
-        self.link_free[l] = now.saturating_add(self.ser_ps[axis]);
+        self.link_free[l] = now.saturating_add(ser);
         self.link_packets[l] += 1;
         // Leaving the current buffer returns its credit upstream.
         self.release(id, now, seq);
         self.buf[id as usize] = Buf::Link(l as u32);
-        let t = self.at[id as usize];
         self.at[id as usize] = self.neighbour(t, d);
-        self.heap.push(Reverse((
-            now.saturating_add(self.hop_ps[axis]),
-            *seq,
-            EV_ARRIVE,
-            id,
-        )));
+        self.heap
+            .push(Reverse((now.saturating_add(hop), *seq, EV_ARRIVE, id)));
         *seq += 1;
         if !self.out_q[l].is_empty() {
             let at = self.link_free[l];
@@ -357,5 +415,55 @@ impl Mesh {
     /// Mesh size.
     pub fn dims(&self) -> (u32, u32) {
         (self.tx, self.ty)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Two chips of 2x1 tiles side by side: the middle hop is a chip-to-chip link.
+    fn two_chips() -> Mesh {
+        Mesh::new(4, 1, [1000, 2000], [100, 100], 1, 4, 2).with_chips(
+            [2, 1],
+            [5000, 6000],
+            [700, 700],
+        )
+    }
+
+    #[test]
+    fn a_hop_across_chips_takes_the_link() {
+        let mut m = two_chips();
+        assert_eq!(m.hops_split(0, 3), (2, 0, 1, 0));
+        assert_eq!(m.hops_split(0, 1), (1, 0, 0, 0));
+        assert_eq!(m.zero_load_ps(0, 3), 1000 + 5000 + 1000);
+        let pk = [NocPacket {
+            emit_ps: 10,
+            port: 0,
+            src_tile: 0,
+            dst_tile: 3,
+        }];
+        let mut arrive = Vec::new();
+        m.run_cycle(&pk, &mut arrive);
+        assert_eq!(arrive, vec![10 + 7000]);
+        m.run_analytic(&pk, &mut arrive);
+        assert_eq!(arrive, vec![10 + 7000]);
+    }
+
+    #[test]
+    fn a_chip_link_serialises_packets_at_its_own_rate() {
+        // Two packets ready at once from tile 1 to tile 2 (one link hop): the second leaves
+        // when the link is free again, 700 ps later.
+        let mut m = two_chips();
+        let p = NocPacket {
+            emit_ps: 0,
+            port: 0,
+            src_tile: 1,
+            dst_tile: 2,
+        };
+        let mut arrive = Vec::new();
+        m.run_cycle(&[p, NocPacket { port: 1, ..p }], &mut arrive);
+        arrive.sort_unstable();
+        assert_eq!(arrive, vec![5000, 5700]);
     }
 }

@@ -22,7 +22,8 @@ pub struct PlacedPopulation {
     pub size: u32,
     /// True for input populations (off-chip, injected at the host tile).
     pub input: bool,
-    /// Cores it occupies, `first..=last` (`None` for inputs and empty populations).
+    /// Lowest and highest physical core it occupies (`None` for inputs and empty populations);
+    /// `per_core` lists them exactly.
     pub cores: Option<(u32, u32)>,
     /// Its layout `[C, H, W]`, when the spec gives one.
     pub shape: Option<[u32; 3]>,
@@ -30,12 +31,34 @@ pub struct PlacedPopulation {
     pub per_core: Vec<CoreShare>,
 }
 
+/// Traffic of a placement, estimated from the network's structure: one packet per (source
+/// neuron, destination core) pair, i.e. the packets of one spike of every neuron (inputs enter
+/// at the host tile), times the hops each travels on the system mesh (dimension-order routing;
+/// a chip-to-chip link counts as one hop).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct PlacementTraffic {
+    /// Packets: (source neuron, destination core) pairs.
+    pub packets: u64,
+    /// Packets times hops.
+    pub packet_hops: u64,
+    /// Packets times chip-to-chip links crossed (0 on one chip).
+    pub chip_link_packets: u64,
+    /// Packets times hops of the layer-by-layer (snake order) placement, before refinement.
+    pub initial_packet_hops: u64,
+    /// Packets times chip-to-chip links before refinement.
+    pub initial_chip_link_packets: u64,
+    /// Moves and swaps of cores the refinement made (0 for a mapping file).
+    pub moves: u32,
+    /// Seed of the refinement's visiting order.
+    pub seed: u64,
+}
+
 /// The neurons of one population on one core.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct CoreShare {
-    /// Core index.
+    /// Physical core index (global over the system's chips: `chip x cores per chip + core`).
     pub core: u32,
-    /// Tile coordinates `[x, y]` of the core.
+    /// Tile coordinates `[x, y]` of the core in the system mesh (chips side by side).
     pub tile: [u32; 2],
     /// Neurons of the population on this core.
     pub neurons: u32,
@@ -76,9 +99,9 @@ pub struct ProjectionMemory {
 /// Resources one core uses.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreUsage {
-    /// Core index.
+    /// Physical core index (global over the system's chips: `chip x cores per chip + core`).
     pub core: u32,
-    /// Tile coordinates `[x, y]`.
+    /// Tile coordinates `[x, y]` in the system mesh (chips side by side).
     pub tile: [u32; 2],
     /// Neurons (compartments) placed.
     pub neurons: u32,
@@ -140,10 +163,16 @@ pub struct ChipProgram {
     pub dt_ms: f64,
     /// Populations and where they went.
     pub populations: Vec<PlacedPopulation>,
-    /// Per-core resource use (cores in use only, in index order).
+    /// Per-core resource use (cores in use only, in physical index order).
     pub cores: Vec<CoreUsage>,
     /// Tiles with at least one core in use.
     pub tiles_used: u32,
+    /// Chips with at least one core in use.
+    pub chips_used: u32,
+    /// The most tiles in use on one chip (the chip barrier's span; `tiles_used` on one chip).
+    pub max_chip_tiles: u32,
+    /// Traffic of the placement (packets x hops, estimated from the network's structure).
+    pub traffic: PlacementTraffic,
     /// Quantisation of parameters and weights.
     pub quantisation: Quantisation,
     /// Synaptic memory per projection (how it is stored and how much it takes).
@@ -154,8 +183,10 @@ pub struct ChipProgram {
     pub(crate) spec: NetworkSpec,
     pub(crate) n_neurons: usize,
     pub(crate) core_of: Vec<u32>,
-    /// Per used core: global neuron range `[lo, hi)`.
-    pub(crate) core_range: Vec<(u32, u32)>,
+    /// Per used core (slot): its global neuron ranges `[lo, hi)`, sorted.
+    pub(crate) core_segs: Vec<Vec<(u32, u32)>>,
+    /// Per used core (slot): its physical core (global over the system's chips).
+    pub(crate) phys: Vec<u32>,
     /// Per population: the fixed-point LIF constants (silent for inputs).
     pub(crate) soma: Vec<LoihiCoef>,
     /// Per used core: `(lo, hi, population)` segments of its neuron range.
@@ -238,6 +269,40 @@ impl ChipProgram {
         q
     }
 
+    /// The placement as a mapping file ([`crate::mapping`]): per on-chip population, one entry
+    /// per run of consecutive neurons on one core. Compiling with it gives the same placement.
+    pub fn mapping(&self) -> crate::mapping::Mapping {
+        let per_chip = self.arch.cores_per_chip();
+        let mut entries = Vec::new();
+        for p in &self.populations {
+            if p.input || p.size == 0 {
+                continue;
+            }
+            let mut run: Option<(u32, u32)> = None; // (first local neuron, physical core)
+            for k in 0..=p.size {
+                let core = (k < p.size).then(|| self.core_of(p.start + k)).flatten();
+                match (run, core) {
+                    (Some((_, c)), Some(d)) if c == d => {}
+                    _ => {
+                        if let Some((a, c)) = run {
+                            entries.push(crate::mapping::MappingEntry {
+                                population: p.name.clone(),
+                                neurons: (a != 0 || k != p.size).then_some([a, k]),
+                                chip: c / per_chip,
+                                core: c % per_chip,
+                            });
+                        }
+                        run = core.map(|d| (k, d));
+                    }
+                }
+            }
+        }
+        crate::mapping::Mapping {
+            arch: Some(self.arch.name.clone()),
+            entries,
+        }
+    }
+
     /// Number of neurons (inputs included; global indices as in the spec).
     pub fn n_neurons(&self) -> usize {
         self.n_neurons
@@ -250,7 +315,7 @@ impl ChipProgram {
 
     /// Cores in use.
     pub fn n_cores_used(&self) -> u32 {
-        self.core_range.len() as u32
+        self.core_segs.len() as u32
     }
 
     /// Bytes the program's synapse and routing arrays occupy in this process (targets, weights,
@@ -263,8 +328,13 @@ impl ChipProgram {
             + self.src_ptr.capacity() * std::mem::size_of::<usize>()
     }
 
-    /// Core of global neuron `g` (`None` for off-chip input neurons).
+    /// Physical core of global neuron `g` (global over the system's chips; `None` for off-chip
+    /// input neurons).
     pub fn core_of(&self, g: u32) -> Option<u32> {
-        self.core_of.get(g as usize).copied().filter(|&c| c != HOST)
+        self.core_of
+            .get(g as usize)
+            .copied()
+            .filter(|&c| c != HOST)
+            .map(|k| self.phys[k as usize])
     }
 }

@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 
 use serde_json::{Value, json};
 
-use crate::program::{ChipProgram, PlacedPopulation, ProjectionMemory};
+use crate::program::{ChipProgram, PlacedPopulation, PlacementTraffic, ProjectionMemory};
 use crate::run::Report;
 
 fn pct(a: u64, b: u64) -> f64 {
@@ -93,6 +93,27 @@ fn projection_memory_text(s: &mut String, mem: &[ProjectionMemory], conv_weights
     }
 }
 
+/// The placement's traffic estimate in one line.
+fn traffic_text(s: &mut String, t: &PlacementTraffic, chips: bool) {
+    let _ = writeln!(
+        s,
+        "placement traffic: {} packets x hops ({} packets, one per (neuron, destination core) pair; layer order gave {}; {} moves, seed {}){}",
+        t.packet_hops,
+        t.packets,
+        t.initial_packet_hops,
+        t.moves,
+        t.seed,
+        if chips {
+            format!(
+                "; {} packets x chip-to-chip links (layer order {})",
+                t.chip_link_packets, t.initial_chip_link_packets
+            )
+        } else {
+            String::new()
+        }
+    );
+}
+
 impl ChipProgram {
     /// Placement and limits as text (what `snn chip --fit` prints).
     pub fn fit_summary(&self) -> String {
@@ -111,6 +132,17 @@ impl ChipProgram {
             self.tiles_used,
             a.n_tiles()
         );
+        if a.n_chips() > 1 {
+            let (cx, cy) = a.chip_grid();
+            let _ = writeln!(
+                s,
+                "system: {} of {} chips ({cx}x{cy}), {} cores per chip",
+                self.chips_used,
+                a.n_chips(),
+                a.cores_per_chip()
+            );
+        }
+        traffic_text(&mut s, &self.traffic, a.n_chips() > 1);
         let _ = writeln!(s, "populations:");
         for p in &self.populations {
             let where_ = match p.cores {
@@ -216,6 +248,9 @@ impl ChipProgram {
             "cores_available": a.n_cores(),
             "tiles_used": self.tiles_used,
             "tiles_available": a.n_tiles(),
+            "chips_used": self.chips_used,
+            "chips_available": a.n_chips(),
+            "placement_traffic": self.traffic,
             "limits": {
                 "compartments": a.core.compartments,
                 "synaptic_memory_bits": a.core.synaptic_memory_bits,
@@ -378,6 +413,30 @@ impl Report {
                 l.busy_ns,
                 l.critical_steps
             );
+        }
+        traffic_text(&mut s, &self.placement_traffic, self.chips_used > 1);
+        if self.chips_used > 1 || self.inter_chip_packets > 0 {
+            let _ = writeln!(
+                s,
+                "chip-to-chip: {} packets crossed chips, {} link hops (E-W {}, N-S {}) on {} chips",
+                self.inter_chip_packets,
+                c.chip_link_hops_east_west + c.chip_link_hops_north_south,
+                c.chip_link_hops_east_west,
+                c.chip_link_hops_north_south,
+                self.chips_used
+            );
+            let mut pairs: Vec<&crate::run::ChipTraffic> = self.chip_traffic.iter().collect();
+            pairs.sort_by_key(|t| std::cmp::Reverse(t.packets));
+            for t in pairs.iter().take(8) {
+                let _ = writeln!(
+                    s,
+                    "  chip {:>3} -> chip {:>3}: {} packets",
+                    t.from_chip, t.to_chip, t.packets
+                );
+            }
+            if pairs.len() > 8 {
+                let _ = writeln!(s, "  ... {} more chip pairs (see --json)", pairs.len() - 8);
+            }
         }
         placement_text(&mut s, &self.placement);
         if !self.assumptions.is_empty() {

@@ -247,6 +247,7 @@ fn micro_benchmarks_recover_loihi_unit_costs() {
                 &a,
                 &CompileOptions {
                     max_neurons_per_core: Some(1),
+                    keep_layer_order: true,
                     ..Default::default()
                 },
             )
@@ -334,8 +335,9 @@ fn hot_spot_shows_contention_and_loses_nothing() {
     assert_eq!(cyc.counts.synaptic_ops, 5 * 255);
     // The cycle model's event order is unchanged by merging injections from a sorted list
     // instead of pushing them into the heap: these are the figures the all-in-heap queue gave
-    // (recorded from commit 229c20d; 255 packets per step with equal emission times, so ties
-    // are broken by packet order in both).
+    // (recorded with main's queue at commit 3ee2eed, on its traffic-refined placement; before
+    // that placement, commit 229c20d gave 164.96 / 364.87 ns with both queues too. 255 packets
+    // per step with equal emission times, so ties are broken by packet order in both).
     assert_eq!(
         (
             cyc.packets.mean_latency_ns,
@@ -343,7 +345,7 @@ fn hot_spot_shows_contention_and_loses_nothing() {
             cyc.total_time_ns,
             cyc.max_step_ns
         ),
-        (164.96007843137255, 364.87, 6840.0, 1368.0)
+        (85.88243137254902, 208.87, 6840.0, 1368.0)
     );
     assert!(cyc.packets.mean_contention_ns > 1.0, "{:?}", cyc.packets);
     assert!(cyc.packets.max_latency_ns > ana.packets.max_latency_ns);
@@ -536,8 +538,8 @@ fn cuba_fits_loihi_by_lowering_neurons_per_core_for_the_fanout_tables() {
         "{:?}",
         p.notes
     );
-    // A cap the user fixed is honoured: then the overflow is an error listing the cores.
-    let e = compile_with(
+    // A cap the user gives is an upper bound: the fan-out tables still hold under it.
+    let p2 = compile_with(
         &spec,
         &arch,
         &CompileOptions {
@@ -545,15 +547,12 @@ fn cuba_fits_loihi_by_lowering_neurons_per_core_for_the_fanout_tables() {
             ..Default::default()
         },
     )
-    .unwrap_err();
-    let MapError::DoesNotFit { violations, .. } = &e else {
-        panic!("{e}")
-    };
+    .unwrap();
+    assert_eq!(p2.n_cores_used(), p.n_cores_used());
     assert!(
-        violations
+        p2.cores
             .iter()
-            .all(|v| v.limit == "core.fanout_entries" && v.needed > v.allowed),
-        "{violations:?}"
+            .all(|c| c.fanout_entries <= arch.core.fanout_entries)
     );
 }
 

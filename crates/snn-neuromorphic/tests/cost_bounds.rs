@@ -91,6 +91,7 @@ fn weight_bits_outside_the_architecture_are_refused() {
             &CompileOptions {
                 num_weight_bits: Some(b),
                 max_neurons_per_core: None,
+                ..Default::default()
             },
         )
         .unwrap_err();

@@ -241,6 +241,7 @@ fn weight_precision_truncation_matches_engine() {
         &CompileOptions {
             num_weight_bits: Some(5),
             max_neurons_per_core: None,
+            ..Default::default()
         },
     )
     .unwrap();

@@ -18,6 +18,7 @@ use snn_types::{
 
 use crate::arch::ArchSpec;
 use crate::compile::check::Checked;
+use crate::compile::core_chip;
 use crate::compile::place::Placement;
 use crate::compile::quantise::{BiasChange, Quantised};
 use crate::compile::route::Routing;
@@ -188,17 +189,21 @@ pub(crate) fn lower(
         .iter()
         .map(|p| p.as_ref().map_or_else(LoihiCoef::silent, LoihiCoef::new))
         .collect();
+    let offsets = &c.offsets;
     let pop_of_core_seg = p
-        .core_range
+        .segs
         .iter()
-        .map(|&(lo, hi)| {
-            spec.populations
-                .iter()
-                .enumerate()
-                .filter_map(|(i, pop)| {
-                    let (a, b) = (c.offsets[i] as u32, c.offsets[i] as u32 + pop.size);
-                    let (x, y) = (a.max(lo), b.min(hi));
-                    (x < y).then_some((x, y, i as u16))
+        .map(|segs| {
+            segs.iter()
+                .flat_map(|&(lo, hi)| {
+                    spec.populations
+                        .iter()
+                        .enumerate()
+                        .filter_map(move |(i, pop)| {
+                            let (a, b) = (offsets[i] as u32, offsets[i] as u32 + pop.size);
+                            let (x, y) = (a.max(lo), b.min(hi));
+                            (x < y).then_some((x, y, i as u16))
+                        })
                 })
                 .collect()
         })
@@ -239,10 +244,23 @@ pub(crate) fn lower(
             .map(|p| names.contains(&p.name))
             .collect(),
     };
-    let mut tiles: Vec<u32> = (0..p.core_range.len() as u32)
-        .map(|k| k / arch.mesh.cores_per_tile)
+    let mut tiles: Vec<u32> = p
+        .phys
+        .iter()
+        .map(|&k| k / arch.mesh.cores_per_tile)
         .collect();
+    tiles.sort_unstable();
     tiles.dedup();
+    let mut chips: Vec<u32> = p.phys.iter().map(|&k| core_chip(arch, k)).collect();
+    chips.sort_unstable();
+    chips.dedup();
+    // The most tiles in use on one chip (each chip's barrier spans its own tiles).
+    let tiles_per_chip = arch.mesh.tiles_x * arch.mesh.tiles_y;
+    let max_chip_tiles = tiles
+        .chunk_by(|a, b| a / tiles_per_chip == b / tiles_per_chip)
+        .map(|r| r.len() as u32)
+        .max()
+        .unwrap_or(0);
     let proj = c
         .projections
         .iter()
@@ -262,6 +280,9 @@ pub(crate) fn lower(
         cores: r.usage,
         projection_memory: r.projection_memory,
         tiles_used: tiles.len() as u32,
+        chips_used: chips.len() as u32,
+        max_chip_tiles,
+        traffic: p.traffic,
         quantisation: Quantisation {
             populations: q.populations,
             projections: q.projections,
@@ -272,7 +293,8 @@ pub(crate) fn lower(
         spec: quantised,
         n_neurons: n,
         core_of: p.core_of,
-        core_range: p.core_range,
+        core_segs: p.segs,
+        phys: p.phys,
         soma,
         pop_of_core_seg,
         v0,

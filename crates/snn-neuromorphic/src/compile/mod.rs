@@ -13,16 +13,21 @@
 //!   by construction, delays in steps).
 //! * [`quantise`]: neuron parameters to the chip's fixed-point LIF, weights to mantissa and
 //!   exponent, with the errors measured.
-//! * `place`: neurons to cores, greedily in population order under the per-core limits.
+//! * `place`: neurons to cores, greedily in population order under every per-core limit
+//!   (compartments, synaptic memory, input axons, fan-out entries: the fill runs again with
+//!   each neuron's measured fan-out until every table fits), then cores to physical cores with
+//!   a bounded, seeded refinement that lowers packets x hops; or an explicit mapping
+//!   ([`crate::mapping`]), checked entry by entry.
 //! * `route`: per source neuron, fan-out groups by destination core; per-core resource use.
-//! * `verify`: every limit of the architecture, all violations listed. When only fan-out
-//!   tables overflow, place and route run again with fewer neurons per core (see
-//!   `place_and_route`).
+//! * `verify`: every limit of the architecture, all violations listed; when the network does
+//!   not fit, the smallest changes that would (more chips, fewer neurons per core, fewer weight
+//!   bits) are found by placing again.
 //! * `lower`: the runtime arrays of the [`ChipProgram`]: soma constants,
 //!   initial state (`snn-core`'s), input schedules (`snn-core`'s stimulus plan).
 
 pub(crate) mod check;
 pub(crate) mod lower;
+pub(crate) mod map;
 pub(crate) mod place;
 pub mod quantise;
 pub(crate) mod route;
@@ -46,6 +51,13 @@ pub struct CompileOptions {
     /// Place at most this many neurons per core (spreads a network over more cores: more
     /// parallelism, more packets). Default: as many as the core's limits allow.
     pub max_neurons_per_core: Option<u32>,
+    /// Seed of the placement refinement's visiting order. Default: the spec's seed.
+    pub placement_seed: Option<u64>,
+    /// Keep the cores in layer (snake) order: no traffic refinement.
+    pub keep_layer_order: bool,
+    /// An explicit mapping to honour instead of the automatic placement (checked; see
+    /// [`crate::mapping`]).
+    pub mapping: Option<crate::mapping::Mapping>,
 }
 
 /// Compiles with default options.
@@ -92,70 +104,306 @@ pub fn compile_with_budget(
     }
     let mut checked = check::check(spec, arch, budget)?;
     let quantised = quantise::quantise(&checked, arch, opt);
-    let (placement, routing, cap) = place_and_route(&checked, &quantised, arch, opt)?;
-    if let Some(n) = cap {
-        checked.notes.push(format!(
-            "placed at most {n} neurons per core (fewer than the {} compartments) so that every \
-             core's fan-out table fits its {} entries",
-            arch.core.compartments, arch.core.fanout_entries
-        ));
-    }
+    let (placement, routing, note) = place_and_route(&checked, &quantised, arch, opt)?;
+    checked.notes.extend(note);
     Ok(lower::lower(checked, quantised, placement, routing, arch))
 }
 
-/// Places, routes and verifies. A placement that fills cores by compartments, synaptic memory
-/// and input axons can still overflow a core's fan-out table (each neuron needs one entry per
-/// destination core): when that is the only problem and the user did not fix the neurons per
-/// core, the cap is lowered in proportion to the worst overflow and the network placed again, up
-/// to 16 times. Returns the cap it settled on (`None` when the first placement fitted).
+/// Most fills of the fan-out estimate loop (see [`place_and_route`]).
+const FILLS: usize = 12;
+
+/// Limits a placement decides (the others do not depend on where neurons go).
+const PLACEMENT_LIMITS: [&str; 6] = [
+    "mesh (cores)",
+    "core.compartments",
+    "core.synaptic_memory_bits",
+    "core.input_axons",
+    "core.fanout_entries",
+    "core.max_fanout_cores_per_neuron",
+];
+
+/// The greedy fill under every per-core limit, fan-out tables included: fills with a fan-out
+/// estimate per neuron (none at first), measures every neuron's destination cores, and fills
+/// again with the larger of estimate and measurement (from the fourth fill on with a growing
+/// margin) until every core's fan-out table fits, at most [`FILLS`] times. Should the tables
+/// still overflow, the neurons per core are halved (estimates kept) until they fit or one
+/// neuron is left per core, so that a network whose neurons each fit a core alone is placed
+/// whenever there are cores enough. Returns the last fill and the number of fills.
+fn fill_all_limits(
+    c: &check::Checked<'_>,
+    q: &quantise::Quantised,
+    fi: &place::FanIn,
+    arch: &ArchSpec,
+    opt: &CompileOptions,
+) -> (place::Placement, usize) {
+    let mut est: Vec<u32> = Vec::new();
+    let lim = arch.core.fanout_entries as u64;
+    // The fill and whether every fan-out table holds; updates the estimates.
+    let attempt = |o: &CompileOptions, k: usize, est: &mut Vec<u32>| {
+        let p = place::fill(c, q, fi, arch, o, est);
+        let d = place::destinations(c, &p.core_of, p.phys.len());
+        let mut per_core = vec![0u64; p.phys.len()];
+        for (g, &x) in d.iter().enumerate() {
+            if let Some(s) = per_core.get_mut(p.core_of[g] as usize) {
+                *s += x as u64;
+            }
+        }
+        let ok = per_core.iter().all(|&x| x <= lim);
+        est.resize(d.len(), 0);
+        let margin = if k >= 3 {
+            1.0 + (k - 2) as f64 / 8.0
+        } else {
+            1.0
+        };
+        for (e, &x) in est.iter_mut().zip(&d) {
+            *e = (*e).max((x as f64 * margin).ceil() as u32);
+        }
+        (p, ok)
+    };
+    let mut last = None;
+    for k in 1..=FILLS {
+        let (p, ok) = attempt(opt, k, &mut est);
+        if ok {
+            return (p, k);
+        }
+        last = Some(p);
+    }
+    let mut p = last.expect("at least one fill");
+    let mut k = FILLS;
+    let mut cap = (0..p.phys.len()).map(|s| p.neurons(s)).max().unwrap_or(1);
+    while cap > 1 {
+        cap /= 2;
+        k += 1;
+        let o = CompileOptions {
+            max_neurons_per_core: Some(cap),
+            ..opt.clone()
+        };
+        let (q2, ok) = attempt(&o, FILLS, &mut est);
+        p = q2;
+        if ok {
+            break;
+        }
+    }
+    (p, k)
+}
+
+/// Places (a mapping, or the fill under every limit followed by the traffic refinement),
+/// routes and verifies. A network that does not fit gives every violated limit and the
+/// smallest changes that make it fit ([`fixes`]).
 fn place_and_route(
     c: &check::Checked<'_>,
     q: &quantise::Quantised,
     arch: &ArchSpec,
     opt: &CompileOptions,
-) -> Result<(place::Placement, route::Routing, Option<u32>), MapError> {
-    let mut o = opt.clone();
-    let mut first: Option<Vec<crate::error::Violation>> = None;
-    for _ in 0..=16 {
-        let p = place::place(c, q, arch, &o);
+) -> Result<(place::Placement, route::Routing, Option<String>), MapError> {
+    let seed = opt.placement_seed.unwrap_or(c.spec.seed);
+    if let Some(m) = &opt.mapping {
+        let mut p = crate::compile::map::from_mapping(c, arch, m)?;
+        let g = place::slot_graph(c, &p.core_of, p.phys.len());
+        let (h, l) = place::traffic_of(arch, &g, &p.phys);
+        p.traffic = crate::program::PlacementTraffic {
+            packets: g.packets,
+            packet_hops: h,
+            chip_link_packets: l,
+            initial_packet_hops: h,
+            initial_chip_link_packets: l,
+            moves: 0,
+            seed,
+        };
+        p.describe(c, arch);
         let r = route::route(c, q, &p, arch);
         let v = verify::violations(c, q, &p, &r, arch);
-        if v.is_empty() {
-            return Ok((p, r, o.max_neurons_per_core.filter(|_| first.is_some())));
+        if !v.is_empty() {
+            return Err(crate::compile::map::name_entries(arch, m, v));
         }
-        let only_fanout = v.iter().all(|x| x.limit == "core.fanout_entries");
-        let worst = v.iter().map(|x| x.needed).max().unwrap_or(0);
-        let current = p.core_range.iter().map(|r| r.1 - r.0).max().unwrap_or(1);
-        let original = first.get_or_insert_with(|| v.clone()).clone();
-        if !only_fanout || opt.max_neurons_per_core.is_some() || current <= 1 || worst == 0 {
-            // Report what the compartment-filling placement violates: the retries only ever
-            // changed the number of neurons per core.
-            return Err(MapError::DoesNotFit {
-                arch: arch.name.clone(),
-                violations: original,
-            });
-        }
-        let next = (current as u64 * arch.core.fanout_entries as u64 / worst) as u32;
-        o.max_neurons_per_core = Some(next.clamp(1, current - 1));
+        return Ok((p, r, Some("placement from a mapping file".into())));
     }
-    Err(MapError::DoesNotFit {
-        arch: arch.name.clone(),
-        violations: first.unwrap_or_default(),
-    })
+    let fi = place::FanIn::new(c, q);
+    let (mut p, fills) = fill_all_limits(c, q, &fi, arch, opt);
+    let g = place::slot_graph(c, &p.core_of, p.phys.len());
+    place::assign(arch, &g, &mut p, seed, !opt.keep_layer_order);
+    p.describe(c, arch);
+    let r = route::route(c, q, &p, arch);
+    let v = verify::violations(c, q, &p, &r, arch);
+    if !v.is_empty() {
+        let fixes = if v
+            .iter()
+            .all(|x| PLACEMENT_LIMITS.contains(&x.limit.as_str()))
+        {
+            fixes(c, arch, opt)
+        } else {
+            Vec::new()
+        };
+        return Err(MapError::DoesNotFit {
+            arch: arch.name.clone(),
+            violations: v,
+            fixes,
+        });
+    }
+    let max_neurons = (0..p.phys.len()).map(|k| p.neurons(k)).max().unwrap_or(0);
+    let note = (fills > 1).then(|| {
+        format!(
+            "placed by every per-core limit (fan-out tables included, {fills} fills): at most \
+             {max_neurons} neurons per core of {} compartments",
+            arch.core.compartments
+        )
+    });
+    Ok((p, r, note))
 }
 
-/// Tile coordinates of a core (cores fill tiles in a snake order, so consecutive cores are
-/// neighbours).
+/// Does the network fit under `arch` and `opt` as far as placement goes (cores, compartments,
+/// synaptic memory, input axons, fan-out entries, destination cores per neuron)?
+fn placement_fits(c: &check::Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> bool {
+    let q = quantise::quantise(c, arch, opt);
+    let fi = place::FanIn::new(c, &q);
+    let (p, _) = fill_all_limits(c, &q, &fi, arch, opt);
+    if !p.violations.is_empty() || p.phys.len() as u64 > arch.n_cores() as u64 {
+        return false;
+    }
+    let d = place::destinations(c, &p.core_of, p.phys.len());
+    let mut per_core = vec![0u64; p.phys.len()];
+    for (g, &x) in d.iter().enumerate() {
+        if let Some(s) = per_core.get_mut(p.core_of[g] as usize) {
+            *s += x as u64;
+        }
+    }
+    if per_core
+        .iter()
+        .any(|&x| x > arch.core.fanout_entries as u64)
+    {
+        return false;
+    }
+    match arch.core.max_fanout_cores_per_neuron {
+        Some(m) => d.iter().all(|&x| x <= m),
+        None => true,
+    }
+}
+
+/// The smallest single changes that make a network fit, each verified by placing again:
+/// more chips (the fewest, as a row of chips when the architecture has no `[system]`, else
+/// more rows of its chip grid), fewer neurons per core (the most that fits, halving from the
+/// compartments), fewer weight bits (the most that fits). Empty when none does.
+fn fixes(c: &check::Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> Vec<String> {
+    let mut out = Vec::new();
+    // More chips: the cores the fill needs, then the fewest chips holding them that fit.
+    let q = quantise::quantise(c, arch, opt);
+    let fi = place::FanIn::new(c, &q);
+    let (p, _) = fill_all_limits(c, &q, &fi, arch, opt);
+    let needed = p.phys.len() as u64;
+    if p.violations.is_empty() && needed > arch.n_cores() as u64 {
+        let (cx, _) = arch.chip_grid();
+        let per_chip = arch.cores_per_chip() as u64;
+        let mut chips = needed.div_ceil(per_chip).max(arch.n_chips() as u64 + 1);
+        for _ in 0..4 {
+            let mut a = arch.clone();
+            let (x, y) = if arch.system.is_some() {
+                (cx as u64, chips.div_ceil(cx as u64))
+            } else {
+                (chips, 1)
+            };
+            if x * y > 1 << 16 {
+                break;
+            }
+            let mut sys = arch.system.clone().unwrap_or(crate::arch::SystemSpec {
+                chips_x: 1,
+                chips_y: 1,
+                link_latency_ns: None,
+                link_energy_pj: None,
+                link_packet_ns: None,
+                barrier_ns: None,
+            });
+            sys.chips_x = x as u32;
+            sys.chips_y = y as u32;
+            a.system = Some(sys);
+            if placement_fits(c, &a, opt) {
+                out.push(format!(
+                    "more chips: {} chips ([system] chips_x = {x}, chips_y = {y}; {needed} cores needed, {} per chip)",
+                    x * y,
+                    per_chip
+                ));
+                break;
+            }
+            chips = x * y + 1;
+        }
+    }
+    // Fewer neurons per core.
+    let mut cap = opt
+        .max_neurons_per_core
+        .unwrap_or(arch.core.compartments)
+        .min(arch.core.compartments);
+    while cap > 1 {
+        cap /= 2;
+        let o = CompileOptions {
+            max_neurons_per_core: Some(cap),
+            ..opt.clone()
+        };
+        if placement_fits(c, arch, &o) {
+            out.push(format!(
+                "fewer neurons per core: --max-neurons-per-core {cap}"
+            ));
+            break;
+        }
+    }
+    // Fewer weight bits (smaller synapses).
+    let bits = opt.num_weight_bits.unwrap_or(arch.core.weight_bits);
+    for b in (1..bits).rev() {
+        let o = CompileOptions {
+            num_weight_bits: Some(b),
+            ..opt.clone()
+        };
+        if placement_fits(c, arch, &o) {
+            out.push(format!("fewer weight bits: --weight-bits {b}"));
+            break;
+        }
+    }
+    out
+}
+
+/// Tile coordinates `[x, y]` of physical core `core` in the system mesh. Cores fill tiles in
+/// a snake order within a chip (consecutive cores are neighbours); chips are numbered in the same
+/// snake order over the chip grid, and a chip's tiles sit at its offset in the system mesh. On a
+/// single chip this is the chip's own tile grid.
 pub fn core_tile(arch: &ArchSpec, core: u32) -> [u32; 2] {
-    let t = core / arch.mesh.cores_per_tile;
-    let tx = arch.mesh.tiles_x;
-    let y = t / tx;
+    let cpc = arch.cores_per_chip().max(1);
+    let (chip, local) = (core / cpc, core % cpc);
+    let [x, y] = snake(local / arch.mesh.cores_per_tile, arch.mesh.tiles_x);
+    let [cx, cy] = snake(chip, arch.chip_grid().0);
+    [cx * arch.mesh.tiles_x + x, cy * arch.mesh.tiles_y + y]
+}
+
+/// Chip index of physical core `core`.
+pub fn core_chip(arch: &ArchSpec, core: u32) -> u32 {
+    core / arch.cores_per_chip().max(1)
+}
+
+/// `[x, y]` of item `i` of a snake order over rows `width` wide.
+fn snake(i: u32, width: u32) -> [u32; 2] {
+    let y = i / width;
     let x = if y.is_multiple_of(2) {
-        t % tx
+        i % width
     } else {
-        tx - 1 - t % tx
+        width - 1 - i % width
     };
     [x, y]
+}
+
+/// Inverse of [`snake`].
+fn unsnake([x, y]: [u32; 2], width: u32) -> u32 {
+    y * width
+        + if y.is_multiple_of(2) {
+            x
+        } else {
+            width - 1 - x
+        }
+}
+
+/// The first physical core on system tile `[x, y]` (its tile's cores are this one and the next
+/// `cores_per_tile - 1`).
+pub(crate) fn tile_first_core(arch: &ArchSpec, [x, y]: [u32; 2]) -> u32 {
+    let (tx, ty) = (arch.mesh.tiles_x, arch.mesh.tiles_y);
+    let chip = unsnake([x / tx, y / ty], arch.chip_grid().0);
+    let local = unsnake([x % tx, y % ty], tx);
+    chip * arch.cores_per_chip() + local * arch.mesh.cores_per_tile
 }
 
 #[cfg(test)]

@@ -717,7 +717,7 @@ pub(crate) fn quantise(c: &Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -
         mantissas.push(m);
     }
     let synapse_bits = arch.core.synapse_bits.unwrap_or_else(|| {
-        wf.bits + 1 + bits_for(c.max_delay as u64) + bits_for(arch.core.compartments as u64)
+        wf.num_bits + 1 + bits_for(c.max_delay as u64) + bits_for(arch.core.compartments as u64)
     });
     Quantised {
         params,

@@ -50,12 +50,12 @@ pub(crate) fn route(c: &Checked<'_>, q: &Quantised, p: &Placement, arch: &ArchSp
     for (j, e) in c.projections.iter().enumerate() {
         by_src[e.source_pop].push(j);
     }
-    let nc = p.core_range.len();
+    let nc = p.phys.len();
     let mut usage: Vec<CoreUsage> = (0..nc)
         .map(|k| CoreUsage {
-            core: k as u32,
-            tile: core_tile(arch, k as u32),
-            neurons: p.core_range[k].1 - p.core_range[k].0,
+            core: p.phys[k],
+            tile: core_tile(arch, p.phys[k]),
+            neurons: p.neurons(k),
             synapses: 0,
             synaptic_memory_bits: 0,
             shared_kernel_bits: 0,
@@ -130,24 +130,28 @@ pub(crate) fn route(c: &Checked<'_>, q: &Quantised, p: &Placement, arch: &ArchSp
             src_ptr.push(groups.len());
         }
     }
-    // Per projection: the cores holding its targets (each core's neuron range is contiguous, so
-    // its share of a target population is one range of local indices) and what it stores there.
+    // Per projection: the cores holding its targets (a core's share of a target population is
+    // one range of local indices per segment) and what it stores there.
     let mut projection_memory = Vec::with_capacity(c.projections.len());
     for (j, e) in c.projections.iter().enumerate() {
         let a = c.offsets[e.target_pop] as u32;
         let b = a + e.n_target() as u32;
         let (mut cores, mut kernel_bits) = (0u32, 0u64);
-        for (k, &(lo, hi)) in p.core_range.iter().enumerate() {
-            let (x, y) = (a.max(lo), b.min(hi));
-            if x >= y {
-                continue;
+        for (k, segs) in p.segs.iter().enumerate() {
+            let mut on_core = false;
+            for &(lo, hi) in segs {
+                let (x, y) = (a.max(lo), b.min(hi));
+                if x >= y {
+                    continue;
+                }
+                on_core = true;
+                if let Some(sk) = q.shared[j] {
+                    let bits = sk.bits_for_range(x - a, y - a);
+                    usage[k].shared_kernel_bits += bits;
+                    kernel_bits += bits;
+                }
             }
-            cores += 1;
-            if let Some(sk) = q.shared[j] {
-                let bits = sk.bits_for_range(x - a, y - a);
-                usage[k].shared_kernel_bits += bits;
-                kernel_bits += bits;
-            }
+            cores += on_core as u32;
         }
         let synapses = e.n_synapses() as u64;
         let wbits = arch.core.weight_bits as u64 + 1;
@@ -190,7 +194,6 @@ mod tests {
     use super::*;
     use crate::compile::CompileOptions;
     use crate::compile::check::check;
-    use crate::compile::place::place;
     use crate::compile::quantise::quantise;
     use crate::compile::test_util::{net, small_arch};
 
@@ -201,7 +204,14 @@ mod tests {
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, &arch, &opt);
-        let p = place(&c, &q, &arch, &opt);
+        let p = crate::compile::place::fill(
+            &c,
+            &q,
+            &crate::compile::place::FanIn::new(&c, &q),
+            &arch,
+            &opt,
+            &[],
+        );
         let r = route(&c, &q, &p, &arch);
         // Every input neuron reaches all 5 targets on cores 0, 0, 1, 1, 2: three groups.
         for g in 0..4 {

@@ -34,19 +34,25 @@ pub(crate) fn violations(
 ) -> Vec<Violation> {
     let spec = c.spec;
     let mut out = p.violations.clone();
-    let used = p.core_range.len() as u32;
+    let used = p.phys.len() as u32;
     if used > arch.n_cores() {
+        let (cx, cy) = arch.chip_grid();
         out.push(Violation {
             at: "network".into(),
             limit: "mesh (cores)".into(),
             needed: used as u64,
             allowed: arch.n_cores() as u64,
             note: format!(
-                "{} on-chip neurons; {}x{} tiles of {} cores",
-                p.core_range.iter().map(|r| (r.1 - r.0) as u64).sum::<u64>(),
+                "{} on-chip neurons; {}x{} tiles of {} cores{}",
+                (0..p.phys.len()).map(|k| p.neurons(k) as u64).sum::<u64>(),
                 arch.mesh.tiles_x,
                 arch.mesh.tiles_y,
-                arch.mesh.cores_per_tile
+                arch.mesh.cores_per_tile,
+                if cx * cy > 1 {
+                    format!(" on each of {cx}x{cy} chips")
+                } else {
+                    String::new()
+                }
             ),
         });
     }
@@ -99,17 +105,47 @@ pub(crate) fn violations(
             });
         }
     }
-    for u in &r.usage {
-        if u.fanout_entries > arch.core.fanout_entries {
-            let (name, _) = locate(c, p.core_range[u.core as usize].0);
-            out.push(Violation {
-                at: format!("core {} (population '{name}')", u.core),
-                limit: "core.fanout_entries".into(),
-                needed: u.fanout_entries as u64,
-                allowed: arch.core.fanout_entries as u64,
-                note: "(neuron, destination core) pairs".into(),
-            });
+    for (k, u) in r.usage.iter().enumerate() {
+        let (name, _) = locate(c, p.segs[k][0].0);
+        let at = || format!("core {} (population '{name}')", u.core);
+        let mut over = |limit: &str, needed: u64, allowed: u64, note: &str| {
+            if needed > allowed {
+                out.push(Violation {
+                    at: at(),
+                    limit: limit.into(),
+                    needed,
+                    allowed,
+                    note: note.into(),
+                });
+            }
+        };
+        over(
+            "core.compartments",
+            u.neurons as u64,
+            arch.core.compartments as u64,
+            "neurons on the core",
+        );
+        // A core holding one neuron over these limits is already named by the neuron.
+        if u.neurons > 1 {
+            over(
+                "core.synaptic_memory_bits",
+                u.synaptic_memory_bits,
+                arch.core.synaptic_memory_bits,
+                "synapses of the core's neurons",
+            );
+            over(
+                "core.input_axons",
+                u.input_axons as u64,
+                arch.core.input_axons as u64,
+                "distinct source neurons of the core's neurons",
+            );
         }
+        over(
+            "core.fanout_entries",
+            u.fanout_entries as u64,
+            arch.core.fanout_entries as u64,
+            "(neuron, destination core) pairs",
+        );
     }
     if let Some(types) = arch.core.axon_types
         && let Some(v) = axon_type_violation(c, q, r, types)
@@ -227,7 +263,7 @@ mod tests {
     use super::*;
     use crate::compile::CompileOptions;
     use crate::compile::check::check;
-    use crate::compile::place::place;
+    use crate::compile::place::{FanIn, fill};
     use crate::compile::quantise::quantise;
     use crate::compile::route::route;
     use crate::compile::test_util::{net, small_arch};
@@ -237,7 +273,7 @@ mod tests {
         let c = check(&spec, arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, arch, &opt);
-        let p = place(&c, &q, arch, &opt);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), arch, &opt, &[]);
         let r = route(&c, &q, &p, arch);
         violations(&c, &q, &p, &r, arch)
     }
@@ -253,7 +289,7 @@ mod tests {
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, &arch, &opt);
-        let p = place(&c, &q, &arch, &opt);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[]);
         let r = route(&c, &q, &p, &arch);
         let v = violations(&c, &q, &p, &r, &arch);
         assert_eq!(v.len(), 1, "{v:?}");
@@ -261,7 +297,7 @@ mod tests {
         spec.populations[1].v_init = Some(ValueSpec::Constant(-1000.0));
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let q = quantise(&c, &arch, &opt);
-        let p = place(&c, &q, &arch, &opt);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[]);
         let r = route(&c, &q, &p, &arch);
         assert!(violations(&c, &q, &p, &r, &arch).is_empty());
     }

@@ -23,13 +23,14 @@
 mod report;
 
 pub use report::{
-    CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, StepTrace, UnitCosts,
+    ChipTraffic, CoreLoad, EnergyBreakdown, EventCounts, LinkStats, PacketStats, Report, StepTrace,
+    UnitCosts,
 };
 
 use snn_types::Spike;
 use snn_types::budget::MemoryBudget;
 
-use crate::compile::core_tile;
+use crate::compile::{core_chip, core_tile};
 use crate::error::RunError;
 use crate::noc::{Mesh, NocMode, NocPacket};
 use crate::probe::{ProbeTrace, ProbedNeuron};
@@ -123,15 +124,31 @@ impl<'p> Chip<'p> {
             extra_inputs: Vec::new(),
             nbias: vec![0; nbias_len],
             bias_cursor: 0,
-            mesh: Mesh::new(
-                a.mesh.tiles_x,
-                a.mesh.tiles_y,
-                hop,
-                flit,
-                a.flits_per_packet(),
-                a.buffer_depth(),
-                a.n_cores() + 1,
-            ),
+            mesh: {
+                let (sx, sy) = a.system_tiles();
+                let link = a.link_latency_ns();
+                let link_packet = match a.system.as_ref().and_then(|s| s.link_packet_ns) {
+                    Some(x) => [ps(x), ps(x)],
+                    None => [
+                        flit[0].saturating_mul(a.flits_per_packet() as u64),
+                        flit[1].saturating_mul(a.flits_per_packet() as u64),
+                    ],
+                };
+                Mesh::new(
+                    sx,
+                    sy,
+                    hop,
+                    flit,
+                    a.flits_per_packet(),
+                    a.buffer_depth(),
+                    a.n_cores() + 1,
+                )
+                .with_chips(
+                    [a.mesh.tiles_x, a.mesh.tiles_y],
+                    [ps(link[0]), ps(link[1])],
+                    link_packet,
+                )
+            },
             is_input,
             budget,
             probes: Vec::new(),
@@ -239,7 +256,7 @@ impl<'p> Chip<'p> {
         let prog = self.prog;
         let ctx = RunCtx::new(prog, &self.mesh);
         let mut tally = Tally::new(prog, &self.mesh, self.step, opt.trace);
-        let mut s = Scratch::new(prog.core_range.len());
+        let mut s = Scratch::new(prog.core_segs.len());
         let mut cursors = (
             prog.input_events.partition_point(|e| e.0 < self.step),
             self.extra_inputs.partition_point(|e| e.0 < self.step),
@@ -278,7 +295,7 @@ impl<'p> Chip<'p> {
                 tr.push(StepTrace {
                     step: t,
                     time_ns: step_ps as f64 / 1000.0,
-                    critical_core: crit,
+                    critical_core: crit.map(|k| prog.phys[k as usize]),
                     critical_ns: crit_ps as f64 / 1000.0,
                     barrier_ns: ctx.barrier_ps as f64 / 1000.0,
                     spikes: d.spikes_out,
@@ -346,7 +363,7 @@ impl<'p> Chip<'p> {
         let n = prog.n_neurons;
         let ring_slot = slot * n;
         let lat = &ctx.lat;
-        for c in 0..prog.core_range.len() {
+        for c in 0..prog.core_segs.len() {
             let mut clock = 0u64;
             let (mut upd, mut spk) = (0u64, 0u64);
             for &(lo, hi, pi) in &prog.pop_of_core_seg[c] {
@@ -419,10 +436,20 @@ impl<'p> Chip<'p> {
         }
         tally.counts.input_spikes += s.inputs.len() as u64;
         tally.counts.packets_out += s.packets.len() as u64;
-        for p in &s.packets {
-            let (h, v) = self.mesh.hops(p.src_tile, p.dst_tile);
+        for (p, m) in s.packets.iter().zip(&s.meta) {
+            let (h, v, lh, lv) = self.mesh.hops_split(p.src_tile, p.dst_tile);
             tally.counts.hops_east_west += h as u64;
             tally.counts.hops_north_south += v as u64;
+            if lh + lv > 0 {
+                tally.counts.chip_link_hops_east_west += lh as u64;
+                tally.counts.chip_link_hops_north_south += lv as u64;
+                let from = if p.port == ctx.host_port {
+                    0
+                } else {
+                    ctx.chip_of_core[p.port as usize]
+                };
+                tally.add_chip_packet(from, ctx.chip_of_core[m.3 as usize]);
+            }
             if p.port != ctx.host_port {
                 tally.loads[p.port as usize].packets_out += 1;
             }
@@ -533,6 +560,8 @@ impl<'p> Chip<'p> {
 /// Constants of a run, derived once from the program and the architecture.
 struct RunCtx {
     tile_of_core: Vec<u32>,
+    /// Chip of each core in use.
+    chip_of_core: Vec<u32>,
     host_tile: u32,
     host_port: u32,
     lat: Lat,
@@ -546,18 +575,33 @@ struct RunCtx {
 impl RunCtx {
     fn new(prog: &ChipProgram, mesh: &Mesh) -> Self {
         let a = &prog.arch;
-        let n_cores = prog.core_range.len();
-        let tile_of_core = (0..n_cores as u32)
-            .map(|c| {
+        let n_cores = prog.core_segs.len();
+        let tile_of_core = prog
+            .phys
+            .iter()
+            .map(|&c| {
                 let [x, y] = core_tile(a, c);
                 mesh.tile(x, y)
             })
             .collect();
+        let chip_of_core = prog.phys.iter().map(|&c| core_chip(a, c)).collect();
         let [hx, hy] = a.mesh.host_tile.unwrap_or([0, 0]);
+        // The chip barrier for the most tiles in use on one chip, plus the barrier across chips
+        // when the network spans more than one.
+        // (A table by cores, `timestep.barrier_by = "cores"`, is looked up with the most cores
+        // in use on one chip.)
+        let mut cores_per_chip = std::collections::BTreeMap::<u32, u32>::new();
+        for &c in &prog.phys {
+            *cores_per_chip.entry(core_chip(a, c)).or_default() += 1;
+        }
+        let max_chip_cores = cores_per_chip.values().copied().max().unwrap_or(0);
+        let barrier_ns = a.barrier_ns_for(prog.max_chip_tiles, max_chip_cores)
+            + a.system_barrier_ns(prog.chips_used);
         let l = &a.latency_ns;
         let z = |x: Option<f64>| ps(x.unwrap_or(0.0));
         Self {
             tile_of_core,
+            chip_of_core,
             host_tile: mesh.tile(hx, hy),
             host_port: a.n_cores(),
             lat: Lat {
@@ -572,17 +616,11 @@ impl RunCtx {
                 &a.energy_pj,
                 a.noc.hop_energy_pj,
                 a.timestep.barrier_energy_pj,
-            ),
-            unit_latency: UnitCosts::from(
-                &a.latency_ns,
-                a.noc.hop_latency_ns,
-                Some(a.barrier_ns_for(prog.tiles_used, n_cores as u32)),
-            ),
-            barrier_ps: if n_cores == 0 {
-                0
-            } else {
-                ps(a.barrier_ns_for(prog.tiles_used, n_cores as u32))
-            },
+            )
+            .with_chip_links(a.link_energy_pj()),
+            unit_latency: UnitCosts::from(&a.latency_ns, a.noc.hop_latency_ns, Some(barrier_ns))
+                .with_chip_links(a.link_latency_ns()),
+            barrier_ps: if n_cores == 0 { 0 } else { ps(barrier_ns) },
             tick_ps: a.timestep.tick_ns.map_or(0, ps),
             skip_idle: a.model.skip_idle_neurons,
         }

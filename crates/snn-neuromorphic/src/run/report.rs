@@ -29,6 +29,10 @@ pub struct EventCounts {
     pub hops_east_west: u64,
     /// Tile-to-tile hops along Y.
     pub hops_north_south: u64,
+    /// Chip-to-chip link hops along X (systems of several chips; not in the tile hops).
+    pub chip_link_hops_east_west: u64,
+    /// Chip-to-chip link hops along Y.
+    pub chip_link_hops_north_south: u64,
     /// Barriers (one per step).
     pub barriers: u64,
 }
@@ -52,6 +56,10 @@ pub struct UnitCosts {
     pub hop_east_west: f64,
     /// Hop along Y.
     pub hop_north_south: f64,
+    /// Chip-to-chip link hop along X.
+    pub chip_link_hop_east_west: f64,
+    /// Chip-to-chip link hop along Y.
+    pub chip_link_hop_north_south: f64,
     /// Barrier.
     pub barrier: f64,
 }
@@ -72,8 +80,17 @@ impl UnitCosts {
             packet_in: z(ops.packet_in),
             hop_east_west: hop.map_or(0.0, |h| h.east_west),
             hop_north_south: hop.map_or(0.0, |h| h.north_south),
+            chip_link_hop_east_west: 0.0,
+            chip_link_hop_north_south: 0.0,
             barrier: z(barrier),
         }
+    }
+
+    /// With the chip-to-chip link costs `[east_west, north_south]`.
+    pub(crate) fn with_chip_links(mut self, link: [f64; 2]) -> Self {
+        self.chip_link_hop_east_west = link[0];
+        self.chip_link_hop_north_south = link[1];
+        self
     }
 }
 
@@ -123,6 +140,8 @@ impl EnergyBreakdown {
             + c.packets_in as f64 * u.packet_in
             + c.hops_east_west as f64 * u.hop_east_west
             + c.hops_north_south as f64 * u.hop_north_south
+            + c.chip_link_hops_east_west as f64 * u.chip_link_hop_east_west
+            + c.chip_link_hops_north_south as f64 * u.chip_link_hop_north_south
             + c.barriers as f64 * u.barrier;
         // mW * ns = 1e-3 J/s * 1e-9 s = 1e-12 J = 1 pJ.
         let static_pj = static_mw * time_ns;
@@ -144,7 +163,7 @@ impl EnergyBreakdown {
 /// Load of one core over the run.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct CoreLoad {
-    /// Core index.
+    /// Physical core index (global over the system's chips).
     pub core: u32,
     /// Tile `[x, y]`.
     pub tile: [u32; 2],
@@ -196,6 +215,17 @@ pub struct PacketStats {
     pub mean_contention_ns: f64,
 }
 
+/// Packets from one chip to another over a run (systems of several chips).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct ChipTraffic {
+    /// Sending chip (inputs enter at chip 0, where the host tile is).
+    pub from_chip: u32,
+    /// Receiving chip.
+    pub to_chip: u32,
+    /// Packets.
+    pub packets: u64,
+}
+
 /// One step of the trace.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepTrace {
@@ -242,6 +272,8 @@ pub struct Report {
     pub cores_used: u32,
     /// Tiles in use.
     pub tiles_used: u32,
+    /// Chips in use.
+    pub chips_used: u32,
     /// Modelled chip time (ns).
     pub total_time_ns: f64,
     /// Mean step time (ns).
@@ -272,6 +304,12 @@ pub struct Report {
     pub links: LinkStats,
     /// Packet latencies.
     pub packets: PacketStats,
+    /// Packets that crossed from one chip to another (systems of several chips).
+    pub inter_chip_packets: u64,
+    /// Packets per (sending chip, receiving chip) pair, pairs with traffic only, sorted.
+    pub chip_traffic: Vec<ChipTraffic>,
+    /// The placement's traffic estimate (as compiled).
+    pub placement_traffic: crate::program::PlacementTraffic,
     /// Spikes per population (recorded or not).
     pub population_spikes: Vec<(String, u64)>,
     /// Output spikes (populations the spec records), global indices.
@@ -307,6 +345,8 @@ pub(crate) fn sub(a: &EventCounts, b: &EventCounts) -> EventCounts {
         packets_in: a.packets_in - b.packets_in,
         hops_east_west: a.hops_east_west - b.hops_east_west,
         hops_north_south: a.hops_north_south - b.hops_north_south,
+        chip_link_hops_east_west: a.chip_link_hops_east_west - b.chip_link_hops_east_west,
+        chip_link_hops_north_south: a.chip_link_hops_north_south - b.chip_link_hops_north_south,
         barriers: a.barriers - b.barriers,
     }
 }
@@ -334,6 +374,9 @@ pub(crate) struct Tally {
     pub raster: SpikeRaster,
     pub pop_spikes: Vec<u64>,
     pub trace: Option<Vec<StepTrace>>,
+    /// Packets per (from chip, to chip), `from * chips + to` (systems of several chips).
+    pub chip_pairs: Vec<u64>,
+    n_chips: usize,
     /// Link counters at the start of the run, and at the previous step (trace only).
     pub link_base: Vec<u64>,
     pub prev_links: Vec<u64>,
@@ -370,12 +413,25 @@ impl Tally {
             raster: SpikeRaster::new(first_step),
             pop_spikes: vec![0; prog.populations.len()],
             trace: trace.then(Vec::new),
+            chip_pairs: Vec::new(),
+            n_chips: prog.arch.n_chips() as usize,
             link_base: mesh.link_packets.clone(),
             prev_links: if trace {
                 mesh.link_packets.clone()
             } else {
                 Vec::new()
             },
+        }
+    }
+
+    /// Counts a packet from chip `from` to chip `to`.
+    pub fn add_chip_packet(&mut self, from: u32, to: u32) {
+        let n = self.n_chips;
+        if self.chip_pairs.is_empty() {
+            self.chip_pairs = vec![0; n * n];
+        }
+        if let Some(x) = self.chip_pairs.get_mut(from as usize * n + to as usize) {
+            *x += 1;
         }
     }
 
@@ -454,7 +510,8 @@ impl Tally {
             l.busy_ns = *b as f64 / 1000.0;
         }
         let total_ns = self.total_ps as f64 / 1000.0;
-        let static_mw = a.power.static_mw.unwrap_or(0.0);
+        // Static power is per chip: every chip in use leaks.
+        let static_mw = a.power.static_mw.unwrap_or(0.0) * prog.chips_used.max(1) as f64;
         let counts = self.counts;
         let energy = EnergyBreakdown::from_counts_charged(
             &counts,
@@ -477,6 +534,7 @@ impl Tally {
             dt_ms: prog.dt_ms,
             cores_used: prog.cores.len() as u32,
             tiles_used: prog.tiles_used,
+            chips_used: prog.chips_used,
             total_time_ns: total_ns,
             mean_step_ns: if n_steps > 0 {
                 total_ns / n_steps as f64
@@ -499,6 +557,19 @@ impl Tally {
             energy,
             links: self.links(mesh),
             packets: self.packets(),
+            inter_chip_packets: self.chip_pairs.iter().sum(),
+            chip_traffic: self
+                .chip_pairs
+                .iter()
+                .enumerate()
+                .filter(|&(_, &c)| c > 0)
+                .map(|(i, &c)| ChipTraffic {
+                    from_chip: (i / self.n_chips) as u32,
+                    to_chip: (i % self.n_chips) as u32,
+                    packets: c,
+                })
+                .collect(),
+            placement_traffic: prog.traffic,
             critical_core,
             cores: self.loads,
             population_spikes: prog
@@ -533,6 +604,8 @@ mod tests {
             packets_in: 4,
             hops_east_west: 5,
             hops_north_south: 6,
+            chip_link_hops_east_west: 7,
+            chip_link_hops_north_south: 8,
             barriers: 1,
             input_spikes: 0,
         };
@@ -545,12 +618,17 @@ mod tests {
             packet_in: 1e5,
             hop_east_west: 1e6,
             hop_north_south: 1e7,
+            chip_link_hop_east_west: 1e9,
+            chip_link_hop_north_south: 1e10,
             barrier: 1e8,
         };
         let e = EnergyBreakdown::from_counts(&c, &u, 2.0, 3.0);
         assert_eq!(e.synaptic_pj, 10.0);
         assert_eq!(e.neuron_pj, 320.0);
-        assert_eq!(e.network_pj, 1000.0 + 4e4 + 4e5 + 5e6 + 6e7 + 1e8);
+        assert_eq!(
+            e.network_pj,
+            1000.0 + 4e4 + 4e5 + 5e6 + 6e7 + 7e9 + 8e10 + 1e8
+        );
         assert_eq!(e.static_pj, 6.0);
         assert_eq!(e.total_pj, e.dynamic_pj() + 6.0);
         assert_eq!(sub(&c, &c), EventCounts::default());
