@@ -144,7 +144,8 @@ pub struct SweepPoint {
     pub values: Vec<String>,
     /// Whether the network fits.
     pub fits: bool,
-    /// When it does not fit: how many limits are violated and the first one.
+    /// When it does not fit: how many limits are violated, the first one, and the smallest
+    /// changes found that would fit (the compiler's fix search).
     pub problem: Option<String>,
     /// Cores in use (0 when it does not fit).
     pub cores_used: u32,
@@ -455,11 +456,17 @@ impl Sweep {
         };
         let prog = match compile_with_budget(spec, &s.arch, &s.compile, budget) {
             Ok(prog) => prog,
-            Err(MapError::DoesNotFit { violations, .. }) => {
-                p.problem = Some(match violations.first() {
+            Err(MapError::DoesNotFit {
+                violations, fixes, ..
+            }) => {
+                let mut text = match violations.first() {
                     Some(v) => format!("{} violation(s), first: {v}", violations.len()),
                     None => "does not fit".into(),
-                });
+                };
+                if !fixes.is_empty() {
+                    text.push_str(&format!("; fits with: {}", fixes.join(" or ")));
+                }
+                p.problem = Some(text);
                 return Ok(p);
             }
             Err(e) => return Err(fail(e.to_string())),
