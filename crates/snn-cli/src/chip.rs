@@ -1,11 +1,14 @@
 //! `snn chip`: compile a network onto a neuromorphic chip model, run it, report time and energy.
 //! Thin: all logic is in `snn-neuromorphic`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget, spikes,
+    ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget,
+    probe::{ProbeSpec, resolve_probes},
+    spikes,
+    sweep::{Sweep, SweepAxis, SweepPoint, SweepResult},
 };
 use snn_types::ms_to_steps;
 
@@ -22,11 +25,19 @@ Examples:
   snn chip --fit net.toml --arch loihi --write-mapping map.toml   # the placement it chose
   snn chip --arch loihi net.toml --steps 100 --mapping map.toml   # place as the file says
   snn chip --fit big.toml --arch loihi_nahuku --seed 7            # 32 chips on one board
+  snn chip --arch loihi net.toml --steps 100 --trace steps.csv --probe hid:0..10 --probe out
+  snn chip --arch loihi net.toml --steps 100 --skip-idle-neurons false --spike-out-class neuron
+  snn chip sweep net.toml --arch loihi --vary core.compartments=256,512,1024 --vary weight_bits=4,6,8
 Presets: loihi, truenorth (one chip); loihi_nahuku (32 Loihi chips), truenorth_ns16e (16
 TrueNorth chips, 4x4).")]
+#[command(args_conflicts_with_subcommands = true, subcommand_negates_reqs = true)]
 pub struct ChipArgs {
+    /// `sweep`: run a grid of architecture variants (see `snn chip sweep --help`).
+    #[command(subcommand)]
+    pub command: Option<ChipCommand>,
     /// Network spec (.toml or .json).
-    pub network: PathBuf,
+    #[arg(required = true)]
+    pub network: Option<PathBuf>,
     /// Architecture: a preset (`loihi`, `truenorth`, `loihi_nahuku`, `truenorth_ns16e`) or an
     /// ArchSpec TOML file.
     #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
@@ -45,6 +56,11 @@ pub struct ChipArgs {
     /// Write a per-step trace (CSV) to this file.
     #[arg(long, value_name = "FILE")]
     pub trace: Option<PathBuf>,
+    /// Record u and v (integer units) of a population's neurons after every step into the
+    /// --trace CSV (columns `u:POP:i,v:POP:i`) and the --json report. `POP` probes every neuron
+    /// (at most 4096 in all); `POP:0..10`, `POP:0..=9`, `POP:3,5,7` choose neurons. Repeatable.
+    #[arg(long, value_name = "POP[:NEURONS]")]
+    pub probe: Vec<String>,
     /// Network-on-chip model: `cycle` (hop by hop with contention) or `analytic` (zero-load).
     #[arg(long, default_value = "cycle", value_name = "MODE")]
     pub noc: String,
@@ -70,6 +86,15 @@ pub struct ChipArgs {
     /// traffic (packets x hops).
     #[arg(long, conflicts_with = "mapping")]
     pub keep_layer_order: bool,
+    /// Accounting override: `false` charges every placed neuron an update every step (as
+    /// simulators that sweep all compartments do); `true` skips neurons with zero state, no bias
+    /// and no input. Default: the architecture's `model.skip_idle_neurons`.
+    #[arg(long, value_name = "true|false")]
+    pub skip_idle_neurons: Option<bool>,
+    /// Accounting override: the energy class spike-out events are reported in, `network` or
+    /// `neuron` (the total is the same). Default: the architecture's `model.spike_out_class`.
+    #[arg(long, value_name = "CLASS")]
+    pub spike_out_class: Option<String>,
     /// Print the whole report as one JSON object (output spikes included).
     #[arg(long)]
     pub json: bool,
@@ -79,8 +104,267 @@ pub struct ChipArgs {
     pub max_memory: Option<u64>,
 }
 
+/// Subcommands of `snn chip`.
+#[derive(clap::Subcommand)]
+pub enum ChipCommand {
+    /// Design-space sweep: compile and run the network on every point of a grid of
+    /// architecture variants; print energy, latency per step, cores used and whether it fits.
+    Sweep(Box<SweepArgs>),
+}
+
+/// Arguments of `snn chip sweep`.
+#[derive(clap::Args)]
+#[command(after_help = "\
+Keys: any scalar field of the architecture as its TOML path (core.compartments,
+core.synaptic_memory_bits, core.input_axons, mesh.tiles_x, noc.flit_ns, energy_pj.synaptic_op,
+power.static_mw, model.skip_idle_neurons, ...), or weight_bits (numWeightBits),
+max_neurons_per_core, noc (cycle|analytic). Points are the product of the axes, the first
+outermost; a point whose network does not fit is reported as such.
+
+Examples:
+  snn chip sweep net.toml --arch loihi --vary core.compartments=256,512,1024 --vary weight_bits=4,6,8
+  snn chip sweep net.toml --steps 50 --vary noc.flit_ns=0.29,1,4 --json
+  snn chip sweep net.toml --vary core.compartments=128,256,512,1024 --out sweep-plots")]
+pub struct SweepArgs {
+    /// Network spec (.toml or .json).
+    pub network: PathBuf,
+    /// Architecture the grid varies: a preset (`loihi`, `truenorth`) or an ArchSpec TOML file.
+    #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
+    pub arch: String,
+    /// An axis of the grid, `KEY=V1,V2,...`. Repeatable (at least one).
+    #[arg(long, required = true, value_name = "KEY=V1,V2,...")]
+    pub vary: Vec<String>,
+    /// Input spikes as `step,neuron` CSV (global neuron indices of input populations).
+    #[arg(long, value_name = "FILE")]
+    pub input: Option<PathBuf>,
+    /// Steps to run per point, at least 1. Default: the spec's duration_ms / dt_ms.
+    #[arg(long, value_name = "N")]
+    pub steps: Option<u64>,
+    /// Network-on-chip model when `noc` is not an axis: `cycle` or `analytic`.
+    #[arg(long, default_value = "cycle", value_name = "MODE")]
+    pub noc: String,
+    /// Worker threads (points run in parallel; results do not depend on it). Default: the
+    /// cores available.
+    #[arg(long, value_name = "K")]
+    pub threads: Option<usize>,
+    /// Print the results as one JSON object.
+    #[arg(long)]
+    pub json: bool,
+    /// Write plots of energy, latency per step and cores used against the first varied key
+    /// (one line per combination of the others) to this directory, as energy.svg/.png,
+    /// latency.svg/.png and cores.svg/.png (created if missing).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available), checked by every point.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
+    pub max_memory: Option<u64>,
+}
+
+fn parse_noc(s: &str) -> Result<NocMode> {
+    match s {
+        "cycle" => Ok(NocMode::Cycle),
+        "analytic" => Ok(NocMode::Analytic),
+        o => Err(usage(format!(
+            "--noc: expected `cycle` or `analytic`, got '{o}'"
+        ))),
+    }
+}
+
+/// Steps to run: `--steps`, else the spec's duration.
+fn steps_of(steps: Option<u64>, spec: &snn_types::NetworkSpec, network: &Path) -> Result<u64> {
+    if steps == Some(0) {
+        return Err(usage("--steps must be at least 1"));
+    }
+    match (steps, spec.duration_ms) {
+        (Some(s), _) => Ok(s),
+        // A validated duration_ms is positive and at most snn_types::MAX_STEPS steps.
+        (None, Some(d)) => ms_to_steps(d, spec.dt_ms)
+            .filter(|&s| s > 0)
+            .with_context(|| {
+                format!(
+                    "{}: duration_ms = {d} is not a whole number of steps of {} ms",
+                    network.display(),
+                    spec.dt_ms
+                )
+            }),
+        (None, None) => Err(usage(format!(
+            "{} has no duration_ms: give the number of steps to run with --steps N",
+            network.display()
+        ))),
+    }
+}
+
+/// Runs `snn chip sweep`.
+fn sweep(a: SweepArgs) -> Result<()> {
+    let arch_file = Path::new(&a.arch);
+    if let Some(dir) = &a.out
+        && dir.exists()
+        && !dir.is_dir()
+    {
+        return Err(usage(format!(
+            "--out {}: exists and is not a directory",
+            dir.display()
+        )));
+    }
+    crate::outputs::check(
+        &[],
+        &[
+            crate::outputs::Input::new(Some(&a.network)),
+            crate::outputs::Input::new(a.input.as_deref()),
+            crate::outputs::Input::new(arch_file.is_file().then_some(arch_file)),
+        ],
+    )?;
+    let noc = parse_noc(&a.noc)?;
+    if a.threads == Some(0) {
+        return Err(usage("--threads must be at least 1"));
+    }
+    let axes = a
+        .vary
+        .iter()
+        .map(|t| SweepAxis::parse(t))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| usage(e.to_string()))?;
+    let arch = ArchSpec::resolve(&a.arch)?;
+    let grid = Sweep::new(&arch, axes, noc).map_err(|e| usage(e.to_string()))?;
+    let spec = crate::nir::load_spec(&a.network)?;
+    let steps = steps_of(a.steps, &spec, &a.network)?;
+    let inputs = match &a.input {
+        Some(p) => spikes::read_spike_csv(p)?,
+        None => Vec::new(),
+    };
+    let threads = a.threads.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1)
+    });
+    let budget = crate::budget::budget(a.max_memory);
+    let result = grid
+        .run(&spec, steps, &inputs, threads, &budget)
+        .with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?;
+    if let Some(dir) = &a.out {
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
+        sweep_plots(&result, dir)?;
+    }
+    if a.json {
+        outln!("{}", serde_json::to_string_pretty(&result.to_json())?);
+    } else {
+        out!("{}", result.table());
+    }
+    Ok(())
+}
+
+/// A plotted metric: file stem, title, value of a point.
+type Metric = (&'static str, &'static str, fn(&SweepPoint) -> f64);
+
+/// Plots of energy, latency per step and cores used against the first axis, one line per
+/// combination of the other axes' values; points that do not fit are left out.
+fn sweep_plots(r: &SweepResult, dir: &Path) -> Result<()> {
+    let Some(first) = r.axes.first() else {
+        return Ok(());
+    };
+    let numeric: Option<Vec<f64>> = first.values.iter().map(|v| v.parse().ok()).collect();
+    let x_of = |v: &str| -> f64 {
+        match &numeric {
+            Some(_) => v.parse().unwrap_or(0.0),
+            None => first.values.iter().position(|x| x == v).unwrap_or(0) as f64,
+        }
+    };
+    let x_label = match &numeric {
+        Some(_) => first.key.clone(),
+        None => format!(
+            "{} ({})",
+            first.key,
+            first
+                .values
+                .iter()
+                .enumerate()
+                .map(|(i, v)| format!("{i} = {v}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    // Series keyed by the values of the other axes, in order of first appearance.
+    let mut keys: Vec<String> = Vec::new();
+    for p in &r.points {
+        let k = r.axes[1..]
+            .iter()
+            .zip(&p.values[1..])
+            .map(|(a, v)| format!("{}={v}", a.key))
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !keys.contains(&k) {
+            keys.push(k);
+        }
+    }
+    let metrics: [Metric; 3] = [
+        ("energy", "energy (nJ)", |p| p.energy_pj / 1000.0),
+        ("latency", "latency per step (ns)", |p| {
+            p.latency_per_step_ns
+        }),
+        ("cores", "cores used", |p| p.cores_used as f64),
+    ];
+    for (stem, title, f) in metrics {
+        let series: Vec<(String, Vec<(f64, f64)>)> = keys
+            .iter()
+            .map(|k| {
+                let pts = r
+                    .points
+                    .iter()
+                    .filter(|p| p.fits)
+                    .filter(|p| {
+                        r.axes[1..]
+                            .iter()
+                            .zip(&p.values[1..])
+                            .map(|(a, v)| format!("{}={v}", a.key))
+                            .collect::<Vec<_>>()
+                            .join(" ")
+                            == *k
+                    })
+                    .map(|p| (x_of(&p.values[0]), f(p)))
+                    .collect();
+                (
+                    if k.is_empty() {
+                        "all".into()
+                    } else {
+                        k.clone()
+                    },
+                    pts,
+                )
+            })
+            .filter(|(_, pts): &(String, Vec<(f64, f64)>)| !pts.is_empty())
+            .collect();
+        if series.is_empty() {
+            errln!("warning: no point fits: no {stem} plot written");
+            continue;
+        }
+        let s: Vec<crate::charts::Series<'_>> = series
+            .iter()
+            .map(|(label, pts)| crate::charts::Series {
+                label,
+                points: pts.clone(),
+            })
+            .collect();
+        crate::charts::line_chart(
+            &dir.join(stem),
+            &format!("{title} on '{}'", r.arch),
+            &x_label,
+            &s,
+        )?;
+    }
+    Ok(())
+}
+
 /// Runs `snn chip`.
-pub fn run(a: ChipArgs) -> Result<()> {
+pub fn run(mut a: ChipArgs) -> Result<()> {
+    if let Some(ChipCommand::Sweep(s)) = a.command.take() {
+        return sweep(*s);
+    }
+    let Some(network) = a.network.clone() else {
+        return Err(usage(
+            "give a network spec: snn chip NETWORK (or snn chip sweep NETWORK ...)",
+        ));
+    };
     let arch_file = std::path::Path::new(&a.arch);
     crate::outputs::check(
         &[
@@ -88,7 +372,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
             ("--write-mapping", a.write_mapping.as_deref()),
         ],
         &[
-            crate::outputs::Input::new(Some(&a.network)),
+            crate::outputs::Input::new(Some(&network)),
             crate::outputs::Input::new(a.input.as_deref()),
             // The mapping is read whole before the new one is written.
             crate::outputs::Input {
@@ -107,13 +391,38 @@ pub fn run(a: ChipArgs) -> Result<()> {
             )));
         }
     };
+    let probes = a
+        .probe
+        .iter()
+        .map(|p| ProbeSpec::parse(p).map_err(|e| usage(format!("--probe: {e}"))))
+        .collect::<Result<Vec<_>>>()?;
+    if !probes.is_empty() && a.fit {
+        return Err(usage(
+            "--probe records a run's u and v: it cannot be combined with --fit",
+        ));
+    }
+    if !probes.is_empty() && a.trace.is_none() && !a.json {
+        return Err(usage(
+            "--probe writes u and v into the trace: give --trace FILE (or --json)",
+        ));
+    }
     if a.steps == Some(0) {
         return Err(usage("--steps must be at least 1"));
     }
     if a.max_neurons_per_core == Some(0) {
         return Err(usage("--max-neurons-per-core must be at least 1"));
     }
-    let arch = ArchSpec::resolve(&a.arch)?;
+    let mut arch = ArchSpec::resolve(&a.arch)?;
+    if let Some(b) = a.skip_idle_neurons {
+        arch.model.skip_idle_neurons = b;
+    }
+    if let Some(c) = &a.spike_out_class {
+        arch.model.spike_out_class = ChargeClass::parse(c).ok_or_else(|| {
+            usage(format!(
+                "--spike-out-class: expected `network` or `neuron`, got '{c}'"
+            ))
+        })?;
+    }
     if let Some(b) = a.weight_bits
         && !(1..=arch.core.weight_bits).contains(&b)
     {
@@ -122,7 +431,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
             arch.core.weight_bits, arch.name
         )));
     }
-    let spec = crate::nir::load_spec(&a.network)?;
+    let spec = crate::nir::load_spec(&network)?;
     let mapping = match &a.mapping {
         Some(p) => Some(Mapping::load(p)?),
         None => None,
@@ -143,7 +452,7 @@ pub fn run(a: ChipArgs) -> Result<()> {
         };
         format!(
             "{}: cannot compile onto '{}'{with_mapping}",
-            a.network.display(),
+            network.display(),
             arch.name
         )
     })?;
@@ -161,26 +470,10 @@ pub fn run(a: ChipArgs) -> Result<()> {
         }
         return Ok(());
     }
-    let steps = match (a.steps, spec.duration_ms) {
-        (Some(s), _) => s,
-        // A validated duration_ms is positive and at most snn_types::MAX_STEPS steps.
-        (None, Some(d)) => ms_to_steps(d, spec.dt_ms)
-            .filter(|&s| s > 0)
-            .with_context(|| {
-                format!(
-                    "{}: duration_ms = {d} is not a whole number of steps of {} ms",
-                    a.network.display(),
-                    spec.dt_ms
-                )
-            })?,
-        (None, None) => {
-            return Err(usage(format!(
-                "{} has no duration_ms: give the number of steps to run with --steps N",
-                a.network.display()
-            )));
-        }
-    };
+    let steps = steps_of(a.steps, &spec, &network)?;
+    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     let mut chip = Chip::with_budget(&program, budget)?;
+    chip.set_probes(probed)?;
     if let Some(p) = &a.input {
         let s = spikes::read_spike_csv(p)?;
         chip.inject_input(&s)

@@ -76,6 +76,8 @@ fn a_reader_that_goes_away_is_a_quiet_exit_141() {
         vec!["chip", "--fit", net],
         vec!["chip", net, "--json"],
         vec!["chip", net],
+        vec!["chip", "sweep", net, "--vary", "core.compartments=64,128"],
+        vec!["chip", net, "--json", "--probe", "out"],
         vec!["inspect", &cuba],
         vec!["inspect", &cuba, "--json"],
         vec!["validate", &cuba],

@@ -240,11 +240,11 @@ pub struct OpCosts {
     pub packet_in: Option<f64>,
 }
 
-/// A point of the barrier-latency curve.
+/// A point of the barrier-latency table.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BarrierPoint {
-    /// Tiles in use.
+    /// Tiles in use (or cores in use, when [`TimestepSpec::barrier_by`] is `cores`).
     pub tiles: u32,
     /// Barrier latency (ns).
     pub latency_ns: f64,
@@ -254,10 +254,18 @@ pub struct BarrierPoint {
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct TimestepSpec {
-    /// Barrier latency against tiles in use, sorted by tiles; interpolated linearly between
-    /// points and held constant outside them. Empty: unstated; barriers take no time.
+    /// Barrier latency as a table against tiles in use (or cores, see
+    /// [`barrier_by`](Self::barrier_by)), sorted by strictly increasing count: a count in the
+    /// table takes its entry; between two entries the latency is interpolated linearly; outside
+    /// the table the nearest entry holds. Two points give the linear model; more points give a
+    /// published table. Empty: unstated; barriers take no time.
     #[serde(default)]
     pub barrier: Vec<BarrierPoint>,
+    /// What the barrier table is indexed by: `tiles` (the default, as Davies et al. 2018
+    /// publish Loihi's figures) or `cores` (the `tiles` field of each point then counts cores in
+    /// use).
+    #[serde(default, skip_serializing_if = "BarrierBy::is_tiles")]
+    pub barrier_by: BarrierBy,
     /// Energy of one barrier (pJ). `None`: unstated; free.
     #[serde(default)]
     pub barrier_energy_pj: Option<f64>,
@@ -265,6 +273,23 @@ pub struct TimestepSpec {
     /// lasts the larger of this and its computed time. `None`: steps end at the barrier.
     #[serde(default)]
     pub tick_ns: Option<f64>,
+}
+
+/// What a barrier table is indexed by.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum BarrierBy {
+    /// Tiles in use.
+    #[default]
+    Tiles,
+    /// Cores in use.
+    Cores,
+}
+
+impl BarrierBy {
+    fn is_tiles(&self) -> bool {
+        *self == BarrierBy::Tiles
+    }
 }
 
 /// Static power.
@@ -286,6 +311,43 @@ pub struct ModelOptions {
     /// update every step.
     #[serde(default = "yes")]
     pub skip_idle_neurons: bool,
+    /// The energy class a neuron's spike-out event (`energy_pj.spike_out`, the axon / fan-out
+    /// look-up) is reported in: `network` (the default: with packets, hops and barriers) or
+    /// `neuron` (with the neuron updates, as simulators that charge spike generation to the
+    /// soma do). Only the split between classes changes, never the total.
+    #[serde(default)]
+    pub spike_out_class: ChargeClass,
+}
+
+/// An energy class of the report that an event can be charged to (see
+/// [`ModelOptions::spike_out_class`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ChargeClass {
+    /// The network class (spikes, packets, hops, barriers).
+    #[default]
+    Network,
+    /// The neuron class (neuron updates).
+    Neuron,
+}
+
+impl ChargeClass {
+    /// `network` or `neuron`, as in the TOML.
+    pub fn name(self) -> &'static str {
+        match self {
+            ChargeClass::Network => "network",
+            ChargeClass::Neuron => "neuron",
+        }
+    }
+
+    /// Parses `network` or `neuron`.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "network" => Some(ChargeClass::Network),
+            "neuron" => Some(ChargeClass::Neuron),
+            _ => None,
+        }
+    }
 }
 
 fn yes() -> bool {
@@ -296,6 +358,7 @@ impl Default for ModelOptions {
     fn default() -> Self {
         Self {
             skip_idle_neurons: true,
+            spike_out_class: ChargeClass::Network,
         }
     }
 }
@@ -628,7 +691,18 @@ impl ArchSpec {
         }
     }
 
-    /// Barrier latency (ns) when `tiles` tiles are in use.
+    /// Barrier latency (ns) when `tiles` tiles and `cores` cores are in use: the table looked
+    /// up by whichever [`TimestepSpec::barrier_by`] says.
+    pub fn barrier_ns_for(&self, tiles: u32, cores: u32) -> f64 {
+        match self.timestep.barrier_by {
+            BarrierBy::Tiles => self.barrier_ns(tiles),
+            BarrierBy::Cores => self.barrier_ns(cores),
+        }
+    }
+
+    /// Barrier latency (ns) from the table at count `tiles` (tiles in use, or cores in use for
+    /// a table by cores): exact at a table entry, linear between entries, the nearest entry
+    /// outside the table.
     pub fn barrier_ns(&self, tiles: u32) -> f64 {
         let pts = &self.timestep.barrier;
         match pts.len() {
@@ -691,10 +765,13 @@ impl ArchSpec {
         if self.timestep.barrier.is_empty() {
             a.push("timestep.barrier unstated: barriers take no time".into());
         } else if self.timestep.barrier.len() > 1 {
-            a.push(
-                "timestep.barrier: latency interpolated linearly in tiles between published points"
-                    .into(),
-            );
+            let by = match self.timestep.barrier_by {
+                BarrierBy::Tiles => "tiles",
+                BarrierBy::Cores => "cores",
+            };
+            a.push(format!(
+                "timestep.barrier: latency interpolated linearly in {by} between the table's points"
+            ));
         }
         if self.timestep.barrier_energy_pj.is_none() {
             a.push("timestep.barrier_energy_pj unstated: barriers cost no energy".into());

@@ -130,6 +130,14 @@ pub enum RunError {
         /// Global neuron index.
         neuron: u32,
     },
+    /// A probe names an input neuron (no state on the chip) or a neuron past the network.
+    #[error(
+        "probe: neuron {neuron} has no state on the chip (an input neuron, or past the network's end)"
+    )]
+    NotProbeable {
+        /// Global index.
+        neuron: u32,
+    },
     /// Loading the program or running the requested steps would need more memory than the
     /// budget allows (refused before allocating; see [`crate::memory`]).
     #[error(transparent)]

@@ -24,6 +24,8 @@
 //!   architecture's [`ConvWeights`] says whether a core counts their synapses one by one or the
 //!   kernel slices of its output channels once. [`ChipProgram::fit_summary`] shows the
 //!   per-layer placement and each projection's synaptic memory.
+//! * [`sweep`]: design-space sweeps over architecture fields and compile options, in parallel,
+//!   deterministic for any thread count; [`probe`]: `u`/`v` of chosen neurons per step.
 //! * [`Chip::run`]: soma, axon, mesh (hop-by-hop with contention and back-pressure, or
 //!   analytic), synapse/dendrite stages and barriers, step by step; the [`Report`] holds output
 //!   spikes, modelled time, energy by class with the event counts and unit costs that produce
@@ -76,12 +78,14 @@ mod error;
 pub mod mapping;
 pub mod memory;
 pub mod noc;
+pub mod probe;
 mod program;
 mod run;
 pub mod spikes;
 mod summary;
+pub mod sweep;
 
-pub use arch::{ArchSpec, ConvWeights, SystemSpec};
+pub use arch::{ArchSpec, ChargeClass, ConvWeights, ModelOptions, SystemSpec};
 pub use compile::quantise;
 pub use compile::{
     CompileOptions, compile, compile_with, compile_with_budget, core_chip, core_tile,

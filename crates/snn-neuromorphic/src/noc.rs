@@ -73,6 +73,8 @@ pub struct Mesh {
     inj_q: Vec<VecDeque<u32>>,
     inj_credits: Vec<u32>,
     heap: BinaryHeap<Reverse<(u64, u64, u8, u32)>>,
+    /// Injections of the current call, `(emit_ps, packet)` sorted.
+    inj_order: Vec<(u64, u32)>,
     buf: Vec<Buf>,
     at: Vec<u32>,
 }
@@ -127,6 +129,7 @@ impl Mesh {
             inj_q: vec![VecDeque::new(); ports as usize],
             inj_credits: vec![depth; ports as usize],
             heap: BinaryHeap::new(),
+            inj_order: Vec::new(),
             buf: Vec::new(),
             at: Vec::new(),
         }
@@ -181,6 +184,7 @@ impl Mesh {
         y * self.tx + x
     }
 
+    #[inline]
     fn xy(&self, t: u32) -> (u32, u32) {
         (t % self.tx, t / self.tx)
     }
@@ -260,13 +264,35 @@ impl Mesh {
         self.at.extend(pk.iter().map(|p| p.src_tile));
         self.heap.clear();
         self.link_free.fill(0);
-        let mut seq = 0u64;
-        for (i, p) in pk.iter().enumerate() {
-            self.heap
-                .push(Reverse((p.emit_ps, seq, EV_INJECT, i as u32)));
-            seq += 1;
-        }
-        while let Some(Reverse((now, _, kind, id))) = self.heap.pop() {
+        // Injections are events `(emit_ps, i)` with sequence numbers `0..n` (packet order); every
+        // later event gets a sequence number from `n` on. Rather than pushing all `n` injections
+        // into the heap (which then holds thousands of events), they are sorted once and merged
+        // with the heap by the same `(time, sequence)` key: the events are taken in exactly the
+        // order a heap holding them all would give, and the heap only holds packets in flight.
+        self.inj_order.clear();
+        self.inj_order
+            .extend(pk.iter().enumerate().map(|(i, p)| (p.emit_ps, i as u32)));
+        self.inj_order.sort_unstable();
+        let mut seq = pk.len() as u64;
+        let mut next_inj = 0usize;
+        loop {
+            let inj = self.inj_order.get(next_inj).copied();
+            let take_inj = match (inj, self.heap.peek()) {
+                (None, None) => break,
+                (Some(_), None) => true,
+                (None, Some(_)) => false,
+                (Some((t, i)), Some(Reverse((ht, hs, _, _)))) => (t, i as u64) < (*ht, *hs),
+            };
+            let (now, kind, id) = if take_inj {
+                next_inj += 1;
+                let (t, i) = inj.expect("an injection is next");
+                (t, EV_INJECT, i)
+            } else {
+                let Some(Reverse((t, _, k, i))) = self.heap.pop() else {
+                    break;
+                };
+                (t, k, i)
+            };
             match kind {
                 EV_INJECT => {
                     let port = pk[id as usize].port as usize;

@@ -287,11 +287,17 @@ impl Report {
     /// The per-step trace as CSV (`None` when the run recorded none).
     pub fn trace_csv(&self) -> Option<String> {
         let tr = self.trace.as_ref()?;
+        let probes = self.probes.as_ref().filter(|p| p.v.len() == tr.len());
         let mut s = String::from(
-            "step,time_ns,critical_core,critical_ns,barrier_ns,spikes,input_spikes,synaptic_ops,packets,hops,max_link_packets,dynamic_energy_pj\n",
+            "step,time_ns,critical_core,critical_ns,barrier_ns,spikes,input_spikes,synaptic_ops,packets,hops,max_link_packets,dynamic_energy_pj",
         );
-        for t in tr {
-            let _ = writeln!(
+        if let Some(p) = probes {
+            s.push(',');
+            s.push_str(&p.csv_header());
+        }
+        s.push('\n');
+        for (k, t) in tr.iter().enumerate() {
+            let _ = write!(
                 s,
                 "{},{},{},{},{},{},{},{},{},{},{},{}",
                 t.step,
@@ -307,6 +313,11 @@ impl Report {
                 t.max_link_packets,
                 t.dynamic_energy_pj
             );
+            if let Some(p) = probes {
+                s.push(',');
+                s.push_str(&p.csv_row(k));
+            }
+            s.push('\n');
         }
         Some(s)
     }

@@ -333,6 +333,20 @@ fn hot_spot_shows_contention_and_loses_nothing() {
     assert_eq!(cyc.counts.packets_out, 5 * 255);
     assert_eq!(cyc.counts.packets_in, cyc.counts.packets_out);
     assert_eq!(cyc.counts.synaptic_ops, 5 * 255);
+    // The cycle model's event order is unchanged by merging injections from a sorted list
+    // instead of pushing them into the heap: these are the figures the all-in-heap queue gave
+    // (recorded with main's queue at commit 3ee2eed, on its traffic-refined placement; before
+    // that placement, commit 229c20d gave 164.96 / 364.87 ns with both queues too. 255 packets
+    // per step with equal emission times, so ties are broken by packet order in both).
+    assert_eq!(
+        (
+            cyc.packets.mean_latency_ns,
+            cyc.packets.max_latency_ns,
+            cyc.total_time_ns,
+            cyc.max_step_ns
+        ),
+        (85.88243137254902, 208.87, 6840.0, 1368.0)
+    );
     assert!(cyc.packets.mean_contention_ns > 1.0, "{:?}", cyc.packets);
     assert!(cyc.packets.max_latency_ns > ana.packets.max_latency_ns);
     assert_eq!(ana.packets.mean_contention_ns, 0.0);
@@ -540,4 +554,123 @@ fn cuba_fits_loihi_by_lowering_neurons_per_core_for_the_fanout_tables() {
             .iter()
             .all(|c| c.fanout_entries <= arch.core.fanout_entries)
     );
+}
+
+#[test]
+fn accounting_options_change_exactly_their_terms() {
+    // A spike-out cost, so that its class matters.
+    let mut base = ArchSpec::preset("loihi").unwrap();
+    base.energy_pj.spike_out = Some(7.0);
+    let spec = ff(100.0);
+    let steps = 40;
+    let r0 = run(&spec, &base, steps, NocMode::Cycle);
+    assert!(r0.counts.spikes_out > 0, "{:?}", r0.counts);
+    assert!((r0.energy.total_pj - recompute(&r0)).abs() <= 1e-9 * r0.energy.total_pj);
+
+    // 1. Every placed neuron charged every step: only inactive updates (and their time) change.
+    let mut all = base.clone();
+    all.model.skip_idle_neurons = false;
+    let r1 = run(&spec, &all, steps, NocMode::Cycle);
+    let on_chip: u64 = r1.cores.iter().map(|c| c.neurons as u64).sum();
+    let c0 = r0.counts;
+    let c1 = r1.counts;
+    assert_eq!(
+        c1.neuron_updates_active + c1.neuron_updates_inactive,
+        on_chip * steps
+    );
+    assert!(c1.neuron_updates_inactive > c0.neuron_updates_inactive);
+    assert_eq!(
+        EventCounts {
+            neuron_updates_inactive: c0.neuron_updates_inactive,
+            ..c1
+        },
+        c0
+    );
+    assert_eq!(r1.spikes, r0.spikes);
+    let extra = (c1.neuron_updates_inactive - c0.neuron_updates_inactive) as f64;
+    let e_inact = r0.unit_energy_pj.neuron_update_inactive;
+    assert!((r1.energy.neuron_pj - r0.energy.neuron_pj - extra * e_inact).abs() < 1e-6);
+    assert_eq!(r1.energy.synaptic_pj, r0.energy.synaptic_pj);
+    assert_eq!(r1.energy.network_pj, r0.energy.network_pj);
+    assert!((r1.energy.total_pj - recompute(&r1)).abs() <= 1e-9 * r1.energy.total_pj);
+    // The extra updates take core time (the step time grows only where a soma side was
+    // critical).
+    let busy = |r: &Report| r.cores.iter().map(|c| c.busy_ns).sum::<f64>();
+    let inact_ns = r0.unit_latency_ns.neuron_update_inactive;
+    assert!((busy(&r1) - busy(&r0) - extra * inact_ns).abs() < 1e-3 * extra);
+    assert!(r1.total_time_ns >= r0.total_time_ns);
+    assert!(!r1.accounting.skip_idle_neurons);
+
+    // 2. Spike-out events in the neuron class: the same counts and total, spikes_out * 7 pJ
+    // moved from network to neuron.
+    let mut moved = base.clone();
+    moved.model.spike_out_class = snn_neuromorphic::ChargeClass::Neuron;
+    let r2 = run(&spec, &moved, steps, NocMode::Cycle);
+    assert_eq!(r2.counts, r0.counts);
+    let spike_pj = r0.counts.spikes_out as f64 * 7.0;
+    assert!((r2.energy.neuron_pj - r0.energy.neuron_pj - spike_pj).abs() < 1e-6);
+    assert!((r0.energy.network_pj - r2.energy.network_pj - spike_pj).abs() < 1e-6);
+    assert_eq!(r2.energy.synaptic_pj, r0.energy.synaptic_pj);
+    assert!((r2.energy.total_pj - r0.energy.total_pj).abs() <= 1e-9 * r0.energy.total_pj);
+    assert_eq!(r2.total_time_ns, r0.total_time_ns);
+    // The option is TOML.
+    let toml = moved.to_toml_string();
+    assert!(toml.contains("spike_out_class = \"neuron\""), "{toml}");
+    let back = ArchSpec::from_toml_str(&toml, "t").unwrap();
+    assert_eq!(back.model, moved.model);
+    assert!(ArchSpec::from_toml_str(&toml.replace("\"neuron\"", "\"soma\""), "t").is_err());
+}
+
+#[test]
+fn barrier_table_by_tiles_or_cores() {
+    let mut a = ArchSpec::preset("loihi").unwrap();
+    // The published end points, linear in between.
+    assert_eq!(a.barrier_ns(1), 113.0);
+    assert_eq!(a.barrier_ns(32), 465.0);
+    assert!((a.barrier_ns(2) - (113.0 + 352.0 / 31.0)).abs() < 1e-9);
+    assert_eq!(a.barrier_ns(64), 465.0);
+    // A table: exact at its entries, linear between them, held outside.
+    a.timestep = ArchSpec::from_toml_str(
+        &snn_neuromorphic::arch::LOIHI_TOML
+            .replace("[timestep]\n", "[timestep]\nbarrier_by = \"cores\"\n"),
+        "t",
+    )
+    .unwrap()
+    .timestep;
+    a.timestep.barrier = vec![
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 2,
+            latency_ns: 100.0,
+        },
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 4,
+            latency_ns: 120.0,
+        },
+        snn_neuromorphic::arch::BarrierPoint {
+            tiles: 16,
+            latency_ns: 300.0,
+        },
+    ];
+    assert_eq!(
+        a.timestep.barrier_by,
+        snn_neuromorphic::arch::BarrierBy::Cores
+    );
+    assert_eq!(a.barrier_ns_for(1, 1), 100.0);
+    assert_eq!(a.barrier_ns_for(1, 4), 120.0);
+    assert_eq!(a.barrier_ns_for(1, 3), 110.0);
+    assert_eq!(a.barrier_ns_for(1, 10), 210.0);
+    assert_eq!(a.barrier_ns_for(9, 100), 300.0);
+    // A run uses the entry for its cores in use.
+    let r = run(&ff(50.0), &a, 5, NocMode::Analytic);
+    let expect = a.barrier_ns(r.cores_used);
+    assert_eq!(r.barrier_ns, expect);
+    assert!(
+        r.assumptions
+            .iter()
+            .any(|x| x.contains("interpolated linearly in cores"))
+    );
+    // Unsorted tables are refused, naming the field.
+    a.timestep.barrier.swap(0, 2);
+    let e = a.validate().unwrap_err();
+    assert!(e.iter().any(|x| x.starts_with("timestep.barrier")), "{e:?}");
 }

@@ -43,8 +43,9 @@ use crate::program::ChipProgram;
 /// Options of [`compile_with`].
 #[derive(Debug, Clone, Default)]
 pub struct CompileOptions {
-    /// Weight precision (Loihi's `numWeightBits`): mantissas are truncated toward zero to
-    /// multiples of `2^(weight_bits - num_weight_bits)`. Default: the architecture's weight bits;
+    /// Weight precision (Loihi's `numWeightBits`): mantissas lose their
+    /// `weight_bits - num_weight_bits + is_mixed` low bits as in Lava's bit-accurate path
+    /// ([`quantise::lava_truncate_weight`]). Default: the architecture's weight bits;
     /// a value outside `1..=weight_bits` is refused ([`MapError::BadOption`]).
     pub num_weight_bits: Option<u32>,
     /// Place at most this many neurons per core (spreads a network over more cores: more

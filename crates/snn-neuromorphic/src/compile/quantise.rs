@@ -3,9 +3,15 @@
 //! **Weights.** A projection's integer weight is `mantissa << weight_exp`. The mantissa has
 //! `weight_bits` magnitude bits (8 on Loihi) in one of three sign modes chosen from the signs of
 //! the projection's weights: excitatory `[0, 255]`, inhibitory `[-255, 0]`, mixed `[-256, 255]`.
-//! With `num_weight_bits < weight_bits` the mantissa is truncated toward zero to a multiple of
-//! `2^(weight_bits - num_weight_bits)`. `weight_exp` is the smallest exponent that makes the
-//! largest weight fit.
+//! Mantissas are then clipped and truncated exactly as Lava's bit-accurate `Dense` process does
+//! (`clip_weights` then `truncate_weights` of `lava/utils/weightutils.py`, see
+//! [`lava_truncate_weight`]): `weight_bits - num_weight_bits + is_mixed` low bits are cleared by
+//! an arithmetic shift (toward minus infinity; inhibitory weights are negated around the shift,
+//! so they round toward zero). `weight_exp` is the smallest exponent in
+//! `0..=core.max_weight_exp` that makes the largest weight fit; the integer weight is
+//! `mantissa << weight_exp`, which equals Lava's left shift of each step's accumulated input by a
+//! non-negative `weight_exp` (a shift is linear for exponents `>= 0`). Negative exponents
+//! (Lava's right shift of the accumulated sum) are not modelled: no preset allows them.
 //!
 //! **Float models** (`lif_beta`, `lif_delta`, `lif_exp`) become `loihi_lif`: every population
 //! gets a scale `s` (integer `v` units per model unit / 64) chosen so that its largest incoming
@@ -127,10 +133,6 @@ impl WeightFormat {
         }
     }
 
-    fn step(&self) -> i64 {
-        1i64 << self.bits.saturating_sub(self.num_bits)
-    }
-
     /// Picks sign mode and exponent for values (already in integer-weight units).
     pub(crate) fn choose(&self, lo: f64, hi: f64) -> (SignMode, u32) {
         let mode = if lo >= 0.0 {
@@ -152,17 +154,69 @@ impl WeightFormat {
         (mode, e)
     }
 
-    /// The mantissa of `x` (integer-weight units) and whether it was clipped.
+    /// The mantissa of `x` (integer-weight units) and whether it was clipped: rounded to the
+    /// nearest integer at exponent `e`, clipped to the sign mode's range
+    /// ([`lava_clip_weight`]), then truncated as Lava's bit-accurate `Dense` does
+    /// ([`lava_truncate_weight`]).
     #[inline]
     pub(crate) fn mantissa(&self, x: f64, mode: SignMode, e: u32) -> (i16, bool) {
         let (a, b) = self.range(mode);
         let r = (x / (1u64 << e) as f64).round();
         let r = if r.is_finite() { r as i64 } else { 0 };
         let clipped = r < a || r > b;
-        let c = r.clamp(a, b);
-        let st = self.step();
-        let t = if st > 1 { c / st * st } else { c };
+        let c = lava_clip_weight(r, mode, self.bits);
+        let t = lava_truncate_weight(c, mode, self.bits, self.num_bits);
         (t as i16, clipped)
+    }
+}
+
+/// Lava's sign mode of a set of integer weights (`determine_sign_mode` in
+/// `lava/utils/weightutils.py`): excitatory when none is negative, inhibitory when none is
+/// positive, mixed otherwise. All zeros (or none) are excitatory, as in Lava.
+pub fn lava_sign_mode(weights: &[i64]) -> SignMode {
+    let lo = weights.iter().copied().min().unwrap_or(0);
+    let hi = weights.iter().copied().max().unwrap_or(0);
+    if lo >= 0 {
+        SignMode::Excitatory
+    } else if hi <= 0 {
+        SignMode::Inhibitory
+    } else {
+        SignMode::Mixed
+    }
+}
+
+/// Clips an integer weight mantissa to the range of its sign mode with `weight_bits` magnitude
+/// bits, as Lava's `clip_weights` (8 bits on Loihi): excitatory `[0, 2^b - 1]`, inhibitory
+/// `[-(2^b - 1), 0]` (Lava negates, clips to `[0, 2^b - 1]` and negates back), mixed
+/// `[-2^b, 2^b - 1]`. `weight_bits` above 30 is treated as 30.
+pub fn lava_clip_weight(weight: i64, mode: SignMode, weight_bits: u32) -> i64 {
+    let m = (1i64 << weight_bits.min(30)) - 1;
+    match mode {
+        SignMode::Excitatory => weight.clamp(0, m),
+        SignMode::Inhibitory => weight.clamp(-m, 0),
+        SignMode::Mixed => weight.clamp(-m - 1, m),
+    }
+}
+
+/// Truncates an integer weight mantissa to `num_weight_bits` of precision as Lava's
+/// bit-accurate path does (`truncate_weights` in `lava/utils/weightutils.py`, applied by
+/// `PyDenseModelBitAcc` after `clip_weights`): `k = weight_bits - num_weight_bits + is_mixed`
+/// low bits are cleared with an arithmetic shift, `(w >> k) << k`, which rounds toward minus
+/// infinity; an inhibitory weight is negated first and negated back, so it rounds toward zero.
+/// With mixed sign one bit is always lost (the sign takes one of the `weight_bits`): at 8 bits
+/// `{5, -3}` become `{4, -4}`. `num_weight_bits` is taken in `1..=weight_bits`; a shift of 63
+/// or more bits is capped at 62.
+pub fn lava_truncate_weight(
+    weight: i64,
+    mode: SignMode,
+    weight_bits: u32,
+    num_weight_bits: u32,
+) -> i64 {
+    let n = num_weight_bits.clamp(1, weight_bits.max(1));
+    let k = (weight_bits - n + (mode == SignMode::Mixed) as u32).min(62);
+    match mode {
+        SignMode::Inhibitory => -(((-weight) >> k) << k),
+        _ => (weight >> k) << k,
     }
 }
 

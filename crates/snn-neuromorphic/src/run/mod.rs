@@ -33,6 +33,7 @@ use snn_types::budget::MemoryBudget;
 use crate::compile::{core_chip, core_tile};
 use crate::error::RunError;
 use crate::noc::{Mesh, NocMode, NocPacket};
+use crate::probe::{ProbeTrace, ProbedNeuron};
 use crate::program::{ChipProgram, HOST};
 use report::{Tally, ps, sub};
 
@@ -62,6 +63,8 @@ pub struct Chip<'p> {
     mesh: Mesh,
     is_input: Vec<bool>,
     budget: MemoryBudget,
+    /// Neurons whose `u` and `v` every run records ([`Chip::set_probes`]).
+    probes: Vec<ProbedNeuron>,
 }
 
 /// Unit latencies in ps.
@@ -148,6 +151,7 @@ impl<'p> Chip<'p> {
             },
             is_input,
             budget,
+            probes: Vec::new(),
         })
     }
 
@@ -190,6 +194,30 @@ impl<'p> Chip<'p> {
         self.mesh.link_packets.fill(0);
     }
 
+    /// Records `u` and `v` of these neurons after every step of every following run, into
+    /// [`Report::probes`] (see [`crate::probe`]; resolve `POP[:NEURONS]` probes with
+    /// [`crate::probe::resolve_probes`]). An empty list stops probing. Refuses a neuron of an
+    /// input population or past the network's end with [`RunError::NotProbeable`].
+    pub fn set_probes(&mut self, probes: Vec<ProbedNeuron>) -> Result<(), RunError> {
+        for p in &probes {
+            if self
+                .is_input
+                .get(p.global as usize)
+                .copied()
+                .unwrap_or(true)
+            {
+                return Err(RunError::NotProbeable { neuron: p.global });
+            }
+        }
+        self.probes = probes;
+        Ok(())
+    }
+
+    /// Integer current `u` of every neuron (0 for inputs).
+    pub fn current(&self) -> &[i32] {
+        &self.u
+    }
+
     /// Membrane values `v` of every neuron (0 for inputs).
     pub fn membrane(&self) -> &[i32] {
         &self.v
@@ -208,6 +236,23 @@ impl<'p> Chip<'p> {
                 "spike raster per step"
             },
         )?;
+        if !self.probes.is_empty() {
+            let per_step = 8 * self.probes.len() as u64 + 48;
+            self.budget.check_parts(
+                format!(
+                    "probes of {} neurons over {n_steps} steps",
+                    self.probes.len()
+                ),
+                n_steps.saturating_mul(per_step),
+                "u and v per probed neuron per step",
+            )?;
+        }
+        let mut probe_trace = (!self.probes.is_empty()).then(|| ProbeTrace {
+            first_step: self.step,
+            neurons: self.probes.clone(),
+            u: Vec::with_capacity(n_steps.min(1 << 20) as usize),
+            v: Vec::with_capacity(n_steps.min(1 << 20) as usize),
+        });
         let prog = self.prog;
         let ctx = RunCtx::new(prog, &self.mesh);
         let mut tally = Tally::new(prog, &self.mesh, self.step, opt.trace);
@@ -224,6 +269,20 @@ impl<'p> Chip<'p> {
             self.switch_biases(t);
             self.inputs_of_step(t, &mut cursors, &mut s.inputs);
             self.soma_and_axon(&ctx, slot, &mut s, &mut tally);
+            if let Some(pt) = probe_trace.as_mut() {
+                pt.u.push(
+                    self.probes
+                        .iter()
+                        .map(|p| self.u[p.global as usize])
+                        .collect(),
+                );
+                pt.v.push(
+                    self.probes
+                        .iter()
+                        .map(|p| self.v[p.global as usize])
+                        .collect(),
+                );
+            }
             self.host_inputs(&ctx, &mut s, &mut tally);
             self.network(opt.noc, &mut s, &mut tally);
             self.synapses(&ctx, slot, &mut s, &mut tally);
@@ -251,7 +310,7 @@ impl<'p> Chip<'p> {
             }
             self.step += 1;
         }
-        Ok(tally.finish(
+        let mut report = tally.finish(
             prog,
             &self.mesh,
             opt.noc,
@@ -259,7 +318,9 @@ impl<'p> Chip<'p> {
             ctx.unit_energy,
             ctx.unit_latency,
             ctx.barrier_ps,
-        ))
+        );
+        report.probes = probe_trace;
+        Ok(report)
     }
 
     /// Applies the per-compartment bias changes of current stimuli due by step `t`.
@@ -527,7 +588,15 @@ impl RunCtx {
         let [hx, hy] = a.mesh.host_tile.unwrap_or([0, 0]);
         // The chip barrier for the most tiles in use on one chip, plus the barrier across chips
         // when the network spans more than one.
-        let barrier_ns = a.barrier_ns(prog.max_chip_tiles) + a.system_barrier_ns(prog.chips_used);
+        // (A table by cores, `timestep.barrier_by = "cores"`, is looked up with the most cores
+        // in use on one chip.)
+        let mut cores_per_chip = std::collections::BTreeMap::<u32, u32>::new();
+        for &c in &prog.phys {
+            *cores_per_chip.entry(core_chip(a, c)).or_default() += 1;
+        }
+        let max_chip_cores = cores_per_chip.values().copied().max().unwrap_or(0);
+        let barrier_ns = a.barrier_ns_for(prog.max_chip_tiles, max_chip_cores)
+            + a.system_barrier_ns(prog.chips_used);
         let l = &a.latency_ns;
         let z = |x: Option<f64>| ps(x.unwrap_or(0.0));
         Self {

@@ -4,7 +4,7 @@
 use serde::Serialize;
 use snn_types::SpikeRaster;
 
-use crate::arch::{ArchSpec, OpCosts};
+use crate::arch::{ArchSpec, ChargeClass, ModelOptions, OpCosts};
 use crate::noc::{Mesh, NocMode};
 use crate::program::ChipProgram;
 
@@ -110,12 +110,32 @@ pub struct EnergyBreakdown {
 }
 
 impl EnergyBreakdown {
-    /// Energy of `c` at unit energies `u` (pJ) plus `static_mw` over `time_ns`.
+    /// Energy of `c` at unit energies `u` (pJ) plus `static_mw` over `time_ns`, spike-out
+    /// events in the network class.
     pub fn from_counts(c: &EventCounts, u: &UnitCosts, static_mw: f64, time_ns: f64) -> Self {
+        Self::from_counts_charged(c, u, static_mw, time_ns, ChargeClass::Network)
+    }
+
+    /// As [`from_counts`](Self::from_counts), with spike-out events (`spikes_out *
+    /// u.spike_out`) charged to `spike_out` (see
+    /// [`ModelOptions::spike_out_class`](crate::arch::ModelOptions::spike_out_class)).
+    pub fn from_counts_charged(
+        c: &EventCounts,
+        u: &UnitCosts,
+        static_mw: f64,
+        time_ns: f64,
+        spike_out: ChargeClass,
+    ) -> Self {
         let synaptic_pj = c.synaptic_ops as f64 * u.synaptic_op;
+        let spike_pj = c.spikes_out as f64 * u.spike_out;
+        let (to_neuron, to_network) = match spike_out {
+            ChargeClass::Network => (0.0, spike_pj),
+            ChargeClass::Neuron => (spike_pj, 0.0),
+        };
         let neuron_pj = c.neuron_updates_active as f64 * u.neuron_update_active
-            + c.neuron_updates_inactive as f64 * u.neuron_update_inactive;
-        let network_pj = c.spikes_out as f64 * u.spike_out
+            + c.neuron_updates_inactive as f64 * u.neuron_update_inactive
+            + to_neuron;
+        let network_pj = to_network
             + c.packets_out as f64 * u.packet_out
             + c.packets_in as f64 * u.packet_in
             + c.hops_east_west as f64 * u.hop_east_west
@@ -298,6 +318,13 @@ pub struct Report {
     /// Per-step trace, when asked for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub trace: Option<Vec<StepTrace>>,
+    /// `u` and `v` of the probed neurons after every step (integer units), when the chip had
+    /// probes ([`crate::Chip::set_probes`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub probes: Option<crate::probe::ProbeTrace>,
+    /// The accounting options the run used (idle neurons skipped or charged; the class of
+    /// spike-out events).
+    pub accounting: ModelOptions,
     /// Per-layer placement: each population's cores, tiles and neurons per core (as compiled).
     pub placement: Vec<crate::program::PlacedPopulation>,
     /// Synaptic memory per projection, by how it is stored (as compiled).
@@ -486,7 +513,13 @@ impl Tally {
         // Static power is per chip: every chip in use leaks.
         let static_mw = a.power.static_mw.unwrap_or(0.0) * prog.chips_used.max(1) as f64;
         let counts = self.counts;
-        let energy = EnergyBreakdown::from_counts(&counts, &unit_energy, static_mw, total_ns);
+        let energy = EnergyBreakdown::from_counts_charged(
+            &counts,
+            &unit_energy,
+            static_mw,
+            total_ns,
+            a.model.spike_out_class,
+        );
         let critical_core = self
             .loads
             .iter()
@@ -547,6 +580,8 @@ impl Tally {
                 .collect(),
             spikes: self.raster,
             trace: self.trace,
+            probes: None,
+            accounting: a.model.clone(),
             placement: prog.populations.clone(),
             projection_memory: prog.projection_memory.clone(),
             assumptions: a.assumptions(),
