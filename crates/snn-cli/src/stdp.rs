@@ -53,6 +53,13 @@ pub struct StdpArgs {
     /// Draw the receptive fields (input weights) as a grid: FILE.svg or FILE.png.
     #[arg(long, value_name = "FILE")]
     plot_weights: Option<PathBuf>,
+    /// Threshold increment per spike, mV [default: 0.05, the paper's].
+    #[arg(long, value_name = "MV")]
+    theta_plus_mv: Option<f64>,
+    /// The threshold decays towards -this, mV [default: 20, the paper's code; 0: decay of theta
+    /// alone, as before 0.x].
+    #[arg(long, value_name = "MV")]
+    theta_rest_offset_mv: Option<f64>,
     /// Print one final JSON object on stdout instead of the text summary.
     #[arg(long)]
     json: bool,
@@ -111,6 +118,11 @@ pub fn run(a: StdpArgs) -> Result<()> {
     if a.load.is_some() && a.neurons.is_some() {
         return Err(usage(
             "--neurons cannot be combined with --load (the file fixes the size)",
+        ));
+    }
+    if a.load.is_some() && (a.theta_plus_mv.is_some() || a.theta_rest_offset_mv.is_some()) {
+        return Err(usage(
+            "--theta-plus-mv and --theta-rest-offset-mv cannot be combined with --load (the file fixes them)",
         ));
     }
     if a.neurons == Some(0) {
@@ -174,6 +186,8 @@ pub fn run(a: StdpArgs) -> Result<()> {
                 n_neurons: n,
                 seed: a.seed.unwrap_or(1),
                 threads: a.threads,
+                theta_plus_mv: a.theta_plus_mv.unwrap_or(base.theta_plus_mv),
+                theta_rest_offset_mv: a.theta_rest_offset_mv.unwrap_or(base.theta_rest_offset_mv),
                 ..base
             };
             DiehlCook::new(cfg, train.n_features, train.shape, train.n_classes)?

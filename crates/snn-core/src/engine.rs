@@ -39,7 +39,7 @@ use crate::neuron::{
     update_lif_cond_exp_theta, update_lif_delta, update_lif_exp, update_lif_exp_theta,
     update_loihi,
 };
-use crate::plasticity::Plasticity;
+use crate::plasticity::{Plasticity, Share};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
 use crate::record::{Recordings, SpikeSink, Trace};
 use crate::stimulus::{PoissonSource, StimulusPlan};
@@ -188,7 +188,7 @@ struct Probe {
 }
 
 /// A contiguous range of global neurons owned by one thread.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Partition {
     lo: u32,
     len: usize,
@@ -206,13 +206,44 @@ struct Partition {
     poisson: Vec<PoissonPart>,
     currents: Vec<CurrentPart>,
     probes: Vec<Probe>,
+    /// Replicas of forkable plasticity rules with this thread's copy of their projection's
+    /// weights (only during a multi-threaded run; empty otherwise).
+    plastic: Vec<ThreadPlastic>,
 }
 
-struct PlasticEntry {
-    rule: Box<dyn Plasticity>,
+/// Incoming synapses of each target of a plastic projection: target `c`'s are
+/// `col_src[col_ptr[c]..col_ptr[c + 1]]` (sources) and `col_syn[..]` (synapse indices).
+struct ColIndex {
     col_ptr: Vec<usize>,
     col_src: Vec<u32>,
     col_syn: Vec<u32>,
+}
+
+/// One thread's replica of a forkable rule during a multi-threaded run.
+struct ThreadPlastic {
+    /// The projection.
+    proj: usize,
+    rule: Box<dyn Plasticity>,
+    /// The thread's copy of the projection's weights: current for every synapse whose target the
+    /// thread owns (the only ones it reads or writes).
+    weights: Vec<f32>,
+}
+
+impl std::fmt::Debug for ThreadPlastic {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ThreadPlastic")
+            .field("proj", &self.proj)
+            .field("weights", &self.weights.len())
+            .finish()
+    }
+}
+
+/// Weight snapshots requested for one projection.
+struct WeightRecorder {
+    proj: usize,
+    /// Steps still to snapshot, ascending.
+    pending: Vec<Step>,
+    history: crate::record::WeightHistory,
 }
 
 /// Statistics of one [`Network::run`] call.
@@ -251,7 +282,11 @@ pub struct Network {
     /// Per projection, per source row, the cut points of the row for each partition
     /// (`n_parts + 1` entries per row); empty with one partition.
     splits: Vec<Vec<u32>>,
-    plastic: Vec<Option<PlasticEntry>>,
+    /// Per projection, its plasticity rule (if any).
+    plastic: Vec<Option<Box<dyn Plasticity>>>,
+    /// Per projection, the column index of a plastic projection.
+    plastic_cols: Vec<Option<ColIndex>>,
+    weight_recorders: Vec<WeightRecorder>,
     switch_steps: Vec<Step>,
     /// The spec's stimuli in steps (cut into the partitions by `partition`).
     stimuli: StimulusPlan,
@@ -424,6 +459,8 @@ impl Network {
             parts: Vec::new(),
             splits: vec![Vec::new(); n_proj],
             plastic: (0..n_proj).map(|_| None).collect(),
+            plastic_cols: (0..n_proj).map(|_| None).collect(),
+            weight_recorders: Vec::new(),
             switch_steps,
             stimuli: StimulusPlan::default(),
             step: 0,
@@ -484,6 +521,7 @@ impl Network {
                 poisson: Vec::new(),
                 currents: Vec::new(),
                 probes: Vec::new(),
+                plastic: Vec::new(),
             });
         }
         self.parts = parts;
@@ -697,8 +735,8 @@ impl Network {
         // Rules see plain target indices.
         pr.unpack_delays();
         let (col_ptr, col_src, col_syn) = pr.transpose_index();
-        self.plastic[j] = Some(PlasticEntry {
-            rule,
+        self.plastic[j] = Some(rule);
+        self.plastic_cols[j] = Some(ColIndex {
             col_ptr,
             col_src,
             col_syn,
@@ -706,12 +744,105 @@ impl Network {
         Ok(())
     }
 
+    /// Asks for snapshots of projection `j`'s weights after `steps` (each: the weights at the
+    /// start of that step, i.e. after that many steps, learning included), taken during later
+    /// [`run`](Self::run)s and collected with [`take_weight_history`](Self::take_weight_history).
+    /// Steps are sorted and deduplicated; asking again for the same projection adds steps.
+    /// Refused with [`BuildError::Request`] for an unknown projection, a conv or pool projection
+    /// (no per-synapse weights) or a step already simulated.
+    pub fn record_weights(&mut self, j: usize, steps: &[Step]) -> Result<(), BuildError> {
+        let pr = self
+            .projections
+            .get(j)
+            .ok_or_else(|| BuildError::Request(format!("no projection {j}")))?;
+        if pr.conv().is_some() {
+            return Err(BuildError::Request(format!(
+                "projection '{}' is a conv2d/pool2d projection: its weights are a shared kernel, not per synapse, so they cannot be recorded as a weight history",
+                pr.name
+            )));
+        }
+        if let Some(&s) = steps.iter().find(|&&s| s < self.step) {
+            return Err(BuildError::Request(format!(
+                "weight snapshot of projection '{}' at step {s}: the network has already simulated {} steps",
+                pr.name, self.step
+            )));
+        }
+        let idx = match self.weight_recorders.iter().position(|r| r.proj == j) {
+            Some(i) => i,
+            None => {
+                self.weight_recorders.push(WeightRecorder {
+                    proj: j,
+                    pending: Vec::new(),
+                    history: crate::record::WeightHistory::for_projection(pr),
+                });
+                self.weight_recorders.len() - 1
+            }
+        };
+        let r = &mut self.weight_recorders[idx];
+        r.pending.extend_from_slice(steps);
+        r.pending.sort_unstable();
+        r.pending.dedup();
+        Ok(())
+    }
+
+    /// Takes the weight snapshots of projection `j` recorded so far (see
+    /// [`record_weights`](Self::record_weights)), leaving none requested. Refused with
+    /// [`BuildError::Request`] when nothing was requested for `j`, or when requested steps lie
+    /// beyond the steps simulated (naming them): run further first.
+    pub fn take_weight_history(
+        &mut self,
+        j: usize,
+    ) -> Result<crate::record::WeightHistory, BuildError> {
+        let i = self
+            .weight_recorders
+            .iter()
+            .position(|r| r.proj == j)
+            .ok_or_else(|| {
+                BuildError::Request(format!(
+                    "no weight snapshots were requested for projection {j} (call record_weights first)"
+                ))
+            })?;
+        if let Some(&first) = self.weight_recorders[i].pending.first() {
+            let r = &self.weight_recorders[i];
+            return Err(BuildError::Request(format!(
+                "weight snapshots of projection '{}' requested at {} step(s) from step {first} on, but only {} steps were simulated",
+                r.history.projection,
+                r.pending.len(),
+                self.step
+            )));
+        }
+        Ok(self.weight_recorders.swap_remove(i).history)
+    }
+
+    /// Takes the snapshots due at the current step.
+    fn snapshot_weights(&mut self) {
+        let now = self.step;
+        for r in &mut self.weight_recorders {
+            while r.pending.first() == Some(&now) {
+                r.pending.remove(0);
+                let pr = &self.projections[r.proj];
+                let w: Vec<f32> = (0..pr.n_synapses()).map(|i| pr.weight(i)).collect();
+                r.history.steps.push(now);
+                r.history.weights.push(w);
+            }
+        }
+    }
+
+    /// The next step (at or after the current one, at most `end`) at which a snapshot is due.
+    fn next_snapshot(&self, end: Step) -> Option<Step> {
+        self.weight_recorders
+            .iter()
+            .filter_map(|r| r.pending.first().copied())
+            .filter(|&s| s <= end)
+            .min()
+    }
+
     /// Detaches and returns projection `j`'s plasticity rule.
     pub fn take_plasticity(&mut self, j: usize) -> Option<Box<dyn Plasticity>> {
-        self.plastic
-            .get_mut(j)
-            .and_then(|e| e.take())
-            .map(|e| e.rule)
+        if let Some(c) = self.plastic_cols.get_mut(j) {
+            *c = None;
+        }
+        self.plastic.get_mut(j).and_then(Option::take)
     }
 
     /// Makes neurons of input population `pop` fire: `raster` step 0 is simulated step
@@ -907,6 +1038,34 @@ impl Network {
         sink: &mut dyn SpikeSink,
         progress: &mut dyn FnMut(u64),
     ) -> RunStats {
+        if self.weight_recorders.is_empty() {
+            return self.run_segment(n_steps, sink, progress);
+        }
+        // Runs in segments that end at the requested snapshot steps.
+        let end = self.step + n_steps;
+        let start = self.step;
+        let mut stats = RunStats::default();
+        loop {
+            self.snapshot_weights();
+            if self.step >= end {
+                break;
+            }
+            let stop = self.next_snapshot(end).unwrap_or(end).max(self.step + 1);
+            let done = self.step - start;
+            let s = self.run_segment(stop - self.step, sink, &mut |d| progress(done + d));
+            stats.steps += s.steps;
+            stats.spikes += s.spikes;
+            stats.syn_events += s.syn_events;
+        }
+        stats
+    }
+
+    fn run_segment(
+        &mut self,
+        n_steps: u64,
+        sink: &mut dyn SpikeSink,
+        progress: &mut dyn FnMut(u64),
+    ) -> RunStats {
         if self.parts.len() == 1 {
             self.run_single(n_steps, sink, progress)
         } else {
@@ -981,6 +1140,8 @@ impl Network {
                 &self.pops,
                 &mut self.projections,
                 &mut self.plastic,
+                &self.plastic_cols,
+                &[],
                 spikes,
                 t,
             );
@@ -995,7 +1156,13 @@ impl Network {
     ) -> RunStats {
         let k = self.parts.len();
         let barrier = StepBarrier::new(k);
-        let has_plasticity = self.plastic.iter().any(Option::is_some);
+        // Rules that fork run in the threads owning their targets; the others on the coordinator.
+        let forked = self.fork_plasticity();
+        let has_plasticity = self
+            .plastic
+            .iter()
+            .zip(&forked)
+            .any(|(e, &f)| e.is_some() && !f);
         // Double-buffered spike lists, one per partition: step t writes buffer t % 2.
         let shared: Vec<[RwLock<Vec<u32>>; 2]> = (0..k)
             .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
@@ -1011,6 +1178,9 @@ impl Network {
             let by_source = &self.by_source;
             let splits = &self.splits;
             let switch_steps = &self.switch_steps;
+            let cols: Vec<Option<&ColIndex>> =
+                self.plastic_cols.iter().map(Option::as_ref).collect();
+            let cols = &cols;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
             let worker = |pi: usize, part: &mut Partition| {
                 for i in 0..n_steps {
@@ -1029,6 +1199,9 @@ impl Network {
                         barrier.wait(); // the coordinator applies plasticity in between
                     }
                     let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                    if !part.plastic.is_empty() {
+                        thread_plasticity(part, pi, k, pops, &prj, cols, splits, &shared, t);
+                    }
                     for b in &shared {
                         let l = b[(t % 2) as usize]
                             .read()
@@ -1081,12 +1254,23 @@ impl Network {
                     );
                     if has_plasticity {
                         let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
-                        apply_plasticity(pops, &mut prj, &mut self.plastic, &all, t);
+                        apply_plasticity(
+                            pops,
+                            &mut prj,
+                            &mut self.plastic,
+                            &self.plastic_cols,
+                            &forked,
+                            &all,
+                            t,
+                        );
                         drop(prj);
                         barrier.wait();
                     }
                     {
                         let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                        if !first.plastic.is_empty() {
+                            thread_plasticity(first, 0, k, pops, &prj, cols, splits, &shared, t);
+                        }
                         for b in &shared {
                             let l = b[(t % 2) as usize]
                                 .read()
@@ -1105,7 +1289,132 @@ impl Network {
         self.parts = parts;
         self.projections = projections.into_inner().unwrap_or_else(|e| e.into_inner());
         self.step = start + n_steps;
+        self.join_plasticity();
         stats
+    }
+
+    /// Gives every thread a replica of each forkable rule and a copy of its projection's
+    /// weights; returns, per projection, whether its rule was forked.
+    fn fork_plasticity(&mut self) -> Vec<bool> {
+        let k = self.parts.len();
+        let mut forked = vec![false; self.plastic.len()];
+        for (j, rule) in self.plastic.iter().enumerate() {
+            let Some(rule) = rule else { continue };
+            let replicas: Option<Vec<Box<dyn Plasticity>>> = (0..k).map(|_| rule.fork()).collect();
+            let Some(replicas) = replicas else { continue };
+            let Weights::PerSynapse(w) = &self.projections[j].weights else {
+                continue; // set_plasticity materialised them
+            };
+            for (part, r) in self.parts.iter_mut().zip(replicas) {
+                part.plastic.push(ThreadPlastic {
+                    proj: j,
+                    rule: r,
+                    weights: w.clone(),
+                });
+            }
+            forked[j] = true;
+        }
+        forked
+    }
+
+    /// Gathers every thread's synapses of the forked rules back into the projections and joins
+    /// the replicas into their rules, in thread order.
+    fn join_plasticity(&mut self) {
+        let k = self.parts.len();
+        let mut ranges: Vec<std::ops::Range<usize>> = Vec::new();
+        for pi in 0..k {
+            let replicas = std::mem::take(&mut self.parts[pi].plastic);
+            let (lo, hi) = (
+                self.parts[pi].lo,
+                self.parts[pi].lo + self.parts[pi].len as u32,
+            );
+            for tp in replicas {
+                let j = tp.proj;
+                let pr = &mut self.projections[j];
+                let tpop = &self.pops[pr.target_pop];
+                let Layout::Csr { row_ptr, .. } = &pr.layout else {
+                    continue;
+                };
+                let split = &self.splits[j];
+                ranges.clear();
+                for r in 0..pr.n_source() {
+                    let row0 = row_ptr[r];
+                    let c = &split[r * (k + 1)..];
+                    ranges.push(row0 + c[pi] as usize..row0 + c[pi + 1] as usize);
+                }
+                if let Weights::PerSynapse(w) = &mut pr.weights {
+                    for rg in &ranges {
+                        w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
+                    }
+                }
+                let t_lo = lo.saturating_sub(tpop.start).min(tpop.size);
+                let t_hi = hi.saturating_sub(tpop.start).min(tpop.size);
+                let share = Share {
+                    targets: t_lo..t_hi,
+                    synapses: &ranges,
+                };
+                if let Some(rule) = &mut self.plastic[j] {
+                    rule.join(tp.rule, &share);
+                }
+            }
+        }
+    }
+}
+
+/// Plasticity of the forked rules in thread `pi` of `k` for step `t`: `on_pre` for every source
+/// spike of the step (all partitions' lists in `shared`, in global order) with the part of its
+/// row this thread owns, then `on_post` for this thread's own target spikes.
+#[allow(clippy::too_many_arguments)]
+fn thread_plasticity(
+    part: &mut Partition,
+    pi: usize,
+    k: usize,
+    pops: &[PopulationInfo],
+    prj: &[Projection],
+    cols: &[Option<&ColIndex>],
+    splits: &[Vec<u32>],
+    shared: &[[RwLock<Vec<u32>>; 2]],
+    t: Step,
+) {
+    let buf = (t % 2) as usize;
+    let own = &part.spikes;
+    for tp in &mut part.plastic {
+        let pr = &prj[tp.proj];
+        let Some(c) = cols[tp.proj] else { continue };
+        let Layout::Csr {
+            row_ptr, targets, ..
+        } = &pr.layout
+        else {
+            continue;
+        };
+        let (sp, tpop) = (&pops[pr.source_pop], &pops[pr.target_pop]);
+        let split = &splits[tp.proj];
+        for b in shared {
+            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
+            let lo = l.partition_point(|&g| g < sp.start);
+            let hi = l.partition_point(|&g| g < sp.start + sp.size);
+            for &g in &l[lo..hi] {
+                let r = (g - sp.start) as usize;
+                let row0 = row_ptr[r];
+                let cut = &split[r * (k + 1)..];
+                let (a, e) = (row0 + cut[pi] as usize, row0 + cut[pi + 1] as usize);
+                tp.rule
+                    .on_pre(t, g - sp.start, a, &targets[a..e], &mut tp.weights[a..e]);
+            }
+        }
+        let lo = own.partition_point(|&g| g < tpop.start);
+        let hi = own.partition_point(|&g| g < tpop.start + tpop.size);
+        for &g in &own[lo..hi] {
+            let ci = (g - tpop.start) as usize;
+            let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
+            tp.rule.on_post(
+                t,
+                g - tpop.start,
+                &c.col_src[a..e],
+                &c.col_syn[a..e],
+                &mut tp.weights,
+            );
+        }
     }
 }
 
@@ -1180,15 +1489,25 @@ fn out_events(
     n
 }
 
+/// Plasticity on the coordinating thread: every rule not in `forked` (true: it runs in the
+/// threads), projection by projection, `on_pre` for the source spikes then `on_post` for the
+/// target spikes.
 fn apply_plasticity(
     pops: &[PopulationInfo],
     prj: &mut [Projection],
-    plastic: &mut [Option<PlasticEntry>],
+    plastic: &mut [Option<Box<dyn Plasticity>>],
+    cols: &[Option<ColIndex>],
+    forked: &[bool],
     spikes: &[u32],
     t: Step,
 ) {
     for (j, entry) in plastic.iter_mut().enumerate() {
-        let Some(e) = entry else { continue };
+        let (Some(rule), Some(c)) = (entry, &cols[j]) else {
+            continue;
+        };
+        if forked.get(j).copied().unwrap_or(false) {
+            continue;
+        }
         let pr = &mut prj[j];
         let (sp, tp) = (&pops[pr.source_pop], &pops[pr.target_pop]);
         let (s_lo, s_hi) = (
@@ -1211,13 +1530,12 @@ fn apply_plasticity(
         for &g in &spikes[s_lo..s_hi] {
             let r = (g - sp.start) as usize;
             let (a, b) = (row_ptr[r], row_ptr[r + 1]);
-            e.rule.on_pre(t, g - sp.start, &targets[a..b], &mut w[a..b]);
+            rule.on_pre(t, g - sp.start, a, &targets[a..b], &mut w[a..b]);
         }
         for &g in &spikes[t_lo..t_hi] {
-            let c = (g - tp.start) as usize;
-            let (a, b) = (e.col_ptr[c], e.col_ptr[c + 1]);
-            e.rule
-                .on_post(t, g - tp.start, &e.col_src[a..b], &e.col_syn[a..b], w);
+            let ci = (g - tp.start) as usize;
+            let (a, b) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
+            rule.on_post(t, g - tp.start, &c.col_src[a..b], &c.col_syn[a..b], w);
         }
     }
 }
@@ -1289,6 +1607,12 @@ fn deliver(
             };
             let split = &splits[j];
             let now = t as usize % slots;
+            // A forked plastic projection: this thread's copy of the weights.
+            let own_w: Option<&[f32]> = part
+                .plastic
+                .iter()
+                .find(|tp| tp.proj == j)
+                .map(|tp| tp.weights.as_slice());
             for &g in mine {
                 let r = (g - sp.start) as usize;
                 let row0 = row_ptr[r];
@@ -1332,18 +1656,27 @@ fn deliver(
                         }
                     }
                     (Weights::PerSynapse(ws), Delays::Uniform(d)) => {
+                        let ws = own_w.unwrap_or(ws);
                         let s = (t as usize + *d as usize) % slots;
                         let buf = &mut ring[s * len..(s + 1) * len];
                         for (&l, &w) in tg.iter().zip(&ws[a..b]) {
                             buf[l.wrapping_sub(shift) as usize] += w;
                         }
                     }
-                    (_, Delays::PerSynapse(ds)) => {
-                        for (i, (&l, &d)) in tg.iter().zip(&ds[a..b]).enumerate() {
-                            let s = (t as usize + d as usize) % slots;
-                            ring[s * len + l.wrapping_sub(shift) as usize] += pr.weight(a + i);
+                    (_, Delays::PerSynapse(ds)) => match own_w {
+                        Some(ws) => {
+                            for ((&l, &d), &w) in tg.iter().zip(&ds[a..b]).zip(&ws[a..b]) {
+                                let s = (t as usize + d as usize) % slots;
+                                ring[s * len + l.wrapping_sub(shift) as usize] += w;
+                            }
                         }
-                    }
+                        None => {
+                            for (i, (&l, &d)) in tg.iter().zip(&ds[a..b]).enumerate() {
+                                let s = (t as usize + d as usize) % slots;
+                                ring[s * len + l.wrapping_sub(shift) as usize] += pr.weight(a + i);
+                            }
+                        }
+                    },
                 }
             }
         }

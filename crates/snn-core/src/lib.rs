@@ -57,6 +57,8 @@ pub mod stimulus;
 pub use engine::{Network, PopulationInfo, RunStats, simulate};
 pub use error::BuildError;
 pub use memory::{NetworkMemory, SynapseCount};
-pub use plasticity::Plasticity;
+pub use plasticity::{Plasticity, Share};
 pub use projection::{Delays, Projection, Synaptic, Weights};
-pub use record::{CountingSink, CsvSpikeWriter, NullSink, Recordings, SpikeSink, Trace};
+pub use record::{
+    CountingSink, CsvSpikeWriter, NullSink, Recordings, SpikeSink, Trace, WeightHistory,
+};

@@ -343,7 +343,7 @@ fn conv_memory_is_the_kernel_and_taps_not_per_synapse() {
 
 struct Nop;
 impl Plasticity for Nop {
-    fn on_pre(&mut self, _: u64, _: u32, _: &[u32], _: &mut [f32]) {}
+    fn on_pre(&mut self, _: u64, _: u32, _: usize, _: &[u32], _: &mut [f32]) {}
     fn on_post(&mut self, _: u64, _: u32, _: &[u32], _: &[u32], _: &mut [f32]) {}
 }
 

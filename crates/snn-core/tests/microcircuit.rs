@@ -14,7 +14,7 @@ use snn_types::{SpikeRaster, SpikeSink, Step};
 struct Inert;
 
 impl Plasticity for Inert {
-    fn on_pre(&mut self, _: Step, _: u32, _: &[u32], _: &mut [f32]) {}
+    fn on_pre(&mut self, _: Step, _: u32, _: usize, _: &[u32], _: &mut [f32]) {}
     fn on_post(&mut self, _: Step, _: u32, _: &[u32], _: &[u32], _: &mut [f32]) {}
 }
 

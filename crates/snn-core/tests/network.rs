@@ -314,7 +314,7 @@ struct Counter {
 }
 
 impl Plasticity for Counter {
-    fn on_pre(&mut self, step: u64, pre: u32, targets: &[u32], weights: &mut [f32]) {
+    fn on_pre(&mut self, step: u64, pre: u32, _: usize, targets: &[u32], weights: &mut [f32]) {
         assert_eq!(targets.len(), weights.len());
         for w in weights.iter_mut() {
             *w += 1.0;

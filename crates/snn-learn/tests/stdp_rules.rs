@@ -13,7 +13,7 @@ use snn_types::{NetworkSpec, SpikeRaster};
 /// (pre first within a step, the engine's order).
 fn pair_dw(rule: &mut dyn Plasticity, t_pre: u64, t_post: u64, w0: f32) -> f64 {
     let mut w = [w0];
-    let pre = |r: &mut dyn Plasticity, w: &mut [f32; 1]| r.on_pre(t_pre, 0, &[0], w);
+    let pre = |r: &mut dyn Plasticity, w: &mut [f32; 1]| r.on_pre(t_pre, 0, 0, &[0], w);
     let post = |r: &mut dyn Plasticity, w: &mut [f32; 1]| r.on_post(t_post, 0, &[0], &[0], w);
     if t_pre <= t_post {
         pre(rule, &mut w);
@@ -88,8 +88,8 @@ fn all_to_all_sums_pairs_nearest_keeps_the_latest() {
         };
         let mut r = PairStdp::new(p.clone(), 1.0, 1, 1).unwrap();
         let mut w = [0.5f32];
-        r.on_pre(100, 0, &[0], &mut w);
-        r.on_pre(105, 0, &[0], &mut w);
+        r.on_pre(100, 0, 0, &[0], &mut w);
+        r.on_pre(105, 0, 0, &[0], &mut w);
         r.on_post(110, 0, &[0], &[0], &mut w);
         let e = |d: f64| p.a_plus * (-d / p.tau_plus_ms).exp();
         let expected = match pairing {
@@ -125,7 +125,7 @@ fn drive(rule: &mut dyn Plasticity, evs: &[(u64, Ev)], w: &mut [f32], mut f: imp
         match *e {
             Ev::Pre(j) => {
                 let row = &mut w[j as usize * 3..j as usize * 3 + 3];
-                rule.on_pre(t, j, &[0, 1, 2], row)
+                rule.on_pre(t, j, j as usize * 3, &[0, 1, 2], row)
             }
             Ev::Post(i) => rule.on_post(t, i, &[0, 1, 2, 3], &[i, 3 + i, 6 + i, 9 + i], w),
         }
@@ -199,7 +199,7 @@ fn pairing_protocol(p: &TripletParams, f_hz: f64, lag_ms: f64) -> f64 {
     ev.sort_by_key(|&(t, is_pre)| (t, !is_pre));
     for (t, is_pre) in ev {
         if is_pre {
-            r.on_pre(t as u64, 0, &[0], &mut w);
+            r.on_pre(t as u64, 0, 0, &[0], &mut w);
         } else {
             r.on_post(t as u64, 0, &[0], &[0], &mut w);
         }
@@ -278,7 +278,7 @@ fn replay(rule: &mut dyn Plasticity, raster: &SpikeRaster, n_in: u32, n_out: u32
         ids.sort_unstable();
         for &g in ids.iter().filter(|&&g| g < n_in) {
             let row = &mut w[(g * n_out) as usize..((g + 1) * n_out) as usize];
-            rule.on_pre(t, g, &targets, row);
+            rule.on_pre(t, g, (g * n_out) as usize, &targets, row);
         }
         for &g in ids.iter().filter(|&&g| g >= n_in) {
             let i = g - n_in;

@@ -185,6 +185,14 @@ pub enum FileError {
         /// The decoder's error.
         source: postcard::Error,
     },
+    /// The body decoded but its contents are inconsistent (sizes that do not match).
+    #[error("{origin}: inconsistent contents: {detail}")]
+    Inconsistent {
+        /// The file read.
+        origin: String,
+        /// What does not match.
+        detail: String,
+    },
     /// A value could not be encoded (a type whose `Serialize` fails).
     #[error("cannot encode {kind}: {source}")]
     Encode {
@@ -857,8 +865,14 @@ impl FrameKind {
     pub const CHECKPOINT: FrameKind = FrameKind::new(*b"CKPT", "a training checkpoint");
     /// A Diehl & Cook STDP classifier's weights (`snn-learn`'s `DiehlCook`).
     pub const STDP_WEIGHTS: FrameKind = FrameKind::new(*b"STDP", "an STDP weight file");
+    /// Snapshots of a projection's weights over a run (`snn-core`'s `WeightHistory`).
+    pub const WEIGHT_HISTORY: FrameKind = FrameKind::new(*b"WHST", "a weight history");
     /// Every kind the toolkit writes (tags never collide), for messages about a wrong kind.
-    pub const KNOWN: &'static [FrameKind] = &[FrameKind::CHECKPOINT, FrameKind::STDP_WEIGHTS];
+    pub const KNOWN: &'static [FrameKind] = &[
+        FrameKind::CHECKPOINT,
+        FrameKind::STDP_WEIGHTS,
+        FrameKind::WEIGHT_HISTORY,
+    ];
 
     /// A kind with its tag and description.
     pub const fn new(tag: [u8; 4], description: &'static str) -> Self {

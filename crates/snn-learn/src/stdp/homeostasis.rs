@@ -16,9 +16,17 @@ use super::{StdpError, check_nonneg, check_pos};
 ///
 /// (Diehl & Cook 2015, after Zylberberg et al. 2011.) A neuron that fires a lot becomes harder
 /// to fire, so every neuron of a winner-take-all layer gets its share. Lazily decayed.
+///
+/// With a rest offset ([`with_rest_offset`](Self::with_rest_offset)) the decay pulls `theta`
+/// towards `-offset` instead of 0: `d theta_i / dt = -(theta_i + offset) / tau_theta`. This is
+/// Diehl & Cook's published code, which starts `theta` at 20 mV, lets it decay to 0 and compares
+/// `v` with `v_thresh - 20 mV + theta`: the threshold starts at `v_thresh` but the decay acts on
+/// `theta + 20 mV`, a homeostatic pull far stronger than the decay of `theta` alone.
 #[derive(Clone, Debug)]
 pub struct AdaptiveThreshold {
     theta_plus_mv: f64,
+    offset_mv: f64,
+    /// `theta_i + offset` (what decays).
     theta: Traces,
     decay: DecayTable,
 }
@@ -31,17 +39,36 @@ impl AdaptiveThreshold {
         tau_theta_ms: f64,
         dt_ms: f64,
     ) -> Result<Self, StdpError> {
+        Self::with_rest_offset(n, theta_plus_mv, tau_theta_ms, dt_ms, 0.0)
+    }
+
+    /// `n` neurons at `theta = 0` whose `theta` decays towards `-offset_mv` (see the type's
+    /// docs; Diehl & Cook's code: 20 mV).
+    pub fn with_rest_offset(
+        n: usize,
+        theta_plus_mv: f64,
+        tau_theta_ms: f64,
+        dt_ms: f64,
+        offset_mv: f64,
+    ) -> Result<Self, StdpError> {
         check_nonneg("theta_plus_mv", theta_plus_mv)?;
+        check_nonneg("offset_mv", offset_mv)?;
+        let decay = DecayTable::new(tau_theta_ms, dt_ms)?;
+        let mut theta = Traces::new(n);
+        for i in 0..n {
+            theta.add(i, 0, &decay, offset_mv);
+        }
         Ok(Self {
             theta_plus_mv,
-            theta: Traces::new(n),
-            decay: DecayTable::new(tau_theta_ms, dt_ms)?,
+            offset_mv,
+            theta,
+            decay,
         })
     }
 
     /// `theta_i(t)`, mV.
     pub fn theta_mv(&self, i: usize, t: Step) -> f64 {
-        self.theta.at(i, t, &self.decay)
+        self.theta.at(i, t, &self.decay) - self.offset_mv
     }
 
     /// A spike of neuron `i` at `t`.
@@ -52,7 +79,7 @@ impl AdaptiveThreshold {
     /// Sets `theta_i` to `v` mV at step `t`.
     pub fn set(&mut self, i: usize, t: Step, v: f64) {
         let cur = self.theta.at(i, t, &self.decay);
-        self.theta.add(i, t, &self.decay, v - cur);
+        self.theta.add(i, t, &self.decay, v + self.offset_mv - cur);
     }
 
     /// Number of neurons.

@@ -18,8 +18,9 @@
 //! Every rule implements [`snn_core::Plasticity`], so it plugs into the engine's event-driven
 //! hook: traces are stored per neuron as (value, step of last update) and decayed lazily when a
 //! spike reads or bumps them, so a rule costs work only when spikes happen. Weights live in the
-//! engine's own CSR arrays. The engine calls rules on one thread in a fixed order, so learning is
-//! deterministic for any thread count.
+//! engine's own CSR arrays. On several threads every rule forks: each thread runs a replica on the
+//! synapses whose targets it owns (see [`snn_core::plasticity`]), so learning is bit-identical
+//! for any thread count.
 //!
 //! ```
 //! use snn_core::Plasticity;
@@ -30,7 +31,7 @@
 //! let p = PairParams::default();
 //! let mut rule = PairStdp::new(p.clone(), 0.1, 1, 1).unwrap();
 //! let mut w = [0.5f32];
-//! rule.on_pre(0, 0, &[0], &mut w);
+//! rule.on_pre(0, 0, 0, &[0], &mut w);
 //! rule.on_post(100, 0, &[0], &[0], &mut w);
 //! let expected = 0.5 + p.a_plus * (-10.0f64 / p.tau_plus_ms).exp();
 //! assert!((w[0] as f64 - expected).abs() < 1e-7);

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
+use snn_core::plasticity::{Share, downcast_replica};
 use snn_types::Step;
 
 use super::trace::{DecayTable, Traces};
@@ -157,7 +158,9 @@ impl PairParams {
 }
 
 /// Pair-based STDP as a [`Plasticity`] rule for one projection (see [`PairParams`] for the
-/// equations). Traces are per neuron and decayed lazily.
+/// equations). Traces are per neuron and decayed lazily. Forks for multi-threaded runs (every
+/// replica keeps the presynaptic traces, each thread the postsynaptic traces of its targets).
+#[derive(Clone)]
 pub struct PairStdp {
     p: PairParams,
     scale: f64,
@@ -234,7 +237,14 @@ impl PairStdp {
 }
 
 impl Plasticity for PairStdp {
-    fn on_pre(&mut self, step: Step, pre: u32, targets: &[u32], weights: &mut [f32]) {
+    fn on_pre(
+        &mut self,
+        step: Step,
+        pre: u32,
+        _first_synapse: usize,
+        targets: &[u32],
+        weights: &mut [f32],
+    ) {
         if let Some(&m) = targets.iter().max() {
             self.y.ensure(m as usize + 1);
         }
@@ -268,6 +278,19 @@ impl Plasticity for PairStdp {
         }
         let nearest = self.nearest();
         self.y.bump(post as usize, step, &self.dy, nearest);
+    }
+
+    fn fork(&self) -> Option<Box<dyn Plasticity>> {
+        Some(Box::new(self.clone()))
+    }
+
+    fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {
+        let Some(r) = downcast_replica::<Self>(replica) else {
+            return;
+        };
+        self.x = r.x.clone();
+        let t = share.targets.start as usize..share.targets.end as usize;
+        self.y.copy_range_from(&r.y, t);
     }
 }
 

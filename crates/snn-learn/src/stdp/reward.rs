@@ -3,6 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
+use snn_core::plasticity::{Share, downcast_replica};
 use snn_core::{Plasticity, Projection};
 use snn_types::Step;
 
@@ -88,7 +89,10 @@ impl RewardParams {
 /// Reward-modulated STDP for one projection (see [`RewardParams`]). It keeps one eligibility
 /// trace per synapse, indexed like the projection's weight array, so it is built from the
 /// [`Projection`] it will be attached to. To deliver rewards while it is attached to a
-/// [`Network`](snn_core::Network), wrap it in [`Shared`].
+/// [`Network`](snn_core::Network), wrap it in [`Shared`]. Forks for multi-threaded runs (every
+/// replica keeps the presynaptic traces, each thread the postsynaptic traces of its targets and
+/// the eligibility of its synapses).
+#[derive(Clone)]
 pub struct RewardStdp {
     p: RewardParams,
     scale: f64,
@@ -201,12 +205,19 @@ impl RewardStdp {
 }
 
 impl Plasticity for RewardStdp {
-    fn on_pre(&mut self, step: Step, pre: u32, targets: &[u32], _weights: &mut [f32]) {
+    fn on_pre(
+        &mut self,
+        step: Step,
+        pre: u32,
+        first_synapse: usize,
+        targets: &[u32],
+        _weights: &mut [f32],
+    ) {
         let j = pre as usize;
-        if j + 1 >= self.row_ptr.len() {
+        if j + 1 >= self.row_ptr.len() || first_synapse < self.row_ptr[j] {
             return; // not the layout this rule was built for
         }
-        let base = self.row_ptr[j];
+        let base = first_synapse;
         if let Some(&m) = targets.iter().max() {
             self.y.ensure(m as usize + 1);
         }
@@ -245,6 +256,22 @@ impl Plasticity for RewardStdp {
         let n = self.nearest();
         self.y.bump(post as usize, step, &self.dy, n);
     }
+
+    fn fork(&self) -> Option<Box<dyn Plasticity>> {
+        Some(Box::new(self.clone()))
+    }
+
+    fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {
+        let Some(r) = downcast_replica::<Self>(replica) else {
+            return;
+        };
+        self.x = r.x.clone();
+        let t = share.targets.start as usize..share.targets.end as usize;
+        self.y.copy_range_from(&r.y, t);
+        for s in share.synapses {
+            self.c.copy_range_from(&r.c, s.clone());
+        }
+    }
 }
 
 impl StdpRule for RewardStdp {
@@ -260,8 +287,9 @@ impl StdpRule for RewardStdp {
 
 /// A rule shared between a [`Network`](snn_core::Network) and its owner: attach a clone with
 /// `set_plasticity(j, Box::new(shared.clone()))` and keep the other to inspect the rule or call
-/// its methods (e.g. [`RewardStdp::apply_reward`]) between runs. The lock is uncontended (the
-/// engine calls rules from one thread).
+/// its methods (e.g. [`RewardStdp::apply_reward`]) between runs. The lock is uncontended: on one
+/// thread the engine calls the rule from that thread; on several it forks the inner rule into
+/// unshared replicas and joins them back into the shared rule at the end of each run.
 pub struct Shared<R>(Arc<Mutex<R>>);
 
 impl<R> Clone for Shared<R> {
@@ -284,8 +312,16 @@ impl<R> Shared<R> {
 }
 
 impl<R: Plasticity> Plasticity for Shared<R> {
-    fn on_pre(&mut self, step: Step, pre: u32, targets: &[u32], weights: &mut [f32]) {
-        self.lock().on_pre(step, pre, targets, weights)
+    fn on_pre(
+        &mut self,
+        step: Step,
+        pre: u32,
+        first_synapse: usize,
+        targets: &[u32],
+        weights: &mut [f32],
+    ) {
+        self.lock()
+            .on_pre(step, pre, first_synapse, targets, weights)
     }
     fn on_post(
         &mut self,
@@ -296,5 +332,24 @@ impl<R: Plasticity> Plasticity for Shared<R> {
         weights: &mut [f32],
     ) {
         self.lock().on_post(step, post, sources, synapses, weights)
+    }
+
+    /// A replica of the inner rule, wrapped in a new (unshared) lock.
+    fn fork(&self) -> Option<Box<dyn Plasticity>> {
+        let inner = self.lock().fork()?;
+        let inner = downcast_replica::<R>(inner)?;
+        Some(Box::new(Shared::new(*inner)))
+    }
+
+    /// Joins the replica's inner rule into the shared one (visible to every clone).
+    fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {
+        let Some(r) = downcast_replica::<Self>(replica) else {
+            return;
+        };
+        let Ok(m) = Arc::try_unwrap(r.0) else {
+            return; // a replica is never shared
+        };
+        let inner = m.into_inner().unwrap_or_else(|e| e.into_inner());
+        self.lock().join(Box::new(inner), share);
     }
 }

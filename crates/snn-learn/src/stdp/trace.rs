@@ -109,6 +109,18 @@ impl Traces {
         self.last[i]
     }
 
+    /// Copies traces `range` (clipped to `other`'s length) from `other`, growing to hold them:
+    /// to take back the part of a replica that its thread owned.
+    pub fn copy_range_from(&mut self, other: &Traces, range: std::ops::Range<usize>) {
+        let hi = range.end.min(other.len());
+        if range.start >= hi {
+            return;
+        }
+        self.ensure(hi);
+        self.value[range.start..hi].copy_from_slice(&other.value[range.start..hi]);
+        self.last[range.start..hi].copy_from_slice(&other.last[range.start..hi]);
+    }
+
     /// All traces to zero.
     pub fn clear(&mut self) {
         self.value.iter_mut().for_each(|v| *v = 0.0);

@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
+use snn_core::plasticity::{Share, downcast_replica};
 use snn_types::Step;
 
 use super::pair::{Bounds, Pairing};
@@ -156,7 +157,10 @@ impl TripletParams {
     }
 }
 
-/// Triplet STDP as a [`Plasticity`] rule (see [`TripletParams`] for the equations).
+/// Triplet STDP as a [`Plasticity`] rule (see [`TripletParams`] for the equations). Forks for
+/// multi-threaded runs (every replica keeps the presynaptic traces, each thread the
+/// postsynaptic traces of its targets).
+#[derive(Clone)]
 pub struct TripletStdp {
     p: TripletParams,
     scale: f64,
@@ -262,7 +266,14 @@ impl TripletStdp {
 }
 
 impl Plasticity for TripletStdp {
-    fn on_pre(&mut self, step: Step, pre: u32, targets: &[u32], weights: &mut [f32]) {
+    fn on_pre(
+        &mut self,
+        step: Step,
+        pre: u32,
+        _first_synapse: usize,
+        targets: &[u32],
+        weights: &mut [f32],
+    ) {
         if let Some(&m) = targets.iter().max() {
             self.o1.ensure(m as usize + 1);
             self.o2.ensure(m as usize + 1);
@@ -308,6 +319,21 @@ impl Plasticity for TripletStdp {
             }
         }
         self.bump_post(post as usize, step);
+    }
+
+    fn fork(&self) -> Option<Box<dyn Plasticity>> {
+        Some(Box::new(self.clone()))
+    }
+
+    fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {
+        let Some(r) = downcast_replica::<Self>(replica) else {
+            return;
+        };
+        self.r1 = r.r1.clone();
+        self.r2 = r.r2.clone();
+        let t = share.targets.start as usize..share.targets.end as usize;
+        self.o1.copy_range_from(&r.o1, t.clone());
+        self.o2.copy_range_from(&r.o2, t);
     }
 }
 
