@@ -76,11 +76,38 @@ fn tempdir() -> std::path::PathBuf {
 
 #[test]
 fn weight_files_of_the_previous_format_still_load() {
-    let (m, _) = small();
+    // Format version 1 bodies have no `theta_rest_offset_mv`; they load with it at 0. Build one:
+    // a network with the offset at 0, minus the offset's 8 bytes (found by changing every
+    // byte of it in an untrained network).
+    let with_offset = |x: f64| DiehlCookConfig {
+        n_neurons: 12,
+        theta_rest_offset_mv: x,
+        ..DiehlCookConfig::digits()
+    };
+    let (train, _) = snn_learn::data::digits();
+    let train = train.take(60);
+    let mut m = DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap();
+    m.train_epoch(&train, &quiet).unwrap();
+    m.label(&train, &quiet).unwrap();
+    let a = postcard::to_stdvec(&DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap()).unwrap();
+    let b = postcard::to_stdvec(
+        &DiehlCook::new(with_offset(f64::from_bits(0x4001_0101_0101_0101)), 64, (8, 8), 10)
+            .unwrap(),
+    )
+    .unwrap();
+    let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap();
+    let v2 = postcard::to_stdvec(&m).unwrap();
+    assert_eq!(&v2[at..at + 8], &[0u8; 8]);
+    let v1: Vec<u8> = v2[..at].iter().chain(&v2[at + 8..]).copied().collect();
     let dir = tempdir();
+    // The framed format version 1 loads too.
+    let framed = snn_types::file::frame_bytes(snn_types::file::FrameKind::STDP_WEIGHTS, 1, &v1);
+    let p1 = dir.join("v1.ckpt");
+    std::fs::write(&p1, &framed).unwrap();
+    assert_eq!(DiehlCook::load(&p1).unwrap(), m);
     // The format before the shared frame: `SNNSTDPW`, version 1 (u32 LE), payload length
     // (u64 LE), FNV-1a 64 of the payload (u64 LE), postcard payload; built byte by byte.
-    let payload = postcard::to_stdvec(&m).unwrap();
+    let payload = v1;
     let mut fnv = 0xcbf2_9ce4_8422_2325u64;
     for &b in &payload {
         fnv = (fnv ^ b as u64).wrapping_mul(0x100_0000_01b3);
@@ -94,11 +121,7 @@ fn weight_files_of_the_previous_format_still_load() {
     std::fs::write(&p, &old).unwrap();
     let back = DiehlCook::load(&p).unwrap();
     assert_eq!(back.weights(), m.weights());
-    assert_eq!(
-        postcard::to_stdvec(&back).unwrap(),
-        payload,
-        "the whole network survives"
-    );
+    assert_eq!(back, m, "the whole network survives");
     // A corrupt old file is still a clear error.
     let n = old.len();
     old[n - 1] ^= 1;
