@@ -89,10 +89,16 @@ fn weight_files_of_the_previous_format_still_load() {
     let mut m = DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap();
     m.train_epoch(&train, &quiet).unwrap();
     m.label(&train, &quiet).unwrap();
-    let a = postcard::to_stdvec(&DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap()).unwrap();
+    let a =
+        postcard::to_stdvec(&DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap()).unwrap();
     let b = postcard::to_stdvec(
-        &DiehlCook::new(with_offset(f64::from_bits(0x4001_0101_0101_0101)), 64, (8, 8), 10)
-            .unwrap(),
+        &DiehlCook::new(
+            with_offset(f64::from_bits(0x4001_0101_0101_0101)),
+            64,
+            (8, 8),
+            10,
+        )
+        .unwrap(),
     )
     .unwrap();
     let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap();

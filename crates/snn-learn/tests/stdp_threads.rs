@@ -380,3 +380,53 @@ fn plasticity_and_weight_history_on_a_conv_projection_are_refused() {
     let e = net.record_weights(0, &[5]).unwrap_err().to_string();
     assert!(e.contains("conv2d/pool2d"), "{e}");
 }
+
+/// Wall time of a plastic network on 1 and 2 threads, the rule forked into the threads against
+/// the rule run serially on the coordinator (the previous implementation). Prints ratios
+/// measured in one run; `cargo test --release -p snn-learn --test stdp_threads -- --ignored
+/// --nocapture plastic_speed`.
+#[test]
+#[ignore = "timing: run in release mode"]
+fn plastic_speed() {
+    let n_in = 2000;
+    let spec = NetworkSpec::from_toml_str(
+        r#"
+        dt_ms = 0.1
+        seed = 9
+        [[populations]]
+        name = "in"
+        size = 2000
+        neuron = { model = "input" }
+        [[populations]]
+        name = "out"
+        size = 2000
+        neuron = { model = "lif_beta", beta = 0.95, threshold = 1.0 }
+        [[projections]]
+        source = "in"
+        target = "out"
+        connectivity = { rule = "fixed_probability", p = 0.1 }
+        weight = { dist = "uniform", low = 0.0, high = 0.2 }
+        [[stimuli]]
+        kind = "poisson"
+        target = "in"
+        rate_hz = 20.0
+        "#,
+    )
+    .unwrap();
+    let time = |threads: usize, serial: bool| {
+        let mut net = Network::build_with_threads(&spec, threads).unwrap();
+        let (r, _) = rule(Kind::Triplet, &net, 0, serial);
+        net.set_plasticity(0, r).unwrap();
+        let t = std::time::Instant::now();
+        let stats = net.run(2000, &mut snn_core::NullSink);
+        (t.elapsed().as_secs_f64(), stats.syn_events)
+    };
+    let (one, ev) = time(1, false);
+    let (two_serial, _) = time(2, true);
+    let (two_forked, _) = time(2, false);
+    eprintln!(
+        "plastic {n_in}x2000 (p = 0.1, triplet on 400k synapses, 200 ms, {ev} synaptic events): 1 thread {one:.2} s, 2 threads serial rule {two_serial:.2} s ({:.2}x), 2 threads forked rule {two_forked:.2} s ({:.2}x)",
+        one / two_serial,
+        one / two_forked
+    );
+}
