@@ -199,9 +199,12 @@ impl Collector {
         let global_base = if self.partial {
             let mut base = Vec::with_capacity(self.n_source);
             let mut start = 0u64;
-            for s in 0..self.n_source {
-                base.push(start + self.row_below[s] as u64 - row_ptr[s] as u64);
-                start += self.row_total[s] as u64;
+            for ((&below, &total), &local) in
+                self.row_below.iter().zip(&self.row_total).zip(&row_ptr)
+            {
+                // Kept synapses of a row follow its `below` synapses with smaller targets.
+                base.push(start + below as u64 - local as u64);
+                start += total as u64;
             }
             base
         } else {
@@ -222,7 +225,11 @@ impl Structure {
     /// Draws one value per synapse of the whole projection in global CSR order from `rng`
     /// (consuming the stream exactly as a single process does) and keeps those of the kept
     /// synapses, in local CSR order.
-    fn draw_kept<T>(&self, rng: &mut Xoshiro256PlusPlus, mut one: impl FnMut(&mut Xoshiro256PlusPlus) -> T) -> Vec<T> {
+    fn draw_kept<T>(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        mut one: impl FnMut(&mut Xoshiro256PlusPlus) -> T,
+    ) -> Vec<T> {
         let n = self.targets.len();
         let mut out = Vec::with_capacity(n);
         if self.global_base.is_empty() {
@@ -536,8 +543,12 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
 }
 
 /// The local target range `lo..hi` of the target population that a global range covers.
-fn local_range(spec: &NetworkSpec, ti: usize, global: &std::ops::Range<u32>) -> std::ops::Range<u32> {
-    let start = spec.population_offsets()[ti] as u64;
+fn local_range(
+    spec: &NetworkSpec,
+    ti: usize,
+    global: &std::ops::Range<u32>,
+) -> std::ops::Range<u32> {
+    let start = spec.population_offsets()[ti];
     let size = spec.populations[ti].size as u64;
     let lo = (global.start as u64).clamp(start, start + size) - start;
     let hi = (global.end as u64).clamp(start, start + size) - start;

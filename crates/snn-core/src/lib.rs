@@ -40,11 +40,14 @@
 #![warn(missing_docs)]
 
 mod barrier;
+pub mod comm;
 pub mod connect;
+pub mod distributed;
 mod engine;
 mod error;
 pub mod init;
 pub mod memory;
+pub mod merge;
 pub mod models;
 pub mod neuron;
 pub mod plasticity;
@@ -53,7 +56,7 @@ pub mod record;
 pub mod rng;
 pub mod stimulus;
 
-pub use engine::{Network, PopulationInfo, RunStats, simulate};
+pub use engine::{MAX_EPOCH_STEPS, Network, PopulationInfo, RankRunStats, RunStats, simulate};
 pub use error::BuildError;
 pub use memory::{NetworkMemory, SynapseCount};
 pub use plasticity::Plasticity;
