@@ -448,9 +448,138 @@ pub fn simulate_dry_run(
     Ok(DrySimulation { raster, report })
 }
 
+/// One rank's figures of a distributed run, as gathered for the report.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RankSummary {
+    /// The rank.
+    pub rank: usize,
+    /// Neurons it owns.
+    pub neurons: u64,
+    /// Synapses stored on it (onto its neurons).
+    pub synapses: u64,
+    /// Bytes of its synapse arrays.
+    pub synapse_bytes: u64,
+    /// Its peak resident memory (bytes; 0 when unknown or shared with other ranks).
+    pub peak_rss_bytes: u64,
+    /// Build time (s).
+    pub build_s: f64,
+    /// Its run statistics.
+    pub stats: RankRunStats,
+}
+
+impl RankSummary {
+    const WORDS: usize = 13;
+
+    fn encode(&self, out: &mut Vec<u32>) {
+        let s = &self.stats;
+        for x in [
+            self.rank as u64,
+            self.neurons,
+            self.synapses,
+            self.synapse_bytes,
+            self.peak_rss_bytes,
+            self.build_s.to_bits(),
+            s.run.steps,
+            s.run.spikes,
+            s.run.syn_events,
+            s.epochs,
+            s.epoch_steps,
+            s.run_s.to_bits(),
+            s.exchange_s.to_bits(),
+        ] {
+            out.push(x as u32);
+            out.push((x >> 32) as u32);
+        }
+        out.push(s.bytes_sent as u32);
+        out.push((s.bytes_sent >> 32) as u32);
+        out.push(s.bytes_received as u32);
+        out.push((s.bytes_received >> 32) as u32);
+    }
+
+    fn decode(w: &[u32]) -> Self {
+        let at = |i: usize| w[2 * i] as u64 | (w[2 * i + 1] as u64) << 32;
+        RankSummary {
+            rank: at(0) as usize,
+            neurons: at(1),
+            synapses: at(2),
+            synapse_bytes: at(3),
+            peak_rss_bytes: at(4),
+            build_s: f64::from_bits(at(5)),
+            stats: RankRunStats {
+                run: crate::RunStats {
+                    steps: at(6),
+                    spikes: at(7),
+                    syn_events: at(8),
+                },
+                epochs: at(9),
+                epoch_steps: at(10),
+                run_s: f64::from_bits(at(11)),
+                exchange_s: f64::from_bits(at(12)),
+                bytes_sent: at(13),
+                bytes_received: at(14),
+            },
+        }
+    }
+
+    /// Every rank's summary, in rank order, on every rank (one all-gather).
+    pub fn gather(&self, comm: &mut dyn Communicator) -> Result<Vec<RankSummary>, CommError> {
+        let mut send = Vec::with_capacity(2 * (Self::WORDS + 2));
+        self.encode(&mut send);
+        let (mut recv, mut counts) = (Vec::new(), Vec::new());
+        comm.all_gather_u32(&send, &mut recv, &mut counts)?;
+        let mut out = Vec::with_capacity(counts.len());
+        let mut at = 0;
+        for (r, &c) in counts.iter().enumerate() {
+            if c != send.len() || at + c > recv.len() {
+                return Err(CommError::Failed(format!(
+                    "malformed summary from rank {r}"
+                )));
+            }
+            out.push(Self::decode(&recv[at..at + c]));
+            at += c;
+        }
+        Ok(out)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn summaries_round_trip_through_a_gather() {
+        let comms = DryRun::group(2);
+        let out: Vec<Vec<RankSummary>> = std::thread::scope(|s| {
+            let hs: Vec<_> = comms
+                .into_iter()
+                .map(|mut c| {
+                    s.spawn(move || {
+                        let r = c.rank();
+                        let me = RankSummary {
+                            rank: r,
+                            neurons: 10 + r as u64,
+                            synapses: u64::MAX - r as u64,
+                            build_s: 0.25 * r as f64,
+                            stats: RankRunStats {
+                                bytes_received: 1 << 40,
+                                exchange_s: 1.5,
+                                ..RankRunStats::default()
+                            },
+                            ..RankSummary::default()
+                        };
+                        me.gather(&mut c).unwrap()
+                    })
+                })
+                .collect();
+            hs.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        assert_eq!(out[0], out[1]);
+        assert_eq!(out[0][1].neurons, 11);
+        assert_eq!(out[0][1].synapses, u64::MAX - 1);
+        assert_eq!(out[0][1].build_s, 0.25);
+        assert_eq!(out[0][0].stats.bytes_received, 1 << 40);
+        assert_eq!(out[0][0].stats.exchange_s, 1.5);
+    }
 
     #[test]
     fn rank_ranges_cover_every_neuron_once() {
