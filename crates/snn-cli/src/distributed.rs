@@ -6,7 +6,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use anyhow::{Context, Result, anyhow, bail};
+use anyhow::{Context, Result, anyhow};
 use snn_core::comm::{CommError, Communicator, DryRun};
 use snn_core::distributed::{DistributedPlan, RankSummary, plan_ranks, run_rank};
 use snn_core::merge::{merge_csv, rank_file_name};
@@ -159,12 +159,16 @@ fn is_stopped(e: &anyhow::Error) -> bool {
 /// Runs this process as one rank of an MPI job; rank 0 prints the report.
 #[cfg(feature = "mpi")]
 pub fn run_mpi(job: &Job<'_>) -> Result<()> {
-    let (_universe, mut comm) = snn_mpi::MpiComm::init()?;
-    // Deterministic problems (too many ranks) are found by every rank alike: all exit cleanly.
+    let (universe, mut comm) = snn_mpi::MpiComm::init()?;
+    // Deterministic problems (too many ranks) are found by every rank alike: rank 0 reports,
+    // then every rank leaves cleanly with the same status (no abort, no hang).
     if let Err(e) = precheck(job, comm.size()) {
         if comm.rank() == 0 {
-            return Err(e);
+            errln!("error: {e:#}");
         }
+        let _ = comm.barrier();
+        drop(comm);
+        drop(universe);
         std::process::exit(crate::usage::exit_code(&e) as i32);
     }
     match rank_job(&mut comm, job, true) {
@@ -396,7 +400,7 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
 /// The refusal of a build without MPI started by an MPI launcher.
 #[cfg(not(feature = "mpi"))]
 pub fn refuse_without_mpi(ranks: usize) -> Result<()> {
-    bail!(
+    anyhow::bail!(
         "this snn was started by an MPI launcher as one of {ranks} ranks, but it was built \
          without MPI support: each rank would run the whole network on its own. Rebuild with \
          `cargo build --release -p snn-cli --features mpi`, or run it without mpirun \
