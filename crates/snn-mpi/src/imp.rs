@@ -1,7 +1,6 @@
 //! The rsmpi implementation.
 
 use mpi::collective::SystemOperation;
-use mpi::datatype::PartitionMut;
 use mpi::environment::Universe;
 use mpi::topology::SimpleCommunicator;
 use mpi::traits::{Communicator as _, CommunicatorCollectives as _};
@@ -25,8 +24,10 @@ pub struct MpiComm {
     world: SimpleCommunicator,
     rank: usize,
     size: usize,
-    counts: Vec<Count>,
-    displs: Vec<Count>,
+    /// Words per rank of the fixed-size all-gather (a length word plus values).
+    slot: usize,
+    send_buf: Vec<u32>,
+    recv_buf: Vec<u32>,
 }
 
 impl std::fmt::Debug for MpiComm {
@@ -51,8 +52,9 @@ impl MpiComm {
         let comm = MpiComm {
             rank: world.rank() as usize,
             size: world.size() as usize,
-            counts: Vec::new(),
-            displs: Vec::new(),
+            slot: 16,
+            send_buf: Vec::new(),
+            recv_buf: Vec::new(),
             world,
         };
         Ok((universe, comm))
@@ -79,27 +81,44 @@ impl Communicator for MpiComm {
         recv: &mut Vec<u32>,
         counts: &mut Vec<usize>,
     ) -> Result<(), CommError> {
-        let mine = Count::try_from(send.len()).map_err(|_| too_long(send.len()))?;
-        // Sizes first (one value per rank), then the variable-length buffers.
-        self.counts.clear();
-        self.counts.resize(self.size, 0);
-        self.world.all_gather_into(&mine, &mut self.counts[..]);
-        self.displs.clear();
-        let mut total: usize = 0;
-        for &c in &self.counts {
-            let at = Count::try_from(total).map_err(|_| too_long(total))?;
-            self.displs.push(at);
-            total += usize::try_from(c).map_err(|_| too_long(0))?;
+        // One MPI_Allgather of fixed-size slots per call in the steady state: each slot is a
+        // length word and up to `slot - 1` values. When some rank's buffer does not fit, every
+        // rank learns it from the length words, all grow the slot to the same size and repeat
+        // (rare: the slot only grows).
+        if send.len() >= u32::MAX as usize {
+            return Err(too_long(send.len()));
         }
-        recv.clear();
-        recv.resize(total, 0);
-        {
-            let mut part = PartitionMut::new(&mut recv[..], &self.counts[..], &self.displs[..]);
-            self.world.all_gather_varcount_into(send, &mut part);
+        loop {
+            let slot = self.slot;
+            let total = slot
+                .checked_mul(self.size)
+                .filter(|&t| Count::try_from(t).is_ok())
+                .ok_or_else(|| too_long(slot.saturating_mul(self.size)))?;
+            self.send_buf.clear();
+            self.send_buf.push(send.len() as u32);
+            let fit = send.len().min(slot - 1);
+            self.send_buf.extend_from_slice(&send[..fit]);
+            self.send_buf.resize(slot, 0);
+            self.recv_buf.clear();
+            self.recv_buf.resize(total, 0);
+            self.world
+                .all_gather_into(&self.send_buf[..], &mut self.recv_buf[..]);
+            let longest = (0..self.size)
+                .map(|r| self.recv_buf[r * slot] as usize)
+                .max()
+                .unwrap_or(0);
+            if longest < slot {
+                recv.clear();
+                counts.clear();
+                for r in 0..self.size {
+                    let n = self.recv_buf[r * slot] as usize;
+                    recv.extend_from_slice(&self.recv_buf[r * slot + 1..r * slot + 1 + n]);
+                    counts.push(n);
+                }
+                return Ok(());
+            }
+            self.slot = (longest + 1).next_power_of_two();
         }
-        counts.clear();
-        counts.extend(self.counts.iter().map(|&c| c as usize));
-        Ok(())
     }
     fn sum_u64(&mut self, x: u64) -> Result<u64, CommError> {
         let mut out = 0u64;
