@@ -149,7 +149,7 @@ fn is_stopped(e: &anyhow::Error) -> bool {
         matches!(
             c.downcast_ref::<snn_core::distributed::DistributedError>(),
             Some(snn_core::distributed::DistributedError::Comm {
-                source: CommError::Aborted { .. },
+                error: CommError::Aborted { .. },
                 ..
             })
         )

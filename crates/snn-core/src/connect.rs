@@ -81,8 +81,12 @@ struct Collector {
     carries_weights: bool,
     carries_delays: bool,
     n_source: usize,
-    /// Kept synapses per source row (ordered rules).
+    /// Kept synapses per source row (ordered rules keeping a part of the targets).
     row_len: Vec<u32>,
+    /// Row pointers built as the rows complete (ordered rules keeping every target: the
+    /// single-process path, which then stores nothing but the CSR arrays) and the next row.
+    row_ptr: Vec<usize>,
+    next_row: usize,
     /// Source of each kept synapse (unordered rules).
     sources: Vec<u32>,
     targets: Vec<u32>,
@@ -113,7 +117,19 @@ impl Collector {
             carries_weights: carries.0,
             carries_delays: carries.1,
             n_source: ns,
-            row_len: if ordered { vec![0; ns] } else { Vec::new() },
+            row_len: if ordered && partial {
+                vec![0; ns]
+            } else {
+                Vec::new()
+            },
+            row_ptr: if ordered && !partial {
+                let mut v = Vec::with_capacity(ns + 1);
+                v.push(0);
+                v
+            } else {
+                Vec::new()
+            },
+            next_row: 0,
             sources: Vec::new(),
             targets: Vec::new(),
             weights: Vec::new(),
@@ -136,12 +152,32 @@ impl Collector {
 
     /// One synapse `(source, target)` (indices local to their populations) with its own weight
     /// and delay (ms) when the rule carries them; emitted in the rule's order.
-    #[inline]
+    #[inline(always)]
     fn push(&mut self, s: u32, t: u32, w: Option<f64>, d_ms: Option<f64>) {
         let si = s as usize;
         if si >= self.n_source {
             return; // impossible for a validated spec
         }
+        if self.ordered && !self.partial {
+            // Rows complete as the source advances: close those before `s`.
+            while self.next_row < si {
+                self.row_ptr.push(self.targets.len());
+                self.next_row += 1;
+            }
+            self.targets.push(t);
+            if let Some(w) = w {
+                self.weights.push(w as f32);
+            }
+            if let Some(d) = d_ms {
+                self.delays_ms.push(d);
+            }
+            return;
+        }
+        self.push_general(si, t, w, d_ms);
+    }
+
+    fn push_general(&mut self, si: usize, t: u32, w: Option<f64>, d_ms: Option<f64>) {
+        let s = si as u32;
         self.n_global += 1;
         if self.partial {
             self.row_total[si] += 1;
@@ -171,9 +207,18 @@ impl Collector {
         let n = self.targets.len();
         let weights = self.carries_weights.then_some(self.weights);
         let delays_ms = self.carries_delays.then_some(self.delays_ms);
+        if !self.partial {
+            self.n_global = n as u64;
+        }
         let mut row_ptr = Vec::with_capacity(self.n_source + 1);
         row_ptr.push(0usize);
-        let (targets, weights, delays_ms) = if self.ordered {
+        let (targets, weights, delays_ms) = if self.ordered && !self.partial {
+            row_ptr = std::mem::take(&mut self.row_ptr);
+            while row_ptr.len() < self.n_source + 1 {
+                row_ptr.push(n);
+            }
+            (self.targets, weights, delays_ms)
+        } else if self.ordered {
             for &c in &self.row_len {
                 row_ptr.push(row_ptr[row_ptr.len() - 1] + c as usize);
             }

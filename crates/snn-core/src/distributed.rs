@@ -283,21 +283,22 @@ pub fn plan_ranks(
 /// Why a distributed run failed.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum DistributedError {
-    /// A rank could not build its share (the first failing rank is reported).
-    #[error("rank {rank}: {source}")]
+    /// A rank could not build its share (the first failing rank is reported). The reason is in
+    /// the message (not also the error's `source()`, so a printed chain does not repeat it).
+    #[error("rank {rank}: {error}")]
     Build {
         /// The rank.
         rank: usize,
         /// Why.
-        source: BuildError,
+        error: BuildError,
     },
     /// A rank's exchange failed or it was stopped.
-    #[error("rank {rank}: {source}")]
+    #[error("rank {rank}: {error}")]
     Comm {
         /// The rank.
         rank: usize,
         /// Why.
-        source: CommError,
+        error: CommError,
     },
     /// A rank's thread panicked (a bug); the others were stopped.
     #[error("rank {0} panicked")]
@@ -320,7 +321,7 @@ pub fn run_rank(
         Ok(n) => n,
         Err(e) => {
             comm.abort(&format!("build failed: {e}"));
-            return Err(DistributedError::Build { rank, source: e });
+            return Err(DistributedError::Build { rank, error: e });
         }
     };
     let stats = net
@@ -329,7 +330,7 @@ pub fn run_rank(
             if !matches!(e, CommError::Aborted { .. }) {
                 comm.abort(&e.to_string());
             }
-            DistributedError::Comm { rank, source: e }
+            DistributedError::Comm { rank, error: e }
         })?;
     Ok((net, stats))
 }
@@ -353,7 +354,7 @@ pub fn run_dry<S: SpikeSink + Send>(
     sinks: &mut [S],
 ) -> Result<DryRunReport, DistributedError> {
     let ranks = sinks.len();
-    check_ranks(spec, ranks).map_err(|e| DistributedError::Build { rank: 0, source: e })?;
+    check_ranks(spec, ranks).map_err(|e| DistributedError::Build { rank: 0, error: e })?;
     let comms = DryRun::group(ranks);
     let results: Vec<Result<(RankRunStats, usize), DistributedError>> = std::thread::scope(|s| {
         let handles: Vec<_> = comms
@@ -387,7 +388,7 @@ pub fn run_dry<S: SpikeSink + Send>(
             let stopped = matches!(
                 e,
                 DistributedError::Comm {
-                    source: CommError::Aborted { .. },
+                    error: CommError::Aborted { .. },
                     ..
                 }
             );
@@ -395,7 +396,7 @@ pub fn run_dry<S: SpikeSink + Send>(
                 let replace = match &first_err {
                     None => true,
                     Some(DistributedError::Comm {
-                        source: CommError::Aborted { .. },
+                        error: CommError::Aborted { .. },
                         ..
                     }) => !stopped,
                     Some(_) => false,
