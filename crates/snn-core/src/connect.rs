@@ -87,6 +87,8 @@ struct Collector {
     /// single-process path, which then stores nothing but the CSR arrays) and the next row.
     row_ptr: Vec<usize>,
     next_row: usize,
+    /// `ordered && !partial`.
+    fast: bool,
     /// Source of each kept synapse (unordered rules).
     sources: Vec<u32>,
     targets: Vec<u32>,
@@ -130,6 +132,7 @@ impl Collector {
                 Vec::new()
             },
             next_row: 0,
+            fast: ordered && !partial,
             sources: Vec::new(),
             targets: Vec::new(),
             weights: Vec::new(),
@@ -158,11 +161,10 @@ impl Collector {
         if si >= self.n_source {
             return; // impossible for a validated spec
         }
-        if self.ordered && !self.partial {
-            // Rows complete as the source advances: close those before `s`.
-            while self.next_row < si {
-                self.row_ptr.push(self.targets.len());
-                self.next_row += 1;
+        if self.fast {
+            // Rows complete as the source advances: close those before `s` (once per row).
+            if si != self.next_row {
+                self.open_row(si);
             }
             self.targets.push(t);
             if let Some(w) = w {
@@ -174,6 +176,15 @@ impl Collector {
             return;
         }
         self.push_general(si, t, w, d_ms);
+    }
+
+    /// Closes the rows before `si` (fast path).
+    #[cold]
+    fn open_row(&mut self, si: usize) {
+        while self.next_row < si {
+            self.next_row += 1;
+            self.row_ptr.push(self.targets.len());
+        }
     }
 
     fn push_general(&mut self, si: usize, t: u32, w: Option<f64>, d_ms: Option<f64>) {
