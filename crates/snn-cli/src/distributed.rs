@@ -107,7 +107,14 @@ fn precheck(job: &Job<'_>, ranks: usize) -> Result<DistributedPlan> {
 /// Runs the job over `ranks` DryRun ranks (threads of this process) and prints the report with
 /// the per-rank memory plan.
 pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
-    precheck(job, ranks)?;
+    let plan = precheck(job, ranks)?;
+    // The ranks share this process: all of them together must fit the budget.
+    let total = plan
+        .ranks
+        .iter()
+        .fold(0u64, |a, r| a.saturating_add(r.build_bytes));
+    job.budget
+        .check(format!("{ranks} dry-run ranks in one process"), total)?;
     let results: Vec<Result<Vec<RankSummary>>> = std::thread::scope(|s| {
         let handles: Vec<_> = DryRun::group(ranks)
             .into_iter()

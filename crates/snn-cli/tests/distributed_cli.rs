@@ -129,6 +129,14 @@ fn bad_rank_requests_are_usage_errors() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
+    // The dry-run ranks share one process: together they must fit the budget.
+    let out = snn()
+        .args(["simulate", "--dry-run-ranks", "2", "--max-memory", "1M"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 dry-run ranks in one process"), "{err}");
 }
 
 #[cfg(not(feature = "mpi"))]

@@ -344,7 +344,8 @@ pub struct DryRunReport {
 
 /// Runs `spec` for `n_steps` steps over `ranks` [`DryRun`] ranks (one thread each, plus
 /// `threads - 1` workers per rank), giving rank `r` the sink `sinks[r]`. Each rank builds only its
-/// share, as an MPI rank would; the first error (a rank's build or exchange) is returned after
+/// share, as an MPI rank would; the planned memory of all ranks together must fit `budget`
+/// (they share this process). The first error (a rank's build or exchange) is returned after
 /// every rank has stopped.
 pub fn run_dry<S: SpikeSink + Send>(
     spec: &NetworkSpec,
@@ -354,7 +355,19 @@ pub fn run_dry<S: SpikeSink + Send>(
     sinks: &mut [S],
 ) -> Result<DryRunReport, DistributedError> {
     let ranks = sinks.len();
-    check_ranks(spec, ranks).map_err(|e| DistributedError::Build { rank: 0, error: e })?;
+    let plan = plan_ranks(spec, ranks, threads, 0.0)
+        .map_err(|e| DistributedError::Build { rank: 0, error: e })?;
+    // All ranks share this process: their sum must fit.
+    let total = plan
+        .ranks
+        .iter()
+        .fold(0u64, |a, r| a.saturating_add(r.build_bytes));
+    budget
+        .check(format!("{ranks} dry-run ranks in one process"), total)
+        .map_err(|e| DistributedError::Build {
+            rank: 0,
+            error: e.into(),
+        })?;
     let comms = DryRun::group(ranks);
     let results: Vec<Result<(RankRunStats, usize), DistributedError>> = std::thread::scope(|s| {
         let handles: Vec<_> = comms
