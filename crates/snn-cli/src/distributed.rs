@@ -86,7 +86,7 @@ fn rank_job(comm: &mut dyn Communicator, job: &Job<'_>, rss: bool) -> Result<Vec
     let me = RankSummary {
         rank,
         neurons: (own.end - own.start) as u64,
-        synapses: net.n_synapses(),
+        synapses: net.owned_synapses(),
         synapse_bytes: net.synapse_memory_bytes() as u64,
         peak_rss_bytes: if rss {
             crate::peak_rss_bytes().unwrap_or(0)

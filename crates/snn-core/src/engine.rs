@@ -1682,6 +1682,30 @@ impl Network {
         self.owned.clone()
     }
 
+    /// Synapses onto the neurons this network owns: [`n_synapses`](Self::n_synapses) in a single
+    /// process; for one rank of a distributed run, its share (a conv or pool projection, stored
+    /// whole on every rank, counts only its pairs onto the rank's neurons).
+    pub fn owned_synapses(&self) -> u64 {
+        if self.ranks == 1 {
+            return self.n_synapses();
+        }
+        let mut n = 0u64;
+        for pr in &self.projections {
+            match &pr.layout {
+                Layout::Csr { targets, .. } => n += targets.len() as u64,
+                Layout::Conv(c) => {
+                    let tstart = self.pops[pr.target_pop].start;
+                    for s in 0..pr.n_source() as u32 {
+                        c.for_each_target(s, |t, _| {
+                            n += self.owned.contains(&(tstart + t)) as u64;
+                        });
+                    }
+                }
+            }
+        }
+        n
+    }
+
     /// `(rank, ranks)` this network was built for (`(0, 1)` in a single process).
     pub fn rank(&self) -> (usize, usize) {
         (self.rank, self.ranks)
@@ -1861,7 +1885,11 @@ impl Network {
                         let g = global.read().unwrap_or_else(|e| e.into_inner());
                         for i in 0..m as usize {
                             let all = &g.spikes[g.step_off[i]..g.step_off[i + 1]];
-                            stats.run.syn_events += out_events(pops, prj, by_source, all);
+                            stats.run.syn_events += if ranks == 1 {
+                                out_events(pops, prj, by_source, all)
+                            } else {
+                                owned_events(pops, prj, by_source, all, &self.owned)
+                            };
                             for (r, &p) in self.rates.iter_mut().zip(&self.rate_pops) {
                                 let info = &pops[p];
                                 r.push(count_in(all, info.start, info.start + info.size));
@@ -1888,6 +1916,44 @@ impl Network {
             None => Ok(stats),
         }
     }
+}
+
+/// As [`out_events`], counting only the synapses onto the `owned` neurons: a rank's CSR rows
+/// hold only those already, a conv projection's kernel reaches every target and is clipped here.
+fn owned_events(
+    pops: &[PopulationInfo],
+    prj: &[Projection],
+    by_source: &[Vec<usize>],
+    spikes: &[u32],
+    owned: &std::ops::Range<u32>,
+) -> u64 {
+    let mut n = 0u64;
+    let mut rest = spikes;
+    for (pi, p) in pops.iter().enumerate() {
+        let end = rest.partition_point(|&g| g < p.start + p.size);
+        let (mine, tail) = rest.split_at(end);
+        rest = tail;
+        for &j in &by_source[pi] {
+            let pr = &prj[j];
+            match &pr.layout {
+                Layout::Csr { row_ptr: rp, .. } => {
+                    for &g in mine {
+                        let r = (g - p.start) as usize;
+                        n += (rp[r + 1] - rp[r]) as u64;
+                    }
+                }
+                Layout::Conv(c) => {
+                    let tstart = pops[pr.target_pop].start;
+                    for &g in mine {
+                        c.for_each_target(g - p.start, |t, _| {
+                            n += owned.contains(&(tstart + t)) as u64;
+                        });
+                    }
+                }
+            }
+        }
+    }
+    n
 }
 
 /// Hands this rank's own spikes of step `t` to the sink (only the recorded populations).

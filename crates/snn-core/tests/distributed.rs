@@ -445,3 +445,29 @@ proptest! {
         prop_assert_eq!(d.report.ranks.iter().map(|r| r.0.run.syn_events).sum::<u64>(), s1.syn_events);
     }
 }
+
+#[test]
+fn conv_projections_are_identical_over_ranks() {
+    let path = format!(
+        "{}/../../examples/conv_small.toml",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let spec = NetworkSpec::load(std::path::Path::new(&path)).unwrap();
+    let (r1, _, s1) = simulate(&spec, 300, 1).unwrap();
+    assert!(!r1.is_empty());
+    for ranks in [2, 3] {
+        let d = simulate_dry_run(&spec, 300, ranks, 2).unwrap();
+        assert_eq!(d.raster, r1, "{ranks} ranks");
+        let events: u64 = d.report.ranks.iter().map(|r| r.0.run.syn_events).sum();
+        assert_eq!(events, s1.syn_events, "{ranks} ranks");
+    }
+    let single = Network::build(&spec).unwrap();
+    let owned: u64 = (0..3)
+        .map(|r| {
+            Network::build_rank(&spec, 1, r, 3, &MemoryBudget::unknown())
+                .unwrap()
+                .owned_synapses()
+        })
+        .sum();
+    assert_eq!(owned, single.n_synapses());
+}
