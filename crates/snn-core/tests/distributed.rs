@@ -358,7 +358,7 @@ fn random_spec(
         let (ns, nt) = (sizes[s], sizes[t]);
         let avail_s = if s == t { ns - 1 } else { ns };
         let avail_t = if s == t { nt - 1 } else { nt };
-        let connectivity = match rule % 5 {
+        let connectivity = match rule % 6 {
             0 => Connectivity::FixedProbability {
                 p: (x % 100) as f64 / 200.0,
             },
@@ -369,6 +369,7 @@ fn random_spec(
                 k: (x % 8).min(avail_t),
             },
             3 => Connectivity::AllToAll,
+            4 => Connectivity::FixedTotalNumber { n: (x % 60) as u64 },
             _ => {
                 let n = (x % 40) as usize;
                 Connectivity::Explicit {
@@ -470,4 +471,42 @@ fn conv_projections_are_identical_over_ranks() {
         })
         .sum();
     assert_eq!(owned, single.n_synapses());
+}
+
+/// The microcircuit (the `fixed_total_number` rule, truncated-normal weights and delays packed
+/// into the target words) at a small scale: every rank keeps exactly the single process's
+/// synapses onto its neurons, and the spikes are the same for 1-4 ranks.
+#[test]
+fn microcircuit_is_identical_over_ranks() {
+    let opts = models::MicrocircuitOptions::default();
+    let spec = models::microcircuit(0.02, &opts).unwrap();
+    let single = Network::build(&spec).unwrap();
+    for ranks in [2, 3] {
+        let mut total = 0u64;
+        for r in 0..ranks {
+            let net = Network::build_rank(&spec, 1, r, ranks, &MemoryBudget::unknown()).unwrap();
+            let own = net.owned_neurons();
+            for (a, b) in net.projections().iter().zip(single.projections()) {
+                total += a.n_synapses() as u64;
+                let tstart = single.populations()[b.target_pop].start;
+                let mut kept = Vec::new();
+                a.for_each_synapse(|s, t, w| kept.push((s, t, w.to_bits())));
+                let mut expect = Vec::new();
+                b.for_each_synapse(|s, t, w| {
+                    if own.contains(&(tstart + t)) {
+                        expect.push((s, t, w.to_bits()));
+                    }
+                });
+                assert_eq!(kept, expect, "rank {r} of {ranks}");
+            }
+        }
+        assert_eq!(total, single.n_synapses());
+    }
+    let steps = 3000;
+    let (r1, _, _) = simulate(&spec, steps, 1).unwrap();
+    assert!(r1.len() > 200, "the network must be active ({})", r1.len());
+    for ranks in [2, 4] {
+        let d = simulate_dry_run(&spec, steps, ranks, 1).unwrap();
+        assert_eq!(d.raster, r1, "{ranks} ranks");
+    }
 }
