@@ -18,7 +18,7 @@ Examples:
   snn stdp --dataset mnist --neurons 100 --out w100.ckpt     # MNIST from $SNN_DATA (or --data DIR)
   snn stdp --dataset mnist --neurons 400 --plot-weights fields.svg --json
   snn stdp --dataset mnist --load w100.ckpt                  # evaluate saved weights, no training
-  snn stdp --dataset mnist --neurons 100 --theta-plus-mv 0.05 --theta-rest-offset-mv 0   # ablation")]
+  snn stdp --dataset mnist --neurons 100 --theta-plus-mv 0.05 --theta-rest-offset-mv 20  # paper's theta")]
 pub struct StdpArgs {
     /// Data set: `digits` (bundled 8x8) or `mnist`.
     #[arg(long, default_value = "digits", value_parser = ["digits", "mnist"])]
@@ -58,8 +58,8 @@ pub struct StdpArgs {
     /// see docs/stdp.md].
     #[arg(long, value_name = "MV")]
     theta_plus_mv: Option<f64>,
-    /// The threshold adaptation decays towards -this, mV [default: 20, as the paper's code; 0:
-    /// decay of theta alone, as weight files of format version 1 were trained].
+    /// The threshold adaptation decays towards -this, mV [default: 0; the paper's code: 20, which
+    /// the paper's --theta-plus-mv 0.05 needs, see docs/stdp.md].
     #[arg(long, value_name = "MV")]
     theta_rest_offset_mv: Option<f64>,
     /// Print one final JSON object on stdout instead of the text summary.

@@ -125,7 +125,7 @@ fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
     v["cfg"]["n_neurons"] = serde_json::json!(6);
     let bad: DiehlCook = serde_json::from_value(v).unwrap();
     let p = tmp("inconsistent.ckpt");
-    std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 1, &bad).unwrap()).unwrap();
+    std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 2, &bad).unwrap()).unwrap();
     fails_cleanly(
         &["stdp", "--load", p.to_str().unwrap(), "--epochs", "0"],
         1,

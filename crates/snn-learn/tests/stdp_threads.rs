@@ -430,3 +430,22 @@ fn plastic_speed() {
         one / two_forked
     );
 }
+
+#[test]
+fn plasticity_and_weight_snapshots_on_one_rank_of_a_distributed_run_are_refused() {
+    let budget = snn_types::budget::MemoryBudget::system();
+    let mut net = Network::build_rank(&spec_one(), 1, 0, 2, &budget).unwrap();
+    let p = PairParams::default();
+    let e = net
+        .set_plasticity(0, Box::new(PairStdp::new(p, 1.0, 20, 8).unwrap()))
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("rank 0 of 2") && e.contains("plasticity"), "{e}");
+    let e = net.record_weights(0, &[5]).unwrap_err().to_string();
+    assert!(e.contains("rank 0 of 2"), "{e}");
+    // One rank of one is a plain network: allowed.
+    let mut one = Network::build_rank(&spec_one(), 1, 0, 1, &budget).unwrap();
+    let p = PairParams::default();
+    one.set_plasticity(0, Box::new(PairStdp::new(p, 1.0, 20, 8).unwrap()))
+        .unwrap();
+}
