@@ -18,7 +18,8 @@
 //! range). No two threads ever write the same memory, so the hot loops take no
 //! lock and no atomic; one barrier per step separates update from delivery. Every target receives
 //! its inputs in the same order whatever the split, so spikes are bit-identical for any thread
-//! count.
+//! count. Plasticity runs in the thread that owns the targets, on a replica of the rule and a
+//! per-thread copy of the weights, gathered at the end of each run (see [`crate::plasticity`]).
 
 use std::sync::RwLock;
 
