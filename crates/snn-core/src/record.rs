@@ -101,9 +101,9 @@ pub struct Recordings {
     pub rates: Vec<(usize, Vec<u32>)>,
 }
 
-/// Snapshots of one projection's weights over a run ([`Network::record_weights`]
-/// (crate::Network::record_weights)), with the projection's connectivity so the file stands on
-/// its own: synapse `i` of source row `r` (`row_ptr[r] <= i < row_ptr[r + 1]`) goes to local
+/// Snapshots of one projection's weights over a run
+/// ([`Network::record_weights`](crate::Network::record_weights)), with the projection's
+/// connectivity so the file stands on its own: synapse `i` of source row `r` (`row_ptr[r] <= i < row_ptr[r + 1]`) goes to local
 /// target `targets[i]`, and `weights[s][i]` is its weight at `steps[s]`.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct WeightHistory {
