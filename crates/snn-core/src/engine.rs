@@ -189,8 +189,11 @@ struct Probe {
     values: Vec<f32>,
 }
 
-/// A contiguous range of global neurons owned by one thread.
+/// A contiguous range of global neurons owned by one thread. Aligned to two cache lines so that
+/// the fields one thread writes every step (its spike list, event cursor) never share a line
+/// with a neighbouring partition's.
 #[derive(Debug, Clone)]
+#[repr(align(128))]
 struct Partition {
     lo: u32,
     len: usize,
