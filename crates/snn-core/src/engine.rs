@@ -230,10 +230,8 @@ struct Partition {
 struct Buckets {
     /// Events per bucket (`2 * slots` buckets: excitatory slots, then inhibitory).
     n: Vec<u32>,
-    /// `cap` partition offsets per bucket.
-    off: Vec<u32>,
-    /// `cap` weights per bucket.
-    w: Vec<f32>,
+    /// [`BUCKET_CAP`] events `(partition offset, weight)` per bucket, one 8-byte store each.
+    ev: Vec<(u32, f32)>,
 }
 
 /// Events one bucket holds before it is applied (8 bytes each).
@@ -245,8 +243,7 @@ impl Buckets {
     fn ensure(&mut self, slots: usize) {
         if self.n.len() != 2 * slots {
             self.n = vec![0; 2 * slots];
-            self.off = vec![0; 2 * slots * BUCKET_CAP];
-            self.w = vec![0.0; 2 * slots * BUCKET_CAP];
+            self.ev = vec![(0, 0.0); 2 * slots * BUCKET_CAP];
         }
     }
 
@@ -258,9 +255,7 @@ impl Buckets {
             self.apply(key, rings, len);
             n = 0;
         }
-        let i = key * BUCKET_CAP + n;
-        self.off[i] = off;
-        self.w[i] = w;
+        self.ev[key * BUCKET_CAP + n] = (off, w);
         self.n[key] = n as u32 + 1;
     }
 
@@ -275,7 +270,7 @@ impl Buckets {
         };
         let buf = &mut ring[s * len..(s + 1) * len];
         let a = key * BUCKET_CAP;
-        for (&o, &w) in self.off[a..a + n].iter().zip(&self.w[a..a + n]) {
+        for &(o, w) in &self.ev[a..a + n] {
             buf[o as usize] += w;
         }
     }

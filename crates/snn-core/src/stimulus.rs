@@ -455,7 +455,7 @@ mod tests {
         for lambda in [
             1e-6, 0.01, 0.3, 1.0, 1.6, 2.2, 7.5, 30.0, 99.0, 100.0, 150.0,
         ] {
-            let e = (-lambda as f64).exp();
+            let e = f64::exp(-lambda);
             let t = PoissonTable::new(lambda, e);
             let mut us: Vec<f64> = (0..20_000).map(|i| i as f64 / 20_000.0).collect();
             for &c in &t.cdf {
