@@ -19,6 +19,7 @@ mod budget;
 mod charts;
 mod chip;
 mod demo;
+mod distributed;
 mod encode;
 mod inspect;
 mod nir;
@@ -52,8 +53,15 @@ Examples:
   snn simulate --neurons 500 --duration-ms 200 --plot raster.svg
   snn simulate --network microcircuit --scale 0.1 --warmup-ms 100 --duration-ms 1000 --analyse
   snn simulate --network microcircuit --scale 1 --background dc --threads 2 --warmup-ms 100
-  snn simulate --network microcircuit --scale 0.01 --write-spec mc.toml   # the spec, not run")]
+  snn simulate --network microcircuit --scale 0.01 --write-spec mc.toml   # the spec, not run
+  snn simulate examples/cuba.toml --dry-run-ranks 4 --raster out.csv   # 4 ranks in one process
+  snn simulate --neurons 40000 --plan-ranks 16 --plan-rate-hz 10       # memory per rank, traffic
+  mpirun -np 4 snn simulate examples/cuba.toml --raster out.csv        # needs --features mpi
+  snn spikes merge out.csv.rank*of4 -o out.csv")]
     Simulate(SimulateArgs),
+    /// Spike files: merge the per-rank files of a distributed run.
+    #[command(subcommand)]
+    Spikes(SpikesCommand),
     /// Encode data (a digits image, a CSV row) into spike trains and write the raster.
     Encode(encode::EncodeArgs),
     /// Compile a network onto a neuromorphic chip model, run it, and report time and energy.
@@ -97,6 +105,25 @@ Examples:
     Inspect(inspect::InspectArgs),
     /// NIR (Neuromorphic Intermediate Representation) files: import, export, inspect.
     Nir(nir::NirArgs),
+}
+
+/// `snn spikes ...`.
+#[derive(Subcommand)]
+enum SpikesCommand {
+    /// Merge spike CSV files (`step,neuron`, each sorted) into one sorted file, streaming (a
+    /// k-way merge: memory does not grow with the files).
+    #[command(after_help = "\
+Examples:
+  snn spikes merge out.csv.rank*of4 -o out.csv
+  snn spikes merge a.csv b.csv -o both.csv")]
+    Merge {
+        /// Input files (e.g. the `<raster>.rank<r>of<R>` files of a distributed run).
+        #[arg(required = true)]
+        inputs: Vec<PathBuf>,
+        /// Output file.
+        #[arg(short, long, value_name = "FILE")]
+        out: PathBuf,
+    },
 }
 
 /// The built-in benchmark networks of `snn simulate`.
@@ -170,6 +197,18 @@ struct SimulateArgs {
     /// estimated memory exceeds it is refused before allocating.
     #[arg(long, value_name = "SIZE", value_parser = budget::parse_max_memory)]
     max_memory: Option<u64>,
+    /// Simulate N ranks of a distributed run inside this process (threads standing in for MPI
+    /// processes); prints per-rank time, exchange traffic and the memory plan. Spikes are the
+    /// same as in one process; --raster writes one file per rank (`<FILE>.rank<r>of<N>`).
+    #[arg(long, value_name = "N")]
+    dry_run_ranks: Option<usize>,
+    /// Print the memory plan of a run over N ranks (per rank: neurons, synapses, bytes) and its
+    /// exchange rate, without building anything.
+    #[arg(long, value_name = "N")]
+    plan_ranks: Option<usize>,
+    /// Mean firing rate (Hz) the plan assumes for its traffic estimate (--plan-ranks).
+    #[arg(long, value_name = "HZ", requires = "plan_ranks")]
+    plan_rate_hz: Option<f64>,
 }
 
 fn main() -> ExitCode {
@@ -185,6 +224,7 @@ fn main() -> ExitCode {
     };
     let result = match cli.command {
         Command::Simulate(a) => simulate(a),
+        Command::Spikes(SpikesCommand::Merge { inputs, out }) => distributed::merge(&inputs, &out),
         Command::Validate { spec, max_memory } => validate(&spec, max_memory),
         Command::Inspect(a) => inspect::run(a),
         Command::Encode(a) => encode::run(a),
@@ -288,8 +328,37 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 }
 
 fn simulate(a: SimulateArgs) -> Result<()> {
+    // Started by mpirun/srun as one of several ranks: run distributed, or refuse to run N copies.
+    let launched = snn_core::comm::launched_ranks().filter(|&n| n > 1);
+    #[cfg(not(feature = "mpi"))]
+    if let Some(n) = launched {
+        return distributed::refuse_without_mpi(n);
+    }
     if a.threads == 0 {
         return Err(usage::usage("--threads must be at least 1"));
+    }
+    if a.dry_run_ranks == Some(0) || a.plan_ranks == Some(0) {
+        return Err(usage::usage("the rank count must be at least 1"));
+    }
+    if let Some(r) = a.plan_rate_hz
+        && !(r.is_finite() && r >= 0.0)
+    {
+        return Err(usage::usage(format!(
+            "--plan-rate-hz {r}: must be a finite rate >= 0"
+        )));
+    }
+    let ranked = launched.is_some() || a.dry_run_ranks.is_some() || a.plan_ranks.is_some();
+    if ranked && a.plot.is_some() {
+        return Err(usage::usage(
+            "--plot needs every spike in one process; with ranks, write --raster (one file per \
+             rank), merge the files with `snn spikes merge`, and plot a single-process run",
+        ));
+    }
+    if ranked && (a.analyse || a.warmup_ms.is_some()) {
+        return Err(usage::usage(
+            "--analyse and --warmup-ms run in one process only; with ranks, write --raster (one \
+             file per rank) and merge the files with `snn spikes merge`",
+        ));
     }
     outputs::check(
         &[
@@ -383,6 +452,29 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
 
     let budget = budget::budget(a.max_memory);
+    if let Some(r) = a.plan_ranks {
+        let plan =
+            snn_core::distributed::plan_ranks(&spec, r, a.threads, a.plan_rate_hz.unwrap_or(0.0))
+                .map_err(|e| usage::usage(e.to_string()))?;
+        return distributed::print_plan(&spec, &plan, a.json);
+    }
+    if launched.is_some() || a.dry_run_ranks.is_some() {
+        let job = distributed::Job {
+            spec: &spec,
+            n_steps,
+            threads: a.threads,
+            raster: a.raster.as_deref(),
+            budget: budget.clone(),
+            json: a.json,
+        };
+        #[cfg(feature = "mpi")]
+        if launched.is_some() {
+            return distributed::run_mpi(&job);
+        }
+        if let Some(r) = a.dry_run_ranks {
+            return distributed::run_dry(&job, r);
+        }
+    }
     snn_core::NetworkMemory::estimate(&spec, a.threads).check_run(
         &budget,
         n_steps,

@@ -75,53 +75,269 @@ pub fn draw(v: &ValueSpec, rng: &mut Xoshiro256PlusPlus) -> f64 {
 /// attempt, so the fallback needs more than a million rejections in a row).
 pub const MAX_REDRAWS: u32 = 1 << 20;
 
-/// Rows of target lists plus optional per-synapse weights/delays (explicit and dense rules).
+/// Rows of target lists plus optional per-synapse weights/delays, restricted to the kept target
+/// range, with what is needed to find each kept synapse's index in the projection's global CSR
+/// order (so that per-synapse draws consume the same stream whichever range is kept).
 struct Structure {
     row_ptr: Vec<usize>,
     targets: Vec<u32>,
     weights: Option<Vec<f32>>,
     delays_ms: Option<Vec<f64>>,
+    /// Synapses of the whole projection (every range).
+    n_global: u64,
+    /// Per source row, the global CSR index of the row's first kept synapse minus
+    /// `row_ptr[s]`; empty when every target is kept (the global index is then the local one).
+    global_base: Vec<u64>,
 }
 
-fn from_rows(rows: Vec<Vec<u32>>) -> Structure {
-    let mut row_ptr = Vec::with_capacity(rows.len() + 1);
-    row_ptr.push(0);
-    let total = rows.iter().map(Vec::len).sum();
-    let mut targets = Vec::with_capacity(total);
-    for r in rows {
-        targets.extend_from_slice(&r);
-        row_ptr.push(targets.len());
+/// Collects the synapses a rule emits, keeping those whose target lies in `lo..hi` (target
+/// indices local to the target population). Every rank of a distributed build runs the same rule
+/// on the same stream and keeps its own targets, so no rank ever holds the whole edge list; a
+/// single process keeps `0..n_target`. Any rule that reports its synapses through
+/// [`Collector::push`] is distributed correctly by construction.
+struct Collector {
+    lo: u32,
+    hi: u32,
+    /// Whether targets outside `lo..hi` exist (then global counts are kept per row).
+    partial: bool,
+    /// Whether the rule emits rows in source order with ascending targets (else kept synapses
+    /// are sorted by (source, target), stably, at the end).
+    ordered: bool,
+    /// Whether the rule gives each synapse its own weight / delay (then every rank has them,
+    /// even one that keeps no synapse, so no rank draws them from the stream).
+    carries_weights: bool,
+    carries_delays: bool,
+    n_source: usize,
+    /// Kept synapses per source row (ordered rules keeping a part of the targets).
+    row_len: Vec<u32>,
+    /// Row pointers built as the rows complete (ordered rules keeping every target: the
+    /// single-process path, which then stores nothing but the CSR arrays) and the next row.
+    row_ptr: Vec<usize>,
+    next_row: usize,
+    /// `ordered && !partial`.
+    fast: bool,
+    /// Source of each kept synapse (unordered rules).
+    sources: Vec<u32>,
+    targets: Vec<u32>,
+    weights: Vec<f32>,
+    delays_ms: Vec<f64>,
+    /// Per source row: all synapses, and those with a target below `lo` (partial only).
+    row_total: Vec<u32>,
+    row_below: Vec<u32>,
+    n_global: u64,
+}
+
+impl Collector {
+    fn new(
+        n_source: u32,
+        n_target: u32,
+        keep: std::ops::Range<u32>,
+        ordered: bool,
+        carries: (bool, bool),
+    ) -> Self {
+        let (lo, hi) = (keep.start.min(n_target), keep.end.min(n_target));
+        let partial = lo > 0 || hi < n_target;
+        let ns = n_source as usize;
+        Self {
+            lo,
+            hi: hi.max(lo),
+            partial,
+            ordered,
+            carries_weights: carries.0,
+            carries_delays: carries.1,
+            n_source: ns,
+            row_len: if ordered && partial {
+                vec![0; ns]
+            } else {
+                Vec::new()
+            },
+            row_ptr: if ordered && !partial {
+                let mut v = Vec::with_capacity(ns + 1);
+                v.push(0);
+                v
+            } else {
+                Vec::new()
+            },
+            next_row: 0,
+            fast: ordered && !partial,
+            sources: Vec::new(),
+            targets: Vec::new(),
+            weights: Vec::new(),
+            delays_ms: Vec::new(),
+            row_total: if partial { vec![0; ns] } else { Vec::new() },
+            row_below: if partial { vec![0; ns] } else { Vec::new() },
+            n_global: 0,
+        }
     }
-    Structure {
-        row_ptr,
-        targets,
-        weights: None,
-        delays_ms: None,
+
+    /// Reserves room for about `n` synapses of the whole projection (scaled to the kept range).
+    fn reserve_global(&mut self, n: usize, n_target: u32) {
+        let frac = if n_target == 0 {
+            1.0
+        } else {
+            (self.hi - self.lo) as f64 / n_target as f64
+        };
+        self.targets.reserve((n as f64 * frac) as usize);
+    }
+
+    /// One synapse `(source, target)` (indices local to their populations) with its own weight
+    /// and delay (ms) when the rule carries them; emitted in the rule's order.
+    #[inline(always)]
+    fn push(&mut self, s: u32, t: u32, w: Option<f64>, d_ms: Option<f64>) {
+        let si = s as usize;
+        if si >= self.n_source {
+            return; // impossible for a validated spec
+        }
+        if self.fast {
+            // Rows complete as the source advances: close those before `s` (once per row).
+            if si != self.next_row {
+                self.open_row(si);
+            }
+            self.targets.push(t);
+            if let Some(w) = w {
+                self.weights.push(w as f32);
+            }
+            if let Some(d) = d_ms {
+                self.delays_ms.push(d);
+            }
+            return;
+        }
+        self.push_general(si, t, w, d_ms);
+    }
+
+    /// Closes the rows before `si` (fast path).
+    #[cold]
+    fn open_row(&mut self, si: usize) {
+        while self.next_row < si {
+            self.next_row += 1;
+            self.row_ptr.push(self.targets.len());
+        }
+    }
+
+    fn push_general(&mut self, si: usize, t: u32, w: Option<f64>, d_ms: Option<f64>) {
+        let s = si as u32;
+        self.n_global += 1;
+        if self.partial {
+            self.row_total[si] += 1;
+            if t < self.lo {
+                self.row_below[si] += 1;
+                return;
+            }
+            if t >= self.hi {
+                return;
+            }
+        }
+        if self.ordered {
+            self.row_len[si] += 1;
+        } else {
+            self.sources.push(s);
+        }
+        self.targets.push(t);
+        if let Some(w) = w {
+            self.weights.push(w as f32);
+        }
+        if let Some(d) = d_ms {
+            self.delays_ms.push(d);
+        }
+    }
+
+    fn finish(mut self) -> Structure {
+        let n = self.targets.len();
+        let weights = self.carries_weights.then_some(self.weights);
+        let delays_ms = self.carries_delays.then_some(self.delays_ms);
+        if !self.partial {
+            self.n_global = n as u64;
+        }
+        let mut row_ptr = Vec::with_capacity(self.n_source + 1);
+        row_ptr.push(0usize);
+        let (targets, weights, delays_ms) = if self.ordered && !self.partial {
+            row_ptr = std::mem::take(&mut self.row_ptr);
+            while row_ptr.len() < self.n_source + 1 {
+                row_ptr.push(n);
+            }
+            (self.targets, weights, delays_ms)
+        } else if self.ordered {
+            for &c in &self.row_len {
+                row_ptr.push(row_ptr[row_ptr.len() - 1] + c as usize);
+            }
+            (self.targets, weights, delays_ms)
+        } else {
+            let mut order: Vec<u32> = (0..n as u32).collect();
+            let (src, tgt) = (&self.sources, &self.targets);
+            order.sort_by_key(|&i| (src[i as usize], tgt[i as usize]));
+            let mut counts = vec![0usize; self.n_source];
+            for &s in src {
+                counts[s as usize] += 1;
+            }
+            for c in counts {
+                row_ptr.push(row_ptr[row_ptr.len() - 1] + c);
+            }
+            self.sources = Vec::new();
+            (
+                order.iter().map(|&i| tgt[i as usize]).collect(),
+                weights.map(|w| order.iter().map(|&i| w[i as usize]).collect()),
+                delays_ms.map(|d| order.iter().map(|&i| d[i as usize]).collect()),
+            )
+        };
+        let global_base = if self.partial {
+            let mut base = Vec::with_capacity(self.n_source);
+            let mut start = 0u64;
+            for ((&below, &total), &local) in
+                self.row_below.iter().zip(&self.row_total).zip(&row_ptr)
+            {
+                // Kept synapses of a row follow its `below` synapses with smaller targets.
+                base.push(start + below as u64 - local as u64);
+                start += total as u64;
+            }
+            base
+        } else {
+            Vec::new()
+        };
+        Structure {
+            row_ptr,
+            targets,
+            weights,
+            delays_ms,
+            n_global: self.n_global,
+            global_base,
+        }
     }
 }
 
-/// Builds a structure from unsorted `(source, target)` pairs, carrying per-pair payloads.
-fn from_pairs(
-    ns: usize,
-    sources: &[u32],
-    targets: &[u32],
-    weights: Option<&[f64]>,
-    delays: Option<&[f64]>,
-) -> Structure {
-    let mut order: Vec<u32> = (0..sources.len() as u32).collect();
-    order.sort_by_key(|&i| (sources[i as usize], targets[i as usize]));
-    let mut row_ptr = vec![0usize; ns + 1];
-    for &s in sources {
-        row_ptr[s as usize + 1] += 1;
-    }
-    for i in 0..ns {
-        row_ptr[i + 1] += row_ptr[i];
-    }
-    Structure {
-        row_ptr,
-        targets: order.iter().map(|&i| targets[i as usize]).collect(),
-        weights: weights.map(|w| order.iter().map(|&i| w[i as usize] as f32).collect()),
-        delays_ms: delays.map(|d| order.iter().map(|&i| d[i as usize]).collect()),
+impl Structure {
+    /// Draws one value per synapse of the whole projection in global CSR order from `rng`
+    /// (consuming the stream exactly as a single process does) and keeps those of the kept
+    /// synapses, in local CSR order.
+    fn draw_kept<T>(
+        &self,
+        rng: &mut Xoshiro256PlusPlus,
+        mut one: impl FnMut(&mut Xoshiro256PlusPlus) -> T,
+    ) -> Vec<T> {
+        let n = self.targets.len();
+        let mut out = Vec::with_capacity(n);
+        if self.global_base.is_empty() {
+            for _ in 0..self.n_global {
+                out.push(one(rng));
+            }
+            return out;
+        }
+        let mut next = 0u64;
+        for s in 0..self.row_ptr.len() - 1 {
+            for i in self.row_ptr[s]..self.row_ptr[s + 1] {
+                let g = self.global_base[s] + i as u64;
+                while next < g {
+                    one(rng);
+                    next += 1;
+                }
+                out.push(one(rng));
+                next += 1;
+            }
+        }
+        while next < self.n_global {
+            one(rng);
+            next += 1;
+        }
+        out
     }
 }
 
@@ -142,38 +358,69 @@ fn distinct_sorted(rng: &mut Xoshiro256PlusPlus, n: u32, k: u32, exclude: Option
     v
 }
 
-fn structure(
+/// Whether a rule emits its synapses row by row (sources ascending, each row's targets
+/// ascending); the others are sorted after collection.
+fn emits_in_csr_order(c: &Connectivity) -> bool {
+    !matches!(
+        c,
+        Connectivity::FixedIndegree { .. } | Connectivity::Explicit { .. }
+    )
+}
+
+/// Whether a rule gives each synapse its own (weight, delay).
+fn rule_carries(c: &Connectivity) -> (bool, bool) {
+    match c {
+        Connectivity::Explicit {
+            weights, delays_ms, ..
+        } => (weights.is_some(), delays_ms.is_some()),
+        Connectivity::Dense { .. } => (true, false),
+        _ => (false, false),
+    }
+}
+
+/// Runs the connectivity rule of `pr` on `rng`, reporting every synapse (source, target, own
+/// weight, own delay in ms) to `out` in the rule's order. This is the one place where rules
+/// generate synapses: the collector decides what a rank keeps.
+fn emit_rule(
     pr: &ProjectionSpec,
     ns: u32,
     nt: u32,
     same: bool,
     rng: &mut Xoshiro256PlusPlus,
-) -> Structure {
+    out: &mut Collector,
+) {
     let no_self = same && !pr.allow_autapses;
     match &pr.connectivity {
-        // Handled by `conv_projection` (needs the spec for the source's shape).
-        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => from_rows(Vec::new()),
-        Connectivity::AllToAll => from_rows(
-            (0..ns)
-                .map(|s| (0..nt).filter(|&t| !(no_self && t == s)).collect())
-                .collect(),
-        ),
-        Connectivity::OneToOne => from_rows(
-            (0..ns)
-                .map(|s| if no_self { vec![] } else { vec![s] })
-                .collect(),
-        ),
+        // Handled by `conv_projection` / `expand_projection_range` (needs the source's shape).
+        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. } => {}
+        Connectivity::AllToAll => {
+            out.reserve_global(ns as usize * nt as usize, nt);
+            for s in 0..ns {
+                for t in 0..nt {
+                    if !(no_self && t == s) {
+                        out.push(s, t, None, None);
+                    }
+                }
+            }
+        }
+        Connectivity::OneToOne => {
+            if !no_self {
+                for s in 0..ns {
+                    out.push(s, s, None, None);
+                }
+            }
+        }
         Connectivity::FixedProbability { p } => {
             let p = *p;
-            // Filled in place (no per-row vectors): peak memory stays at the final CSR size.
-            let mut row_ptr = Vec::with_capacity(ns as usize + 1);
-            row_ptr.push(0);
-            let expect = (ns as f64 * nt as f64 * p * 1.01) as usize + 16;
-            let mut targets: Vec<u32> = Vec::with_capacity(expect);
+            out.reserve_global((ns as f64 * nt as f64 * p * 1.01) as usize + 16, nt);
             let log_q = (1.0 - p).ln();
             for s in 0..ns {
                 if p >= 1.0 {
-                    targets.extend((0..nt).filter(|&t| !(no_self && t == s)));
+                    for t in 0..nt {
+                        if !(no_self && t == s) {
+                            out.push(s, t, None, None);
+                        }
+                    }
                 } else if p > 0.0 {
                     // Geometric skipping: the gap to the next connected target is
                     // floor(ln(U) / ln(1 - p)), which visits each candidate with probability p.
@@ -186,79 +433,55 @@ fn structure(
                         }
                         t += gap as i64 + 1;
                         if !(no_self && t as u32 == s) {
-                            targets.push(t as u32);
+                            out.push(s, t as u32, None, None);
                         }
                     }
                 }
-                row_ptr.push(targets.len());
-            }
-            targets.shrink_to_fit();
-            Structure {
-                row_ptr,
-                targets,
-                weights: None,
-                delays_ms: None,
             }
         }
         Connectivity::FixedIndegree { k } => {
-            let mut srcs = Vec::with_capacity(nt as usize * *k as usize);
-            let mut tgts = Vec::with_capacity(srcs.capacity());
+            out.reserve_global(nt as usize * *k as usize, nt);
             for t in 0..nt {
                 for s in distinct_sorted(rng, ns, *k, no_self.then_some(t)) {
-                    srcs.push(s);
-                    tgts.push(t);
+                    out.push(s, t, None, None);
                 }
             }
-            from_pairs(ns as usize, &srcs, &tgts, None, None)
         }
-        Connectivity::FixedTotalNumber { n } => fixed_total_number(rng, ns, nt, *n, no_self),
-        Connectivity::FixedOutdegree { k } => from_rows(
-            (0..ns)
-                .map(|s| distinct_sorted(rng, nt, *k, no_self.then_some(s)))
-                .collect(),
-        ),
+        Connectivity::FixedOutdegree { k } => {
+            out.reserve_global(ns as usize * *k as usize, nt);
+            for s in 0..ns {
+                for t in distinct_sorted(rng, nt, *k, no_self.then_some(s)) {
+                    out.push(s, t, None, None);
+                }
+            }
+        }
+        // Built by `fixed_total_number` (two passes over the stream, no collector).
+        Connectivity::FixedTotalNumber { .. } => {}
         Connectivity::Explicit {
             sources,
             targets,
             weights,
             delays_ms,
         } => {
-            let (mut s2, mut t2) = (Vec::new(), Vec::new());
-            let mut w2 = weights.as_ref().map(|_| Vec::new());
-            let mut d2 = delays_ms.as_ref().map(|_| Vec::new());
             for i in 0..sources.len() {
                 if no_self && sources[i] == targets[i] {
                     continue;
                 }
-                s2.push(sources[i]);
-                t2.push(targets[i]);
-                if let (Some(w2), Some(w)) = (&mut w2, weights) {
-                    w2.push(w[i]);
-                }
-                if let (Some(d2), Some(d)) = (&mut d2, delays_ms) {
-                    d2.push(d[i]);
-                }
+                out.push(
+                    sources[i],
+                    targets[i],
+                    weights.as_ref().and_then(|w| w.get(i).copied()),
+                    delays_ms.as_ref().and_then(|d| d.get(i).copied()),
+                );
             }
-            from_pairs(ns as usize, &s2, &t2, w2.as_deref(), d2.as_deref())
         }
         Connectivity::Dense { weights } => {
-            let mut row_ptr = vec![0usize];
-            let mut targets = Vec::new();
-            let mut w = Vec::new();
             for (s, row) in weights.iter().enumerate() {
                 for (t, &x) in row.iter().enumerate() {
                     if x != 0.0 && !(no_self && t == s) {
-                        targets.push(t as u32);
-                        w.push(x as f32);
+                        out.push(s as u32, t as u32, Some(x), None);
                     }
                 }
-                row_ptr.push(targets.len());
-            }
-            Structure {
-                row_ptr,
-                targets,
-                weights: Some(w),
-                delays_ms: None,
             }
         }
     }
@@ -274,10 +497,21 @@ fn fixed_total_number(
     nt: u32,
     n: u64,
     no_self: bool,
+    keep: std::ops::Range<u32>,
 ) -> Structure {
+    let (lo, hi) = (keep.start.min(nt), keep.end.min(nt));
+    let hi = hi.max(lo);
+    let partial = lo > 0 || hi < nt;
     let pairs = ns as u64 * nt as u64 - if no_self { ns.min(nt) as u64 } else { 0 };
     if n == 0 || pairs == 0 {
-        return from_rows(vec![Vec::new(); ns as usize]);
+        return Structure {
+            row_ptr: vec![0; ns as usize + 1],
+            targets: Vec::new(),
+            weights: None,
+            delays_ms: None,
+            n_global: 0,
+            global_base: Vec::new(),
+        };
     }
     let draw = |rng: &mut Xoshiro256PlusPlus| loop {
         let s = rng.random_range(0..ns);
@@ -286,30 +520,67 @@ fn fixed_total_number(
             break (s, t);
         }
     };
+    // Pass 1 (a copy of the stream): kept synapses per source row, and for a partial range the
+    // row's synapses in all and those with a target below the range (global CSR positions).
     let mut row_ptr = vec![0usize; ns as usize + 1];
+    let mut row_total = if partial {
+        vec![0u32; ns as usize]
+    } else {
+        Vec::new()
+    };
+    let mut row_below = if partial {
+        vec![0u32; ns as usize]
+    } else {
+        Vec::new()
+    };
     let mut count_rng = rng.clone();
     for _ in 0..n {
-        let (s, _) = draw(&mut count_rng);
-        row_ptr[s as usize + 1] += 1;
+        let (s, t) = draw(&mut count_rng);
+        if partial {
+            row_total[s as usize] += 1;
+            if t < lo {
+                row_below[s as usize] += 1;
+            }
+        }
+        if (lo..hi).contains(&t) {
+            row_ptr[s as usize + 1] += 1;
+        }
     }
     for i in 0..ns as usize {
         row_ptr[i + 1] += row_ptr[i];
     }
+    // Pass 2 (the stream itself, so that it ends where a single pass would): fill the rows.
     let mut fill = row_ptr.clone();
-    let mut targets = vec![0u32; n as usize];
+    let mut targets = vec![0u32; row_ptr[ns as usize]];
     for _ in 0..n {
         let (s, t) = draw(rng);
-        targets[fill[s as usize]] = t;
-        fill[s as usize] += 1;
+        if (lo..hi).contains(&t) {
+            targets[fill[s as usize]] = t;
+            fill[s as usize] += 1;
+        }
     }
     for w in row_ptr.windows(2) {
         targets[w[0]..w[1]].sort_unstable();
     }
+    let global_base = if partial {
+        // A row's kept synapses follow its `below` synapses in the global (sorted) row.
+        let mut base = Vec::with_capacity(ns as usize);
+        let mut start = 0u64;
+        for ((&below, &total), &local) in row_below.iter().zip(&row_total).zip(&row_ptr) {
+            base.push(start + below as u64 - local as u64);
+            start += total as u64;
+        }
+        base
+    } else {
+        Vec::new()
+    };
     Structure {
         row_ptr,
         targets,
         weights: None,
         delays_ms: None,
+        n_global: n,
+        global_base,
     }
 }
 
@@ -424,10 +695,25 @@ fn conv_projection(spec: &NetworkSpec, index: usize) -> Result<Option<Projection
 /// pool projection whose shapes disagree with its populations (a spec that skipped validation)
 /// gives [`BuildError::Shape`].
 pub fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+    build_projection_for_targets(spec, index, 0..u32::MAX)
+}
+
+/// As [`build_projection`], keeping only the synapses whose target's *global* neuron index lies
+/// in `targets` (the neurons one rank of a distributed run owns). The rule runs on the same
+/// streams as in a single process and every synapse is filtered where it is emitted, so the kept
+/// synapses, weights and delays are exactly those of the single-process projection whose targets
+/// fall in the range, in the same order, and no global edge list is ever held; row pointers stay
+/// one per source neuron. A conv or pool projection keeps its (small) kernel and clips its
+/// delivery to the owned range.
+pub fn build_projection_for_targets(
+    spec: &NetworkSpec,
+    index: usize,
+    targets: std::ops::Range<u32>,
+) -> Result<Projection, BuildError> {
     match conv_projection(spec, index)? {
         Some(p) => Ok(p),
         None => {
-            let mut p = expand_projection(spec, index)?;
+            let mut p = expand_projection_range(spec, index, targets)?;
             p.pack_delays();
             Ok(p)
         }
@@ -440,14 +726,37 @@ pub fn build_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, 
 /// `(seed, Connectivity, index)`, weights and delays from `(seed, WeightsDelays, index)`; delays
 /// are in steps ([`snn_types::delay_steps`]).
 pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection, BuildError> {
+    expand_projection_range(spec, index, 0..u32::MAX)
+}
+
+/// The local target range `lo..hi` of the target population that a global range covers.
+fn local_range(
+    spec: &NetworkSpec,
+    ti: usize,
+    global: &std::ops::Range<u32>,
+) -> std::ops::Range<u32> {
+    let start = spec.population_offsets()[ti];
+    let size = spec.populations[ti].size as u64;
+    let lo = (global.start as u64).clamp(start, start + size) - start;
+    let hi = (global.end as u64).clamp(start, start + size) - start;
+    lo as u32..hi.max(lo) as u32
+}
+
+fn expand_projection_range(
+    spec: &NetworkSpec,
+    index: usize,
+    keep_global: std::ops::Range<u32>,
+) -> Result<Projection, BuildError> {
     let (si, ti) = endpoints(spec, index)?;
     let pr = &spec.projections[index];
     let ns = spec.populations[si].size;
     let nt = spec.populations[ti].size;
+    let keep = local_range(spec, ti, &keep_global);
     let mut rng = stream(spec.seed, StreamKind::Connectivity, index as u64);
     let st = match spec.projection_geometry(index) {
         Some(Ok(g)) => {
             // The compact form's kernel and taps, expanded (same shapes check and weights).
+            // (Only reached for the whole range: a distributed build keeps the compact form.)
             if let Some(p) = conv_projection(spec, index)? {
                 return p.expanded();
             }
@@ -462,56 +771,71 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
                 )));
             }
             let kernel = conv_kernel(pr, &g, index)?;
-            let n = taps.n_expanded() as usize;
-            let mut row_ptr = Vec::with_capacity(ns as usize + 1);
-            let mut targets = Vec::with_capacity(n);
-            let mut weights = Vec::with_capacity(n);
-            row_ptr.push(0);
+            let mut out = Collector::new(ns, nt, keep, true, (true, false));
+            out.reserve_global(taps.n_expanded() as usize, nt);
             for s in 0..ns {
                 taps.for_each_target(s, |t, k| {
-                    targets.push(t);
-                    weights.push(kernel.at(k as usize));
+                    out.push(s, t, Some(kernel.at(k as usize) as f64), None);
                 });
-                row_ptr.push(targets.len());
             }
-            Structure {
-                row_ptr,
-                targets,
-                weights: Some(weights),
-                delays_ms: None,
-            }
+            out.finish()
         }
         Some(Err(why)) => {
             return Err(BuildError::Shape(format!(
                 "projections[{index}].connectivity: {why}"
             )));
         }
-        None => structure(pr, ns, nt, si == ti, &mut rng),
+        None => match pr.connectivity {
+            Connectivity::FixedTotalNumber { n } => {
+                fixed_total_number(&mut rng, ns, nt, n, si == ti && !pr.allow_autapses, keep)
+            }
+            _ => {
+                let mut out = Collector::new(
+                    ns,
+                    nt,
+                    keep,
+                    emits_in_csr_order(&pr.connectivity),
+                    rule_carries(&pr.connectivity),
+                );
+                emit_rule(pr, ns, nt, si == ti, &mut rng, &mut out);
+                out.finish()
+            }
+        },
     };
-    if st.targets.len() > u32::MAX as usize {
+    if st.n_global > u32::MAX as u64 {
         return Err(BuildError::TooLarge(format!(
             "projections[{index}] has {} synapses; the limit is {}",
-            st.targets.len(),
+            st.n_global,
             u32::MAX
         )));
     }
-    let n_syn = st.targets.len();
     let mut wrng = stream(spec.seed, StreamKind::WeightsDelays, index as u64);
-    let weights = match (st.weights, &pr.weight) {
-        (Some(w), _) => Weights::PerSynapse(w),
-        (None, ValueSpec::Constant(w)) => Weights::Uniform(*w as f32),
-        (None, v) => Weights::PerSynapse((0..n_syn).map(|_| draw(v, &mut wrng) as f32).collect()),
+    let weights = match (&st.weights, &pr.weight) {
+        (Some(_), _) => None,
+        (None, ValueSpec::Constant(w)) => Some(Weights::Uniform(*w as f32)),
+        (None, v) => Some(Weights::PerSynapse(
+            st.draw_kept(&mut wrng, |r| draw(v, r) as f32),
+        )),
     };
     let dt = spec.dt_ms;
-    let delays = match (st.delays_ms, &pr.delay_ms) {
+    let delays = match (&st.delays_ms, &pr.delay_ms) {
         (Some(d), _) => Delays::PerSynapse(d.iter().map(|&x| delay_steps(x, dt)).collect()),
         (None, None) => Delays::Uniform(1),
         (None, Some(ValueSpec::Constant(d))) => Delays::Uniform(delay_steps(*d, dt)),
-        (None, Some(v)) => Delays::PerSynapse(
-            (0..n_syn)
-                .map(|_| delay_steps(draw(v, &mut wrng), dt))
-                .collect(),
-        ),
+        (None, Some(v)) => {
+            Delays::PerSynapse(st.draw_kept(&mut wrng, |r| delay_steps(draw(v, r), dt)))
+        }
+    };
+    let Structure {
+        row_ptr,
+        targets,
+        weights: own_weights,
+        ..
+    } = st;
+    let weights = match (weights, own_weights) {
+        (Some(w), _) => w,
+        (None, Some(w)) => Weights::PerSynapse(w),
+        (None, None) => Weights::Uniform(0.0),
     };
     Ok(Projection {
         name: display_name(pr),
@@ -519,8 +843,8 @@ pub fn expand_projection(spec: &NetworkSpec, index: usize) -> Result<Projection,
         target_pop: ti,
         receptor: pr.receptor,
         layout: Layout::Csr {
-            row_ptr: st.row_ptr,
-            targets: st.targets,
+            row_ptr,
+            targets,
             packed: None,
         },
         weights,

@@ -23,13 +23,14 @@
 use std::sync::RwLock;
 
 use crate::barrier::StepBarrier;
+use crate::comm::{CommError, Communicator};
 
 use snn_types::budget::MemoryBudget;
 use snn_types::{
     AdaptiveThreshold, NetworkSpec, NeuronModel, Receptor, SpikeRaster, StateVar, Step, ValueSpec,
 };
 
-use crate::connect::build_projection;
+use crate::connect::build_projection_for_targets;
 use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
@@ -339,6 +340,12 @@ pub struct Network {
     trace_meta: Vec<(usize, u32, StateVar)>,
     scratch: Vec<u32>,
     all_spikes: Vec<u32>,
+    /// The global neurons this network owns and simulates (`0..n` in a single process; one
+    /// rank's block in a distributed run).
+    owned: std::ops::Range<u32>,
+    /// This rank and the number of ranks (0 and 1 in a single process).
+    rank: usize,
+    ranks: usize,
 }
 
 impl std::fmt::Debug for Network {
@@ -441,13 +448,20 @@ impl Network {
                 u32::MAX
             )));
         }
-        let mut net = Self::assemble(spec)?;
+        let n = spec.population_offsets().last().copied().unwrap_or(0) as u32;
+        let mut net = Self::assemble(spec, 0..n, 0, 1)?;
         net.partition(threads.max(1));
         Ok(net)
     }
 
-    /// Everything but the partitions (which [`partition`](Self::partition) creates).
-    fn assemble(spec: &NetworkSpec) -> Result<Self, BuildError> {
+    /// Everything but the partitions (which [`partition`](Self::partition) creates), keeping
+    /// only the neurons `owned` and the synapses that target them.
+    fn assemble(
+        spec: &NetworkSpec,
+        owned: std::ops::Range<u32>,
+        rank: usize,
+        ranks: usize,
+    ) -> Result<Self, BuildError> {
         let dt = spec.dt_ms;
         let offsets = spec.population_offsets();
         let pops: Vec<PopulationInfo> = spec
@@ -462,7 +476,7 @@ impl Network {
             })
             .collect();
         let projections = (0..spec.projections.len())
-            .map(|j| build_projection(spec, j))
+            .map(|j| build_projection_for_targets(spec, j, owned.clone()))
             .collect::<Result<Vec<_>, _>>()?;
         let mut by_source = vec![Vec::new(); pops.len()];
         for (j, p) in projections.iter().enumerate() {
@@ -510,6 +524,9 @@ impl Network {
             trace_meta,
             scratch: Vec::new(),
             all_spikes: Vec::new(),
+            owned,
+            rank,
+            ranks,
         };
         net.stimuli = plan;
         Ok(net)
@@ -524,10 +541,13 @@ impl Network {
 
     /// (Re)creates the partitions and their state from the spec: initial state, stimuli, probes.
     fn partition(&mut self, threads: usize) {
-        let n = self.n_neurons() as usize;
+        let (first, n) = (
+            self.owned.start as usize,
+            (self.owned.end - self.owned.start) as usize,
+        );
         let k = threads.clamp(1, n.max(1));
         let v0 = self.initial_v();
-        let bounds: Vec<usize> = (0..=k).map(|i| i * n / k).collect();
+        let bounds: Vec<usize> = (0..=k).map(|i| first + i * n / k).collect();
         let mut parts = Vec::with_capacity(k);
         for w in bounds.windows(2) {
             let (lo, hi) = (w[0] as u32, w[1] as u32);
@@ -1736,4 +1756,411 @@ pub fn simulate(
     let mut raster = SpikeRaster::new(0);
     let stats = net.run(n_steps, &mut raster);
     Ok((raster, net.take_recordings(), stats))
+}
+
+/// Longest epoch (steps between two spike exchanges) of a distributed run without synapses.
+pub const MAX_EPOCH_STEPS: u64 = 1000;
+
+/// What one rank measured in [`Network::run_distributed`].
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct RankRunStats {
+    /// Steps simulated, this rank's spikes (of the neurons it owns) and its synaptic events
+    /// (spikes of the whole network times their synapses onto this rank's neurons): summed over
+    /// ranks they are the single process's [`RunStats`].
+    pub run: RunStats,
+    /// Epochs (spike exchanges).
+    pub epochs: u64,
+    /// Steps per epoch: the shortest delay of the network, in steps.
+    pub epoch_steps: u64,
+    /// Wall time of the whole run (s).
+    pub run_s: f64,
+    /// Wall time inside the exchange (s), including waiting for slower ranks.
+    pub exchange_s: f64,
+    /// Bytes this rank contributed to the exchanges.
+    pub bytes_sent: u64,
+    /// Bytes this rank received from the exchanges (every rank's contribution, its own included).
+    pub bytes_received: u64,
+}
+
+/// One partition's spikes of the current epoch and how many fell in each step.
+#[derive(Default)]
+struct EpochSpikes {
+    spikes: Vec<u32>,
+    per_step: Vec<u32>,
+}
+
+/// The whole network's spikes of the current epoch, step-major, and where each step starts.
+#[derive(Default)]
+struct GlobalEpoch {
+    spikes: Vec<u32>,
+    step_off: Vec<usize>,
+}
+
+impl Network {
+    /// Validates the spec and builds rank `rank`'s share of a network distributed over `ranks`
+    /// ranks ([`crate::distributed`]): the neurons of block
+    /// [`rank_range`](crate::distributed::rank_range) split over `threads` threads, and the
+    /// synapses that target them, from the same seeded streams as a single process. Refused when
+    /// the ranks outnumber the neurons, and when this rank's planned memory
+    /// ([`plan_ranks`](crate::distributed::plan_ranks)) exceeds `budget`.
+    pub fn build_rank(
+        spec: &NetworkSpec,
+        threads: usize,
+        rank: usize,
+        ranks: usize,
+        budget: &MemoryBudget,
+    ) -> Result<Self, BuildError> {
+        spec.validate()?;
+        let plan = crate::distributed::plan_ranks(spec, ranks, threads, 0.0)?;
+        let Some(mine) = plan.ranks.get(rank) else {
+            return Err(BuildError::Request(format!(
+                "rank {rank} does not exist in a run of {ranks} ranks"
+            )));
+        };
+        mine.check(budget)?;
+        let owned = crate::distributed::rank_range(plan.neurons, ranks, rank);
+        let mut net = Self::assemble(spec, owned, rank, ranks)?;
+        net.partition(threads.max(1));
+        Ok(net)
+    }
+
+    /// The global neurons this network simulates: all of them in a single process, this rank's
+    /// block in a distributed run.
+    pub fn owned_neurons(&self) -> std::ops::Range<u32> {
+        self.owned.clone()
+    }
+
+    /// Synapses onto the neurons this network owns: [`n_synapses`](Self::n_synapses) in a single
+    /// process; for one rank of a distributed run, its share (a conv or pool projection, stored
+    /// whole on every rank, counts only its pairs onto the rank's neurons).
+    pub fn owned_synapses(&self) -> u64 {
+        if self.ranks == 1 {
+            return self.n_synapses();
+        }
+        let mut n = 0u64;
+        for pr in &self.projections {
+            match &pr.layout {
+                Layout::Csr { targets, .. } => n += targets.len() as u64,
+                Layout::Conv(c) => {
+                    let tstart = self.pops[pr.target_pop].start;
+                    for s in 0..pr.n_source() as u32 {
+                        c.for_each_target(s, |t, _| {
+                            n += self.owned.contains(&(tstart + t)) as u64;
+                        });
+                    }
+                }
+            }
+        }
+        n
+    }
+
+    /// `(rank, ranks)` this network was built for (`(0, 1)` in a single process).
+    pub fn rank(&self) -> (usize, usize) {
+        (self.rank, self.ranks)
+    }
+
+    /// Simulates `n_steps` steps as one rank of a distributed run: the ranks advance in epochs
+    /// of the network's shortest delay (in steps), each updating its own neurons for a whole
+    /// epoch, then exchange the epoch's spikes with one all-gather of `comm` and deliver every
+    /// spike of the network to their own targets, step by step. `sink` receives this rank's own
+    /// spikes (sorted, once per step); rates count the whole network. Spikes are bit-identical
+    /// to [`run`](Self::run) in a single process for any rank and thread count: every target
+    /// receives its inputs in the same order. Plasticity is refused (it needs the per-step loop
+    /// of [`run`](Self::run)); a failed exchange stops every thread of this rank and is returned.
+    pub fn run_distributed(
+        &mut self,
+        n_steps: u64,
+        sink: &mut dyn SpikeSink,
+        comm: &mut dyn Communicator,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<RankRunStats, CommError> {
+        if comm.size() != self.ranks || comm.rank() != self.rank {
+            return Err(CommError::Unsupported(format!(
+                "the network was built for rank {} of {}, the communicator is rank {} of {}",
+                self.rank,
+                self.ranks,
+                comm.rank(),
+                comm.size()
+            )));
+        }
+        if self.plastic.iter().any(Option::is_some) {
+            return Err(CommError::Unsupported(
+                "plasticity is not supported in a distributed run".into(),
+            ));
+        }
+        let local_min = self
+            .projections
+            .iter()
+            .filter_map(Projection::min_delay_steps)
+            .min()
+            .map_or(u64::MAX, u64::from);
+        let d = comm.min_u64(local_min)?;
+        if d == 0 {
+            return Err(CommError::Unsupported(
+                "a delay is shorter than one step (dt): ranks cannot exchange spikes in epochs"
+                    .into(),
+            ));
+        }
+        let epoch = d.min(MAX_EPOCH_STEPS);
+        let t_run = std::time::Instant::now();
+        let k = self.parts.len();
+        let ranks = comm.size();
+        let barrier = StepBarrier::new(k);
+        let stop = std::sync::atomic::AtomicBool::new(false);
+        let ep: Vec<std::sync::Mutex<EpochSpikes>> = (0..k)
+            .map(|_| std::sync::Mutex::new(EpochSpikes::default()))
+            .collect();
+        let global = RwLock::new(GlobalEpoch::default());
+        let mut parts = std::mem::take(&mut self.parts);
+        let start = self.step;
+        let end = start + n_steps;
+        let slots = self.slots;
+        let every = (n_steps / 100).max(1);
+        let mut stats = RankRunStats {
+            epoch_steps: epoch,
+            ..RankRunStats::default()
+        };
+        let mut failure: Option<CommError> = None;
+        let mut done_steps = 0u64;
+        {
+            let pops = &self.pops;
+            let prj = &self.projections;
+            let by_source = &self.by_source;
+            let splits = &self.splits;
+            let switch_steps = &self.switch_steps;
+            let (first, rest) = parts.split_first_mut().expect("at least one partition");
+            // One epoch of updates of one partition, its spikes kept per step.
+            let update_epoch = |pi: usize, part: &mut Partition, t0: Step, m: u64| {
+                let mut b = ep[pi].lock().unwrap_or_else(|e| e.into_inner());
+                let b = &mut *b;
+                b.spikes.clear();
+                b.per_step.clear();
+                for t in t0..t0 + m {
+                    part.update(t, (t % slots as u64) as usize, switch_steps);
+                    b.spikes.extend_from_slice(&part.spikes);
+                    b.per_step.push(part.spikes.len() as u32);
+                }
+            };
+            let deliver_epoch = |pi: usize, part: &mut Partition, t0: Step, m: u64| {
+                let g = global.read().unwrap_or_else(|e| e.into_inner());
+                for i in 0..m as usize {
+                    let spikes = &g.spikes[g.step_off[i]..g.step_off[i + 1]];
+                    deliver(
+                        part,
+                        pi,
+                        k,
+                        pops,
+                        prj,
+                        by_source,
+                        splits,
+                        spikes,
+                        t0 + i as u64,
+                        slots,
+                    );
+                }
+            };
+            let worker = |pi: usize, part: &mut Partition| {
+                let mut t = start;
+                while t < end {
+                    let m = epoch.min(end - t);
+                    update_epoch(pi, part, t, m);
+                    barrier.wait(); // the coordinator exchanges
+                    barrier.wait();
+                    if stop.load(std::sync::atomic::Ordering::Acquire) {
+                        break;
+                    }
+                    deliver_epoch(pi, part, t, m);
+                    t += m;
+                }
+            };
+            std::thread::scope(|scope| {
+                for (i, part) in rest.iter_mut().enumerate() {
+                    let w = &worker;
+                    scope.spawn(move || w(i + 1, part));
+                }
+                let mut send: Vec<u32> = Vec::new();
+                let mut recv: Vec<u32> = Vec::new();
+                let mut counts: Vec<usize> = Vec::with_capacity(ranks);
+                let mut cursor = vec![0usize; k];
+                let mut at: Vec<[usize; 3]> = Vec::with_capacity(ranks);
+                let mut t = start;
+                while t < end {
+                    let m = epoch.min(end - t);
+                    update_epoch(0, first, t, m);
+                    barrier.wait();
+                    // This rank's spikes, step-major: a header of m counts, then the spikes.
+                    send.clear();
+                    send.resize(m as usize, 0);
+                    cursor.fill(0);
+                    for i in 0..m as usize {
+                        let before = send.len();
+                        for (pi, c) in ep.iter().zip(cursor.iter_mut()) {
+                            let b = pi.lock().unwrap_or_else(|e| e.into_inner());
+                            let n = b.per_step[i] as usize;
+                            send.extend_from_slice(&b.spikes[*c..*c + n]);
+                            *c += n;
+                        }
+                        let mine = &send[before..];
+                        stats.run.spikes += mine.len() as u64;
+                        let n_mine = mine.len() as u32;
+                        record_own(
+                            pops,
+                            &self.record_pop,
+                            &mut self.scratch,
+                            sink,
+                            t + i as u64,
+                            &send[before..],
+                        );
+                        send[i] = n_mine;
+                    }
+                    let tx = std::time::Instant::now();
+                    let ok = comm.all_gather_u32(&send, &mut recv, &mut counts);
+                    stats.exchange_s += tx.elapsed().as_secs_f64();
+                    stats.epochs += 1;
+                    stats.bytes_sent += send.len() as u64 * 4;
+                    stats.bytes_received += recv.len() as u64 * 4;
+                    let ok = ok.and_then(|()| {
+                        let mut g = global.write().unwrap_or_else(|e| e.into_inner());
+                        assemble_epoch(&recv, &counts, m as usize, &mut at, &mut g)
+                    });
+                    if let Err(e) = ok {
+                        failure = Some(e);
+                        stop.store(true, std::sync::atomic::Ordering::Release);
+                        barrier.wait();
+                        break;
+                    }
+                    {
+                        let g = global.read().unwrap_or_else(|e| e.into_inner());
+                        for i in 0..m as usize {
+                            let all = &g.spikes[g.step_off[i]..g.step_off[i + 1]];
+                            stats.run.syn_events += if ranks == 1 {
+                                out_events(pops, prj, by_source, all)
+                            } else {
+                                owned_events(pops, prj, by_source, all, &self.owned)
+                            };
+                            for (r, &p) in self.rates.iter_mut().zip(&self.rate_pops) {
+                                let info = &pops[p];
+                                r.push(count_in(all, info.start, info.start + info.size));
+                            }
+                        }
+                    }
+                    barrier.wait();
+                    deliver_epoch(0, first, t, m);
+                    let before = (t - start) / every;
+                    t += m;
+                    done_steps = t - start;
+                    if done_steps / every != before {
+                        progress(done_steps);
+                    }
+                }
+            });
+        }
+        self.parts = parts;
+        self.step = start + done_steps;
+        stats.run.steps = done_steps;
+        stats.run_s = t_run.elapsed().as_secs_f64();
+        match failure {
+            Some(e) => Err(e),
+            None => Ok(stats),
+        }
+    }
+}
+
+/// As [`out_events`], counting only the synapses onto the `owned` neurons: a rank's CSR rows
+/// hold only those already, a conv projection's kernel reaches every target and is clipped here.
+fn owned_events(
+    pops: &[PopulationInfo],
+    prj: &[Projection],
+    by_source: &[Vec<usize>],
+    spikes: &[u32],
+    owned: &std::ops::Range<u32>,
+) -> u64 {
+    let mut n = 0u64;
+    let mut rest = spikes;
+    for (pi, p) in pops.iter().enumerate() {
+        let end = rest.partition_point(|&g| g < p.start + p.size);
+        let (mine, tail) = rest.split_at(end);
+        rest = tail;
+        for &j in &by_source[pi] {
+            let pr = &prj[j];
+            match &pr.layout {
+                Layout::Csr { row_ptr: rp, .. } => {
+                    for &g in mine {
+                        let r = (g - p.start) as usize;
+                        n += (rp[r + 1] - rp[r]) as u64;
+                    }
+                }
+                Layout::Conv(c) => {
+                    let tstart = pops[pr.target_pop].start;
+                    for &g in mine {
+                        c.for_each_target(g - p.start, |t, _| {
+                            n += owned.contains(&(tstart + t)) as u64;
+                        });
+                    }
+                }
+            }
+        }
+    }
+    n
+}
+
+/// Hands this rank's own spikes of step `t` to the sink (only the recorded populations).
+fn record_own(
+    pops: &[PopulationInfo],
+    record_pop: &[bool],
+    scratch: &mut Vec<u32>,
+    sink: &mut dyn SpikeSink,
+    t: Step,
+    spikes: &[u32],
+) {
+    if record_pop.iter().all(|&b| b) {
+        sink.on_step(t, spikes);
+    } else {
+        scratch.clear();
+        scratch.extend(
+            spikes
+                .iter()
+                .copied()
+                .filter(|&g| record_pop[pop_of(pops, g)]),
+        );
+        sink.on_step(t, scratch);
+    }
+}
+
+/// Rebuilds the network's spikes of an `m`-step epoch, step-major, from the all-gathered buffers
+/// (each rank's: `m` counts, then its spikes step by step). Ranks own ascending blocks of
+/// neurons, so concatenating their spikes in rank order keeps each step sorted.
+fn assemble_epoch(
+    recv: &[u32],
+    counts: &[usize],
+    m: usize,
+    at: &mut Vec<[usize; 3]>,
+    g: &mut GlobalEpoch,
+) -> Result<(), CommError> {
+    let bad = |r: usize| CommError::Failed(format!("malformed spike buffer from rank {r}"));
+    // Per rank: where its header starts, where its next spike is, where its buffer ends.
+    at.clear();
+    let mut base = 0usize;
+    for (r, &c) in counts.iter().enumerate() {
+        if c < m || base + c > recv.len() {
+            return Err(bad(r));
+        }
+        at.push([base, base + m, base + c]);
+        base += c;
+    }
+    g.spikes.clear();
+    g.step_off.clear();
+    g.step_off.push(0);
+    for i in 0..m {
+        for (r, a) in at.iter_mut().enumerate() {
+            let n = recv[a[0] + i] as usize;
+            if a[1] + n > a[2] {
+                return Err(bad(r));
+            }
+            g.spikes.extend_from_slice(&recv[a[1]..a[1] + n]);
+            a[1] += n;
+        }
+        g.step_off.push(g.spikes.len());
+    }
+    Ok(())
 }

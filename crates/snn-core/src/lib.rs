@@ -18,7 +18,11 @@
 //!   state traces and population rates;
 //! * a [`Plasticity`] hook for learning rules;
 //! * threads that own disjoint target ranges: no locks or atomics in the hot loops and
-//!   bit-identical spikes for any thread count.
+//!   bit-identical spikes for any thread count;
+//! * ranks ([`distributed`], [`comm`]): neurons split over processes in blocks, synapses on the
+//!   rank of their target, spikes exchanged once per epoch of the shortest delay through a
+//!   [`comm::Communicator`] (`Local`, `DryRun` here; MPI in the `snn-mpi` crate), still
+//!   bit-identical to one process; per-rank spike files merged by [`merge`].
 //!
 //! Two parts with a seam: the **building blocks** ([`connect`], [`rng`], [`init`], [`stimulus`],
 //! [`neuron`], [`projection`]) that other crates may use directly — the chip model
@@ -41,11 +45,14 @@
 
 pub mod analysis;
 mod barrier;
+pub mod comm;
 pub mod connect;
+pub mod distributed;
 mod engine;
 mod error;
 pub mod init;
 pub mod memory;
+pub mod merge;
 pub mod models;
 pub mod neuron;
 pub mod plasticity;
@@ -54,7 +61,7 @@ pub mod record;
 pub mod rng;
 pub mod stimulus;
 
-pub use engine::{Network, PopulationInfo, RunStats, simulate};
+pub use engine::{MAX_EPOCH_STEPS, Network, PopulationInfo, RankRunStats, RunStats, simulate};
 pub use error::BuildError;
 pub use memory::{NetworkMemory, SynapseCount};
 pub use plasticity::Plasticity;

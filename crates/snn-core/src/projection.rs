@@ -604,6 +604,24 @@ impl Projection {
         }
     }
 
+    /// The shortest delay of any synapse, in steps (`None` for per-synapse delays and no
+    /// synapse).
+    pub fn min_delay_steps(&self) -> Option<u16> {
+        if let Layout::Csr {
+            targets,
+            packed: Some(bits),
+            ..
+        } = &self.layout
+        {
+            // Packed: `delays` holds only the longest delay; the others live in the targets.
+            return targets.iter().map(|&w| (w >> bits) as u16).min();
+        }
+        match &self.delays {
+            Delays::Uniform(d) => Some(*d),
+            Delays::PerSynapse(v) => v.iter().copied().min(),
+        }
+    }
+
     /// Entries of per-synapse weight storage: synapses for CSR, kernel entries for conv.
     fn weight_slots(&self) -> usize {
         match &self.layout {

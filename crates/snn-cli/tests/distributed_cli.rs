@@ -1,0 +1,193 @@
+//! Distributed `snn simulate` without MPI: `--dry-run-ranks`, `--plan-ranks`, `snn spikes
+//! merge`, and the refusal to run under an MPI launcher in a build without the `mpi` feature.
+
+use assert_cmd::Command;
+
+fn snn() -> Command {
+    let mut c = Command::cargo_bin("snn").expect("binary built");
+    // The tests may themselves run under a launcher; the child must not think so.
+    for k in [
+        "OMPI_COMM_WORLD_SIZE",
+        "PMI_SIZE",
+        "PMIX_RANK",
+        "PMIX_SIZE",
+        "SLURM_NTASKS",
+    ] {
+        c.env_remove(k);
+    }
+    c
+}
+
+fn tmp(name: &str) -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!("snn-dist-cli-{}-{name}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn dry_run_rank_files_merge_into_the_single_process_raster() {
+    let d = tmp("merge");
+    let single = d.join("single.csv");
+    let out = snn()
+        .args(["simulate", "--neurons", "600", "--duration-ms", "150"])
+        .arg("--raster")
+        .arg(&single)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let dist = d.join("dist.csv");
+    let out = snn()
+        .args([
+            "simulate",
+            "--neurons",
+            "600",
+            "--duration-ms",
+            "150",
+            "--dry-run-ranks",
+            "3",
+            "--threads",
+            "2",
+            "--json",
+        ])
+        .arg("--raster")
+        .arg(&dist)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["ranks"], 3);
+    assert_eq!(j["per_rank"].as_array().unwrap().len(), 3);
+    assert_eq!(j["epochs"], 1500);
+    let files: Vec<_> = (0..3)
+        .map(|r| d.join(format!("dist.csv.rank{r}of3")))
+        .collect();
+    assert!(files.iter().all(|f| f.exists()));
+    let merged = d.join("merged.csv");
+    let out = snn()
+        .args(["spikes", "merge"])
+        .args(&files)
+        .arg("-o")
+        .arg(&merged)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        std::fs::read(&merged).unwrap(),
+        std::fs::read(&single).unwrap()
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+#[test]
+fn plan_ranks_reports_memory_and_traffic_without_building() {
+    let out = snn()
+        .args([
+            "simulate",
+            "--neurons",
+            "40000",
+            "--plan-ranks",
+            "8",
+            "--plan-rate-hz",
+            "5",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["ranks"], 8);
+    assert_eq!(j["per_rank"].as_array().unwrap().len(), 8);
+    assert!(j["max_rank_bytes"].as_u64().unwrap() > 0);
+    assert!(j["messages_per_sim_s"].as_f64().unwrap() > 0.0);
+}
+
+#[test]
+fn bad_rank_requests_are_usage_errors() {
+    let out = snn()
+        .args(["simulate", "--neurons", "5", "--dry-run-ranks", "6"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("6 ranks for 5 neurons"), "{err}");
+    let out = snn()
+        .args(["simulate", "--dry-run-ranks", "2", "--plot", "x.svg"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--plot"));
+    // The dry-run ranks share one process: together they must fit the budget.
+    let out = snn()
+        .args(["simulate", "--dry-run-ranks", "2", "--max-memory", "1M"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("2 dry-run ranks in one process"), "{err}");
+}
+
+#[cfg(not(feature = "mpi"))]
+#[test]
+fn a_build_without_mpi_refuses_to_run_under_mpirun() {
+    for (k, v) in [
+        ("OMPI_COMM_WORLD_SIZE", "4"),
+        ("PMI_SIZE", "2"),
+        ("PMIX_RANK", "1"),
+    ] {
+        let mut c = snn();
+        c.env(k, v);
+        if k == "PMIX_RANK" {
+            c.env("PMIX_SIZE", "2");
+        }
+        let out = c
+            .args(["simulate", "--neurons", "100", "--duration-ms", "10"])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{k}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("built without MPI support"), "{k}: {err}");
+        assert!(out.stdout.is_empty());
+    }
+    // One rank is an ordinary run.
+    let out = snn()
+        .env("OMPI_COMM_WORLD_SIZE", "1")
+        .args(["simulate", "--neurons", "100", "--duration-ms", "10"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+}
+
+#[test]
+fn merge_names_a_bad_input() {
+    let d = tmp("bad");
+    let a = d.join("a.csv");
+    std::fs::write(&a, "step,neuron\n3,1\n2,0\n").unwrap();
+    let out = snn()
+        .args(["spikes", "merge"])
+        .arg(&a)
+        .arg("-o")
+        .arg(d.join("o.csv"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("a.csv:3") && err.contains("not sorted"),
+        "{err}"
+    );
+    assert!(!d.join("o.csv").exists(), "nothing written on failure");
+    let _ = std::fs::remove_dir_all(&d);
+}
