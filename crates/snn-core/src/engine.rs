@@ -1674,22 +1674,27 @@ impl Partition {
                 }
             }
         }
-        // Gather spikes, 8 flags at a time.
+        // Gather spikes: skip 64 silent flags at a time (one OR of eight words), then 8 at a time.
         self.spikes.clear();
         let lo = self.lo;
-        let mut chunks = self.flags.chunks_exact(8);
+        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("chunk of 8"));
+        let mut blocks = self.flags.chunks_exact(64);
         let mut i0 = 0u32;
-        for c in &mut chunks {
-            if u64::from_ne_bytes(c.try_into().expect("chunk of 8")) != 0 {
-                for (j, &f) in c.iter().enumerate() {
-                    if f != 0 {
-                        self.spikes.push(lo + i0 + j as u32);
+        for block in &mut blocks {
+            if block.chunks_exact(8).fold(0, |a, c| a | word(c)) != 0 {
+                for (k, c) in block.chunks_exact(8).enumerate() {
+                    if word(c) != 0 {
+                        for (j, &f) in c.iter().enumerate() {
+                            if f != 0 {
+                                self.spikes.push(lo + i0 + (8 * k + j) as u32);
+                            }
+                        }
                     }
                 }
             }
-            i0 += 8;
+            i0 += 64;
         }
-        for (j, &f) in chunks.remainder().iter().enumerate() {
+        for (j, &f) in blocks.remainder().iter().enumerate() {
             if f != 0 {
                 self.spikes.push(lo + i0 + j as u32);
             }
