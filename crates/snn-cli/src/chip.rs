@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget,
+    ArchError, ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions,
+    compile_with_budget,
     probe::{ProbeSpec, resolve_probes},
     spikes,
     sweep::{Sweep, SweepAxis, SweepPoint, SweepResult},
@@ -160,6 +161,14 @@ pub struct SweepArgs {
     pub max_memory: Option<u64>,
 }
 
+/// `--arch`: a preset or a file. A misspelt preset is a usage error (exit 2).
+pub(crate) fn resolve_arch(name: &str) -> Result<ArchSpec> {
+    ArchSpec::resolve(name).map_err(|e| match e {
+        ArchError::UnknownPreset { .. } => usage(format!("--arch: {e}")),
+        e => e.into(),
+    })
+}
+
 fn parse_noc(s: &str) -> Result<NocMode> {
     match s {
         "cycle" => Ok(NocMode::Cycle),
@@ -197,14 +206,8 @@ fn steps_of(steps: Option<u64>, spec: &snn_types::NetworkSpec, network: &Path) -
 /// Runs `snn chip sweep`.
 fn sweep(a: SweepArgs) -> Result<()> {
     let arch_file = Path::new(&a.arch);
-    if let Some(dir) = &a.out
-        && dir.exists()
-        && !dir.is_dir()
-    {
-        return Err(usage(format!(
-            "--out {}: exists and is not a directory",
-            dir.display()
-        )));
+    if let Some(dir) = &a.out {
+        check_out_dir(dir)?;
     }
     crate::outputs::check(
         &[],
@@ -224,7 +227,7 @@ fn sweep(a: SweepArgs) -> Result<()> {
         .map(|t| SweepAxis::parse(t))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(e.to_string()))?;
-    let arch = ArchSpec::resolve(&a.arch)?;
+    let arch = resolve_arch(&a.arch)?;
     let grid = Sweep::new(&arch, axes, noc).map_err(|e| usage(e.to_string()))?;
     let spec = crate::nir::load_spec(&a.network)?;
     let steps = steps_of(a.steps, &spec, &a.network)?;
@@ -241,17 +244,42 @@ fn sweep(a: SweepArgs) -> Result<()> {
     let result = grid
         .run(&spec, steps, &inputs, threads, &budget)
         .with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?;
-    if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
-        sweep_plots(&result, dir)?;
-    }
+    // The results first: a plot that cannot be written must not lose them.
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&result.to_json())?);
     } else {
         out!("{}", result.table());
     }
+    if let Some(dir) = &a.out {
+        crate::out::flush_stdout()?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
+        sweep_plots(&result, dir)?;
+    }
     Ok(())
+}
+
+/// Checks, before the sweep runs, that the plots can be written under `dir`: it is a directory
+/// (or can be created: its nearest existing ancestor is a writable directory).
+fn check_out_dir(dir: &Path) -> Result<()> {
+    let bad = |m: String| usage(format!("--out {}: {m}", dir.display()));
+    if dir.as_os_str().is_empty() {
+        return Err(bad("empty directory name".into()));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
+    }
+    // The deepest existing directory on the way, and the first name below it to create.
+    let mut probe = dir.join("energy.svg");
+    let mut at = dir.to_path_buf();
+    while !at.as_os_str().is_empty() && !at.exists() {
+        probe = at.clone();
+        at = match at.parent() {
+            Some(p) => p.to_path_buf(),
+            None => break,
+        };
+    }
+    snn_types::file::check_output(&probe, &[]).map_err(|e| bad(e.to_string()))
 }
 
 /// A plotted metric: file stem, title, value of a point.
@@ -412,7 +440,7 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     if a.max_neurons_per_core == Some(0) {
         return Err(usage("--max-neurons-per-core must be at least 1"));
     }
-    let mut arch = ArchSpec::resolve(&a.arch)?;
+    let mut arch = resolve_arch(&a.arch)?;
     if let Some(b) = a.skip_idle_neurons {
         arch.model.skip_idle_neurons = b;
     }
@@ -456,6 +484,8 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
             arch.name
         )
     })?;
+    // Probes name populations of the program: checked before anything is written.
+    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     if let Some(p) = &a.write_mapping {
         program
             .mapping()
@@ -471,7 +501,6 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
         return Ok(());
     }
     let steps = steps_of(a.steps, &spec, &network)?;
-    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     let mut chip = Chip::with_budget(&program, budget)?;
     chip.set_probes(probed)?;
     if let Some(p) = &a.input {

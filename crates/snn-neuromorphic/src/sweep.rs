@@ -256,7 +256,14 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
             let at = message.find("unknown field").unwrap_or(0);
             Err(unknown(message[at..].to_string()))
         }
-        Err(ArchError::Parse { message, .. }) => Err(bad(message)),
+        // The excerpt of the temporary document ("line 27, column 11 | tiles_x = -1 | ^^")
+        // means nothing to the user: keep what follows the carets.
+        Err(ArchError::Parse { message, .. }) => Err(bad(match message.rfind('^') {
+            Some(at) if !message[at + 1..].trim().is_empty() => {
+                message[at + 1..].trim().to_string()
+            }
+            _ => message,
+        })),
         Err(ArchError::Invalid { issues, .. }) => Err(bad(issues.join("; "))),
         Err(e) => Err(bad(e.to_string())),
     }
