@@ -327,6 +327,13 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// A number given on the command line, for an error message: as written when short, else in
+/// scientific notation (`1e300`, not 301 digits).
+fn flag_num(x: f64) -> String {
+    let s = format!("{x}");
+    if s.len() > 16 { format!("{x:e}") } else { s }
+}
+
 fn simulate(a: SimulateArgs) -> Result<()> {
     // Started by mpirun/srun as one of several ranks: run distributed, or refuse to run N copies.
     let launched = snn_core::comm::launched_ranks().filter(|&n| n > 1);
@@ -354,7 +361,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
              rank), merge the files with `snn spikes merge`, and plot a single-process run",
         ));
     }
-    if ranked && (a.analyse || a.warmup_ms.is_some()) {
+    if ranked && (a.analyse || a.warmup_ms.is_some_and(|w| w != 0.0)) {
         return Err(usage::usage(
             "--analyse and --warmup-ms run in one process only; with ranks, write --raster (one \
              file per rank) and merge the files with `snn spikes merge`",
@@ -424,7 +431,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if let Some(d) = a.duration_ms {
         // The spec's own duration_ms is bounded by validation; the flag is checked the same way.
         if let Err(why) = snn_types::check_duration(d, spec.dt_ms) {
-            return Err(usage::usage(format!("--duration-ms {d}: {why}")));
+            return Err(usage::usage(format!(
+                "--duration-ms {}: {why}",
+                flag_num(d)
+            )));
         }
     }
     if let Some(p) = &a.write_spec {
@@ -443,11 +453,20 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let warmup_steps = match a.warmup_ms {
         None => 0,
         Some(w) => {
-            if let Err(why) = snn_types::check_duration(w, spec.dt_ms) {
-                return Err(usage::usage(format!("--warmup-ms {w}: {why}")));
+            // 0 is the default (no warm-up), so it may also be given.
+            if let Err(why) = snn_types::check_time(w, spec.dt_ms) {
+                return Err(usage::usage(format!("--warmup-ms {}: {why}", flag_num(w))));
             }
-            ms_to_steps(w, spec.dt_ms)
-                .with_context(|| format!("warm-up {w} ms is not a valid duration"))?
+            let steps = ms_to_steps(w, spec.dt_ms)
+                .with_context(|| format!("warm-up {w} ms is not a valid duration"))?;
+            if w > 0.0 && steps == 0 {
+                return Err(usage::usage(format!(
+                    "--warmup-ms {}: shorter than one step of dt = {} ms",
+                    flag_num(w),
+                    spec.dt_ms
+                )));
+            }
+            steps
         }
     };
 
