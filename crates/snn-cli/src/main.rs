@@ -204,7 +204,7 @@ struct SimulateArgs {
     dry_run_ranks: Option<usize>,
     /// Print the memory plan of a run over N ranks (per rank: neurons, synapses, bytes) and its
     /// exchange rate, without building anything.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["dry_run_ranks", "raster", "plot", "analyse", "warmup_ms"])]
     plan_ranks: Option<usize>,
     /// Mean firing rate (Hz) the plan assumes for its traffic estimate (--plan-ranks).
     #[arg(long, value_name = "HZ", requires = "plan_ranks")]
@@ -471,6 +471,16 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
 
     let budget = budget::budget(a.max_memory);
+    if let Some(r) = a.plan_rate_hz
+        && r > 1000.0 / spec.dt_ms
+    {
+        return Err(usage::usage(format!(
+            "--plan-rate-hz {}: a neuron fires at most once per step, {} Hz at dt = {} ms",
+            flag_num(r),
+            1000.0 / spec.dt_ms,
+            spec.dt_ms
+        )));
+    }
     if let Some(r) = a.plan_ranks {
         let plan =
             snn_core::distributed::plan_ranks(&spec, r, a.threads, a.plan_rate_hz.unwrap_or(0.0))

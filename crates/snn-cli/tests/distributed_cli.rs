@@ -273,3 +273,31 @@ fn too_many_dry_run_ranks_are_refused_with_the_plan_suggested() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `--plan-rate-hz 1e300` panicked ("attempt to add with overflow" in the plan); a rate above one
+/// spike per step is now a usage error. `--plan-ranks` builds nothing, so flags of a run given
+/// with it (`--dry-run-ranks`, `--raster`) are refused instead of silently ignored.
+#[test]
+fn plan_ranks_refuses_impossible_rates_and_run_flags() {
+    let out = snn()
+        .args(["simulate", "--plan-ranks", "4", "--plan-rate-hz", "1e300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--plan-rate-hz 1e300: a neuron fires at most once per step, 10000 Hz"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for extra in [["--dry-run-ranks", "2"], ["--raster", "x.csv"]] {
+        let out = snn()
+            .args(["simulate", "--plan-ranks", "4"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot be used with"), "{err}");
+    }
+}
