@@ -241,9 +241,14 @@ fn sweep(a: SweepArgs) -> Result<()> {
             .unwrap_or(1)
     });
     let budget = crate::budget::budget(a.max_memory);
-    let result = grid
-        .run(&spec, steps, &inputs, threads, &budget)
-        .with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?;
+    let result = match grid.run(&spec, steps, &inputs, threads, &budget) {
+        // A bad input file is named, as `snn chip --input` names it.
+        Err(e @ snn_neuromorphic::sweep::SweepError::Input(_)) => {
+            let file = a.input.as_deref().unwrap_or(Path::new("--input"));
+            return Err(anyhow::Error::new(e).context(format!("{}", file.display())));
+        }
+        r => r.with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?,
+    };
     // The results first: a plot that cannot be written must not lose them.
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&result.to_json())?);

@@ -852,3 +852,28 @@ fn a_misspelt_arch_preset_is_a_usage_error() {
         );
     }
 }
+
+/// Input spikes are checked once before the sweep: a spike on a non-input neuron is an error
+/// naming the file even when no point fits (it used to be ignored then, and otherwise found only
+/// after every point had compiled, without the file's name).
+#[test]
+fn sweep_checks_the_input_file_before_any_point() {
+    let net = tmp("sweep-input.toml", NET);
+    let bad = tmp("sweep-bad-input.csv", "step,neuron\n0,200\n");
+    // One compartment per core: 300 cores on a 128-core chip, so no point fits.
+    let out = snn()
+        .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "3"])
+        .args(["--vary", "core.compartments=1"])
+        .arg("--input")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sweep-bad-input.csv")
+            && err.contains("neuron 200 is not in an input population"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}

@@ -201,6 +201,28 @@ fn toml_scalar(v: &str) -> toml::Value {
     }
 }
 
+/// Every input spike must name a neuron of an input population (as `Chip::inject_input`
+/// checks, here against the spec so that no compilation is needed).
+fn check_inputs(spec: &NetworkSpec, inputs: &[Spike]) -> Result<(), RunError> {
+    let offsets = spec.population_offsets();
+    for (index, s) in inputs.iter().enumerate() {
+        let n = s.neuron as u64;
+        let input = spec
+            .populations
+            .iter()
+            .zip(offsets.windows(2))
+            .find(|(_, w)| (w[0]..w[1]).contains(&n))
+            .is_some_and(|(p, _)| matches!(p.neuron, snn_types::NeuronModel::Input));
+        if !input {
+            return Err(RunError::NotInput {
+                index,
+                neuron: s.neuron,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Sets `key` (a dotted TOML path) to `value` in a copy of `arch` and validates it.
 fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, SweepError> {
     let bad = |m: String| SweepError::BadValue {
@@ -375,6 +397,9 @@ impl Sweep {
         threads: usize,
         budget: &MemoryBudget,
     ) -> Result<SweepResult, SweepError> {
+        // Input spikes are checked once, before any point runs: a bad file is reported at once
+        // (not after every point has compiled) and also when no point fits.
+        check_inputs(spec, inputs).map_err(SweepError::Input)?;
         let n = self.setups.len();
         let results: Mutex<Vec<Option<Result<SweepPoint, SweepError>>>> = Mutex::new(vec![None; n]);
         let next = AtomicUsize::new(0);
