@@ -241,7 +241,27 @@ fn sweep(a: SweepArgs) -> Result<()> {
             .unwrap_or(1)
     });
     let budget = crate::budget::budget(a.max_memory);
-    let result = match grid.run(&spec, steps, &inputs, threads, &budget) {
+    // Progress on a terminal only (a sweep of big networks runs minutes without output).
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(grid.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "sweep {bar:40} {pos}/{len} points ({eta} left)",
+            )
+            .expect("static template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let run = grid.run_with_progress(&spec, steps, &inputs, threads, &budget, &|done| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let result = match run {
         // A bad input file is named, as `snn chip --input` names it.
         Err(e @ snn_neuromorphic::sweep::SweepError::Input(_)) => {
             let file = a.input.as_deref().unwrap_or(Path::new("--input"));

@@ -397,12 +397,28 @@ impl Sweep {
         threads: usize,
         budget: &MemoryBudget,
     ) -> Result<SweepResult, SweepError> {
+        self.run_with_progress(spec, steps, inputs, threads, budget, &|_| {})
+    }
+
+    /// [`run`](Self::run), calling `progress(done)` with the number of points finished after
+    /// each point (from the worker threads, in no particular order of points), so that a long
+    /// sweep can show how far it is.
+    pub fn run_with_progress(
+        &self,
+        spec: &NetworkSpec,
+        steps: u64,
+        inputs: &[Spike],
+        threads: usize,
+        budget: &MemoryBudget,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<SweepResult, SweepError> {
         // Input spikes are checked once, before any point runs: a bad file is reported at once
         // (not after every point has compiled) and also when no point fits.
         check_inputs(spec, inputs).map_err(SweepError::Input)?;
         let n = self.setups.len();
         let results: Mutex<Vec<Option<Result<SweepPoint, SweepError>>>> = Mutex::new(vec![None; n]);
         let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
         let workers = threads.clamp(1, n.max(1));
         let work = || {
             loop {
@@ -414,6 +430,7 @@ impl Sweep {
                 if let Ok(mut g) = results.lock() {
                     g[i] = Some(r);
                 }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             }
         };
         if workers == 1 {
