@@ -129,7 +129,8 @@ Examples:
 pub struct SweepArgs {
     /// Network spec (.toml or .json).
     pub network: PathBuf,
-    /// Architecture the grid varies: a preset (`loihi`, `truenorth`) or an ArchSpec TOML file.
+    /// Architecture the grid varies: a preset (`loihi`, `truenorth`, `loihi_nahuku`,
+    /// `truenorth_ns16e`) or an ArchSpec TOML file.
     #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
     pub arch: String,
     /// An axis of the grid, `KEY=V1,V2,...`. Repeatable (at least one).
