@@ -80,8 +80,8 @@ pub struct ChipArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Place at most N neurons per core (at least 1; spreads the network over more cores). The
-    /// placer keeps every per-core limit under it.
-    #[arg(long, value_name = "N")]
+    /// placer keeps every per-core limit under it. Not with --mapping (the file places).
+    #[arg(long, value_name = "N", conflicts_with = "mapping")]
     pub max_neurons_per_core: Option<u32>,
     /// Keep the cores in layer (snake) order: skip the refinement that moves cores to lower the
     /// traffic (packets x hops).
@@ -487,7 +487,20 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     }
     let spec = crate::nir::load_spec(&network)?;
     let mapping = match &a.mapping {
-        Some(p) => Some(Mapping::load(p)?),
+        Some(p) => {
+            let m = Mapping::load(p)?;
+            // `arch` in the file is informative; a different one is most likely a mistake.
+            if let Some(written) = &m.arch
+                && *written != arch.name
+            {
+                errln!(
+                    "warning: --mapping {}: written for '{written}', compiling for '{}'",
+                    p.display(),
+                    arch.name
+                );
+            }
+            Some(m)
+        }
         None => None,
     };
     let opts = CompileOptions {

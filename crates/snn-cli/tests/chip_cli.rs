@@ -877,3 +877,33 @@ fn sweep_checks_the_input_file_before_any_point() {
     );
     assert!(out.stdout.is_empty());
 }
+
+/// `--max-neurons-per-core` with `--mapping` was silently ignored (the file places every
+/// neuron): now a usage error. A mapping written for another architecture gives a warning.
+#[test]
+fn mapping_conflicts_with_the_placer_cap_and_warns_about_another_arch() {
+    let net = tmp("map-cap.toml", NET);
+    let map = tmp(
+        "map-cap-map.toml",
+        "arch = \"truenorth\"\n[[map]]\npopulation = \"h\"\ncore = 0\n",
+    );
+    let out = snn()
+        .args(["chip", "--fit", net.to_str().unwrap(), "--mapping"])
+        .arg(&map)
+        .args(["--max-neurons-per-core", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let out = snn()
+        .args(["chip", "--fit", net.to_str().unwrap(), "--mapping"])
+        .arg(&map)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("written for 'truenorth', compiling for 'loihi'"),
+        "{err}"
+    );
+}
