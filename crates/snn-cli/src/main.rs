@@ -514,7 +514,11 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let build_s = t0.elapsed().as_secs_f64();
 
     let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::with_draw_target(Some(n_steps), ProgressDrawTarget::stderr());
+        // The warm-up counts too: a long one showed nothing at all.
+        let b = ProgressBar::with_draw_target(
+            Some(warmup_steps.saturating_add(n_steps)),
+            ProgressDrawTarget::stderr(),
+        );
         b.set_style(
             ProgressStyle::with_template("simulating {bar:40} {pos}/{len} steps ({eta} left)")
                 .expect("static template"),
@@ -564,7 +568,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
     let tw = Instant::now();
     if warmup_steps > 0 {
-        net.run(warmup_steps, &mut snn_core::NullSink);
+        net.run_with_progress(warmup_steps, &mut snn_core::NullSink, &mut |done| {
+            bar.set_position(done)
+        });
     }
     let warmup_s = tw.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -574,7 +580,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             raster: collected.as_mut(),
             analyser: analyser.as_mut(),
         };
-        net.run_with_progress(n_steps, &mut tee, &mut |done| bar.set_position(done))
+        net.run_with_progress(n_steps, &mut tee, &mut |done| {
+            bar.set_position(warmup_steps + done)
+        })
     };
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
