@@ -407,3 +407,18 @@ fn warmup_zero_is_no_warmup_and_huge_values_are_named_compactly() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.starts_with("error: --duration-ms 1e300: "), "{err}");
 }
+
+/// At a scale with no reference run the reference column holds the full-scale rates; the
+/// output says a downscaled network is not expected to reach them (a -76% deviation read as a
+/// broken model).
+#[test]
+fn analyse_at_a_scale_without_reference_run_says_so() {
+    let out = snn()
+        .args(["simulate", "--network", "microcircuit", "--scale", "0.01"])
+        .args(["--duration-ms", "5", "--analyse"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no reference run at scale 0.01"), "{text}");
+}
