@@ -433,11 +433,10 @@ fn rank_of_name(p: &Path) -> Option<(usize, usize)> {
 /// doubled), and rank files of runs over different rank counts or the same rank twice (two
 /// runs mixed). A set of rank files missing some ranks is merged with a warning.
 fn check_merge_inputs(inputs: &[PathBuf]) -> Result<()> {
-    for (i, p) in inputs.iter().enumerate() {
-        if let Some(q) = inputs[..i]
-            .iter()
-            .find(|q| snn_types::file::same_target(q, p))
-        {
+    // Resolved once per input (a cluster run has thousands of rank files).
+    let mut seen: std::collections::HashMap<PathBuf, &Path> = std::collections::HashMap::new();
+    for p in inputs {
+        if let Some(q) = seen.insert(snn_types::file::resolved_target(p), p) {
             return Err(usage(format!(
                 "{} is given twice (also as {}): its spikes would be merged twice",
                 p.display(),
@@ -470,16 +469,22 @@ fn check_merge_inputs(inputs: &[PathBuf]) -> Result<()> {
             None => runs.push((stem, n, vec![r])),
         }
     }
-    for (stem, n, seen) in &runs {
-        let missing: Vec<String> = (0..*n)
-            .filter(|r| !seen.contains(r))
-            .map(|r| r.to_string())
-            .collect();
-        if !missing.is_empty() {
+    for (stem, n, seen) in &mut runs {
+        seen.sort_unstable();
+        seen.dedup();
+        let missing = *n - seen.len();
+        if missing > 0 {
+            // Lazy: at most seen.len() + 10 ranks are looked at, whatever R the names claim.
+            let first: Vec<String> = (0..*n)
+                .filter(|r| seen.binary_search(r).is_err())
+                .take(10)
+                .map(|r| r.to_string())
+                .collect();
+            let more = if missing > first.len() { ", ..." } else { "" };
             errln!(
-                "warning: {stem}.rank*of{n}: rank(s) {} of {n} not given: the merged raster \
-                 lacks their neurons' spikes",
-                missing.join(", ")
+                "warning: {stem}.rank*of{n}: {missing} rank(s) of {n} not given ({}{more}): the \
+                 merged raster lacks their neurons' spikes",
+                first.join(", ")
             );
         }
     }

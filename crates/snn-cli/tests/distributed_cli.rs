@@ -232,7 +232,7 @@ fn merge_refuses_doubled_and_mixed_rank_inputs() {
     assert!(out.status.success(), "{out:?}");
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("warning") && err.contains("rank(s) 1 of 2"),
+        err.contains("warning") && err.contains("1 rank(s) of 2 not given (1)"),
         "{err}"
     );
     assert_eq!(
@@ -241,6 +241,15 @@ fn merge_refuses_doubled_and_mixed_rank_inputs() {
     );
     let out = run(&[&r0of2, &r1of2]);
     assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    // A name claiming a huge rank count is looked at lazily (no loop over 10^11 ranks).
+    let odd = f("o.csv.rank0of99999999999", "step,neuron\n0,3\n");
+    let out = run(&[&odd]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("99999999998 rank(s) of 99999999999 not given (1, 2, 3"),
+        "{err}"
+    );
     let _ = std::fs::remove_dir_all(&d);
 }
 
