@@ -403,7 +403,19 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
     check_merge_inputs(inputs)?;
     let mut readers = Vec::with_capacity(inputs.len());
     for p in inputs {
-        let f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+        let f = std::fs::File::open(p).map_err(|e| {
+            // EMFILE (24 on Linux and macOS): more inputs than the process may open.
+            let hint = if e.raw_os_error() == Some(24) {
+                format!(
+                    "; {} inputs are more than this process may open (`ulimit -n`): raise the \
+                     limit, or merge groups of files and then merge the groups' outputs",
+                    inputs.len()
+                )
+            } else {
+                String::new()
+            };
+            anyhow!("cannot open {}: {e}{hint}", p.display())
+        })?;
         readers.push((p.display().to_string(), BufReader::new(f)));
     }
     let mut file = AtomicFile::create(out)?;

@@ -310,3 +310,35 @@ fn plan_ranks_refuses_impossible_rates_and_run_flags() {
         assert!(err.contains("cannot be used with"), "{err}");
     }
 }
+
+/// More rank files than the process may open: the error says so and how to proceed (it was only
+/// "Too many open files" on one of them).
+#[cfg(unix)]
+#[test]
+fn merging_more_files_than_may_be_open_says_what_to_do() {
+    let d = tmp("emfile");
+    let mut args = String::new();
+    for i in 0..64 {
+        let p = d.join(format!("o.csv.rank{i}of64"));
+        std::fs::write(&p, format!("step,neuron\n0,{i}\n")).unwrap();
+        args.push_str(&format!(" '{}'", p.display()));
+    }
+    let bin = assert_cmd::cargo::cargo_bin("snn");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 24 && exec '{}' spikes merge{args} -o '{}'",
+            bin.display(),
+            d.join("o.csv").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("64 inputs are more than this process may open") && err.contains("ulimit -n"),
+        "{err}"
+    );
+    assert!(!d.join("o.csv").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}
