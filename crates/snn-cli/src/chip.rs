@@ -118,7 +118,7 @@ pub enum ChipCommand {
 #[command(after_help = "\
 Keys: any scalar field of the architecture as its TOML path (core.compartments,
 core.synaptic_memory_bits, core.input_axons, mesh.tiles_x, noc.flit_ns, energy_pj.synaptic_op,
-power.static_mw, model.skip_idle_neurons, ...), or weight_bits (numWeightBits),
+power.static_mw, model.skip_idle_neurons, system.chips_x, ...), or weight_bits (numWeightBits),
 max_neurons_per_core, noc (cycle|analytic). Points are the product of the axes, the first
 outermost; a point whose network does not fit is reported as such.
 

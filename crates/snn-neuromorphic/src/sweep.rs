@@ -239,6 +239,17 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
     let (last, parents) = parts
         .split_last()
         .ok_or_else(|| unknown("empty key".into()))?;
+    // A single-chip architecture has no `[system]`: varying `system.chips_x` starts from one
+    // chip (1 x 1), as the fix search's "more chips" does.
+    if parents.first() == Some(&"system")
+        && let Some(t) = root.as_table_mut()
+        && !t.contains_key("system")
+    {
+        let mut sys = toml::map::Map::new();
+        sys.insert("chips_x".into(), toml::Value::Integer(1));
+        sys.insert("chips_y".into(), toml::Value::Integer(1));
+        t.insert("system".into(), toml::Value::Table(sys));
+    }
     let mut node = &mut root;
     for (i, p) in parents.iter().enumerate() {
         let table = node
@@ -246,7 +257,7 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
             .ok_or_else(|| unknown(format!("'{}' is not a section", parts[..i].join("."))))?;
         node = table.get_mut(*p).ok_or_else(|| {
             unknown(format!(
-                "no section '{}' (sections: mesh, core, noc, energy_pj, latency_ns, timestep, power, model; options: {})",
+                "no section '{}' (sections: mesh, core, noc, energy_pj, latency_ns, timestep, power, model, system; options: {})",
                 parts[..=i].join("."),
                 OPTION_KEYS.join(", ")
             ))

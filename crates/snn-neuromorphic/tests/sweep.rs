@@ -153,3 +153,23 @@ fn progress_counts_every_point_and_bad_inputs_are_refused_first() {
         "{e}"
     );
 }
+
+/// A single-chip preset has no `[system]`; `system.chips_x` can still be varied (it was "no
+/// section 'system'"), starting from one chip.
+#[test]
+fn the_chip_count_of_a_single_chip_preset_can_be_varied() {
+    let base = ArchSpec::preset("loihi").unwrap();
+    assert!(base.system.is_none());
+    let sweep = Sweep::new(
+        &base,
+        vec![SweepAxis::parse("system.chips_x=1,3").unwrap()],
+        NocMode::Cycle,
+    )
+    .unwrap();
+    assert_eq!(sweep.arch_of(0).unwrap().n_chips(), 1);
+    assert_eq!(sweep.arch_of(1).unwrap().n_chips(), 3);
+    let r = sweep
+        .run(&net(), 5, &[], 1, &MemoryBudget::unknown())
+        .unwrap();
+    assert!(r.points.iter().all(|p| p.fits));
+}
