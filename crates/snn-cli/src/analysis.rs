@@ -38,7 +38,17 @@ pub fn print(stats: &[PopulationActivity], microcircuit: Option<f64>) -> anyhow:
         snn_core::analysis::MIN_SPIKES_FOR_CV
     );
     if let Some(scale) = microcircuit {
-        outln!("reference        {}", reference_rates_hz(scale).1);
+        if (scale - 0.1).abs() < 1e-12 || (scale - 1.0).abs() < 1e-12 {
+            outln!("reference        {}", reference_rates_hz(scale).1);
+        } else {
+            // A downscaled network fires less than the full-scale one (docs/microcircuit.md):
+            // say so, or the deviation column reads as a broken model.
+            outln!(
+                "reference        {} (no reference run at scale {scale}: a downscaled network \
+                 is not expected to reach them; compare at --scale 0.1 or 1)",
+                reference_rates_hz(scale).1
+            );
+        }
         outln!(
             "population  neurons   rate (Hz)  reference (Hz)  deviation   CV ISI  (neurons)  synchrony  ref CV  ref sync"
         );

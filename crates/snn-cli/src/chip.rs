@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
 use snn_neuromorphic::{
-    ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions, compile_with_budget,
+    ArchError, ArchSpec, ChargeClass, Chip, CompileOptions, Mapping, NocMode, RunOptions,
+    compile_with_budget,
     probe::{ProbeSpec, resolve_probes},
     spikes,
     sweep::{Sweep, SweepAxis, SweepPoint, SweepResult},
@@ -79,8 +80,8 @@ pub struct ChipArgs {
     #[arg(long, value_name = "N")]
     pub seed: Option<u64>,
     /// Place at most N neurons per core (at least 1; spreads the network over more cores). The
-    /// placer keeps every per-core limit under it.
-    #[arg(long, value_name = "N")]
+    /// placer keeps every per-core limit under it. Not with --mapping (the file places).
+    #[arg(long, value_name = "N", conflicts_with = "mapping")]
     pub max_neurons_per_core: Option<u32>,
     /// Keep the cores in layer (snake) order: skip the refinement that moves cores to lower the
     /// traffic (packets x hops).
@@ -117,7 +118,7 @@ pub enum ChipCommand {
 #[command(after_help = "\
 Keys: any scalar field of the architecture as its TOML path (core.compartments,
 core.synaptic_memory_bits, core.input_axons, mesh.tiles_x, noc.flit_ns, energy_pj.synaptic_op,
-power.static_mw, model.skip_idle_neurons, ...), or weight_bits (numWeightBits),
+power.static_mw, model.skip_idle_neurons, system.chips_x, ...), or weight_bits (numWeightBits),
 max_neurons_per_core, noc (cycle|analytic). Points are the product of the axes, the first
 outermost; a point whose network does not fit is reported as such.
 
@@ -128,7 +129,8 @@ Examples:
 pub struct SweepArgs {
     /// Network spec (.toml or .json).
     pub network: PathBuf,
-    /// Architecture the grid varies: a preset (`loihi`, `truenorth`) or an ArchSpec TOML file.
+    /// Architecture the grid varies: a preset (`loihi`, `truenorth`, `loihi_nahuku`,
+    /// `truenorth_ns16e`) or an ArchSpec TOML file.
     #[arg(long, default_value = "loihi", value_name = "NAME|FILE")]
     pub arch: String,
     /// An axis of the grid, `KEY=V1,V2,...`. Repeatable (at least one).
@@ -158,6 +160,14 @@ pub struct SweepArgs {
     /// Memory budget (e.g. 512M, 8G; default: the memory available), checked by every point.
     #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
     pub max_memory: Option<u64>,
+}
+
+/// `--arch`: a preset or a file. A misspelt preset is a usage error (exit 2).
+pub(crate) fn resolve_arch(name: &str) -> Result<ArchSpec> {
+    ArchSpec::resolve(name).map_err(|e| match e {
+        ArchError::UnknownPreset { .. } => usage(format!("--arch: {e}")),
+        e => e.into(),
+    })
 }
 
 fn parse_noc(s: &str) -> Result<NocMode> {
@@ -197,14 +207,8 @@ fn steps_of(steps: Option<u64>, spec: &snn_types::NetworkSpec, network: &Path) -
 /// Runs `snn chip sweep`.
 fn sweep(a: SweepArgs) -> Result<()> {
     let arch_file = Path::new(&a.arch);
-    if let Some(dir) = &a.out
-        && dir.exists()
-        && !dir.is_dir()
-    {
-        return Err(usage(format!(
-            "--out {}: exists and is not a directory",
-            dir.display()
-        )));
+    if let Some(dir) = &a.out {
+        check_out_dir(dir)?;
     }
     crate::outputs::check(
         &[],
@@ -224,7 +228,7 @@ fn sweep(a: SweepArgs) -> Result<()> {
         .map(|t| SweepAxis::parse(t))
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| usage(e.to_string()))?;
-    let arch = ArchSpec::resolve(&a.arch)?;
+    let arch = resolve_arch(&a.arch)?;
     let grid = Sweep::new(&arch, axes, noc).map_err(|e| usage(e.to_string()))?;
     let spec = crate::nir::load_spec(&a.network)?;
     let steps = steps_of(a.steps, &spec, &a.network)?;
@@ -238,20 +242,70 @@ fn sweep(a: SweepArgs) -> Result<()> {
             .unwrap_or(1)
     });
     let budget = crate::budget::budget(a.max_memory);
-    let result = grid
-        .run(&spec, steps, &inputs, threads, &budget)
-        .with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?;
-    if let Some(dir) = &a.out {
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
-        sweep_plots(&result, dir)?;
-    }
+    // Progress on a terminal only (a sweep of big networks runs minutes without output).
+    let bar = if std::io::IsTerminal::is_terminal(&std::io::stderr()) {
+        let b = indicatif::ProgressBar::with_draw_target(
+            Some(grid.len() as u64),
+            indicatif::ProgressDrawTarget::stderr(),
+        );
+        b.set_style(
+            indicatif::ProgressStyle::with_template(
+                "sweep {bar:40} {pos}/{len} points ({eta} left)",
+            )
+            .expect("static template"),
+        );
+        b
+    } else {
+        indicatif::ProgressBar::hidden()
+    };
+    let run = grid.run_with_progress(&spec, steps, &inputs, threads, &budget, &|done| {
+        bar.set_position(done as u64)
+    });
+    bar.finish_and_clear();
+    let result = match run {
+        // A bad input file is named, as `snn chip --input` names it.
+        Err(e @ snn_neuromorphic::sweep::SweepError::Input(_)) => {
+            let file = a.input.as_deref().unwrap_or(Path::new("--input"));
+            return Err(anyhow::Error::new(e).context(format!("{}", file.display())));
+        }
+        r => r.with_context(|| format!("{}: sweep on '{}'", a.network.display(), arch.name))?,
+    };
+    // The results first: a plot that cannot be written must not lose them.
     if a.json {
         outln!("{}", serde_json::to_string_pretty(&result.to_json())?);
     } else {
         out!("{}", result.table());
     }
+    if let Some(dir) = &a.out {
+        crate::out::flush_stdout()?;
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("--out {}: cannot create the directory", dir.display()))?;
+        sweep_plots(&result, dir)?;
+    }
     Ok(())
+}
+
+/// Checks, before the sweep runs, that the plots can be written under `dir`: it is a directory
+/// (or can be created: its nearest existing ancestor is a writable directory).
+fn check_out_dir(dir: &Path) -> Result<()> {
+    let bad = |m: String| usage(format!("--out {}: {m}", dir.display()));
+    if dir.as_os_str().is_empty() {
+        return Err(bad("empty directory name".into()));
+    }
+    if dir.exists() && !dir.is_dir() {
+        return Err(bad("exists and is not a directory".into()));
+    }
+    // The deepest existing directory on the way, and the first name below it to create.
+    let mut probe = dir.join("energy.svg");
+    let mut at = dir.to_path_buf();
+    while !at.as_os_str().is_empty() && !at.exists() {
+        probe = at.clone();
+        at = match at.parent() {
+            Some(p) => p.to_path_buf(),
+            None => break,
+        };
+    }
+    snn_types::file::check_output(&probe, &[]).map_err(|e| bad(e.to_string()))
 }
 
 /// A plotted metric: file stem, title, value of a point.
@@ -412,7 +466,7 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     if a.max_neurons_per_core == Some(0) {
         return Err(usage("--max-neurons-per-core must be at least 1"));
     }
-    let mut arch = ArchSpec::resolve(&a.arch)?;
+    let mut arch = resolve_arch(&a.arch)?;
     if let Some(b) = a.skip_idle_neurons {
         arch.model.skip_idle_neurons = b;
     }
@@ -433,7 +487,20 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
     }
     let spec = crate::nir::load_spec(&network)?;
     let mapping = match &a.mapping {
-        Some(p) => Some(Mapping::load(p)?),
+        Some(p) => {
+            let m = Mapping::load(p)?;
+            // `arch` in the file is informative; a different one is most likely a mistake.
+            if let Some(written) = &m.arch
+                && *written != arch.name
+            {
+                errln!(
+                    "warning: --mapping {}: written for '{written}', compiling for '{}'",
+                    p.display(),
+                    arch.name
+                );
+            }
+            Some(m)
+        }
         None => None,
     };
     let opts = CompileOptions {
@@ -456,6 +523,8 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
             arch.name
         )
     })?;
+    // Probes name populations of the program: checked before anything is written.
+    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     if let Some(p) = &a.write_mapping {
         program
             .mapping()
@@ -471,7 +540,6 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
         return Ok(());
     }
     let steps = steps_of(a.steps, &spec, &network)?;
-    let probed = resolve_probes(&program, &probes).map_err(|e| usage(format!("--probe: {e}")))?;
     let mut chip = Chip::with_budget(&program, budget)?;
     chip.set_probes(probed)?;
     if let Some(p) = &a.input {

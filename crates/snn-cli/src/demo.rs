@@ -18,7 +18,7 @@ use snn_learn::export::{EngineClassifier, sample_spikes};
 use snn_learn::model::{Input, Model, ModelConfig};
 use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, TrainConfig, Trainer};
-use snn_neuromorphic::{ArchSpec, Chip, RunOptions, compile};
+use snn_neuromorphic::{Chip, RunOptions, compile};
 use snn_types::file::atomic_write;
 
 /// Energy of one 32-bit floating-point multiply (3.7 pJ) plus add (0.9 pJ) in 45 nm CMOS:
@@ -115,7 +115,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             "--threads, --hidden, --epochs and --steps must be at least 1",
         ));
     }
-    let arch = ArchSpec::resolve(&a.arch)?;
+    let arch = crate::chip::resolve_arch(&a.arch)?;
     // Every file of the run can be written, checked before the training starts.
     if a.out.is_file() {
         return Err(crate::usage::usage(format!(

@@ -104,10 +104,22 @@ fn precheck(job: &Job<'_>, ranks: usize) -> Result<DistributedPlan> {
     plan_ranks(job.spec, ranks, job.threads, 0.0).map_err(|e| usage(e.to_string()))
 }
 
+/// Most `--dry-run-ranks`: each is a thread of this process that generates every synapse of the
+/// network (only its own are kept), so thousands of them take hours, and tens of thousands
+/// exhaust the threads the OS allows. `--plan-ranks` plans any count without building.
+pub const MAX_DRY_RUN_RANKS: usize = 1024;
+
 /// Runs the job over `ranks` DryRun ranks (threads of this process) and prints the report with
 /// the per-rank memory plan.
 pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
     let plan = precheck(job, ranks)?;
+    if ranks > MAX_DRY_RUN_RANKS {
+        return Err(usage(format!(
+            "--dry-run-ranks {ranks}: at most {MAX_DRY_RUN_RANKS} (each dry-run rank is a thread \
+             of this process that generates every synapse); plan a run over {ranks} ranks with \
+             --plan-ranks {ranks}"
+        )));
+    }
     // The ranks share this process: all of them together must fit the budget.
     let total = plan
         .ranks
@@ -388,9 +400,22 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
         .map(|p| crate::outputs::Input::new(Some(p.as_path())))
         .collect();
     crate::outputs::check(&[("-o", Some(out))], &ins)?;
+    check_merge_inputs(inputs)?;
     let mut readers = Vec::with_capacity(inputs.len());
     for p in inputs {
-        let f = std::fs::File::open(p).with_context(|| format!("cannot open {}", p.display()))?;
+        let f = std::fs::File::open(p).map_err(|e| {
+            // EMFILE (24 on Linux and macOS): more inputs than the process may open.
+            let hint = if e.raw_os_error() == Some(24) {
+                format!(
+                    "; {} inputs are more than this process may open (`ulimit -n`): raise the \
+                     limit, or merge groups of files and then merge the groups' outputs",
+                    inputs.len()
+                )
+            } else {
+                String::new()
+            };
+            anyhow!("cannot open {}: {e}{hint}", p.display())
+        })?;
         readers.push((p.display().to_string(), BufReader::new(f)));
     }
     let mut file = AtomicFile::create(out)?;
@@ -401,6 +426,80 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
         inputs.len(),
         out.display()
     );
+    Ok(())
+}
+
+/// `(r, R)` of a rank file named `<raster>.rank<r>of<R>`.
+fn rank_of_name(p: &Path) -> Option<(usize, usize)> {
+    let name = p.file_name()?.to_str()?;
+    let tail = &name[name.rfind(".rank")? + ".rank".len()..];
+    let (r, n) = tail.split_once("of")?;
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(r) || !all_digits(n) {
+        return None;
+    }
+    Some((r.parse().ok()?, n.parse().ok()?))
+}
+
+/// Refuses inputs that would merge into a wrong raster: the same file twice (every spike
+/// doubled), and rank files of runs over different rank counts or the same rank twice (two
+/// runs mixed). A set of rank files missing some ranks is merged with a warning.
+fn check_merge_inputs(inputs: &[PathBuf]) -> Result<()> {
+    // Resolved once per input (a cluster run has thousands of rank files).
+    let mut seen: std::collections::HashMap<PathBuf, &Path> = std::collections::HashMap::new();
+    for p in inputs {
+        if let Some(q) = seen.insert(snn_types::file::resolved_target(p), p) {
+            return Err(usage(format!(
+                "{} is given twice (also as {}): its spikes would be merged twice",
+                p.display(),
+                q.display()
+            )));
+        }
+    }
+    // Per stem (the raster path before `.rank`): the rank count and the ranks seen.
+    let mut runs: Vec<(String, usize, Vec<usize>)> = Vec::new();
+    for p in inputs {
+        let Some((r, n)) = rank_of_name(p) else {
+            continue;
+        };
+        let s = p.display().to_string();
+        let stem = s[..s.rfind(".rank").unwrap_or(s.len())].to_string();
+        if r >= n {
+            return Err(usage(format!(
+                "{}: rank {r} of {n} is not a rank file of a run over {n} ranks",
+                p.display()
+            )));
+        }
+        match runs.iter_mut().find(|x| x.0 == stem) {
+            Some((_, m, _)) if *m != n => {
+                return Err(usage(format!(
+                    "{} is a file of a run over {n} ranks, but other inputs are of a run over {m} ranks: rank files of different runs cannot be merged into one raster",
+                    p.display()
+                )));
+            }
+            Some((_, _, seen)) => seen.push(r),
+            None => runs.push((stem, n, vec![r])),
+        }
+    }
+    for (stem, n, seen) in &mut runs {
+        seen.sort_unstable();
+        seen.dedup();
+        let missing = *n - seen.len();
+        if missing > 0 {
+            // Lazy: at most seen.len() + 10 ranks are looked at, whatever R the names claim.
+            let first: Vec<String> = (0..*n)
+                .filter(|r| seen.binary_search(r).is_err())
+                .take(10)
+                .map(|r| r.to_string())
+                .collect();
+            let more = if missing > first.len() { ", ..." } else { "" };
+            errln!(
+                "warning: {stem}.rank*of{n}: {missing} rank(s) of {n} not given ({}{more}): the \
+                 merged raster lacks their neurons' spikes",
+                first.join(", ")
+            );
+        }
+    }
     Ok(())
 }
 

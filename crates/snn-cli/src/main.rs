@@ -204,7 +204,7 @@ struct SimulateArgs {
     dry_run_ranks: Option<usize>,
     /// Print the memory plan of a run over N ranks (per rank: neurons, synapses, bytes) and its
     /// exchange rate, without building anything.
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with_all = ["dry_run_ranks", "raster", "plot", "analyse", "warmup_ms"])]
     plan_ranks: Option<usize>,
     /// Mean firing rate (Hz) the plan assumes for its traffic estimate (--plan-ranks).
     #[arg(long, value_name = "HZ", requires = "plan_ranks")]
@@ -327,6 +327,13 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
     Some(kb * 1024)
 }
 
+/// A number given on the command line, for an error message: as written when short, else in
+/// scientific notation (`1e300`, not 301 digits).
+fn flag_num(x: f64) -> String {
+    let s = format!("{x}");
+    if s.len() > 16 { format!("{x:e}") } else { s }
+}
+
 fn simulate(a: SimulateArgs) -> Result<()> {
     // Started by mpirun/srun as one of several ranks: run distributed, or refuse to run N copies.
     let launched = snn_core::comm::launched_ranks().filter(|&n| n > 1);
@@ -354,7 +361,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
              rank), merge the files with `snn spikes merge`, and plot a single-process run",
         ));
     }
-    if ranked && (a.analyse || a.warmup_ms.is_some()) {
+    if ranked && (a.analyse || a.warmup_ms.is_some_and(|w| w != 0.0)) {
         return Err(usage::usage(
             "--analyse and --warmup-ms run in one process only; with ranks, write --raster (one \
              file per rank) and merge the files with `snn spikes merge`",
@@ -424,7 +431,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if let Some(d) = a.duration_ms {
         // The spec's own duration_ms is bounded by validation; the flag is checked the same way.
         if let Err(why) = snn_types::check_duration(d, spec.dt_ms) {
-            return Err(usage::usage(format!("--duration-ms {d}: {why}")));
+            return Err(usage::usage(format!(
+                "--duration-ms {}: {why}",
+                flag_num(d)
+            )));
         }
     }
     if let Some(p) = &a.write_spec {
@@ -443,15 +453,34 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let warmup_steps = match a.warmup_ms {
         None => 0,
         Some(w) => {
-            if let Err(why) = snn_types::check_duration(w, spec.dt_ms) {
-                return Err(usage::usage(format!("--warmup-ms {w}: {why}")));
+            // 0 is the default (no warm-up), so it may also be given.
+            if let Err(why) = snn_types::check_time(w, spec.dt_ms) {
+                return Err(usage::usage(format!("--warmup-ms {}: {why}", flag_num(w))));
             }
-            ms_to_steps(w, spec.dt_ms)
-                .with_context(|| format!("warm-up {w} ms is not a valid duration"))?
+            let steps = ms_to_steps(w, spec.dt_ms)
+                .with_context(|| format!("warm-up {w} ms is not a valid duration"))?;
+            if w > 0.0 && steps == 0 {
+                return Err(usage::usage(format!(
+                    "--warmup-ms {}: shorter than one step of dt = {} ms",
+                    flag_num(w),
+                    spec.dt_ms
+                )));
+            }
+            steps
         }
     };
 
     let budget = budget::budget(a.max_memory);
+    if let Some(r) = a.plan_rate_hz
+        && r > 1000.0 / spec.dt_ms
+    {
+        return Err(usage::usage(format!(
+            "--plan-rate-hz {}: a neuron fires at most once per step, {} Hz at dt = {} ms",
+            flag_num(r),
+            1000.0 / spec.dt_ms,
+            spec.dt_ms
+        )));
+    }
     if let Some(r) = a.plan_ranks {
         let plan =
             snn_core::distributed::plan_ranks(&spec, r, a.threads, a.plan_rate_hz.unwrap_or(0.0))
@@ -485,7 +514,11 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let build_s = t0.elapsed().as_secs_f64();
 
     let bar = if std::io::stderr().is_terminal() {
-        let b = ProgressBar::with_draw_target(Some(n_steps), ProgressDrawTarget::stderr());
+        // The warm-up counts too: a long one showed nothing at all.
+        let b = ProgressBar::with_draw_target(
+            Some(warmup_steps.saturating_add(n_steps)),
+            ProgressDrawTarget::stderr(),
+        );
         b.set_style(
             ProgressStyle::with_template("simulating {bar:40} {pos}/{len} steps ({eta} left)")
                 .expect("static template"),
@@ -535,7 +568,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
     let tw = Instant::now();
     if warmup_steps > 0 {
-        net.run(warmup_steps, &mut snn_core::NullSink);
+        net.run_with_progress(warmup_steps, &mut snn_core::NullSink, &mut |done| {
+            bar.set_position(done)
+        });
     }
     let warmup_s = tw.elapsed().as_secs_f64();
     let t1 = Instant::now();
@@ -545,7 +580,9 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             raster: collected.as_mut(),
             analyser: analyser.as_mut(),
         };
-        net.run_with_progress(n_steps, &mut tee, &mut |done| bar.set_position(done))
+        net.run_with_progress(n_steps, &mut tee, &mut |done| {
+            bar.set_position(warmup_steps + done)
+        })
     };
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();

@@ -228,14 +228,15 @@ fn bad_arch_file_names_file_and_field() {
         err.contains("arch2.toml") && err.contains("mesh.tiles_y"),
         "{err}"
     );
-    let err = one_error_line(
-        &snn()
-            .args(["chip", "--arch", "nope"])
-            .arg(&net)
-            .output()
-            .unwrap(),
-    );
-    assert!(err.contains("nope"), "{err}");
+    // A misspelt preset is a usage error (exit 2).
+    let out = snn()
+        .args(["chip", "--arch", "nope"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("nope") && err.lines().count() == 1, "{err}");
 }
 
 fn snn_arch_text() -> String {
@@ -775,6 +776,15 @@ fn sweep_prints_a_table_json_and_plots() {
         ),
         ("weight_bits=12", "must be in 1..=8"),
         ("compartments", "expected KEY=V1,V2"),
+        // A wrong type names the value, not a line of a document the user never wrote.
+        (
+            "mesh.tiles_x=-1",
+            "--vary mesh.tiles_x=-1: invalid value: integer `-1`, expected u32",
+        ),
+        (
+            "core.compartments=1e3",
+            "--vary core.compartments=1e3: invalid type: floating point `1000.0`, expected u32",
+        ),
     ] {
         let out = snn()
             .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "5"])
@@ -784,5 +794,116 @@ fn sweep_prints_a_table_json_and_plots() {
         assert_eq!(out.status.code(), Some(2), "{vary}: {out:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(err.contains(what), "{vary}: {err}");
+        assert!(!err.contains("TOML parse error at line"), "{vary}: {err}");
     }
+}
+
+/// `--out` that cannot hold the plots is a usage error before any point runs (it used to fail
+/// after the whole sweep, with the table lost).
+#[test]
+fn sweep_out_that_cannot_be_created_is_refused_before_running() {
+    let net = tmp("sweep-out.toml", NET);
+    let file = tmp("sweep-out-file", "x");
+    for out_dir in [file.clone(), file.join("plots"), file.join("a/b")] {
+        let out = snn()
+            .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "5"])
+            .args(["--vary", "core.compartments=64,128,256,512,1024"])
+            .arg("--out")
+            .arg(&out_dir)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{}: {out:?}", out_dir.display());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--out"), "{err}");
+        // The table is printed before the plots: no table, no point was run.
+        assert!(out.stdout.is_empty(), "refused before running");
+    }
+    assert_eq!(std::fs::read_to_string(&file).unwrap(), "x");
+}
+
+/// A misspelt preset is a usage error (exit 2), for `snn chip` and `snn chip sweep`.
+#[test]
+fn a_misspelt_arch_preset_is_a_usage_error() {
+    let net = tmp("arch-typo.toml", NET);
+    for args in [
+        vec![
+            "chip",
+            net.to_str().unwrap(),
+            "--fit",
+            "--arch",
+            "loihi_nahku",
+        ],
+        vec![
+            "chip",
+            "sweep",
+            net.to_str().unwrap(),
+            "--arch",
+            "lohi",
+            "--vary",
+            "weight_bits=4,8",
+        ],
+    ] {
+        let out = snn().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--arch: unknown architecture preset") && err.contains("loihi_nahuku"),
+            "{err}"
+        );
+    }
+}
+
+/// Input spikes are checked once before the sweep: a spike on a non-input neuron is an error
+/// naming the file even when no point fits (it used to be ignored then, and otherwise found only
+/// after every point had compiled, without the file's name).
+#[test]
+fn sweep_checks_the_input_file_before_any_point() {
+    let net = tmp("sweep-input.toml", NET);
+    let bad = tmp("sweep-bad-input.csv", "step,neuron\n0,200\n");
+    // One compartment per core: 300 cores on a 128-core chip, so no point fits.
+    let out = snn()
+        .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "3"])
+        .args(["--vary", "core.compartments=1"])
+        .arg("--input")
+        .arg(&bad)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("sweep-bad-input.csv")
+            && err.contains("neuron 200 is not in an input population"),
+        "{err}"
+    );
+    assert!(out.stdout.is_empty());
+}
+
+/// `--max-neurons-per-core` with `--mapping` was silently ignored (the file places every
+/// neuron): now a usage error. A mapping written for another architecture gives a warning.
+#[test]
+fn mapping_conflicts_with_the_placer_cap_and_warns_about_another_arch() {
+    let net = tmp("map-cap.toml", NET);
+    let map = tmp(
+        "map-cap-map.toml",
+        "arch = \"truenorth\"\n[[map]]\npopulation = \"h\"\ncore = 0\n",
+    );
+    let out = snn()
+        .args(["chip", "--fit", net.to_str().unwrap(), "--mapping"])
+        .arg(&map)
+        .args(["--max-neurons-per-core", "10"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot be used with"));
+    let out = snn()
+        .args(["chip", "--fit", net.to_str().unwrap(), "--mapping"])
+        .arg(&map)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("written for 'truenorth', compiling for 'loihi'"),
+        "{err}"
+    );
 }

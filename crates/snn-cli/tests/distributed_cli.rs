@@ -191,3 +191,154 @@ fn merge_names_a_bad_input() {
     assert!(!d.join("o.csv").exists(), "nothing written on failure");
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `snn spikes merge` refuses inputs that would give a wrong raster: the same file twice (every
+/// spike doubled) and rank files of runs over different rank counts (`out.csv.rank*` after two
+/// runs); a set missing a rank merges with a warning naming it. Nothing is written when refused.
+#[test]
+fn merge_refuses_doubled_and_mixed_rank_inputs() {
+    let d = tmp("mixed");
+    let f = |name: &str, text: &str| {
+        let p = d.join(name);
+        std::fs::write(&p, text).unwrap();
+        p
+    };
+    let r0of2 = f("o.csv.rank0of2", "step,neuron\n0,1\n");
+    let r1of2 = f("o.csv.rank1of2", "step,neuron\n0,7\n");
+    let r0of4 = f("o.csv.rank0of4", "step,neuron\n0,1\n");
+    let out_path = d.join("o.csv");
+    let run = |ins: &[&std::path::Path]| {
+        let mut c = snn();
+        c.args(["spikes", "merge"]);
+        for i in ins {
+            c.arg(i);
+        }
+        c.arg("-o").arg(&out_path).output().unwrap()
+    };
+    let same = d.join(".").join("o.csv.rank0of2");
+    let out = run(&[&r0of2, &r1of2, &same]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("given twice"), "{err}");
+    let out = run(&[&r0of2, &r1of2, &r0of4]);
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("o.csv.rank0of4") && err.contains("run over 4 ranks"),
+        "{err}"
+    );
+    assert!(!out_path.exists(), "nothing written when refused");
+    let out = run(&[&r0of2]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("warning") && err.contains("1 rank(s) of 2 not given (1)"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&out_path).unwrap(),
+        "step,neuron\n0,1\n"
+    );
+    let out = run(&[&r0of2, &r1of2]);
+    assert!(out.status.success() && out.stderr.is_empty(), "{out:?}");
+    // A name claiming a huge rank count is looked at lazily (no loop over 10^11 ranks).
+    let odd = f("o.csv.rank0of99999999999", "step,neuron\n0,3\n");
+    let out = run(&[&odd]);
+    assert!(out.status.success(), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("99999999998 rank(s) of 99999999999 not given (1, 2, 3"),
+        "{err}"
+    );
+    let _ = std::fs::remove_dir_all(&d);
+}
+
+/// Thousands of dry-run ranks are thousands of threads each generating every synapse (4,000 took
+/// 52 s for CUBA, tens of thousands would exhaust the OS's threads): refused, pointing at
+/// `--plan-ranks`, which still plans them.
+#[test]
+fn too_many_dry_run_ranks_are_refused_with_the_plan_suggested() {
+    let out = snn()
+        .args(["simulate", "--neurons", "4000", "--duration-ms", "5"])
+        .args(["--dry-run-ranks", "4000"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--dry-run-ranks 4000: at most 1024") && err.contains("--plan-ranks 4000"),
+        "{err}"
+    );
+    let out = snn()
+        .args([
+            "simulate",
+            "--neurons",
+            "4000",
+            "--plan-ranks",
+            "4000",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
+
+/// `--plan-rate-hz 1e300` panicked ("attempt to add with overflow" in the plan); a rate above one
+/// spike per step is now a usage error. `--plan-ranks` builds nothing, so flags of a run given
+/// with it (`--dry-run-ranks`, `--raster`) are refused instead of silently ignored.
+#[test]
+fn plan_ranks_refuses_impossible_rates_and_run_flags() {
+    let out = snn()
+        .args(["simulate", "--plan-ranks", "4", "--plan-rate-hz", "1e300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--plan-rate-hz 1e300: a neuron fires at most once per step, 10000 Hz"),
+        "{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    for extra in [["--dry-run-ranks", "2"], ["--raster", "x.csv"]] {
+        let out = snn()
+            .args(["simulate", "--plan-ranks", "4"])
+            .args(extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("cannot be used with"), "{err}");
+    }
+}
+
+/// More rank files than the process may open: the error says so and how to proceed (it was only
+/// "Too many open files" on one of them).
+#[cfg(unix)]
+#[test]
+fn merging_more_files_than_may_be_open_says_what_to_do() {
+    let d = tmp("emfile");
+    let mut args = String::new();
+    for i in 0..64 {
+        let p = d.join(format!("o.csv.rank{i}of64"));
+        std::fs::write(&p, format!("step,neuron\n0,{i}\n")).unwrap();
+        args.push_str(&format!(" '{}'", p.display()));
+    }
+    let bin = assert_cmd::cargo::cargo_bin("snn");
+    let out = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "ulimit -n 24 && exec '{}' spikes merge{args} -o '{}'",
+            bin.display(),
+            d.join("o.csv").display()
+        ))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("64 inputs are more than this process may open") && err.contains("ulimit -n"),
+        "{err}"
+    );
+    assert!(!d.join("o.csv").exists());
+    let _ = std::fs::remove_dir_all(&d);
+}

@@ -374,3 +374,51 @@ fn microcircuit_analysis_prints_the_reference_side_by_side() {
     assert_eq!(j["neurons"], 7717);
     assert_eq!(j["sim_ms"], 50.0);
 }
+
+/// `--warmup-ms 0` is the documented default and is accepted (it was refused as "must be > 0");
+/// a warm-up shorter than a step is refused; a huge value is named compactly, not in 301 digits.
+#[test]
+fn warmup_zero_is_no_warmup_and_huge_values_are_named_compactly() {
+    let out = snn()
+        .args(["simulate", "--network", "microcircuit", "--scale", "0.01"])
+        .args(["--warmup-ms", "0", "--duration-ms", "5", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    for (w, what) in [
+        ("0.01", "--warmup-ms 0.01: shorter than one step"),
+        ("1e300", "--warmup-ms 1e300: 1e300 ms is"),
+        ("-1", "--warmup-ms -1: must be >= 0"),
+    ] {
+        let out = snn()
+            .args(["simulate", "--network", "microcircuit", "--scale", "0.01"])
+            .arg(format!("--warmup-ms={w}"))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{w}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what) && err.len() < 200, "{w}: {err}");
+    }
+    let out = snn()
+        .args(["simulate", "--duration-ms", "1e300"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.starts_with("error: --duration-ms 1e300: "), "{err}");
+}
+
+/// At a scale with no reference run the reference column holds the full-scale rates; the
+/// output says a downscaled network is not expected to reach them (a -76% deviation read as a
+/// broken model).
+#[test]
+fn analyse_at_a_scale_without_reference_run_says_so() {
+    let out = snn()
+        .args(["simulate", "--network", "microcircuit", "--scale", "0.01"])
+        .args(["--duration-ms", "5", "--analyse"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("no reference run at scale 0.01"), "{text}");
+}

@@ -4,6 +4,9 @@
 //! microseconds per step on a small VM, more than a 4,000-neuron step itself. This barrier first
 //! spins for at most [`SPIN_LIMIT`] (the common case when all threads have similar work), then
 //! falls back to blocking so that an oversubscribed machine is not burned by busy-waiting.
+//! The last thread to arrive takes the lock and wakes the others only when one of them is
+//! actually blocked (counted in `sleepers`), so a step where every thread spun costs no system
+//! call.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Condvar, Mutex};
@@ -18,6 +21,8 @@ pub struct StepBarrier {
     n: usize,
     arrived: AtomicUsize,
     generation: AtomicUsize,
+    /// Threads blocked (or about to block) on `cv`.
+    sleepers: AtomicUsize,
     lock: Mutex<()>,
     cv: Condvar,
 }
@@ -29,6 +34,7 @@ impl StepBarrier {
             n,
             arrived: AtomicUsize::new(0),
             generation: AtomicUsize::new(0),
+            sleepers: AtomicUsize::new(0),
             lock: Mutex::new(()),
             cv: Condvar::new(),
         }
@@ -39,10 +45,14 @@ impl StepBarrier {
         let gen_now = self.generation.load(Ordering::Acquire);
         if self.arrived.fetch_add(1, Ordering::AcqRel) + 1 == self.n {
             self.arrived.store(0, Ordering::Relaxed);
-            let guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-            self.generation.fetch_add(1, Ordering::Release);
-            drop(guard);
-            self.cv.notify_all();
+            // SeqCst on both sides (this increment then the `sleepers` load; a sleeper's
+            // increment of `sleepers` then its `generation` load): either the sleeper sees the
+            // new generation and does not wait, or we see the sleeper and wake it under the lock.
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            if self.sleepers.load(Ordering::SeqCst) > 0 {
+                drop(self.lock.lock().unwrap_or_else(|e| e.into_inner()));
+                self.cv.notify_all();
+            }
             return;
         }
         let start = Instant::now();
@@ -52,9 +62,11 @@ impl StepBarrier {
             spins += 1;
             if spins.is_multiple_of(64) && start.elapsed() > SPIN_LIMIT {
                 let mut guard = self.lock.lock().unwrap_or_else(|e| e.into_inner());
-                while self.generation.load(Ordering::Acquire) == gen_now {
+                self.sleepers.fetch_add(1, Ordering::SeqCst);
+                while self.generation.load(Ordering::SeqCst) == gen_now {
                     guard = self.cv.wait(guard).unwrap_or_else(|e| e.into_inner());
                 }
+                self.sleepers.fetch_sub(1, Ordering::SeqCst);
                 return;
             }
         }
@@ -84,5 +96,29 @@ mod tests {
             }
         });
         assert_eq!(counter.load(Ordering::SeqCst), 600);
+    }
+
+    /// One thread arrives long after the others, so they block (past the spin limit) and must be
+    /// woken: no wake-up is lost.
+    #[test]
+    fn blocked_threads_are_woken() {
+        let b = StepBarrier::new(3);
+        let passed = AtomicU64::new(0);
+        std::thread::scope(|s| {
+            for i in 0..3 {
+                let (b, passed) = (&b, &passed);
+                s.spawn(move || {
+                    for round in 0..20u64 {
+                        if i == round as usize % 3 {
+                            std::thread::sleep(SPIN_LIMIT * 4);
+                        }
+                        b.wait();
+                        passed.fetch_add(1, Ordering::SeqCst);
+                    }
+                });
+            }
+        });
+        assert_eq!(passed.load(Ordering::SeqCst), 60);
+        assert_eq!(b.sleepers.load(Ordering::SeqCst), 0);
     }
 }

@@ -249,7 +249,10 @@ pub fn plan_ranks(
         } else {
             0
         };
-        let exchange_bytes = ((spikes_per_epoch * 4.0) as u64 + ranks as u64 * epoch_steps * 4) * 2;
+        // Saturating: an absurd rate (1e300 Hz) gives u64::MAX bytes, never an overflow.
+        let exchange_bytes = ((spikes_per_epoch * 4.0) as u64)
+            .saturating_add((ranks as u64).saturating_mul(epoch_steps).saturating_mul(4))
+            .saturating_mul(2);
         // Two per-source-row counters (u32) and one base (u64) while a projection is filtered.
         let counters = if ranks > 1 {
             rows.min(u64::MAX / 16) * 16

@@ -44,7 +44,7 @@ use crate::neuron::{
 use crate::plasticity::{Plasticity, Share};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
 use crate::record::{Recordings, SpikeSink, Trace};
-use crate::stimulus::{PoissonSource, StimulusPlan};
+use crate::stimulus::{PoissonSource, PoissonTable, StimulusPlan};
 
 /// A population as built: name, model and global index range.
 #[derive(Debug, Clone)]
@@ -159,6 +159,8 @@ struct Event {
 #[derive(Debug, Clone)]
 struct PoissonPart {
     src: PoissonSource,
+    /// The CDF table of `src.lambda` (exactly the counts of [`PoissonSource::count`]).
+    table: PoissonTable,
     inhibitory: bool,
     /// Partition offsets covered and the global index of the first.
     off_lo: usize,
@@ -189,8 +191,11 @@ struct Probe {
     values: Vec<f32>,
 }
 
-/// A contiguous range of global neurons owned by one thread.
+/// A contiguous range of global neurons owned by one thread. Aligned to two cache lines so that
+/// the fields one thread writes every step (its spike list, event cursor) never share a line
+/// with a neighbouring partition's.
 #[derive(Debug)]
+#[repr(align(128))]
 struct Partition {
     lo: u32,
     len: usize,
@@ -211,6 +216,78 @@ struct Partition {
     /// Replicas of forkable plasticity rules with this thread's copy of their projection's
     /// weights (only during a multi-threaded run; empty otherwise).
     plastic: Vec<ThreadPlastic>,
+    /// Per-slot event buckets for projections with per-synapse (packed) delays.
+    buckets: Buckets,
+}
+
+/// Events of projections with per-synapse delays, sorted by destination before they are applied.
+///
+/// A row with per-synapse delays writes all over the ring buffers (every slot of every receptor,
+/// about 35 MB for the full microcircuit), so each event would be a cache miss. Delivery instead
+/// appends each event `(offset, weight)` to the bucket of its destination (receptor, slot): a
+/// counting sort by slot, written as about `2 x slots` sequential streams. A bucket is applied to
+/// its slot's row of the ring buffer (one 4-byte word per neuron of the partition, which stays in
+/// the core's cache) when it is full and at the end of the delivery call. Every input of one ring
+/// cell comes from the same bucket (the cell fixes receptor and slot) in the order the events
+/// were generated, so every cell sums its inputs in the same order as a direct write:
+/// bit-identical results.
+#[derive(Debug, Clone, Default)]
+struct Buckets {
+    /// Events per bucket (`2 * slots` buckets: excitatory slots, then inhibitory).
+    n: Vec<u32>,
+    /// [`BUCKET_CAP`] events `(partition offset, weight)` per bucket, one 8-byte store each.
+    ev: Vec<(u32, f32)>,
+}
+
+/// Events one bucket holds before it is applied (8 bytes each).
+const BUCKET_CAP: usize = 1024;
+
+impl Buckets {
+    /// Allocates the buckets for `slots` ring slots (called by the thread that uses them, so that
+    /// their pages are first touched there), once.
+    fn ensure(&mut self, slots: usize) {
+        if self.n.len() != 2 * slots {
+            self.n = vec![0; 2 * slots];
+            self.ev = vec![(0, 0.0); 2 * slots * BUCKET_CAP];
+        }
+    }
+
+    /// Appends an event to bucket `key`, applying the bucket first when it is full.
+    #[inline(always)]
+    fn push(&mut self, key: usize, off: u32, w: f32, rings: (&mut [f32], &mut [f32]), len: usize) {
+        let mut n = self.n[key] as usize;
+        if n == BUCKET_CAP {
+            self.apply(key, rings, len);
+            n = 0;
+        }
+        self.ev[key * BUCKET_CAP + n] = (off, w);
+        self.n[key] = n as u32 + 1;
+    }
+
+    /// Adds bucket `key`'s events to its ring slot (in the order they came) and empties it.
+    fn apply(&mut self, key: usize, (ring_ex, ring_in): (&mut [f32], &mut [f32]), len: usize) {
+        let slots = self.n.len() / 2;
+        let n = std::mem::take(&mut self.n[key]) as usize;
+        let (ring, s) = if key < slots {
+            (ring_ex, key)
+        } else {
+            (ring_in, key - slots)
+        };
+        let buf = &mut ring[s * len..(s + 1) * len];
+        let a = key * BUCKET_CAP;
+        for &(o, w) in &self.ev[a..a + n] {
+            buf[o as usize] += w;
+        }
+    }
+
+    /// Applies every non-empty bucket.
+    fn apply_all(&mut self, ring_ex: &mut [f32], ring_in: &mut [f32], len: usize) {
+        for key in 0..self.n.len() {
+            if self.n[key] != 0 {
+                self.apply(key, (&mut *ring_ex, &mut *ring_in), len);
+            }
+        }
+    }
 }
 
 /// Incoming synapses of each target of a plastic projection: target `c`'s are
@@ -543,6 +620,7 @@ impl Network {
                 currents: Vec::new(),
                 probes: Vec::new(),
                 plastic: Vec::new(),
+                buckets: Buckets::default(),
             });
         }
         self.parts = parts;
@@ -607,6 +685,7 @@ impl Network {
                 }
                 part.poisson.push(PoissonPart {
                     src: *src,
+                    table: PoissonTable::new(src.lambda, src.exp_neg_lambda),
                     inhibitory: src.receptor == Receptor::Inhibitory && is_lif_exp(a),
                     off_lo: (a - lo) as usize,
                     off_hi: (b - lo) as usize,
@@ -1614,11 +1693,6 @@ fn deliver(
             let shift = part.lo.wrapping_sub(tp.start);
             let lif_exp_in =
                 has_inhibitory_receptor(&tp.model) && pr.receptor == Receptor::Inhibitory;
-            let ring = if lif_exp_in {
-                &mut part.ring_in
-            } else {
-                &mut part.ring_ex
-            };
             let (row_ptr, targets, packed) = match &pr.layout {
                 Layout::Csr {
                     row_ptr,
@@ -1633,6 +1707,11 @@ fn deliver(
                         continue; // conv projections are built with a uniform delay
                     };
                     let s = (t as usize + d as usize) % slots;
+                    let ring = if lif_exp_in {
+                        &mut part.ring_in
+                    } else {
+                        &mut part.ring_ex
+                    };
                     let buf = &mut ring[s * len..(s + 1) * len];
                     for &g in mine {
                         c.scatter(g - sp.start, &pr.weights, lo, hi, shift, buf);
@@ -1659,29 +1738,41 @@ fn deliver(
                 };
                 let tg = &targets[a..b];
                 if let Some(bits) = packed {
-                    // Delay in the high bits of each word, target in the low ones.
+                    // Delay in the high bits of each word, target in the low ones; each event
+                    // goes to the bucket of its (receptor, slot), applied below.
                     let mask = target_mask(bits);
-                    let at = |word: u32| {
+                    let key0 = if lif_exp_in { slots } else { 0 };
+                    let dest = |word: u32| {
                         let mut s = now + (word >> bits) as usize;
                         if s >= slots {
                             s -= slots;
                         }
-                        s * len + (word & mask).wrapping_sub(shift) as usize
+                        (key0 + s, (word & mask).wrapping_sub(shift))
                     };
+                    let bk = &mut part.buckets;
+                    bk.ensure(slots);
+                    let rings = (&mut part.ring_ex, &mut part.ring_in);
                     match &pr.weights {
                         Weights::Uniform(w) => {
                             for &word in tg {
-                                ring[at(word)] += *w;
+                                let (key, off) = dest(word);
+                                bk.push(key, off, *w, (&mut *rings.0, &mut *rings.1), len);
                             }
                         }
                         Weights::PerSynapse(ws) => {
                             for (&word, &w) in tg.iter().zip(&ws[a..b]) {
-                                ring[at(word)] += w;
+                                let (key, off) = dest(word);
+                                bk.push(key, off, w, (&mut *rings.0, &mut *rings.1), len);
                             }
                         }
                     }
                     continue;
                 }
+                let ring = if lif_exp_in {
+                    &mut part.ring_in
+                } else {
+                    &mut part.ring_ex
+                };
                 match (&pr.weights, &pr.delays) {
                     (Weights::Uniform(w), Delays::Uniform(d)) => {
                         let s = (t as usize + *d as usize) % slots;
@@ -1716,6 +1807,13 @@ fn deliver(
             }
         }
     }
+    let Partition {
+        buckets,
+        ring_ex,
+        ring_in,
+        ..
+    } = part;
+    buckets.apply_all(ring_ex, ring_in, len);
 }
 
 impl Partition {
@@ -1769,23 +1867,33 @@ impl Partition {
             if !src.active(t) {
                 continue;
             }
-            for off in p.off_lo..p.off_hi {
-                let g = p.global0 + (off - p.off_lo) as u32;
-                if src.fire {
+            if src.fire {
+                for off in p.off_lo..p.off_hi {
+                    let g = p.global0 + (off - p.off_lo) as u32;
                     if src.fires(t, g) {
                         self.flags[off] = 1;
                     }
-                } else {
-                    let n = src.count(t, g);
+                }
+                continue;
+            }
+            let r = if p.inhibitory {
+                &mut self.ring_in
+            } else {
+                &mut self.ring_ex
+            };
+            // Counts in blocks (vectorised hashing and table look-up), then the inputs.
+            let mut counts = [0u32; 256];
+            let mut off0 = p.off_lo;
+            while off0 < p.off_hi {
+                let m = (p.off_hi - off0).min(counts.len());
+                let g0 = p.global0 + (off0 - p.off_lo) as u32;
+                p.table.counts(src.key, t, g0, &mut counts[..m]);
+                for (i, &n) in counts[..m].iter().enumerate() {
                     if n > 0 {
-                        let r = if p.inhibitory {
-                            &mut self.ring_in
-                        } else {
-                            &mut self.ring_ex
-                        };
-                        r[base + off] += src.weight * n as f32;
+                        r[base + off0 + i] += src.weight * n as f32;
                     }
                 }
+                off0 += m;
             }
         }
         let (ring_ex, ring_in) = (
@@ -1914,22 +2022,27 @@ impl Partition {
                 }
             }
         }
-        // Gather spikes, 8 flags at a time.
+        // Gather spikes: skip 64 silent flags at a time (one OR of eight words), then 8 at a time.
         self.spikes.clear();
         let lo = self.lo;
-        let mut chunks = self.flags.chunks_exact(8);
+        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("chunk of 8"));
+        let mut blocks = self.flags.chunks_exact(64);
         let mut i0 = 0u32;
-        for c in &mut chunks {
-            if u64::from_ne_bytes(c.try_into().expect("chunk of 8")) != 0 {
-                for (j, &f) in c.iter().enumerate() {
-                    if f != 0 {
-                        self.spikes.push(lo + i0 + j as u32);
+        for block in &mut blocks {
+            if block.chunks_exact(8).fold(0, |a, c| a | word(c)) != 0 {
+                for (k, c) in block.chunks_exact(8).enumerate() {
+                    if word(c) != 0 {
+                        for (j, &f) in c.iter().enumerate() {
+                            if f != 0 {
+                                self.spikes.push(lo + i0 + (8 * k + j) as u32);
+                            }
+                        }
                     }
                 }
             }
-            i0 += 8;
+            i0 += 64;
         }
-        for (j, &f) in chunks.remainder().iter().enumerate() {
+        for (j, &f) in blocks.remainder().iter().enumerate() {
             if f != 0 {
                 self.spikes.push(lo + i0 + j as u32);
             }

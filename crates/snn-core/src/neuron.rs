@@ -848,10 +848,13 @@ fn update_adex_body(
     }
 }
 
-/// Runs a kernel body compiled for AVX2 when the CPU has it (detected once and cached by std),
-/// else the baseline build. No FMA is enabled, so both paths give bit-identical results.
+/// Runs a kernel body compiled for AVX-512 (F, BW, VL, DQ) or AVX2 when the CPU has them (detected
+/// once and cached by std), else the baseline build. The body is the same source in every case and
+/// Rust never contracts a multiply and an add into a fused multiply-add (LLVM only fuses under
+/// fast-math flags, which Rust does not emit; AVX-512 implies the FMA unit but not its use), so
+/// every path gives bit-identical results; `kernels_agree_across_instruction_sets` checks it.
 macro_rules! dispatch {
-    ($name:ident, $body:ident, $avx:ident, ($($arg:ident : $ty:ty),*)) => {
+    ($name:ident, $body:ident, $avx:ident, $avx512:ident, ($($arg:ident : $ty:ty),*)) => {
         #[cfg(target_arch = "x86_64")]
         #[target_feature(enable = "avx2")]
         #[allow(clippy::too_many_arguments)]
@@ -859,50 +862,115 @@ macro_rules! dispatch {
             $body($($arg),*)
         }
 
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+        #[allow(clippy::too_many_arguments)]
+        fn $avx512($($arg: $ty),*) {
+            $body($($arg),*)
+        }
+
         #[allow(clippy::too_many_arguments)]
         pub(crate) fn $name($($arg: $ty),*) {
             #[cfg(target_arch = "x86_64")]
-            if std::is_x86_feature_detected!("avx2") {
-                // SAFETY: the CPU supports AVX2, the only feature the function enables.
-                unsafe { $avx($($arg),*) };
-                return;
+            {
+                let isa = isa();
+                if isa == Isa::Avx512 {
+                    // SAFETY: `isa()` saw every feature the function enables (F, BW, VL, DQ).
+                    unsafe { $avx512($($arg),*) };
+                    return;
+                }
+                if isa == Isa::Avx2 {
+                    // SAFETY: the CPU supports AVX2, the only feature the function enables.
+                    unsafe { $avx($($arg),*) };
+                    return;
+                }
             }
             $body($($arg),*)
         }
     };
 }
 
-dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, (
+/// Instruction-set tiers of the kernels, ordered.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum Isa {
+    /// The baseline build.
+    Base,
+    /// AVX2.
+    Avx2,
+    /// AVX-512 F, BW, VL and DQ.
+    Avx512,
+}
+
+static ISA_OVERRIDE: std::sync::atomic::AtomicU8 = std::sync::atomic::AtomicU8::new(u8::MAX);
+
+/// The best tier this CPU supports, capped by [`force_isa`] (tests).
+#[inline]
+pub(crate) fn isa() -> Isa {
+    let cap = match ISA_OVERRIDE.load(std::sync::atomic::Ordering::Relaxed) {
+        0 => Isa::Base,
+        1 => Isa::Avx2,
+        _ => Isa::Avx512,
+    };
+    #[cfg(target_arch = "x86_64")]
+    let have = if std::is_x86_feature_detected!("avx512f")
+        && std::is_x86_feature_detected!("avx512bw")
+        && std::is_x86_feature_detected!("avx512vl")
+        && std::is_x86_feature_detected!("avx512dq")
+    {
+        Isa::Avx512
+    } else if std::is_x86_feature_detected!("avx2") {
+        Isa::Avx2
+    } else {
+        Isa::Base
+    };
+    #[cfg(not(target_arch = "x86_64"))]
+    let have = Isa::Base;
+    have.min(cap)
+}
+
+/// Caps the kernels' instruction set (process-wide) so tests can compare the tiers.
+#[cfg(test)]
+pub(crate) fn force_isa(cap: Option<Isa>) {
+    let v = match cap {
+        Some(Isa::Base) => 0,
+        Some(Isa::Avx2) => 1,
+        Some(Isa::Avx512) | None => u8::MAX,
+    };
+    ISA_OVERRIDE.store(v, std::sync::atomic::Ordering::Relaxed);
+}
+
+dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, update_lif_exp_avx512, (
     k: &LifExpCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], refr: &mut [f64],
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
-dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2, (
+dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2,
+    update_lif_cond_exp_avx512, (
     k: &LifCondExpCoef, v: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64], refr: &mut [f64],
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
-dispatch!(update_lif_exp_theta, update_lif_exp_theta_body, update_lif_exp_theta_avx2, (
+dispatch!(update_lif_exp_theta, update_lif_exp_theta_body, update_lif_exp_theta_avx2, update_lif_exp_theta_avx512, (
     k: &LifExpCoef, kt: &ThetaCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
     refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
 dispatch!(update_lif_cond_exp_theta, update_lif_cond_exp_theta_body,
-    update_lif_cond_exp_theta_avx2, (
+    update_lif_cond_exp_theta_avx2, update_lif_cond_exp_theta_avx512, (
     k: &LifCondExpCoef, kt: &ThetaCoef, v: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64],
     refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
-dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, (
+dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, update_lif_delta_avx512, (
     k: &LifDeltaCoef, v: &mut [f64], refr: &mut [f64], input: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
-dispatch!(update_lif_beta, update_lif_beta_body, update_lif_beta_avx2, (
+dispatch!(update_lif_beta, update_lif_beta_body, update_lif_beta_avx2, update_lif_beta_avx512, (
     k: &LifBetaCoef, v: &mut [f32], input: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
-dispatch!(update_izhikevich, update_izhikevich_body, update_izhikevich_avx2, (
+dispatch!(update_izhikevich, update_izhikevich_body, update_izhikevich_avx2, update_izhikevich_avx512, (
     k: &IzhikevichCoef, v: &mut [f64], u: &mut [f64], input: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
-dispatch!(update_adex, update_adex_body, update_adex_avx2, (
+dispatch!(update_adex, update_adex_body, update_adex_avx2, update_adex_avx512, (
     k: &AdexCoef, v: &mut [f64], w: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64],
     refr: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
@@ -1022,6 +1090,79 @@ pub(crate) fn update_loihi(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The AVX-512, AVX2 and baseline builds of the `lif_exp` and `lif_cond_exp` kernels give
+    /// bit-identical state and spikes (lengths not a multiple of the vector width, refractory and
+    /// spiking neurons included).
+    #[test]
+    fn kernels_agree_across_instruction_sets() {
+        let n = 203;
+        let x = |i: usize, k: u64| {
+            (crate::rng::mix64(i as u64 * 7 + k) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let pe = LifExpParams {
+            i_e_pa: 120.0,
+            ..Default::default()
+        };
+        let ke = LifExpCoef::new(&pe, 0.1);
+        let kc = LifCondExpCoef::new(&LifCondExpParams::default(), 0.1);
+        type State = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<u8>);
+        let run = |isa: Isa, cond: bool| -> State {
+            force_isa(Some(isa));
+            let mut v: Vec<f64> = (0..n).map(|i| -20.0 + 25.0 * x(i, 1)).collect();
+            if cond {
+                v.iter_mut().for_each(|v| *v -= 50.0);
+            }
+            let mut a: Vec<f64> = (0..n).map(|i| 300.0 * x(i, 2)).collect();
+            let mut b: Vec<f64> = (0..n).map(|i| 300.0 * x(i, 3)).collect();
+            let mut refr: Vec<f64> = (0..n)
+                .map(|i| if x(i, 4) < 0.2 { 3.0 } else { 0.0 })
+                .collect();
+            let mut flags = vec![0u8; n];
+            let mut spikes = Vec::new();
+            for step in 0..50u64 {
+                let mut in_ex: Vec<f32> = (0..n).map(|i| (40.0 * x(i, 10 + step)) as f32).collect();
+                let mut in_in: Vec<f32> = (0..n).map(|i| (30.0 * x(i, 90 + step)) as f32).collect();
+                let i_ext: Vec<f32> = (0..n).map(|i| (200.0 * x(i, 5)) as f32).collect();
+                if cond {
+                    update_lif_cond_exp(
+                        &kc, &mut v, &mut a, &mut b, &mut refr, &mut in_ex, &mut in_in, &i_ext,
+                        &mut flags,
+                    );
+                } else {
+                    update_lif_exp(
+                        &ke, &mut v, &mut a, &mut b, &mut refr, &mut in_ex, &mut in_in, &i_ext,
+                        &mut flags,
+                    );
+                }
+                assert!(in_ex.iter().chain(&in_in).all(|&c| c == 0.0));
+                spikes.extend_from_slice(&flags);
+            }
+            force_isa(None);
+            (v, a, b, refr, spikes)
+        };
+        let bits = |s: &State| {
+            let f = |v: &Vec<f64>| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (f(&s.0), f(&s.1), f(&s.2), f(&s.3), s.4.clone())
+        };
+        for cond in [false, true] {
+            let base = run(Isa::Base, cond);
+            assert!(
+                base.4.iter().any(|&f| f != 0),
+                "some neurons spike (cond {cond})"
+            );
+            assert_eq!(
+                bits(&base),
+                bits(&run(Isa::Avx2, cond)),
+                "AVX2 (cond {cond})"
+            );
+            assert_eq!(
+                bits(&base),
+                bits(&run(Isa::Avx512, cond)),
+                "AVX-512 (cond {cond})"
+            );
+        }
+    }
 
     #[test]
     fn rtz_rounds_toward_zero_and_wraps() {

@@ -12,7 +12,7 @@
 
 use snn_types::{NetworkSpec, NeuronModel, Receptor, Step, StimulusSpec, ms_to_steps};
 
-use crate::rng::{StreamKind, counter_key, uniform_at};
+use crate::rng::{StreamKind, counter_key, mix64, uniform_at};
 
 /// One scheduled spike-array event.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -247,6 +247,129 @@ pub fn poisson_count(u: f64, lambda: f64, exp_neg_lambda: f64) -> u32 {
     k
 }
 
+/// The CDF table of a Poisson distribution for [`poisson_count`]'s inversion: the same partial
+/// sums, computed in the same order, so [`count`](Self::count) returns exactly what
+/// `poisson_count(u, lambda, exp_neg_lambda)` returns for every `u` in `[0, 1)`, without its
+/// divisions and serial multiply-add chain (same random stream, same counts).
+#[derive(Debug, Clone, PartialEq)]
+pub struct PoissonTable {
+    lambda: f64,
+    exp_neg_lambda: f64,
+    /// `cdf[k] = P(X <= k)` as `poisson_count` accumulates it, up to the first entry at or above
+    /// 1 (then every `u < 1` stops there) or 1,000 entries; empty above `lambda = 100` (the normal
+    /// approximation, computed directly).
+    cdf: Vec<f64>,
+    /// The first [`POISSON_HEAD`] entries, padded with `+inf` (never below a draw).
+    head: [f64; POISSON_HEAD],
+}
+
+/// Entries [`PoissonTable::count`] compares without a branch before it scans further.
+const POISSON_HEAD: usize = 8;
+
+/// `out[i]` = the number of `head` entries below draw `uniform_at(key, t, g0 + i)` (the count
+/// when it is below [`POISSON_HEAD`]).
+#[inline(always)]
+fn head_counts_body(head: &[f64; POISSON_HEAD], key: u64, t: Step, g0: u32, out: &mut [u32]) {
+    let k1 = mix64(key ^ t);
+    for (i, o) in out.iter_mut().enumerate() {
+        // `uniform_at(key, t, g0 + i)`, with the step's half of the hash hoisted.
+        let h = mix64(k1 ^ g0.wrapping_add(i as u32) as u64);
+        let u = (h >> 11) as f64 * (1.0 / (1u64 << 53) as f64);
+        *o = head.iter().map(|&c| (c < u) as u32).sum();
+    }
+}
+
+fn head_counts(head: &[f64; POISSON_HEAD], key: u64, t: Step, g0: u32, out: &mut [u32]) {
+    head_counts_body(head, key, t, g0, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+fn head_counts_avx512(head: &[f64; POISSON_HEAD], key: u64, t: Step, g0: u32, out: &mut [u32]) {
+    head_counts_body(head, key, t, g0, out)
+}
+
+impl PoissonTable {
+    /// The table of `lambda` (with `exp_neg_lambda = exp(-lambda)`, as stored in
+    /// [`PoissonSource`]).
+    pub fn new(lambda: f64, exp_neg_lambda: f64) -> Self {
+        let mut cdf = Vec::new();
+        if lambda <= 100.0 {
+            let mut p = exp_neg_lambda;
+            let mut c = p;
+            cdf.push(c);
+            let mut k = 0u32;
+            while c < 1.0 && k < 1000 {
+                k += 1;
+                p *= lambda / k as f64;
+                c += p;
+                cdf.push(c);
+            }
+        }
+        let mut head = [f64::INFINITY; POISSON_HEAD];
+        for (h, &c) in head.iter_mut().zip(&cdf) {
+            *h = c;
+        }
+        Self {
+            lambda,
+            exp_neg_lambda,
+            cdf,
+            head,
+        }
+    }
+
+    /// The counts of neurons `g0, g0 + 1, ...` at step `t` of the counter-based stream `key`:
+    /// `out[i] = self.count(uniform_at(key, t, g0 + i))`, computed [`POISSON_HEAD`]-wide
+    /// without branches (vectorised where the CPU allows), then the rare draws beyond the head
+    /// finished one by one.
+    pub fn counts(&self, key: u64, t: Step, g0: u32, out: &mut [u32]) {
+        if self.cdf.is_empty() {
+            for (i, o) in out.iter_mut().enumerate() {
+                *o = self.count(uniform_at(key, t, g0 + i as u32));
+            }
+            return;
+        }
+        #[cfg(target_arch = "x86_64")]
+        if crate::neuron::isa() == crate::neuron::Isa::Avx512 {
+            // SAFETY: `isa()` saw every feature the function enables (F, BW, VL, DQ).
+            unsafe { head_counts_avx512(&self.head, key, t, g0, out) };
+        } else {
+            head_counts(&self.head, key, t, g0, out);
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        head_counts(&self.head, key, t, g0, out);
+        for (i, o) in out.iter_mut().enumerate() {
+            if *o as usize == POISSON_HEAD {
+                *o = self.count(uniform_at(key, t, g0 + i as u32));
+            }
+        }
+    }
+
+    /// The count for uniform draw `u`: the smallest `k` with `u <= cdf[k]` (1,000 at most), as
+    /// [`poisson_count`]. The CDF is nondecreasing, so among the first entries that smallest `k`
+    /// is the number of entries below `u`, counted without branches.
+    #[inline(always)]
+    pub fn count(&self, u: f64) -> u32 {
+        let cdf = &self.cdf[..];
+        if cdf.is_empty() {
+            return poisson_count(u, self.lambda, self.exp_neg_lambda);
+        }
+        if cdf.len() >= POISSON_HEAD {
+            let head: &[f64; POISSON_HEAD] = cdf[..POISSON_HEAD].try_into().expect("head");
+            let below = head.iter().map(|&c| (c < u) as u32).sum::<u32>();
+            if (below as usize) < POISSON_HEAD {
+                return below;
+            }
+        }
+        let mut k = 0usize;
+        while k < cdf.len() && u > cdf[k] {
+            k += 1;
+        }
+        // Past the table only when it stopped at 1,000 entries below 1.
+        k.min(1000) as u32
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,5 +446,49 @@ mod tests {
             .sum();
         let mean = n as f64 / 200_000.0;
         assert!((mean - 0.3).abs() < 0.005, "{mean}");
+    }
+
+    /// The table gives exactly the counts of the direct inversion, at the CDF's own values (the
+    /// boundaries), just beside them and on a grid, for small, medium and large means.
+    #[test]
+    fn poisson_table_matches_direct_inversion() {
+        for lambda in [
+            1e-6, 0.01, 0.3, 1.0, 1.6, 2.2, 7.5, 30.0, 99.0, 100.0, 150.0,
+        ] {
+            let e = f64::exp(-lambda);
+            let t = PoissonTable::new(lambda, e);
+            let mut us: Vec<f64> = (0..20_000).map(|i| i as f64 / 20_000.0).collect();
+            for &c in &t.cdf {
+                if c < 1.0 {
+                    us.extend([
+                        c,
+                        f64::from_bits(c.to_bits() + 1),
+                        f64::from_bits(c.to_bits() - 1),
+                    ]);
+                }
+            }
+            us.extend([0.0, 1.0 - f64::EPSILON / 2.0, 0.999_999_999_9]);
+            for u in us {
+                assert_eq!(
+                    t.count(u),
+                    poisson_count(u, lambda, e),
+                    "lambda {lambda} u {u}"
+                );
+            }
+            // The block form, on every instruction-set tier, equals the per-neuron draws.
+            let key = counter_key(3, StreamKind::Stimulus, 1);
+            let mut out = vec![0u32; 1000];
+            for cap in [crate::neuron::Isa::Base, crate::neuron::Isa::Avx512] {
+                crate::neuron::force_isa(Some(cap));
+                for step in [0u64, 17, 123_456] {
+                    t.counts(key, step, 40, &mut out);
+                    for (i, &n) in out.iter().enumerate() {
+                        let u = uniform_at(key, step, 40 + i as u32);
+                        assert_eq!(n, poisson_count(u, lambda, e), "lambda {lambda} {cap:?}");
+                    }
+                }
+            }
+            crate::neuron::force_isa(None);
+        }
     }
 }

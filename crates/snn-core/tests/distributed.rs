@@ -510,3 +510,13 @@ fn microcircuit_is_identical_over_ranks() {
         assert_eq!(d.raster, r1, "{ranks} ranks");
     }
 }
+
+/// An absurd planning rate saturates the exchange estimate instead of overflowing (it panicked
+/// with "attempt to add with overflow" for `--plan-rate-hz 1e300`).
+#[test]
+fn a_huge_planning_rate_saturates() {
+    let spec = models::cuba(100, 1);
+    let plan = snn_core::distributed::plan_ranks(&spec, 2, 1, 1e300).unwrap();
+    assert!(plan.ranks.iter().all(|r| r.exchange_bytes == u64::MAX));
+    assert!(plan.bytes_per_epoch().is_finite() || plan.bytes_per_epoch() == f64::INFINITY);
+}

@@ -523,7 +523,8 @@ impl ArchSpec {
             if !v.is_finite() || v < 0.0 {
                 e.push(format!("{name}: must be finite and >= 0, got {v}"));
             } else if v > max {
-                e.push(format!("{name}: must be at most {max:e}, got {v}"));
+                // `{v:e}`: 1e308 in a few characters, not in 309 digits.
+                e.push(format!("{name}: must be at most {max:e}, got {v:e}"));
             }
         };
         for (what, c, max) in [

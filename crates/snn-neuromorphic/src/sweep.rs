@@ -201,6 +201,28 @@ fn toml_scalar(v: &str) -> toml::Value {
     }
 }
 
+/// Every input spike must name a neuron of an input population (as `Chip::inject_input`
+/// checks, here against the spec so that no compilation is needed).
+fn check_inputs(spec: &NetworkSpec, inputs: &[Spike]) -> Result<(), RunError> {
+    let offsets = spec.population_offsets();
+    for (index, s) in inputs.iter().enumerate() {
+        let n = s.neuron as u64;
+        let input = spec
+            .populations
+            .iter()
+            .zip(offsets.windows(2))
+            .find(|(_, w)| (w[0]..w[1]).contains(&n))
+            .is_some_and(|(p, _)| matches!(p.neuron, snn_types::NeuronModel::Input));
+        if !input {
+            return Err(RunError::NotInput {
+                index,
+                neuron: s.neuron,
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Sets `key` (a dotted TOML path) to `value` in a copy of `arch` and validates it.
 fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, SweepError> {
     let bad = |m: String| SweepError::BadValue {
@@ -217,6 +239,17 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
     let (last, parents) = parts
         .split_last()
         .ok_or_else(|| unknown("empty key".into()))?;
+    // A single-chip architecture has no `[system]`: varying `system.chips_x` starts from one
+    // chip (1 x 1), as the fix search's "more chips" does.
+    if parents.first() == Some(&"system")
+        && let Some(t) = root.as_table_mut()
+        && !t.contains_key("system")
+    {
+        let mut sys = toml::map::Map::new();
+        sys.insert("chips_x".into(), toml::Value::Integer(1));
+        sys.insert("chips_y".into(), toml::Value::Integer(1));
+        t.insert("system".into(), toml::Value::Table(sys));
+    }
     let mut node = &mut root;
     for (i, p) in parents.iter().enumerate() {
         let table = node
@@ -224,7 +257,7 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
             .ok_or_else(|| unknown(format!("'{}' is not a section", parts[..i].join("."))))?;
         node = table.get_mut(*p).ok_or_else(|| {
             unknown(format!(
-                "no section '{}' (sections: mesh, core, noc, energy_pj, latency_ns, timestep, power, model; options: {})",
+                "no section '{}' (sections: mesh, core, noc, energy_pj, latency_ns, timestep, power, model, system; options: {})",
                 parts[..=i].join("."),
                 OPTION_KEYS.join(", ")
             ))
@@ -256,7 +289,14 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
             let at = message.find("unknown field").unwrap_or(0);
             Err(unknown(message[at..].to_string()))
         }
-        Err(ArchError::Parse { message, .. }) => Err(bad(message)),
+        // The excerpt of the temporary document ("line 27, column 11 | tiles_x = -1 | ^^")
+        // means nothing to the user: keep what follows the carets.
+        Err(ArchError::Parse { message, .. }) => Err(bad(match message.rfind('^') {
+            Some(at) if !message[at + 1..].trim().is_empty() => {
+                message[at + 1..].trim().to_string()
+            }
+            _ => message,
+        })),
         Err(ArchError::Invalid { issues, .. }) => Err(bad(issues.join("; "))),
         Err(e) => Err(bad(e.to_string())),
     }
@@ -368,9 +408,28 @@ impl Sweep {
         threads: usize,
         budget: &MemoryBudget,
     ) -> Result<SweepResult, SweepError> {
+        self.run_with_progress(spec, steps, inputs, threads, budget, &|_| {})
+    }
+
+    /// [`run`](Self::run), calling `progress(done)` with the number of points finished after
+    /// each point (from the worker threads, in no particular order of points), so that a long
+    /// sweep can show how far it is.
+    pub fn run_with_progress(
+        &self,
+        spec: &NetworkSpec,
+        steps: u64,
+        inputs: &[Spike],
+        threads: usize,
+        budget: &MemoryBudget,
+        progress: &(dyn Fn(usize) + Sync),
+    ) -> Result<SweepResult, SweepError> {
+        // Input spikes are checked once, before any point runs: a bad file is reported at once
+        // (not after every point has compiled) and also when no point fits.
+        check_inputs(spec, inputs).map_err(SweepError::Input)?;
         let n = self.setups.len();
         let results: Mutex<Vec<Option<Result<SweepPoint, SweepError>>>> = Mutex::new(vec![None; n]);
         let next = AtomicUsize::new(0);
+        let done = AtomicUsize::new(0);
         let workers = threads.clamp(1, n.max(1));
         let work = || {
             loop {
@@ -382,6 +441,7 @@ impl Sweep {
                 if let Ok(mut g) = results.lock() {
                     g[i] = Some(r);
                 }
+                progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             }
         };
         if workers == 1 {

@@ -110,3 +110,66 @@ fn results_do_not_depend_on_the_thread_count() {
         assert_eq!(one, many, "{threads} threads");
     }
 }
+
+/// Progress is reported once per point, up to the number of points; the results are those of
+/// `run`. Input spikes on a non-input neuron are refused before any point runs, even when no
+/// point would fit.
+#[test]
+fn progress_counts_every_point_and_bad_inputs_are_refused_first() {
+    let base = ArchSpec::preset("loihi").unwrap();
+    let sweep = Sweep::new(&base, axes(), NocMode::Cycle).unwrap();
+    let spec = net();
+    let seen = std::sync::Mutex::new(Vec::new());
+    let r = sweep
+        .run_with_progress(&spec, 5, &[], 3, &MemoryBudget::unknown(), &|d| {
+            seen.lock().unwrap().push(d)
+        })
+        .unwrap();
+    let mut seen = seen.into_inner().unwrap();
+    seen.sort_unstable();
+    assert_eq!(seen, (1..=sweep.len()).collect::<Vec<_>>());
+    assert_eq!(
+        r,
+        sweep
+            .run(&spec, 5, &[], 1, &MemoryBudget::unknown())
+            .unwrap()
+    );
+    let tiny = Sweep::new(
+        &base,
+        vec![SweepAxis::parse("core.compartments=1").unwrap()],
+        NocMode::Cycle,
+    )
+    .unwrap();
+    let bad = [snn_types::Spike {
+        step: 0,
+        neuron: 100,
+    }];
+    let e = tiny
+        .run(&spec, 5, &bad, 1, &MemoryBudget::unknown())
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("neuron 100 is not in an input population"),
+        "{e}"
+    );
+}
+
+/// A single-chip preset has no `[system]`; `system.chips_x` can still be varied (it was "no
+/// section 'system'"), starting from one chip.
+#[test]
+fn the_chip_count_of_a_single_chip_preset_can_be_varied() {
+    let base = ArchSpec::preset("loihi").unwrap();
+    assert!(base.system.is_none());
+    let sweep = Sweep::new(
+        &base,
+        vec![SweepAxis::parse("system.chips_x=1,3").unwrap()],
+        NocMode::Cycle,
+    )
+    .unwrap();
+    assert_eq!(sweep.arch_of(0).unwrap().n_chips(), 1);
+    assert_eq!(sweep.arch_of(1).unwrap().n_chips(), 3);
+    let r = sweep
+        .run(&net(), 5, &[], 1, &MemoryBudget::unknown())
+        .unwrap();
+    assert!(r.points.iter().all(|p| p.fits));
+}

@@ -241,6 +241,11 @@ pub enum OutputProblem {
     /// The path is (resolves to) one of the command's input files, given here as the caller
     /// named it.
     IsInput(PathBuf),
+    /// The path exists (or leads through a symbolic link) and is neither a regular file nor a
+    /// directory: a device (`/dev/null`, `/dev/full`), a pipe, a socket or a terminal
+    /// (`/dev/stdout`). An atomic write renames a new regular file over its target, which would
+    /// replace that special file instead of writing into it.
+    NotARegularFile,
 }
 
 impl fmt::Display for OutputProblem {
@@ -257,6 +262,11 @@ impl fmt::Display for OutputProblem {
             OutputProblem::IsInput(i) => {
                 write!(f, "would overwrite the input file {}", i.display())
             }
+            OutputProblem::NotARegularFile => f.write_str(
+                "is not a regular file (a device, pipe, socket or terminal): the output is \
+                 written to a new file renamed into place, which would replace it; give a \
+                 file path",
+            ),
         }
     }
 }
@@ -264,6 +274,17 @@ impl fmt::Display for OutputProblem {
 // ---------------------------------------------------------------------------------------------
 // Atomic writes
 // ---------------------------------------------------------------------------------------------
+
+/// Refuses a target that exists and is neither a regular file nor a directory (followed through
+/// symbolic links): renaming a temporary over `/dev/null` would replace the device.
+fn check_not_special(path: &Path) -> Result<(), FileError> {
+    match std::fs::metadata(path) {
+        Ok(m) if !m.is_file() && !m.is_dir() => {
+            Err(FileError::output(path, OutputProblem::NotARegularFile))
+        }
+        _ => Ok(()),
+    }
+}
 
 /// Calls made in this process, so that two writes never pick the same temporary name.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -364,6 +385,7 @@ impl AtomicFile {
         if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
             return Err(FileError::output(path, OutputProblem::IsDirectory));
         }
+        check_not_special(path)?;
         // A stale temporary with the same name (a crashed run whose pid was reused) is skipped.
         let mut last = None;
         for _ in 0..16 {
@@ -701,6 +723,7 @@ pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), FileError> {
     if std::fs::metadata(path).is_ok_and(|m| m.is_dir()) {
         return Err(FileError::output(path, OutputProblem::IsDirectory));
     }
+    check_not_special(path)?;
     let dir = parent_dir(path);
     match std::fs::metadata(dir) {
         Ok(m) if m.is_dir() => {}

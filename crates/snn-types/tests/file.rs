@@ -548,3 +548,43 @@ fn check_output_refuses_a_read_only_directory() {
     assert!(names(&ro).is_empty());
     std::fs::remove_dir_all(&d).ok();
 }
+
+/// A pipe (like `/dev/null`, `/dev/full` or `/dev/stdout`, which root could otherwise replace)
+/// is not replaced by a regular file: the write and the check refuse it, and it stays a pipe.
+#[cfg(unix)]
+#[test]
+fn a_special_file_target_is_refused_and_kept() {
+    use std::os::unix::fs::FileTypeExt;
+    let d = dir("fifo");
+    let target = d.join("pipe");
+    let c = std::ffi::CString::new(target.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
+    assert_eq!(unsafe { libc::mkfifo(c.as_ptr(), 0o600) }, 0);
+    let link = d.join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    for p in [&target, &link] {
+        let e = AtomicFile::create(p).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                FileError::Output {
+                    problem: OutputProblem::NotARegularFile,
+                    ..
+                }
+            ),
+            "{e:?}"
+        );
+        assert!(e.to_string().contains("is not a regular file"), "{e}");
+        assert!(atomic_write(p, b"x").is_err());
+        let e = check_output(p, &[]).unwrap_err();
+        assert!(e.to_string().contains("is not a regular file"), "{e}");
+    }
+    assert!(
+        std::fs::symlink_metadata(&target)
+            .unwrap()
+            .file_type()
+            .is_fifo()
+    );
+    assert_eq!(names(&d), ["link", "pipe"]);
+    std::fs::remove_dir_all(&d).ok();
+}

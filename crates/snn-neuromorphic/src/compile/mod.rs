@@ -290,7 +290,10 @@ fn fixes(c: &check::Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> Vec<S
     let fi = place::FanIn::new(c, &q);
     let (p, _) = fill_all_limits(c, &q, &fi, arch, opt);
     let needed = p.phys.len() as u64;
-    if p.violations.is_empty() && needed > arch.n_cores() as u64 {
+    // Every core fits but there are too few: fewer neurons per core only needs more cores, so
+    // that search (up to ten placements of the whole network) is skipped.
+    let only_too_few_cores = p.violations.is_empty() && needed > arch.n_cores() as u64;
+    if only_too_few_cores {
         let (cx, _) = arch.chip_grid();
         let per_chip = arch.cores_per_chip() as u64;
         let mut chips = needed.div_ceil(per_chip).max(arch.n_chips() as u64 + 1);
@@ -331,7 +334,7 @@ fn fixes(c: &check::Checked<'_>, arch: &ArchSpec, opt: &CompileOptions) -> Vec<S
         .max_neurons_per_core
         .unwrap_or(arch.core.compartments)
         .min(arch.core.compartments);
-    while cap > 1 {
+    while cap > 1 && !only_too_few_cores {
         cap /= 2;
         let o = CompileOptions {
             max_neurons_per_core: Some(cap),
