@@ -1549,18 +1549,7 @@ fn record_step(
         let info = &pops[p];
         r.push(count_in(spikes, info.start, info.start + info.size));
     }
-    if record_pop.iter().all(|&b| b) {
-        sink.on_step(t, spikes);
-    } else {
-        scratch.clear();
-        scratch.extend(
-            spikes
-                .iter()
-                .copied()
-                .filter(|&g| record_pop[pop_of(pops, g)]),
-        );
-        sink.on_step(t, scratch);
-    }
+    record_own(pops, record_pop, scratch, sink, t, spikes);
 }
 
 /// Index of the population holding global neuron `g`.

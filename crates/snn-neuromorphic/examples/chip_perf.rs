@@ -10,37 +10,7 @@ use snn_types::NetworkSpec;
 
 /// 100k neurons (2k Poisson inputs, 98k integer LIF), about 10M synapses.
 pub fn network() -> NetworkSpec {
-    NetworkSpec::from_toml_str(
-        r#"
-        name = "perf-100k"
-        dt_ms = 1.0
-        seed = 1
-        [[populations]]
-        name = "in"
-        size = 2000
-        neuron = { model = "input" }
-        [[populations]]
-        name = "h"
-        size = 98000
-        neuron = { model = "loihi_lif", du = 3000, dv = 400, vth_mant = 2000 }
-        [[projections]]
-        source = "in"
-        target = "h"
-        connectivity = { rule = "fixed_probability", p = 0.05 }
-        weight = 40
-        [[projections]]
-        source = "h"
-        target = "h"
-        connectivity = { rule = "fixed_outdegree", k = 2 }
-        weight = -20
-        delay_ms = 2.0
-        [[stimuli]]
-        kind = "poisson"
-        target = "in"
-        rate_hz = 20.0
-        "#,
-    )
-    .expect("valid")
+    NetworkSpec::from_toml_str(include_str!("perf_100k.toml")).expect("valid")
 }
 
 /// Loihi's figures on a 32x32-tile mesh (4096 cores: a multi-chip system's worth).
