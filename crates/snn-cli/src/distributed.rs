@@ -9,7 +9,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, anyhow};
 use snn_core::comm::{CommError, Communicator, DryRun};
 use snn_core::distributed::{DistributedPlan, RankSummary, plan_ranks, run_rank};
-use snn_core::merge::{merge_csv, rank_file_name};
+use snn_core::merge::{merge_csv, parse_rank_file_name, rank_file_name};
 use snn_core::{CsvSpikeWriter, SpikeSink};
 use snn_types::NetworkSpec;
 use snn_types::budget::{MemoryBudget, format_bytes};
@@ -429,18 +429,6 @@ pub fn merge(inputs: &[PathBuf], out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// `(r, R)` of a rank file named `<raster>.rank<r>of<R>`.
-fn rank_of_name(p: &Path) -> Option<(usize, usize)> {
-    let name = p.file_name()?.to_str()?;
-    let tail = &name[name.rfind(".rank")? + ".rank".len()..];
-    let (r, n) = tail.split_once("of")?;
-    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
-    if !all_digits(r) || !all_digits(n) {
-        return None;
-    }
-    Some((r.parse().ok()?, n.parse().ok()?))
-}
-
 /// Refuses inputs that would merge into a wrong raster: the same file twice (every spike
 /// doubled), and rank files of runs over different rank counts or the same rank twice (two
 /// runs mixed). A set of rank files missing some ranks is merged with a warning.
@@ -459,7 +447,7 @@ fn check_merge_inputs(inputs: &[PathBuf]) -> Result<()> {
     // Per stem (the raster path before `.rank`): the rank count and the ranks seen.
     let mut runs: Vec<(String, usize, Vec<usize>)> = Vec::new();
     for p in inputs {
-        let Some((r, n)) = rank_of_name(p) else {
+        let Some((r, n)) = parse_rank_file_name(p) else {
             continue;
         };
         let s = p.display().to_string();

@@ -186,6 +186,19 @@ pub fn rank_file_name(path: &std::path::Path, rank: usize, ranks: usize) -> std:
     s.into()
 }
 
+/// The inverse of [`rank_file_name`]: `(rank, ranks)` of a file named `<path>.rank<r>of<R>`
+/// (digits only), or `None` for any other name.
+pub fn parse_rank_file_name(path: &std::path::Path) -> Option<(usize, usize)> {
+    let name = path.file_name()?.to_str()?;
+    let tail = &name[name.rfind(".rank")? + ".rank".len()..];
+    let (r, n) = tail.split_once("of")?;
+    let all_digits = |t: &str| !t.is_empty() && t.bytes().all(|b| b.is_ascii_digit());
+    if !all_digits(r) || !all_digits(n) {
+        return None;
+    }
+    Some((r.parse().ok()?, n.parse().ok()?))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -230,5 +243,19 @@ mod tests {
     fn rank_file_names() {
         let p = rank_file_name(std::path::Path::new("out/spikes.csv"), 2, 4);
         assert_eq!(p, std::path::PathBuf::from("out/spikes.csv.rank2of4"));
+        assert_eq!(parse_rank_file_name(&p), Some((2, 4)));
+        for other in [
+            "spikes.csv",
+            "a.rank2",
+            "a.rankxof4",
+            "a.rank2of",
+            "a.rank-1of4",
+        ] {
+            assert_eq!(
+                parse_rank_file_name(std::path::Path::new(other)),
+                None,
+                "{other}"
+            );
+        }
     }
 }
