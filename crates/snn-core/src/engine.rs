@@ -112,10 +112,13 @@ enum SegState {
     Input,
 }
 
-/// The adaptive threshold of a segment: its coefficients and `theta` (mV) per neuron.
+/// The adaptive threshold of a segment: its coefficients (`k`, frozen ones while
+/// [`Network::freeze_theta`] holds) and `theta` (mV) per neuron.
 #[derive(Debug, Clone)]
 struct ThetaState {
     k: ThetaCoef,
+    /// The spec's coefficients, restored when the threshold is unfrozen.
+    spec_k: ThetaCoef,
     theta: Vec<f64>,
 }
 
@@ -124,6 +127,7 @@ fn theta_state(a: Option<&AdaptiveThreshold>, dt: f64, n: usize) -> Option<Theta
         let k = ThetaCoef::new(a, dt);
         ThetaState {
             k,
+            spec_k: k,
             theta: vec![k.init; n],
         }
     })
@@ -137,6 +141,16 @@ struct Segment {
     off: usize,
     len: usize,
     state: SegState,
+}
+
+impl Segment {
+    /// The adaptive threshold state, when the segment's model has one.
+    fn theta_mut(&mut self) -> Option<&mut ThetaState> {
+        match &mut self.state {
+            SegState::LifExp { theta, .. } | SegState::LifCondExp { theta, .. } => theta.as_mut(),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -1111,6 +1125,67 @@ impl Network {
             }
         }
         any.then_some(out)
+    }
+
+    /// Sets the adaptive threshold `theta` (mV) of every neuron of population `pop` (e.g. to
+    /// restore learned thresholds). Refused for a population without an `adaptive_threshold`
+    /// block, a wrong length or a non-finite value. Kept until changed or [`reset`](Self::reset).
+    pub fn set_theta(&mut self, pop: usize, theta_mv: &[f64]) -> Result<(), BuildError> {
+        let info = self.theta_pop(pop)?;
+        if theta_mv.len() != info.size as usize {
+            return Err(BuildError::Request(format!(
+                "{} theta values given for population '{}' of {} neurons",
+                theta_mv.len(),
+                info.name,
+                info.size
+            )));
+        }
+        if let Some(i) = theta_mv.iter().position(|t| !t.is_finite()) {
+            return Err(BuildError::Request(format!(
+                "theta of neuron {i} of population '{}' is not finite ({})",
+                info.name, theta_mv[i]
+            )));
+        }
+        for part in &mut self.parts {
+            for seg in part.segs.iter_mut().filter(|s| s.pop == pop) {
+                let g0 = part.lo as usize + seg.off - info.start as usize;
+                let len = seg.len;
+                if let Some(ts) = seg.theta_mut() {
+                    ts.theta.copy_from_slice(&theta_mv[g0..g0 + len]);
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// Freezes (`true`) or releases (`false`) the adaptive threshold of population `pop`: while
+    /// frozen, `theta` neither decays nor grows with spikes (the neurons keep their current
+    /// thresholds), as in the test phase of Diehl & Cook. Survives [`reset`](Self::reset)
+    /// only as the spec's coefficients: a reset releases it.
+    pub fn freeze_theta(&mut self, pop: usize, frozen: bool) -> Result<(), BuildError> {
+        self.theta_pop(pop)?;
+        for part in &mut self.parts {
+            for seg in part.segs.iter_mut().filter(|s| s.pop == pop) {
+                if let Some(ts) = seg.theta_mut() {
+                    ts.k = if frozen { ts.spec_k.frozen() } else { ts.spec_k };
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn theta_pop(&self, pop: usize) -> Result<PopulationInfo, BuildError> {
+        let info = self
+            .pops
+            .get(pop)
+            .ok_or_else(|| BuildError::Request(format!("no population {pop}")))?;
+        if info.model.adaptive_threshold().is_none() {
+            return Err(BuildError::Request(format!(
+                "population '{}' has no adaptive threshold (add an `adaptive_threshold` block to its model)",
+                info.name
+            )));
+        }
+        Ok(info.clone())
     }
 
     /// Takes the recordings made so far (traces and rates), leaving them empty.

@@ -139,6 +139,9 @@ pub(crate) struct ThetaCoef {
     pub(crate) plus: f64,
     /// Initial `theta` (mV).
     pub(crate) init: f64,
+    /// `(1 - decay) theta_rest` (mV): added after the decay, so `theta` relaxes toward
+    /// `theta_rest` (exactly 0 for the default rest, leaving the arithmetic unchanged).
+    pub(crate) rest_term: f64,
 }
 
 impl ThetaCoef {
@@ -147,21 +150,34 @@ impl ThetaCoef {
         decay: 1.0,
         plus: 0.0,
         init: 0.0,
+        rest_term: 0.0,
     };
 
     pub(crate) fn new(a: &AdaptiveThreshold, dt_ms: f64) -> Self {
+        let decay = (-dt_ms / a.tau_theta_ms).exp();
         Self {
-            decay: (-dt_ms / a.tau_theta_ms).exp(),
+            decay,
             plus: a.theta_plus_mv,
             init: a.theta_init_mv,
+            rest_term: (1.0 - decay) * a.theta_rest_mv,
+        }
+    }
+
+    /// The coefficients of a frozen threshold: `theta` neither decays nor grows.
+    pub(crate) fn frozen(&self) -> Self {
+        Self {
+            decay: 1.0,
+            plus: 0.0,
+            init: self.init,
+            rest_term: 0.0,
         }
     }
 }
 
 /// The threshold test shared by the LIF kernels, fixed (`ADAPT = false`: spike when
-/// `V >= th`) or adaptive (`theta` decays by `exp(-dt/tau_theta)` before the test, the neuron
-/// spikes when `V >= th + theta`, and a spike adds `theta_plus`). Monomorphised, so the fixed
-/// kernels carry no trace of the adaptive path.
+/// `V >= th`) or adaptive (`theta` relaxes toward `theta_rest` by `exp(-dt/tau_theta)` before
+/// the test, the neuron spikes when `V >= th + theta`, and a spike adds `theta_plus`).
+/// Monomorphised, so the fixed kernels carry no trace of the adaptive path.
 #[inline(always)]
 fn threshold<const ADAPT: bool>(
     v1: f64,
@@ -171,7 +187,7 @@ fn threshold<const ADAPT: bool>(
     i: usize,
 ) -> bool {
     if ADAPT {
-        let t = kt.decay * theta[i];
+        let t = kt.decay * theta[i] + kt.rest_term;
         let spike = v1 >= th + t;
         theta[i] = if spike { t + kt.plus } else { t };
         spike

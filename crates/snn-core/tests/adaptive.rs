@@ -169,6 +169,7 @@ fn adaptive_networks_are_identical_for_1_2_and_3_threads() {
         theta_plus_mv: 0.5,
         tau_theta_ms: 100.0,
         theta_init_mv: 0.0,
+        theta_rest_mv: -0.5,
     };
     for base in [models::cuba(800, 2), models::coba(800, 2)] {
         let mut spec = base.clone();
@@ -298,4 +299,67 @@ fn the_block_round_trips_and_is_absent_by_default() {
     assert_eq!(NetworkSpec::from_toml_str(&toml).unwrap(), spec);
     let plain = models::cuba(100, 1).to_toml_string().unwrap();
     assert!(!plain.contains("adaptive_threshold"), "{plain}");
+}
+
+/// (5) `theta_rest_mv`: a silent neuron's `theta` relaxes from `theta_init` toward `theta_rest`
+/// as `rest + (init - rest) exp(-n dt / tau)` (Diehl & Cook's code: `theta - offset` with
+/// `theta` decaying to 0 is `theta_rest = -offset`).
+#[test]
+fn theta_relaxes_toward_its_rest_value() {
+    let spec = single(
+        "{ model = \"lif_cond_exp\", i_e_pa = 0.0, adaptive_threshold = { theta_plus_mv = 1.0, tau_theta_ms = 5.0, theta_init_mv = 2.0, theta_rest_mv = 10.0 } }",
+    );
+    spec.validate().unwrap();
+    let (spikes, theta, _) = run_stepwise(&spec, 200);
+    assert!(spikes.is_empty(), "no input, no spike: {spikes:?}");
+    for (k, &th) in theta.iter().enumerate() {
+        let n = (k + 1) as f64;
+        let want = 10.0 - 8.0 * (-n * DT / 5.0).exp();
+        assert!((th - want).abs() < 1e-9, "step {k}: {th} vs {want}");
+    }
+    let mut bad = spec.clone();
+    if let NeuronModel::LifCondExp(p) = &mut bad.populations[0].neuron {
+        p.adaptive_threshold.as_mut().unwrap().theta_rest_mv = f64::NAN;
+    }
+    let err = bad.validate().unwrap_err().to_string();
+    assert!(err.contains("theta_rest_mv"), "{err}");
+}
+
+/// (6) `set_theta` restores thresholds and `freeze_theta` stops both the decay and the
+/// increments; a frozen network's raster equals that of a network whose fixed threshold is
+/// `V_th + theta`.
+#[test]
+fn set_and_freeze_theta() {
+    let spec = single(
+        "{ model = \"lif_cond_exp\", i_e_pa = 400.0, adaptive_threshold = { theta_plus_mv = 1.0, tau_theta_ms = 50.0 } }",
+    );
+    let mut net = Network::build(&spec).unwrap();
+    net.set_theta(0, &[3.0]).unwrap();
+    assert_eq!(net.theta(0).unwrap(), vec![3.0]);
+    net.freeze_theta(0, true).unwrap();
+    let mut r = SpikeRaster::new(0);
+    net.run(3000, &mut r);
+    assert!(r.len() > 3, "the neuron must fire ({})", r.len());
+    assert_eq!(net.theta(0).unwrap(), vec![3.0], "frozen: no decay, no increment");
+    // The same neuron with a fixed threshold 3 mV higher fires at the same steps.
+    let mut fixed = spec.clone();
+    if let NeuronModel::LifCondExp(p) = &mut fixed.populations[0].neuron {
+        p.adaptive_threshold = None;
+        p.v_th_mv += 3.0;
+    }
+    fixed.recording = RecordingSpec::default();
+    let (want, _, _) = simulate(&fixed, 3000, 1).unwrap();
+    assert_eq!(r, want);
+    // Released: theta grows again.
+    net.freeze_theta(0, false).unwrap();
+    net.run(3000, &mut SpikeRaster::new(0));
+    assert!(net.theta(0).unwrap()[0] > 3.0);
+    // Errors name the population and the problem.
+    assert!(net.set_theta(0, &[1.0, 2.0]).unwrap_err().to_string().contains("2 theta values"));
+    assert!(net.set_theta(0, &[f64::INFINITY]).unwrap_err().to_string().contains("not finite"));
+    assert!(net.set_theta(5, &[1.0]).is_err());
+    let plain = Network::build(&models::cuba(100, 1)).unwrap();
+    let mut plain = plain;
+    let e = plain.freeze_theta(0, true).unwrap_err().to_string();
+    assert!(e.contains("no adaptive threshold"), "{e}");
 }

@@ -129,15 +129,18 @@ impl Default for LifCondExpParams {
 /// `lif_exp` and `lif_cond_exp`:
 ///
 /// ```text
-/// each step:   theta <- theta exp(-dt/tau_theta)          (exact decay, before the test)
+/// each step:   theta <- theta_rest + (theta - theta_rest) exp(-dt/tau_theta)   (before the test)
 /// spike when   V >= V_th + theta
 /// on a spike:  theta <- theta + theta_plus
 /// ```
 ///
 /// `theta` (mV) is kept per neuron and starts at `theta_init_mv` (0 by default). For `lif_exp`
 /// the test is on `V - E_L >= (V_th - E_L) + theta`, the same condition. Diehl & Cook use
-/// `theta_plus = 0.05 mV` and `tau_theta = 1e7 ms` (practically constant during a
-/// presentation). Absent by default: the model then behaves exactly as without it.
+/// `theta_plus = 0.05 mV` and `tau_theta = 1e7 ms`. Their published code also tests
+/// `v > theta - offset + v_thresh` with `offset = 20 mV` while `theta` decays toward 0: in the
+/// form above that is `theta_rest_mv = -20` (the effective `theta` relaxes toward -20 mV; over
+/// an MNIST epoch, 3 x `tau_theta`, this matters). Absent by default: the model then behaves
+/// exactly as without it.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AdaptiveThreshold {
@@ -147,6 +150,8 @@ pub struct AdaptiveThreshold {
     pub tau_theta_ms: f64,
     /// Initial `theta` of every neuron (mV).
     pub theta_init_mv: f64,
+    /// Value `theta` decays toward (mV); 0 by default.
+    pub theta_rest_mv: f64,
 }
 
 impl Default for AdaptiveThreshold {
@@ -156,6 +161,7 @@ impl Default for AdaptiveThreshold {
             theta_plus_mv: 0.05,
             tau_theta_ms: 1e7,
             theta_init_mv: 0.0,
+            theta_rest_mv: 0.0,
         }
     }
 }

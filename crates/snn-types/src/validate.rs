@@ -168,6 +168,7 @@ fn check_adaptive_threshold(c: &mut Checker, path: &str, m: &NeuronModel) {
     c.non_negative(&format!("{path}.theta_plus_mv"), a.theta_plus_mv);
     c.positive(&format!("{path}.tau_theta_ms"), a.tau_theta_ms);
     c.finite(&format!("{path}.theta_init_mv"), a.theta_init_mv);
+    c.finite(&format!("{path}.theta_rest_mv"), a.theta_rest_mv);
 }
 
 fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
