@@ -379,6 +379,10 @@ pub struct Network {
     plastic: Vec<Option<Box<dyn Plasticity>>>,
     /// Per projection, the column index of a plastic projection.
     plastic_cols: Vec<Option<ColIndex>>,
+    /// Per projection: no row holds a target twice (rows are sorted, so a row whose last and
+    /// first targets differ by its length minus one is then a contiguous range, delivered as a
+    /// vector add).
+    strict_rows: Vec<bool>,
     weight_recorders: Vec<WeightRecorder>,
     switch_steps: Vec<Step>,
     /// The spec's stimuli in steps (cut into the partitions by `partition`).
@@ -554,6 +558,7 @@ impl Network {
             }
         }
         let n_proj = projections.len();
+        let strict_rows = projections.iter().map(rows_are_strict).collect();
         let mut net = Network {
             dt_ms: dt,
             seed: spec.seed,
@@ -566,6 +571,7 @@ impl Network {
             splits: vec![Vec::new(); n_proj],
             plastic: (0..n_proj).map(|_| None).collect(),
             plastic_cols: (0..n_proj).map(|_| None).collect(),
+            strict_rows,
             weight_recorders: Vec::new(),
             switch_steps,
             stimuli: StimulusPlan::default(),
@@ -1167,7 +1173,11 @@ impl Network {
         for part in &mut self.parts {
             for seg in part.segs.iter_mut().filter(|s| s.pop == pop) {
                 if let Some(ts) = seg.theta_mut() {
-                    ts.k = if frozen { ts.spec_k.frozen() } else { ts.spec_k };
+                    ts.k = if frozen {
+                        ts.spec_k.frozen()
+                    } else {
+                        ts.spec_k
+                    };
                 }
             }
         }
@@ -1287,6 +1297,7 @@ impl Network {
                     1,
                     &self.pops,
                     &self.projections,
+                    &self.strict_rows,
                     &self.by_source,
                     &self.splits,
                     &spikes,
@@ -1365,6 +1376,7 @@ impl Network {
         {
             let pops = &self.pops;
             let by_source = &self.by_source;
+            let strict_rows = &self.strict_rows;
             let splits = &self.splits;
             let switch_steps = &self.switch_steps;
             let cols: Vec<Option<&ColIndex>> =
@@ -1395,7 +1407,19 @@ impl Network {
                         let l = b[(t % 2) as usize]
                             .read()
                             .unwrap_or_else(|e| e.into_inner());
-                        deliver(part, pi, k, pops, &prj, by_source, splits, &l, t, slots);
+                        deliver(
+                            part,
+                            pi,
+                            k,
+                            pops,
+                            &prj,
+                            strict_rows,
+                            by_source,
+                            splits,
+                            &l,
+                            t,
+                            slots,
+                        );
                     }
                 }
             };
@@ -1464,7 +1488,19 @@ impl Network {
                             let l = b[(t % 2) as usize]
                                 .read()
                                 .unwrap_or_else(|e| e.into_inner());
-                            deliver(first, 0, k, pops, &prj, by_source, splits, &l, t, slots);
+                            deliver(
+                                first,
+                                0,
+                                k,
+                                pops,
+                                &prj,
+                                strict_rows,
+                                by_source,
+                                splits,
+                                &l,
+                                t,
+                                slots,
+                            );
                         }
                     }
                     stats.steps += 1;
@@ -1727,6 +1763,7 @@ fn deliver(
     k: usize,
     pops: &[PopulationInfo],
     prj: &[Projection],
+    strict_rows: &[bool],
     by_source: &[Vec<usize>],
     splits: &[Vec<u32>],
     spikes: &[u32],
@@ -1841,16 +1878,34 @@ fn deliver(
                     (Weights::Uniform(w), Delays::Uniform(d)) => {
                         let s = (t as usize + *d as usize) % slots;
                         let buf = &mut ring[s * len..(s + 1) * len];
-                        for &l in tg {
-                            buf[l.wrapping_sub(shift) as usize] += *w;
+                        let n = tg.len();
+                        if n > 1 && strict_rows[j] && (tg[n - 1] - tg[0]) as usize == n - 1 {
+                            let o = tg[0].wrapping_sub(shift) as usize;
+                            for x in &mut buf[o..o + n] {
+                                *x += *w;
+                            }
+                        } else {
+                            for &l in tg {
+                                buf[l.wrapping_sub(shift) as usize] += *w;
+                            }
                         }
                     }
                     (Weights::PerSynapse(ws), Delays::Uniform(d)) => {
                         let ws = own_w.unwrap_or(ws);
                         let s = (t as usize + *d as usize) % slots;
                         let buf = &mut ring[s * len..(s + 1) * len];
-                        for (&l, &w) in tg.iter().zip(&ws[a..b]) {
-                            buf[l.wrapping_sub(shift) as usize] += w;
+                        let n = tg.len();
+                        if n > 1 && strict_rows[j] && (tg[n - 1] - tg[0]) as usize == n - 1 {
+                            // A contiguous row (all-to-all and dense projections): a vector
+                            // add, each cell receiving the same single addition as below.
+                            let o = tg[0].wrapping_sub(shift) as usize;
+                            for (x, &w) in buf[o..o + n].iter_mut().zip(&ws[a..b]) {
+                                *x += w;
+                            }
+                        } else {
+                            for (&l, &w) in tg.iter().zip(&ws[a..b]) {
+                                buf[l.wrapping_sub(shift) as usize] += w;
+                            }
                         }
                     }
                     (_, Delays::PerSynapse(ds)) => match own_w {
@@ -2348,6 +2403,7 @@ impl Network {
             let pops = &self.pops;
             let prj = &self.projections;
             let by_source = &self.by_source;
+            let strict_rows = &self.strict_rows;
             let splits = &self.splits;
             let switch_steps = &self.switch_steps;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
@@ -2373,6 +2429,7 @@ impl Network {
                         k,
                         pops,
                         prj,
+                        strict_rows,
                         by_source,
                         splits,
                         spikes,
@@ -2585,4 +2642,16 @@ fn assemble_epoch(
         g.step_off.push(g.spikes.len());
     }
     Ok(())
+}
+
+/// Whether no row of `p` holds a target twice (conv projections: vacuously true, unused).
+fn rows_are_strict(p: &Projection) -> bool {
+    match &p.layout {
+        Layout::Csr {
+            row_ptr, targets, ..
+        } => row_ptr
+            .windows(2)
+            .all(|r| targets[r[0]..r[1]].windows(2).all(|w| w[0] < w[1])),
+        Layout::Conv(_) => true,
+    }
 }

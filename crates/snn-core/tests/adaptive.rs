@@ -340,7 +340,11 @@ fn set_and_freeze_theta() {
     let mut r = SpikeRaster::new(0);
     net.run(3000, &mut r);
     assert!(r.len() > 3, "the neuron must fire ({})", r.len());
-    assert_eq!(net.theta(0).unwrap(), vec![3.0], "frozen: no decay, no increment");
+    assert_eq!(
+        net.theta(0).unwrap(),
+        vec![3.0],
+        "frozen: no decay, no increment"
+    );
     // The same neuron with a fixed threshold 3 mV higher fires at the same steps.
     let mut fixed = spec.clone();
     if let NeuronModel::LifCondExp(p) = &mut fixed.populations[0].neuron {
@@ -355,8 +359,18 @@ fn set_and_freeze_theta() {
     net.run(3000, &mut SpikeRaster::new(0));
     assert!(net.theta(0).unwrap()[0] > 3.0);
     // Errors name the population and the problem.
-    assert!(net.set_theta(0, &[1.0, 2.0]).unwrap_err().to_string().contains("2 theta values"));
-    assert!(net.set_theta(0, &[f64::INFINITY]).unwrap_err().to_string().contains("not finite"));
+    assert!(
+        net.set_theta(0, &[1.0, 2.0])
+            .unwrap_err()
+            .to_string()
+            .contains("2 theta values")
+    );
+    assert!(
+        net.set_theta(0, &[f64::INFINITY])
+            .unwrap_err()
+            .to_string()
+            .contains("not finite")
+    );
     assert!(net.set_theta(5, &[1.0]).is_err());
     let plain = Network::build(&models::cuba(100, 1)).unwrap();
     let mut plain = plain;
