@@ -82,7 +82,7 @@ impl Bounds {
 
     /// Clips to the bounds and rounds to f32 (the result never leaves the bounds).
     #[inline]
-    pub(crate) fn clip(&self, w: f64) -> f32 {
+    pub fn clip(&self, w: f64) -> f32 {
         let lo = self.w_min as f32;
         let hi = self.w_max as f32;
         // Round first, then clamp in f32 so that rounding cannot push a weight out.

@@ -160,10 +160,22 @@ impl TripletParams {
 /// Triplet STDP as a [`Plasticity`] rule (see [`TripletParams`] for the equations). Forks for
 /// multi-threaded runs (every replica keeps the presynaptic traces, each thread the
 /// postsynaptic traces of its targets).
+///
+/// **Cost.** A pre spike depresses only the synapses onto *active* targets: those whose `o1`
+/// trace can still change a weight. The rule keeps the list of targets that fired, computes
+/// their `o1` once per step (at the first pre spike of the step), and retires a target once
+/// `o1 * F < 2^-152`, where `F` bounds every future depression factor (`scale_max (A2- + A3-)`
+/// for nearest-spike pairing or `A3- = 0`; all-to-all pairing with `A3- > 0` keeps a target
+/// until its `o1` is exactly 0): the update it would have received, `w - f o1` rounded to `f32`,
+/// is then `w` for every weight inside the bounds, so skipping it changes nothing. A pre spike
+/// thus costs work per recently active target, not per synapse of its row (Diehl & Cook's
+/// 784 x N input: a handful instead of N).
 #[derive(Clone)]
 pub struct TripletStdp {
     p: TripletParams,
     scale: f64,
+    /// The largest rate scale set so far (bounds the depression factor for retiring).
+    scale_max: f64,
     r1: Traces,
     r2: Traces,
     o1: Traces,
@@ -172,7 +184,17 @@ pub struct TripletStdp {
     d_r2: DecayTable,
     pub(crate) d_o1: DecayTable,
     d_o2: DecayTable,
+    /// Targets whose `o1` may still matter, and a membership flag per target.
+    active: Vec<u32>,
+    is_active: Vec<bool>,
+    /// `(target, o1(cache_step))` of the active targets with `o1 != 0`.
+    cache: Vec<(u32, f64)>,
+    cache_step: Option<Step>,
 }
+
+/// Below this, `f * o1` cannot move an `f32` weight: `2^-152`, a quarter of the smallest
+/// subnormal `f32`.
+const NEGLIGIBLE: f64 = 1.0 / (1u128 << 100) as f64 / (1u64 << 52) as f64;
 
 impl TripletStdp {
     /// A rule for a projection with `n_pre` sources and `n_post` targets at step `dt_ms`.
@@ -190,11 +212,65 @@ impl TripletStdp {
             d_o2: DecayTable::new(p.tau_y_ms, dt_ms)?,
             p,
             scale: 1.0,
+            scale_max: 1.0,
             r1: Traces::new(n_pre),
             r2: Traces::new(n_pre),
             o1: Traces::new(n_post),
             o2: Traces::new(n_post),
+            active: Vec::new(),
+            is_active: vec![false; n_post],
+            cache: Vec::new(),
+            cache_step: None,
         })
+    }
+
+    /// The bound on every future depression factor used to retire targets, or `None` when the
+    /// factor is unbounded (all-to-all pairing with `A3- > 0`).
+    fn depression_bound(&self) -> Option<f64> {
+        if self.p.a3_minus == 0.0 || self.nearest() {
+            Some(self.scale_max * (self.p.a2_minus + self.p.a3_minus))
+        } else {
+            None
+        }
+    }
+
+    /// Recomputes the active list from the traces (after a join, a clear or a larger scale).
+    fn rebuild_active(&mut self) {
+        self.active.clear();
+        self.is_active.iter_mut().for_each(|a| *a = false);
+        self.is_active.resize(self.o1.len(), false);
+        for i in 0..self.o1.len() {
+            if self.o1.is_set(i) {
+                self.active.push(i as u32);
+                self.is_active[i] = true;
+            }
+        }
+        self.cache_step = None;
+    }
+
+    /// Fills the cache with the active targets' `o1` at `step`, retiring negligible ones.
+    fn refresh_cache(&mut self, step: Step) {
+        let bound = self.depression_bound();
+        self.cache.clear();
+        let mut k = 0;
+        while k < self.active.len() {
+            let i = self.active[k];
+            let o1 = self.o1(i as usize, step);
+            let retire = match bound {
+                Some(f) => o1 * f < NEGLIGIBLE,
+                None => o1 == 0.0,
+            };
+            if retire {
+                self.is_active[i as usize] = false;
+                self.active.swap_remove(k);
+                continue;
+            }
+            if o1 != 0.0 {
+                self.cache.push((i, o1));
+            }
+            k += 1;
+        }
+        self.cache_step = Some(step);
     }
 
     /// The parameters.
@@ -262,6 +338,14 @@ impl TripletStdp {
         let n = self.nearest();
         self.o1.bump(i, t, &self.d_o1, n);
         self.o2.bump(i, t, &self.d_o2, n);
+        if self.is_active.len() <= i {
+            self.is_active.resize(i + 1, false);
+        }
+        if !self.is_active[i] {
+            self.is_active[i] = true;
+            self.active.push(i as u32);
+        }
+        self.cache_step = None;
     }
 }
 
@@ -274,18 +358,34 @@ impl Plasticity for TripletStdp {
         targets: &[u32],
         weights: &mut [f32],
     ) {
-        if let Some(&m) = targets.iter().max() {
+        if let Some(&m) = targets.last() {
+            // Rows are sorted: the last target is the largest.
             self.o1.ensure(m as usize + 1);
             self.o2.ensure(m as usize + 1);
         }
         self.r1.ensure(pre as usize + 1);
         self.r2.ensure(pre as usize + 1);
         let f = self.pre_factor(self.r2(pre as usize, step));
-        if f != 0.0 {
-            for (&i, w) in targets.iter().zip(weights.iter_mut()) {
-                let o1 = self.o1(i as usize, step);
-                if o1 != 0.0 {
-                    *w = self.clip(*w as f64 - f * o1);
+        if f != 0.0 && !targets.is_empty() {
+            if self.cache_step != Some(step) {
+                self.refresh_cache(step);
+            }
+            let first = targets[0];
+            for &(i, o1) in &self.cache {
+                // Contiguous rows: the synapse sits at `i - first`; otherwise a binary search.
+                // Every synapse onto `i` (a row may repeat a target) is updated.
+                let guess = i.wrapping_sub(first) as usize;
+                let (lo, hi) = if targets.get(guess) == Some(&i)
+                    && (guess == 0 || targets[guess - 1] != i)
+                    && targets.get(guess + 1) != Some(&i)
+                {
+                    (guess, guess + 1)
+                } else {
+                    let lo = targets.partition_point(|&t| t < i);
+                    (lo, lo + targets[lo..].partition_point(|&t| t == i))
+                };
+                for w in &mut weights[lo..hi] {
+                    *w = self.p.bounds.clip(*w as f64 - f * o1);
                 }
             }
         }
@@ -334,17 +434,24 @@ impl Plasticity for TripletStdp {
         let t = share.targets.start as usize..share.targets.end as usize;
         self.o1.copy_range_from(&r.o1, t.clone());
         self.o2.copy_range_from(&r.o2, t);
+        self.rebuild_active();
     }
 }
 
 impl StdpRule for TripletStdp {
     fn set_rate_scale(&mut self, scale: f64) {
         self.scale = scale;
+        if scale.abs() > self.scale_max {
+            // Targets retired under the smaller bound may matter again.
+            self.scale_max = scale.abs();
+            self.rebuild_active();
+        }
     }
     fn reset_traces(&mut self) {
         self.r1.clear();
         self.r2.clear();
         self.o1.clear();
         self.o2.clear();
+        self.rebuild_active();
     }
 }
