@@ -81,8 +81,8 @@ fn diehl_cook_digits(c: &mut Criterion) {
     let mut probe = DiehlCook::new(cfg.clone(), 64, (8, 8), 10).expect("valid config");
     let stats = probe.train_epoch(&train, &|_, _| {}).expect("trains");
     eprintln!(
-        "diehl_cook_digits: 100 images: {} presentations, {} synaptic events, {} plasticity updates",
-        stats.presentations, stats.syn_events, stats.plasticity_updates
+        "diehl_cook_digits: 100 images: {} presentations, {} synaptic events, {} excitatory spikes",
+        stats.presentations, stats.syn_events, stats.exc_spikes
     );
     let mut g = c.benchmark_group("diehl_cook_digits");
     g.sample_size(10);

@@ -47,10 +47,17 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use rand::rngs::Xoshiro256PlusPlus;
 use rand::{RngExt, SeedableRng};
 use serde::{Deserialize, Serialize};
+use snn_core::{BuildError, Network};
 use snn_types::file::{self, FrameKind};
-use snn_types::{Step, ms_to_steps};
+use snn_types::{
+    AdaptiveThreshold as SpecThreshold, Connectivity, LifCondExpParams, NetworkSpec, NeuronModel,
+    PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, Spike, SpikeRaster, SpikeSink, Step,
+    ValueSpec, ms_to_steps,
+};
 
-use super::homeostasis::{AdaptiveThreshold, LrSchedule};
+use super::homeostasis::LrSchedule;
+use super::pair::Pairing;
+use super::reward::Shared;
 use super::triplet::{TripletParams, TripletStdp};
 use super::{StdpError, StdpRule, check_nonneg, check_pos};
 use crate::data::Dataset;
@@ -207,7 +214,7 @@ impl Default for DiehlCookConfig {
             theta_plus_mv: 0.03,
             tau_theta_ms: 1e7,
             theta_rest_offset_mv: 0.0,
-            exc_spike_block_ms: 50.0,
+            exc_spike_block_ms: 0.0,
             w_ei: 10.4,
             w_ie: 17.0,
             w_init_scale: 0.3,
@@ -260,7 +267,17 @@ impl DiehlCookConfig {
         check_nonneg("theta_plus_mv", self.theta_plus_mv)?;
         check_pos("tau_theta_ms", self.tau_theta_ms)?;
         check_nonneg("theta_rest_offset_mv", self.theta_rest_offset_mv)?;
-        check_nonneg("exc_spike_block_ms", self.exc_spike_block_ms)?;
+        if self.exc_spike_block_ms != 0.0 {
+            return Err(StdpError::Param {
+                name: "exc_spike_block_ms",
+                reason: format!(
+                    "must be 0, got {} (the engine's neuron models have no spike block; Brian 1's \
+                     reference timer blocks nothing: see docs/stdp.md; a weight file trained \
+                     with the block before the engine implementation must be retrained)",
+                    self.exc_spike_block_ms
+                ),
+            });
+        }
         check_nonneg("w_ei", self.w_ei)?;
         check_nonneg("w_ie", self.w_ie)?;
         check_nonneg("w_init_scale", self.w_init_scale)?;
@@ -296,8 +313,6 @@ pub struct TrainStats {
     pub exc_spikes: u64,
     /// Synaptic events (input spikes times `n_neurons`).
     pub syn_events: u64,
-    /// Plasticity updates (weights touched by depression and potentiation).
-    pub plasticity_updates: u64,
 }
 
 /// A Diehl & Cook network: configuration and learned state.
@@ -332,9 +347,6 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
 }
 
 /// A validated duration in whole steps, as the simulator's `i32` counters hold it.
-fn steps_i32(ms: f64, dt_ms: f64) -> i32 {
-    ms_to_steps(ms, dt_ms).map_or(0, |s| s.min(i32::MAX as u64) as i32)
-}
 
 const PHASE_INIT: u64 = 1;
 const PHASE_TRAIN: u64 = 2;
@@ -490,61 +502,70 @@ impl DiehlCook {
         let total = data.len() as u64 * (self.epochs as u64 + 1);
         let cfg = self.cfg.clone();
         let n = cfg.n_neurons;
-        let mut rule = TripletStdp::new(cfg.stdp.clone(), cfg.dt_ms, self.n_inputs, n)?;
-        let mut theta = AdaptiveThreshold::with_rest_offset(
-            n,
-            cfg.theta_plus_mv,
-            cfg.tau_theta_ms,
+        let spec = network_spec(&cfg, self.n_inputs)?;
+        let mut net = Network::build_with_threads(&spec, 1).map_err(engine_err)?;
+        self.load_into(&mut net)?;
+        let rule = Shared::new(TripletStdp::new(
+            cfg.stdp.clone(),
             cfg.dt_ms,
-            cfg.theta_rest_offset_mv,
-        )?;
-        for (j, &v) in self.theta_mv.iter().enumerate() {
-            theta.set(j, 0, v);
-        }
-        let mut sim = Sim::new(&cfg);
-        let thr0: Vec<f32> = (0..n)
-            .map(|j| (cfg.exc.v_thresh_mv + theta.theta_mv(j, 0)) as f32)
-            .collect();
-        sim.reset(&thr0);
-        let mut learn = Learner {
-            rule: &mut rule,
-            theta: &mut theta,
-            last_post: vec![0; n],
-            recent: Vec::new(),
-            dirty: vec![true; n],
-            dirty_list: (0..n as u32).collect(),
-            horizon: 0,
-            o1: Vec::new(),
-            updates: 0,
+            self.n_inputs,
+            n,
+        )?);
+        net.set_plasticity(0, Box::new(rule.clone()))
+            .map_err(engine_err)?;
+        let mut sink = ExcCounter {
+            lo: net.populations()[EXC].start,
+            counts: vec![0; n],
+            last: vec![None; n],
+            total: 0,
         };
-        learn.horizon = learn.rule.d_o1.horizon(1e-12);
         let norm = self.norm_sum();
+        // Every neuron is normalised before the first presentation; afterwards those whose
+        // weights may have changed (see `depression_horizon`).
+        let mut dirty = vec![true; n];
+        let mut scale_max = 1f64;
         let mut stats = TrainStats::default();
-        let mut t: Step = 1;
         let present = cfg.steps(cfg.present_ms);
         let rest = cfg.steps(cfg.rest_ms);
+        let mut spikes = Vec::new();
         for k in 0..data.len() {
             let x = data.sample(k);
             let scale = cfg.lr_schedule.factor(self.samples_seen, total);
-            learn.rule.set_rate_scale(scale);
+            scale_max = scale_max.max(scale.abs());
+            rule.lock().set_rate_scale(scale);
+            let horizon = depression_horizon(&cfg.stdp, cfg.dt_ms, scale_max);
             let mut boost = 0u32;
             loop {
-                learn.normalise(&mut self.weights, n, norm);
+                normalise_columns(
+                    net.projection_weights_mut(0).expect("projection 0 exists"),
+                    n,
+                    norm,
+                    &mut dirty,
+                );
                 let rate_full = cfg.max_rate_hz + boost as f64 * cfg.rate_boost_hz;
                 let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
                     cfg.seed,
                     PHASE_TRAIN,
                     (self.samples_seen << 8) | boost.min(255) as u64,
                 ));
-                sim.schedule_inputs(x, rate_full, present, &mut rng);
-                let spikes = sim.present(&mut self.weights, t, present, Some(&mut learn));
+                input_raster(x, rate_full, cfg.dt_ms, present, &mut rng, &mut spikes);
+                net.inject_input(INPUT, &SpikeRaster::from_spikes(0, present, &spikes))
+                    .map_err(engine_err)?;
+                let start = net.current_step();
+                sink.total = 0;
+                net.run(present, &mut sink);
+                let fired = sink.total;
+                net.run(rest, &mut sink);
                 stats.presentations += 1;
-                stats.input_spikes += sim.input_events.len() as u64;
-                stats.exc_spikes += spikes as u64;
-                t += present;
-                sim.rest(&mut self.weights, t, rest, Some(&mut learn));
-                t += rest;
-                if spikes >= cfg.min_spikes || boost >= cfg.max_boosts {
+                stats.input_spikes += spikes.len() as u64;
+                stats.exc_spikes += fired as u64;
+                // Depression reaches a neuron's weights while its `o1` trace lives.
+                for (d, last) in dirty.iter_mut().zip(&sink.last) {
+                    if last.is_some_and(|s| s + horizon >= start) {
+                        *d = true;
+                    }
+                }
+                if fired >= cfg.min_spikes || boost >= cfg.max_boosts {
                     break;
                 }
                 boost += 1;
@@ -554,15 +575,23 @@ impl DiehlCook {
             progress(k + 1, data.len());
         }
         // The last normalisation, so saved weights are those used at the next presentation.
-        learn.normalise(&mut self.weights, n, norm);
+        let w = net.projection_weights_mut(0).expect("projection 0 exists");
+        normalise_columns(w, n, norm, &mut dirty);
+        self.weights.copy_from_slice(w);
+        self.theta_mv = net.theta(EXC).expect("exc has an adaptive threshold");
         stats.syn_events = stats.input_spikes * n as u64;
-        stats.plasticity_updates = learn.updates;
-        for (j, v) in self.theta_mv.iter_mut().enumerate() {
-            *v = theta.theta_mv(j, t);
-        }
         self.epochs += 1;
         self.assignments.clear();
         Ok(stats)
+    }
+
+    /// Copies the weights and thresholds into an engine network built from
+    /// [`network_spec`].
+    fn load_into(&self, net: &mut Network) -> Result<(), StdpError> {
+        net.projection_weights_mut(0)
+            .expect("projection 0 exists")
+            .copy_from_slice(&self.weights);
+        net.set_theta(EXC, &self.theta_mv).map_err(engine_err)
     }
 
     /// Spike counts of every neuron for every sample of `data` with learning and thresholds
@@ -577,43 +606,72 @@ impl DiehlCook {
         let chunk = len.div_ceil(threads).max(1);
         let done = AtomicUsize::new(0);
         let present = self.cfg.steps(self.cfg.present_ms);
-        std::thread::scope(|s| {
-            for (c, out) in out.chunks_mut(chunk * n).enumerate() {
-                let done = &done;
-                s.spawn(move || {
-                    let mut sim = Sim::new(&self.cfg);
-                    let thr: Vec<f32> = self
-                        .theta_mv
-                        .iter()
-                        .map(|&th| (self.cfg.exc.v_thresh_mv + th) as f32)
-                        .collect();
-                    let weights = &self.weights[..];
-                    for (r, counts) in out.chunks_mut(n).enumerate() {
-                        let k = c * chunk + r;
-                        let x = data.sample(k);
-                        let mut boost = 0u32;
-                        loop {
-                            let rate = self.cfg.max_rate_hz + boost as f64 * self.cfg.rate_boost_hz;
-                            let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
-                                self.cfg.seed,
-                                PHASE_FROZEN,
-                                ((k as u64) << 8) | boost.min(255) as u64,
-                            ));
-                            sim.reset(&thr);
-                            sim.schedule_inputs(x, rate, present, &mut rng);
-                            let spikes = sim.present_frozen(weights, present);
-                            if spikes >= self.cfg.min_spikes || boost >= self.cfg.max_boosts {
-                                break;
+        let spec = network_spec(&self.cfg, self.n_inputs)?;
+        let results: Vec<Result<(), StdpError>> = std::thread::scope(|s| {
+            let handles: Vec<_> = out
+                .chunks_mut(chunk * n)
+                .enumerate()
+                .map(|(c, out)| {
+                    let (done, spec) = (&done, &spec);
+                    s.spawn(move || -> Result<(), StdpError> {
+                        let mut net = Network::build_with_threads(spec, 1).map_err(engine_err)?;
+                        self.load_into(&mut net)?;
+                        let mut sink = ExcCounter {
+                            lo: net.populations()[EXC].start,
+                            counts: vec![0; n],
+                            last: vec![None; n],
+                            total: 0,
+                        };
+                        let mut spikes = Vec::new();
+                        for (r, counts) in out.chunks_mut(n).enumerate() {
+                            let k = c * chunk + r;
+                            let x = data.sample(k);
+                            let mut boost = 0u32;
+                            loop {
+                                let rate =
+                                    self.cfg.max_rate_hz + boost as f64 * self.cfg.rate_boost_hz;
+                                let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
+                                    self.cfg.seed,
+                                    PHASE_FROZEN,
+                                    ((k as u64) << 8) | boost.min(255) as u64,
+                                ));
+                                // From the resting state, thresholds frozen at the learned ones.
+                                net.reset();
+                                net.set_theta(EXC, &self.theta_mv).map_err(engine_err)?;
+                                net.freeze_theta(EXC, true).map_err(engine_err)?;
+                                input_raster(x, rate, self.cfg.dt_ms, present, &mut rng, &mut spikes);
+                                net.inject_input(INPUT, &SpikeRaster::from_spikes(0, present, &spikes))
+                                    .map_err(engine_err)?;
+                                sink.counts.fill(0);
+                                sink.total = 0;
+                                net.run(present, &mut sink);
+                                if sink.total >= self.cfg.min_spikes
+                                    || boost >= self.cfg.max_boosts
+                                {
+                                    break;
+                                }
+                                boost += 1;
                             }
-                            boost += 1;
+                            counts.copy_from_slice(&sink.counts);
+                            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                            progress(d, len);
                         }
-                        counts.copy_from_slice(&sim.counts);
-                        let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                        progress(d, len);
-                    }
-                });
-            }
+                        Ok(())
+                    })
+                })
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join().unwrap_or_else(|_| {
+                        Err(StdpError::Data("a worker of the frozen pass panicked".into()))
+                    })
+                })
+                .collect()
         });
+        for r in results {
+            r?;
+        }
         Ok(out)
     }
 
@@ -984,540 +1042,209 @@ fn legacy_body(bytes: &[u8]) -> Result<DiehlCook, String> {
     decode_v1(payload)
 }
 
-/// Learning state of a training pass.
-struct Learner<'a> {
-    rule: &'a mut TripletStdp,
-    theta: &'a mut AdaptiveThreshold,
-    last_post: Vec<Step>,
-    /// Neurons that spiked within `horizon` steps (their `o1` trace is not yet negligible).
-    recent: Vec<u32>,
-    dirty: Vec<bool>,
-    dirty_list: Vec<u32>,
-    horizon: u64,
-    o1: Vec<(u32, f64)>,
-    updates: u64,
-}
-
-impl Learner<'_> {
-    fn mark(&mut self, j: u32) {
-        if !self.dirty[j as usize] {
-            self.dirty[j as usize] = true;
-            self.dirty_list.push(j);
+/// The Diehl & Cook network as an engine spec: population 0 `input` (`n_inputs` input
+/// neurons), 1 `exc` (`lif_cond_exp` with the adaptive threshold), 2 `inh` (`lif_cond_exp`);
+/// projection 0 input -> exc all-to-all (weights set from `weights`, row-major by input, which
+/// is the CSR order), 1 exc -> inh one-to-one (`w_ei`), 2 inh -> exc all but the partner
+/// (`w_ie`, inhibitory receptor); every delay one step. The paper's dimensionless conductances
+/// map onto nS with `g_L = 1 nS` and `C_m = tau_m x 1 nS`, so `tau_m dv/dt = (v_rest - v) +
+/// g_e (E_exc - v) + g_i (E_inh - v)` holds with `g` in nS.
+pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpec, StdpError> {
+    cfg.validate()?;
+    let n = cfg.n_neurons as u32;
+    let cond = |p: &CondLif, theta: Option<SpecThreshold>| {
+        NeuronModel::LifCondExp(LifCondExpParams {
+            c_m_pf: p.tau_m_ms,
+            g_l_ns: 1.0,
+            e_l_mv: p.v_rest_mv,
+            v_th_mv: p.v_thresh_mv,
+            v_reset_mv: p.v_reset_mv,
+            t_ref_ms: p.t_ref_ms,
+            e_ex_mv: p.e_exc_mv,
+            e_in_mv: p.e_inh_mv,
+            tau_syn_ex_ms: cfg.tau_ge_ms,
+            tau_syn_in_ms: cfg.tau_gi_ms,
+            i_e_pa: 0.0,
+            adaptive_threshold: theta,
+        })
+    };
+    let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
+        name: name.into(),
+        size,
+        shape: None,
+        neuron,
+        v_init: v0.map(ValueSpec::Constant),
+    };
+    let proj = |source: &str, target: &str, connectivity, weight: f64, receptor| ProjectionSpec {
+        name: None,
+        source: source.into(),
+        target: target.into(),
+        connectivity,
+        weight: ValueSpec::Constant(weight),
+        delay_ms: Some(ValueSpec::Constant(cfg.dt_ms)),
+        receptor,
+        allow_autapses: false,
+    };
+    let theta = SpecThreshold {
+        theta_plus_mv: cfg.theta_plus_mv,
+        tau_theta_ms: cfg.tau_theta_ms,
+        theta_init_mv: 0.0,
+        theta_rest_mv: -cfg.theta_rest_offset_mv,
+    };
+    let (mut src, mut tgt) = (Vec::new(), Vec::new());
+    for i in 0..n {
+        for j in (0..n).filter(|&j| j != i) {
+            src.push(i);
+            tgt.push(j);
         }
     }
-
-    /// Scales the incoming weights of every neuron changed since the last call to sum to `norm`.
-    fn normalise(&mut self, w: &mut [f32], n: usize, norm: f64) {
-        let n_in = w.len() / n;
-        for &j in &self.dirty_list {
-            let j = j as usize;
-            let mut s = 0f64;
-            for i in 0..n_in {
-                s += w[i * n + j] as f64;
-            }
-            if s > 0.0 {
-                let f = (norm / s) as f32;
-                for i in 0..n_in {
-                    w[i * n + j] *= f;
-                }
-            }
-            self.dirty[j] = false;
-        }
-        self.dirty_list.clear();
-    }
-
-    /// Refreshes `o1` for the recently active neurons at step `t`, dropping the stale ones.
-    fn refresh_o1(&mut self, t: Step) {
-        let h = self.horizon;
-        let last = &self.last_post;
-        self.recent.retain(|&j| t - last[j as usize] <= h);
-        self.o1.clear();
-        for &j in &self.recent {
-            self.o1.push((j, self.rule.o1(j as usize, t)));
-        }
-    }
+    let spec = NetworkSpec {
+        name: Some("diehl_cook".into()),
+        dt_ms: cfg.dt_ms,
+        duration_ms: None,
+        seed: cfg.seed,
+        populations: vec![
+            pop("input", n_inputs as u32, NeuronModel::Input, None),
+            pop("exc", n, cond(&cfg.exc, Some(theta)), Some(cfg.exc.v_rest_mv)),
+            pop("inh", n, cond(&cfg.inh, None), Some(cfg.inh.v_rest_mv)),
+        ],
+        projections: vec![
+            proj("input", "exc", Connectivity::AllToAll, 1.0, Receptor::Excitatory),
+            proj("exc", "inh", Connectivity::OneToOne, cfg.w_ei, Receptor::Excitatory),
+            proj(
+                "inh",
+                "exc",
+                Connectivity::Explicit {
+                    sources: src,
+                    targets: tgt,
+                    weights: None,
+                    delays_ms: None,
+                },
+                cfg.w_ie,
+                Receptor::Inhibitory,
+            ),
+        ],
+        stimuli: Vec::new(),
+        recording: RecordingSpec::default(),
+        readout: None,
+    };
+    spec.validate()
+        .map_err(|e| StdpError::Param {
+            name: "network",
+            reason: e.to_string(),
+        })?;
+    Ok(spec)
 }
 
-/// One forward-Euler step of a conductance-based LIF population: `c = [dt/tau_m, v_rest,
-/// E_exc, E_inh, g_e decay, g_i decay]`. Written over equal-length slices so that it vectorises.
-#[inline(always)]
-fn update_pop_body(v: &mut [f32], ge: &mut [f32], gi: &mut [f32], refr: &mut [i32], c: [f32; 6]) {
-    let n = v.len();
-    let (ge, gi, refr) = (&mut ge[..n], &mut gi[..n], &mut refr[..n]);
-    let [a, vr, ee, ei, dge, dgi] = c;
-    for j in 0..n {
-        let r = refr[j];
-        let x = v[j];
-        let (e, i) = (ge[j], gi[j]);
-        let dv = a * ((vr - x) + e * (ee - x) + i * (ei - x));
-        v[j] = if r > 0 { x } else { x + dv };
-        refr[j] = (r - 1).max(0);
-        ge[j] = e * dge;
-        gi[j] = i * dgi;
-    }
-}
-
-/// `acc += row`, elementwise.
-#[inline(always)]
-fn add_row_body(acc: &mut [f32], row: &[f32]) {
-    for (a, &w) in acc.iter_mut().zip(row) {
-        *a += w;
-    }
-}
-
-/// Number of `j` with `v[j] > thr[j]` (a branch-free pass that vectorises).
-#[inline(always)]
-fn count_above_body(v: &[f32], thr: &[f32]) -> u32 {
-    v.iter()
-        .zip(thr)
-        .fold(0u32, |c, (&x, &t)| c + (x > t) as u32)
-}
-
-#[cfg(target_arch = "x86_64")]
-mod avx2 {
-    // The same loops compiled for AVX2 (no FMA: results are bit-identical to the SSE2 build).
-    #[target_feature(enable = "avx2")]
-    pub(super) fn update_pop(
-        v: &mut [f32],
-        ge: &mut [f32],
-        gi: &mut [f32],
-        refr: &mut [i32],
-        c: [f32; 6],
-    ) {
-        super::update_pop_body(v, ge, gi, refr, c)
-    }
-    #[target_feature(enable = "avx2")]
-    pub(super) fn add_row(acc: &mut [f32], row: &[f32]) {
-        super::add_row_body(acc, row)
-    }
-    #[target_feature(enable = "avx2")]
-    pub(super) fn count_above(v: &[f32], thr: &[f32]) -> u32 {
-        super::count_above_body(v, thr)
-    }
-}
-
-fn has_avx2() -> bool {
-    #[cfg(target_arch = "x86_64")]
-    {
-        std::arch::is_x86_feature_detected!("avx2")
-    }
-    #[cfg(not(target_arch = "x86_64"))]
-    {
-        false
-    }
-}
-
-#[inline]
-fn update_pop(
-    avx: bool,
-    v: &mut [f32],
-    ge: &mut [f32],
-    gi: &mut [f32],
-    refr: &mut [i32],
-    c: [f32; 6],
-) {
-    #[cfg(target_arch = "x86_64")]
-    if avx {
-        // SAFETY: `avx` is true only when the CPU supports AVX2 (checked at run time).
-        return unsafe { avx2::update_pop(v, ge, gi, refr, c) };
-    }
-    let _ = avx;
-    update_pop_body(v, ge, gi, refr, c)
-}
-
-#[inline]
-fn add_row(avx: bool, acc: &mut [f32], row: &[f32]) {
-    #[cfg(target_arch = "x86_64")]
-    if avx {
-        // SAFETY: as above.
-        return unsafe { avx2::add_row(acc, row) };
-    }
-    let _ = avx;
-    add_row_body(acc, row)
-}
-
-#[inline]
-fn count_above(avx: bool, v: &[f32], thr: &[f32]) -> u32 {
-    #[cfg(target_arch = "x86_64")]
-    if avx {
-        // SAFETY: as above.
-        return unsafe { avx2::count_above(v, thr) };
-    }
-    let _ = avx;
-    count_above_body(v, thr)
-}
-
-/// Simulation state of one network (one per thread).
-struct Sim {
-    n: usize,
-    avx: bool,
-    dt_ms: f64,
-    // excitatory
-    ve: Vec<f32>,
-    ge_e: Vec<f32>,
-    gi_e: Vec<f32>,
-    refr_e: Vec<i32>,
-    block_e: Vec<i32>,
-    thr: Vec<f32>,
-    ithr: Vec<f32>,
-    // inhibitory
-    vi: Vec<f32>,
-    ge_i: Vec<f32>,
-    gi_i: Vec<f32>,
-    refr_i: Vec<i32>,
+/// Counts the excitatory spikes of each neuron (global ids `lo..lo + n`) and remembers the
+/// last step each fired.
+struct ExcCounter {
+    lo: u32,
     counts: Vec<u32>,
-    /// Input spikes of the current presentation, `(step, input)` sorted.
-    input_events: Vec<(u32, u32)>,
-    exc_fired: Vec<u32>,
-    inh_fired: Vec<u32>,
-    k: Consts,
+    last: Vec<Option<Step>>,
+    total: u32,
 }
 
-#[derive(Clone, Copy)]
-struct Consts {
-    dt_tau_e: f32,
-    dt_tau_i: f32,
-    ge_decay: f32,
-    gi_decay: f32,
-    ref_e: i32,
-    ref_i: i32,
-    block_e: i32,
-    e: [f32; 5], // v_rest, v_reset, e_exc, e_inh, v_thresh
-    i: [f32; 5],
-    w_ei: f32,
-    w_ie: f32,
-    theta_plus: f32,
-}
-
-impl Sim {
-    fn new(cfg: &DiehlCookConfig) -> Self {
-        let n = cfg.n_neurons;
-        let arr = |p: &CondLif| {
-            [
-                p.v_rest_mv as f32,
-                p.v_reset_mv as f32,
-                p.e_exc_mv as f32,
-                p.e_inh_mv as f32,
-                p.v_thresh_mv as f32,
-            ]
-        };
-        let k = Consts {
-            dt_tau_e: (cfg.dt_ms / cfg.exc.tau_m_ms) as f32,
-            dt_tau_i: (cfg.dt_ms / cfg.inh.tau_m_ms) as f32,
-            // Forward Euler on dg/dt = -g/tau.
-            ge_decay: (1.0 - cfg.dt_ms / cfg.tau_ge_ms).max(0.0) as f32,
-            gi_decay: (1.0 - cfg.dt_ms / cfg.tau_gi_ms).max(0.0) as f32,
-            ref_e: steps_i32(cfg.exc.t_ref_ms, cfg.dt_ms),
-            ref_i: steps_i32(cfg.inh.t_ref_ms, cfg.dt_ms),
-            block_e: steps_i32(cfg.exc_spike_block_ms, cfg.dt_ms),
-            e: arr(&cfg.exc),
-            i: arr(&cfg.inh),
-            w_ei: cfg.w_ei as f32,
-            w_ie: cfg.w_ie as f32,
-            theta_plus: cfg.theta_plus_mv as f32,
-        };
-        Self {
-            n,
-            avx: has_avx2(),
-            dt_ms: cfg.dt_ms,
-            ve: vec![k.e[0]; n],
-            ge_e: vec![0.0; n],
-            gi_e: vec![0.0; n],
-            refr_e: vec![0; n],
-            block_e: vec![0; n],
-            thr: vec![k.e[4]; n],
-            ithr: vec![k.i[4]; n],
-            vi: vec![k.i[0]; n],
-            ge_i: vec![0.0; n],
-            gi_i: vec![0.0; n],
-            refr_i: vec![0; n],
-            counts: vec![0; n],
-            input_events: Vec::new(),
-            exc_fired: Vec::new(),
-            inh_fired: Vec::new(),
-            k,
-        }
-    }
-
-    /// Resting state with thresholds `thr`.
-    fn reset(&mut self, thr: &[f32]) {
-        self.ve.fill(self.k.e[0]);
-        self.vi.fill(self.k.i[0]);
-        for g in [
-            &mut self.ge_e,
-            &mut self.gi_e,
-            &mut self.ge_i,
-            &mut self.gi_i,
-        ] {
-            g.fill(0.0);
-        }
-        self.refr_e.fill(0);
-        self.block_e.fill(0);
-        self.refr_i.fill(0);
-        self.thr.copy_from_slice(thr);
-    }
-
-    /// Draws the input spikes of one presentation: input `i` fires in each step with
-    /// probability `x_i * rate_full_hz * dt` (a Bernoulli process, like a discrete-time Poisson
-    /// generator), sampled as geometric gaps.
-    fn schedule_inputs(
-        &mut self,
-        x: &[f32],
-        rate_full_hz: f64,
-        steps: u64,
-        rng: &mut Xoshiro256PlusPlus,
-    ) {
-        self.input_events.clear();
-        let steps = steps.min(u32::MAX as u64) as u32;
-        for (i, &xi) in x.iter().enumerate() {
-            let xi = if xi.is_finite() {
-                xi.clamp(0.0, 1.0)
-            } else {
-                0.0
-            } as f64;
-            let p = (xi * rate_full_hz * self.dt_ms_inv_1000()).min(1.0);
-            if p <= 0.0 {
-                continue;
-            }
-            if p >= 1.0 {
-                self.input_events.extend((0..steps).map(|s| (s, i as u32)));
-                continue;
-            }
-            let ln_q = (1.0 - p).ln();
-            let mut s: u64 = 0;
-            loop {
-                let u = 1.0 - rng.random::<f64>(); // (0, 1]
-                s += (u.ln() / ln_q).floor() as u64;
-                if s >= steps as u64 {
-                    break;
-                }
-                self.input_events.push((s as u32, i as u32));
-                s += 1;
-            }
-        }
-        self.input_events.sort_unstable();
-    }
-
-    fn dt_ms_inv_1000(&self) -> f64 {
-        self.dt_ms / 1000.0
-    }
-
-    /// Updates both populations by one step (forward Euler) and collects the spikes.
-    #[inline]
-    fn step_neurons(&mut self) {
-        let k = self.k;
-        let [vr, vreset, ee, ei, _] = k.e;
-        update_pop(
-            self.avx,
-            &mut self.ve,
-            &mut self.ge_e,
-            &mut self.gi_e,
-            &mut self.refr_e,
-            [k.dt_tau_e, vr, ee, ei, k.ge_decay, k.gi_decay],
-        );
-        let [ivr, ivreset, iee, iei, ithr] = k.i;
-        update_pop(
-            self.avx,
-            &mut self.vi,
-            &mut self.ge_i,
-            &mut self.gi_i,
-            &mut self.refr_i,
-            [k.dt_tau_i, ivr, iee, iei, k.ge_decay, k.gi_decay],
-        );
-        for b in self.block_e.iter_mut() {
-            *b = (*b - 1).max(0);
-        }
-        self.exc_fired.clear();
-        if count_above(self.avx, &self.ve, &self.thr) > 0 {
-            for j in 0..self.n {
-                if self.refr_e[j] == 0 && self.block_e[j] == 0 && self.ve[j] > self.thr[j] {
-                    self.exc_fired.push(j as u32);
-                    self.ve[j] = vreset;
-                    self.refr_e[j] = k.ref_e;
-                    self.block_e[j] = k.block_e;
-                }
-            }
-        }
-        self.inh_fired.clear();
-        if count_above(self.avx, &self.vi, &self.ithr) > 0 {
-            for j in 0..self.n {
-                if self.refr_i[j] == 0 && self.vi[j] > ithr {
-                    self.inh_fired.push(j as u32);
-                    self.vi[j] = ivreset;
-                    self.refr_i[j] = k.ref_i;
-                }
-            }
-        }
-    }
-
-    /// Delivers this step's excitatory and inhibitory spikes.
-    #[inline]
-    fn deliver_recurrent(&mut self) {
-        for &j in &self.exc_fired {
-            self.ge_i[j as usize] += self.k.w_ei;
-            self.counts[j as usize] += 1;
-        }
-        if !self.inh_fired.is_empty() {
-            let w = self.k.w_ie * self.inh_fired.len() as f32;
-            for g in self.gi_e.iter_mut() {
-                *g += w;
-            }
-            for &j in &self.inh_fired {
-                self.gi_e[j as usize] -= self.k.w_ie; // not onto its own partner
-            }
-        }
-    }
-
-    /// A presentation with learning. Returns the number of excitatory spikes.
-    fn present(
-        &mut self,
-        w: &mut [f32],
-        t0: Step,
-        steps: u64,
-        mut learn: Option<&mut Learner<'_>>,
-    ) -> u32 {
-        self.counts.fill(0);
-        let n = self.n;
-        let events = std::mem::take(&mut self.input_events);
-        let mut e = 0usize;
-        for s in 0..steps {
-            let t = t0 + s;
-            self.step_neurons();
-            // Pre pathway: input spikes of this step.
-            let start = e;
-            while e < events.len() && events[e].0 as u64 == s {
-                e += 1;
-            }
-            if let Some(l) = learn.as_deref_mut()
-                && start < e
-            {
-                l.refresh_o1(t);
-                for &(_, i) in &events[start..e] {
-                    let i = i as usize;
-                    let row = &mut w[i * n..(i + 1) * n];
-                    let f = l.rule.pre_factor(l.rule.r2(i, t));
-                    if f != 0.0 {
-                        for &(j, o1) in &l.o1 {
-                            let wj = &mut row[j as usize];
-                            *wj = l.rule.clip(*wj as f64 - f * o1);
-                        }
-                        l.updates += l.o1.len() as u64;
-                    }
-                    l.rule.bump_pre(i, t);
-                }
-                for k in 0..l.o1.len() {
-                    let j = l.o1[k].0;
-                    l.mark(j);
-                }
-            }
-            for &(_, i) in &events[start..e] {
-                let i = i as usize;
-                let row = &w[i * n..(i + 1) * n];
-                add_row(self.avx, &mut self.ge_e, row);
-            }
-            self.deliver_recurrent();
-            // Post pathway: potentiation, traces, thresholds.
-            if let Some(l) = learn.as_deref_mut() {
-                for &j in &self.exc_fired {
-                    self.thr[j as usize] += self.k.theta_plus;
-                    l.post_spike(w, n, j, t);
-                }
-            }
-        }
-        self.input_events = events;
-        self.counts.iter().sum()
-    }
-
-    /// A presentation with frozen weights and thresholds.
-    fn present_frozen(&mut self, w: &[f32], steps: u64) -> u32 {
-        self.counts.fill(0);
-        let n = self.n;
-        let mut e = 0usize;
-        for s in 0..steps {
-            self.step_neurons();
-            while e < self.input_events.len() && self.input_events[e].0 as u64 == s {
-                let i = self.input_events[e].1 as usize;
-                let row = &w[i * n..(i + 1) * n];
-                add_row(self.avx, &mut self.ge_e, row);
-                e += 1;
-            }
-            self.deliver_recurrent();
-        }
-        self.counts.iter().sum()
-    }
-
-    /// The rest after a training presentation: 20 ms simulated step by step (the conductances
-    /// die out, stray spikes still learn), then the remainder in closed form: with zero
-    /// conductance the Euler recursion is geometric, `v <- v_rest + (v - v_rest)(1 - dt/tau)^k`.
-    fn rest(&mut self, w: &mut [f32], t0: Step, steps: u64, mut learn: Option<&mut Learner<'_>>) {
-        let explicit = steps.min(ms_to_steps(20.0, self.dt_ms).unwrap_or(0));
-        let n = self.n;
-        for s in 0..explicit {
-            let t = t0 + s;
-            self.step_neurons();
-            self.deliver_recurrent();
-            if let Some(l) = learn.as_deref_mut() {
-                for &j in &self.exc_fired {
-                    self.thr[j as usize] += self.k.theta_plus;
-                    l.post_spike(w, n, j, t);
-                }
-            }
-        }
-        let rem = (steps - explicit) as i32;
-        if rem > 0 {
-            let k = self.k;
-            let close = |v: &mut [f32], refr: &mut [i32], a: f32, vr: f32| {
-                for (v, r) in v.iter_mut().zip(refr.iter_mut()) {
-                    let free = (rem - *r).max(0);
-                    *v = vr + (*v - vr) * (1.0 - a).powi(free);
-                    *r = (*r - rem).max(0);
-                }
-            };
-            close(&mut self.ve, &mut self.refr_e, k.dt_tau_e, k.e[0]);
-            for b in self.block_e.iter_mut() {
-                *b = (*b - rem).max(0);
-            }
-            close(&mut self.vi, &mut self.refr_i, k.dt_tau_i, k.i[0]);
-            let (fe, fi) = (k.ge_decay.powi(rem), k.gi_decay.powi(rem));
-            for g in [&mut self.ge_e, &mut self.ge_i] {
-                g.iter_mut().for_each(|x| *x *= fe);
-            }
-            for g in [&mut self.gi_e, &mut self.gi_i] {
-                g.iter_mut().for_each(|x| *x *= fi);
-            }
-        }
-        if let Some(l) = learn {
-            // Thresholds: decay over the whole presentation + rest, then resynchronise.
-            let t_end = t0 + steps;
-            for j in 0..n {
-                self.thr[j] = (self.k.e[4] as f64 + l.theta.theta_mv(j, t_end)) as f32;
+impl SpikeSink for ExcCounter {
+    fn on_step(&mut self, step: Step, neurons: &[u32]) {
+        for &g in neurons {
+            let j = g.wrapping_sub(self.lo) as usize;
+            if j < self.counts.len() {
+                self.counts[j] += 1;
+                self.last[j] = Some(step);
+                self.total += 1;
             }
         }
     }
 }
 
-impl Learner<'_> {
-    /// A post spike of `j` at `t`: potentiation of its incoming weights, traces, threshold.
-    fn post_spike(&mut self, w: &mut [f32], n: usize, j: u32, t: Step) {
-        let ju = j as usize;
-        let f = self.rule.post_factor(self.rule.o2(ju, t));
-        if f != 0.0 {
-            let n_in = w.len() / n;
+/// Draws the input spikes of one presentation as a raster: input `i` fires in each step with
+/// probability `x_i * rate_full_hz * dt` (a Bernoulli process, like a discrete-time Poisson
+/// generator), sampled as geometric gaps (one random number per spike).
+fn input_raster(
+    x: &[f32],
+    rate_full_hz: f64,
+    dt_ms: f64,
+    steps: u64,
+    rng: &mut Xoshiro256PlusPlus,
+    out: &mut Vec<Spike>,
+) {
+    out.clear();
+    for (i, &xi) in x.iter().enumerate() {
+        let xi = if xi.is_finite() {
+            xi.clamp(0.0, 1.0)
+        } else {
+            0.0
+        } as f64;
+        let p = (xi * rate_full_hz * dt_ms / 1000.0).min(1.0);
+        if p <= 0.0 {
+            continue;
+        }
+        let neuron = i as u32;
+        if p >= 1.0 {
+            out.extend((0..steps).map(|step| Spike { step, neuron }));
+            continue;
+        }
+        let ln_q = (1.0 - p).ln();
+        let mut s: u64 = 0;
+        loop {
+            let u = 1.0 - rng.random::<f64>(); // (0, 1]
+            s += (u.ln() / ln_q).floor() as u64;
+            if s >= steps {
+                break;
+            }
+            out.push(Spike { step: s, neuron });
+            s += 1;
+        }
+    }
+}
+
+fn engine_err(e: BuildError) -> StdpError {
+    StdpError::Param {
+        name: "network",
+        reason: e.to_string(),
+    }
+}
+
+/// Steps after its last spike during which a neuron's incoming weights can still change
+/// through depression: `TripletStdp` retires a target once `o1 * F < 2^-152` with
+/// `F <= scale_max (A2- + A3- r2_max)` and `o1 <= o1_max` (1 with nearest pairing, the
+/// trace of a spike every step otherwise). One step more for safety.
+fn depression_horizon(p: &TripletParams, dt_ms: f64, scale_max: f64) -> u64 {
+    let max_trace = |tau: f64| match p.pairing {
+        Pairing::Nearest => 1.0,
+        Pairing::AllToAll => 1.0 / -(-dt_ms / tau).exp_m1(),
+    };
+    let f = scale_max * (p.a2_minus + p.a3_minus * max_trace(p.tau_x_ms));
+    let o1 = max_trace(p.tau_minus_ms);
+    let x = o1 * f * 2f64.powi(152);
+    if x <= 1.0 {
+        return 1;
+    }
+    (x.ln() * p.tau_minus_ms / dt_ms).ceil() as u64 + 1
+}
+
+/// Scales the incoming weights of every `dirty` neuron (column `j` of the row-major
+/// `n_inputs x n` matrix) to sum to `norm`, and clears the flags.
+fn normalise_columns(w: &mut [f32], n: usize, norm: f64, dirty: &mut [bool]) {
+    let n_in = w.len() / n.max(1);
+    for (j, d) in dirty.iter_mut().enumerate() {
+        if !std::mem::take(d) {
+            continue;
+        }
+        let mut s = 0f64;
+        for i in 0..n_in {
+            s += w[i * n + j] as f64;
+        }
+        if s > 0.0 {
+            let f = (norm / s) as f32;
             for i in 0..n_in {
-                let r1 = self.rule.r1(i, t);
-                if r1 != 0.0 {
-                    let wi = &mut w[i * n + ju];
-                    *wi = self.rule.clip(*wi as f64 + f * r1);
-                    self.updates += 1;
-                }
+                w[i * n + j] *= f;
             }
         }
-        self.rule.bump_post(ju, t);
-        self.theta.on_spike(ju, t);
-        if !self.recent.contains(&j) {
-            self.recent.push(j);
-        }
-        self.last_post[ju] = t;
-        self.mark(j);
     }
 }
+
+/// Population and projection indices of [`network_spec`].
+const INPUT: usize = 0;
+const EXC: usize = 1;

@@ -121,13 +121,13 @@ impl Traces {
         self.last[range.start..hi].copy_from_slice(&other.last[range.start..hi]);
     }
 
-    /// All traces to zero.
     /// Whether neuron `i`'s trace was ever bumped since the last clear (its value is non-zero).
     #[inline]
     pub fn is_set(&self, i: usize) -> bool {
         self.value.get(i).is_some_and(|&v| v != 0.0)
     }
 
+    /// All traces to zero.
     pub fn clear(&mut self) {
         self.value.iter_mut().for_each(|v| *v = 0.0);
         self.last.iter_mut().for_each(|v| *v = 0);
