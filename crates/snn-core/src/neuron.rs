@@ -11,6 +11,9 @@ use snn_types::{
     LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
 };
 
+mod exp;
+use exp::exp_f64;
+
 /// Exact-integration propagators of `iaf_psc_exp` for one step `h` (Rotter & Diesmann 1999, the
 /// scheme NEST uses). With membrane potential `V` relative to `E_L`:
 ///
@@ -380,7 +383,7 @@ fn lif_cond_exp_kernel<const ADAPT: bool>(
         let gim = k.avg_in * gi;
         let g_tot = k.g_l + gem + gim;
         let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
-        let integrated = v_inf + (vi - v_inf) * (k.neg_h_over_c * g_tot).exp();
+        let integrated = v_inf + (vi - v_inf) * exp_f64(k.neg_h_over_c * g_tot);
         let v1 = if r <= 0.0 { integrated } else { vi };
         g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
         g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
@@ -755,7 +758,7 @@ impl AdexCoef {
             v.min(self.v_peak)
         };
         let arg = ((vv - self.v_th) * self.inv_delta_t).min(ADEX_EXP_ARG_MAX);
-        let i_spike = self.g_l * self.delta_t * arg.exp();
+        let i_spike = self.g_l * self.delta_t * exp_f64(arg);
         let dv = (-self.g_l * (vv - self.e_l) + i_spike
             - gex * (vv - self.e_ex)
             - gin * (vv - self.e_in)
