@@ -1167,6 +1167,158 @@ mod tests {
         }
     }
 
+    /// Tier identity of `exp_f64` itself and of the `adex` kernel, calling each build directly.
+    #[cfg(target_arch = "x86_64")]
+    mod tiers {
+        use super::*;
+
+        #[inline(always)]
+        fn exp_slice_body(x: &[f64], y: &mut [f64]) {
+            let y = &mut y[..x.len()];
+            for i in 0..x.len() {
+                y[i] = exp_f64(x[i]);
+            }
+        }
+        dispatch!(exp_slice, exp_slice_body, exp_slice_avx2, exp_slice_avx512, (
+            x: &[f64], y: &mut [f64]
+        ));
+
+        /// Runs `f` with the baseline, AVX2 and AVX-512 builds (those this CPU has), calling each
+        /// build directly (not through the process-wide [`force_isa`]).
+        fn each_tier<T>(
+            base: impl Fn() -> T,
+            avx2: impl Fn() -> T,
+            avx512: impl Fn() -> T,
+        ) -> Vec<T> {
+            let mut out = vec![base()];
+            if std::is_x86_feature_detected!("avx2") {
+                out.push(avx2());
+            }
+            if std::is_x86_feature_detected!("avx512f")
+                && std::is_x86_feature_detected!("avx512bw")
+                && std::is_x86_feature_detected!("avx512vl")
+                && std::is_x86_feature_detected!("avx512dq")
+            {
+                out.push(avx512());
+            }
+            out
+        }
+
+        /// `exp_f64` in a vectorised loop gives the same bits in every build, and the same as a
+        /// scalar call, over the whole range, both ends and beyond, and NaN.
+        #[test]
+        fn exp_f64_agrees_across_instruction_sets() {
+            let mut x: Vec<f64> = (0..20_011)
+                .map(|i| {
+                    let u = (crate::rng::mix64(i as u64) >> 11) as f64 / (1u64 << 53) as f64;
+                    match i % 3 {
+                        0 => -800.0 + 1600.0 * u,
+                        1 => -5.0 * u,
+                        _ => 1e-3 * (u - 0.5),
+                    }
+                })
+                .collect();
+            x.extend([
+                0.0,
+                -0.0,
+                -708.0,
+                709.0,
+                -745.0,
+                1e300,
+                f64::INFINITY,
+                f64::NEG_INFINITY,
+            ]);
+            let bits = |y: Vec<f64>| y.iter().map(|v| v.to_bits()).collect::<Vec<_>>();
+            let run = |f: &dyn Fn(&[f64], &mut [f64])| {
+                let mut y = vec![0.0; x.len()];
+                f(&x, &mut y);
+                bits(y)
+            };
+            let outs = each_tier(
+                || run(&exp_slice_body),
+                // SAFETY: called only when the CPU has the features.
+                || run(&|a, b| unsafe { exp_slice_avx2(a, b) }),
+                || run(&|a, b| unsafe { exp_slice_avx512(a, b) }),
+            );
+            let scalar = bits(x.iter().map(|&v| exp_f64(v)).collect());
+            eprintln!("{} builds compared", outs.len());
+            for o in &outs {
+                assert_eq!(*o, scalar);
+            }
+            let mut y = vec![0.0; 1];
+            exp_slice(&[f64::NAN], &mut y);
+            assert!(y[0].is_nan());
+        }
+
+        /// The builds of the `adex` kernel (which calls `exp_f64` four times per substep) give
+        /// bit-identical state and spikes.
+        #[test]
+        fn adex_agrees_across_instruction_sets() {
+            let n = 67;
+            let x = |i: usize, k: u64| {
+                (crate::rng::mix64(i as u64 * 11 + k) >> 11) as f64 / (1u64 << 53) as f64
+            };
+            let k = AdexCoef::new(&AdexParams::default(), 0.1);
+            type State = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u8>);
+            let run = |f: &dyn Fn(
+                &mut [f64],
+                &mut [f64],
+                &mut [f64],
+                &mut [f64],
+                &mut [f64],
+                &mut [f32],
+                &mut [f32],
+                &[f32],
+                &mut [u8],
+            )|
+             -> State {
+                let mut v: Vec<f64> = (0..n).map(|i| -75.0 + 30.0 * x(i, 1)).collect();
+                let mut w: Vec<f64> = (0..n).map(|i| 50.0 * x(i, 2)).collect();
+                let mut ge = vec![0.0; n];
+                let mut gi = vec![0.0; n];
+                let mut refr = vec![0.0; n];
+                let mut flags = vec![0u8; n];
+                let mut spikes = Vec::new();
+                let i_ext: Vec<f32> = (0..n).map(|i| (1500.0 * x(i, 3)) as f32).collect();
+                for step in 0..400u64 {
+                    let mut in_ex: Vec<f32> =
+                        (0..n).map(|i| (5.0 * x(i, 10 + step)) as f32).collect();
+                    let mut in_in: Vec<f32> =
+                        (0..n).map(|i| (5.0 * x(i, 900 + step)) as f32).collect();
+                    f(
+                        &mut v, &mut w, &mut ge, &mut gi, &mut refr, &mut in_ex, &mut in_in,
+                        &i_ext, &mut flags,
+                    );
+                    spikes.extend_from_slice(&flags);
+                }
+                let b = |v: &Vec<f64>| v.iter().map(|x| x.to_bits()).collect();
+                (b(&v), b(&w), b(&ge), spikes)
+            };
+            let outs = each_tier(
+                || {
+                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| {
+                        update_adex_body(&k, v, w, ge, gi, r, ie, ii, ext, fl)
+                    })
+                },
+                // SAFETY: called only when the CPU has the features.
+                || {
+                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| unsafe {
+                        update_adex_avx2(&k, v, w, ge, gi, r, ie, ii, ext, fl)
+                    })
+                },
+                || {
+                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| unsafe {
+                        update_adex_avx512(&k, v, w, ge, gi, r, ie, ii, ext, fl)
+                    })
+                },
+            );
+            assert!(outs[0].3.iter().any(|&f| f != 0), "some neurons spike");
+            for o in &outs[1..] {
+                assert_eq!(*o, outs[0]);
+            }
+        }
+    }
+
     #[test]
     fn rtz_rounds_toward_zero_and_wraps() {
         assert_eq!(rtz12(4095), 0);
