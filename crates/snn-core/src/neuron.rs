@@ -1260,18 +1260,8 @@ mod tests {
             };
             let k = AdexCoef::new(&AdexParams::default(), 0.1);
             type State = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u8>);
-            let run = |f: &dyn Fn(
-                &mut [f64],
-                &mut [f64],
-                &mut [f64],
-                &mut [f64],
-                &mut [f64],
-                &mut [f32],
-                &mut [f32],
-                &[f32],
-                &mut [u8],
-            )|
-             -> State {
+            // Tier 0: baseline, 1: AVX2, 2: AVX-512.
+            let run = |tier: u8| -> State {
                 let mut v: Vec<f64> = (0..n).map(|i| -75.0 + 30.0 * x(i, 1)).collect();
                 let mut w: Vec<f64> = (0..n).map(|i| 50.0 * x(i, 2)).collect();
                 let mut ge = vec![0.0; n];
@@ -1285,33 +1275,21 @@ mod tests {
                         (0..n).map(|i| (5.0 * x(i, 10 + step)) as f32).collect();
                     let mut in_in: Vec<f32> =
                         (0..n).map(|i| (5.0 * x(i, 900 + step)) as f32).collect();
-                    f(
-                        &mut v, &mut w, &mut ge, &mut gi, &mut refr, &mut in_ex, &mut in_in,
-                        &i_ext, &mut flags,
-                    );
+                    let (v, w, g, r) = (&mut v, &mut w, (&mut ge, &mut gi), &mut refr);
+                    let (ie, ii, e, fl) = (&mut in_ex, &mut in_in, &i_ext, &mut flags);
+                    match tier {
+                        0 => update_adex_body(&k, v, w, g.0, g.1, r, ie, ii, e, fl),
+                        // SAFETY: `each_tier` runs tier 1 only with AVX2 present.
+                        1 => unsafe { update_adex_avx2(&k, v, w, g.0, g.1, r, ie, ii, e, fl) },
+                        // SAFETY: `each_tier` runs tier 2 only with AVX-512 F/BW/VL/DQ present.
+                        _ => unsafe { update_adex_avx512(&k, v, w, g.0, g.1, r, ie, ii, e, fl) },
+                    }
                     spikes.extend_from_slice(&flags);
                 }
                 let b = |v: &Vec<f64>| v.iter().map(|x| x.to_bits()).collect();
                 (b(&v), b(&w), b(&ge), spikes)
             };
-            let outs = each_tier(
-                || {
-                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| {
-                        update_adex_body(&k, v, w, ge, gi, r, ie, ii, ext, fl)
-                    })
-                },
-                // SAFETY: called only when the CPU has the features.
-                || {
-                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| unsafe {
-                        update_adex_avx2(&k, v, w, ge, gi, r, ie, ii, ext, fl)
-                    })
-                },
-                || {
-                    run(&|v, w, ge, gi, r, ie, ii, ext, fl| unsafe {
-                        update_adex_avx512(&k, v, w, ge, gi, r, ie, ii, ext, fl)
-                    })
-                },
-            );
+            let outs = each_tier(|| run(0), || run(1), || run(2));
             assert!(outs[0].3.iter().any(|&f| f != 0), "some neurons spike");
             for o in &outs[1..] {
                 assert_eq!(*o, outs[0]);

@@ -11,8 +11,8 @@
 const LOG2E: f64 = std::f64::consts::LOG2_E;
 /// `ln 2` split for Cody-Waite reduction (fdlibm's constants): `LN2_HI` has 32 significant bits,
 /// so `n * LN2_HI` is exact for `|n| < 2^21`, and `LN2_HI + LN2_LO` is `ln 2` to about 2^-85.
-const LN2_HI: f64 = 6.931_471_803_691_238_164_90e-1;
-const LN2_LO: f64 = 1.908_214_929_270_587_700_02e-10;
+const LN2_HI: f64 = f64::from_bits(0x3fe6_2e42_fee0_0000); // 6.93147180369123816490e-01
+const LN2_LO: f64 = f64::from_bits(0x3dea_39ef_3579_3c76); // 1.90821492927058770002e-10
 /// `1.5 * 2^52`: adding it to `|y| < 2^51` rounds `y` to the nearest integer (ties to even, the
 /// default rounding mode) and leaves that integer in the low bits of the sum.
 const ROUND_MAGIC: f64 = 6_755_399_441_055_744.0;
