@@ -36,35 +36,44 @@ const C11: f64 = 1.0 / 39_916_800.0;
 const C12: f64 = 1.0 / 479_001_600.0;
 const C13: f64 = 1.0 / 6_227_020_800.0;
 
-/// `e^x` in `f64`, within 1 ulp of libm's `f64::exp` (measured maximum 1 ulp over 4.6 million
-/// points of `[-708, 709]`, dense in `[-5, 0]` and near 0; see the tests), deterministic and
+/// `e^x` in `f64`, within 1 ulp of libm's `f64::exp` (measured maximum: 1 ulp over 4.8 million
+/// points of `[-708, 709]`, dense in `[-5, 0]` and near 0; about 10% of the points differ from
+/// libm by that 1 ulp, 68 of 600,000 in `[-1e-3, 1e-3]`; see the tests), deterministic and
 /// vectorisable.
 ///
 /// * Reduction (Cody-Waite): `n = round(x log2 e)` via the `1.5 * 2^52` trick, `r = (x - n
 ///   LN2_HI) - n LN2_LO`, `|r| <= ln2/2` (the first subtraction is exact).
 /// * `e^r` by its Taylor polynomial of degree 13 (truncation error below `1e-17` relative),
-///   evaluated as `1 + (r + r^2 q(r))` with `q` by Horner.
+///   evaluated as `1 + (r + r^2 q(r))` with `q` of degree 11 by Estrin's scheme (18% less CPU
+///   time for COBA than Horner's, whose chain of 22 dependent operations bounded the loop).
 /// * Scaling by `2^n`, built from bits (`(n + 1023) << 52`); `n` stays in `[-1021, 1023]`, so the
 ///   product is exact and normal.
 ///
 /// Ends: the argument is clamped to `[-708, 709]`, and `x < -708` returns exactly `0.0` (the true
-/// value is below 3.3e-308, a subnormal or 0), so the function is monotone; `x > 709` (and `+inf`)
-/// returns `exp(709)` ~ 8.2e307, finite. `exp_f64(0.0)` is exactly `1.0`; NaN gives NaN.
+/// value is below 3.3e-308, a subnormal or 0), so the function stays monotone; `x > 709` (and
+/// `+inf`) returns `exp(709)` ~ 8.2e307, finite. `exp_f64(0.0)` is exactly `1.0`; NaN gives NaN.
 #[inline(always)]
 pub(crate) fn exp_f64(x: f64) -> f64 {
     let xc = x.clamp(X_MIN, X_MAX);
     let t = xc * LOG2E + ROUND_MAGIC;
     let n = t - ROUND_MAGIC;
     let r = (xc - n * LN2_HI) - n * LN2_LO;
-    let q = C2
-        + r * (C3
-            + r * (C4
-                + r * (C5
-                    + r * (C6
-                        + r * (C7
-                            + r * (C8
-                                + r * (C9 + r * (C10 + r * (C11 + r * (C12 + r * C13))))))))));
-    let p = 1.0 + (r + (r * r) * q);
+    // q(r) = C2 + C3 r + ... + C13 r^11 by Estrin's scheme (a depth of 4 multiply-adds instead
+    // of Horner's 11: the loop is latency-bound).
+    let r2 = r * r;
+    let r4 = r2 * r2;
+    let r8 = r4 * r4;
+    let a0 = C2 + C3 * r;
+    let a1 = C4 + C5 * r;
+    let a2 = C6 + C7 * r;
+    let a3 = C8 + C9 * r;
+    let a4 = C10 + C11 * r;
+    let a5 = C12 + C13 * r;
+    let b0 = a0 + a1 * r2;
+    let b1 = a2 + a3 * r2;
+    let b2 = a4 + a5 * r2;
+    let q = (b0 + b1 * r4) + b2 * r8;
+    let p = 1.0 + (r + r2 * q);
     // The low 52 bits of `t` hold `2^51 + n`; adding 1023 and shifting the sum's low 12 bits into
     // the exponent field gives the bits of `2^n` (the magic constant's own bits shift out).
     let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
@@ -101,9 +110,10 @@ mod tests {
         worst
     }
 
-    /// Within 1 ulp of libm over the whole range (3,000,000 evenly spaced points plus random
-    /// bit patterns), the kernels' range `[-5, 0]` (1,000,000 points) and `[-1e-3, 1e-3]`
-    /// (600,000 points). Measured: at most 1 ulp everywhere.
+    /// Within 1 ulp of libm over the whole range (3,000,000 evenly spaced points plus 200,000
+    /// random ones), the kernels' range `[-5, 0]` (1,000,000 points) and `[-1e-3, 1e-3]`
+    /// (600,000 points). Measured: at most 1 ulp everywhere (316,307, 97,525 and 68 points
+    /// differ by 1 ulp; the rest are equal).
     #[test]
     fn within_one_ulp_of_libm() {
         let grid = |lo: f64, hi: f64, n: usize| {
