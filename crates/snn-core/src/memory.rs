@@ -680,6 +680,7 @@ mod tests {
         let plain = NeuronModel::LifCondExp(LifCondExpParams::default());
         let adaptive = NeuronModel::LifCondExp(LifCondExpParams {
             adaptive_threshold: a,
+            solver: Default::default(),
             ..Default::default()
         });
         assert_eq!(

@@ -7,7 +7,7 @@
 //! the flags.
 
 use snn_types::{
-    AdaptiveThreshold, AdexParams, IzhikevichParams, LifBetaParams, LifCondExpParams,
+    AdaptiveThreshold, AdexParams, CondSolver, IzhikevichParams, LifBetaParams, LifCondExpParams,
     LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
 };
 
@@ -348,13 +348,27 @@ pub(crate) struct LifCondExpCoef {
     reset: f64,
     /// Refractory steps as `f64` so the kernel runs in 64-bit lanes only.
     ref_steps: f64,
+    /// `solver = "euler"`: forward Euler (`p_ex`, `p_in` are then `1 - h/tau`).
+    euler: bool,
+    /// `h / C_m` (ms/pF), for Euler.
+    h_over_c: f64,
 }
 
 impl LifCondExpCoef {
     pub(crate) fn new(p: &LifCondExpParams, dt_ms: f64) -> Self {
+        let euler = p.solver == CondSolver::Euler;
+        let decay = |tau: f64| {
+            if euler {
+                (1.0 - dt_ms / tau).max(0.0)
+            } else {
+                (-dt_ms / tau).exp()
+            }
+        };
         Self {
-            p_ex: (-dt_ms / p.tau_syn_ex_ms).exp(),
-            p_in: (-dt_ms / p.tau_syn_in_ms).exp(),
+            euler,
+            h_over_c: dt_ms / p.c_m_pf,
+            p_ex: decay(p.tau_syn_ex_ms),
+            p_in: decay(p.tau_syn_in_ms),
             avg_ex: p.tau_syn_ex_ms / dt_ms * -(-dt_ms / p.tau_syn_ex_ms).exp_m1(),
             avg_in: p.tau_syn_in_ms / dt_ms * -(-dt_ms / p.tau_syn_in_ms).exp_m1(),
             g_l: p.g_l_ns,
@@ -376,7 +390,7 @@ impl LifCondExpCoef {
 /// `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lif_cond_exp_kernel<const ADAPT: bool>(
+fn lif_cond_exp_kernel<const ADAPT: bool, const EULER: bool>(
     k: &LifCondExpCoef,
     kt: &ThetaCoef,
     v: &mut [f64],
@@ -405,11 +419,20 @@ fn lif_cond_exp_kernel<const ADAPT: bool>(
         let vi = v[i];
         let ge = g_ex[i];
         let gi = g_in[i];
-        let gem = k.avg_ex * ge;
-        let gim = k.avg_in * gi;
-        let g_tot = k.g_l + gem + gim;
-        let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
-        let integrated = v_inf + (vi - v_inf) * exp_f64(k.neg_h_over_c * g_tot);
+        let integrated = if EULER {
+            let i_tot = k.gl_el - k.g_l * vi
+                + ge * (k.e_ex - vi)
+                + gi * (k.e_in - vi)
+                + k.i_e
+                + i_ext[i] as f64;
+            vi + k.h_over_c * i_tot
+        } else {
+            let gem = k.avg_ex * ge;
+            let gim = k.avg_in * gi;
+            let g_tot = k.g_l + gem + gim;
+            let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
+            v_inf + (vi - v_inf) * exp_f64(k.neg_h_over_c * g_tot)
+        };
         let v1 = if r <= 0.0 { integrated } else { vi };
         g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
         g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
@@ -439,19 +462,36 @@ fn update_lif_cond_exp_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    lif_cond_exp_kernel::<false>(
-        k,
-        &ThetaCoef::FIXED,
-        v,
-        g_ex,
-        g_in,
-        refr,
-        &mut [],
-        in_ex,
-        in_in,
-        i_ext,
-        flags,
-    )
+    let kt = &ThetaCoef::FIXED;
+    if k.euler {
+        lif_cond_exp_kernel::<false, true>(
+            k,
+            kt,
+            v,
+            g_ex,
+            g_in,
+            refr,
+            &mut [],
+            in_ex,
+            in_in,
+            i_ext,
+            flags,
+        )
+    } else {
+        lif_cond_exp_kernel::<false, false>(
+            k,
+            kt,
+            v,
+            g_ex,
+            g_in,
+            refr,
+            &mut [],
+            in_ex,
+            in_in,
+            i_ext,
+            flags,
+        )
+    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -469,9 +509,15 @@ fn update_lif_cond_exp_theta_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    lif_cond_exp_kernel::<true>(
-        k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-    )
+    if k.euler {
+        lif_cond_exp_kernel::<true, true>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        )
+    } else {
+        lif_cond_exp_kernel::<true, false>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        )
+    }
 }
 
 /// Coefficients of the `lif_delta` kernel.

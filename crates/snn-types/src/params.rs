@@ -73,8 +73,9 @@ impl Default for LifExpParams {
 /// (`g_in`); conductances never go below 0 (a negative weight can only remove conductance). When
 /// `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for `t_ref_ms`. The
 /// conductances decay exactly; `V` is integrated by exponential Euler with the conductances'
-/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`). With an
-/// `adaptive_threshold` block ([`AdaptiveThreshold`]) the threshold is `V_th + theta`.
+/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`), unless
+/// `solver = "euler"` ([`CondSolver`]). With an `adaptive_threshold` block
+/// ([`AdaptiveThreshold`]) the threshold is `V_th + theta`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct LifCondExpParams {
@@ -103,6 +104,24 @@ pub struct LifCondExpParams {
     /// Optional adaptive threshold ([`AdaptiveThreshold`]); absent by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptive_threshold: Option<AdaptiveThreshold>,
+    /// Integration scheme (`exponential_euler` by default).
+    pub solver: CondSolver,
+}
+
+/// How `lif_cond_exp` advances its state by one step.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CondSolver {
+    /// Conductances decay exactly; `V` by exponential Euler with the conductances' exact mean
+    /// over the step. Unconditionally stable; the default.
+    #[default]
+    ExponentialEuler,
+    /// Forward Euler on every variable, from the state at the start of the step:
+    /// `V += h/C_m (g_L (E_L - V) + g_ex (E_ex - V) + g_in (E_in - V) + I)` and
+    /// `g <- g (1 - h/tau_syn)`, as Brian 1 integrates such equations (the scheme of Diehl &
+    /// Cook's published code). First order; needs `dt_ms < tau_syn_*` and
+    /// `dt_ms g_L / C_m < 1` (checked). Cheaper: no `exp` or division per neuron.
+    Euler,
 }
 
 impl Default for LifCondExpParams {
@@ -121,6 +140,7 @@ impl Default for LifCondExpParams {
             tau_syn_in_ms: 2.0,
             i_e_pa: 0.0,
             adaptive_threshold: None,
+            solver: CondSolver::ExponentialEuler,
         }
     }
 }

@@ -50,9 +50,9 @@ use serde::{Deserialize, Serialize};
 use snn_core::{BuildError, Network};
 use snn_types::file::{self, FrameKind};
 use snn_types::{
-    AdaptiveThreshold as SpecThreshold, Connectivity, LifCondExpParams, NetworkSpec, NeuronModel,
-    PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, Spike, SpikeRaster, SpikeSink, Step,
-    ValueSpec, ms_to_steps,
+    AdaptiveThreshold as SpecThreshold, CondSolver, Connectivity, LifCondExpParams, NetworkSpec,
+    NeuronModel, PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, Spike, SpikeRaster,
+    SpikeSink, Step, ValueSpec, ms_to_steps,
 };
 
 use super::homeostasis::LrSchedule;
@@ -639,14 +639,23 @@ impl DiehlCook {
                                 net.reset();
                                 net.set_theta(EXC, &self.theta_mv).map_err(engine_err)?;
                                 net.freeze_theta(EXC, true).map_err(engine_err)?;
-                                input_raster(x, rate, self.cfg.dt_ms, present, &mut rng, &mut spikes);
-                                net.inject_input(INPUT, &SpikeRaster::from_spikes(0, present, &spikes))
-                                    .map_err(engine_err)?;
+                                input_raster(
+                                    x,
+                                    rate,
+                                    self.cfg.dt_ms,
+                                    present,
+                                    &mut rng,
+                                    &mut spikes,
+                                );
+                                net.inject_input(
+                                    INPUT,
+                                    &SpikeRaster::from_spikes(0, present, &spikes),
+                                )
+                                .map_err(engine_err)?;
                                 sink.counts.fill(0);
                                 sink.total = 0;
                                 net.run(present, &mut sink);
-                                if sink.total >= self.cfg.min_spikes
-                                    || boost >= self.cfg.max_boosts
+                                if sink.total >= self.cfg.min_spikes || boost >= self.cfg.max_boosts
                                 {
                                     break;
                                 }
@@ -664,7 +673,9 @@ impl DiehlCook {
                 .into_iter()
                 .map(|h| {
                     h.join().unwrap_or_else(|_| {
-                        Err(StdpError::Data("a worker of the frozen pass panicked".into()))
+                        Err(StdpError::Data(
+                            "a worker of the frozen pass panicked".into(),
+                        ))
                     })
                 })
                 .collect()
@@ -1066,6 +1077,7 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
             tau_syn_in_ms: cfg.tau_gi_ms,
             i_e_pa: 0.0,
             adaptive_threshold: theta,
+            solver: CondSolver::ExponentialEuler,
         })
     };
     let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
@@ -1105,12 +1117,29 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
         seed: cfg.seed,
         populations: vec![
             pop("input", n_inputs as u32, NeuronModel::Input, None),
-            pop("exc", n, cond(&cfg.exc, Some(theta)), Some(cfg.exc.v_rest_mv)),
+            pop(
+                "exc",
+                n,
+                cond(&cfg.exc, Some(theta)),
+                Some(cfg.exc.v_rest_mv),
+            ),
             pop("inh", n, cond(&cfg.inh, None), Some(cfg.inh.v_rest_mv)),
         ],
         projections: vec![
-            proj("input", "exc", Connectivity::AllToAll, 1.0, Receptor::Excitatory),
-            proj("exc", "inh", Connectivity::OneToOne, cfg.w_ei, Receptor::Excitatory),
+            proj(
+                "input",
+                "exc",
+                Connectivity::AllToAll,
+                1.0,
+                Receptor::Excitatory,
+            ),
+            proj(
+                "exc",
+                "inh",
+                Connectivity::OneToOne,
+                cfg.w_ei,
+                Receptor::Excitatory,
+            ),
             proj(
                 "inh",
                 "exc",
@@ -1128,11 +1157,10 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
         recording: RecordingSpec::default(),
         readout: None,
     };
-    spec.validate()
-        .map_err(|e| StdpError::Param {
-            name: "network",
-            reason: e.to_string(),
-        })?;
+    spec.validate().map_err(|e| StdpError::Param {
+        name: "network",
+        reason: e.to_string(),
+    })?;
     Ok(spec)
 }
 
