@@ -1198,6 +1198,113 @@ impl Network {
         Ok(info.clone())
     }
 
+    /// Advances `steps` steps in closed form when nothing can happen in them, and returns
+    /// whether it did; `false` leaves the network untouched (simulate those steps with
+    /// [`run`](Self::run)). Used for rest periods, e.g. between the presentations of Diehl &
+    /// Cook (`snn-learn`), where simulating every silent step would dominate the cost.
+    ///
+    /// It advances only when every population is `input` or `lif_cond_exp`, no synaptic input
+    /// is pending in the ring buffers, no stimulus event, Poisson stimulus, current switch or
+    /// weight snapshot falls inside the window, nothing is recorded per step (state traces,
+    /// rates), the network runs in one process, and no neuron can fire: `V` relaxes
+    /// monotonically toward `V_inf = (g_L E_L + I_e + I_ext) / g_L`, which with its starting
+    /// value stays below `V_th` plus the lowest `theta` the window reaches, and the
+    /// conductances left can move `V` by less than
+    /// [`QUIET_TOLERANCE_MV`](crate::neuron::QUIET_TOLERANCE_MV) (1e-3 mV: their remaining
+    /// charge times the largest driving force, over `C_m`). Then each neuron's `V` relaxes by the solver's
+    /// per-step factor raised to the number of its non-refractory steps, conductances and
+    /// `theta` decay by theirs raised to `steps`, refractory counters count down, and the clock
+    /// moves on. The result equals step-by-step simulation up to rounding and that bounded
+    /// conductance term; plasticity traces, kept as (value, step), decay by the clock. The
+    /// sink of the next `run` sees no call for the skipped steps.
+    pub fn advance_quiet(&mut self, steps: u64) -> bool {
+        if steps == 0 {
+            return true;
+        }
+        let (t0, t1) = (self.step, self.step.saturating_add(steps));
+        let quiet_elsewhere = self.ranks == 1
+            && self.trace_meta.is_empty()
+            && self.rate_pops.is_empty()
+            && !self
+                .weight_recorders
+                .iter()
+                .any(|r| r.pending.iter().any(|&s| s > t0 && s < t1))
+            && !self.switch_steps.iter().any(|&s| s > t0 && s < t1);
+        if !quiet_elsewhere {
+            return false;
+        }
+        for part in &self.parts {
+            if !part.probes.is_empty()
+                || part.ring_ex.iter().any(|&x| x != 0.0)
+                || part.ring_in.iter().any(|&x| x != 0.0)
+                || part.events[part.ev_cursor..].iter().any(|e| e.step < t1)
+                || part
+                    .poisson
+                    .iter()
+                    .any(|p| p.src.start < t1 && p.src.stop > t0 && p.src.lambda > 0.0)
+            {
+                return false;
+            }
+            for seg in &part.segs {
+                match &seg.state {
+                    SegState::Input => {}
+                    SegState::LifCondExp {
+                        k,
+                        v,
+                        g_ex,
+                        g_in,
+                        theta,
+                        ..
+                    } => {
+                        for i in 0..seg.len {
+                            let theta_lo = theta
+                                .as_ref()
+                                .map_or(0.0, |t| t.k.lowest(steps, t.theta[i]));
+                            let i_ext = part.i_ext[seg.off + i] as f64;
+                            if !k.can_relax(v[i], g_ex[i], g_in[i], i_ext, theta_lo) {
+                                return false;
+                            }
+                        }
+                    }
+                    _ => return false,
+                }
+            }
+        }
+        for part in &mut self.parts {
+            for seg in &mut part.segs {
+                if let SegState::LifCondExp {
+                    k,
+                    v,
+                    g_ex,
+                    g_in,
+                    refr,
+                    theta,
+                } = &mut seg.state
+                {
+                    for i in 0..seg.len {
+                        let i_ext = part.i_ext[seg.off + i] as f64;
+                        k.relax(
+                            steps,
+                            &mut v[i],
+                            &mut g_ex[i],
+                            &mut g_in[i],
+                            &mut refr[i],
+                            i_ext,
+                        );
+                    }
+                    if let Some(t) = theta {
+                        for th in &mut t.theta {
+                            *th = t.k.relax(steps, *th);
+                        }
+                    }
+                }
+            }
+            part.flags.fill(0);
+        }
+        self.step = t1;
+        true
+    }
+
     /// Takes the recordings made so far (traces and rates), leaving them empty.
     pub fn take_recordings(&mut self) -> Recordings {
         let mut traces: Vec<Trace> = self

@@ -352,6 +352,11 @@ pub(crate) struct LifCondExpCoef {
     euler: bool,
     /// `h / C_m` (ms/pF), for Euler.
     h_over_c: f64,
+    /// Conductance time constants (ms), for the quiet-advance bound.
+    tau_ex: f64,
+    tau_in: f64,
+    /// Membrane capacitance (pF).
+    c_m: f64,
 }
 
 impl LifCondExpCoef {
@@ -367,6 +372,9 @@ impl LifCondExpCoef {
         Self {
             euler,
             h_over_c: dt_ms / p.c_m_pf,
+            tau_ex: p.tau_syn_ex_ms,
+            tau_in: p.tau_syn_in_ms,
+            c_m: p.c_m_pf,
             p_ex: decay(p.tau_syn_ex_ms),
             p_in: decay(p.tau_syn_in_ms),
             avg_ex: p.tau_syn_ex_ms / dt_ms * -(-dt_ms / p.tau_syn_ex_ms).exp_m1(),
@@ -381,6 +389,80 @@ impl LifCondExpCoef {
             reset: p.v_reset_mv,
             ref_steps: refractory_steps(p.t_ref_ms, dt_ms) as f64,
         }
+    }
+}
+
+/// The largest change of `V` (mV) that the conductances left at the start of a quiet window
+/// may still cause, for [`LifCondExpCoef::can_relax`] (their remaining charge times the largest
+/// driving force, over `C_m`; the closed form leaves it out).
+pub const QUIET_TOLERANCE_MV: f64 = 1e-3;
+
+impl LifCondExpCoef {
+    /// Whether `n` steps of a neuron with state `(v, g_ex, g_in, refr)`, external current
+    /// `i_ext` and threshold offset range `theta_lo..` (the lowest `theta` the window can
+    /// reach) can be taken in closed form ([`Self::relax`]): no input arrives (the caller
+    /// checks), the conductances' remaining effect on `V` is below [`QUIET_TOLERANCE_MV`] and
+    /// no spike can
+    /// happen (`V` moves monotonically toward `V_inf` while the threshold stays at least
+    /// `th + theta_lo`).
+    pub(crate) fn can_relax(
+        &self,
+        v: f64,
+        g_ex: f64,
+        g_in: f64,
+        i_ext: f64,
+        theta_lo: f64,
+    ) -> bool {
+        let v_inf = (self.gl_el + self.i_e + i_ext) / self.g_l;
+        let (lo, hi) = (v.min(v_inf), v.max(v_inf));
+        // Largest change the remaining conductances can make: their charge times the drive.
+        let bump = (g_ex * self.tau_ex * (self.e_ex - lo).abs()
+            + g_in * self.tau_in * (self.e_in - hi).abs())
+            / self.c_m;
+        bump < QUIET_TOLERANCE_MV && hi < self.th + theta_lo
+    }
+
+    /// Advances one neuron by `n` silent steps in closed form: refractory steps hold `V`, the
+    /// others relax it toward `V_inf = (g_L E_L + I_e + I_ext) / g_L` by the scheme's own
+    /// per-step factor (`exp(-h g_L / C_m)`, or `1 - h g_L / C_m` for Euler) to the power of
+    /// their number; the conductances decay by their per-step factor to the power `n`.
+    pub(crate) fn relax(
+        &self,
+        n: u64,
+        v: &mut f64,
+        g_ex: &mut f64,
+        g_in: &mut f64,
+        refr: &mut f64,
+        i_ext: f64,
+    ) {
+        let free = (n as f64 - *refr).max(0.0);
+        let v_inf = (self.gl_el + self.i_e + i_ext) / self.g_l;
+        let f1 = if self.euler {
+            1.0 - self.h_over_c * self.g_l
+        } else {
+            (self.neg_h_over_c * self.g_l).exp()
+        };
+        *v = v_inf + (*v - v_inf) * f1.powf(free);
+        *g_ex *= self.p_ex.powf(n as f64);
+        *g_in *= self.p_in.powf(n as f64);
+        *refr = (*refr - n as f64).max(0.0);
+    }
+}
+
+impl ThetaCoef {
+    /// `theta` after `n` steps without spikes: `rest + (theta - rest) decay^n`.
+    pub(crate) fn relax(&self, n: u64, theta: f64) -> f64 {
+        let rest = if self.decay < 1.0 {
+            self.rest_term / (1.0 - self.decay)
+        } else {
+            0.0
+        };
+        rest + (theta - rest) * self.decay.powf(n as f64)
+    }
+
+    /// The lowest `theta` reached within `n` silent steps from `theta`.
+    pub(crate) fn lowest(&self, n: u64, theta: f64) -> f64 {
+        theta.min(self.relax(n, theta))
     }
 }
 

@@ -555,7 +555,7 @@ impl DiehlCook {
                 sink.total = 0;
                 net.run(present, &mut sink);
                 let fired = sink.total;
-                net.run(rest, &mut sink);
+                rest_period(&mut net, rest, &mut sink);
                 stats.presentations += 1;
                 stats.input_spikes += spikes.len() as u64;
                 stats.exc_spikes += fired as u64;
@@ -1270,6 +1270,22 @@ fn normalise_columns(w: &mut [f32], n: usize, norm: f64, dirty: &mut [bool]) {
                 w[i * n + j] *= f;
             }
         }
+    }
+}
+
+/// The rest after a presentation: simulated in blocks of 20 steps until the network is quiet
+/// (no input pending, conductances spent, no neuron able to fire), then the remainder in closed
+/// form by [`Network::advance_quiet`] (the same state up to 1e-3 mV, without simulating
+/// hundreds of silent steps).
+fn rest_period(net: &mut Network, steps: u64, sink: &mut ExcCounter) {
+    let mut left = steps;
+    while left > 0 {
+        if net.advance_quiet(left) {
+            return;
+        }
+        let k = left.min(20);
+        net.run(k, sink);
+        left -= k;
     }
 }
 
