@@ -61,7 +61,6 @@ fn mnist_full_epoch() {
         n_neurons: n,
         theta_plus_mv: envf("SNN_STDP_THETA_PLUS", base.theta_plus_mv),
         theta_rest_offset_mv: envf("SNN_STDP_THETA_OFFSET", base.theta_rest_offset_mv),
-        exc_spike_block_ms: envf("SNN_STDP_BLOCK_MS", base.exc_spike_block_ms),
         ..base
     };
     eprintln!("config: {cfg:?}");
