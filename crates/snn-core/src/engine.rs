@@ -1211,7 +1211,7 @@ impl Network {
     /// value stays below `V_th` plus the lowest `theta` the window reaches, and the
     /// conductances left can move `V` by less than
     /// [`QUIET_TOLERANCE_MV`](crate::neuron::QUIET_TOLERANCE_MV) (1e-3 mV: their remaining
-    /// charge times the largest driving force, over `C_m`). Then each neuron's `V` relaxes by the solver's
+    /// charge times the largest driving force, over `C_m`). Then each neuron's `V` relaxes by the scheme's
     /// per-step factor raised to the number of its non-refractory steps, conductances and
     /// `theta` decay by theirs raised to `steps`, refractory counters count down, and the clock
     /// moves on. The result equals step-by-step simulation up to rounding and that bounded

@@ -680,7 +680,7 @@ mod tests {
         let plain = NeuronModel::LifCondExp(LifCondExpParams::default());
         let adaptive = NeuronModel::LifCondExp(LifCondExpParams {
             adaptive_threshold: a,
-            solver: Default::default(),
+            input_order: Default::default(),
             ..Default::default()
         });
         assert_eq!(

@@ -7,7 +7,7 @@
 //! the flags.
 
 use snn_types::{
-    AdaptiveThreshold, AdexParams, CondSolver, IzhikevichParams, LifBetaParams, LifCondExpParams,
+    AdaptiveThreshold, AdexParams, InputOrder, IzhikevichParams, LifBetaParams, LifCondExpParams,
     LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
 };
 
@@ -348,10 +348,9 @@ pub(crate) struct LifCondExpCoef {
     reset: f64,
     /// Refractory steps as `f64` so the kernel runs in 64-bit lanes only.
     ref_steps: f64,
-    /// `solver = "euler"`: forward Euler (`p_ex`, `p_in` are then `1 - h/tau`).
-    euler: bool,
-    /// `h / C_m` (ms/pF), for Euler.
-    h_over_c: f64,
+    /// `input_order = "brian"`: this step's arrivals join the conductances before `V` is
+    /// integrated.
+    input_first: bool,
     /// Conductance time constants (ms), for the quiet-advance bound.
     tau_ex: f64,
     tau_in: f64,
@@ -361,17 +360,9 @@ pub(crate) struct LifCondExpCoef {
 
 impl LifCondExpCoef {
     pub(crate) fn new(p: &LifCondExpParams, dt_ms: f64) -> Self {
-        let euler = p.solver == CondSolver::Euler;
-        let decay = |tau: f64| {
-            if euler {
-                (1.0 - dt_ms / tau).max(0.0)
-            } else {
-                (-dt_ms / tau).exp()
-            }
-        };
+        let decay = |tau: f64| (-dt_ms / tau).exp();
         Self {
-            euler,
-            h_over_c: dt_ms / p.c_m_pf,
+            input_first: p.input_order == InputOrder::Brian,
             tau_ex: p.tau_syn_ex_ms,
             tau_in: p.tau_syn_in_ms,
             c_m: p.c_m_pf,
@@ -437,11 +428,7 @@ impl LifCondExpCoef {
     ) {
         let free = (n as f64 - *refr).max(0.0);
         let v_inf = (self.gl_el + self.i_e + i_ext) / self.g_l;
-        let f1 = if self.euler {
-            1.0 - self.h_over_c * self.g_l
-        } else {
-            (self.neg_h_over_c * self.g_l).exp()
-        };
+        let f1 = (self.neg_h_over_c * self.g_l).exp();
         *v = v_inf + (*v - v_inf) * f1.powf(free);
         *g_ex *= self.p_ex.powf(n as f64);
         *g_in *= self.p_in.powf(n as f64);
@@ -472,7 +459,7 @@ impl ThetaCoef {
 /// `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lif_cond_exp_kernel<const ADAPT: bool, const EULER: bool>(
+fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool>(
     k: &LifCondExpCoef,
     kt: &ThetaCoef,
     v: &mut [f64],
@@ -499,25 +486,28 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const EULER: bool>(
     for i in 0..n {
         let r = refr[i];
         let vi = v[i];
-        let ge = g_ex[i];
-        let gi = g_in[i];
-        let integrated = if EULER {
-            let i_tot = k.gl_el - k.g_l * vi
-                + ge * (k.e_ex - vi)
-                + gi * (k.e_in - vi)
-                + k.i_e
-                + i_ext[i] as f64;
-            vi + k.h_over_c * i_tot
+        // Brian's order: the conductances this step integrates with include its arrivals.
+        let (ge, gi) = if INPUT_FIRST {
+            (
+                (k.p_ex * g_ex[i] + in_ex[i] as f64).max(0.0),
+                (k.p_in * g_in[i] + in_in[i] as f64).max(0.0),
+            )
         } else {
-            let gem = k.avg_ex * ge;
-            let gim = k.avg_in * gi;
-            let g_tot = k.g_l + gem + gim;
-            let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
-            v_inf + (vi - v_inf) * exp_f64(k.neg_h_over_c * g_tot)
+            (g_ex[i], g_in[i])
         };
+        let gem = k.avg_ex * ge;
+        let gim = k.avg_in * gi;
+        let g_tot = k.g_l + gem + gim;
+        let v_inf = (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext[i] as f64) / g_tot;
+        let integrated = v_inf + (vi - v_inf) * exp_f64(k.neg_h_over_c * g_tot);
         let v1 = if r <= 0.0 { integrated } else { vi };
-        g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
-        g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
+        if INPUT_FIRST {
+            g_ex[i] = ge;
+            g_in[i] = gi;
+        } else {
+            g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
+            g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
+        }
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
         let spike = threshold::<ADAPT>(v1, k.th, kt, theta, i);
@@ -545,7 +535,7 @@ fn update_lif_cond_exp_body(
     flags: &mut [u8],
 ) {
     let kt = &ThetaCoef::FIXED;
-    if k.euler {
+    if k.input_first {
         lif_cond_exp_kernel::<false, true>(
             k,
             kt,
@@ -591,7 +581,7 @@ fn update_lif_cond_exp_theta_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    if k.euler {
+    if k.input_first {
         lif_cond_exp_kernel::<true, true>(
             k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
         )
@@ -1545,11 +1535,11 @@ mod tests {
             ..Default::default()
         };
         for p in [nest, coba] {
-            check_against_rk4(&p);
+            check_against_rk4(&p, 1, 0);
         }
     }
 
-    fn check_against_rk4(p: &LifCondExpParams) {
+    fn check_against_rk4(p: &LifCondExpParams, max_steps: usize, max_count: usize) {
         let p = *p;
         let h = 0.1;
         let steps = 10_000;
@@ -1621,7 +1611,10 @@ mod tests {
             }
         }
         assert!(slow.len() > 20, "the reference must fire ({})", slow.len());
-        assert_eq!(fast.len(), slow.len(), "{fast:?}\n{slow:?}");
+        assert!(
+            fast.len().abs_diff(slow.len()) <= max_count,
+            "{fast:?}\n{slow:?}"
+        );
         let d: Vec<usize> = fast
             .iter()
             .zip(&slow)
@@ -1634,7 +1627,7 @@ mod tests {
             d.iter().filter(|&&x| x > 0).count()
         );
         for (a, b) in fast.iter().zip(&slow) {
-            assert!(a.abs_diff(*b) <= 1, "spike at step {a} vs {b}");
+            assert!(a.abs_diff(*b) <= max_steps, "spike at step {a} vs {b}");
         }
     }
 }

@@ -5,8 +5,8 @@ use snn_core::Network;
 use snn_types::{NetworkSpec, Spike, SpikeRaster};
 
 /// Inputs onto `lif_cond_exp` neurons with an adaptive threshold relaxing toward a rest value,
-/// and a recurrent inhibitory projection; `solver` is either scheme.
-fn spec(solver: &str) -> NetworkSpec {
+/// and a recurrent inhibitory projection; `order` is either input order.
+fn spec(order: &str) -> NetworkSpec {
     NetworkSpec::from_toml_str(&format!(
         r#"
         dt_ms = 0.5
@@ -18,7 +18,7 @@ fn spec(solver: &str) -> NetworkSpec {
         [[populations]]
         name = "exc"
         size = 8
-        neuron = {{ model = "lif_cond_exp", c_m_pf = 100.0, g_l_ns = 1.0, e_l_mv = -65.0, v_th_mv = -52.0, v_reset_mv = -65.0, t_ref_ms = 5.0, e_ex_mv = 0.0, e_in_mv = -100.0, tau_syn_ex_ms = 1.0, tau_syn_in_ms = 2.0, solver = "{solver}", adaptive_threshold = {{ theta_plus_mv = 0.5, tau_theta_ms = 2000.0, theta_rest_mv = -2.0 }} }}
+        neuron = {{ model = "lif_cond_exp", c_m_pf = 100.0, g_l_ns = 1.0, e_l_mv = -65.0, v_th_mv = -52.0, v_reset_mv = -65.0, t_ref_ms = 5.0, e_ex_mv = 0.0, e_in_mv = -100.0, tau_syn_ex_ms = 1.0, tau_syn_in_ms = 2.0, input_order = "{order}", adaptive_threshold = {{ theta_plus_mv = 0.5, tau_theta_ms = 2000.0, theta_rest_mv = -2.0 }} }}
         v_init = -65.0
         [[projections]]
         source = "in"
@@ -51,8 +51,8 @@ fn burst() -> SpikeRaster {
 }
 
 /// Burst, `settle` steps simulated, then `rest` steps by `quiet` (closed form) or `run`; twice.
-fn session(solver: &str, quiet: bool) -> (SpikeRaster, Vec<f32>, Vec<f64>, u64) {
-    let mut net = Network::build(&spec(solver)).unwrap();
+fn session(order: &str, quiet: bool) -> (SpikeRaster, Vec<f32>, Vec<f64>, u64) {
+    let mut net = Network::build(&spec(order)).unwrap();
     let mut raster = SpikeRaster::new(0);
     let mut advanced = 0;
     for _ in 0..3 {
@@ -73,7 +73,7 @@ fn session(solver: &str, quiet: bool) -> (SpikeRaster, Vec<f32>, Vec<f64>, u64) 
 
 #[test]
 fn a_quiet_rest_equals_simulating_it() {
-    for solver in ["exponential_euler", "euler"] {
+    for solver in ["nest", "brian"] {
         let (r_run, v_run, th_run, _) = session(solver, false);
         let (r_q, v_q, th_q, advanced) = session(solver, true);
         assert_eq!(advanced, 1200);
@@ -96,7 +96,7 @@ fn a_quiet_rest_equals_simulating_it() {
 
 #[test]
 fn a_window_where_something_can_happen_is_refused() {
-    let s = spec("exponential_euler");
+    let s = spec("nest");
     // Right after a burst: input pending in the ring buffers / conductances still large.
     let mut net = Network::build(&s).unwrap();
     net.inject_input(0, &burst()).unwrap();
@@ -147,4 +147,27 @@ fn a_window_where_something_can_happen_is_refused() {
             .unwrap()
             .advance_quiet(1)
     );
+}
+
+/// `input_order = "brian"` applies a step's arrivals before integrating `V`: a neuron at rest
+/// hit by one spike follows exactly the trajectory of NEST's order one step earlier.
+#[test]
+fn brian_order_acts_one_step_earlier() {
+    let trajectory = |order: &str| {
+        let mut spec = spec(order);
+        spec.projections.truncate(1);
+        let mut net = Network::build(&spec).unwrap();
+        net.inject_input(0, &SpikeRaster::from_spikes(0, 6, &[Spike { step: 5, neuron: 0 }]))
+            .unwrap();
+        (0..40)
+            .map(|_| {
+                net.run(1, &mut SpikeRaster::new(0));
+                net.membrane(1)[0]
+            })
+            .collect::<Vec<f32>>()
+    };
+    let (nest, brian) = (trajectory("nest"), trajectory("brian"));
+    assert!(nest.iter().any(|&v| v > -65.0), "the spike must move V");
+    assert_eq!(&brian[..39], &nest[1..], "brian(t) = nest(t + 1)");
+    assert_ne!(brian, nest);
 }

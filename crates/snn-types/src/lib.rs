@@ -66,7 +66,7 @@ mod validate;
 pub use conv::{ConvGeometry, PoolMode};
 pub use error::{SpecError, SpecIssue};
 pub use params::{
-    AdaptiveThreshold, AdexParams, CondSolver, IzhikevichParams, LifBetaParams, LifCondExpParams,
+    AdaptiveThreshold, AdexParams, InputOrder, IzhikevichParams, LifBetaParams, LifCondExpParams,
     LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
 pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};

@@ -73,8 +73,8 @@ impl Default for LifExpParams {
 /// (`g_in`); conductances never go below 0 (a negative weight can only remove conductance). When
 /// `V >= V_th` the neuron spikes, `V` is set to `V_reset` and clamped there for `t_ref_ms`. The
 /// conductances decay exactly; `V` is integrated by exponential Euler with the conductances'
-/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`), unless
-/// `solver = "euler"` ([`CondSolver`]). With an `adaptive_threshold` block
+/// mean over the step (see `snn-core`'s `neuron` module and `docs/models.md`); when a step's
+/// arrivals join the conductances is [`InputOrder`]. With an `adaptive_threshold` block
 /// ([`AdaptiveThreshold`]) the threshold is `V_th + theta`.
 #[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -104,24 +104,26 @@ pub struct LifCondExpParams {
     /// Optional adaptive threshold ([`AdaptiveThreshold`]); absent by default.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub adaptive_threshold: Option<AdaptiveThreshold>,
-    /// Integration scheme (`exponential_euler` by default).
-    pub solver: CondSolver,
+    /// When a step's synaptic arrivals join the conductances (`nest` by default).
+    pub input_order: InputOrder,
 }
 
-/// How `lif_cond_exp` advances its state by one step.
+/// When the synaptic input arriving at a step joins a conductance-based neuron's state.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
-pub enum CondSolver {
-    /// Conductances decay exactly; `V` by exponential Euler with the conductances' exact mean
-    /// over the step. Unconditionally stable; the default.
+pub enum InputOrder {
+    /// NEST's order (`iaf_cond_exp`): `V` is integrated over the step with the conductances it
+    /// started with, then the conductances decay and this step's arrivals are added, so a spike
+    /// arriving at step `t` acts on `V` from step `t + 1` on. The default.
     #[default]
-    ExponentialEuler,
-    /// Forward Euler on every variable, from the state at the start of the step:
-    /// `V += h/C_m (g_L (E_L - V) + g_ex (E_ex - V) + g_in (E_in - V) + I)` and
-    /// `g <- g (1 - h/tau_syn)`, as Brian 1 integrates such equations (the scheme of Diehl &
-    /// Cook's published code). First order; needs `dt_ms < tau_syn_*` and
-    /// `dt_ms g_L / C_m < 1` (checked). Cheaper: no `exp` or division per neuron.
-    Euler,
+    Nest,
+    /// Brian's order: this step's arrivals join the conductances first (decayed, plus the
+    /// arrivals), and `V` is integrated over the step with them, so a spike arriving at step
+    /// `t` already acts on `V(t + 1)`: one step less per synaptic hop. Brian applies a spike's
+    /// effect at the end of the step it is delivered in, before the next integration; Diehl &
+    /// Cook's published network (Brian 1) relies on the short loop from an excitatory spike
+    /// through its inhibitory partner back to the other excitatory neurons.
+    Brian,
 }
 
 impl Default for LifCondExpParams {
@@ -140,7 +142,7 @@ impl Default for LifCondExpParams {
             tau_syn_in_ms: 2.0,
             i_e_pa: 0.0,
             adaptive_threshold: None,
-            solver: CondSolver::ExponentialEuler,
+            input_order: InputOrder::Nest,
         }
     }
 }

@@ -534,18 +534,6 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             }
         }
         check_model(&mut c, &format!("{path}.neuron"), &p.neuron);
-        if let NeuronModel::LifCondExp(m) = &p.neuron
-            && m.solver == crate::CondSolver::Euler
-            && !(dt < m.tau_syn_ex_ms && dt < m.tau_syn_in_ms && dt * m.g_l_ns / m.c_m_pf < 1.0)
-        {
-            c.err(
-                format!("{path}.neuron.solver"),
-                format!(
-                    "forward Euler needs dt_ms ({dt}) below tau_syn_ex_ms ({}) and tau_syn_in_ms ({}), and dt_ms * g_l_ns / c_m_pf below 1 (or the default solver, exponential_euler)",
-                    m.tau_syn_ex_ms, m.tau_syn_in_ms
-                ),
-            );
-        }
         if let Some(v) = &p.v_init {
             c.value(&format!("{path}.v_init"), v);
         }

@@ -128,7 +128,7 @@ pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
         tau_syn_in_ms: 10.0,
         i_e_pa: 0.0,
         adaptive_threshold: None,
-        solver: Default::default(),
+        input_order: Default::default(),
     });
     let mut spec = vogels_abbott("coba", n_neurons, seed, neuron, 6.0, 67.0);
     spec.stimuli = spec

@@ -50,7 +50,7 @@ use serde::{Deserialize, Serialize};
 use snn_core::{BuildError, Network};
 use snn_types::file::{self, FrameKind};
 use snn_types::{
-    AdaptiveThreshold as SpecThreshold, CondSolver, Connectivity, LifCondExpParams, NetworkSpec,
+    AdaptiveThreshold as SpecThreshold, Connectivity, InputOrder, LifCondExpParams, NetworkSpec,
     NeuronModel, PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, Spike, SpikeRaster,
     SpikeSink, Step, ValueSpec, ms_to_steps,
 };
@@ -1077,7 +1077,7 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
             tau_syn_in_ms: cfg.tau_gi_ms,
             i_e_pa: 0.0,
             adaptive_threshold: theta,
-            solver: CondSolver::ExponentialEuler,
+            input_order: InputOrder::Brian,
         })
     };
     let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
