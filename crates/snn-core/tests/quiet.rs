@@ -157,8 +157,11 @@ fn brian_order_acts_one_step_earlier() {
         let mut spec = spec(order);
         spec.projections.truncate(1);
         let mut net = Network::build(&spec).unwrap();
-        net.inject_input(0, &SpikeRaster::from_spikes(0, 6, &[Spike { step: 5, neuron: 0 }]))
-            .unwrap();
+        net.inject_input(
+            0,
+            &SpikeRaster::from_spikes(0, 6, &[Spike { step: 5, neuron: 0 }]),
+        )
+        .unwrap();
         (0..40)
             .map(|_| {
                 net.run(1, &mut SpikeRaster::new(0));

@@ -22,12 +22,14 @@
 //! for which its mean response over the training set is highest (never the test set), and an
 //! image is classified by the class whose neurons have the highest mean spike count.
 //!
-//! This is a dedicated event-driven simulation (the engine has no conductance synapses or
-//! adaptive thresholds): neuron state is updated every step with forward Euler at 0.5 ms like the
-//! reference implementation, input spikes are drawn as geometric inter-spike gaps (one random
-//! number per spike), synaptic input and depression cost work per input spike, potentiation per
-//! output spike, and only neurons whose weights changed are renormalised. See `docs/stdp.md`
-//! for every difference from the paper.
+//! The network runs on `snn-core`'s engine: [`network_spec`] builds it as a [`NetworkSpec`]
+//! (`lif_cond_exp` neurons with an adaptive threshold and Brian's input order, the input
+//! projection plastic through [`TripletStdp`]) and [`DiehlCook`] drives a
+//! [`Network`](snn_core::Network): Poisson input injected as spike rasters, excitatory spikes
+//! counted by a sink, weights normalised in place between presentations, thresholds read back
+//! and frozen for the labelling and test passes, the rest between images taken in closed form
+//! once the network is quiet ([`Network::advance_quiet`](snn_core::Network::advance_quiet)).
+//! See `docs/stdp.md` for every difference from the paper.
 //!
 //! ```
 //! use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
@@ -154,13 +156,11 @@ pub struct DiehlCookConfig {
     /// 19% longer (measured in one session), so the default stays 0, as weight files of format
     /// version 1 were trained.
     pub theta_rest_offset_mv: f64,
-    /// After a spike, an excitatory neuron cannot fire again for this long, ms (50). This is
-    /// one reading of the reference code's `timer` (`dtimer/dt = 100.0 : ms`, which must exceed
-    /// the 5 ms refractory period): as 0.1 ms per ms it blocks for 50 ms. In Brian 1's SI
-    /// arithmetic the timer grows by `100 * dt` seconds per step, so it exceeds 5 ms after one
-    /// step and blocks nothing (0 here); that reading measured better with the paper's
-    /// `theta_plus_mv` but several times slower (see docs/stdp.md). The paper does not mention
-    /// it; 0 disables it.
+    /// Must be 0. Earlier releases read the reference code's `timer` (`dtimer/dt = 100.0 : ms`,
+    /// condition `timer > 5 ms`) as a 50 ms block after each excitatory spike; in Brian 1's SI
+    /// arithmetic it blocks nothing beyond the refractory period, and the engine's neuron
+    /// models have no such block. Kept so that weight files can say what they were trained
+    /// with (a file trained with a block is refused).
     pub exc_spike_block_ms: f64,
     /// Excitatory to inhibitory (one-to-one) weight (10.4).
     pub w_ei: f64,

@@ -5,7 +5,8 @@ use snn_types::Step;
 use super::{StdpError, check_pos};
 
 /// Decay factors `exp(-k dt / tau)` for whole numbers of steps `k`, tabulated for the first
-/// steps (until the factor underflows below 1e-30, at most 65,536 entries) and computed beyond.
+/// steps (until the factor falls below 1e-50, far enough for `TripletStdp` to retire its targets from
+/// the table; at most 65,536 entries) and computed beyond.
 /// Every entry is computed directly as `exp(-(k as f64) * dt / tau)`, so a lookup is exactly the
 /// value a direct evaluation would give.
 #[derive(Clone, Debug)]
@@ -21,7 +22,7 @@ impl DecayTable {
         check_pos("dt_ms", dt_ms)?;
         let a = dt_ms / tau_ms;
         // exp(-x) < 1e-30 for x > 69.08.
-        let n = ((69.1 / a).ceil() as usize).clamp(2, 1 << 16);
+        let n = ((115.0 / a).ceil() as usize).clamp(2, 1 << 16);
         let lut = (0..n).map(|k| (-(k as f64) * a).exp()).collect();
         Ok(Self {
             steps_per_tau_inv: a,
