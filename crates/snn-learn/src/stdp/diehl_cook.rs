@@ -110,8 +110,8 @@ impl CondLif {
 }
 
 /// Configuration of the classifier. [`Default`] is the paper's setup for MNIST with 400
-/// excitatory neurons, except `theta_plus_mv` (0.03 instead of 0.05) and
-/// `theta_rest_offset_mv` (0 instead of the reference code's 20 mV; see those fields).
+/// excitatory neurons, with the reference code's 20 mV threshold offset
+/// (`theta_rest_offset_mv`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct DiehlCookConfig {
     /// Excitatory (and inhibitory) neurons.
@@ -140,21 +140,16 @@ pub struct DiehlCookConfig {
     pub tau_ge_ms: f64,
     /// Inhibitory conductance time constant, ms (2).
     pub tau_gi_ms: f64,
-    /// Threshold increment per spike, mV. The paper uses 0.05; the default here is 0.03, which
-    /// measured better in this implementation (MNIST, one epoch, 100 / 400 neurons: 81.1% /
-    /// 88.9%; with 0.05: 44% at 100 neurons, and 68.8% / 86.2% with the 20 mV
-    /// `theta_rest_offset_mv`; see docs/stdp.md for the causes found).
+    /// Threshold increment per spike, mV (the paper's 0.05). MNIST, one epoch, 100 / 400
+    /// neurons: 76.3% / 88.6%; with 0.03: 80.5% / 88.3% (docs/stdp.md).
     pub theta_plus_mv: f64,
     /// Threshold decay time constant, ms (1e7).
     pub tau_theta_ms: f64,
-    /// `theta` decays towards `-theta_rest_offset_mv`, not 0 (default 0). The reference code
-    /// uses 20 mV: it starts `theta` at 20 mV, decays it towards 0 and fires at
-    /// `v > theta - 20 mV + v_thresh` (see [`AdaptiveThreshold::with_rest_offset`]). Over one
-    /// MNIST epoch (3e7 ms = 3 `tau_theta`) that decay is the thresholds' main counterweight:
-    /// the paper's `theta_plus_mv = 0.05` needs it (44% without, 68.8% with, 100 neurons). With
-    /// 0.03 mV it changes little (81.3% / 88.3% at 100 / 400 neurons) and training took about
-    /// 19% longer (measured in one session), so the default stays 0, as weight files of format
-    /// version 1 were trained.
+    /// `theta` decays towards `-theta_rest_offset_mv`, not 0 (20). The reference code starts
+    /// `theta` at 20 mV, decays it towards 0 and fires at `v > theta - 20 mV + v_thresh`: the
+    /// engine's `theta_rest_mv = -20`. Over one MNIST epoch (3e7 ms = 3 `tau_theta`) that decay
+    /// is the thresholds' main counterweight; without it the paper's `theta_plus_mv` failed
+    /// (44% at 100 neurons; docs/stdp.md).
     pub theta_rest_offset_mv: f64,
     /// Must be 0. Earlier releases read the reference code's `timer` (`dtimer/dt = 100.0 : ms`,
     /// condition `timer > 5 ms`) as a 50 ms block after each excitatory spike; in Brian 1's SI
@@ -211,9 +206,9 @@ impl Default for DiehlCookConfig {
             },
             tau_ge_ms: 1.0,
             tau_gi_ms: 2.0,
-            theta_plus_mv: 0.03,
+            theta_plus_mv: 0.05,
             tau_theta_ms: 1e7,
-            theta_rest_offset_mv: 0.0,
+            theta_rest_offset_mv: 20.0,
             exc_spike_block_ms: 0.0,
             w_ei: 10.4,
             w_ie: 17.0,
