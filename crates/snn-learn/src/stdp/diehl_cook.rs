@@ -238,10 +238,14 @@ impl DiehlCookConfig {
 
     /// Checks every field.
     pub fn validate(&self) -> Result<(), StdpError> {
-        if self.n_neurons == 0 || self.n_neurons > 100_000 {
+        if self.n_neurons == 0 || self.n_neurons > MAX_NEURONS {
             return Err(StdpError::Param {
                 name: "n_neurons",
-                reason: format!("must be in 1..=100000, got {}", self.n_neurons),
+                reason: format!(
+                    "must be in 1..={MAX_NEURONS}, got {} (the inhibitory projection has \
+                     N x (N - 1) synapses)",
+                    self.n_neurons
+                ),
             });
         }
         check_pos("dt_ms", self.dt_ms)?;
@@ -340,6 +344,10 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
             .wrapping_add(0x2545_F491_4F6C_DD1D_u64.wrapping_sub(0x9E37_79B9_7F4A_7C15)),
     )
 }
+
+/// The most excitatory neurons: the inhibitory projection onto every other excitatory neuron
+/// holds `N (N - 1)` synapses (1e8 at this size, about 1 GB with the engine's copy).
+const MAX_NEURONS: usize = 10_000;
 
 const PHASE_INIT: u64 = 1;
 const PHASE_TRAIN: u64 = 2;
