@@ -7,7 +7,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_learn::data::{self, Dataset};
-use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+use snn_learn::stdp::diehl_cook::{self, DiehlCook, DiehlCookConfig};
 use snn_learn::stdp::plot::receptive_fields;
 
 /// Arguments of `snn stdp`.
@@ -129,6 +129,12 @@ pub fn run(a: StdpArgs) -> Result<()> {
     }
     if a.neurons == Some(0) {
         return Err(usage("--neurons must be at least 1"));
+    }
+    if let Some(n) = a.neurons.filter(|&n| n > diehl_cook::MAX_NEURONS) {
+        return Err(usage(format!(
+            "--neurons {n} is too many: at most {} (the inhibitory projection has N x (N - 1) synapses)",
+            diehl_cook::MAX_NEURONS
+        )));
     }
     // `--out` may replace the `--load` file (read whole before any write).
     crate::outputs::check(
