@@ -1221,7 +1221,11 @@ impl Network {
         if steps == 0 {
             return true;
         }
-        let (t0, t1) = (self.step, self.step.saturating_add(steps));
+        let t0 = self.step;
+        // Leave the clock far from overflow (later runs add to it).
+        let Some(t1) = t0.checked_add(steps).filter(|&t| t < 1 << 62) else {
+            return false;
+        };
         let quiet_elsewhere = self.ranks == 1
             && self.trace_meta.is_empty()
             && self.rate_pops.is_empty()

@@ -141,6 +141,8 @@ fn a_window_where_something_can_happen_is_refused() {
         !net.advance_quiet(100_000),
         "theta would reach -13 mV and V_th below rest"
     );
+    // A window that would take the clock near overflow.
+    assert!(!Network::build(&s).unwrap().advance_quiet(u64::MAX));
     // Models without a closed form refuse.
     assert!(
         !Network::build(&snn_core::models::cuba(100, 1))
