@@ -116,10 +116,13 @@ fn main() {
     let ms: f64 = args.next().map_or(500.0, |a| a.parse().expect("MS"));
     let repeats: usize = args.next().map_or(1, |a| a.parse().expect("REPEATS"));
     let n: u32 = args.next().map_or(40_000, |a| a.parse().expect("NEURONS"));
-    let a_plus_rel: f64 = std::env::var("SNN_A_PLUS").map_or(0.005, |a| a.parse().expect("SNN_A_PLUS"));
+    let a_plus_rel: f64 =
+        std::env::var("SNN_A_PLUS").map_or(0.005, |a| a.parse().expect("SNN_A_PLUS"));
     let plastic = std::env::var("SNN_STATIC").is_err();
     let thread_counts: Vec<usize> = std::env::var("SNN_THREADS").map_or(vec![1, 2], |a| {
-        a.split(',').map(|t| t.parse().expect("SNN_THREADS")).collect()
+        a.split(',')
+            .map(|t| t.parse().expect("SNN_THREADS"))
+            .collect()
     });
     println!(
         "CUBA {n} neurons, {} on exc -> exc; {WARMUP_MS} ms warm-up, then {ms} ms timed",

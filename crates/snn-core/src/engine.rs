@@ -1491,6 +1491,7 @@ impl Network {
             let cols = &cols;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
             let worker = |pi: usize, part: &mut Partition| {
+                copy_thread_weights(part, &projections);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
@@ -1537,6 +1538,7 @@ impl Network {
                 }
                 // The calling thread runs partition 0 and coordinates.
                 let mut all = std::mem::take(&mut self.all_spikes);
+                copy_thread_weights(first, &projections);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
@@ -1634,14 +1636,15 @@ impl Network {
             let Some(rule) = rule else { continue };
             let replicas: Option<Vec<Box<dyn Plasticity>>> = (0..k).map(|_| rule.fork()).collect();
             let Some(replicas) = replicas else { continue };
-            let Weights::PerSynapse(w) = &self.projections[j].weights else {
+            let Weights::PerSynapse(_) = &self.projections[j].weights else {
                 continue; // set_plasticity materialised them
             };
+            // The weights are copied by each thread at the start of the run (in parallel).
             for (part, r) in self.parts.iter_mut().zip(replicas) {
                 part.plastic.push(ThreadPlastic {
                     proj: j,
                     rule: r,
-                    weights: w.clone(),
+                    weights: Vec::new(),
                 });
             }
             forked[j] = true;
@@ -1675,8 +1678,14 @@ impl Network {
                     ranges.push(row0 + c[pi] as usize..row0 + c[pi + 1] as usize);
                 }
                 if let Weights::PerSynapse(w) = &mut pr.weights {
-                    for rg in &ranges {
-                        w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
+                    if pi == 0 && tp.weights.len() == w.len() {
+                        // Thread 0's copy is current for its synapses and unchanged (as at the
+                        // start of the run) for the others, which the later threads copy in.
+                        *w = tp.weights;
+                    } else {
+                        for rg in &ranges {
+                            w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
+                        }
                     }
                 }
                 let t_lo = lo.saturating_sub(tpop.start).min(tpop.size);
@@ -1689,6 +1698,22 @@ impl Network {
                     rule.join(tp.rule, &share);
                 }
             }
+        }
+    }
+}
+
+/// Fills a thread's copies of its forked projections' weights (left empty by `fork_plasticity`):
+/// every thread copies its own at the start of a multi-threaded run, before its first barrier,
+/// so the copies run in parallel and end before anything can write the projections.
+fn copy_thread_weights(part: &mut Partition, projections: &RwLock<Vec<Projection>>) {
+    if part.plastic.is_empty() {
+        return;
+    }
+    let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+    for tp in &mut part.plastic {
+        if let Weights::PerSynapse(w) = &prj[tp.proj].weights {
+            tp.weights.clear();
+            tp.weights.extend_from_slice(w);
         }
     }
 }
