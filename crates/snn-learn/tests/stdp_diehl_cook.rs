@@ -192,7 +192,11 @@ fn checkpoints_reject_corruption_and_fields_are_plot_data() {
     assert!((top - 1.0).abs() < 1e-6 && f.max_weight > 0.0, "{top}");
     // Scaled by the reciprocal of the largest weight: equal to the quotient within an ulp.
     let want = (m.receptive_field(3)[5] / f.max_weight).max(0.0);
-    assert!((f.fields[3][5] - want).abs() <= 2.0 * f32::EPSILON, "{} vs {want}", f.fields[3][5]);
+    assert!(
+        (f.fields[3][5] - want).abs() <= 2.0 * f32::EPSILON,
+        "{} vs {want}",
+        f.fields[3][5]
+    );
     std::fs::remove_dir_all(&dir).ok();
 }
 
