@@ -45,6 +45,7 @@ impl SpikeSink for HashSink {
 
 struct Outcome {
     build_s: f64,
+    warm_s: f64,
     warm_spikes: u64,
     run_s: f64,
     spikes: u64,
@@ -87,7 +88,9 @@ fn simulate(n_neurons: u32, threads: usize, ms: f64, a_plus_rel: f64, plastic: b
     let build_s = t0.elapsed().as_secs_f64();
 
     let mut warm = HashSink::default();
+    let t0 = Instant::now();
     net.run((WARMUP_MS / dt).round() as u64, &mut warm);
+    let warm_s = t0.elapsed().as_secs_f64();
     let mut sink = HashSink::default();
     let t0 = Instant::now();
     let stats = net.run((ms / dt).round() as u64, &mut sink);
@@ -101,6 +104,7 @@ fn simulate(n_neurons: u32, threads: usize, ms: f64, a_plus_rel: f64, plastic: b
     }
     Outcome {
         build_s,
+        warm_s,
         warm_spikes: warm.spikes,
         run_s,
         spikes: sink.spikes,
@@ -142,8 +146,9 @@ fn main() {
             let o = simulate(n, threads, ms, a_plus_rel, plastic);
             let rate = o.spikes as f64 / n as f64 / (ms / 1000.0);
             println!(
-                "rep {rep} threads {threads}: build+attach {:.2} s, warm-up spikes {}, run {:.3} s, spikes {} ({rate:.2} Hz), syn events {:.3e}, spike hash {:016x}, weights hash {:016x} (mean {:.4}, initial {W_E})",
+                "rep {rep} threads {threads}: build+attach {:.2} s, warm-up {:.3} s ({} spikes), run {:.3} s, spikes {} ({rate:.2} Hz), syn events {:.3e}, spike hash {:016x}, weights hash {:016x} (mean {:.4}, initial {W_E})",
                 o.build_s,
+                o.warm_s,
                 o.warm_spikes,
                 o.run_s,
                 o.spikes,

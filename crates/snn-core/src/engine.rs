@@ -394,6 +394,9 @@ pub struct Network {
     trace_meta: Vec<(usize, u32, StateVar)>,
     scratch: Vec<u32>,
     all_spikes: Vec<u32>,
+    /// Weight buffers of forked plastic projections kept from the last multi-threaded run, reused
+    /// by the next one so that its copies do not fault in fresh pages.
+    weight_spares: Vec<Vec<f32>>,
     /// The global neurons this network owns and simulates (`0..n` in a single process; one
     /// rank's block in a distributed run).
     owned: std::ops::Range<u32>,
@@ -582,6 +585,7 @@ impl Network {
             trace_meta,
             scratch: Vec::new(),
             all_spikes: Vec::new(),
+            weight_spares: Vec::new(),
             owned,
             rank,
             ranks,
@@ -1632,19 +1636,46 @@ impl Network {
     fn fork_plasticity(&mut self) -> Vec<bool> {
         let k = self.parts.len();
         let mut forked = vec![false; self.plastic.len()];
+        // Spares no rule of this run needs are released.
+        let mut need: Vec<usize> = self
+            .plastic
+            .iter()
+            .zip(&self.projections)
+            .filter(|(r, _)| r.is_some())
+            .flat_map(|(_, p)| match &p.weights {
+                Weights::PerSynapse(w) => vec![w.len(); k],
+                Weights::Uniform(_) => Vec::new(),
+            })
+            .collect();
+        need.sort_unstable();
+        self.weight_spares.sort_unstable_by_key(Vec::capacity);
+        let mut keep = Vec::new();
+        for b in std::mem::take(&mut self.weight_spares) {
+            if let Some(i) = need.iter().position(|&n| n <= b.capacity()) {
+                need.remove(i);
+                keep.push(b);
+            }
+        }
+        self.weight_spares = keep;
         for (j, rule) in self.plastic.iter().enumerate() {
             let Some(rule) = rule else { continue };
             let replicas: Option<Vec<Box<dyn Plasticity>>> = (0..k).map(|_| rule.fork()).collect();
             let Some(replicas) = replicas else { continue };
-            let Weights::PerSynapse(_) = &self.projections[j].weights else {
+            let Weights::PerSynapse(w) = &self.projections[j].weights else {
                 continue; // set_plasticity materialised them
             };
-            // The weights are copied by each thread at the start of the run (in parallel).
+            // The weights are copied by each thread at the start of the run (in parallel), into a
+            // buffer of the previous run where one is large enough.
+            let n = w.len();
             for (part, r) in self.parts.iter_mut().zip(replicas) {
+                let weights = match self.weight_spares.iter().position(|b| b.capacity() >= n) {
+                    Some(i) => self.weight_spares.swap_remove(i),
+                    None => Vec::new(),
+                };
                 part.plastic.push(ThreadPlastic {
                     proj: j,
                     rule: r,
-                    weights: Vec::new(),
+                    weights,
                 });
             }
             forked[j] = true;
@@ -1663,7 +1694,7 @@ impl Network {
                 self.parts[pi].lo,
                 self.parts[pi].lo + self.parts[pi].len as u32,
             );
-            for tp in replicas {
+            for mut tp in replicas {
                 let j = tp.proj;
                 let pr = &mut self.projections[j];
                 let tpop = &self.pops[pr.target_pop];
@@ -1681,7 +1712,7 @@ impl Network {
                     if pi == 0 && tp.weights.len() == w.len() {
                         // Thread 0's copy is current for its synapses and unchanged (as at the
                         // start of the run) for the others, which the later threads copy in.
-                        *w = tp.weights;
+                        std::mem::swap(w, &mut tp.weights);
                     } else {
                         for rg in &ranges {
                             w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
@@ -1697,6 +1728,7 @@ impl Network {
                 if let Some(rule) = &mut self.plastic[j] {
                     rule.join(tp.rule, &share);
                 }
+                self.weight_spares.push(tp.weights);
             }
         }
     }
