@@ -43,7 +43,7 @@ fn burst() -> SpikeRaster {
     let spikes: Vec<Spike> = (0..40u64)
         .flat_map(|s| {
             (0..20u32)
-                .filter(move |i| (s + *i as u64) % 3 == 0)
+                .filter(move |i| (s + *i as u64).is_multiple_of(3))
                 .map(move |neuron| Spike { step: s, neuron })
         })
         .collect();

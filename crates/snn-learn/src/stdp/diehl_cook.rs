@@ -341,8 +341,6 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
     )
 }
 
-/// A validated duration in whole steps, as the simulator's `i32` counters hold it.
-
 const PHASE_INIT: u64 = 1;
 const PHASE_TRAIN: u64 = 2;
 const PHASE_FROZEN: u64 = 3;
