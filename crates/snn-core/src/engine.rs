@@ -394,6 +394,9 @@ pub struct Network {
     trace_meta: Vec<(usize, u32, StateVar)>,
     scratch: Vec<u32>,
     all_spikes: Vec<u32>,
+    /// Weight buffers of forked plastic projections kept from the last multi-threaded run, reused
+    /// by the next one so that its copies do not fault in fresh pages.
+    weight_spares: Vec<Vec<f32>>,
     /// The global neurons this network owns and simulates (`0..n` in a single process; one
     /// rank's block in a distributed run).
     owned: std::ops::Range<u32>,
@@ -582,6 +585,7 @@ impl Network {
             trace_meta,
             scratch: Vec::new(),
             all_spikes: Vec::new(),
+            weight_spares: Vec::new(),
             owned,
             rank,
             ranks,
@@ -1495,6 +1499,7 @@ impl Network {
             let cols = &cols;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
             let worker = |pi: usize, part: &mut Partition| {
+                copy_thread_weights(part, &projections);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
@@ -1541,6 +1546,7 @@ impl Network {
                 }
                 // The calling thread runs partition 0 and coordinates.
                 let mut all = std::mem::take(&mut self.all_spikes);
+                copy_thread_weights(first, &projections);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
@@ -1634,6 +1640,27 @@ impl Network {
     fn fork_plasticity(&mut self) -> Vec<bool> {
         let k = self.parts.len();
         let mut forked = vec![false; self.plastic.len()];
+        // Spares no rule of this run needs are released.
+        let mut need: Vec<usize> = self
+            .plastic
+            .iter()
+            .zip(&self.projections)
+            .filter(|(r, _)| r.is_some())
+            .flat_map(|(_, p)| match &p.weights {
+                Weights::PerSynapse(w) => vec![w.len(); k],
+                Weights::Uniform(_) => Vec::new(),
+            })
+            .collect();
+        need.sort_unstable();
+        self.weight_spares.sort_unstable_by_key(Vec::capacity);
+        let mut keep = Vec::new();
+        for b in std::mem::take(&mut self.weight_spares) {
+            if let Some(i) = need.iter().position(|&n| n <= b.capacity()) {
+                need.remove(i);
+                keep.push(b);
+            }
+        }
+        self.weight_spares = keep;
         for (j, rule) in self.plastic.iter().enumerate() {
             let Some(rule) = rule else { continue };
             let replicas: Option<Vec<Box<dyn Plasticity>>> = (0..k).map(|_| rule.fork()).collect();
@@ -1641,11 +1668,18 @@ impl Network {
             let Weights::PerSynapse(w) = &self.projections[j].weights else {
                 continue; // set_plasticity materialised them
             };
+            // The weights are copied by each thread at the start of the run (in parallel), into a
+            // buffer of the previous run where one is large enough.
+            let n = w.len();
             for (part, r) in self.parts.iter_mut().zip(replicas) {
+                let weights = match self.weight_spares.iter().position(|b| b.capacity() >= n) {
+                    Some(i) => self.weight_spares.swap_remove(i),
+                    None => Vec::new(),
+                };
                 part.plastic.push(ThreadPlastic {
                     proj: j,
                     rule: r,
-                    weights: w.clone(),
+                    weights,
                 });
             }
             forked[j] = true;
@@ -1664,7 +1698,7 @@ impl Network {
                 self.parts[pi].lo,
                 self.parts[pi].lo + self.parts[pi].len as u32,
             );
-            for tp in replicas {
+            for mut tp in replicas {
                 let j = tp.proj;
                 let pr = &mut self.projections[j];
                 let tpop = &self.pops[pr.target_pop];
@@ -1679,8 +1713,14 @@ impl Network {
                     ranges.push(row0 + c[pi] as usize..row0 + c[pi + 1] as usize);
                 }
                 if let Weights::PerSynapse(w) = &mut pr.weights {
-                    for rg in &ranges {
-                        w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
+                    if pi == 0 && tp.weights.len() == w.len() {
+                        // Thread 0's copy is current for its synapses and unchanged (as at the
+                        // start of the run) for the others, which the later threads copy in.
+                        std::mem::swap(w, &mut tp.weights);
+                    } else {
+                        for rg in &ranges {
+                            w[rg.clone()].copy_from_slice(&tp.weights[rg.clone()]);
+                        }
                     }
                 }
                 let t_lo = lo.saturating_sub(tpop.start).min(tpop.size);
@@ -1692,7 +1732,24 @@ impl Network {
                 if let Some(rule) = &mut self.plastic[j] {
                     rule.join(tp.rule, &share);
                 }
+                self.weight_spares.push(tp.weights);
             }
+        }
+    }
+}
+
+/// Fills a thread's copies of its forked projections' weights (left empty by `fork_plasticity`):
+/// every thread copies its own at the start of a multi-threaded run, before its first barrier,
+/// so the copies run in parallel and end before anything can write the projections.
+fn copy_thread_weights(part: &mut Partition, projections: &RwLock<Vec<Projection>>) {
+    if part.plastic.is_empty() {
+        return;
+    }
+    let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+    for tp in &mut part.plastic {
+        if let Weights::PerSynapse(w) = &prj[tp.proj].weights {
+            tp.weights.clear();
+            tp.weights.extend_from_slice(w);
         }
     }
 }

@@ -345,8 +345,9 @@ fn mix(seed: u64, a: u64, b: u64) -> u64 {
     )
 }
 
-/// The most excitatory neurons a network may have: the inhibitory projection onto every other excitatory neuron
-/// holds `N (N - 1)` synapses (1e8 at this size, about 1 GB with the engine's copy).
+/// The most excitatory neurons a network may have: the inhibitory projection onto every other
+/// excitatory neuron holds `N (N - 1)` synapses (1e8 at this size, about 1 GB with the
+/// engine's copy).
 pub const MAX_NEURONS: usize = 10_000;
 
 const PHASE_INIT: u64 = 1;
