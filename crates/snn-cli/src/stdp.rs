@@ -17,7 +17,7 @@ Examples:
   snn stdp --dataset digits                                  # seconds: 100 neurons on the 8x8 digits
   snn stdp --dataset mnist --neurons 100 --out w100.ckpt     # MNIST from $SNN_DATA (or --data DIR)
   snn stdp --dataset mnist --neurons 400 --plot-weights fields.svg --json
-  snn stdp --dataset mnist --load w100.ckpt                  # evaluate saved weights, no training
+  snn stdp --dataset mnist --load w100.ckpt                  # evaluate saved weights, no training (--epochs N: train further)
   snn stdp --dataset mnist --neurons 100 --theta-plus-mv 0.03  # 80.5% at 100 neurons (paper's 0.05: 76.3%)")]
 pub struct StdpArgs {
     /// Data set: `digits` (bundled 8x8) or `mnist`.
@@ -29,9 +29,9 @@ pub struct StdpArgs {
     /// Excitatory neurons (default: 100 for digits, 400 for mnist).
     #[arg(long, value_name = "N")]
     neurons: Option<usize>,
-    /// Training epochs.
-    #[arg(long, default_value_t = 1, value_name = "E")]
-    epochs: u32,
+    /// Training epochs [default: 1; with --load: 0, evaluate only].
+    #[arg(long, value_name = "E")]
+    epochs: Option<u32>,
     /// Use only the first N training images (default: all).
     #[arg(long, value_name = "N")]
     train_limit: Option<usize>,
@@ -106,13 +106,38 @@ fn load_data(a: &StdpArgs) -> Result<(Dataset, Dataset)> {
 /// Runs `snn stdp`.
 pub fn run(a: StdpArgs) -> Result<()> {
     use crate::usage::usage;
-    if a.threads == 0 {
-        return Err(usage("--threads must be at least 1"));
+    if a.threads == 0 || a.threads > diehl_cook::MAX_THREADS {
+        return Err(usage(format!(
+            "--threads must be in 1..={} (a weight file holds the count), got {}",
+            diehl_cook::MAX_THREADS,
+            a.threads
+        )));
     }
+    for (flag, v) in [
+        ("--theta-plus-mv", a.theta_plus_mv),
+        ("--theta-rest-offset-mv", a.theta_rest_offset_mv),
+    ] {
+        if let Some(v) = v
+            && !(v.is_finite() && (0.0..=snn_types::MAX_THETA_MV).contains(&v))
+        {
+            // `1e300` as written, not in 301 digits.
+            let got = if v.abs() < 1e6 {
+                v.to_string()
+            } else {
+                format!("{v:e}")
+            };
+            return Err(usage(format!(
+                "{flag} must be a number in 0..={:e} mV, got {got}",
+                snn_types::MAX_THETA_MV
+            )));
+        }
+    }
+    // `--load` evaluates what the file holds unless --epochs asks for more training.
+    let epochs = a.epochs.unwrap_or(if a.load.is_some() { 0 } else { 1 });
     if a.train_limit == Some(0) || a.test_limit == Some(0) {
         return Err(usage("--train-limit and --test-limit must be at least 1"));
     }
-    if a.load.is_none() && a.epochs == 0 {
+    if a.load.is_none() && epochs == 0 {
         return Err(usage(
             "--epochs must be at least 1 (or give --load to evaluate saved weights)",
         ));
@@ -211,7 +236,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
         .with_context(|| format!("{} test set", a.dataset))?;
     let t0 = Instant::now();
     let mut presentations = 0usize;
-    for e in 0..a.epochs {
+    for e in 0..epochs {
         let pb = bar(train.len(), &format!("epoch {}", e + 1));
         let s = model.train_epoch(&train, &|d, _| pb.set_position(d as u64))?;
         pb.finish_and_clear();
@@ -229,7 +254,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
     }
     let train_s = t0.elapsed().as_secs_f64();
     let t1 = Instant::now();
-    let needs_label = a.epochs > 0 || model.assignments().is_empty();
+    let needs_label = epochs > 0 || model.assignments().is_empty();
     if needs_label {
         let pb = bar(train.len(), "label");
         model.label(&train, &|d, _| pb.set_position(d as u64))?;
@@ -261,7 +286,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
         let v = serde_json::json!({
             "dataset": a.dataset,
             "neurons": model.n_neurons(),
-            "epochs": a.epochs,
+            "epochs": epochs,
             "train_images": train.len(),
             "test_images": test.len(),
             "test_acc": test_acc,
@@ -279,7 +304,7 @@ pub fn run(a: StdpArgs) -> Result<()> {
              (train {:.1} s, label {:.1} s, test {:.1} s; {assigned} neurons labelled)",
             a.dataset,
             model.n_neurons(),
-            a.epochs,
+            epochs,
             train.len(),
             100.0 * test_acc,
             test.len(),

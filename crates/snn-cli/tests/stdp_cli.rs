@@ -132,3 +132,92 @@ fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
         "inconsistent.ckpt: inconsistent weight file: weights: 320 values, expected 64 inputs x 6 neurons = 384",
     );
 }
+
+/// Found by trying the command carelessly: threshold flags of `-1`, NaN or `1e300` were refused
+/// only after the data was loaded, with exit 1 and the library's field name (or, `1e300`,
+/// accepted: every neuron fired on every step); `--threads 100000` wrote a weight file that
+/// `--load` refused; `--load FILE` without `--epochs` trained a whole epoch (the help's
+/// "evaluate saved weights, no training").
+#[test]
+fn careless_flags_are_usage_errors_and_load_only_evaluates() {
+    for (flag, v) in [
+        ("--theta-plus-mv", "-1"),
+        ("--theta-plus-mv", "NaN"),
+        ("--theta-plus-mv", "inf"),
+        ("--theta-plus-mv", "1e300"),
+        ("--theta-rest-offset-mv", "1e300"),
+        ("--theta-rest-offset-mv", "-0.5"),
+    ] {
+        let arg = format!("{flag}={v}");
+        fails_cleanly(&["stdp", "--neurons", "3", &arg], 2, flag);
+    }
+    fails_cleanly(
+        &["stdp", "--threads", "100000"],
+        2,
+        "--threads must be in 1..=4096",
+    );
+    // Refused before training (was: exit 1 after it, the rename onto `fields.svg/` failing).
+    let slash = format!("{}/", tmp("fields.svg").display());
+    fails_cleanly(&["stdp", "--plot-weights", &slash], 2, "not a file path");
+    // `1e300` named as written, not in 301 digits.
+    let out = snn()
+        .args(["stdp", "--theta-rest-offset-mv=1e300"])
+        .output()
+        .unwrap();
+    assert!(String::from_utf8_lossy(&out.stderr).contains("got 1e300"));
+
+    use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+    let p = tmp("evaluate-only.ckpt");
+    let cfg = DiehlCookConfig {
+        n_neurons: 4,
+        ..DiehlCookConfig::digits()
+    };
+    DiehlCook::new(cfg, 64, (8, 8), 10)
+        .unwrap()
+        .save(&p)
+        .unwrap();
+    let out = snn()
+        .args([
+            "stdp",
+            "--test-limit",
+            "5",
+            "--train-limit",
+            "20",
+            "--json",
+            "--load",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["epochs"], 0, "{j}");
+    assert_eq!(j["presentations"], 0, "{j}");
+    // An explicit --epochs still trains further.
+    let out = snn()
+        .args([
+            "stdp",
+            "--test-limit",
+            "5",
+            "--train-limit",
+            "5",
+            "--epochs",
+            "1",
+            "--json",
+        ])
+        .arg("--load")
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["epochs"], 1, "{j}");
+}

@@ -219,6 +219,53 @@ fn bad_input_is_an_error_not_a_panic() {
     assert!(m.predict(&train.take(3), &quiet).is_err()); // not labelled
 }
 
+/// A thread count a weight file may not hold was accepted by `set_threads` (`snn stdp --threads
+/// 100000 --out w.ckpt` wrote a file that `--load` then refused); threshold parameters of
+/// `1e300` mV were accepted and made every neuron fire on every step.
+#[test]
+fn saved_networks_load_again_and_thresholds_are_bounded() {
+    let mut m = DiehlCook::new(
+        DiehlCookConfig {
+            n_neurons: 4,
+            ..DiehlCookConfig::digits()
+        },
+        64,
+        (8, 8),
+        10,
+    )
+    .unwrap();
+    let max = snn_learn::stdp::diehl_cook::MAX_THREADS;
+    let err = m.set_threads(100_000).unwrap_err().to_string();
+    assert!(
+        err.contains("threads") && err.contains(&max.to_string()),
+        "{err}"
+    );
+    m.set_threads(max).unwrap();
+    let dir = tempdir();
+    let p = dir.join("w.ckpt");
+    m.save(&p).unwrap();
+    assert_eq!(DiehlCook::load(&p).unwrap().config().threads, max);
+    std::fs::remove_dir_all(&dir).ok();
+    let many = DiehlCookConfig {
+        threads: max + 1,
+        ..DiehlCookConfig::digits()
+    };
+    assert!(DiehlCook::new(many, 64, (8, 8), 10).is_err());
+    for (plus, offset, name) in [
+        (1e300, 20.0, "theta_plus_mv"),
+        (0.05, 1e300, "theta_rest_offset_mv"),
+        (0.05, f64::INFINITY, "theta_rest_offset_mv"),
+    ] {
+        let cfg = DiehlCookConfig {
+            theta_plus_mv: plus,
+            theta_rest_offset_mv: offset,
+            ..DiehlCookConfig::digits()
+        };
+        let err = DiehlCook::new(cfg, 64, (8, 8), 10).unwrap_err().to_string();
+        assert!(err.contains(name), "{err}");
+    }
+}
+
 /// The network the classifier runs is an ordinary engine spec: input, `lif_cond_exp`
 /// excitatory neurons with the adaptive threshold (theta relaxing toward `-offset`) and Brian's
 /// input order, inhibitory partners; all-to-all input, one-to-one excitation, inhibition of

@@ -289,6 +289,18 @@ fn check_not_special(path: &Path) -> Result<(), FileError> {
 /// Calls made in this process, so that two writes never pick the same temporary name.
 static COUNTER: AtomicU64 = AtomicU64::new(0);
 
+/// Whether `path` can name a file: it has a file name and does not end in a separator
+/// (`out.svg/` has the file name `out.svg` for [`Path::file_name`], but only a directory can be
+/// written there; the rename failed after all the work).
+fn names_a_file(path: &Path) -> bool {
+    let ends_in_separator = path
+        .as_os_str()
+        .as_encoded_bytes()
+        .last()
+        .is_some_and(|&b| std::path::is_separator(b as char));
+    path.file_name().is_some() && !ends_in_separator
+}
+
 /// The name of a fresh temporary sibling of `path`: `.<name>.<pid>.<counter>.tmp`, followed by
 /// the target's extension when it has one (image encoders pick the format from it).
 fn temp_sibling(path: &Path) -> Result<PathBuf, FileError> {
@@ -376,7 +388,7 @@ impl AtomicFile {
     /// Creates a fresh temporary file next to `path` (which need not exist yet; its directory
     /// must).
     pub fn create(path: &Path) -> Result<Self, FileError> {
-        if path.file_name().is_none() {
+        if !names_a_file(path) {
             return Err(FileError::NotAFile {
                 path: path.to_path_buf(),
             });
@@ -715,7 +727,7 @@ pub fn same_target(a: &Path, b: &Path) -> bool {
 /// # std::fs::remove_dir_all(&dir).unwrap();
 /// ```
 pub fn check_output(path: &Path, inputs: &[&Path]) -> Result<(), FileError> {
-    if path.file_name().is_none() {
+    if !names_a_file(path) {
         return Err(FileError::NotAFile {
             path: path.to_path_buf(),
         });

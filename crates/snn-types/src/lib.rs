@@ -80,4 +80,4 @@ pub use time::{
     MAX_STEPS, MIN_DT_MS, Step, check_dt, check_duration, check_time, delay_steps, ms_to_steps,
     steps_to_ms,
 };
-pub use validate::{MAX_DELAY_STEPS, TRUNCATION_SIGMAS};
+pub use validate::{MAX_DELAY_STEPS, MAX_THETA_MV, TRUNCATION_SIGMAS};

@@ -16,6 +16,11 @@ pub const TRUNCATION_SIGMAS: f64 = 5.0;
 /// Largest delay accepted, in steps (ring buffers hold `max_delay + 1` slots per neuron).
 pub const MAX_DELAY_STEPS: u64 = 65_535;
 
+/// Largest magnitude accepted for an adaptive threshold's `theta_plus_mv`, `theta_init_mv` and
+/// `theta_rest_mv` (1 kV): far beyond any model, and small enough that `theta` stays finite
+/// (`1e308` overflowed `theta - theta_rest` to infinity and, with a fast decay, `theta` to NaN).
+pub const MAX_THETA_MV: f64 = 1e6;
+
 struct Checker {
     issues: Vec<SpecIssue>,
 }
@@ -169,6 +174,18 @@ fn check_adaptive_threshold(c: &mut Checker, path: &str, m: &NeuronModel) {
     c.positive(&format!("{path}.tau_theta_ms"), a.tau_theta_ms);
     c.finite(&format!("{path}.theta_init_mv"), a.theta_init_mv);
     c.finite(&format!("{path}.theta_rest_mv"), a.theta_rest_mv);
+    for (name, v) in [
+        ("theta_plus_mv", a.theta_plus_mv),
+        ("theta_init_mv", a.theta_init_mv),
+        ("theta_rest_mv", a.theta_rest_mv),
+    ] {
+        if v.is_finite() && v.abs() > MAX_THETA_MV {
+            c.err(
+                format!("{path}.{name}"),
+                format!("{v:e} mV is out of range: at most {MAX_THETA_MV:e} in magnitude"),
+            );
+        }
+    }
 }
 
 fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {

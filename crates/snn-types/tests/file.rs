@@ -490,6 +490,20 @@ fn check_output_refuses_each_bad_target_with_one_message() {
         check_output(Path::new("/"), &[]),
         Err(FileError::NotAFile { .. })
     ));
+    // `out.svg/` only a directory can be: refused up front (the rename used to fail after all
+    // the work, e.g. `snn stdp --plot-weights fields.svg/` after training).
+    let slash = PathBuf::from(format!("{}/", d.join("fields.svg").display()));
+    assert!(matches!(
+        check_output(&slash, &[]),
+        Err(FileError::NotAFile { .. })
+    ));
+    assert!(
+        atomic_write(&slash, b"x")
+            .unwrap_err()
+            .to_string()
+            .contains("not a file path")
+    );
+    assert!(!d.join("fields.svg").exists());
     assert!(same_target(&other_spelling, &input));
     assert!(same_target(&d.join("sub/../x.csv"), &d.join("x.csv")));
     assert!(!same_target(&d.join("x.csv"), &d.join("y.csv")));

@@ -201,3 +201,48 @@ fn times_are_bounded_with_the_specs_own_field_names() {
         "{got:?}"
     );
 }
+
+/// `theta_rest_mv = -1e308, theta_init_mv = 1e308` with a fast decay made `theta` NaN (the
+/// difference overflowed to infinity, times a decay of 0); `1e308` anywhere now is refused with
+/// its path, while `nan`/`inf` keep their "finite" message and a `theta` trace stays valid.
+#[test]
+fn adaptive_threshold_values_are_bounded() {
+    let spec = |at: &str| {
+        format!(
+            r#"dt_ms = 0.5
+[[populations]]
+name = "e"
+size = 2
+neuron = {{ model = "lif_cond_exp", input_order = "brian", adaptive_threshold = {{ {at} }} }}
+[recording]
+state = [{{ population = "e", neurons = [0], variable = "theta" }}]
+"#
+        )
+    };
+    assert!(issues(&spec("theta_rest_mv = -20.0, theta_plus_mv = 0.05")).is_empty());
+    assert!(issues(&spec("theta_rest_mv = -1e6, theta_init_mv = 1e6")).is_empty());
+    let path = "populations[0].neuron.adaptive_threshold";
+    for (at, field, msg) in [
+        ("theta_rest_mv = nan", "theta_rest_mv", "finite"),
+        ("theta_rest_mv = inf", "theta_rest_mv", "finite"),
+        ("theta_rest_mv = 1e308", "theta_rest_mv", "out of range"),
+        ("theta_rest_mv = -1e308", "theta_rest_mv", "out of range"),
+        ("theta_init_mv = 1e308", "theta_init_mv", "out of range"),
+        ("theta_plus_mv = 1e308", "theta_plus_mv", "out of range"),
+        ("theta_plus_mv = -1.0", "theta_plus_mv", ">= 0"),
+    ] {
+        let got = issues(&spec(at));
+        assert_eq!(got.len(), 1, "{at}: {got:#?}");
+        assert!(
+            got[0].starts_with(&format!("{path}.{field}")) && got[0].contains(msg),
+            "{at}: {got:#?}"
+        );
+    }
+    for (order, msg) in [
+        ("\"Brian\"", "expected `nest` or `brian`"),
+        ("1", "invalid type"),
+    ] {
+        let err = parse_err(&spec("theta_plus_mv = 1.0").replace("\"brian\"", order));
+        assert!(err.contains(msg), "{order}: {err}");
+    }
+}

@@ -266,6 +266,20 @@ impl DiehlCookConfig {
         check_nonneg("theta_plus_mv", self.theta_plus_mv)?;
         check_pos("tau_theta_ms", self.tau_theta_ms)?;
         check_nonneg("theta_rest_offset_mv", self.theta_rest_offset_mv)?;
+        for (name, v) in [
+            ("theta_plus_mv", self.theta_plus_mv),
+            ("theta_rest_offset_mv", self.theta_rest_offset_mv),
+        ] {
+            if v > snn_types::MAX_THETA_MV {
+                return Err(StdpError::Param {
+                    name,
+                    reason: format!(
+                        "{v:e} mV is out of range: at most {:e}",
+                        snn_types::MAX_THETA_MV
+                    ),
+                });
+            }
+        }
         if self.exc_spike_block_ms != 0.0 {
             return Err(StdpError::Param {
                 name: "exc_spike_block_ms",
@@ -285,10 +299,10 @@ impl DiehlCookConfig {
         }
         self.stdp.validate()?;
         self.lr_schedule.validate()?;
-        if self.threads == 0 {
+        if self.threads == 0 || self.threads > MAX_THREADS {
             return Err(StdpError::Param {
                 name: "threads",
-                reason: "must be >= 1".into(),
+                reason: format!("must be in 1..={MAX_THREADS}, got {}", self.threads),
             });
         }
         Ok(())
@@ -410,10 +424,11 @@ impl DiehlCook {
 
     /// Sets the worker threads of the frozen passes (results do not depend on it).
     pub fn set_threads(&mut self, threads: usize) -> Result<(), StdpError> {
-        if threads == 0 {
+        // Bounded as a loaded file is: a saved network must load again.
+        if threads == 0 || threads > MAX_THREADS {
             return Err(StdpError::Param {
                 name: "threads",
-                reason: "must be >= 1".into(),
+                reason: format!("must be in 1..={MAX_THREADS}, got {threads}"),
             });
         }
         self.cfg.threads = threads;
@@ -848,13 +863,13 @@ impl DiehlCook {
 
     /// Checks a decoded network; the message names the field.
     fn validate(&self) -> Result<(), String> {
-        self.cfg.validate().map_err(|e| format!("config: {e}"))?;
         if self.cfg.threads > MAX_THREADS {
             return Err(format!(
                 "config: threads {} is absurd (at most {MAX_THREADS})",
                 self.cfg.threads
             ));
         }
+        self.cfg.validate().map_err(|e| format!("config: {e}"))?;
         let n = self.cfg.n_neurons;
         if self.n_inputs == 0 || self.n_inputs > MAX_INPUTS {
             return Err(format!(
@@ -918,8 +933,9 @@ impl DiehlCook {
 
 /// The most inputs a network may have (as [`DiehlCook::new`] allows).
 const MAX_INPUTS: usize = 1 << 20;
-/// The most worker threads a decoded configuration may ask for.
-const MAX_THREADS: usize = 4096;
+/// The most worker threads a configuration may ask for (checked by
+/// [`DiehlCookConfig::validate`], [`DiehlCook::set_threads`] and when a file is decoded).
+pub const MAX_THREADS: usize = 4096;
 
 /// The current format version of the body (the postcard-encoded [`DiehlCook`]). Version 2 added
 /// `DiehlCookConfig::theta_rest_offset_mv`; version 1 bodies load with it at 0 (how they were
