@@ -280,16 +280,7 @@ impl Collector {
             )
         };
         let global_base = if self.partial {
-            let mut base = Vec::with_capacity(self.n_source);
-            let mut start = 0u64;
-            for ((&below, &total), &local) in
-                self.row_below.iter().zip(&self.row_total).zip(&row_ptr)
-            {
-                // Kept synapses of a row follow its `below` synapses with smaller targets.
-                base.push(start + below as u64 - local as u64);
-                start += total as u64;
-            }
-            base
+            global_row_base(&self.row_below, &self.row_total, &row_ptr)
         } else {
             Vec::new()
         };
@@ -563,14 +554,7 @@ fn fixed_total_number(
         targets[w[0]..w[1]].sort_unstable();
     }
     let global_base = if partial {
-        // A row's kept synapses follow its `below` synapses in the global (sorted) row.
-        let mut base = Vec::with_capacity(ns as usize);
-        let mut start = 0u64;
-        for ((&below, &total), &local) in row_below.iter().zip(&row_total).zip(&row_ptr) {
-            base.push(start + below as u64 - local as u64);
-            start += total as u64;
-        }
-        base
+        global_row_base(&row_below, &row_total, &row_ptr)
     } else {
         Vec::new()
     };
@@ -892,4 +876,18 @@ pub fn explicit_conv(spec: &NetworkSpec) -> NetworkSpec {
         pr.weight = ValueSpec::Constant(1.0);
     }
     out
+}
+
+/// Per source row of a partial build, the global synapse index that the row's first kept
+/// synapse would have minus its local index: a row's kept synapses follow its `below` synapses
+/// (those with smaller targets) in the global, sorted row, and rows follow each other with
+/// `total` synapses each.
+fn global_row_base(row_below: &[u32], row_total: &[u32], row_ptr: &[usize]) -> Vec<u64> {
+    let mut base = Vec::with_capacity(row_below.len());
+    let mut start = 0u64;
+    for ((&below, &total), &local) in row_below.iter().zip(row_total).zip(row_ptr) {
+        base.push(start + below as u64 - local as u64);
+        start += total as u64;
+    }
+    base
 }

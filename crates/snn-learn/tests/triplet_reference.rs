@@ -288,3 +288,24 @@ fn random_spike_sequences_give_the_direct_rule_weights() {
         }
     }
 }
+
+/// `TripletParams::depression_horizon_steps` bounds how long after a target's spike a pre spike
+/// can still depress its weights: at the horizon even a subnormal weight stays put, well
+/// before it a small weight moves.
+#[test]
+fn the_depression_horizon_bounds_the_rule() {
+    let dt = 0.5;
+    for p in [TripletParams::diehl_cook(), TripletParams::visual_cortex_full()] {
+        let h = p.depression_horizon_steps(dt, 1.0);
+        assert!(h > 100, "{h}");
+        for (after, moves) in [(h, false), (h / 3, true)] {
+            let mut rule = TripletStdp::new(p.clone(), dt, 1, 1).unwrap();
+            let mut w = [f32::from_bits(1 << 20)]; // subnormal
+            // One post spike at step 10 (no pre trace yet: no potentiation), then a pre spike.
+            rule.on_post(10, 0, &[0], &[0], &mut w);
+            let before = w[0];
+            rule.on_pre(10 + after, 0, 0, &[0], &mut w);
+            assert_eq!(w[0] != before, moves, "{p:?}: pre spike {after} steps after");
+        }
+    }
+}

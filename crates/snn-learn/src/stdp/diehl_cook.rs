@@ -58,7 +58,6 @@ use snn_types::{
 };
 
 use super::homeostasis::LrSchedule;
-use super::pair::Pairing;
 use super::reward::Shared;
 use super::triplet::{TripletParams, TripletStdp};
 use super::{StdpError, StdpRule, check_nonneg, check_pos};
@@ -550,7 +549,7 @@ impl DiehlCook {
             let scale = cfg.lr_schedule.factor(self.samples_seen, total);
             scale_max = scale_max.max(scale.abs());
             rule.lock().set_rate_scale(scale);
-            let horizon = depression_horizon(&cfg.stdp, cfg.dt_ms, scale_max);
+            let horizon = cfg.stdp.depression_horizon_steps(cfg.dt_ms, scale_max);
             let mut boost = 0u32;
             loop {
                 normalise_columns(
@@ -1250,24 +1249,6 @@ fn engine_err(e: BuildError) -> StdpError {
         name: "network",
         reason: e.to_string(),
     }
-}
-
-/// Steps after its last spike during which a neuron's incoming weights can still change
-/// through depression: `TripletStdp` retires a target once `o1 * F < 2^-152` with
-/// `F <= scale_max (A2- + A3- r2_max)` and `o1 <= o1_max` (1 with nearest pairing, the
-/// trace of a spike every step otherwise). One step more for safety.
-fn depression_horizon(p: &TripletParams, dt_ms: f64, scale_max: f64) -> u64 {
-    let max_trace = |tau: f64| match p.pairing {
-        Pairing::Nearest => 1.0,
-        Pairing::AllToAll => 1.0 / -(-dt_ms / tau).exp_m1(),
-    };
-    let f = scale_max * (p.a2_minus + p.a3_minus * max_trace(p.tau_x_ms));
-    let o1 = max_trace(p.tau_minus_ms);
-    let x = o1 * f * 2f64.powi(152);
-    if x <= 1.0 {
-        return 1;
-    }
-    (x.ln() * p.tau_minus_ms / dt_ms).ceil() as u64 + 1
 }
 
 /// Scales the incoming weights of every `dirty` neuron (column `j` of the row-major

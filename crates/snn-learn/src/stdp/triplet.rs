@@ -143,6 +143,25 @@ impl TripletParams {
         }
     }
 
+    /// Steps after a target's last spike during which a [`TripletStdp`] with these parameters
+    /// can still change its incoming weights by depression, at step `dt_ms` with rate scales at
+    /// most `scale_max`: the rule retires a target once `o1 * F < 2^-152` (see
+    /// [`TripletStdp`]), and here `F <= scale_max (A2- + A3- r2_max)` and `o1 <= o1_max` (1
+    /// with nearest pairing, the trace of a spike every step with all-to-all pairing). One step
+    /// more for safety. Used to renormalise only the neurons whose weights may have changed.
+    pub fn depression_horizon_steps(&self, dt_ms: f64, scale_max: f64) -> u64 {
+        let max_trace = |tau: f64| match self.pairing {
+            Pairing::Nearest => 1.0,
+            Pairing::AllToAll => 1.0 / -(-dt_ms / tau).exp_m1(),
+        };
+        let f = scale_max * (self.a2_minus + self.a3_minus * max_trace(self.tau_x_ms));
+        let x = max_trace(self.tau_minus_ms) * f / NEGLIGIBLE;
+        if x <= 1.0 {
+            return 1;
+        }
+        (x.ln() * self.tau_minus_ms / dt_ms).ceil() as u64 + 1
+    }
+
     /// Checks every field.
     pub fn validate(&self) -> Result<(), StdpError> {
         check_nonneg("a2_plus", self.a2_plus)?;
