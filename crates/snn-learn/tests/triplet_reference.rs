@@ -295,7 +295,10 @@ fn random_spike_sequences_give_the_direct_rule_weights() {
 #[test]
 fn the_depression_horizon_bounds_the_rule() {
     let dt = 0.5;
-    for p in [TripletParams::diehl_cook(), TripletParams::visual_cortex_full()] {
+    for p in [
+        TripletParams::diehl_cook(),
+        TripletParams::visual_cortex_full(),
+    ] {
         let h = p.depression_horizon_steps(dt, 1.0);
         assert!(h > 100, "{h}");
         for (after, moves) in [(h, false), (h / 3, true)] {
@@ -305,7 +308,11 @@ fn the_depression_horizon_bounds_the_rule() {
             rule.on_post(10, 0, &[0], &[0], &mut w);
             let before = w[0];
             rule.on_pre(10 + after, 0, 0, &[0], &mut w);
-            assert_eq!(w[0] != before, moves, "{p:?}: pre spike {after} steps after");
+            assert_eq!(
+                w[0] != before,
+                moves,
+                "{p:?}: pre spike {after} steps after"
+            );
         }
     }
 }
