@@ -460,3 +460,54 @@ fn reset_replays_identically_and_injection_drives_inputs() {
         "a LIF population is not an input population"
     );
 }
+
+/// `lif_exp` holds `V` at `V_reset` for exactly `t_ref / dt` steps after the step of a spike
+/// (NEST's refractory count), then integrates again; checked spike by spike on a trace, with a
+/// second run split into segments (the refractory state carries across `run` calls).
+#[test]
+fn lif_exp_refractory_period_is_exact_to_the_step() {
+    let p = LifExpParams {
+        i_e_pa: 2000.0,
+        t_ref_ms: 2.0,
+        ..Default::default()
+    };
+    let dt = 0.1;
+    let ref_steps = 20u64;
+    let mut spec = one_population(NeuronModel::LifExp(p), 1, dt);
+    spec.recording.state = vec![TraceSpec {
+        population: "n".into(),
+        neurons: vec![0],
+        variable: StateVar::V,
+    }];
+    let steps = 400;
+    let (r, rec, _) = simulate(&spec, steps, 1).unwrap();
+    let v = &rec.traces[0].values;
+    let spikes: Vec<u64> = r.iter().map(|s| s.step).collect();
+    assert!(spikes.len() >= 4, "{} spikes", spikes.len());
+    let reset = p.v_reset_mv as f32;
+    for &s in &spikes {
+        for k in 0..=ref_steps {
+            let t = (s + k) as usize;
+            if t < v.len() {
+                assert_eq!(
+                    v[t], reset,
+                    "step {t}: held at reset ({k} after the spike at {s})"
+                );
+            }
+        }
+        let t = (s + ref_steps + 1) as usize;
+        if t < v.len() {
+            assert!(
+                v[t] > reset,
+                "step {t}: integrates again after {ref_steps} steps"
+            );
+        }
+    }
+    // The same spikes when the run is cut into pieces mid-refractory.
+    let mut net = Network::build(&spec).unwrap();
+    let mut pieces = SpikeRaster::new(0);
+    for n in [7, 13, 1, 150, 229] {
+        net.run(n, &mut pieces);
+    }
+    assert_eq!(pieces.iter().map(|s| s.step).collect::<Vec<_>>(), spikes);
+}
