@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use snn_core::{Network, models, simulate};
 use snn_types::{
-    LifCondExpParams, LifExpParams, NetworkSpec, NeuronModel, PopulationSpec, Receptor,
-    RecordingSpec, SpikeRaster, StateVar, StimulusSpec,
+    CondIntegration, LifCondExpParams, LifExpParams, NetworkSpec, NeuronModel, PopulationSpec,
+    Receptor, RecordingSpec, SpikeRaster, StateVar, StimulusSpec,
 };
 
 fn repo_file(rel: &str) -> PathBuf {
@@ -149,6 +149,20 @@ fn bad_parameters_name_the_field() {
             |p| p.e_l_mv = f64::INFINITY,
             "neuron.e_l_mv: must be a finite",
         ),
+        (
+            |p| {
+                p.integration = CondIntegration::Euler;
+                p.tau_syn_ex_ms = 0.1;
+            },
+            "neuron.integration: forward Euler needs dt_ms (0.1) below tau_syn_ex_ms (0.1)",
+        ),
+        (
+            |p| {
+                p.integration = CondIntegration::Euler;
+                p.g_l_ns = 2500.0;
+            },
+            "neuron.integration: forward Euler needs dt_ms x g_l_ns (250) below c_m_pf (250)",
+        ),
     ];
     for (change, expect) in cases {
         let mut p = LifCondExpParams::default();
@@ -199,6 +213,23 @@ fn spec_reads_lif_cond_exp_with_nest_defaults_and_rejects_unknown_fields() {
         .unwrap_err()
         .to_string();
     assert!(err.contains("unknown field `tau_m_ms`"), "{err}");
+    let s = NetworkSpec::from_toml_str(&spec(
+        "{ model = \"lif_cond_exp\", integration = \"euler\", tau_syn_ex_ms = 1.0 }",
+    ))
+    .unwrap();
+    match s.populations[0].neuron {
+        NeuronModel::LifCondExp(p) => assert_eq!(p.integration, CondIntegration::Euler),
+        _ => unreachable!(),
+    }
+    assert_eq!(d.integration, CondIntegration::ExponentialEuler);
+    let err =
+        NetworkSpec::from_toml_str(&spec("{ model = \"lif_cond_exp\", integration = \"rk4\" }"))
+            .unwrap_err()
+            .to_string();
+    assert!(
+        err.contains("exponential_euler") && err.contains("euler"),
+        "{err}"
+    );
     let _ = PopulationSpec {
         shape: None,
         name: "x".into(),

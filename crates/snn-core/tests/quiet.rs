@@ -5,8 +5,12 @@ use snn_core::Network;
 use snn_types::{NetworkSpec, Spike, SpikeRaster};
 
 /// Inputs onto `lif_cond_exp` neurons with an adaptive threshold relaxing toward a rest value,
-/// and a recurrent inhibitory projection; `order` is either input order.
+/// and a recurrent inhibitory projection; `order` is either input order, optionally followed by
+/// `+euler` for forward Euler integration.
 fn spec(order: &str) -> NetworkSpec {
+    let (order, integration) = order
+        .split_once('+')
+        .unwrap_or((order, "exponential_euler"));
     NetworkSpec::from_toml_str(&format!(
         r#"
         dt_ms = 0.5
@@ -18,7 +22,7 @@ fn spec(order: &str) -> NetworkSpec {
         [[populations]]
         name = "exc"
         size = 8
-        neuron = {{ model = "lif_cond_exp", c_m_pf = 100.0, g_l_ns = 1.0, e_l_mv = -65.0, v_th_mv = -52.0, v_reset_mv = -65.0, t_ref_ms = 5.0, e_ex_mv = 0.0, e_in_mv = -100.0, tau_syn_ex_ms = 1.0, tau_syn_in_ms = 2.0, input_order = "{order}", adaptive_threshold = {{ theta_plus_mv = 0.5, tau_theta_ms = 2000.0, theta_rest_mv = -2.0 }} }}
+        neuron = {{ model = "lif_cond_exp", c_m_pf = 100.0, g_l_ns = 1.0, e_l_mv = -65.0, v_th_mv = -52.0, v_reset_mv = -65.0, t_ref_ms = 5.0, e_ex_mv = 0.0, e_in_mv = -100.0, tau_syn_ex_ms = 1.0, tau_syn_in_ms = 2.0, input_order = "{order}", integration = "{integration}", adaptive_threshold = {{ theta_plus_mv = 0.5, tau_theta_ms = 2000.0, theta_rest_mv = -2.0 }} }}
         v_init = -65.0
         [[projections]]
         source = "in"
@@ -73,7 +77,7 @@ fn session(order: &str, quiet: bool) -> (SpikeRaster, Vec<f32>, Vec<f64>, u64) {
 
 #[test]
 fn a_quiet_rest_equals_simulating_it() {
-    for solver in ["nest", "brian"] {
+    for solver in ["nest", "brian", "nest+euler", "brian+euler"] {
         let (r_run, v_run, th_run, _) = session(solver, false);
         let (r_q, v_q, th_q, advanced) = session(solver, true);
         assert_eq!(advanced, 1200);
@@ -171,8 +175,15 @@ fn brian_order_acts_one_step_earlier() {
             })
             .collect::<Vec<f32>>()
     };
-    let (nest, brian) = (trajectory("nest"), trajectory("brian"));
-    assert!(nest.iter().any(|&v| v > -65.0), "the spike must move V");
-    assert_eq!(&brian[..39], &nest[1..], "brian(t) = nest(t + 1)");
-    assert_ne!(brian, nest);
+    for euler in ["", "+euler"] {
+        let (nest, brian) = (
+            trajectory(&format!("nest{euler}")),
+            trajectory(&format!("brian{euler}")),
+        );
+        assert!(nest.iter().any(|&v| v > -65.0), "the spike must move V");
+        assert_eq!(&brian[..39], &nest[1..], "brian(t) = nest(t + 1) {euler}");
+        assert_ne!(brian, nest);
+    }
+    // The two schemes differ.
+    assert_ne!(trajectory("brian"), trajectory("brian+euler"));
 }

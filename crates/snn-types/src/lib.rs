@@ -66,8 +66,8 @@ mod validate;
 pub use conv::{ConvGeometry, PoolMode};
 pub use error::{SpecError, SpecIssue};
 pub use params::{
-    AdaptiveThreshold, AdexParams, InputOrder, IzhikevichParams, LifBetaParams, LifCondExpParams,
-    LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
+    AdaptiveThreshold, AdexParams, CondIntegration, InputOrder, IzhikevichParams, LifBetaParams,
+    LifCondExpParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
 pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
 pub use sink::SpikeSink;

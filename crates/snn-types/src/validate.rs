@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use crate::conv::{PoolMode, shape_len};
 use crate::error::SpecIssue;
-use crate::params::NeuronModel;
+use crate::params::{CondIntegration, LifCondExpParams, NeuronModel};
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
 use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
 use crate::time::{check_dt, check_duration, check_time, ms_to_steps};
@@ -185,6 +185,40 @@ fn check_adaptive_threshold(c: &mut Checker, path: &str, m: &NeuronModel) {
                 format!("{v:e} mV is out of range: at most {MAX_THETA_MV:e} in magnitude"),
             );
         }
+    }
+}
+
+/// Forward Euler (`integration = "euler"`) is stable and keeps conductances non-negative only
+/// for steps below the time constants: `dt < tau_syn_ex, tau_syn_in` and `dt g_L < C_m`.
+fn check_euler(c: &mut Checker, path: &str, p: &LifCondExpParams, dt: f64) {
+    if p.integration != CondIntegration::Euler || !(dt.is_finite() && dt > 0.0) {
+        return;
+    }
+    let path = format!("{path}.integration");
+    for (name, tau) in [
+        ("tau_syn_ex_ms", p.tau_syn_ex_ms),
+        ("tau_syn_in_ms", p.tau_syn_in_ms),
+    ] {
+        if tau.is_finite() && tau > 0.0 && dt >= tau {
+            c.err(
+                path.clone(),
+                format!(
+                    "forward Euler needs dt_ms ({dt}) below {name} ({tau}): the conductance \
+                     would change sign; use \"exponential_euler\" or a smaller dt"
+                ),
+            );
+        }
+    }
+    if p.c_m_pf > 0.0 && p.g_l_ns > 0.0 && dt * p.g_l_ns >= p.c_m_pf {
+        c.err(
+            path,
+            format!(
+                "forward Euler needs dt_ms x g_l_ns ({}) below c_m_pf ({}): V would overshoot \
+                 E_L; use \"exponential_euler\" or a smaller dt",
+                dt * p.g_l_ns,
+                p.c_m_pf
+            ),
+        );
     }
 }
 
@@ -551,6 +585,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             }
         }
         check_model(&mut c, &format!("{path}.neuron"), &p.neuron);
+        if let NeuronModel::LifCondExp(m) = &p.neuron {
+            check_euler(&mut c, &format!("{path}.neuron"), m, dt);
+        }
         if let Some(v) = &p.v_init {
             c.value(&format!("{path}.v_init"), v);
         }

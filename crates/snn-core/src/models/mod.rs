@@ -129,6 +129,7 @@ pub fn coba(n_neurons: u32, seed: u64) -> NetworkSpec {
         i_e_pa: 0.0,
         adaptive_threshold: None,
         input_order: Default::default(),
+        integration: Default::default(),
     });
     let mut spec = vogels_abbott("coba", n_neurons, seed, neuron, 6.0, 67.0);
     spec.stimuli = spec
