@@ -601,3 +601,100 @@ fn multi_chip_presets_place_beyond_one_chip_and_charge_the_links() {
     );
     assert!(r.barrier_ns > 465.0, "{}", r.barrier_ns);
 }
+
+/// `in` (10 Poisson inputs) -> `a` (200) -> `b` (`n_b`), all to all, on TrueNorth: every neuron
+/// may send to one destination core only.
+fn two_layers_for_truenorth(n_b: u32) -> NetworkSpec {
+    NetworkSpec::from_toml_str(&format!(
+        r#"
+        dt_ms = 1.0
+        seed = 4
+        [[populations]]
+        name = "in"
+        size = 10
+        neuron = {{ model = "input" }}
+        [[populations]]
+        name = "a"
+        size = 200
+        neuron = {{ model = "loihi_lif", du = 4095, dv = 400, vth_mant = 40 }}
+        [[populations]]
+        name = "b"
+        size = {n_b}
+        neuron = {{ model = "loihi_lif", du = 4095, dv = 400, vth_mant = 40 }}
+        [[projections]]
+        source = "in"
+        target = "a"
+        connectivity = {{ rule = "all_to_all" }}
+        weight = 30
+        [[projections]]
+        source = "a"
+        target = "b"
+        connectivity = {{ rule = "all_to_all" }}
+        weight = 2
+        [[stimuli]]
+        kind = "poisson"
+        target = "in"
+        rate_hz = 300.0
+        "#
+    ))
+    .unwrap()
+}
+
+/// Issue 14 ("satisfies every limit whenever a feasible placement exists"): on TrueNorth the
+/// greedy fill put `a`'s 200 neurons and `b`'s first 56 on one core (256 compartments, 210 input
+/// axons: every per-core limit held), so each neuron of `a` sent to two cores, over the one
+/// destination core TrueNorth allows, and the compiler refused a network that a two-entry
+/// mapping places. The fill now retries with each population on fresh cores.
+#[test]
+fn truenorth_places_layers_on_their_own_cores_when_one_destination_core_is_allowed() {
+    let tn = ArchSpec::preset("truenorth").unwrap();
+    assert_eq!(tn.core.max_fanout_cores_per_neuron, Some(1));
+    let spec = two_layers_for_truenorth(200);
+    // The witness: a hand mapping, one population per core, fits.
+    let m = Mapping::from_toml_str(
+        "[[map]]\npopulation = \"a\"\ncore = 0\n[[map]]\npopulation = \"b\"\ncore = 1\n",
+        "m",
+    )
+    .unwrap();
+    let by_hand = compile_with(
+        &spec,
+        &tn,
+        &CompileOptions {
+            mapping: Some(m),
+            ..Default::default()
+        },
+    )
+    .unwrap();
+    assert_eq!(by_hand.n_cores_used(), 2);
+    // The automatic placement finds it too: one population per core.
+    let p = compile(&spec, &tn).unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(p.n_cores_used(), 2);
+    let cores_of = |name: &str| {
+        p.populations
+            .iter()
+            .find(|x| x.name == name)
+            .unwrap()
+            .per_core
+            .iter()
+            .map(|s| (s.core, s.neurons))
+            .collect::<Vec<_>>()
+    };
+    let (a, b) = (cores_of("a"), cores_of("b"));
+    assert_eq!(a.len(), 1, "{a:?}");
+    assert_eq!(b.len(), 1, "{b:?}");
+    assert_ne!(a[0].0, b[0].0);
+    assert_eq!((a[0].1, b[0].1), (200, 200));
+    // Same spikes as the engine on the quantised spec.
+    let r = run(&p, 20, NocMode::Cycle);
+    assert_eq!(r.spikes, engine(&p.quantised_spec(), 20));
+    // Where no placement can hold the limit (`b` needs two cores of 256), it is still an error
+    // naming the limit, not a panic or a silent change.
+    let e = compile(&two_layers_for_truenorth(300), &tn)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("core.max_fanout_cores_per_neuron"), "{e}");
+    // Architectures without that limit place as before (layers may share a core).
+    let loihi = ArchSpec::preset("loihi").unwrap();
+    let pl = compile(&spec, &loihi).unwrap();
+    assert_eq!(pl.n_cores_used(), 1);
+}

@@ -282,7 +282,7 @@ mod tests {
         let c = check(&spec, arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, arch, &opt);
-        let p = fill(&c, &q, &FanIn::new(&c, &q), arch, &opt, &[]);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), arch, &opt, &[], false);
         let r = route(&c, &q, &p, arch);
         violations(&c, &q, &p, &r, arch)
     }
@@ -298,7 +298,7 @@ mod tests {
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, &arch, &opt);
-        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[]);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[], false);
         let r = route(&c, &q, &p, &arch);
         let v = violations(&c, &q, &p, &r, &arch);
         assert_eq!(v.len(), 1, "{v:?}");
@@ -306,7 +306,7 @@ mod tests {
         spec.populations[1].v_init = Some(ValueSpec::Constant(-1000.0));
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let q = quantise(&c, &arch, &opt);
-        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[]);
+        let p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[], false);
         let r = route(&c, &q, &p, &arch);
         assert!(violations(&c, &q, &p, &r, &arch).is_empty());
     }
