@@ -698,3 +698,58 @@ fn truenorth_places_layers_on_their_own_cores_when_one_destination_core_is_allow
     let pl = compile(&spec, &loihi).unwrap();
     assert_eq!(pl.n_cores_used(), 1);
 }
+
+/// Issue 14 audit: a layer whose every neuron exceeds the input axons of a core used to list
+/// every neuron (20,000 lines, a 2.4 MB error, for `in` (5,000) -> `h` (20,000) at p = 0.9 on
+/// `loihi`) and then searched changes that cannot help (68 s). Now at most eight neurons are
+/// named per limit, the rest summarised with the largest need, every violated limit is still
+/// listed, and no change is searched (none can make one neuron's fan-in fit).
+#[test]
+fn neurons_that_fit_no_core_are_summarised_per_limit() {
+    let spec = NetworkSpec::from_toml_str(
+        r#"
+        dt_ms = 1.0
+        [[populations]]
+        name = "in"
+        size = 20
+        neuron = { model = "input" }
+        [[populations]]
+        name = "a"
+        size = 30
+        neuron = { model = "loihi_lif", du = 4095, dv = 0, vth_mant = 100 }
+        [[projections]]
+        source = "in"
+        target = "a"
+        connectivity = { rule = "all_to_all" }
+        weight = 3
+        "#,
+    )
+    .unwrap();
+    let a = tight_arch(2); // 14 input axons per core, 8 cores
+    let e = compile(&spec, &a).unwrap_err();
+    let msg = e.to_string();
+    let MapError::DoesNotFit {
+        violations, fixes, ..
+    } = e
+    else {
+        panic!("{msg}")
+    };
+    let axons: Vec<_> = violations
+        .iter()
+        .filter(|v| v.limit == "core.input_axons")
+        .collect();
+    assert_eq!(axons.len(), 9, "{msg}");
+    assert_eq!(axons[0].at, "population 'a' neuron 0");
+    assert_eq!(axons[7].at, "population 'a' neuron 7");
+    assert_eq!(axons[8].at, "22 more neurons");
+    assert_eq!((axons[8].needed, axons[8].allowed), (20, 14));
+    assert!(axons[8].note.contains("population 'a' neuron"), "{msg}");
+    // Every violated limit is still there: the 30 cores the fill opened do not fit 8.
+    assert!(
+        violations.iter().any(|v| v.limit == "mesh (cores)"),
+        "{msg}"
+    );
+    assert!(fixes.is_empty(), "{fixes:?}");
+    assert!(msg.len() < 2500, "{} bytes: {msg}", msg.len());
+    assert!(msg.contains("no single change"), "{msg}");
+}

@@ -266,9 +266,13 @@ fn place_and_route(
     let r = route::route(c, q, &p, arch);
     let v = verify::violations(c, q, &p, &r, arch);
     if !v.is_empty() {
-        let fixes = if v
-            .iter()
-            .all(|x| PLACEMENT_LIMITS.contains(&x.limit.as_str()))
+        // A neuron whose own distinct sources exceed a core's input axons fits no core, with
+        // any number of chips, neurons per core or weight bits: no change is searched (on big
+        // networks each try is a whole placement).
+        let hopeless = p.violations.iter().any(|x| x.limit == "core.input_axons");
+        let fixes = if !hopeless
+            && v.iter()
+                .all(|x| PLACEMENT_LIMITS.contains(&x.limit.as_str()))
         {
             fixes(c, arch, opt)
         } else {
