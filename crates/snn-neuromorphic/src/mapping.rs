@@ -46,14 +46,33 @@ pub struct Mapping {
 pub struct MappingEntry {
     /// Population name.
     pub population: String,
-    /// Neuron range `[start, end)` within the population.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
+    /// Neuron range `[start, end)` within the population. Exactly two numbers: a list of any
+    /// other length is refused (a third number is not silently dropped).
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        deserialize_with = "neuron_range"
+    )]
     pub neurons: Option<[u32; 2]>,
     /// Chip index (`0..chips`).
     #[serde(default)]
     pub chip: u32,
     /// Core index within the chip (`0..cores per chip`).
     pub core: u32,
+}
+
+/// Reads `neurons = [start, end]`: a list of exactly two neuron indices. (Deserialising a
+/// `[u32; 2]` directly takes the first two numbers of a longer TOML array and drops the rest.)
+fn neuron_range<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<[u32; 2]>, D::Error> {
+    let v = Vec::<u32>::deserialize(d)?;
+    match v[..] {
+        [a, b] => Ok(Some([a, b])),
+        _ => Err(serde::de::Error::custom(format!(
+            "neurons must be [start, end] (two neuron indices, end excluded), got {} number{}",
+            v.len(),
+            if v.len() == 1 { "" } else { "s" }
+        ))),
+    }
 }
 
 impl MappingEntry {
@@ -144,6 +163,33 @@ mod tests {
         };
         let back = Mapping::from_toml_str(&m.to_toml_string(), "t").unwrap();
         assert_eq!(back, m);
+    }
+
+    #[test]
+    fn a_neuron_range_must_have_exactly_two_numbers() {
+        // `[0, 682, 5]` used to be read as `[0, 682]`, silently dropping the third number.
+        for (list, n) in [
+            ("[0, 682, 5]", "3 numbers"),
+            ("[5]", "1 number"),
+            ("[]", "0 numbers"),
+        ] {
+            let e = Mapping::from_toml_str(
+                &format!("[[map]]\npopulation = \"a\"\nneurons = {list}\ncore = 0\n"),
+                "m.toml",
+            )
+            .unwrap_err()
+            .to_string();
+            assert!(
+                e.contains("m.toml") && e.contains("neurons must be [start, end]") && e.contains(n),
+                "{list}: {e}"
+            );
+        }
+        let m = Mapping::from_toml_str(
+            "[[map]]\npopulation = \"a\"\nneurons = [3, 7]\ncore = 0\n",
+            "m.toml",
+        )
+        .unwrap();
+        assert_eq!(m.entries[0].neurons, Some([3, 7]));
     }
 
     #[test]

@@ -674,3 +674,59 @@ fn barrier_table_by_tiles_or_cores() {
     let e = a.validate().unwrap_err();
     assert!(e.iter().any(|x| x.starts_with("timestep.barrier")), "{e:?}");
 }
+
+/// Issue 14: "State the defaults and their sources in the preset." Every preset's `[model]`
+/// writes both accounting options out (not left to the code's defaults), each under a comment
+/// that gives its source or says that it is a modelling choice.
+#[test]
+fn every_preset_states_its_accounting_options_with_a_source() {
+    use snn_neuromorphic::arch::{
+        LOIHI_NAHUKU_TOML, LOIHI_TOML, TRUENORTH_NS16E_TOML, TRUENORTH_TOML,
+    };
+    let texts = [
+        ("loihi", LOIHI_TOML),
+        ("truenorth", TRUENORTH_TOML),
+        ("loihi_nahuku", LOIHI_NAHUKU_TOML),
+        ("truenorth_ns16e", TRUENORTH_NS16E_TOML),
+    ];
+    assert_eq!(texts.len(), ArchSpec::preset_names().len());
+    for (name, text) in texts {
+        let v: toml::Value = toml::from_str(text).unwrap();
+        let model = v
+            .get("model")
+            .and_then(|m| m.as_table())
+            .unwrap_or_else(|| {
+                panic!("{name}: no [model] section");
+            });
+        for key in ["skip_idle_neurons", "spike_out_class"] {
+            assert!(
+                model.contains_key(key),
+                "{name}: [model] does not state {key}"
+            );
+            // The lines just above the key are a comment naming the option.
+            let lines: Vec<&str> = text.lines().collect();
+            let at = lines
+                .iter()
+                .position(|l| l.trim_start().starts_with(&format!("{key} =")))
+                .unwrap();
+            let mut comment = String::new();
+            for l in lines[..at].iter().rev() {
+                match l.trim_start().strip_prefix('#') {
+                    Some(c) => comment.insert_str(0, c),
+                    None => break,
+                }
+            }
+            assert!(
+                comment.contains(key),
+                "{name}: {key} has no comment stating its source above it"
+            );
+        }
+        // And what is stated is what is used.
+        let a = ArchSpec::preset(name).unwrap();
+        assert_eq!(
+            model["skip_idle_neurons"].as_bool(),
+            Some(a.model.skip_idle_neurons),
+            "{name}"
+        );
+    }
+}

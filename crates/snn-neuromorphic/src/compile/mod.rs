@@ -129,6 +129,13 @@ const PLACEMENT_LIMITS: [&str; 6] = [
 /// still overflow, the neurons per core are halved (estimates kept) until they fit or one
 /// neuron is left per core, so that a network whose neurons each fit a core alone is placed
 /// whenever there are cores enough. Returns the last fill and the number of fills.
+///
+/// On an architecture that limits the destination cores of a neuron
+/// (`core.max_fanout_cores_per_neuron`, TrueNorth's one core), a fill that shares a core
+/// between the end of one population and the start of the next sends the previous layer's
+/// neurons to two cores; when the fill breaks that limit it is tried again with every
+/// population starting on a fresh core, which is kept if it holds every limit the first one
+/// broke (otherwise the first fill is returned, and verify names its violations).
 fn fill_all_limits(
     c: &check::Checked<'_>,
     q: &quantise::Quantised,
@@ -136,11 +143,42 @@ fn fill_all_limits(
     arch: &ArchSpec,
     opt: &CompileOptions,
 ) -> (place::Placement, usize) {
+    let (p, k, tables_ok) = fill_fanout_loop(c, q, fi, arch, opt, false);
+    let Some(m) = arch.core.max_fanout_cores_per_neuron else {
+        return (p, k);
+    };
+    let over = |p: &place::Placement| {
+        place::destinations(c, &p.core_of, p.phys.len())
+            .iter()
+            .filter(|&&d| d > m)
+            .count()
+    };
+    if over(&p) == 0 {
+        return (p, k);
+    }
+    let (pa, ka, tables_ok_a) = fill_fanout_loop(c, q, fi, arch, opt, true);
+    if (tables_ok_a || !tables_ok) && over(&pa) == 0 && pa.violations.len() <= p.violations.len() {
+        (pa, k + ka)
+    } else {
+        (p, k + ka)
+    }
+}
+
+/// The fills of [`fill_all_limits`] for one choice of `align_layers` (see [`place::fill`]):
+/// the last fill, the number of fills, and whether every fan-out table holds.
+fn fill_fanout_loop(
+    c: &check::Checked<'_>,
+    q: &quantise::Quantised,
+    fi: &place::FanIn,
+    arch: &ArchSpec,
+    opt: &CompileOptions,
+    align_layers: bool,
+) -> (place::Placement, usize, bool) {
     let mut est: Vec<u32> = Vec::new();
     let lim = arch.core.fanout_entries as u64;
     // The fill and whether every fan-out table holds; updates the estimates.
     let attempt = |o: &CompileOptions, k: usize, est: &mut Vec<u32>| {
-        let p = place::fill(c, q, fi, arch, o, est);
+        let p = place::fill(c, q, fi, arch, o, est, align_layers);
         let d = place::destinations(c, &p.core_of, p.phys.len());
         let mut per_core = vec![0u64; p.phys.len()];
         for (g, &x) in d.iter().enumerate() {
@@ -164,12 +202,13 @@ fn fill_all_limits(
     for k in 1..=FILLS {
         let (p, ok) = attempt(opt, k, &mut est);
         if ok {
-            return (p, k);
+            return (p, k, true);
         }
         last = Some(p);
     }
     let mut p = last.expect("at least one fill");
     let mut k = FILLS;
+    let mut ok = false;
     let mut cap = (0..p.phys.len()).map(|s| p.neurons(s)).max().unwrap_or(1);
     while cap > 1 {
         cap /= 2;
@@ -178,13 +217,14 @@ fn fill_all_limits(
             max_neurons_per_core: Some(cap),
             ..opt.clone()
         };
-        let (q2, ok) = attempt(&o, FILLS, &mut est);
+        let (q2, ok2) = attempt(&o, FILLS, &mut est);
         p = q2;
+        ok = ok2;
         if ok {
             break;
         }
     }
-    (p, k)
+    (p, k, ok)
 }
 
 /// Places (a mapping, or the fill under every limit followed by the traffic refinement),
@@ -226,9 +266,13 @@ fn place_and_route(
     let r = route::route(c, q, &p, arch);
     let v = verify::violations(c, q, &p, &r, arch);
     if !v.is_empty() {
-        let fixes = if v
-            .iter()
-            .all(|x| PLACEMENT_LIMITS.contains(&x.limit.as_str()))
+        // A neuron whose own distinct sources exceed a core's input axons fits no core, with
+        // any number of chips, neurons per core or weight bits: no change is searched (on big
+        // networks each try is a whole placement).
+        let hopeless = p.violations.iter().any(|x| x.limit == "core.input_axons");
+        let fixes = if !hopeless
+            && v.iter()
+                .all(|x| PLACEMENT_LIMITS.contains(&x.limit.as_str()))
         {
             fixes(c, arch, opt)
         } else {

@@ -258,8 +258,10 @@ fn for_each_pair(c: &Checked<'_>, core_of: &[u32], mark: &mut [u32], mut f: impl
 }
 
 /// Greedy fill: which neurons share a core (slots in order, contiguous neuron ranges), under
-/// every per-core limit, with `fanout_est[g]` as neuron `g`'s fan-out entries. Physical cores
-/// are the slots themselves (snake order) until [`assign`] moves them.
+/// every per-core limit, with `fanout_est[g]` as neuron `g`'s fan-out entries. With
+/// `align_layers` every on-chip population starts on a fresh core (no core holds the end of one
+/// population and the start of the next). Physical cores are the slots themselves (snake
+/// order) until [`assign`] moves them.
 pub(crate) fn fill(
     c: &Checked<'_>,
     q: &Quantised,
@@ -267,6 +269,7 @@ pub(crate) fn fill(
     arch: &ArchSpec,
     opt: &CompileOptions,
     fanout_est: &[u32],
+    align_layers: bool,
 ) -> Placement {
     let spec = c.spec;
     let n = c.n_neurons;
@@ -295,6 +298,7 @@ pub(crate) fn fill(
         if c.is_input[i] || p.size == 0 {
             continue;
         }
+        let mut new_layer = align_layers;
         for g in start..start + p.size {
             let srcs = &in_src[in_ptr[g as usize]..in_ptr[g as usize + 1]];
             let (mut d_all, mut d_new) = (0u32, 0u32);
@@ -325,7 +329,9 @@ pub(crate) fn fill(
             }
             let mut bits = stored_bits + slices_new;
             let fan = fanout_est.get(g as usize).copied().unwrap_or(0) as u64;
+            let layer_start = std::mem::take(&mut new_layer);
             let fits = n_slots > 0
+                && !layer_start
                 && c_neurons < cap_neurons
                 && c_bits + bits <= arch.core.synaptic_memory_bits
                 && c_axons + d_new <= arch.core.input_axons
@@ -641,7 +647,7 @@ mod tests {
         let spec = net(60.0);
         let c = check(&spec, arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let q = quantise(&c, arch, opt);
-        let mut p = fill(&c, &q, &FanIn::new(&c, &q), arch, opt, &[]);
+        let mut p = fill(&c, &q, &FanIn::new(&c, &q), arch, opt, &[], false);
         p.describe(&c, arch);
         p
     }
@@ -688,11 +694,11 @@ mod tests {
         let fi = FanIn::new(&c, &q);
         // Without an estimate all five neurons share a core; with 2 entries per neuron and a
         // table of 4, two per core.
-        assert_eq!(fill(&c, &q, &fi, &arch, &opt, &[]).phys.len(), 1);
+        assert_eq!(fill(&c, &q, &fi, &arch, &opt, &[], false).phys.len(), 1);
         let mut a2 = arch.clone();
         a2.core.fanout_entries = 4;
         let est = vec![2u32; c.n_neurons];
-        let p = fill(&c, &q, &fi, &a2, &opt, &est);
+        let p = fill(&c, &q, &fi, &a2, &opt, &est, false);
         assert_eq!(p.segs, vec![vec![(4, 6)], vec![(6, 8)], vec![(8, 9)]]);
     }
 
@@ -731,7 +737,7 @@ mod tests {
         let c = check(&spec, &arch, &snn_types::budget::MemoryBudget::unknown()).unwrap();
         let opt = CompileOptions::default();
         let q = quantise(&c, &arch, &opt);
-        let mut p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[]);
+        let mut p = fill(&c, &q, &FanIn::new(&c, &q), &arch, &opt, &[], false);
         // Scatter: slot k on physical core 15 - 2k mod 16.
         p.phys = (0..8u32).map(|k| (15 + 16 - 2 * k) % 16).collect();
         let g = slot_graph(&c, &p.core_of, p.phys.len());

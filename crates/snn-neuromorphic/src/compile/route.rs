@@ -211,6 +211,7 @@ mod tests {
             &arch,
             &opt,
             &[],
+            false,
         );
         let r = route(&c, &q, &p, &arch);
         // Every input neuron reaches all 5 targets on cores 0, 0, 1, 1, 2: three groups.
