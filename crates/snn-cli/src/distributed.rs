@@ -193,11 +193,32 @@ pub fn run_mpi(job: &Job<'_>) -> Result<()> {
     match rank_job(&mut comm, job, true) {
         Ok(s) if comm.rank() == 0 => report(job, &s, "MPI", None),
         Ok(_) => Ok(()),
+        // Ranks started with different jobs: every rank found it in the same exchange, so rank 0
+        // reports once and every rank leaves with the same status (no abort).
+        Err(e) if is_mismatch(&e) => {
+            if comm.rank() == 0 {
+                errln!("error: {e:#}");
+            }
+            let _ = comm.barrier();
+            drop(comm);
+            drop(universe);
+            std::process::exit(2);
+        }
         Err(e) => {
             comm.abort(&format!("{e:#}"));
             Err(e)
         }
     }
+}
+
+#[cfg(feature = "mpi")]
+fn is_mismatch(e: &anyhow::Error) -> bool {
+    e.chain().any(|c| {
+        matches!(
+            c.downcast_ref::<snn_core::distributed::DistributedError>(),
+            Some(snn_core::distributed::DistributedError::Mismatch(_))
+        )
+    })
 }
 
 /// Prints the plan of `--plan-ranks` (nothing is built).

@@ -337,6 +337,21 @@ fn flag_num(x: f64) -> String {
 fn simulate(a: SimulateArgs) -> Result<()> {
     // Started by mpirun/srun as one of several ranks: run distributed, or refuse to run N copies.
     let launched = snn_core::comm::launched_ranks().filter(|&n| n > 1);
+    // Both flags mean "no MPI here": under a launcher they were ignored (--dry-run-ranks ran the
+    // launcher's ranks instead) or printed once per rank (--plan-ranks).
+    if let Some(n) = launched {
+        let flag = match (a.dry_run_ranks, a.plan_ranks) {
+            (Some(_), _) => Some("--dry-run-ranks simulates ranks as threads of one process"),
+            (_, Some(_)) => Some("--plan-ranks builds nothing and needs no ranks"),
+            _ => None,
+        };
+        if let Some(what) = flag {
+            return Err(usage::usage(format!(
+                "{what}, but this snn was started by an MPI launcher as one of {n} ranks: run \
+                 it without mpirun/srun, or drop the flag to run over the launcher's {n} ranks"
+            )));
+        }
+    }
     #[cfg(not(feature = "mpi"))]
     if let Some(n) = launched {
         return distributed::refuse_without_mpi(n);

@@ -342,3 +342,36 @@ fn merging_more_files_than_may_be_open_says_what_to_do() {
     assert!(!d.join("o.csv").exists());
     let _ = std::fs::remove_dir_all(&d);
 }
+
+/// `--dry-run-ranks` and `--plan-ranks` under an MPI launcher are usage errors (with either
+/// build): `mpirun -np 2 snn simulate --dry-run-ranks 3` ran the launcher's 2 ranks and ignored
+/// the flag, `--plan-ranks` printed its plan once per rank.
+#[test]
+fn dry_run_and_plan_flags_under_mpirun_are_refused() {
+    for (flag, what) in [
+        (
+            "--dry-run-ranks",
+            "simulates ranks as threads of one process",
+        ),
+        ("--plan-ranks", "builds nothing and needs no ranks"),
+    ] {
+        let out = snn()
+            .env("OMPI_COMM_WORLD_SIZE", "2")
+            .args([
+                "simulate",
+                "--neurons",
+                "100",
+                "--duration-ms",
+                "10",
+                flag,
+                "3",
+            ])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{flag}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{flag}: {err}");
+        assert!(err.contains("one of 2 ranks"), "{flag}: {err}");
+        assert!(out.stdout.is_empty(), "{flag}");
+    }
+}

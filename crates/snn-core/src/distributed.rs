@@ -306,10 +306,111 @@ pub enum DistributedError {
     /// A rank's thread panicked (a bug); the others were stopped.
     #[error("rank {0} panicked")]
     Panicked(usize),
+    /// The ranks were started with different jobs (another spec, seed or duration on some
+    /// rank): every rank found it in the same exchange, before anything was built.
+    #[error("{0}")]
+    Mismatch(String),
+}
+
+/// A fingerprint of a spec: FNV-1a (64 bits) over its `Debug` form, streamed (nothing the size
+/// of the spec is allocated). Two ranks of one job must have the same; the value is only
+/// compared between processes running the same binary.
+pub fn spec_fingerprint(spec: &NetworkSpec) -> u64 {
+    struct Fnv(u64);
+    impl std::fmt::Write for Fnv {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            for &b in s.as_bytes() {
+                self.0 = (self.0 ^ b as u64).wrapping_mul(0x0000_0100_0000_01b3);
+            }
+            Ok(())
+        }
+    }
+    let mut h = Fnv(0xcbf2_9ce4_8422_2325);
+    // Writing into `Fnv` never fails.
+    let _ = std::fmt::Write::write_fmt(&mut h, format_args!("{spec:?}"));
+    h.0
+}
+
+/// Checks, with one all-gather, that every rank runs the same spec for the same number of steps.
+/// Ranks that loaded different specs (a node-local copy edited, another `--seed`) would otherwise
+/// cut the neurons differently and deliver each other's spikes to the wrong neurons without any
+/// error, and ranks with different durations would wait forever in an exchange the others never
+/// reach. Every rank sees every rank's fingerprint, so every rank returns the same error.
+pub fn check_same_job(
+    spec: &NetworkSpec,
+    n_steps: u64,
+    comm: &mut dyn Communicator,
+) -> Result<(), DistributedError> {
+    let rank = comm.rank();
+    let fp = spec_fingerprint(spec);
+    let send = [
+        fp as u32,
+        (fp >> 32) as u32,
+        n_steps as u32,
+        (n_steps >> 32) as u32,
+    ];
+    let (mut recv, mut counts) = (Vec::new(), Vec::new());
+    if let Err(e) = comm.all_gather_u32(&send, &mut recv, &mut counts) {
+        if !matches!(e, CommError::Aborted { .. }) {
+            comm.abort(&e.to_string());
+        }
+        return Err(DistributedError::Comm { rank, error: e });
+    }
+    if counts.iter().any(|&c| c != send.len()) || recv.len() != send.len() * counts.len() {
+        let e = CommError::Failed("malformed job fingerprint exchange".into());
+        comm.abort(&e.to_string());
+        return Err(DistributedError::Comm { rank, error: e });
+    }
+    let word =
+        |r: usize, i: usize| recv[4 * r + 2 * i] as u64 | (recv[4 * r + 2 * i + 1] as u64) << 32;
+    let (fp0, steps0) = (word(0, 0), word(0, 1));
+    let mut spec_differs = Vec::new();
+    let mut steps_differ = Vec::new();
+    for r in 1..counts.len() {
+        if word(r, 0) != fp0 {
+            spec_differs.push(r);
+        }
+        if word(r, 1) != steps0 {
+            steps_differ.push((r, word(r, 1)));
+        }
+    }
+    if spec_differs.is_empty() && steps_differ.is_empty() {
+        return Ok(());
+    }
+    let list = |v: &[usize]| {
+        let mut s: Vec<String> = v.iter().take(8).map(|r| r.to_string()).collect();
+        if v.len() > 8 {
+            s.push(format!("... ({} ranks)", v.len()));
+        }
+        s.join(", ")
+    };
+    let mut why = Vec::new();
+    if !spec_differs.is_empty() {
+        why.push(format!(
+            "rank(s) {} loaded a different network than rank 0 (another spec file, seed or \
+             --neurons/--scale)",
+            list(&spec_differs)
+        ));
+    }
+    if !steps_differ.is_empty() {
+        let (r, s) = steps_differ[0];
+        why.push(format!(
+            "rank(s) {} would simulate another number of steps than rank 0 (rank {r}: {s}, \
+             rank 0: {steps0})",
+            list(&steps_differ.iter().map(|x| x.0).collect::<Vec<_>>())
+        ));
+    }
+    Err(DistributedError::Mismatch(format!(
+        "the {} ranks were not started with the same job: {}; every rank must run the same spec \
+         with the same flags",
+        counts.len(),
+        why.join("; ")
+    )))
 }
 
 /// Builds this rank's share of `spec` and runs it, stopping every other rank through `comm` if
-/// the build fails (so that no rank waits forever in a collective).
+/// the build fails (so that no rank waits forever in a collective). First checks that every rank
+/// was given the same spec and step count ([`check_same_job`]).
 pub fn run_rank(
     spec: &NetworkSpec,
     n_steps: u64,
@@ -320,6 +421,9 @@ pub fn run_rank(
     progress: &mut dyn FnMut(u64),
 ) -> Result<(Network, RankRunStats), DistributedError> {
     let rank = comm.rank();
+    if comm.size() > 1 {
+        check_same_job(spec, n_steps, comm)?;
+    }
     let mut net = match Network::build_rank(spec, threads, rank, comm.size(), budget) {
         Ok(n) => n,
         Err(e) => {

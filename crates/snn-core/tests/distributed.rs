@@ -503,3 +503,74 @@ fn a_huge_planning_rate_saturates() {
     assert!(plan.ranks.iter().all(|r| r.exchange_bytes == u64::MAX));
     assert!(!plan.bytes_per_epoch().is_nan());
 }
+
+/// Runs rank `r` of a DryRun group with `jobs[r]` (spec, steps) and returns every rank's result;
+/// panics if the ranks have not all returned within a minute (a hang).
+fn run_jobs(jobs: &[(NetworkSpec, u64)]) -> Vec<Result<(), DistributedError>> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    for (mut comm, (spec, steps)) in DryRun::group(jobs.len()).into_iter().zip(jobs.to_vec()) {
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            let r = comm.rank();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_rank(
+                    &spec,
+                    steps,
+                    1,
+                    &MemoryBudget::unknown(),
+                    &mut comm,
+                    &mut NullSink,
+                    &mut |_| {},
+                )
+                .map(|_| ())
+            }));
+            let _ = tx.send((r, out.unwrap_or(Err(DistributedError::Panicked(r)))));
+        });
+    }
+    let mut out: Vec<Option<Result<(), DistributedError>>> = vec![None; jobs.len()];
+    for _ in 0..jobs.len() {
+        let (r, res) = rx
+            .recv_timeout(std::time::Duration::from_secs(60))
+            .expect("a rank hung");
+        out[r] = Some(res);
+    }
+    out.into_iter().map(Option::unwrap).collect()
+}
+
+/// Ranks started with different jobs (a node-local spec that differs, another seed, another
+/// duration) are refused on every rank before anything is built. Without the check, different
+/// specs ran to completion with each rank's spikes delivered to the wrong neurons (and a report
+/// of 450 neurons for specs of 400 and 500), and different durations left the ranks of the
+/// shorter run waiting in an exchange the others never reached.
+#[test]
+fn ranks_started_with_different_jobs_are_refused() {
+    let (a, b) = (models::cuba(400, 1), models::cuba(500, 1));
+    let errs = run_jobs(&[(a.clone(), 200), (b, 200), (a.clone(), 200)]);
+    for e in &errs {
+        let msg = e.as_ref().unwrap_err().to_string();
+        assert!(
+            msg.contains("rank(s) 1 loaded a different network than rank 0"),
+            "{msg}"
+        );
+        assert!(matches!(e, Err(DistributedError::Mismatch(_))));
+    }
+    let mut seeded = a.clone();
+    seeded.seed += 1;
+    for e in run_jobs(&[(a.clone(), 200), (seeded, 200)]) {
+        assert!(matches!(e, Err(DistributedError::Mismatch(_))), "{e:?}");
+    }
+    let errs = run_jobs(&[(a.clone(), 200), (a.clone(), 200), (a.clone(), 300)]);
+    for e in &errs {
+        let msg = e.as_ref().unwrap_err().to_string();
+        assert!(
+            msg.contains("rank(s) 2 would simulate another number of steps than rank 0 (rank 2: 300, rank 0: 200)"),
+            "{msg}"
+        );
+    }
+    // The same job on every rank runs.
+    assert!(
+        run_jobs(&[(a.clone(), 200), (a, 200)])
+            .iter()
+            .all(Result::is_ok)
+    );
+}
