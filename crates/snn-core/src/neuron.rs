@@ -200,25 +200,17 @@ fn threshold<const ADAPT: bool>(
 }
 
 /// One step of `lif_exp` over a range (NEST `iaf_psc_exp` order): integrate V unless refractory
-/// (else hold it), decay the currents and add this step's arrivals, then spike and reset if
-/// `V >= V_th` (plus `theta` when `ADAPT`; `theta` is unused otherwise).
-///
-/// Refractoriness is kept as the step at which `V` integrates again (`release`, exact integers
-/// in `f64`): a neuron integrates at step `t` when `t >= release`, and a spike at step `t` sets
-/// `release = t + ref_steps + 1`. That is NEST's countdown (`ref_steps` held steps after the
-/// spike) without a store per neuron and step: the update is bound by the bytes it stores (about
-/// 41 per neuron with a countdown, 33 without; docs/benchmarks.md), and only spiking neurons write
-/// `release`, in a scalar pass over the spike flags after the vector loop.
+/// (else count the refractory period down), decay the currents and add this step's arrivals,
+/// then spike and reset if `V >= V_th` (plus `theta` when `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lif_exp_kernel<const ADAPT: bool>(
     k: &LifExpCoef,
     kt: &ThetaCoef,
-    t: f64,
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
-    release: &mut [f64],
+    refr: &mut [f64],
     theta: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
@@ -226,10 +218,10 @@ fn lif_exp_kernel<const ADAPT: bool>(
     flags: &mut [u8],
 ) {
     let n = v.len();
-    let (i_ex, i_in, release, in_ex, in_in, i_ext, flags) = (
+    let (i_ex, i_in, refr, in_ex, in_in, i_ext, flags) = (
         &mut i_ex[..n],
         &mut i_in[..n],
-        &mut release[..n],
+        &mut refr[..n],
         &mut in_ex[..n],
         &mut in_in[..n],
         &i_ext[..n],
@@ -237,43 +229,25 @@ fn lif_exp_kernel<const ADAPT: bool>(
     );
     let theta = if ADAPT { &mut theta[..n] } else { theta };
     for i in 0..n {
+        let r = refr[i];
         let vi = v[i];
         let ie = i_ex[i];
         let ii = i_in[i];
         let integrated =
             k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i] as f64);
-        let v1 = if t >= release[i] { integrated } else { vi };
+        let v1 = if r <= 0.0 { integrated } else { vi };
         i_ex[i] = k.p11_ex * ie + in_ex[i] as f64;
         i_in[i] = k.p11_in * ii + in_in[i] as f64;
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
         let spike = threshold::<ADAPT>(v1, k.th, kt, theta, i);
         v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
         flags[i] = spike as u8;
-    }
-    set_release(flags, release, t + k.ref_steps + 1.0);
-}
-
-/// Sets `release[i] = at` for every neuron whose spike flag is set, skipping eight silent flags
-/// at a time.
-#[inline(always)]
-fn set_release(flags: &[u8], release: &mut [f64], at: f64) {
-    let mut words = flags.chunks_exact(8);
-    let mut i0 = 0;
-    for w in &mut words {
-        if u64::from_ne_bytes(w.try_into().expect("chunk of 8")) != 0 {
-            for (j, &f) in w.iter().enumerate() {
-                if f != 0 {
-                    release[i0 + j] = at;
-                }
-            }
-        }
-        i0 += 8;
-    }
-    for (j, &f) in words.remainder().iter().enumerate() {
-        if f != 0 {
-            release[i0 + j] = at;
-        }
     }
 }
 
@@ -281,11 +255,10 @@ fn set_release(flags: &[u8], release: &mut [f64], at: f64) {
 #[inline(always)]
 fn update_lif_exp_body(
     k: &LifExpCoef,
-    t: f64,
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
-    release: &mut [f64],
+    refr: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
     i_ext: &[f32],
@@ -294,11 +267,10 @@ fn update_lif_exp_body(
     lif_exp_kernel::<false>(
         k,
         &ThetaCoef::FIXED,
-        t,
         v,
         i_ex,
         i_in,
-        release,
+        refr,
         &mut [],
         in_ex,
         in_in,
@@ -312,11 +284,10 @@ fn update_lif_exp_body(
 fn update_lif_exp_theta_body(
     k: &LifExpCoef,
     kt: &ThetaCoef,
-    t: f64,
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
-    release: &mut [f64],
+    refr: &mut [f64],
     theta: &mut [f64],
     in_ex: &mut [f32],
     in_in: &mut [f32],
@@ -324,7 +295,7 @@ fn update_lif_exp_theta_body(
     flags: &mut [u8],
 ) {
     lif_exp_kernel::<true>(
-        k, kt, t, v, i_ex, i_in, release, theta, in_ex, in_in, i_ext, flags,
+        k, kt, v, i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags,
     )
 }
 
@@ -1157,7 +1128,7 @@ pub(crate) fn force_isa(cap: Option<Isa>) {
 }
 
 dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, update_lif_exp_avx512, (
-    k: &LifExpCoef, t: f64, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], release: &mut [f64],
+    k: &LifExpCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], refr: &mut [f64],
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
 dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2,
@@ -1166,8 +1137,8 @@ dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
 dispatch!(update_lif_exp_theta, update_lif_exp_theta_body, update_lif_exp_theta_avx2, update_lif_exp_theta_avx512, (
-    k: &LifExpCoef, kt: &ThetaCoef, t: f64, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
-    release: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
+    k: &LifExpCoef, kt: &ThetaCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
+    refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
 dispatch!(update_lif_cond_exp_theta, update_lif_cond_exp_theta_body,
@@ -1362,17 +1333,8 @@ mod tests {
                         &mut flags,
                     );
                 } else {
-                    // `refr` holds release steps here (3: refractory until step 3).
                     update_lif_exp(
-                        &ke,
-                        step as f64,
-                        &mut v,
-                        &mut a,
-                        &mut b,
-                        &mut refr,
-                        &mut in_ex,
-                        &mut in_in,
-                        &i_ext,
+                        &ke, &mut v, &mut a, &mut b, &mut refr, &mut in_ex, &mut in_in, &i_ext,
                         &mut flags,
                     );
                 }
