@@ -307,23 +307,6 @@ fn the_network_is_an_engine_spec() {
         panic!("exc must be lif_cond_exp")
     };
     assert_eq!(exc.input_order, InputOrder::Brian);
-    assert_eq!(exc.integration, CondIntegration::ExponentialEuler);
-    for integration in [CondIntegration::Euler, CondIntegration::ExponentialEuler] {
-        let spec = network_spec(
-            &DiehlCookConfig {
-                integration,
-                ..cfg.clone()
-            },
-            64,
-        )
-        .unwrap();
-        for pop in &spec.populations[1..] {
-            let NeuronModel::LifCondExp(p) = &pop.neuron else {
-                panic!("lif_cond_exp")
-            };
-            assert_eq!(p.integration, integration, "{}", pop.name);
-        }
-    }
     let a = exc.adaptive_threshold.expect("adaptive threshold");
     assert_eq!(
         (a.theta_plus_mv, a.theta_rest_mv),

@@ -1194,7 +1194,11 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
             i_e_pa: 0.0,
             adaptive_threshold: theta,
             input_order: InputOrder::Brian,
-            integration: cfg.integration,
+            integration: if std::env::var("SNN_DC_EULER").is_ok() {
+                snn_types::CondIntegration::Euler
+            } else {
+                Default::default()
+            },
         })
     };
     let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
