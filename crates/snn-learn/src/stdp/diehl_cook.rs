@@ -52,9 +52,9 @@ use serde::{Deserialize, Serialize};
 use snn_core::{BuildError, Network};
 use snn_types::file::{self, FrameKind};
 use snn_types::{
-    AdaptiveThreshold as SpecThreshold, Connectivity, InputOrder, LifCondExpParams, NetworkSpec,
-    NeuronModel, PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, Spike, SpikeRaster,
-    SpikeSink, Step, ValueSpec, ms_to_steps,
+    AdaptiveThreshold as SpecThreshold, CondIntegration, Connectivity, InputOrder,
+    LifCondExpParams, NetworkSpec, NeuronModel, PopulationSpec, ProjectionSpec, Receptor,
+    RecordingSpec, Spike, SpikeRaster, SpikeSink, Step, ValueSpec, ms_to_steps,
 };
 
 use super::homeostasis::LrSchedule;
@@ -1095,6 +1095,9 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
             i_e_pa: 0.0,
             adaptive_threshold: theta,
             input_order: InputOrder::Brian,
+            // The engine's exponential Euler: forward Euler (the reference code's scheme)
+            // diverges at 400 neurons (docs/stdp.md).
+            integration: CondIntegration::ExponentialEuler,
         })
     };
     let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
