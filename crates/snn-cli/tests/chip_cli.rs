@@ -907,3 +907,25 @@ fn mapping_conflicts_with_the_placer_cap_and_warns_about_another_arch() {
         "{err}"
     );
 }
+
+/// The shipped `examples/board.toml` (docs/chip.md "Systems of several chips") needs two
+/// Loihi chips: `--fit` on one chip says so, and the Nahuku board runs it on two.
+#[test]
+fn the_shipped_board_example_spans_two_chips() {
+    let net = repo_file("examples/board.toml");
+    let out = snn()
+        .args(["chip", "--fit", "--arch", "loihi"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    let err = one_error_line(&out);
+    assert!(err.contains("more chips: 2 chips"), "{err}");
+    let out = snn()
+        .args(["chip", "--arch", "loihi_nahuku", "--steps", "2"])
+        .arg(&net)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let s = String::from_utf8_lossy(&out.stdout);
+    assert!(s.contains("on 2 chips"), "{s}");
+}

@@ -600,6 +600,13 @@ impl ArchSpec {
         {
             e.push("timestep.barrier: points must be sorted by strictly increasing tiles".into());
         }
+        for (i, p) in self.timestep.barrier.iter().enumerate() {
+            if p.tiles == 0 {
+                e.push(format!(
+                    "timestep.barrier[{i}].tiles: must be at least 1 (a barrier spans the tiles, or cores, in use)"
+                ));
+            }
+        }
         if e.is_empty() { Ok(()) } else { Err(e) }
     }
 

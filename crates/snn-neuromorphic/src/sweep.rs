@@ -122,6 +122,17 @@ impl SweepAxis {
         if values.iter().any(|v| v.is_empty()) {
             return Err(syntax("an empty value (write e.g. KEY=1,2,3)"));
         }
+        if let Some((i, v)) = values
+            .iter()
+            .enumerate()
+            .find(|(i, v)| values[..*i].contains(v))
+        {
+            return Err(syntax(&format!(
+                "value '{v}' is given twice (positions {} and {}); each point would run twice",
+                values.iter().position(|x| x == v).unwrap_or(0) + 1,
+                i + 1
+            )));
+        }
         Ok(Self {
             key: key.to_string(),
             values,
@@ -647,9 +658,14 @@ mod tests {
         assert_eq!(point_values(&axes, 0), vec!["256", "4"]);
         assert_eq!(point_values(&axes, 1), vec!["256", "8"]);
         assert_eq!(point_values(&axes, 2), vec!["512", "4"]);
-        for bad in ["x", "=1", "k=", "k=1,,2"] {
+        for bad in ["x", "=1", "k=", "k=1,,2", "k=256,512,256"] {
             assert!(SweepAxis::parse(bad).is_err(), "{bad}");
         }
+        let e = SweepAxis::parse("k=256,512, 256").unwrap_err().to_string();
+        assert!(
+            e.contains("'256' is given twice (positions 1 and 3)"),
+            "{e}"
+        );
     }
 
     #[test]

@@ -669,6 +669,15 @@ fn barrier_table_by_tiles_or_cores() {
             .iter()
             .any(|x| x.contains("interpolated linearly in cores"))
     );
+    // A point at zero tiles is refused, naming the point (found by the audit: it was accepted).
+    let mut z = a.clone();
+    z.timestep.barrier[0].tiles = 0;
+    let e = z.validate().unwrap_err();
+    assert!(
+        e.iter()
+            .any(|x| x.starts_with("timestep.barrier[0].tiles: must be at least 1")),
+        "{e:?}"
+    );
     // Unsorted tables are refused, naming the field.
     a.timestep.barrier.swap(0, 2);
     let e = a.validate().unwrap_err();
