@@ -1010,7 +1010,7 @@ impl Network {
         for part in &mut self.parts {
             // Events before the cursor are in the past: drop them, so that a network fed
             // image after image (Diehl & Cook inject every presentation) does not keep every
-            // input spike it was ever given (16 bytes each: gigabytes over an MNIST epoch).
+            // input spike it was ever given (24 bytes each: gigabytes over an MNIST epoch).
             if part.ev_cursor > 0 {
                 part.events.drain(..part.ev_cursor);
                 part.ev_cursor = 0;

@@ -681,7 +681,6 @@ mod tests {
         let adaptive = NeuronModel::LifCondExp(LifCondExpParams {
             adaptive_threshold: a,
             input_order: Default::default(),
-            integration: Default::default(),
             ..Default::default()
         });
         assert_eq!(

@@ -544,6 +544,39 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
     }
 }
 
+/// Runs the kernel variant of `k`'s input order and integration scheme. Direct calls (not
+/// function pointers), so each variant inlines into the caller's instruction-set build.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_cond_exp_variant<const ADAPT: bool>(
+    k: &LifCondExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    g_ex: &mut [f64],
+    g_in: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    match (k.input_first, k.euler) {
+        (true, true) => lif_cond_exp_kernel::<ADAPT, true, true>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        ),
+        (true, false) => lif_cond_exp_kernel::<ADAPT, true, false>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        ),
+        (false, true) => lif_cond_exp_kernel::<ADAPT, false, true>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        ),
+        (false, false) => lif_cond_exp_kernel::<ADAPT, false, false>(
+            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+        ),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn update_lif_cond_exp_body(
@@ -557,24 +590,19 @@ fn update_lif_cond_exp_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    let kt = &ThetaCoef::FIXED;
-    // Direct calls (not function pointers), so each variant inlines into the caller's
-    // instruction-set build.
-    let theta: &mut [f64] = &mut [];
-    match (k.input_first, k.euler) {
-        (true, true) => lif_cond_exp_kernel::<false, true, true>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (true, false) => lif_cond_exp_kernel::<false, true, false>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (false, true) => lif_cond_exp_kernel::<false, false, true>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (false, false) => lif_cond_exp_kernel::<false, false, false>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-    }
+    lif_cond_exp_variant::<false>(
+        k,
+        &ThetaCoef::FIXED,
+        v,
+        g_ex,
+        g_in,
+        refr,
+        &mut [],
+        in_ex,
+        in_in,
+        i_ext,
+        flags,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -592,20 +620,9 @@ fn update_lif_cond_exp_theta_body(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
-    match (k.input_first, k.euler) {
-        (true, true) => lif_cond_exp_kernel::<true, true, true>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (true, false) => lif_cond_exp_kernel::<true, true, false>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (false, true) => lif_cond_exp_kernel::<true, false, true>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-        (false, false) => lif_cond_exp_kernel::<true, false, false>(
-            k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
-        ),
-    }
+    lif_cond_exp_variant::<true>(
+        k, kt, v, g_ex, g_in, refr, theta, in_ex, in_in, i_ext, flags,
+    )
 }
 
 /// Coefficients of the `lif_delta` kernel.

@@ -125,8 +125,9 @@ pub enum CondIntegration {
     /// g_in (E_in - V) + I)` with the conductances at the start of the step, and
     /// `g <- g (1 - h/tau)` (which keeps each spike's total charge, `w tau`). First order in
     /// `h`; needs `h < tau_syn` and `h g_L < C_m` (checked), and a conductance large enough
-    /// that `h (g_L + g) > C_m` overshoots as it does in Brian. No `exp` and no division per
-    /// neuron and step: about 3x cheaper than the exponential scheme.
+    /// that `h (g_L + g) > C_m` overshoots (and beyond `2 C_m` diverges) as it does in Brian.
+    /// No `exp` and no division per neuron and step (Diehl & Cook trained 1.6x faster with it,
+    /// but diverged at 400 neurons; docs/stdp.md).
     Euler,
 }
 

@@ -188,8 +188,9 @@ fn check_adaptive_threshold(c: &mut Checker, path: &str, m: &NeuronModel) {
     }
 }
 
-/// Forward Euler (`integration = "euler"`) is stable and keeps conductances non-negative only
-/// for steps below the time constants: `dt < tau_syn_ex, tau_syn_in` and `dt g_L < C_m`.
+/// Forward Euler (`integration = "euler"`) decays a conductance by `1 - dt/tau` and relaxes `V`
+/// at rest by `1 - dt g_L / C_m`: both factors must be positive, so `dt < tau_syn_ex,
+/// tau_syn_in` and `dt g_L < C_m`.
 fn check_euler(c: &mut Checker, path: &str, p: &LifCondExpParams, dt: f64) {
     if p.integration != CondIntegration::Euler || !(dt.is_finite() && dt > 0.0) {
         return;
@@ -203,8 +204,8 @@ fn check_euler(c: &mut Checker, path: &str, p: &LifCondExpParams, dt: f64) {
             c.err(
                 path.clone(),
                 format!(
-                    "forward Euler needs dt_ms ({dt}) below {name} ({tau}): the conductance \
-                     would change sign; use \"exponential_euler\" or a smaller dt"
+                    "forward Euler needs dt_ms ({dt}) below {name} ({tau}): its decay factor \
+                     1 - dt/tau would be 0 or negative; use \"exponential_euler\" or a smaller dt"
                 ),
             );
         }
