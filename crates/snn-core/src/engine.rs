@@ -36,10 +36,9 @@ use crate::error::BuildError;
 use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
-    AdexCoef, IzhikevichCoef, LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef, LoihiCoef,
-    ThetaCoef, update_adex, update_izhikevich, update_lif_beta, update_lif_cond_exp,
-    update_lif_cond_exp_theta, update_lif_delta, update_lif_exp, update_lif_exp_theta,
-    update_loihi,
+    AdexCoef, CondQuiet, IzhikevichCoef, LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef,
+    LoihiCoef, ThetaCoef, step_lif_cond_exp, update_adex, update_izhikevich, update_lif_beta,
+    update_lif_delta, update_lif_exp, update_lif_exp_theta, update_loihi,
 };
 use crate::plasticity::{Plasticity, Share};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
@@ -84,6 +83,8 @@ enum SegState {
         refr: Vec<f64>,
         /// Adaptive threshold, when the model has one.
         theta: Option<ThetaState>,
+        /// Scratch of the quiet-block path.
+        quiet: CondQuiet,
     },
     LifBeta {
         k: LifBetaCoef,
@@ -447,6 +448,7 @@ fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
             g_in: vec![0.0; n],
             refr: vec![0.0; n],
             theta: theta_state(p.adaptive_threshold.as_ref(), dt, n),
+            quiet: CondQuiet::default(),
         },
         NeuronModel::LifBeta(p) => SegState::LifBeta {
             k: LifBetaCoef::new(p),
@@ -1294,6 +1296,7 @@ impl Network {
                     g_in,
                     refr,
                     theta,
+                    ..
                 } = &mut seg.state
                 {
                     for i in 0..seg.len {
@@ -2243,38 +2246,28 @@ impl Partition {
                     g_ex,
                     g_in,
                     refr,
-                    theta: Some(t),
-                } => update_lif_cond_exp_theta(
-                    k,
-                    &t.k,
-                    v,
-                    g_ex,
-                    g_in,
-                    refr,
-                    &mut t.theta,
-                    &mut ring_ex[r.clone()],
-                    &mut ring_in[r],
-                    i_ext,
-                    flags,
-                ),
-                SegState::LifCondExp {
-                    k,
-                    v,
-                    g_ex,
-                    g_in,
-                    refr,
-                    theta: None,
-                } => update_lif_cond_exp(
-                    k,
-                    v,
-                    g_ex,
-                    g_in,
-                    refr,
-                    &mut ring_ex[r.clone()],
-                    &mut ring_in[r],
-                    i_ext,
-                    flags,
-                ),
+                    theta,
+                    quiet,
+                } => {
+                    let (kt, th) = match theta {
+                        Some(t) => (Some(&t.k), &mut t.theta[..]),
+                        None => (None, &mut [][..]),
+                    };
+                    step_lif_cond_exp(
+                        k,
+                        kt,
+                        v,
+                        g_ex,
+                        g_in,
+                        refr,
+                        th,
+                        &mut ring_ex[r.clone()],
+                        &mut ring_in[r],
+                        i_ext,
+                        flags,
+                        quiet,
+                    )
+                }
                 SegState::LifDelta { k, v, refr } => {
                     update_lif_delta(k, v, refr, &mut ring_ex[r.clone()], i_ext, flags);
                     ring_in[r].fill(0.0);

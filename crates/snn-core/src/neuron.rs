@@ -360,10 +360,53 @@ pub(crate) struct LifCondExpCoef {
     tau_in: f64,
     /// Membrane capacitance (pF).
     c_m: f64,
+    /// The step of a neuron without conductance, arrivals or external current, precomputed by
+    /// the generic expressions with those terms `0` (so the result is the same): exponential
+    /// Euler's `V_inf` and factor `exp(-h g_L / C_m)`, forward Euler's drive and total
+    /// conductance. See [`QUIET_BLOCK`].
+    quiet_v_inf: f64,
+    quiet_decay: f64,
+    quiet_drive: f64,
+    quiet_g: f64,
+    /// Conductances below these (nS) are set to `0` after each step: their whole remaining
+    /// charge could move `V` by less than [`FLUSH_MV`] (see there).
+    flush_ex: f64,
+    flush_in: f64,
 }
+
+/// A conductance whose whole remaining effect on `V` is below this (mV) is set to exactly `0`
+/// at the end of the step: `g < FLUSH_MV C_m / (tau_syn span)`, with `span` the distance between
+/// the lowest and highest of `E_L`, `E_ex`, `E_in`, `V_th` and `V_reset` (a bound on the driving
+/// force while `V` stays between them). A decaying conductance would otherwise stay positive for
+/// about 745 `tau_syn` before it underflows; set to `0`, a neuron at rest takes the cheap path of
+/// [`step_lif_cond_exp`] (no `exp`, no division). The change to `V` is far below `f64` rounding
+/// of the state over a run.
+pub const FLUSH_MV: f64 = 1e-12;
 
 impl LifCondExpCoef {
     pub(crate) fn new(p: &LifCondExpParams, dt_ms: f64) -> Self {
+        let k = Self::new_without_quiet(p, dt_ms);
+        // The generic kernel's expressions with `g_ex = g_in = I_ext = 0`, term by term.
+        let (ge, gi, i_ext) = (0.0f64, 0.0f64, 0.0f64);
+        let gem = k.avg_ex * ge;
+        let gim = k.avg_in * gi;
+        let g_tot = k.g_l + gem + gim;
+        let span = [p.e_ex_mv, p.e_in_mv, p.v_th_mv, p.v_reset_mv]
+            .iter()
+            .fold((p.e_l_mv, p.e_l_mv), |(lo, hi), &x| (lo.min(x), hi.max(x)));
+        let span = (span.1 - span.0).max(1.0);
+        Self {
+            flush_ex: FLUSH_MV * p.c_m_pf / (p.tau_syn_ex_ms * span),
+            flush_in: FLUSH_MV * p.c_m_pf / (p.tau_syn_in_ms * span),
+            quiet_v_inf: (k.gl_el + gem * k.e_ex + gim * k.e_in + k.i_e + i_ext) / g_tot,
+            quiet_decay: exp_f64(k.neg_h_over_c * g_tot),
+            quiet_drive: k.gl_el + ge * k.e_ex + gi * k.e_in + k.i_e + i_ext,
+            quiet_g: k.g_l + ge + gi,
+            ..k
+        }
+    }
+
+    fn new_without_quiet(p: &LifCondExpParams, dt_ms: f64) -> Self {
         let euler = p.integration == CondIntegration::Euler;
         let decay = |tau: f64| {
             if euler {
@@ -392,6 +435,12 @@ impl LifCondExpCoef {
             th: p.v_th_mv,
             reset: p.v_reset_mv,
             ref_steps: refractory_steps(p.t_ref_ms, dt_ms) as f64,
+            quiet_v_inf: 0.0,
+            quiet_decay: 0.0,
+            quiet_drive: 0.0,
+            quiet_g: 0.0,
+            flush_ex: 0.0,
+            flush_in: 0.0,
         }
     }
 }
@@ -470,9 +519,17 @@ impl ThetaCoef {
     }
 }
 
+/// A new conductance clamped at 0 and set to 0 below the flush level `lo` ([`FLUSH_MV`]; `NaN`
+/// gives 0, as `max(0)` did): one compare and select.
+#[inline(always)]
+fn flush(g: f64, lo: f64) -> f64 {
+    if g >= lo { g } else { 0.0 }
+}
+
 /// One step of `lif_cond_exp` over a range, in the order of `lif_exp`: integrate V unless
 /// refractory (see [`LifCondExpCoef`] for the scheme), decay the conductances and add this
-/// step's arrivals (clamped at 0), then spike and reset if `V >= V_th` (plus `theta` when
+/// step's arrivals (clamped at 0; set to 0 below the flush level, [`FLUSH_MV`]), then spike
+/// and reset if `V >= V_th` (plus `theta` when
 /// `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -506,8 +563,8 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
         // Brian's order: the conductances this step integrates with include its arrivals.
         let (ge, gi) = if INPUT_FIRST {
             (
-                (k.p_ex * g_ex[i] + in_ex[i] as f64).max(0.0),
-                (k.p_in * g_in[i] + in_in[i] as f64).max(0.0),
+                flush(k.p_ex * g_ex[i] + in_ex[i] as f64, k.flush_ex),
+                flush(k.p_in * g_in[i] + in_in[i] as f64, k.flush_in),
             )
         } else {
             (g_ex[i], g_in[i])
@@ -528,8 +585,8 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
             g_ex[i] = ge;
             g_in[i] = gi;
         } else {
-            g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
-            g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
+            g_ex[i] = flush(k.p_ex * ge + in_ex[i] as f64, k.flush_ex);
+            g_in[i] = flush(k.p_in * gi + in_in[i] as f64, k.flush_in);
         }
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
@@ -541,6 +598,248 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
             (r - 1.0).max(0.0)
         };
         flags[i] = spike as u8;
+    }
+}
+
+/// Neurons per block of the `lif_cond_exp` update ([`step_lif_cond_exp`]). A block whose
+/// neurons all have zero conductances, no arrivals and no external current this step (a
+/// population at rest, such as Diehl & Cook's inhibitory neurons between their partners'
+/// spikes) takes [`lif_cond_exp_quiet`], which needs neither the `exp` nor the division: the
+/// generic expressions with those terms `0` are constants (`LifCondExpCoef::quiet_v_inf` and the
+/// others, computed by the same operations), so both paths give the same values (up to the sign
+/// of a zero). Other blocks take the generic kernel.
+pub(crate) const QUIET_BLOCK: usize = 16;
+
+/// Steps for which [`step_lif_cond_exp`] does not look for quiet blocks after finding none
+/// (which path a block takes does not change its result, so this only saves the scan in busy
+/// populations).
+const QUIET_RESCAN_STEPS: u32 = 32;
+
+/// Marks each block of [`QUIET_BLOCK`] neurons whose conductances, arrivals and external
+/// currents are all zero (`NaN` counts as not zero), and counts them. `busy` is scratch of one
+/// byte per neuron.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn cond_quiet_mask_body(
+    g_ex: &[f64],
+    g_in: &[f64],
+    in_ex: &[f32],
+    in_in: &[f32],
+    i_ext: &[f32],
+    busy: &mut [u8],
+    mask: &mut [bool],
+    count: &mut usize,
+) {
+    const B: usize = QUIET_BLOCK;
+    let n = busy.len();
+    let (g_ex, g_in, in_ex, in_in, i_ext) = (
+        &g_ex[..n],
+        &g_in[..n],
+        &in_ex[..n],
+        &in_in[..n],
+        &i_ext[..n],
+    );
+    // `x != 0` for any float is `bits << 1 != 0` (the sign bit shifted out; NaN is non-zero):
+    // one straight loop of integer ORs, which vectorises, then one 16-byte test per block.
+    for i in 0..n {
+        let a = (g_ex[i].to_bits() | g_in[i].to_bits()) << 1;
+        let b = (in_ex[i].to_bits() | in_in[i].to_bits() | i_ext[i].to_bits()) << 1;
+        busy[i] = ((a | b as u64) != 0) as u8;
+    }
+    let mut c = 0;
+    for (m, chunk) in mask.iter_mut().zip(busy.chunks_exact(B)) {
+        let quiet = u128::from_ne_bytes(chunk.try_into().expect("16 bytes")) == 0;
+        *m = quiet;
+        c += quiet as usize;
+    }
+    *count = c;
+}
+
+/// The `lif_cond_exp` step of a quiet block ([`QUIET_BLOCK`]): `V` relaxes by the precomputed
+/// constants (held while refractory), the conductances stay `0` (not written), then the
+/// threshold as in
+/// [`lif_cond_exp_kernel`].
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_cond_exp_quiet<const ADAPT: bool, const EULER: bool>(
+    k: &LifCondExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (refr, flags) = (&mut refr[..n], &mut flags[..n]);
+    let theta = if ADAPT { &mut theta[..n] } else { theta };
+    for i in 0..n {
+        let r = refr[i];
+        let vi = v[i];
+        let integrated = if EULER {
+            vi + k.h_over_c * (k.quiet_drive - k.quiet_g * vi)
+        } else {
+            k.quiet_v_inf + (vi - k.quiet_v_inf) * k.quiet_decay
+        };
+        let v1 = if r <= 0.0 { integrated } else { vi };
+        let spike = threshold::<ADAPT>(v1, k.th, kt, theta, i);
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
+        flags[i] = spike as u8;
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_cond_exp_quiet_body(
+    k: &LifCondExpCoef,
+    v: &mut [f64],
+    refr: &mut [f64],
+    flags: &mut [u8],
+) {
+    let kt = &ThetaCoef::FIXED;
+    if k.euler {
+        lif_cond_exp_quiet::<false, true>(k, kt, v, refr, &mut [], flags)
+    } else {
+        lif_cond_exp_quiet::<false, false>(k, kt, v, refr, &mut [], flags)
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_cond_exp_quiet_theta_body(
+    k: &LifCondExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    flags: &mut [u8],
+) {
+    if k.euler {
+        lif_cond_exp_quiet::<true, true>(k, kt, v, refr, theta, flags)
+    } else {
+        lif_cond_exp_quiet::<true, false>(k, kt, v, refr, theta, flags)
+    }
+}
+
+/// Per-population scratch of [`step_lif_cond_exp`]: which blocks are quiet this step, and for
+/// how many more steps not to look (after a scan found none).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct CondQuiet {
+    busy: Vec<u8>,
+    mask: Vec<bool>,
+    skip: u32,
+}
+
+/// One `lif_cond_exp` step of a population (`kt` and `theta` for an adaptive threshold, else
+/// `None` and empty): maximal runs of quiet blocks ([`QUIET_BLOCK`]) take the cheap path, the
+/// other neurons the generic kernel in as long ranges as possible. Same result as
+/// [`update_lif_cond_exp`] / [`update_lif_cond_exp_theta`] over the whole range.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn step_lif_cond_exp(
+    k: &LifCondExpCoef,
+    kt: Option<&ThetaCoef>,
+    v: &mut [f64],
+    g_ex: &mut [f64],
+    g_in: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+    q: &mut CondQuiet,
+) {
+    const B: usize = QUIET_BLOCK;
+    let n = v.len();
+    let blocks = n / B;
+    let m = blocks * B;
+    let mut count = 0;
+    if blocks == 0 || q.skip > 0 {
+        q.skip = q.skip.saturating_sub(1);
+    } else {
+        q.mask.resize(blocks, false);
+        q.busy.resize(m, 0);
+        cond_quiet_mask(
+            &g_ex[..m],
+            &g_in[..m],
+            &in_ex[..m],
+            &in_in[..m],
+            &i_ext[..m],
+            &mut q.busy,
+            &mut q.mask,
+            &mut count,
+        );
+        if count == 0 {
+            q.skip = QUIET_RESCAN_STEPS;
+        }
+    }
+    // One range through the generic kernel or the quiet one.
+    let mut run = |r: std::ops::Range<usize>, quiet: bool| {
+        let th: &mut [f64] = if kt.is_some() {
+            &mut theta[r.clone()]
+        } else {
+            &mut []
+        };
+        match (kt, quiet) {
+            (Some(kt), false) => update_lif_cond_exp_theta(
+                k,
+                kt,
+                &mut v[r.clone()],
+                &mut g_ex[r.clone()],
+                &mut g_in[r.clone()],
+                &mut refr[r.clone()],
+                th,
+                &mut in_ex[r.clone()],
+                &mut in_in[r.clone()],
+                &i_ext[r.clone()],
+                &mut flags[r],
+            ),
+            (None, false) => update_lif_cond_exp(
+                k,
+                &mut v[r.clone()],
+                &mut g_ex[r.clone()],
+                &mut g_in[r.clone()],
+                &mut refr[r.clone()],
+                &mut in_ex[r.clone()],
+                &mut in_in[r.clone()],
+                &i_ext[r.clone()],
+                &mut flags[r],
+            ),
+            (Some(kt), true) => update_lif_cond_exp_quiet_theta(
+                k,
+                kt,
+                &mut v[r.clone()],
+                &mut refr[r.clone()],
+                th,
+                &mut flags[r],
+            ),
+            (None, true) => {
+                update_lif_cond_exp_quiet(k, &mut v[r.clone()], &mut refr[r.clone()], &mut flags[r])
+            }
+        }
+    };
+    if count == 0 {
+        run(0..n, false);
+        return;
+    }
+    let mut b = 0;
+    while b < blocks {
+        let quiet = q.mask[b];
+        let mut e = b;
+        while e < blocks && q.mask[e] == quiet {
+            e += 1;
+        }
+        // The remainder (never quiet) joins a busy run at the end.
+        let end = if !quiet && e == blocks { n } else { e * B };
+        run(b * B..end, quiet);
+        b = e;
+    }
+    if q.mask[blocks - 1] && m < n {
+        run(m..n, false);
     }
 }
 
@@ -1164,6 +1463,19 @@ dispatch!(update_lif_cond_exp_theta, update_lif_cond_exp_theta_body,
     refr: &mut [f64], theta: &mut [f64], in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
 ));
+dispatch!(update_lif_cond_exp_quiet, update_lif_cond_exp_quiet_body,
+    update_lif_cond_exp_quiet_avx2, update_lif_cond_exp_quiet_avx512, (
+    k: &LifCondExpCoef, v: &mut [f64], refr: &mut [f64], flags: &mut [u8]
+));
+dispatch!(update_lif_cond_exp_quiet_theta, update_lif_cond_exp_quiet_theta_body,
+    update_lif_cond_exp_quiet_theta_avx2, update_lif_cond_exp_quiet_theta_avx512, (
+    k: &LifCondExpCoef, kt: &ThetaCoef, v: &mut [f64], refr: &mut [f64], theta: &mut [f64],
+    flags: &mut [u8]
+));
+dispatch!(cond_quiet_mask, cond_quiet_mask_body, cond_quiet_mask_avx2, cond_quiet_mask_avx512, (
+    g_ex: &[f64], g_in: &[f64], in_ex: &[f32], in_in: &[f32], i_ext: &[f32], busy: &mut [u8],
+    mask: &mut [bool], count: &mut usize
+));
 dispatch!(update_lif_delta, update_lif_delta_body, update_lif_delta_avx2, update_lif_delta_avx512, (
     k: &LifDeltaCoef, v: &mut [f64], refr: &mut [f64], input: &mut [f32], i_ext: &[f32],
     flags: &mut [u8]
@@ -1380,6 +1692,186 @@ mod tests {
                 bits(&base),
                 bits(&run(Isa::Avx512, cond, euler)),
                 "AVX-512 (cond {cond}, euler {euler})"
+            );
+        }
+    }
+
+    /// [`step_lif_cond_exp`] (quiet blocks on the cheap path, the rest on the generic kernel)
+    /// gives the values and spikes of the generic kernel over the whole range, for both input
+    /// orders and integration schemes, with and without an adaptive threshold, including quiet
+    /// neurons that are refractory or that spike (a bias current in `E_L` above threshold makes
+    /// a quiet neuron fire), and a population length that is not a multiple of the block.
+    #[test]
+    fn quiet_blocks_give_the_generic_result() {
+        let n = 16 * 12 + 5;
+        let x = |i: usize, k: u64| {
+            (crate::rng::mix64(i as u64 * 13 + k) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        // Blocks 0, 3, 4, 5 and 9 get no input at all; the others random input.
+        let quiet_block = |i: usize| matches!(i / QUIET_BLOCK, 0 | 3 | 4 | 5 | 9);
+        let at = AdaptiveThreshold {
+            theta_plus_mv: 0.5,
+            tau_theta_ms: 50.0,
+            theta_init_mv: 0.0,
+            theta_rest_mv: -1.0,
+        };
+        let kt = ThetaCoef::new(&at, 0.1);
+        let mut quiet_seen = 0;
+        for order in [InputOrder::Nest, InputOrder::Brian] {
+            for integration in [CondIntegration::ExponentialEuler, CondIntegration::Euler] {
+                for adapt in [false, true] {
+                    // `E_L` above threshold: quiet neurons relax towards it and fire.
+                    let p = LifCondExpParams {
+                        e_l_mv: -40.0,
+                        v_th_mv: -52.0,
+                        input_order: order,
+                        integration,
+                        ..Default::default()
+                    };
+                    let k = LifCondExpCoef::new(&p, 0.1);
+                    let init = |i: usize| -> (f64, f64, f64, f64, f64) {
+                        let q = quiet_block(i);
+                        (
+                            -75.0 + 20.0 * x(i, 1),
+                            if q { 0.0 } else { 20.0 * x(i, 2) },
+                            if q { 0.0 } else { 20.0 * x(i, 3) },
+                            if x(i, 4) < 0.2 { 3.0 } else { 0.0 },
+                            2.0 * x(i, 5),
+                        )
+                    };
+                    type St = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>, Vec<u8>);
+                    let mut a: St = (vec![], vec![], vec![], vec![], vec![], vec![]);
+                    for i in 0..n {
+                        let (v, ge, gi, r, th) = init(i);
+                        a.0.push(v);
+                        a.1.push(ge);
+                        a.2.push(gi);
+                        a.3.push(r);
+                        a.4.push(th);
+                    }
+                    let mut b = a.clone();
+                    let mut q = CondQuiet::default();
+                    for step in 0..150u64 {
+                        let input = |i: usize, s: u64| -> f32 {
+                            if quiet_block(i) || step % 7 == 3 {
+                                0.0
+                            } else {
+                                (5.0 * x(i, 100 + s)) as f32
+                            }
+                        };
+                        let mk = || -> (Vec<f32>, Vec<f32>) {
+                            (
+                                (0..n).map(|i| input(i, 2 * step)).collect(),
+                                (0..n).map(|i| input(i, 2 * step + 1)).collect(),
+                            )
+                        };
+                        let i_ext: Vec<f32> = (0..n)
+                            .map(|i| if quiet_block(i) { 0.0 } else { 3.0 })
+                            .collect();
+                        let (mut ie, mut ii) = mk();
+                        let mut fa = vec![0u8; n];
+                        if adapt {
+                            update_lif_cond_exp_theta(
+                                &k, &kt, &mut a.0, &mut a.1, &mut a.2, &mut a.3, &mut a.4, &mut ie,
+                                &mut ii, &i_ext, &mut fa,
+                            );
+                        } else {
+                            update_lif_cond_exp(
+                                &k, &mut a.0, &mut a.1, &mut a.2, &mut a.3, &mut ie, &mut ii,
+                                &i_ext, &mut fa,
+                            );
+                        }
+                        let (mut ie, mut ii) = mk();
+                        let mut fb = vec![0u8; n];
+                        step_lif_cond_exp(
+                            &k,
+                            adapt.then_some(&kt),
+                            &mut b.0,
+                            &mut b.1,
+                            &mut b.2,
+                            &mut b.3,
+                            if adapt { &mut b.4 } else { &mut [] },
+                            &mut ie,
+                            &mut ii,
+                            &i_ext,
+                            &mut fb,
+                            &mut q,
+                        );
+                        assert!(ie.iter().chain(&ii).all(|&c| c == 0.0), "arrivals consumed");
+                        quiet_seen += q.mask.iter().filter(|&&m| m).count();
+                        a.5.extend_from_slice(&fa);
+                        b.5.extend_from_slice(&fb);
+                    }
+                    let ctx = format!("{order:?} {integration:?} adapt {adapt}");
+                    assert_eq!(a.0, b.0, "V, {ctx}");
+                    assert_eq!(a.1, b.1, "g_ex, {ctx}");
+                    assert_eq!(a.2, b.2, "g_in, {ctx}");
+                    assert_eq!(a.3, b.3, "refractory counts, {ctx}");
+                    assert_eq!(a.4, b.4, "theta, {ctx}");
+                    assert_eq!(a.5, b.5, "spikes, {ctx}");
+                    let quiet_spikes = (0..a.5.len())
+                        .filter(|&j| a.5[j] != 0 && quiet_block(j % n))
+                        .count();
+                    assert!(quiet_spikes > 0, "quiet neurons fire, {ctx}");
+                }
+            }
+        }
+        assert!(quiet_seen > 0, "the quiet path was taken");
+    }
+
+    /// Flushing spent conductances to 0 ([`FLUSH_MV`]) changes `V` by less than the bound: one
+    /// neuron with a large excitatory and inhibitory kick, 3,000 steps with and without the
+    /// flush; the conductances do reach exactly 0.
+    #[test]
+    fn flushed_conductances_change_v_by_less_than_the_bound() {
+        for order in [InputOrder::Nest, InputOrder::Brian] {
+            let p = LifCondExpParams {
+                input_order: order,
+                ..Default::default()
+            };
+            let k = LifCondExpCoef::new(&p, 0.1);
+            let unflushed = LifCondExpCoef {
+                flush_ex: 0.0,
+                flush_in: 0.0,
+                ..k
+            };
+            let run = |k: &LifCondExpCoef| {
+                let (mut v, mut ge, mut gi, mut r) = ([p.e_l_mv], [0.0], [0.0], [0.0]);
+                let mut trace = Vec::new();
+                for t in 0..3000 {
+                    let kick = if t == 0 { 60.0f32 } else { 0.0 };
+                    let (mut ie, mut ii, mut flag) = ([kick], [kick], [0u8]);
+                    update_lif_cond_exp(
+                        k,
+                        &mut v,
+                        &mut ge,
+                        &mut gi,
+                        &mut r,
+                        &mut ie,
+                        &mut ii,
+                        &[0.0],
+                        &mut flag,
+                    );
+                    trace.push((v[0], ge[0], gi[0]));
+                }
+                trace
+            };
+            let (a, b) = (run(&k), run(&unflushed));
+            let worst = a
+                .iter()
+                .zip(&b)
+                .map(|(x, y)| (x.0 - y.0).abs())
+                .fold(0.0, f64::max);
+            assert!(
+                worst <= 2.0 * FLUSH_MV,
+                "{order:?}: V differs by {worst} mV"
+            );
+            let last = a.last().expect("steps");
+            assert_eq!((last.1, last.2), (0.0, 0.0), "{order:?}: flushed to 0");
+            let kept = b.last().expect("steps");
+            assert!(
+                kept.1 > 0.0 && kept.2 > 0.0,
+                "{order:?}: unflushed still positive"
             );
         }
     }
