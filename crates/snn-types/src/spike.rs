@@ -59,23 +59,36 @@ impl SpikeRaster {
     /// Builds a raster covering `n_steps` steps from `start_step` out of unsorted spikes.
     /// Spikes outside the covered range are dropped; duplicates are kept.
     pub fn from_spikes(start_step: Step, n_steps: u64, spikes: &[Spike]) -> Self {
-        let mut sorted: Vec<Spike> = spikes
-            .iter()
-            .copied()
-            .filter(|s| s.step >= start_step && s.step - start_step < n_steps)
-            .collect();
-        sorted.sort_unstable();
-        let mut r = Self::new(start_step);
-        let mut i = 0;
-        for s in 0..n_steps {
-            let step = start_step + s;
-            while i < sorted.len() && sorted[i].step == step {
-                r.neurons.push(sorted[i].neuron);
-                i += 1;
-            }
-            r.offsets.push(r.neurons.len());
+        // A counting sort by step (the offsets are the prefix sums of the counts), then each
+        // step's neurons sorted: O(spikes + steps), and a step's neurons that arrive in order
+        // (the usual case) are already sorted.
+        let inside = |s: &Spike| s.step >= start_step && s.step - start_step < n_steps;
+        let mut offsets = vec![0usize; (n_steps as usize).saturating_add(1)];
+        for s in spikes.iter().filter(|s| inside(s)) {
+            offsets[(s.step - start_step) as usize + 1] += 1;
         }
-        r
+        for i in 1..offsets.len() {
+            offsets[i] += offsets[i - 1];
+        }
+        let total = offsets[n_steps as usize];
+        let mut neurons = vec![0u32; total];
+        let mut fill = offsets.clone();
+        for s in spikes.iter().filter(|s| inside(s)) {
+            let k = (s.step - start_step) as usize;
+            neurons[fill[k]] = s.neuron;
+            fill[k] += 1;
+        }
+        for w in offsets.windows(2) {
+            let step = &mut neurons[w[0]..w[1]];
+            if !step.is_sorted() {
+                step.sort_unstable();
+            }
+        }
+        Self {
+            start_step,
+            offsets,
+            neurons,
+        }
     }
 
     /// Estimated bytes of a raster of `n_steps` steps holding `n_spikes` spikes: 8 bytes per step
