@@ -2254,6 +2254,7 @@ impl Partition {
                         None => (None, &mut [][..]),
                     };
                     step_lif_cond_exp(
+                        t,
                         k,
                         kt,
                         v,

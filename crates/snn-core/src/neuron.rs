@@ -8,7 +8,7 @@
 
 use snn_types::{
     AdaptiveThreshold, AdexParams, CondIntegration, InputOrder, IzhikevichParams, LifBetaParams,
-    LifCondExpParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, ms_to_steps,
+    LifCondExpParams, LifDeltaParams, LifExpParams, LoihiLifParams, ResetMode, Step, ms_to_steps,
 };
 
 mod exp;
@@ -375,13 +375,36 @@ pub(crate) struct LifCondExpCoef {
 }
 
 /// A conductance whose whole remaining effect on `V` is below this (mV) is set to exactly `0`
-/// at the end of the step: `g < FLUSH_MV C_m / (tau_syn span)`, with `span` the distance between
-/// the lowest and highest of `E_L`, `E_ex`, `E_in`, `V_th` and `V_reset` (a bound on the driving
-/// force while `V` stays between them). A decaying conductance would otherwise stay positive for
-/// about 745 `tau_syn` before it underflows; set to `0`, a neuron at rest takes the cheap path of
+/// by [`flush_conductances`] at the start of every [`FLUSH_EVERY_STEPS`]-th step:
+/// `g < FLUSH_MV C_m / (tau_syn span)`, with `span` the distance between the lowest and highest
+/// of `E_L`, `E_ex`, `E_in`, `V_th` and `V_reset` (a bound on the driving force while `V` stays
+/// between them). A decaying conductance would otherwise stay positive for about 745 `tau_syn`
+/// before it underflows; set to `0`, a neuron at rest takes the cheap path of
 /// [`step_lif_cond_exp`] (no `exp`, no division). The change to `V` is far below `f64` rounding
-/// of the state over a run.
+/// of the state over a run. The flush depends only on the neuron's own state and the step
+/// number, so results do not depend on the thread count.
 pub const FLUSH_MV: f64 = 1e-12;
+
+/// Conductances are flushed ([`FLUSH_MV`]) at steps that are multiples of this: rarely enough to
+/// cost nothing measurable in busy populations (a select per conductance and step in the kernel
+/// cost COBA 5%), often enough that a spent conductance reaches 0 within this many steps of
+/// falling below the level.
+pub const FLUSH_EVERY_STEPS: u64 = 16;
+
+/// Sets every conductance below its flush level ([`FLUSH_MV`]) to `0` (`NaN` is left alone).
+#[inline(always)]
+fn flush_conductances_body(k: &LifCondExpCoef, g_ex: &mut [f64], g_in: &mut [f64]) {
+    for g in g_ex.iter_mut() {
+        if *g < k.flush_ex {
+            *g = 0.0;
+        }
+    }
+    for g in g_in.iter_mut() {
+        if *g < k.flush_in {
+            *g = 0.0;
+        }
+    }
+}
 
 impl LifCondExpCoef {
     pub(crate) fn new(p: &LifCondExpParams, dt_ms: f64) -> Self {
@@ -519,17 +542,9 @@ impl ThetaCoef {
     }
 }
 
-/// A new conductance clamped at 0 and set to 0 below the flush level `lo` ([`FLUSH_MV`]; `NaN`
-/// gives 0, as `max(0)` did): one compare and select.
-#[inline(always)]
-fn flush(g: f64, lo: f64) -> f64 {
-    if g >= lo { g } else { 0.0 }
-}
-
 /// One step of `lif_cond_exp` over a range, in the order of `lif_exp`: integrate V unless
 /// refractory (see [`LifCondExpCoef`] for the scheme), decay the conductances and add this
-/// step's arrivals (clamped at 0; set to 0 below the flush level, [`FLUSH_MV`]), then spike
-/// and reset if `V >= V_th` (plus `theta` when
+/// step's arrivals (clamped at 0), then spike and reset if `V >= V_th` (plus `theta` when
 /// `ADAPT`; `theta` is unused otherwise).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
@@ -563,8 +578,8 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
         // Brian's order: the conductances this step integrates with include its arrivals.
         let (ge, gi) = if INPUT_FIRST {
             (
-                flush(k.p_ex * g_ex[i] + in_ex[i] as f64, k.flush_ex),
-                flush(k.p_in * g_in[i] + in_in[i] as f64, k.flush_in),
+                (k.p_ex * g_ex[i] + in_ex[i] as f64).max(0.0),
+                (k.p_in * g_in[i] + in_in[i] as f64).max(0.0),
             )
         } else {
             (g_ex[i], g_in[i])
@@ -585,8 +600,8 @@ fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const EULER: 
             g_ex[i] = ge;
             g_in[i] = gi;
         } else {
-            g_ex[i] = flush(k.p_ex * ge + in_ex[i] as f64, k.flush_ex);
-            g_in[i] = flush(k.p_in * gi + in_in[i] as f64, k.flush_in);
+            g_ex[i] = (k.p_ex * ge + in_ex[i] as f64).max(0.0);
+            g_in[i] = (k.p_in * gi + in_in[i] as f64).max(0.0);
         }
         in_ex[i] = 0.0;
         in_in[i] = 0.0;
@@ -734,12 +749,15 @@ pub(crate) struct CondQuiet {
     skip: u32,
 }
 
-/// One `lif_cond_exp` step of a population (`kt` and `theta` for an adaptive threshold, else
-/// `None` and empty): maximal runs of quiet blocks ([`QUIET_BLOCK`]) take the cheap path, the
-/// other neurons the generic kernel in as long ranges as possible. Same result as
-/// [`update_lif_cond_exp`] / [`update_lif_cond_exp_theta`] over the whole range.
+/// One `lif_cond_exp` step `t` of a population (`kt` and `theta` for an adaptive threshold,
+/// else `None` and empty): at every [`FLUSH_EVERY_STEPS`]-th step the spent conductances are
+/// flushed to 0 ([`flush_conductances`]); then maximal runs of quiet blocks ([`QUIET_BLOCK`])
+/// take the cheap path and the other neurons the generic kernel, in as long ranges as possible.
+/// Same result as the flush (on those steps) followed by [`update_lif_cond_exp`] /
+/// [`update_lif_cond_exp_theta`] over the whole range.
 #[allow(clippy::too_many_arguments)]
 pub(crate) fn step_lif_cond_exp(
+    t: Step,
     k: &LifCondExpCoef,
     kt: Option<&ThetaCoef>,
     v: &mut [f64],
@@ -754,6 +772,9 @@ pub(crate) fn step_lif_cond_exp(
     q: &mut CondQuiet,
 ) {
     const B: usize = QUIET_BLOCK;
+    if t.is_multiple_of(FLUSH_EVERY_STEPS) {
+        flush_conductances(k, g_ex, g_in);
+    }
     let n = v.len();
     let blocks = n / B;
     let m = blocks * B;
@@ -1472,6 +1493,8 @@ dispatch!(update_lif_cond_exp_quiet_theta, update_lif_cond_exp_quiet_theta_body,
     k: &LifCondExpCoef, kt: &ThetaCoef, v: &mut [f64], refr: &mut [f64], theta: &mut [f64],
     flags: &mut [u8]
 ));
+dispatch!(flush_conductances, flush_conductances_body, flush_conductances_avx2,
+    flush_conductances_avx512, (k: &LifCondExpCoef, g_ex: &mut [f64], g_in: &mut [f64]));
 dispatch!(cond_quiet_mask, cond_quiet_mask_body, cond_quiet_mask_avx2, cond_quiet_mask_avx512, (
     g_ex: &[f64], g_in: &[f64], in_ex: &[f32], in_in: &[f32], i_ext: &[f32], busy: &mut [u8],
     mask: &mut [bool], count: &mut usize
@@ -1770,6 +1793,9 @@ mod tests {
                             .collect();
                         let (mut ie, mut ii) = mk();
                         let mut fa = vec![0u8; n];
+                        if step.is_multiple_of(FLUSH_EVERY_STEPS) {
+                            flush_conductances(&k, &mut a.1, &mut a.2);
+                        }
                         if adapt {
                             update_lif_cond_exp_theta(
                                 &k, &kt, &mut a.0, &mut a.1, &mut a.2, &mut a.3, &mut a.4, &mut ie,
@@ -1784,6 +1810,7 @@ mod tests {
                         let (mut ie, mut ii) = mk();
                         let mut fb = vec![0u8; n];
                         step_lif_cond_exp(
+                            step,
                             &k,
                             adapt.then_some(&kt),
                             &mut b.0,
@@ -1819,9 +1846,9 @@ mod tests {
         assert!(quiet_seen > 0, "the quiet path was taken");
     }
 
-    /// Flushing spent conductances to 0 ([`FLUSH_MV`]) changes `V` by less than the bound: one
-    /// neuron with a large excitatory and inhibitory kick, 3,000 steps with and without the
-    /// flush; the conductances do reach exactly 0.
+    /// Flushing spent conductances to 0 ([`FLUSH_MV`], every [`FLUSH_EVERY_STEPS`] steps)
+    /// changes `V` by less than the bound: one neuron with a large excitatory and inhibitory
+    /// kick, 3,000 steps with and without the flush; the conductances do reach exactly 0.
     #[test]
     fn flushed_conductances_change_v_by_less_than_the_bound() {
         for order in [InputOrder::Nest, InputOrder::Brian] {
@@ -1838,19 +1865,24 @@ mod tests {
             let run = |k: &LifCondExpCoef| {
                 let (mut v, mut ge, mut gi, mut r) = ([p.e_l_mv], [0.0], [0.0], [0.0]);
                 let mut trace = Vec::new();
+                let mut q = CondQuiet::default();
                 for t in 0..3000 {
                     let kick = if t == 0 { 60.0f32 } else { 0.0 };
                     let (mut ie, mut ii, mut flag) = ([kick], [kick], [0u8]);
-                    update_lif_cond_exp(
+                    step_lif_cond_exp(
+                        t,
                         k,
+                        None,
                         &mut v,
                         &mut ge,
                         &mut gi,
                         &mut r,
+                        &mut [],
                         &mut ie,
                         &mut ii,
                         &[0.0],
                         &mut flag,
+                        &mut q,
                     );
                     trace.push((v[0], ge[0], gi[0]));
                 }
