@@ -21,7 +21,7 @@
 //! count. Plasticity runs in the thread that owns the targets, on a replica of the rule and a
 //! per-thread copy of the weights, gathered at the end of each run (see [`crate::plasticity`]).
 
-use std::sync::RwLock;
+use std::sync::{OnceLock, RwLock};
 
 use crate::barrier::StepBarrier;
 use crate::comm::{CommError, Communicator};
@@ -40,7 +40,7 @@ use crate::neuron::{
     LoihiCoef, ThetaCoef, step_lif_cond_exp, update_adex, update_izhikevich, update_lif_beta,
     update_lif_delta, update_lif_exp, update_lif_exp_theta, update_loihi,
 };
-use crate::plasticity::{Plasticity, Share};
+use crate::plasticity::{Plasticity, Share, SharedWeights};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
 use crate::record::{Recordings, SpikeSink, Trace};
 use crate::stimulus::{PoissonSource, PoissonTable, StimulusPlan};
@@ -319,8 +319,84 @@ struct ThreadPlastic {
     proj: usize,
     rule: Box<dyn Plasticity>,
     /// The thread's copy of the projection's weights: current for every synapse whose target the
-    /// thread owns (the only ones it reads or writes).
+    /// thread owns (the only ones it reads or writes, except the shares of other threads' post
+    /// spikes when the rule [splits them](Plasticity::splits_post)).
     weights: Vec<f32>,
+    /// `weights` as a raw pointer, set once the copy is made (the buffer is not touched through
+    /// the `Vec` again until the run ends), so segments can be borrowed while other threads
+    /// write other elements.
+    raw: RawWeights,
+    /// The rule splits post spikes between the threads.
+    split: bool,
+    /// Per source neuron: fired in the current step (split rules only; cleared after use).
+    spiked: Vec<bool>,
+}
+
+/// A thread's weight copy as a raw pointer and length.
+#[derive(Debug, Clone, Copy)]
+struct RawWeights {
+    ptr: *mut f32,
+    len: usize,
+}
+
+// SAFETY: the pointer is only dereferenced under the run's phase rules (see `thread_plasticity`):
+// no element is written by one thread while another reads or writes it.
+unsafe impl Send for RawWeights {}
+// SAFETY: as above.
+unsafe impl Sync for RawWeights {}
+
+impl RawWeights {
+    const NONE: RawWeights = RawWeights {
+        ptr: std::ptr::null_mut(),
+        len: 0,
+    };
+
+    fn of(w: &mut [f32]) -> Self {
+        Self {
+            ptr: w.as_mut_ptr(),
+            len: w.len(),
+        }
+    }
+
+    /// Weights `a..b`.
+    ///
+    /// # Safety
+    /// The buffer is alive and no other thread writes `a..b` while the slice lives.
+    unsafe fn seg<'a>(self, a: usize, b: usize) -> &'a [f32] {
+        assert!(a <= b && b <= self.len, "weight segment in range");
+        // SAFETY: in bounds (checked); the caller's contract.
+        unsafe { std::slice::from_raw_parts(self.ptr.add(a), b - a) }
+    }
+
+    /// Weights `a..b`, mutably.
+    ///
+    /// # Safety
+    /// The buffer is alive and no other thread reads or writes `a..b` while the slice lives.
+    unsafe fn seg_mut<'a>(self, a: usize, b: usize) -> &'a mut [f32] {
+        assert!(a <= b && b <= self.len, "weight segment in range");
+        // SAFETY: in bounds (checked); the caller's contract.
+        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(a), b - a) }
+    }
+
+    /// The whole buffer as a view several threads may write (different elements).
+    ///
+    /// # Safety
+    /// The buffer is alive, and while the view lives its elements are accessed through plain
+    /// references only where no view writes them.
+    unsafe fn shared<'a>(self) -> SharedWeights<'a> {
+        // SAFETY: the caller's contract.
+        unsafe { SharedWeights::from_raw(self.ptr, self.len) }
+    }
+}
+
+/// A post spike of a split rule's target, published by its owning thread with its factor.
+#[derive(Debug, Clone, Copy)]
+struct PostFactor {
+    /// Index of the rule in every partition's `plastic` list.
+    slot: u32,
+    /// Local target index.
+    post: u32,
+    factor: f64,
 }
 
 impl std::fmt::Debug for ThreadPlastic {
@@ -1492,6 +1568,16 @@ impl Network {
         let shared: Vec<[RwLock<Vec<u32>>; 2]> = (0..k)
             .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
             .collect();
+        // Factors of the post spikes of rules that split them, and every thread's weight copies.
+        let factors: Vec<[RwLock<Vec<PostFactor>>; 2]> = (0..k)
+            .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
+            .collect();
+        let n_slots = self.parts.first().map_or(0, |p| p.plastic.len());
+        let table: Vec<OnceLock<RawWeights>> = (0..n_slots * k).map(|_| OnceLock::new()).collect();
+        let any_split = self
+            .parts
+            .first()
+            .is_some_and(|p| p.plastic.iter().any(|tp| tp.split));
         let projections = RwLock::new(std::mem::take(&mut self.projections));
         let mut parts = std::mem::take(&mut self.parts);
         let start = self.step;
@@ -1509,11 +1595,15 @@ impl Network {
             let cols = &cols;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
             let worker = |pi: usize, part: &mut Partition| {
-                copy_thread_weights(part, &projections);
+                copy_thread_weights(part, pi, k, &projections, &table);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
                     part.update(t, slot, switch_steps);
+                    if any_split {
+                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                        publish_post_factors(part, pops, &prj, t, &factors[pi][(t % 2) as usize]);
+                    }
                     {
                         let mut buf = shared[pi][(t % 2) as usize]
                             .write()
@@ -1527,7 +1617,9 @@ impl Network {
                     }
                     let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                     if !part.plastic.is_empty() {
-                        thread_plasticity(part, pi, k, pops, &prj, cols, splits, &shared, t);
+                        thread_plasticity(
+                            part, pi, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
+                        );
                     }
                     for b in &shared {
                         let l = b[(t % 2) as usize]
@@ -1556,11 +1648,15 @@ impl Network {
                 }
                 // The calling thread runs partition 0 and coordinates.
                 let mut all = std::mem::take(&mut self.all_spikes);
-                copy_thread_weights(first, &projections);
+                copy_thread_weights(first, 0, k, &projections, &table);
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
                     first.update(t, slot, switch_steps);
+                    if any_split {
+                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                        publish_post_factors(first, pops, &prj, t, &factors[0][(t % 2) as usize]);
+                    }
                     {
                         let mut buf = shared[0][(t % 2) as usize]
                             .write()
@@ -1609,7 +1705,9 @@ impl Network {
                     {
                         let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                         if !first.plastic.is_empty() {
-                            thread_plasticity(first, 0, k, pops, &prj, cols, splits, &shared, t);
+                            thread_plasticity(
+                                first, 0, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
+                            );
                         }
                         for b in &shared {
                             let l = b[(t % 2) as usize]
@@ -1655,7 +1753,7 @@ impl Network {
             .plastic
             .iter()
             .zip(&self.projections)
-            .filter(|(r, _)| r.is_some())
+            .filter(|(r, _)| r.as_ref().is_some_and(|r| !r.splits_post()))
             .flat_map(|(_, p)| match &p.weights {
                 Weights::PerSynapse(w) => vec![w.len(); k],
                 Weights::Uniform(_) => Vec::new(),
@@ -1675,21 +1773,33 @@ impl Network {
             let Some(rule) = rule else { continue };
             let replicas: Option<Vec<Box<dyn Plasticity>>> = (0..k).map(|_| rule.fork()).collect();
             let Some(replicas) = replicas else { continue };
-            let Weights::PerSynapse(w) = &self.projections[j].weights else {
+            let n_source = self.projections[j].n_source();
+            let Weights::PerSynapse(w) = &mut self.projections[j].weights else {
                 continue; // set_plasticity materialised them
             };
-            // The weights are copied by each thread at the start of the run (in parallel), into a
-            // buffer of the previous run where one is large enough.
+            // Rules that split post spikes work on the projection's own weights, shared by the
+            // threads (no copies). For the others the weights are copied by each thread at the
+            // start of the run (in parallel), into a buffer of the previous run where one is
+            // large enough.
             let n = w.len();
+            let shared_w = RawWeights::of(w);
             for (part, r) in self.parts.iter_mut().zip(replicas) {
+                let split = r.splits_post();
                 let weights = match self.weight_spares.iter().position(|b| b.capacity() >= n) {
-                    Some(i) => self.weight_spares.swap_remove(i),
-                    None => Vec::new(),
+                    Some(i) if !split => self.weight_spares.swap_remove(i),
+                    _ => Vec::new(),
                 };
                 part.plastic.push(ThreadPlastic {
                     proj: j,
                     rule: r,
                     weights,
+                    raw: if split { shared_w } else { RawWeights::NONE },
+                    split,
+                    spiked: if split {
+                        vec![false; n_source]
+                    } else {
+                        Vec::new()
+                    },
                 });
             }
             forked[j] = true;
@@ -1722,7 +1832,9 @@ impl Network {
                     let c = &split[r * (k + 1)..];
                     ranges.push(row0 + c[pi] as usize..row0 + c[pi + 1] as usize);
                 }
-                if let Weights::PerSynapse(w) = &mut pr.weights {
+                if tp.split {
+                    // Updated in place (shared by the threads).
+                } else if let Weights::PerSynapse(w) = &mut pr.weights {
                     if pi == 0 && tp.weights.len() == w.len() {
                         // Thread 0's copy is current for its synapses and unchanged (as at the
                         // start of the run) for the others, which the later threads copy in.
@@ -1742,7 +1854,9 @@ impl Network {
                 if let Some(rule) = &mut self.plastic[j] {
                     rule.join(tp.rule, &share);
                 }
-                self.weight_spares.push(tp.weights);
+                if !tp.split {
+                    self.weight_spares.push(tp.weights);
+                }
             }
         }
     }
@@ -1751,15 +1865,60 @@ impl Network {
 /// Fills a thread's copies of its forked projections' weights (left empty by `fork_plasticity`):
 /// every thread copies its own at the start of a multi-threaded run, before its first barrier,
 /// so the copies run in parallel and end before anything can write the projections.
-fn copy_thread_weights(part: &mut Partition, projections: &RwLock<Vec<Projection>>) {
+/// Each thread publishes its copies' addresses in `table` (`slot * k + pi`) for the rules that
+/// split post spikes.
+fn copy_thread_weights(
+    part: &mut Partition,
+    pi: usize,
+    k: usize,
+    projections: &RwLock<Vec<Projection>>,
+    table: &[OnceLock<RawWeights>],
+) {
     if part.plastic.is_empty() {
         return;
     }
     let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-    for tp in &mut part.plastic {
-        if let Weights::PerSynapse(w) = &prj[tp.proj].weights {
-            tp.weights.clear();
-            tp.weights.extend_from_slice(w);
+    for (slot, tp) in part.plastic.iter_mut().enumerate() {
+        if !tp.split {
+            if let Weights::PerSynapse(w) = &prj[tp.proj].weights {
+                tp.weights.clear();
+                tp.weights.extend_from_slice(w);
+            }
+            tp.raw = RawWeights::of(&mut tp.weights);
+        }
+        if let Some(cell) = table.get(slot * k + pi) {
+            let _ = cell.set(tp.raw);
+        }
+    }
+}
+
+/// Publishes the factors of this thread's post spikes for the rules that split them (right after
+/// the neuron update of step `t`, before the step's barrier).
+fn publish_post_factors(
+    part: &mut Partition,
+    pops: &[PopulationInfo],
+    prj: &[Projection],
+    t: Step,
+    out: &RwLock<Vec<PostFactor>>,
+) {
+    let mut out = out.write().unwrap_or_else(|e| e.into_inner());
+    out.clear();
+    let own = &part.spikes;
+    for (slot, tp) in part.plastic.iter_mut().enumerate() {
+        if !tp.split {
+            continue;
+        }
+        let tpop = &pops[prj[tp.proj].target_pop];
+        let lo = own.partition_point(|&g| g < tpop.start);
+        let hi = own.partition_point(|&g| g < tpop.start + tpop.size);
+        for &g in &own[lo..hi] {
+            let post = g - tpop.start;
+            let factor = tp.rule.post_factor(t, post);
+            out.push(PostFactor {
+                slot: slot as u32,
+                post,
+                factor,
+            });
         }
     }
 }
@@ -1777,11 +1936,13 @@ fn thread_plasticity(
     cols: &[Option<&ColIndex>],
     splits: &[Vec<u32>],
     shared: &[[RwLock<Vec<u32>>; 2]],
+    factors: &[[RwLock<Vec<PostFactor>>; 2]],
+    table: &[OnceLock<RawWeights>],
     t: Step,
 ) {
     let buf = (t % 2) as usize;
     let own = &part.spikes;
-    for tp in &mut part.plastic {
+    for (slot, tp) in part.plastic.iter_mut().enumerate() {
         let pr = &prj[tp.proj];
         let Some(c) = cols[tp.proj] else { continue };
         let Layout::Csr {
@@ -1801,22 +1962,87 @@ fn thread_plasticity(
                 let row0 = row_ptr[r];
                 let cut = &split[r * (k + 1)..];
                 let (a, e) = (row0 + cut[pi] as usize, row0 + cut[pi + 1] as usize);
-                tp.rule
-                    .on_pre(t, g - sp.start, a, &targets[a..e], &mut tp.weights[a..e]);
+                // SAFETY: the synapses of this row onto this thread's targets: no other thread
+                // reads or writes them in this step (others write only synapses of sources that
+                // did not fire, and only through `SharedWeights`).
+                let w = unsafe { tp.raw.seg_mut(a, e) };
+                tp.rule.on_pre(t, g - sp.start, a, &targets[a..e], w);
+                if tp.split {
+                    tp.spiked[r] = true;
+                }
             }
         }
         let lo = own.partition_point(|&g| g < tpop.start);
         let hi = own.partition_point(|&g| g < tpop.start + tpop.size);
+        if !tp.split {
+            for &g in &own[lo..hi] {
+                let ci = (g - tpop.start) as usize;
+                let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
+                tp.rule.on_post(
+                    t,
+                    g - tpop.start,
+                    &c.col_src[a..e],
+                    &c.col_syn[a..e],
+                    &mut tp.weights,
+                );
+            }
+            continue;
+        }
+        // Split post spikes: every thread updates its share of each post spike's column (the
+        // synapses whose source did not fire this step) in the owner's copy; the owner also
+        // takes the synapses whose source fired (after its `on_pre` above, so pre-before-post
+        // holds), then records its own spikes.
+        let rule = &*tp.rule;
+        let spiked = &tp.spiked;
+        let part_of = |w: &SharedWeights<'_>, f: f64, x0: usize, x1: usize| {
+            rule.on_post_part(t, f, &c.col_src[x0..x1], &c.col_syn[x0..x1], w);
+        };
+        for (q, fl) in factors.iter().enumerate() {
+            let fl = fl[buf].read().unwrap_or_else(|e| e.into_inner());
+            let Some(raw) = table.get(slot * k + q).and_then(|c| c.get()) else {
+                continue;
+            };
+            // SAFETY: thread q's copy lives until the run ends; during this phase its elements
+            // are written only through such views, each by one thread (shares are disjoint),
+            // and the plain references of thread q (its `on_pre` rows, its deliveries) cover
+            // only synapses of sources that fired, which no view writes.
+            let w = unsafe { raw.shared() };
+            for pf in fl.iter().filter(|p| p.slot as usize == slot) {
+                let ci = pf.post as usize;
+                let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
+                let n = e - a;
+                let (ca, ce) = (a + n * pi / k, a + n * (pi + 1) / k);
+                let mut run = ca;
+                for x in ca..ce {
+                    if spiked[c.col_src[x] as usize] {
+                        if run < x {
+                            part_of(&w, pf.factor, run, x);
+                        }
+                        run = x + 1;
+                    }
+                }
+                if run < ce {
+                    part_of(&w, pf.factor, run, ce);
+                }
+                if q == pi {
+                    for x in a..e {
+                        if spiked[c.col_src[x] as usize] {
+                            part_of(&w, pf.factor, x, x + 1);
+                        }
+                    }
+                }
+            }
+        }
         for &g in &own[lo..hi] {
-            let ci = (g - tpop.start) as usize;
-            let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
-            tp.rule.on_post(
-                t,
-                g - tpop.start,
-                &c.col_src[a..e],
-                &c.col_syn[a..e],
-                &mut tp.weights,
-            );
+            tp.rule.on_post_end(t, g - tpop.start);
+        }
+        for b in shared {
+            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
+            let lo = l.partition_point(|&g| g < sp.start);
+            let hi = l.partition_point(|&g| g < sp.start + sp.size);
+            for &g in &l[lo..hi] {
+                tp.spiked[(g - sp.start) as usize] = false;
+            }
         }
     }
 }
@@ -2001,11 +2227,8 @@ fn deliver(
             let split = &splits[j];
             let now = t as usize % slots;
             // A forked plastic projection: this thread's copy of the weights.
-            let own_w: Option<&[f32]> = part
-                .plastic
-                .iter()
-                .find(|tp| tp.proj == j)
-                .map(|tp| tp.weights.as_slice());
+            let own_w: Option<RawWeights> =
+                part.plastic.iter().find(|tp| tp.proj == j).map(|tp| tp.raw);
             for &g in mine {
                 let r = (g - sp.start) as usize;
                 let row0 = row_ptr[r];
@@ -2069,7 +2292,12 @@ fn deliver(
                         }
                     }
                     (Weights::PerSynapse(ws), Delays::Uniform(d)) => {
-                        let ws = own_w.unwrap_or(ws);
+                        let ws: &[f32] = match own_w {
+                            // SAFETY: this thread's synapses of a source that fired: no other
+                            // thread writes them in this step (`thread_plasticity`).
+                            Some(raw) => unsafe { raw.seg(a, b) },
+                            None => &ws[a..b],
+                        };
                         let s = (t as usize + *d as usize) % slots;
                         let buf = &mut ring[s * len..(s + 1) * len];
                         let n = tg.len();
@@ -2077,18 +2305,20 @@ fn deliver(
                             // A contiguous row (all-to-all and dense projections): a vector
                             // add, each cell receiving the same single addition as below.
                             let o = tg[0].wrapping_sub(shift) as usize;
-                            for (x, &w) in buf[o..o + n].iter_mut().zip(&ws[a..b]) {
+                            for (x, &w) in buf[o..o + n].iter_mut().zip(ws) {
                                 *x += w;
                             }
                         } else {
-                            for (&l, &w) in tg.iter().zip(&ws[a..b]) {
+                            for (&l, &w) in tg.iter().zip(ws) {
                                 buf[l.wrapping_sub(shift) as usize] += w;
                             }
                         }
                     }
                     (_, Delays::PerSynapse(ds)) => match own_w {
-                        Some(ws) => {
-                            for ((&l, &d), &w) in tg.iter().zip(&ds[a..b]).zip(&ws[a..b]) {
+                        Some(raw) => {
+                            // SAFETY: as above.
+                            let ws = unsafe { raw.seg(a, b) };
+                            for ((&l, &d), &w) in tg.iter().zip(&ds[a..b]).zip(ws) {
                                 let s = (t as usize + d as usize) % slots;
                                 ring[s * len + l.wrapping_sub(shift) as usize] += w;
                             }

@@ -64,7 +64,7 @@ pub mod stimulus;
 pub use engine::{MAX_EPOCH_STEPS, Network, PopulationInfo, RankRunStats, RunStats, simulate};
 pub use error::BuildError;
 pub use memory::{NetworkMemory, SynapseCount};
-pub use plasticity::{Plasticity, Share};
+pub use plasticity::{Plasticity, Share, SharedWeights};
 pub use projection::{Delays, Projection, Synaptic, Weights};
 pub use record::{
     CountingSink, CsvSpikeWriter, NullSink, Recordings, SpikeSink, Trace, WeightHistory,

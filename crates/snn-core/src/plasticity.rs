@@ -19,9 +19,25 @@
 //! replica to [`join`](Plasticity::join) with the [`Share`] it owned, so weights and rule state
 //! are bit-identical to a one-thread run. A rule that cannot fork (the default) is called on the
 //! coordinating thread in the same fixed order, also deterministically.
+//!
+//! **Split post spikes.** A forked rule whose per-synapse `on_post` update depends only on the
+//! presynaptic state, the weight and a factor of the postsynaptic state before the spike can say
+//! so ([`splits_post`](Plasticity::splits_post)). The engine then shares each post spike's
+//! column among all threads instead of leaving it to the thread that owns the target: the owner
+//! computes the factor ([`post_factor`](Plasticity::post_factor)) right after the neuron update
+//! and publishes it with its spikes, every thread updates its share of the column's synapses
+//! ([`on_post_part`](Plasticity::on_post_part), through [`SharedWeights`] into the owner's
+//! copy), and the owner then records the spike ([`on_post_end`](Plasticity::on_post_end)).
+//! Synapses whose source fired in the same step are left to the owner, after its `on_pre`, so
+//! pre-before-post order holds and no synapse is touched by two threads in a step; the step's
+//! deliveries read only the rows of sources that fired, which no other thread writes. Each
+//! synapse sees the same values as on one thread, so weights stay bit-identical; the work of a
+//! post spike no longer lands on one thread, which evens out the step-to-step load between the
+//! threads.
 
 use std::any::Any;
 use std::ops::Range;
+use std::sync::atomic::{AtomicU32, Ordering};
 
 use snn_types::Step;
 
@@ -70,6 +86,46 @@ pub trait Plasticity: Send + Any {
         None
     }
 
+    /// Whether this (forked) rule's `on_post` can be split between threads: for every post spike,
+    /// `on_post(step, post, sources, synapses, w)` must equal
+    /// `f = post_factor(step, post)`, then [`on_post_part`](Self::on_post_part) with `f` over any
+    /// partition of `(sources, synapses)` into pieces, called in any order, on replicas whose
+    /// presynaptic state is identical, then [`on_post_end`](Self::on_post_end). `false` (the
+    /// default) keeps `on_post` whole, in the owning thread.
+    fn splits_post(&self) -> bool {
+        false
+    }
+
+    /// For a splitting rule: the factor of the postsynaptic state that the per-synapse update of
+    /// a spike of `post` at `step` needs (the state before the spike is recorded). Called by the
+    /// owning thread after the neuron update, before the step's `on_pre` calls (which must not
+    /// change it).
+    fn post_factor(&mut self, step: Step, post: u32) -> f64 {
+        let _ = (step, post);
+        0.0
+    }
+
+    /// For a splitting rule: the per-synapse part of `on_post` for some of a post spike's
+    /// synapses (`sources[i]`, `synapses[i]` as in [`on_post`](Self::on_post)), given its
+    /// [`post_factor`](Self::post_factor). Reads only presynaptic state; may run on any thread's
+    /// replica, concurrently with other parts of the same or other columns.
+    fn on_post_part(
+        &self,
+        step: Step,
+        factor: f64,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &SharedWeights<'_>,
+    ) {
+        let _ = (step, factor, sources, synapses, weights);
+    }
+
+    /// For a splitting rule: records the spike of `post` at `step` in the postsynaptic state,
+    /// after every part of its update (called by the owning thread).
+    fn on_post_end(&mut self, step: Step, post: u32) {
+        let _ = (step, post);
+    }
+
     /// Takes back the state that a replica made by [`fork`](Self::fork) holds for `share`
     /// (postsynaptic state of its targets, per-synapse state of its synapses; presynaptic state,
     /// which every replica evolves identically, from any of them). Called once per replica, in
@@ -83,4 +139,60 @@ pub trait Plasticity: Send + Any {
 pub fn downcast_replica<T: Plasticity>(replica: Box<dyn Plasticity>) -> Option<Box<T>> {
     let any: Box<dyn Any> = replica;
     any.downcast::<T>().ok()
+}
+
+/// A projection's weights as several threads may update them at once, each thread different
+/// synapses ([`Plasticity::on_post_part`]): relaxed atomic loads and stores of the `f32` bits
+/// (plain moves on x86-64 and AArch64).
+#[derive(Debug, Clone, Copy)]
+pub struct SharedWeights<'a> {
+    w: &'a [AtomicU32],
+}
+
+impl<'a> SharedWeights<'a> {
+    /// A view of weights this thread holds exclusively.
+    pub fn new(w: &'a mut [f32]) -> Self {
+        // SAFETY: `AtomicU32` has the size and alignment of `f32` (4 bytes each), and the
+        // exclusive borrow guarantees no other access for `'a`.
+        let w = unsafe { &*(w as *mut [f32] as *const [AtomicU32]) };
+        Self { w }
+    }
+
+    /// A view of `len` weights at `ptr` that other threads may update concurrently (other
+    /// elements, or the same ones only through a `SharedWeights`).
+    ///
+    /// # Safety
+    /// `ptr` must point to `len` initialised `f32`s that stay allocated for `'a` and are not
+    /// accessed through a plain reference while any element of it is written through a view.
+    pub(crate) unsafe fn from_raw(ptr: *mut f32, len: usize) -> Self {
+        // SAFETY: the caller's contract; `AtomicU32` has the layout of `f32`.
+        let w = unsafe { std::slice::from_raw_parts(ptr as *const AtomicU32, len) };
+        Self { w }
+    }
+
+    /// Number of weights.
+    pub fn len(&self) -> usize {
+        self.w.len()
+    }
+
+    /// Whether there are none.
+    pub fn is_empty(&self) -> bool {
+        self.w.is_empty()
+    }
+
+    /// Weight `i`, or `None` beyond the end.
+    #[inline]
+    pub fn get(&self, i: usize) -> Option<f32> {
+        self.w
+            .get(i)
+            .map(|x| f32::from_bits(x.load(Ordering::Relaxed)))
+    }
+
+    /// Sets weight `i` (ignored beyond the end).
+    #[inline]
+    pub fn set(&self, i: usize, w: f32) {
+        if let Some(x) = self.w.get(i) {
+            x.store(w.to_bits(), Ordering::Relaxed);
+        }
+    }
 }

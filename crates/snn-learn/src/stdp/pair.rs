@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{Share, downcast_replica};
+use snn_core::plasticity::{Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
 use super::trace::{DecayTable, Traces};
@@ -282,6 +282,40 @@ impl Plasticity for PairStdp {
 
     fn fork(&self) -> Option<Box<dyn Plasticity>> {
         Some(Box::new(self.clone()))
+    }
+
+    /// Potentiation of a synapse needs only its `x` (presynaptic) and its weight: splittable
+    /// (the factor is unused).
+    fn splits_post(&self) -> bool {
+        true
+    }
+
+    fn post_factor(&mut self, _step: Step, post: u32) -> f64 {
+        self.y.ensure(post as usize + 1);
+        1.0
+    }
+
+    fn on_post_part(
+        &self,
+        step: Step,
+        _factor: f64,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &SharedWeights<'_>,
+    ) {
+        for (&j, &s) in sources.iter().zip(synapses) {
+            let Some(w) = weights.get(s as usize) else {
+                continue;
+            };
+            let x = self.x.at_or_zero(j as usize, step, &self.dx);
+            weights.set(s as usize, self.potentiate(w, x));
+        }
+    }
+
+    fn on_post_end(&mut self, step: Step, post: u32) {
+        self.y.ensure(post as usize + 1);
+        let nearest = self.nearest();
+        self.y.bump(post as usize, step, &self.dy, nearest);
     }
 
     fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {

@@ -3,7 +3,7 @@
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
-use snn_core::plasticity::{Share, downcast_replica};
+use snn_core::plasticity::{Share, SharedWeights, downcast_replica};
 use snn_core::{Plasticity, Projection};
 use snn_types::Step;
 
@@ -332,6 +332,30 @@ impl<R: Plasticity> Plasticity for Shared<R> {
         weights: &mut [f32],
     ) {
         self.lock().on_post(step, post, sources, synapses, weights)
+    }
+
+    fn splits_post(&self) -> bool {
+        self.lock().splits_post()
+    }
+
+    fn post_factor(&mut self, step: Step, post: u32) -> f64 {
+        self.lock().post_factor(step, post)
+    }
+
+    fn on_post_part(
+        &self,
+        step: Step,
+        factor: f64,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &SharedWeights<'_>,
+    ) {
+        self.lock()
+            .on_post_part(step, factor, sources, synapses, weights)
+    }
+
+    fn on_post_end(&mut self, step: Step, post: u32) {
+        self.lock().on_post_end(step, post)
     }
 
     /// A replica of the inner rule, wrapped in a new (unshared) lock.

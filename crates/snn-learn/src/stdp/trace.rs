@@ -91,6 +91,16 @@ impl Traces {
         v * d.factor(t.saturating_sub(self.last[i]))
     }
 
+    /// [`at`](Self::at), or 0 for a trace beyond the end (one that was never bumped).
+    #[inline]
+    pub fn at_or_zero(&self, i: usize, t: Step, d: &DecayTable) -> f64 {
+        if i < self.value.len() {
+            self.at(i, t, d)
+        } else {
+            0.0
+        }
+    }
+
     /// A spike at `t`: `x_i <- x_i(t) + 1` (all-to-all) or `x_i <- 1` (nearest spike).
     #[inline]
     pub fn bump(&mut self, i: usize, t: Step, d: &DecayTable, nearest: bool) {

@@ -2,7 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{Share, downcast_replica};
+use snn_core::plasticity::{Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
 use super::pair::{Bounds, Pairing};
@@ -425,7 +425,7 @@ impl Plasticity for TripletStdp {
         }
         self.o1.ensure(post as usize + 1);
         self.o2.ensure(post as usize + 1);
-        let f = self.post_factor(self.o2(post as usize, step));
+        let f = TripletStdp::post_factor(self, self.o2(post as usize, step));
         if f != 0.0 {
             for (&j, &s) in sources.iter().zip(synapses) {
                 let Some(w) = weights.get_mut(s as usize) else {
@@ -442,6 +442,46 @@ impl Plasticity for TripletStdp {
 
     fn fork(&self) -> Option<Box<dyn Plasticity>> {
         Some(Box::new(self.clone()))
+    }
+
+    /// Potentiation of a synapse needs its `r1` (presynaptic), its weight and the factor of
+    /// the post spike's `o2` before the spike: splittable.
+    fn splits_post(&self) -> bool {
+        true
+    }
+
+    fn post_factor(&mut self, step: Step, post: u32) -> f64 {
+        self.o1.ensure(post as usize + 1);
+        self.o2.ensure(post as usize + 1);
+        TripletStdp::post_factor(self, self.o2(post as usize, step))
+    }
+
+    fn on_post_part(
+        &self,
+        step: Step,
+        factor: f64,
+        sources: &[u32],
+        synapses: &[u32],
+        weights: &SharedWeights<'_>,
+    ) {
+        if factor == 0.0 {
+            return;
+        }
+        for (&j, &s) in sources.iter().zip(synapses) {
+            let Some(w) = weights.get(s as usize) else {
+                continue;
+            };
+            let r1 = self.r1.at_or_zero(j as usize, step, &self.d_r1);
+            if r1 != 0.0 {
+                weights.set(s as usize, self.clip(w as f64 + factor * r1));
+            }
+        }
+    }
+
+    fn on_post_end(&mut self, step: Step, post: u32) {
+        self.o1.ensure(post as usize + 1);
+        self.o2.ensure(post as usize + 1);
+        self.bump_post(post as usize, step);
     }
 
     fn join(&mut self, replica: Box<dyn Plasticity>, share: &Share<'_>) {
