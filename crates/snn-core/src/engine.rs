@@ -330,6 +330,8 @@ struct ThreadPlastic {
     split: bool,
     /// Per source neuron: fired in the current step (split rules only; cleared after use).
     spiked: Vec<bool>,
+    /// The sources marked in `spiked`.
+    fired: Vec<u32>,
 }
 
 /// A thread's weight copy as a raw pointer and length.
@@ -1800,6 +1802,7 @@ impl Network {
                     } else {
                         Vec::new()
                     },
+                    fired: Vec::new(),
                 });
             }
             forked[j] = true;
@@ -1967,8 +1970,9 @@ fn thread_plasticity(
                 // did not fire, and only through `SharedWeights`).
                 let w = unsafe { tp.raw.seg_mut(a, e) };
                 tp.rule.on_pre(t, g - sp.start, a, &targets[a..e], w);
-                if tp.split {
+                if tp.split && !tp.spiked[r] {
                     tp.spiked[r] = true;
+                    tp.fired.push(r as u32);
                 }
             }
         }
@@ -2036,14 +2040,10 @@ fn thread_plasticity(
         for &g in &own[lo..hi] {
             tp.rule.on_post_end(t, g - tpop.start);
         }
-        for b in shared {
-            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
-            let lo = l.partition_point(|&g| g < sp.start);
-            let hi = l.partition_point(|&g| g < sp.start + sp.size);
-            for &g in &l[lo..hi] {
-                tp.spiked[(g - sp.start) as usize] = false;
-            }
+        for &r in &tp.fired {
+            tp.spiked[r as usize] = false;
         }
+        tp.fired.clear();
     }
 }
 
