@@ -480,3 +480,135 @@ fn json_and_toml_load_the_same_network() {
     assert_eq!(from_json, spec);
     assert_eq!(from_toml, spec);
 }
+
+/// A rule whose updates do not commute (so any change of order shows in the weights): a pre
+/// spike scales its row's weights by 0.5 and adds 1 plus a quarter of each target's spike
+/// count; a post spike doubles its column's weights and adds terms of its own spike count
+/// (before the spike) and each source's. With `split` it lets the engine share post spikes
+/// between threads ([`Plasticity::splits_post`]).
+#[derive(Clone)]
+struct Order {
+    split: bool,
+    pre_count: Vec<u32>,
+    pre_last: Vec<Option<u64>>,
+    post_count: Vec<u32>,
+    /// Synapses whose source fired in the same step as their target (seen by `on_post`).
+    coincident: u64,
+}
+
+impl Order {
+    fn new(split: bool, n_pre: usize, n_post: usize) -> Self {
+        Self {
+            split,
+            pre_count: vec![0; n_pre],
+            pre_last: vec![None; n_pre],
+            post_count: vec![0; n_post],
+            coincident: 0,
+        }
+    }
+
+    fn post_update(&self, w: f32, factor: f64, src: u32) -> f32 {
+        let x = w as f64 * 2.0 - 0.5 * factor + 0.125 * self.pre_count[src as usize] as f64;
+        x.clamp(-1e6, 1e6) as f32
+    }
+}
+
+impl Plasticity for Order {
+    fn on_pre(&mut self, step: u64, pre: u32, _: usize, targets: &[u32], weights: &mut [f32]) {
+        for (w, &j) in weights.iter_mut().zip(targets) {
+            *w = *w * 0.5 + 1.0 + 0.25 * self.post_count[j as usize] as f32;
+        }
+        self.pre_count[pre as usize] += 1;
+        self.pre_last[pre as usize] = Some(step);
+    }
+
+    fn on_post(&mut self, step: u64, post: u32, sources: &[u32], synapses: &[u32], w: &mut [f32]) {
+        let f = self.post_factor(step, post);
+        for (&j, &s) in sources.iter().zip(synapses) {
+            w[s as usize] = self.post_update(w[s as usize], f, j);
+            self.coincident += (self.pre_last[j as usize] == Some(step)) as u64;
+        }
+        self.on_post_end(step, post);
+    }
+
+    fn fork(&self) -> Option<Box<dyn Plasticity>> {
+        Some(Box::new(self.clone()))
+    }
+
+    fn join(&mut self, replica: Box<dyn Plasticity>, share: &snn_core::Share<'_>) {
+        let Some(r) = snn_core::plasticity::downcast_replica::<Self>(replica) else {
+            return;
+        };
+        self.pre_count = r.pre_count.clone();
+        self.pre_last = r.pre_last.clone();
+        let t = share.targets.start as usize..share.targets.end as usize;
+        self.post_count[t.clone()].copy_from_slice(&r.post_count[t]);
+    }
+
+    fn splits_post(&self) -> bool {
+        self.split
+    }
+
+    fn post_factor(&mut self, _: u64, post: u32) -> f64 {
+        self.post_count[post as usize] as f64 + 1.0
+    }
+
+    fn on_post_part(
+        &self,
+        _: u64,
+        factor: f64,
+        sources: &[u32],
+        synapses: &[u32],
+        w: &snn_core::SharedWeights<'_>,
+    ) {
+        for (&j, &s) in sources.iter().zip(synapses) {
+            if let Some(x) = w.get(s as usize) {
+                w.set(s as usize, self.post_update(x, factor, j));
+            }
+        }
+    }
+
+    fn on_post_end(&mut self, _: u64, post: u32) {
+        self.post_count[post as usize] += 1;
+    }
+}
+
+/// Post spikes shared between threads ([`Plasticity::splits_post`]) give exactly the weights
+/// of one thread, including synapses whose source fires in the same step as their target
+/// (pre before post), over two runs; so does the unsplit path.
+#[test]
+fn split_post_spikes_keep_the_one_thread_weights() {
+    let spec = busy_spec();
+    let run = |threads: usize, split: bool| {
+        let mut net = Network::build_with_threads(&spec, threads).unwrap();
+        let pr = &net.projections()[0];
+        let rule = Order::new(split, pr.n_source(), pr.n_target());
+        net.set_plasticity(0, Box::new(rule)).unwrap();
+        let mut raster = SpikeRaster::new(0);
+        net.run(700, &mut raster);
+        net.run(800, &mut raster);
+        let w = net.projection_weights_mut(0).unwrap().to_vec();
+        let rule = net.take_plasticity(0).unwrap();
+        let any: Box<dyn std::any::Any> = rule;
+        let rule = any.downcast::<Order>().unwrap();
+        (raster, w, rule.pre_count, rule.post_count, rule.coincident)
+    };
+    let one = run(1, true);
+    assert!(one.4 > 0, "some synapses see pre and post in the same step");
+    assert!(one.3.iter().sum::<u32>() > 100, "targets fire");
+    for threads in [2, 3, 4] {
+        for split in [true, false] {
+            let r = run(threads, split);
+            assert!(r.0 == one.0, "{threads} threads, split {split}: spikes");
+            assert!(
+                r.1 == one.1,
+                "{threads} threads, split {split}: weights differ"
+            );
+            assert_eq!(
+                (&r.2, &r.3),
+                (&one.2, &one.3),
+                "{threads} threads: rule state"
+            );
+        }
+    }
+}
