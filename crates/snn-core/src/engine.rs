@@ -19,7 +19,9 @@
 //! lock and no atomic; one barrier per step separates update from delivery. Every target receives
 //! its inputs in the same order whatever the split, so spikes are bit-identical for any thread
 //! count. Plasticity runs in the thread that owns the targets, on a replica of the rule and a
-//! per-thread copy of the weights, gathered at the end of each run (see [`crate::plasticity`]).
+//! per-thread copy of the weights, gathered at the end of each run; a rule that splits post
+//! spikes (`Plasticity::splits_post`) works on the projection's own weights, every thread taking
+//! a share of each post spike's column (see [`crate::plasticity`]).
 
 use std::sync::{OnceLock, RwLock};
 
