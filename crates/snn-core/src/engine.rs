@@ -1598,15 +1598,33 @@ impl Network {
                 self.plastic_cols.iter().map(Option::as_ref).collect();
             let cols = &cols;
             let (first, rest) = parts.split_first_mut().expect("at least one partition");
+            // Without a rule on the coordinator nothing writes the projections during the run:
+            // each thread then holds one read guard for the whole run instead of taking the lock
+            // several times per step.
+            let hold =
+                || (!has_plasticity).then(|| projections.read().unwrap_or_else(|e| e.into_inner()));
+            macro_rules! prj {
+                ($held:expr, $g:ident) => {
+                    match &$held {
+                        Some(h) => &h[..],
+                        None => {
+                            $g = projections.read().unwrap_or_else(|e| e.into_inner());
+                            &$g[..]
+                        }
+                    }
+                };
+            }
             let worker = |pi: usize, part: &mut Partition| {
                 copy_thread_weights(part, pi, k, &projections, &table);
+                let held = hold();
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
                     part.update(t, slot, switch_steps);
                     if any_split {
-                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                        publish_post_factors(part, pops, &prj, t, &factors[pi][(t % 2) as usize]);
+                        let g;
+                        let prj = prj!(held, g);
+                        publish_post_factors(part, pops, prj, t, &factors[pi][(t % 2) as usize]);
                     }
                     {
                         let mut buf = shared[pi][(t % 2) as usize]
@@ -1619,10 +1637,11 @@ impl Network {
                     if has_plasticity {
                         barrier.wait(); // the coordinator applies plasticity in between
                     }
-                    let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                    let g;
+                    let prj = prj!(held, g);
                     if !part.plastic.is_empty() {
                         thread_plasticity(
-                            part, pi, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
+                            part, pi, k, pops, prj, cols, splits, &shared, &factors, &table, t,
                         );
                     }
                     for b in &shared {
@@ -1634,7 +1653,7 @@ impl Network {
                             pi,
                             k,
                             pops,
-                            &prj,
+                            prj,
                             strict_rows,
                             by_source,
                             splits,
@@ -1653,13 +1672,15 @@ impl Network {
                 // The calling thread runs partition 0 and coordinates.
                 let mut all = std::mem::take(&mut self.all_spikes);
                 copy_thread_weights(first, 0, k, &projections, &table);
+                let held = hold();
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
                     first.update(t, slot, switch_steps);
                     if any_split {
-                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                        publish_post_factors(first, pops, &prj, t, &factors[0][(t % 2) as usize]);
+                        let g;
+                        let prj = prj!(held, g);
+                        publish_post_factors(first, pops, prj, t, &factors[0][(t % 2) as usize]);
                     }
                     {
                         let mut buf = shared[0][(t % 2) as usize]
@@ -1679,8 +1700,9 @@ impl Network {
                     }
                     stats.spikes += all.len() as u64;
                     {
-                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                        stats.syn_events += out_events(pops, &prj, by_source, &all);
+                        let g;
+                        let prj = prj!(held, g);
+                        stats.syn_events += out_events(pops, prj, by_source, &all);
                     }
                     record_step(
                         pops,
@@ -1707,10 +1729,11 @@ impl Network {
                         barrier.wait();
                     }
                     {
-                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                        let g;
+                        let prj = prj!(held, g);
                         if !first.plastic.is_empty() {
                             thread_plasticity(
-                                first, 0, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
+                                first, 0, k, pops, prj, cols, splits, &shared, &factors, &table, t,
                             );
                         }
                         for b in &shared {
@@ -1722,7 +1745,7 @@ impl Network {
                                 0,
                                 k,
                                 pops,
-                                &prj,
+                                prj,
                                 strict_rows,
                                 by_source,
                                 splits,
