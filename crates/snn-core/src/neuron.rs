@@ -670,6 +670,33 @@ fn cond_quiet_mask_body(
     *count = c;
 }
 
+/// Keeps marked only the blocks of `mask` (quiet last step: conductances 0) whose arrivals and
+/// external currents are all zero this step, and counts them. `busy` is scratch.
+#[inline(always)]
+fn cond_input_mask_body(
+    in_ex: &[f32],
+    in_in: &[f32],
+    i_ext: &[f32],
+    busy: &mut [u8],
+    mask: &mut [bool],
+    count: &mut usize,
+) {
+    const B: usize = QUIET_BLOCK;
+    let n = busy.len();
+    let (in_ex, in_in, i_ext) = (&in_ex[..n], &in_in[..n], &i_ext[..n]);
+    for i in 0..n {
+        busy[i] =
+            (((in_ex[i].to_bits() | in_in[i].to_bits() | i_ext[i].to_bits()) << 1) != 0) as u8;
+    }
+    let mut c = 0;
+    for (m, chunk) in mask.iter_mut().zip(busy.chunks_exact(B)) {
+        let quiet = *m && u128::from_ne_bytes(chunk.try_into().expect("16 bytes")) == 0;
+        *m = quiet;
+        c += quiet as usize;
+    }
+    *count = c;
+}
+
 /// The `lif_cond_exp` step of a quiet block ([`QUIET_BLOCK`]): `V` relaxes by the precomputed
 /// constants (held while refractory), the conductances stay `0` (not written), then the
 /// threshold as in
@@ -747,6 +774,10 @@ pub(crate) struct CondQuiet {
     busy: Vec<u8>,
     mask: Vec<bool>,
     skip: u32,
+    /// `mask` holds the last step's quiet blocks: their conductances are still 0, so only
+    /// their inputs need looking at (busy blocks stay busy until the next full scan, at the
+    /// next flush step).
+    valid: bool,
 }
 
 /// One `lif_cond_exp` step `t` of a population (`kt` and `theta` for an adaptive threshold,
@@ -781,19 +812,33 @@ pub(crate) fn step_lif_cond_exp(
     let mut count = 0;
     if blocks == 0 || q.skip > 0 {
         q.skip = q.skip.saturating_sub(1);
+        q.valid = false;
     } else {
+        let full = !q.valid || q.mask.len() != blocks || t.is_multiple_of(FLUSH_EVERY_STEPS);
         q.mask.resize(blocks, false);
         q.busy.resize(m, 0);
-        cond_quiet_mask(
-            &g_ex[..m],
-            &g_in[..m],
-            &in_ex[..m],
-            &in_in[..m],
-            &i_ext[..m],
-            &mut q.busy,
-            &mut q.mask,
-            &mut count,
-        );
+        if full {
+            cond_quiet_mask(
+                &g_ex[..m],
+                &g_in[..m],
+                &in_ex[..m],
+                &in_in[..m],
+                &i_ext[..m],
+                &mut q.busy,
+                &mut q.mask,
+                &mut count,
+            );
+        } else {
+            cond_input_mask(
+                &in_ex[..m],
+                &in_in[..m],
+                &i_ext[..m],
+                &mut q.busy,
+                &mut q.mask,
+                &mut count,
+            );
+        }
+        q.valid = count > 0;
         if count == 0 {
             q.skip = QUIET_RESCAN_STEPS;
         }
@@ -1495,6 +1540,10 @@ dispatch!(update_lif_cond_exp_quiet_theta, update_lif_cond_exp_quiet_theta_body,
 ));
 dispatch!(flush_conductances, flush_conductances_body, flush_conductances_avx2,
     flush_conductances_avx512, (k: &LifCondExpCoef, g_ex: &mut [f64], g_in: &mut [f64]));
+dispatch!(cond_input_mask, cond_input_mask_body, cond_input_mask_avx2, cond_input_mask_avx512, (
+    in_ex: &[f32], in_in: &[f32], i_ext: &[f32], busy: &mut [u8], mask: &mut [bool],
+    count: &mut usize
+));
 dispatch!(cond_quiet_mask, cond_quiet_mask_body, cond_quiet_mask_avx2, cond_quiet_mask_avx512, (
     g_ex: &[f64], g_in: &[f64], in_ex: &[f32], in_in: &[f32], i_ext: &[f32], busy: &mut [u8],
     mask: &mut [bool], count: &mut usize
@@ -1730,7 +1779,9 @@ mod tests {
         let x = |i: usize, k: u64| {
             (crate::rng::mix64(i as u64 * 13 + k) >> 11) as f64 / (1u64 << 53) as f64
         };
-        // Blocks 0, 3, 4, 5 and 9 get no input at all; the others random input.
+        // Blocks 0, 3, 4, 5 and 9 start without conductance and input; block 3 gets input from
+        // step 100 on (quiet, then busy). Block 1 gets input until step 40 only (busy, then quiet
+        // once its conductances are flushed). Blocks 2 and 6 also get an external current.
         let quiet_block = |i: usize| matches!(i / QUIET_BLOCK, 0 | 3 | 4 | 5 | 9);
         let at = AdaptiveThreshold {
             theta_plus_mv: 0.5,
@@ -1740,6 +1791,8 @@ mod tests {
         };
         let kt = ThetaCoef::new(&at, 0.1);
         let mut quiet_seen = 0;
+        let mut block1_quiet_later = false;
+        let mut block3_wrong = None;
         for order in [InputOrder::Nest, InputOrder::Brian] {
             for integration in [CondIntegration::ExponentialEuler, CondIntegration::Euler] {
                 for adapt in [false, true] {
@@ -1774,9 +1827,12 @@ mod tests {
                     }
                     let mut b = a.clone();
                     let mut q = CondQuiet::default();
-                    for step in 0..150u64 {
+                    for step in 0..800u64 {
                         let input = |i: usize, s: u64| -> f32 {
-                            if quiet_block(i) || step % 7 == 3 {
+                            let b = i / QUIET_BLOCK;
+                            let off = (quiet_block(i) && !(b == 3 && step >= 100))
+                                || (b == 1 && step >= 40);
+                            if off || step % 7 == 3 {
                                 0.0
                             } else {
                                 (5.0 * x(i, 100 + s)) as f32
@@ -1789,7 +1845,13 @@ mod tests {
                             )
                         };
                         let i_ext: Vec<f32> = (0..n)
-                            .map(|i| if quiet_block(i) { 0.0 } else { 3.0 })
+                            .map(|i| {
+                                if matches!(i / QUIET_BLOCK, 2 | 6) {
+                                    3.0
+                                } else {
+                                    0.0
+                                }
+                            })
                             .collect();
                         let (mut ie, mut ii) = mk();
                         let mut fa = vec![0u8; n];
@@ -1826,6 +1888,12 @@ mod tests {
                         );
                         assert!(ie.iter().chain(&ii).all(|&c| c == 0.0), "arrivals consumed");
                         quiet_seen += q.mask.iter().filter(|&&m| m).count();
+                        if step >= 40 && q.mask.get(1) == Some(&true) {
+                            block1_quiet_later = true;
+                        }
+                        if (step < 100) != (q.mask.get(3) == Some(&true)) {
+                            block3_wrong = Some(step);
+                        }
                         a.5.extend_from_slice(&fa);
                         b.5.extend_from_slice(&fb);
                     }
@@ -1844,6 +1912,11 @@ mod tests {
             }
         }
         assert!(quiet_seen > 0, "the quiet path was taken");
+        assert!(block1_quiet_later, "a busy block turns quiet once flushed");
+        assert_eq!(
+            block3_wrong, None,
+            "block 3 quiet before its input, busy after"
+        );
     }
 
     /// Flushing spent conductances to 0 ([`FLUSH_MV`], every [`FLUSH_EVERY_STEPS`] steps)
