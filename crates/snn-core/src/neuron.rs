@@ -375,12 +375,12 @@ pub(crate) struct LifCondExpCoef {
 }
 
 /// A conductance whose whole remaining effect on `V` is below this (mV) is set to exactly `0`
-/// by [`flush_conductances`] at the start of every [`FLUSH_EVERY_STEPS`]-th step:
+/// by `flush_conductances` at the start of every [`FLUSH_EVERY_STEPS`]-th step:
 /// `g < FLUSH_MV C_m / (tau_syn span)`, with `span` the distance between the lowest and highest
 /// of `E_L`, `E_ex`, `E_in`, `V_th` and `V_reset` (a bound on the driving force while `V` stays
 /// between them). A decaying conductance would otherwise stay positive for about 745 `tau_syn`
 /// before it underflows; set to `0`, a neuron at rest takes the cheap path of
-/// [`step_lif_cond_exp`] (no `exp`, no division). The change to `V` is far below `f64` rounding
+/// `step_lif_cond_exp` (no `exp`, no division). The change to `V` is far below `f64` rounding
 /// of the state over a run. The flush depends only on the neuron's own state and the step
 /// number, so results do not depend on the thread count.
 pub const FLUSH_MV: f64 = 1e-12;
@@ -469,7 +469,7 @@ impl LifCondExpCoef {
 }
 
 /// The largest change of `V` (mV) that the conductances left at the start of a quiet window
-/// may still cause, for [`LifCondExpCoef::can_relax`] (their remaining charge times the largest
+/// may still cause, for `LifCondExpCoef::can_relax` (their remaining charge times the largest
 /// driving force, over `C_m`; the closed form leaves it out).
 pub const QUIET_TOLERANCE_MV: f64 = 1e-3;
 

@@ -470,8 +470,8 @@ impl Projection {
     }
 
     /// Local target index of every synapse, row by row; empty for a conv projection. Borrowed,
-    /// except when the delays are packed into the target words ([`delays_packed`]
-    /// (Self::delays_packed)): then a copy without them.
+    /// except when the delays are packed into the target words
+    /// ([`delays_packed`](Self::delays_packed)): then a copy without them.
     pub fn targets(&self) -> Cow<'_, [u32]> {
         match &self.layout {
             Layout::Csr {

@@ -319,7 +319,7 @@ impl PoissonTable {
     }
 
     /// The counts of neurons `g0, g0 + 1, ...` at step `t` of the counter-based stream `key`:
-    /// `out[i] = self.count(uniform_at(key, t, g0 + i))`, computed [`POISSON_HEAD`]-wide
+    /// `out[i] = self.count(uniform_at(key, t, g0 + i))`, computed `POISSON_HEAD`-wide
     /// without branches (vectorised where the CPU allows), then the rare draws beyond the head
     /// finished one by one.
     pub fn counts(&self, key: u64, t: Step, g0: u32, out: &mut [u32]) {

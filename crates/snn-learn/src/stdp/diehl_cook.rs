@@ -25,7 +25,7 @@
 //! The network runs on `snn-core`'s engine: [`network_spec`] builds it as a [`NetworkSpec`]
 //! (`lif_cond_exp` neurons with an adaptive threshold and Brian's input order, the input
 //! projection plastic through [`TripletStdp`]) and [`DiehlCook`] drives a
-//! [`Network`](snn_core::Network): Poisson input injected as spike rasters, excitatory spikes
+//! [`Network`]: Poisson input injected as spike rasters, excitatory spikes
 //! counted by a sink, weights normalised in place between presentations, thresholds read back
 //! and frozen for the labelling and test passes, the rest between images taken in closed form
 //! once the network is quiet ([`Network::advance_quiet`](snn_core::Network::advance_quiet)).
