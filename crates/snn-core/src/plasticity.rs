@@ -196,3 +196,39 @@ impl<'a> SharedWeights<'a> {
         }
     }
 }
+
+/// Synapses ahead of the current one whose weight a rule's column loop prefetches
+/// ([`prefetch_weight`]): a post spike's column is scattered over the whole weight array, so each
+/// weight is a cache miss, and asking for them early overlaps the misses.
+pub const PREFETCH_AHEAD: usize = 32;
+
+/// Hints the CPU to bring weight `i` of `weights` into the cache (no effect beyond the end, or
+/// on targets without a prefetch instruction). Never changes a value.
+#[inline(always)]
+pub fn prefetch_weight(weights: &[f32], i: usize) {
+    if let Some(w) = weights.get(i) {
+        prefetch_ptr(w as *const f32);
+    }
+}
+
+#[inline(always)]
+fn prefetch_ptr(p: *const f32) {
+    #[cfg(target_arch = "x86_64")]
+    // SAFETY: a prefetch is only a hint: it never faults and changes no memory (and SSE, which
+    // provides it, is part of every x86-64 CPU).
+    unsafe {
+        std::arch::x86_64::_mm_prefetch::<{ std::arch::x86_64::_MM_HINT_T0 }>(p as *const i8);
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    let _ = p;
+}
+
+impl SharedWeights<'_> {
+    /// [`prefetch_weight`] for a shared view.
+    #[inline(always)]
+    pub fn prefetch(&self, i: usize) {
+        if let Some(x) = self.w.get(i) {
+            prefetch_ptr(x.as_ptr() as *const f32);
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{Share, SharedWeights, downcast_replica};
+use snn_core::plasticity::{
+    PREFETCH_AHEAD, Share, SharedWeights, downcast_replica, prefetch_weight,
+};
 use snn_types::Step;
 
 use super::trace::{DecayTable, Traces};
@@ -269,7 +271,10 @@ impl Plasticity for PairStdp {
             self.x.ensure(m as usize + 1);
         }
         self.y.ensure(post as usize + 1);
-        for (&j, &s) in sources.iter().zip(synapses) {
+        for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
+            if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
+                prefetch_weight(weights, ahead as usize);
+            }
             let Some(w) = weights.get_mut(s as usize) else {
                 continue;
             };
@@ -303,7 +308,10 @@ impl Plasticity for PairStdp {
         synapses: &[u32],
         weights: &SharedWeights<'_>,
     ) {
-        for (&j, &s) in sources.iter().zip(synapses) {
+        for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
+            if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
+                weights.prefetch(ahead as usize);
+            }
             let Some(w) = weights.get(s as usize) else {
                 continue;
             };

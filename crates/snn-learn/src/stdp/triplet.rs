@@ -2,7 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{Share, SharedWeights, downcast_replica};
+use snn_core::plasticity::{
+    PREFETCH_AHEAD, Share, SharedWeights, downcast_replica, prefetch_weight,
+};
 use snn_types::Step;
 
 use super::pair::{Bounds, Pairing};
@@ -427,7 +429,10 @@ impl Plasticity for TripletStdp {
         self.o2.ensure(post as usize + 1);
         let f = TripletStdp::post_factor(self, self.o2(post as usize, step));
         if f != 0.0 {
-            for (&j, &s) in sources.iter().zip(synapses) {
+            for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
+                if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
+                    prefetch_weight(weights, ahead as usize);
+                }
                 let Some(w) = weights.get_mut(s as usize) else {
                     continue;
                 };
@@ -467,7 +472,10 @@ impl Plasticity for TripletStdp {
         if factor == 0.0 {
             return;
         }
-        for (&j, &s) in sources.iter().zip(synapses) {
+        for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
+            if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
+                weights.prefetch(ahead as usize);
+            }
             let Some(w) = weights.get(s as usize) else {
                 continue;
             };
