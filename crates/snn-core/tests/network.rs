@@ -578,9 +578,47 @@ impl Plasticity for Order {
 /// (pre before post), over two runs; so does the unsplit path.
 #[test]
 fn split_post_spikes_keep_the_one_thread_weights() {
-    let spec = busy_spec();
+    // A recurrent network with short columns (few synapses per target: each column's fired
+    // sources are found by testing every synapse) and a dense feed-forward one with long columns
+    // and few fired sources per step (found by binary search).
+    let dense = NetworkSpec::from_toml_str(
+        r#"
+        dt_ms = 0.5
+        seed = 5
+        [[populations]]
+        name = "in"
+        size = 300
+        neuron = { model = "input" }
+        [[populations]]
+        name = "out"
+        size = 24
+        neuron = { model = "lif_exp", tau_syn_ex_ms = 2.0 }
+        [[projections]]
+        source = "in"
+        target = "out"
+        connectivity = { rule = "all_to_all" }
+        weight = { dist = "uniform", low = 5.0, high = 60.0 }
+        [[stimuli]]
+        kind = "poisson"
+        target = "in"
+        rate_hz = 40.0
+        weight = 1.0
+        [[stimuli]]
+        kind = "poisson"
+        target = "out"
+        rate_hz = 3000.0
+        weight = 60.0
+        "#,
+    )
+    .unwrap();
+    for spec in [busy_spec(), dense] {
+        split_post_spikes_on(&spec);
+    }
+}
+
+fn split_post_spikes_on(spec: &NetworkSpec) {
     let run = |threads: usize, split: bool| {
-        let mut net = Network::build_with_threads(&spec, threads).unwrap();
+        let mut net = Network::build_with_threads(spec, threads).unwrap();
         let pr = &net.projections()[0];
         let rule = Order::new(split, pr.n_source(), pr.n_target());
         net.set_plasticity(0, Box::new(rule)).unwrap();
@@ -594,7 +632,12 @@ fn split_post_spikes_keep_the_one_thread_weights() {
         (raster, w, rule.pre_count, rule.post_count, rule.coincident)
     };
     let one = run(1, true);
-    assert!(one.4 > 0, "some synapses see pre and post in the same step");
+    assert!(
+        one.4 > 0,
+        "some synapses see pre and post in the same step (pre {}, post {})",
+        one.2.iter().sum::<u32>(),
+        one.3.iter().sum::<u32>()
+    );
     assert!(one.3.iter().sum::<u32>() > 100, "targets fire");
     for threads in [2, 3, 4] {
         for split in [true, false] {
