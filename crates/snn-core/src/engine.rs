@@ -332,10 +332,8 @@ struct ThreadPlastic {
     split: bool,
     /// Per source neuron: fired in the current step (split rules only; cleared after use).
     spiked: Vec<bool>,
-    /// The sources marked in `spiked`, ascending.
+    /// The sources marked in `spiked`.
     fired: Vec<u32>,
-    /// Scratch: position ranges of a column's synapses from fired sources.
-    excl: Vec<(usize, usize)>,
 }
 
 /// A thread's weight copy as a raw pointer and length.
@@ -1830,7 +1828,6 @@ impl Network {
                         Vec::new()
                     },
                     fired: Vec::new(),
-                    excl: Vec::new(),
                 });
             }
             forked[j] = true;
@@ -2026,11 +2023,6 @@ fn thread_plasticity(
         // holds), then records its own spikes.
         let rule = &*tp.rule;
         let spiked = &tp.spiked;
-        // `fired` is ascending (the spike lists are, in partition order), and so is each
-        // column's `col_src`: with few fired sources, their synapses in a column are found by
-        // binary search instead of testing every synapse of the share.
-        let fired = &tp.fired;
-        let excl = &mut tp.excl;
         let part_of = |w: &SharedWeights<'_>, f: f64, x0: usize, x1: usize| {
             rule.on_post_part(t, f, &c.col_src[x0..x1], &c.col_syn[x0..x1], w);
         };
@@ -2049,41 +2041,23 @@ fn thread_plasticity(
                 let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
                 let n = e - a;
                 let (ca, ce) = (a + n * pi / k, a + n * (pi + 1) / k);
-                // The synapses of fired sources in the column, as ascending position ranges.
-                excl.clear();
-                let col = &c.col_src[a..e];
-                if fired.len() * 16 < n {
-                    for &f in fired.iter() {
-                        let lo = col.partition_point(|&x| x < f);
-                        let hi = lo + col[lo..].partition_point(|&x| x == f);
-                        if lo < hi {
-                            excl.push((a + lo, a + hi));
-                        }
-                    }
-                } else {
-                    for (x, &src) in col.iter().enumerate() {
-                        if spiked[src as usize] {
-                            excl.push((a + x, a + x + 1));
-                        }
-                    }
-                }
-                // This thread's share minus those ranges.
                 let mut run = ca;
-                for &(x0, x1) in excl.iter() {
-                    if x1 <= run || x0 >= ce {
-                        continue;
+                for x in ca..ce {
+                    if spiked[c.col_src[x] as usize] {
+                        if run < x {
+                            part_of(&w, pf.factor, run, x);
+                        }
+                        run = x + 1;
                     }
-                    if run < x0 {
-                        part_of(&w, pf.factor, run, x0);
-                    }
-                    run = x1;
                 }
                 if run < ce {
                     part_of(&w, pf.factor, run, ce);
                 }
                 if q == pi {
-                    for &(x0, x1) in excl.iter() {
-                        part_of(&w, pf.factor, x0, x1);
+                    for x in a..e {
+                        if spiked[c.col_src[x] as usize] {
+                            part_of(&w, pf.factor, x, x + 1);
+                        }
                     }
                 }
             }
