@@ -578,9 +578,8 @@ impl Plasticity for Order {
 /// (pre before post), over two runs; so does the unsplit path.
 #[test]
 fn split_post_spikes_keep_the_one_thread_weights() {
-    // A recurrent network with short columns (few synapses per target: each column's fired
-    // sources are found by testing every synapse) and a dense feed-forward one with long columns
-    // and few fired sources per step (found by binary search).
+    // A recurrent network with short columns (few synapses per target) and a dense feed-forward
+    // one with long columns (300 synapses) and a few fired sources per step.
     let dense = NetworkSpec::from_toml_str(
         r#"
         dt_ms = 0.5
