@@ -2565,21 +2565,22 @@ impl Partition {
                 }
             }
         }
-        // Gather spikes: skip 64 silent flags at a time (one OR of eight words), then 8 at a time.
+        // Gather spikes: skip 64 silent flags at a time (one OR of eight words), then take the set
+        // bytes of each word by their trailing zeros.
         self.spikes.clear();
         let lo = self.lo;
-        let word = |c: &[u8]| u64::from_ne_bytes(c.try_into().expect("chunk of 8"));
+        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("chunk of 8"));
         let mut blocks = self.flags.chunks_exact(64);
         let mut i0 = 0u32;
         for block in &mut blocks {
             if block.chunks_exact(8).fold(0, |a, c| a | word(c)) != 0 {
                 for (k, c) in block.chunks_exact(8).enumerate() {
-                    if word(c) != 0 {
-                        for (j, &f) in c.iter().enumerate() {
-                            if f != 0 {
-                                self.spikes.push(lo + i0 + (8 * k + j) as u32);
-                            }
-                        }
+                    // Only the set bytes of the word, lowest first (no branch per flag).
+                    let mut w = word(c);
+                    while w != 0 {
+                        let j = (w.trailing_zeros() / 8) as usize;
+                        self.spikes.push(lo + i0 + (8 * k + j) as u32);
+                        w &= !(0xff_u64 << (8 * j));
                     }
                 }
             }
