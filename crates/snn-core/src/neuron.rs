@@ -630,6 +630,20 @@ pub(crate) const QUIET_BLOCK: usize = 16;
 /// populations).
 const QUIET_RESCAN_STEPS: u32 = 32;
 
+/// Marks the blocks of [`QUIET_BLOCK`] neurons whose `busy` bytes are all 0 (with `and_mask`,
+/// only among those already marked), one 16-byte test per block; returns how many are marked.
+#[inline(always)]
+fn block_mask(busy: &[u8], mask: &mut [bool], and_mask: bool) -> usize {
+    let mut c = 0;
+    for (m, chunk) in mask.iter_mut().zip(busy.chunks_exact(QUIET_BLOCK)) {
+        let clean = u128::from_ne_bytes(chunk.try_into().expect("16 bytes")) == 0;
+        let quiet = clean && (*m || !and_mask);
+        *m = quiet;
+        c += quiet as usize;
+    }
+    c
+}
+
 /// Marks each block of [`QUIET_BLOCK`] neurons whose conductances, arrivals and external
 /// currents are all zero (`NaN` counts as not zero), and counts them. `busy` is scratch of one
 /// byte per neuron.
@@ -645,7 +659,6 @@ fn cond_quiet_mask_body(
     mask: &mut [bool],
     count: &mut usize,
 ) {
-    const B: usize = QUIET_BLOCK;
     let n = busy.len();
     let (g_ex, g_in, in_ex, in_in, i_ext) = (
         &g_ex[..n],
@@ -661,13 +674,7 @@ fn cond_quiet_mask_body(
         let b = (in_ex[i].to_bits() | in_in[i].to_bits() | i_ext[i].to_bits()) << 1;
         busy[i] = ((a | b as u64) != 0) as u8;
     }
-    let mut c = 0;
-    for (m, chunk) in mask.iter_mut().zip(busy.chunks_exact(B)) {
-        let quiet = u128::from_ne_bytes(chunk.try_into().expect("16 bytes")) == 0;
-        *m = quiet;
-        c += quiet as usize;
-    }
-    *count = c;
+    *count = block_mask(busy, mask, false);
 }
 
 /// Keeps marked only the blocks of `mask` (quiet last step: conductances 0) whose arrivals and
@@ -681,20 +688,13 @@ fn cond_input_mask_body(
     mask: &mut [bool],
     count: &mut usize,
 ) {
-    const B: usize = QUIET_BLOCK;
     let n = busy.len();
     let (in_ex, in_in, i_ext) = (&in_ex[..n], &in_in[..n], &i_ext[..n]);
     for i in 0..n {
         busy[i] =
             (((in_ex[i].to_bits() | in_in[i].to_bits() | i_ext[i].to_bits()) << 1) != 0) as u8;
     }
-    let mut c = 0;
-    for (m, chunk) in mask.iter_mut().zip(busy.chunks_exact(B)) {
-        let quiet = *m && u128::from_ne_bytes(chunk.try_into().expect("16 bytes")) == 0;
-        *m = quiet;
-        c += quiet as usize;
-    }
-    *count = c;
+    *count = block_mask(busy, mask, true);
 }
 
 /// The `lif_cond_exp` step of a quiet block ([`QUIET_BLOCK`]): `V` relaxes by the precomputed

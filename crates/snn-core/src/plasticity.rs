@@ -198,18 +198,9 @@ impl<'a> SharedWeights<'a> {
 }
 
 /// Synapses ahead of the current one whose weight a rule's column loop prefetches
-/// ([`prefetch_weight`]): a post spike's column is scattered over the whole weight array, so each
-/// weight is a cache miss, and asking for them early overlaps the misses.
+/// ([`SharedWeights::prefetch`]): a post spike's column is scattered over the whole weight array,
+/// so each weight is a cache miss, and asking for them early overlaps the misses.
 pub const PREFETCH_AHEAD: usize = 32;
-
-/// Hints the CPU to bring weight `i` of `weights` into the cache (no effect beyond the end, or
-/// on targets without a prefetch instruction). Never changes a value.
-#[inline(always)]
-pub fn prefetch_weight(weights: &[f32], i: usize) {
-    if let Some(w) = weights.get(i) {
-        prefetch_ptr(w as *const f32);
-    }
-}
 
 #[inline(always)]
 fn prefetch_ptr(p: *const f32) {
@@ -224,7 +215,8 @@ fn prefetch_ptr(p: *const f32) {
 }
 
 impl SharedWeights<'_> {
-    /// [`prefetch_weight`] for a shared view.
+    /// Hints the CPU to bring weight `i` into the cache (no effect beyond the end, or on targets
+    /// without a prefetch instruction). Never changes a value.
     #[inline(always)]
     pub fn prefetch(&self, i: usize) {
         if let Some(x) = self.w.get(i) {

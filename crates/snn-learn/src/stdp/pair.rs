@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{
-    PREFETCH_AHEAD, Share, SharedWeights, downcast_replica, prefetch_weight,
-};
+use snn_core::plasticity::{PREFETCH_AHEAD, Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
 use super::trace::{DecayTable, Traces};
@@ -259,6 +257,8 @@ impl Plasticity for PairStdp {
         self.x.bump(pre as usize, step, &self.dx, nearest);
     }
 
+    /// The split parts in one go: [`Plasticity::post_factor`], then
+    /// [`Plasticity::on_post_part`] over the whole column, then [`Plasticity::on_post_end`].
     fn on_post(
         &mut self,
         step: Step,
@@ -267,22 +267,9 @@ impl Plasticity for PairStdp {
         synapses: &[u32],
         weights: &mut [f32],
     ) {
-        if let Some(&m) = sources.iter().max() {
-            self.x.ensure(m as usize + 1);
-        }
-        self.y.ensure(post as usize + 1);
-        for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
-            if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
-                prefetch_weight(weights, ahead as usize);
-            }
-            let Some(w) = weights.get_mut(s as usize) else {
-                continue;
-            };
-            let x = self.x.at(j as usize, step, &self.dx);
-            *w = self.potentiate(*w, x);
-        }
-        let nearest = self.nearest();
-        self.y.bump(post as usize, step, &self.dy, nearest);
+        let f = Plasticity::post_factor(self, step, post);
+        self.on_post_part(step, f, sources, synapses, &SharedWeights::new(weights));
+        self.on_post_end(step, post);
     }
 
     fn fork(&self) -> Option<Box<dyn Plasticity>> {

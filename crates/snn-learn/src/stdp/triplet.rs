@@ -2,9 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
-use snn_core::plasticity::{
-    PREFETCH_AHEAD, Share, SharedWeights, downcast_replica, prefetch_weight,
-};
+use snn_core::plasticity::{PREFETCH_AHEAD, Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
 use super::pair::{Bounds, Pairing};
@@ -309,10 +307,10 @@ impl TripletStdp {
         self.o1.at(i, t, &self.d_o1)
     }
 
-    /// `r1_j(t)`, the fast presynaptic trace.
+    /// `r1_j(t)`, the fast presynaptic trace (0 for a source never seen).
     #[inline]
     pub(crate) fn r1(&self, j: usize, t: Step) -> f64 {
-        self.r1.at(j, t, &self.d_r1)
+        self.r1.at_or_zero(j, t, &self.d_r1)
     }
 
     /// `r2_j(t)` before bumping.
@@ -413,6 +411,8 @@ impl Plasticity for TripletStdp {
         self.bump_pre(pre as usize, step);
     }
 
+    /// The split parts in one go: [`Plasticity::post_factor`], then
+    /// [`Plasticity::on_post_part`] over the whole column, then [`Plasticity::on_post_end`].
     fn on_post(
         &mut self,
         step: Step,
@@ -421,28 +421,9 @@ impl Plasticity for TripletStdp {
         synapses: &[u32],
         weights: &mut [f32],
     ) {
-        if let Some(&m) = sources.iter().max() {
-            self.r1.ensure(m as usize + 1);
-            self.r2.ensure(m as usize + 1);
-        }
-        self.o1.ensure(post as usize + 1);
-        self.o2.ensure(post as usize + 1);
-        let f = TripletStdp::post_factor(self, self.o2(post as usize, step));
-        if f != 0.0 {
-            for (k, (&j, &s)) in sources.iter().zip(synapses).enumerate() {
-                if let Some(&ahead) = synapses.get(k + PREFETCH_AHEAD) {
-                    prefetch_weight(weights, ahead as usize);
-                }
-                let Some(w) = weights.get_mut(s as usize) else {
-                    continue;
-                };
-                let r1 = self.r1(j as usize, step);
-                if r1 != 0.0 {
-                    *w = self.clip(*w as f64 + f * r1);
-                }
-            }
-        }
-        self.bump_post(post as usize, step);
+        let f = Plasticity::post_factor(self, step, post);
+        self.on_post_part(step, f, sources, synapses, &SharedWeights::new(weights));
+        self.on_post_end(step, post);
     }
 
     fn fork(&self) -> Option<Box<dyn Plasticity>> {
@@ -479,7 +460,7 @@ impl Plasticity for TripletStdp {
             let Some(w) = weights.get(s as usize) else {
                 continue;
             };
-            let r1 = self.r1.at_or_zero(j as usize, step, &self.d_r1);
+            let r1 = self.r1(j as usize, step);
             if r1 != 0.0 {
                 weights.set(s as usize, self.clip(w as f64 + factor * r1));
             }
