@@ -222,6 +222,8 @@ struct Partition {
     i_ext: Vec<f32>,
     /// Per-neuron currents set at run time ([`Network::set_input_current`]).
     i_runtime: Vec<f32>,
+    /// Every `i_ext` is 0 (kept by `refresh_currents`): kernels that can skip the current do.
+    no_i_ext: bool,
     flags: Vec<u8>,
     spikes: Vec<u32>,
     events: Vec<Event>,
@@ -717,6 +719,7 @@ impl Network {
                 ring_in: vec![0.0; self.slots * len],
                 i_ext: vec![0.0; len],
                 i_runtime: vec![0.0; len],
+                no_i_ext: true,
                 flags: vec![0; len],
                 spikes: Vec::with_capacity(len),
                 events: Vec::new(),
@@ -2381,6 +2384,7 @@ impl Partition {
                 }
             }
         }
+        self.no_i_ext = self.i_ext.iter().all(|&x| x == 0.0);
     }
 
     /// Stimuli, neuron updates and spike gathering for step `t` (ring slot `slot`).
@@ -2456,6 +2460,8 @@ impl Partition {
             let r = seg.off..seg.off + seg.len;
             let flags = &mut self.flags[r.clone()];
             let i_ext = &self.i_ext[r.clone()];
+            // The `lif_exp` kernels skip an all-zero external current (same result).
+            let i_ext_lif: &[f32] = if self.no_i_ext { &[] } else { i_ext };
             match &mut seg.state {
                 SegState::LifExp {
                     k,
@@ -2474,7 +2480,7 @@ impl Partition {
                     &mut t.theta,
                     &mut ring_ex[r.clone()],
                     &mut ring_in[r],
-                    i_ext,
+                    i_ext_lif,
                     flags,
                 ),
                 SegState::LifExp {
@@ -2492,7 +2498,7 @@ impl Partition {
                     refr,
                     &mut ring_ex[r.clone()],
                     &mut ring_in[r],
-                    i_ext,
+                    i_ext_lif,
                     flags,
                 ),
                 SegState::LifCondExp {

@@ -202,6 +202,8 @@ fn threshold<const ADAPT: bool>(
 /// One step of `lif_exp` over a range (NEST `iaf_psc_exp` order): integrate V unless refractory
 /// (else count the refractory period down), decay the currents and add this step's arrivals,
 /// then spike and reset if `V >= V_th` (plus `theta` when `ADAPT`; `theta` is unused otherwise).
+/// An empty `i_ext` means no external current: the loop then neither loads nor converts one
+/// (the constant term `P20 (I_e + 0)` is the same value, so results are unchanged).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn lif_exp_kernel<const ADAPT: bool>(
@@ -217,24 +219,57 @@ fn lif_exp_kernel<const ADAPT: bool>(
     i_ext: &[f32],
     flags: &mut [u8],
 ) {
+    if i_ext.is_empty() {
+        lif_exp_loop::<ADAPT, false>(
+            k, kt, v, i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags,
+        )
+    } else {
+        lif_exp_loop::<ADAPT, true>(
+            k, kt, v, i_ex, i_in, refr, theta, in_ex, in_in, i_ext, flags,
+        )
+    }
+}
+
+/// The loop of [`lif_exp_kernel`], with (`EXT`) or without an external current.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_exp_loop<const ADAPT: bool, const EXT: bool>(
+    k: &LifExpCoef,
+    kt: &ThetaCoef,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
+    theta: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
     let n = v.len();
-    let (i_ex, i_in, refr, in_ex, in_in, i_ext, flags) = (
+    let (i_ex, i_in, refr, in_ex, in_in, flags) = (
         &mut i_ex[..n],
         &mut i_in[..n],
         &mut refr[..n],
         &mut in_ex[..n],
         &mut in_in[..n],
-        &i_ext[..n],
         &mut flags[..n],
     );
+    let i_ext = if EXT { &i_ext[..n] } else { i_ext };
     let theta = if ADAPT { &mut theta[..n] } else { theta };
+    // `I_e + 0.0`, as the generic expression with a zero external current.
+    let drive0 = k.p20 * (k.i_e + 0.0);
     for i in 0..n {
         let r = refr[i];
         let vi = v[i];
         let ie = i_ex[i];
         let ii = i_in[i];
-        let integrated =
-            k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + k.p20 * (k.i_e + i_ext[i] as f64);
+        let drive = if EXT {
+            k.p20 * (k.i_e + i_ext[i] as f64)
+        } else {
+            drive0
+        };
+        let integrated = k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + drive;
         let v1 = if r <= 0.0 { integrated } else { vi };
         i_ex[i] = k.p11_ex * ie + in_ex[i] as f64;
         i_in[i] = k.p11_in * ii + in_in[i] as f64;
@@ -1765,6 +1800,85 @@ mod tests {
                 bits(&run(Isa::Avx512, cond, euler)),
                 "AVX-512 (cond {cond}, euler {euler})"
             );
+        }
+    }
+
+    /// The `lif_exp` kernels without an external current (an empty `i_ext`, as the engine passes
+    /// when every current is 0) give the bits of the generic loop with zero currents, on every
+    /// instruction set, with and without an adaptive threshold, with `I_e` of either sign and
+    /// zero; a non-zero current changes the result (the test sees the current).
+    #[test]
+    fn lif_exp_without_current_equals_zero_current() {
+        let n = 77;
+        let x = |i: usize, k: u64| {
+            (crate::rng::mix64(i as u64 * 13 + k) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let theta_k = ThetaCoef::new(
+            &snn_types::AdaptiveThreshold {
+                theta_plus_mv: 0.5,
+                tau_theta_ms: 50.0,
+                ..Default::default()
+            },
+            0.1,
+        );
+        type Out = (Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u64>, Vec<u8>);
+        let run = |isa: Isa, i_e: f64, adapt: bool, i_ext: &[f32]| -> Out {
+            force_isa(Some(isa));
+            let k = LifExpCoef::new(
+                &LifExpParams {
+                    i_e_pa: i_e,
+                    ..Default::default()
+                },
+                0.1,
+            );
+            let mut v: Vec<f64> = (0..n).map(|i| -5.0 + 20.0 * x(i, 1)).collect();
+            let mut a: Vec<f64> = (0..n).map(|i| 300.0 * x(i, 2)).collect();
+            let mut b: Vec<f64> = (0..n).map(|i| -300.0 * x(i, 3)).collect();
+            let mut refr: Vec<f64> = (0..n)
+                .map(|i| if x(i, 4) < 0.2 { 3.0 } else { 0.0 })
+                .collect();
+            let mut theta: Vec<f64> = (0..n).map(|i| x(i, 6)).collect();
+            let mut flags = vec![0u8; n];
+            let mut spikes = Vec::new();
+            for step in 0..60u64 {
+                let mut in_ex: Vec<f32> =
+                    (0..n).map(|i| (900.0 * x(i, 10 + step)) as f32).collect();
+                let mut in_in: Vec<f32> =
+                    (0..n).map(|i| (300.0 * x(i, 90 + step)) as f32).collect();
+                if adapt {
+                    update_lif_exp_theta(
+                        &k, &theta_k, &mut v, &mut a, &mut b, &mut refr, &mut theta, &mut in_ex,
+                        &mut in_in, i_ext, &mut flags,
+                    );
+                } else {
+                    update_lif_exp(
+                        &k, &mut v, &mut a, &mut b, &mut refr, &mut in_ex, &mut in_in, i_ext,
+                        &mut flags,
+                    );
+                }
+                spikes.extend_from_slice(&flags);
+            }
+            force_isa(None);
+            let f = |v: &[f64]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+            (f(&v), f(&a), f(&b), f(&refr), f(&theta), spikes)
+        };
+        let zeros = vec![0.0f32; n];
+        let neg_zeros = vec![-0.0f32; n];
+        let some = vec![1.0f32; n];
+        for isa in [Isa::Base, Isa::Avx2, Isa::Avx512] {
+            for i_e in [0.0, -0.0, 150.0, -40.0] {
+                for adapt in [false, true] {
+                    let generic = run(isa, i_e, adapt, &zeros);
+                    assert!(generic.5.iter().any(|&f| f != 0), "some neurons spike");
+                    assert_eq!(
+                        run(isa, i_e, adapt, &[]),
+                        generic,
+                        "{isa:?} I_e {i_e} {adapt}"
+                    );
+                    assert_eq!(run(isa, i_e, adapt, &neg_zeros), generic);
+                    assert_ne!(run(isa, i_e, adapt, &some), generic);
+                }
+            }
         }
     }
 
