@@ -245,7 +245,8 @@ impl Plasticity for PairStdp {
         targets: &[u32],
         weights: &mut [f32],
     ) {
-        if let Some(&m) = targets.iter().max() {
+        if let Some(&m) = targets.last() {
+            // Targets are sorted (the trait's contract): the last is the largest.
             self.y.ensure(m as usize + 1);
         }
         self.x.ensure(pre as usize + 1);

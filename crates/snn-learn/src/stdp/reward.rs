@@ -218,7 +218,8 @@ impl Plasticity for RewardStdp {
             return; // not the layout this rule was built for
         }
         let base = first_synapse;
-        if let Some(&m) = targets.iter().max() {
+        if let Some(&m) = targets.last() {
+            // Targets are sorted (the trait's contract): the last is the largest.
             self.y.ensure(m as usize + 1);
         }
         for (k, &i) in targets.iter().enumerate() {

@@ -46,37 +46,43 @@ impl DecayTable {
 }
 
 /// A vector of exponential traces `x_i(t)` (`dx/dt = -x/tau`, bumped on spikes), stored as the
-/// value at the last spike and that spike's step, and decayed only when read or bumped.
+/// value at the last spike and that spike's step, and decayed only when read or bumped. Each
+/// trace's value and step sit side by side (one cache line for both: rules read the traces of
+/// a row's or column's neurons in scattered order).
 #[derive(Clone, Debug)]
 pub struct Traces {
-    value: Vec<f64>,
-    last: Vec<Step>,
+    cells: Vec<TraceCell>,
+}
+
+/// One trace: its value at its last update and that update's step.
+#[derive(Clone, Copy, Debug, Default)]
+struct TraceCell {
+    value: f64,
+    last: Step,
 }
 
 impl Traces {
     /// `n` traces at zero.
     pub fn new(n: usize) -> Self {
         Self {
-            value: vec![0.0; n],
-            last: vec![0; n],
+            cells: vec![TraceCell::default(); n],
         }
     }
 
     /// Number of traces.
     pub fn len(&self) -> usize {
-        self.value.len()
+        self.cells.len()
     }
 
     /// True when there are no traces.
     pub fn is_empty(&self) -> bool {
-        self.value.is_empty()
+        self.cells.is_empty()
     }
 
     /// Grows to at least `n` traces (new ones at zero).
     pub fn ensure(&mut self, n: usize) {
-        if n > self.value.len() {
-            self.value.resize(n, 0.0);
-            self.last.resize(n, 0);
+        if n > self.cells.len() {
+            self.cells.resize(n, TraceCell::default());
         }
     }
 
@@ -84,17 +90,17 @@ impl Traces {
     /// update's value).
     #[inline]
     pub fn at(&self, i: usize, t: Step, d: &DecayTable) -> f64 {
-        let v = self.value[i];
-        if v == 0.0 {
+        let c = self.cells[i];
+        if c.value == 0.0 {
             return 0.0;
         }
-        v * d.factor(t.saturating_sub(self.last[i]))
+        c.value * d.factor(t.saturating_sub(c.last))
     }
 
     /// [`at`](Self::at), or 0 for a trace beyond the end (one that was never bumped).
     #[inline]
     pub fn at_or_zero(&self, i: usize, t: Step, d: &DecayTable) -> f64 {
-        if i < self.value.len() {
+        if i < self.cells.len() {
             self.at(i, t, d)
         } else {
             0.0
@@ -104,20 +110,20 @@ impl Traces {
     /// A spike at `t`: `x_i <- x_i(t) + 1` (all-to-all) or `x_i <- 1` (nearest spike).
     #[inline]
     pub fn bump(&mut self, i: usize, t: Step, d: &DecayTable, nearest: bool) {
-        self.value[i] = if nearest { 1.0 } else { self.at(i, t, d) + 1.0 };
-        self.last[i] = t;
+        let value = if nearest { 1.0 } else { self.at(i, t, d) + 1.0 };
+        self.cells[i] = TraceCell { value, last: t };
     }
 
     /// Adds `delta` at step `t`: `x_i <- x_i(t) + delta`.
     #[inline]
     pub fn add(&mut self, i: usize, t: Step, d: &DecayTable, delta: f64) {
-        self.value[i] = self.at(i, t, d) + delta;
-        self.last[i] = t;
+        let value = self.at(i, t, d) + delta;
+        self.cells[i] = TraceCell { value, last: t };
     }
 
     /// Step of the last bump of trace `i`.
     pub fn last_step(&self, i: usize) -> Step {
-        self.last[i]
+        self.cells[i].last
     }
 
     /// Copies traces `range` (clipped to `other`'s length) from `other`, growing to hold them:
@@ -128,19 +134,17 @@ impl Traces {
             return;
         }
         self.ensure(hi);
-        self.value[range.start..hi].copy_from_slice(&other.value[range.start..hi]);
-        self.last[range.start..hi].copy_from_slice(&other.last[range.start..hi]);
+        self.cells[range.start..hi].copy_from_slice(&other.cells[range.start..hi]);
     }
 
     /// Whether neuron `i`'s trace was ever bumped since the last clear (its value is non-zero).
     #[inline]
     pub fn is_set(&self, i: usize) -> bool {
-        self.value.get(i).is_some_and(|&v| v != 0.0)
+        self.cells.get(i).is_some_and(|c| c.value != 0.0)
     }
 
     /// All traces to zero.
     pub fn clear(&mut self) {
-        self.value.iter_mut().for_each(|v| *v = 0.0);
-        self.last.iter_mut().for_each(|v| *v = 0);
+        self.cells.fill(TraceCell::default());
     }
 }
