@@ -164,8 +164,9 @@ struct SimulateArgs {
     /// Background drive of the microcircuit (default: poisson).
     #[arg(long, value_enum, value_name = "KIND")]
     background: Option<BackgroundArg>,
-    /// Write the network's spec (TOML or JSON by extension) to this file and stop.
-    #[arg(long, value_name = "FILE")]
+    /// Write the network's spec (.toml or .json) to this file and stop (with --seed and
+    /// --duration-ms applied).
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["raster", "plot", "analyse", "warmup_ms", "dry_run_ranks", "plan_ranks"])]
     write_spec: Option<PathBuf>,
     /// Simulate this long (ms) first; its spikes are neither recorded nor analysed (default 0).
     #[arg(long, value_name = "T")]
@@ -334,6 +335,12 @@ fn flag_num(x: f64) -> String {
     if s.len() > 16 { format!("{x:e}") } else { s }
 }
 
+/// Most worker threads of one `snn simulate` process (over all the ranks of `--dry-run-ranks`):
+/// far more than any machine's cores, and few enough that the OS lets the process start them. A
+/// thread the OS refused to start (`--threads 4000` under a memory limit) panicked in the engine
+/// and left the other threads waiting at the step barrier for ever.
+const MAX_THREADS: usize = 1024;
+
 fn simulate(a: SimulateArgs) -> Result<()> {
     // Started by mpirun/srun as one of several ranks: run distributed, or refuse to run N copies.
     let launched = snn_core::comm::launched_ranks().filter(|&n| n > 1);
@@ -359,8 +366,26 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if a.threads == 0 {
         return Err(usage::usage("--threads must be at least 1"));
     }
+    if a.threads > MAX_THREADS {
+        return Err(usage::usage(format!(
+            "--threads {}: at most {MAX_THREADS} (spikes are the same for any count; more threads \
+             than cores only slow the run down)",
+            a.threads
+        )));
+    }
     if a.dry_run_ranks == Some(0) || a.plan_ranks == Some(0) {
         return Err(usage::usage("the rank count must be at least 1"));
+    }
+    if let Some(r) = a.dry_run_ranks
+        && r <= distributed::MAX_DRY_RUN_RANKS
+        && r.saturating_mul(a.threads) > MAX_THREADS
+    {
+        return Err(usage::usage(format!(
+            "--dry-run-ranks {r} with --threads {}: {} threads in one process, at most \
+             {MAX_THREADS} (every dry-run rank runs its own --threads)",
+            a.threads,
+            r.saturating_mul(a.threads)
+        )));
     }
     if let Some(r) = a.plan_rate_hz
         && !(r.is_finite() && r >= 0.0)
@@ -390,6 +415,18 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         ],
         &[outputs::Input::new(a.spec.as_deref())],
     )?;
+    // Checked up front, like --plot's: anything else was written as TOML whatever its name.
+    if let Some(p) = &a.write_spec
+        && !p
+            .extension()
+            .and_then(|e| e.to_str())
+            .is_some_and(|e| e.eq_ignore_ascii_case("toml") || e.eq_ignore_ascii_case("json"))
+    {
+        return Err(usage::usage(format!(
+            "--write-spec {}: the file name must end in .toml or .json",
+            p.display()
+        )));
+    }
     if a.spec.is_some() && a.network.is_some() {
         return Err(usage::usage(
             "--network selects a built-in network; it cannot be combined with a spec file",
@@ -453,6 +490,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
     }
     if let Some(p) = &a.write_spec {
+        // The spec runs as this command would have: its duration too, not only its seed.
+        if let Some(d) = a.duration_ms {
+            spec.duration_ms = Some(d);
+        }
         let text = match p.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("json") => spec.to_json_string(),
             _ => spec.to_toml_string()?,
@@ -601,6 +642,12 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     };
     let run_s = t1.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    if net.threads_refused() > 0 {
+        eprintln!(
+            "warning: the system refused to start one of the engine's {} threads; the run went on in one thread (same result, slower); ask for fewer with --threads",
+            net.threads()
+        );
+    }
     if let (Some(c), Some(dst)) = (csv, &a.raster) {
         let (file, _) = c
             .finish()

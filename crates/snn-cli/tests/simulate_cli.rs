@@ -422,3 +422,157 @@ fn analyse_at_a_scale_without_reference_run_says_so() {
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("no reference run at scale 0.01"), "{text}");
 }
+
+/// `--threads 4000` (or 8 dry-run ranks of 500 threads) under a memory limit made the OS refuse a
+/// thread: the engine panicked and the threads already started waited at the step barrier for
+/// ever. Absurd counts are now refused up front, naming the flag.
+#[test]
+fn absurd_thread_counts_are_refused_before_any_thread_starts() {
+    assert_clean_failure(
+        &["simulate", "--neurons", "20", "--threads", "4000"],
+        2,
+        "--threads 4000: at most 1024",
+    );
+    assert_clean_failure(
+        &["simulate", "--neurons", "20", "--threads", "99999999999"],
+        2,
+        "--threads 99999999999: at most 1024",
+    );
+    assert_clean_failure(
+        &[
+            "simulate",
+            "--neurons",
+            "20",
+            "--dry-run-ranks",
+            "8",
+            "--threads",
+            "500",
+        ],
+        2,
+        "4000 threads in one process, at most 1024",
+    );
+    // The largest count still runs (a tiny network uses at most one thread per neuron).
+    let out = snn()
+        .args([
+            "simulate",
+            "--network",
+            "coba",
+            "--neurons",
+            "20",
+            "--duration-ms",
+            "2",
+            "--threads",
+            "1024",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// `--write-spec` applied --seed but dropped --duration-ms, wrote TOML into `net.yaml`, and let
+/// --raster, --plot or --analyse pass although nothing is simulated.
+#[test]
+fn write_spec_keeps_the_duration_and_refuses_what_it_would_ignore() {
+    let dir = std::env::temp_dir().join(format!("snn-cli-write-spec-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    let toml = dir.join("net.toml");
+    let out = snn()
+        .args([
+            "simulate",
+            "--network",
+            "coba",
+            "--neurons",
+            "20",
+            "--duration-ms",
+            "25",
+            "--seed",
+            "7",
+            "--write-spec",
+        ])
+        .arg(&toml)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = std::fs::read_to_string(&toml).unwrap();
+    assert!(
+        text.contains("duration_ms = 25.0") && text.contains("seed = 7"),
+        "{text}"
+    );
+    // The written spec runs for 25 ms, as the command that wrote it would have.
+    let out = snn()
+        .arg("simulate")
+        .arg(&toml)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["sim_ms"], 25.0);
+    // JSON by extension, any case.
+    let json = dir.join("net.JSON");
+    let out = snn()
+        .args(["simulate", "--neurons", "20", "--write-spec"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    serde_json::from_slice::<serde_json::Value>(&std::fs::read(&json).unwrap()).unwrap();
+    // Another extension, or none, is refused and writes nothing.
+    for name in ["net.yaml", "net"] {
+        let p = dir.join(name);
+        let args = [
+            "simulate",
+            "--neurons",
+            "20",
+            "--write-spec",
+            p.to_str().unwrap(),
+        ];
+        assert_clean_failure(&args, 2, "must end in .toml or .json");
+        assert!(!p.exists());
+    }
+    // Flags that only matter for a run conflict with it.
+    let p = dir.join("other.toml");
+    for extra in [
+        ["--raster", "r.csv"],
+        ["--plot", "r.svg"],
+        ["--warmup-ms", "5"],
+        ["--dry-run-ranks", "2"],
+    ] {
+        let mut args = vec![
+            "simulate",
+            "--neurons",
+            "20",
+            "--write-spec",
+            p.to_str().unwrap(),
+        ];
+        args.extend(extra);
+        assert_clean_failure(&args, 2, "cannot be used with");
+    }
+    assert_clean_failure(
+        &[
+            "simulate",
+            "--neurons",
+            "20",
+            "--analyse",
+            "--write-spec",
+            p.to_str().unwrap(),
+        ],
+        2,
+        "cannot be used with",
+    );
+    assert!(!p.exists());
+    let mut left = names(&dir);
+    left.sort();
+    assert_eq!(left, ["net.JSON", "net.toml"]);
+    std::fs::remove_dir_all(&dir).ok();
+}

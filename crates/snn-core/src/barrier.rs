@@ -73,6 +73,62 @@ impl StepBarrier {
     }
 }
 
+/// A start signal for a run's worker threads: each waits at the gate until the coordinator has
+/// started all of them, then runs, or returns at once if one could not be started (so no
+/// thread is left waiting at a [`StepBarrier`] for a partner that never came).
+#[derive(Debug, Default)]
+pub(crate) struct StartGate {
+    state: Mutex<Option<bool>>,
+    cv: Condvar,
+}
+
+impl StartGate {
+    /// Blocks until [`open`](Self::open); returns whether to run.
+    pub(crate) fn wait(&self) -> bool {
+        let mut g = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            if let Some(go) = *g {
+                return go;
+            }
+            g = self.cv.wait(g).unwrap_or_else(|e| e.into_inner());
+        }
+    }
+
+    /// Releases the waiting threads: to run (`go`) or to return.
+    pub(crate) fn open(&self, go: bool) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = Some(go);
+        self.cv.notify_all();
+    }
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: the index (1-based) of the worker thread whose start fails, on runs
+    /// coordinated by this thread, as if the system had refused it; 0 for none.
+    pub(crate) static FAIL_WORKER_START: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// Starts a scoped worker thread named for the engine, or reports why the system refused it.
+pub(crate) fn spawn_worker<'scope, F>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    index: usize,
+    f: F,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, ()>>
+where
+    F: FnOnce() + Send + 'scope,
+{
+    #[cfg(test)]
+    if FAIL_WORKER_START.with(|f| f.get()) == index {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "refused by the test hook",
+        ));
+    }
+    std::thread::Builder::new()
+        .name(format!("snn-worker-{index}"))
+        .spawn_scoped(scope, f)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

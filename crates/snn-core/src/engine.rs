@@ -25,7 +25,7 @@
 
 use std::sync::{OnceLock, RwLock};
 
-use crate::barrier::StepBarrier;
+use crate::barrier::{StartGate, StepBarrier, spawn_worker};
 use crate::comm::{CommError, Communicator};
 
 use snn_types::budget::MemoryBudget;
@@ -486,6 +486,8 @@ pub struct Network {
     /// This rank and the number of ranks (0 and 1 in a single process).
     rank: usize,
     ranks: usize,
+    /// Runs that went on in the calling thread alone because the system refused a worker thread.
+    threads_refused: u64,
 }
 
 impl std::fmt::Debug for Network {
@@ -673,6 +675,7 @@ impl Network {
             owned,
             rank,
             ranks,
+            threads_refused: 0,
         };
         net.stimuli = plan;
         Ok(net)
@@ -874,6 +877,14 @@ impl Network {
     /// Number of threads the network is split over.
     pub fn threads(&self) -> usize {
         self.parts.len()
+    }
+
+    /// How many [`run`](Self::run)s went on in the calling thread alone because the system
+    /// refused to start a worker thread (a limit on threads or memory): each such run simulates
+    /// every partition in turn, with the same result as with the threads, only slower. 0 when
+    /// every run had its threads.
+    pub fn threads_refused(&self) -> u64 {
+        self.threads_refused
     }
 
     /// Integration step (ms).
@@ -1667,10 +1678,26 @@ impl Network {
                     }
                 }
             };
-            std::thread::scope(|scope| {
+            let gate = StartGate::default();
+            let refused = std::thread::scope(|scope| {
+                // Every worker waits at the gate until all have started: if the system refuses
+                // one, the others return without running and the run continues on this thread.
+                let mut refused = None;
                 for (i, part) in rest.iter_mut().enumerate() {
-                    let w = &worker;
-                    scope.spawn(move || w(i + 1, part));
+                    let (w, gate) = (&worker, &gate);
+                    let started = spawn_worker(scope, i + 1, move || {
+                        if gate.wait() {
+                            w(i + 1, part)
+                        }
+                    });
+                    if let Err(e) = started {
+                        refused = Some(e);
+                        break;
+                    }
+                }
+                gate.open(refused.is_none());
+                if refused.is_some() {
+                    return refused;
                 }
                 // The calling thread runs partition 0 and coordinates.
                 let mut all = std::mem::take(&mut self.all_spikes);
@@ -1764,7 +1791,96 @@ impl Network {
                     }
                 }
                 self.all_spikes = all;
+                None
             });
+            if refused.is_some() {
+                // The system would not start a worker thread (a limit on threads or memory):
+                // this thread runs every partition in turn, each phase of a step in partition
+                // order. Between two barriers the partitions touch disjoint data, so the order
+                // does not change the result: the same spikes and weights as with the threads.
+                self.threads_refused += 1;
+                let mut all = std::mem::take(&mut self.all_spikes);
+                let mut ps: Vec<&mut Partition> =
+                    std::iter::once(first).chain(rest.iter_mut()).collect();
+                for (pi, p) in ps.iter_mut().enumerate() {
+                    copy_thread_weights(p, pi, k, &projections, &table);
+                }
+                for i in 0..n_steps {
+                    let t = start + i;
+                    let slot = (t % slots as u64) as usize;
+                    let buf = (t % 2) as usize;
+                    for (pi, p) in ps.iter_mut().enumerate() {
+                        p.update(t, slot, switch_steps);
+                        if any_split {
+                            let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                            publish_post_factors(p, pops, &prj, t, &factors[pi][buf]);
+                        }
+                        let mut b = shared[pi][buf].write().unwrap_or_else(|e| e.into_inner());
+                        b.clear();
+                        b.extend_from_slice(&p.spikes);
+                    }
+                    all.clear();
+                    for b in &shared {
+                        all.extend_from_slice(&b[buf].read().unwrap_or_else(|e| e.into_inner()));
+                    }
+                    stats.spikes += all.len() as u64;
+                    {
+                        let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                        stats.syn_events += out_events(pops, &prj, by_source, &all);
+                    }
+                    record_step(
+                        pops,
+                        &mut self.rates,
+                        &self.rate_pops,
+                        &self.record_pop,
+                        &mut self.scratch,
+                        sink,
+                        t,
+                        &all,
+                    );
+                    if has_plasticity {
+                        let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
+                        apply_plasticity(
+                            pops,
+                            &mut prj,
+                            &mut self.plastic,
+                            &self.plastic_cols,
+                            &forked,
+                            &all,
+                            t,
+                        );
+                    }
+                    let prj = projections.read().unwrap_or_else(|e| e.into_inner());
+                    for (pi, p) in ps.iter_mut().enumerate() {
+                        if !p.plastic.is_empty() {
+                            thread_plasticity(
+                                p, pi, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
+                            );
+                        }
+                        for b in &shared {
+                            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
+                            deliver(
+                                p,
+                                pi,
+                                k,
+                                pops,
+                                &prj,
+                                strict_rows,
+                                by_source,
+                                splits,
+                                &l,
+                                t,
+                                slots,
+                            );
+                        }
+                    }
+                    stats.steps += 1;
+                    if (i + 1) % every == 0 {
+                        progress(i + 1);
+                    }
+                }
+                self.all_spikes = all;
+            }
         }
         self.parts = parts;
         self.projections = projections.into_inner().unwrap_or_else(|e| e.into_inner());
@@ -2883,10 +2999,28 @@ impl Network {
                     t += m;
                 }
             };
+            let gate = StartGate::default();
             std::thread::scope(|scope| {
+                // As in `run_parallel`: workers start only once all have been started.
                 for (i, part) in rest.iter_mut().enumerate() {
-                    let w = &worker;
-                    scope.spawn(move || w(i + 1, part));
+                    let (w, gate) = (&worker, &gate);
+                    let started = spawn_worker(scope, i + 1, move || {
+                        if gate.wait() {
+                            w(i + 1, part)
+                        }
+                    });
+                    if let Err(e) = started {
+                        failure = Some(CommError::Failed(format!(
+                            "rank {}: the system refused to start engine thread {} of {k} ({e}); run with fewer threads per rank",
+                            self.rank,
+                            i + 1
+                        )));
+                        break;
+                    }
+                }
+                gate.open(failure.is_none());
+                if failure.is_some() {
+                    return;
                 }
                 let mut send: Vec<u32> = Vec::new();
                 let mut recv: Vec<u32> = Vec::new();
@@ -3091,6 +3225,119 @@ fn rows_are_strict(p: &Projection) -> bool {
 mod tests {
     use super::*;
     use snn_types::{Spike, SpikeRaster};
+
+    /// A rule for the thread-refusal test whose updates do not commute: a pre spike halves its
+    /// row's weights and adds 1 plus a quarter of each target's spike count; post spikes are
+    /// split between threads (each share doubles its weights and subtracts a term of the
+    /// target's count).
+    #[derive(Clone)]
+    struct Halve {
+        post_count: Vec<u32>,
+    }
+
+    impl Plasticity for Halve {
+        fn on_pre(&mut self, _: u64, _: u32, _: usize, targets: &[u32], weights: &mut [f32]) {
+            for (w, &j) in weights.iter_mut().zip(targets) {
+                *w = *w * 0.5 + 1.0 + 0.25 * self.post_count[j as usize] as f32;
+            }
+        }
+
+        fn on_post(&mut self, step: u64, post: u32, src: &[u32], syn: &[u32], w: &mut [f32]) {
+            let f = self.post_factor(step, post);
+            self.on_post_part(step, f, src, syn, &SharedWeights::new(w));
+            self.on_post_end(step, post);
+        }
+
+        fn fork(&self) -> Option<Box<dyn Plasticity>> {
+            Some(Box::new(self.clone()))
+        }
+
+        fn join(&mut self, replica: Box<dyn Plasticity>, share: &crate::Share<'_>) {
+            if let Some(r) = crate::plasticity::downcast_replica::<Self>(replica) {
+                let t = share.targets.start as usize..share.targets.end as usize;
+                self.post_count[t.clone()].copy_from_slice(&r.post_count[t]);
+            }
+        }
+
+        fn splits_post(&self) -> bool {
+            true
+        }
+
+        fn post_factor(&mut self, _: u64, post: u32) -> f64 {
+            self.post_count[post as usize] as f64 + 1.0
+        }
+
+        fn on_post_part(&self, _: u64, f: f64, _: &[u32], syn: &[u32], w: &SharedWeights<'_>) {
+            for &s in syn {
+                if let Some(x) = w.get(s as usize) {
+                    w.set(
+                        s as usize,
+                        ((x as f64 * 2.0 - 0.5 * f).clamp(-1e6, 1e6)) as f32,
+                    );
+                }
+            }
+        }
+
+        fn on_post_end(&mut self, _: u64, post: u32) {
+            self.post_count[post as usize] += 1;
+        }
+    }
+
+    /// When the system refuses a worker thread, the run goes on in the calling thread over
+    /// every partition (no panic, no thread left waiting) and gives the spikes and learned
+    /// weights of one thread; the next run, with its threads, continues identically.
+    #[test]
+    fn a_refused_worker_thread_runs_on_the_calling_thread() {
+        let mut spec = crate::models::cuba(600, 3);
+        spec.stimuli.push(snn_types::StimulusSpec::Poisson {
+            target: "exc".into(),
+            rate_hz: 800.0,
+            weight: 3.0,
+            receptor: snn_types::Receptor::Excitatory,
+            start_ms: 0.0,
+            stop_ms: None,
+        });
+        let run = |threads: usize, refuse: usize| {
+            let mut net = Network::build_with_threads(&spec, threads).unwrap();
+            let n = net.projections()[0].n_target();
+            net.set_plasticity(
+                0,
+                Box::new(Halve {
+                    post_count: vec![0; n],
+                }),
+            )
+            .unwrap();
+            let mut raster = SpikeRaster::new(0);
+            crate::barrier::FAIL_WORKER_START.with(|f| f.set(refuse));
+            net.run(400, &mut raster);
+            crate::barrier::FAIL_WORKER_START.with(|f| f.set(0));
+            net.run(300, &mut raster);
+            let w = net.projection_weights_mut(0).unwrap().to_vec();
+            (raster, w, net.threads_refused())
+        };
+        let one = run(1, 0);
+        assert!(
+            one.0.len() > 200,
+            "the network fires ({} spikes)",
+            one.0.len()
+        );
+        for (threads, refuse) in [(3, 2), (3, 1), (2, 1)] {
+            let got = run(threads, refuse);
+            assert_eq!(got.2, 1, "{threads} threads: one run went on alone");
+            assert_eq!(
+                got.0, one.0,
+                "{threads} threads, thread {refuse} refused: spikes"
+            );
+            assert!(
+                got.1
+                    .iter()
+                    .zip(&one.1)
+                    .all(|(a, b)| a.to_bits() == b.to_bits()),
+                "{threads} threads, thread {refuse} refused: weights"
+            );
+        }
+        assert_eq!(run(3, 0).2, 0);
+    }
 
     /// Injected input spikes that have been delivered are dropped at the next injection: a
     /// network fed one raster after another keeps only the pending ones (it used to keep every

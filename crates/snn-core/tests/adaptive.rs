@@ -269,7 +269,7 @@ fn validation_names_the_field() {
         (
             spec(r#"{ model = "adex" }"#)
                 + "[[recording.state]]\npopulation = \"n\"\nneurons = [0]\nvariable = \"theta\"\n",
-            "recording.state[0].variable: a adex neuron has no `theta`",
+            "recording.state[0].variable: an adex neuron has no `theta`",
         ),
     ];
     for (text, expect) in cases {

@@ -411,7 +411,7 @@ fn bad_parameters_name_the_field() {
                 "a_ns = 4.0",
                 "[[recording.state]]\npopulation = \"n\"\nneurons = [0]\nvariable = \"i_syn_in\"\n",
             ),
-            "a adex neuron has no `i_syn_in`; it has `v`, `u`",
+            "an adex neuron has no `i_syn_in`; it has `v`, `u`",
         ),
     ];
     for (text, expect) in cases {

@@ -297,7 +297,7 @@ fn bad_parameters_name_the_field() {
                 "a = 0.02",
                 "[[recording.state]]\npopulation = \"n\"\nneurons = [0]\nvariable = \"i_syn_ex\"\n",
             ),
-            "a izhikevich neuron has no `i_syn_ex`; it has `v`, `u`",
+            "an izhikevich neuron has no `i_syn_ex`; it has `v`, `u`",
         ),
     ];
     for (text, expect) in cases {

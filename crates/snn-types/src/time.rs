@@ -54,16 +54,24 @@ pub const MAX_STEPS: Step = 1 << 40;
 /// Smallest time step accepted (ms): 1e-6 ms, one nanosecond.
 pub const MIN_DT_MS: f64 = 1e-6;
 
+/// A number for an error message: Rust's shortest form when that is short (`0.1`, `-60`), else
+/// scientific notation (`1e-300`, `1e300`), never hundreds of digits.
+pub(crate) fn num(x: f64) -> String {
+    let s = x.to_string();
+    if s.len() > 20 { format!("{x:e}") } else { s }
+}
+
 /// Checks a time step: finite, positive and at least [`MIN_DT_MS`]. The error says what is
 /// wrong, without naming the field (the caller does: `dt_ms`, a flag...).
 pub fn check_dt(dt_ms: f64) -> Result<(), String> {
     if !dt_ms.is_finite() {
         Err(format!("must be a finite number, got {dt_ms}"))
     } else if dt_ms <= 0.0 {
-        Err(format!("must be > 0, got {dt_ms}"))
+        Err(format!("must be > 0, got {}", num(dt_ms)))
     } else if dt_ms < MIN_DT_MS {
         Err(format!(
-            "{dt_ms} ms is below the smallest step of {MIN_DT_MS} ms"
+            "{} ms is below the smallest step of {MIN_DT_MS} ms",
+            num(dt_ms)
         ))
     } else {
         Ok(())
@@ -76,11 +84,13 @@ pub fn check_dt(dt_ms: f64) -> Result<(), String> {
 pub fn check_duration(ms: f64, dt_ms: f64) -> Result<(), String> {
     check_time(ms, dt_ms)?;
     if ms <= 0.0 {
-        return Err(format!("must be > 0, got {ms}"));
+        return Err(format!("must be > 0, got {}", num(ms)));
     }
     if ms_to_steps(ms, dt_ms) == Some(0) {
         return Err(format!(
-            "{ms} ms is shorter than one step of dt = {dt_ms} ms"
+            "{} ms is shorter than one step of dt = {} ms",
+            num(ms),
+            num(dt_ms)
         ));
     }
     Ok(())
@@ -93,12 +103,13 @@ pub fn check_time(ms: f64, dt_ms: f64) -> Result<(), String> {
         return Err(format!("must be a finite number, got {ms}"));
     }
     if ms < 0.0 {
-        return Err(format!("must be >= 0, got {ms}"));
+        return Err(format!("must be >= 0, got {}", num(ms)));
     }
     if check_dt(dt_ms).is_ok() && ms / dt_ms > MAX_STEPS as f64 {
         return Err(format!(
-            "{ms:e} ms is {:.3e} steps of dt = {dt_ms} ms, more than the maximum of 2^40 ({MAX_STEPS})",
-            ms / dt_ms
+            "{ms:e} ms is {:.3e} steps of dt = {} ms, more than the maximum of 2^40 ({MAX_STEPS})",
+            ms / dt_ms,
+            num(dt_ms)
         ));
     }
     Ok(())

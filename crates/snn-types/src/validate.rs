@@ -7,7 +7,7 @@ use crate::error::SpecIssue;
 use crate::params::{CondIntegration, LifCondExpParams, NeuronModel};
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
 use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
-use crate::time::{check_dt, check_duration, check_time, ms_to_steps};
+use crate::time::{check_dt, check_duration, check_time, ms_to_steps, num};
 
 /// How far (in standard deviations) a truncated normal's bounds may lie beyond its mean
 /// before validation refuses it (the redraw loop would almost never accept).
@@ -44,13 +44,13 @@ impl Checker {
 
     fn positive(&mut self, path: &str, v: f64) {
         if self.finite(path, v) && v <= 0.0 {
-            self.err(path, format!("must be > 0, got {v}"));
+            self.err(path, format!("must be > 0, got {}", num(v)));
         }
     }
 
     fn non_negative(&mut self, path: &str, v: f64) {
         if self.finite(path, v) && v < 0.0 {
-            self.err(path, format!("must be >= 0, got {v}"));
+            self.err(path, format!("must be >= 0, got {}", num(v)));
         }
     }
 
@@ -143,11 +143,17 @@ impl Checker {
         if dt > 0.0 && dt.is_finite() {
             // Half a step of slack: a delay of exactly dt written as 0.1 must pass.
             if ms < dt * (1.0 - 1e-9) {
-                self.err(path, format!("{ms} ms is shorter than dt = {dt} ms"));
+                self.err(
+                    path,
+                    format!("{} ms is shorter than dt = {} ms", num(ms), num(dt)),
+                );
             } else if (ms / dt).round() > MAX_DELAY_STEPS as f64 {
                 self.err(
                     path,
-                    format!("{ms} ms exceeds the maximum of {MAX_DELAY_STEPS} steps"),
+                    format!(
+                        "{} ms exceeds the maximum of {MAX_DELAY_STEPS} steps",
+                        num(ms)
+                    ),
                 );
             }
         }
@@ -337,7 +343,7 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                 if c.finite(&format!("{path}.{f}"), x) && !(lo..=1e6).contains(&x) {
                     c.err(
                         format!("{path}.{f}"),
-                        format!("must be in [{lo}, 1e6], got {x}"),
+                        format!("must be in [{lo}, 1e6], got {}", num(x)),
                     );
                 }
             }
@@ -429,13 +435,19 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
         StateVar::GIn => "g_in",
         StateVar::Theta => "theta",
     };
+    // "an adex neuron", "an izhikevich neuron", "a lif_exp neuron".
+    let a = if name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
+    };
     if v == StateVar::Theta && matches!(m, NeuronModel::LifExp(_) | NeuronModel::LifCondExp(_)) {
         return Err(format!(
-            "a {name} neuron has a `theta` only with an `adaptive_threshold` block"
+            "{a} {name} neuron has a `theta` only with an `adaptive_threshold` block"
         ));
     }
     Err(format!(
-        "a {name} neuron has no `{}`; it has {}",
+        "{a} {name} neuron has no `{}`; it has {}",
         var(&v),
         has.iter()
             .map(|x| format!("`{}`", var(x)))
@@ -656,7 +668,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     Some(l) if l < 0.5 * dt * (1.0 - 1e-9) => c.err(
                         format!("{dpath}.low"),
                         format!(
-                            "{l} ms is shorter than half of dt = {dt} ms: a delay drawn there rounds to zero steps"
+                            "{} ms is shorter than half of dt = {} ms: a delay drawn there rounds to zero steps",
+                            num(l),
+                            num(dt)
                         ),
                     ),
                     Some(_) => {}
@@ -1122,17 +1136,21 @@ pub(crate) fn check_readout(spec: &NetworkSpec, r: &ReadoutSpec) -> Vec<SpecIssu
             return;
         }
         if ms < 0.0 {
-            c.err(path, format!("must be >= 0, got {ms}"));
+            c.err(path, format!("must be >= 0, got {}", num(ms)));
             return;
         }
         if !dt_ok {
             return;
         }
         match ms_to_steps(ms, dt) {
-            None => c.err(path, format!("{ms} ms is too long")),
+            None => c.err(path, format!("{} ms is too long", num(ms))),
             Some(0) if at_least_one_step => c.err(
                 path,
-                format!("must cover at least one step of dt = {dt} ms, got {ms} ms"),
+                format!(
+                    "must cover at least one step of dt = {} ms, got {} ms",
+                    num(dt),
+                    num(ms)
+                ),
             ),
             Some(_) => {}
         }

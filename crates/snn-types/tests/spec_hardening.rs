@@ -246,3 +246,75 @@ state = [{{ population = "e", neurons = [0], variable = "theta" }}]
         assert!(err.contains(msg), "{order}: {err}");
     }
 }
+
+/// A tiny or huge number in a refused field was printed in full: `duration_ms = 1e-300` gave an
+/// error of 300 digits, `dt_ms = 1e300` one of 300 zeros. They are now written in scientific
+/// notation, while ordinary values keep their plain form. Also the article before a model:
+/// "an adex neuron", not "a adex neuron".
+#[test]
+fn extreme_numbers_in_errors_stay_short() {
+    let spec = |head: &str, neuron: &str| {
+        format!(
+            "{head}\n[[populations]]\nname = \"p\"\nsize = 2\nneuron = {{ model = \"{neuron}\" }}\n"
+        )
+    };
+    for (head, neuron, field, want) in [
+        (
+            "dt_ms = 0.1\nduration_ms = 1e-300",
+            "lif_exp",
+            "duration_ms",
+            "1e-300 ms",
+        ),
+        (
+            "dt_ms = 0.1\nduration_ms = -1e-300",
+            "lif_exp",
+            "duration_ms",
+            "got -1e-300",
+        ),
+        (
+            "dt_ms = 1e300\nduration_ms = 10.0",
+            "lif_exp",
+            "duration_ms",
+            "dt = 1e300 ms",
+        ),
+        ("dt_ms = 1e-300", "lif_exp", "dt_ms", "1e-300 ms"),
+        ("dt_ms = -1e-300", "lif_exp", "dt_ms", "got -1e-300"),
+        (
+            "dt_ms = 0.1\nduration_ms = 0.01",
+            "lif_exp",
+            "duration_ms",
+            "0.01 ms",
+        ),
+    ] {
+        let got = issues(&spec(head, neuron));
+        assert_eq!(got.len(), 1, "{head}: {got:?}");
+        assert!(
+            got[0].starts_with(&format!("{field}:")) && got[0].contains(want),
+            "{head}: {got:?}"
+        );
+        assert!(got[0].len() < 160, "{head}: {got:?}");
+    }
+    // Neuron parameters through the shared checks.
+    let text = "dt_ms = 0.1\n[[populations]]\nname = \"p\"\nsize = 2\n\
+                neuron = { model = \"lif_cond_exp\", c_m_pf = -1e-300, t_ref_ms = -1e-300 }\n";
+    let got = issues(text);
+    assert_eq!(got.len(), 2, "{got:#?}");
+    assert!(
+        got.iter()
+            .any(|g| g == "populations[0].neuron.c_m_pf: must be > 0, got -1e-300"),
+        "{got:#?}"
+    );
+    assert!(
+        got.iter()
+            .any(|g| g == "populations[0].neuron.t_ref_ms: must be >= 0, got -1e-300"),
+        "{got:#?}"
+    );
+    // Articles.
+    let text = "dt_ms = 0.1\n[[populations]]\nname = \"p\"\nsize = 2\nneuron = { model = \"adex\" }\n\
+                [recording]\nstate = [{ population = \"p\", neurons = [0], variable = \"theta\" }]\n";
+    let got = issues(text);
+    assert_eq!(
+        got,
+        ["recording.state[0].variable: an adex neuron has no `theta`; it has `v`, `u`"],
+    );
+}
