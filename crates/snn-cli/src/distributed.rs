@@ -127,16 +127,23 @@ pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
         .fold(0u64, |a, r| a.saturating_add(r.build_bytes));
     job.budget
         .check(format!("{ranks} dry-run ranks in one process"), total)?;
-    let results: Vec<Result<Vec<RankSummary>>> = std::thread::scope(|s| {
-        let handles: Vec<_> = DryRun::group(ranks)
-            .into_iter()
-            .map(|mut c| s.spawn(move || rank_job(&mut c, job, false)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().unwrap_or_else(|_| Err(anyhow!("a rank panicked"))))
-            .collect()
-    });
+    // Every rank must run (they exchange spikes): none starts before all threads have.
+    let results: Vec<Result<Vec<RankSummary>>> = snn_core::workers::run_all(
+        DryRun::group(ranks),
+        |mut c| rank_job(&mut c, job, false),
+        spawn,
+    )
+    .map_err(|e| {
+        anyhow!(
+            "cannot start the thread of dry-run rank {} of {ranks}: {}; no rank ran (use fewer \
+             --dry-run-ranks or --threads)",
+            e.task,
+            e.error
+        )
+    })?
+    .into_iter()
+    .map(|h| h.unwrap_or_else(|_| Err(anyhow!("a rank panicked"))))
+    .collect();
     let mut summaries = None;
     let mut stopped = None;
     for r in results {
@@ -161,6 +168,30 @@ pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
         "dry run: threads of one process",
         Some(&plan),
     )
+}
+
+#[cfg(test)]
+thread_local! {
+    /// Test hook: the index (1-based) of the rank thread whose start fails, on dry runs started
+    /// by this thread, as if the system had refused it; 0 for none.
+    static REFUSE_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How the dry-run ranks are started: [`snn_core::workers::spawn`], which reports a refusal
+/// instead of panicking (tests refuse the thread set in `REFUSE_THREAD`).
+fn spawn<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    index: usize,
+    f: Box<dyn FnOnce() + Send + 'scope>,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, ()>> {
+    #[cfg(test)]
+    if REFUSE_THREAD.with(|r| r.get()) == index {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "refused by the test hook",
+        ));
+    }
+    snn_core::workers::spawn(scope, index, f)
 }
 
 fn is_stopped(e: &anyhow::Error) -> bool {
@@ -521,4 +552,32 @@ pub fn refuse_without_mpi(ranks: usize) -> Result<()> {
          `cargo build --release -p snn-cli --features mpi`, or run it without mpirun \
          (`--dry-run-ranks {ranks}` simulates {ranks} ranks in one process)"
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The system refuses one rank's thread: an error naming the rank, and the ranks that had
+    /// started return at once instead of waiting for it.
+    #[test]
+    fn a_refused_rank_thread_is_an_error_not_a_hang() {
+        let spec = snn_core::models::cuba(300, 5);
+        let job = Job {
+            spec: &spec,
+            n_steps: 20,
+            threads: 1,
+            raster: None,
+            budget: MemoryBudget::unknown(),
+            json: false,
+        };
+        REFUSE_THREAD.with(|r| r.set(3));
+        let e = run_dry(&job, 4).unwrap_err().to_string();
+        REFUSE_THREAD.with(|r| r.set(0));
+        assert!(
+            e.contains("cannot start the thread of dry-run rank 2 of 4")
+                && e.contains("no rank ran"),
+            "{e}"
+        );
+    }
 }

@@ -310,6 +310,20 @@ pub enum DistributedError {
     /// rank): every rank found it in the same exchange, before anything was built.
     #[error("{0}")]
     Mismatch(String),
+    /// The system would not start the thread of a dry-run rank (a limit on threads or memory):
+    /// no rank ran.
+    #[error(
+        "cannot start the thread of dry-run rank {rank} of {ranks} ({reason}); no rank ran: \
+         use fewer ranks or threads"
+    )]
+    NoThread {
+        /// The rank whose thread did not start.
+        rank: usize,
+        /// The number of ranks.
+        ranks: usize,
+        /// The system's reason.
+        reason: String,
+    },
 }
 
 /// A fingerprint of a spec: FNV-1a (64 bits) over its `Debug` form, streamed (nothing the size
@@ -453,7 +467,8 @@ pub struct DryRunReport {
 /// `threads - 1` workers per rank), giving rank `r` the sink `sinks[r]`. Each rank builds only its
 /// share, as an MPI rank would; the planned memory of all ranks together must fit `budget`
 /// (they share this process). The first error (a rank's build or exchange) is returned after
-/// every rank has stopped.
+/// every rank has stopped. If the system refuses a rank's thread, no rank runs:
+/// [`DistributedError::NoThread`].
 pub fn run_dry<S: SpikeSink + Send>(
     spec: &NetworkSpec,
     n_steps: u64,
@@ -475,32 +490,37 @@ pub fn run_dry<S: SpikeSink + Send>(
             rank: 0,
             error: e.into(),
         })?;
-    let comms = DryRun::group(ranks);
-    let results: Vec<Result<(RankRunStats, usize), DistributedError>> = std::thread::scope(|s| {
-        let handles: Vec<_> = comms
-            .into_iter()
-            .zip(sinks.iter_mut())
-            .map(|(mut comm, sink)| {
-                s.spawn(move || {
-                    let rank = comm.rank();
-                    let mut guard = comm.clone();
-                    let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                        run_rank(spec, n_steps, threads, budget, &mut comm, sink, &mut |_| {})
-                            .map(|(net, st)| (st, net.synapse_memory_bytes()))
-                    }));
-                    out.unwrap_or_else(|_| {
-                        guard.abort("panicked");
-                        Err(DistributedError::Panicked(rank))
-                    })
-                })
+    // Every rank must run (they exchange spikes): none starts before all threads have.
+    let tasks: Vec<_> = DryRun::group(ranks)
+        .into_iter()
+        .zip(sinks.iter_mut())
+        .collect();
+    let results = crate::workers::run_all(
+        tasks,
+        |(mut comm, sink)| {
+            let rank = comm.rank();
+            let mut guard = comm.clone();
+            let out = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_rank(spec, n_steps, threads, budget, &mut comm, sink, &mut |_| {})
+                    .map(|(net, st)| (st, net.synapse_memory_bytes()))
+            }));
+            out.unwrap_or_else(|_| {
+                guard.abort("panicked");
+                Err(DistributedError::Panicked(rank))
             })
-            .collect();
-        handles
-            .into_iter()
-            .enumerate()
-            .map(|(r, h)| h.join().unwrap_or(Err(DistributedError::Panicked(r))))
-            .collect()
-    });
+        },
+        crate::workers::spawn,
+    )
+    .map_err(|e| DistributedError::NoThread {
+        rank: e.task,
+        ranks,
+        reason: e.error.to_string(),
+    })?;
+    let results: Vec<Result<(RankRunStats, usize), DistributedError>> = results
+        .into_iter()
+        .enumerate()
+        .map(|(r, h)| h.unwrap_or(Err(DistributedError::Panicked(r))))
+        .collect();
     // Report the rank that failed first-hand rather than one that was stopped by it.
     let mut first_err = None;
     for r in &results {
@@ -700,6 +720,26 @@ mod tests {
         assert_eq!(out[0][1].build_s, 0.25);
         assert_eq!(out[0][0].stats.bytes_received, 1 << 40);
         assert_eq!(out[0][0].stats.exchange_s, 1.5);
+    }
+
+    /// The system refuses one rank's thread: an error naming it, and the ranks that started
+    /// return without running (none waits for the missing one).
+    #[test]
+    fn a_refused_rank_thread_is_an_error_and_no_rank_runs() {
+        let spec = crate::models::cuba(300, 5);
+        let mut sinks: Vec<SpikeRaster> = (0..4).map(|_| SpikeRaster::new(0)).collect();
+        crate::barrier::FAIL_WORKER_START.with(|f| f.set(3)); // rank 2's thread
+        let e = run_dry(&spec, 20, 1, &MemoryBudget::unknown(), &mut sinks);
+        crate::barrier::FAIL_WORKER_START.with(|f| f.set(0));
+        match e {
+            Err(DistributedError::NoThread {
+                rank: 2, ranks: 4, ..
+            }) => {}
+            other => panic!("{other:?}"),
+        }
+        assert!(sinks.iter().all(|s| s.n_steps() == 0), "no rank ran");
+        run_dry(&spec, 20, 1, &MemoryBudget::unknown(), &mut sinks).unwrap();
+        assert!(sinks.iter().all(|s| s.n_steps() == 20));
     }
 
     #[test]

@@ -60,6 +60,7 @@ pub mod projection;
 pub mod record;
 pub mod rng;
 pub mod stimulus;
+pub mod workers;
 
 pub use engine::{MAX_EPOCH_STEPS, Network, PopulationInfo, RankRunStats, RunStats, simulate};
 pub use error::BuildError;

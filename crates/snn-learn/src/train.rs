@@ -603,16 +603,10 @@ impl Trainer {
                         );
                     }
                 };
-                if k == 1 {
-                    run(work.pop().expect("one worker"), &mut tapes[0]);
-                } else {
-                    std::thread::scope(|scope| {
-                        for (items, tape) in work.into_iter().zip(tapes.iter_mut()) {
-                            let run = &run;
-                            scope.spawn(move || run(items, tape));
-                        }
-                    });
-                }
+                // A worker whose thread the system refuses runs on this thread: the same
+                // gradients (each shard's are its own, summed in shard order below).
+                let tasks: Vec<_> = work.into_iter().zip(tapes.iter_mut()).collect();
+                snn_core::workers::run_each(tasks, |(items, tape)| run(items, tape), crate::spawn);
             }
             total.clear();
             for g in &shard_grads[..shards.len()] {
@@ -776,31 +770,25 @@ pub fn evaluate(
     let eval_seed = seed ^ 0xE7A1_0000_0000_0001;
     let steps = model.config.steps;
     let mut preds: Vec<Vec<usize>> = vec![Vec::new(); shards.len()];
-    let mut errors: Vec<Option<TrainError>> = vec![None; k];
-    std::thread::scope(|scope| {
-        let mut slots: Vec<Vec<(usize, &mut Vec<usize>)>> = (0..k).map(|_| Vec::new()).collect();
-        for (i, p) in preds.iter_mut().enumerate() {
-            slots[i % k].push((i, p));
-        }
-        for (items, err) in slots.into_iter().zip(errors.iter_mut()) {
-            let shards = &shards;
-            scope.spawn(move || {
-                let mut tape = Tape::default();
-                for (i, out) in items {
-                    match data.input(shards[i], steps, enc, eval_seed) {
-                        Ok(input) => *out = model.forward(&input, shards[i].len(), &mut tape),
-                        Err(e) => {
-                            *err = Some(e);
-                            return;
-                        }
-                    }
-                }
-            });
-        }
-    });
-    if let Some(e) = errors.into_iter().flatten().next() {
-        return Err(e);
+    let mut slots: Vec<Vec<(usize, &mut Vec<usize>)>> = (0..k).map(|_| Vec::new()).collect();
+    for (i, p) in preds.iter_mut().enumerate() {
+        slots[i % k].push((i, p));
     }
+    // A worker whose thread the system refuses runs on this thread: the same predictions.
+    let shards = &shards;
+    let results = snn_core::workers::run_each(
+        slots,
+        |items| {
+            let mut tape = Tape::default();
+            for (i, out) in items {
+                let input = data.input(shards[i], steps, enc, eval_seed)?;
+                *out = model.forward(&input, shards[i].len(), &mut tape);
+            }
+            Ok(())
+        },
+        crate::spawn,
+    );
+    results.into_iter().collect::<Result<(), TrainError>>()?;
     let preds: Vec<usize> = preds.into_iter().flatten().collect();
     let correct = preds
         .iter()
@@ -808,4 +796,36 @@ pub fn evaluate(
         .filter(|&(i, &p)| p == data.label(i) as usize)
         .count();
     Ok((correct as f64 / n as f64, preds))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::ModelConfig;
+
+    /// Training and evaluation whose worker threads the system refuses run the refused workers'
+    /// shards on the calling thread: the same weights, losses and predictions as one thread.
+    #[test]
+    fn refused_threads_give_the_same_training_and_predictions() {
+        let (train, _) = crate::data::digits();
+        // Batches of 200 are 4 shards of at most 64 samples; the evaluation has 7 shards.
+        let data = train.take(400);
+        let run = |threads: usize, refuse: usize| {
+            let model = Model::new(ModelConfig::feed_forward(64, &[24], 10, 6), 7).unwrap();
+            let mut tc = TrainConfig::recipe(1, 3);
+            tc.batch_size = 200;
+            let mut t = Trainer::new(model, tc).unwrap();
+            crate::with_refused_thread(refuse, || {
+                let m = t
+                    .run_epoch(&data, &data, threads, &mut |_, _, _, _| {})
+                    .unwrap();
+                let preds = evaluate(&t.model, &data, t.config.encoding, 1, threads).unwrap();
+                (t.model.clone(), m.train_loss, preds)
+            })
+        };
+        let one = run(1, 0);
+        for refuse in [1, 2] {
+            assert_eq!(run(3, refuse), one, "thread {refuse} of 3 refused");
+        }
+    }
 }

@@ -455,15 +455,9 @@ impl Sweep {
                 progress(done.fetch_add(1, Ordering::Relaxed) + 1);
             }
         };
-        if workers == 1 {
-            work();
-        } else {
-            std::thread::scope(|s| {
-                for _ in 0..workers {
-                    s.spawn(work);
-                }
-            });
-        }
+        // The workers share the queue: if the system refuses a thread, the calling thread works
+        // in its place, and every point still runs once.
+        snn_core::workers::run_each(vec![(); workers], |()| work(), spawn);
         let results = results.into_inner().unwrap_or_default();
         let mut points = Vec::with_capacity(n);
         for (i, r) in results.into_iter().enumerate() {
@@ -646,6 +640,30 @@ impl SweepResult {
 }
 
 #[cfg(test)]
+thread_local! {
+    /// Test hook: the index (1-based) of the sweep thread whose start fails, on sweeps run by
+    /// this thread, as if the system had refused it; 0 for none.
+    static REFUSE_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
+}
+
+/// How a sweep starts its threads: [`snn_core::workers::spawn`], which reports a refusal instead
+/// of panicking (tests refuse the thread set in `REFUSE_THREAD`).
+fn spawn<'scope>(
+    scope: &'scope std::thread::Scope<'scope, '_>,
+    index: usize,
+    f: Box<dyn FnOnce() + Send + 'scope>,
+) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, ()>> {
+    #[cfg(test)]
+    if REFUSE_THREAD.with(|r| r.get()) == index {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::WouldBlock,
+            "refused by the test hook",
+        ));
+    }
+    snn_core::workers::spawn(scope, index, f)
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -666,6 +684,52 @@ mod tests {
             e.contains("'256' is given twice (positions 1 and 3)"),
             "{e}"
         );
+    }
+
+    /// Threads the system refuses leave their share of the queue to the calling thread: every
+    /// point runs, with the results of one thread.
+    #[test]
+    fn refused_threads_still_run_every_point() {
+        let spec = NetworkSpec::from_toml_str(
+            r#"
+            dt_ms = 1.0
+            seed = 3
+            [[populations]]
+            name = "in"
+            size = 20
+            neuron = { model = "input" }
+            [[populations]]
+            name = "h"
+            size = 60
+            neuron = { model = "lif_beta", beta = 0.9, threshold = 1.0 }
+            [[projections]]
+            source = "in"
+            target = "h"
+            connectivity = { rule = "fixed_probability", p = 0.3 }
+            weight = 0.3
+            [[stimuli]]
+            kind = "poisson"
+            target = "in"
+            rate_hz = 100.0
+            "#,
+        )
+        .unwrap();
+        let base = ArchSpec::preset("loihi").unwrap();
+        let axes = vec![SweepAxis::parse("weight_bits=2,4,6,8").unwrap()];
+        let sweep = Sweep::new(&base, axes, NocMode::Cycle).unwrap();
+        let run = |threads: usize| {
+            sweep
+                .run(&spec, 10, &[], threads, &MemoryBudget::unknown())
+                .unwrap()
+        };
+        let one = run(1);
+        assert!(one.points.iter().any(|p| p.spikes_out > 0), "{one:?}");
+        for refuse in [1, 2] {
+            REFUSE_THREAD.with(|r| r.set(refuse));
+            let got = run(4);
+            REFUSE_THREAD.with(|r| r.set(0));
+            assert_eq!(got, one, "thread {refuse} of 4 refused");
+        }
     }
 
     #[test]

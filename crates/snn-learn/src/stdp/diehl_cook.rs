@@ -623,79 +623,63 @@ impl DiehlCook {
         let done = AtomicUsize::new(0);
         let present = self.cfg.steps(self.cfg.present_ms);
         let spec = network_spec(&self.cfg, self.n_inputs)?;
-        let results: Vec<Result<(), StdpError>> = std::thread::scope(|s| {
-            let handles: Vec<_> = out
-                .chunks_mut(chunk * n)
-                .enumerate()
-                .map(|(c, out)| {
-                    let (done, spec) = (&done, &spec);
-                    s.spawn(move || -> Result<(), StdpError> {
-                        let mut net = Network::build_with_threads(spec, 1).map_err(engine_err)?;
-                        self.load_into(&mut net)?;
-                        let mut sink = ExcCounter {
-                            lo: net.populations()[EXC].start,
-                            counts: vec![0; n],
-                            last: vec![None; n],
-                            total: 0,
-                        };
-                        let mut spikes = Vec::new();
-                        for (r, counts) in out.chunks_mut(n).enumerate() {
-                            let k = c * chunk + r;
-                            let x = data.sample(k);
-                            let mut boost = 0u32;
-                            loop {
-                                let rate =
-                                    self.cfg.max_rate_hz + boost as f64 * self.cfg.rate_boost_hz;
-                                let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
-                                    self.cfg.seed,
-                                    PHASE_FROZEN,
-                                    ((k as u64) << 8) | boost.min(255) as u64,
-                                ));
-                                // From the resting state, thresholds frozen at the learned ones.
-                                net.reset();
-                                net.set_theta(EXC, &self.theta_mv).map_err(engine_err)?;
-                                net.freeze_theta(EXC, true).map_err(engine_err)?;
-                                input_raster(
-                                    x,
-                                    rate,
-                                    self.cfg.dt_ms,
-                                    present,
-                                    &mut rng,
-                                    &mut spikes,
-                                );
-                                net.inject_input(
-                                    INPUT,
-                                    &SpikeRaster::from_spikes(0, present, &spikes),
-                                )
-                                .map_err(engine_err)?;
-                                sink.counts.fill(0);
-                                sink.total = 0;
-                                net.run(present, &mut sink);
-                                if sink.total >= self.cfg.min_spikes || boost >= self.cfg.max_boosts
-                                {
-                                    break;
-                                }
-                                boost += 1;
-                            }
-                            counts.copy_from_slice(&sink.counts);
-                            let d = done.fetch_add(1, Ordering::Relaxed) + 1;
-                            progress(d, len);
-                        }
-                        Ok(())
-                    })
-                })
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| {
-                    h.join().unwrap_or_else(|_| {
+        // Each worker takes a chunk of samples; a chunk whose thread the system refuses runs on
+        // this thread (the same counts: every sample is independent).
+        let pass = |(c, out): (usize, &mut [u32])| -> Result<(), StdpError> {
+            let mut net = Network::build_with_threads(&spec, 1).map_err(engine_err)?;
+            self.load_into(&mut net)?;
+            let mut sink = ExcCounter {
+                lo: net.populations()[EXC].start,
+                counts: vec![0; n],
+                last: vec![None; n],
+                total: 0,
+            };
+            let mut spikes = Vec::new();
+            for (r, counts) in out.chunks_mut(n).enumerate() {
+                let k = c * chunk + r;
+                let x = data.sample(k);
+                let mut boost = 0u32;
+                loop {
+                    let rate = self.cfg.max_rate_hz + boost as f64 * self.cfg.rate_boost_hz;
+                    let mut rng = Xoshiro256PlusPlus::seed_from_u64(mix(
+                        self.cfg.seed,
+                        PHASE_FROZEN,
+                        ((k as u64) << 8) | boost.min(255) as u64,
+                    ));
+                    // From the resting state, thresholds frozen at the learned ones.
+                    net.reset();
+                    net.set_theta(EXC, &self.theta_mv).map_err(engine_err)?;
+                    net.freeze_theta(EXC, true).map_err(engine_err)?;
+                    input_raster(x, rate, self.cfg.dt_ms, present, &mut rng, &mut spikes);
+                    net.inject_input(INPUT, &SpikeRaster::from_spikes(0, present, &spikes))
+                        .map_err(engine_err)?;
+                    sink.counts.fill(0);
+                    sink.total = 0;
+                    net.run(present, &mut sink);
+                    if sink.total >= self.cfg.min_spikes || boost >= self.cfg.max_boosts {
+                        break;
+                    }
+                    boost += 1;
+                }
+                counts.copy_from_slice(&sink.counts);
+                let d = done.fetch_add(1, Ordering::Relaxed) + 1;
+                progress(d, len);
+            }
+            Ok(())
+        };
+        let chunks: Vec<_> = out.chunks_mut(chunk * n).enumerate().collect();
+        let results = snn_core::workers::run_each(
+            chunks,
+            |chunk| {
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| pass(chunk)))
+                    .unwrap_or_else(|_| {
                         Err(StdpError::Data(
                             "a worker of the frozen pass panicked".into(),
                         ))
                     })
-                })
-                .collect()
-        });
+            },
+            crate::spawn,
+        );
         for r in results {
             r?;
         }
@@ -1294,3 +1278,31 @@ fn rest_period(net: &mut Network, steps: u64, sink: &mut ExcCounter) {
 /// Population and projection indices of [`network_spec`].
 const INPUT: usize = 0;
 const EXC: usize = 1;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A frozen pass whose worker threads the system refuses (some or all but the calling
+    /// thread) still counts every sample, the same as on one thread.
+    #[test]
+    fn refused_threads_give_the_same_responses() {
+        let quiet = |_: usize, _: usize| {};
+        let (train, _) = crate::data::digits();
+        let data = train.take(24);
+        let cfg = DiehlCookConfig {
+            n_neurons: 8,
+            ..DiehlCookConfig::digits()
+        };
+        let mut m = DiehlCook::new(cfg, 64, (8, 8), 10).unwrap();
+        m.train_epoch(&data, &quiet).unwrap();
+        m.set_threads(1).unwrap();
+        let one = m.responses(&data, &quiet).unwrap();
+        assert!(one.iter().any(|&c| c > 0), "the network fires");
+        m.set_threads(4).unwrap();
+        for refuse in [0, 1, 3] {
+            let got = crate::with_refused_thread(refuse, || m.responses(&data, &quiet).unwrap());
+            assert_eq!(got, one, "thread {refuse} refused");
+        }
+    }
+}
