@@ -500,7 +500,11 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         };
         snn_types::file::atomic_write(p, text.as_bytes())
             .with_context(|| format!("cannot write {}", p.display()))?;
-        outln!("spec             {}", p.display());
+        if a.json {
+            outln!("{}", serde_json::json!({ "spec": p.display().to_string() }));
+        } else {
+            outln!("spec             {}", p.display());
+        }
         return Ok(());
     }
     let duration_ms = a.duration_ms.or(spec.duration_ms).unwrap_or(1000.0);
@@ -713,6 +717,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             "warmup_s": warmup_s,
             "analysis": analyser.as_ref().map(|a| analysis::json(&a.finish(), mc_scale)),
             "raster": a.raster.as_ref().map(|p| p.display().to_string()),
+            "plot": a.plot.as_ref().map(|p| p.display().to_string()),
         });
         outln!("{j}");
     } else {

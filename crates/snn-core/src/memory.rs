@@ -390,7 +390,8 @@ impl NetworkMemory {
                 p.bytes = p.bytes.saturating_add((p.size as u64).saturating_mul(8));
             }
         }
-        let threads = threads.max(1) as u64;
+        // The engine never splits over more threads than there are neurons.
+        let threads = (threads.max(1) as u64).min(spec.n_neurons().max(1));
         let split_bytes = if threads > 1 {
             rows.saturating_mul((threads + 1) * 4)
         } else {
@@ -662,6 +663,18 @@ mod tests {
         assert!(e.needed_bytes > 4294967295 * 16);
         let err = Network::build_with_budget(&spec, 1, &MemoryBudget::limit(8 << 30)).unwrap_err();
         assert!(matches!(err, crate::BuildError::Memory(_)), "{err}");
+    }
+
+    /// Threads beyond the neuron count are not counted (the engine never uses them): 20
+    /// neurons on 10^11 threads were estimated at about 14.6 TiB of row cuts.
+    #[test]
+    fn threads_beyond_the_neurons_cost_nothing() {
+        let spec = crate::models::cuba(20, 1);
+        let at = |t: usize| NetworkMemory::estimate(&spec, t).split_bytes;
+        assert_eq!(at(99_999_999_999), at(20));
+        assert!(at(20) > at(2), "more threads, more row cuts");
+        assert_eq!(at(1), 0);
+        Network::build_with_budget(&spec, 99_999_999_999, &MemoryBudget::limit(1 << 30)).unwrap();
     }
 
     #[test]

@@ -65,12 +65,19 @@ pub(crate) fn check<'s>(
     let mut unsupported = Vec::new();
     for (i, p) in spec.populations.iter().enumerate() {
         // Models with no mapping onto the chip's integer LIF (quantise's `map_float` has none).
-        if matches!(
-            p.neuron,
-            NeuronModel::LifCondExp(_) | NeuronModel::Izhikevich(_) | NeuronModel::Adex(_)
-        ) {
+        let missing = match p.neuron {
+            NeuronModel::LifCondExp(_) => Some("the chip has no conductance synapses"),
+            NeuronModel::Izhikevich(_) => {
+                Some("the chip has no quadratic spike initiation and no recovery variable")
+            }
+            NeuronModel::Adex(_) => Some(
+                "the chip has no conductance synapses, no adaptation current and no exponential spike initiation",
+            ),
+            _ => None,
+        };
+        if let Some(missing) = missing {
             unsupported.push(format!(
-                "populations[{i}] ('{}'): model {} cannot be mapped onto the chip's integer LIF (no conductance synapses, no adaptation current, no quadratic or exponential spike initiation on the chip)",
+                "populations[{i}] ('{}'): model {} cannot be mapped onto the chip's integer LIF ({missing})",
                 p.name,
                 p.neuron.name()
             ));
@@ -216,6 +223,37 @@ mod tests {
             ),
             "{err}"
         );
+    }
+
+    /// Each unmappable model is refused with what the chip lacks for that model, not a list
+    /// of every model's reasons.
+    #[test]
+    fn unmappable_models_name_what_the_chip_lacks_for_them() {
+        use snn_types::{AdexParams, IzhikevichParams, LifCondExpParams, NeuronModel};
+        for (model, says, not) in [
+            (
+                NeuronModel::LifCondExp(LifCondExpParams::default()),
+                "(the chip has no conductance synapses)",
+                "adaptation",
+            ),
+            (
+                NeuronModel::Izhikevich(IzhikevichParams::default()),
+                "no quadratic spike initiation",
+                "conductance",
+            ),
+            (
+                NeuronModel::Adex(AdexParams::default()),
+                "no adaptation current and no exponential spike initiation",
+                "quadratic",
+            ),
+        ] {
+            let mut spec = net(60.0);
+            spec.populations[1].neuron = model;
+            let err = check(&spec, &small_arch(3), &MemoryBudget::unknown())
+                .unwrap_err()
+                .to_string();
+            assert!(err.contains(says) && !err.contains(not), "{err}");
+        }
     }
 
     #[test]
