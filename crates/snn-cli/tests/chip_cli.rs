@@ -1,12 +1,13 @@
 //! `snn chip` end to end.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
-fn tmp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-chip-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+mod common;
+use common::scratch;
+
+fn tmp(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
@@ -51,8 +52,10 @@ fn one_error_line(out: &std::process::Output) -> String {
 
 #[test]
 fn runs_and_prints_summary() {
+    let work = scratch("chip-runs_and_prints_summary");
     // TrueNorth needs at most 4 distinct weights per neuron: a uniform weight.
     let net = tmp(
+        &work,
         "net.toml",
         &NET.replace("{ dist = \"uniform\", low = 0.0, high = 0.4 }", "0.3"),
     );
@@ -78,8 +81,9 @@ fn runs_and_prints_summary() {
 
 #[test]
 fn json_parses_and_has_the_accounting() {
-    let net = tmp("net2.toml", NET);
-    let trace = std::env::temp_dir().join(format!("snn-chip-trace-{}.csv", std::process::id()));
+    let work = scratch("chip-json_parses_and_has");
+    let net = tmp(&work, "net2.toml", NET);
+    let trace = work.join("trace.csv");
     let out = snn()
         .args([
             "chip", "--arch", "loihi", "--json", "--steps", "15", "--noc", "analytic", "--trace",
@@ -107,7 +111,8 @@ fn json_parses_and_has_the_accounting() {
 
 #[test]
 fn fit_reports_placement() {
-    let net = tmp("net3.toml", NET);
+    let work = scratch("chip-fit_reports_placement");
+    let net = tmp(&work, "net3.toml", NET);
     let out = snn()
         .args(["chip", "--fit"])
         .arg(&net)
@@ -131,7 +136,9 @@ fn fit_reports_placement() {
 
 #[test]
 fn input_csv_drives_the_network() {
+    let work = scratch("chip-input_csv_drives_the");
     let net = tmp(
+        &work,
         "net4.toml",
         r#"
         dt_ms = 1.0
@@ -150,7 +157,7 @@ fn input_csv_drives_the_network() {
         weight = 120
         "#,
     );
-    let csv = tmp("in.csv", "step,neuron\n0,0\n3,1\n");
+    let csv = tmp(&work, "in.csv", "step,neuron\n0,0\n3,1\n");
     let out = snn()
         .args(["chip", "--json", "--steps", "6", "--input"])
         .arg(&csv)
@@ -171,7 +178,7 @@ fn input_csv_drives_the_network() {
         .collect();
     assert_eq!(sp, vec![(0, 0), (1, 2), (3, 1), (4, 2)]);
     // A spike on a non-input neuron is refused.
-    let bad = tmp("bad.csv", "2,2\n");
+    let bad = tmp(&work, "bad.csv", "2,2\n");
     let err = one_error_line(
         &snn()
             .args(["chip", "--steps", "10", "--input"])
@@ -181,7 +188,7 @@ fn input_csv_drives_the_network() {
             .unwrap(),
     );
     assert!(err.contains("bad.csv") && err.contains("neuron 2"), "{err}");
-    let bad = tmp("bad2.csv", "x,1\n");
+    let bad = tmp(&work, "bad2.csv", "x,1\n");
     let err = one_error_line(
         &snn()
             .args(["chip", "--steps", "10", "--input"])
@@ -195,8 +202,10 @@ fn input_csv_drives_the_network() {
 
 #[test]
 fn bad_arch_file_names_file_and_field() {
-    let net = tmp("net5.toml", NET);
+    let work = scratch("chip-bad_arch_file_names");
+    let net = tmp(&work, "net5.toml", NET);
     let arch = tmp(
+        &work,
         "arch.toml",
         &snn_arch_text().replace("compartments = 1024", "compartments = -3"),
     );
@@ -213,6 +222,7 @@ fn bad_arch_file_names_file_and_field() {
         "{err}"
     );
     let arch = tmp(
+        &work,
         "arch2.toml",
         &snn_arch_text().replace("tiles_y = 4", "tiles_y = 0"),
     );
@@ -249,14 +259,19 @@ fn snn_arch_text() -> String {
 
 #[test]
 fn bad_network_is_one_error_line() {
-    let net = tmp("bad_net.toml", &NET.replace("p = 0.3", "p = 3.0"));
+    let work = scratch("chip-bad_network_is_one");
+    let net = tmp(&work, "bad_net.toml", &NET.replace("p = 0.3", "p = 3.0"));
     let err = one_error_line(&snn().args(["chip"]).arg(&net).output().unwrap());
     assert!(
         err.contains("bad_net.toml") && err.contains("projections[0]"),
         "{err}"
     );
     // Too big for the chip: every violated limit, the network file named.
-    let big = tmp("big.toml", &NET.replace("size = 300", "size = 200000"));
+    let big = tmp(
+        &work,
+        "big.toml",
+        &NET.replace("size = 300", "size = 200000"),
+    );
     let err = one_error_line(
         &snn()
             .args(["chip", "--fit", "--arch", "loihi"])
@@ -268,7 +283,7 @@ fn bad_network_is_one_error_line() {
         err.contains("big.toml") && err.contains("does not fit") && err.contains("mesh (cores)"),
         "{err}"
     );
-    let good = tmp("good.toml", NET);
+    let good = tmp(&work, "good.toml", NET);
     // A bad flag value is a usage error: exit code 2, one line naming the flag.
     let out = snn()
         .args(["chip", "--noc", "fast"])
@@ -337,10 +352,12 @@ fn fit_of_the_conv_example_prints_per_layer_placement() {
 
 #[test]
 fn shared_conv_weights_from_an_arch_file_and_a_bad_value() {
+    let work = scratch("chip-shared_conv_weights_from");
     let preset =
         std::fs::read_to_string(repo_file("crates/snn-neuromorphic/presets/loihi.toml")).unwrap();
     assert!(preset.contains("conv_weights = \"per_synapse\""));
     let shared = tmp(
+        &work,
         "loihi2ish.toml",
         &preset.replace(
             "conv_weights = \"per_synapse\"",
@@ -366,6 +383,7 @@ fn shared_conv_weights_from_an_arch_file_and_a_bad_value() {
         "{s}"
     );
     let bad = tmp(
+        &work,
         "badconv.toml",
         &preset.replace(
             "conv_weights = \"per_synapse\"",
@@ -418,6 +436,7 @@ fn class_counts(spikes: &[(u64, u32)], first_output: u32) -> Vec<u64> {
 
 #[test]
 fn the_zero_reset_snntorch_import_runs_on_the_chip_as_the_engine_runs_its_quantised_spec() {
+    let work = scratch("chip-the_zero_reset_snntorch");
     let nir = repo_file("crates/snn-nir/tests/data/snntorch/digits_mlp.nir");
     let reference: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(repo_file(
@@ -435,7 +454,7 @@ fn the_zero_reset_snntorch_import_runs_on_the_chip_as_the_engine_runs_its_quanti
     let csv: String = std::iter::once("step,neuron\n".to_string())
         .chain(input.iter().map(|(t, n)| format!("{t},{n}\n")))
         .collect();
-    let input_csv = tmp("mlp_in0.csv", &csv);
+    let input_csv = tmp(&work, "mlp_in0.csv", &csv);
     let dir = input_csv.parent().unwrap().to_path_buf();
     let (zero, delayed) = (dir.join("mlp_zero.toml"), dir.join("mlp_delayed.toml"));
     for (out, reset) in [(&zero, "zero"), (&delayed, "subtract-delayed")] {
@@ -512,9 +531,9 @@ fn the_zero_reset_snntorch_import_runs_on_the_chip_as_the_engine_runs_its_quanti
 
 #[test]
 fn write_mapping_then_mapping_gives_the_same_run() {
-    let net = tmp("map_net.toml", NET);
-    let dir = std::env::temp_dir().join(format!("snn-chip-map-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let work = scratch("chip-write_mapping_then_mapping");
+    let net = tmp(&work, "map_net.toml", NET);
+    let dir = scratch("chip-map");
     let map = dir.join("map.toml");
     let run = |extra: &[&str]| {
         let out = snn()
@@ -544,6 +563,7 @@ fn write_mapping_then_mapping_gives_the_same_run() {
     assert!(a["placement_traffic"]["packet_hops"].is_u64());
     // A bad entry: one error line naming the entry.
     let bad = tmp(
+        &work,
         "bad_map.toml",
         "[[map]]\npopulation = \"h\"\nneurons = [0, 200]\ncore = 0\n[[map]]\npopulation = \"h\"\nneurons = [100, 300]\ncore = 200\n",
     );
@@ -565,11 +585,12 @@ fn write_mapping_then_mapping_gives_the_same_run() {
 
 #[test]
 fn a_network_beyond_one_chip_fits_a_board_and_reports_chip_traffic() {
+    let work = scratch("chip-a_network_beyond_one");
     let big = NET.replace("size = 300", "size = 140000").replace(
         "connectivity = { rule = \"fixed_probability\", p = 0.3 }",
         "connectivity = { rule = \"fixed_indegree\", k = 2 }",
     );
-    let net = tmp("big.toml", &big);
+    let net = tmp(&work, "big.toml", &big);
     let out = snn()
         .args(["chip", "--fit", "--arch", "loihi"])
         .arg(&net)
@@ -590,7 +611,8 @@ fn a_network_beyond_one_chip_fits_a_board_and_reports_chip_traffic() {
 
 #[test]
 fn placement_options_cap_neurons_and_keep_layer_order() {
-    let net = tmp("opts_net.toml", NET);
+    let work = scratch("chip-placement_options_cap_neurons");
+    let net = tmp(&work, "opts_net.toml", NET);
     let out = snn()
         .args([
             "chip",
@@ -621,7 +643,8 @@ fn placement_options_cap_neurons_and_keep_layer_order() {
 
 #[test]
 fn probes_write_u_and_v_into_the_trace() {
-    let net = tmp("probe.toml", NET);
+    let work = scratch("chip-probes_write_u_and");
+    let net = tmp(&work, "probe.toml", NET);
     let trace = net.with_file_name("probe-trace.csv");
     let out = snn()
         .args(["chip", net.to_str().unwrap(), "--steps", "20", "--trace"])
@@ -685,7 +708,8 @@ fn probes_write_u_and_v_into_the_trace() {
 
 #[test]
 fn accounting_overrides() {
-    let net = tmp("acct.toml", NET);
+    let work = scratch("chip-accounting_overrides");
+    let net = tmp(&work, "acct.toml", NET);
     let json = |extra: &[&str]| -> serde_json::Value {
         let out = snn()
             .args(["chip", net.to_str().unwrap(), "--steps", "10", "--json"])
@@ -722,7 +746,8 @@ fn accounting_overrides() {
 
 #[test]
 fn sweep_prints_a_table_json_and_plots() {
-    let net = tmp("sweep.toml", NET);
+    let work = scratch("chip-sweep_prints_a_table");
+    let net = tmp(&work, "sweep.toml", NET);
     let dir = net.with_file_name("sweep-plots");
     let out = snn()
         .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "10"])
@@ -802,8 +827,9 @@ fn sweep_prints_a_table_json_and_plots() {
 /// after the whole sweep, with the table lost).
 #[test]
 fn sweep_out_that_cannot_be_created_is_refused_before_running() {
-    let net = tmp("sweep-out.toml", NET);
-    let file = tmp("sweep-out-file", "x");
+    let work = scratch("chip-sweep_out_that_cannot");
+    let net = tmp(&work, "sweep-out.toml", NET);
+    let file = tmp(&work, "sweep-out-file", "x");
     for out_dir in [file.clone(), file.join("plots"), file.join("a/b")] {
         let out = snn()
             .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "5"])
@@ -824,7 +850,8 @@ fn sweep_out_that_cannot_be_created_is_refused_before_running() {
 /// A misspelt preset is a usage error (exit 2), for `snn chip` and `snn chip sweep`.
 #[test]
 fn a_misspelt_arch_preset_is_a_usage_error() {
-    let net = tmp("arch-typo.toml", NET);
+    let work = scratch("chip-a_misspelt_arch_preset");
+    let net = tmp(&work, "arch-typo.toml", NET);
     for args in [
         vec![
             "chip",
@@ -858,8 +885,9 @@ fn a_misspelt_arch_preset_is_a_usage_error() {
 /// after every point had compiled, without the file's name).
 #[test]
 fn sweep_checks_the_input_file_before_any_point() {
-    let net = tmp("sweep-input.toml", NET);
-    let bad = tmp("sweep-bad-input.csv", "step,neuron\n0,200\n");
+    let work = scratch("chip-sweep_checks_the_input");
+    let net = tmp(&work, "sweep-input.toml", NET);
+    let bad = tmp(&work, "sweep-bad-input.csv", "step,neuron\n0,200\n");
     // One compartment per core: 300 cores on a 128-core chip, so no point fits.
     let out = snn()
         .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "3"])
@@ -882,8 +910,10 @@ fn sweep_checks_the_input_file_before_any_point() {
 /// neuron): now a usage error. A mapping written for another architecture gives a warning.
 #[test]
 fn mapping_conflicts_with_the_placer_cap_and_warns_about_another_arch() {
-    let net = tmp("map-cap.toml", NET);
+    let work = scratch("chip-mapping_conflicts_with_the");
+    let net = tmp(&work, "map-cap.toml", NET);
     let map = tmp(
+        &work,
         "map-cap-map.toml",
         "arch = \"truenorth\"\n[[map]]\npopulation = \"h\"\ncore = 0\n",
     );

@@ -2,9 +2,13 @@
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 #[test]
 fn demo_writes_the_comparison_and_the_engine_agrees() {
-    let dir = std::env::temp_dir().join(format!("snn-demo-{}", std::process::id()));
+    let work = scratch("demo");
+    let dir = work.join("out");
     let out = Command::cargo_bin("snn")
         .unwrap()
         .args([
@@ -46,7 +50,6 @@ fn demo_writes_the_comparison_and_the_engine_agrees() {
     }
     let md = std::fs::read_to_string(dir.join("comparison.md")).unwrap();
     assert!(md.contains("| test accuracy |") && md.contains("energy per inference"));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -62,7 +65,8 @@ fn demo_rejects_a_bad_architecture() {
 
 #[test]
 fn demo_conv_runs_a_conv_network_through_engine_and_chip() {
-    let dir = std::env::temp_dir().join(format!("snn-demo-conv-{}", std::process::id()));
+    let work = scratch("demo-conv");
+    let dir = work.join("out");
     let out = Command::cargo_bin("snn")
         .unwrap()
         .args([
@@ -85,5 +89,4 @@ fn demo_conv_runs_a_conv_network_through_engine_and_chip() {
         "the export has no conv projection"
     );
     assert!(j["snn_chip"]["cores_used"].as_u64().unwrap() >= 1);
-    std::fs::remove_dir_all(&dir).ok();
 }

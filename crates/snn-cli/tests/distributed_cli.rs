@@ -3,6 +3,9 @@
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     let mut c = Command::cargo_bin("snn").expect("binary built");
     // The tests may themselves run under a launcher; the child must not think so.
@@ -18,16 +21,9 @@ fn snn() -> Command {
     c
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-dist-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
 #[test]
 fn dry_run_rank_files_merge_into_the_single_process_raster() {
-    let d = tmp("merge");
+    let d = scratch("dist-merge");
     let single = d.join("single.csv");
     let out = snn()
         .args(["simulate", "--neurons", "600", "--duration-ms", "150"])
@@ -84,7 +80,6 @@ fn dry_run_rank_files_merge_into_the_single_process_raster() {
         std::fs::read(&merged).unwrap(),
         std::fs::read(&single).unwrap()
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 #[test]
@@ -172,7 +167,7 @@ fn a_build_without_mpi_refuses_to_run_under_mpirun() {
 
 #[test]
 fn merge_names_a_bad_input() {
-    let d = tmp("bad");
+    let d = scratch("dist-bad");
     let a = d.join("a.csv");
     std::fs::write(&a, "step,neuron\n3,1\n2,0\n").unwrap();
     let out = snn()
@@ -189,7 +184,6 @@ fn merge_names_a_bad_input() {
         "{err}"
     );
     assert!(!d.join("o.csv").exists(), "nothing written on failure");
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// `snn spikes merge` refuses inputs that would give a wrong raster: the same file twice (every
@@ -197,7 +191,7 @@ fn merge_names_a_bad_input() {
 /// runs); a set missing a rank merges with a warning naming it. Nothing is written when refused.
 #[test]
 fn merge_refuses_doubled_and_mixed_rank_inputs() {
-    let d = tmp("mixed");
+    let d = scratch("dist-mixed");
     let f = |name: &str, text: &str| {
         let p = d.join(name);
         std::fs::write(&p, text).unwrap();
@@ -250,7 +244,6 @@ fn merge_refuses_doubled_and_mixed_rank_inputs() {
         err.contains("99999999998 rank(s) of 99999999999 not given (1, 2, 3"),
         "{err}"
     );
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// Thousands of dry-run ranks are thousands of threads each generating every synapse (4,000 took
@@ -316,7 +309,7 @@ fn plan_ranks_refuses_impossible_rates_and_run_flags() {
 #[cfg(unix)]
 #[test]
 fn merging_more_files_than_may_be_open_says_what_to_do() {
-    let d = tmp("emfile");
+    let d = scratch("dist-emfile");
     let mut args = String::new();
     for i in 0..64 {
         let p = d.join(format!("o.csv.rank{i}of64"));
@@ -340,7 +333,6 @@ fn merging_more_files_than_may_be_open_says_what_to_do() {
         "{err}"
     );
     assert!(!d.join("o.csv").exists());
-    let _ = std::fs::remove_dir_all(&d);
 }
 
 /// `--dry-run-ranks` and `--plan-ranks` under an MPI launcher are usage errors (with either

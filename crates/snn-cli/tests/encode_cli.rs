@@ -3,16 +3,12 @@
 //! input.
 
 use assert_cmd::Command;
-use std::path::PathBuf;
+
+mod common;
+use common::scratch;
 
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
-}
-
-fn tmp_dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-encode-cli-{}-{name}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 fn json(args: &[&str]) -> serde_json::Value {
@@ -81,7 +77,7 @@ fn every_scheme_encodes_the_bundled_digit() {
 
 #[test]
 fn raster_csv_and_plots_are_written() {
-    let d = tmp_dir("files");
+    let d = scratch("encode-files");
     let csv = d.join("r.csv");
     let svg = d.join("r.svg");
     let png = d.join("r.png");
@@ -134,12 +130,11 @@ fn raster_csv_and_plots_are_written() {
     assert!(s.contains("time (ms)") && s.contains("encoded input"));
     let p = std::fs::read(&png).unwrap();
     assert_eq!(&p[..8], b"\x89PNG\r\n\x1a\n");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn csv_rows_with_labels_and_delta_signals() {
-    let d = tmp_dir("csv");
+    let d = scratch("encode-csv");
     let f = d.join("data.csv");
     let sine: Vec<String> = (0..80)
         .map(|t| format!("{:.4}", (t as f32 * 0.2).sin()))
@@ -191,7 +186,6 @@ fn csv_rows_with_labels_and_delta_signals() {
     std::fs::write(&f, "1,NaN\n").unwrap();
     let (_, err) = fails(&["--csv", fs]);
     assert!(err.contains("column 2"), "{err}");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]

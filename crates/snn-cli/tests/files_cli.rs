@@ -2,10 +2,13 @@
 //! before any work (a usage error, exit code 2, naming the flag and the path), directory targets
 //! leave nothing behind, and error messages name the user's path once and the OS reason once.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use snn_types::file::is_temp_name;
+
+mod common;
+use common::scratch;
 
 const SNN: &str = env!("CARGO_BIN_EXE_snn");
 
@@ -32,14 +35,6 @@ kind = "poisson"
 target = "in"
 rate_hz = 100.0
 "#;
-
-/// A fresh, empty directory for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-files-cli-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Every file name in `d`, sorted.
 fn names(d: &Path) -> Vec<String> {
@@ -126,7 +121,7 @@ fn interrupt_simulation(d: &Path, signal: libc::c_int) -> Option<i32> {
 #[cfg(unix)]
 #[test]
 fn sigint_removes_the_temporary_and_keeps_the_previous_raster() {
-    let d = dir("sigint");
+    let d = scratch("files-sigint");
     std::fs::write(d.join("r.csv"), "previous\n").unwrap();
     assert_eq!(interrupt_simulation(&d, libc::SIGINT), Some(130));
     assert_eq!(names(&d), ["r.csv"]);
@@ -134,16 +129,14 @@ fn sigint_removes_the_temporary_and_keeps_the_previous_raster() {
         std::fs::read_to_string(d.join("r.csv")).unwrap(),
         "previous\n"
     );
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[cfg(unix)]
 #[test]
 fn sigterm_removes_the_temporary_and_writes_no_raster() {
-    let d = dir("sigterm");
+    let d = scratch("files-sigterm");
     assert_eq!(interrupt_simulation(&d, libc::SIGTERM), Some(143));
     assert!(names(&d).is_empty(), "{:?}", names(&d));
-    std::fs::remove_dir_all(&d).ok();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -152,7 +145,7 @@ fn sigterm_removes_the_temporary_and_writes_no_raster() {
 
 #[test]
 fn simulate_checks_its_outputs_first() {
-    let d = dir("simulate");
+    let d = scratch("files-simulate");
     std::fs::write(d.join("net.toml"), NET).unwrap();
     std::fs::create_dir(d.join("sub")).unwrap();
     let cases: [(&[&str], &str); 6] = [
@@ -186,12 +179,11 @@ fn simulate_checks_its_outputs_first() {
     }
     assert_eq!(std::fs::read_to_string(d.join("net.toml")).unwrap(), NET);
     assert_eq!(names(&d), ["net.toml", "sub"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn encode_checks_its_outputs_first() {
-    let d = dir("encode");
+    let d = scratch("files-encode");
     std::fs::write(d.join("in.csv"), "1,2,3\n").unwrap();
     std::fs::create_dir(d.join("sub.svg")).unwrap();
     let cases: [(&[&str], &str); 5] = [
@@ -224,12 +216,11 @@ fn encode_checks_its_outputs_first() {
         "1,2,3\n"
     );
     assert_eq!(names(&d), ["in.csv", "sub.svg"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn chip_checks_its_outputs_first() {
-    let d = dir("chip");
+    let d = scratch("files-chip");
     std::fs::write(d.join("net.toml"), NET).unwrap();
     std::fs::write(d.join("in.csv"), "step,neuron\n0,1\n").unwrap();
     std::fs::create_dir(d.join("sub")).unwrap();
@@ -255,12 +246,11 @@ fn chip_checks_its_outputs_first() {
         assert_usage(&run(&d, args), message);
     }
     assert_eq!(names(&d), ["in.csv", "net.toml", "sub"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn train_checks_its_outputs_before_the_first_epoch() {
-    let d = dir("train");
+    let d = scratch("files-train");
     std::fs::create_dir(d.join("sub")).unwrap();
     std::fs::write(d.join("m.ckpt"), b"stands for a checkpoint").unwrap();
     // Each would train for minutes (30 epochs of a 64-1000-10 network) if not refused first.
@@ -290,12 +280,11 @@ fn train_checks_its_outputs_before_the_first_epoch() {
         assert_usage(&run(&d, args), message);
     }
     assert_eq!(names(&d), ["m.ckpt", "sub"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn stdp_checks_its_outputs_first() {
-    let d = dir("stdp");
+    let d = scratch("files-stdp");
     std::fs::create_dir(d.join("sub.svg")).unwrap();
     std::fs::write(d.join("w.bin"), b"stands for weights").unwrap();
     let cases: [(&[&str], &str); 3] = [
@@ -316,12 +305,11 @@ fn stdp_checks_its_outputs_first() {
         assert_usage(&run(&d, args), message);
     }
     assert_eq!(names(&d), ["sub.svg", "w.bin"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn demo_checks_its_outputs_before_training() {
-    let d = dir("demo");
+    let d = scratch("files-demo");
     std::fs::write(d.join("file"), b"x").unwrap();
     std::fs::create_dir_all(d.join("out/comparison.md")).unwrap();
     assert_usage(
@@ -334,7 +322,6 @@ fn demo_checks_its_outputs_before_training() {
     );
     assert_eq!(names(&d), ["file", "out"]);
     assert_eq!(names(&d.join("out")), ["comparison.md"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -343,7 +330,7 @@ fn demo_checks_its_outputs_before_training() {
 
 #[test]
 fn a_missing_directory_is_named_once() {
-    let d = dir("msg-missing");
+    let d = scratch("files-msg-missing");
     let p = d.join("nodir").join("r.csv");
     let o = Command::new(SNN)
         .args([
@@ -365,7 +352,6 @@ fn a_missing_directory_is_named_once() {
             d.join("nodir").display()
         ),
     );
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[cfg(unix)]
@@ -377,7 +363,7 @@ fn a_read_only_directory_gives_the_os_reason_once() {
         return;
     }
     use std::os::unix::fs::PermissionsExt;
-    let d = dir("msg-ro");
+    let d = scratch("files-msg-ro");
     let ro = d.join("ro");
     std::fs::create_dir(&ro).unwrap();
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o555)).unwrap();
@@ -401,5 +387,4 @@ fn a_read_only_directory_gives_the_os_reason_once() {
     }
     std::fs::set_permissions(&ro, std::fs::Permissions::from_mode(0o755)).unwrap();
     assert!(names(&ro).is_empty());
-    std::fs::remove_dir_all(&d).ok();
 }

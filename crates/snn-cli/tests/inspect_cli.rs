@@ -5,14 +5,11 @@ use std::path::{Path, PathBuf};
 use assert_cmd::Command;
 use serde_json::Value;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-inspect-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
 }
 
 fn cuba() -> PathBuf {
@@ -98,10 +95,11 @@ fn spec_json_summary_counts_synapses() {
 
 #[test]
 fn json_spec_is_detected_from_its_content() {
+    let work = scratch("inspect-json_spec_is_detected");
     // The same spec as JSON, under a name without extension.
     let text = std::fs::read_to_string(cuba()).unwrap();
     let spec = snn_types::NetworkSpec::from_toml_str(&text).unwrap();
-    let p = tmp("cuba-spec");
+    let p = work.join("cuba-spec");
     std::fs::write(&p, spec.to_json_string()).unwrap();
     let j = inspect_json(&p);
     assert_eq!(j["kind"], "network_spec");
@@ -110,7 +108,8 @@ fn json_spec_is_detected_from_its_content() {
 
 #[test]
 fn checkpoint_summary_human_and_json() {
-    let ckpt = tmp("m.ckpt");
+    let work = scratch("inspect-checkpoint_summary_human_and");
+    let ckpt = work.join("m.ckpt");
     let out = snn()
         .args([
             "train", "--hidden", "32", "--steps", "5", "--limit", "100", "--epochs", "1", "--out",
@@ -144,7 +143,7 @@ fn checkpoint_summary_human_and_json() {
 
     // A truncated checkpoint is reported, not decoded.
     let bytes = std::fs::read(&ckpt).unwrap();
-    let cut = tmp("cut.ckpt");
+    let cut = work.join("cut.ckpt");
     std::fs::write(&cut, &bytes[..bytes.len() / 2]).unwrap();
     let err = one_error_line(&cut);
     assert!(err.contains("truncated"), "{err}");
@@ -152,13 +151,14 @@ fn checkpoint_summary_human_and_json() {
 
 #[test]
 fn chip_report_top_level_numbers() {
+    let work = scratch("inspect-chip_report_top_level");
     let report = serde_json::json!({
         "arch": "loihi", "network": "ff", "noc": "cycle", "steps": 15, "dt_ms": 1.0,
         "cores_used": 3, "tiles_used": 1, "total_time_ns": 1234.5, "mean_power_mw": 2.5,
         "energy": {"synaptic_pj": 1.0, "neuron_pj": 2.0, "network_pj": 0.5, "static_pj": 3.0, "total_pj": 6.5},
         "counts": {"synaptic_ops": 42}, "cores": [{"core": 0}, {"core": 1}, {"core": 2}],
     });
-    let p = tmp("report.json");
+    let p = work.join("report.json");
     std::fs::write(&p, serde_json::to_string_pretty(&report).unwrap()).unwrap();
     let j = inspect_json(&p);
     assert_eq!(j["kind"], "chip_report");
@@ -200,7 +200,8 @@ rate_hz = 100.0
 
 #[test]
 fn real_chip_report_is_recognised() {
-    let net = tmp("ff.toml");
+    let work = scratch("inspect-real_chip_report_is");
+    let net = work.join("ff.toml");
     std::fs::write(&net, FF).unwrap();
     let out = snn()
         .args(["chip", "--arch", "loihi", "--json", "--steps", "10"])
@@ -208,7 +209,7 @@ fn real_chip_report_is_recognised() {
         .output()
         .unwrap();
     let report = ok_stdout(&out);
-    let p = tmp("chip-report.json");
+    let p = work.join("chip-report.json");
     std::fs::write(&p, report).unwrap();
     let j = inspect_json(&p);
     assert_eq!(j["kind"], "chip_report");
@@ -226,31 +227,32 @@ fn real_chip_report_is_recognised() {
 
 #[test]
 fn garbage_file_is_one_error_line() {
-    let p = tmp("garbage.bin");
+    let work = scratch("inspect-garbage_file_is_one");
+    let p = work.join("garbage.bin");
     std::fs::write(&p, [0u8, 159, 146, 150, 1, 2, 3, 255]).unwrap();
     let err = one_error_line(&p);
     assert!(err.contains("not a recognised file"), "{err}");
 
-    let p = tmp("garbage.toml");
+    let p = work.join("garbage.toml");
     std::fs::write(&p, "this is = not [ a spec\n\n").unwrap();
     one_error_line(&p);
 
-    let p = tmp("garbage.txt");
+    let p = work.join("garbage.txt");
     std::fs::write(&p, "hello world\n").unwrap();
     let err = one_error_line(&p);
     assert!(err.contains("not a recognised file"), "{err}");
 
-    let p = tmp("other.json");
+    let p = work.join("other.json");
     std::fs::write(&p, "{\"a\": 1}").unwrap();
     let err = one_error_line(&p);
     assert!(err.contains("neither a network spec"), "{err}");
 
-    let p = tmp("broken.json");
+    let p = work.join("broken.json");
     std::fs::write(&p, "{\"populations\": [").unwrap();
     one_error_line(&p);
 
     // A spec that parses but is invalid: the problem is named with its path.
-    let p = tmp("invalid.toml");
+    let p = work.join("invalid.toml");
     std::fs::write(
         &p,
         "dt_ms = 0.1\n[[populations]]\nname = \"a\"\nsize = 3\nneuron = { model = \"input\" }\n[[projections]]\nsource = \"a\"\ntarget = \"b\"\nconnectivity = { rule = \"all_to_all\" }\nweight = 1.0\n",
@@ -262,7 +264,8 @@ fn garbage_file_is_one_error_line() {
 
 #[test]
 fn missing_file_is_one_error_line() {
-    let p = tmp("does-not-exist.toml");
+    let work = scratch("inspect-missing_file_is_one");
+    let p = work.join("does-not-exist.toml");
     let err = one_error_line(&p);
     assert!(err.contains("cannot read"), "{err}");
 }

@@ -5,18 +5,19 @@
 //! The budget is pinned with `--max-memory` wherever the request would fit on a machine with
 //! terabytes of memory, so the outcome does not depend on the machine.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use assert_cmd::Command;
+
+mod common;
+use common::scratch;
 
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
 }
 
-fn tmp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-memory-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn tmp(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
@@ -73,7 +74,8 @@ weight = 10
 
 #[test]
 fn validate_reports_a_huge_population_without_building_it() {
-    let spec = tmp("big.toml", BIG_POPULATION);
+    let work = scratch("memory-validate_reports_a_huge");
+    let spec = tmp(&work, "big.toml", BIG_POPULATION);
     let out = snn()
         .args(["validate", spec.to_str().unwrap(), "--max-memory", "64G"])
         .output()
@@ -130,14 +132,15 @@ fn encode_refuses_four_billion_steps() {
 
 #[test]
 fn chip_refuses_a_huge_mesh_and_a_huge_step_count() {
-    let net = tmp("small.toml", SMALL_CHIP_NET);
+    let work = scratch("memory-chip_refuses_a_huge");
+    let net = tmp(&work, "small.toml", SMALL_CHIP_NET);
     let loihi = std::fs::read_to_string(repo("crates/snn-neuromorphic/presets/loihi.toml"))
         .unwrap()
         .replace("tiles_x = 8", "tiles_x = 46340")
         .replace("tiles_y = 4", "tiles_y = 46340")
         .replace("cores_per_tile = 4", "cores_per_tile = 1")
         .replace("name = \"loihi\"", "name = \"big\"");
-    let arch = tmp("big_arch.toml", &loihi);
+    let arch = tmp(&work, "big_arch.toml", &loihi);
     refused(
         &[
             "chip",

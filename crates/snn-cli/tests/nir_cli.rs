@@ -4,14 +4,11 @@ use std::path::{Path, PathBuf};
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
-}
-
-fn tmp(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-nir-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
 }
 
 fn data(rel: &str) -> PathBuf {
@@ -31,7 +28,8 @@ fn run(args: &[&str]) -> (bool, String, String) {
 
 #[test]
 fn import_the_snntorch_network_with_its_options() {
-    let out = tmp("mlp.toml");
+    let work = scratch("nir-import_the_snntorch_network");
+    let out = work.join("mlp.toml");
     let nir = data("snntorch/digits_mlp.nir");
     let (ok, stdout, stderr) = run(&[
         "nir",
@@ -68,8 +66,9 @@ fn import_the_snntorch_network_with_its_options() {
 
 #[test]
 fn export_then_use_the_nir_file_as_a_spec() {
+    let work = scratch("nir-export_then_use_the");
     let conv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/conv_small.toml");
-    let out = tmp("conv_small.nir");
+    let out = work.join("conv_small.nir");
     let (ok, stdout, stderr) = run(&[
         "nir",
         "export",
@@ -99,7 +98,7 @@ fn export_then_use_the_nir_file_as_a_spec() {
     assert!(stdout.contains("neurons          426"), "{stdout}");
     // A truncated file is an error, not a crash.
     let bytes = std::fs::read(&out).unwrap();
-    let bad = tmp("truncated.nir");
+    let bad = work.join("truncated.nir");
     std::fs::write(&bad, &bytes[..bytes.len() / 3]).unwrap();
     let (ok, _, stderr) = run(&["nir", "inspect", bad.to_str().unwrap()]);
     assert!(!ok && stderr.contains("truncated.nir"), "{stderr}");

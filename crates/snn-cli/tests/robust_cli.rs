@@ -2,18 +2,19 @@
 //! weight bits and dropped input spikes.
 
 use std::io::Read;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::Stdio;
 
 use assert_cmd::Command;
+
+mod common;
+use common::scratch;
 
 fn snn() -> Command {
     Command::cargo_bin("snn").unwrap()
 }
 
-fn tmp(name: &str, text: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("snn-robust-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+fn tmp(dir: &Path, name: &str, text: &str) -> PathBuf {
     let p = dir.join(name);
     std::fs::write(&p, text).unwrap();
     p
@@ -68,7 +69,8 @@ fn with_closed_stdout(args: &[&str]) -> (Option<i32>, String) {
 
 #[test]
 fn a_reader_that_goes_away_is_a_quiet_exit_141() {
-    let net = tmp("pipe.toml", &format!("duration_ms = 20.0\n{NET}"));
+    let work = scratch("robust-a_reader_that_goes");
+    let net = tmp(&work, "pipe.toml", &format!("duration_ms = 20.0\n{NET}"));
     let net = net.to_str().unwrap();
     let cuba = examples("cuba.toml");
     let cases: Vec<Vec<&str>> = vec![
@@ -105,8 +107,9 @@ fn a_reader_that_goes_away_is_a_quiet_exit_141() {
 
 #[test]
 fn reading_only_the_first_bytes_is_quiet_too() {
+    let work = scratch("robust-reading_only_the_first");
     // A long output (every output spike as JSON) read for a few bytes only.
-    let net = tmp("long.toml", &format!("duration_ms = 2000.0\n{NET}"));
+    let net = tmp(&work, "long.toml", &format!("duration_ms = 2000.0\n{NET}"));
     let bin = assert_cmd::cargo::cargo_bin("snn");
     let mut child = std::process::Command::new(bin)
         .args(["chip", net.to_str().unwrap(), "--json"])
@@ -146,7 +149,8 @@ fn exit_code(args: &[&str]) -> (i32, String) {
 
 #[test]
 fn bad_flag_values_exit_with_2_and_name_the_flag() {
-    let net = tmp("flags.toml", &format!("duration_ms = 20.0\n{NET}"));
+    let work = scratch("robust-bad_flag_values_exit");
+    let net = tmp(&work, "flags.toml", &format!("duration_ms = 20.0\n{NET}"));
     let net = net.to_str().unwrap();
     let cases: Vec<(Vec<&str>, &str)> = vec![
         (vec!["simulate", "--threads", "0"], "--threads"),
@@ -235,7 +239,8 @@ fn bad_flag_values_exit_with_2_and_name_the_flag() {
 
 #[test]
 fn runtime_failures_exit_with_1() {
-    let bad = tmp("bad.toml", "dt_ms = 0.0\npopulations = []\n");
+    let work = scratch("robust-runtime_failures_exit_with");
+    let bad = tmp(&work, "bad.toml", "dt_ms = 0.0\npopulations = []\n");
     for args in [
         vec!["validate", bad.to_str().unwrap()],
         vec!["inspect", "/nonexistent/x.toml"],
@@ -248,7 +253,8 @@ fn runtime_failures_exit_with_1() {
 
 #[test]
 fn chip_steps_come_from_duration_or_must_be_given() {
-    let no_duration = tmp("nodur.toml", NET);
+    let work = scratch("robust-chip_steps_come_from");
+    let no_duration = tmp(&work, "nodur.toml", NET);
     let (code, err) = exit_code(&["chip", no_duration.to_str().unwrap()]);
     assert_eq!(code, 2, "{err}");
     assert!(
@@ -260,7 +266,7 @@ fn chip_steps_come_from_duration_or_must_be_given() {
         .args(["chip", "--fit", no_duration.to_str().unwrap()])
         .assert()
         .success();
-    let with = tmp("dur.toml", &format!("duration_ms = 30.0\n{NET}"));
+    let with = tmp(&work, "dur.toml", &format!("duration_ms = 30.0\n{NET}"));
     let out = snn()
         .args(["chip", with.to_str().unwrap(), "--json"])
         .output()
@@ -272,8 +278,9 @@ fn chip_steps_come_from_duration_or_must_be_given() {
 
 #[test]
 fn chip_warns_about_input_spikes_beyond_the_run() {
-    let net = tmp("warn.toml", NET);
-    let input = tmp("in.csv", "step,neuron\n1,0\n9,1\n10,2\n500,3\n");
+    let work = scratch("robust-chip_warns_about_input");
+    let net = tmp(&work, "warn.toml", NET);
+    let input = tmp(&work, "in.csv", "step,neuron\n1,0\n9,1\n10,2\n500,3\n");
     let out = snn()
         .args([
             "chip",

@@ -2,6 +2,9 @@
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
 }
@@ -57,8 +60,7 @@ fn builtin_cuba_json_summary() {
 
 #[test]
 fn raster_file_is_sorted_and_thread_count_independent() {
-    let dir = std::env::temp_dir().join(format!("snn-cli-test-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("simulate-raster");
     let mut files = Vec::new();
     for threads in ["1", "2"] {
         let f = dir.join(format!("r{threads}.csv"));
@@ -101,7 +103,6 @@ fn raster_file_is_sorted_and_thread_count_independent() {
         rows.windows(2).all(|w| w[0] < w[1]),
         "sorted by step then neuron"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -151,9 +152,7 @@ fn names(d: &std::path::Path) -> Vec<String> {
 
 #[test]
 fn a_failed_run_keeps_the_previous_raster_and_leaves_no_temporary() {
-    let dir = std::env::temp_dir().join(format!("snn-cli-keep-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("simulate-keep");
     let f = dir.join("r.csv");
     std::fs::write(&f, "previous\n").unwrap();
     // The raster's temporary exists by the time the bad --plot name is rejected.
@@ -174,13 +173,11 @@ fn a_failed_run_keeps_the_previous_raster_and_leaves_no_temporary() {
     assert!(!out.status.success());
     assert_eq!(std::fs::read_to_string(&f).unwrap(), "previous\n");
     assert_eq!(names(&dir), ["r.csv"]);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
 fn bad_inputs_fail_cleanly() {
-    let dir = std::env::temp_dir().join(format!("snn-cli-bad-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("simulate-bad");
     let good = std::fs::read_to_string(repo("examples/cuba.toml")).unwrap();
     let cases = [
         (
@@ -250,7 +247,6 @@ fn bad_inputs_fail_cleanly() {
         2,
         "--raster /no/such/dir/r.csv: directory /no/such/dir does not exist",
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -262,8 +258,7 @@ fn help_has_examples() {
 
 #[test]
 fn raster_plot_is_written_as_svg_or_png() {
-    let dir = std::env::temp_dir().join(format!("snn-cli-plot-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("simulate-plot");
     for ext in ["svg", "png"] {
         let f = dir.join(format!("r.{ext}"));
         snn()
@@ -285,12 +280,30 @@ fn raster_plot_is_written_as_svg_or_png() {
             assert_eq!(&bytes[1..4], b"PNG");
         }
     }
+    // --json names the plot it wrote.
+    let f = dir.join("j.svg");
+    let out = snn()
+        .args([
+            "simulate",
+            "--neurons",
+            "200",
+            "--duration-ms",
+            "20",
+            "--json",
+            "--plot",
+        ])
+        .arg(&f)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["plot"], f.display().to_string());
+    assert!(f.exists());
     assert_clean_failure(
         &["simulate", "--neurons", "100", "--plot", "r.jpg"],
         2,
         "must end in .svg or .png",
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -478,9 +491,7 @@ fn absurd_thread_counts_are_refused_before_any_thread_starts() {
 /// --raster, --plot or --analyse pass although nothing is simulated.
 #[test]
 fn write_spec_keeps_the_duration_and_refuses_what_it_would_ignore() {
-    let dir = std::env::temp_dir().join(format!("snn-cli-write-spec-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("simulate-write-spec");
     let toml = dir.join("net.toml");
     let out = snn()
         .args([
@@ -527,6 +538,16 @@ fn write_spec_keeps_the_duration_and_refuses_what_it_would_ignore() {
         .unwrap();
     assert!(out.status.success());
     serde_json::from_slice::<serde_json::Value>(&std::fs::read(&json).unwrap()).unwrap();
+    // With --json the answer is JSON too, naming the file.
+    let json2 = dir.join("net2.json");
+    let out = snn()
+        .args(["simulate", "--neurons", "20", "--json", "--write-spec"])
+        .arg(&json2)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["spec"], json2.display().to_string());
     // Another extension, or none, is refused and writes nothing.
     for name in ["net.yaml", "net"] {
         let p = dir.join(name);
@@ -573,6 +594,5 @@ fn write_spec_keeps_the_duration_and_refuses_what_it_would_ignore() {
     assert!(!p.exists());
     let mut left = names(&dir);
     left.sort();
-    assert_eq!(left, ["net.JSON", "net.toml"]);
-    std::fs::remove_dir_all(&dir).ok();
+    assert_eq!(left, ["net.JSON", "net.toml", "net2.json"]);
 }

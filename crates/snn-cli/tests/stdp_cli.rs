@@ -2,19 +2,17 @@
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
 }
 
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-stdp-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
-}
-
 #[test]
 fn small_digits_run_with_json_checkpoint_and_plot() {
-    let (ckpt, svg) = (tmp("w.ckpt"), tmp("w.svg"));
+    let work = scratch("stdp-small_digits_run_with");
+    let (ckpt, svg) = (work.join("w.ckpt"), work.join("w.svg"));
     let out = snn()
         .args([
             "stdp",
@@ -85,6 +83,7 @@ fn fails_cleanly(args: &[&str], code: i32, needle: &str) {
 
 #[test]
 fn bad_arguments_fail_with_one_line_errors() {
+    let work = scratch("stdp-bad_arguments_fail_with");
     fails_cleanly(&["stdp", "--dataset", "cifar"], 2, "cifar");
     fails_cleanly(&["stdp", "--neurons", "abc"], 2, "abc");
     fails_cleanly(&["stdp", "--neurons", "0"], 2, "--neurons");
@@ -96,7 +95,7 @@ fn bad_arguments_fail_with_one_line_errors() {
         1,
         "error:",
     );
-    let bogus = tmp("bogus.ckpt");
+    let bogus = work.join("bogus.ckpt");
     std::fs::write(&bogus, b"not a checkpoint").unwrap();
     fails_cleanly(&["stdp", "--load", bogus.to_str().unwrap()], 1, "magic");
     fails_cleanly(&["stdp", "--load", "/nonexistent.ckpt"], 1, "nonexistent");
@@ -104,9 +103,10 @@ fn bad_arguments_fail_with_one_line_errors() {
 
 #[test]
 fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
+    let work = scratch("stdp-inconsistent_weight_files_and");
     use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
     use snn_types::file::{FrameKind, encode_framed};
-    let good = tmp("seeded.ckpt");
+    let good = work.join("seeded.ckpt");
     let cfg = DiehlCookConfig {
         n_neurons: 5,
         seed: 3,
@@ -124,7 +124,7 @@ fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
     let mut v = serde_json::to_value(&m).unwrap();
     v["cfg"]["n_neurons"] = serde_json::json!(6);
     let bad: DiehlCook = serde_json::from_value(v).unwrap();
-    let p = tmp("inconsistent.ckpt");
+    let p = work.join("inconsistent.ckpt");
     std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 2, &bad).unwrap()).unwrap();
     fails_cleanly(
         &["stdp", "--load", p.to_str().unwrap(), "--epochs", "0"],
@@ -140,6 +140,7 @@ fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
 /// "evaluate saved weights, no training").
 #[test]
 fn careless_flags_are_usage_errors_and_load_only_evaluates() {
+    let work = scratch("stdp-careless_flags_are_usage");
     for (flag, v) in [
         ("--theta-plus-mv", "-1"),
         ("--theta-plus-mv", "NaN"),
@@ -157,7 +158,7 @@ fn careless_flags_are_usage_errors_and_load_only_evaluates() {
         "--threads must be in 1..=4096",
     );
     // Refused before training (was: exit 1 after it, the rename onto `fields.svg/` failing).
-    let slash = format!("{}/", tmp("fields.svg").display());
+    let slash = format!("{}/", work.join("fields.svg").display());
     fails_cleanly(&["stdp", "--plot-weights", &slash], 2, "not a file path");
     // `1e300` named as written, not in 301 digits.
     let out = snn()
@@ -167,7 +168,7 @@ fn careless_flags_are_usage_errors_and_load_only_evaluates() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("got 1e300"));
 
     use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
-    let p = tmp("evaluate-only.ckpt");
+    let p = work.join("evaluate-only.ckpt");
     let cfg = DiehlCookConfig {
         n_neurons: 4,
         ..DiehlCookConfig::digits()

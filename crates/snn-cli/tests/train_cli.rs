@@ -2,14 +2,11 @@
 
 use assert_cmd::Command;
 
+mod common;
+use common::scratch;
+
 fn snn() -> Command {
     Command::cargo_bin("snn").expect("binary built")
-}
-
-fn tmp(name: &str) -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-train-cli-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d.join(name)
 }
 
 const SMALL: &[&str] = &[
@@ -28,8 +25,9 @@ const SMALL: &[&str] = &[
 
 #[test]
 fn train_json_checkpoint_resume_eval_and_export() {
-    let ckpt = tmp("m.ckpt");
-    let spec = tmp("net.json");
+    let work = scratch("train-train_json_checkpoint_resume");
+    let ckpt = work.join("m.ckpt");
+    let spec = work.join("net.json");
     let out = snn()
         .args(SMALL)
         .args(["--epochs", "2", "--json", "--out"])
@@ -104,6 +102,7 @@ fn fails(args: &[&str], code: i32, expect: &str) {
 
 #[test]
 fn bad_arguments_and_files_fail_cleanly() {
+    let work = scratch("train-bad_arguments_and_files");
     // Bad flag values are usage errors (exit code 2).
     fails(&["train", "--dataset", "cifar"], 2, "--dataset cifar");
     fails(&["train", "--encoding", "morse"], 2, "--encoding morse");
@@ -120,7 +119,7 @@ fn bad_arguments_and_files_fail_cleanly() {
         1,
         "/no/such/dir/mnist",
     );
-    let junk = tmp("junk.ckpt");
+    let junk = work.join("junk.ckpt");
     std::fs::write(&junk, b"SNNCKPT\0 this is not a checkpoint").unwrap();
     fails(&["eval", junk.to_str().unwrap()], 1, "junk.ckpt");
     fails(
@@ -144,9 +143,10 @@ fn small_run(epochs: &str, out: &std::path::Path, extra: &[&str]) -> std::proces
 
 #[test]
 fn checkpoints_with_inconsistent_contents_fail_cleanly_everywhere() {
+    let work = scratch("train-checkpoints_with_inconsistent_contents");
     use snn_learn::train::Trainer;
     use snn_types::file::{FrameKind, encode_framed};
-    let good = tmp("good.ckpt");
+    let good = work.join("good.ckpt");
     let out = small_run("1", &good, &[]);
     assert!(
         out.status.success(),
@@ -180,7 +180,7 @@ fn checkpoints_with_inconsistent_contents_fail_cleanly_everywhere() {
     for (name, edit, expect) in edits {
         let mut bad = t.clone();
         edit(&mut bad);
-        let p = tmp(name);
+        let p = work.join(name);
         std::fs::write(
             &p,
             encode_framed(FrameKind::CHECKPOINT, snn_learn::checkpoint::VERSION, &bad).unwrap(),
@@ -207,7 +207,8 @@ fn checkpoints_with_inconsistent_contents_fail_cleanly_everywhere() {
 
 #[test]
 fn resume_refuses_flags_that_differ_from_the_checkpoint() {
-    let ckpt = tmp("resume.ckpt");
+    let work = scratch("train-resume_refuses_flags_that");
+    let ckpt = work.join("resume.ckpt");
     let out = small_run("1", &ckpt, &[]);
     assert!(
         out.status.success(),
@@ -303,8 +304,9 @@ fn nonsense_training_flags_are_usage_errors() {
 
 #[test]
 fn metrics_lines_match_the_checkpoint_after_an_interruption() {
-    let ckpt = tmp("metrics.ckpt");
-    let metrics = tmp("metrics.jsonl");
+    let work = scratch("train-metrics_lines_match_the");
+    let ckpt = work.join("metrics.ckpt");
+    let metrics = work.join("metrics.jsonl");
     std::fs::remove_file(&metrics).ok();
     let m = metrics.to_str().unwrap();
     let out = small_run("2", &ckpt, &["--metrics", m]);
@@ -357,7 +359,8 @@ fn metrics_lines_match_the_checkpoint_after_an_interruption() {
 
 #[test]
 fn identical_runs_write_byte_identical_checkpoints() {
-    let (a, b) = (tmp("same-a.ckpt"), tmp("same-b.ckpt"));
+    let work = scratch("train-identical_runs_write_byte");
+    let (a, b) = (work.join("same-a.ckpt"), work.join("same-b.ckpt"));
     for p in [&a, &b] {
         let out = small_run("1", p, &["--threads", "2"]);
         assert!(
@@ -374,8 +377,9 @@ fn identical_runs_write_byte_identical_checkpoints() {
 
 #[test]
 fn conv_architectures_train_resume_export_and_refuse_bad_strings() {
-    let ckpt = tmp("conv.ckpt");
-    let spec = tmp("conv.toml");
+    let work = scratch("train-conv_architectures_train_resume");
+    let ckpt = work.join("conv.ckpt");
+    let spec = work.join("conv.toml");
     let args = [
         "train",
         "--arch",
@@ -465,6 +469,7 @@ fn conv_architectures_train_resume_export_and_refuse_bad_strings() {
 /// architecture; `--max-memory` sets the limit. Exit code 1, no checkpoint written.
 #[test]
 fn models_too_large_for_memory_are_refused_before_allocating() {
+    let work = scratch("train-models_too_large_for");
     for arch in ["16777216C3-FC10", "4C3-FC16777216-FC10"] {
         fails(
             &["train", "--arch", arch, "--limit", "1", "--epochs", "1"],
@@ -485,7 +490,7 @@ fn models_too_large_for_memory_are_refused_before_allocating() {
         1,
         "training FC100000000-FC10",
     );
-    let ckpt = tmp("too-big.ckpt");
+    let ckpt = work.join("too-big.ckpt");
     fails(
         &[
             "train",
@@ -507,7 +512,8 @@ fn models_too_large_for_memory_are_refused_before_allocating() {
 /// neurons (it used to pass silently as "the same" model); the message gives the architecture.
 #[test]
 fn resume_of_a_conv_checkpoint_refuses_hidden_and_inspect_names_the_arch() {
-    let ckpt = tmp("conv-hidden.ckpt");
+    let work = scratch("train-resume_of_a_conv");
+    let ckpt = work.join("conv-hidden.ckpt");
     snn()
         .args([
             "train",
@@ -544,12 +550,13 @@ fn resume_of_a_conv_checkpoint_refuses_hidden_and_inspect_names_the_arch() {
 
 #[test]
 fn augmented_training_reports_the_augmentation() {
-    let out = tmp("augment.ckpt");
+    let work = scratch("train-augmented_training_reports_the");
+    let out = work.join("augment.ckpt");
     let o = small_run("1", &out, &["--augment", "shift:1"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["augment"], "shift:1");
-    let o = small_run("1", &tmp("no-augment.ckpt"), &[]);
+    let o = small_run("1", &work.join("no-augment.ckpt"), &[]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["augment"], "none");

@@ -4,6 +4,9 @@
 use proptest::prelude::*;
 use snn_encode::aer::{AerError, AerEvent, AerStream, HEADER_LEN, TimestampWidth};
 
+mod common;
+use common::scratch;
+
 fn stream() -> AerStream {
     let events = (0..50u64)
         .map(|i| AerEvent {
@@ -24,8 +27,7 @@ fn round_trip_both_widths_and_files() {
         assert_eq!(AerStream::from_bytes(&b).unwrap(), s);
         assert_eq!(AerStream::read(&b[..]).unwrap(), s);
     }
-    let dir = std::env::temp_dir().join(format!("snn-encode-aer-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("aer");
     let f = dir.join("events.aer");
     s.write_file(&f, TimestampWidth::U64).unwrap();
     let names: Vec<_> = std::fs::read_dir(&dir)
@@ -38,7 +40,6 @@ fn round_trip_both_widths_and_files() {
         "no temporary file of any name is left"
     );
     assert_eq!(AerStream::read_file(&f).unwrap(), s);
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

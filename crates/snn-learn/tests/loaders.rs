@@ -12,6 +12,9 @@ use snn_learn::train::{Encoding, TrainConfig, TrainError, Trainer, evaluate};
 use snn_types::file::{FrameKind, encode_framed};
 use std::path::Path;
 
+mod common;
+use common::scratch;
+
 /// A 64-100-10 trainer after one short epoch (so it has history, a best model and moments).
 fn trained() -> Trainer {
     let (train, test) = digits();
@@ -397,7 +400,7 @@ fn write_idx(path: &Path, dims: &[u32], data: &[u8]) {
 
 #[test]
 fn mnist_like_directories_name_the_bad_file() {
-    let dir = std::env::temp_dir().join(format!("snn-loaders-{}", std::process::id()));
+    let dir = scratch("loaders-mnist");
     let m = dir.join("mnist");
     std::fs::create_dir_all(&m).unwrap();
     write_idx(&m.join("train-images-idx3-ubyte"), &[2, 3, 3], &[7; 18]);
@@ -430,7 +433,6 @@ fn mnist_like_directories_name_the_bad_file() {
             && e.contains("test images are 2 x 2 but the training images are 3 x 3"),
         "{e}"
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// A container with `samples` as `(label, split, events)`, events as `(x, y, on, t_us)`.

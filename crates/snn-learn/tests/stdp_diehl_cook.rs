@@ -5,6 +5,9 @@ use std::time::Instant;
 
 use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
 
+mod common;
+use common::scratch;
+
 fn quiet(_: usize, _: usize) {}
 
 #[test]
@@ -42,8 +45,9 @@ fn training_is_deterministic_and_frozen_passes_do_not_depend_on_threads() {
     let (a, data) = small();
     let (b, _) = small();
     assert_eq!(a, b);
+    let dir = scratch("stdp-deterministic");
     let one = {
-        let p = tempdir().join("m.ckpt");
+        let p = dir.join("m.ckpt");
         a.save(&p).unwrap();
         DiehlCook::load(&p).unwrap()
     };
@@ -62,16 +66,6 @@ fn training_is_deterministic_and_frozen_passes_do_not_depend_on_threads() {
         assert!((s - 30.0).abs() < 1e-3, "neuron {j}: {s}");
     }
     assert!(a.weights().iter().all(|&w| (0.0..=1.0).contains(&w)));
-}
-
-fn tempdir() -> std::path::PathBuf {
-    let d = std::env::temp_dir().join(format!(
-        "snn-stdp-test-{}-{:?}",
-        std::process::id(),
-        std::thread::current().id()
-    ));
-    std::fs::create_dir_all(&d).unwrap();
-    d
 }
 
 #[test]
@@ -105,7 +99,7 @@ fn weight_files_of_the_previous_format_still_load() {
     let v2 = postcard::to_stdvec(&m).unwrap();
     assert_eq!(&v2[at..at + 8], &[0u8; 8]);
     let v1: Vec<u8> = v2[..at].iter().chain(&v2[at + 8..]).copied().collect();
-    let dir = tempdir();
+    let dir = scratch("stdp");
     // The framed format version 1 loads too.
     let framed = snn_types::file::frame_bytes(snn_types::file::FrameKind::STDP_WEIGHTS, 1, &v1);
     let p1 = dir.join("v1.ckpt");
@@ -144,13 +138,12 @@ fn weight_files_of_the_previous_format_still_load() {
         e.ends_with("old.ckpt: is a training checkpoint, expected an STDP weight file"),
         "{e}"
     );
-    std::fs::remove_file(&p).ok();
 }
 
 #[test]
 fn checkpoints_reject_corruption_and_fields_are_plot_data() {
     let (m, _) = small();
-    let dir = tempdir();
+    let dir = scratch("stdp");
     let p = dir.join("w.ckpt");
     m.save(&p).unwrap();
     let good = std::fs::read(&p).unwrap();
@@ -197,7 +190,6 @@ fn checkpoints_reject_corruption_and_fields_are_plot_data() {
         "{} vs {want}",
         f.fields[3][5]
     );
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]
@@ -241,11 +233,10 @@ fn saved_networks_load_again_and_thresholds_are_bounded() {
         "{err}"
     );
     m.set_threads(max).unwrap();
-    let dir = tempdir();
+    let dir = scratch("stdp");
     let p = dir.join("w.ckpt");
     m.save(&p).unwrap();
     assert_eq!(DiehlCook::load(&p).unwrap().config().threads, max);
-    std::fs::remove_dir_all(&dir).ok();
     let many = DiehlCookConfig {
         threads: max + 1,
         ..DiehlCookConfig::digits()

@@ -12,6 +12,9 @@ use snn_learn::stdp::{
 };
 use snn_types::{NetworkSpec, SpikeRaster, Step};
 
+mod common;
+use common::scratch;
+
 /// Forwards to a rule but does not fork: the engine calls it on the coordinating thread (the
 /// serial implementation).
 struct Serial<R>(R);
@@ -309,8 +312,7 @@ fn weight_snapshots_are_taken_at_the_asked_steps_and_saved_and_loaded() {
     assert_eq!(raster, plain.0);
     assert_eq!(net.projection_weights_mut(1).unwrap().to_vec(), plain.1[1]);
 
-    let dir = std::env::temp_dir().join(format!("snn-whist-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("whist");
     let path = dir.join("w.whst");
     histories[0].save(&path).unwrap();
     assert_eq!(WeightHistory::load(&path).unwrap(), histories[0]);
@@ -323,7 +325,6 @@ fn weight_snapshots_are_taken_at_the_asked_steps_and_saved_and_loaded() {
     assert!(e.contains("w.whst"), "{e}");
     std::fs::write(&path, &bytes[..bytes.len() / 2]).unwrap();
     assert!(WeightHistory::load(&path).is_err());
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 fn spec_one() -> NetworkSpec {

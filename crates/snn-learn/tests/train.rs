@@ -9,6 +9,9 @@ use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer, evaluate};
 use snn_types::{NetworkSpec, ReadoutRule};
 
+mod common;
+use common::scratch;
+
 fn digits_recipe(epochs: usize, seed: u64) -> Trainer {
     let mut cfg = ModelConfig::feed_forward(64, &[1000], 10, 25);
     cfg.readout = Readout::Membrane;
@@ -104,8 +107,7 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
             .run_epoch(&train, &test, 1, &mut |_, _, _, _| {})
             .unwrap();
     }
-    let dir = std::env::temp_dir().join(format!("snn-ckpt-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("ckpt");
     let path = dir.join("model.ckpt");
     let mut first = fresh();
     for _ in 0..2 {
@@ -131,7 +133,6 @@ fn resuming_from_a_checkpoint_is_bit_identical() {
         t
     };
     assert_eq!(strip(&resumed), strip(&straight));
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 /// The trainer whose version-1 body (written by the release before conv layers) is
@@ -167,8 +168,7 @@ fn checkpoints_of_the_previous_format_still_load() {
     old.extend_from_slice(&payload);
     assert!(checkpoint::is_checkpoint(&old));
     assert_eq!(checkpoint::from_bytes(&old, "old.ckpt").unwrap(), t);
-    let dir = std::env::temp_dir().join(format!("snn-ckpt-legacy-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("ckpt-legacy");
     let p = dir.join("old.ckpt");
     std::fs::write(&p, &old).unwrap();
     assert_eq!(checkpoint::load(&p).unwrap(), t);
@@ -188,7 +188,6 @@ fn checkpoints_of_the_previous_format_still_load() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("old.ckpt: truncated or padded"), "{e}");
-    std::fs::remove_dir_all(&dir).ok();
 }
 
 #[test]

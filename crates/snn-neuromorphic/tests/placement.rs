@@ -9,6 +9,9 @@ use snn_neuromorphic::{
 };
 use snn_types::NetworkSpec;
 
+mod common;
+use common::scratch;
+
 /// Loihi's figures on tiny cores with tight limits, so that small networks meet every limit.
 fn tight_arch(tiles: u32) -> ArchSpec {
     let mut a = ArchSpec::preset("loihi").unwrap();
@@ -356,8 +359,7 @@ fn the_mapping_round_trip_gives_the_same_placement_and_spikes() {
     assert_eq!(r1.spikes, r2.spikes);
     assert_eq!(r1.counts, r2.counts);
     // Written atomically, read back from the file.
-    let dir = std::env::temp_dir().join(format!("snn-map-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("map");
     let f = dir.join("map.toml");
     p1.mapping().save(&f).unwrap();
     assert_eq!(Mapping::load(&f).unwrap(), m);

@@ -4,6 +4,9 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+mod common;
+use common::scratch;
+
 use proptest::prelude::*;
 use serde::{Deserialize, Serialize};
 use snn_types::file::{
@@ -11,14 +14,6 @@ use snn_types::file::{
     check_output, crc32, decode_frame, decode_framed, encode_framed, frame_bytes, is_temp_name,
     live_temporaries, peek_kind, read_framed, same_target, write_framed,
 };
-
-/// A fresh, empty directory for one test.
-fn dir(name: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("snn-types-file-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
 
 /// Every file name in `d`, sorted.
 fn names(d: &Path) -> Vec<String> {
@@ -37,18 +32,17 @@ fn crc32_of_the_check_string() {
 
 #[test]
 fn atomic_write_replaces_and_leaves_no_temporary() {
-    let d = dir("replace");
+    let d = scratch("file-replace");
     let p = d.join("a.txt");
     atomic_write(&p, b"one").unwrap();
     atomic_write(&p, b"two").unwrap();
     assert_eq!(std::fs::read(&p).unwrap(), b"two");
     assert_eq!(names(&d), ["a.txt"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn an_error_mid_write_keeps_the_old_file_and_no_temporary() {
-    let d = dir("midwrite");
+    let d = scratch("file-midwrite");
     let p = d.join("raster.csv");
     atomic_write(&p, b"old contents\n").unwrap();
     let err = atomic_write_with(&p, |w| {
@@ -64,12 +58,11 @@ fn an_error_mid_write_keeps_the_old_file_and_no_temporary() {
     assert!(msg.contains("simulation failed"), "{msg}");
     assert_eq!(std::fs::read(&p).unwrap(), b"old contents\n");
     assert_eq!(names(&d), ["raster.csv"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn a_panic_or_a_drop_without_commit_keeps_the_old_file() {
-    let d = dir("panic");
+    let d = scratch("file-panic");
     let p = d.join("w.bin");
     atomic_write(&p, b"old").unwrap();
     let r = std::panic::catch_unwind(|| {
@@ -89,24 +82,22 @@ fn a_panic_or_a_drop_without_commit_keeps_the_old_file() {
     }
     assert_eq!(std::fs::read(&p).unwrap(), b"old");
     assert_eq!(names(&d), ["w.bin"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn a_missing_directory_is_an_error_naming_the_path() {
-    let d = dir("missing");
+    let d = scratch("file-missing");
     let p = d.join("no/such/dir/x.csv");
     let msg = atomic_write(&p, b"x").unwrap_err().to_string();
     assert!(msg.contains("no/such/dir/x.csv"), "{msg}");
     assert!(msg.contains("cannot create a temporary file for"), "{msg}");
     let msg = atomic_write(Path::new("/"), b"x").unwrap_err().to_string();
     assert!(msg.contains("not a file path"), "{msg}");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn external_writers_can_fill_the_temporary_path() {
-    let d = dir("external");
+    let d = scratch("file-external");
     let p = d.join("chart.png");
     let f = AtomicFile::create(&p).unwrap();
     assert_eq!(f.temp_path().extension().unwrap(), "png");
@@ -114,12 +105,11 @@ fn external_writers_can_fill_the_temporary_path() {
     f.commit().unwrap();
     assert_eq!(std::fs::read(&p).unwrap(), b"written by someone else");
     assert_eq!(names(&d), ["chart.png"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn concurrent_writes_to_one_target_never_corrupt_it() {
-    let d = dir("concurrent");
+    let d = scratch("file-concurrent");
     let p = d.join("shared.bin");
     // Each writer writes a large file made of its own byte; the target must always be exactly
     // one writer's whole file.
@@ -144,7 +134,6 @@ fn concurrent_writes_to_one_target_never_corrupt_it() {
         }
     });
     assert_eq!(names(&d), ["shared.bin"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -181,7 +170,7 @@ fn framed_round_trip_in_memory_and_on_disk() {
         u64::from_le_bytes(b[16..24].try_into().unwrap())
     );
 
-    let d = dir("framed");
+    let d = scratch("file-framed");
     let p = d.join("m.ckpt");
     write_framed(&p, FrameKind::STDP_WEIGHTS, 1, &m).unwrap();
     assert_eq!(
@@ -196,7 +185,6 @@ fn framed_round_trip_in_memory_and_on_disk() {
         msg.starts_with("cannot read ") && msg.contains("nope: "),
         "{msg}"
     );
-    std::fs::remove_dir_all(&d).ok();
 }
 
 fn err(bytes: &[u8]) -> String {
@@ -370,7 +358,7 @@ fn set_mode(p: &Path, mode: u32) {
 
 #[test]
 fn io_errors_name_the_path_once_and_the_os_reason_once() {
-    let d = dir("msgshape");
+    let d = scratch("file-msgshape");
     let p = d.join("nodir").join("x.csv");
     let e = atomic_write(&p, b"x").unwrap_err();
     let reason = std::io::Error::from_raw_os_error(
@@ -388,12 +376,11 @@ fn io_errors_name_the_path_once_and_the_os_reason_once() {
     );
     // The reason is in the message, not also the source: a printed chain shows it once.
     assert!(std::error::Error::source(&e).is_none());
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn a_directory_target_is_refused_before_any_temporary_exists() {
-    let d = dir("dirtarget");
+    let d = scratch("file-dirtarget");
     let target = d.join("out.csv");
     std::fs::create_dir(&target).unwrap();
     let e = AtomicFile::create(&target).unwrap_err();
@@ -416,12 +403,11 @@ fn a_directory_target_is_refused_before_any_temporary_exists() {
     assert!(write_framed(&target, FrameKind::CHECKPOINT, 1, &1u32).is_err());
     assert_eq!(names(&d), ["out.csv"]);
     assert!(target.is_dir() && std::fs::read_dir(&target).unwrap().next().is_none());
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn live_temporaries_are_registered_until_commit_or_drop() {
-    let d = dir("live");
+    let d = scratch("file-live");
     let a = AtomicFile::create(&d.join("a.csv")).unwrap();
     let b = AtomicFile::create(&d.join("b.csv")).unwrap();
     let (ta, tb) = (a.temp_path().to_path_buf(), b.temp_path().to_path_buf());
@@ -432,12 +418,11 @@ fn live_temporaries_are_registered_until_commit_or_drop() {
     let live = live_temporaries();
     assert!(!live.contains(&ta) && !live.contains(&tb), "{live:?}");
     assert_eq!(names(&d), ["a.csv"]);
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn check_output_accepts_a_writable_path_and_leaves_nothing() {
-    let d = dir("check-ok");
+    let d = scratch("file-check-ok");
     let input = d.join("net.toml");
     std::fs::write(&input, "x").unwrap();
     check_output(&d.join("r.csv"), &[&input]).unwrap();
@@ -446,12 +431,11 @@ fn check_output_accepts_a_writable_path_and_leaves_nothing() {
     check_output(&d.join("old.csv"), &[&input]).unwrap();
     assert_eq!(names(&d), ["net.toml", "old.csv"]);
     assert_eq!(std::fs::read_to_string(d.join("old.csv")).unwrap(), "old");
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn check_output_refuses_each_bad_target_with_one_message() {
-    let d = dir("check-bad");
+    let d = scratch("file-check-bad");
     let input = d.join("net.toml");
     std::fs::write(&input, "spec").unwrap();
     std::fs::create_dir(d.join("sub")).unwrap();
@@ -526,15 +510,13 @@ fn check_output_refuses_each_bad_target_with_one_message() {
             .iter()
             .any(|n| is_temp_name(std::ffi::OsStr::new(n)))
     );
-    std::fs::remove_dir_all(&d).ok();
 }
 
 #[test]
 fn check_output_refuses_a_read_only_directory() {
-    let d = dir("check-ro");
+    let d = scratch("file-check-ro");
     if permissions_ignored(&d) {
         eprintln!("skipped: this process ignores file permissions (root)");
-        std::fs::remove_dir_all(&d).ok();
         return;
     }
     let ro = d.join("ro");
@@ -560,7 +542,6 @@ fn check_output_refuses_a_read_only_directory() {
     );
     set_mode(&ro, 0o755);
     assert!(names(&ro).is_empty());
-    std::fs::remove_dir_all(&d).ok();
 }
 
 /// A pipe (like `/dev/null`, `/dev/full` or `/dev/stdout`, which root could otherwise replace)
@@ -569,7 +550,7 @@ fn check_output_refuses_a_read_only_directory() {
 #[test]
 fn a_special_file_target_is_refused_and_kept() {
     use std::os::unix::fs::FileTypeExt;
-    let d = dir("fifo");
+    let d = scratch("file-fifo");
     let target = d.join("pipe");
     let c = std::ffi::CString::new(target.to_str().unwrap()).unwrap();
     // SAFETY: a valid NUL-terminated path; mkfifo only creates a file system entry.
@@ -600,5 +581,4 @@ fn a_special_file_target_is_refused_and_kept() {
             .is_fifo()
     );
     assert_eq!(names(&d), ["link", "pipe"]);
-    std::fs::remove_dir_all(&d).ok();
 }

@@ -5,11 +5,12 @@ use std::io::Write;
 
 use snn_types::file::{AtomicFile, atomic_write, live_temporaries, remove_live_temporaries};
 
+mod common;
+use common::scratch;
+
 #[test]
 fn removing_live_temporaries_leaves_targets_untouched() {
-    let d = std::env::temp_dir().join(format!("snn-types-cleanup-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
+    let d = scratch("cleanup");
     let kept = d.join("kept.csv");
     atomic_write(&kept, b"previous\n").unwrap();
     let mut a = AtomicFile::create(&kept).unwrap();
@@ -34,5 +35,4 @@ fn removing_live_temporaries_leaves_targets_untouched() {
     assert_eq!(std::fs::read(&kept).unwrap(), b"previous\n");
     assert_eq!(names(&d), ["kept.csv"]);
     assert_eq!(remove_live_temporaries(), 0);
-    std::fs::remove_dir_all(&d).ok();
 }

@@ -3,6 +3,9 @@
 
 use snn_types::{InputCoding, NetworkSpec, Readout, ReadoutRule, SpecError};
 
+mod common;
+use common::scratch;
+
 const NET: &str = r#"
 dt_ms = 1.0
 [[populations]]
@@ -220,8 +223,7 @@ fn validation_names_the_readout_field() {
 
 #[test]
 fn a_bad_readout_is_reported_with_the_file_name() {
-    let dir = std::env::temp_dir().join(format!("snn-readout-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch("readout");
     let path = dir.join("bad.toml");
     let text = format!(
         "{NET}{}",
