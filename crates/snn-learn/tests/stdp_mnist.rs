@@ -61,6 +61,7 @@ fn mnist_full_epoch() {
         n_neurons: n,
         theta_plus_mv: envf("SNN_STDP_THETA_PLUS", base.theta_plus_mv),
         theta_rest_offset_mv: envf("SNN_STDP_THETA_OFFSET", base.theta_rest_offset_mv),
+        max_boosts: env("SNN_STDP_MAX_BOOSTS", base.max_boosts as usize) as u32,
         ..base
     };
     eprintln!("config: {cfg:?}");
