@@ -8,7 +8,10 @@
 //! unique per process and per call, so two runs or two threads never share one. The temporary is
 //! flushed and synced, renamed over the target, and the directory is synced (best effort). On any
 //! error, and when an [`AtomicFile`] is dropped without [`commit`](AtomicFile::commit) (an early
-//! return, a panic), the temporary is removed and the previous target is untouched.
+//! return, a panic), the temporary is removed and the previous target is untouched. A process
+//! killed outright (`SIGKILL`) cannot clean up; the next write of the same target removes such
+//! temporaries once their process no longer runs and they are a minute old (on Linux, where
+//! `/proc` tells).
 //!
 //! ```
 //! # let dir = std::env::temp_dir().join(format!("snn-types-doc-{}", std::process::id()));
@@ -302,11 +305,14 @@ fn names_a_file(path: &Path) -> bool {
 }
 
 /// The name of a fresh temporary sibling of `path`: `.<name>.<pid>.<counter>.tmp`, followed by
-/// the target's extension when it has one (image encoders pick the format from it).
+/// the target's extension when it has one (image encoders pick the format from it). Stale
+/// temporaries of the same target left by killed processes are removed first
+/// ([`remove_stale_temps`]).
 fn temp_sibling(path: &Path) -> Result<PathBuf, FileError> {
     let name = path.file_name().ok_or_else(|| FileError::NotAFile {
         path: path.to_path_buf(),
     })?;
+    remove_stale_temps(path, STALE_AFTER);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let mut tmp = std::ffi::OsString::from(".");
     tmp.push(name);
@@ -316,6 +322,77 @@ fn temp_sibling(path: &Path) -> Result<PathBuf, FileError> {
         tmp.push(ext);
     }
     Ok(path.with_file_name(tmp))
+}
+
+/// A temporary of a process that no longer runs is removed once untouched for this long (a
+/// writer in another PID namespace, invisible in this `/proc`, keeps its file fresh).
+const STALE_AFTER: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// The process id in `file` if it is a temporary of the target named `name` with extension
+/// `ext` (`.<name>.<pid>.<n>.tmp[.<ext>]`).
+fn temp_owner(file: &str, name: &str, ext: Option<&str>) -> Option<u32> {
+    let rest = file
+        .strip_prefix('.')?
+        .strip_prefix(name)?
+        .strip_prefix('.')?;
+    let parts: Vec<&str> = rest.split('.').collect();
+    let digits = |p: &str| !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit());
+    let shape = match (parts.len(), ext) {
+        (3, None) => true,
+        (4, Some(e)) => parts[3] == e,
+        _ => false,
+    };
+    if shape && digits(parts[0]) && digits(parts[1]) && parts[2] == "tmp" {
+        parts[0].parse().ok()
+    } else {
+        None
+    }
+}
+
+/// Removes the temporaries of target `path` that a process which no longer runs left behind
+/// (a `SIGKILL` or a power loss gives it no chance to clean up), if untouched for `min_age`.
+/// Only where `/proc` shows which processes run (Linux); never this process's own temporaries;
+/// best effort (errors are ignored, nothing else in the directory is touched).
+fn remove_stale_temps(path: &Path, min_age: std::time::Duration) {
+    let proc_root = Path::new("/proc");
+    if !proc_root.join("self").exists() {
+        return;
+    }
+    let (Some(name), Some(dir)) = (
+        path.file_name().and_then(|n| n.to_str()),
+        path.parent().map(|d| {
+            if d.as_os_str().is_empty() {
+                Path::new(".")
+            } else {
+                d
+            }
+        }),
+    ) else {
+        return;
+    };
+    let ext = path.extension().and_then(|e| e.to_str());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let me = std::process::id();
+    for e in entries.flatten() {
+        let file = e.file_name();
+        let Some(pid) = file.to_str().and_then(|f| temp_owner(f, name, ext)) else {
+            continue;
+        };
+        if pid == me || proc_root.join(pid.to_string()).exists() {
+            continue;
+        }
+        let old = e
+            .metadata()
+            .and_then(|m| m.modified())
+            .ok()
+            .and_then(|t| t.elapsed().ok())
+            .is_some_and(|age| age >= min_age);
+        if old && e.file_type().is_ok_and(|t| t.is_file()) {
+            let _ = std::fs::remove_file(e.path());
+        }
+    }
 }
 
 /// Whether `name` looks like a temporary written by this module (`.<name>.<pid>.<n>.tmp[.ext]`).
@@ -1144,6 +1221,54 @@ mod tests {
         assert_eq!(crc32(b"123456789"), 0xCBF4_3926);
         assert_eq!(crc32(b""), 0);
         assert_eq!(crc32(b"IEND"), 0xAE42_6082);
+    }
+
+    /// A temporary that a killed process left next to a target is removed by the next write of
+    /// that target once it is a minute old; a fresh one, this process's own, a running
+    /// process's, another target's and other files are kept.
+    #[test]
+    fn stale_temporaries_of_killed_processes_are_removed() {
+        let dir = std::env::temp_dir().join(format!(
+            "snn-types-stale-{}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        // No process has a pid above Linux's largest pid_max (2^22).
+        let (dead, dead2, me) = (4_294_967_295u32, 4_294_967_294u32, std::process::id());
+        let hour_ago = std::time::SystemTime::now() - std::time::Duration::from_secs(7200);
+        let make = |name: &str, old: bool| {
+            let p = dir.join(name);
+            let f = std::fs::File::create(&p).unwrap();
+            if old {
+                f.set_modified(hour_ago).unwrap();
+            }
+            p
+        };
+        let stale = make(&format!(".r.csv.{dead}.0.tmp.csv"), true);
+        let kept = [
+            make(&format!(".r.csv.{dead2}.1.tmp.csv"), false),
+            make(&format!(".r.csv.{me}.99.tmp.csv"), true),
+            make(".r.csv.1.5.tmp.csv", true),
+            make(&format!(".other.csv.{dead}.0.tmp.csv"), true),
+            make(&format!(".r.csv.{dead}.0.tmp.txt"), true),
+            make(&format!("r.csv.{dead}.0.tmp.csv"), true),
+            make("notes.txt", true),
+        ];
+        atomic_write(&dir.join("r.csv"), b"x\n").unwrap();
+        if Path::new("/proc/self").exists() {
+            assert!(!stale.exists(), "the stale temporary is gone");
+        }
+        for k in &kept {
+            assert!(k.exists(), "{} kept", k.display());
+        }
+        assert_eq!(std::fs::read(dir.join("r.csv")).unwrap(), b"x\n");
+        assert_eq!(temp_owner(".a.b.12.3.tmp", "a.b", None), Some(12));
+        assert_eq!(temp_owner(".a.b.12.3.tmp.b", "a.b", Some("b")), Some(12));
+        assert_eq!(temp_owner(".a.b.12.3.tmp", "a.b", Some("b")), None);
+        assert_eq!(temp_owner(".a.b.x.3.tmp", "a.b", None), None);
+        assert_eq!(temp_owner(".a.bc.12.3.tmp", "a.b", None), None);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
