@@ -455,6 +455,27 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
             "--probe records a run's u and v: it cannot be combined with --fit",
         ));
     }
+    if a.fit {
+        // --fit only compiles: options of a run were silently ignored (no trace was written).
+        let run_only: Vec<&str> = [
+            ("--trace", a.trace.is_some()),
+            ("--input", a.input.is_some()),
+            ("--steps", a.steps.is_some()),
+            ("--skip-idle-neurons", a.skip_idle_neurons.is_some()),
+            ("--spike-out-class", a.spike_out_class.is_some()),
+        ]
+        .into_iter()
+        .filter_map(|(flag, given)| given.then_some(flag))
+        .collect();
+        if !run_only.is_empty() {
+            return Err(usage(format!(
+                "{} configure{} a run: {} cannot be combined with --fit, which only compiles",
+                run_only.join(", "),
+                if run_only.len() == 1 { "s" } else { "" },
+                if run_only.len() == 1 { "it" } else { "they" },
+            )));
+        }
+    }
     if !probes.is_empty() && a.trace.is_none() && !a.json {
         return Err(usage(
             "--probe writes u and v into the trace: give --trace FILE (or --json)",

@@ -108,9 +108,9 @@ pub struct EncodeArgs {
     /// Step length in ms (rate code).
     #[arg(long, value_name = "MS", default_value_t = 1.0)]
     dt_ms: f64,
-    /// Firing rate at full intensity in Hz (rate code).
-    #[arg(long, value_name = "HZ", default_value_t = 200.0)]
-    max_rate_hz: f64,
+    /// Firing rate at full intensity in Hz (rate code only; default 200).
+    #[arg(long, value_name = "HZ")]
+    max_rate_hz: Option<f64>,
     /// Rate code with evenly spaced spikes instead of Poisson draws.
     #[arg(long)]
     deterministic: bool,
@@ -122,12 +122,12 @@ pub struct EncodeArgs {
     /// below which a field does not fire (default 0.1).
     #[arg(long, value_name = "X")]
     threshold: Option<f64>,
-    /// Receptive fields per feature (population code).
-    #[arg(long, value_name = "N", default_value_t = 8)]
-    neurons_per_feature: usize,
-    /// Receptive field width factor: sigma = spacing / beta (population code).
-    #[arg(long, value_name = "B", default_value_t = 1.5)]
-    beta: f64,
+    /// Receptive fields per feature (population code only; default 8).
+    #[arg(long, value_name = "N")]
+    neurons_per_feature: Option<usize>,
+    /// Receptive field width factor: sigma = spacing / beta (population code only; default 1.5).
+    #[arg(long, value_name = "B")]
+    beta: Option<f64>,
     /// Seed of the random streams (Poisson rate code).
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
@@ -272,6 +272,21 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
     if a.ttfs_mapping.is_some() && a.scheme != Scheme::Ttfs {
         return Err(usage("--ttfs-mapping applies only to --scheme ttfs"));
     }
+    // Given to another scheme, these were silently ignored (they have defaults of their own).
+    if a.max_rate_hz.is_some() && a.scheme != Scheme::Rate {
+        return Err(usage("--max-rate-hz applies only to --scheme rate"));
+    }
+    for (flag, given) in [
+        ("--neurons-per-feature", a.neurons_per_feature.is_some()),
+        ("--beta", a.beta.is_some()),
+    ] {
+        if given && a.scheme != Scheme::Population {
+            return Err(usage(format!("{flag} applies only to --scheme population")));
+        }
+    }
+    let max_rate_hz = a.max_rate_hz.unwrap_or(200.0);
+    let neurons_per_feature = a.neurons_per_feature.unwrap_or(8);
+    let beta = a.beta.unwrap_or(1.5);
     if a.threshold.is_some() && a.scheme == Scheme::Rate {
         return Err(usage("--threshold does not apply to --scheme rate"));
     }
@@ -290,9 +305,9 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
     Ok(match a.scheme {
         Scheme::Rate => {
             let enc = if a.deterministic {
-                RateEncoder::regular(a.max_rate_hz, a.dt_ms, steps)
+                RateEncoder::regular(max_rate_hz, a.dt_ms, steps)
             } else {
-                RateEncoder::poisson(a.max_rate_hz, a.dt_ms, steps)
+                RateEncoder::poisson(max_rate_hz, a.dt_ms, steps)
             }
             .map_err(flag_error)?;
             enc.check_raster_memory(n, &budget)?;
@@ -305,7 +320,7 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
                     } else {
                         "poisson"
                     },
-                    a.max_rate_hz,
+                    max_rate_hz,
                     a.dt_ms
                 ),
                 decoded: enc.decode(&raster, n),
@@ -341,8 +356,8 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
         }
         Scheme::Population => {
             let enc = PopulationEncoder::new(
-                a.neurons_per_feature,
-                a.beta,
+                neurons_per_feature,
+                beta,
                 steps,
                 a.threshold.unwrap_or(0.1),
             )
@@ -353,10 +368,10 @@ fn encode(a: &EncodeArgs, x: &[f32], norm: Normalize) -> Result<Encoded> {
             Encoded {
                 scheme: format!(
                     "population ({} fields per feature, beta {})",
-                    a.neurons_per_feature, a.beta
+                    neurons_per_feature, beta
                 ),
                 decoded: enc.decode(&raster, n),
-                neurons: n * a.neurons_per_feature,
+                neurons: n * neurons_per_feature,
                 raster,
                 bound: bound.is_finite().then_some(bound),
             }

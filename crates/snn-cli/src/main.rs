@@ -416,16 +416,8 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         &[outputs::Input::new(a.spec.as_deref())],
     )?;
     // Checked up front, like --plot's: anything else was written as TOML whatever its name.
-    if let Some(p) = &a.write_spec
-        && !p
-            .extension()
-            .and_then(|e| e.to_str())
-            .is_some_and(|e| e.eq_ignore_ascii_case("toml") || e.eq_ignore_ascii_case("json"))
-    {
-        return Err(usage::usage(format!(
-            "--write-spec {}: the file name must end in .toml or .json",
-            p.display()
-        )));
+    if let Some(p) = &a.write_spec {
+        outputs::spec_output_is_json("--write-spec", p)?;
     }
     if a.spec.is_some() && a.network.is_some() {
         return Err(usage::usage(
@@ -494,9 +486,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         if let Some(d) = a.duration_ms {
             spec.duration_ms = Some(d);
         }
-        let text = match p.extension().and_then(|e| e.to_str()) {
-            Some(e) if e.eq_ignore_ascii_case("json") => spec.to_json_string(),
-            _ => spec.to_toml_string()?,
+        let text = if outputs::spec_output_is_json("--write-spec", p)? {
+            spec.to_json_string()
+        } else {
+            spec.to_toml_string()?
         };
         snn_types::file::atomic_write(p, text.as_bytes())
             .with_context(|| format!("cannot write {}", p.display()))?;

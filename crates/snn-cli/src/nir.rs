@@ -9,6 +9,7 @@ use snn_nir::{Discretisation, ImportOptions, NirGraph, NodeKind, Param};
 use snn_types::{NetworkSpec, ReadoutRule, ResetMode};
 
 use crate::outputs;
+use crate::usage::usage;
 
 /// True when `path` names a NIR file (extension `.nir`, any case).
 pub fn is_nir(path: &Path) -> bool {
@@ -117,6 +118,13 @@ pub fn run(a: NirArgs) -> Result<()> {
                 &[("--out", Some(&out))],
                 &[outputs::Input::new(Some(&file))],
             )?;
+            let json = outputs::spec_output_is_json("--out", &out)?;
+            if steps == 0 {
+                return Err(usage("--steps must be at least 1"));
+            }
+            if let Some(dt) = dt_ms {
+                snn_types::check_dt(dt).map_err(|e| usage(format!("--dt-ms: {e}")))?;
+            }
             let opts = ImportOptions {
                 dt_ms,
                 discretisation: discretisation.map(|d| match d {
@@ -135,9 +143,6 @@ pub fn run(a: NirArgs) -> Result<()> {
                 steps,
             };
             let spec = snn_nir::import_file(&file, &opts)?;
-            let json = out
-                .extension()
-                .is_some_and(|e| e.eq_ignore_ascii_case("json"));
             let text = if json {
                 spec.to_json_string()
             } else {
@@ -160,6 +165,7 @@ pub fn run(a: NirArgs) -> Result<()> {
                 &[("--out", Some(&out))],
                 &[outputs::Input::new(Some(&spec))],
             )?;
+            outputs::nir_output("--out", &out)?;
             let s = load_spec(&spec)?;
             let notes =
                 snn_nir::export_file(&s, &out).with_context(|| spec.display().to_string())?;

@@ -63,3 +63,46 @@ pub fn check(outputs: &[(&str, Option<&Path>)], inputs: &[Input<'_>]) -> Result<
     }
     Ok(())
 }
+
+/// True when `path` ends in `.ext` (any case).
+fn has_extension(path: &Path, ext: &str) -> bool {
+    path.extension()
+        .and_then(|e| e.to_str())
+        .is_some_and(|e| e.eq_ignore_ascii_case(ext))
+}
+
+/// Checks a network spec output named by `flag`: its name must end in `.toml` or `.json` (any
+/// case), the format written. Anything else (`net.yaml`, `net.nir`, no extension) used to get
+/// TOML whatever its name, and a `.nir` name then failed to load as NIR. Returns true for JSON.
+pub fn spec_output_is_json(flag: &str, path: &Path) -> Result<bool> {
+    if has_extension(path, "json") {
+        Ok(true)
+    } else if has_extension(path, "toml") {
+        Ok(false)
+    } else if has_extension(path, "nir") {
+        Err(usage(format!(
+            "{flag} {}: the spec is written as TOML or JSON; name it .toml or .json (a NIR file \
+             comes from `snn nir export`)",
+            path.display()
+        )))
+    } else {
+        Err(usage(format!(
+            "{flag} {}: the file name must end in .toml or .json",
+            path.display()
+        )))
+    }
+}
+
+/// Checks a NIR output named by `flag`: its name must end in `.nir` (any case), as every
+/// command that reads a spec recognises a NIR file by that extension.
+pub fn nir_output(flag: &str, path: &Path) -> Result<()> {
+    if has_extension(path, "nir") {
+        Ok(())
+    } else {
+        Err(usage(format!(
+            "{flag} {}: the file name must end in .nir (commands recognise NIR files by that \
+             extension; a spec in TOML or JSON comes from `snn nir import`)",
+            path.display()
+        )))
+    }
+}

@@ -250,7 +250,7 @@ fn bar(n: u64, enabled: bool) -> ProgressBar {
 fn write_spec(path: &Path, model: &Model, encoding: Encoding) -> Result<()> {
     // The spec carries its readout: how the trainer, fed with `encoding`, predicts.
     let spec = to_network_spec(model, encoding)?;
-    let text = if path.extension().is_some_and(|e| e == "json") {
+    let text = if crate::outputs::spec_output_is_json("--export", path)? {
         spec.to_json_string()
     } else {
         spec.to_toml_string()?
@@ -443,6 +443,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
             replaced_by: &["--out"],
         }],
     )?;
+    if let Some(p) = &a.export {
+        crate::outputs::spec_output_is_json("--export", p)?;
+    }
     if a.limit == Some(0) {
         return Err(usage("--limit 0: at least one training sample is needed"));
     }

@@ -959,3 +959,39 @@ fn the_shipped_board_example_spans_two_chips() {
     let s = String::from_utf8_lossy(&out.stdout);
     assert!(s.contains("on 2 chips"), "{s}");
 }
+
+/// `--fit` only compiles: `--trace` (no file was written), `--input`, `--steps` and the
+/// accounting overrides were silently ignored with it.
+#[test]
+fn fit_refuses_the_options_of_a_run() {
+    let work = scratch("chip-fit_refuses_the_options_of_a_run");
+    let net = tmp(&work, "net.toml", NET);
+    let spikes = tmp(&work, "in.csv", "step,neuron\n0,0\n");
+    let trace = work.join("trace.csv");
+    for (extra, what) in [
+        (
+            vec!["--trace", trace.to_str().unwrap()],
+            "--trace configures a run",
+        ),
+        (vec!["--input", spikes.to_str().unwrap()], "--input"),
+        (vec!["--steps", "5"], "--steps"),
+        (vec!["--skip-idle-neurons", "false"], "--skip-idle-neurons"),
+        (
+            vec!["--spike-out-class", "neuron", "--steps", "5"],
+            "--steps, --spike-out-class configure a run",
+        ),
+    ] {
+        let out = snn()
+            .args(["chip", "--fit", net.to_str().unwrap()])
+            .args(&extra)
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{extra:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(what) && err.contains("--fit"),
+            "{extra:?}: {err}"
+        );
+    }
+    assert!(!trace.exists());
+}

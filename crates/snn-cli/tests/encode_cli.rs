@@ -244,3 +244,39 @@ fn bad_input_gives_one_clear_error() {
         assert_eq!(code, 2, "{args:?}");
     }
 }
+
+/// Options of one scheme given to another were ignored without a word: `--scheme rate
+/// --neurons-per-feature 3` encoded 64 neurons, `--scheme population --max-rate-hz 5` ran as
+/// without it. Now usage errors, as `--deterministic` and `--ttfs-mapping` already were.
+#[test]
+fn options_of_another_scheme_are_refused() {
+    for (args, what) in [
+        (
+            vec!["--scheme", "rate", "--neurons-per-feature", "3"],
+            "--neurons-per-feature applies only to --scheme population",
+        ),
+        (
+            vec!["--scheme", "ttfs", "--beta", "2"],
+            "--beta applies only to --scheme population",
+        ),
+        (
+            vec!["--scheme", "population", "--max-rate-hz", "5"],
+            "--max-rate-hz applies only to --scheme rate",
+        ),
+    ] {
+        let (code, err) = fails(&args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(err.contains(what), "{args:?}: {err}");
+    }
+    // Their own schemes still take them.
+    let j = json(&[
+        "--scheme",
+        "population",
+        "--neurons-per-feature",
+        "3",
+        "--beta",
+        "2",
+    ]);
+    assert_eq!(j["neurons"], 192, "{j}");
+    json(&["--scheme", "rate", "--max-rate-hz", "100"]);
+}

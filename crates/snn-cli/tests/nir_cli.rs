@@ -103,3 +103,80 @@ fn export_then_use_the_nir_file_as_a_spec() {
     let (ok, _, stderr) = run(&["nir", "inspect", bad.to_str().unwrap()]);
     assert!(!ok && stderr.contains("truncated.nir"), "{stderr}");
 }
+
+/// Output names and options that were accepted and then written or applied wrongly: `import
+/// --out net.yaml` (TOML in it), `--out net.nir` (TOML in a .nir name, which every command then
+/// failed to read as HDF5), `export --out net.toml` (HDF5 in a .toml name), `--steps 0` (written
+/// as a one-step readout), `--dt-ms=-1` (exit 1 after reading the file), `--dt-ms 1e300` (the
+/// error printed 301 digits). `.JSON` writes JSON.
+#[test]
+fn output_names_steps_and_dt_are_checked_before_any_work() {
+    let work = scratch("nir-output_names_steps_and_dt");
+    let conv = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/conv_small.toml");
+    let nir = work.join("conv.nir");
+    let (ok, _, stderr) = run(&[
+        "nir",
+        "export",
+        conv.to_str().unwrap(),
+        "--out",
+        nir.to_str().unwrap(),
+    ]);
+    assert!(ok, "{stderr}");
+    let nir = nir.to_str().unwrap();
+    let at = |name: &str| work.join(name).to_str().unwrap().to_string();
+    for (args, what) in [
+        (
+            vec!["nir", "import", nir, "--out", &at("net.yaml")],
+            "must end in .toml or .json",
+        ),
+        (
+            vec!["nir", "import", nir, "--out", &at("net.nir")],
+            "name it .toml or .json",
+        ),
+        (
+            vec![
+                "nir",
+                "export",
+                conv.to_str().unwrap(),
+                "--out",
+                &at("net.toml"),
+            ],
+            "must end in .nir",
+        ),
+        (
+            vec!["nir", "import", nir, "--out", &at("a.toml"), "--steps", "0"],
+            "--steps must be at least 1",
+        ),
+        (
+            vec!["nir", "import", nir, "--out", &at("a.toml"), "--dt-ms=-1"],
+            "--dt-ms: must be > 0",
+        ),
+    ] {
+        let out = snn().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(what), "{args:?}: {err}");
+    }
+    let (ok, _, stderr) = run(&[
+        "nir",
+        "import",
+        nir,
+        "--out",
+        &at("a.toml"),
+        "--dt-ms",
+        "1e300",
+    ]);
+    assert!(!ok && stderr.contains("dt = 1e300 ms"), "{stderr}");
+    assert!(stderr.len() < 300, "{stderr}");
+    let (ok, _, stderr) = run(&["nir", "import", nir, "--out", &at("net.JSON")]);
+    assert!(ok, "{stderr}");
+    let text = std::fs::read_to_string(work.join("net.JSON")).unwrap();
+    assert!(text.trim_start().starts_with('{'), "{text}");
+    // Nothing else was written.
+    let mut names: Vec<String> = std::fs::read_dir(&work)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    assert_eq!(names, ["conv.nir", "net.JSON"]);
+}

@@ -561,3 +561,33 @@ fn augmented_training_reports_the_augmentation() {
     let j: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
     assert_eq!(j["augment"], "none");
 }
+
+/// `--export` wrote TOML whatever the name: into `net.yaml`, into `net.nir` (which every command
+/// then read as HDF5 and refused) and into `net.JSON`. Now refused before training, and `.JSON`
+/// is JSON.
+#[test]
+fn export_names_must_say_toml_or_json() {
+    let work = scratch("train-export_names_must_say_toml_or_json");
+    for name in ["net.yaml", "net.nir", "net"] {
+        let out = snn()
+            .args(SMALL)
+            .args(["--epochs", "1", "--export"])
+            .arg(work.join(name))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{name}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("--export") && err.contains(".json"), "{err}");
+        assert!(out.stdout.is_empty(), "trained anyway: {out:?}");
+    }
+    let spec = work.join("net.JSON");
+    let out = snn()
+        .args(SMALL)
+        .args(["--epochs", "1", "--export"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&spec).unwrap();
+    assert!(text.trim_start().starts_with('{'), "{text}");
+}

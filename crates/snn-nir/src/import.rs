@@ -705,7 +705,8 @@ fn map_neuron(
                     return Err(unsupported(
                         n,
                         format!(
-                            "dt = {dt_ms} ms is longer than tau = {} ms: Euler is unstable (use a smaller dt, e.g. 0.1 ms as snnTorch's exporter assumes, or the exact discretisation)",
+                            "dt = {} ms is longer than tau = {} ms: Euler is unstable (use a smaller dt, e.g. 0.1 ms as snnTorch's exporter assumes, or the exact discretisation)",
+                            short_num(dt_ms),
                             (tau * 1e3) as f32
                         ),
                     ));
@@ -1006,7 +1007,8 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
         .unwrap_or(DEFAULT_DT_MS);
     if !(dt_ms > 0.0 && dt_ms.is_finite()) {
         return Err(NirError::Graph(format!(
-            "dt = {dt_ms} ms must be a positive number"
+            "dt = {} ms must be a positive number",
+            short_num(dt_ms)
         )));
     }
     let disc = None
@@ -1828,4 +1830,11 @@ fn split_populations(
         out.recording.state.clear();
     }
     Ok(out)
+}
+
+/// A number for an error message: Rust's shortest form when that is short (`0.1`), else
+/// scientific notation (`1e300`), never hundreds of digits.
+fn short_num(x: f64) -> String {
+    let s = x.to_string();
+    if s.len() > 20 { format!("{x:e}") } else { s }
 }
