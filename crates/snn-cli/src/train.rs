@@ -190,6 +190,13 @@ impl Sets {
             }
         })
     }
+    /// Rows and columns of one image (one polarity of an event sample).
+    fn image_shape(&self) -> (usize, usize) {
+        match self {
+            Sets::Images(t, _) => t.shape,
+            Sets::Events(..) => (data::NMNIST_SIZE, data::NMNIST_SIZE),
+        }
+    }
     fn n_inputs(&self) -> usize {
         match self {
             Sets::Images(t, _) => t.n_features,
@@ -570,6 +577,14 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     let dataset = trainer.dataset.clone();
     let sets = Sets::load(&dataset, a.data.as_deref(), a.limit)?;
+    let (h, w) = sets.image_shape();
+    let shift = trainer.config.augment.shift;
+    if shift >= h.min(w) {
+        return Err(usage(format!(
+            "--augment shift:{shift}: the {dataset} images are {h}x{w}, so a shift of {shift} pixels moves some samples entirely off the image (a shift must be below {})",
+            h.min(w)
+        )));
+    }
     if sets.n_inputs() != trainer.model.config.n_inputs {
         bail!(
             "the dataset has {} inputs but the model expects {}",

@@ -591,3 +591,29 @@ fn export_names_must_say_toml_or_json() {
     let text = std::fs::read_to_string(&spec).unwrap();
     assert!(text.trim_start().starts_with('{'), "{text}");
 }
+
+/// A shift that can move a whole sample off the image is refused before training (shift:100 on
+/// the 8x8 digits used to train on silence without a word); a shift below the image size runs.
+#[test]
+fn augment_shifts_beyond_the_image_are_refused() {
+    for shift in ["shift:8", "shift:100"] {
+        let out = snn()
+            .args(SMALL)
+            .args(["--epochs", "1", "--augment", shift])
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(2), "{shift}: {out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("--augment") && err.contains("8x8") && err.contains("below 8"),
+            "{err}"
+        );
+        assert!(out.stdout.is_empty(), "trained anyway: {out:?}");
+    }
+    let out = snn()
+        .args(SMALL)
+        .args(["--epochs", "1", "--augment", "shift:7"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+}
