@@ -62,9 +62,10 @@ pub struct ChipArgs {
     /// (at most 4096 in all); `POP:0..10`, `POP:0..=9`, `POP:3,5,7` choose neurons. Repeatable.
     #[arg(long, value_name = "POP[:NEURONS]")]
     pub probe: Vec<String>,
-    /// Network-on-chip model: `cycle` (hop by hop with contention) or `analytic` (zero-load).
-    #[arg(long, default_value = "cycle", value_name = "MODE")]
-    pub noc: String,
+    /// Network-on-chip model: `cycle` (hop by hop with contention; the default) or `analytic`
+    /// (zero-load).
+    #[arg(long, value_name = "MODE")]
+    pub noc: Option<String>,
     /// Weight precision in bits (Loihi's numWeightBits), from 1 to the architecture's weight
     /// bits (the default; 8 for both presets).
     #[arg(long, value_name = "B")]
@@ -436,7 +437,7 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
             crate::outputs::Input::new(arch_file.is_file().then_some(arch_file)),
         ],
     )?;
-    let noc = match a.noc.as_str() {
+    let noc = match a.noc.as_deref().unwrap_or("cycle") {
         "cycle" => NocMode::Cycle,
         "analytic" => NocMode::Analytic,
         o => {
@@ -463,6 +464,7 @@ pub fn run(mut a: ChipArgs) -> Result<()> {
             ("--steps", a.steps.is_some()),
             ("--skip-idle-neurons", a.skip_idle_neurons.is_some()),
             ("--spike-out-class", a.spike_out_class.is_some()),
+            ("--noc", a.noc.is_some()),
         ]
         .into_iter()
         .filter_map(|(flag, given)| given.then_some(flag))

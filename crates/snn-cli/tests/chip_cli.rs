@@ -980,6 +980,7 @@ fn fit_refuses_the_options_of_a_run() {
             vec!["--spike-out-class", "neuron", "--steps", "5"],
             "--steps, --spike-out-class configure a run",
         ),
+        (vec!["--noc", "analytic"], "--noc configures a run"),
     ] {
         let out = snn()
             .args(["chip", "--fit", net.to_str().unwrap()])
