@@ -437,9 +437,21 @@ impl ArchSpec {
 
     /// Parses and validates TOML text; `origin` names it in errors.
     pub fn from_toml_str(text: &str, origin: &str) -> Result<Self, ArchError> {
-        let spec: ArchSpec = toml::from_str(text).map_err(|e| ArchError::Parse {
-            origin: origin.to_string(),
-            message: e.to_string().trim_end().replace('\n', " "),
+        let spec: ArchSpec = toml::from_str(text).map_err(|e| {
+            let mut message = e.to_string().trim_end().replace('\n', " ");
+            // A network spec given where an architecture belongs: say so, not only which field
+            // is unknown.
+            if toml::from_str::<toml::Table>(text).is_ok_and(|t| {
+                t.contains_key("populations") || t.contains_key("projections")
+            }) {
+                message.push_str(
+                    " (this looks like a network spec, with `populations` and `projections`; an architecture has the sections [mesh], [core], [noc], [energy_pj], ...)",
+                );
+            }
+            ArchError::Parse {
+                origin: origin.to_string(),
+                message,
+            }
         })?;
         spec.validate().map_err(|issues| ArchError::Invalid {
             origin: origin.to_string(),

@@ -436,6 +436,17 @@ fn arch_errors_name_the_field() {
         m.starts_with("x.toml:") && m.contains("compartments"),
         "{m}"
     );
+    assert!(!m.contains("network spec"), "{m}");
+    // A network spec given as the architecture says so.
+    let net =
+        "dt_ms = 0.1\n[[populations]]\nname = \"a\"\nsize = 2\nneuron = { model = \"input\" }\n";
+    let m = ArchSpec::from_toml_str(net, "net.toml")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        m.starts_with("net.toml:") && m.contains("looks like a network spec"),
+        "{m}"
+    );
     let text = snn_neuromorphic::arch::LOIHI_TOML
         .replace("tiles_x = 8", "tiles_x = 0")
         .replace("weight_bits = 8", "weight_bits = 40");
