@@ -26,6 +26,16 @@
 #![allow(clippy::too_many_arguments)]
 
 use std::hint::black_box;
+use std::io::Write;
+
+/// `println!` that ends the program quietly when standard output is closed (piped into `head`).
+macro_rules! out {
+    ($($t:tt)*) => {
+        if writeln!(std::io::stdout(), $($t)*).is_err() {
+            std::process::exit(0);
+        }
+    };
+}
 use std::time::Instant;
 
 #[path = "../../crates/snn-core/src/neuron/exp.rs"]
@@ -256,6 +266,20 @@ fn cond_avx512<const MODE: u8>(
     }
 }
 
+/// A `lif_cond_exp` loop variant ([`cond_avx512`]).
+type CondKernel = unsafe fn(
+    &CondK,
+    &mut [f64],
+    &mut [f64],
+    &mut [f64],
+    &mut [f64],
+    &mut [f64],
+    &mut [f32],
+    &mut [f32],
+    &[f32],
+    &mut [u8],
+);
+
 /// Two equal ranges interleaved in one loop (two independent dependency chains per iteration).
 #[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
 /// Every slice is its own argument, so the compiler knows none overlaps and vectorises the loop.
@@ -367,10 +391,10 @@ fn main() {
     }
     let arg: Option<usize> = std::env::args().nth(1).and_then(|s| s.parse().ok());
     let hz = clock_hz();
-    println!("clock from a dependent-add loop: {:.2} GHz", hz / 1e9);
+    out!("clock from a dependent-add loop: {:.2} GHz", hz / 1e9);
     let report = |name: &str, n: usize, steps: usize, secs: f64| {
         let per = secs / (n * steps) as f64;
-        println!(
+        out!(
             "{name:<46} {:.3} ns/neuron-step  {:.2} cycles/neuron",
             per * 1e9,
             per * hz
@@ -405,7 +429,7 @@ fn main() {
         "lif_exp: no external current",
         "lif_exp: none of the three",
     ];
-    println!("lif_exp, {n} neurons, {steps} steps:");
+    out!("lif_exp, {n} neurons, {steps} steps:");
     for (variant, name) in names.iter().enumerate() {
         let mut s = State::new(n, -11.0);
         let t = Instant::now();
@@ -480,7 +504,7 @@ fn main() {
         theta_rest_term: (1.0 - (-h / 1e7f64).exp()) * -20.0,
         theta_plus: 0.05,
     };
-    println!("lif_cond_exp (Brian's order, adaptive threshold), {n} neurons, {steps} steps:");
+    out!("lif_cond_exp (Brian's order, adaptive threshold), {n} neurons, {steps} steps:");
     let cond_names = [
         "lif_cond_exp: the engine's loop",
         "lif_cond_exp: division -> multiplication",
@@ -488,15 +512,21 @@ fn main() {
         "lif_cond_exp: two halves interleaved",
     ];
     for (variant, name) in cond_names.iter().enumerate() {
+        let kernel: Option<CondKernel> = match variant {
+            0 => Some(cond_avx512::<0>),
+            1 => Some(cond_avx512::<1>),
+            2 => Some(cond_avx512::<2>),
+            _ => None,
+        };
         let mut s = State::new(n, -65.0);
         let t = Instant::now();
         for step in 0..steps {
             s.input(step, 0.3, 1.0);
             let h = n / 2;
-            // SAFETY: as above.
-            unsafe {
-                match variant {
-                    0 => cond_avx512::<0>(
+            match kernel {
+                // SAFETY: as above.
+                Some(f) => unsafe {
+                    f(
                         &ck,
                         &mut s.v,
                         &mut s.a,
@@ -507,48 +537,27 @@ fn main() {
                         &mut s.in_in,
                         &s.i_ext,
                         &mut s.flags,
-                    ),
-                    1 => cond_avx512::<1>(
-                        &ck,
-                        &mut s.v,
-                        &mut s.a,
-                        &mut s.b,
-                        &mut s.refr,
-                        &mut s.theta,
-                        &mut s.in_ex,
-                        &mut s.in_in,
-                        &s.i_ext,
-                        &mut s.flags,
-                    ),
-                    2 => cond_avx512::<2>(
-                        &ck,
-                        &mut s.v,
-                        &mut s.a,
-                        &mut s.b,
-                        &mut s.refr,
-                        &mut s.theta,
-                        &mut s.in_ex,
-                        &mut s.in_in,
-                        &s.i_ext,
-                        &mut s.flags,
-                    ),
-                    _ => {
-                        let (v1, v2) = s.v.split_at_mut(h);
-                        let (ge1, ge2) = s.a.split_at_mut(h);
-                        let (gi1, gi2) = s.b.split_at_mut(h);
-                        let (r1, r2) = s.refr.split_at_mut(h);
-                        let (t1, t2) = s.theta.split_at_mut(h);
-                        let (ie1, ie2) = s.in_ex.split_at_mut(h);
-                        let (ii1, ii2) = s.in_in.split_at_mut(h);
-                        let (x1, x2) = s.i_ext.split_at(h);
-                        let (f1, f2) = s.flags.split_at_mut(h);
+                    )
+                },
+                None => {
+                    let (v1, v2) = s.v.split_at_mut(h);
+                    let (ge1, ge2) = s.a.split_at_mut(h);
+                    let (gi1, gi2) = s.b.split_at_mut(h);
+                    let (r1, r2) = s.refr.split_at_mut(h);
+                    let (t1, t2) = s.theta.split_at_mut(h);
+                    let (ie1, ie2) = s.in_ex.split_at_mut(h);
+                    let (ii1, ii2) = s.in_in.split_at_mut(h);
+                    let (x1, x2) = s.i_ext.split_at(h);
+                    let (f1, f2) = s.flags.split_at_mut(h);
+                    // SAFETY: as above.
+                    unsafe {
                         cond_pair_avx512(
                             &ck, v1, ge1, gi1, r1, t1, ie1, ii1, x1, f1, v2, ge2, gi2, r2, t2, ie2,
                             ii2, x2, f2,
                         )
                     }
                 }
-            };
+            }
             black_box(&s.flags);
         }
         report(name, n, steps, t.elapsed().as_secs_f64());

@@ -131,7 +131,7 @@ pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
     let results: Vec<Result<Vec<RankSummary>>> = snn_core::workers::run_all(
         DryRun::group(ranks),
         |mut c| rank_job(&mut c, job, false),
-        spawn,
+        snn_core::workers::spawn,
     )
     .map_err(|e| {
         anyhow!(
@@ -168,30 +168,6 @@ pub fn run_dry(job: &Job<'_>, ranks: usize) -> Result<()> {
         "dry run: threads of one process",
         Some(&plan),
     )
-}
-
-#[cfg(test)]
-thread_local! {
-    /// Test hook: the index (1-based) of the rank thread whose start fails, on dry runs started
-    /// by this thread, as if the system had refused it; 0 for none.
-    static REFUSE_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// How the dry-run ranks are started: [`snn_core::workers::spawn`], which reports a refusal
-/// instead of panicking (tests refuse the thread set in `REFUSE_THREAD`).
-fn spawn<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    index: usize,
-    f: Box<dyn FnOnce() + Send + 'scope>,
-) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, ()>> {
-    #[cfg(test)]
-    if REFUSE_THREAD.with(|r| r.get()) == index {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::WouldBlock,
-            "refused by the test hook",
-        ));
-    }
-    snn_core::workers::spawn(scope, index, f)
 }
 
 fn is_stopped(e: &anyhow::Error) -> bool {
@@ -571,9 +547,9 @@ mod tests {
             budget: MemoryBudget::unknown(),
             json: false,
         };
-        REFUSE_THREAD.with(|r| r.set(3));
-        let e = run_dry(&job, 4).unwrap_err().to_string();
-        REFUSE_THREAD.with(|r| r.set(0));
+        let e = snn_core::workers::with_refused_thread(3, || run_dry(&job, 4))
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("cannot start the thread of dry-run rank 2 of 4")
                 && e.contains("no rank ran"),

@@ -7,6 +7,8 @@ use std::process::{Command, Output};
 
 use snn_types::file::is_temp_name;
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -7,6 +7,8 @@ use std::process::Stdio;
 
 use assert_cmd::Command;
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

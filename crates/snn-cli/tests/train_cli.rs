@@ -2,6 +2,8 @@
 
 use assert_cmd::Command;
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -101,10 +101,10 @@ impl StartGate {
     }
 }
 
-#[cfg(test)]
 thread_local! {
-    /// Test hook: the index (1-based) of the worker thread whose start fails, on runs
-    /// coordinated by this thread, as if the system had refused it; 0 for none.
+    /// The index (1-based) of the worker thread whose start fails, among the threads this thread
+    /// starts, as if the system had refused it; 0 for none (see
+    /// [`crate::workers::with_refused_thread`]).
     pub(crate) static FAIL_WORKER_START: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
 }
 
@@ -117,11 +117,10 @@ pub(crate) fn spawn_worker<'scope, F>(
 where
     F: FnOnce() + Send + 'scope,
 {
-    #[cfg(test)]
     if FAIL_WORKER_START.with(|f| f.get()) == index {
         return Err(std::io::Error::new(
             std::io::ErrorKind::WouldBlock,
-            "refused by the test hook",
+            "refused on request (workers::with_refused_thread)",
         ));
     }
     std::thread::Builder::new()

@@ -728,9 +728,10 @@ mod tests {
     fn a_refused_rank_thread_is_an_error_and_no_rank_runs() {
         let spec = crate::models::cuba(300, 5);
         let mut sinks: Vec<SpikeRaster> = (0..4).map(|_| SpikeRaster::new(0)).collect();
-        crate::barrier::FAIL_WORKER_START.with(|f| f.set(3)); // rank 2's thread
-        let e = run_dry(&spec, 20, 1, &MemoryBudget::unknown(), &mut sinks);
-        crate::barrier::FAIL_WORKER_START.with(|f| f.set(0));
+        // Rank 2's thread is the third.
+        let e = crate::workers::with_refused_thread(3, || {
+            run_dry(&spec, 20, 1, &MemoryBudget::unknown(), &mut sinks)
+        });
         match e {
             Err(DistributedError::NoThread {
                 rank: 2, ranks: 4, ..

@@ -3308,9 +3308,7 @@ mod tests {
             )
             .unwrap();
             let mut raster = SpikeRaster::new(0);
-            crate::barrier::FAIL_WORKER_START.with(|f| f.set(refuse));
-            net.run(400, &mut raster);
-            crate::barrier::FAIL_WORKER_START.with(|f| f.set(0));
+            crate::workers::with_refused_thread(refuse, || net.run(400, &mut raster));
             net.run(300, &mut raster);
             let w = net.projection_weights_mut(0).unwrap().to_vec();
             (raster, w, net.threads_refused())

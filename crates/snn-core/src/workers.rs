@@ -39,6 +39,16 @@ pub fn spawn<'scope>(
     crate::barrier::spawn_worker(scope, index, f)
 }
 
+/// Runs `body` with the `index`-th thread (1-based) that [`spawn`] or the engine starts from
+/// this thread refused, as the system would refuse it: for tests of code that starts threads.
+/// Other threads are not affected.
+pub fn with_refused_thread<R>(index: usize, body: impl FnOnce() -> R) -> R {
+    crate::barrier::FAIL_WORKER_START.with(|f| f.set(index));
+    let out = body();
+    crate::barrier::FAIL_WORKER_START.with(|f| f.set(0));
+    out
+}
+
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }

@@ -4,6 +4,8 @@
 use proptest::prelude::*;
 use snn_encode::aer::{AerError, AerEvent, AerStream, HEADER_LEN, TimestampWidth};
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -606,7 +606,11 @@ impl Trainer {
                 // A worker whose thread the system refuses runs on this thread: the same
                 // gradients (each shard's are its own, summed in shard order below).
                 let tasks: Vec<_> = work.into_iter().zip(tapes.iter_mut()).collect();
-                snn_core::workers::run_each(tasks, |(items, tape)| run(items, tape), crate::spawn);
+                snn_core::workers::run_each(
+                    tasks,
+                    |(items, tape)| run(items, tape),
+                    snn_core::workers::spawn,
+                );
             }
             total.clear();
             for g in &shard_grads[..shards.len()] {
@@ -786,7 +790,7 @@ pub fn evaluate(
             }
             Ok(())
         },
-        crate::spawn,
+        snn_core::workers::spawn,
     );
     results.into_iter().collect::<Result<(), TrainError>>()?;
     let preds: Vec<usize> = preds.into_iter().flatten().collect();
@@ -815,7 +819,7 @@ mod tests {
             let mut tc = TrainConfig::recipe(1, 3);
             tc.batch_size = 200;
             let mut t = Trainer::new(model, tc).unwrap();
-            crate::with_refused_thread(refuse, || {
+            snn_core::workers::with_refused_thread(refuse, || {
                 let m = t
                     .run_epoch(&data, &data, threads, &mut |_, _, _, _| {})
                     .unwrap();

@@ -12,6 +12,8 @@ use snn_learn::train::{Encoding, TrainConfig, TrainError, Trainer, evaluate};
 use snn_types::file::{FrameKind, encode_framed};
 use std::path::Path;
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

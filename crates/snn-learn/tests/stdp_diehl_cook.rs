@@ -5,6 +5,8 @@ use std::time::Instant;
 
 use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -12,6 +12,8 @@ use snn_learn::stdp::{
 };
 use snn_types::{NetworkSpec, SpikeRaster, Step};
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -9,6 +9,8 @@ use snn_learn::optim::OptimizerKind;
 use snn_learn::train::{Encoding, SHARD, Source, TrainConfig, Trainer, evaluate};
 use snn_types::{NetworkSpec, ReadoutRule};
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

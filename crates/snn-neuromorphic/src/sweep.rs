@@ -457,7 +457,7 @@ impl Sweep {
         };
         // The workers share the queue: if the system refuses a thread, the calling thread works
         // in its place, and every point still runs once.
-        snn_core::workers::run_each(vec![(); workers], |()| work(), spawn);
+        snn_core::workers::run_each(vec![(); workers], |()| work(), snn_core::workers::spawn);
         let results = results.into_inner().unwrap_or_default();
         let mut points = Vec::with_capacity(n);
         for (i, r) in results.into_iter().enumerate() {
@@ -640,30 +640,6 @@ impl SweepResult {
 }
 
 #[cfg(test)]
-thread_local! {
-    /// Test hook: the index (1-based) of the sweep thread whose start fails, on sweeps run by
-    /// this thread, as if the system had refused it; 0 for none.
-    static REFUSE_THREAD: std::cell::Cell<usize> = const { std::cell::Cell::new(0) };
-}
-
-/// How a sweep starts its threads: [`snn_core::workers::spawn`], which reports a refusal instead
-/// of panicking (tests refuse the thread set in `REFUSE_THREAD`).
-fn spawn<'scope>(
-    scope: &'scope std::thread::Scope<'scope, '_>,
-    index: usize,
-    f: Box<dyn FnOnce() + Send + 'scope>,
-) -> std::io::Result<std::thread::ScopedJoinHandle<'scope, ()>> {
-    #[cfg(test)]
-    if REFUSE_THREAD.with(|r| r.get()) == index {
-        return Err(std::io::Error::new(
-            std::io::ErrorKind::WouldBlock,
-            "refused by the test hook",
-        ));
-    }
-    snn_core::workers::spawn(scope, index, f)
-}
-
-#[cfg(test)]
 mod tests {
     use super::*;
 
@@ -725,9 +701,7 @@ mod tests {
         let one = run(1);
         assert!(one.points.iter().any(|p| p.spikes_out > 0), "{one:?}");
         for refuse in [1, 2] {
-            REFUSE_THREAD.with(|r| r.set(refuse));
-            let got = run(4);
-            REFUSE_THREAD.with(|r| r.set(0));
+            let got = snn_core::workers::with_refused_thread(refuse, || run(4));
             assert_eq!(got, one, "thread {refuse} of 4 refused");
         }
     }

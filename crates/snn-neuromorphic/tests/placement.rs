@@ -9,6 +9,8 @@ use snn_neuromorphic::{
 };
 use snn_types::NetworkSpec;
 
+// The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
+#[path = "../../snn-types/tests/common/mod.rs"]
 mod common;
 use common::scratch;
 

@@ -678,7 +678,7 @@ impl DiehlCook {
                         ))
                     })
             },
-            crate::spawn,
+            snn_core::workers::spawn,
         );
         for r in results {
             r?;
@@ -1301,7 +1301,9 @@ mod tests {
         assert!(one.iter().any(|&c| c > 0), "the network fires");
         m.set_threads(4).unwrap();
         for refuse in [0, 1, 3] {
-            let got = crate::with_refused_thread(refuse, || m.responses(&data, &quiet).unwrap());
+            let got = snn_core::workers::with_refused_thread(refuse, || {
+                m.responses(&data, &quiet).unwrap()
+            });
             assert_eq!(got, one, "thread {refuse} refused");
         }
     }
