@@ -53,6 +53,8 @@ struct Outcome {
     syn_events: u64,
     w_hash: u64,
     w_mean: f64,
+    /// The first neuron of every thread after the first (the engine's cut).
+    cut: Vec<u32>,
 }
 
 fn simulate(n_neurons: u32, threads: usize, ms: f64, a_plus_rel: f64, plastic: bool) -> Outcome {
@@ -86,6 +88,7 @@ fn simulate(n_neurons: u32, threads: usize, ms: f64, a_plus_rel: f64, plastic: b
         net.set_plasticity(0, Box::new(rule)).expect("plastic");
     }
     let build_s = t0.elapsed().as_secs_f64();
+    let cut = net.thread_neurons();
 
     let mut warm = HashSink::default();
     let t0 = Instant::now();
@@ -112,6 +115,7 @@ fn simulate(n_neurons: u32, threads: usize, ms: f64, a_plus_rel: f64, plastic: b
         syn_events: stats.syn_events,
         w_hash,
         w_mean: sum / w.len().max(1) as f64,
+        cut: cut.iter().skip(1).map(|r| r.start).collect(),
     }
 }
 
@@ -146,7 +150,7 @@ fn main() {
             let o = simulate(n, threads, ms, a_plus_rel, plastic);
             let rate = o.spikes as f64 / n as f64 / (ms / 1000.0);
             println!(
-                "rep {rep} threads {threads}: build+attach {:.2} s, warm-up {:.3} s ({} spikes), run {:.3} s, spikes {} ({rate:.2} Hz), syn events {:.3e}, spike hash {:016x}, weights hash {:016x} (mean {:.4}, initial {W_E})",
+                "rep {rep} threads {threads}: build+attach {:.2} s, warm-up {:.3} s ({} spikes), run {:.3} s, spikes {} ({rate:.2} Hz), syn events {:.3e}, spike hash {:016x}, weights hash {:016x} (mean {:.4}, initial {W_E}), threads start at {:?}",
                 o.build_s,
                 o.warm_s,
                 o.warm_spikes,
@@ -155,7 +159,8 @@ fn main() {
                 o.syn_events as f64,
                 o.spike_hash,
                 o.w_hash,
-                o.w_mean
+                o.w_mean,
+                o.cut
             );
             let key = (o.spikes, o.spike_hash, o.w_hash);
             match reference {

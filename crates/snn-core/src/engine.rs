@@ -20,8 +20,12 @@
 //! its inputs in the same order whatever the split, so spikes are bit-identical for any thread
 //! count. Plasticity runs in the thread that owns the targets, on a replica of the rule and a
 //! per-thread copy of the weights, gathered at the end of each run; a rule that splits post
-//! spikes (`Plasticity::splits_post`) works on the projection's own weights, every thread taking
-//! a share of each post spike's column (see [`crate::plasticity`]).
+//! spikes (`Plasticity::splits_post`) works on the projection's own weights (see
+//! [`crate::plasticity`]). Attaching a rule to a fresh network cuts the threads anew by
+//! estimated work, a plastic synapse counting as several static ones
+//! ([`Network::thread_neurons`]); each thread then updates the whole columns of its own post
+//! spikes. A network that ran or was given inputs before keeps its equal cut, and the columns of
+//! a splitting rule's post spikes are then shared between all threads.
 
 use std::sync::{OnceLock, RwLock};
 
@@ -332,7 +336,11 @@ struct ThreadPlastic {
     raw: RawWeights,
     /// The rule splits post spikes between the threads.
     split: bool,
-    /// Per source neuron: fired in the current step (split rules only; cleared after use).
+    /// A split rule whose post spikes are not shared out: the thread owning a post spike updates
+    /// its whole column (partitions cut by cost, [`Network::cut_by_cost`]).
+    whole: bool,
+    /// Per source neuron: fired in the current step (split rules shared out only; cleared after
+    /// use).
     spiked: Vec<bool>,
     /// The sources marked in `spiked`.
     fired: Vec<u32>,
@@ -488,6 +496,13 @@ pub struct Network {
     ranks: usize,
     /// Runs that went on in the calling thread alone because the system refused a worker thread.
     threads_refused: u64,
+    /// The partitions hold only what the spec gives (nothing injected, set or simulated since
+    /// they were cut or reset): cutting them anew loses nothing.
+    fresh: bool,
+    /// The partitions were cut by estimated work with the plastic projections counted
+    /// ([`partition_costs`]): each thread then updates the whole columns of its own post spikes
+    /// for rules that split them, instead of a share of every column.
+    cut_by_cost: bool,
 }
 
 impl std::fmt::Debug for Network {
@@ -499,6 +514,69 @@ impl std::fmt::Debug for Network {
             .field("step", &self.step)
             .finish()
     }
+}
+
+/// How many static synapses one plastic synapse costs in a step, for the partition cut: a
+/// plastic synapse is read and written by the rule's `on_pre` when its source fires and visited
+/// again by `on_post` when its target fires (both in the thread owning the target), beside being
+/// delivered. Chosen by measurement on the plastic CUBA network (pair STDP on `exc -> exc`, 40,000
+/// neurons, 2 threads, `plastic_threads` in `benches`): 3 and 4 give the shortest runs, 1 (equal
+/// neuron counts) and 5 to 7 runs 4-8% longer.
+const PLASTIC_SYNAPSE_COST: f64 = 4.0;
+
+/// Estimated work of each owned neuron in a step, in units of a neuron update: 1 for the
+/// update, 1 for delivering its static input (taken as the network's mean, which it is on
+/// average), and `PLASTIC_SYNAPSE_COST - 1` more per plastic input synapse, relative to the
+/// network's mean number of input synapses (so a neuron whose whole input is plastic costs
+/// `1 + PLASTIC_SYNAPSE_COST`).
+fn partition_costs(
+    n: usize,
+    first: u32,
+    pops: &[PopulationInfo],
+    projections: &[Projection],
+    plastic_cols: &[Option<ColIndex>],
+) -> Vec<f64> {
+    let mut costs = vec![2.0; n];
+    let synapses: usize = projections.iter().map(Projection::n_synapses).sum();
+    let mean_in = (synapses as f64 / n.max(1) as f64).max(1.0);
+    let extra = (PLASTIC_SYNAPSE_COST - 1.0) / mean_in;
+    for (pr, cols) in projections.iter().zip(plastic_cols) {
+        let Some(c) = cols else { continue };
+        let start = pops[pr.target_pop].start;
+        for (t, w) in c.col_ptr.windows(2).enumerate() {
+            let g = (start + t as u32).wrapping_sub(first) as usize;
+            if let Some(cost) = costs.get_mut(g) {
+                *cost += extra * (w[1] - w[0]) as f64;
+            }
+        }
+    }
+    costs
+}
+
+/// Cuts `costs` (one per neuron, from global neuron `first`) into `k` (1 to `costs.len()`)
+/// consecutive non-empty ranges of about equal sum; returns the `k + 1` global bounds.
+fn cut_by_cost(costs: &[f64], k: usize, first: usize) -> Vec<usize> {
+    let n = costs.len();
+    let mut prefix = Vec::with_capacity(n + 1);
+    prefix.push(0.0);
+    let mut acc = 0.0;
+    for &c in costs {
+        acc += c;
+        prefix.push(acc);
+    }
+    let mut bounds = Vec::with_capacity(k + 1);
+    bounds.push(0);
+    for part in 1..k {
+        let goal = acc * part as f64 / k as f64;
+        // The first cut whose prefix reaches the goal, at least one neuron after the previous
+        // cut and leaving one neuron for each range after this one.
+        let lo = bounds[part - 1] + 1;
+        let hi = n - (k - part);
+        let at = prefix.partition_point(|&p| p < goal).clamp(lo, hi);
+        bounds.push(at);
+    }
+    bounds.push(n);
+    bounds.iter().map(|b| b + first).collect()
 }
 
 fn seg_state(model: &NeuronModel, dt: f64, v0: Vec<f64>) -> SegState {
@@ -676,6 +754,8 @@ impl Network {
             rank,
             ranks,
             threads_refused: 0,
+            fresh: false,
+            cut_by_cost: false,
         };
         net.stimuli = plan;
         Ok(net)
@@ -688,16 +768,45 @@ impl Network {
         Self::build_with_budget(spec, threads, &MemoryBudget::system())
     }
 
-    /// (Re)creates the partitions and their state from the spec: initial state, stimuli, probes.
+    /// (Re)creates `threads` partitions of equal neuron counts and their state from the spec:
+    /// initial state, stimuli, probes.
     fn partition(&mut self, threads: usize) {
         let (first, n) = (
             self.owned.start as usize,
             (self.owned.end - self.owned.start) as usize,
         );
         let k = threads.clamp(1, n.max(1));
-        let v0 = self.initial_v();
         let bounds: Vec<usize> = (0..=k).map(|i| first + i * n / k).collect();
-        let mut parts = Vec::with_capacity(k);
+        self.partition_at(&bounds);
+        self.cut_by_cost = false;
+    }
+
+    /// Cuts the partitions anew, `threads` of them with about equal estimated work when
+    /// projections are plastic ([`partition_costs`]): plasticity runs in the thread that owns
+    /// the targets, and a plastic synapse costs several times a static one, so equal neuron counts
+    /// would leave the thread holding a plastic population with most of the work (62% of it
+    /// on two threads of the plastic CUBA network, whose `exc -> exc` targets are the first 80%
+    /// of the neurons). Only called on fresh partitions (`self.fresh`).
+    fn partition_by_cost(&mut self, threads: usize) {
+        let n = (self.owned.end - self.owned.start) as usize;
+        let k = threads.clamp(1, n.max(1));
+        let costs = partition_costs(
+            n,
+            self.owned.start,
+            &self.pops,
+            &self.projections,
+            &self.plastic_cols,
+        );
+        let bounds = cut_by_cost(&costs, k, self.owned.start as usize);
+        self.partition_at(&bounds);
+        self.cut_by_cost = true;
+    }
+
+    /// (Re)creates the partitions between consecutive global neuron `bounds` (strictly
+    /// increasing, from the first owned neuron to the end) and their state from the spec.
+    fn partition_at(&mut self, bounds: &[usize]) {
+        let v0 = self.initial_v();
+        let mut parts = Vec::with_capacity(bounds.len() - 1);
         for w in bounds.windows(2) {
             let (lo, hi) = (w[0] as u32, w[1] as u32);
             let mut segs = Vec::new();
@@ -762,6 +871,7 @@ impl Network {
             p.refresh_currents(0);
         }
         self.step = 0;
+        self.fresh = true;
         self.compute_splits();
     }
 
@@ -879,6 +989,16 @@ impl Network {
         self.parts.len()
     }
 
+    /// The global neurons each thread simulates, in thread order (consecutive ranges covering
+    /// the neurons this network owns). Equal counts after a build; by estimated work after
+    /// [`set_plasticity`](Self::set_plasticity) on a fresh network.
+    pub fn thread_neurons(&self) -> Vec<std::ops::Range<u32>> {
+        self.parts
+            .iter()
+            .map(|p| p.lo..p.lo + p.len as u32)
+            .collect()
+    }
+
     /// How many [`run`](Self::run)s went on in the calling thread alone because the system
     /// refused to start a worker thread (a limit on threads or memory): each such run simulates
     /// every partition in turn, with the same result as with the threads, only slower. 0 when
@@ -934,7 +1054,11 @@ impl Network {
     }
 
     /// Attaches a plasticity rule to projection `j` (replacing any previous one); the projection's
-    /// weights become per-synapse. Refused with [`BuildError::Request`] for a conv or pool
+    /// weights become per-synapse. On a network split over several threads that has not yet run
+    /// or been given inputs, thresholds or currents (or was [`reset`](Self::reset) since), the
+    /// neurons are shared out again between the threads by estimated work, a plastic synapse
+    /// counting several static ones (plasticity runs in the thread owning its targets); spikes
+    /// and weights are the same for every cut. Attach rules first to get this balance. Refused with [`BuildError::Request`] for a conv or pool
     /// projection, whose synapses share the kernel's weights, and on a network built for one
     /// rank of a distributed run ([`build_rank`](Self::build_rank) with more than one rank).
     pub fn set_plasticity(
@@ -968,6 +1092,9 @@ impl Network {
             col_src,
             col_syn,
         });
+        if self.fresh && self.parts.len() > 1 {
+            self.partition_by_cost(self.parts.len());
+        }
         Ok(())
     }
 
@@ -1095,6 +1222,7 @@ impl Network {
             )));
         }
         let base = self.step;
+        self.fresh = false;
         for s in raster.iter() {
             if s.neuron >= info.size {
                 return Err(BuildError::Request(format!(
@@ -1156,6 +1284,7 @@ impl Network {
             )));
         }
         let t = self.step;
+        self.fresh = false;
         for part in &mut self.parts {
             let lo = info.start.max(part.lo);
             let hi = (info.start + info.size).min(part.lo + part.len as u32);
@@ -1194,6 +1323,7 @@ impl Network {
             r.clear();
         }
         self.step = 0;
+        self.fresh = true;
     }
 
     /// The membrane value of every neuron of population `pop`, in the model's unit.
@@ -1259,6 +1389,7 @@ impl Network {
                 info.name, theta_mv[i]
             )));
         }
+        self.fresh = false;
         for part in &mut self.parts {
             for seg in part.segs.iter_mut().filter(|s| s.pop == pop) {
                 let g0 = part.lo as usize + seg.off - info.start as usize;
@@ -1277,6 +1408,7 @@ impl Network {
     /// only as the spec's coefficients: a reset releases it.
     pub fn freeze_theta(&mut self, pop: usize, frozen: bool) -> Result<(), BuildError> {
         self.theta_pop(pop)?;
+        self.fresh = false;
         for part in &mut self.parts {
             for seg in part.segs.iter_mut().filter(|s| s.pop == pop) {
                 if let Some(ts) = seg.theta_mut() {
@@ -1413,6 +1545,7 @@ impl Network {
             }
             part.flags.fill(0);
         }
+        self.fresh = false;
         self.step = t1;
         true
     }
@@ -1456,6 +1589,7 @@ impl Network {
         sink: &mut dyn SpikeSink,
         progress: &mut dyn FnMut(u64),
     ) -> RunStats {
+        self.fresh = false;
         if self.weight_recorders.is_empty() {
             return self.run_segment(n_steps, sink, progress);
         }
@@ -1929,6 +2063,7 @@ impl Network {
             // large enough.
             let n = w.len();
             let shared_w = RawWeights::of(w);
+            let whole = self.cut_by_cost;
             for (part, r) in self.parts.iter_mut().zip(replicas) {
                 let split = r.splits_post();
                 let weights = match self.weight_spares.iter().position(|b| b.capacity() >= n) {
@@ -1941,7 +2076,8 @@ impl Network {
                     weights,
                     raw: if split { shared_w } else { RawWeights::NONE },
                     split,
-                    spiked: if split {
+                    whole: split && whole,
+                    spiked: if split && !whole {
                         vec![false; n_source]
                     } else {
                         Vec::new()
@@ -2114,7 +2250,7 @@ fn thread_plasticity(
                 // did not fire, and only through `SharedWeights`).
                 let w = unsafe { tp.raw.seg_mut(a, e) };
                 tp.rule.on_pre(t, g - sp.start, a, &targets[a..e], w);
-                if tp.split && !tp.spiked[r] {
+                if tp.split && !tp.whole && !tp.spiked[r] {
                     tp.spiked[r] = true;
                     tp.fired.push(r as u32);
                 }
@@ -2142,40 +2278,68 @@ fn thread_plasticity(
         // holds), then records its own spikes.
         let rule = &*tp.rule;
         let spiked = &tp.spiked;
+        let fired = &tp.fired;
         let part_of = |w: &SharedWeights<'_>, f: f64, x0: usize, x1: usize| {
             rule.on_post_part(t, f, &c.col_src[x0..x1], &c.col_syn[x0..x1], w);
         };
-        for (q, fl) in factors.iter().enumerate() {
-            let fl = fl[buf].read().unwrap_or_else(|e| e.into_inner());
-            let Some(raw) = table.get(slot * k + q).and_then(|c| c.get()) else {
-                continue;
-            };
-            // SAFETY: thread q's copy lives until the run ends; during this phase its elements
-            // are written only through such views, each by one thread (shares are disjoint),
-            // and the plain references of thread q (its `on_pre` rows, its deliveries) cover
-            // only synapses of sources that fired, which no view writes.
-            let w = unsafe { raw.shared() };
+        if tp.whole {
+            // This thread's post spikes, whole columns: every synapse onto its own targets, which
+            // no other thread reads or writes in this step; after its `on_pre` above, so
+            // pre-before-post holds for sources that fired in the same step.
+            let fl = factors[pi][buf].read().unwrap_or_else(|e| e.into_inner());
+            // SAFETY: the writes of this view are to synapses onto this thread's targets only
+            // (the columns of its own post spikes); other threads touch only synapses onto
+            // theirs, and this thread's `on_pre` segments are no longer borrowed.
+            let w = unsafe { tp.raw.shared() };
             for pf in fl.iter().filter(|p| p.slot as usize == slot) {
                 let ci = pf.post as usize;
-                let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
-                let n = e - a;
-                let (ca, ce) = (a + n * pi / k, a + n * (pi + 1) / k);
-                let mut run = ca;
-                for x in ca..ce {
-                    if spiked[c.col_src[x] as usize] {
-                        if run < x {
-                            part_of(&w, pf.factor, run, x);
-                        }
-                        run = x + 1;
-                    }
-                }
-                if run < ce {
-                    part_of(&w, pf.factor, run, ce);
-                }
-                if q == pi {
-                    for x in a..e {
+                part_of(&w, pf.factor, c.col_ptr[ci], c.col_ptr[ci + 1]);
+            }
+        } else {
+            for (q, fl) in factors.iter().enumerate() {
+                let fl = fl[buf].read().unwrap_or_else(|e| e.into_inner());
+                let Some(raw) = table.get(slot * k + q).and_then(|c| c.get()) else {
+                    continue;
+                };
+                // SAFETY: thread q's copy lives until the run ends; during this phase its elements
+                // are written only through such views, each by one thread (shares are disjoint),
+                // and the plain references of thread q (its `on_pre` rows, its deliveries) cover
+                // only synapses of sources that fired, which no view writes.
+                let w = unsafe { raw.shared() };
+                for pf in fl.iter().filter(|p| p.slot as usize == slot) {
+                    let ci = pf.post as usize;
+                    let (a, e) = (c.col_ptr[ci], c.col_ptr[ci + 1]);
+                    let n = e - a;
+                    let (ca, ce) = (a + n * pi / k, a + n * (pi + 1) / k);
+                    let mut run = ca;
+                    for x in ca..ce {
                         if spiked[c.col_src[x] as usize] {
-                            part_of(&w, pf.factor, x, x + 1);
+                            if run < x {
+                                part_of(&w, pf.factor, run, x);
+                            }
+                            run = x + 1;
+                        }
+                    }
+                    if run < ce {
+                        part_of(&w, pf.factor, run, ce);
+                    }
+                    if q == pi {
+                        // The synapses onto this post neuron from sources that fired: found in the
+                        // sources' rows (each a few targets long here, and just walked by `on_pre`,
+                        // so in cache) rather than by scanning the whole column again. Sources
+                        // ascending, then synapses ascending: the column's order.
+                        for &r in fired.iter() {
+                            let row0 = row_ptr[r as usize];
+                            let cut = &split[r as usize * (k + 1)..];
+                            let (ra, re) = (row0 + cut[pi] as usize, row0 + cut[pi + 1] as usize);
+                            let seg = &targets[ra..re];
+                            let p0 = seg.partition_point(|&x| x < pf.post);
+                            for (o, _) in
+                                seg[p0..].iter().take_while(|&&x| x == pf.post).enumerate()
+                            {
+                                let syn = (ra + p0 + o) as u32;
+                                rule.on_post_part(t, pf.factor, &[r], &[syn], &w);
+                            }
                         }
                     }
                 }
@@ -3281,6 +3445,86 @@ mod tests {
         fn on_post_end(&mut self, _: u64, post: u32) {
             self.post_count[post as usize] += 1;
         }
+    }
+
+    /// The cut by cost gives `k` consecutive non-empty ranges covering every neuron, each
+    /// within one neuron's cost of an equal share; heavy neurons get fewer per range.
+    #[test]
+    fn cuts_by_cost_are_balanced_and_cover_every_neuron() {
+        let check = |costs: &[f64], k: usize, first: usize| {
+            let b = cut_by_cost(costs, k, first);
+            assert_eq!(b.len(), k + 1);
+            assert_eq!((b[0], b[k]), (first, first + costs.len()));
+            assert!(b.windows(2).all(|w| w[0] < w[1]), "non-empty ranges: {b:?}");
+            let total: f64 = costs.iter().sum();
+            let max = costs.iter().cloned().fold(0.0, f64::max);
+            for w in b.windows(2) {
+                let sum: f64 = costs[w[0] - first..w[1] - first].iter().sum();
+                assert!(
+                    (sum - total / k as f64).abs() <= max + 1e-9 || costs.len() < 2 * k,
+                    "{b:?}: range sum {sum} of {total} over {k}"
+                );
+            }
+            b
+        };
+        assert_eq!(check(&[1.0; 10], 2, 0), vec![0, 5, 10]);
+        assert_eq!(check(&[1.0; 10], 10, 3), (3..=13).collect::<Vec<_>>());
+        // The first 8 neurons cost 3 times the last 8: the first range holds fewer.
+        let mut costs = vec![3.0; 8];
+        costs.extend([1.0; 8]);
+        assert_eq!(check(&costs, 2, 0), vec![0, 6, 16]);
+        // One very heavy neuron still leaves every range a neuron.
+        let mut costs = vec![1.0; 5];
+        costs[0] = 1000.0;
+        assert_eq!(check(&costs, 3, 0), vec![0, 1, 2, 5]);
+        for k in 1..=7 {
+            let costs: Vec<f64> = (0..37).map(|i| 1.0 + (i * 7 % 5) as f64).collect();
+            check(&costs, k, 11);
+        }
+    }
+
+    /// Attaching a rule to a fresh network cuts the threads by estimated work (the plastic
+    /// targets, here the first 80% of CUBA's neurons, get fewer per thread); a network that has
+    /// run, been given inputs or thresholds keeps its cut; a reset makes it fresh again.
+    #[test]
+    fn plasticity_on_a_fresh_network_balances_the_threads() {
+        let spec = crate::models::cuba(1000, 2);
+        let attach = |net: &mut Network| {
+            let n = net.projections()[0].n_target();
+            net.set_plasticity(
+                0,
+                Box::new(Halve {
+                    post_count: vec![0; n],
+                }),
+            )
+            .unwrap();
+        };
+        let equal = vec![0..500, 500..1000];
+        let mut net = Network::build_with_threads(&spec, 2).unwrap();
+        assert_eq!(net.thread_neurons(), equal);
+        attach(&mut net);
+        let cut = net.thread_neurons();
+        assert!(cut[0].end < 500, "plastic targets share out: {cut:?}");
+        assert_eq!((cut[0].start, cut[1].end), (0, 1000));
+        let mut ran = Network::build_with_threads(&spec, 2).unwrap();
+        ran.run(0, &mut SpikeRaster::new(0));
+        attach(&mut ran);
+        assert_eq!(
+            ran.thread_neurons(),
+            equal,
+            "a network that ran keeps its cut"
+        );
+        ran.reset();
+        attach(&mut ran);
+        assert_eq!(ran.thread_neurons(), cut, "a reset network is fresh");
+        let mut fed = Network::build_with_threads(&spec, 2).unwrap();
+        fed.set_input_current(0, &vec![0.0; 800]).unwrap();
+        attach(&mut fed);
+        assert_eq!(
+            fed.thread_neurons(),
+            equal,
+            "a network given currents keeps its cut"
+        );
     }
 
     /// When the system refuses a worker thread, the run goes on in the calling thread over

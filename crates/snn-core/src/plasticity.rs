@@ -22,7 +22,13 @@
 //!
 //! **Split post spikes.** A forked rule whose per-synapse `on_post` update depends only on the
 //! presynaptic state, the weight and a factor of the postsynaptic state before the spike can say
-//! so ([`splits_post`](Plasticity::splits_post)). The engine then shares each post spike's
+//! so ([`splits_post`](Plasticity::splits_post)). The threads then work on the projection's
+//! own weights (no per-thread copies). When the threads were cut by estimated work (the rule
+//! attached to a fresh network, see [`Network::set_plasticity`](crate::Network::set_plasticity)),
+//! the thread owning a post spike's target updates the whole column with
+//! [`on_post_part`](Plasticity::on_post_part) after its `on_pre` calls: every synapse is touched
+//! only by the thread owning its target. Otherwise (equal cut, where one thread may own most
+//! plastic targets) the engine shares each post spike's
 //! column among all threads instead of leaving it to the thread that owns the target: the owner
 //! computes the factor ([`post_factor`](Plasticity::post_factor)) right after the neuron update
 //! and publishes it with its spikes, every thread updates its share of the column's synapses

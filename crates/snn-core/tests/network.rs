@@ -573,9 +573,11 @@ impl Plasticity for Order {
     }
 }
 
-/// Post spikes shared between threads ([`Plasticity::splits_post`]) give exactly the weights
-/// of one thread, including synapses whose source fires in the same step as their target
-/// (pre before post), over two runs; so does the unsplit path.
+/// Post spikes of a splitting rule ([`Plasticity::splits_post`]), updated whole by the owning
+/// thread (the rule attached first: threads cut by cost) or shared between the threads (the
+/// network ran before: equal cut), give exactly the weights of one thread, including synapses
+/// whose source fires in the same step as their target (pre before post), over two runs; so
+/// does the unsplit path.
 #[test]
 fn split_post_spikes_keep_the_one_thread_weights() {
     // A recurrent network with short columns (few synapses per target) and a dense feed-forward
@@ -616,12 +618,21 @@ fn split_post_spikes_keep_the_one_thread_weights() {
 }
 
 fn split_post_spikes_on(spec: &NetworkSpec) {
-    let run = |threads: usize, split: bool| {
+    let run = |threads: usize, split: bool, shared_out: bool| {
         let mut net = Network::build_with_threads(spec, threads).unwrap();
+        let mut raster = SpikeRaster::new(0);
+        let equal = net.thread_neurons();
+        if shared_out {
+            net.run(0, &mut raster);
+        }
         let pr = &net.projections()[0];
         let rule = Order::new(split, pr.n_source(), pr.n_target());
         net.set_plasticity(0, Box::new(rule)).unwrap();
-        let mut raster = SpikeRaster::new(0);
+        assert_eq!(
+            net.thread_neurons() == equal,
+            shared_out || threads == 1,
+            "{threads} threads: cut by cost unless the network ran"
+        );
         net.run(700, &mut raster);
         net.run(800, &mut raster);
         let w = net.projection_weights_mut(0).unwrap().to_vec();
@@ -630,7 +641,7 @@ fn split_post_spikes_on(spec: &NetworkSpec) {
         let rule = any.downcast::<Order>().unwrap();
         (raster, w, rule.pre_count, rule.post_count, rule.coincident)
     };
-    let one = run(1, true);
+    let one = run(1, true, false);
     assert!(
         one.4 > 0,
         "some synapses see pre and post in the same step (pre {}, post {})",
@@ -639,18 +650,12 @@ fn split_post_spikes_on(spec: &NetworkSpec) {
     );
     assert!(one.3.iter().sum::<u32>() > 100, "targets fire");
     for threads in [2, 3, 4] {
-        for split in [true, false] {
-            let r = run(threads, split);
-            assert!(r.0 == one.0, "{threads} threads, split {split}: spikes");
-            assert!(
-                r.1 == one.1,
-                "{threads} threads, split {split}: weights differ"
-            );
-            assert_eq!(
-                (&r.2, &r.3),
-                (&one.2, &one.3),
-                "{threads} threads: rule state"
-            );
+        for (split, shared_out) in [(true, false), (true, true), (false, false)] {
+            let r = run(threads, split, shared_out);
+            let what = format!("{threads} threads, split {split}, shared out {shared_out}");
+            assert!(r.0 == one.0, "{what}: spikes");
+            assert!(r.1 == one.1, "{what}: weights differ");
+            assert_eq!((&r.2, &r.3), (&one.2, &one.3), "{what}: rule state");
         }
     }
 }

@@ -150,7 +150,24 @@ impl Probe {
 type Outcome = (SpikeRaster, Vec<Vec<f32>>, Vec<Vec<f64>>);
 
 fn simulate(spec: &NetworkSpec, kind: Kind, threads: usize, serial: bool, runs: &[u64]) -> Outcome {
+    simulate_cut(spec, kind, threads, serial, runs, false)
+}
+
+/// As [`simulate`]; with `shared_out` the network runs 0 steps before the rules are attached, so
+/// it keeps its equal cut and post spikes of splitting rules are shared between the threads
+/// (otherwise the threads are cut by cost and each updates its own post spikes' columns).
+fn simulate_cut(
+    spec: &NetworkSpec,
+    kind: Kind,
+    threads: usize,
+    serial: bool,
+    runs: &[u64],
+    shared_out: bool,
+) -> Outcome {
     let mut net = Network::build_with_threads(spec, threads).unwrap();
+    if shared_out {
+        net.run(0, &mut SpikeRaster::new(0));
+    }
     let mut probes = Vec::new();
     for j in 0..2 {
         let (r, probe) = rule(kind, &net, j, serial);
@@ -183,13 +200,17 @@ proptest! {
         rate in 20.0f64..80.0,
         kind in prop_oneof![Just(Kind::Pair), Just(Kind::Triplet), Just(Kind::Reward)],
         first in 1u64..120,
+        shared_out in any::<bool>(),
     ) {
         let spec = spec(n_in, n_out, p, seed, rate);
         let runs = [first, 150 - first.min(149)];
         let one = simulate(&spec, kind, 1, false, &runs);
         for threads in 2..=4 {
-            let forked = simulate(&spec, kind, threads, false, &runs);
-            prop_assert!(forked == one, "{kind:?}, {threads} threads (forked) differ from 1");
+            let forked = simulate_cut(&spec, kind, threads, false, &runs, shared_out);
+            prop_assert!(
+                forked == one,
+                "{kind:?}, {threads} threads (forked, shared out {shared_out}) differ from 1"
+            );
         }
         let serial = simulate(&spec, kind, 3, true, &runs);
         prop_assert!(serial == one, "{kind:?}, 3 threads (serial rule) differ from 1");
@@ -216,10 +237,12 @@ fn a_busy_plastic_network_learns_identically_on_1_to_4_threads() {
             _ => assert!(one.1 != w0, "{kind:?}: weights must change"),
         }
         for threads in 2..=4 {
-            assert!(
-                simulate(&spec, kind, threads, false, &[700, 300]) == one,
-                "{kind:?}: {threads} threads differ from 1"
-            );
+            for shared_out in [false, true] {
+                assert!(
+                    simulate_cut(&spec, kind, threads, false, &[700, 300], shared_out) == one,
+                    "{kind:?}: {threads} threads (shared out {shared_out}) differ from 1"
+                );
+            }
         }
         assert!(
             simulate(&spec, kind, 2, true, &[700, 300]) == one,
