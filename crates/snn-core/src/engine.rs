@@ -236,6 +236,9 @@ struct Partition {
     /// After a paired update: the step whose arrivals the `lif_exp` currents have not yet
     /// taken ([`Partition::take_lagging`]).
     lag: Option<Step>,
+    /// While paired updates run: each neuron's last refractory step (the `lif_exp` refractory
+    /// counters are stale until [`Partition::take_lagging`] writes them back).
+    ref_until: Vec<f64>,
     events: Vec<Event>,
     spec_events: Vec<Event>,
     ev_cursor: usize,
@@ -848,6 +851,7 @@ impl Network {
                 spikes: Vec::with_capacity(len),
                 spikes2: Vec::new(),
                 lag: None,
+                ref_until: Vec::new(),
                 events: Vec::new(),
                 spec_events: Vec::new(),
                 ev_cursor: 0,
@@ -2972,6 +2976,18 @@ impl Partition {
             self.refresh_currents(t);
         }
         let lead = self.lag.is_none();
+        if lead {
+            // Refractory counters at step t into last refractory steps.
+            self.ref_until.resize(len, -1.0);
+            for seg in &self.segs {
+                if let SegState::LifExp { refr, .. } = &seg.state {
+                    let out = &mut self.ref_until[seg.off..seg.off + seg.len];
+                    for (u, &r) in out.iter_mut().zip(refr) {
+                        *u = (t as f64 - 1.0) + r;
+                    }
+                }
+            }
+        }
         let sb = (t % slots as u64) as usize;
         // The lagging step is t - 1 (a different slot: there are at least two).
         let sa = self.lag.map_or(sb, |l| (l % slots as u64) as usize);
@@ -2994,8 +3010,8 @@ impl Partition {
                 v,
                 i_ex,
                 i_in,
-                refr,
                 theta: None,
+                ..
             } = &mut seg.state
             {
                 update_lif_exp_pair(
@@ -3004,7 +3020,8 @@ impl Partition {
                     v,
                     i_ex,
                     i_in,
-                    refr,
+                    t as f64,
+                    &self.ref_until[r.clone()],
                     ra_ex,
                     ra_in,
                     &mut rb_ex[r.clone()],
@@ -3026,6 +3043,21 @@ impl Partition {
                 .filter(|&&g| flags[(g - lo) as usize] & 1 != 0),
         );
         self.spikes2.retain(|&g| flags[(g - lo) as usize] & 2 != 0);
+        // The neurons that fired start their refractory period (step t first: a neuron that
+        // fired in both steps ends at step t + 1's).
+        for (list, x) in [(&self.spikes, t as f64), (&self.spikes2, t as f64 + 1.0)] {
+            for seg in &self.segs {
+                let SegState::LifExp { k, .. } = &seg.state else {
+                    continue;
+                };
+                let (a, b) = (lo + seg.off as u32, lo + (seg.off + seg.len) as u32);
+                let from = list.partition_point(|&g| g < a);
+                let to = list.partition_point(|&g| g < b);
+                for &g in &list[from..to] {
+                    self.ref_until[(g - lo) as usize] = x + k.ref_steps();
+                }
+            }
+        }
     }
 
     /// Lets lagging `lif_exp` currents take the arrivals of the step they lag by (after a
@@ -3037,7 +3069,14 @@ impl Partition {
         let s = (l % slots as u64) as usize * len;
         for seg in &mut self.segs {
             let r = s + seg.off..s + seg.off + seg.len;
-            if let SegState::LifExp { k, i_ex, i_in, .. } = &mut seg.state {
+            if let SegState::LifExp {
+                k,
+                i_ex,
+                i_in,
+                refr,
+                ..
+            } = &mut seg.state
+            {
                 lif_exp_take_arrivals(
                     k,
                     i_ex,
@@ -3045,6 +3084,12 @@ impl Partition {
                     &mut self.ring_ex[r.clone()],
                     &mut self.ring_in[r],
                 );
+                // Back to the counters the next step (l + 1) loads: `ref_until - (l + 1) + 1`,
+                // at least 0 (as the step-by-step kernel counts down, in the same bits).
+                let until = &self.ref_until[seg.off..seg.off + seg.len];
+                for (c, &u) in refr.iter_mut().zip(until) {
+                    *c = (u - l as f64).max(0.0);
+                }
             }
         }
     }

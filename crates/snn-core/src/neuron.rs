@@ -115,6 +115,11 @@ pub(crate) struct LifExpCoef {
 }
 
 impl LifExpCoef {
+    /// The refractory period in steps (an integer, as `f64`).
+    pub(crate) fn ref_steps(&self) -> f64 {
+        self.ref_steps
+    }
+
     pub(crate) fn new(p: &LifExpParams, dt_ms: f64) -> Self {
         let k = LifExpPropagators::new(p, dt_ms);
         Self {
@@ -293,12 +298,20 @@ fn lif_exp_loop<const ADAPT: bool, const EXT: bool>(
 /// neuron's state is then loaded and stored once per two steps (the loop is bound by moving its
 /// state between L1 and L2, not by arithmetic: 24% less time per neuron and step).
 ///
+/// The refractory period is read from `ref_until`, the last step of each neuron's refractory
+/// period (`V` is held while the step is at most that), which the kernel does not write: the
+/// caller sets it for the few neurons that fired, from the spike lists (with the refractory
+/// counter of the step-by-step kernel, every neuron stored its counter every step; 12% less
+/// time per neuron and step). `x` is step `t` as `f64`. Holding while `t <= ref_until` is the
+/// step-by-step kernel's `refr > 0` with `refr = ref_until - t + 1`.
+///
 /// The currents lag by one step: after a pass over steps `t` and `t + 1`, `i_ex` and `i_in` hold
 /// the currents of step `t`, and step `t + 1`'s arrivals (`ra`, the spikes of step `t`, delivered
 /// after the pass) are taken by the next pass (which starts with them) or by
 /// [`lif_exp_take_arrivals`]. `LEAD` starts from caught-up currents (no `ra`). `rb` holds step
 /// `t`'s arrivals; `flags` gets the two steps' spikes as bits 0 and 1 (one byte to store and to
-/// scan for both). Every value is computed by
+/// scan for both); the caller then sets `ref_until` to `t + ref_steps` for neurons with bit 0
+/// and then to `t + 1 + ref_steps` for those with bit 1. Every value is computed by
 /// the same expressions in the same order as [`lif_exp_kernel`] computes it step by step, so
 /// results are bit-identical (`engine.rs::tests::paired_steps_are_the_single_steps`).
 #[allow(clippy::too_many_arguments)]
@@ -308,7 +321,8 @@ fn lif_exp_pair_loop<const LEAD: bool, const EXT: bool>(
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
-    refr: &mut [f64],
+    x: f64,
+    ref_until: &[f64],
     ra_ex: &mut [f32],
     ra_in: &mut [f32],
     rb_ex: &mut [f32],
@@ -317,10 +331,10 @@ fn lif_exp_pair_loop<const LEAD: bool, const EXT: bool>(
     flags: &mut [u8],
 ) {
     let n = v.len();
-    let (i_ex, i_in, refr, rb_ex, rb_in, flags) = (
+    let (i_ex, i_in, ref_until, rb_ex, rb_in, flags) = (
         &mut i_ex[..n],
         &mut i_in[..n],
-        &mut refr[..n],
+        &ref_until[..n],
         &mut rb_ex[..n],
         &mut rb_in[..n],
         &mut flags[..n],
@@ -347,31 +361,22 @@ fn lif_exp_pair_loop<const LEAD: bool, const EXT: bool>(
             drive0
         };
         // Step t.
-        let r = refr[i];
+        let ru = ref_until[i];
         let vi = v[i];
         let integrated = k.p22 * vi + k.p21_ex * ie + k.p21_in * ii + drive;
-        let v1 = if r <= 0.0 { integrated } else { vi };
+        let v1 = if x > ru { integrated } else { vi };
         ie = k.p11_ex * ie + rb_ex[i] as f64;
         ii = k.p11_in * ii + rb_in[i] as f64;
         rb_ex[i] = 0.0;
         rb_in[i] = 0.0;
         let spike_a = v1 >= k.th;
         let va = if spike_a { k.reset } else { v1 };
-        let ra = if spike_a {
-            k.ref_steps
-        } else {
-            (r - 1.0).max(0.0)
-        };
+        let ru = if spike_a { x + k.ref_steps } else { ru };
         // Step t + 1 (its arrivals come with the next pass).
         let integrated = k.p22 * va + k.p21_ex * ie + k.p21_in * ii + drive;
-        let v1 = if ra <= 0.0 { integrated } else { va };
+        let v1 = if x + 1.0 > ru { integrated } else { va };
         let spike = v1 >= k.th;
         v[i] = if spike { k.reset } else { v1 };
-        refr[i] = if spike {
-            k.ref_steps
-        } else {
-            (ra - 1.0).max(0.0)
-        };
         flags[i] = spike_a as u8 | (spike as u8) << 1;
         i_ex[i] = ie;
         i_in[i] = ii;
@@ -387,7 +392,8 @@ fn update_lif_exp_pair_body(
     v: &mut [f64],
     i_ex: &mut [f64],
     i_in: &mut [f64],
-    refr: &mut [f64],
+    x: f64,
+    ref_until: &[f64],
     ra_ex: &mut [f32],
     ra_in: &mut [f32],
     rb_ex: &mut [f32],
@@ -398,7 +404,7 @@ fn update_lif_exp_pair_body(
     macro_rules! go {
         ($lead:literal, $ext:literal) => {
             lif_exp_pair_loop::<$lead, $ext>(
-                k, v, i_ex, i_in, refr, ra_ex, ra_in, rb_ex, rb_in, i_ext, flags,
+                k, v, i_ex, i_in, x, ref_until, ra_ex, ra_in, rb_ex, rb_in, i_ext, flags,
             )
         };
     }
@@ -1691,8 +1697,8 @@ dispatch!(update_lif_exp, update_lif_exp_body, update_lif_exp_avx2, update_lif_e
 ));
 dispatch!(update_lif_exp_pair, update_lif_exp_pair_body, update_lif_exp_pair_avx2,
     update_lif_exp_pair_avx512, (
-    k: &LifExpCoef, lead: bool, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64],
-    refr: &mut [f64], ra_ex: &mut [f32], ra_in: &mut [f32], rb_ex: &mut [f32], rb_in: &mut [f32],
+    k: &LifExpCoef, lead: bool, v: &mut [f64], i_ex: &mut [f64], i_in: &mut [f64], x: f64,
+    ref_until: &[f64], ra_ex: &mut [f32], ra_in: &mut [f32], rb_ex: &mut [f32], rb_in: &mut [f32],
     i_ext: &[f32], flags: &mut [u8]
 ));
 dispatch!(update_lif_cond_exp, update_lif_cond_exp_body, update_lif_cond_exp_avx2,
@@ -1921,6 +1927,8 @@ mod tests {
             for isa in [Isa::Base, Isa::Avx2, Isa::Avx512] {
                 force_isa(Some(isa));
                 let (mut v, mut a, mut b, mut refr) = init();
+                // Last refractory steps from the counters at step 0 (as the engine does).
+                let mut until: Vec<f64> = refr.iter().map(|&r| -1.0 + r).collect();
                 // Two ring slots per receptor; step s's arrivals go into slot s % 2.
                 let mut ring: [(Vec<f32>, Vec<f32>); 2] =
                     [(vec![0.0; n], vec![0.0; n]), (vec![0.0; n], vec![0.0; n])];
@@ -1938,7 +1946,8 @@ mod tests {
                         &mut v,
                         &mut a,
                         &mut b,
-                        &mut refr,
+                        t as f64,
+                        &until,
                         &mut ra.0,
                         &mut ra.1,
                         &mut rb.0,
@@ -1948,6 +1957,14 @@ mod tests {
                     );
                     got.push(pair_flags.iter().map(|f| f & 1).collect());
                     got.push(pair_flags.iter().map(|f| f >> 1).collect());
+                    for bit in [1u8, 2] {
+                        let x = t as f64 + (bit - 1) as f64;
+                        for (u, &f) in until.iter_mut().zip(&pair_flags) {
+                            if f & bit != 0 {
+                                *u = x + ke.ref_steps();
+                            }
+                        }
+                    }
                     // Step t + 1's arrivals (the spikes of step t) come after the pass.
                     ring[(t + 1) % 2] = arrivals(t + 1);
                     lag = Some(t + 1);
@@ -1956,6 +1973,9 @@ mod tests {
                 let l = lag.expect("paired");
                 let (e, i) = &mut ring[l % 2];
                 lif_exp_take_arrivals(&ke, &mut a, &mut b, e, i);
+                for (c, &u) in refr.iter_mut().zip(&until) {
+                    *c = (u - l as f64).max(0.0);
+                }
                 // The odd last step, step by step.
                 let (mut e, mut i) = arrivals(t);
                 update_lif_exp(
