@@ -20,8 +20,13 @@
 //! `lif_cond_exp` (Diehl & Cook's excitatory kernel: Brian's input order, adaptive threshold):
 //! the engine's loop; the division replaced by a multiplication; the `exp` replaced by one
 //! multiply-add; two independent halves interleaved in one loop (tests whether the loop is
-//! bound by the latency of its dependent chain). Results on the 2-core AMD EPYC VM:
-//! docs/benchmarks.md, "Session 8".
+//! bound by the latency of its dependent chain). Session 9 added, for `lif_exp` without
+//! external current: the refractory counter or the ring cells stored only where they change (a
+//! masked store costs as much as a store); two steps per pass over the neurons (each neuron's
+//! state loaded and stored once per two steps, the engine's paired update); and the same with
+//! the refractory period as the last refractory step, read but not stored by the kernel (the
+//! engine's paired kernel). Results on the 2-core AMD EPYC VM: docs/benchmarks.md, "Session 8"
+//! and "Session 9".
 
 #![allow(clippy::too_many_arguments)]
 
@@ -232,6 +237,58 @@ fn lif_exp_pair_avx512(
             (r - 1.0).max(0.0)
         };
         fb[i] = spike as u8;
+        i_ex[i] = ie;
+        i_in[i] = ii;
+    }
+}
+
+/// As [`lif_exp_pair_avx512`] with the refractory period kept as the last refractory step
+/// (`ref_until`), read by the kernel and written only for neurons that fired (the engine does
+/// it from its spike lists; the harness times the kernel alone), and the two steps' spikes as
+/// two bits of one flag byte: the engine's paired kernel.
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+fn lif_exp_pair_until_avx512(
+    k: &ExpK,
+    x: f64,
+    v: &mut [f64],
+    i_ex: &mut [f64],
+    i_in: &mut [f64],
+    ref_until: &[f64],
+    ra: (&mut [f32], &mut [f32]),
+    rb: (&mut [f32], &mut [f32]),
+    flags: &mut [u8],
+) {
+    let n = v.len();
+    let (i_ex, i_in, ref_until, flags) = (
+        &mut i_ex[..n],
+        &mut i_in[..n],
+        &ref_until[..n],
+        &mut flags[..n],
+    );
+    let (ra_ex, ra_in) = (&mut ra.0[..n], &mut ra.1[..n]);
+    let (rb_ex, rb_in) = (&mut rb.0[..n], &mut rb.1[..n]);
+    let drive0 = k.p20 * (k.i_e + 0.0);
+    for i in 0..n {
+        let ru = ref_until[i];
+        let mut vi = v[i];
+        let ie = k.p11e * i_ex[i] + ra_ex[i] as f64;
+        let ii = k.p11i * i_in[i] + ra_in[i] as f64;
+        ra_ex[i] = 0.0;
+        ra_in[i] = 0.0;
+        let integrated = k.p22 * vi + k.p21e * ie + k.p21i * ii + drive0;
+        let v1 = if x > ru { integrated } else { vi };
+        let spike_a = v1 >= k.th;
+        vi = if spike_a { k.reset } else { v1 };
+        let ru = if spike_a { x + k.ref_steps } else { ru };
+        let ie = k.p11e * ie + rb_ex[i] as f64;
+        let ii = k.p11i * ii + rb_in[i] as f64;
+        rb_ex[i] = 0.0;
+        rb_in[i] = 0.0;
+        let integrated = k.p22 * vi + k.p21e * ie + k.p21i * ii + drive0;
+        let v1 = if x + 1.0 > ru { integrated } else { vi };
+        let spike = v1 >= k.th;
+        v[i] = if spike { k.reset } else { v1 };
+        flags[i] = spike_a as u8 | (spike as u8) << 1;
         i_ex[i] = ie;
         i_in[i] = ii;
     }
@@ -586,6 +643,42 @@ fn main() {
         }
         report(
             "lif_exp: two steps per pass, no ext",
+            n,
+            steps,
+            t.elapsed().as_secs_f64(),
+        );
+        black_box(s.v.iter().sum::<f64>());
+    }
+    {
+        let mut s = State::new(n, -11.0);
+        let ref_until = vec![-1.0f64; n];
+        let (mut rb_ex, mut rb_in) = (vec![0.0f32; n], vec![0.0f32; n]);
+        let t = Instant::now();
+        for step in (0..steps).step_by(2) {
+            s.input(step, 30.0, -20.0);
+            std::mem::swap(&mut s.in_ex, &mut rb_ex);
+            std::mem::swap(&mut s.in_in, &mut rb_in);
+            s.input(step + 1, 30.0, -20.0);
+            std::mem::swap(&mut s.in_ex, &mut rb_ex);
+            std::mem::swap(&mut s.in_in, &mut rb_in);
+            // SAFETY: AVX-512 F, BW, VL and DQ were detected above.
+            unsafe {
+                lif_exp_pair_until_avx512(
+                    &k,
+                    step as f64,
+                    &mut s.v,
+                    &mut s.a,
+                    &mut s.b,
+                    &ref_until,
+                    (&mut s.in_ex, &mut s.in_in),
+                    (&mut rb_ex, &mut rb_in),
+                    &mut s.flags,
+                )
+            };
+            black_box(&s.flags);
+        }
+        report(
+            "lif_exp: two steps per pass, refractory end step",
             n,
             steps,
             t.elapsed().as_secs_f64(),
