@@ -1725,17 +1725,16 @@ impl Network {
         stats
     }
 
-    /// Whether a one-thread run may advance two steps per pass ([`Partition::update_pair`]):
-    /// one partition of `lif_exp` neurons with fixed thresholds, in one process, with nothing
+    /// Whether a run may advance two steps per pass ([`Partition::update_pair`]): partitions of
+    /// `lif_exp` neurons with fixed thresholds, in one process, with nothing
     /// that looks at or changes the state between the two steps (no plasticity rule, no state
     /// recording, no Poisson or scheduled input; current switches are handled by the caller).
     fn pairs_allowed(&self) -> bool {
-        self.parts.len() == 1
-            && !self.pairs_off
+        !self.pairs_off
             && self.ranks == 1
             && self.trace_meta.is_empty()
             && self.plastic.iter().all(Option::is_none)
-            && self.parts[0].can_pair(self.step)
+            && self.parts.iter().all(|p| p.can_pair(self.step))
     }
 
     /// Recording, statistics and plasticity for one step's gathered spikes (coordinator only).
@@ -1778,6 +1777,7 @@ impl Network {
         progress: &mut dyn FnMut(u64),
     ) -> RunStats {
         let k = self.parts.len();
+        let start_step = self.step;
         let barrier = StepBarrier::new(k);
         // Rules that fork run in the threads owning their targets; the others on the coordinator.
         let forked = self.fork_plasticity();
@@ -1786,10 +1786,24 @@ impl Network {
             .iter()
             .zip(&forked)
             .any(|(e, &f)| e.is_some() && !f);
-        // Double-buffered spike lists, one per partition: step t writes buffer t % 2.
-        let shared: Vec<[RwLock<Vec<u32>>; 2]> = (0..k)
-            .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
+        // Spike lists, four per partition: step t writes buffer t % 4. A phase (one step, or two
+        // paired ones) writes the buffers of its steps while a slower thread may still deliver
+        // the previous phase's (at most two steps back), so four never collide.
+        let shared: Vec<[RwLock<Vec<u32>>; 4]> = (0..k)
+            .map(|_| std::array::from_fn(|_| RwLock::new(Vec::new())))
             .collect();
+        // Two steps per phase where every partition can pair (no plasticity, state probe,
+        // stimulus writing the rings; `phase_len`), as in a one-thread run.
+        let pairs = self.pairs_allowed();
+        let switch_steps_all = &self.switch_steps;
+        let phase_len = |i: u64| -> u64 {
+            let t = start_step + i;
+            if pairs && i + 1 < n_steps && switch_steps_all.binary_search(&(t + 1)).is_err() {
+                2
+            } else {
+                1
+            }
+        };
         // Factors of the post spikes of rules that split them, and every thread's weight copies.
         let factors: Vec<[RwLock<Vec<PostFactor>>; 2]> = (0..k)
             .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
@@ -1835,22 +1849,17 @@ impl Network {
             let worker = |pi: usize, part: &mut Partition| {
                 copy_thread_weights(part, pi, k, &projections, &table);
                 let held = hold();
-                for i in 0..n_steps {
+                let mut i = 0;
+                while i < n_steps {
                     let t = start + i;
-                    let slot = (t % slots as u64) as usize;
-                    part.update(t, slot, switch_steps);
+                    let m = phase_len(i);
+                    part.update_phase(t, m, slots, switch_steps);
                     if any_split {
                         let g;
                         let prj = prj!(held, g);
                         publish_post_factors(part, pops, prj, t, &factors[pi][(t % 2) as usize]);
                     }
-                    {
-                        let mut buf = shared[pi][(t % 2) as usize]
-                            .write()
-                            .unwrap_or_else(|e| e.into_inner());
-                        buf.clear();
-                        buf.extend_from_slice(&part.spikes);
-                    }
+                    publish_spikes(part, &shared[pi], t, m);
                     barrier.wait();
                     if has_plasticity {
                         barrier.wait(); // the coordinator applies plasticity in between
@@ -1862,25 +1871,29 @@ impl Network {
                             part, pi, k, pops, prj, cols, splits, &shared, &factors, &table, t,
                         );
                     }
-                    for b in &shared {
-                        let l = b[(t % 2) as usize]
-                            .read()
-                            .unwrap_or_else(|e| e.into_inner());
-                        deliver(
-                            part,
-                            pi,
-                            k,
-                            pops,
-                            prj,
-                            strict_rows,
-                            by_source,
-                            splits,
-                            &l,
-                            t,
-                            slots,
-                        );
+                    for tt in t..t + m {
+                        for b in &shared {
+                            let l = b[(tt % 4) as usize]
+                                .read()
+                                .unwrap_or_else(|e| e.into_inner());
+                            deliver(
+                                part,
+                                pi,
+                                k,
+                                pops,
+                                prj,
+                                strict_rows,
+                                by_source,
+                                splits,
+                                &l,
+                                tt,
+                                slots,
+                            );
+                        }
                     }
+                    i += m;
                 }
+                part.take_lagging(slots);
             };
             let gate = StartGate::default();
             let refused = std::thread::scope(|scope| {
@@ -1907,47 +1920,44 @@ impl Network {
                 let mut all = std::mem::take(&mut self.all_spikes);
                 copy_thread_weights(first, 0, k, &projections, &table);
                 let held = hold();
-                for i in 0..n_steps {
+                let mut i = 0;
+                while i < n_steps {
                     let t = start + i;
-                    let slot = (t % slots as u64) as usize;
-                    first.update(t, slot, switch_steps);
+                    let m = phase_len(i);
+                    first.update_phase(t, m, slots, switch_steps);
                     if any_split {
                         let g;
                         let prj = prj!(held, g);
                         publish_post_factors(first, pops, prj, t, &factors[0][(t % 2) as usize]);
                     }
-                    {
-                        let mut buf = shared[0][(t % 2) as usize]
-                            .write()
-                            .unwrap_or_else(|e| e.into_inner());
-                        buf.clear();
-                        buf.extend_from_slice(&first.spikes);
-                    }
+                    publish_spikes(first, &shared[0], t, m);
                     barrier.wait();
-                    all.clear();
-                    for b in &shared {
-                        all.extend_from_slice(
-                            &b[(t % 2) as usize]
-                                .read()
-                                .unwrap_or_else(|e| e.into_inner()),
+                    for tt in t..t + m {
+                        all.clear();
+                        for b in &shared {
+                            all.extend_from_slice(
+                                &b[(tt % 4) as usize]
+                                    .read()
+                                    .unwrap_or_else(|e| e.into_inner()),
+                            );
+                        }
+                        stats.spikes += all.len() as u64;
+                        {
+                            let g;
+                            let prj = prj!(held, g);
+                            stats.syn_events += out_events(pops, prj, by_source, &all);
+                        }
+                        record_step(
+                            pops,
+                            &mut self.rates,
+                            &self.rate_pops,
+                            &self.record_pop,
+                            &mut self.scratch,
+                            sink,
+                            tt,
+                            &all,
                         );
                     }
-                    stats.spikes += all.len() as u64;
-                    {
-                        let g;
-                        let prj = prj!(held, g);
-                        stats.syn_events += out_events(pops, prj, by_source, &all);
-                    }
-                    record_step(
-                        pops,
-                        &mut self.rates,
-                        &self.rate_pops,
-                        &self.record_pop,
-                        &mut self.scratch,
-                        sink,
-                        t,
-                        &all,
-                    );
                     if has_plasticity {
                         let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
                         apply_plasticity(
@@ -1970,30 +1980,37 @@ impl Network {
                                 first, 0, k, pops, prj, cols, splits, &shared, &factors, &table, t,
                             );
                         }
-                        for b in &shared {
-                            let l = b[(t % 2) as usize]
-                                .read()
-                                .unwrap_or_else(|e| e.into_inner());
-                            deliver(
-                                first,
-                                0,
-                                k,
-                                pops,
-                                prj,
-                                strict_rows,
-                                by_source,
-                                splits,
-                                &l,
-                                t,
-                                slots,
-                            );
+                        for tt in t..t + m {
+                            for b in &shared {
+                                let l = b[(tt % 4) as usize]
+                                    .read()
+                                    .unwrap_or_else(|e| e.into_inner());
+                                deliver(
+                                    first,
+                                    0,
+                                    k,
+                                    pops,
+                                    prj,
+                                    strict_rows,
+                                    by_source,
+                                    splits,
+                                    &l,
+                                    tt,
+                                    slots,
+                                );
+                            }
                         }
                     }
-                    stats.steps += 1;
-                    if (i + 1) % every == 0 {
-                        progress(i + 1);
+                    stats.steps += m;
+                    if m == 2 {
+                        self.paired_steps += 2;
                     }
+                    if (i + m) / every != i / every {
+                        progress(i + m);
+                    }
+                    i += m;
                 }
+                first.take_lagging(slots);
                 self.all_spikes = all;
                 None
             });
@@ -2012,12 +2029,13 @@ impl Network {
                 for i in 0..n_steps {
                     let t = start + i;
                     let slot = (t % slots as u64) as usize;
-                    let buf = (t % 2) as usize;
+                    let buf = (t % 4) as usize;
+                    let fbuf = (t % 2) as usize;
                     for (pi, p) in ps.iter_mut().enumerate() {
                         p.update(t, slot, switch_steps);
                         if any_split {
                             let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                            publish_post_factors(p, pops, &prj, t, &factors[pi][buf]);
+                            publish_post_factors(p, pops, &prj, t, &factors[pi][fbuf]);
                         }
                         let mut b = shared[pi][buf].write().unwrap_or_else(|e| e.into_inner());
                         b.clear();
@@ -2288,12 +2306,13 @@ fn thread_plasticity(
     prj: &[Projection],
     cols: &[Option<&ColIndex>],
     splits: &[Vec<u32>],
-    shared: &[[RwLock<Vec<u32>>; 2]],
+    shared: &[[RwLock<Vec<u32>>; 4]],
     factors: &[[RwLock<Vec<PostFactor>>; 2]],
     table: &[OnceLock<RawWeights>],
     t: Step,
 ) {
     let buf = (t % 2) as usize;
+    let sbuf = (t % 4) as usize;
     let own = &part.spikes;
     for (slot, tp) in part.plastic.iter_mut().enumerate() {
         let pr = &prj[tp.proj];
@@ -2307,7 +2326,7 @@ fn thread_plasticity(
         let (sp, tpop) = (&pops[pr.source_pop], &pops[pr.target_pop]);
         let split = &splits[tp.proj];
         for b in shared {
-            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
+            let l = b[sbuf].read().unwrap_or_else(|e| e.into_inner());
             let lo = l.partition_point(|&g| g < sp.start);
             let hi = l.partition_point(|&g| g < sp.start + sp.size);
             for &g in &l[lo..hi] {
@@ -3060,6 +3079,17 @@ impl Partition {
         }
     }
 
+    /// One phase of a multi-threaded run: steps `t` and `t + 1` paired (`m = 2`), or step `t`
+    /// alone (the currents first catch up if a pair came before).
+    fn update_phase(&mut self, t: Step, m: u64, slots: usize, switch_steps: &[Step]) {
+        if m == 2 {
+            self.update_pair(t, slots, switch_steps);
+        } else {
+            self.take_lagging(slots);
+            self.update(t, (t % slots as u64) as usize, switch_steps);
+        }
+    }
+
     /// Lets lagging `lif_exp` currents take the arrivals of the step they lag by (after a
     /// paired update and the delivery of its spikes), so the state is that of the step-by-step
     /// update again.
@@ -3153,6 +3183,17 @@ fn gather_block(flags: &[u8], lo: u32, out: &mut Vec<u32>) {
         if f != 0 {
             out.push(lo + i0 + j as u32);
         }
+    }
+}
+
+/// Publishes a phase's spikes of one partition (`m` steps from `t`) in the buffers of their steps.
+fn publish_spikes(part: &Partition, bufs: &[RwLock<Vec<u32>>; 4], t: Step, m: u64) {
+    for s in 0..m {
+        let mut buf = bufs[((t + s) % 4) as usize]
+            .write()
+            .unwrap_or_else(|e| e.into_inner());
+        buf.clear();
+        buf.extend_from_slice(if s == 0 { &part.spikes } else { &part.spikes2 });
     }
 }
 
@@ -3785,9 +3826,8 @@ mod tests {
         );
     }
 
-    /// A one-thread run of `lif_exp` networks advances two steps per pass where it can and gives
-    /// exactly the spikes and state of step-by-step updates (and of two threads, which never
-    /// pair): random sizes, per-synapse delays of 1-4 steps, a step current switching at odd and
+    /// A run of `lif_exp` networks advances two steps per pass where it can and gives exactly the
+    /// spikes and state of step-by-step updates, on one thread and on several: random sizes, per-synapse delays of 1-4 steps, a step current switching at odd and
     /// even steps, runs of odd and even lengths one after the other (the lag is taken at each
     /// run's end), a reset, and a probe (which turns pairing off) in the middle.
     #[test]
@@ -3819,14 +3859,19 @@ mod tests {
                     net.run(n, &mut raster);
                     v.push((net.membrane(0), net.membrane(1)));
                 }
-                let currents: Vec<(u64, u64)> = net.parts[0]
-                    .segs
+                // Currents and refractory counters of every neuron, in neuron order.
+                let currents: Vec<(u64, u64, u64)> = net
+                    .parts
                     .iter()
+                    .flat_map(|p| &p.segs)
                     .flat_map(|s| match &s.state {
-                        SegState::LifExp { i_ex, i_in, .. } => i_ex
+                        SegState::LifExp {
+                            i_ex, i_in, refr, ..
+                        } => i_ex
                             .iter()
                             .zip(i_in)
-                            .map(|(a, b)| (a.to_bits(), b.to_bits()))
+                            .zip(refr)
+                            .map(|((a, b), r)| (a.to_bits(), b.to_bits(), r.to_bits()))
                             .collect(),
                         _ => Vec::new(),
                     })
@@ -3841,9 +3886,22 @@ mod tests {
             assert_eq!(paired.0, single.0, "seed {seed}: spikes");
             assert_eq!(paired.1, single.1, "seed {seed}: membranes");
             assert_eq!(paired.2, single.2, "seed {seed}: currents");
-            let two = go(2, false);
-            assert_eq!(two.3, 0, "two threads do not pair");
-            assert_eq!(paired.0, two.0, "seed {seed}: two threads");
+            for threads in [2, 3] {
+                let many = go(threads, false);
+                assert!(many.3 > 100, "{threads} threads pair");
+                assert_eq!(paired.0, many.0, "seed {seed}: {threads} threads, spikes");
+                assert_eq!(
+                    paired.1, many.1,
+                    "seed {seed}: {threads} threads, membranes"
+                );
+                assert_eq!(paired.2, many.2, "seed {seed}: {threads} threads, currents");
+                let many_single = go(threads, true);
+                assert_eq!(many_single.3, 0);
+                assert_eq!(
+                    paired.0, many_single.0,
+                    "seed {seed}: {threads} threads unpaired"
+                );
+            }
         }
         // A state probe turns pairing off (it reads the state every step).
         let mut spec = crate::models::cuba(200, 1);
