@@ -47,7 +47,7 @@ use crate::neuron::{
     update_lif_beta, update_lif_delta, update_lif_exp, update_lif_exp_pair, update_lif_exp_theta,
     update_loihi,
 };
-use crate::plasticity::{Plasticity, Share, SharedWeights};
+use crate::plasticity::{Plasticity, Share, SharedWeights, prefetch_ptr};
 use crate::projection::{Delays, Layout, Projection, Weights, target_mask};
 use crate::record::{Recordings, SpikeSink, Trace};
 use crate::stimulus::{PoissonSource, PoissonTable, StimulusPlan};
@@ -2626,15 +2626,29 @@ fn deliver(
             // A forked plastic projection: this thread's copy of the weights.
             let own_w: Option<RawWeights> =
                 part.plastic.iter().find(|tp| tp.proj == j).map(|tp| tp.raw);
-            for &g in mine {
+            // This thread's part of source `g`'s row: all of it when the target population lies
+            // inside this partition (no look-up of the row's cut, a cache miss per row).
+            let whole = k == 1 || (tp.start >= part.lo && tp.start + tp.size <= part_hi);
+            let seg = |g: u32| {
                 let r = (g - sp.start) as usize;
                 let row0 = row_ptr[r];
-                let (a, b) = if k == 1 {
+                if whole {
                     (row0, row_ptr[r + 1])
                 } else {
                     let c = &split[r * (k + 1)..];
                     (row0 + c[pi] as usize, row0 + c[pi + 1] as usize)
-                };
+                }
+            };
+            if mine.len() > 1 && targets.len() > PREFETCH_ROWS_ABOVE {
+                // Rows are cache misses in a large projection: ask for the start of each first,
+                // so that the misses of the different rows overlap.
+                for &g in mine {
+                    let (a, _) = seg(g);
+                    prefetch_ptr(targets.as_ptr().wrapping_add(a));
+                }
+            }
+            for &g in mine {
+                let (a, b) = seg(g);
                 let tg = &targets[a..b];
                 if let Some(bits) = packed {
                     // Delay in the high bits of each word, target in the low ones; each event
@@ -3185,6 +3199,12 @@ fn gather_block(flags: &[u8], lo: u32, out: &mut Vec<u32>) {
         }
     }
 }
+
+/// Synapses of a projection above which delivery prefetches the start of every spiking row
+/// before walking them (8 MB of targets: beyond the caches of the reference machine, where each
+/// row is a miss; CUBA 40,000 on 2 threads 0.057-0.068 -> 0.051-0.053 s for 500 ms. Below,
+/// the rows are cached and the extra pass only costs: CUBA 4,000 about 3% slower with it).
+const PREFETCH_ROWS_ABOVE: usize = 1 << 21;
 
 /// Publishes a phase's spikes of one partition (`m` steps from `t`) in the buffers of their steps.
 fn publish_spikes(part: &Partition, bufs: &[RwLock<Vec<u32>>; 4], t: Step, m: u64) {

@@ -208,8 +208,10 @@ impl<'a> SharedWeights<'a> {
 /// so each weight is a cache miss, and asking for them early overlaps the misses.
 pub const PREFETCH_AHEAD: usize = 32;
 
+/// Hints the CPU to bring the cache line at `p` into L1 (no effect where there is no prefetch
+/// instruction). Any address is allowed: a prefetch never faults.
 #[inline(always)]
-fn prefetch_ptr(p: *const f32) {
+pub(crate) fn prefetch_ptr<T>(p: *const T) {
     #[cfg(target_arch = "x86_64")]
     // SAFETY: a prefetch is only a hint: it never faults and changes no memory (and SSE, which
     // provides it, is part of every x86-64 CPU).
