@@ -533,9 +533,10 @@ impl std::fmt::Debug for Network {
 /// plastic synapse is read and written by the rule's `on_pre` when its source fires and visited
 /// again by `on_post` when its target fires (both in the thread owning the target), beside being
 /// delivered. Chosen by measurement on the plastic CUBA network (pair STDP on `exc -> exc`, 40,000
-/// neurons, 2 threads, `plastic_threads` in `benches`): 3 and 4 give the shortest runs, 1 (equal
-/// neuron counts) and 5 to 7 runs 4-8% longer.
-const PLASTIC_SYNAPSE_COST: f64 = 4.0;
+/// neurons, 2 threads, `plastic_threads` in `benches`): 3 and 4 gave the shortest runs, 1 (equal
+/// neuron counts) and 5 to 7 runs 4-8% longer; after whole-row delivery, 2 to 6 were within
+/// noise of each other (0.164-0.178 s) and 3 steadily at 0.166 s.
+const PLASTIC_SYNAPSE_COST: f64 = 3.0;
 
 /// Estimated work of each owned neuron in a step, in units of a neuron update: 1 for the
 /// update, 1 for delivering its static input (taken as the network's mean, which it is on
