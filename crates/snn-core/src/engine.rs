@@ -1241,7 +1241,6 @@ impl Network {
             )));
         }
         let base = self.step;
-        self.fresh = false;
         for s in raster.iter() {
             if s.neuron >= info.size {
                 return Err(BuildError::Request(format!(
@@ -1250,6 +1249,7 @@ impl Network {
                 )));
             }
         }
+        self.fresh = false;
         for part in &mut self.parts {
             // Events before the cursor are in the past: drop them, so that a network fed
             // image after image (Diehl & Cook inject every presentation) does not keep every
@@ -2006,8 +2006,11 @@ impl Network {
                     if m == 2 {
                         self.paired_steps += 2;
                     }
-                    if (i + m) / every != i / every {
-                        progress(i + m);
+                    // As step by step: every `every`-th step is reported.
+                    for s in 1..=m {
+                        if (i + s) % every == 0 {
+                            progress(i + s);
+                        }
                     }
                     i += m;
                 }
@@ -3410,6 +3413,8 @@ impl Network {
             ));
         }
         let epoch = d.min(MAX_EPOCH_STEPS);
+        // The partitions now hold simulated state: a later `set_plasticity` must not re-cut them.
+        self.fresh = false;
         let t_run = std::time::Instant::now();
         let k = self.parts.len();
         let ranks = comm.size();
@@ -3845,6 +3850,22 @@ mod tests {
             equal,
             "a network given currents keeps its cut"
         );
+        // A one-rank distributed run simulates too.
+        let mut dist = Network::build_rank(&spec, 2, 0, 1, &MemoryBudget::unknown()).unwrap();
+        assert_eq!(dist.thread_neurons(), equal);
+        dist.run_distributed(
+            20,
+            &mut SpikeRaster::new(0),
+            &mut crate::comm::Local,
+            &mut |_| {},
+        )
+        .unwrap();
+        attach(&mut dist);
+        assert_eq!(
+            dist.thread_neurons(),
+            equal,
+            "a network that ran distributed keeps its cut"
+        );
     }
 
     /// A run of `lif_exp` networks advances two steps per pass where it can and gives exactly the
@@ -3922,6 +3943,28 @@ mod tests {
                     paired.0, many_single.0,
                     "seed {seed}: {threads} threads unpaired"
                 );
+            }
+        }
+        // Progress is reported at the same steps whether steps are paired or not, on any
+        // number of threads (every step for runs under 200 steps, every 1% above).
+        for n in [7u64, 150, 1001] {
+            let reports = |threads: usize, pairs_off: bool| {
+                let spec = crate::models::cuba(300, 2);
+                let mut net = Network::build_with_threads(&spec, threads).unwrap();
+                net.pairs_off = pairs_off;
+                let mut seen = Vec::new();
+                net.run_with_progress(n, &mut SpikeRaster::new(0), &mut |i| seen.push(i));
+                seen
+            };
+            let want = reports(1, true);
+            let every = (n / 100).max(1);
+            assert_eq!(
+                want.len() as u64,
+                n / every,
+                "{n} steps: one report per {every}"
+            );
+            for (threads, off) in [(1, false), (2, false), (2, true), (3, false)] {
+                assert_eq!(reports(threads, off), want, "{n} steps, {threads} threads");
             }
         }
         // A state probe turns pairing off (it reads the state every step).
