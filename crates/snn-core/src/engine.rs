@@ -1727,15 +1727,15 @@ impl Network {
     }
 
     /// Whether a run may advance two steps per pass ([`Partition::update_pair`]): partitions of
-    /// `lif_exp` neurons with fixed thresholds, in one process, with nothing
-    /// that looks at or changes the state between the two steps (no plasticity rule, no state
-    /// recording, no Poisson or scheduled input; current switches are handled by the caller).
+    /// `lif_exp` neurons with fixed thresholds, in one process, with nothing that looks at or
+    /// changes the state between the two steps (no plasticity rule, no state recording; current
+    /// switches are handled by the caller, Poisson and scheduled inputs by the pair).
     fn pairs_allowed(&self) -> bool {
         !self.pairs_off
             && self.ranks == 1
             && self.trace_meta.is_empty()
             && self.plastic.iter().all(Option::is_none)
-            && self.parts.iter().all(|p| p.can_pair(self.step))
+            && self.parts.iter().all(Partition::can_pair)
     }
 
     /// Recording, statistics and plasticity for one step's gathered spikes (coordinator only).
@@ -2785,60 +2785,8 @@ impl Partition {
                 self.flags[seg.off..seg.off + seg.len].fill(0);
             }
         }
+        self.apply_stimuli(t, slot);
         let base = slot * len;
-        // Scheduled events of this step (events before the current step are skipped).
-        while self.ev_cursor < self.events.len() && self.events[self.ev_cursor].step <= t {
-            let e = self.events[self.ev_cursor];
-            self.ev_cursor += 1;
-            if e.step < t {
-                continue;
-            }
-            match e.kind {
-                EventKind::Fire => self.flags[e.off as usize] = 1,
-                EventKind::Input { weight, inhibitory } => {
-                    let r = if inhibitory && self.is_lif_exp(e.off as usize) {
-                        &mut self.ring_in
-                    } else {
-                        &mut self.ring_ex
-                    };
-                    r[base + e.off as usize] += weight;
-                }
-            }
-        }
-        for p in &self.poisson {
-            let src = &p.src;
-            if !src.active(t) {
-                continue;
-            }
-            if src.fire {
-                for off in p.off_lo..p.off_hi {
-                    let g = p.global0 + (off - p.off_lo) as u32;
-                    if src.fires(t, g) {
-                        self.flags[off] = 1;
-                    }
-                }
-                continue;
-            }
-            let r = if p.inhibitory {
-                &mut self.ring_in
-            } else {
-                &mut self.ring_ex
-            };
-            // Counts in blocks (vectorised hashing and table look-up), then the inputs.
-            let mut counts = [0u32; 256];
-            let mut off0 = p.off_lo;
-            while off0 < p.off_hi {
-                let m = (p.off_hi - off0).min(counts.len());
-                let g0 = p.global0 + (off0 - p.off_lo) as u32;
-                p.table.counts(src.key, t, g0, &mut counts[..m]);
-                for (i, &n) in counts[..m].iter().enumerate() {
-                    if n > 0 {
-                        r[base + off0 + i] += src.weight * n as f32;
-                    }
-                }
-                off0 += m;
-            }
-        }
         let (ring_ex, ring_in) = (
             &mut self.ring_ex[base..base + len],
             &mut self.ring_in[base..base + len],
@@ -2988,18 +2936,73 @@ impl Partition {
         }
     }
 
+    /// Adds step `t`'s scheduled and Poisson inputs to ring slot `slot` (and sets the flags of
+    /// `input` neurons that fire in it), as the first part of a step's update.
+    fn apply_stimuli(&mut self, t: Step, slot: usize) {
+        let len = self.len;
+        let base = slot * len;
+        // Scheduled events of this step (events before the current step are skipped).
+        while self.ev_cursor < self.events.len() && self.events[self.ev_cursor].step <= t {
+            let e = self.events[self.ev_cursor];
+            self.ev_cursor += 1;
+            if e.step < t {
+                continue;
+            }
+            match e.kind {
+                EventKind::Fire => self.flags[e.off as usize] = 1,
+                EventKind::Input { weight, inhibitory } => {
+                    let r = if inhibitory && self.is_lif_exp(e.off as usize) {
+                        &mut self.ring_in
+                    } else {
+                        &mut self.ring_ex
+                    };
+                    r[base + e.off as usize] += weight;
+                }
+            }
+        }
+        for p in &self.poisson {
+            let src = &p.src;
+            if !src.active(t) {
+                continue;
+            }
+            if src.fire {
+                for off in p.off_lo..p.off_hi {
+                    let g = p.global0 + (off - p.off_lo) as u32;
+                    if src.fires(t, g) {
+                        self.flags[off] = 1;
+                    }
+                }
+                continue;
+            }
+            let r = if p.inhibitory {
+                &mut self.ring_in
+            } else {
+                &mut self.ring_ex
+            };
+            // Counts in blocks (vectorised hashing and table look-up), then the inputs.
+            let mut counts = [0u32; 256];
+            let mut off0 = p.off_lo;
+            while off0 < p.off_hi {
+                let m = (p.off_hi - off0).min(counts.len());
+                let g0 = p.global0 + (off0 - p.off_lo) as u32;
+                p.table.counts(src.key, t, g0, &mut counts[..m]);
+                for (i, &n) in counts[..m].iter().enumerate() {
+                    if n > 0 {
+                        r[base + off0 + i] += src.weight * n as f32;
+                    }
+                }
+                off0 += m;
+            }
+        }
+    }
+
     /// Whether [`update_pair`](Self::update_pair) can advance this partition: every neuron is
-    /// `lif_exp` with a fixed threshold, and no stimulus writes its ring buffers or flags (no
-    /// Poisson source, no scheduled event at or after step `t`).
-    fn can_pair(&self, t: Step) -> bool {
-        self.poisson.is_empty()
-            && self.events[self.ev_cursor.min(self.events.len())..]
-                .iter()
-                .all(|e| e.step < t)
-            && self
-                .segs
-                .iter()
-                .all(|s| matches!(s.state, SegState::LifExp { theta: None, .. }))
+    /// `lif_exp` with a fixed threshold (so no stimulus sets flags: only `input` neurons fire
+    /// from stimuli; Poisson and scheduled inputs go to the ring buffers, which pairing handles).
+    fn can_pair(&self) -> bool {
+        self.segs
+            .iter()
+            .all(|s| matches!(s.state, SegState::LifExp { theta: None, .. }))
     }
 
     /// Steps `t` and `t + 1` in one pass ([`crate::neuron::update_lif_exp_pair`]); only where
@@ -3009,6 +3012,13 @@ impl Partition {
     /// [`take_lagging`](Self::take_lagging) before anything else looks at the state.
     fn update_pair(&mut self, t: Step, slots: usize, switch_steps: &[Step]) {
         let len = self.len;
+        // The inputs of a step join its ring slot after the deliveries of the spikes before it,
+        // as step by step: the lagging step's now (its spikes' deliveries came after the last
+        // pass), then step t's.
+        if let Some(l) = self.lag {
+            self.apply_stimuli(l, (l % slots as u64) as usize);
+        }
+        self.apply_stimuli(t, (t % slots as u64) as usize);
         if t > 0 && switch_steps.binary_search(&t).is_ok() {
             self.refresh_currents(t);
         }
@@ -3113,6 +3123,7 @@ impl Partition {
     /// update again.
     fn take_lagging(&mut self, slots: usize) {
         let Some(l) = self.lag.take() else { return };
+        self.apply_stimuli(l, (l % slots as u64) as usize);
         let len = self.len;
         let s = (l % slots as u64) as usize * len;
         for seg in &mut self.segs {
@@ -3869,7 +3880,8 @@ mod tests {
     }
 
     /// A run of `lif_exp` networks advances two steps per pass where it can and gives exactly the
-    /// spikes and state of step-by-step updates, on one thread and on several: random sizes, per-synapse delays of 1-4 steps, a step current switching at odd and
+    /// spikes and state of step-by-step updates, on one thread and on several: Poisson and
+    /// spike-array inputs (odd seeds), random sizes, per-synapse delays of 1-4 steps, a step current switching at odd and
     /// even steps, runs of odd and even lengths one after the other (the lag is taken at each
     /// run's end), a reset, and a probe (which turns pairing off) in the middle.
     #[test]
@@ -3888,6 +3900,37 @@ mod tests {
                 amplitudes: vec![300.0, 0.0, 450.0, 120.0],
                 neurons: None,
             });
+            if seed % 2 == 1 {
+                // Poisson input on both receptors (switching on and off inside runs) and a
+                // spike array: ring inputs that pairing adds at the start of a pass.
+                spec.stimuli.push(StimulusSpec::Poisson {
+                    target: "exc".into(),
+                    rate_hz: 900.0,
+                    weight: 1.3,
+                    receptor: snn_types::Receptor::Excitatory,
+                    start_ms: 0.5,
+                    stop_ms: Some(14.05),
+                });
+                spec.stimuli.push(StimulusSpec::Poisson {
+                    target: "inh".into(),
+                    rate_hz: 700.0,
+                    weight: -2.1,
+                    receptor: snn_types::Receptor::Inhibitory,
+                    start_ms: 2.0,
+                    stop_ms: None,
+                });
+                spec.stimuli.push(StimulusSpec::SpikeArray {
+                    target: "exc".into(),
+                    weight: 25.0,
+                    receptor: snn_types::Receptor::Excitatory,
+                    spikes: (0..20)
+                        .map(|n| snn_types::SpikeTrainSpec {
+                            neuron: n * 3,
+                            times_ms: vec![0.1 * n as f64, 1.3, 4.4 + 0.1 * n as f64, 9.9],
+                        })
+                        .collect(),
+                });
+            }
             let runs = [7u64, 1, 0, 40, 13, 2, 101, 10];
             let go = |threads: usize, pairs_off: bool| {
                 let mut net = Network::build_with_threads(&spec, threads).unwrap();
