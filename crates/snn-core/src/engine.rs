@@ -16,7 +16,8 @@
 //! step but only to the targets inside its range (rows are sorted, so each row is cut once into
 //! per-thread sub-ranges; a conv projection clips its loops over output channels and rows to the
 //! range). No two threads ever write the same memory, so the hot loops take no
-//! lock and no atomic; one barrier per step separates update from delivery. Every target receives
+//! lock and no atomic; one barrier per step (or per pair of paired `lif_exp` steps) separates
+//! update from delivery. Every target receives
 //! its inputs in the same order whatever the split, so spikes are bit-identical for any thread
 //! count. Plasticity runs in the thread that owns the targets, on a replica of the rule and a
 //! per-thread copy of the weights, gathered at the end of each run; a rule that splits post
@@ -1658,50 +1659,22 @@ impl Network {
         let mut i = 0;
         while i < n_steps {
             let t = self.step;
-            if pairs && i + 1 < n_steps && self.switch_steps.binary_search(&(t + 1)).is_err() {
-                // Two steps in one pass over the neurons, then each step's recording and
-                // delivery in order, as step by step.
-                self.parts[0].update_pair(t, self.slots, &self.switch_steps);
-                for second in [false, true] {
-                    let tt = self.step;
-                    spikes.clear();
-                    let part = &self.parts[0];
-                    spikes.extend_from_slice(if second { &part.spikes2 } else { &part.spikes });
-                    self.after_update(tt, &spikes, sink, &mut stats);
-                    deliver(
-                        &mut self.parts[0],
-                        0,
-                        1,
-                        &self.pops,
-                        &self.projections,
-                        &self.strict_rows,
-                        &self.by_source,
-                        &self.splits,
-                        &spikes,
-                        tt,
-                        self.slots,
-                    );
-                    self.step += 1;
-                    stats.steps += 1;
-                    i += 1;
-                    if i % every == 0 {
-                        progress(i);
-                    }
-                }
-                self.paired_steps += 2;
-                continue;
-            }
-            let slot = (t % self.slots as u64) as usize;
-            let part = &mut self.parts[0];
-            part.take_lagging(self.slots);
-            part.update(t, slot, &self.switch_steps);
-            spikes.clear();
-            spikes.extend_from_slice(&part.spikes);
-            self.after_update(t, &spikes, sink, &mut stats);
-            {
-                let part = &mut self.parts[0];
+            // One step, or two in one pass over the neurons; then each step's recording and
+            // delivery in order.
+            let m = phase_steps(pairs, i, n_steps, t, &self.switch_steps);
+            self.parts[0].update_phase(t, m, self.slots, &self.switch_steps);
+            for second in 0..m {
+                let tt = t + second;
+                spikes.clear();
+                let part = &self.parts[0];
+                spikes.extend_from_slice(if second == 1 {
+                    &part.spikes2
+                } else {
+                    &part.spikes
+                });
+                self.after_update(tt, &spikes, sink, &mut stats);
                 deliver(
-                    part,
+                    &mut self.parts[0],
                     0,
                     1,
                     &self.pops,
@@ -1710,15 +1683,18 @@ impl Network {
                     &self.by_source,
                     &self.splits,
                     &spikes,
-                    t,
+                    tt,
                     self.slots,
                 );
+                self.step += 1;
+                stats.steps += 1;
+                i += 1;
+                if i % every == 0 {
+                    progress(i);
+                }
             }
-            self.step += 1;
-            stats.steps += 1;
-            i += 1;
-            if i % every == 0 {
-                progress(i);
+            if m == 2 {
+                self.paired_steps += 2;
             }
         }
         self.parts[0].take_lagging(self.slots);
@@ -1797,14 +1773,7 @@ impl Network {
         // stimulus writing the rings; `phase_len`), as in a one-thread run.
         let pairs = self.pairs_allowed();
         let switch_steps_all = &self.switch_steps;
-        let phase_len = |i: u64| -> u64 {
-            let t = start_step + i;
-            if pairs && i + 1 < n_steps && switch_steps_all.binary_search(&(t + 1)).is_err() {
-                2
-            } else {
-                1
-            }
-        };
+        let phase_len = |i: u64| phase_steps(pairs, i, n_steps, start_step + i, switch_steps_all);
         // Factors of the post spikes of rules that split them, and every thread's weight copies.
         let factors: Vec<[RwLock<Vec<PostFactor>>; 2]> = (0..k)
             .map(|_| [RwLock::new(Vec::new()), RwLock::new(Vec::new())])
@@ -2041,9 +2010,7 @@ impl Network {
                             let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                             publish_post_factors(p, pops, &prj, t, &factors[pi][fbuf]);
                         }
-                        let mut b = shared[pi][buf].write().unwrap_or_else(|e| e.into_inner());
-                        b.clear();
-                        b.extend_from_slice(&p.spikes);
+                        publish_spikes(p, &shared[pi], t, 1);
                     }
                     all.clear();
                     for b in &shared {
@@ -3220,6 +3187,17 @@ fn gather_block(flags: &[u8], lo: u32, out: &mut Vec<u32>) {
 /// row is a miss; CUBA 40,000 on 2 threads 0.057-0.068 -> 0.051-0.053 s for 500 ms. Below,
 /// the rows are cached and the extra pass only costs: CUBA 4,000 about 3% slower with it).
 const PREFETCH_ROWS_ABOVE: usize = 1 << 21;
+
+/// Steps of the phase that starts at step `t`, `i` steps into a run of `n_steps`: two (paired,
+/// [`Partition::update_pair`]) when `pairs` allows and step `t + 1` switches no current and is
+/// still in the run, else one.
+fn phase_steps(pairs: bool, i: u64, n_steps: u64, t: Step, switch_steps: &[Step]) -> u64 {
+    if pairs && i + 1 < n_steps && switch_steps.binary_search(&(t + 1)).is_err() {
+        2
+    } else {
+        1
+    }
+}
 
 /// Publishes a phase's spikes of one partition (`m` steps from `t`) in the buffers of their steps.
 fn publish_spikes(part: &Partition, bufs: &[RwLock<Vec<u32>>; 4], t: Step, m: u64) {
