@@ -25,8 +25,12 @@
 //! masked store costs as much as a store); two steps per pass over the neurons (each neuron's
 //! state loaded and stored once per two steps, the engine's paired update); and the same with
 //! the refractory period as the last refractory step, read but not stored by the kernel (the
-//! engine's paired kernel). Results on the 2-core AMD EPYC VM: docs/benchmarks.md, "Session 8"
-//! and "Session 9".
+//! engine's paired kernel). Session 10 added, for `lif_cond_exp`: the `exp` without its range
+//! reduction (exact where `|x| <= 0.34`, `exp_f64_near0`); the same after a pass that checks
+//! every argument (the engine's kernel since session 10, there per block of 64 neurons); and
+//! after a cheaper, conservative check (the maxima of the conductances' and arrivals' bits).
+//! Results on the 2-core AMD EPYC VM: docs/benchmarks.md, "Session 8", "Session 9" and
+//! "Session 10".
 
 #![allow(clippy::too_many_arguments)]
 
@@ -342,8 +346,9 @@ struct Cond<'a> {
 }
 
 /// One neuron of the `lif_cond_exp` loop (Brian's order, exponential Euler, adaptive
-/// threshold); `MODE` 0: as the engine, 1: division replaced by a multiplication, 2: `exp`
-/// replaced by one multiply-add.
+/// threshold); `MODE` 0: the engine's loop before session 10, 1: division replaced by a
+/// multiplication, 2: `exp` replaced by one multiply-add, 3: `exp` without range reduction
+/// (right only for arguments near 0, as here). [`cond_avx512`]'s `MODE` 4 and 5 check first.
 #[inline(always)]
 fn cond_one<const MODE: u8>(k: &CondK, l: &mut Cond<'_>, i: usize) {
     let r = l.refr[i];
@@ -357,6 +362,8 @@ fn cond_one<const MODE: u8>(k: &CondK, l: &mut Cond<'_>, i: usize) {
     let v_inf = if MODE == 1 { num * g_tot } else { num / g_tot };
     let decay = if MODE == 2 {
         1.0 + k.neg_h_over_c * g_tot
+    } else if MODE == 3 {
+        exp::exp_f64_near0(k.neg_h_over_c * g_tot)
     } else {
         exp_f64(k.neg_h_over_c * g_tot)
     };
@@ -404,6 +411,42 @@ fn cond_avx512<const MODE: u8>(
         i_ext: &i_ext[..n],
         flags: &mut flags[..n],
     };
+    // 4: every argument checked (the engine's `cond_exp_near0`), then `MODE` 3 if all are
+    // near 0; 5: the same after a conservative bound from the maxima of the inputs' bits
+    // (non-negative floats order as their bits).
+    if MODE == 4 {
+        let mut near = true;
+        for i in 0..n {
+            let ge = (k.p_ex * l.g_ex[i] + l.in_ex[i] as f64).max(0.0);
+            let gi = (k.p_in * l.g_in[i] + l.in_in[i] as f64).max(0.0);
+            let x = k.neg_h_over_c * (k.g_l + k.avg_ex * ge + k.avg_in * gi);
+            near &= x.abs() <= exp::NEAR0_MAX;
+        }
+        if near {
+            for i in 0..n {
+                cond_one::<3>(k, &mut l, i);
+            }
+            return;
+        }
+    }
+    if MODE == 5 {
+        let (mut a, mut b, mut c, mut d) = (0u64, 0u64, 0u32, 0u32);
+        for i in 0..n {
+            a = a.max(l.g_ex[i].to_bits());
+            b = b.max(l.g_in[i].to_bits());
+            c = c.max(l.in_ex[i].to_bits());
+            d = d.max(l.in_in[i].to_bits());
+        }
+        let ge = (k.p_ex * f64::from_bits(a) + f32::from_bits(c) as f64).max(0.0);
+        let gi = (k.p_in * f64::from_bits(b) + f32::from_bits(d) as f64).max(0.0);
+        let x = k.neg_h_over_c * (k.g_l + k.avg_ex * ge + k.avg_in * gi);
+        if x.abs() <= exp::NEAR0_MAX {
+            for i in 0..n {
+                cond_one::<3>(k, &mut l, i);
+            }
+            return;
+        }
+    }
     for i in 0..n {
         cond_one::<MODE>(k, &mut l, i);
     }
@@ -724,16 +767,22 @@ fn main() {
     };
     out!("lif_cond_exp (Brian's order, adaptive threshold), {n} neurons, {steps} steps:");
     let cond_names = [
-        "lif_cond_exp: the engine's loop",
+        "lif_cond_exp: full exp (session 9 engine)",
         "lif_cond_exp: division -> multiplication",
         "lif_cond_exp: exp -> one multiply-add",
         "lif_cond_exp: two halves interleaved",
+        "lif_cond_exp: exp without reduction",
+        "lif_cond_exp: checked, then without reduction",
+        "lif_cond_exp: bounded, then without reduction",
     ];
     for (variant, name) in cond_names.iter().enumerate() {
         let kernel: Option<CondKernel> = match variant {
             0 => Some(cond_avx512::<0>),
             1 => Some(cond_avx512::<1>),
             2 => Some(cond_avx512::<2>),
+            4 => Some(cond_avx512::<3>),
+            5 => Some(cond_avx512::<4>),
+            6 => Some(cond_avx512::<5>),
             _ => None,
         };
         let mut s = State::new(n, -65.0);

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 use snn_core::{CsvSpikeWriter, Network, SpikeSink, models};
 use snn_types::ms_to_steps;
@@ -212,10 +212,27 @@ struct SimulateArgs {
     plan_rate_hz: Option<f64>,
 }
 
+/// Every option that takes a value accepts one that looks like a negative number after a space
+/// (`--duration-ms -5`), so that it reaches the option's own check and its error ("must be >= 0,
+/// got -5") instead of clap's "unexpected argument '-5'"; in every subcommand.
+fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
+    cmd.mut_args(|a| {
+        if a.get_action().takes_values() {
+            a.allow_negative_numbers(true)
+        } else {
+            a
+        }
+    })
+    .mut_subcommands(accept_negative_numbers)
+}
+
 fn main() -> ExitCode {
     // First, before any thread starts: SIGINT/SIGTERM remove the live temporaries and exit 130/143.
     let _ = snn_types::file::install_signal_cleanup();
-    let cli = match Cli::try_parse() {
+    let cli = match accept_negative_numbers(Cli::command())
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m))
+    {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

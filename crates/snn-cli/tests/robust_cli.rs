@@ -175,6 +175,14 @@ fn bad_flag_values_exit_with_2_and_name_the_flag() {
         ),
         (vec!["encode", "--steps", "0"], "--steps"),
         (vec!["encode", "--max-rate-hz=-3"], "--max-rate-hz"),
+        // A negative number after a space reaches the option's own check too.
+        (vec!["encode", "--max-rate-hz", "-3"], "--max-rate-hz"),
+        (
+            vec!["simulate", "--neurons", "10", "--duration-ms", "-5"],
+            "--duration-ms",
+        ),
+        (vec!["train", "--lr", "-1"], "--lr"),
+        (vec!["stdp", "--neurons", "-4"], "--neurons"),
         (vec!["encode", "--max-rate-hz", "nan"], "--max-rate-hz"),
         (vec!["encode", "--max-rate-hz", "5000"], "--max-rate-hz"),
         (vec!["encode", "--dt-ms", "0"], "--dt-ms"),

@@ -58,6 +58,29 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     let t = xc * LOG2E + ROUND_MAGIC;
     let n = t - ROUND_MAGIC;
     let r = (xc - n * LN2_HI) - n * LN2_LO;
+    let p = exp_reduced(r);
+    // The low 52 bits of `t` hold `2^51 + n`; adding 1023 and shifting the sum's low 12 bits into
+    // the exponent field gives the bits of `2^n` (the magic constant's own bits shift out).
+    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
+    let y = p * scale;
+    if x < X_MIN { 0.0 } else { y }
+}
+
+/// The largest `|x|` for which [`exp_f64_near0`] is [`exp_f64`].
+pub(crate) const NEAR0_MAX: f64 = 0.34;
+
+/// `e^x` for `|x| <= NEAR0_MAX` (0.34), bit for bit [`exp_f64`] there, in a third fewer
+/// operations: for `|x log2 e| < 0.5` the reduction of [`exp_f64`] gives `n = 0` exactly (the
+/// magic sum rounds to the magic constant), so `r = (x - 0) - 0 = x` and the scale is exactly
+/// `1.0`; what is left is the polynomial. Outside that range the result is wrong: callers check.
+#[inline(always)]
+pub(crate) fn exp_f64_near0(x: f64) -> f64 {
+    exp_reduced(x)
+}
+
+/// `e^r` for the reduced argument `|r| <= ln2/2`.
+#[inline(always)]
+fn exp_reduced(r: f64) -> f64 {
     // q(r) = C2 + C3 r + ... + C13 r^11 by Estrin's scheme (a depth of 4 multiply-adds instead
     // of Horner's 11: the loop is latency-bound).
     let r2 = r * r;
@@ -73,12 +96,7 @@ pub(crate) fn exp_f64(x: f64) -> f64 {
     let b1 = a2 + a3 * r2;
     let b2 = a4 + a5 * r2;
     let q = (b0 + b1 * r4) + b2 * r8;
-    let p = 1.0 + (r + r2 * q);
-    // The low 52 bits of `t` hold `2^51 + n`; adding 1023 and shifting the sum's low 12 bits into
-    // the exponent field gives the bits of `2^n` (the magic constant's own bits shift out).
-    let scale = f64::from_bits(t.to_bits().wrapping_add(1023) << 52);
-    let y = p * scale;
-    if x < X_MIN { 0.0 } else { y }
+    1.0 + (r + r2 * q)
 }
 
 #[cfg(test)]
@@ -133,6 +151,37 @@ mod tests {
         ] {
             eprintln!("{name}: {count} points, {differ} differ, max {worst} ulp at {at}");
             assert!(worst <= 1, "{name}: {worst} ulp at {at}");
+        }
+    }
+
+    /// [`exp_f64_near0`] is [`exp_f64`] bit for bit on `[-NEAR0_MAX, NEAR0_MAX]` (2,000,001
+    /// evenly spaced points, the ends, zeros, tiny and subnormal arguments); beyond the range it
+    /// is not (the reduction is what keeps it right there).
+    #[test]
+    fn near0_is_exp_f64_within_its_range() {
+        let n = 1_000_000;
+        let grid = (-n..=n).map(|i| NEAR0_MAX * (i as f64 / n as f64));
+        let edges = [
+            NEAR0_MAX,
+            -NEAR0_MAX,
+            0.0,
+            -0.0,
+            1e-300,
+            -1e-300,
+            f64::MIN_POSITIVE / 4.0,
+            -f64::MIN_POSITIVE / 4.0,
+            1e-9,
+            -1e-9,
+        ];
+        for x in grid.chain(edges) {
+            assert_eq!(
+                exp_f64_near0(x).to_bits(),
+                exp_f64(x).to_bits(),
+                "exp_f64_near0({x})"
+            );
+        }
+        for x in [1.0, -1.0, 3.0, -5.0] {
+            assert_ne!(exp_f64_near0(x).to_bits(), exp_f64(x).to_bits(), "{x}");
         }
     }
 
