@@ -857,6 +857,17 @@ fn cond_exp_near0<const INPUT_FIRST: bool>(
 /// one large conductance does not send a whole population to the full `exp`.
 const NEAR0_BLOCK: usize = 64;
 
+/// The end of the [`NEAR0_BLOCK`] that starts at `a` of `n` neurons: the last block takes a short
+/// remainder (under half a block) with it.
+#[inline(always)]
+fn near0_block_end(a: usize, n: usize) -> usize {
+    if n - a < NEAR0_BLOCK + NEAR0_BLOCK / 2 {
+        n
+    } else {
+        a + NEAR0_BLOCK
+    }
+}
+
 /// Neurons per block of the `lif_cond_exp` update ([`step_lif_cond_exp`]). A block whose
 /// neurons all have zero conductances, no arrivals and no external current this step (a
 /// population at rest, such as Diehl & Cook's inhibitory neurons between their partners'
@@ -1184,12 +1195,7 @@ fn lif_cond_exp_variant<const ADAPT: bool>(
     let n = v.len();
     let mut a = 0;
     while a < n {
-        // The last block takes a short remainder (under half a block) with it.
-        let e = if n - a < NEAR0_BLOCK + NEAR0_BLOCK / 2 {
-            n
-        } else {
-            a + NEAR0_BLOCK
-        };
+        let e = near0_block_end(a, n);
         let (v, g_ex, g_in, refr) = (
             &mut v[a..e],
             &mut g_ex[a..e],
@@ -2283,18 +2289,23 @@ mod tests {
     /// inhibitory conductances (`h G / C_m` up to about 2; inhibitory, so that those neurons do
     /// not fire and reset, which would hide a wrong `V`) need the full `exp`. The test sees both
     /// paths (it counts them), and the reduced `exp` would be wrong in the far blocks.
-    #[test]
-    fn near0_blocks_give_the_full_exp_result() {
-        let x = |i: usize, k: u64| {
-            (crate::rng::mix64(i as u64 * 31 + k) >> 11) as f64 / (1u64 << 53) as f64
-        };
+    /// A fast adaptive threshold at 0.1 ms for the `lif_cond_exp` tests.
+    fn test_theta() -> ThetaCoef {
         let at = AdaptiveThreshold {
             theta_plus_mv: 0.5,
             tau_theta_ms: 50.0,
             theta_init_mv: 0.0,
             theta_rest_mv: -1.0,
         };
-        let kt = ThetaCoef::new(&at, 0.1);
+        ThetaCoef::new(&at, 0.1)
+    }
+
+    #[test]
+    fn near0_blocks_give_the_full_exp_result() {
+        let x = |i: usize, k: u64| {
+            (crate::rng::mix64(i as u64 * 31 + k) >> 11) as f64 / (1u64 << 53) as f64
+        };
+        let kt = test_theta();
         let (mut near, mut far, mut spiked) = (0, 0, false);
         for n in [0usize, 1, 63, 64, 65, 95, 96, 97, 200, 276] {
             // Neurons in blocks 1 and 3 (of 64) get large conductances (a far block), the others
@@ -2362,11 +2373,7 @@ mod tests {
                             if step == 0 {
                                 let mut a = 0;
                                 while a < n {
-                                    let e = if n - a < NEAR0_BLOCK + NEAR0_BLOCK / 2 {
-                                        n
-                                    } else {
-                                        a + NEAR0_BLOCK
-                                    };
+                                    let e = near0_block_end(a, n);
                                     let ok = if order == InputOrder::Brian {
                                         cond_exp_near0::<true>(
                                             &k,
@@ -2437,13 +2444,7 @@ mod tests {
         // step 100 on (quiet, then busy). Block 1 gets input until step 40 only (busy, then quiet
         // once its conductances are flushed). Blocks 2 and 6 also get an external current.
         let quiet_block = |i: usize| matches!(i / QUIET_BLOCK, 0 | 3 | 4 | 5 | 9);
-        let at = AdaptiveThreshold {
-            theta_plus_mv: 0.5,
-            tau_theta_ms: 50.0,
-            theta_init_mv: 0.0,
-            theta_rest_mv: -1.0,
-        };
-        let kt = ThetaCoef::new(&at, 0.1);
+        let kt = test_theta();
         let mut quiet_seen = 0;
         let mut block1_quiet_later = false;
         let mut block3_wrong = None;
