@@ -1816,6 +1816,21 @@ impl Network {
                     }
                 };
             }
+            let ctx = PhaseCtx {
+                k,
+                pops,
+                by_source,
+                strict_rows,
+                splits,
+                switch_steps,
+                cols,
+                shared: &shared,
+                factors: &factors,
+                table: &table,
+                slots,
+                any_split,
+            };
+            let ctx = &ctx;
             let worker = |pi: usize, part: &mut Partition| {
                 copy_thread_weights(part, pi, k, &projections, &table);
                 let held = hold();
@@ -1823,44 +1838,16 @@ impl Network {
                 while i < n_steps {
                     let t = start + i;
                     let m = phase_len(i);
-                    part.update_phase(t, m, slots, switch_steps);
-                    if any_split {
+                    {
                         let g;
-                        let prj = prj!(held, g);
-                        publish_post_factors(part, pops, prj, t, &factors[pi][(t % 2) as usize]);
+                        ctx.update(part, pi, prj!(held, g), t, m);
                     }
-                    publish_spikes(part, &shared[pi], t, m);
                     barrier.wait();
                     if has_plasticity {
                         barrier.wait(); // the coordinator applies plasticity in between
                     }
                     let g;
-                    let prj = prj!(held, g);
-                    if !part.plastic.is_empty() {
-                        thread_plasticity(
-                            part, pi, k, pops, prj, cols, splits, &shared, &factors, &table, t,
-                        );
-                    }
-                    for tt in t..t + m {
-                        for b in &shared {
-                            let l = b[(tt % 4) as usize]
-                                .read()
-                                .unwrap_or_else(|e| e.into_inner());
-                            deliver(
-                                part,
-                                pi,
-                                k,
-                                pops,
-                                prj,
-                                strict_rows,
-                                by_source,
-                                splits,
-                                &l,
-                                tt,
-                                slots,
-                            );
-                        }
-                    }
+                    ctx.learn_and_deliver(part, pi, prj!(held, g), t, m);
                     i += m;
                 }
                 part.take_lagging(slots);
@@ -1894,39 +1881,21 @@ impl Network {
                 while i < n_steps {
                     let t = start + i;
                     let m = phase_len(i);
-                    first.update_phase(t, m, slots, switch_steps);
-                    if any_split {
+                    {
+                        let g;
+                        ctx.update(first, 0, prj!(held, g), t, m);
+                    }
+                    barrier.wait();
+                    {
                         let g;
                         let prj = prj!(held, g);
-                        publish_post_factors(first, pops, prj, t, &factors[0][(t % 2) as usize]);
-                    }
-                    publish_spikes(first, &shared[0], t, m);
-                    barrier.wait();
-                    for tt in t..t + m {
-                        all.clear();
-                        for b in &shared {
-                            all.extend_from_slice(
-                                &b[(tt % 4) as usize]
-                                    .read()
-                                    .unwrap_or_else(|e| e.into_inner()),
-                            );
-                        }
-                        stats.spikes += all.len() as u64;
-                        {
-                            let g;
-                            let prj = prj!(held, g);
-                            stats.syn_events += out_events(pops, prj, by_source, &all);
-                        }
-                        record_step(
-                            pops,
-                            &mut self.rates,
-                            &self.rate_pops,
-                            &self.record_pop,
-                            &mut self.scratch,
-                            sink,
-                            tt,
-                            &all,
-                        );
+                        let mut rec = Recording {
+                            rates: &mut self.rates,
+                            rate_pops: &self.rate_pops,
+                            record_pop: &self.record_pop,
+                            scratch: &mut self.scratch,
+                        };
+                        ctx.gather_and_record(prj, t, m, &mut all, &mut stats, &mut rec, sink);
                     }
                     if has_plasticity {
                         let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
@@ -1944,43 +1913,9 @@ impl Network {
                     }
                     {
                         let g;
-                        let prj = prj!(held, g);
-                        if !first.plastic.is_empty() {
-                            thread_plasticity(
-                                first, 0, k, pops, prj, cols, splits, &shared, &factors, &table, t,
-                            );
-                        }
-                        for tt in t..t + m {
-                            for b in &shared {
-                                let l = b[(tt % 4) as usize]
-                                    .read()
-                                    .unwrap_or_else(|e| e.into_inner());
-                                deliver(
-                                    first,
-                                    0,
-                                    k,
-                                    pops,
-                                    prj,
-                                    strict_rows,
-                                    by_source,
-                                    splits,
-                                    &l,
-                                    tt,
-                                    slots,
-                                );
-                            }
-                        }
+                        ctx.learn_and_deliver(first, 0, prj!(held, g), t, m);
                     }
-                    stats.steps += m;
-                    if m == 2 {
-                        self.paired_steps += 2;
-                    }
-                    // As step by step: every `every`-th step is reported.
-                    for s in 1..=m {
-                        if (i + s) % every == 0 {
-                            progress(i + s);
-                        }
-                    }
+                    phase_done(&mut stats, &mut self.paired_steps, i, m, every, progress);
                     i += m;
                 }
                 first.take_lagging(slots);
@@ -1989,7 +1924,7 @@ impl Network {
             });
             if refused.is_some() {
                 // The system would not start a worker thread (a limit on threads or memory):
-                // this thread runs every partition in turn, each phase of a step in partition
+                // this thread runs every partition in turn, each part of a phase in partition
                 // order. Between two barriers the partitions touch disjoint data, so the order
                 // does not change the result: the same spikes and weights as with the threads.
                 self.threads_refused += 1;
@@ -1999,38 +1934,23 @@ impl Network {
                 for (pi, p) in ps.iter_mut().enumerate() {
                     copy_thread_weights(p, pi, k, &projections, &table);
                 }
-                for i in 0..n_steps {
+                let mut i = 0;
+                while i < n_steps {
                     let t = start + i;
-                    let slot = (t % slots as u64) as usize;
-                    let buf = (t % 4) as usize;
-                    let fbuf = (t % 2) as usize;
-                    for (pi, p) in ps.iter_mut().enumerate() {
-                        p.update(t, slot, switch_steps);
-                        if any_split {
-                            let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                            publish_post_factors(p, pops, &prj, t, &factors[pi][fbuf]);
-                        }
-                        publish_spikes(p, &shared[pi], t, 1);
-                    }
-                    all.clear();
-                    for b in &shared {
-                        all.extend_from_slice(&b[buf].read().unwrap_or_else(|e| e.into_inner()));
-                    }
-                    stats.spikes += all.len() as u64;
+                    let m = phase_len(i);
                     {
                         let prj = projections.read().unwrap_or_else(|e| e.into_inner());
-                        stats.syn_events += out_events(pops, &prj, by_source, &all);
+                        for (pi, p) in ps.iter_mut().enumerate() {
+                            ctx.update(p, pi, &prj, t, m);
+                        }
+                        let mut rec = Recording {
+                            rates: &mut self.rates,
+                            rate_pops: &self.rate_pops,
+                            record_pop: &self.record_pop,
+                            scratch: &mut self.scratch,
+                        };
+                        ctx.gather_and_record(&prj, t, m, &mut all, &mut stats, &mut rec, sink);
                     }
-                    record_step(
-                        pops,
-                        &mut self.rates,
-                        &self.rate_pops,
-                        &self.record_pop,
-                        &mut self.scratch,
-                        sink,
-                        t,
-                        &all,
-                    );
                     if has_plasticity {
                         let mut prj = projections.write().unwrap_or_else(|e| e.into_inner());
                         apply_plasticity(
@@ -2045,32 +1965,13 @@ impl Network {
                     }
                     let prj = projections.read().unwrap_or_else(|e| e.into_inner());
                     for (pi, p) in ps.iter_mut().enumerate() {
-                        if !p.plastic.is_empty() {
-                            thread_plasticity(
-                                p, pi, k, pops, &prj, cols, splits, &shared, &factors, &table, t,
-                            );
-                        }
-                        for b in &shared {
-                            let l = b[buf].read().unwrap_or_else(|e| e.into_inner());
-                            deliver(
-                                p,
-                                pi,
-                                k,
-                                pops,
-                                &prj,
-                                strict_rows,
-                                by_source,
-                                splits,
-                                &l,
-                                t,
-                                slots,
-                            );
-                        }
+                        ctx.learn_and_deliver(p, pi, &prj, t, m);
                     }
-                    stats.steps += 1;
-                    if (i + 1) % every == 0 {
-                        progress(i + 1);
-                    }
+                    phase_done(&mut stats, &mut self.paired_steps, i, m, every, progress);
+                    i += m;
+                }
+                for p in ps {
+                    p.take_lagging(slots);
                 }
                 self.all_spikes = all;
             }
@@ -3199,6 +3100,155 @@ fn phase_steps(pairs: bool, i: u64, n_steps: u64, t: Step, switch_steps: &[Step]
     }
 }
 
+/// What the threads of a multi-threaded run share for the parts of a phase (one step, or two
+/// paired ones): the network's layout and the run's spike, factor and weight-copy tables. The
+/// threads call [`update`](Self::update), wait at the barrier, the coordinator calls
+/// [`gather_and_record`](Self::gather_and_record), then every thread calls
+/// [`learn_and_deliver`](Self::learn_and_deliver); a run whose worker threads were refused calls
+/// the same parts for every partition in turn.
+struct PhaseCtx<'a> {
+    k: usize,
+    pops: &'a [PopulationInfo],
+    by_source: &'a [Vec<usize>],
+    strict_rows: &'a [bool],
+    splits: &'a [Vec<u32>],
+    switch_steps: &'a [Step],
+    cols: &'a [Option<&'a ColIndex>],
+    shared: &'a [[RwLock<Vec<u32>>; 4]],
+    factors: &'a [[RwLock<Vec<PostFactor>>; 2]],
+    table: &'a [OnceLock<RawWeights>],
+    slots: usize,
+    any_split: bool,
+}
+
+/// The recording state a phase's spikes go to (the coordinator's).
+struct Recording<'a> {
+    rates: &'a mut [Vec<u32>],
+    rate_pops: &'a [usize],
+    record_pop: &'a [bool],
+    scratch: &'a mut Vec<u32>,
+}
+
+impl PhaseCtx<'_> {
+    /// Partition `pi`'s neuron update for the phase of `m` steps from `t`, then the factors of its
+    /// post spikes (splitting rules) and its spikes, published for the other threads.
+    fn update(&self, part: &mut Partition, pi: usize, prj: &[Projection], t: Step, m: u64) {
+        part.update_phase(t, m, self.slots, self.switch_steps);
+        if self.any_split {
+            let out = &self.factors[pi][(t % 2) as usize];
+            publish_post_factors(part, self.pops, prj, t, out);
+        }
+        publish_spikes(part, &self.shared[pi], t, m);
+    }
+
+    /// Every partition's spikes of the phase, step by step into `all` (global order), counted
+    /// and recorded.
+    #[allow(clippy::too_many_arguments)]
+    fn gather_and_record(
+        &self,
+        prj: &[Projection],
+        t: Step,
+        m: u64,
+        all: &mut Vec<u32>,
+        stats: &mut RunStats,
+        rec: &mut Recording<'_>,
+        sink: &mut dyn SpikeSink,
+    ) {
+        for tt in t..t + m {
+            all.clear();
+            for b in self.shared {
+                all.extend_from_slice(
+                    &b[(tt % 4) as usize]
+                        .read()
+                        .unwrap_or_else(|e| e.into_inner()),
+                );
+            }
+            stats.spikes += all.len() as u64;
+            stats.syn_events += out_events(self.pops, prj, self.by_source, all);
+            record_step(
+                self.pops,
+                rec.rates,
+                rec.rate_pops,
+                rec.record_pop,
+                rec.scratch,
+                sink,
+                tt,
+                all,
+            );
+        }
+    }
+
+    /// Partition `pi`'s plasticity of the forked rules (one step: phases with plasticity are
+    /// never paired), then the delivery of every partition's spikes of the phase onto its
+    /// targets, step by step.
+    fn learn_and_deliver(
+        &self,
+        part: &mut Partition,
+        pi: usize,
+        prj: &[Projection],
+        t: Step,
+        m: u64,
+    ) {
+        let k = self.k;
+        if !part.plastic.is_empty() {
+            thread_plasticity(
+                part,
+                pi,
+                k,
+                self.pops,
+                prj,
+                self.cols,
+                self.splits,
+                self.shared,
+                self.factors,
+                self.table,
+                t,
+            );
+        }
+        for tt in t..t + m {
+            for b in self.shared {
+                let l = b[(tt % 4) as usize]
+                    .read()
+                    .unwrap_or_else(|e| e.into_inner());
+                deliver(
+                    part,
+                    pi,
+                    k,
+                    self.pops,
+                    prj,
+                    self.strict_rows,
+                    self.by_source,
+                    self.splits,
+                    &l,
+                    tt,
+                    self.slots,
+                );
+            }
+        }
+    }
+}
+
+/// Counts a finished phase of `m` steps that began `i` steps into the run, and reports progress
+/// at every `every`-th step, as step by step.
+fn phase_done(
+    stats: &mut RunStats,
+    paired_steps: &mut u64,
+    i: u64,
+    m: u64,
+    every: u64,
+    progress: &mut dyn FnMut(u64),
+) {
+    stats.steps += m;
+    if m == 2 {
+        *paired_steps += 2;
+    }
+    for s in 1..=m {
+        if (i + s).is_multiple_of(every) {
+            progress(i + s);
+        }
+    }
+}
+
 /// Publishes a phase's spikes of one partition (`m` steps from `t`) in the buffers of their steps.
 fn publish_spikes(part: &Partition, bufs: &[RwLock<Vec<u32>>; 4], t: Step, m: u64) {
     for s in 0..m {
@@ -3910,7 +3960,8 @@ mod tests {
                 });
             }
             let runs = [7u64, 1, 0, 40, 13, 2, 101, 10];
-            let go = |threads: usize, pairs_off: bool| {
+            // `refuse`: the system refuses worker thread `refuse` (0: none) in every run.
+            let go_refused = |threads: usize, pairs_off: bool, refuse: usize| {
                 let mut net = Network::build_with_threads(&spec, threads).unwrap();
                 net.pairs_off = pairs_off;
                 let mut raster = SpikeRaster::new(0);
@@ -3919,7 +3970,7 @@ mod tests {
                     if k == 5 {
                         net.reset();
                     }
-                    net.run(n, &mut raster);
+                    crate::workers::with_refused_thread(refuse, || net.run(n, &mut raster));
                     v.push((net.membrane(0), net.membrane(1)));
                 }
                 // Currents and refractory counters of every neuron, in neuron order.
@@ -3939,8 +3990,10 @@ mod tests {
                         _ => Vec::new(),
                     })
                     .collect();
+                assert_eq!(net.threads_refused() > 0, refuse > 0);
                 (raster, v, currents, net.paired_steps)
             };
+            let go = |threads: usize, pairs_off: bool| go_refused(threads, pairs_off, 0);
             let paired = go(1, false);
             let single = go(1, true);
             assert!(paired.3 > 100, "seed {seed}: pairs used ({})", paired.3);
@@ -3963,6 +4016,14 @@ mod tests {
                 assert_eq!(
                     paired.0, many_single.0,
                     "seed {seed}: {threads} threads unpaired"
+                );
+                // A worker thread refused: the calling thread runs every partition, paired.
+                let alone = go_refused(threads, false, threads - 1);
+                assert!(alone.3 > 100, "{threads} threads, one refused: pairs used");
+                assert_eq!(
+                    (&paired.0, &paired.1, &paired.2),
+                    (&alone.0, &alone.1, &alone.2),
+                    "seed {seed}: {threads} threads, one refused"
                 );
             }
         }
