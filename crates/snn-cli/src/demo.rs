@@ -110,10 +110,15 @@ fn say(json: bool, text: String) -> Result<()> {
 
 /// Runs `snn demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
-    if a.threads == 0 || a.hidden == 0 || a.epochs == 0 || a.steps == 0 {
-        return Err(crate::usage::usage(
-            "--threads, --hidden, --epochs and --steps must be at least 1",
-        ));
+    for (flag, v) in [
+        ("--threads", a.threads),
+        ("--hidden", a.hidden),
+        ("--epochs", a.epochs),
+        ("--steps", a.steps),
+    ] {
+        if v == 0 {
+            return Err(crate::usage::usage(format!("{flag} 0: must be at least 1")));
+        }
     }
     let arch = crate::chip::resolve_arch(&a.arch)?;
     // Every file of the run can be written, checked before the training starts.

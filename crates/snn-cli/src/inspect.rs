@@ -64,6 +64,9 @@ fn one_line(msg: &str) -> String {
         .join(" ")
 }
 
+/// Largest file `snn inspect` reads (1 GiB).
+const INSPECT_MAX_BYTES: u64 = 1 << 30;
+
 /// Detects the kind of `path` and summarises it. Errors are messages that name the file.
 fn inspect(path: &Path) -> std::result::Result<Summary, String> {
     let name = path.display().to_string();
@@ -71,7 +74,12 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
         let spec = crate::nir::load_spec(path).map_err(|e| format!("{e:#}"))?;
         return spec_summary(&spec, &name);
     }
-    let bytes = std::fs::read(path).map_err(|e| format!("{name}: cannot read: {e}"))?;
+    // Specs, training checkpoints and chip reports: 1 GiB is beyond any of them, and keeps an
+    // endless file (`/dev/zero`) from filling memory.
+    let bytes = snn_types::file::read_limited(path, INSPECT_MAX_BYTES).map_err(|e| match e {
+        snn_types::file::FileError::Io { error, .. } => format!("{name}: cannot read: {error}"),
+        other => other.to_string(),
+    })?;
     if checkpoint::is_checkpoint(&bytes) {
         let t = checkpoint::from_bytes(&bytes, &name).map_err(|e| e.to_string())?;
         return Ok(checkpoint_summary(&t));

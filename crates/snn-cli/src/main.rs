@@ -272,10 +272,9 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
     let spec = nir::load_spec(path)?;
     let est = snn_core::NetworkMemory::estimate(&spec, 1);
     let needed = est.build_bytes();
-    outln!(
-        "{}: valid; {} populations, {} neurons, {} projections, {} synapses, dt = {} ms; \
-         about {} of memory to build",
-        path.display(),
+    let summary = format!(
+        "{} populations, {} neurons, {} projections, {} synapses, dt = {} ms; about {} of memory \
+         to build",
         spec.populations.len(),
         est.neurons,
         spec.projections.len(),
@@ -284,6 +283,7 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
         snn_types::budget::format_bytes(needed)
     );
     if let Err(e) = est.check_build(&budget::budget(max_memory)) {
+        outln!("{}: {summary}", path.display());
         let limit = match e.available_bytes {
             Some(b) if e.source == snn_types::budget::BudgetSource::User => {
                 format!(
@@ -308,11 +308,12 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
             String::new()
         };
         bail!(
-            "{}: would need about {}, more than the {limit}{part}",
+            "{}: the spec is valid, but building it would need about {}, more than the {limit}{part}",
             path.display(),
             snn_types::budget::format_bytes(needed.max(e.needed_bytes)),
         );
     }
+    outln!("{}: valid; {summary}", path.display());
     Ok(())
 }
 
@@ -390,8 +391,13 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             a.threads
         )));
     }
-    if a.dry_run_ranks == Some(0) || a.plan_ranks == Some(0) {
-        return Err(usage::usage("the rank count must be at least 1"));
+    for (flag, v) in [
+        ("--dry-run-ranks", a.dry_run_ranks),
+        ("--plan-ranks", a.plan_ranks),
+    ] {
+        if v == Some(0) {
+            return Err(usage::usage(format!("{flag} 0: must be at least 1")));
+        }
     }
     if let Some(r) = a.dry_run_ranks
         && r <= distributed::MAX_DRY_RUN_RANKS
@@ -582,6 +588,23 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     let t0 = Instant::now();
     let mut net = Network::build_with_budget(&spec, a.threads, &budget)?;
     let build_s = t0.elapsed().as_secs_f64();
+    if net.threads() < a.threads {
+        eprintln!(
+            "note: --threads {}: the network has {} neurons, so {} threads run (one neuron each at \
+             least)",
+            a.threads,
+            net.n_neurons(),
+            net.threads()
+        );
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    if net.threads() > cores {
+        eprintln!(
+            "warning: {} threads on {cores} cores: the threads wait for each other at every step, \
+             so the run is much slower than with --threads {cores} (spikes are the same)",
+            net.threads()
+        );
+    }
 
     let bar = if std::io::stderr().is_terminal() {
         // The warm-up counts too: a long one showed nothing at all.

@@ -134,8 +134,13 @@ pub fn run(a: StdpArgs) -> Result<()> {
     }
     // `--load` evaluates what the file holds unless --epochs asks for more training.
     let epochs = a.epochs.unwrap_or(if a.load.is_some() { 0 } else { 1 });
-    if a.train_limit == Some(0) || a.test_limit == Some(0) {
-        return Err(usage("--train-limit and --test-limit must be at least 1"));
+    for (flag, v) in [
+        ("--train-limit", a.train_limit),
+        ("--test-limit", a.test_limit),
+    ] {
+        if v == Some(0) {
+            return Err(usage(format!("{flag} 0: must be at least 1")));
+        }
     }
     if a.load.is_none() && epochs == 0 {
         return Err(usage(

@@ -85,7 +85,9 @@ fn validate_reports_a_huge_population_without_building_it() {
     assert_eq!(out.status.code(), Some(1));
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
-        stdout.contains("4294967295 neurons") && stdout.contains("276 GiB"),
+        stdout.contains("4294967295 neurons")
+            && stdout.contains("276 GiB")
+            && !stdout.contains("valid;"),
         "{stdout}"
     );
     refused(

@@ -66,9 +66,18 @@ impl LifExpPropagators {
     }
 }
 
-/// Number of whole steps in a refractory period (rounded to the nearest step, as NEST does).
+/// Number of whole steps in a refractory period (rounded to the nearest step, as NEST does),
+/// at most `u32::MAX` (more than any run): a finite period too long to count in steps (say
+/// `1e300` ms) is that maximum, a period that never ends, not 0 (it used to be 0: no refractory
+/// period at all). Negative, NaN or infinite periods (refused by validation) give 0.
 pub fn refractory_steps(t_ref_ms: f64, dt_ms: f64) -> u32 {
-    ms_to_steps(t_ref_ms, dt_ms).map_or(0, |s| s.min(u32::MAX as u64) as u32)
+    match ms_to_steps(t_ref_ms, dt_ms) {
+        Some(s) => s.min(u32::MAX as u64) as u32,
+        None if t_ref_ms.is_finite() && t_ref_ms > 0.0 && dt_ms.is_finite() && dt_ms > 0.0 => {
+            u32::MAX
+        }
+        None => 0,
+    }
 }
 
 /// Exact propagators of `iaf_psc_delta` for one step `h`: `V(t+h) = P22 V + P20 (I_e + I_ext)`
@@ -2793,6 +2802,20 @@ mod tests {
         let (_, v, s) = loihi_step(&p, 172, 354, 10); // u = 154 + 640 = 794... spike
         assert!(s);
         assert_eq!(v, 0);
+    }
+
+    /// A refractory period too long to count in steps is the longest one, not none.
+    #[test]
+    fn huge_refractory_periods_saturate() {
+        assert_eq!(refractory_steps(2.0, 0.1), 20);
+        assert_eq!(refractory_steps(0.0, 0.1), 0);
+        assert_eq!(refractory_steps(1e12, 0.1), u32::MAX);
+        for t in [9.3e17, 1e18, 1e300, f64::MAX] {
+            assert_eq!(refractory_steps(t, 0.1), u32::MAX, "{t} ms");
+        }
+        for t in [-1.0, f64::NAN, f64::INFINITY] {
+            assert_eq!(refractory_steps(t, 0.1), 0, "{t} ms");
+        }
     }
 
     #[test]

@@ -1202,6 +1202,46 @@ pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
     std::fs::read(path).map_err(|e| FileError::io(path, "read", e))
 }
 
+/// Largest network spec file read (256 MiB): far beyond any spec, even with long spike arrays,
+/// and a bound on what an endless or huge file (`/dev/zero`, a mistaken dataset) can take
+/// before it is refused.
+pub const MAX_SPEC_BYTES: u64 = 256 << 20;
+
+/// Reads a whole file of at most `limit` bytes, naming it in the error. A larger regular file is
+/// refused before anything is read; a special file (`/dev/zero`, a pipe) is read until it ends
+/// or passes the limit, so an endless one cannot fill memory.
+pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, FileError> {
+    use std::io::Read;
+    let too_large = || {
+        FileError::io(
+            path,
+            "read",
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!(
+                    "larger than {} MiB, the limit for this kind of file",
+                    limit >> 20
+                ),
+            ),
+        )
+    };
+    let f = std::fs::File::open(path).map_err(|e| FileError::io(path, "read", e))?;
+    if let Ok(m) = f.metadata()
+        && m.is_file()
+        && m.len() > limit
+    {
+        return Err(too_large());
+    }
+    let mut buf = Vec::new();
+    f.take(limit.saturating_add(1))
+        .read_to_end(&mut buf)
+        .map_err(|e| FileError::io(path, "read", e))?;
+    if buf.len() as u64 > limit {
+        return Err(too_large());
+    }
+    Ok(buf)
+}
+
 /// Reads a frame of `kind`, body format `version`, from `path` (see [`decode_framed`]).
 pub fn read_framed<T: DeserializeOwned>(
     path: &Path,

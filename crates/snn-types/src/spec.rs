@@ -764,9 +764,21 @@ impl NetworkSpec {
     /// Reads, parses (format from the extension: `.json`, else TOML) and validates a spec file.
     /// Every error names the file.
     pub fn load(path: &Path) -> Result<Self, SpecError> {
-        let text = std::fs::read_to_string(path).map_err(|e| SpecError::Io {
+        let io = |message: String| SpecError::Io {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message,
+        };
+        let bytes = crate::file::read_limited(path, crate::file::MAX_SPEC_BYTES).map_err(|e| {
+            io(match e {
+                crate::file::FileError::Io { error, .. } => error.to_string(),
+                other => other.to_string(),
+            })
+        })?;
+        let text = String::from_utf8(bytes).map_err(|e| {
+            io(format!(
+                "not UTF-8 text (byte {})",
+                e.utf8_error().valid_up_to()
+            ))
         })?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("json") => SpecFormat::Json,

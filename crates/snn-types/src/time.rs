@@ -82,13 +82,14 @@ pub fn check_dt(dt_ms: f64) -> Result<(), String> {
 /// [`MAX_STEPS`] steps of `dt_ms`. A `dt_ms` that fails [`check_dt`] is not judged here (it is reported on its
 /// own). The error says what is wrong, without naming the field.
 pub fn check_duration(ms: f64, dt_ms: f64) -> Result<(), String> {
-    check_time(ms, dt_ms)?;
-    if ms <= 0.0 {
+    if ms.is_finite() && ms <= 0.0 {
         return Err(format!("must be > 0, got {}", num(ms)));
     }
+    check_time(ms, dt_ms)?;
     if ms_to_steps(ms, dt_ms) == Some(0) {
         return Err(format!(
-            "{} ms is shorter than one step of dt = {} ms",
+            "{} ms rounds to 0 steps of dt = {} ms (durations are rounded to the nearest step; \
+             at least half a step runs one)",
             num(ms),
             num(dt_ms)
         ));

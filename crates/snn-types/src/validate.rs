@@ -21,6 +21,21 @@ pub const MAX_DELAY_STEPS: u64 = 65_535;
 /// (`1e308` overflowed `theta - theta_rest` to infinity and, with a fast decay, `theta` to NaN).
 pub const MAX_THETA_MV: f64 = 1e6;
 
+/// Largest magnitude accepted for a neuron model's potentials (`*_mv`: rest, threshold, reset,
+/// reversal, peak; 1 kV): far beyond any model; `e_l_mv = 1e308` made the conductance kernel's
+/// sums overflow and silenced the neuron without an error.
+pub const MAX_POTENTIAL_MV: f64 = 1e6;
+
+/// Largest magnitude accepted for a constant current (`i_e_pa`, `i_e`, step currents; 1 A).
+pub const MAX_CURRENT_PA: f64 = 1e12;
+
+/// Largest magnitude accepted for a synaptic or stimulus weight, and for the parameters of a
+/// weight distribution (with a normal's mean 5 standard deviations out): far beyond any model,
+/// and small enough that the sums of a step's arrivals stay finite in the engine's `f32` input
+/// buffers (weights near `f32::MAX` overflowed them to infinity, and a conductance neuron fell
+/// silent without an error).
+pub const MAX_WEIGHT: f64 = 1e9;
+
 struct Checker {
     issues: Vec<SpecIssue>,
 }
@@ -45,6 +60,88 @@ impl Checker {
     fn positive(&mut self, path: &str, v: f64) {
         if self.finite(path, v) && v <= 0.0 {
             self.err(path, format!("must be > 0, got {}", num(v)));
+        }
+    }
+
+    /// Finite and at most `max` in magnitude (`what` names the limit in the message).
+    fn bounded(&mut self, path: &str, v: f64, max: f64, what: &str) -> bool {
+        if !self.finite(path, v) {
+            return false;
+        }
+        if v.abs() > max {
+            self.err(
+                path,
+                format!("must be within ±{} ({what}), got {}", num(max), num(v)),
+            );
+            return false;
+        }
+        true
+    }
+
+    /// A model's potential (mV), within [`MAX_POTENTIAL_MV`].
+    fn potential(&mut self, path: &str, v: f64) -> bool {
+        self.bounded(path, v, MAX_POTENTIAL_MV, "1 kV")
+    }
+
+    /// A constant current (pA), within [`MAX_CURRENT_PA`].
+    fn current(&mut self, path: &str, v: f64) -> bool {
+        self.bounded(path, v, MAX_CURRENT_PA, "1 A")
+    }
+
+    /// A weight, within [`MAX_WEIGHT`].
+    fn weight(&mut self, path: &str, v: f64) -> bool {
+        self.bounded(
+            path,
+            v,
+            MAX_WEIGHT,
+            "larger sums overflow the engine's f32 input buffers",
+        )
+    }
+
+    /// A weight given as a value or a distribution: checked as [`value`](Self::value), then
+    /// every weight it can draw (a normal's within 5 standard deviations) within
+    /// [`MAX_WEIGHT`].
+    fn weight_value(&mut self, path: &str, v: &ValueSpec) {
+        let before = self.issues.len();
+        self.value(path, v);
+        if self.issues.len() != before {
+            return;
+        }
+        let (lo, hi) = match *v {
+            ValueSpec::Constant(x) => (x, x),
+            ValueSpec::Random(Distribution::Uniform { low, high }) => (low, high),
+            ValueSpec::Random(Distribution::Normal { mean, std }) => (
+                mean - TRUNCATION_SIGMAS * std,
+                mean + TRUNCATION_SIGMAS * std,
+            ),
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean,
+                std,
+                low,
+                high,
+            }) => (
+                low.unwrap_or(f64::NEG_INFINITY)
+                    .max(mean - TRUNCATION_SIGMAS * std),
+                high.unwrap_or(f64::INFINITY)
+                    .min(mean + TRUNCATION_SIGMAS * std),
+            ),
+        };
+        let worst = if lo.abs() > hi.abs() { lo } else { hi };
+        self.weight(path, worst);
+    }
+
+    /// A stimulus window: `stop_ms` after `start_ms` (an empty or reversed window would
+    /// silently do nothing).
+    fn start_before_stop(&mut self, path: &str, start_ms: f64, stop_ms: f64) {
+        if start_ms.is_finite() && stop_ms.is_finite() && stop_ms <= start_ms {
+            self.err(
+                format!("{path}.stop_ms"),
+                format!(
+                    "must be after start_ms ({} ms), got {} ms",
+                    num(start_ms),
+                    num(stop_ms)
+                ),
+            );
         }
     }
 
@@ -238,10 +335,10 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
             c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
-            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
-            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
-            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
-                & c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv)
+            c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
+            if c.potential(&format!("{path}.v_th_mv"), p.v_th_mv)
+                & c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv)
                 && p.v_reset_mv >= p.v_th_mv
             {
                 c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
@@ -251,10 +348,10 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.positive(&format!("{path}.tau_m_ms"), p.tau_m_ms);
             c.positive(&format!("{path}.c_m_pf"), p.c_m_pf);
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
-            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
-            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
-            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
-                & c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv)
+            c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
+            if c.potential(&format!("{path}.v_th_mv"), p.v_th_mv)
+                & c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv)
                 && p.v_reset_mv >= p.v_th_mv
             {
                 c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
@@ -266,16 +363,16 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
             c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
-            c.finite(&format!("{path}.e_l_mv"), p.e_l_mv);
-            c.finite(&format!("{path}.i_e_pa"), p.i_e_pa);
-            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
-            let reset = c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv);
+            c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
+            c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
+            let th = c.potential(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let reset = c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv);
             if th && reset && p.v_reset_mv >= p.v_th_mv {
                 c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
             }
             // An excitatory conductance must be able to drive V to threshold, an inhibitory one
             // must pull V below where it restarts.
-            if c.finite(&format!("{path}.e_ex_mv"), p.e_ex_mv) && th && p.e_ex_mv <= p.v_th_mv {
+            if c.potential(&format!("{path}.e_ex_mv"), p.e_ex_mv) && th && p.e_ex_mv <= p.v_th_mv {
                 c.err(
                     format!("{path}.e_ex_mv"),
                     format!(
@@ -284,7 +381,9 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                     ),
                 );
             }
-            if c.finite(&format!("{path}.e_in_mv"), p.e_in_mv) && reset && p.e_in_mv >= p.v_reset_mv
+            if c.potential(&format!("{path}.e_in_mv"), p.e_in_mv)
+                && reset
+                && p.e_in_mv >= p.v_reset_mv
             {
                 c.err(
                     format!("{path}.e_in_mv"),
@@ -347,9 +446,9 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                     );
                 }
             }
-            c.finite(&format!("{path}.i_e"), p.i_e);
-            if c.finite(&format!("{path}.c_mv"), p.c_mv)
-                & c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv)
+            c.current(&format!("{path}.i_e"), p.i_e);
+            if c.potential(&format!("{path}.c_mv"), p.c_mv)
+                & c.potential(&format!("{path}.v_peak_mv"), p.v_peak_mv)
                 && p.c_mv >= p.v_peak_mv
             {
                 c.err(format!("{path}.c_mv"), "must be below v_peak_mv");
@@ -363,19 +462,20 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.positive(&format!("{path}.tau_syn_ex_ms"), p.tau_syn_ex_ms);
             c.positive(&format!("{path}.tau_syn_in_ms"), p.tau_syn_in_ms);
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
-            for (f, x) in [
-                ("e_l_mv", p.e_l_mv),
-                ("a_ns", p.a_ns),
-                ("b_pa", p.b_pa),
-                ("e_ex_mv", p.e_ex_mv),
-                ("e_in_mv", p.e_in_mv),
-                ("i_e_pa", p.i_e_pa),
-            ] {
+            for (f, x) in [("a_ns", p.a_ns), ("b_pa", p.b_pa)] {
                 c.finite(&format!("{path}.{f}"), x);
             }
-            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
-            let reset = c.finite(&format!("{path}.v_reset_mv"), p.v_reset_mv);
-            if c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv) {
+            for (f, x) in [
+                ("e_l_mv", p.e_l_mv),
+                ("e_ex_mv", p.e_ex_mv),
+                ("e_in_mv", p.e_in_mv),
+            ] {
+                c.potential(&format!("{path}.{f}"), x);
+            }
+            c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
+            let th = c.potential(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let reset = c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv);
+            if c.potential(&format!("{path}.v_peak_mv"), p.v_peak_mv) {
                 if reset && p.v_reset_mv >= p.v_peak_mv {
                     c.err(format!("{path}.v_reset_mv"), "must be below v_peak_mv");
                 }
@@ -514,11 +614,12 @@ fn check_conv(c: &mut Checker, spec: &NetworkSpec, i: usize, cpath: &str, path: 
                 ),
             );
         }
-        if let Some((j, x)) = weights.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-            c.err(
-                format!("{cpath}.weights[{j}]"),
-                format!("must be a finite number, got {x}"),
-            );
+        if let Some((j, &x)) = weights
+            .iter()
+            .enumerate()
+            .find(|(_, x)| x.is_nan() || x.abs() > MAX_WEIGHT)
+        {
+            c.weight(&format!("{cpath}.weights[{j}]"), x);
         }
     }
     let Some(tp) = spec
@@ -639,7 +740,7 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             ),
             Some(_) => {}
         }
-        c.value(&format!("{path}.weight"), &pr.weight);
+        c.weight_value(&format!("{path}.weight"), &pr.weight);
         let mut continue_delay_checks = true;
         if let Some(d) = &pr.delay_ms {
             let dpath = format!("{path}.delay_ms");
@@ -785,11 +886,12 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                             format!("has {} entries but sources has {n}", w.len()),
                         );
                     }
-                    if let Some((j, x)) = w.iter().enumerate().find(|(_, x)| !x.is_finite()) {
-                        c.err(
-                            format!("{cpath}.weights[{j}]"),
-                            format!("must be a finite number, got {x}"),
-                        );
+                    if let Some((j, &x)) = w
+                        .iter()
+                        .enumerate()
+                        .find(|(_, x)| x.is_nan() || x.abs() > MAX_WEIGHT)
+                    {
+                        c.weight(&format!("{cpath}.weights[{j}]"), x);
                     }
                 }
                 if let Some(d) = delays_ms {
@@ -831,12 +933,8 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     }
                 }
                 'outer: for (r, row) in weights.iter().enumerate() {
-                    for (j, x) in row.iter().enumerate() {
-                        if !x.is_finite() {
-                            c.err(
-                                format!("{cpath}.weights[{r}][{j}]"),
-                                format!("must be a finite number, got {x}"),
-                            );
+                    for (j, &x) in row.iter().enumerate() {
+                        if !c.weight(&format!("{cpath}.weights[{r}][{j}]"), x) {
                             break 'outer;
                         }
                     }
@@ -923,10 +1021,11 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 ..
             } => {
                 c.non_negative(&format!("{path}.rate_hz"), *rate_hz);
-                c.finite(&format!("{path}.weight"), *weight);
+                c.weight(&format!("{path}.weight"), *weight);
                 c.time(&format!("{path}.start_ms"), *start_ms, dt);
                 if let Some(t) = stop_ms {
                     c.time(&format!("{path}.stop_ms"), *t, dt);
+                    c.start_before_stop(&path, *start_ms, *t);
                 }
                 if rate_hz.is_finite() && dt.is_finite() && rate_hz * dt * 1e-3 > 1.0 && is_input {
                     c.err(format!("{path}.rate_hz"), "an input neuron can fire at most once per step: rate_hz * dt must be <= 1000");
@@ -945,10 +1044,11 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                         "a current cannot drive an input population",
                     );
                 }
-                c.finite(&format!("{path}.amplitude"), *amplitude);
+                c.current(&format!("{path}.amplitude"), *amplitude);
                 c.time(&format!("{path}.start_ms"), *start_ms, dt);
                 if let Some(t) = stop_ms {
                     c.time(&format!("{path}.stop_ms"), *t, dt);
+                    c.start_before_stop(&path, *start_ms, *t);
                 }
                 if let Some(ix) = neurons {
                     c.indices(&format!("{path}.neurons"), ix, n);
@@ -986,14 +1086,14 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                     }
                 }
                 for (j, a) in amplitudes.iter().enumerate() {
-                    c.finite(&format!("{path}.amplitudes[{j}]"), *a);
+                    c.current(&format!("{path}.amplitudes[{j}]"), *a);
                 }
                 if let Some(ix) = neurons {
                     c.indices(&format!("{path}.neurons"), ix, n);
                 }
             }
             StimulusSpec::SpikeArray { weight, spikes, .. } => {
-                c.finite(&format!("{path}.weight"), *weight);
+                c.weight(&format!("{path}.weight"), *weight);
                 for (j, tr) in spikes.iter().enumerate() {
                     if let Some(n) = n
                         && tr.neuron >= n

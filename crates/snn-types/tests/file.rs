@@ -582,3 +582,34 @@ fn a_special_file_target_is_refused_and_kept() {
     );
     assert_eq!(names(&d), ["link", "pipe"]);
 }
+
+/// `read_limited` reads a file up to its limit, and refuses a larger regular file (before
+/// reading) and an endless special file (`/dev/zero`, after `limit + 1` bytes) with an error
+/// naming the file and the limit; a spec loaded from `/dev/zero` is refused the same way
+/// instead of filling memory.
+#[test]
+fn read_limited_refuses_endless_and_oversized_files() {
+    use snn_types::file::read_limited;
+    let d = scratch("file-read-limited");
+    let p = d.join("small.toml");
+    std::fs::write(&p, vec![b'x'; 3 << 20]).unwrap();
+    assert_eq!(read_limited(&p, 3 << 20).unwrap().len(), 3 << 20);
+    let e = read_limited(&p, 2 << 20).unwrap_err().to_string();
+    assert!(
+        e.contains("small.toml") && e.contains("larger than 2 MiB"),
+        "{e}"
+    );
+    let zero = Path::new("/dev/zero");
+    if zero.exists() {
+        let e = read_limited(zero, 1 << 20).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("larger than 1 MiB"),
+            "{e}"
+        );
+        let e = snn_types::NetworkSpec::load(zero).unwrap_err().to_string();
+        assert!(
+            e.contains("/dev/zero") && e.contains("larger than 256 MiB"),
+            "{e}"
+        );
+    }
+}

@@ -318,3 +318,84 @@ fn extreme_numbers_in_errors_stay_short() {
         ["recording.state[0].variable: an adex neuron has no `theta`; it has `v`, `u`"],
     );
 }
+
+/// Finite but absurd magnitudes that used to pass validation and then silently broke a run
+/// (a careless-user pass, session 10): weights near `f32::MAX` overflowed the engine's input
+/// buffers and silenced a conductance neuron, `e_l_mv = 1e308` overflowed its sums, and a
+/// stimulus whose window ends before it starts did nothing. Each is refused with its path.
+#[test]
+fn absurd_weights_potentials_currents_and_windows_are_refused() {
+    let proj = |w: &str| {
+        format!(
+            "dt_ms = 0.1\n{POP}[[projections]]\nsource = \"p\"\ntarget = \"p\"\nconnectivity = {{ rule = \"all_to_all\" }}\n{w}\n"
+        )
+    };
+    assert!(issues(&proj("weight = 1e9")).is_empty());
+    assert!(
+        issues(&proj(
+            "weight = { dist = \"normal\", mean = 1.0, std = 1e6 }"
+        ))
+        .is_empty()
+    );
+    for w in [
+        "weight = 1e38",
+        "weight = -3e38",
+        "weight = { dist = \"uniform\", low = 0.0, high = 1e12 }",
+        "weight = { dist = \"normal\", mean = 1.0, std = 1e9 }",
+    ] {
+        let got = issues(&proj(w));
+        assert!(
+            got.len() == 1
+                && got[0].starts_with("projections[0].weight")
+                && got[0].contains("must be within"),
+            "{w}: {got:#?}"
+        );
+    }
+    let explicit = format!(
+        "dt_ms = 0.1\n{POP}[[projections]]\nsource = \"p\"\ntarget = \"p\"\nconnectivity = {{ rule = \"explicit\", sources = [0, 1], targets = [2, 3], weights = [1.0, 1e38] }}\n"
+    );
+    let got = issues(&explicit);
+    assert!(
+        got.len() == 1 && got[0].starts_with("projections[0].connectivity.weights[1]"),
+        "{got:#?}"
+    );
+    let neuron = |fields: &str| {
+        format!(
+            "dt_ms = 0.1\n[[populations]]\nname = \"p\"\nsize = 2\nneuron = {{ model = \"lif_cond_exp\", {fields} }}\n"
+        )
+    };
+    for (fields, path) in [
+        ("e_l_mv = 1e308", "e_l_mv"),
+        ("e_ex_mv = 1e308", "e_ex_mv"),
+        ("i_e_pa = 1e300", "i_e_pa"),
+    ] {
+        let got = issues(&neuron(fields));
+        assert!(
+            got.iter()
+                .any(|g| g.starts_with(&format!("populations[0].neuron.{path}"))
+                    && g.contains("must be within")),
+            "{fields}: {got:#?}"
+        );
+    }
+    let stim = |window: &str| {
+        format!(
+            "dt_ms = 0.1\n{POP}[[stimuli]]\nkind = \"poisson\"\ntarget = \"p\"\nrate_hz = 100.0\nweight = 6.0\n{window}\n"
+        )
+    };
+    assert!(issues(&stim("start_ms = 10.0\nstop_ms = 50.0")).is_empty());
+    for window in [
+        "start_ms = 60.0\nstop_ms = 50.0",
+        "start_ms = 50.0\nstop_ms = 50.0",
+    ] {
+        let got = issues(&stim(window));
+        assert!(
+            got.len() == 1 && got[0].starts_with("stimuli[0].stop_ms") && got[0].contains("after"),
+            "{window}: {got:#?}"
+        );
+    }
+    let got = issues(&stim("weight = 1e38").replace("weight = 6.0\n", ""));
+    assert!(
+        got.len() == 1 && got[0].starts_with("stimuli[0].weight"),
+        "{got:#?}"
+    );
+}
