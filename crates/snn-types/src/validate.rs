@@ -1152,6 +1152,19 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
                 "lists no neuron, so nothing would be recorded",
             );
         }
+        // A neuron listed twice would be written twice per step (a likely typo).
+        let mut seen = std::collections::HashSet::with_capacity(t.neurons.len());
+        if let Some((j, &dup)) = t
+            .neurons
+            .iter()
+            .enumerate()
+            .find(|(_, x)| !seen.insert(**x))
+        {
+            c.err(
+                format!("{path}.neurons[{j}]"),
+                format!("neuron {dup} is listed twice"),
+            );
+        }
         if let Some(m) = model_of(&t.population)
             && let Err(why) = check_state_var(m, t.variable)
         {

@@ -133,6 +133,7 @@ state = [
   {{ population = "i", neurons = [0] }},
   {{ population = "p", neurons = [] }},
   {{ population = "p", neurons = [1], variable = "i_syn_in" }},
+  {{ population = "p", neurons = [2, 1, 2], variable = "v" }},
 ]
 "#
     );
@@ -143,6 +144,7 @@ state = [
         "recording.state[1].variable: a lif_exp neuron has no `u`",
         "recording.state[2].variable: an input population has no state",
         "recording.state[3].neurons",
+        "recording.state[5].neurons[2]: neuron 2 is listed twice",
     ];
     assert_eq!(got.len(), want.len(), "{got:#?}");
     for w in want {
