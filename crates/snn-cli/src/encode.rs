@@ -170,8 +170,8 @@ fn parse_row(line: &str, what: &str) -> Result<Vec<f32>> {
 
 fn load_input(a: &EncodeArgs) -> Result<Input> {
     if let Some(path) = &a.csv {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("cannot read --csv {}", path.display()))?;
+        let text = snn_types::file::read_text(path)
+            .map_err(|e| anyhow::anyhow!("cannot read --csv {}: {}", path.display(), e.reason()))?;
         let rows: Vec<(usize, &str)> = text
             .lines()
             .enumerate()

@@ -435,6 +435,27 @@ fn resume_conflicts(a: &TrainArgs, t: &Trainer) -> Result<Vec<String>> {
     Ok(c)
 }
 
+/// Refuses an existing `path` that is not a training checkpoint: `--out` replaces a checkpoint
+/// (that is how a run continues one), never a spec, a dataset or any other file by mistake.
+fn replaces_only_a_checkpoint(flag: &str, path: &std::path::Path) -> Result<()> {
+    use std::io::Read;
+    if !path.is_file() {
+        return Ok(());
+    }
+    let mut head = [0u8; 64];
+    let n = std::fs::File::open(path)
+        .and_then(|mut f| f.read(&mut head))
+        .unwrap_or(0);
+    if checkpoint::is_checkpoint(&head[..n]) {
+        return Ok(());
+    }
+    Err(usage(format!(
+        "{flag} {}: the file exists and is not a training checkpoint; refusing to replace it \
+         (choose another name, or delete it first)",
+        path.display()
+    )))
+}
+
 /// Runs `snn train`.
 pub fn train(a: TrainArgs) -> Result<()> {
     check_train_flags(&a)?;
@@ -452,6 +473,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
     )?;
     if let Some(p) = &a.export {
         crate::outputs::spec_output_is_json("--export", p)?;
+    }
+    if let Some(p) = &a.out {
+        replaces_only_a_checkpoint("--out", p)?;
     }
     if a.limit == Some(0) {
         return Err(usage("--limit 0: at least one training sample is needed"));

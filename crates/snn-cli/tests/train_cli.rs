@@ -619,3 +619,51 @@ fn augment_shifts_beyond_the_image_are_refused() {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
 }
+
+/// `--out` replaces a checkpoint (continuing a run) but never another file: a spec given as
+/// `--out` by mistake used to be overwritten with a binary checkpoint (careless-user pass,
+/// session 10). And a model that fits the machine but not the process's address-space limit
+/// (`ulimit -v`) is refused before allocating instead of aborting ("memory allocation failed").
+#[test]
+fn out_replaces_only_checkpoints_and_ulimit_counts_as_memory() {
+    let work = scratch("train-out_replaces_only_checkpoints");
+    let spec = work.join("net.toml");
+    std::fs::write(&spec, "dt_ms = 0.1\n").unwrap();
+    let out = snn()
+        .args(SMALL)
+        .args(["--epochs", "1", "--out"])
+        .arg(&spec)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("--out") && err.contains("not a training checkpoint"),
+        "{err}"
+    );
+    assert_eq!(std::fs::read_to_string(&spec).unwrap(), "dt_ms = 0.1\n");
+    let ckpt = work.join("a.ckpt");
+    for _ in 0..2 {
+        let out = snn()
+            .args(SMALL)
+            .args(["--epochs", "1", "--out"])
+            .arg(&ckpt)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "a checkpoint is replaced: {out:?}");
+    }
+    if cfg!(target_os = "linux") {
+        let bin = assert_cmd::cargo::cargo_bin("snn");
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ulimit -v 3000000 && exec '{}' train --arch 12C5p140-FC10 --limit 200 --steps 5 --epochs 1",
+                bin.display()
+            ))
+            .output()
+            .unwrap();
+        assert_eq!(out.status.code(), Some(1), "{out:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("address-space limit (ulimit -v)"), "{err}");
+    }
+}

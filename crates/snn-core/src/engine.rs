@@ -1520,10 +1520,12 @@ impl Network {
                         theta,
                         ..
                     } => {
+                        let decay_n = theta.as_ref().map(|t| t.k.decay_over(steps));
                         for i in 0..seg.len {
                             let theta_lo = theta
                                 .as_ref()
-                                .map_or(0.0, |t| t.k.lowest(steps, t.theta[i]));
+                                .zip(decay_n)
+                                .map_or(0.0, |(t, d)| t.k.lowest(d, t.theta[i]));
                             let i_ext = part.i_ext[seg.off + i] as f64;
                             if !k.can_relax(v[i], g_ex[i], g_in[i], i_ext, theta_lo) {
                                 return false;
@@ -1546,10 +1548,11 @@ impl Network {
                     ..
                 } = &mut seg.state
                 {
+                    let f = k.relax_factors(steps);
                     for i in 0..seg.len {
                         let i_ext = part.i_ext[seg.off + i] as f64;
                         k.relax(
-                            steps,
+                            &f,
                             &mut v[i],
                             &mut g_ex[i],
                             &mut g_in[i],
@@ -1558,8 +1561,9 @@ impl Network {
                         );
                     }
                     if let Some(t) = theta {
+                        let d = t.k.decay_over(steps);
                         for th in &mut t.theta {
-                            *th = t.k.relax(steps, *th);
+                            *th = t.k.relax(d, *th);
                         }
                     }
                 }

@@ -691,47 +691,81 @@ impl LifCondExpCoef {
         bump < QUIET_TOLERANCE_MV && hi < self.th + theta_lo
     }
 
-    /// Advances one neuron by `n` silent steps in closed form: refractory steps hold `V`, the
-    /// others relax it toward `V_inf = (g_L E_L + I_e + I_ext) / g_L` by the scheme's own
-    /// per-step factor (`exp(-h g_L / C_m)`, or `1 - h g_L / C_m` for Euler) to the power of
-    /// their number; the conductances decay by their per-step factor to the power `n`.
+    /// The factors of [`relax`](Self::relax) for `n` silent steps, computed once for a
+    /// population: `V`'s per-step factor (`exp(-h g_L / C_m)`, or `1 - h g_L / C_m` for Euler),
+    /// its `n`-th power, and the conductances' per-step decays to the power `n`.
+    pub(crate) fn relax_factors(&self, n: u64) -> RelaxFactors {
+        let f1 = if self.euler {
+            1.0 + self.neg_h_over_c * self.g_l
+        } else {
+            (self.neg_h_over_c * self.g_l).exp()
+        };
+        RelaxFactors {
+            n,
+            f1,
+            v_n: f1.powf(n as f64),
+            ex_n: self.p_ex.powf(n as f64),
+            in_n: self.p_in.powf(n as f64),
+        }
+    }
+
+    /// Advances one neuron by `f.n` silent steps in closed form: refractory steps hold `V`, the
+    /// others relax it toward `V_inf = (g_L E_L + I_e + I_ext) / g_L` by the per-step factor to
+    /// the power of their number (for a neuron that is not refractory, the population's
+    /// precomputed power: the same value); the conductances decay by their factors.
     pub(crate) fn relax(
         &self,
-        n: u64,
+        f: &RelaxFactors,
         v: &mut f64,
         g_ex: &mut f64,
         g_in: &mut f64,
         refr: &mut f64,
         i_ext: f64,
     ) {
-        let free = (n as f64 - *refr).max(0.0);
+        let n = f.n as f64;
         let v_inf = (self.gl_el + self.i_e + i_ext) / self.g_l;
-        let f1 = if self.euler {
-            1.0 + self.neg_h_over_c * self.g_l
+        let decay = if *refr == 0.0 {
+            f.v_n
         } else {
-            (self.neg_h_over_c * self.g_l).exp()
+            f.f1.powf((n - *refr).max(0.0))
         };
-        *v = v_inf + (*v - v_inf) * f1.powf(free);
-        *g_ex *= self.p_ex.powf(n as f64);
-        *g_in *= self.p_in.powf(n as f64);
-        *refr = (*refr - n as f64).max(0.0);
+        *v = v_inf + (*v - v_inf) * decay;
+        *g_ex *= f.ex_n;
+        *g_in *= f.in_n;
+        *refr = (*refr - n).max(0.0);
     }
 }
 
+/// [`LifCondExpCoef::relax_factors`]: a population's factors for `n` silent steps.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct RelaxFactors {
+    n: u64,
+    f1: f64,
+    v_n: f64,
+    ex_n: f64,
+    in_n: f64,
+}
+
 impl ThetaCoef {
-    /// `theta` after `n` steps without spikes: `rest + (theta - rest) decay^n`.
-    pub(crate) fn relax(&self, n: u64, theta: f64) -> f64 {
+    /// The decay of `theta` over `n` steps, `decay^n` (once per population).
+    pub(crate) fn decay_over(&self, n: u64) -> f64 {
+        self.decay.powf(n as f64)
+    }
+
+    /// `theta` after the steps of `decay_n` ([`decay_over`](Self::decay_over)) without spikes:
+    /// `rest + (theta - rest) decay^n`.
+    pub(crate) fn relax(&self, decay_n: f64, theta: f64) -> f64 {
         let rest = if self.decay < 1.0 {
             self.rest_term / (1.0 - self.decay)
         } else {
             0.0
         };
-        rest + (theta - rest) * self.decay.powf(n as f64)
+        rest + (theta - rest) * decay_n
     }
 
-    /// The lowest `theta` reached within `n` silent steps from `theta`.
-    pub(crate) fn lowest(&self, n: u64, theta: f64) -> f64 {
-        theta.min(self.relax(n, theta))
+    /// The lowest `theta` reached within the steps of `decay_n` from `theta`.
+    pub(crate) fn lowest(&self, decay_n: f64, theta: f64) -> f64 {
+        theta.min(self.relax(decay_n, theta))
     }
 }
 

@@ -292,9 +292,18 @@ fn naud_2008_firing_patterns() {
     assert!(bursts >= 4, "bursting {bursting:?}");
 }
 
+/// The largest currents and weights validation accepts (and a `v_init` of -1e300) keep the
+/// state finite; beyond them (`1e300` pA, weights of `3e38`) the spec is refused, naming each
+/// field.
 #[test]
 fn absurd_input_keeps_the_state_finite() {
-    for i_e in [1e300, -1e300, 1e9] {
+    let (cur, w_max) = (snn_types::MAX_CURRENT_PA, snn_types::MAX_WEIGHT);
+    for (i_e, amplitude, w, valid) in [
+        (1e300, -3e38, 3e38, false),
+        (cur, -cur, w_max, true),
+        (-cur, cur, w_max, true),
+        (1e9, -cur, w_max, true),
+    ] {
         let mut spec = one_population(
             AdexParams {
                 i_e_pa: i_e,
@@ -307,12 +316,12 @@ fn absurd_input_keeps_the_state_finite() {
         spec.populations[0].v_init = Some(ValueSpec::Constant(-1e300));
         spec.stimuli.push(StimulusSpec::Current {
             target: "n".into(),
-            amplitude: -3e38,
+            amplitude,
             start_ms: 1.0,
             stop_ms: None,
             neurons: Some(vec![1]),
         });
-        for (receptor, w) in [(Receptor::Excitatory, 3e38), (Receptor::Inhibitory, -3e38)] {
+        for (receptor, w) in [(Receptor::Excitatory, w), (Receptor::Inhibitory, -w)] {
             spec.stimuli.push(StimulusSpec::SpikeArray {
                 target: "n".into(),
                 weight: w,
@@ -329,6 +338,13 @@ fn absurd_input_keeps_the_state_finite() {
                 neurons: vec![0, 1],
                 variable: var,
             });
+        }
+        if !valid {
+            let e = Network::build(&spec).unwrap_err().to_string();
+            for field in ["i_e_pa", "stimuli[0].amplitude", "stimuli[1].weight"] {
+                assert!(e.contains(field), "{field}: {e}");
+            }
+            continue;
         }
         let mut net = Network::build(&spec).unwrap();
         let mut r = SpikeRaster::new(0);

@@ -227,9 +227,17 @@ fn an_arriving_weight_is_a_jump_of_that_many_mv() {
     assert!((u[0] + 13.0).abs() < 0.01, "{u:?}");
 }
 
+/// The largest currents validation accepts (and a `v_init` of -1e300) keep the state finite;
+/// beyond them (`1e300`, `3e38`) the spec is refused, naming each field.
 #[test]
 fn absurd_input_keeps_the_state_finite() {
-    for i_e in [1e300, -1e300, 1e12, -1e9] {
+    let cur = snn_types::MAX_CURRENT_PA;
+    for (i_e, amplitude, valid) in [
+        (1e300, 3e38, false),
+        (cur, cur, true),
+        (-cur, cur, true),
+        (-1e9, -cur, true),
+    ] {
         let mut spec = one_population(
             IzhikevichParams {
                 i_e,
@@ -241,7 +249,7 @@ fn absurd_input_keeps_the_state_finite() {
         spec.populations[0].v_init = Some(ValueSpec::Constant(-1e300));
         spec.stimuli.push(StimulusSpec::Current {
             target: "n".into(),
-            amplitude: 3e38,
+            amplitude,
             start_ms: 1.0,
             stop_ms: None,
             neurons: Some(vec![1]),
@@ -252,6 +260,13 @@ fn absurd_input_keeps_the_state_finite() {
                 neurons: vec![0, 1],
                 variable: var,
             });
+        }
+        if !valid {
+            let e = Network::build(&spec).unwrap_err().to_string();
+            for field in ["i_e", "stimuli[0].amplitude"] {
+                assert!(e.contains(field), "{field}: {e}");
+            }
+            continue;
         }
         let mut net = Network::build(&spec).unwrap();
         let mut r = SpikeRaster::new(0);

@@ -332,7 +332,14 @@ impl AerStream {
 
     /// Reads a file.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, AerError> {
-        Self::from_bytes(&std::fs::read(path)?)
+        // Through `snn_types::file::read`: an endless special file is refused, not read forever.
+        let bytes = snn_types::file::read(path.as_ref()).map_err(|e| {
+            AerError::Io(std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                e.reason(),
+            ))
+        })?;
+        Self::from_bytes(&bytes)
     }
 
     /// Serialises the stream; errors if a timestamp does not fit `U32`.

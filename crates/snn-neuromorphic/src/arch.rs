@@ -428,9 +428,9 @@ impl ArchSpec {
 
     /// Reads, parses and validates an architecture file; errors name the file and the field.
     pub fn load(path: &Path) -> Result<Self, ArchError> {
-        let text = std::fs::read_to_string(path).map_err(|e| ArchError::Io {
+        let text = snn_types::file::read_text(path).map_err(|e| ArchError::Io {
             path: path.display().to_string(),
-            message: e.to_string(),
+            message: e.reason(),
         })?;
         Self::from_toml_str(&text, &path.display().to_string())
     }

@@ -102,9 +102,9 @@ impl Mapping {
 
     /// Reads and parses a mapping file.
     pub fn load(path: &Path) -> Result<Self, MapError> {
-        let text = std::fs::read_to_string(path).map_err(|e| MapError::Mapping {
+        let text = snn_types::file::read_text(path).map_err(|e| MapError::Mapping {
             origin: path.display().to_string(),
-            message: format!("cannot read: {e}"),
+            message: format!("cannot read: {}", e.reason()),
         })?;
         Self::from_toml_str(&text, &path.display().to_string())
     }

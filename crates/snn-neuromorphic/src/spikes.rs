@@ -36,9 +36,9 @@ pub fn parse_spike_csv(text: &str, origin: &str) -> Result<Vec<Spike>, RunError>
 
 /// Reads a spike CSV file.
 pub fn read_spike_csv(path: &Path) -> Result<Vec<Spike>, RunError> {
-    let text = std::fs::read_to_string(path).map_err(|e| RunError::SpikeFile {
+    let text = snn_types::file::read_text(path).map_err(|e| RunError::SpikeFile {
         path: path.display().to_string(),
-        message: e.to_string(),
+        message: e.reason(),
     })?;
     parse_spike_csv(&text, &path.display().to_string())
 }

@@ -44,6 +44,10 @@ pub enum BudgetSource {
     MemTotal,
     /// Not known (no `/proc/meminfo`): no limit beyond what an allocation can hold.
     Unknown,
+    /// The process's address-space limit (`ulimit -v`, `RLIMIT_AS`) less what the process
+    /// already maps, when that is below what the machine has: an allocation beyond it fails
+    /// (and Rust aborts) however much memory is free.
+    AddressSpace,
 }
 
 /// How many bytes a request may allocate.
@@ -58,9 +62,53 @@ impl MemoryBudget {
     /// What the machine has now: `MemAvailable` of `/proc/meminfo`, else `MemTotal`, else
     /// unknown.
     pub fn system() -> Self {
-        match std::fs::read_to_string("/proc/meminfo") {
+        let machine = match std::fs::read_to_string("/proc/meminfo") {
             Ok(text) => Self::from_meminfo(&text),
             Err(_) => Self::unknown(),
+        };
+        let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
+        let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+        machine.within_address_space(&limits, &status)
+    }
+
+    /// This budget, lowered to the room left under the process's address-space limit when that
+    /// is smaller: the soft "Max address space" of a `/proc/self/limits` text less the `VmSize`
+    /// of a `/proc/self/status` text. Without a limit (or the texts) the budget is unchanged.
+    ///
+    /// ```
+    /// use snn_types::budget::{BudgetSource, MemoryBudget};
+    /// let machine = MemoryBudget::from_meminfo("MemAvailable: 8388608 kB\n");
+    /// let limits = "Max address space         4096000000           4096000000           bytes\n";
+    /// let b = machine.clone().within_address_space(limits, "VmSize:\t 1000000 kB\n");
+    /// assert_eq!(b.available_bytes(), Some(4_096_000_000 - 1_024_000_000));
+    /// assert_eq!(b.source(), BudgetSource::AddressSpace);
+    /// let unlimited = "Max address space         unlimited            unlimited            bytes\n";
+    /// assert_eq!(machine.within_address_space(unlimited, "").source(), BudgetSource::MemAvailable);
+    /// ```
+    pub fn within_address_space(self, limits: &str, status: &str) -> Self {
+        let limit: Option<u64> = limits.lines().find_map(|l| {
+            let rest = l.strip_prefix("Max address space")?;
+            rest.split_whitespace().next()?.parse().ok()
+        });
+        let Some(limit) = limit else {
+            return self;
+        };
+        let mapped: u64 = status
+            .lines()
+            .find_map(|l| {
+                let rest = l.strip_prefix("VmSize:")?;
+                let kb: u64 = rest.split_whitespace().next()?.parse().ok()?;
+                kb.checked_mul(1024)
+            })
+            .unwrap_or(0);
+        let room = limit.saturating_sub(mapped);
+        if self.available.is_some_and(|a| a <= room) {
+            return self;
+        }
+        Self {
+            available: Some(room),
+            source: BudgetSource::AddressSpace,
+            hint: self.hint,
         }
     }
 
@@ -232,6 +280,11 @@ impl fmt::Display for TooLarge {
         }
         match (self.available_bytes, self.source) {
             (Some(a), BudgetSource::User) => write!(f, "; the limit is {}", format_bytes(a))?,
+            (Some(a), BudgetSource::AddressSpace) => write!(
+                f,
+                "; {} left under the process's address-space limit (ulimit -v)",
+                format_bytes(a)
+            )?,
             (Some(a), _) => write!(f, "; {} available", format_bytes(a))?,
             (None, _) => write!(
                 f,

@@ -207,6 +207,15 @@ pub enum FileError {
 }
 
 impl FileError {
+    /// What went wrong, without the path (for callers whose own error names the file): the OS
+    /// reason of an [`Io`](FileError::Io) failure, else the whole message.
+    pub fn reason(&self) -> String {
+        match self {
+            FileError::Io { error, .. } => error.to_string(),
+            other => other.to_string(),
+        }
+    }
+
     fn io(path: &Path, op: &'static str, error: std::io::Error) -> Self {
         FileError::Io {
             path: path.to_path_buf(),
@@ -1197,10 +1206,37 @@ pub fn write_framed<T: Serialize + ?Sized>(
     atomic_write(path, &encode_framed(kind, version, value)?)
 }
 
-/// Reads a whole file, naming it in the error.
+/// Reads a whole file, naming it in the error. A special file (a device such as `/dev/zero`, a
+/// pipe: no size known beforehand) is read up to [`MAX_SPECIAL_FILE_BYTES`], so an endless one
+/// is refused instead of filling memory; a regular file is read whole.
 pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
-    std::fs::read(path).map_err(|e| FileError::io(path, "read", e))
+    let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
+    if special {
+        read_limited(path, MAX_SPECIAL_FILE_BYTES)
+    } else {
+        std::fs::read(path).map_err(|e| FileError::io(path, "read", e))
+    }
 }
+
+/// [`read`] as UTF-8 text (a byte-order mark at the start is dropped).
+pub fn read_text(path: &Path) -> Result<String, FileError> {
+    let bytes = read(path)?;
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    match std::str::from_utf8(body) {
+        Ok(t) => Ok(t.to_string()),
+        Err(e) => Err(FileError::io(
+            path,
+            "read",
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("not UTF-8 text (byte {})", e.valid_up_to()),
+            ),
+        )),
+    }
+}
+
+/// Largest special file (a device or a pipe) [`read`] takes: 256 MiB.
+pub const MAX_SPECIAL_FILE_BYTES: u64 = 256 << 20;
 
 /// Largest network spec file read (256 MiB): far beyond any spec, even with long spike arrays,
 /// and a bound on what an endless or huge file (`/dev/zero`, a mistaken dataset) can take

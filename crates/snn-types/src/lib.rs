@@ -80,4 +80,6 @@ pub use time::{
     MAX_STEPS, MIN_DT_MS, Step, check_dt, check_duration, check_time, delay_steps, ms_to_steps,
     steps_to_ms,
 };
-pub use validate::{MAX_DELAY_STEPS, MAX_THETA_MV, TRUNCATION_SIGMAS};
+pub use validate::{
+    MAX_CURRENT_PA, MAX_DELAY_STEPS, MAX_POTENTIAL_MV, MAX_THETA_MV, MAX_WEIGHT, TRUNCATION_SIGMAS,
+};

@@ -749,7 +749,7 @@ impl NetworkSpec {
     pub fn from_toml_str(text: &str) -> Result<Self, SpecError> {
         toml::from_str(text).map_err(|e| SpecError::Parse {
             origin: "<toml>".into(),
-            message: e.to_string().trim_end().to_string(),
+            message: short_lines(e.to_string().trim_end()),
         })
     }
 
@@ -757,7 +757,7 @@ impl NetworkSpec {
     pub fn from_json_str(text: &str) -> Result<Self, SpecError> {
         serde_json::from_str(text).map_err(|e| SpecError::Parse {
             origin: "<json>".into(),
-            message: e.to_string(),
+            message: short_lines(&e.to_string()),
         })
     }
 
@@ -774,20 +774,25 @@ impl NetworkSpec {
                 other => other.to_string(),
             })
         })?;
-        let text = String::from_utf8(bytes).map_err(|e| {
-            io(format!(
-                "not UTF-8 text (byte {})",
-                e.utf8_error().valid_up_to()
-            ))
-        })?;
+        if bytes.starts_with(crate::file::MAGIC) {
+            return Err(io(
+                "an snn binary file (a training checkpoint, raster or weights), not a network \
+                 spec; `snn inspect` tells what it holds"
+                    .into(),
+            ));
+        }
+        // A byte-order mark (some editors write one) is not part of the text.
+        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+        let text = std::str::from_utf8(body)
+            .map_err(|e| io(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("json") => SpecFormat::Json,
             _ => SpecFormat::Toml,
         };
         let origin = path.display().to_string();
         let parsed = match format {
-            SpecFormat::Toml => Self::from_toml_str(&text),
-            SpecFormat::Json => Self::from_json_str(&text),
+            SpecFormat::Toml => Self::from_toml_str(text),
+            SpecFormat::Json => Self::from_json_str(text),
         };
         let spec = parsed.map_err(|e| e.with_origin(&origin))?;
         spec.validate().map_err(|e| e.with_origin(&origin))?;
@@ -911,3 +916,24 @@ impl NetworkSpec {
         }
     }
 }
+
+/// A parser's message with every line cut to [`MESSAGE_LINE_CHARS`] characters: parsers quote
+/// the offending line, which in a generated or damaged file can be megabytes long.
+fn short_lines(message: &str) -> String {
+    message
+        .lines()
+        .map(|l| {
+            let n = l.chars().count();
+            if n <= MESSAGE_LINE_CHARS {
+                l.to_string()
+            } else {
+                let head: String = l.chars().take(MESSAGE_LINE_CHARS).collect();
+                format!("{head}... ({} more characters)", n - MESSAGE_LINE_CHARS)
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+/// Longest line of a parse error message kept whole ([`short_lines`]).
+const MESSAGE_LINE_CHARS: usize = 240;

@@ -21,9 +21,11 @@ pub const MAX_DELAY_STEPS: u64 = 65_535;
 /// (`1e308` overflowed `theta - theta_rest` to infinity and, with a fast decay, `theta` to NaN).
 pub const MAX_THETA_MV: f64 = 1e6;
 
-/// Largest magnitude accepted for a neuron model's potentials (`*_mv`: rest, threshold, reset,
-/// reversal, peak; 1 kV): far beyond any model; `e_l_mv = 1e308` made the conductance kernel's
-/// sums overflow and silenced the neuron without an error.
+/// Largest magnitude accepted for a neuron model's potentials that enter its arithmetic (`*_mv`:
+/// rest, reset, reversal; 1 kV): far beyond any model; `e_l_mv = 1e308` made the conductance
+/// kernel's sums overflow and silenced the neuron without an error. Thresholds and peaks are
+/// only compared with, so any finite value is accepted there (a threshold of `f32::MAX` is how
+/// an imported non-spiking NIR node never fires).
 pub const MAX_POTENTIAL_MV: f64 = 1e6;
 
 /// Largest magnitude accepted for a constant current (`i_e_pa`, `i_e`, step currents; 1 A).
@@ -337,7 +339,7 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
             c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
             c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
-            if c.potential(&format!("{path}.v_th_mv"), p.v_th_mv)
+            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
                 & c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv)
                 && p.v_reset_mv >= p.v_th_mv
             {
@@ -350,7 +352,7 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
             c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
             c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
-            if c.potential(&format!("{path}.v_th_mv"), p.v_th_mv)
+            if c.finite(&format!("{path}.v_th_mv"), p.v_th_mv)
                 & c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv)
                 && p.v_reset_mv >= p.v_th_mv
             {
@@ -365,7 +367,7 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             c.non_negative(&format!("{path}.t_ref_ms"), p.t_ref_ms);
             c.potential(&format!("{path}.e_l_mv"), p.e_l_mv);
             c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
-            let th = c.potential(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
             let reset = c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv);
             if th && reset && p.v_reset_mv >= p.v_th_mv {
                 c.err(format!("{path}.v_reset_mv"), "must be below v_th_mv");
@@ -448,7 +450,7 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
             }
             c.current(&format!("{path}.i_e"), p.i_e);
             if c.potential(&format!("{path}.c_mv"), p.c_mv)
-                & c.potential(&format!("{path}.v_peak_mv"), p.v_peak_mv)
+                & c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv)
                 && p.c_mv >= p.v_peak_mv
             {
                 c.err(format!("{path}.c_mv"), "must be below v_peak_mv");
@@ -473,9 +475,9 @@ fn check_model(c: &mut Checker, path: &str, m: &NeuronModel) {
                 c.potential(&format!("{path}.{f}"), x);
             }
             c.current(&format!("{path}.i_e_pa"), p.i_e_pa);
-            let th = c.potential(&format!("{path}.v_th_mv"), p.v_th_mv);
+            let th = c.finite(&format!("{path}.v_th_mv"), p.v_th_mv);
             let reset = c.potential(&format!("{path}.v_reset_mv"), p.v_reset_mv);
-            if c.potential(&format!("{path}.v_peak_mv"), p.v_peak_mv) {
+            if c.finite(&format!("{path}.v_peak_mv"), p.v_peak_mv) {
                 if reset && p.v_reset_mv >= p.v_peak_mv {
                     c.err(format!("{path}.v_reset_mv"), "must be below v_peak_mv");
                 }

@@ -613,3 +613,37 @@ fn read_limited_refuses_endless_and_oversized_files() {
         );
     }
 }
+
+/// Spec files as careless users hand them over (session 10): a byte-order mark is skipped, an
+/// snn binary file is named as such instead of "not UTF-8", and a parse error quoting a
+/// megabyte-long line stays short.
+#[test]
+fn spec_files_with_a_bom_a_binary_frame_or_a_huge_line() {
+    let d = scratch("spec-odd-files");
+    let spec =
+        "dt_ms = 0.1\n[[populations]]\nname = \"p\"\nsize = 2\nneuron = { model = \"lif_exp\" }\n";
+    let bom = d.join("bom.toml");
+    std::fs::write(&bom, [&b"\xEF\xBB\xBF"[..], spec.as_bytes()].concat()).unwrap();
+    assert_eq!(
+        snn_types::NetworkSpec::load(&bom)
+            .unwrap()
+            .populations
+            .len(),
+        1
+    );
+    let bin = d.join("model.toml");
+    std::fs::write(&bin, [&snn_types::file::MAGIC[..], &[0u8; 40][..]].concat()).unwrap();
+    let e = snn_types::NetworkSpec::load(&bin).unwrap_err().to_string();
+    assert!(
+        e.contains("model.toml") && e.contains("snn binary file"),
+        "{e}"
+    );
+    let long = d.join("long.toml");
+    std::fs::write(&long, format!("name = {}\n", "x".repeat(1 << 20))).unwrap();
+    let e = snn_types::NetworkSpec::load(&long).unwrap_err().to_string();
+    assert!(
+        e.len() < 2000 && e.contains("more characters"),
+        "{} chars",
+        e.len()
+    );
+}
