@@ -667,3 +667,27 @@ fn out_replaces_only_checkpoints_and_ulimit_counts_as_memory() {
         assert!(err.contains("address-space limit (ulimit -v)"), "{err}");
     }
 }
+
+/// A learning rate far too large used to train on silently, save a checkpoint of NaN weights
+/// and fail only at `--export`; the run now stops in the epoch that diverged, saying so, and
+/// writes no checkpoint.
+#[test]
+fn a_diverging_run_stops_and_saves_nothing() {
+    let work = scratch("train-a_diverging_run_stops");
+    let ckpt = work.join("big.ckpt");
+    let out = snn()
+        .args([
+            "train", "--epochs", "2", "--limit", "200", "--steps", "5", "--hidden", "16",
+        ])
+        .args(["--lr", "1e30", "--out"])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("training diverged in epoch 1") && err.contains("lower the learning rate"),
+        "{err}"
+    );
+    assert!(!ckpt.exists());
+}

@@ -121,6 +121,22 @@ pub enum TrainError {
     /// The run would need more memory than the machine has (refused before allocating).
     #[error("{0}")]
     TooLarge(#[from] snn_types::budget::TooLarge),
+    /// Training diverged: the loss or a parameter stopped being a finite number (a learning
+    /// rate far too large, typically). The epoch is not counted.
+    #[error(
+        "training diverged in epoch {epoch} (batch {batch}): {what} is no longer a finite number; \
+         lower the learning rate (it was {lr:.3e}) or clip the gradients"
+    )]
+    Diverged {
+        /// The epoch (1-based) that diverged.
+        epoch: usize,
+        /// The batch (1-based) after which it was seen.
+        batch: usize,
+        /// `the loss` or `a parameter`.
+        what: &'static str,
+        /// The learning rate of that epoch.
+        lr: f64,
+    },
 }
 
 impl<T: Source + ?Sized> Source for &T {
@@ -637,6 +653,26 @@ impl Trainer {
                 .collect();
             self.optimizer.step(self.model.params_mut(), &grads, lr);
             self.model.clamp_params();
+            let what = if !loss_sum.is_finite() {
+                Some("the loss")
+            } else if !self
+                .model
+                .params_mut()
+                .iter()
+                .all(|(p, _)| p.iter().all(|x| x.is_finite()))
+            {
+                Some("a parameter")
+            } else {
+                None
+            };
+            if let Some(what) = what {
+                return Err(TrainError::Diverged {
+                    epoch: e + 1,
+                    batch: bi + 1,
+                    what,
+                    lr: lr as f64,
+                });
+            }
             progress(
                 bi + 1,
                 n_batches,
