@@ -31,8 +31,8 @@ pub const MAX_POTENTIAL_MV: f64 = 1e6;
 /// Largest magnitude accepted for a constant current (`i_e_pa`, `i_e`, step currents; 1 A).
 pub const MAX_CURRENT_PA: f64 = 1e12;
 
-/// Largest magnitude accepted for a synaptic or stimulus weight, and for the parameters of a
-/// weight distribution (with a normal's mean 5 standard deviations out): far beyond any model,
+/// Largest magnitude accepted for a synaptic or stimulus weight, and for what a weight
+/// distribution can draw (a normal's mean 8 standard deviations out): far beyond any model,
 /// and small enough that the sums of a step's arrivals stay finite in the engine's `f32` input
 /// buffers (weights near `f32::MAX` overflowed them to infinity, and a conductance neuron fell
 /// silent without an error).
@@ -101,33 +101,15 @@ impl Checker {
     }
 
     /// A weight given as a value or a distribution: checked as [`value`](Self::value), then
-    /// every weight it can draw (a normal's within 5 standard deviations) within
-    /// [`MAX_WEIGHT`].
+    /// every weight it can draw ([`ValueSpec::range`]: a normal's within 8 standard deviations)
+    /// within [`MAX_WEIGHT`].
     fn weight_value(&mut self, path: &str, v: &ValueSpec) {
         let before = self.issues.len();
         self.value(path, v);
         if self.issues.len() != before {
             return;
         }
-        let (lo, hi) = match *v {
-            ValueSpec::Constant(x) => (x, x),
-            ValueSpec::Random(Distribution::Uniform { low, high }) => (low, high),
-            ValueSpec::Random(Distribution::Normal { mean, std }) => (
-                mean - TRUNCATION_SIGMAS * std,
-                mean + TRUNCATION_SIGMAS * std,
-            ),
-            ValueSpec::Random(Distribution::TruncatedNormal {
-                mean,
-                std,
-                low,
-                high,
-            }) => (
-                low.unwrap_or(f64::NEG_INFINITY)
-                    .max(mean - TRUNCATION_SIGMAS * std),
-                high.unwrap_or(f64::INFINITY)
-                    .min(mean + TRUNCATION_SIGMAS * std),
-            ),
-        };
+        let (lo, hi) = v.range();
         let worst = if lo.abs() > hi.abs() { lo } else { hi };
         self.weight(path, worst);
     }
