@@ -226,6 +226,29 @@ fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(accept_negative_numbers)
 }
 
+/// A negative number given to a count (`--threads -1`), which clap reports as "invalid digit
+/// found in string": said plainly instead, naming the option.
+fn negative_count_message(e: &clap::Error) -> Option<String> {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    if e.kind() != ErrorKind::ValueValidation {
+        return None;
+    }
+    let text = |k| match e.get(k) {
+        Some(ContextValue::String(s)) => Some(s.clone()),
+        _ => None,
+    };
+    let (arg, value) = (
+        text(ContextKind::InvalidArg)?,
+        text(ContextKind::InvalidValue)?,
+    );
+    let negative = value.starts_with('-') && value[1..].parse::<f64>().is_ok();
+    negative.then(|| {
+        format!(
+            "invalid value '{value}' for '{arg}': a count, so a whole number that is not negative"
+        )
+    })
+}
+
 fn main() -> ExitCode {
     // First, before any thread starts: SIGINT/SIGTERM remove the live temporaries and exit 130/143.
     let _ = snn_types::file::install_signal_cleanup();
@@ -236,7 +259,11 @@ fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };
-            let _ = e.print();
+            if let Some(msg) = negative_count_message(&e) {
+                eprintln!("error: {msg}");
+            } else {
+                let _ = e.print();
+            }
             return ExitCode::from(code);
         }
     };

@@ -323,3 +323,21 @@ fn chip_warns_about_input_spikes_beyond_the_run() {
     assert!(out.status.success());
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 }
+
+/// A negative number for a count says so (clap alone says "invalid digit found in string").
+#[test]
+fn negative_counts_say_what_is_wrong() {
+    for (args, flag) in [
+        (vec!["simulate", "--threads", "-1"], "--threads"),
+        (vec!["stdp", "--train-limit", "-3"], "--train-limit"),
+        (vec!["train", "--epochs", "-2"], "--epochs"),
+    ] {
+        let out = snn().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(flag) && err.contains("a whole number that is not negative"),
+            "{args:?}: {err}"
+        );
+    }
+}
