@@ -60,7 +60,8 @@ pub struct DemoArgs {
     /// Time steps per sample (1 ms each).
     #[arg(long, default_value_t = 25)]
     steps: usize,
-    /// Chip architecture: a preset (loihi, truenorth) or an ArchSpec TOML file.
+    /// Chip architecture: a preset (loihi) or an ArchSpec TOML file (truenorth's 4 axon types
+    /// cannot hold the demo's trained weights and are refused up front).
     #[arg(long, default_value = "loihi")]
     arch: String,
     /// Worker threads for training (results are identical for any count).
@@ -108,6 +109,11 @@ fn say(json: bool, text: String) -> Result<()> {
     Ok(())
 }
 
+/// Fewest axon types (distinct weights per neuron) an architecture needs for the demo's
+/// networks: their trained weights, quantised, give each neuron tens of distinct values (60 in a
+/// 64-16-10 network), so fewer types never fit.
+const MIN_DEMO_AXON_TYPES: u32 = 16;
+
 /// Runs `snn demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
     for (flag, v) in [
@@ -121,6 +127,21 @@ pub fn run(a: DemoArgs) -> Result<()> {
         }
     }
     let arch = crate::chip::resolve_arch(&a.arch)?;
+    // A chip with a handful of axon types (TrueNorth's 4 distinct weights per neuron) cannot hold
+    // a network trained with real-valued weights (tens of distinct weights per neuron after
+    // quantisation): said before training, not after it.
+    if let Some(types) = arch.core.axon_types
+        && types < MIN_DEMO_AXON_TYPES
+    {
+        return Err(crate::usage::usage(format!(
+            "--arch {}: the architecture allows {types} distinct weights per neuron \
+             (core.axon_types); the demo trains real-valued weights, which give each neuron tens \
+             of them after quantisation, so the chip step would fail after training. Use \
+             --arch loihi, or an ArchSpec without axon_types (or with at least \
+             {MIN_DEMO_AXON_TYPES})",
+            a.arch
+        )));
+    }
     // Every file of the run can be written, checked before the training starts.
     if a.out.is_file() {
         return Err(crate::usage::usage(format!(

@@ -63,6 +63,22 @@ fn demo_rejects_a_bad_architecture() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("/no/such/arch.toml"));
+    // TrueNorth's 4 axon types cannot hold trained real-valued weights: refused before training
+    // (it used to train, export and then fail at the chip step).
+    let dir = scratch("demo-truenorth");
+    let out = Command::cargo_bin("snn")
+        .unwrap()
+        .args(["demo", "--arch", "truenorth", "--epochs", "1", "--out"])
+        .arg(dir.join("d"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2), "{out:?}");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("axon_types") && err.contains("would fail after training"),
+        "{err}"
+    );
+    assert!(!dir.join("d").exists(), "nothing written");
 }
 
 #[test]
