@@ -103,7 +103,8 @@ pub struct TrainArgs {
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
     /// Append one JSON line of metrics per epoch to this file (after that epoch's checkpoint is
-    /// saved; on --resume, the file is first made to hold exactly the checkpoint's epochs).
+    /// saved); the file is first made to hold exactly the run's epochs so far (the checkpoint's
+    /// on --resume, none for a fresh run).
     #[arg(long, value_name = "FILE")]
     metrics: Option<PathBuf>,
     /// Memory budget (e.g. 512M, 8G; default: the memory available): a model, batch and thread
@@ -619,9 +620,9 @@ pub fn train(a: TrainArgs) -> Result<()> {
     let (train_src, test_src) = sets.sources();
     let mut metrics_file = match &a.metrics {
         Some(p) => Some({
-            if a.resume.is_some() {
-                checkpoint::reconcile_metrics(p, &trainer)?;
-            }
+            // The file holds exactly this run's epochs so far: the checkpoint's on --resume,
+            // none for a fresh run (whose lines used to follow an earlier run's).
+            checkpoint::reconcile_metrics(p, &trainer)?;
             std::fs::OpenOptions::new()
                 .create(true)
                 .append(true)

@@ -691,3 +691,29 @@ fn a_diverging_run_stops_and_saves_nothing() {
     );
     assert!(!ckpt.exists());
 }
+
+/// A fresh run starts its `--metrics` file anew (its lines used to follow an earlier run's, so
+/// one file mixed several runs' epoch 1, 2, ...); lines that are not metrics are kept.
+#[test]
+fn a_fresh_run_starts_its_metrics_anew() {
+    let work = scratch("train-a_fresh_run_starts_its_metrics");
+    let m = work.join("m.jsonl");
+    std::fs::write(&m, "# my notes\n").unwrap();
+    for _ in 0..2 {
+        let out = snn()
+            .args(SMALL)
+            .args(["--epochs", "2", "--metrics"])
+            .arg(&m)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{out:?}");
+    }
+    let text = std::fs::read_to_string(&m).unwrap();
+    let epochs: Vec<&str> = text.lines().filter(|l| l.starts_with('{')).collect();
+    assert_eq!(epochs.len(), 2, "{text}");
+    assert!(
+        epochs[0].contains("\"epoch\":1") && epochs[1].contains("\"epoch\":2"),
+        "{text}"
+    );
+    assert!(text.contains("# my notes"), "{text}");
+}
