@@ -703,7 +703,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     if let Some(p) = &a.export {
         write_spec(p, &trainer.model, trainer.config.encoding)?;
     }
-    let mean_epoch_s = per_epoch.iter().sum::<f64>() / per_epoch.len().max(1) as f64;
+    // (`sum` of no floats is -0.0: printed as "-0.00 s per epoch" when no epoch ran.)
+    let mean_epoch_s = if per_epoch.is_empty() {
+        0.0
+    } else {
+        per_epoch.iter().sum::<f64>() / per_epoch.len() as f64
+    };
     let rss_mb = peak_rss_bytes().map(|b| b as f64 / 1048576.0);
     if a.json {
         outln!(
@@ -725,8 +730,13 @@ pub fn train(a: TrainArgs) -> Result<()> {
             })
         );
     } else {
+        let timing = if per_epoch.is_empty() {
+            "no epoch left to run".to_string()
+        } else {
+            format!("{mean_epoch_s:.2} s per epoch")
+        };
         outln!(
-            "test accuracy {:.4} after {} epochs ({mean_epoch_s:.2} s per epoch, peak memory {:.0} MiB)",
+            "test accuracy {:.4} after {} epochs ({timing}, peak memory {:.0} MiB)",
             test_acc,
             trainer.epoch,
             rss_mb.unwrap_or(0.0)
