@@ -13,7 +13,9 @@ pub fn parse_max_memory(s: &str) -> Result<u64, String> {
 /// refusals say how to change it.
 pub fn budget(max_memory: Option<u64>) -> MemoryBudget {
     match max_memory {
-        Some(b) => MemoryBudget::limit(b).with_hint("set by --max-memory"),
+        Some(b) => MemoryBudget::limit(b)
+            .with_hint("set by --max-memory")
+            .within_process_limit(),
         None => MemoryBudget::system().with_hint("set --max-memory to change the limit"),
     }
 }

@@ -109,9 +109,10 @@ fn say(json: bool, text: String) -> Result<()> {
     Ok(())
 }
 
-/// Fewest axon types (distinct weights per neuron) an architecture needs for the demo's
-/// networks: their trained weights, quantised, give each neuron tens of distinct values (60 in a
-/// 64-16-10 network), so fewer types never fit.
+/// Fewest axon types (distinct weights per neuron) below which the demo refuses an architecture
+/// before training: trained weights, quantised, give each neuron tens of distinct values (60 in
+/// a 64-16-10 network), so a handful (TrueNorth's 4) never fits; an architecture above this may
+/// still not fit, which the chip step then reports.
 const MIN_DEMO_AXON_TYPES: u32 = 16;
 
 /// Runs `snn demo`.

@@ -91,7 +91,9 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
             "{name}: an STDP classifier checkpoint; inspect reads network specs, training checkpoints and chip reports"
         ));
     }
-    let text = std::str::from_utf8(&bytes).map_err(|_| {
+    // A byte-order mark is not part of the text (as for `snn validate`).
+    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let text = std::str::from_utf8(body).map_err(|_| {
         format!("{name}: not a recognised file (binary, and not an snn training checkpoint)")
     })?;
     let ext = path

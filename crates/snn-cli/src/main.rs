@@ -226,8 +226,9 @@ fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(accept_negative_numbers)
 }
 
-/// A negative number given to a count (`--threads -1`), which clap reports as "invalid digit
-/// found in string": said plainly instead, naming the option.
+/// A negative number given to an option that takes none (`--threads -1`, `--max-memory -5`),
+/// which clap reports as "invalid digit found in string" or the parser's own words: said
+/// plainly instead, naming the option.
 fn negative_count_message(e: &clap::Error) -> Option<String> {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
     if e.kind() != ErrorKind::ValueValidation {
@@ -242,11 +243,7 @@ fn negative_count_message(e: &clap::Error) -> Option<String> {
         text(ContextKind::InvalidValue)?,
     );
     let negative = value.starts_with('-') && value[1..].parse::<f64>().is_ok();
-    negative.then(|| {
-        format!(
-            "invalid value '{value}' for '{arg}': a count, so a whole number that is not negative"
-        )
-    })
+    negative.then(|| format!("invalid value '{value}' for '{arg}': must not be negative"))
 }
 
 fn main() -> ExitCode {
@@ -318,6 +315,10 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
                     snn_types::budget::format_bytes(b)
                 )
             }
+            Some(b) if e.source == snn_types::budget::BudgetSource::AddressSpace => format!(
+                "{} left under the process's address-space limit (ulimit -v)",
+                snn_types::budget::format_bytes(b)
+            ),
             Some(b) => format!(
                 "{} available; set --max-memory to change the limit",
                 snn_types::budget::format_bytes(b)

@@ -447,7 +447,8 @@ fn replaces_only_a_checkpoint(flag: &str, path: &std::path::Path) -> Result<()> 
     let n = std::fs::File::open(path)
         .and_then(|mut f| f.read(&mut head))
         .unwrap_or(0);
-    if checkpoint::is_checkpoint(&head[..n]) {
+    // An empty file (made by `mktemp`, say) holds nothing to lose.
+    if n == 0 || checkpoint::is_checkpoint(&head[..n]) {
         return Ok(());
     }
     Err(usage(format!(

@@ -324,7 +324,8 @@ fn chip_warns_about_input_spikes_beyond_the_run() {
     assert!(!String::from_utf8_lossy(&out.stderr).contains("warning"));
 }
 
-/// A negative number for a count says so (clap alone says "invalid digit found in string").
+/// A negative number for an option that takes none says so (clap alone says "invalid digit found
+/// in string").
 #[test]
 fn negative_counts_say_what_is_wrong() {
     for (args, flag) in [
@@ -336,7 +337,7 @@ fn negative_counts_say_what_is_wrong() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
         let err = String::from_utf8_lossy(&out.stderr);
         assert!(
-            err.contains(flag) && err.contains("a whole number that is not negative"),
+            err.contains(flag) && err.contains("must not be negative"),
             "{args:?}: {err}"
         );
     }

@@ -333,12 +333,7 @@ impl AerStream {
     /// Reads a file.
     pub fn read_file(path: impl AsRef<Path>) -> Result<Self, AerError> {
         // Through `snn_types::file::read`: an endless special file is refused, not read forever.
-        let bytes = snn_types::file::read(path.as_ref()).map_err(|e| {
-            AerError::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                e.reason(),
-            ))
-        })?;
+        let bytes = snn_types::file::read(path.as_ref())?;
         Self::from_bytes(&bytes)
     }
 

@@ -124,10 +124,10 @@ fn malformed_files_are_typed_errors() {
         )
         .is_err()
     );
-    assert!(matches!(
-        AerStream::read_file("/nonexistent/x.aer"),
-        Err(AerError::Io(_))
-    ));
+    // A missing file: the error names it (through `snn_types::file::read`).
+    let e = AerStream::read_file("/nonexistent/x.aer").unwrap_err();
+    assert!(matches!(e, AerError::File(_)), "{e:?}");
+    assert!(e.to_string().contains("/nonexistent/x.aer"), "{e}");
 }
 
 #[test]

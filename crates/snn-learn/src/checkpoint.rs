@@ -259,8 +259,12 @@ pub fn load(path: &Path) -> Result<Trainer, CheckpointError> {
 /// dropped (a run interrupted after appending them but before saving that checkpoint) as are
 /// repeated epochs, and epochs the checkpoint has but the file lacks are added from the
 /// checkpoint's history (without wall time). Lines that are not metrics are kept. A missing file
-/// is an empty one; the file is rewritten atomically, only when something changed.
+/// is an empty one; the file is rewritten atomically, only when something changed. A special
+/// file (`/dev/stdout`, a pipe) is left alone: reading it would wait for ever.
 pub fn reconcile_metrics(path: &Path, t: &Trainer) -> Result<(), CheckpointError> {
+    if std::fs::metadata(path).is_ok_and(|m| !m.is_file()) {
+        return Ok(());
+    }
     let origin = || path.display().to_string();
     let text = match std::fs::read_to_string(path) {
         Ok(text) => text,

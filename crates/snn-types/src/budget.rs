@@ -66,9 +66,17 @@ impl MemoryBudget {
             Ok(text) => Self::from_meminfo(&text),
             Err(_) => Self::unknown(),
         };
+        machine.within_process_limit()
+    }
+
+    /// This budget, lowered to the room under this process's address-space limit when that is
+    /// smaller ([`within_address_space`](Self::within_address_space) with this process's
+    /// `/proc/self/limits` and `/proc/self/status`; unchanged where they cannot be read). A limit
+    /// set by the user is bounded too: no budget lets an allocation past `ulimit -v`.
+    pub fn within_process_limit(self) -> Self {
         let limits = std::fs::read_to_string("/proc/self/limits").unwrap_or_default();
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        machine.within_address_space(&limits, &status)
+        self.within_address_space(&limits, &status)
     }
 
     /// This budget, lowered to the room left under the process's address-space limit when that
@@ -105,10 +113,11 @@ impl MemoryBudget {
         if self.available.is_some_and(|a| a <= room) {
             return self;
         }
+        // The message names the limit itself; a hint about `--max-memory` would mislead.
         Self {
             available: Some(room),
             source: BudgetSource::AddressSpace,
-            hint: self.hint,
+            hint: None,
         }
     }
 

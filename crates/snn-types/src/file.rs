@@ -1210,17 +1210,23 @@ pub fn write_framed<T: Serialize + ?Sized>(
 /// pipe: no size known beforehand) is read up to [`MAX_SPECIAL_FILE_BYTES`], so an endless one
 /// is refused instead of filling memory; a regular file is read whole.
 pub fn read(path: &Path) -> Result<Vec<u8>, FileError> {
+    read_capped(path, MAX_SPECIAL_FILE_BYTES)
+}
+
+/// A whole file; a special file up to `special_cap` bytes.
+fn read_capped(path: &Path, special_cap: u64) -> Result<Vec<u8>, FileError> {
     let special = std::fs::metadata(path).is_ok_and(|m| !m.is_file() && !m.is_dir());
     if special {
-        read_limited(path, MAX_SPECIAL_FILE_BYTES)
+        read_limited(path, special_cap)
     } else {
         std::fs::read(path).map_err(|e| FileError::io(path, "read", e))
     }
 }
 
-/// [`read`] as UTF-8 text (a byte-order mark at the start is dropped).
+/// [`read`] as UTF-8 text (a byte-order mark at the start is dropped); a special file up to
+/// [`MAX_SPECIAL_TEXT_BYTES`].
 pub fn read_text(path: &Path) -> Result<String, FileError> {
-    let bytes = read(path)?;
+    let bytes = read_capped(path, MAX_SPECIAL_TEXT_BYTES)?;
     let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
     match std::str::from_utf8(body) {
         Ok(t) => Ok(t.to_string()),
@@ -1235,8 +1241,12 @@ pub fn read_text(path: &Path) -> Result<String, FileError> {
     }
 }
 
-/// Largest special file (a device or a pipe) [`read`] takes: 256 MiB.
-pub const MAX_SPECIAL_FILE_BYTES: u64 = 256 << 20;
+/// Largest special file (a device or a pipe) [`read`] takes: 1 GiB (a checkpoint or raster
+/// streamed through a pipe).
+pub const MAX_SPECIAL_FILE_BYTES: u64 = 1 << 30;
+
+/// Largest special file [`read_text`] takes: 256 MiB (CSV, architecture and mapping files).
+pub const MAX_SPECIAL_TEXT_BYTES: u64 = 256 << 20;
 
 /// Largest network spec file read (256 MiB): far beyond any spec, even with long spike arrays,
 /// and a bound on what an endless or huge file (`/dev/zero`, a mistaken dataset) can take
