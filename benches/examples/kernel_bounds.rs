@@ -533,6 +533,17 @@ struct State {
 }
 
 impl State {
+    /// The inputs of steps `step` and `step + 1` for a paired pass: the first step's in the
+    /// state's own ring cells, the second's in `rb_ex` / `rb_in`.
+    fn pair_input(&mut self, step: usize, rb_ex: &mut Vec<f32>, rb_in: &mut Vec<f32>) {
+        self.input(step, 30.0, -20.0);
+        std::mem::swap(&mut self.in_ex, rb_ex);
+        std::mem::swap(&mut self.in_in, rb_in);
+        self.input(step + 1, 30.0, -20.0);
+        std::mem::swap(&mut self.in_ex, rb_ex);
+        std::mem::swap(&mut self.in_in, rb_in);
+    }
+
     fn new(n: usize, v0: f64) -> Self {
         Self {
             v: (0..n).map(|i| v0 + (i % 10) as f64).collect(),
@@ -661,12 +672,7 @@ fn main() {
         let (mut rb_ex, mut rb_in, mut fb) = (vec![0.0f32; n], vec![0.0f32; n], vec![0u8; n]);
         let t = Instant::now();
         for step in (0..steps).step_by(2) {
-            s.input(step, 30.0, -20.0);
-            std::mem::swap(&mut s.in_ex, &mut rb_ex);
-            std::mem::swap(&mut s.in_in, &mut rb_in);
-            s.input(step + 1, 30.0, -20.0);
-            std::mem::swap(&mut s.in_ex, &mut rb_ex);
-            std::mem::swap(&mut s.in_in, &mut rb_in);
+            s.pair_input(step, &mut rb_ex, &mut rb_in);
             // SAFETY: AVX-512 F, BW, VL and DQ were detected above.
             unsafe {
                 lif_exp_pair_avx512(
@@ -698,12 +704,7 @@ fn main() {
         let (mut rb_ex, mut rb_in) = (vec![0.0f32; n], vec![0.0f32; n]);
         let t = Instant::now();
         for step in (0..steps).step_by(2) {
-            s.input(step, 30.0, -20.0);
-            std::mem::swap(&mut s.in_ex, &mut rb_ex);
-            std::mem::swap(&mut s.in_in, &mut rb_in);
-            s.input(step + 1, 30.0, -20.0);
-            std::mem::swap(&mut s.in_ex, &mut rb_ex);
-            std::mem::swap(&mut s.in_in, &mut rb_in);
+            s.pair_input(step, &mut rb_ex, &mut rb_in);
             // SAFETY: AVX-512 F, BW, VL and DQ were detected above.
             unsafe {
                 lif_exp_pair_until_avx512(

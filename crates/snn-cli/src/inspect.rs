@@ -92,7 +92,7 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
         ));
     }
     // A byte-order mark is not part of the text (as for `snn validate`).
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
+    let body = snn_types::file::without_bom(&bytes);
     let text = std::str::from_utf8(body).map_err(|_| {
         format!("{name}: not a recognised file (binary, and not an snn training checkpoint)")
     })?;

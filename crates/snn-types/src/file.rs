@@ -1227,18 +1227,25 @@ fn read_capped(path: &Path, special_cap: u64) -> Result<Vec<u8>, FileError> {
 /// [`MAX_SPECIAL_TEXT_BYTES`].
 pub fn read_text(path: &Path) -> Result<String, FileError> {
     let bytes = read_capped(path, MAX_SPECIAL_TEXT_BYTES)?;
-    let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-    match std::str::from_utf8(body) {
-        Ok(t) => Ok(t.to_string()),
-        Err(e) => Err(FileError::io(
+    text_of(&bytes).map(str::to_string).map_err(|why| {
+        FileError::io(
             path,
             "read",
-            std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                format!("not UTF-8 text (byte {})", e.valid_up_to()),
-            ),
-        )),
-    }
+            std::io::Error::new(std::io::ErrorKind::InvalidData, why),
+        )
+    })
+}
+
+/// `bytes` without a leading UTF-8 byte-order mark (some editors write one; it is not part of
+/// the text).
+pub fn without_bom(bytes: &[u8]) -> &[u8] {
+    bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes)
+}
+
+/// The UTF-8 text of a file's `bytes` ([`without_bom`]), or why it is not text.
+pub fn text_of(bytes: &[u8]) -> Result<&str, String> {
+    std::str::from_utf8(without_bom(bytes))
+        .map_err(|e| format!("not UTF-8 text (byte {})", e.valid_up_to()))
 }
 
 /// Largest special file (a device or a pipe) [`read`] takes: 1 GiB (a checkpoint or raster

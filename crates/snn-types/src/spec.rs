@@ -781,10 +781,7 @@ impl NetworkSpec {
                     .into(),
             ));
         }
-        // A byte-order mark (some editors write one) is not part of the text.
-        let body = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(&bytes);
-        let text = std::str::from_utf8(body)
-            .map_err(|e| io(format!("not UTF-8 text (byte {})", e.valid_up_to())))?;
+        let text = crate::file::text_of(&bytes).map_err(io)?;
         let format = match path.extension().and_then(|e| e.to_str()) {
             Some(e) if e.eq_ignore_ascii_case("json") => SpecFormat::Json,
             _ => SpecFormat::Toml,
