@@ -127,7 +127,7 @@ fn inconsistent_weight_files_and_conflicting_seeds_fail_cleanly() {
     v["cfg"]["n_neurons"] = serde_json::json!(6);
     let bad: DiehlCook = serde_json::from_value(v).unwrap();
     let p = work.join("inconsistent.ckpt");
-    std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 2, &bad).unwrap()).unwrap();
+    std::fs::write(&p, encode_framed(FrameKind::STDP_WEIGHTS, 3, &bad).unwrap()).unwrap();
     fails_cleanly(
         &["stdp", "--load", p.to_str().unwrap(), "--epochs", "0"],
         1,
@@ -159,6 +159,7 @@ fn careless_flags_are_usage_errors_and_load_only_evaluates() {
         2,
         "--threads must be in 1..=4096",
     );
+    fails_cleanly(&["stdp", "--integration", "rk4"], 2, "exponential-euler");
     // Refused before training (was: exit 1 after it, the rename onto `fields.svg/` failing).
     let slash = format!("{}/", work.join("fields.svg").display());
     fails_cleanly(&["stdp", "--plot-weights", &slash], 2, "not a file path");
@@ -223,4 +224,70 @@ fn careless_flags_are_usage_errors_and_load_only_evaluates() {
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["epochs"], 1, "{j}");
+}
+
+/// The Padé scheme by default; `--integration euler` trains with forward Euler (the paper
+/// code's scheme), says so in the summary, and the file keeps it; with `--load` the file fixes
+/// it.
+#[test]
+fn integration_is_chosen_reported_and_saved() {
+    use snn_learn::stdp::diehl_cook::DiehlCook;
+    use snn_types::CondIntegration;
+    let work = scratch("stdp-integration_is_chosen");
+    let out = snn()
+        .args([
+            "stdp",
+            "--neurons",
+            "10",
+            "--train-limit",
+            "20",
+            "--test-limit",
+            "10",
+            "--json",
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["integration"], "pade", "{j}");
+    let p = work.join("euler.ckpt");
+    let out = snn()
+        .args([
+            "stdp",
+            "--neurons",
+            "10",
+            "--train-limit",
+            "30",
+            "--test-limit",
+            "10",
+            "--integration",
+            "euler",
+            "--json",
+            "--out",
+        ])
+        .arg(&p)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(j["integration"], "euler", "{j}");
+    assert_eq!(
+        DiehlCook::load(&p).unwrap().config().integration,
+        CondIntegration::Euler
+    );
+    fails_cleanly(
+        &[
+            "stdp",
+            "--load",
+            p.to_str().unwrap(),
+            "--integration",
+            "exponential-euler",
+        ],
+        2,
+        "cannot be combined with --load",
+    );
 }

@@ -222,6 +222,16 @@ fn spec_reads_lif_cond_exp_with_nest_defaults_and_rejects_unknown_fields() {
         _ => unreachable!(),
     }
     assert_eq!(d.integration, CondIntegration::ExponentialEuler);
+    let s = NetworkSpec::from_toml_str(&spec(
+        "{ model = \"lif_cond_exp\", integration = \"pade\", tau_syn_ex_ms = 0.1 }",
+    ))
+    .unwrap();
+    match s.populations[0].neuron {
+        NeuronModel::LifCondExp(p) => assert_eq!(p.integration, CondIntegration::Pade),
+        _ => unreachable!(),
+    }
+    // The Padé scheme is stable at any step: no forward-Euler condition.
+    assert!(s.validate().is_ok(), "{:?}", s.validate());
     let err =
         NetworkSpec::from_toml_str(&spec("{ model = \"lif_cond_exp\", integration = \"rk4\" }"))
             .unwrap_err()

@@ -6,7 +6,7 @@ use snn_types::{NetworkSpec, Spike, SpikeRaster};
 
 /// Inputs onto `lif_cond_exp` neurons with an adaptive threshold relaxing toward a rest value,
 /// and a recurrent inhibitory projection; `order` is either input order, optionally followed by
-/// `+euler` for forward Euler integration.
+/// `+euler` for forward Euler or `+pade` for the Padé scheme.
 fn spec(order: &str) -> NetworkSpec {
     let (order, integration) = order
         .split_once('+')
@@ -77,7 +77,14 @@ fn session(order: &str, quiet: bool) -> (SpikeRaster, Vec<f32>, Vec<f64>, u64) {
 
 #[test]
 fn a_quiet_rest_equals_simulating_it() {
-    for solver in ["nest", "brian", "nest+euler", "brian+euler"] {
+    for solver in [
+        "nest",
+        "brian",
+        "nest+euler",
+        "brian+euler",
+        "nest+pade",
+        "brian+pade",
+    ] {
         let (r_run, v_run, th_run, _) = session(solver, false);
         let (r_q, v_q, th_q, advanced) = session(solver, true);
         assert_eq!(advanced, 1200);
@@ -175,7 +182,7 @@ fn brian_order_acts_one_step_earlier() {
             })
             .collect::<Vec<f32>>()
     };
-    for euler in ["", "+euler"] {
+    for euler in ["", "+euler", "+pade"] {
         let (nest, brian) = (
             trajectory(&format!("nest{euler}")),
             trajectory(&format!("brian{euler}")),

@@ -201,7 +201,7 @@ pub fn stdp_weights(data: &[u8]) -> bool {
 
 /// Diehl & Cook weight file with a valid frame around fuzzed contents.
 pub fn stdp_body(data: &[u8]) -> bool {
-    stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 2, data))
+    stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 3, data))
 }
 
 /// IDX array.
@@ -474,7 +474,7 @@ pub fn stdp_seeds() -> Vec<Vec<u8>> {
         return Vec::new();
     };
     // The file format `DiehlCook::save` writes, built in memory (tests run in parallel).
-    file::encode_framed(FrameKind::STDP_WEIGHTS, 2, &m)
+    file::encode_framed(FrameKind::STDP_WEIGHTS, 3, &m)
         .into_iter()
         .collect()
 }

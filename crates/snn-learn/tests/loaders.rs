@@ -236,13 +236,13 @@ fn tampered_dc(m: &DiehlCook, edit: impl Fn(&mut Value)) -> Vec<u8> {
     let mut v = serde_json::to_value(m).unwrap();
     edit(&mut v);
     let back: DiehlCook = serde_json::from_value(v).unwrap();
-    encode_framed(FrameKind::STDP_WEIGHTS, 2, &back).unwrap()
+    encode_framed(FrameKind::STDP_WEIGHTS, 3, &back).unwrap()
 }
 
 #[test]
 fn stdp_weight_files_with_inconsistent_contents_are_errors() {
     let m = dc();
-    let good = encode_framed(FrameKind::STDP_WEIGHTS, 2, &m).unwrap();
+    let good = encode_framed(FrameKind::STDP_WEIGHTS, 3, &m).unwrap();
     assert_eq!(DiehlCook::from_bytes(&good, "w.bin").unwrap(), m);
     let cases: Vec<(Edit, &str)> = vec![
         (
@@ -323,7 +323,7 @@ fn stdp_weight_bytes_with_random_damage_never_panic() {
             let i = lcg(&mut s) as usize % b.len();
             b[i] = lcg(&mut s) as u8;
         }
-        let framed = snn_types::file::frame_bytes(FrameKind::STDP_WEIGHTS, 2, &b);
+        let framed = snn_types::file::frame_bytes(FrameKind::STDP_WEIGHTS, 3, &b);
         if let Ok(back) = DiehlCook::from_bytes(&framed, "fuzz.bin")
             && back.config().present_ms / back.config().dt_ms <= 1000.0
         {

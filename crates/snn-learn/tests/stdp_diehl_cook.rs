@@ -4,6 +4,7 @@
 use std::time::Instant;
 
 use snn_learn::stdp::diehl_cook::{DiehlCook, DiehlCookConfig};
+use snn_types::CondIntegration;
 
 // The scratch-directory guard shared by the workspace's tests (one copy, in snn-types).
 #[path = "../../snn-types/tests/common/mod.rs"]
@@ -72,14 +73,18 @@ fn training_is_deterministic_and_frozen_passes_do_not_depend_on_threads() {
 
 #[test]
 fn weight_files_of_the_previous_format_still_load() {
-    // Format version 1 bodies have no `theta_rest_offset_mv`; they load with it at 0. Build one:
-    // a network with the offset at 0, minus the offset's 8 bytes (found by changing every
-    // byte of it in an untrained network).
-    let with_offset = |x: f64| DiehlCookConfig {
+    // Format version 2 bodies have no `integration` (they load with exponential Euler, how
+    // they were trained), version 1 bodies no `theta_rest_offset_mv` either (it loads at 0).
+    // Build them: a network with exponential Euler and the offset at 0, minus the integration's
+    // byte, then minus the offset's 8 bytes (each found by changing the field in an untrained
+    // network).
+    let with = |x: f64, integration| DiehlCookConfig {
         n_neurons: 12,
         theta_rest_offset_mv: x,
+        integration,
         ..DiehlCookConfig::digits()
     };
+    let with_offset = |x: f64| with(x, CondIntegration::ExponentialEuler);
     let (train, _) = snn_learn::data::digits();
     let train = train.take(60);
     let mut m = DiehlCook::new(with_offset(0.0), 64, (8, 8), 10).unwrap();
@@ -98,10 +103,22 @@ fn weight_files_of_the_previous_format_still_load() {
     )
     .unwrap();
     let at = a.iter().zip(&b).position(|(x, y)| x != y).unwrap();
-    let v2 = postcard::to_stdvec(&m).unwrap();
+    let c = postcard::to_stdvec(
+        &DiehlCook::new(with(0.0, CondIntegration::Euler), 64, (8, 8), 10).unwrap(),
+    )
+    .unwrap();
+    let ai = a.iter().zip(&c).position(|(x, y)| x != y).unwrap();
+    assert!(ai > at + 8);
+    let v3 = postcard::to_stdvec(&m).unwrap();
+    assert_eq!(v3[ai], 0, "exponential Euler is variant 0");
+    let v2: Vec<u8> = v3[..ai].iter().chain(&v3[ai + 1..]).copied().collect();
     assert_eq!(&v2[at..at + 8], &[0u8; 8]);
     let v1: Vec<u8> = v2[..at].iter().chain(&v2[at + 8..]).copied().collect();
     let dir = scratch("stdp");
+    let framed = snn_types::file::frame_bytes(snn_types::file::FrameKind::STDP_WEIGHTS, 2, &v2);
+    let p2 = dir.join("v2.ckpt");
+    std::fs::write(&p2, &framed).unwrap();
+    assert_eq!(DiehlCook::load(&p2).unwrap(), m);
     // The framed format version 1 loads too.
     let framed = snn_types::file::frame_bytes(snn_types::file::FrameKind::STDP_WEIGHTS, 1, &v1);
     let p1 = dir.join("v1.ckpt");

@@ -172,6 +172,12 @@ pub struct DiehlCookConfig {
     pub seed: u64,
     /// Worker threads of the frozen (labelling and test) passes; results do not depend on it.
     pub threads: usize,
+    /// How the neurons are integrated (`lif_cond_exp`'s `integration`): exponential Euler with
+    /// the Padé factor ([`CondIntegration::Pade`], the default: unconditionally stable, no
+    /// `exp`), the engine's exponential Euler (the default until format version 3; about 15%
+    /// slower here), or forward Euler as the reference code (Brian's `method = 'euler'`, which
+    /// diverges at 400 neurons; docs/stdp.md).
+    pub integration: CondIntegration,
 }
 
 impl Default for DiehlCookConfig {
@@ -217,6 +223,7 @@ impl Default for DiehlCookConfig {
             lr_schedule: LrSchedule::Constant,
             seed: 1,
             threads: 2,
+            integration: CondIntegration::Pade,
         }
     }
 }
@@ -830,6 +837,8 @@ impl DiehlCook {
             let frame = file::decode_frame(bytes, FrameKind::STDP_WEIGHTS, VERSION, origin)?;
             let decoded = if frame.version == 1 {
                 decode_v1(frame.body)
+            } else if frame.version == 2 {
+                decode_v2(frame.body)
             } else {
                 match postcard::take_from_bytes::<DiehlCook>(frame.body) {
                     Ok((m, [])) => Ok(m),
@@ -921,9 +930,100 @@ const MAX_INPUTS: usize = 1 << 20;
 pub const MAX_THREADS: usize = 4096;
 
 /// The current format version of the body (the postcard-encoded [`DiehlCook`]). Version 2 added
-/// `DiehlCookConfig::theta_rest_offset_mv`; version 1 bodies load with it at 0 (how they were
-/// trained).
-const VERSION: u32 = 2;
+/// `DiehlCookConfig::theta_rest_offset_mv`, version 3 `DiehlCookConfig::integration`; older
+/// bodies load with the values they were trained with (offset 0 for version 1, exponential
+/// Euler for versions 1 and 2).
+const VERSION: u32 = 3;
+
+/// [`DiehlCookConfig`] as format version 2 stored it (no `integration`).
+#[derive(Deserialize)]
+struct ConfigV2 {
+    n_neurons: usize,
+    dt_ms: f64,
+    present_ms: f64,
+    rest_ms: f64,
+    max_rate_hz: f64,
+    rate_boost_hz: f64,
+    min_spikes: u32,
+    max_boosts: u32,
+    exc: CondLif,
+    inh: CondLif,
+    tau_ge_ms: f64,
+    tau_gi_ms: f64,
+    theta_plus_mv: f64,
+    tau_theta_ms: f64,
+    theta_rest_offset_mv: f64,
+    exc_spike_block_ms: f64,
+    w_ei: f64,
+    w_ie: f64,
+    w_init_scale: f64,
+    norm_sum: Option<f64>,
+    stdp: TripletParams,
+    lr_schedule: LrSchedule,
+    seed: u64,
+    threads: usize,
+}
+
+/// [`DiehlCook`] as format version 2 stored it.
+#[derive(Deserialize)]
+struct DiehlCookV2 {
+    cfg: ConfigV2,
+    n_inputs: usize,
+    shape: (usize, usize),
+    n_classes: usize,
+    weights: Vec<f32>,
+    theta_mv: Vec<f64>,
+    assignments: Vec<Option<u8>>,
+    samples_seen: u64,
+    epochs: u32,
+}
+
+/// Decodes a format version 2 body: trained with exponential Euler.
+fn decode_v2(body: &[u8]) -> Result<DiehlCook, String> {
+    let m = match postcard::take_from_bytes::<DiehlCookV2>(body) {
+        Ok((m, [])) => m,
+        Ok((_, rest)) => return Err(format!("{} unexpected bytes after the body", rest.len())),
+        Err(e) => return Err(format!("decoding: {e}")),
+    };
+    let c = m.cfg;
+    Ok(DiehlCook {
+        cfg: DiehlCookConfig {
+            n_neurons: c.n_neurons,
+            dt_ms: c.dt_ms,
+            present_ms: c.present_ms,
+            rest_ms: c.rest_ms,
+            max_rate_hz: c.max_rate_hz,
+            rate_boost_hz: c.rate_boost_hz,
+            min_spikes: c.min_spikes,
+            max_boosts: c.max_boosts,
+            exc: c.exc,
+            inh: c.inh,
+            tau_ge_ms: c.tau_ge_ms,
+            tau_gi_ms: c.tau_gi_ms,
+            theta_plus_mv: c.theta_plus_mv,
+            tau_theta_ms: c.tau_theta_ms,
+            theta_rest_offset_mv: c.theta_rest_offset_mv,
+            exc_spike_block_ms: c.exc_spike_block_ms,
+            w_ei: c.w_ei,
+            w_ie: c.w_ie,
+            w_init_scale: c.w_init_scale,
+            norm_sum: c.norm_sum,
+            stdp: c.stdp,
+            lr_schedule: c.lr_schedule,
+            seed: c.seed,
+            threads: c.threads,
+            integration: CondIntegration::ExponentialEuler,
+        },
+        n_inputs: m.n_inputs,
+        shape: m.shape,
+        n_classes: m.n_classes,
+        weights: m.weights,
+        theta_mv: m.theta_mv,
+        assignments: m.assignments,
+        samples_seen: m.samples_seen,
+        epochs: m.epochs,
+    })
+}
 
 /// [`DiehlCookConfig`] as format version 1 stored it (no `theta_rest_offset_mv`).
 #[derive(Deserialize)]
@@ -1001,6 +1101,7 @@ fn decode_v1(body: &[u8]) -> Result<DiehlCook, String> {
             lr_schedule: c.lr_schedule,
             seed: c.seed,
             threads: c.threads,
+            integration: CondIntegration::ExponentialEuler,
         },
         n_inputs: m.n_inputs,
         shape: m.shape,
@@ -1079,9 +1180,10 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
             i_e_pa: 0.0,
             adaptive_threshold: theta,
             input_order: InputOrder::Brian,
-            // The engine's exponential Euler: forward Euler (the reference code's scheme)
-            // diverges at 400 neurons (docs/stdp.md).
-            integration: CondIntegration::ExponentialEuler,
+            // The Padé scheme by default: exponential Euler's accuracy without its `exp`;
+            // forward Euler (the reference code's scheme) diverges at 400 neurons
+            // (docs/stdp.md).
+            integration: cfg.integration,
         })
     };
     let pop = |name: &str, size: u32, neuron: NeuronModel, v0: Option<f64>| PopulationSpec {
