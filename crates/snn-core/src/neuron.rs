@@ -798,7 +798,12 @@ impl ThetaCoef {
 /// bits).
 #[allow(clippy::too_many_arguments)]
 #[inline(always)]
-fn lif_cond_exp_kernel<const ADAPT: bool, const INPUT_FIRST: bool, const S: u8, const NEAR0: bool>(
+fn lif_cond_exp_kernel<
+    const ADAPT: bool,
+    const INPUT_FIRST: bool,
+    const S: u8,
+    const NEAR0: bool,
+>(
     k: &LifCondExpCoef,
     kt: &ThetaCoef,
     v: &mut [f64],
@@ -3105,10 +3110,7 @@ mod tests {
             let (mut v, mut ge, mut gi, mut r) = (vec![p.e_l_mv], vec![0.0], vec![0.0], vec![0.0]);
             let (mut rv, mut rge, mut rgi, mut rr) = (p.e_l_mv, 0.0f64, 0.0f64, 0u32);
             let ref_steps = refractory_steps(p.t_ref_ms, h);
-            let (pe, pi) = (
-                (-h / p.tau_syn_ex_ms).exp(),
-                (-h / p.tau_syn_in_ms).exp(),
-            );
+            let (pe, pi) = ((-h / p.tau_syn_ex_ms).exp(), (-h / p.tau_syn_in_ms).exp());
             let mean = |tau: f64| tau / h * (1.0 - (-h / tau).exp());
             let mut spikes = 0;
             for t in 0..10_000 {
@@ -3131,8 +3133,7 @@ mod tests {
                 }
                 let (me, mi) = (rge * mean(p.tau_syn_ex_ms), rgi * mean(p.tau_syn_in_ms));
                 let g = p.g_l_ns + me + mi;
-                let v_inf =
-                    (p.g_l_ns * p.e_l_mv + me * p.e_ex_mv + mi * p.e_in_mv + p.i_e_pa) / g;
+                let v_inf = (p.g_l_ns * p.e_l_mv + me * p.e_ex_mv + mi * p.e_in_mv + p.i_e_pa) / g;
                 let z = h * g / p.c_m_pf;
                 if rr > 0 {
                     rr -= 1;
@@ -3175,7 +3176,15 @@ mod tests {
         for step in 0..50 {
             let (mut ie, mut ii, mut flag) = ([0.0f32], [0.0f32], [0u8]);
             update_lif_cond_exp(
-                &k, &mut v, &mut ge, &mut gi, &mut r, &mut ie, &mut ii, &[0.0], &mut flag,
+                &k,
+                &mut v,
+                &mut ge,
+                &mut gi,
+                &mut r,
+                &mut ie,
+                &mut ii,
+                &[0.0],
+                &mut flag,
             );
             // Never below E_in; at E_in after one step (afterwards the leak and the current
             // pull V back up as g_in decays).
