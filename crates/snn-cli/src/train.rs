@@ -83,7 +83,8 @@ pub struct TrainArgs {
     /// Stop after N epochs without a better test accuracy (keeps the best model).
     #[arg(long, value_name = "N")]
     early_stop: Option<usize>,
-    /// Use only the first N training samples.
+    /// Use only the first N training samples. Not stored in checkpoints: give it again with
+    /// --resume (a resumed run without it trains on every sample, and says so).
     #[arg(long, value_name = "N")]
     limit: Option<usize>,
     /// Worker threads (results are identical for any count).
@@ -191,6 +192,14 @@ impl Sets {
             }
         })
     }
+    /// Number of training samples.
+    fn train_len(&self) -> usize {
+        match self {
+            Sets::Images(t, _) => t.len(),
+            Sets::Events(t, _) => t.len(),
+        }
+    }
+
     /// Rows and columns of one image (one polarity of an event sample).
     fn image_shape(&self) -> (usize, usize) {
         match self {
@@ -603,6 +612,12 @@ pub fn train(a: TrainArgs) -> Result<()> {
     }
     let dataset = trainer.dataset.clone();
     let sets = Sets::load(&dataset, a.data.as_deref(), a.limit)?;
+    if a.resume.is_some() && a.limit.is_none() {
+        errln!(
+            "note: training on all {} {dataset} training samples (--limit is not stored in checkpoints; give it again to keep a limit)",
+            sets.train_len()
+        );
+    }
     let (h, w) = sets.image_shape();
     let shift = trainer.config.augment.shift;
     if shift >= h.min(w) {

@@ -73,6 +73,23 @@ fn train_json_checkpoint_resume_eval_and_export() {
     );
     let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(j["epochs"], 3);
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("--limit is not stored"),
+        "--limit given again: no note"
+    );
+    // Resuming without --limit trains on every sample, and says so.
+    let out = snn()
+        .args(["train", "--epochs", "3", "--json", "--resume"])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("training on all 1437 digits training samples")
+            && err.contains("--limit is not stored in checkpoints"),
+        "{err}"
+    );
     // Eval in the trainer and in the engine: the two agree on every sample.
     let out = snn()
         .args(["eval", "--engine", "--json"])
