@@ -199,9 +199,12 @@ pub fn stdp_weights(data: &[u8]) -> bool {
     true
 }
 
-/// Diehl & Cook weight file with a valid frame around fuzzed contents.
+/// Diehl & Cook weight file with a valid frame around fuzzed contents, read as the current
+/// format (version 3) and as version 2 (decoded by its own layout).
 pub fn stdp_body(data: &[u8]) -> bool {
-    stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 3, data))
+    let v3 = stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 3, data));
+    let v2 = stdp_weights(&file::frame_bytes(FrameKind::STDP_WEIGHTS, 2, data));
+    v3 || v2
 }
 
 /// IDX array.

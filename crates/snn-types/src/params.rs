@@ -138,8 +138,8 @@ pub enum CondIntegration {
     /// `exp`, one division per neuron and step. The factor lies in `(0, 1)` for every `z > 0`,
     /// so `V` moves monotonically toward `V_inf` without overshoot, however large the
     /// conductance (unconditionally stable, like exponential Euler and unlike forward Euler).
-    /// Per step it differs from exponential Euler by about `z^5/120` of `V - V_inf` (3e-14 of it
-    /// at `z = 0.005`, 2e-4 at `z = 0.5`), below the error of the step-mean approximation both
+    /// Per step it differs from exponential Euler by less than `z^5/120` of `V - V_inf` (3e-14
+    /// of it at `z = 0.005`, 1.0e-4 at `z = 0.5`), below the error of the step-mean approximation both
     /// share. Diehl & Cook's classifier uses it (docs/stdp.md).
     Pade,
 }
