@@ -471,6 +471,9 @@ pub struct Network {
     v_init: Vec<Option<ValueSpec>>,
     projections: Vec<Projection>,
     by_source: Vec<Vec<usize>>,
+    /// Synapses leaving each neuron over all its projections (global id), so that a step's
+    /// synaptic events are one look-up per spike ([`fan_out_events`]).
+    fan_out: Vec<u32>,
     slots: usize,
     parts: Vec<Partition>,
     /// Per projection, per source row, the cut points of the row for each partition
@@ -718,6 +721,7 @@ impl Network {
         for (j, p) in projections.iter().enumerate() {
             by_source[p.source_pop].push(j);
         }
+        let fan_out = fan_out_table(&pops, &projections);
         let max_delay = crate::projection::longest_delay_steps(&projections);
         let plan = StimulusPlan::from_spec(spec);
         let switch_steps = plan.switch_steps.clone();
@@ -748,6 +752,7 @@ impl Network {
             v_init: spec.populations.iter().map(|p| p.v_init).collect(),
             projections,
             by_source,
+            fan_out,
             slots: max_delay as usize + 1,
             parts: Vec::new(),
             splits: vec![Vec::new(); n_proj],
@@ -1216,6 +1221,12 @@ impl Network {
             .filter_map(|r| r.pending.first().copied())
             .filter(|&s| s <= end)
             .min()
+    }
+
+    /// Projection `j`'s plasticity rule, to change its settings between runs (downcast it to its
+    /// type through [`std::any::Any`]); `None` when it has none.
+    pub fn plasticity_mut(&mut self, j: usize) -> Option<&mut dyn Plasticity> {
+        self.plastic.get_mut(j).and_then(|p| p.as_deref_mut())
     }
 
     /// Detaches and returns projection `j`'s plasticity rule.
@@ -1727,7 +1738,11 @@ impl Network {
         stats: &mut RunStats,
     ) {
         stats.spikes += spikes.len() as u64;
-        stats.syn_events += out_events(&self.pops, &self.projections, &self.by_source, spikes);
+        stats.syn_events += fan_out_events(&self.fan_out, spikes);
+        debug_assert_eq!(
+            fan_out_events(&self.fan_out, spikes),
+            out_events(&self.pops, &self.projections, &self.by_source, spikes)
+        );
         record_step(
             &self.pops,
             &mut self.rates,
@@ -1824,6 +1839,7 @@ impl Network {
                 k,
                 pops,
                 by_source,
+                fan_out: &self.fan_out,
                 strict_rows,
                 splits,
                 switch_steps,
@@ -2347,6 +2363,31 @@ fn pop_of(pops: &[PopulationInfo], g: u32) -> usize {
 
 fn count_in(sorted: &[u32], lo: u32, hi: u32) -> u32 {
     (sorted.partition_point(|&g| g < hi) - sorted.partition_point(|&g| g < lo)) as u32
+}
+
+/// [`Network::fan_out`]: each neuron's synapses over all the projections leaving it (a conv
+/// projection's from its kernel and the neuron's position), saturating at `u32::MAX`.
+fn fan_out_table(pops: &[PopulationInfo], prj: &[Projection]) -> Vec<u32> {
+    let n = pops.last().map_or(0, |p| (p.start + p.size) as usize);
+    let mut f = vec![0u32; n];
+    for pr in prj {
+        let sp = &pops[pr.source_pop];
+        for r in 0..sp.size {
+            let c = match &pr.layout {
+                Layout::Csr { row_ptr: rp, .. } => (rp[r as usize + 1] - rp[r as usize]) as u64,
+                Layout::Conv(c) => c.fan_out(r),
+            };
+            let x = &mut f[(sp.start + r) as usize];
+            *x = (*x as u64 + c).min(u32::MAX as u64) as u32;
+        }
+    }
+    f
+}
+
+/// Synaptic events of a step's `spikes` (global ids): the sum of their fan-outs
+/// ([`fan_out_table`]); the same as [`out_events`], which walks the projections.
+fn fan_out_events(fan_out: &[u32], spikes: &[u32]) -> u64 {
+    spikes.iter().map(|&g| fan_out[g as usize] as u64).sum()
 }
 
 fn out_events(
@@ -3122,6 +3163,7 @@ struct PhaseCtx<'a> {
     k: usize,
     pops: &'a [PopulationInfo],
     by_source: &'a [Vec<usize>],
+    fan_out: &'a [u32],
     strict_rows: &'a [bool],
     splits: &'a [Vec<u32>],
     switch_steps: &'a [Step],
@@ -3176,7 +3218,11 @@ impl PhaseCtx<'_> {
                 );
             }
             stats.spikes += all.len() as u64;
-            stats.syn_events += out_events(self.pops, prj, self.by_source, all);
+            stats.syn_events += fan_out_events(self.fan_out, all);
+            debug_assert_eq!(
+                fan_out_events(self.fan_out, all),
+                out_events(self.pops, prj, self.by_source, all)
+            );
             record_step(
                 self.pops,
                 rec.rates,

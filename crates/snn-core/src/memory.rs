@@ -76,8 +76,9 @@ pub fn state_bytes_per_neuron(model: &NeuronModel) -> u64 {
 
 /// Bytes per neuron besides the state and the ring buffers: external and run-time currents
 /// (`f32` each), a flag, the step's spike list and the gathered spikes (`u32` each, worst case
-/// every neuron fires), plus the initial values held while building (`f64`, twice at the peak).
-pub const OTHER_BYTES_PER_NEURON: u64 = 4 + 4 + 1 + 4 + 8 + 16;
+/// every neuron fires), its fan-out (`u32`, for counting synaptic events), plus the initial
+/// values held while building (`f64`, twice at the peak).
+pub const OTHER_BYTES_PER_NEURON: u64 = 4 + 4 + 1 + 4 + 8 + 4 + 16;
 
 /// How many synapses a projection has.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

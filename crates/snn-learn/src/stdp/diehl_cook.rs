@@ -58,7 +58,6 @@ use snn_types::{
 };
 
 use super::homeostasis::LrSchedule;
-use super::reward::Shared;
 use super::triplet::{TripletParams, TripletStdp};
 use super::{StdpError, StdpRule, check_nonneg, check_pos};
 use crate::data::Dataset;
@@ -530,14 +529,10 @@ impl DiehlCook {
         let spec = network_spec(&cfg, self.n_inputs)?;
         let mut net = Network::build_with_threads(&spec, 1).map_err(engine_err)?;
         self.load_into(&mut net)?;
-        let rule = Shared::new(TripletStdp::new(
-            cfg.stdp.clone(),
-            cfg.dt_ms,
-            self.n_inputs,
-            n,
-        )?);
-        net.set_plasticity(0, Box::new(rule.clone()))
-            .map_err(engine_err)?;
+        // The rule lives in the engine (no lock per spike); its rate scale is set through
+        // `plasticity_mut` between presentations.
+        let rule = TripletStdp::new(cfg.stdp.clone(), cfg.dt_ms, self.n_inputs, n)?;
+        net.set_plasticity(0, Box::new(rule)).map_err(engine_err)?;
         let mut sink = ExcCounter {
             lo: net.populations()[EXC].start,
             counts: vec![0; n],
@@ -557,7 +552,11 @@ impl DiehlCook {
             let x = data.sample(k);
             let scale = cfg.lr_schedule.factor(self.samples_seen, total);
             scale_max = scale_max.max(scale.abs());
-            rule.lock().set_rate_scale(scale);
+            let rule = net
+                .plasticity_mut(0)
+                .and_then(|p| (p as &mut dyn std::any::Any).downcast_mut::<TripletStdp>())
+                .expect("projection 0 holds the TripletStdp set above");
+            rule.set_rate_scale(scale);
             let horizon = cfg.stdp.depression_horizon_steps(cfg.dt_ms, scale_max);
             let mut boost = 0u32;
             loop {
