@@ -217,6 +217,9 @@ pub fn plan_ranks(
                 neuron_bytes = neuron_bytes.saturating_add(p.bytes * mine / p.size as u64);
             }
         }
+        // Every rank holds the whole network's fan-out table (4 bytes a neuron); the owned
+        // neurons' share is in their bytes already.
+        neuron_bytes = neuron_bytes.saturating_add((n - (own.end - own.start)) as u64 * 4);
         let (mut synapses, mut synapse_bytes, mut scratch, mut rows) = (0u64, 0u64, 0u64, 0u64);
         for (j, p) in est.projections.iter().enumerate() {
             let pr = &spec.projections[j];

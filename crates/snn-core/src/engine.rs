@@ -2857,8 +2857,8 @@ impl Partition {
         }
     }
 
-    /// Adds step `t`'s scheduled and Poisson inputs to ring slot `slot` (and sets the flags of
-    /// `input` neurons that fire in it), as the first part of a step's update.
+    /// Adds step `t`'s scheduled and Poisson inputs to ring slot `slot` (and lists the `input`
+    /// neurons that fire in it in [`Partition::fired`]), as the first part of a step's update.
     fn apply_stimuli(&mut self, t: Step, slot: usize) {
         let len = self.len;
         let base = slot * len;
@@ -2944,8 +2944,9 @@ impl Partition {
     }
 
     /// Whether [`update_pair`](Self::update_pair) can advance this partition: every neuron is
-    /// `lif_exp` with a fixed threshold (so no stimulus sets flags: only `input` neurons fire
-    /// from stimuli; Poisson and scheduled inputs go to the ring buffers, which pairing handles).
+    /// `lif_exp` with a fixed threshold (so no stimulus makes a neuron fire: only `input`
+    /// neurons do, listed in [`Partition::fired`]; Poisson and scheduled inputs go to the ring
+    /// buffers, which pairing handles).
     fn can_pair(&self) -> bool {
         self.segs
             .iter()

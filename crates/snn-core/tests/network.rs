@@ -659,3 +659,84 @@ fn split_post_spikes_on(spec: &NetworkSpec) {
         }
     }
 }
+
+/// Input neurons that stimuli make fire are listed, not flagged, and merged into the step's
+/// spikes: with the input population between two others and cut by the threads, an injected
+/// neuron fired twice in one step (and by an overlapping Poisson source) spikes once, spikes
+/// come out in global order, and 1 to 3 threads give the same spikes and synaptic events.
+#[test]
+fn listed_input_spikes_merge_in_order_once_each() {
+    let spec = NetworkSpec::from_toml_str(
+        r#"
+        dt_ms = 0.1
+        seed = 9
+        [[populations]]
+        name = "a"
+        size = 30
+        neuron = { model = "lif_exp", i_e_pa = 400.0 }
+        [[populations]]
+        name = "in"
+        size = 50
+        neuron = { model = "input" }
+        [[populations]]
+        name = "b"
+        size = 40
+        neuron = { model = "lif_exp" }
+        [[projections]]
+        source = "in"
+        target = "b"
+        connectivity = { rule = "fixed_probability", p = 0.5 }
+        weight = 300.0
+        [[projections]]
+        source = "a"
+        target = "b"
+        connectivity = { rule = "all_to_all" }
+        weight = 20.0
+        [[stimuli]]
+        kind = "poisson"
+        target = "in"
+        rate_hz = 2000.0
+        "#,
+    )
+    .unwrap();
+    // Neuron 7 of `in` twice at step 10, neuron 3 at steps 10 and 11, neuron 49 at step 10.
+    let injected = [(10, 7), (10, 7), (10, 3), (11, 3), (10, 49)]
+        .map(|(step, neuron)| snn_types::Spike { step, neuron });
+    let run = |threads: usize| {
+        let mut net = Network::build_with_threads(&spec, threads).unwrap();
+        net.inject_input(1, &SpikeRaster::from_spikes(0, 20, &injected))
+            .unwrap();
+        let mut raster = SpikeRaster::new(0);
+        let stats = net.run(300, &mut raster);
+        (raster, stats.syn_events)
+    };
+    let (one, events) = run(1);
+    let at = |r: &SpikeRaster, step: u64| {
+        r.iter()
+            .filter(|s| s.step == step)
+            .map(|s| s.neuron)
+            .collect::<Vec<_>>()
+    };
+    let s10 = at(&one, 10);
+    assert!(
+        s10.windows(2).all(|w| w[0] < w[1]),
+        "sorted, each once: {s10:?}"
+    );
+    for g in [30 + 7, 30 + 3, 30 + 49] {
+        assert!(s10.contains(&g), "input {g} fires at step 10: {s10:?}");
+    }
+    for step in 0..300 {
+        let s = at(&one, step);
+        assert!(s.windows(2).all(|w| w[0] < w[1]), "step {step}: {s:?}");
+    }
+    let count = |lo: u32, hi: u32| one.iter().filter(|s| (lo..hi).contains(&s.neuron)).count();
+    assert!(
+        count(0, 30) > 10 && count(30, 80) > 100 && count(80, 120) > 10,
+        "all fire"
+    );
+    for threads in [2, 3] {
+        let (r, e) = run(threads);
+        assert!(r == one, "{threads} threads: spikes");
+        assert_eq!(e, events, "{threads} threads: synaptic events");
+    }
+}
