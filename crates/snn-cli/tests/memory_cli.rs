@@ -86,14 +86,14 @@ fn validate_reports_a_huge_population_without_building_it() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         stdout.contains("4294967295 neurons")
-            && stdout.contains("276 GiB")
+            && stdout.contains("292 GiB")
             && !stdout.contains("valid;"),
         "{stdout}"
     );
     refused(
         &["validate", spec.to_str().unwrap(), "--max-memory", "64G"],
         &[
-            "would need about 276 GiB, more than the 64.0 GiB allowed by --max-memory",
+            "would need about 292 GiB, more than the 64.0 GiB allowed by --max-memory",
             "population 'big' of 4294967295 neurons",
         ],
     );
@@ -104,7 +104,7 @@ fn simulate_refuses_four_billion_neurons() {
     refused(
         &["simulate", "--neurons", "4000000000", "--max-memory", "64G"],
         &[
-            "population 'exc' of 3200000000 neurons needs about 253 GiB",
+            "population 'exc' of 3200000000 neurons needs about 265 GiB",
             "the limit is 64.0 GiB",
         ],
     );
@@ -193,7 +193,7 @@ fn a_one_megabyte_budget_refuses_cuba_with_the_numbers() {
     );
     refused(
         &["validate", &cuba, "--max-memory", "1M"],
-        &["would need about 2.42 MiB, more than the 1.00 MiB allowed by --max-memory"],
+        &["would need about 2.44 MiB, more than the 1.00 MiB allowed by --max-memory"],
     );
     refused(
         &["chip", &cuba, "--arch", "loihi", "--max-memory", "1M"],
