@@ -226,6 +226,34 @@ fn accept_negative_numbers(cmd: clap::Command) -> clap::Command {
     .mut_subcommands(accept_negative_numbers)
 }
 
+/// `--option -inf` (also `-infinity`, `-nan`, any case) as `--option=-inf`: clap takes a value
+/// after a space for a negative number only when it is written with digits, so `-inf` read as
+/// the short flags `-i -n -f` ("unexpected argument '-i' found"); joined, it reaches the
+/// option's own check ("must be a finite number"). Only right after a long option without `=`;
+/// nothing after `--` is touched.
+fn join_nonfinite_values(args: Vec<std::ffi::OsString>) -> Vec<std::ffi::OsString> {
+    let mut out: Vec<std::ffi::OsString> = Vec::with_capacity(args.len());
+    let mut rest = false;
+    for a in args {
+        let text = a.to_str().map(str::to_ascii_lowercase);
+        let nonfinite = matches!(text.as_deref(), Some("-inf" | "-infinity" | "-nan"));
+        if !rest
+            && nonfinite
+            && let Some(prev) = out.last_mut()
+            && let Some(p) = prev.to_str().map(str::to_owned)
+            && p.starts_with("--")
+            && p.len() > 2
+            && !p.contains('=')
+        {
+            *prev = format!("{p}={}", a.to_string_lossy()).into();
+            continue;
+        }
+        rest |= a == "--";
+        out.push(a);
+    }
+    out
+}
+
 /// A negative number given to an option that takes none (`--threads -1`, `--max-memory -5`),
 /// which clap reports as "invalid digit found in string" or the parser's own words: said
 /// plainly instead, naming the option.
@@ -249,8 +277,9 @@ fn negative_count_message(e: &clap::Error) -> Option<String> {
 fn main() -> ExitCode {
     // First, before any thread starts: SIGINT/SIGTERM remove the live temporaries and exit 130/143.
     let _ = snn_types::file::install_signal_cleanup();
+    let args = join_nonfinite_values(std::env::args_os().collect());
     let cli = match accept_negative_numbers(Cli::command())
-        .try_get_matches()
+        .try_get_matches_from(args)
         .and_then(|m| Cli::from_arg_matches(&m))
     {
         Ok(c) => c,

@@ -342,3 +342,28 @@ fn negative_counts_say_what_is_wrong() {
         );
     }
 }
+
+/// `-inf` and `-nan` after a space reach the option's own check, as `=-inf` does (clap alone
+/// read them as short flags: "unexpected argument '-i' found").
+#[test]
+fn non_finite_values_after_a_space_reach_the_option_check() {
+    for (args, expect) in [
+        (
+            vec!["simulate", "--network", "cuba", "--duration-ms", "-inf"],
+            "--duration-ms",
+        ),
+        (
+            vec!["simulate", "--network", "cuba", "--duration-ms", "-NaN"],
+            "--duration-ms",
+        ),
+        (vec!["stdp", "--theta-plus-mv", "-Infinity"], "theta-plus"),
+    ] {
+        let out = snn().args(&args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains(expect) && !err.contains("unexpected argument"),
+            "{args:?}: {err}"
+        );
+    }
+}
