@@ -2963,32 +2963,16 @@ mod tests {
             i_e_pa: 300.0,
             ..Default::default()
         };
-        let coba = LifCondExpParams {
-            c_m_pf: 200.0,
-            g_l_ns: 10.0,
-            e_l_mv: -60.0,
-            v_th_mv: -50.0,
-            v_reset_mv: -60.0,
-            t_ref_ms: 5.0,
-            e_in_mv: -80.0,
-            tau_syn_ex_ms: 5.0,
-            tau_syn_in_ms: 10.0,
-            i_e_pa: 110.0,
-            ..Default::default()
-        };
+        let coba = coba_neuron(CondIntegration::ExponentialEuler);
         for p in [nest, coba] {
             check_against_rk4(&p, 1, 0, 0);
         }
     }
 
-    /// `integration = "euler"` is forward Euler on the three equations (Brian's
-    /// `method = 'euler'`) in either input order: the kernel equals a textbook scalar
-    /// implementation (same spikes, `V` within 1e-9 mV at every step), and as a first-order
-    /// scheme it stays within a few steps of the fine RK4 reference (exponential Euler: within
-    /// one).
-    #[test]
-    fn lif_cond_exp_euler_is_forward_euler_and_first_order() {
-        let p = LifCondExpParams {
+    /// COBA's neuron (Brette et al. 2007, benchmark 1, with a constant current above rheobase)
+    /// in the given integration scheme.
+    fn coba_neuron(integration: CondIntegration) -> LifCondExpParams {
+        LifCondExpParams {
             c_m_pf: 200.0,
             g_l_ns: 10.0,
             e_l_mv: -60.0,
@@ -2999,9 +2983,21 @@ mod tests {
             tau_syn_ex_ms: 5.0,
             tau_syn_in_ms: 10.0,
             i_e_pa: 110.0,
-            integration: CondIntegration::Euler,
+            integration,
             ..Default::default()
-        };
+        }
+    }
+
+    /// Runs the kernel for `p` (10,000 steps of 0.1 ms, regular excitatory and inhibitory
+    /// inputs) in both input orders against a textbook scalar loop: conductances `g <- g p_x +
+    /// arrivals` (before `V` with Brian's order, after with NEST's), `V <- v_step(V, g_ex, g_in)`
+    /// unless refractory, then threshold and reset. Same spikes, `V` and conductances within
+    /// 1e-9 at every step, more than 20 spikes.
+    fn check_against_scalar(
+        p: &LifCondExpParams,
+        (p_ex, p_in): (f64, f64),
+        v_step: impl Fn(f64, f64, f64) -> f64,
+    ) {
         let h = 0.1;
         let input = |t: usize| -> (f64, f64) {
             (
@@ -3012,7 +3008,7 @@ mod tests {
         for order in [InputOrder::Nest, InputOrder::Brian] {
             let p = LifCondExpParams {
                 input_order: order,
-                ..p
+                ..*p
             };
             let brian = order == InputOrder::Brian;
             let k = LifCondExpCoef::new(&p, h);
@@ -3036,21 +3032,17 @@ mod tests {
                 );
                 // The textbook update.
                 if brian {
-                    rge = rge * (1.0 - h / p.tau_syn_ex_ms) + we;
-                    rgi = rgi * (1.0 - h / p.tau_syn_in_ms) + wi;
+                    rge = rge * p_ex + we;
+                    rgi = rgi * p_in + wi;
                 }
-                let dv =
-                    (-p.g_l_ns * (rv - p.e_l_mv) - rge * (rv - p.e_ex_mv) - rgi * (rv - p.e_in_mv)
-                        + p.i_e_pa)
-                        / p.c_m_pf;
                 if rr > 0 {
                     rr -= 1;
                 } else {
-                    rv += h * dv;
+                    rv = v_step(rv, rge, rgi);
                 }
                 if !brian {
-                    rge = rge * (1.0 - h / p.tau_syn_ex_ms) + we;
-                    rgi = rgi * (1.0 - h / p.tau_syn_in_ms) + wi;
+                    rge = rge * p_ex + we;
+                    rgi = rgi * p_in + wi;
                 }
                 let spike = rv >= p.v_th_mv;
                 if spike {
@@ -3068,6 +3060,27 @@ mod tests {
             }
             assert!(spikes > 20, "{order:?}: {spikes} spikes");
         }
+    }
+
+    /// `integration = "euler"` is forward Euler on the three equations (Brian's
+    /// `method = 'euler'`) in either input order: the kernel equals a textbook scalar
+    /// implementation ([`check_against_scalar`]), and as a first-order scheme it stays within a
+    /// few steps of the fine RK4 reference (exponential Euler: within one).
+    #[test]
+    fn lif_cond_exp_euler_is_forward_euler_and_first_order() {
+        let p = coba_neuron(CondIntegration::Euler);
+        let h = 0.1;
+        let decay = |tau: f64| 1.0 - h / tau;
+        check_against_scalar(
+            &p,
+            (decay(p.tau_syn_ex_ms), decay(p.tau_syn_in_ms)),
+            |v, ge, gi| {
+                let dv = (-p.g_l_ns * (v - p.e_l_mv) - ge * (v - p.e_ex_mv) - gi * (v - p.e_in_mv)
+                    + p.i_e_pa)
+                    / p.c_m_pf;
+                v + h * dv
+            },
+        );
         // First order: the spike trains drift apart over seconds (a near-threshold neuron),
         // but the first 16 spikes (1.4 s) are within one step of the reference.
         check_against_rk4(&p, 1, usize::MAX, 16);
@@ -3130,93 +3143,29 @@ mod tests {
 
     /// `integration = "pade"` is exponential Euler with `exp(-z)` replaced by
     /// `1 / T(z)`, `T(z) = 1 + z + z^2/2 + z^3/6 + z^4/24`: in either input order the kernel
-    /// equals a textbook scalar implementation of `V_inf + (V - V_inf) / T(z)` (same spikes, `V` within
-    /// 1e-9 mV at every step); it fires at the same steps as the fine RK4 reference (as
-    /// exponential Euler does) for NEST's and COBA's neurons; and a conductance far too large
-    /// for forward Euler takes `V` to `E_in` without passing it.
+    /// equals a textbook scalar implementation of `V_inf + (V - V_inf) / T(z)` with the
+    /// step-mean conductances ([`check_against_scalar`]); it fires at the same steps as the
+    /// fine RK4 reference (as exponential Euler does) for NEST's and COBA's neurons; and a
+    /// conductance far too large for forward Euler takes `V` to `E_in` without passing it.
     #[test]
     fn lif_cond_exp_pade_is_exponential_euler_with_a_rational_factor() {
-        let coba = LifCondExpParams {
-            c_m_pf: 200.0,
-            g_l_ns: 10.0,
-            e_l_mv: -60.0,
-            v_th_mv: -50.0,
-            v_reset_mv: -60.0,
-            t_ref_ms: 5.0,
-            e_in_mv: -80.0,
-            tau_syn_ex_ms: 5.0,
-            tau_syn_in_ms: 10.0,
-            i_e_pa: 110.0,
-            integration: CondIntegration::Pade,
-            ..Default::default()
-        };
+        let coba = coba_neuron(CondIntegration::Pade);
+        let p = coba;
         let h = 0.1;
-        let input = |t: usize| -> (f64, f64) {
-            (
-                if t.is_multiple_of(50) { 20.0 } else { 0.0 },
-                if t.is_multiple_of(130) { 30.0 } else { 0.0 },
-            )
-        };
-        for order in [InputOrder::Nest, InputOrder::Brian] {
-            let p = LifCondExpParams {
-                input_order: order,
-                ..coba
-            };
-            let brian = order == InputOrder::Brian;
-            let k = LifCondExpCoef::new(&p, h);
-            let (mut v, mut ge, mut gi, mut r) = (vec![p.e_l_mv], vec![0.0], vec![0.0], vec![0.0]);
-            let (mut rv, mut rge, mut rgi, mut rr) = (p.e_l_mv, 0.0f64, 0.0f64, 0u32);
-            let ref_steps = refractory_steps(p.t_ref_ms, h);
-            let (pe, pi) = ((-h / p.tau_syn_ex_ms).exp(), (-h / p.tau_syn_in_ms).exp());
-            let mean = |tau: f64| tau / h * (1.0 - (-h / tau).exp());
-            let mut spikes = 0;
-            for t in 0..10_000 {
-                let (we, wi) = input(t);
-                let (mut ie, mut ii, mut flag) = ([we as f32], [wi as f32], [0u8]);
-                update_lif_cond_exp(
-                    &k,
-                    &mut v,
-                    &mut ge,
-                    &mut gi,
-                    &mut r,
-                    &mut ie,
-                    &mut ii,
-                    &[0.0],
-                    &mut flag,
-                );
-                if brian {
-                    rge = rge * pe + we;
-                    rgi = rgi * pi + wi;
-                }
-                let (me, mi) = (rge * mean(p.tau_syn_ex_ms), rgi * mean(p.tau_syn_in_ms));
+        let mean = |tau: f64| tau / h * (1.0 - (-h / tau).exp());
+        let decay = |tau: f64| (-h / tau).exp();
+        check_against_scalar(
+            &p,
+            (decay(p.tau_syn_ex_ms), decay(p.tau_syn_in_ms)),
+            |v, ge, gi| {
+                let (me, mi) = (ge * mean(p.tau_syn_ex_ms), gi * mean(p.tau_syn_in_ms));
                 let g = p.g_l_ns + me + mi;
                 let v_inf = (p.g_l_ns * p.e_l_mv + me * p.e_ex_mv + mi * p.e_in_mv + p.i_e_pa) / g;
                 let z = h * g / p.c_m_pf;
-                if rr > 0 {
-                    rr -= 1;
-                } else {
-                    let t = 1.0 + z + z * z / 2.0 + z * z * z / 6.0 + z * z * z * z / 24.0;
-                    rv = v_inf + (rv - v_inf) / t;
-                }
-                if !brian {
-                    rge = rge * pe + we;
-                    rgi = rgi * pi + wi;
-                }
-                let spike = rv >= p.v_th_mv;
-                if spike {
-                    rv = p.v_reset_mv;
-                    rr = ref_steps;
-                    spikes += 1;
-                }
-                assert_eq!(flag[0] != 0, spike, "{order:?}: step {t}");
-                assert!(
-                    (v[0] - rv).abs() < 1e-9,
-                    "{order:?}: step {t}: {} vs {rv}",
-                    v[0]
-                );
-            }
-            assert!(spikes > 20, "{order:?}: {spikes} spikes");
-        }
+                let t = 1.0 + z + z * z / 2.0 + z * z * z / 6.0 + z * z * z * z / 24.0;
+                v_inf + (v - v_inf) / t
+            },
+        );
         let nest = LifCondExpParams {
             i_e_pa: 300.0,
             integration: CondIntegration::Pade,

@@ -936,9 +936,11 @@ pub const MAX_THREADS: usize = 4096;
 /// Euler for versions 1 and 2).
 const VERSION: u32 = 3;
 
-/// [`DiehlCookConfig`] as format version 2 stored it (no `integration`).
+/// The fields of [`DiehlCookConfig`] that every format version stored, up to `tau_theta_ms`.
+/// Postcard writes a struct as its fields one after the other, so an older body decodes as
+/// these parts in order with what its version added in between ([`DiehlCookOld`]).
 #[derive(Deserialize)]
-struct ConfigV2 {
+struct ConfigHead {
     n_neurons: usize,
     dt_ms: f64,
     present_ms: f64,
@@ -953,7 +955,12 @@ struct ConfigV2 {
     tau_gi_ms: f64,
     theta_plus_mv: f64,
     tau_theta_ms: f64,
-    theta_rest_offset_mv: f64,
+}
+
+/// The fields of [`DiehlCookConfig`] every format version stored after `tau_theta_ms` (and,
+/// from version 2, `theta_rest_offset_mv`).
+#[derive(Deserialize)]
+struct ConfigTail {
     exc_spike_block_ms: f64,
     w_ei: f64,
     w_ie: f64,
@@ -965,10 +972,17 @@ struct ConfigV2 {
     threads: usize,
 }
 
-/// [`DiehlCook`] as format version 2 stored it.
+/// A configuration of format version 1 (`head`, `tail`) or 2 (`head`, `theta_rest_offset_mv`,
+/// `tail`); neither stored `integration`.
 #[derive(Deserialize)]
-struct DiehlCookV2 {
-    cfg: ConfigV2,
+struct ConfigV1(ConfigHead, ConfigTail);
+#[derive(Deserialize)]
+struct ConfigV2(ConfigHead, f64, ConfigTail);
+
+/// [`DiehlCook`] as format versions 1 and 2 stored it, with their configuration `C`.
+#[derive(Deserialize)]
+struct DiehlCookOld<C> {
+    cfg: C,
     n_inputs: usize,
     shape: (usize, usize),
     n_classes: usize,
@@ -977,143 +991,73 @@ struct DiehlCookV2 {
     assignments: Vec<Option<u8>>,
     samples_seen: u64,
     epochs: u32,
+}
+
+/// The configuration an older body was trained with: its fields, the threshold offset it
+/// stored (0 for version 1) and exponential Euler (the only scheme before version 3).
+fn old_config(h: ConfigHead, theta_rest_offset_mv: f64, t: ConfigTail) -> DiehlCookConfig {
+    DiehlCookConfig {
+        n_neurons: h.n_neurons,
+        dt_ms: h.dt_ms,
+        present_ms: h.present_ms,
+        rest_ms: h.rest_ms,
+        max_rate_hz: h.max_rate_hz,
+        rate_boost_hz: h.rate_boost_hz,
+        min_spikes: h.min_spikes,
+        max_boosts: h.max_boosts,
+        exc: h.exc,
+        inh: h.inh,
+        tau_ge_ms: h.tau_ge_ms,
+        tau_gi_ms: h.tau_gi_ms,
+        theta_plus_mv: h.theta_plus_mv,
+        tau_theta_ms: h.tau_theta_ms,
+        theta_rest_offset_mv,
+        exc_spike_block_ms: t.exc_spike_block_ms,
+        w_ei: t.w_ei,
+        w_ie: t.w_ie,
+        w_init_scale: t.w_init_scale,
+        norm_sum: t.norm_sum,
+        stdp: t.stdp,
+        lr_schedule: t.lr_schedule,
+        seed: t.seed,
+        threads: t.threads,
+        integration: CondIntegration::ExponentialEuler,
+    }
+}
+
+/// Decodes an older body whose configuration is `C`, turned into the current one by `cfg`.
+fn decode_old<C: serde::de::DeserializeOwned>(
+    body: &[u8],
+    cfg: impl FnOnce(C) -> DiehlCookConfig,
+) -> Result<DiehlCook, String> {
+    let m = match postcard::take_from_bytes::<DiehlCookOld<C>>(body) {
+        Ok((m, [])) => m,
+        Ok((_, rest)) => return Err(format!("{} unexpected bytes after the body", rest.len())),
+        Err(e) => return Err(format!("decoding: {e}")),
+    };
+    Ok(DiehlCook {
+        cfg: cfg(m.cfg),
+        n_inputs: m.n_inputs,
+        shape: m.shape,
+        n_classes: m.n_classes,
+        weights: m.weights,
+        theta_mv: m.theta_mv,
+        assignments: m.assignments,
+        samples_seen: m.samples_seen,
+        epochs: m.epochs,
+    })
+}
+
+/// Decodes a format version 1 body (also the legacy `SNNSTDPW` payload): no threshold offset.
+fn decode_v1(body: &[u8]) -> Result<DiehlCook, String> {
+    decode_old(body, |ConfigV1(h, t)| old_config(h, 0.0, t))
 }
 
 /// Decodes a format version 2 body: trained with exponential Euler.
 fn decode_v2(body: &[u8]) -> Result<DiehlCook, String> {
-    let m = match postcard::take_from_bytes::<DiehlCookV2>(body) {
-        Ok((m, [])) => m,
-        Ok((_, rest)) => return Err(format!("{} unexpected bytes after the body", rest.len())),
-        Err(e) => return Err(format!("decoding: {e}")),
-    };
-    let c = m.cfg;
-    Ok(DiehlCook {
-        cfg: DiehlCookConfig {
-            n_neurons: c.n_neurons,
-            dt_ms: c.dt_ms,
-            present_ms: c.present_ms,
-            rest_ms: c.rest_ms,
-            max_rate_hz: c.max_rate_hz,
-            rate_boost_hz: c.rate_boost_hz,
-            min_spikes: c.min_spikes,
-            max_boosts: c.max_boosts,
-            exc: c.exc,
-            inh: c.inh,
-            tau_ge_ms: c.tau_ge_ms,
-            tau_gi_ms: c.tau_gi_ms,
-            theta_plus_mv: c.theta_plus_mv,
-            tau_theta_ms: c.tau_theta_ms,
-            theta_rest_offset_mv: c.theta_rest_offset_mv,
-            exc_spike_block_ms: c.exc_spike_block_ms,
-            w_ei: c.w_ei,
-            w_ie: c.w_ie,
-            w_init_scale: c.w_init_scale,
-            norm_sum: c.norm_sum,
-            stdp: c.stdp,
-            lr_schedule: c.lr_schedule,
-            seed: c.seed,
-            threads: c.threads,
-            integration: CondIntegration::ExponentialEuler,
-        },
-        n_inputs: m.n_inputs,
-        shape: m.shape,
-        n_classes: m.n_classes,
-        weights: m.weights,
-        theta_mv: m.theta_mv,
-        assignments: m.assignments,
-        samples_seen: m.samples_seen,
-        epochs: m.epochs,
-    })
+    decode_old(body, |ConfigV2(h, offset, t)| old_config(h, offset, t))
 }
 
-/// [`DiehlCookConfig`] as format version 1 stored it (no `theta_rest_offset_mv`).
-#[derive(Deserialize)]
-struct ConfigV1 {
-    n_neurons: usize,
-    dt_ms: f64,
-    present_ms: f64,
-    rest_ms: f64,
-    max_rate_hz: f64,
-    rate_boost_hz: f64,
-    min_spikes: u32,
-    max_boosts: u32,
-    exc: CondLif,
-    inh: CondLif,
-    tau_ge_ms: f64,
-    tau_gi_ms: f64,
-    theta_plus_mv: f64,
-    tau_theta_ms: f64,
-    exc_spike_block_ms: f64,
-    w_ei: f64,
-    w_ie: f64,
-    w_init_scale: f64,
-    norm_sum: Option<f64>,
-    stdp: TripletParams,
-    lr_schedule: LrSchedule,
-    seed: u64,
-    threads: usize,
-}
-
-/// [`DiehlCook`] as format version 1 stored it.
-#[derive(Deserialize)]
-struct DiehlCookV1 {
-    cfg: ConfigV1,
-    n_inputs: usize,
-    shape: (usize, usize),
-    n_classes: usize,
-    weights: Vec<f32>,
-    theta_mv: Vec<f64>,
-    assignments: Vec<Option<u8>>,
-    samples_seen: u64,
-    epochs: u32,
-}
-
-/// Decodes a format version 1 body (also the legacy `SNNSTDPW` payload).
-fn decode_v1(body: &[u8]) -> Result<DiehlCook, String> {
-    let m = match postcard::take_from_bytes::<DiehlCookV1>(body) {
-        Ok((m, [])) => m,
-        Ok((_, rest)) => return Err(format!("{} unexpected bytes after the body", rest.len())),
-        Err(e) => return Err(format!("decoding: {e}")),
-    };
-    let c = m.cfg;
-    Ok(DiehlCook {
-        cfg: DiehlCookConfig {
-            n_neurons: c.n_neurons,
-            dt_ms: c.dt_ms,
-            present_ms: c.present_ms,
-            rest_ms: c.rest_ms,
-            max_rate_hz: c.max_rate_hz,
-            rate_boost_hz: c.rate_boost_hz,
-            min_spikes: c.min_spikes,
-            max_boosts: c.max_boosts,
-            exc: c.exc,
-            inh: c.inh,
-            tau_ge_ms: c.tau_ge_ms,
-            tau_gi_ms: c.tau_gi_ms,
-            theta_plus_mv: c.theta_plus_mv,
-            tau_theta_ms: c.tau_theta_ms,
-            theta_rest_offset_mv: 0.0,
-            exc_spike_block_ms: c.exc_spike_block_ms,
-            w_ei: c.w_ei,
-            w_ie: c.w_ie,
-            w_init_scale: c.w_init_scale,
-            norm_sum: c.norm_sum,
-            stdp: c.stdp,
-            lr_schedule: c.lr_schedule,
-            seed: c.seed,
-            threads: c.threads,
-            integration: CondIntegration::ExponentialEuler,
-        },
-        n_inputs: m.n_inputs,
-        shape: m.shape,
-        n_classes: m.n_classes,
-        weights: m.weights,
-        theta_mv: m.theta_mv,
-        assignments: m.assignments,
-        samples_seen: m.samples_seen,
-        epochs: m.epochs,
-    })
-}
 /// The signature of weight files written before the shared frame format (still readable).
 const LEGACY_MAGIC: &[u8; 8] = b"SNNSTDPW";
 
