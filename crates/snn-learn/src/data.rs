@@ -197,18 +197,36 @@ pub fn parse_idx(bytes: &[u8], origin: &Path) -> Result<Idx, DataError> {
     })
 }
 
-/// Reads a whole file, gunzipping it when its name ends in `.gz`.
+/// Largest decompressed `.gz` dataset file read: 4 GiB (MNIST's training images are 47 MB), a
+/// bound on what a corrupt or hostile archive can make us allocate.
+pub const MAX_GUNZIPPED_BYTES: u64 = 4 << 30;
+
+/// Reads a whole file, gunzipping it when its name ends in `.gz`. A special file (`/dev/zero`, a
+/// pipe) is read up to `snn_types::file::MAX_SPECIAL_FILE_BYTES` and a gzip stream decompressed
+/// up to [`MAX_GUNZIPPED_BYTES`]: beyond, an error instead of filling memory.
 pub fn read_maybe_gz(path: &Path) -> Result<Vec<u8>, DataError> {
-    let io = |error| DataError::Io {
-        path: path.display().to_string(),
-        error,
-    };
-    let raw = std::fs::read(path).map_err(io)?;
+    let raw = snn_types::file::read(path).map_err(|e| match e {
+        snn_types::file::FileError::Io { error, .. } => DataError::Io {
+            path: path.display().to_string(),
+            error,
+        },
+        other => fmt_err(path, other.to_string()),
+    })?;
     if path.extension().is_some_and(|e| e == "gz") {
         let mut out = Vec::new();
         flate2::read::GzDecoder::new(&raw[..])
+            .take(MAX_GUNZIPPED_BYTES + 1)
             .read_to_end(&mut out)
             .map_err(|e| fmt_err(path, format!("not a valid gzip file: {e}")))?;
+        if out.len() as u64 > MAX_GUNZIPPED_BYTES {
+            return Err(fmt_err(
+                path,
+                format!(
+                    "decompresses to more than {} GiB, the limit for a dataset file",
+                    MAX_GUNZIPPED_BYTES >> 30
+                ),
+            ));
+        }
         Ok(out)
     } else {
         Ok(raw)

@@ -65,15 +65,12 @@ pub fn read_file(path: &Path) -> Result<NirGraph, NirError> {
         path: path.display().to_string(),
         message: m,
     };
-    let len = std::fs::metadata(path)
-        .map_err(|e| io(e.to_string()))?
-        .len();
-    if len > MAX_FILE_BYTES {
-        return Err(io(format!(
-            "{len} bytes; at most {MAX_FILE_BYTES} are read"
-        )));
-    }
-    let bytes = std::fs::read(path).map_err(|e| io(e.to_string()))?;
+    // A larger regular file is refused before reading; a special file (`/dev/zero`, a pipe) is
+    // read until it ends or passes the limit, so an endless one cannot fill memory.
+    let bytes = snn_types::file::read_limited(path, MAX_FILE_BYTES).map_err(|e| match e {
+        snn_types::file::FileError::Io { error, .. } => io(error.to_string()),
+        other => io(other.to_string()),
+    })?;
     read_bytes(bytes).map_err(|e| io(e.to_string()))
 }
 

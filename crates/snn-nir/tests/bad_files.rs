@@ -286,3 +286,17 @@ fn snntorch_rleaky_inlined_subgraph_imports_as_a_recurrent_projection() {
     assert_eq!(spec.projections[1].source, spec.projections[1].target);
     assert_eq!(spec.readout.as_ref().unwrap().population, "1.lif");
 }
+
+/// An endless special file is read up to the limit and refused with an error naming it, not
+/// read until memory runs out.
+#[cfg(unix)]
+#[test]
+fn an_endless_file_is_refused_at_the_limit() {
+    let e = snn_nir::read_file(Path::new("/dev/zero"))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("/dev/zero") && e.contains("larger than 1024 MiB"),
+        "{e}"
+    );
+}

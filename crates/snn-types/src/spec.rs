@@ -755,9 +755,17 @@ impl NetworkSpec {
 
     /// Parses a spec from JSON text (not yet validated).
     pub fn from_json_str(text: &str) -> Result<Self, SpecError> {
-        serde_json::from_str(text).map_err(|e| SpecError::Parse {
-            origin: "<json>".into(),
-            message: short_lines(&e.to_string()),
+        serde_json::from_str(text).map_err(|e| {
+            let path = json_path_at(text, json_offset(text, e.line(), e.column()));
+            let place = if path.is_empty() {
+                String::new()
+            } else {
+                format!(" (in `{path}`)")
+            };
+            SpecError::Parse {
+                origin: "<json>".into(),
+                message: short_lines(&format!("{e}{place}")),
+            }
         })
     }
 
@@ -916,6 +924,82 @@ impl NetworkSpec {
 
 /// A parser's message with every line cut to [`MESSAGE_LINE_CHARS`] characters: parsers quote
 /// the offending line, which in a generated or damaged file can be megabytes long.
+/// The byte index of 1-based `line` and `column` (serde_json's error position: the last byte
+/// it read) in `text`.
+fn json_offset(text: &str, line: usize, column: usize) -> usize {
+    let start: usize = text
+        .split_inclusive('\n')
+        .take(line.saturating_sub(1))
+        .map(str::len)
+        .sum();
+    (start + column).saturating_sub(1).min(text.len())
+}
+
+/// Where byte `offset` of JSON `text` lies, as a field path (`populations[1].neuron.tau_m_ms`),
+/// from a scan of the text before it: object keys and array indices of the values being read
+/// there. Empty at the top level. At a closing brace or bracket, the path of that object or
+/// array (serde reports there what concerns the whole value: a missing field, a wrong length,
+/// any field of a tagged value such as `neuron`, which it reads whole first). For error
+/// messages (serde_json gives a line and a column).
+fn json_path_at(text: &str, offset: usize) -> String {
+    enum Frame {
+        Object(Option<String>),
+        Array(usize),
+    }
+    let b = text.as_bytes();
+    let end = offset.min(b.len());
+    let mut stack: Vec<Frame> = Vec::new();
+    let mut last_string: Option<String> = None;
+    let mut i = 0;
+    while i < end {
+        match b[i] {
+            b'"' => {
+                let start = i + 1;
+                i += 1;
+                while i < b.len() && b[i] != b'"' {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                last_string = text.get(start..i.min(b.len())).map(str::to_string);
+            }
+            b'{' => stack.push(Frame::Object(None)),
+            b'[' => stack.push(Frame::Array(0)),
+            b'}' | b']' => {
+                stack.pop();
+            }
+            b':' => {
+                if let Some(Frame::Object(key)) = stack.last_mut() {
+                    *key = last_string.take();
+                }
+            }
+            b',' => match stack.last_mut() {
+                Some(Frame::Array(n)) => *n += 1,
+                Some(Frame::Object(key)) => *key = None,
+                None => {}
+            },
+            _ => {}
+        }
+        i += 1;
+    }
+    let closing = matches!(b.get(end), Some(b'}' | b']'));
+    let mut path = String::new();
+    for (k, frame) in stack.iter().enumerate() {
+        if closing && k + 1 == stack.len() {
+            break;
+        }
+        match frame {
+            Frame::Object(Some(key)) => {
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(key);
+            }
+            Frame::Object(None) => break,
+            Frame::Array(n) => path.push_str(&format!("[{n}]")),
+        }
+    }
+    path
+}
+
 fn short_lines(message: &str) -> String {
     message
         .lines()

@@ -47,6 +47,27 @@ fn the_input_model_refuses_fields() {
     );
 }
 
+/// JSON parse errors name the field's path, not only serde_json's line and column.
+#[test]
+fn json_errors_name_the_field_path() {
+    let j = "{\"dt_ms\": 0.1, \"populations\": [\n  {\"name\": \"a\", \"size\": 3, \"neuron\": {\"model\": \"input\"}},\n  {\"name\": \"b\", \"size\": 2, \"neuron\": {\"model\": \"lif_exp\", \"tau_m_ms\": \"ten\"}}\n]}";
+    let e = NetworkSpec::from_json_str(j).unwrap_err().to_string();
+    // A population holds a tagged value (`neuron`), so serde reads it whole before its fields:
+    // the error names the population (and serde's message the value).
+    assert!(e.contains("(in `populations[1]`)"), "{e}");
+    assert!(e.contains("line 3"), "{e}");
+    let j = "{\"dt_ms\": 0.1, \"populations\": [{\"name\": \"a\", \"size\": 3, \"neuron\": {\"model\": \"input\"}}],\n \"projections\": [{\"source\": \"a\", \"target\": \"a\", \"weight\": 1.0, \"delay_ms\": [1]}]}";
+    let e = NetworkSpec::from_json_str(j).unwrap_err().to_string();
+    assert!(e.contains("(in `projections[0].delay_ms`)"), "{e}");
+    let j = r#"{"dt_ms": "x", "populations": []}"#;
+    let e = NetworkSpec::from_json_str(j).unwrap_err().to_string();
+    assert!(e.contains("(in `dt_ms`)"), "{e}");
+    // A key with an escaped quote and brackets inside strings do not confuse the path.
+    let j = r#"{"dt_ms": 0.1, "populations": [{"name": "a[\"{", "size": -1, "neuron": {"model": "input"}}]}"#;
+    let e = NetworkSpec::from_json_str(j).unwrap_err().to_string();
+    assert!(e.contains("(in `populations[0].size`)"), "{e}");
+}
+
 #[test]
 fn value_specs_name_the_field_and_what_was_expected() {
     let e = parse_err(&format!(
