@@ -1093,7 +1093,7 @@ impl Network {
     pub fn set_plasticity(
         &mut self,
         j: usize,
-        rule: Box<dyn Plasticity>,
+        mut rule: Box<dyn Plasticity>,
     ) -> Result<(), BuildError> {
         if self.ranks > 1 {
             return Err(BuildError::Request(format!(
@@ -1115,6 +1115,7 @@ impl Network {
         // Rules see plain target indices.
         pr.unpack_delays();
         let (col_ptr, col_src, col_syn) = pr.transpose_index();
+        rule.set_strict_rows(rows_are_strict(pr));
         self.plastic[j] = Some(rule);
         self.plastic_cols[j] = Some(ColIndex {
             col_ptr,

@@ -85,6 +85,16 @@ pub trait Plasticity: Send + Any {
         weights: &mut [f32],
     );
 
+    /// Called by the engine when the rule is attached to a projection: whether every row of it
+    /// lists its targets in strictly increasing order (no target twice). A row passed to
+    /// [`on_pre`](Self::on_pre) whose last target is then `len - 1` above its first is
+    /// contiguous (`first, first + 1, ...`), which a rule may use without reading the targets.
+    /// Replicas made by [`fork`](Self::fork) keep what their original was told. The default
+    /// ignores it.
+    fn set_strict_rows(&mut self, strict: bool) {
+        let _ = strict;
+    }
+
     /// A replica of this rule with the same state, to run in one thread of a multi-threaded run,
     /// or `None` (the default) when the rule cannot be split: it is then called on the
     /// coordinating thread.

@@ -213,6 +213,9 @@ pub struct TripletStdp {
     dense: Vec<f64>,
     dense_step: Option<Step>,
     cache_step: Option<Step>,
+    /// The engine's word that every row is strictly increasing
+    /// ([`Plasticity::set_strict_rows`]): a row spanning `len` targets is then contiguous.
+    strict_rows: bool,
 }
 
 /// A pre spike depresses its row densely (one straight pass over the row, which vectorises)
@@ -221,7 +224,9 @@ pub struct TripletStdp {
 const DENSE_ABOVE: usize = 8;
 
 /// Whether `targets` are `first, first + 1, ...` (a contiguous, strictly increasing row): one
-/// pass of integer ORs, which vectorises, and no wrap past `u32::MAX`.
+/// pass of integer ORs, which vectorises, and no wrap past `u32::MAX`. (The rule itself takes
+/// the engine's word, [`Plasticity::set_strict_rows`], and reads only the ends; this checks
+/// that word in debug builds.)
 fn is_contiguous(targets: &[u32]) -> bool {
     let (Some(&first), Some(&last)) = (targets.first(), targets.last()) else {
         return true;
@@ -278,6 +283,7 @@ impl TripletStdp {
             dense: Vec::new(),
             dense_step: None,
             cache_step: None,
+            strict_rows: false,
         })
     }
 
@@ -349,6 +355,16 @@ impl TripletStdp {
                 (lo, lo + targets[lo..].partition_point(|&t| t == i))
             };
             for w in &mut weights[lo..hi] {
+                *w = self.p.bounds.clip(*w as f64 - f * o1);
+            }
+        }
+    }
+
+    /// [`depress_sparse`](Self::depress_sparse) for a contiguous row `first, first + 1, ...`
+    /// ([`is_contiguous`]), target by target from the cache without reading the targets.
+    fn depress_contiguous(&self, f: f64, first: u32, weights: &mut [f32]) {
+        for &(i, o1) in &self.cache {
+            if let Some(w) = weights.get_mut(i.wrapping_sub(first) as usize) {
                 *w = self.p.bounds.clip(*w as f64 - f * o1);
             }
         }
@@ -475,10 +491,19 @@ impl Plasticity for TripletStdp {
             if self.cache_step != Some(step) {
                 self.refresh_cache(step);
             }
-            if self.cache.len() * DENSE_ABOVE > targets.len() && is_contiguous(targets) {
-                self.depress_dense(step, f, targets[0], weights);
-            } else {
+            let (first, n) = (targets[0], targets.len());
+            // Strict rows spanning `n` targets are contiguous: the synapse onto `i` sits at
+            // `i - first`, and the targets need not be read (a cache miss per target on large
+            // projections such as Diehl & Cook's 784 x N input).
+            let contiguous =
+                self.strict_rows && targets[n - 1].checked_sub(first) == Some(n as u32 - 1);
+            debug_assert!(!contiguous || is_contiguous(targets));
+            if !contiguous {
                 self.depress_sparse(f, targets, weights);
+            } else if self.cache.len() * DENSE_ABOVE > n {
+                self.depress_dense(step, f, first, weights);
+            } else {
+                self.depress_contiguous(f, first, weights);
             }
         }
         self.bump_pre(pre as usize, step);
@@ -501,6 +526,10 @@ impl Plasticity for TripletStdp {
 
     fn fork(&self) -> Option<Box<dyn Plasticity>> {
         Some(Box::new(self.clone()))
+    }
+
+    fn set_strict_rows(&mut self, strict: bool) {
+        self.strict_rows = strict;
     }
 
     /// Potentiation of a synapse needs its `r1` (presynaptic), its weight and the factor of
@@ -591,9 +620,9 @@ mod tests {
         assert!(!is_contiguous(&[u32::MAX, 0]));
     }
 
-    /// A contiguous row's dense depression gives the target-by-target weights bit for bit,
-    /// whatever the targets' traces (several ages, some never fired) and the weights (0, -0,
-    /// subnormal, at the bounds, NaN), for rows that start anywhere.
+    /// A contiguous row's dense and contiguous depressions give the target-by-target weights bit
+    /// for bit, whatever the targets' traces (several ages, some never fired) and the weights (0,
+    /// -0, subnormal, at the bounds, NaN), for rows that start anywhere.
     #[test]
     fn dense_depression_gives_the_sparse_weights() {
         let n = 40;
@@ -623,11 +652,13 @@ mod tests {
                 let w: Vec<f32> = (0..len)
                     .map(|k| specials[(k * 7 + first as usize) % specials.len()])
                     .collect();
-                let (mut a, mut b) = (w.clone(), w);
+                let (mut a, mut b, mut c) = (w.clone(), w.clone(), w);
                 rule.depress_sparse(f, &targets, &mut a);
                 rule.depress_dense(step, f, first, &mut b);
+                rule.depress_contiguous(f, first, &mut c);
                 let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
-                assert_eq!(bits(&a), bits(&b), "f {f}, row {first}..+{len}");
+                assert_eq!(bits(&a), bits(&b), "dense: f {f}, row {first}..+{len}");
+                assert_eq!(bits(&a), bits(&c), "contiguous: f {f}, row {first}..+{len}");
             }
         }
     }
