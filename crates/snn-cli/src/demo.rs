@@ -70,6 +70,10 @@ pub struct DemoArgs {
     /// Seed of every random stream.
     #[arg(long, default_value_t = 1)]
     seed: u64,
+    /// Memory budget (e.g. 512M, 8G; default: the memory available): a `--hidden` or `--steps`
+    /// whose training does not fit is refused before anything is written.
+    #[arg(long, value_name = "SIZE", value_parser = crate::budget::parse_max_memory)]
+    max_memory: Option<u64>,
     /// Print the result as one JSON object on stdout.
     #[arg(long)]
     json: bool,
@@ -115,6 +119,39 @@ fn say(json: bool, text: String) -> Result<()> {
 /// still not fit, which the chip step then reports.
 const MIN_DEMO_AXON_TYPES: u32 = 16;
 
+/// Batch size of both networks' training.
+const DEMO_BATCH: usize = 64;
+
+/// The SNN's configuration: `64-hidden-10` (or [`CONV_ARCH`]), spike-count readout, reset to
+/// zero as on Loihi.
+fn snn_config(a: &DemoArgs) -> Result<ModelConfig> {
+    let mut cfg = ModelConfig::feed_forward(64, &[a.hidden], 10, a.steps);
+    if a.conv {
+        let parsed = snn_learn::arch::parse(CONV_ARCH, [1, 8, 8])
+            .map_err(|e| anyhow::anyhow!("the demo's architecture: {e}"))?;
+        cfg.hidden = parsed.hidden;
+        cfg.input_shape = Some([1, 8, 8]);
+    }
+    cfg.readout = snn_learn::model::Readout::SpikeCount;
+    // Loihi's neuron resets to zero (it has no reset by subtraction), so train that way.
+    cfg.reset = snn_types::ResetMode::Zero;
+    Ok(cfg)
+}
+
+/// Bytes the `64-hidden-10` ANN's training takes (weights and biases with gradients and two
+/// Adam moments, `f32`, and a batch of hidden activations and their gradients, `f64`), or
+/// `u64::MAX` when that overflows.
+fn ann_train_bytes(hidden: usize) -> u64 {
+    let h = hidden as u64;
+    let params = h.checked_mul(64 + 1 + 10).and_then(|p| p.checked_add(10));
+    let acts = h.checked_mul(DEMO_BATCH as u64 * 2 * 8);
+    params
+        .and_then(|p| p.checked_mul(4 * 4))
+        .zip(acts)
+        .and_then(|(p, a)| p.checked_add(a))
+        .unwrap_or(u64::MAX)
+}
+
 /// Runs `snn demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
     for (flag, v) in [
@@ -143,6 +180,16 @@ pub fn run(a: DemoArgs) -> Result<()> {
             a.arch
         )));
     }
+    // Both networks fit in memory, checked before anything is written or allocated.
+    let cfg = snn_config(&a)?;
+    let budget = crate::budget::budget(a.max_memory);
+    cfg.check_train_memory(DEMO_BATCH, a.threads, &budget)?;
+    let ann_bytes = ann_train_bytes(a.hidden);
+    budget.check_parts(
+        format!("training the 64-{}-10 ANN (batch {DEMO_BATCH})", a.hidden),
+        ann_bytes,
+        "parameters, Adam moments, gradients, activations",
+    )?;
     // Every file of the run can be written, checked before the training starts.
     if a.out.is_file() {
         return Err(crate::usage::usage(format!(
@@ -175,24 +222,14 @@ pub fn run(a: DemoArgs) -> Result<()> {
     )?;
 
     // 2. The SNN, trained with surrogate gradients.
-    let mut cfg = ModelConfig::feed_forward(64, &[a.hidden], 10, a.steps);
-    if a.conv {
-        let parsed = snn_learn::arch::parse(CONV_ARCH, [1, 8, 8])
-            .map_err(|e| anyhow::anyhow!("the demo's architecture: {e}"))?;
-        cfg.hidden = parsed.hidden;
-        cfg.input_shape = Some([1, 8, 8]);
-    }
     let snn_name = if a.conv {
         format!("{CONV_ARCH} (1x8x8 input)")
     } else {
         format!("64-{}-10", a.hidden)
     };
-    cfg.readout = snn_learn::model::Readout::SpikeCount;
-    // Loihi's neuron resets to zero (it has no reset by subtraction), so train that way.
-    cfg.reset = snn_types::ResetMode::Zero;
     let mut tc = TrainConfig::recipe(a.epochs, a.seed);
     tc.lr = if a.conv { 5e-3 } else { 2e-3 };
-    tc.batch_size = 64;
+    tc.batch_size = DEMO_BATCH;
     tc.encoding = enc;
     tc.optimizer = OptimizerKind::Adam {
         beta1: 0.9,

@@ -91,7 +91,8 @@ pub struct EncodeArgs {
         long,
         value_name = "X",
         default_value_t = 0.0,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = crate::usage::parse_f32
     )]
     min: f32,
     /// Raw value mapped to intensity 1.
@@ -99,7 +100,8 @@ pub struct EncodeArgs {
         long,
         value_name = "X",
         default_value_t = 16.0,
-        allow_negative_numbers = true
+        allow_negative_numbers = true,
+        value_parser = crate::usage::parse_f32
     )]
     max: f32,
     /// Time steps to encode over (default 100; delta uses one step per input value instead).
@@ -158,12 +160,13 @@ fn parse_row(line: &str, what: &str) -> Result<Vec<f32>> {
         .enumerate()
         .map(|(i, cell)| {
             let cell = cell.trim();
-            cell.parse::<f32>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .with_context(|| {
-                    format!("{what}, column {}: '{cell}' is not a finite number", i + 1)
-                })
+            match crate::usage::f32_of(cell) {
+                Ok(v) if v.is_finite() => Ok(v),
+                Err(why) if why == crate::usage::BEYOND_F32 => {
+                    anyhow::bail!("{what}, column {}: '{cell}' {why}", i + 1)
+                }
+                _ => anyhow::bail!("{what}, column {}: '{cell}' is not a finite number", i + 1),
+            }
         })
         .collect()
 }

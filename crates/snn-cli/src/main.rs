@@ -270,6 +270,11 @@ fn negative_count_message(e: &clap::Error) -> Option<String> {
         text(ContextKind::InvalidArg)?,
         text(ContextKind::InvalidValue)?,
     );
+    // Options that take negative numbers but not that one (`--min=-1e308`, beyond f32) keep
+    // their parser's words.
+    if std::error::Error::source(e).is_some_and(|s| s.to_string().contains(usage::BEYOND_F32)) {
+        return None;
+    }
     let negative = value.starts_with('-') && value[1..].parse::<f64>().is_ok();
     negative.then(|| format!("invalid value '{value}' for '{arg}': must not be negative"))
 }

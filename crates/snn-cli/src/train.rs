@@ -32,7 +32,7 @@ pub struct TrainArgs {
     #[arg(long, value_name = "DIR")]
     data: Option<PathBuf>,
     /// Hidden layer sizes, comma-separated (e.g. 1000 or 500,300) [default: 1000].
-    #[arg(long, value_delimiter = ',')]
+    #[arg(long, value_delimiter = ',', action = clap::ArgAction::Set)]
     hidden: Option<Vec<usize>>,
     /// Make every hidden layer recurrent.
     #[arg(long)]
@@ -61,13 +61,13 @@ pub struct TrainArgs {
     #[arg(long)]
     readout: Option<String>,
     /// Membrane decay per step [default: 0.95].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::usage::parse_f32)]
     beta: Option<f32>,
     /// Learning rate (Adam) [default: 0.0005].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::usage::parse_f32)]
     lr: Option<f32>,
     /// Decoupled weight decay (AdamW) [default: 0.01].
-    #[arg(long)]
+    #[arg(long, value_parser = crate::usage::parse_f32)]
     weight_decay: Option<f32>,
     /// Mini-batch size [default: 128].
     #[arg(long)]
@@ -804,7 +804,15 @@ pub fn eval(a: EvalArgs) -> Result<()> {
         return Err(crate::usage::usage("--threads must be at least 1"));
     }
     let t = checkpoint::load(&a.checkpoint)?;
-    let sets = Sets::load(&t.dataset, a.data.as_deref(), None)?;
+    // Only the test split is read (MNIST's training files need not be there).
+    let sets = match t.dataset.as_str() {
+        "mnist" | "fashion-mnist" => {
+            let dir = data::data_dir(a.data.as_deref())?;
+            let test = data::mnist_like_test(&dir, &t.dataset)?;
+            Sets::Images(test.take(0), test)
+        }
+        name => Sets::load(name, a.data.as_deref(), None)?,
+    };
     let (_, test) = sets.sources();
     let start = Instant::now();
     let (acc, preds) = t.evaluate(test.as_ref(), a.threads.max(1))?;

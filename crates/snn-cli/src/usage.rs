@@ -30,6 +30,25 @@ pub fn exit_code(e: &anyhow::Error) -> u8 {
     }
 }
 
+/// Clap parser of the options held as `f32`: a number beyond `f32`'s range (`1e308`) is an
+/// error saying so, instead of silently becoming `inf`. `inf` and `nan` as written pass, for
+/// the option's own check to refuse with the value the user typed.
+pub fn parse_f32(s: &str) -> Result<f32, String> {
+    f32_of(s).map_err(|e| format!("'{s}' {e}"))
+}
+
+/// `s` as an `f32`, or why not: not a number, or a finite number beyond `f32`'s range.
+pub fn f32_of(s: &str) -> Result<f32, &'static str> {
+    let v: f64 = s.trim().parse().map_err(|_| "is not a number")?;
+    if v.is_finite() && v.abs() > f32::MAX as f64 {
+        return Err(BEYOND_F32);
+    }
+    Ok(v as f32)
+}
+
+/// [`f32_of`]'s reason for a finite number beyond `f32`'s range.
+pub const BEYOND_F32: &str = "is beyond the range of a 32-bit float (at most 3.4e38 in magnitude)";
+
 #[cfg(test)]
 mod tests {
     use super::*;

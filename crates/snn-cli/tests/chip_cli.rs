@@ -673,6 +673,12 @@ fn probes_write_u_and_v_into_the_trace() {
     for (probe, what) in [
         ("x", "no population 'x'"),
         ("h:300", "neuron 300 is out of range: 'h' has 300 neurons"),
+        // The first index past the end, and the index as written.
+        ("h:0..100000", "neuron 300 is out of range"),
+        (
+            "h:18446744073709551615",
+            "neuron 18446744073709551615 is out of range",
+        ),
         ("in", "'in' is an input population"),
         ("h:1..x", "'x' is not a neuron index"),
     ] {

@@ -108,3 +108,38 @@ fn demo_conv_runs_a_conv_network_through_engine_and_chip() {
     );
     assert!(j["snn_chip"]["cores_used"].as_u64().unwrap() >= 1);
 }
+
+/// Sizes whose training cannot fit were a panic (capacity overflow) or an abort (a failed
+/// allocation of tens of GB); now an error before the output directory exists.
+#[test]
+fn demo_refuses_sizes_beyond_memory() {
+    let dir = scratch("demo-huge");
+    for (args, what) in [
+        (&["--hidden", "18446744073709551615"][..], "training FC"),
+        (
+            &["--hidden", "100000000", "--max-memory", "4G"],
+            "training FC",
+        ),
+        (&["--conv", "--hidden", "18446744073709551615"], "the 64-"),
+        (
+            &["--conv", "--steps", "100000", "--max-memory", "4G"],
+            "100000 steps",
+        ),
+    ] {
+        let out = Command::cargo_bin("snn")
+            .unwrap()
+            .arg("demo")
+            .args(args)
+            .args(["--epochs", "1", "--out"])
+            .arg(dir.join("d"))
+            .output()
+            .unwrap();
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {err}");
+        assert!(
+            err.contains(what) && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+        assert!(!dir.join("d").exists(), "{args:?}: nothing written");
+    }
+}

@@ -236,6 +236,24 @@ fn bad_input_gives_one_clear_error() {
         err,
         "error: --out /nonexistent/dir/r.csv: directory /nonexistent/dir does not exist\n"
     );
+    // A number beyond f32's range is said to be so (it became `inf`, then "not finite").
+    for args in [&["--max", "1e308"][..], &["--min=-1e308"]] {
+        let (code, err) = fails(args);
+        assert_eq!(code, 2, "{args:?}: {err}");
+        assert!(
+            err.contains("'1e308' is beyond the range of a 32-bit float")
+                || err.contains("'-1e308' is beyond the range of a 32-bit float"),
+            "{args:?}: {err}"
+        );
+    }
+    let dir = scratch("encode-huge-cell");
+    let csv = dir.join("huge.csv");
+    std::fs::write(&csv, "1e308,2,3\n").unwrap();
+    let (_, err) = fails(&["--csv", csv.to_str().unwrap()]);
+    assert!(
+        err.contains("column 1: '1e308' is beyond the range of a 32-bit float"),
+        "{err}"
+    );
     // Usage errors are clap's: exit code 2.
     for args in [
         &["--scheme", "morse"][..],

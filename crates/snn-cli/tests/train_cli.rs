@@ -132,6 +132,20 @@ fn bad_arguments_and_files_fail_cleanly() {
     );
     fails(&["train", "--readout", "votes"], 2, "--readout votes");
     fails(&["train", "--hidden", "0"], 2, "--hidden");
+    // A repeated --hidden built two layers; layers are comma-separated.
+    fails(
+        &["train", "--hidden", "10", "--hidden", "20"],
+        2,
+        "cannot be used multiple times",
+    );
+    // Numbers beyond f32's range became `inf` and were reported as `inf`.
+    for flag in ["--beta", "--lr", "--weight-decay"] {
+        fails(
+            &["train", flag, "1e308"],
+            2,
+            "'1e308' is beyond the range of a 32-bit float",
+        );
+    }
     fails(&["train", "--epochs", "x"], 2, "invalid value 'x'");
     fails(
         &["train", "--dataset", "mnist", "--data", "/no/such/dir"],
@@ -733,4 +747,64 @@ fn a_fresh_run_starts_its_metrics_anew() {
         "{text}"
     );
     assert!(text.contains("# my notes"), "{text}");
+}
+
+/// `eval` reads only the test split: a data directory with MNIST's two `t10k` files is enough
+/// (it used to need the training files too). A directory named like an IDX file is said to be
+/// one. Reads `$SNN_DATA` (default `../shared/data` beside the repository); skips without it.
+#[test]
+fn eval_reads_only_the_test_split() {
+    let data = std::env::var_os("SNN_DATA")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| {
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/data")
+        });
+    let mnist = data.join("mnist");
+    if !mnist.join("t10k-images-idx3-ubyte.gz").is_file() {
+        eprintln!("skipping: no MNIST under {}", data.display());
+        return;
+    }
+    let work = scratch("train-eval-test-split");
+    let ckpt = work.join("m.ckpt");
+    let out = snn()
+        .args(["train", "--dataset", "mnist", "--data"])
+        .arg(&data)
+        .args([
+            "--limit", "64", "--epochs", "1", "--hidden", "8", "--steps", "4", "--out",
+        ])
+        .arg(&ckpt)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let only_test = work.join("data");
+    std::fs::create_dir_all(only_test.join("mnist")).unwrap();
+    for f in ["t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"] {
+        std::fs::copy(mnist.join(f), only_test.join("mnist").join(f)).unwrap();
+    }
+    let out = snn()
+        .arg("eval")
+        .arg(&ckpt)
+        .arg("--data")
+        .arg(&only_test)
+        .arg("--json")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let j: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(j["test_acc"].as_f64().is_some(), "{j}");
+    // Training needs the training files: a directory in their place is named as such.
+    std::fs::create_dir_all(only_test.join("mnist/train-images-idx3-ubyte.gz")).unwrap();
+    fails(
+        &[
+            "train",
+            "--dataset",
+            "mnist",
+            "--data",
+            only_test.to_str().unwrap(),
+            "--epochs",
+            "1",
+        ],
+        1,
+        "train-images-idx3-ubyte.gz: a directory, not the IDX file",
+    );
 }

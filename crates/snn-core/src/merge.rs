@@ -64,6 +64,9 @@ pub enum MergeError {
     Write(String),
 }
 
+/// Longest line an input may have (`step,neuron` lines are under 32 bytes).
+pub const MAX_LINE_BYTES: u64 = 1024;
+
 struct Input<R> {
     name: String,
     reader: R,
@@ -81,10 +84,13 @@ impl<R: BufRead> Input<R> {
         }
     }
 
+    /// The next line into `buf`, at most [`MAX_LINE_BYTES`] (a longer one is an error, so
+    /// that a file without line breaks, such as `/dev/zero`, cannot fill memory).
     fn read_line(&mut self) -> Result<bool, MergeError> {
+        use std::io::Read;
         self.buf.clear();
-        let n = self
-            .reader
+        let n = (&mut self.reader)
+            .take(MAX_LINE_BYTES + 1)
             .read_line(&mut self.buf)
             .map_err(|e| MergeError::Read {
                 name: self.name.clone(),
@@ -92,6 +98,11 @@ impl<R: BufRead> Input<R> {
             })?;
         if n > 0 {
             self.line += 1;
+        }
+        if n as u64 > MAX_LINE_BYTES {
+            return Err(self.format(format!(
+                "line longer than {MAX_LINE_BYTES} bytes: not a spike CSV"
+            )));
         }
         Ok(n > 0)
     }
@@ -214,6 +225,17 @@ mod tests {
             &mut out,
         )?;
         Ok(String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_line_without_end_is_an_error_not_a_growing_buffer() {
+        let long = format!("step,neuron\n{}", "0".repeat(10 << 20));
+        let e = merge(&["step,neuron\n0,1\n", &long])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2: line longer than 1024 bytes"), "{e}");
+        let e = merge(&[&"x".repeat(5000)]).unwrap_err().to_string();
+        assert!(e.contains(":1: line longer than 1024 bytes"), "{e}");
     }
 
     #[test]

@@ -38,6 +38,16 @@ pub struct RateEncoder {
     p_max: f64,
 }
 
+/// A number for a message: plain when moderate, in scientific notation when very large or
+/// small (`1e308`, not 309 digits).
+fn short(x: f64) -> String {
+    if x != 0.0 && x.is_finite() && !(1e-4..1e9).contains(&x.abs()) {
+        format!("{x:e}")
+    } else {
+        format!("{x}")
+    }
+}
+
 impl RateEncoder {
     /// A rate encoder. Errors unless `max_rate_hz > 0`, `dt_ms > 0` (both finite),
     /// `steps >= 1`, and the per-step spike probability at full intensity,
@@ -56,8 +66,11 @@ impl RateEncoder {
             return Err(EncodeError::param(
                 "max_rate_hz",
                 format!(
-                    "{max_rate_hz} Hz at dt = {dt_ms} ms is a spike probability of {p} per step, above 1 (at most {} Hz at this dt)",
-                    1000.0 / dt_ms
+                    "{} Hz at dt = {} ms is a spike probability of {} per step, above 1 (at most {} Hz at this dt, or a shorter dt)",
+                    short(max_rate_hz),
+                    short(dt_ms),
+                    short(p),
+                    short(1000.0 / dt_ms)
                 ),
             ));
         }

@@ -341,35 +341,49 @@ pub fn data_dir(explicit: Option<&Path>) -> Result<PathBuf, DataError> {
     })
 }
 
+/// The IDX file `stem` (`stem.gz` or plain) in `base`; a directory of that name or a missing
+/// file is an error naming the expected path.
+fn idx_file(base: &Path, stem: &str) -> Result<PathBuf, DataError> {
+    for cand in [format!("{stem}.gz"), stem.to_string()] {
+        let p = base.join(&cand);
+        if p.is_file() {
+            return Ok(p);
+        }
+        if p.is_dir() {
+            return Err(DataError::Io {
+                path: p.display().to_string(),
+                error: std::io::Error::new(
+                    std::io::ErrorKind::InvalidInput,
+                    "a directory, not the IDX file",
+                ),
+            });
+        }
+    }
+    Err(DataError::Io {
+        path: base.join(format!("{stem}.gz")).display().to_string(),
+        error: std::io::Error::new(
+            std::io::ErrorKind::NotFound,
+            "file not found (expected the standard IDX file, plain or .gz)",
+        ),
+    })
+}
+
+/// One split of an MNIST-format dataset in `base`: its images and labels IDX files.
+fn idx_split(base: &Path, images: &str, labels: &str) -> Result<Dataset, DataError> {
+    let xp = idx_file(base, images)?;
+    let yp = idx_file(base, labels)?;
+    dataset_from_idx(&read_idx(&xp)?, &read_idx(&yp)?, 255.0, N_CLASSES, &xp, &yp)
+}
+
 /// Loads an MNIST-format dataset from `dir/<name>/` (the four standard `*-ubyte.gz` or plain
 /// files): `name` is `mnist` or `fashion-mnist`. Returns `(train, test)`.
 pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataError> {
     let base = dir.join(name);
-    let find = |stem: &str| -> Result<PathBuf, DataError> {
-        for cand in [format!("{stem}.gz"), stem.to_string()] {
-            let p = base.join(&cand);
-            if p.is_file() {
-                return Ok(p);
-            }
-        }
-        Err(DataError::Io {
-            path: base.join(format!("{stem}.gz")).display().to_string(),
-            error: std::io::Error::new(
-                std::io::ErrorKind::NotFound,
-                "file not found (expected the standard IDX file, plain or .gz)",
-            ),
-        })
-    };
-    let load = |x: &str, y: &str| -> Result<Dataset, DataError> {
-        let xp = find(x)?;
-        let yp = find(y)?;
-        dataset_from_idx(&read_idx(&xp)?, &read_idx(&yp)?, 255.0, N_CLASSES, &xp, &yp)
-    };
-    let train = load("train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
-    let test = load("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")?;
+    let train = idx_split(&base, "train-images-idx3-ubyte", "train-labels-idx1-ubyte")?;
+    let test = mnist_like_test(dir, name)?;
     if test.shape != train.shape {
         return Err(fmt_err(
-            &find("t10k-images-idx3-ubyte")?,
+            &idx_file(&base, "t10k-images-idx3-ubyte")?,
             format!(
                 "test images are {} x {} but the training images are {} x {}",
                 test.shape.0, test.shape.1, train.shape.0, train.shape.1
@@ -377,6 +391,16 @@ pub fn mnist_like(dir: &Path, name: &str) -> Result<(Dataset, Dataset), DataErro
         ));
     }
     Ok((train, test))
+}
+
+/// The test split alone of an MNIST-format dataset in `dir/<name>/` (its two `t10k-*` files;
+/// the training files need not exist): for evaluating a trained network.
+pub fn mnist_like_test(dir: &Path, name: &str) -> Result<Dataset, DataError> {
+    idx_split(
+        &dir.join(name),
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    )
 }
 
 /// A dataset loaded by name.

@@ -200,7 +200,8 @@ pub fn resolve_probes(
                 return Err(ProbeError::NeuronOutOfRange {
                     text: p.text.clone(),
                     population: pop.name.clone(),
-                    index: hi - 1,
+                    // The first index of the range past the end.
+                    index: lo.max(pop.size as u64),
                     size: pop.size,
                 });
             }
