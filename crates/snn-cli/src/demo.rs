@@ -184,11 +184,17 @@ pub fn run(a: DemoArgs) -> Result<()> {
     let cfg = snn_config(&a)?;
     let budget = crate::budget::budget(a.max_memory);
     cfg.check_train_memory(DEMO_BATCH, a.threads, &budget)?;
-    let ann_bytes = ann_train_bytes(a.hidden);
+    // The trained SNN is kept while the ANN trains: their sum must fit.
+    let snn_bytes = cfg
+        .train_memory_bytes(DEMO_BATCH, a.threads)
+        .unwrap_or(u64::MAX);
     budget.check_parts(
-        format!("training the 64-{}-10 ANN (batch {DEMO_BATCH})", a.hidden),
-        ann_bytes,
-        "parameters, Adam moments, gradients, activations",
+        format!(
+            "training the 64-{}-10 ANN (batch {DEMO_BATCH}) beside the trained SNN",
+            a.hidden
+        ),
+        ann_train_bytes(a.hidden).saturating_add(snn_bytes),
+        "the SNN's training memory plus the ANN's parameters, Adam moments, gradients, activations",
     )?;
     // Every file of the run can be written, checked before the training starts.
     if a.out.is_file() {

@@ -37,13 +37,20 @@ pub fn parse_f32(s: &str) -> Result<f32, String> {
     f32_of(s).map_err(|e| format!("'{s}' {e}"))
 }
 
-/// `s` as an `f32`, or why not: not a number, or a finite number beyond `f32`'s range.
+/// `s` as an `f32` (Rust's own `f32` parsing, so the bits are those of `s.parse::<f32>()`), or
+/// why not: not a number, or a number beyond `f32`'s range (`1e308`, `1e400`: they would be
+/// `inf`, which only `inf` or `infinity` as written may be).
 pub fn f32_of(s: &str) -> Result<f32, &'static str> {
-    let v: f64 = s.trim().parse().map_err(|_| "is not a number")?;
-    if v.is_finite() && v.abs() > f32::MAX as f64 {
+    let t = s.trim();
+    let v: f32 = t.parse().map_err(|_| "is not a number")?;
+    let written_inf = t
+        .trim_start_matches(['+', '-'])
+        .to_ascii_lowercase()
+        .starts_with("inf");
+    if v.is_infinite() && !written_inf {
         return Err(BEYOND_F32);
     }
-    Ok(v as f32)
+    Ok(v)
 }
 
 /// [`f32_of`]'s reason for a finite number beyond `f32`'s range.
@@ -61,5 +68,34 @@ mod tests {
             .unwrap_err();
         assert_eq!(exit_code(&e), 2);
         assert_eq!(exit_code(&anyhow::anyhow!("disk full")), 1);
+    }
+
+    #[test]
+    fn f32_values_are_rusts_and_out_of_range_ones_are_named() {
+        for t in [
+            "0.1",
+            "3.4028235e38",
+            "-7",
+            " 16 ",
+            "1e-50",
+            "0.30000001192092896",
+        ] {
+            assert_eq!(
+                f32_of(t).unwrap().to_bits(),
+                t.trim().parse::<f32>().unwrap().to_bits(),
+                "{t}"
+            );
+        }
+        for t in ["1e308", "-1e308", "1e400", "3.5e38"] {
+            assert_eq!(f32_of(t), Err(BEYOND_F32), "{t}");
+        }
+        assert!(f32_of("inf").unwrap().is_infinite());
+        assert!(f32_of("-Infinity").unwrap().is_infinite());
+        assert!(f32_of("NaN").unwrap().is_nan());
+        assert_eq!(f32_of("x"), Err("is not a number"));
+        assert_eq!(
+            parse_f32("1e308").unwrap_err(),
+            format!("'1e308' {BEYOND_F32}")
+        );
     }
 }

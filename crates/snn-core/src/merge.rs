@@ -64,7 +64,8 @@ pub enum MergeError {
     Write(String),
 }
 
-/// Longest line an input may have (`step,neuron` lines are under 32 bytes).
+/// Longest line an input may have, without its line break (`step,neuron` lines are under 32
+/// bytes).
 pub const MAX_LINE_BYTES: u64 = 1024;
 
 struct Input<R> {
@@ -72,6 +73,7 @@ struct Input<R> {
     reader: R,
     line: u64,
     buf: String,
+    bytes: Vec<u8>,
     last: Option<(u64, u32)>,
 }
 
@@ -84,14 +86,16 @@ impl<R: BufRead> Input<R> {
         }
     }
 
-    /// The next line into `buf`, at most [`MAX_LINE_BYTES`] (a longer one is an error, so
-    /// that a file without line breaks, such as `/dev/zero`, cannot fill memory).
+    /// The next line into `buf`, at most [`MAX_LINE_BYTES`] before its line break (a longer
+    /// one is an error, so that a file without line breaks, such as `/dev/zero`, cannot fill
+    /// memory); read as bytes, so the cut cannot fall inside a character.
     fn read_line(&mut self) -> Result<bool, MergeError> {
         use std::io::Read;
         self.buf.clear();
+        self.bytes.clear();
         let n = (&mut self.reader)
-            .take(MAX_LINE_BYTES + 1)
-            .read_line(&mut self.buf)
+            .take(MAX_LINE_BYTES + 2)
+            .read_until(b'\n', &mut self.bytes)
             .map_err(|e| MergeError::Read {
                 name: self.name.clone(),
                 reason: e.to_string(),
@@ -99,10 +103,16 @@ impl<R: BufRead> Input<R> {
         if n > 0 {
             self.line += 1;
         }
-        if n as u64 > MAX_LINE_BYTES {
+        let body = self.bytes.strip_suffix(b"\n").unwrap_or(&self.bytes);
+        let body = body.strip_suffix(b"\r").unwrap_or(body);
+        if body.len() as u64 > MAX_LINE_BYTES {
             return Err(self.format(format!(
                 "line longer than {MAX_LINE_BYTES} bytes: not a spike CSV"
             )));
+        }
+        match std::str::from_utf8(&self.bytes) {
+            Ok(text) => self.buf.push_str(text),
+            Err(_) => return Err(self.format("not UTF-8 text: not a spike CSV")),
         }
         Ok(n > 0)
     }
@@ -165,6 +175,7 @@ pub fn merge_csv<R: BufRead>(
             reader,
             line: 0,
             buf: String::new(),
+            bytes: Vec::new(),
             last: None,
         })
         .collect();
@@ -236,6 +247,16 @@ mod tests {
         assert!(e.contains(":2: line longer than 1024 bytes"), "{e}");
         let e = merge(&[&"x".repeat(5000)]).unwrap_err().to_string();
         assert!(e.contains(":1: line longer than 1024 bytes"), "{e}");
+        // The cut falls inside a two-byte character: still the length, not an encoding error.
+        let e = merge(&[&format!("step,neuron\n{}", "é".repeat(600))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2: line longer than 1024 bytes"), "{e}");
+        // Exactly 1024 bytes before the line break is within the limit (and then a bad line).
+        let e = merge(&[&format!("step,neuron\n{}\r\n", "1".repeat(1024))])
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains(":2: expected `step,neuron`"), "{e}");
     }
 
     #[test]

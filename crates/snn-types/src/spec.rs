@@ -922,8 +922,6 @@ impl NetworkSpec {
     }
 }
 
-/// A parser's message with every line cut to [`MESSAGE_LINE_CHARS`] characters: parsers quote
-/// the offending line, which in a generated or damaged file can be megabytes long.
 /// The byte index of 1-based `line` and `column` (serde_json's error position: the last byte
 /// it read) in `text`.
 fn json_offset(text: &str, line: usize, column: usize) -> usize {
@@ -1000,6 +998,8 @@ fn json_path_at(text: &str, offset: usize) -> String {
     path
 }
 
+/// A parser's message with every line cut to [`MESSAGE_LINE_CHARS`] characters: parsers quote
+/// the offending line, which in a generated or damaged file can be megabytes long.
 fn short_lines(message: &str) -> String {
     message
         .lines()

@@ -324,6 +324,9 @@ impl<R: Plasticity> Plasticity for Shared<R> {
         self.lock()
             .on_pre(step, pre, first_synapse, targets, weights)
     }
+    fn set_strict_rows(&mut self, strict: bool) {
+        self.lock().set_strict_rows(strict)
+    }
     fn on_post(
         &mut self,
         step: Step,

@@ -211,6 +211,8 @@ pub struct TripletStdp {
     /// The same values by target (0 elsewhere), for rows that take the dense path
     /// ([`dense_row_depression`]); filled with the cache when `dense_step` differs.
     dense: Vec<f64>,
+    /// The targets `dense` holds a value for (zeroed at the next fill).
+    dense_set: Vec<u32>,
     dense_step: Option<Step>,
     cache_step: Option<Step>,
     /// The engine's word that every row is strictly increasing
@@ -219,8 +221,9 @@ pub struct TripletStdp {
 }
 
 /// A pre spike depresses its row densely (one straight pass over the row, which vectorises)
-/// instead of target by target from the cache when the row is contiguous and the cache holds
-/// more than `1 / DENSE_ABOVE` of the row's targets. Both paths compute the same values.
+/// instead of target by target from the cache when the row is contiguous and the active targets
+/// (of the whole projection) outnumber `1 / DENSE_ABOVE` of the row's length. Both paths compute
+/// the same values.
 const DENSE_ABOVE: usize = 8;
 
 /// Whether `targets` are `first, first + 1, ...` (a contiguous, strictly increasing row): one
@@ -281,6 +284,7 @@ impl TripletStdp {
             is_active: vec![false; n_post],
             cache: Vec::new(),
             dense: Vec::new(),
+            dense_set: Vec::new(),
             dense_step: None,
             cache_step: None,
             strict_rows: false,
@@ -385,11 +389,19 @@ impl TripletStdp {
     }
 
     /// Writes the cache (refreshed at `step`) into `dense` by target, every other entry 0.
+    /// Work proportional to the cache, not to the targets: the entries of the previous fill are
+    /// zeroed first (`dense_set`).
     fn fill_dense(&mut self, step: Step) {
-        self.dense.clear();
-        self.dense.resize(self.o1.len(), 0.0);
+        if self.dense.len() < self.o1.len() {
+            self.dense.resize(self.o1.len(), 0.0);
+        }
+        for &i in &self.dense_set {
+            self.dense[i as usize] = 0.0;
+        }
+        self.dense_set.clear();
         for &(i, o1) in &self.cache {
             self.dense[i as usize] = o1;
+            self.dense_set.push(i);
         }
         self.dense_step = Some(step);
     }
