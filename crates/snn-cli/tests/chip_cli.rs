@@ -818,6 +818,12 @@ fn sweep_prints_a_table_json_and_plots() {
             "core.compartments=1e3",
             "--vary core.compartments=1e3: invalid type: floating point `1000.0`, expected u32",
         ),
+        // An integer beyond 64 bits is named as such (it became a float and was refused as
+        // "invalid type: floating point `18446744073709552000.0`").
+        (
+            "core.compartments=18446744073709551615",
+            "--vary core.compartments=18446744073709551615: the integer is beyond the 64-bit range",
+        ),
     ] {
         let out = snn()
             .args(["chip", "sweep", net.to_str().unwrap(), "--steps", "5"])

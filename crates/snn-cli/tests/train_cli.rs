@@ -507,7 +507,7 @@ fn models_too_large_for_memory_are_refused_before_allocating() {
         fails(
             &["train", "--arch", arch, "--limit", "1", "--epochs", "1"],
             1,
-            &format!("training {arch} (batch 128, 25 steps, 1 threads) needs about"),
+            &format!("training {arch} (batch 128, 25 steps, 1 thread) needs about"),
         );
     }
     fails(

@@ -405,10 +405,10 @@ impl ModelConfig {
             .unwrap_or(u64::MAX);
         budget.check_parts(
             format!(
-                "training {} (batch {batch_size}, {} steps, {} threads)",
+                "training {} (batch {batch_size}, {} steps, {})",
                 crate::arch::describe(self),
                 self.steps,
-                threads.max(1)
+                threads_text(threads.max(1))
             ),
             needed,
             "parameters, optimiser state, gradients, BPTT tapes",
@@ -1756,6 +1756,15 @@ pub fn argmax(z: &[f32]) -> usize {
         }
     }
     best
+}
+
+/// `"1 thread"`, `"2 threads"`: for messages.
+pub(crate) fn threads_text(k: usize) -> String {
+    if k == 1 {
+        "1 thread".into()
+    } else {
+        format!("{k} threads")
+    }
 }
 
 #[cfg(test)]

@@ -805,9 +805,10 @@ pub fn evaluate(
         .map_err(|e| TrainError::Config(format!("model: {e}")))?;
     snn_types::budget::MemoryBudget::check_system(
         format!(
-            "evaluating {} ({} steps, {k} threads)",
+            "evaluating {} ({} steps, {})",
             crate::arch::describe(&model.config),
-            model.config.steps
+            model.config.steps,
+            crate::model::threads_text(k)
         ),
         needed,
     )?;

@@ -535,7 +535,7 @@ fn training_memory_is_estimated_before_allocating() {
         .unwrap_err()
         .to_string();
     assert!(
-        e.contains("training 16777216C3-FC10 (batch 128, 25 steps, 1 threads) needs about"),
+        e.contains("training 16777216C3-FC10 (batch 128, 25 steps, 1 thread) needs about"),
         "{e}"
     );
     // Saturates instead of overflowing.
@@ -559,7 +559,7 @@ fn evaluation_refuses_a_tape_too_large_for_memory() {
     let t = Trainer::new(m, TrainConfig::recipe(1, 1)).unwrap();
     let e = t.evaluate(&test, 1).unwrap_err().to_string();
     assert!(
-        e.contains("evaluating 64C1-FC10 (1048576 steps, 1 threads) needs about"),
+        e.contains("evaluating 64C1-FC10 (1048576 steps, 1 thread) needs about"),
         "{e}"
     );
     // An ordinary model evaluates.

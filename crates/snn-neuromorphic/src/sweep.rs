@@ -199,17 +199,25 @@ pub struct Sweep {
     setups: Vec<PointSetup>,
 }
 
-/// Parses a value as a TOML scalar: integer, float, boolean, else a string.
-fn toml_scalar(v: &str) -> toml::Value {
-    if let Ok(i) = v.parse::<i64>() {
+/// Parses a value as a TOML scalar: integer, float, boolean, else a string. An integer beyond
+/// TOML's 64-bit range (`18446744073709551615`) is an error, not a float that the field then
+/// refuses under another name.
+fn toml_scalar(v: &str) -> Result<toml::Value, String> {
+    let digits = v.strip_prefix(['+', '-']).unwrap_or(v);
+    Ok(if let Ok(i) = v.parse::<i64>() {
         toml::Value::Integer(i)
+    } else if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(format!(
+            "the integer is beyond the 64-bit range (at most {})",
+            i64::MAX
+        ));
     } else if let Ok(f) = v.parse::<f64>() {
         toml::Value::Float(f)
     } else if let Ok(b) = v.parse::<bool>() {
         toml::Value::Boolean(b)
     } else {
         toml::Value::String(v.to_string())
-    }
+    })
 }
 
 /// Every input spike must name a neuron of an input population (as `Chip::inject_input`
@@ -290,7 +298,7 @@ fn set_arch_field(arch: &ArchSpec, key: &str, value: &str) -> Result<ArchSpec, S
             "'{key}' is not a scalar field (tables and lists cannot be varied)"
         )));
     }
-    table.insert(last.to_string(), toml_scalar(value));
+    table.insert(last.to_string(), toml_scalar(value).map_err(bad)?);
     let text = toml::to_string(&root).map_err(|e| bad(e.to_string()))?;
     match ArchSpec::from_toml_str(&text, "sweep") {
         Ok(a) => Ok(a),
