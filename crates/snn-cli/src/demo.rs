@@ -138,20 +138,6 @@ fn snn_config(a: &DemoArgs) -> Result<ModelConfig> {
     Ok(cfg)
 }
 
-/// Bytes the `64-hidden-10` ANN's training takes (weights and biases with gradients and two
-/// Adam moments, `f32`, and a batch of hidden activations and their gradients, `f64`), or
-/// `u64::MAX` when that overflows.
-fn ann_train_bytes(hidden: usize) -> u64 {
-    let h = hidden as u64;
-    let params = h.checked_mul(64 + 1 + 10).and_then(|p| p.checked_add(10));
-    let acts = h.checked_mul(DEMO_BATCH as u64 * 2 * 8);
-    params
-        .and_then(|p| p.checked_mul(4 * 4))
-        .zip(acts)
-        .and_then(|(p, a)| p.checked_add(a))
-        .unwrap_or(u64::MAX)
-}
-
 /// Runs `snn demo`.
 pub fn run(a: DemoArgs) -> Result<()> {
     for (flag, v) in [
@@ -180,6 +166,7 @@ pub fn run(a: DemoArgs) -> Result<()> {
             a.arch
         )));
     }
+    let (train, test) = digits();
     // Both networks fit in memory, checked before anything is written or allocated.
     let cfg = snn_config(&a)?;
     let budget = crate::budget::budget(a.max_memory);
@@ -193,7 +180,9 @@ pub fn run(a: DemoArgs) -> Result<()> {
             "training the 64-{}-10 ANN (batch {DEMO_BATCH}) beside the trained SNN",
             a.hidden
         ),
-        ann_train_bytes(a.hidden).saturating_add(snn_bytes),
+        Mlp::memory_bytes(&[64, a.hidden, 10], DEMO_BATCH, test.len())
+            .unwrap_or(u64::MAX)
+            .saturating_add(snn_bytes),
         "the SNN's training memory plus the ANN's parameters, Adam moments, gradients, activations",
     )?;
     // Every file of the run can be written, checked before the training starts.
@@ -215,7 +204,6 @@ pub fn run(a: DemoArgs) -> Result<()> {
         snn_types::file::check_output(&a.out.join(name), arch_input.as_slice())
             .map_err(|e| crate::usage::usage(format!("--out {e}")))?;
     }
-    let (train, test) = digits();
     let enc = Encoding::Rate { p_max: 0.8 };
     say(
         a.json,

@@ -46,6 +46,27 @@ impl Mlp {
         }
     }
 
+    /// Bytes a network of layer `sizes` takes to train with mini-batches of `batch` and to be
+    /// evaluated on `eval_samples` at once ([`accuracy`](Self::accuracy) runs a whole dataset as
+    /// one batch): parameters with their gradients and two Adam moments, and every layer's
+    /// activations and deltas for the larger of the two batches, all `f32`. `None` when that
+    /// overflows `u64`. For refusing a size before allocating it.
+    pub fn memory_bytes(sizes: &[usize], batch: usize, eval_samples: usize) -> Option<u64> {
+        let params = sizes.windows(2).try_fold(0u64, |acc, w| {
+            (w[0] as u64)
+                .checked_mul(w[1] as u64)?
+                .checked_add(w[1] as u64)?
+                .checked_add(acc)
+        })?;
+        let units = sizes
+            .iter()
+            .try_fold(0u64, |acc, &n| acc.checked_add(n as u64))?;
+        let rows = batch.max(eval_samples) as u64;
+        params
+            .checked_mul(4 * 4)?
+            .checked_add(units.checked_mul(rows)?.checked_mul(2 * 4)?)
+    }
+
     /// Multiply-accumulates of one inference.
     pub fn macs(&self) -> u64 {
         self.sizes.windows(2).map(|w| (w[0] * w[1]) as u64).sum()
@@ -194,6 +215,20 @@ impl Mlp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn memory_counts_parameters_and_the_larger_batch() {
+        // 13 parameters x 16 bytes, and 6 units x 10 rows x 8 bytes.
+        assert_eq!(
+            Mlp::memory_bytes(&[2, 3, 1], 4, 10),
+            Some(13 * 16 + 6 * 10 * 8)
+        );
+        assert_eq!(
+            Mlp::memory_bytes(&[2, 3, 1], 20, 10),
+            Some(13 * 16 + 6 * 20 * 8)
+        );
+        assert_eq!(Mlp::memory_bytes(&[64, usize::MAX, 10], 64, 1), None);
+    }
     use crate::data::digits;
 
     #[test]

@@ -107,7 +107,9 @@ impl Dataset {
         Dataset {
             features: self.features[..n * self.n_features].to_vec(),
             labels: self.labels[..n].to_vec(),
-            ..self.clone()
+            n_features: self.n_features,
+            n_classes: self.n_classes,
+            shape: self.shape,
         }
     }
 }
