@@ -24,6 +24,7 @@ mod encode;
 mod inspect;
 mod nir;
 mod outputs;
+mod plastic;
 mod stdp;
 mod train;
 mod usage;
@@ -210,6 +211,20 @@ struct SimulateArgs {
     /// Mean firing rate (Hz) the plan assumes for its traffic estimate (--plan-ranks).
     #[arg(long, value_name = "HZ", requires = "plan_ranks")]
     plan_rate_hz: Option<f64>,
+    /// For a spec with plastic projections (`[projections.plasticity]`): write each one's
+    /// weights at the start of the recorded run, every --weights-every-ms, and at its end, as a
+    /// weight history (framed binary, read by `snn inspect`); with several plastic projections
+    /// one file each, `<stem>.<projection>.<ext>`.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["write_spec", "plan_ranks"])]
+    save_weights: Option<PathBuf>,
+    /// Interval (ms) between the snapshots of --save-weights (default: start and end only).
+    #[arg(long, value_name = "T", requires = "save_weights")]
+    weights_every_ms: Option<f64>,
+    /// Write the spec with every plastic projection's learned weights as explicit connectivity
+    /// and no plasticity (.toml or .json): it simulates with the weights fixed, and `snn chip`
+    /// and `snn nir export` take it.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["write_spec", "plan_ranks"])]
+    learned_spec: Option<PathBuf>,
 }
 
 /// Every option that takes a value accepts one that looks like a negative number after a space
@@ -497,6 +512,8 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             ("--raster", a.raster.as_deref()),
             ("--plot", a.plot.as_deref()),
             ("--write-spec", a.write_spec.as_deref()),
+            ("--save-weights", a.save_weights.as_deref()),
+            ("--learned-spec", a.learned_spec.as_deref()),
         ],
         &[outputs::Input::new(a.spec.as_deref())],
     )?;
@@ -504,6 +521,14 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     if let Some(p) = &a.write_spec {
         outputs::spec_output_is_json("--write-spec", p)?;
     }
+    if let Some(p) = &a.learned_spec {
+        outputs::spec_output_is_json("--learned-spec", p)?;
+    }
+    let learning = plastic::Options {
+        save_weights: a.save_weights.as_deref(),
+        every_ms: a.weights_every_ms,
+        learned_spec: a.learned_spec.as_deref(),
+    };
     if a.spec.is_some() && a.network.is_some() {
         return Err(usage::usage(
             "--network selects a built-in network; it cannot be combined with a spec file",
@@ -608,6 +633,15 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
     };
 
+    plastic::check_options(&spec, &learning, ranked)?;
+    if let Some(p) = learning.save_weights {
+        let files = plastic::weight_paths(&spec, p);
+        let named: Vec<(&str, Option<&Path>)> = files
+            .iter()
+            .map(|f| ("--save-weights", Some(f.as_path())))
+            .collect();
+        outputs::check(&named, &[outputs::Input::new(a.spec.as_deref())])?;
+    }
     let budget = budget::budget(a.max_memory);
     if let Some(r) = a.plan_rate_hz
         && r > 1000.0 / spec.dt_ms
@@ -649,6 +683,20 @@ fn simulate(a: SimulateArgs) -> Result<()> {
     )?;
     let t0 = Instant::now();
     let mut net = Network::build_with_budget(&spec, a.threads, &budget)?;
+    let snapshots = match learning.save_weights {
+        None => None,
+        Some(_) => {
+            let every = match learning.every_ms {
+                None => None,
+                Some(t) => Some(
+                    ms_to_steps(t, spec.dt_ms)
+                        .with_context(|| format!("--weights-every-ms {t}"))?,
+                ),
+            };
+            Some(plastic::snapshot_steps(warmup_steps, n_steps, every))
+        }
+    };
+    let learned = plastic::attach(&mut net, &spec, snapshots.as_deref(), &budget)?;
     let build_s = t0.elapsed().as_secs_f64();
     if net.threads() < a.threads {
         eprintln!(
@@ -753,6 +801,7 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             .with_context(|| format!("cannot write {}", dst.display()))?;
         file.commit()?;
     }
+    let weights_after = plastic::finish(&mut net, &spec, &learned, &learning)?;
 
     if let (Some(r), Some(path)) = (&collected, &a.plot) {
         let populations: Vec<(String, u32, u32)> = net
@@ -813,6 +862,10 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             "analysis": analyser.as_ref().map(|a| analysis::json(&a.finish(), mc_scale)),
             "raster": a.raster.as_ref().map(|p| p.display().to_string()),
             "plot": a.plot.as_ref().map(|p| p.display().to_string()),
+            "plasticity": plastic::json(&learned.before, &weights_after),
+            "save_weights": learning.save_weights.map(|p| plastic::weight_paths(&spec, p)
+                .iter().map(|f| f.display().to_string()).collect::<Vec<_>>()),
+            "learned_spec": learning.learned_spec.map(|p| p.display().to_string()),
         });
         outln!("{j}");
     } else {
@@ -856,6 +909,17 @@ fn simulate(a: SimulateArgs) -> Result<()> {
         }
         if let Some(p) = &a.raster {
             outln!("raster           {}", p.display());
+        }
+        for line in plastic::text(&learned.before, &weights_after) {
+            outln!("{line}");
+        }
+        if let Some(p) = learning.save_weights {
+            for f in plastic::weight_paths(&spec, p) {
+                outln!("weights          {}", f.display());
+            }
+        }
+        if let Some(p) = learning.learned_spec {
+            outln!("learned spec     {}", p.display());
         }
         if let Some(an) = &analyser {
             analysis::print(&an.finish(), mc_scale)?;

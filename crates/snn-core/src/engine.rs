@@ -2888,11 +2888,24 @@ impl Partition {
                 continue;
             }
             if src.fire {
-                for off in p.off_lo..p.off_hi {
-                    let g = p.global0 + (off - p.off_lo) as u32;
-                    if src.fires(t, g) {
-                        self.fired.push(off as u32);
+                // Decided in blocks without branches, then the (few) firing neurons collected.
+                let mut fires = [0u8; 256];
+                let mut off0 = p.off_lo;
+                while off0 < p.off_hi {
+                    let m = (p.off_hi - off0).min(fires.len());
+                    let g0 = p.global0 + (off0 - p.off_lo) as u32;
+                    src.fires_block(t, g0, &mut fires[..m]);
+                    for (i, chunk) in fires[..m].chunks(8).enumerate() {
+                        let mut bytes = [0u8; 8];
+                        bytes[..chunk.len()].copy_from_slice(chunk);
+                        let mut bits = u64::from_le_bytes(bytes);
+                        while bits != 0 {
+                            let k = bits.trailing_zeros() as usize / 8;
+                            self.fired.push((off0 + i * 8 + k) as u32);
+                            bits &= !(0xFFu64 << (8 * k));
+                        }
                     }
+                    off0 += m;
                 }
                 continue;
             }

@@ -634,6 +634,7 @@ mod tests {
             delay_ms: None,
             receptor: Default::default(),
             allow_autapses: false,
+            plasticity: None,
         });
         spec.validate().unwrap();
         let m = NetworkMemory::estimate(&spec, 1);

@@ -75,6 +75,38 @@ impl PoissonSource {
         self.draw(t, g) < self.lambda
     }
 
+    /// [`fires`](Self::fires) for neurons `g0, g0 + 1, ...` at step `t`, one byte (0 or 1)
+    /// each in `out`: the same answers, computed without branches in one straight loop over the
+    /// block. `draw < lambda` is decided on the draw's 53 integer bits against
+    /// `ceil(lambda 2^53)` ([`fire_threshold`](Self::fire_threshold)), which is exact, and the
+    /// step's part of the hash is computed once.
+    pub fn fires_block(&self, t: Step, g0: u32, out: &mut [u8]) {
+        let thr = self.fire_threshold();
+        let h_t = mix64(self.key ^ t);
+        #[cfg(target_arch = "x86_64")]
+        match crate::neuron::isa() {
+            // SAFETY: `isa()` saw every feature the functions enable.
+            crate::neuron::Isa::Avx512 => unsafe { fires_block_avx512(h_t, thr, g0, out) },
+            crate::neuron::Isa::Avx2 => unsafe { fires_block_avx2(h_t, thr, g0, out) },
+            crate::neuron::Isa::Base => fires_block_body(h_t, thr, g0, out),
+        }
+        #[cfg(not(target_arch = "x86_64"))]
+        fires_block_body(h_t, thr, g0, out);
+    }
+
+    /// The integer form of `draw < lambda`: a draw is `x 2^-53` with `x` a 53-bit integer, and
+    /// `x 2^-53 < lambda` holds exactly when `x < ceil(lambda 2^53)` (`lambda 2^53` is exact in
+    /// `f64`; a `lambda` of 1 or more gives a threshold above every `x`).
+    #[inline]
+    pub fn fire_threshold(&self) -> u64 {
+        if self.lambda > 0.0 {
+            // Saturating conversion; lambda <= 1 gives at most 2^53.
+            (self.lambda * (1u64 << 53) as f64).ceil() as u64
+        } else {
+            0
+        }
+    }
+
     /// Number of events neuron `g` receives at step `t` (Poisson by inversion of its CDF).
     #[inline(always)]
     pub fn count(&self, t: Step, g: u32) -> u32 {
@@ -279,6 +311,27 @@ fn head_counts_body(head: &[f64; POISSON_HEAD], key: u64, t: Step, g0: u32, out:
     }
 }
 
+/// [`PoissonSource::fires_block`]'s loop, given the step's hash `h_t` and the threshold.
+#[inline(always)]
+fn fires_block_body(h_t: u64, thr: u64, g0: u32, out: &mut [u8]) {
+    for (i, o) in out.iter_mut().enumerate() {
+        let h = mix64(h_t ^ g0.wrapping_add(i as u32) as u64);
+        *o = ((h >> 11) < thr) as u8;
+    }
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+fn fires_block_avx2(h_t: u64, thr: u64, g0: u32, out: &mut [u8]) {
+    fires_block_body(h_t, thr, g0, out)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f,avx512bw,avx512vl,avx512dq")]
+fn fires_block_avx512(h_t: u64, thr: u64, g0: u32, out: &mut [u8]) {
+    fires_block_body(h_t, thr, g0, out)
+}
+
 fn head_counts(head: &[f64; POISSON_HEAD], key: u64, t: Step, g0: u32, out: &mut [u32]) {
     head_counts_body(head, key, t, g0, out)
 }
@@ -373,6 +426,62 @@ impl PoissonTable {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The branch-free block decision is the per-neuron one, bit for bit: rates from 0 to above
+    /// one event per step, including `lambda` on an exact multiple of `2^-53` (where `<` and
+    /// `<=` differ) and draws right at the threshold.
+    #[test]
+    fn fires_block_equals_fires() {
+        let key = counter_key(7, StreamKind::Stimulus, 3);
+        let exact = 12345.0 / (1u64 << 53) as f64;
+        for lambda in [0.0, 1e-300, exact, 1e-3, 0.0015, 0.37, 0.999_999, 1.0, 3.5] {
+            let src = PoissonSource {
+                key,
+                lambda,
+                exp_neg_lambda: (-lambda).exp(),
+                weight: 1.0,
+                receptor: Receptor::Excitatory,
+                fire: true,
+                start: 0,
+                stop: Step::MAX,
+                lo: 0,
+                hi: 1000,
+            };
+            let mut out = [0u8; 300];
+            let mut fired = 0;
+            for t in [0u64, 1, 99, 1 << 40] {
+                for g0 in [0u32, 5, u32::MAX - 100] {
+                    src.fires_block(t, g0, &mut out[..257]);
+                    for (i, &o) in out[..257].iter().enumerate() {
+                        let g = g0.wrapping_add(i as u32);
+                        assert_eq!(o == 1, src.fires(t, g), "lambda {lambda} t {t} g {g}");
+                        fired += o as u32;
+                    }
+                }
+            }
+            if lambda >= 1.0 {
+                assert_eq!(fired, 12 * 257);
+            }
+            if lambda == 0.0 {
+                assert_eq!(fired, 0);
+            }
+        }
+        // A draw exactly at lambda does not fire, one just below does.
+        let x = 1u64 << 40;
+        let at = PoissonSource {
+            key,
+            lambda: x as f64 / (1u64 << 53) as f64,
+            exp_neg_lambda: 1.0,
+            weight: 1.0,
+            receptor: Receptor::Excitatory,
+            fire: true,
+            start: 0,
+            stop: Step::MAX,
+            lo: 0,
+            hi: 1,
+        };
+        assert_eq!(at.fire_threshold(), x);
+    }
 
     fn spec(toml: &str) -> NetworkSpec {
         NetworkSpec::from_toml_str(toml).unwrap()

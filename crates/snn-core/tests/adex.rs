@@ -502,6 +502,7 @@ fn random_network() -> NetworkSpec {
             delay_ms: Some(ValueSpec::Constant(1.0)),
             receptor,
             allow_autapses: false,
+            plasticity: None,
         });
     }
     spec

@@ -33,6 +33,7 @@ fn prj(s: &str, t: &str, connectivity: Connectivity, weight: f64, delay: f64) ->
         delay_ms: Some(ValueSpec::Constant(delay)),
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     }
 }
 

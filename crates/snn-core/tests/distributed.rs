@@ -45,6 +45,7 @@ fn proj(
         delay_ms,
         receptor,
         allow_autapses: false,
+        plasticity: None,
     }
 }
 

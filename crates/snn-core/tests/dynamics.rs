@@ -229,6 +229,7 @@ fn delays_arrive_exactly_delay_steps_later() {
             delay_ms: Some(ValueSpec::Constant(delay_steps as f64 * 0.5)),
             receptor: Receptor::Excitatory,
             allow_autapses: false,
+            plasticity: None,
         });
         spec.stimuli.push(StimulusSpec::SpikeArray {
             target: "n".into(),
@@ -357,6 +358,7 @@ fn loihi_population_matches_the_reference_step() {
         delay_ms: None,
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     });
     let times: Vec<f64> = (0..40).map(|i| (i * 3 % 17 + i) as f64).collect();
     spec.stimuli.push(StimulusSpec::SpikeArray {
@@ -432,6 +434,7 @@ fn reset_replays_identically_and_injection_drives_inputs() {
         delay_ms: None,
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     });
     let mut net = Network::build(&spec).unwrap();
     let input = SpikeRaster::from_spikes(

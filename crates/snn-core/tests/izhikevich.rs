@@ -393,6 +393,7 @@ fn random_network() -> NetworkSpec {
                 Receptor::Excitatory
             },
             allow_autapses: false,
+            plasticity: None,
         });
     }
     spec

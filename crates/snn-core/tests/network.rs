@@ -49,6 +49,7 @@ fn two_pops(ns: u32, nt: u32, conn: Connectivity, same: bool) -> NetworkSpec {
             })),
             receptor: Receptor::Excitatory,
             allow_autapses: false,
+            plasticity: None,
         }],
         stimuli: vec![],
         recording: RecordingSpec::default(),
@@ -236,6 +237,7 @@ fn busy_spec() -> NetworkSpec {
         })),
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     });
     spec.stimuli.push(StimulusSpec::Poisson {
         target: "in".into(),

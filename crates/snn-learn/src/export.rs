@@ -174,6 +174,7 @@ pub fn to_network_spec(model: &Model, encoding: Encoding) -> Result<NetworkSpec,
             delay_ms: Some(ValueSpec::Constant(1.0)),
             receptor: Receptor::Excitatory,
             allow_autapses: autapses,
+            plasticity: None,
         };
         let connectivity = match conv {
             // The folded kernel: conv and pooling of currents as one convolution.

@@ -7,7 +7,7 @@
 //! with `A3- > 0` (unbounded factor: nothing is retired early).
 
 use snn_core::{Network, Plasticity};
-use snn_learn::stdp::{StdpRule, TripletParams, TripletStdp};
+use snn_learn::stdp::{StdpRule, TripletParams, TripletStdp, depression_horizon_steps};
 use snn_types::{NetworkSpec, SpikeRaster, Step};
 
 /// The rule written naively: every synapse of every spike, traces decayed by direct `exp`.
@@ -289,7 +289,7 @@ fn random_spike_sequences_give_the_direct_rule_weights() {
     }
 }
 
-/// `TripletParams::depression_horizon_steps` bounds how long after a target's spike a pre spike
+/// `depression_horizon_steps` bounds how long after a target's spike a pre spike
 /// can still depress its weights: at the horizon even a subnormal weight stays put, well
 /// before it a small weight moves.
 #[test]
@@ -299,7 +299,7 @@ fn the_depression_horizon_bounds_the_rule() {
         TripletParams::diehl_cook(),
         TripletParams::visual_cortex_full(),
     ] {
-        let h = p.depression_horizon_steps(dt, 1.0);
+        let h = depression_horizon_steps(&p, dt, 1.0);
         assert!(h > 100, "{h}");
         for (after, moves) in [(h, false), (h / 3, true)] {
             let mut rule = TripletStdp::new(p.clone(), dt, 1, 1).unwrap();

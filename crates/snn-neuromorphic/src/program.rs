@@ -264,6 +264,7 @@ impl ChipProgram {
                 delay_ms: None,
                 receptor: old.receptor,
                 allow_autapses: true,
+                plasticity: None,
             };
         }
         q

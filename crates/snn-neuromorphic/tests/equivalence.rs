@@ -94,6 +94,7 @@ fn net_strategy() -> impl Strategy<Value = NetworkSpec> {
                     delay_ms: None,
                     receptor: Receptor::Excitatory,
                     allow_autapses: true,
+                    plasticity: None,
                 }
             };
             let mut projections = vec![

@@ -47,6 +47,7 @@ fn main() {
         delay_ms: Some(ValueSpec::Constant(1.0)),
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     };
     let mut seed = 1u64;
     let spec = NetworkSpec {

@@ -270,6 +270,13 @@ pub fn export_spec(spec: &NetworkSpec) -> Result<(NirGraph, Vec<String>), NirErr
     let mut used = BTreeMap::<String, usize>::new();
     let mut edges = Vec::new();
     for (j, pr) in spec.projections.iter().enumerate() {
+        if let Some(rule) = &pr.plasticity {
+            notes.push(format!(
+                "projections[{j}]: the {} STDP rule is not exported (NIR has no learning rules); \
+                 the edge holds the initial weights",
+                rule.rule_name()
+            ));
+        }
         let si = spec.population_index(&pr.source).expect("validated");
         let ti = spec.population_index(&pr.target).expect("validated");
         let (src, tgt) = (&spec.populations[si], &spec.populations[ti]);

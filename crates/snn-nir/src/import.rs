@@ -1414,6 +1414,7 @@ pub fn import_graph(g: &NirGraph, opts: &ImportOptions) -> Result<NetworkSpec, N
             delay_ms: Some(ValueSpec::Constant(delay_ms)),
             receptor: Receptor::Excitatory,
             allow_autapses: *src == *tgt,
+            plasticity: None,
         });
     }
     // Depth of each population (steps after the input), for when its bias current starts.

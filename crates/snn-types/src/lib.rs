@@ -55,6 +55,7 @@ pub mod conv;
 mod error;
 pub mod file;
 mod params;
+pub mod plasticity;
 pub mod readout;
 pub mod seed;
 mod sink;
@@ -69,6 +70,7 @@ pub use params::{
     AdaptiveThreshold, AdexParams, CondIntegration, InputOrder, IzhikevichParams, LifBetaParams,
     LifCondExpParams, LifDeltaParams, LifExpParams, LoihiLifParams, NeuronModel, ResetMode,
 };
+pub use plasticity::PlasticitySpec;
 pub use readout::{InputCoding, Readout, ReadoutInput, ReadoutRule, ReadoutSpec};
 pub use sink::SpikeSink;
 pub use spec::{

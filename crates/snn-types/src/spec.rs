@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 use crate::conv::{ConvGeometry, PoolMode, shape_len};
 use crate::error::SpecError;
 use crate::params::NeuronModel;
+use crate::plasticity::PlasticitySpec;
 use crate::readout::ReadoutSpec;
 
 /// A whole network: populations, projections between them, stimuli, what to record, and the seed
@@ -584,6 +585,12 @@ pub struct ProjectionSpec {
     /// Allow a neuron to connect to itself when source and target are the same population.
     #[serde(default)]
     pub allow_autapses: bool,
+    /// A learning rule for this projection's weights (`[projections.plasticity]`, see
+    /// [`PlasticitySpec`]); none: the weights stay fixed. `snn-core`'s engine builds the
+    /// projection with its initial weights and does not learn by itself: the rule is attached by
+    /// `snn_learn::stdp::attach_spec_rules`, as `snn simulate` does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plasticity: Option<PlasticitySpec>,
 }
 
 /// An external input.

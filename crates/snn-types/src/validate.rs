@@ -5,8 +5,11 @@ use std::collections::HashMap;
 use crate::conv::{PoolMode, shape_len};
 use crate::error::SpecIssue;
 use crate::params::{CondIntegration, LifCondExpParams, NeuronModel};
+use crate::plasticity::{PlasticitySpec, WeightDependence};
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
-use crate::spec::{Connectivity, Distribution, NetworkSpec, StateVar, StimulusSpec, ValueSpec};
+use crate::spec::{
+    Connectivity, Distribution, NetworkSpec, ProjectionSpec, StateVar, StimulusSpec, ValueSpec,
+};
 use crate::time::{check_dt, check_duration, check_time, ms_to_steps, num};
 
 /// How far (in standard deviations) a truncated normal's bounds may lie beyond its mean
@@ -542,6 +545,102 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
 
 /// Checks a `conv2d` or `pool2d` projection: the geometry, the target's size and shape, the
 /// kernel's length and values, a constant delay, and the weight rule of each.
+/// A projection's learning rule: every parameter in its range (named by its path), a projection
+/// with per-synapse weights (not a shared conv/pool kernel), and initial weights inside the
+/// rule's bounds (the first update would otherwise clip them silently).
+fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &PlasticitySpec) {
+    let ppath = format!("{path}.plasticity");
+    let amplitude = |c: &mut Checker, name: &str, v: f64| {
+        let p = format!("{ppath}.{name}");
+        if c.finite(&p, v) && v < 0.0 {
+            c.err(p, format!("must be >= 0 (the rule's sign is fixed), got {}", num(v)));
+        }
+    };
+    let tau = |c: &mut Checker, name: &str, v: f64| c.positive(&format!("{ppath}.{name}"), v);
+    match rule {
+        PlasticitySpec::Pair(p) => {
+            amplitude(c, "a_plus", p.a_plus);
+            amplitude(c, "a_minus", p.a_minus);
+            tau(c, "tau_plus_ms", p.tau_plus_ms);
+            tau(c, "tau_minus_ms", p.tau_minus_ms);
+            if let WeightDependence::PowerLaw { mu } = p.dependence {
+                c.non_negative(&format!("{ppath}.dependence.power_law.mu"), mu);
+            }
+        }
+        PlasticitySpec::Triplet(p) => {
+            amplitude(c, "a2_plus", p.a2_plus);
+            amplitude(c, "a3_plus", p.a3_plus);
+            amplitude(c, "a2_minus", p.a2_minus);
+            amplitude(c, "a3_minus", p.a3_minus);
+            tau(c, "tau_plus_ms", p.tau_plus_ms);
+            tau(c, "tau_x_ms", p.tau_x_ms);
+            tau(c, "tau_minus_ms", p.tau_minus_ms);
+            tau(c, "tau_y_ms", p.tau_y_ms);
+        }
+    }
+    let b = rule.bounds();
+    let bpath = format!("{ppath}.bounds");
+    let lo_ok = c.weight(&format!("{bpath}.w_min"), b.w_min);
+    let hi_ok = c.weight(&format!("{bpath}.w_max"), b.w_max);
+    if !(lo_ok && hi_ok) {
+        return;
+    }
+    if b.w_min >= b.w_max {
+        c.err(
+            &bpath,
+            format!(
+                "w_min must be below w_max, got [{}, {}]",
+                num(b.w_min),
+                num(b.w_max)
+            ),
+        );
+        return;
+    }
+    if matches!(
+        pr.connectivity,
+        Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. }
+    ) {
+        c.err(
+            &ppath,
+            "a conv2d/pool2d projection shares one kernel between its synapses; a learning rule \
+             needs a weight per synapse (write the projection out as explicit connectivity)",
+        );
+    }
+    let outside = |w: f64| w < b.w_min || w > b.w_max;
+    let range = format!("[{}, {}]", num(b.w_min), num(b.w_max));
+    let bad = match &pr.connectivity {
+        Connectivity::Explicit {
+            weights: Some(w), ..
+        } => w
+            .iter()
+            .position(|&x| outside(x))
+            .map(|j| format!("connectivity.weights[{j}] = {}", num(w[j]))),
+        Connectivity::Dense { weights } => weights.iter().enumerate().find_map(|(i, row)| {
+            row.iter().any(|&x| x != 0.0 && outside(x)).then(|| {
+                format!("a weight in connectivity.weights[{i}] (nonzero entries are synapses)")
+            })
+        }),
+        _ => match pr.weight {
+            ValueSpec::Constant(w) if outside(w) => Some(format!("weight {}", num(w))),
+            ValueSpec::Random(Distribution::Uniform { low, high })
+                if outside(low) || outside(high) =>
+            {
+                Some(format!("weights drawn from [{}, {}]", num(low), num(high)))
+            }
+            _ => None,
+        },
+    };
+    if let Some(what) = bad {
+        c.err(
+            &bpath,
+            format!(
+                "{what} lies outside the rule's bounds {range}: the first update would clip it \
+                 (the bounds are in the projection's weight units)"
+            ),
+        );
+    }
+}
+
 fn check_conv(c: &mut Checker, spec: &NetworkSpec, i: usize, cpath: &str, path: &str) {
     let pr = &spec.projections[i];
     if pr.source == pr.target {
@@ -725,6 +824,9 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
             Some(_) => {}
         }
         c.weight_value(&format!("{path}.weight"), &pr.weight);
+        if let Some(rule) = &pr.plasticity {
+            check_plasticity(&mut c, &path, pr, rule);
+        }
         let mut continue_delay_checks = true;
         if let Some(d) = &pr.delay_ms {
             let dpath = format!("{path}.delay_ms");

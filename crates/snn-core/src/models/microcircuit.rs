@@ -456,6 +456,7 @@ pub fn microcircuit(
                     Receptor::Inhibitory
                 },
                 allow_autapses: true,
+                plasticity: None,
             });
         }
     }

@@ -69,6 +69,7 @@ fn vogels_abbott(
         delay_ms: Some(ValueSpec::Constant(0.1)),
         receptor,
         allow_autapses: false,
+        plasticity: None,
     };
     let mut populations = vec![pop("exc", n_exc)];
     let mut projections = vec![prj("exc", "exc", w_e, Receptor::Excitatory)];
@@ -211,6 +212,7 @@ pub fn nmnist_conv(seed: u64) -> NetworkSpec {
         delay_ms: None,
         receptor: Receptor::Excitatory,
         allow_autapses: false,
+        plasticity: None,
     };
     let conv = |out_channels, weights| Connectivity::Conv2d {
         in_shape: None,

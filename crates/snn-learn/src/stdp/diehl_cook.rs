@@ -557,7 +557,7 @@ impl DiehlCook {
                 .and_then(|p| (p as &mut dyn std::any::Any).downcast_mut::<TripletStdp>())
                 .expect("projection 0 holds the TripletStdp set above");
             rule.set_rate_scale(scale);
-            let horizon = cfg.stdp.depression_horizon_steps(cfg.dt_ms, scale_max);
+            let horizon = super::depression_horizon_steps(&cfg.stdp, cfg.dt_ms, scale_max);
             let mut boost = 0u32;
             loop {
                 normalise_columns(
@@ -1147,6 +1147,7 @@ pub fn network_spec(cfg: &DiehlCookConfig, n_inputs: usize) -> Result<NetworkSpe
         delay_ms: Some(ValueSpec::Constant(cfg.dt_ms)),
         receptor,
         allow_autapses: false,
+        plasticity: None,
     };
     let theta = SpecThreshold {
         theta_plus_mv: cfg.theta_plus_mv,

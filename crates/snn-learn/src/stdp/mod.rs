@@ -15,6 +15,14 @@
 //!   event-driven simulation that uses the same [`TripletStdp`] rule type, with checkpoints and
 //!   receptive fields as plot data ([`plot`]).
 //!
+//! * [`attach_spec_rules`]: the rules a [`NetworkSpec`](snn_types::NetworkSpec) names in its
+//!   projections' `plasticity` tables ([`snn_types::PlasticitySpec`]), attached to the network
+//!   built from it (what `snn simulate` does with a plastic spec).
+//!
+//! The rules' parameter types ([`PairParams`], [`TripletParams`], [`Bounds`], [`Pairing`],
+//! [`WeightDependence`]) are defined in [`snn_types::plasticity`], so that a spec file can name
+//! them, and re-exported here.
+//!
 //! Every rule implements [`snn_core::Plasticity`], so it plugs into the engine's event-driven
 //! hook: traces are stored per neuron as (value, step of last update) and decayed lazily when a
 //! spike reads or bumps them, so a rule costs work only when spikes happen. Weights live in the
@@ -42,6 +50,7 @@ mod homeostasis;
 mod pair;
 pub mod plot;
 mod reward;
+mod spec_rules;
 mod trace;
 mod triplet;
 
@@ -49,7 +58,10 @@ pub use homeostasis::{AdaptiveThreshold, IncomingNormaliser, LrSchedule, normali
 pub use pair::{Bounds, PairParams, PairStdp, Pairing, WeightDependence};
 pub use reward::{RewardParams, RewardStdp, Shared};
 pub use trace::{DecayTable, Traces};
-pub use triplet::{TripletParams, TripletStdp};
+pub use spec_rules::{
+    WeightSummary, attach_spec_rules, learned_spec, rule_from_spec, weight_summary,
+};
+pub use triplet::{TripletParams, TripletStdp, depression_horizon_steps};
 
 /// Errors of the STDP module: invalid parameters, files, data.
 #[derive(Debug, thiserror::Error)]
@@ -96,23 +108,18 @@ pub trait StdpRule: snn_core::Plasticity {
 }
 
 pub(crate) fn check_pos(name: &'static str, v: f64) -> Result<(), StdpError> {
-    if v.is_finite() && v > 0.0 {
-        Ok(())
-    } else {
-        Err(StdpError::Param {
-            name,
-            reason: format!("must be finite and > 0, got {v}"),
-        })
-    }
+    Ok(snn_types::plasticity::check_pos(name, v)?)
 }
 
 pub(crate) fn check_nonneg(name: &'static str, v: f64) -> Result<(), StdpError> {
-    if v.is_finite() && v >= 0.0 {
-        Ok(())
-    } else {
-        Err(StdpError::Param {
-            name,
-            reason: format!("must be finite and >= 0, got {v}"),
-        })
+    Ok(snn_types::plasticity::check_nonneg(name, v)?)
+}
+
+impl From<snn_types::plasticity::ParamError> for StdpError {
+    fn from(e: snn_types::plasticity::ParamError) -> Self {
+        StdpError::Param {
+            name: e.name,
+            reason: e.reason,
+        }
     }
 }

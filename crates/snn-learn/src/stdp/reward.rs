@@ -82,7 +82,7 @@ impl RewardParams {
                 reason: "must be finite".into(),
             });
         }
-        self.bounds.check()
+        Ok(self.bounds.check()?)
     }
 }
 

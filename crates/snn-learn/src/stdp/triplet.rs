@@ -1,179 +1,31 @@
 //! Triplet STDP (Pfister & Gerstner 2006).
 
-use serde::{Deserialize, Serialize};
 use snn_core::Plasticity;
 use snn_core::plasticity::{PREFETCH_AHEAD, Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
-use super::pair::{Bounds, Pairing};
+pub use snn_types::plasticity::TripletParams;
+use snn_types::plasticity::{Bounds, Pairing};
 use super::trace::{DecayTable, Traces};
-use super::{StdpError, StdpRule, check_nonneg, check_pos};
+use super::{StdpError, StdpRule};
 
-/// Parameters of [`TripletStdp`] (Pfister & Gerstner 2006, J. Neurosci. 26(38):9673, eqs. 3-4).
-///
-/// Presynaptic traces `r1` (`tau_plus_ms`) and `r2` (`tau_x_ms`), postsynaptic traces `o1`
-/// (`tau_minus_ms`) and `o2` (`tau_y_ms`), each `dr/dt = -r/tau` and bumped on a spike of its
-/// neuron (`+1` all-to-all, reset to 1 nearest-spike):
-///
-/// ```text
-/// pre spike of j at t:   w_ij <- w_ij - o1_i(t) [A2- + A3- r2_j(t-e)];  then bump r1_j, r2_j
-/// post spike of i at t:  w_ij <- w_ij + r1_j(t) [A2+ + A3+ o2_i(t-e)];  then bump o1_i, o2_i
-/// ```
-///
-/// `t-e` means the value just before this spike's own bump. Weights are clipped to `bounds`
-/// (additive with hard bounds). The presets are the published parameter sets of Table 4 of the
-/// paper, fitted to visual cortex (Sjöström et al. 2001) and hippocampal (Wang et al. 2005)
-/// data; "minimal" sets have `A3- = 0` (and for visual cortex `A2+ = 0`), where `tau_x` is
-/// irrelevant. Amplitudes are relative weight changes for a weight of 1: scale them (and the
-/// bounds) to your weight units.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct TripletParams {
-    /// Pair potentiation amplitude `A2+`.
-    pub a2_plus: f64,
-    /// Triplet potentiation amplitude `A3+`.
-    pub a3_plus: f64,
-    /// Pair depression amplitude `A2-`.
-    pub a2_minus: f64,
-    /// Triplet depression amplitude `A3-`.
-    pub a3_minus: f64,
-    /// Time constant of `r1`, ms.
-    pub tau_plus_ms: f64,
-    /// Time constant of `r2`, ms.
-    pub tau_x_ms: f64,
-    /// Time constant of `o1`, ms.
-    pub tau_minus_ms: f64,
-    /// Time constant of `o2`, ms.
-    pub tau_y_ms: f64,
-    /// Weight bounds (hard).
-    pub bounds: Bounds,
-    /// Spike interaction: all-to-all or nearest-spike (applies to all four traces).
-    pub pairing: Pairing,
-}
-
-impl TripletParams {
-    #[allow(clippy::too_many_arguments)]
-    fn table4(
-        pairing: Pairing,
-        tau_x_ms: f64,
-        tau_y_ms: f64,
-        a2_plus: f64,
-        a3_plus: f64,
-        a2_minus: f64,
-        a3_minus: f64,
-    ) -> Self {
-        Self {
-            a2_plus,
-            a3_plus,
-            a2_minus,
-            a3_minus,
-            tau_plus_ms: 16.8,
-            tau_x_ms,
-            tau_minus_ms: 33.7,
-            tau_y_ms,
-            bounds: Bounds {
-                w_min: 0.0,
-                w_max: 1.0,
-            },
-            pairing,
-        }
+/// Steps after a target's last spike during which a [`TripletStdp`] with parameters `p`
+/// can still change its incoming weights by depression, at step `dt_ms` with rate scales at
+/// most `scale_max`: the rule retires a target once `o1 * F < 2^-152` (see
+/// [`TripletStdp`]), and here `F <= scale_max (A2- + A3- r2_max)` and `o1 <= o1_max` (1
+/// with nearest pairing, the trace of a spike every step with all-to-all pairing). One step
+/// more for safety. Used to renormalise only the neurons whose weights may have changed.
+pub fn depression_horizon_steps(p: &TripletParams, dt_ms: f64, scale_max: f64) -> u64 {
+    let max_trace = |tau: f64| match p.pairing {
+        Pairing::Nearest => 1.0,
+        Pairing::AllToAll => 1.0 / -(-dt_ms / tau).exp_m1(),
+    };
+    let f = scale_max * (p.a2_minus + p.a3_minus * max_trace(p.tau_x_ms));
+    let x = max_trace(p.tau_minus_ms) * f / NEGLIGIBLE;
+    if x <= 1.0 {
+        return 1;
     }
-
-    /// Visual cortex, all-to-all, minimal model: `tau_y = 125 ms`, `A2+ = 0`, `A3+ = 6.5e-3`,
-    /// `A2- = 7.1e-3`, `A3- = 0` (`tau+ = 16.8`, `tau- = 33.7 ms` for every set).
-    pub fn visual_cortex_minimal() -> Self {
-        Self::table4(Pairing::AllToAll, 101.0, 125.0, 0.0, 6.5e-3, 7.1e-3, 0.0)
-    }
-
-    /// Visual cortex, nearest-spike, minimal model: `tau_y = 40 ms`, `A2+ = 0`, `A3+ = 5.2e-2`,
-    /// `A2- = 8e-3`, `A3- = 0`.
-    pub fn visual_cortex_nearest_minimal() -> Self {
-        Self::table4(Pairing::Nearest, 714.0, 40.0, 0.0, 5.2e-2, 8e-3, 0.0)
-    }
-
-    /// Visual cortex, all-to-all, full model: `tau_x = 101`, `tau_y = 125 ms`, `A2+ = 5e-10`,
-    /// `A3+ = 6.2e-3`, `A2- = 7e-3`, `A3- = 2.3e-4`.
-    pub fn visual_cortex_full() -> Self {
-        Self::table4(Pairing::AllToAll, 101.0, 125.0, 5e-10, 6.2e-3, 7e-3, 2.3e-4)
-    }
-
-    /// Visual cortex, nearest-spike, full model: `tau_x = 714`, `tau_y = 40 ms`,
-    /// `A2+ = 8.8e-11`, `A3+ = 5.3e-2`, `A2- = 6.6e-3`, `A3- = 3.1e-3`.
-    pub fn visual_cortex_nearest_full() -> Self {
-        Self::table4(
-            Pairing::Nearest,
-            714.0,
-            40.0,
-            8.8e-11,
-            5.3e-2,
-            6.6e-3,
-            3.1e-3,
-        )
-    }
-
-    /// Hippocampal culture, all-to-all, minimal model: `tau_y = 40 ms`, `A2+ = 5.3e-3`,
-    /// `A3+ = 8e-3`, `A2- = 3.5e-3`, `A3- = 0`.
-    pub fn hippocampal_minimal() -> Self {
-        Self::table4(Pairing::AllToAll, 946.0, 40.0, 5.3e-3, 8e-3, 3.5e-3, 0.0)
-    }
-
-    /// Hippocampal culture, nearest-spike, minimal model: `tau_y = 48 ms`, `A2+ = 4.6e-3`,
-    /// `A3+ = 9.1e-3`, `A2- = 3e-3`, `A3- = 0`.
-    pub fn hippocampal_nearest_minimal() -> Self {
-        Self::table4(Pairing::Nearest, 575.0, 48.0, 4.6e-3, 9.1e-3, 3e-3, 0.0)
-    }
-
-    /// The rule of Diehl & Cook's published code (their "triplet" STDP with nearest-spike
-    /// traces): `tau_plus = 20` (pre), `tau_minus = 20` (post1), `tau_y = 40 ms` (post2),
-    /// `A2+ = 0`, `A3+ = nu_post = 0.01`, `A2- = nu_pre = 1e-4`, `A3- = 0`, bounds `[0, 1]`.
-    pub fn diehl_cook() -> Self {
-        Self {
-            a2_plus: 0.0,
-            a3_plus: 0.01,
-            a2_minus: 1e-4,
-            a3_minus: 0.0,
-            tau_plus_ms: 20.0,
-            tau_x_ms: 20.0,
-            tau_minus_ms: 20.0,
-            tau_y_ms: 40.0,
-            bounds: Bounds {
-                w_min: 0.0,
-                w_max: 1.0,
-            },
-            pairing: Pairing::Nearest,
-        }
-    }
-
-    /// Steps after a target's last spike during which a [`TripletStdp`] with these parameters
-    /// can still change its incoming weights by depression, at step `dt_ms` with rate scales at
-    /// most `scale_max`: the rule retires a target once `o1 * F < 2^-152` (see
-    /// [`TripletStdp`]), and here `F <= scale_max (A2- + A3- r2_max)` and `o1 <= o1_max` (1
-    /// with nearest pairing, the trace of a spike every step with all-to-all pairing). One step
-    /// more for safety. Used to renormalise only the neurons whose weights may have changed.
-    pub fn depression_horizon_steps(&self, dt_ms: f64, scale_max: f64) -> u64 {
-        let max_trace = |tau: f64| match self.pairing {
-            Pairing::Nearest => 1.0,
-            Pairing::AllToAll => 1.0 / -(-dt_ms / tau).exp_m1(),
-        };
-        let f = scale_max * (self.a2_minus + self.a3_minus * max_trace(self.tau_x_ms));
-        let x = max_trace(self.tau_minus_ms) * f / NEGLIGIBLE;
-        if x <= 1.0 {
-            return 1;
-        }
-        (x.ln() * self.tau_minus_ms / dt_ms).ceil() as u64 + 1
-    }
-
-    /// Checks every field.
-    pub fn validate(&self) -> Result<(), StdpError> {
-        check_nonneg("a2_plus", self.a2_plus)?;
-        check_nonneg("a3_plus", self.a3_plus)?;
-        check_nonneg("a2_minus", self.a2_minus)?;
-        check_nonneg("a3_minus", self.a3_minus)?;
-        check_pos("tau_plus_ms", self.tau_plus_ms)?;
-        check_pos("tau_x_ms", self.tau_x_ms)?;
-        check_pos("tau_minus_ms", self.tau_minus_ms)?;
-        check_pos("tau_y_ms", self.tau_y_ms)?;
-        self.bounds.check()
-    }
+    (x.ln() * p.tau_minus_ms / dt_ms).ceil() as u64 + 1
 }
 
 /// Triplet STDP as a [`Plasticity`] rule (see [`TripletParams`] for the equations). Forks for

@@ -124,6 +124,14 @@ pub(crate) fn check<'s>(
         }
     }
     for (j, pr) in spec.projections.iter().enumerate() {
+        if let Some(rule) = &pr.plasticity {
+            unsupported.push(format!(
+                "projections[{j}].plasticity: a {} STDP rule; the chip model runs fixed weights \
+                 (on-chip learning is not modelled): learn with `snn simulate --save-weights`, \
+                 then map a spec without the plasticity table",
+                rule.rule_name()
+            ));
+        }
         if let Some(ti) = spec.population_index(&pr.target)
             && is_input[ti]
         {

@@ -1,0 +1,252 @@
+//! `snn simulate` with plastic projections: attaching the spec's rules, weight snapshots, the
+//! learned spec and the weight summary. The rules and their bookkeeping live in
+//! `snn_learn::stdp`; this module only wires the options to them.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use snn_core::Network;
+use snn_learn::stdp::{WeightSummary, attach_spec_rules, learned_spec, weight_summary};
+use snn_types::budget::MemoryBudget;
+use snn_types::{NetworkSpec, Step};
+
+use crate::usage::usage;
+
+/// The options of `snn simulate` that concern learning.
+pub struct Options<'a> {
+    /// `--save-weights`.
+    pub save_weights: Option<&'a Path>,
+    /// `--weights-every-ms`.
+    pub every_ms: Option<f64>,
+    /// `--learned-spec`.
+    pub learned_spec: Option<&'a Path>,
+}
+
+/// The plastic projections of `spec` (indices).
+pub fn plastic_projections(spec: &NetworkSpec) -> Vec<usize> {
+    (0..spec.projections.len())
+        .filter(|&j| spec.projections[j].plasticity.is_some())
+        .collect()
+}
+
+/// A projection's name for reports and file names: its own, else its index.
+fn name_of(spec: &NetworkSpec, j: usize) -> String {
+    spec.projections[j]
+        .name
+        .clone()
+        .unwrap_or_else(|| format!("{}_to_{}", spec.projections[j].source, spec.projections[j].target))
+}
+
+/// Refuses the learning options where they cannot apply (no plastic projection; several ranks).
+pub fn check_options(spec: &NetworkSpec, o: &Options<'_>, ranked: bool) -> Result<()> {
+    let plastic = plastic_projections(spec);
+    let flag = if o.save_weights.is_some() {
+        Some("--save-weights")
+    } else if o.learned_spec.is_some() {
+        Some("--learned-spec")
+    } else {
+        None
+    };
+    if let Some(flag) = flag
+        && plastic.is_empty()
+    {
+        return Err(usage(format!(
+            "{flag}: the network has no plastic projection (give a projection a \
+             [projections.plasticity] table; docs/stdp.md)"
+        )));
+    }
+    if ranked && !plastic.is_empty() {
+        return Err(usage(format!(
+            "projection '{}' is plastic: learning runs in one process (any number of --threads); \
+             distributed runs keep only the synapses onto each rank's neurons",
+            name_of(spec, plastic[0])
+        )));
+    }
+    if let Some(t) = o.every_ms {
+        if let Err(why) = snn_types::check_time(t, spec.dt_ms) {
+            return Err(usage(format!("--weights-every-ms {t}: {why}")));
+        }
+        if t < spec.dt_ms {
+            return Err(usage(format!(
+                "--weights-every-ms {t}: shorter than one step of dt = {} ms",
+                spec.dt_ms
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// The weight-history file of each plastic projection: `path` itself for one, else
+/// `<stem>.<projection>.<ext>` (`<path>.<projection>` without an extension).
+pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
+    let plastic = plastic_projections(spec);
+    if plastic.len() == 1 {
+        return vec![path.to_path_buf()];
+    }
+    plastic
+        .iter()
+        .map(|&j| {
+            let name: String = name_of(spec, j)
+                .chars()
+                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .collect();
+            let file = match (path.file_stem(), path.extension()) {
+                (Some(stem), Some(ext)) => format!(
+                    "{}.{name}.{}",
+                    stem.to_string_lossy(),
+                    ext.to_string_lossy()
+                ),
+                _ => format!(
+                    "{}.{name}",
+                    path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into())
+                ),
+            };
+            path.with_file_name(file)
+        })
+        .collect()
+}
+
+/// The steps at which `--save-weights` snapshots: the start of the recorded run, every
+/// `every_steps` after it, and its end.
+pub fn snapshot_steps(start: Step, n_steps: Step, every_steps: Option<Step>) -> Vec<Step> {
+    let end = start + n_steps;
+    let mut steps = vec![start];
+    if let Some(e) = every_steps.filter(|&e| e > 0) {
+        let mut s = start + e;
+        while s < end {
+            steps.push(s);
+            s += e;
+        }
+    }
+    if end > start {
+        steps.push(end);
+    }
+    steps
+}
+
+/// Learning attached to a built network: which projections, and their weights before the run.
+pub struct Attached {
+    /// Plastic projections.
+    pub projections: Vec<usize>,
+    /// Their weights before the run.
+    pub before: Vec<WeightSummary>,
+}
+
+/// Attaches the spec's rules to `net` and asks for the snapshots, after checking that the rules'
+/// column index (8 bytes per plastic synapse) and the snapshots (4 bytes per synapse each) fit
+/// `budget`.
+pub fn attach(
+    net: &mut Network,
+    spec: &NetworkSpec,
+    snapshots: Option<&[Step]>,
+    budget: &MemoryBudget,
+) -> Result<Attached> {
+    let plastic = plastic_projections(spec);
+    if plastic.is_empty() {
+        return Ok(Attached {
+            projections: plastic,
+            before: Vec::new(),
+        });
+    }
+    let synapses: u64 = plastic
+        .iter()
+        .map(|&j| net.projections()[j].n_synapses() as u64)
+        .sum();
+    let n_snap = snapshots.map_or(0, |s| s.len() as u64);
+    let needed = snn_types::budget::mul(synapses, 8 + 4 * n_snap);
+    budget.check_parts(
+        "learning",
+        needed,
+        &format!(
+            "{synapses} plastic synapses: 8 bytes each for the rules' column index, 4 per \
+             weight snapshot x {n_snap} snapshots (fewer with a larger --weights-every-ms)"
+        ),
+    )?;
+    let attached = attach_spec_rules(net, spec)?;
+    if let Some(steps) = snapshots {
+        for &j in &attached {
+            net.record_weights(j, steps)?;
+        }
+    }
+    let before = attached
+        .iter()
+        .map(|&j| weight_summary(net, j, &name_of(spec, j), plastic_rule(spec, j)))
+        .collect();
+    Ok(Attached {
+        projections: attached,
+        before,
+    })
+}
+
+fn plastic_rule(spec: &NetworkSpec, j: usize) -> &snn_types::PlasticitySpec {
+    spec.projections[j]
+        .plasticity
+        .as_ref()
+        .expect("a plastic projection")
+}
+
+/// After the run: saves the snapshots and the learned spec; returns the weights after the run.
+pub fn finish(
+    net: &mut Network,
+    spec: &NetworkSpec,
+    attached: &Attached,
+    o: &Options<'_>,
+) -> Result<Vec<WeightSummary>> {
+    if let Some(path) = o.save_weights {
+        for (&j, file) in attached.projections.iter().zip(weight_paths(spec, path)) {
+            let history = net.take_weight_history(j)?;
+            history
+                .save(&file)
+                .with_context(|| format!("--save-weights {}", file.display()))?;
+        }
+    }
+    if let Some(path) = o.learned_spec {
+        let learned = learned_spec(spec, net, &attached.projections)?;
+        let text = if crate::outputs::spec_output_is_json("--learned-spec", path)? {
+            learned.to_json_string()
+        } else {
+            learned.to_toml_string()?
+        };
+        snn_types::file::atomic_write(path, text.as_bytes())
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    Ok(attached
+        .projections
+        .iter()
+        .map(|&j| weight_summary(net, j, &name_of(spec, j), plastic_rule(spec, j)))
+        .collect())
+}
+
+/// The summary's lines for the plastic projections.
+pub fn text(before: &[WeightSummary], after: &[WeightSummary]) -> Vec<String> {
+    before
+        .iter()
+        .zip(after)
+        .map(|(b, a)| {
+            format!(
+                "learning         {} ({} STDP, {} synapses): mean weight {:.4} -> {:.4}, range \
+                 [{:.4}, {:.4}], {:.1}% at the lower bound, {:.1}% at the upper",
+                a.name,
+                a.rule,
+                a.synapses,
+                b.mean,
+                a.mean,
+                a.min,
+                a.max,
+                100.0 * a.at_min,
+                100.0 * a.at_max
+            )
+        })
+        .collect()
+}
+
+/// The summary's JSON for the plastic projections.
+pub fn json(before: &[WeightSummary], after: &[WeightSummary]) -> serde_json::Value {
+    serde_json::Value::Array(
+        before
+            .iter()
+            .zip(after)
+            .map(|(b, a)| serde_json::json!({ "before": b, "after": a }))
+            .collect(),
+    )
+}
