@@ -1,4 +1,5 @@
-//! `snn inspect FILE`: summarise a network spec, a training checkpoint or a chip report.
+//! `snn inspect FILE`: summarise a network spec, a training checkpoint, a chip report or a
+//! weight history (`snn simulate --save-weights`).
 //!
 //! The kind of file is detected from its content first (the checkpoint's magic bytes, a JSON
 //! object's keys), then from its extension (`.toml`, `.json`). Every failure is one line naming
@@ -17,8 +18,9 @@ use snn_types::NetworkSpec;
 /// Arguments of `snn inspect`.
 #[derive(clap::Args)]
 pub struct InspectArgs {
-    /// A network spec (.toml or .json), a training checkpoint (`snn train --out`) or a chip
-    /// report (`snn chip --json` saved to a file).
+    /// A network spec (.toml or .json), a training checkpoint (`snn train --out`), a chip
+    /// report (`snn chip --json` saved to a file) or a weight history (`snn simulate
+    /// --save-weights`).
     pub file: PathBuf,
     /// Print the summary as one JSON object on stdout.
     #[arg(long)]
@@ -30,7 +32,7 @@ const CHIP_REPORT_KEYS: [&str; 5] = ["arch", "steps", "cores_used", "total_time_
 
 /// What a file turned out to be, with its summary.
 struct Summary {
-    /// `network_spec`, `checkpoint` or `chip_report`.
+    /// `network_spec`, `checkpoint`, `chip_report` or `weight_history`.
     kind: &'static str,
     /// Machine-readable summary (without `file` and `kind`, added on output).
     json: Map<String, Value>,
@@ -84,6 +86,10 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
         let t = checkpoint::from_bytes(&bytes, &name).map_err(|e| e.to_string())?;
         return Ok(checkpoint_summary(&t));
     }
+    if snn_types::file::peek_kind(&bytes) == Some(snn_types::file::FrameKind::WEIGHT_HISTORY.tag) {
+        let h = snn_core::WeightHistory::load(path).map_err(|e| e.to_string())?;
+        return Ok(weight_history_summary(&h));
+    }
     if snn_types::file::peek_kind(&bytes) == Some(snn_types::file::FrameKind::STDP_WEIGHTS.tag)
         || bytes.starts_with(b"SNNSTDPW")
     {
@@ -129,6 +135,45 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
         Err(_) => Err(format!(
             "{name}: not a recognised file (expected a network spec .toml/.json, an snn training checkpoint or a chip report .json)"
         )),
+    }
+}
+
+/// A weight history (`snn simulate --save-weights`): the projection, and per snapshot the
+/// step and the weights' mean and range.
+fn weight_history_summary(h: &snn_core::WeightHistory) -> Summary {
+    let mut text = String::new();
+    let _ = writeln!(text, "projection       {}", h.projection);
+    let _ = writeln!(
+        text,
+        "synapses         {} ({} sources x {} targets)",
+        h.targets.len(),
+        h.n_source,
+        h.n_target
+    );
+    let _ = writeln!(text, "snapshots        {}", h.steps.len());
+    let mut snaps = Vec::new();
+    for (&step, w) in h.steps.iter().zip(&h.weights) {
+        let n = w.len().max(1) as f64;
+        let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n;
+        let min = w.iter().copied().fold(f32::INFINITY, f32::min);
+        let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+        let (min, max) = if w.is_empty() { (0.0, 0.0) } else { (min, max) };
+        let _ = writeln!(
+            text,
+            "  step {step:>10}  mean {mean:.6}  min {min}  max {max}"
+        );
+        snaps.push(json!({ "step": step, "mean": mean, "min": min, "max": max }));
+    }
+    let mut j = Map::new();
+    j.insert("projection".into(), json!(h.projection));
+    j.insert("n_source".into(), json!(h.n_source));
+    j.insert("n_target".into(), json!(h.n_target));
+    j.insert("synapses".into(), json!(h.targets.len()));
+    j.insert("snapshots".into(), Value::Array(snaps));
+    Summary {
+        kind: "weight_history",
+        json: j,
+        text,
     }
 }
 

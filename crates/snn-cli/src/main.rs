@@ -55,6 +55,8 @@ Examples:
   snn simulate --network microcircuit --scale 0.1 --warmup-ms 100 --duration-ms 1000 --analyse
   snn simulate --network microcircuit --scale 1 --background dc --threads 2 --warmup-ms 100
   snn simulate --network microcircuit --scale 0.01 --write-spec mc.toml   # the spec, not run
+  snn simulate examples/song2000.toml --save-weights w.whst --weights-every-ms 10000 \\
+      --learned-spec learned.toml               # STDP from the spec; weights over time
   snn simulate examples/cuba.toml --dry-run-ranks 4 --raster out.csv   # 4 ranks in one process
   snn simulate --neurons 40000 --plan-ranks 16 --plan-rate-hz 10       # memory per rank, traffic
   mpirun -np 4 snn simulate examples/cuba.toml --raster out.csv        # needs --features mpi

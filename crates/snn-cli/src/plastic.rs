@@ -31,10 +31,12 @@ pub fn plastic_projections(spec: &NetworkSpec) -> Vec<usize> {
 
 /// A projection's name for reports and file names: its own, else its index.
 fn name_of(spec: &NetworkSpec, j: usize) -> String {
-    spec.projections[j]
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}_to_{}", spec.projections[j].source, spec.projections[j].target))
+    spec.projections[j].name.clone().unwrap_or_else(|| {
+        format!(
+            "{}_to_{}",
+            spec.projections[j].source, spec.projections[j].target
+        )
+    })
 }
 
 /// Refuses the learning options where they cannot apply (no plastic projection; several ranks).
@@ -88,7 +90,13 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
         .map(|&j| {
             let name: String = name_of(spec, j)
                 .chars()
-                .map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '_' })
+                .map(|c| {
+                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                        c
+                    } else {
+                        '_'
+                    }
+                })
                 .collect();
             let file = match (path.file_stem(), path.extension()) {
                 (Some(stem), Some(ext)) => format!(
@@ -98,7 +106,8 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
                 ),
                 _ => format!(
                     "{}.{name}",
-                    path.file_name().map_or_else(String::new, |f| f.to_string_lossy().into())
+                    path.file_name()
+                        .map_or_else(String::new, |f| f.to_string_lossy().into())
                 ),
             };
             path.with_file_name(file)
@@ -224,20 +233,27 @@ pub fn text(before: &[WeightSummary], after: &[WeightSummary]) -> Vec<String> {
         .zip(after)
         .map(|(b, a)| {
             format!(
-                "learning         {} ({} STDP, {} synapses): mean weight {:.4} -> {:.4}, range \
-                 [{:.4}, {:.4}], {:.1}% at the lower bound, {:.1}% at the upper",
+                "learning         {} ({} STDP, {} synapses): mean weight {} -> {}, range [{}, {}]; \
+                 in the lowest / highest tenth of the bounds {:.1}% / {:.1}% (before {:.1}% / {:.1}%)",
                 a.name,
                 a.rule,
                 a.synapses,
-                b.mean,
-                a.mean,
-                a.min,
-                a.max,
-                100.0 * a.at_min,
-                100.0 * a.at_max
+                short(b.mean),
+                short(a.mean),
+                short(a.min),
+                short(a.max),
+                100.0 * a.low_tenth,
+                100.0 * a.high_tenth,
+                100.0 * b.low_tenth,
+                100.0 * b.high_tenth
             )
         })
         .collect()
+}
+
+/// Four significant digits.
+fn short(x: f64) -> String {
+    format!("{}", format!("{x:.3e}").parse::<f64>().unwrap_or(x))
 }
 
 /// The summary's JSON for the plastic projections.

@@ -553,7 +553,10 @@ fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &Pla
     let amplitude = |c: &mut Checker, name: &str, v: f64| {
         let p = format!("{ppath}.{name}");
         if c.finite(&p, v) && v < 0.0 {
-            c.err(p, format!("must be >= 0 (the rule's sign is fixed), got {}", num(v)));
+            c.err(
+                p,
+                format!("must be >= 0 (the rule's sign is fixed), got {}", num(v)),
+            );
         }
     };
     let tau = |c: &mut Checker, name: &str, v: f64| c.positive(&format!("{ppath}.{name}"), v);

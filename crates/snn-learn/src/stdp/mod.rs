@@ -57,10 +57,10 @@ mod triplet;
 pub use homeostasis::{AdaptiveThreshold, IncomingNormaliser, LrSchedule, normalise_incoming};
 pub use pair::{Bounds, PairParams, PairStdp, Pairing, WeightDependence};
 pub use reward::{RewardParams, RewardStdp, Shared};
-pub use trace::{DecayTable, Traces};
 pub use spec_rules::{
     WeightSummary, attach_spec_rules, learned_spec, rule_from_spec, weight_summary,
 };
+pub use trace::{DecayTable, Traces};
 pub use triplet::{TripletParams, TripletStdp, depression_horizon_steps};
 
 /// Errors of the STDP module: invalid parameters, files, data.

@@ -15,9 +15,7 @@ pub fn rule_from_spec(
 ) -> Result<Box<dyn Plasticity>, StdpError> {
     Ok(match spec {
         PlasticitySpec::Pair(p) => Box::new(PairStdp::new(p.clone(), dt_ms, n_pre, n_post)?),
-        PlasticitySpec::Triplet(p) => {
-            Box::new(TripletStdp::new(p.clone(), dt_ms, n_pre, n_post)?)
-        }
+        PlasticitySpec::Triplet(p) => Box::new(TripletStdp::new(p.clone(), dt_ms, n_pre, n_post)?),
     })
 }
 
@@ -77,10 +75,7 @@ pub fn attach_spec_rules(net: &mut Network, spec: &NetworkSpec) -> Result<Vec<us
                 )));
             }
         };
-        let sizes = (
-            size_of(&pr.source),
-            size_of(&pr.target),
-        );
+        let sizes = (size_of(&pr.source), size_of(&pr.target));
         if sizes != (Some(n_pre), Some(n_post)) {
             return Err(what(format!(
                 "the network's projection {j} connects {n_pre} -> {n_post} neurons: it was not \
@@ -88,7 +83,10 @@ pub fn attach_spec_rules(net: &mut Network, spec: &NetworkSpec) -> Result<Vec<us
             )));
         }
         let boxed = rule_from_spec(rule, spec.dt_ms, n_pre, n_post).map_err(|e| match e {
-            StdpError::Param { name: field, reason } => what(format!("{field}: {reason}")),
+            StdpError::Param {
+                name: field,
+                reason,
+            } => what(format!("{field}: {reason}")),
             other => other,
         })?;
         net.set_plasticity(j, boxed)
@@ -152,7 +150,7 @@ pub fn learned_spec(
 pub struct WeightSummary {
     /// Index of the projection in the spec.
     pub projection: usize,
-    /// Its name (or its index, when unnamed).
+    /// Its name in reports.
     pub name: String,
     /// The rule (`pair`, `triplet`).
     pub rule: &'static str,
@@ -160,22 +158,24 @@ pub struct WeightSummary {
     pub synapses: usize,
     /// Mean weight.
     pub mean: f64,
-    /// Smallest and largest weight.
+    /// Smallest weight.
     pub min: f64,
     /// Largest weight.
     pub max: f64,
-    /// Fraction of the weights at the rule's lower bound (within 1% of the bounds' span).
-    pub at_min: f64,
-    /// Fraction at the upper bound (within 1% of the span).
-    pub at_max: f64,
+    /// Fraction of the weights in the lowest tenth of the rule's bounds `[w_min, w_max]`.
+    pub low_tenth: f64,
+    /// Fraction in the highest tenth (competitive rules drive the weights to the bounds: a
+    /// uniform spread has a tenth in each).
+    pub high_tenth: f64,
 }
 
-/// Summarises the weights of projection `j` of `net`, whose spec rule is `rule` (its bounds
-/// tell what counts as "at a bound": within 1% of `w_max - w_min`).
+/// Summarises the weights of projection `j` of `net` (`name` for reports), whose spec rule is
+/// `rule` (its bounds define the tenths).
 pub fn weight_summary(net: &Network, j: usize, name: &str, rule: &PlasticitySpec) -> WeightSummary {
     let b = rule.bounds();
-    let near = 0.01 * (b.w_max - b.w_min);
-    let (mut sum, mut lo, mut hi, mut at_lo, mut at_hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY, 0, 0);
+    let tenth = 0.1 * (b.w_max - b.w_min);
+    let (mut sum, mut lo, mut hi) = (0.0, f64::INFINITY, f64::NEG_INFINITY);
+    let (mut low, mut high) = (0usize, 0usize);
     let n = net.projections().get(j).map_or(0, |p| p.n_synapses());
     if let Some(pr) = net.projections().get(j) {
         for i in 0..n {
@@ -183,8 +183,8 @@ pub fn weight_summary(net: &Network, j: usize, name: &str, rule: &PlasticitySpec
             sum += w;
             lo = lo.min(w);
             hi = hi.max(w);
-            at_lo += (w <= b.w_min + near) as usize;
-            at_hi += (w >= b.w_max - near) as usize;
+            low += (w < b.w_min + tenth) as usize;
+            high += (w > b.w_max - tenth) as usize;
         }
     }
     let frac = |k: usize| if n > 0 { k as f64 / n as f64 } else { 0.0 };
@@ -196,7 +196,7 @@ pub fn weight_summary(net: &Network, j: usize, name: &str, rule: &PlasticitySpec
         mean: if n > 0 { sum / n as f64 } else { 0.0 },
         min: if n > 0 { lo } else { 0.0 },
         max: if n > 0 { hi } else { 0.0 },
-        at_min: frac(at_lo),
-        at_max: frac(at_hi),
+        low_tenth: frac(low),
+        high_tenth: frac(high),
     }
 }

@@ -4,10 +4,10 @@ use snn_core::Plasticity;
 use snn_core::plasticity::{PREFETCH_AHEAD, Share, SharedWeights, downcast_replica};
 use snn_types::Step;
 
-pub use snn_types::plasticity::TripletParams;
-use snn_types::plasticity::{Bounds, Pairing};
 use super::trace::{DecayTable, Traces};
 use super::{StdpError, StdpRule};
+pub use snn_types::plasticity::TripletParams;
+use snn_types::plasticity::{Bounds, Pairing};
 
 /// Steps after a target's last spike during which a [`TripletStdp`] with parameters `p`
 /// can still change its incoming weights by depression, at step `dt_ms` with rate scales at
