@@ -257,13 +257,19 @@ fn spec_summary(spec: &NetworkSpec, name: &str) -> std::result::Result<Summary, 
             .name
             .clone()
             .unwrap_or_else(|| format!("{} -> {}", p.source, p.target));
+        let learning = p
+            .plasticity
+            .as_ref()
+            .map(|r| format!(", {} STDP", r.rule_name()))
+            .unwrap_or_default();
         let _ = writeln!(
             text,
-            "  {label:<24} {rule:<18} {receptor:<12} {n:>10} synapses"
+            "  {label:<24} {rule:<18} {receptor:<12} {n:>10} synapses{learning}"
         );
         prs.push(json!({
             "name": p.name, "source": p.source, "target": p.target, "rule": rule,
             "receptor": receptor, "synapses": n,
+            "plasticity": p.plasticity.as_ref().map(|r| r.rule_name()),
         }));
     }
     let _ = writeln!(

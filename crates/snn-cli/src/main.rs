@@ -427,7 +427,7 @@ pub(crate) fn peak_rss_bytes() -> Option<u64> {
 
 /// A number given on the command line, for an error message: as written when short, else in
 /// scientific notation (`1e300`, not 301 digits).
-fn flag_num(x: f64) -> String {
+pub(crate) fn flag_num(x: f64) -> String {
     let s = format!("{x}");
     if s.len() > 16 { format!("{x:e}") } else { s }
 }
@@ -637,11 +637,14 @@ fn simulate(a: SimulateArgs) -> Result<()> {
 
     plastic::check_options(&spec, &learning, ranked)?;
     if let Some(p) = learning.save_weights {
+        // The per-projection names, against every other output too.
         let files = plastic::weight_paths(&spec, p);
-        let named: Vec<(&str, Option<&Path>)> = files
-            .iter()
-            .map(|f| ("--save-weights", Some(f.as_path())))
-            .collect();
+        let mut named: Vec<(&str, Option<&Path>)> = vec![
+            ("--raster", a.raster.as_deref()),
+            ("--plot", a.plot.as_deref()),
+            ("--learned-spec", a.learned_spec.as_deref()),
+        ];
+        named.extend(files.iter().map(|f| ("--save-weights", Some(f.as_path()))));
         outputs::check(&named, &[outputs::Input::new(a.spec.as_deref())])?;
     }
     let budget = budget::budget(a.max_memory);
@@ -698,7 +701,13 @@ fn simulate(a: SimulateArgs) -> Result<()> {
             Some(plastic::snapshot_steps(warmup_steps, n_steps, every))
         }
     };
-    let learned = plastic::attach(&mut net, &spec, snapshots.as_deref(), &budget)?;
+    let learned = plastic::attach(
+        &mut net,
+        &spec,
+        snapshots.as_deref(),
+        learning.learned_spec.is_some(),
+        &budget,
+    )?;
     let build_s = t0.elapsed().as_secs_f64();
     if net.threads() < a.threads {
         eprintln!(

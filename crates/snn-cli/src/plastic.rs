@@ -59,18 +59,23 @@ pub fn check_options(spec: &NetworkSpec, o: &Options<'_>, ranked: bool) -> Resul
     }
     if ranked && !plastic.is_empty() {
         return Err(usage(format!(
-            "projection '{}' is plastic: learning runs in one process (any number of --threads); \
-             distributed runs keep only the synapses onto each rank's neurons",
+            "projection '{}' is plastic: learning runs in one process (any number of --threads), \
+             without --dry-run-ranks, --plan-ranks or an MPI launcher (a rank keeps only the \
+             synapses onto its own neurons)",
             name_of(spec, plastic[0])
         )));
     }
     if let Some(t) = o.every_ms {
         if let Err(why) = snn_types::check_time(t, spec.dt_ms) {
-            return Err(usage(format!("--weights-every-ms {t}: {why}")));
+            return Err(usage(format!(
+                "--weights-every-ms {}: {why}",
+                crate::flag_num(t)
+            )));
         }
         if t < spec.dt_ms {
             return Err(usage(format!(
-                "--weights-every-ms {t}: shorter than one step of dt = {} ms",
+                "--weights-every-ms {}: shorter than one step of dt = {} ms",
+                crate::flag_num(t),
                 spec.dt_ms
             )));
         }
@@ -85,19 +90,29 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
     if plastic.len() == 1 {
         return vec![path.to_path_buf()];
     }
+    let clean = |j: usize| -> String {
+        name_of(spec, j)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    let names: Vec<String> = plastic.iter().map(|&j| clean(j)).collect();
     plastic
         .iter()
-        .map(|&j| {
-            let name: String = name_of(spec, j)
-                .chars()
-                .map(|c| {
-                    if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                        c
-                    } else {
-                        '_'
-                    }
-                })
-                .collect();
+        .zip(&names)
+        .map(|(&j, name)| {
+            // Two projections whose names read the same in a file name get their indices too.
+            let name = if names.iter().filter(|n| *n == name).count() > 1 {
+                format!("{name}_{j}")
+            } else {
+                name.clone()
+            };
             let file = match (path.file_stem(), path.extension()) {
                 (Some(stem), Some(ext)) => format!(
                     "{}.{name}.{}",
@@ -115,11 +130,14 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The steps at which `--save-weights` snapshots: the start of the recorded run, every
-/// `every_steps` after it, and its end.
+/// The steps at which `--save-weights` snapshots: the initial weights (step 0), the start of
+/// the recorded run (after a warm-up), every `every_steps` after it, and its end.
 pub fn snapshot_steps(start: Step, n_steps: Step, every_steps: Option<Step>) -> Vec<Step> {
     let end = start + n_steps;
-    let mut steps = vec![start];
+    let mut steps = vec![0];
+    if start > 0 {
+        steps.push(start);
+    }
     if let Some(e) = every_steps.filter(|&e| e > 0) {
         let mut s = start + e;
         while s < end {
@@ -141,13 +159,20 @@ pub struct Attached {
     pub before: Vec<WeightSummary>,
 }
 
-/// Attaches the spec's rules to `net` and asks for the snapshots, after checking that the rules'
-/// column index (8 bytes per plastic synapse) and the snapshots (4 bytes per synapse each) fit
-/// `budget`.
+/// Bytes per synapse of a learned spec while it is built and written: the explicit lists
+/// (sources, targets as `u32`, weights, delays as `f64`) and their text (TOML or JSON, about 25
+/// characters per number), with room for the serialiser's buffer.
+const LEARNED_SPEC_BYTES_PER_SYNAPSE: u64 = 160;
+
+/// Attaches the spec's rules to `net` and asks for the snapshots, after checking that what
+/// learning adds fits `budget`: the rules' column index (8 bytes per plastic synapse), the
+/// snapshots (4 bytes per synapse each, and up to 8 more while they are encoded for the file)
+/// and the learned spec ([`LEARNED_SPEC_BYTES_PER_SYNAPSE`]).
 pub fn attach(
     net: &mut Network,
     spec: &NetworkSpec,
     snapshots: Option<&[Step]>,
+    learned: bool,
     budget: &MemoryBudget,
 ) -> Result<Attached> {
     let plastic = plastic_projections(spec);
@@ -162,13 +187,26 @@ pub fn attach(
         .map(|&j| net.projections()[j].n_synapses() as u64)
         .sum();
     let n_snap = snapshots.map_or(0, |s| s.len() as u64);
-    let needed = snn_types::budget::mul(synapses, 8 + 4 * n_snap);
+    let spec_bytes = if learned {
+        LEARNED_SPEC_BYTES_PER_SYNAPSE
+    } else {
+        0
+    };
+    let per_synapse = 8u64
+        .saturating_add(n_snap.saturating_mul(12))
+        .saturating_add(spec_bytes);
+    let needed = snn_types::budget::mul(synapses, per_synapse);
     budget.check_parts(
         "learning",
         needed,
         &format!(
-            "{synapses} plastic synapses: 8 bytes each for the rules' column index, 4 per \
-             weight snapshot x {n_snap} snapshots (fewer with a larger --weights-every-ms)"
+            "{synapses} plastic synapses: 8 bytes each for the rules' column index, 12 per \
+             weight snapshot x {n_snap} snapshots (fewer with a larger --weights-every-ms){}",
+            if learned {
+                format!(", {LEARNED_SPEC_BYTES_PER_SYNAPSE} for --learned-spec")
+            } else {
+                String::new()
+            }
         ),
     )?;
     let attached = attach_spec_rules(net, spec)?;

@@ -249,6 +249,20 @@ fn learning_options_that_cannot_apply_are_usage_errors() {
         "{err}"
     );
     assert!(!std::path::Path::new(w).exists());
+    // A per-projection weight file may not be another output.
+    let raster = dir.join("w.ff.whst");
+    fails(
+        &[
+            "simulate",
+            spec,
+            "--save-weights",
+            w,
+            "--raster",
+            raster.to_str().unwrap(),
+        ],
+        "same file as --raster",
+    );
+    assert!(!raster.exists());
 }
 
 #[test]
@@ -298,4 +312,23 @@ fn the_chip_model_refuses_a_plastic_spec_and_nir_export_notes_it() {
         text.contains("the pair STDP rule is not exported (NIR has no learning rules)"),
         "{text}"
     );
+    // The learned network (one delay per projection) exports, and maps onto the chip model.
+    let learned = dir.join("learned.toml");
+    ok(&[
+        "simulate",
+        spec.to_str().unwrap(),
+        "--duration-ms",
+        "300",
+        "--learned-spec",
+        learned.to_str().unwrap(),
+    ]);
+    let nir = dir.join("learned.nir");
+    ok(&[
+        "nir",
+        "export",
+        learned.to_str().unwrap(),
+        "--out",
+        nir.to_str().unwrap(),
+    ]);
+    ok(&["chip", learned.to_str().unwrap(), "--steps", "50"]);
 }

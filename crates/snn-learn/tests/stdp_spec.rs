@@ -134,6 +134,18 @@ fn the_learned_spec_holds_the_learned_weights() {
     let learned = learned_spec(&s, &net, &plastic).unwrap();
     learned.validate().unwrap();
     assert!(learned.projections.iter().all(|p| p.plasticity.is_none()));
+    // Every synapse of each projection has the same delay: written once, as NIR needs.
+    for (p, ms) in learned.projections.iter().zip([0.1, 1.0]) {
+        assert_eq!(p.delay_ms, Some(snn_types::ValueSpec::Constant(ms)));
+        assert!(matches!(
+            p.connectivity,
+            snn_types::Connectivity::Explicit {
+                delays_ms: None,
+                weights: Some(_),
+                ..
+            }
+        ));
+    }
     // Through TOML, as `snn simulate --learned-spec` writes it.
     let learned = NetworkSpec::from_toml_str(&learned.to_toml_string().unwrap()).unwrap();
     let rebuilt = Network::build(&learned).unwrap();

@@ -617,18 +617,32 @@ fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &Pla
         } => w
             .iter()
             .position(|&x| outside(x))
-            .map(|j| format!("connectivity.weights[{j}] = {}", num(w[j]))),
+            .map(|j| format!("connectivity.weights[{j}] = {} lies", num(w[j]))),
         Connectivity::Dense { weights } => weights.iter().enumerate().find_map(|(i, row)| {
             row.iter().any(|&x| x != 0.0 && outside(x)).then(|| {
-                format!("a weight in connectivity.weights[{i}] (nonzero entries are synapses)")
+                format!("a weight in connectivity.weights[{i}] (nonzero entries are synapses) lies")
             })
         }),
         _ => match pr.weight {
-            ValueSpec::Constant(w) if outside(w) => Some(format!("weight {}", num(w))),
+            ValueSpec::Constant(w) if outside(w) => Some(format!("weight {} lies", num(w))),
             ValueSpec::Random(Distribution::Uniform { low, high })
                 if outside(low) || outside(high) =>
             {
-                Some(format!("weights drawn from [{}, {}]", num(low), num(high)))
+                Some(format!(
+                    "weights drawn from [{}, {}] lie",
+                    num(low),
+                    num(high)
+                ))
+            }
+            // A normal distribution's tails may reach beyond the bounds (clipped at each
+            // synapse's first update), but not its centre, nor a truncation bound.
+            ValueSpec::Random(Distribution::Normal { mean, .. }) if outside(mean) => {
+                Some(format!("weights drawn around a mean of {} lie", num(mean)))
+            }
+            ValueSpec::Random(Distribution::TruncatedNormal {
+                mean, low, high, ..
+            }) if outside(mean) || low.is_some_and(outside) || high.is_some_and(outside) => {
+                Some("weights drawn from this truncated normal lie".to_string())
             }
             _ => None,
         },
@@ -637,7 +651,7 @@ fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &Pla
         c.err(
             &bpath,
             format!(
-                "{what} lies outside the rule's bounds {range}: the first update would clip it \
+                "{what} outside the rule's bounds {range}: the first update would clip it \
                  (the bounds are in the projection's weight units)"
             ),
         );

@@ -183,7 +183,7 @@ fn bounds_must_be_ordered_finite_and_hold_the_initial_weights() {
         r#"rule = "pair""#,
     ));
     assert!(got[0].contains("weights drawn from [0.5, 2]"), "{got:?}");
-    // Normal weights may be clipped in their tails: accepted.
+    // Normal weights may be clipped in their tails: accepted; not around a mean outside.
     assert!(
         issues(&spec(
             r#"{ dist = "normal", mean = 0.5, std = 0.1 }"#,
@@ -191,6 +191,19 @@ fn bounds_must_be_ordered_finite_and_hold_the_initial_weights() {
         ))
         .is_empty()
     );
+    let got = issues(&spec(
+        r#"{ dist = "normal", mean = 2.0, std = 0.1 }"#,
+        r#"rule = "pair""#,
+    ));
+    assert!(
+        got[0].contains("weights drawn around a mean of 2 lie outside"),
+        "{got:?}"
+    );
+    let got = issues(&spec(
+        r#"{ dist = "truncated_normal", mean = 0.5, std = 0.1, low = -1.0 }"#,
+        r#"rule = "pair""#,
+    ));
+    assert!(got[0].contains("truncated normal lie outside"), "{got:?}");
     // Explicit weights are checked one by one.
     let text = spec("1.0", r#"rule = "pair""#).replace(
         r#"connectivity = { rule = "all_to_all" }"#,

@@ -98,7 +98,8 @@ pub fn attach_spec_rules(net: &mut Network, spec: &NetworkSpec) -> Result<Vec<us
 
 /// `spec` with each projection in `learned` written out as the synapses it has now in `net`
 /// (built from `spec`): explicit connectivity with every synapse's current weight (the engine's
-/// `f32`, widened exactly) and delay, and no `plasticity` table. Simulating the result
+/// `f32`, widened exactly) and delay (one `delay_ms` when all synapses share it), and no
+/// `plasticity` table. Simulating the result
 /// continues with the learned weights held fixed; `snn chip` and `snn nir export` take it as any
 /// other spec. The other projections are unchanged.
 pub fn learned_spec(
@@ -132,14 +133,24 @@ pub fn learned_spec(
                 delays.push(pr.delay_steps(i) as f64 * spec.dt_ms);
             }
         }
+        // One delay for the whole projection when every synapse has it (the common case, and
+        // the only one NIR can hold).
+        let uniform_delay = delays
+            .first()
+            .copied()
+            .filter(|&d| delays.iter().all(|&x| x == d));
         ps.connectivity = snn_types::Connectivity::Explicit {
             sources,
             targets,
             weights: Some(weights),
-            delays_ms: Some(delays),
+            delays_ms: if uniform_delay.is_some() {
+                None
+            } else {
+                Some(delays)
+            },
         };
         ps.weight = snn_types::ValueSpec::Constant(1.0);
-        ps.delay_ms = None;
+        ps.delay_ms = uniform_delay.map(snn_types::ValueSpec::Constant);
         ps.plasticity = None;
     }
     Ok(out)

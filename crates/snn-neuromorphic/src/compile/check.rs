@@ -127,8 +127,8 @@ pub(crate) fn check<'s>(
         if let Some(rule) = &pr.plasticity {
             unsupported.push(format!(
                 "projections[{j}].plasticity: a {} STDP rule; the chip model runs fixed weights \
-                 (on-chip learning is not modelled): learn with `snn simulate --save-weights`, \
-                 then map a spec without the plasticity table",
+                 (on-chip learning is not modelled): learn with `snn simulate --learned-spec \
+                 FILE`, then map the learned spec",
                 rule.rule_name()
             ));
         }
