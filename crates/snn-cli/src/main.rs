@@ -347,12 +347,18 @@ fn validate(path: &Path, max_memory: Option<u64>) -> Result<()> {
     let spec = nir::load_spec(path)?;
     let est = snn_core::NetworkMemory::estimate(&spec, 1);
     let needed = est.build_bytes();
+    let plastic = plastic::plastic_projections(&spec).len();
     let summary = format!(
-        "{} populations, {} neurons, {} projections, {} synapses, dt = {} ms; about {} of memory \
+        "{} populations, {} neurons, {} projections{}, {} synapses, dt = {} ms; about {} of memory \
          to build",
         spec.populations.len(),
         est.neurons,
         spec.projections.len(),
+        if plastic > 0 {
+            format!(" ({plastic} plastic)")
+        } else {
+            String::new()
+        },
         est.synapses(),
         spec.dt_ms,
         snn_types::budget::format_bytes(needed)

@@ -48,10 +48,18 @@ fn exercise(spec: &NetworkSpec) -> bool {
         return true;
     }
     if let Ok(mut net) = Network::build(spec) {
+        // Learning rules named by the spec, and the learned network written back as a spec.
+        let plastic = snn_learn::stdp::attach_spec_rules(&mut net, spec).unwrap_or_default();
         let mut raster = SpikeRaster::new(0);
         net.run(STEPS, &mut raster);
         if let Ok(r) = Readout::from_spec(spec) {
             let _ = r.predict(&raster);
+        }
+        if !plastic.is_empty()
+            && let Ok(learned) = snn_learn::stdp::learned_spec(spec, &net, &plastic)
+        {
+            assert!(learned.validate().is_ok(), "a learned spec must be valid");
+            let _ = Network::build(&learned);
         }
     }
     if let Ok(arch) = ArchSpec::preset("loihi")
@@ -397,8 +405,39 @@ const EVERY_KIND: &str = r#"
     rates = ["d"]
 "#;
 
+/// A small network with a pair and a triplet rule.
+const PLASTIC_NET: &str = r#"
+dt_ms = 0.5
+seed = 2
+[[populations]]
+name = "in"
+size = 6
+neuron = { model = "input" }
+[[populations]]
+name = "out"
+size = 3
+neuron = { model = "lif_exp" }
+[[projections]]
+source = "in"
+target = "out"
+connectivity = { rule = "all_to_all" }
+weight = { dist = "uniform", low = 100.0, high = 300.0 }
+delay_ms = { dist = "uniform", low = 0.5, high = 2.0 }
+plasticity = { rule = "pair", a_plus = 10.0, a_minus = 11.0, bounds = { w_min = 0.0, w_max = 400.0 }, dependence = { power_law = { mu = 0.5 } } }
+[[projections]]
+source = "out"
+target = "out"
+connectivity = { rule = "fixed_probability", p = 0.5 }
+weight = 20.0
+plasticity = { rule = "triplet", pairing = "nearest", bounds = { w_min = 0.0, w_max = 50.0 } }
+[[stimuli]]
+kind = "poisson"
+target = "in"
+rate_hz = 200.0
+"#;
+
 fn spec_seeds() -> Vec<NetworkSpec> {
-    let mut out: Vec<NetworkSpec> = [EVERY_KIND, SMALL_NET, CONV_NET]
+    let mut out: Vec<NetworkSpec> = [EVERY_KIND, SMALL_NET, CONV_NET, PLASTIC_NET]
         .iter()
         .filter_map(|t| NetworkSpec::from_toml_str(t).ok())
         .collect();
