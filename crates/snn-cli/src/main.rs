@@ -214,9 +214,9 @@ struct SimulateArgs {
     #[arg(long, value_name = "HZ", requires = "plan_ranks")]
     plan_rate_hz: Option<f64>,
     /// For a spec with plastic projections (`[projections.plasticity]`): write each one's
-    /// weights at the start of the recorded run, every --weights-every-ms, and at its end, as a
-    /// weight history (framed binary, read by `snn inspect`); with several plastic projections
-    /// one file each, `<stem>.<projection>.<ext>`.
+    /// weights at step 0, at the start of the recorded run (after --warmup-ms), every
+    /// --weights-every-ms, and at its end, as a weight history (framed binary, read by `snn
+    /// inspect`); with several plastic projections one file each, `<stem>.<projection>.<ext>`.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["write_spec", "plan_ranks"])]
     save_weights: Option<PathBuf>,
     /// Interval (ms) between the snapshots of --save-weights (default: start and end only).
@@ -701,16 +701,20 @@ fn simulate(a: SimulateArgs) -> Result<()> {
                 None => None,
                 Some(t) => Some(
                     ms_to_steps(t, spec.dt_ms)
-                        .with_context(|| format!("--weights-every-ms {t}"))?,
+                        .with_context(|| format!("--weights-every-ms {}", flag_num(t)))?,
                 ),
             };
-            Some(plastic::snapshot_steps(warmup_steps, n_steps, every))
+            Some(plastic::Snapshots {
+                start: warmup_steps,
+                n_steps,
+                every,
+            })
         }
     };
     let learned = plastic::attach(
         &mut net,
         &spec,
-        snapshots.as_deref(),
+        snapshots,
         learning.learned_spec.is_some(),
         &budget,
     )?;

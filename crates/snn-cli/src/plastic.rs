@@ -29,14 +29,10 @@ pub fn plastic_projections(spec: &NetworkSpec) -> Vec<usize> {
         .collect()
 }
 
-/// A projection's name for reports and file names: its own, else its index.
+/// A projection's name in reports (as the engine's and the weight files': its own, else
+/// `source->target`).
 fn name_of(spec: &NetworkSpec, j: usize) -> String {
-    spec.projections[j].name.clone().unwrap_or_else(|| {
-        format!(
-            "{}_to_{}",
-            spec.projections[j].source, spec.projections[j].target
-        )
-    })
+    spec.projections[j].display_name()
 }
 
 /// Refuses the learning options where they cannot apply (no plastic projection; several ranks).
@@ -164,14 +160,45 @@ pub struct Attached {
 /// characters per number), with room for the serialiser's buffer.
 const LEARNED_SPEC_BYTES_PER_SYNAPSE: u64 = 160;
 
+/// Bytes per synapse and snapshot: the weight kept (4) and up to 8 more while the history is
+/// encoded for its file (the encoder's buffer grows by doubling).
+const SNAPSHOT_BYTES_PER_SYNAPSE: u64 = 12;
+
+/// Where `--save-weights` snapshots: from the warm-up's end `start`, over `n_steps`, every
+/// `every` steps (see [`snapshot_steps`]).
+#[derive(Clone, Copy)]
+pub struct Snapshots {
+    /// First step of the recorded run.
+    pub start: Step,
+    /// Steps of the recorded run.
+    pub n_steps: Step,
+    /// Interval in steps, if any.
+    pub every: Option<Step>,
+}
+
+impl Snapshots {
+    /// How many snapshots [`snapshot_steps`] gives, without listing them.
+    fn count(&self) -> u64 {
+        let mut n = 1 + u64::from(self.start > 0) + u64::from(self.n_steps > 0);
+        if let Some(e) = self.every.filter(|&e| e > 0)
+            && self.n_steps > 0
+        {
+            // start + k e for k >= 1 while below the end.
+            n += (self.n_steps - 1) / e;
+        }
+        n
+    }
+}
+
 /// Attaches the spec's rules to `net` and asks for the snapshots, after checking that what
-/// learning adds fits `budget`: the rules' column index (8 bytes per plastic synapse), the
-/// snapshots (4 bytes per synapse each, and up to 8 more while they are encoded for the file)
-/// and the learned spec ([`LEARNED_SPEC_BYTES_PER_SYNAPSE`]).
+/// learning adds fits `budget`: what attaching the rules adds to each plastic projection
+/// (`Projection::plasticity_extra_bytes`), the snapshots ([`SNAPSHOT_BYTES_PER_SYNAPSE`] each)
+/// and the learned spec ([`LEARNED_SPEC_BYTES_PER_SYNAPSE`]). The snapshot steps are listed only
+/// after the check.
 pub fn attach(
     net: &mut Network,
     spec: &NetworkSpec,
-    snapshots: Option<&[Step]>,
+    snapshots: Option<Snapshots>,
     learned: bool,
     budget: &MemoryBudget,
 ) -> Result<Attached> {
@@ -186,31 +213,37 @@ pub fn attach(
         .iter()
         .map(|&j| net.projections()[j].n_synapses() as u64)
         .sum();
-    let n_snap = snapshots.map_or(0, |s| s.len() as u64);
-    let spec_bytes = if learned {
-        LEARNED_SPEC_BYTES_PER_SYNAPSE
-    } else {
-        0
-    };
-    let per_synapse = 8u64
-        .saturating_add(n_snap.saturating_mul(12))
-        .saturating_add(spec_bytes);
-    let needed = snn_types::budget::mul(synapses, per_synapse);
+    let rules: u64 = plastic
+        .iter()
+        .map(|&j| net.projections()[j].plasticity_extra_bytes())
+        .sum();
+    let n_snap = snapshots.map_or(0, |s| s.count());
+    let per_synapse = n_snap
+        .saturating_mul(SNAPSHOT_BYTES_PER_SYNAPSE)
+        .saturating_add(if learned {
+            LEARNED_SPEC_BYTES_PER_SYNAPSE
+        } else {
+            0
+        });
+    let needed = snn_types::budget::mul(synapses, per_synapse).saturating_add(rules);
     budget.check_parts(
         "learning",
         needed,
         &format!(
-            "{synapses} plastic synapses: 8 bytes each for the rules' column index, 12 per \
-             weight snapshot x {n_snap} snapshots (fewer with a larger --weights-every-ms){}",
+            "{synapses} plastic synapses: {} for the rules' weights and column index, \
+             {SNAPSHOT_BYTES_PER_SYNAPSE} bytes per synapse for each of {n_snap} weight snapshots \
+             (fewer with a larger --weights-every-ms){}",
+            snn_types::budget::format_bytes(rules),
             if learned {
-                format!(", {LEARNED_SPEC_BYTES_PER_SYNAPSE} for --learned-spec")
+                format!(", {LEARNED_SPEC_BYTES_PER_SYNAPSE} per synapse for --learned-spec")
             } else {
                 String::new()
             }
         ),
     )?;
+    let steps = snapshots.map(|s| snapshot_steps(s.start, s.n_steps, s.every));
     let attached = attach_spec_rules(net, spec)?;
-    if let Some(steps) = snapshots {
+    if let Some(steps) = &steps {
         for &j in &attached {
             net.record_weights(j, steps)?;
         }
@@ -303,4 +336,29 @@ pub fn json(before: &[WeightSummary], after: &[WeightSummary]) -> serde_json::Va
             .map(|(b, a)| serde_json::json!({ "before": b, "after": a }))
             .collect(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_snapshot_count_is_the_number_of_snapshot_steps() {
+        for start in [0, 7] {
+            for n_steps in [0, 1, 9, 10, 11, 100] {
+                for every in [None, Some(1), Some(3), Some(10), Some(1000)] {
+                    let s = Snapshots {
+                        start,
+                        n_steps,
+                        every,
+                    };
+                    let steps = snapshot_steps(start, n_steps, every);
+                    assert_eq!(s.count(), steps.len() as u64, "{start} {n_steps} {every:?}");
+                    assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
+                    assert_eq!(steps[0], 0);
+                    assert_eq!(*steps.last().unwrap(), start + n_steps);
+                }
+            }
+        }
+    }
 }

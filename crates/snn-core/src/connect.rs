@@ -620,12 +620,6 @@ fn endpoints(spec: &NetworkSpec, index: usize) -> Result<(usize, usize), BuildEr
     Ok((si, ti))
 }
 
-fn display_name(pr: &ProjectionSpec) -> String {
-    pr.name
-        .clone()
-        .unwrap_or_else(|| format!("{}->{}", pr.source, pr.target))
-}
-
 /// The compact form of a conv or pool projection with a constant delay: the kernel and the tap
 /// tables. `Ok(None)` when the projection is not a conv or pool or its delay is random (then it
 /// is expanded); [`BuildError::Shape`] when its shapes disagree with the populations.
@@ -660,7 +654,7 @@ fn conv_projection(spec: &NetworkSpec, index: usize) -> Result<Option<Projection
     };
     let weights = conv_kernel(pr, &g, index)?;
     Ok(Some(Projection {
-        name: display_name(pr),
+        name: pr.display_name(),
         source_pop: si,
         target_pop: ti,
         receptor: pr.receptor,
@@ -822,7 +816,7 @@ fn expand_projection_range(
         (None, None) => Weights::Uniform(0.0),
     };
     Ok(Projection {
-        name: display_name(pr),
+        name: pr.display_name(),
         source_pop: si,
         target_pop: ti,
         receptor: pr.receptor,

@@ -438,7 +438,7 @@ impl std::fmt::Debug for ThreadPlastic {
 /// Weight snapshots requested for one projection.
 struct WeightRecorder {
     proj: usize,
-    /// Steps still to snapshot, ascending.
+    /// Steps still to snapshot, descending (the next one last).
     pending: Vec<Step>,
     history: crate::record::WeightHistory,
 }
@@ -1171,7 +1171,8 @@ impl Network {
         };
         let r = &mut self.weight_recorders[idx];
         r.pending.extend_from_slice(steps);
-        r.pending.sort_unstable();
+        // Descending: the next one is at the end, taken in O(1).
+        r.pending.sort_unstable_by(|a, b| b.cmp(a));
         r.pending.dedup();
         Ok(())
     }
@@ -1193,7 +1194,7 @@ impl Network {
                     "no weight snapshots were requested for projection {j} (call record_weights first)"
                 ))
             })?;
-        if let Some(&first) = self.weight_recorders[i].pending.first() {
+        if let Some(&first) = self.weight_recorders[i].pending.last() {
             let r = &self.weight_recorders[i];
             return Err(BuildError::Request(format!(
                 "weight snapshots of projection '{}' requested at {} step(s) from step {first} on, but only {} steps were simulated",
@@ -1209,8 +1210,8 @@ impl Network {
     fn snapshot_weights(&mut self) {
         let now = self.step;
         for r in &mut self.weight_recorders {
-            while r.pending.first() == Some(&now) {
-                r.pending.remove(0);
+            while r.pending.last() == Some(&now) {
+                r.pending.pop();
                 let pr = &self.projections[r.proj];
                 let w: Vec<f32> = (0..pr.n_synapses()).map(|i| pr.weight(i)).collect();
                 r.history.steps.push(now);
@@ -1223,7 +1224,7 @@ impl Network {
     fn next_snapshot(&self, end: Step) -> Option<Step> {
         self.weight_recorders
             .iter()
-            .filter_map(|r| r.pending.first().copied())
+            .filter_map(|r| r.pending.last().copied())
             .filter(|&s| s <= end)
             .min()
     }

@@ -189,10 +189,7 @@ fn delay_upper_steps(v: &Option<ValueSpec>, dt: f64) -> u64 {
 
 fn projection_estimate(spec: &NetworkSpec, j: usize) -> (ProjectionMemory, u64) {
     let pr = &spec.projections[j];
-    let name = pr
-        .name
-        .clone()
-        .unwrap_or_else(|| format!("{}->{}", pr.source, pr.target));
+    let name = pr.display_name();
     let si = spec.population_index(&pr.source);
     let ti = spec.population_index(&pr.target);
     let size = |i: Option<usize>| i.map_or(0, |i| spec.populations[i].size as u64);

@@ -648,6 +648,25 @@ impl Projection {
         }
     }
 
+    /// Bytes that attaching a learning rule (`Network::set_plasticity`) adds to this projection:
+    /// per-synapse weights where they are uniform (4 per synapse), per-synapse delays where they
+    /// are packed into the targets (2 per synapse), and the column index the engine builds for
+    /// post spikes (8 per synapse and a pointer per target). Conv projections take no rule: 0.
+    pub fn plasticity_extra_bytes(&self) -> u64 {
+        let Layout::Csr { packed, .. } = &self.layout else {
+            return 0;
+        };
+        let n = self.n_synapses() as u64;
+        let weights = if matches!(self.weights, Weights::Uniform(_)) {
+            4 * n
+        } else {
+            0
+        };
+        let delays = if packed.is_some() { 2 * n } else { 0 };
+        let columns = 8 * n + (self.n_target() as u64 + 1) * std::mem::size_of::<usize>() as u64;
+        weights + delays + columns
+    }
+
     /// Bytes used by the synapse arrays: targets, weights, delays and row pointers for CSR; the
     /// kernel and the tap tables for conv.
     pub fn memory_bytes(&self) -> usize {

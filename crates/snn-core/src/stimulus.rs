@@ -427,64 +427,90 @@ impl PoissonTable {
 mod tests {
     use super::*;
 
-    /// The branch-free block decision is the per-neuron one, bit for bit: rates from 0 to above
-    /// one event per step, including `lambda` on an exact multiple of `2^-53` (where `<` and
-    /// `<=` differ) and draws right at the threshold.
-    #[test]
-    fn fires_block_equals_fires() {
-        let key = counter_key(7, StreamKind::Stimulus, 3);
-        let exact = 12345.0 / (1u64 << 53) as f64;
-        for lambda in [0.0, 1e-300, exact, 1e-3, 0.0015, 0.37, 0.999_999, 1.0, 3.5] {
-            let src = PoissonSource {
-                key,
-                lambda,
-                exp_neg_lambda: (-lambda).exp(),
-                weight: 1.0,
-                receptor: Receptor::Excitatory,
-                fire: true,
-                start: 0,
-                stop: Step::MAX,
-                lo: 0,
-                hi: 1000,
-            };
-            let mut out = [0u8; 300];
-            let mut fired = 0;
-            for t in [0u64, 1, 99, 1 << 40] {
-                for g0 in [0u32, 5, u32::MAX - 100] {
-                    src.fires_block(t, g0, &mut out[..257]);
-                    for (i, &o) in out[..257].iter().enumerate() {
-                        let g = g0.wrapping_add(i as u32);
-                        assert_eq!(o == 1, src.fires(t, g), "lambda {lambda} t {t} g {g}");
-                        fired += o as u32;
-                    }
-                }
-            }
-            if lambda >= 1.0 {
-                assert_eq!(fired, 12 * 257);
-            }
-            if lambda == 0.0 {
-                assert_eq!(fired, 0);
-            }
-        }
-        // A draw exactly at lambda does not fire, one just below does.
-        let x = 1u64 << 40;
-        let at = PoissonSource {
+    fn spec(toml: &str) -> NetworkSpec {
+        NetworkSpec::from_toml_str(toml).unwrap()
+    }
+
+    fn fire_source(key: u64, lambda: f64) -> PoissonSource {
+        PoissonSource {
             key,
-            lambda: x as f64 / (1u64 << 53) as f64,
-            exp_neg_lambda: 1.0,
+            lambda,
+            exp_neg_lambda: (-lambda).exp(),
             weight: 1.0,
             receptor: Receptor::Excitatory,
             fire: true,
             start: 0,
             stop: Step::MAX,
             lo: 0,
-            hi: 1,
-        };
-        assert_eq!(at.fire_threshold(), x);
+            hi: 1000,
+        }
     }
 
-    fn spec(toml: &str) -> NetworkSpec {
-        NetworkSpec::from_toml_str(toml).unwrap()
+    /// The branch-free block decision is the per-neuron one, bit for bit, on every
+    /// instruction-set tier: rates from 0 to above one event per step, neuron indices that wrap,
+    /// and `lambda` equal to a neuron's own draw (which must not fire: `draw < lambda`) or the
+    /// next float above it (which must).
+    #[test]
+    fn fires_block_equals_fires() {
+        use crate::neuron::{Isa, force_isa};
+        let key = counter_key(7, StreamKind::Stimulus, 3);
+        let u = uniform_at(key, 99, 5 + 40);
+        let exact = 12345.0 / (1u64 << 53) as f64;
+        let lambdas = [
+            0.0,
+            1e-300,
+            exact,
+            1e-3,
+            0.0015,
+            0.37,
+            u,
+            f64::from_bits(u.to_bits() + 1),
+            0.999_999,
+            1.0,
+            3.5,
+        ];
+        let mut out = [0u8; 300];
+        for cap in [Isa::Base, Isa::Avx2, Isa::Avx512] {
+            force_isa(Some(cap));
+            for lambda in lambdas {
+                let src = fire_source(key, lambda);
+                let mut fired = 0;
+                for t in [0u64, 1, 99, 1 << 40] {
+                    for g0 in [0u32, 5, u32::MAX - 100] {
+                        src.fires_block(t, g0, &mut out[..257]);
+                        for (i, &o) in out[..257].iter().enumerate() {
+                            let g = g0.wrapping_add(i as u32);
+                            assert_eq!(
+                                o == 1,
+                                src.fires(t, g),
+                                "{cap:?} lambda {lambda} t {t} g {g}"
+                            );
+                            fired += o as u32;
+                        }
+                    }
+                }
+                if lambda >= 1.0 {
+                    assert_eq!(fired, 12 * 257);
+                }
+                if lambda == 0.0 {
+                    assert_eq!(fired, 0);
+                }
+            }
+            // Neuron 45 at step 99 draws exactly `u`: at lambda = u it does not fire, just
+            // above it does.
+            src_at(key, u, &mut out, false);
+            src_at(key, f64::from_bits(u.to_bits() + 1), &mut out, true);
+        }
+        force_isa(None);
+        assert_eq!(
+            fire_source(key, (1u64 << 40) as f64 / (1u64 << 53) as f64).fire_threshold(),
+            1 << 40
+        );
+    }
+
+    fn src_at(key: u64, lambda: f64, out: &mut [u8], fires: bool) {
+        fire_source(key, lambda).fires_block(99, 5, &mut out[..100]);
+        assert_eq!(out[40] == 1, fires, "lambda {lambda}");
     }
 
     #[test]

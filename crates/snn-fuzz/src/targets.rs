@@ -49,7 +49,10 @@ fn exercise(spec: &NetworkSpec) -> bool {
     }
     if let Ok(mut net) = Network::build(spec) {
         // Learning rules named by the spec, and the learned network written back as a spec.
-        let plastic = snn_learn::stdp::attach_spec_rules(&mut net, spec).unwrap_or_default();
+        let plastic = match snn_learn::stdp::attach_spec_rules(&mut net, spec) {
+            Ok(p) => p,
+            Err(e) => panic!("a valid spec's rules must attach: {e}"),
+        };
         let mut raster = SpikeRaster::new(0);
         net.run(STEPS, &mut raster);
         if let Ok(r) = Readout::from_spec(spec) {

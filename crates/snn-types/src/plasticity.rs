@@ -3,8 +3,9 @@
 //!
 //! The rules themselves (traces, the engine hook, threads) live in `snn-learn`
 //! (`snn_learn::stdp`, which re-exports these types); this module holds only what a spec file
-//! names, so that every crate reads the same vocabulary and [`NetworkSpec::validate`]
-//! (crate::NetworkSpec::validate) can check a rule's parameters with the path of each field.
+//! names, so that every crate reads the same vocabulary and
+//! [`NetworkSpec::validate`](crate::NetworkSpec::validate) can check a rule's parameters with the
+//! path of each field.
 //!
 //! In a spec (TOML), a projection learns when it has a `plasticity` table:
 //!
@@ -222,17 +223,25 @@ impl Default for PairParams {
 }
 
 impl PairParams {
-    /// Checks every field.
-    pub fn validate(&self) -> Result<(), ParamError> {
-        check_nonneg("a_plus", self.a_plus)?;
-        check_nonneg("a_minus", self.a_minus)?;
-        check_pos("tau_plus_ms", self.tau_plus_ms)?;
-        check_pos("tau_minus_ms", self.tau_minus_ms)?;
-        self.bounds.check()?;
+    /// Every field out of its range (empty when all are fine), each named by its path within
+    /// the table (`a_plus`, `bounds`, `dependence.power_law.mu`).
+    pub fn problems(&self) -> Vec<ParamError> {
+        let mut out = Vec::new();
+        let mut take = |r: Result<(), ParamError>| out.extend(r.err());
+        take(check_nonneg("a_plus", self.a_plus));
+        take(check_nonneg("a_minus", self.a_minus));
+        take(check_pos("tau_plus_ms", self.tau_plus_ms));
+        take(check_pos("tau_minus_ms", self.tau_minus_ms));
+        take(self.bounds.check());
         if let WeightDependence::PowerLaw { mu } = self.dependence {
-            check_nonneg("mu", mu)?;
+            take(check_nonneg("dependence.power_law.mu", mu));
         }
-        Ok(())
+        out
+    }
+
+    /// Checks every field: the first of [`problems`](Self::problems).
+    pub fn validate(&self) -> Result<(), ParamError> {
+        self.problems().into_iter().next().map_or(Ok(()), Err)
     }
 }
 
@@ -376,17 +385,25 @@ impl TripletParams {
         }
     }
 
-    /// Checks every field.
+    /// Every field out of its range (empty when all are fine), each named as in the table.
+    pub fn problems(&self) -> Vec<ParamError> {
+        let mut out = Vec::new();
+        let mut take = |r: Result<(), ParamError>| out.extend(r.err());
+        take(check_nonneg("a2_plus", self.a2_plus));
+        take(check_nonneg("a3_plus", self.a3_plus));
+        take(check_nonneg("a2_minus", self.a2_minus));
+        take(check_nonneg("a3_minus", self.a3_minus));
+        take(check_pos("tau_plus_ms", self.tau_plus_ms));
+        take(check_pos("tau_x_ms", self.tau_x_ms));
+        take(check_pos("tau_minus_ms", self.tau_minus_ms));
+        take(check_pos("tau_y_ms", self.tau_y_ms));
+        take(self.bounds.check());
+        out
+    }
+
+    /// Checks every field: the first of [`problems`](Self::problems).
     pub fn validate(&self) -> Result<(), ParamError> {
-        check_nonneg("a2_plus", self.a2_plus)?;
-        check_nonneg("a3_plus", self.a3_plus)?;
-        check_nonneg("a2_minus", self.a2_minus)?;
-        check_nonneg("a3_minus", self.a3_minus)?;
-        check_pos("tau_plus_ms", self.tau_plus_ms)?;
-        check_pos("tau_x_ms", self.tau_x_ms)?;
-        check_pos("tau_minus_ms", self.tau_minus_ms)?;
-        check_pos("tau_y_ms", self.tau_y_ms)?;
-        self.bounds.check()
+        self.problems().into_iter().next().map_or(Ok(()), Err)
     }
 }
 
@@ -423,11 +440,16 @@ impl PlasticitySpec {
         }
     }
 
+    /// Every parameter out of its range (see [`PairParams::problems`]).
+    pub fn problems(&self) -> Vec<ParamError> {
+        match self {
+            Self::Pair(p) => p.problems(),
+            Self::Triplet(p) => p.problems(),
+        }
+    }
+
     /// Checks every parameter (the first problem).
     pub fn validate(&self) -> Result<(), ParamError> {
-        match self {
-            Self::Pair(p) => p.validate(),
-            Self::Triplet(p) => p.validate(),
-        }
+        self.problems().into_iter().next().map_or(Ok(()), Err)
     }
 }

@@ -593,6 +593,16 @@ pub struct ProjectionSpec {
     pub plasticity: Option<PlasticitySpec>,
 }
 
+impl ProjectionSpec {
+    /// The projection's name in reports: its `name`, else `source->target` (the engine's
+    /// `Projection::name`).
+    pub fn display_name(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| format!("{}->{}", self.source, self.target))
+    }
+}
+
 /// An external input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]

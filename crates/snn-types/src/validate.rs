@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use crate::conv::{PoolMode, shape_len};
 use crate::error::SpecIssue;
 use crate::params::{CondIntegration, LifCondExpParams, NeuronModel};
-use crate::plasticity::{PlasticitySpec, WeightDependence};
+use crate::plasticity::PlasticitySpec;
 use crate::readout::{InputCoding, ReadoutRule, ReadoutSpec};
 use crate::spec::{
     Connectivity, Distribution, NetworkSpec, ProjectionSpec, StateVar, StimulusSpec, ValueSpec,
@@ -543,62 +543,17 @@ fn check_state_var(m: &NeuronModel, v: StateVar) -> Result<(), String> {
     ))
 }
 
-/// Checks a `conv2d` or `pool2d` projection: the geometry, the target's size and shape, the
-/// kernel's length and values, a constant delay, and the weight rule of each.
 /// A projection's learning rule: every parameter in its range (named by its path), a projection
 /// with per-synapse weights (not a shared conv/pool kernel), and initial weights inside the
 /// rule's bounds (the first update would otherwise clip them silently).
-fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &PlasticitySpec) {
+fn check_plasticity(
+    c: &mut Checker,
+    path: &str,
+    pr: &ProjectionSpec,
+    target_model: Option<&NeuronModel>,
+    rule: &PlasticitySpec,
+) {
     let ppath = format!("{path}.plasticity");
-    let amplitude = |c: &mut Checker, name: &str, v: f64| {
-        let p = format!("{ppath}.{name}");
-        if c.finite(&p, v) && v < 0.0 {
-            c.err(
-                p,
-                format!("must be >= 0 (the rule's sign is fixed), got {}", num(v)),
-            );
-        }
-    };
-    let tau = |c: &mut Checker, name: &str, v: f64| c.positive(&format!("{ppath}.{name}"), v);
-    match rule {
-        PlasticitySpec::Pair(p) => {
-            amplitude(c, "a_plus", p.a_plus);
-            amplitude(c, "a_minus", p.a_minus);
-            tau(c, "tau_plus_ms", p.tau_plus_ms);
-            tau(c, "tau_minus_ms", p.tau_minus_ms);
-            if let WeightDependence::PowerLaw { mu } = p.dependence {
-                c.non_negative(&format!("{ppath}.dependence.power_law.mu"), mu);
-            }
-        }
-        PlasticitySpec::Triplet(p) => {
-            amplitude(c, "a2_plus", p.a2_plus);
-            amplitude(c, "a3_plus", p.a3_plus);
-            amplitude(c, "a2_minus", p.a2_minus);
-            amplitude(c, "a3_minus", p.a3_minus);
-            tau(c, "tau_plus_ms", p.tau_plus_ms);
-            tau(c, "tau_x_ms", p.tau_x_ms);
-            tau(c, "tau_minus_ms", p.tau_minus_ms);
-            tau(c, "tau_y_ms", p.tau_y_ms);
-        }
-    }
-    let b = rule.bounds();
-    let bpath = format!("{ppath}.bounds");
-    let lo_ok = c.weight(&format!("{bpath}.w_min"), b.w_min);
-    let hi_ok = c.weight(&format!("{bpath}.w_max"), b.w_max);
-    if !(lo_ok && hi_ok) {
-        return;
-    }
-    if b.w_min >= b.w_max {
-        c.err(
-            &bpath,
-            format!(
-                "w_min must be below w_max, got [{}, {}]",
-                num(b.w_min),
-                num(b.w_max)
-            ),
-        );
-        return;
-    }
     if matches!(
         pr.connectivity,
         Connectivity::Conv2d { .. } | Connectivity::Pool2d { .. }
@@ -608,6 +563,25 @@ fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &Pla
             "a conv2d/pool2d projection shares one kernel between its synapses; a learning rule \
              needs a weight per synapse (write the projection out as explicit connectivity)",
         );
+    }
+    if let Some(NeuronModel::LoihiLif(_)) = target_model {
+        c.err(
+            &ppath,
+            "a loihi_lif target takes integer weights; a learning rule makes them fractional \
+             (learn on a float model, then quantise for the chip)",
+        );
+    }
+    // The rule's own checks (one list, shared with snn-learn's constructors), each at its path.
+    for p in rule.problems() {
+        c.err(format!("{ppath}.{}", p.name), p.reason);
+    }
+    let b = rule.bounds();
+    let bpath = format!("{ppath}.bounds");
+    let lo_ok = c.weight(&format!("{bpath}.w_min"), b.w_min);
+    let hi_ok = c.weight(&format!("{bpath}.w_max"), b.w_max);
+    if !(lo_ok && hi_ok) || b.w_min >= b.w_max {
+        // Said above (bounds) or just now (beyond MAX_WEIGHT).
+        return;
     }
     let outside = |w: f64| w < b.w_min || w > b.w_max;
     let range = format!("[{}, {}]", num(b.w_min), num(b.w_max));
@@ -658,6 +632,8 @@ fn check_plasticity(c: &mut Checker, path: &str, pr: &ProjectionSpec, rule: &Pla
     }
 }
 
+/// Checks a `conv2d` or `pool2d` projection: the geometry, the target's size and shape, the
+/// kernel's length and values, a constant delay, and the weight rule of each.
 fn check_conv(c: &mut Checker, spec: &NetworkSpec, i: usize, cpath: &str, path: &str) {
     let pr = &spec.projections[i];
     if pr.source == pr.target {
@@ -842,7 +818,7 @@ pub fn check(spec: &NetworkSpec) -> Vec<SpecIssue> {
         }
         c.weight_value(&format!("{path}.weight"), &pr.weight);
         if let Some(rule) = &pr.plasticity {
-            check_plasticity(&mut c, &path, pr, rule);
+            check_plasticity(&mut c, &path, pr, model_of(&pr.target), rule);
         }
         let mut continue_delay_checks = true;
         if let Some(d) = &pr.delay_ms {

@@ -126,11 +126,11 @@ fn parameters_out_of_range_are_named_by_their_path() {
            dependence = { power_law = { mu = -1.0 } }"#,
     ));
     for want in [
-        "projections[0].plasticity.a_plus: must be >= 0",
-        "projections[0].plasticity.a_minus: must be a finite number",
-        "projections[0].plasticity.tau_plus_ms: must be > 0",
-        "projections[0].plasticity.tau_minus_ms: must be > 0",
-        "projections[0].plasticity.dependence.power_law.mu: must be >= 0",
+        "projections[0].plasticity.a_plus: must be finite and >= 0, got -0.1",
+        "projections[0].plasticity.a_minus: must be finite and >= 0, got NaN",
+        "projections[0].plasticity.tau_plus_ms: must be finite and > 0, got 0",
+        "projections[0].plasticity.tau_minus_ms: must be finite and > 0, got -5",
+        "projections[0].plasticity.dependence.power_law.mu: must be finite and >= 0, got -1",
     ] {
         assert!(
             got.iter().any(|g| g.starts_with(want)),
@@ -161,7 +161,7 @@ fn bounds_must_be_ordered_finite_and_hold_the_initial_weights() {
     ));
     assert_eq!(
         got,
-        vec!["projections[0].plasticity.bounds: w_min must be below w_max, got [1, 1]"]
+        vec!["projections[0].plasticity.bounds: need finite w_min < w_max, got [1, 1]"]
     );
     let got = issues(&spec(
         "0.5",
@@ -211,6 +211,24 @@ fn bounds_must_be_ordered_finite_and_hold_the_initial_weights() {
     );
     let got = issues(&text);
     assert!(got[0].contains("connectivity.weights[1] = 1.5"), "{got:?}");
+}
+
+#[test]
+fn loihi_targets_cannot_learn() {
+    let text = spec(
+        "1.0",
+        r#"rule = "pair", bounds = { w_min = 0.0, w_max = 10.0 }"#,
+    )
+    .replace(
+        r#"neuron = { model = "lif_exp" }"#,
+        r#"neuron = { model = "loihi_lif" }"#,
+    );
+    let got = issues(&text);
+    assert!(
+        got.iter().any(|g| g
+            .starts_with("projections[0].plasticity: a loihi_lif target takes integer weights")),
+        "{got:?}"
+    );
 }
 
 #[test]

@@ -61,7 +61,7 @@ pub fn attach_spec_rules(net: &mut Network, spec: &NetworkSpec) -> Result<Vec<us
         let Some(rule) = &pr.plasticity else {
             continue;
         };
-        let name = pr.name.clone().unwrap_or_else(|| format!("{j}"));
+        let name = pr.display_name();
         let what = |reason: String| StdpError::Param {
             name: "plasticity",
             reason: format!("projection '{name}' (projections[{j}]): {reason}"),
@@ -130,7 +130,8 @@ pub fn learned_spec(
                 sources.push(r as u32);
                 targets.push(pr.target(i));
                 weights.push(pr.weight(i) as f64);
-                delays.push(pr.delay_steps(i) as f64 * spec.dt_ms);
+                // Rounded to 1e-9 ms, so `3 x 0.1` is written `0.3` (it reads back as 3 steps).
+                delays.push((pr.delay_steps(i) as f64 * spec.dt_ms * 1e9).round() / 1e9);
             }
         }
         // One delay for the whole projection when every synapse has it (the common case, and
