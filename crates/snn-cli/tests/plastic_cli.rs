@@ -245,7 +245,7 @@ fn learning_options_that_cannot_apply_are_usage_errors() {
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(
-        err.contains("learning needs about") && err.contains("1000001 snapshots"),
+        err.contains("learning needs about") && err.contains("1000001 weight snapshots"),
         "{err}"
     );
     assert!(!std::path::Path::new(w).exists());
