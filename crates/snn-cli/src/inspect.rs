@@ -100,7 +100,7 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
     // A byte-order mark is not part of the text (as for `snn validate`).
     let body = snn_types::file::without_bom(&bytes);
     let text = std::str::from_utf8(body).map_err(|_| {
-        format!("{name}: not a recognised file (binary, and not an snn training checkpoint)")
+        format!("{name}: not a recognised file (binary, and neither an snn training checkpoint nor a weight history)")
     })?;
     let ext = path
         .extension()
@@ -133,7 +133,7 @@ fn inspect(path: &Path) -> std::result::Result<Summary, String> {
         Ok(spec) => spec_summary(&spec, &name),
         Err(e) if ext.as_deref() == Some("toml") => Err(e.with_origin(&name).to_string()),
         Err(_) => Err(format!(
-            "{name}: not a recognised file (expected a network spec .toml/.json, an snn training checkpoint or a chip report .json)"
+            "{name}: not a recognised file (expected a network spec .toml/.json, an snn training checkpoint, a chip report .json or a weight history)"
         )),
     }
 }
@@ -152,12 +152,19 @@ fn weight_history_summary(h: &snn_core::WeightHistory) -> Summary {
     );
     let _ = writeln!(text, "snapshots        {}", h.steps.len());
     let mut snaps = Vec::new();
+    if h.targets.is_empty() {
+        let _ = writeln!(text, "  (no synapses: every snapshot is empty)");
+    }
     for (&step, w) in h.steps.iter().zip(&h.weights) {
-        let n = w.len().max(1) as f64;
+        if w.is_empty() {
+            let _ = writeln!(text, "  step {step:>10}");
+            snaps.push(json!({ "step": step }));
+            continue;
+        }
+        let n = w.len() as f64;
         let mean = w.iter().map(|&x| x as f64).sum::<f64>() / n;
         let min = w.iter().copied().fold(f32::INFINITY, f32::min);
         let max = w.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-        let (min, max) = if w.is_empty() { (0.0, 0.0) } else { (min, max) };
         let _ = writeln!(
             text,
             "  step {step:>10}  mean {mean:.6}  min {min}  max {max}"

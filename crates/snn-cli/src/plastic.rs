@@ -86,8 +86,11 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
     if plastic.len() == 1 {
         return vec![path.to_path_buf()];
     }
+    // `a->b` (an unnamed projection) reads `a_to_b`; other characters than letters, digits, `-`
+    // and `_` become `_`.
     let clean = |j: usize| -> String {
         name_of(spec, j)
+            .replace("->", "_to_")
             .chars()
             .map(|c| {
                 if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
@@ -98,17 +101,30 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
             })
             .collect()
     };
-    let names: Vec<String> = plastic.iter().map(|&j| clean(j)).collect();
+    let mut names: Vec<String> = plastic.iter().map(|&j| clean(j)).collect();
+    // Names that read the same get their projection's index; if that still leaves two alike
+    // (`x_y` and `x/y` next to a projection called `x_y_0`), every file is named by its index.
+    let clash = |names: &[String]| {
+        names
+            .iter()
+            .enumerate()
+            .any(|(i, n)| names[..i].contains(n))
+    };
+    if clash(&names) {
+        let first: Vec<String> = names.clone();
+        for (k, &j) in plastic.iter().enumerate() {
+            if first.iter().filter(|n| **n == first[k]).count() > 1 {
+                names[k] = format!("{}_{j}", first[k]);
+            }
+        }
+        if clash(&names) {
+            names = plastic.iter().map(|&j| format!("projection{j}")).collect();
+        }
+    }
     plastic
         .iter()
         .zip(&names)
-        .map(|(&j, name)| {
-            // Two projections whose names read the same in a file name get their indices too.
-            let name = if names.iter().filter(|n| *n == name).count() > 1 {
-                format!("{name}_{j}")
-            } else {
-                name.clone()
-            };
+        .map(|(_, name)| {
             let file = match (path.file_stem(), path.extension()) {
                 (Some(stem), Some(ext)) => format!(
                     "{}.{name}.{}",
@@ -225,22 +241,27 @@ pub fn attach(
         } else {
             0
         });
-    let needed = snn_types::budget::mul(synapses, per_synapse).saturating_add(rules);
-    budget.check_parts(
-        "learning",
-        needed,
-        &format!(
-            "{synapses} plastic synapses: {} for the rules' weights and column index, \
-             {SNAPSHOT_BYTES_PER_SYNAPSE} bytes per synapse for each of {n_snap} weight snapshots \
-             (fewer with a larger --weights-every-ms){}",
-            snn_types::budget::format_bytes(rules),
-            if learned {
-                format!(", {LEARNED_SPEC_BYTES_PER_SYNAPSE} per synapse for --learned-spec")
-            } else {
-                String::new()
-            }
-        ),
-    )?;
+    let learning = snn_types::budget::mul(synapses, per_synapse).saturating_add(rules);
+    // On top of the network, which is alive while learning runs and its outputs are written.
+    let network = snn_core::NetworkMemory::estimate(spec, net.threads()).build_bytes();
+    let mut parts = format!(
+        "{} for the network, {synapses} plastic synapses: {} for the rules' weights and column \
+         index",
+        snn_types::budget::format_bytes(network),
+        snn_types::budget::format_bytes(rules)
+    );
+    if n_snap > 0 {
+        parts.push_str(&format!(
+            ", {SNAPSHOT_BYTES_PER_SYNAPSE} bytes per synapse for each of {n_snap} weight \
+             snapshots (fewer with a larger --weights-every-ms)"
+        ));
+    }
+    if learned {
+        parts.push_str(&format!(
+            ", {LEARNED_SPEC_BYTES_PER_SYNAPSE} per synapse for --learned-spec"
+        ));
+    }
+    budget.check_parts("learning", learning.saturating_add(network), &parts)?;
     let steps = snapshots.map(|s| snapshot_steps(s.start, s.n_steps, s.every));
     let attached = attach_spec_rules(net, spec)?;
     if let Some(steps) = &steps {
@@ -303,6 +324,12 @@ pub fn text(before: &[WeightSummary], after: &[WeightSummary]) -> Vec<String> {
         .iter()
         .zip(after)
         .map(|(b, a)| {
+            if a.synapses == 0 {
+                return format!(
+                    "learning         {} ({} STDP): no synapses",
+                    a.name, a.rule
+                );
+            }
             format!(
                 "learning         {} ({} STDP, {} synapses): mean weight {} -> {}, range [{}, {}]; \
                  in the lowest / highest tenth of the bounds {:.1}% / {:.1}% (before {:.1}% / {:.1}%)",
@@ -341,6 +368,59 @@ pub fn json(before: &[WeightSummary], after: &[WeightSummary]) -> serde_json::Va
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A spec with plastic projections of the given names (`None`: unnamed) from `in` onto `out`.
+    fn named(names: &[Option<&str>]) -> NetworkSpec {
+        let mut text = String::from(
+            "dt_ms = 0.1\n[[populations]]\nname = \"in\"\nsize = 2\nneuron = { model = \"input\" }\n\
+             [[populations]]\nname = \"out\"\nsize = 2\nneuron = { model = \"lif_exp\" }\n",
+        );
+        for n in names {
+            text.push_str("[[projections]]\n");
+            if let Some(n) = n {
+                text.push_str(&format!("name = {n:?}\n"));
+            }
+            text.push_str(
+                "source = \"in\"\ntarget = \"out\"\nconnectivity = { rule = \"all_to_all\" }\n\
+                 weight = 0.5\nplasticity = { rule = \"pair\" }\n",
+            );
+        }
+        NetworkSpec::from_toml_str(&text).unwrap()
+    }
+
+    fn files(spec: &NetworkSpec) -> Vec<String> {
+        weight_paths(spec, Path::new("d/w.whst"))
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect()
+    }
+
+    #[test]
+    fn weight_files_have_distinct_names() {
+        assert_eq!(files(&named(&[Some("ff")])), ["d/w.whst"]);
+        assert_eq!(
+            files(&named(&[Some("ff"), None])),
+            ["d/w.ff.whst", "d/w.in_to_out.whst"]
+        );
+        // Names that read the same get their index.
+        assert_eq!(
+            files(&named(&[None, None, Some("a b")])),
+            [
+                "d/w.in_to_out_0.whst",
+                "d/w.in_to_out_1.whst",
+                "d/w.a_b.whst"
+            ]
+        );
+        // ... unless that clashes again: then every file is named by its index.
+        assert_eq!(
+            files(&named(&[Some("x y"), Some("x/y"), Some("x_y_0")])),
+            [
+                "d/w.projection0.whst",
+                "d/w.projection1.whst",
+                "d/w.projection2.whst"
+            ]
+        );
+    }
 
     #[test]
     fn the_snapshot_count_is_the_number_of_snapshot_steps() {

@@ -332,3 +332,43 @@ fn the_chip_model_refuses_a_plastic_spec_and_nir_export_notes_it() {
     ]);
     ok(&["chip", learned.to_str().unwrap(), "--steps", "50"]);
 }
+
+#[test]
+fn a_plastic_projection_without_synapses_is_reported_as_such() {
+    let dir = scratch("plastic-empty");
+    let spec = dir.join("net.toml");
+    std::fs::write(
+        &spec,
+        TWO_PLASTIC.replace(
+            r#"{ rule = "fixed_probability", p = 0.5 }"#,
+            r#"{ rule = "fixed_probability", p = 0.0 }"#,
+        ),
+    )
+    .unwrap();
+    let (w, learned) = (dir.join("w.whst"), dir.join("l.toml"));
+    let out = ok(&[
+        "simulate",
+        spec.to_str().unwrap(),
+        "--duration-ms",
+        "50",
+        "--save-weights",
+        w.to_str().unwrap(),
+        "--learned-spec",
+        learned.to_str().unwrap(),
+    ]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("learning         ff (pair STDP): no synapses"),
+        "{text}"
+    );
+    let out = ok(&["inspect", dir.join("w.ff.whst").to_str().unwrap()]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        text.contains("no synapses") && !text.contains("mean"),
+        "{text}"
+    );
+    // The learned spec keeps the projection's own delay, no empty list.
+    let l = std::fs::read_to_string(&learned).unwrap();
+    assert!(!l.contains("delays_ms = []"), "{l}");
+    ok(&["validate", learned.to_str().unwrap()]);
+}

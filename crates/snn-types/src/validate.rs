@@ -625,7 +625,7 @@ fn check_plasticity(
         c.err(
             &bpath,
             format!(
-                "{what} outside the rule's bounds {range}: the first update would clip it \
+                "{what} outside the rule's bounds {range}: the first update would clip such a weight \
                  (the bounds are in the projection's weight units)"
             ),
         );

@@ -144,14 +144,19 @@ pub fn learned_spec(
             sources,
             targets,
             weights: Some(weights),
-            delays_ms: if uniform_delay.is_some() {
+            // No synapses: no list, and the spec's own delay stays.
+            delays_ms: if uniform_delay.is_some() || delays.is_empty() {
                 None
             } else {
                 Some(delays)
             },
         };
         ps.weight = snn_types::ValueSpec::Constant(1.0);
-        ps.delay_ms = uniform_delay.map(snn_types::ValueSpec::Constant);
+        if let Some(d) = uniform_delay {
+            ps.delay_ms = Some(snn_types::ValueSpec::Constant(d));
+        } else if n > 0 {
+            ps.delay_ms = None;
+        }
         ps.plasticity = None;
     }
     Ok(out)
