@@ -142,27 +142,6 @@ pub fn weight_paths(spec: &NetworkSpec, path: &Path) -> Vec<PathBuf> {
         .collect()
 }
 
-/// The steps at which `--save-weights` snapshots: the initial weights (step 0), the start of
-/// the recorded run (after a warm-up), every `every_steps` after it, and its end.
-pub fn snapshot_steps(start: Step, n_steps: Step, every_steps: Option<Step>) -> Vec<Step> {
-    let end = start + n_steps;
-    let mut steps = vec![0];
-    if start > 0 {
-        steps.push(start);
-    }
-    if let Some(e) = every_steps.filter(|&e| e > 0) {
-        let mut s = start + e;
-        while s < end {
-            steps.push(s);
-            s += e;
-        }
-    }
-    if end > start {
-        steps.push(end);
-    }
-    steps
-}
-
 /// Learning attached to a built network: which projections, and their weights before the run.
 pub struct Attached {
     /// Plastic projections.
@@ -180,8 +159,9 @@ const LEARNED_SPEC_BYTES_PER_SYNAPSE: u64 = 160;
 /// encoded for its file (the encoder's buffer grows by doubling).
 const SNAPSHOT_BYTES_PER_SYNAPSE: u64 = 12;
 
-/// Where `--save-weights` snapshots: from the warm-up's end `start`, over `n_steps`, every
-/// `every` steps (see [`snapshot_steps`]).
+/// Where `--save-weights` snapshots: the initial weights (step 0), the start of the recorded
+/// run (`start`, after a warm-up), every `every` steps after it, and its end (`start +
+/// n_steps`).
 #[derive(Clone, Copy)]
 pub struct Snapshots {
     /// First step of the recorded run.
@@ -193,7 +173,24 @@ pub struct Snapshots {
 }
 
 impl Snapshots {
-    /// How many snapshots [`snapshot_steps`] gives, without listing them.
+    /// The snapshot steps, ascending.
+    fn steps(&self) -> Vec<Step> {
+        let end = self.start + self.n_steps;
+        let mut steps = vec![0];
+        if self.start > 0 {
+            steps.push(self.start);
+        }
+        if let Some(e) = self.every.filter(|&e| e > 0) {
+            steps.extend((1..).map(|k| self.start + k * e).take_while(|&s| s < end));
+        }
+        if end > self.start {
+            steps.push(end);
+        }
+        steps
+    }
+
+    /// How many [`steps`](Self::steps) there are, without listing them (checked against the
+    /// memory budget first).
     fn count(&self) -> u64 {
         let mut n = 1 + u64::from(self.start > 0) + u64::from(self.n_steps > 0);
         if let Some(e) = self.every.filter(|&e| e > 0)
@@ -262,7 +259,7 @@ pub fn attach(
         ));
     }
     budget.check_parts("learning", learning.saturating_add(network), &parts)?;
-    let steps = snapshots.map(|s| snapshot_steps(s.start, s.n_steps, s.every));
+    let steps = snapshots.map(|s| s.steps());
     let attached = attach_spec_rules(net, spec)?;
     if let Some(steps) = &steps {
         for &j in &attached {
@@ -432,7 +429,7 @@ mod tests {
                         n_steps,
                         every,
                     };
-                    let steps = snapshot_steps(start, n_steps, every);
+                    let steps = s.steps();
                     assert_eq!(s.count(), steps.len() as u64, "{start} {n_steps} {every:?}");
                     assert!(steps.windows(2).all(|w| w[0] < w[1]), "{steps:?}");
                     assert_eq!(steps[0], 0);
