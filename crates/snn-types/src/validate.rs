@@ -577,8 +577,9 @@ fn check_plasticity(
     }
     let b = rule.bounds();
     let bpath = format!("{ppath}.bounds");
-    let lo_ok = c.weight(&format!("{bpath}.w_min"), b.w_min);
-    let hi_ok = c.weight(&format!("{bpath}.w_max"), b.w_max);
+    // A bound that is not finite is already reported by the rule's own check (`bounds`).
+    let lo_ok = b.w_min.is_finite() && c.weight(&format!("{bpath}.w_min"), b.w_min);
+    let hi_ok = b.w_max.is_finite() && c.weight(&format!("{bpath}.w_max"), b.w_max);
     if !(lo_ok && hi_ok) || b.w_min >= b.w_max {
         // Said above (bounds) or just now (beyond MAX_WEIGHT).
         return;

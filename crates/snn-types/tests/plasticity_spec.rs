@@ -171,6 +171,15 @@ fn bounds_must_be_ordered_finite_and_hold_the_initial_weights() {
         got[0].starts_with("projections[0].plasticity.bounds.w_max"),
         "{got:?}"
     );
+    // An infinite bound is reported once, by the bounds' own check (TOML reads `inf`).
+    let got = issues(&spec(
+        "0.5",
+        r#"rule = "pair", bounds = { w_min = 0.0, w_max = inf }"#,
+    ));
+    assert_eq!(
+        got,
+        vec!["projections[0].plasticity.bounds: need finite w_min < w_max, got [0, inf]"]
+    );
     // The default bounds are [0, 1]: a weight of 20 (pA, say) would be clipped at once.
     let got = issues(&spec("20.0", r#"rule = "pair""#));
     assert_eq!(got.len(), 1, "{got:?}");
