@@ -75,7 +75,10 @@ pub fn check_nonneg(name: &'static str, v: f64) -> Result<(), ParamError> {
 }
 
 /// How the weight change depends on the current weight `w` in `[w_min, w_max]`.
-#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+///
+/// In a spec: `dependence = "additive"`, `"multiplicative"` or
+/// `{ power_law = { mu = 0.4 } }`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum WeightDependence {
     /// `f+(w) = f-(w) = 1`, then clipped to `[w_min, w_max]` (hard bounds; Song, Miller &
@@ -91,6 +94,76 @@ pub enum WeightDependence {
         /// The exponent, >= 0.
         mu: f64,
     },
+}
+
+// Written out (the same forms as the derived one) so that `dependence = "power_law"` without its
+// exponent says how to write it, instead of serde's "invalid type: unit variant, expected
+// struct variant".
+impl<'de> Deserialize<'de> for WeightDependence {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        use serde::de::{self, Error as _, VariantAccess};
+        const VARIANTS: &[&str] = &["additive", "multiplicative", "power_law"];
+        #[derive(Deserialize)]
+        #[serde(rename_all = "snake_case")]
+        enum Name {
+            Additive,
+            Multiplicative,
+            PowerLaw,
+        }
+        struct Form;
+        impl<'de> de::Visitor<'de> for Form {
+            type Value = WeightDependence;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"additive\", \"multiplicative\" or { power_law = { mu = ... } }")
+            }
+            fn visit_enum<A: de::EnumAccess<'de>>(self, a: A) -> Result<Self::Value, A::Error> {
+                let (name, form) = a.variant::<Name>()?;
+                match name {
+                    Name::Additive => form.unit_variant().map(|()| WeightDependence::Additive),
+                    Name::Multiplicative => form
+                        .unit_variant()
+                        .map(|()| WeightDependence::Multiplicative),
+                    Name::PowerLaw => form.struct_variant(&["mu"], Exponent).map_err(|e| {
+                        if e.to_string().contains("unit variant") {
+                            A::Error::custom(
+                                "power_law needs its exponent: dependence = { power_law = { mu = 0.5 } }",
+                            )
+                        } else {
+                            e
+                        }
+                    }),
+                }
+            }
+        }
+        struct Exponent;
+        impl<'de> de::Visitor<'de> for Exponent {
+            type Value = WeightDependence;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("{ mu = ... }")
+            }
+            fn visit_seq<S: de::SeqAccess<'de>>(self, mut s: S) -> Result<Self::Value, S::Error> {
+                let mu = s
+                    .next_element::<f64>()?
+                    .ok_or_else(|| S::Error::invalid_length(0, &self))?;
+                Ok(WeightDependence::PowerLaw { mu })
+            }
+            fn visit_map<M: de::MapAccess<'de>>(self, mut m: M) -> Result<Self::Value, M::Error> {
+                let mut mu = None;
+                while let Some(key) = m.next_key::<String>()? {
+                    if key != "mu" {
+                        return Err(M::Error::unknown_field(&key, &["mu"]));
+                    }
+                    if mu.is_some() {
+                        return Err(M::Error::duplicate_field("mu"));
+                    }
+                    mu = Some(m.next_value::<f64>()?);
+                }
+                let mu = mu.ok_or_else(|| M::Error::missing_field("mu"))?;
+                Ok(WeightDependence::PowerLaw { mu })
+            }
+        }
+        d.deserialize_enum("WeightDependence", VARIANTS, Form)
+    }
 }
 
 /// Which spike pairs interact (Morrison, Diesmann & Gerstner 2008, section 4.1).
@@ -451,5 +524,27 @@ impl PlasticitySpec {
     /// Checks every parameter (the first problem).
     pub fn validate(&self) -> Result<(), ParamError> {
         self.problems().into_iter().next().map_or(Ok(()), Err)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The written-out `Deserialize` reads what the derived `Serialize` writes, in a
+    /// self-describing format (JSON) and in the binary one (postcard, as framed files use).
+    #[test]
+    fn dependence_round_trips_in_text_and_binary() {
+        for d in [
+            WeightDependence::Additive,
+            WeightDependence::Multiplicative,
+            WeightDependence::PowerLaw { mu: 0.375 },
+        ] {
+            let json = serde_json::to_string(&d).unwrap();
+            assert_eq!(serde_json::from_str::<WeightDependence>(&json).unwrap(), d);
+            let bytes = postcard::to_stdvec(&d).unwrap();
+            assert_eq!(postcard::from_bytes::<WeightDependence>(&bytes).unwrap(), d);
+        }
+        assert!(postcard::from_bytes::<WeightDependence>(&[7]).is_err());
     }
 }

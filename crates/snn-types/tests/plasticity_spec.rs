@@ -116,6 +116,33 @@ fn unknown_fields_and_rules_are_parse_errors_that_name_them() {
         .unwrap_err()
         .to_string();
     assert!(e.contains("linear"), "{e}");
+    // The power law without its exponent says how to write it.
+    let e = NetworkSpec::from_toml_str(&spec("0.5", r#"rule = "pair", dependence = "power_law""#))
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("power_law needs its exponent: dependence = { power_law = { mu = 0.5 } }"),
+        "{e}"
+    );
+    for (form, word) in [
+        (r#"{ power_law = { mu = 0.4, nu = 1.0 } }"#, "nu"),
+        (r#"{ power_law = {} }"#, "mu"),
+        (r#"{ power_law = { mu = "x" } }"#, "x"),
+    ] {
+        let text = spec("0.5", &format!(r#"rule = "pair", dependence = {form}"#));
+        let e = NetworkSpec::from_toml_str(&text).unwrap_err().to_string();
+        assert!(e.contains(word), "{form}: {e}");
+    }
+    let json = r#"{"rule": "pair", "dependence": "power_law"}"#;
+    let e = serde_json::from_str::<PlasticitySpec>(json)
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("power_law needs its exponent"), "{e}");
+    let json = r#"{"rule": "pair", "dependence": {"power_law": {"mu": 0.25}}}"#;
+    let PlasticitySpec::Pair(p) = serde_json::from_str::<PlasticitySpec>(json).unwrap() else {
+        panic!("a pair rule")
+    };
+    assert_eq!(p.dependence, WeightDependence::PowerLaw { mu: 0.25 });
 }
 
 #[test]
