@@ -1,8 +1,8 @@
 //! Ready-made networks.
 
 use snn_types::{
-    CondIntegration, Connectivity, Distribution, LifCondExpParams, LifExpParams, NetworkSpec, NeuronModel,
-    PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, StimulusSpec, ValueSpec,
+    CondIntegration, Connectivity, Distribution, LifCondExpParams, LifExpParams, NetworkSpec,
+    NeuronModel, PopulationSpec, ProjectionSpec, Receptor, RecordingSpec, StimulusSpec, ValueSpec,
 };
 
 /// The CUBA benchmark network (Vogels & Abbott 2005, benchmark 2 of Brette et al. 2007), as in
