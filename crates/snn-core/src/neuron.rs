@@ -516,8 +516,8 @@ fn update_lif_exp_theta_body(
 /// vectorises and the baseline, AVX2 and AVX-512 builds stay bit-identical. It is within 1 ulp of
 /// libm's `f64::exp` (measured on 4.8 million points of `[-708, 709]`; arguments below -708 give
 /// 0, above 709 `exp(709)`); in the kernel's range (`-h G / C_m`, small and negative) it nearly
-/// always equals libm's result: COBA 4,000 for 10 s gives the same 724,121 spikes, raster
-/// byte-identical, as with libm. It took COBA's CPU time from about 1.46 s to 0.50 s per
+/// always equals libm's result: COBA 4,000 for 10 s (with exponential Euler, its scheme until
+/// session 14) gives the same 724,121 spikes, raster byte-identical, as with libm. It took COBA's CPU time from about 1.46 s to 0.50 s per
 /// simulated 10 s (docs/benchmarks.md). Blocks whose arguments are all within
 /// [`NEAR0_MAX`] use [`exp_f64_near0`] (the same bits without the range reduction,
 /// [`cond_exp_near0`]): another 12% off COBA.
