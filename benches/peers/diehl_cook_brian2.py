@@ -61,6 +61,15 @@ p_.add_argument("--build-dir", default="/tmp/dc_brian2")
 p_.add_argument("--data", default=os.environ.get("SNN_DATA", os.path.join(SHARED, "data")),
                 help="MNIST in IDX format (default: $SNN_DATA, else ../shared/data)")
 a = p_.parse_args()
+for name in ("neurons", "train", "test"):
+    if getattr(a, name) < 1:
+        p_.error(f"--{name} must be at least 1, got {getattr(a, name)}")
+if a.label is not None and a.label < 1:
+    p_.error(f"--label must be at least 1, got {a.label}")
+if not (a.slack >= 1 and a.slack_frozen >= 1):
+    p_.error("--slack and --slack-frozen must be at least 1 (presentations budgeted per image)")
+if not os.path.isdir(os.path.join(a.data, "mnist")):
+    p_.error(f"no MNIST at {os.path.join(a.data, 'mnist')} (set --data or SNN_DATA to the datasets folder)")
 n_label = a.label if a.label is not None else a.train
 
 sys.path.insert(0, os.path.join(SHARED, "peers"))  # snn_data.py reads the IDX files
